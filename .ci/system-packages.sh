@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests and benchmarks talk to: Postfix (smtp-sink, smtp-source) and swaks.
+# Installs only what is missing, so a warm machine pays nothing.
+set -euo pipefail
+missing=()
+[ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+command -v swaks >/dev/null || missing+=(swaks)
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# Postfix asks how to configure itself; "No configuration" keeps it from starting a server.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,36 @@
+"""Pipeline worker actor: runs leased batches through the core's PipelineRunner."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import ray
+
+from mairust.config import Settings
+from mairust.model.queue import QueueItem
+from mairust.pipeline.runner import BatchReport, PipelineRunner
+from mairust.storage.factory import open_stores
+
+_log = logging.getLogger(__name__)
+
+
+class PipelineWorker:
+    """One pipeline worker; each opens its own store connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        logging.basicConfig(level=settings.log_level)
+        self._stores = open_stores(settings.storage)
+        self._runner = PipelineRunner(self._stores, settings.queue)
+        _log.info("pipeline worker ready (pid %d)", os.getpid())
+
+    def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:
+        return self._runner.process(items, owner)
+
+    def ping(self) -> int:
+        return os.getpid()
+
+
+# Batches are at-most-once: a lost batch goes back to the queue through the dispatcher.
+PipelineWorkerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(PipelineWorker)

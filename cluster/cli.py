@@ -1,0 +1,120 @@
+"""The ``mairust`` command: ``up`` (embedded platform) plus the core's admin commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
+from mairust import __version__
+from mairust.cli.directory import domain_app, user_app
+from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+from mairust.cli.queue import queue_app
+
+app = typer.Typer(
+    name="mairust",
+    help=(
+        "MaiRust: an API-driven mail platform on Ray.\n\n"
+        "Start everything on this machine with `mairust up --domain example.test`, "
+        "add a mailbox with `mairust user add alice@example.test`, then send mail to "
+        "127.0.0.1:2525 and read it at http://127.0.0.1:8000/api/v1/messages."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(domain_app, name="domain")
+app.add_typer(user_app, name="user")
+app.add_typer(queue_app, name="queue")
+console = Console(soft_wrap=True)
+
+
+@app.command()
+def up(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option("--smtp-port", help="Inbound SMTP port [default: 2525].", min=0, max=65535),
+    ] = None,
+    submission_port: Annotated[
+        int | None,
+        typer.Option(
+            "--submission-port", help="Submission (AUTH) port [default: 2587].", min=0, max=65535
+        ),
+    ] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option("--api-port", help="REST API port [default: 8000].", min=1, max=65535),
+    ] = None,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option("--domain", help="Serve this domain (creates its tenant). Repeatable."),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = None,
+) -> None:
+    """Run the whole platform embedded: local Ray, SQLite, local files, SQLite FTS5.
+
+    Listens on 127.0.0.1 only unless the config says otherwise; prints where it
+    listens and the admin API token, then runs until Ctrl-C (or SIGTERM).
+    """
+    with reported_errors():
+        settings = settings_from(
+            data_dir,
+            config,
+            smtp={"port": smtp_port, "submission_port": submission_port},
+            api={"port": api_port},
+            log_level=log_level,
+        )
+    if domain:
+        settings.domains = sorted({*settings.domains, *domain})
+    _configure_logging(settings.log_level)
+    cluster = EmbeddedCluster(settings)
+    console.print(f"MaiRust {__version__} starting (data in {settings.data_dir}) ...")
+    try:
+        endpoints = cluster.start()
+    except Exception as exc:
+        logging.getLogger(__name__).exception("start-up failed")
+        console.print(f"[red]MaiRust could not start:[/] {exc}")
+        cluster.stop()
+        raise typer.Exit(1) from exc
+    host, port = endpoints.smtp
+    sub_host, sub_port = endpoints.submission
+    api_host, api_port_bound = endpoints.api
+    console.print(f"SMTP        listening on {host}:{port}")
+    console.print(f"Submission  listening on {sub_host}:{sub_port} (AUTH required)")
+    console.print(
+        f"API         listening on http://{api_host}:{api_port_bound}/api/v1 "
+        f"(OpenAPI at /openapi.json)"
+    )
+    console.print(f"Admin token {endpoints.admin_token}")
+    console.print(f"Domains     {', '.join(settings.domains) or '(none; add with --domain)'}")
+    console.print("MaiRust is up. Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    try:
+        wait_for_stop_signal()
+    finally:
+        console.print("MaiRust stopping ...")
+        cluster.stop()
+        console.print("MaiRust stopped.")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main() -> None:
+    app()

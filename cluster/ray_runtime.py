@@ -1,0 +1,41 @@
+"""Start (or join) Ray so that every socket stays on loopback unless configured otherwise.
+
+DESIGN §7: Ray binds to the machine's network address unless
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is set and the node IP is 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+from mairust.config import Settings
+
+SETUP_HOOK = "cluster.loopback.bind_serve_grpc_to_node_ip"
+RUNTIME_ENV = {"worker_process_setup_hook": SETUP_HOOK}
+
+_log = logging.getLogger(__name__)
+
+
+def start_ray(settings: Settings) -> None:
+    """A local single-node Ray on 127.0.0.1, or join ``cluster.ray_address`` when set."""
+    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
+        _log.warning("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER is not 0: Ray may bind beyond loopback")
+    if settings.cluster.ray_address:
+        _log.info("joining Ray cluster at %s", settings.cluster.ray_address)
+        ray.init(
+            address=settings.cluster.ray_address,
+            runtime_env=RUNTIME_ENV,
+            logging_level=logging.WARNING,
+        )
+        return
+    ray.init(
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        object_store_memory=settings.cluster.object_store_memory_mb * 1024 * 1024,
+        runtime_env=RUNTIME_ENV,
+        logging_level=logging.WARNING,
+        configure_logging=True,
+    )

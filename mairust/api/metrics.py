@@ -1,0 +1,91 @@
+"""Prometheus metrics of one API app: its own registry, request counts and latencies.
+
+Each app gets its own ``CollectorRegistry`` (no process-wide globals), so several
+apps in one process — tests, or Serve replicas sharing a worker — never clash.
+Requests are labelled by route *template* (``/api/v1/messages/{entry_id}``), never by
+the raw path, so label cardinality stays bounded and no ids leak into metrics.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST
+UNMATCHED_ROUTE = "<unmatched>"
+
+# Seconds; an API call that reads one blob should stay well under 100 ms.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ApiMetrics:
+    """The collectors of one API app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "mairust_api_requests_total",
+            "HTTP requests answered by the API, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mairust_api_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every HTTP request, including those that end in an error."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the client sees if the app raises before starting a response
+        started = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.metrics.observe(
+                scope.get("method", "?"),
+                _route_template(scope),
+                status,
+                time.perf_counter() - started,
+            )
+
+
+def _route_template(scope: Scope) -> str:
+    # The router stores the matched route in the (shared) scope dict.
+    route = scope.get("route")
+    if isinstance(route, BaseRoute):
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+    return UNMATCHED_ROUTE

@@ -1,0 +1,16 @@
+"""The API's routers, one module per resource, gathered into one router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mairust.api.routes import directory, health, messages, queue, search
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(messages.router)
+api_router.include_router(search.router)
+api_router.include_router(directory.router)
+api_router.include_router(queue.router)
+
+__all__ = ["api_router"]

@@ -1,0 +1,60 @@
+"""Full-text search over the mailbox entries in the caller's scope.
+
+The search role returns entry ids with a score and snippet; the summaries come from
+the metadata store through the same scope, so a stale or foreign index hit is left
+out rather than shown (invariant 5).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mairust.api.deps import CurrentScope, MailboxFilter, MetadataDep, SearchDep
+from mairust.api.problems import problem_responses
+from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
+
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 503))
+
+
+@router.get(
+    "/search",
+    response_model=SearchPage,
+    summary="Search messages",
+    responses=problem_responses(404, 422),
+)
+def search_messages(
+    scope: CurrentScope,
+    metadata: MetadataDep,
+    search: SearchDep,
+    mailbox: MailboxFilter,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="Free text; every word must match. Not engine syntax.",
+            examples=["invoice march"],
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip.")] = 0,
+) -> SearchPage:
+    """Messages matching every word of `q`, best first. An empty query is a 422."""
+    hits = search.search(
+        scope, q, mailbox_id=mailbox.id if mailbox is not None else None, limit=limit, offset=offset
+    )
+    entries = {e.id: e for e in metadata.get_entries(scope, [hit.entry_id for hit in hits])}
+    items = [
+        SearchResult(
+            **MessageSummary.from_entry(entries[hit.entry_id]).model_dump(),
+            score=hit.score,
+            snippet=hit.snippet,
+        )
+        for hit in hits
+        if hit.entry_id in entries
+    ]
+    # A full page of hits may have more behind it; a short one is the end.
+    next_offset = offset + limit if len(hits) == limit else None
+    return SearchPage(items=items, limit=limit, offset=offset, next_offset=next_offset)

@@ -1,0 +1,61 @@
+"""Options every command shares, and how they become Settings and open stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mairust.config import Settings, load_settings
+from mairust.errors import MairustError
+from mairust.storage.factory import Stores, migrate, open_stores
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where embedded data lives (metadata.db, blobs/, search.db). Default ./.mairust.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML config file; see docs/mairust.example.toml for every key.",
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def settings_from(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:
+    """Settings from the config file, MAIRUST_* variables and the command line."""
+    return load_settings(config, data_dir=data_dir, **overrides)
+
+
+@contextmanager
+def opened_stores(settings: Settings) -> Iterator[Stores]:
+    """Migrate (idempotent) and open the stores for one command."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.storage)
+    stores = open_stores(settings.storage)
+    try:
+        yield stores
+    finally:
+        stores.close()
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn domain errors into one clear line on stderr and exit code 1, not a traceback."""
+    try:
+        yield
+    except MairustError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc

@@ -1,0 +1,161 @@
+"""Typed configuration, loaded once at the entry point and passed down.
+
+Sources, strongest first: command-line overrides, ``MAIRUST_*`` environment
+variables (``MAIRUST_SMTP__PORT=2525``; ``MAIRUST_ADMIN_TOKEN`` for the admin
+token), the TOML file given with ``--config``, then the defaults below.
+``docs/mairust.example.toml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MIB = 1024 * 1024
+
+
+class _Section(BaseModel):
+    """A config section: a misspelt key is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmtpSettings(_Section):
+    """The SMTP front-end: where it listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    submission_port: int = Field(2587, ge=0, le=65535)
+    hostname: str = Field(default_factory=lambda: platform.node() or "localhost")
+    max_message_size: int = Field(25 * MIB, gt=0)
+    max_recipients: int = Field(100, ge=1)
+    # Plain AUTH without TLS is only sane on loopback; TLS arrives with the outbound work.
+    allow_plaintext_auth: bool = True
+
+
+class ApiSettings(_Section):
+    """The REST API (served as a Ray Serve ingress)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    admin_token: SecretStr | None = None
+
+
+class StorageSettings(_Section):
+    """One URL per storage role; empty means the embedded default under ``data_dir``."""
+
+    metadata: str = ""
+    blobs: str = ""
+    search: str = ""
+
+
+class QueueSettings(_Section):
+    """Leasing of queue rows from the metadata store."""
+
+    lease_seconds: float = Field(60.0, gt=0)
+    batch_size: int = Field(64, ge=1)
+    poll_interval: float = Field(1.0, gt=0)
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    max_attempts: int = Field(20, ge=1)
+
+
+class SpoolSettings(_Section):
+    """Group commit of accepted messages into the metadata store."""
+
+    max_batch: int = Field(128, ge=1)
+
+
+class ClusterSettings(_Section):
+    """How ``mairust up`` sizes the Ray side."""
+
+    ray_address: str = ""
+    pipeline_workers: int = Field(2, ge=1)
+    max_batches_in_flight: int = Field(2, ge=1)
+    object_store_memory_mb: int = Field(256, ge=78)
+
+
+class Settings(BaseSettings):
+    """Everything MaiRust reads from configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAIRUST_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path(".mairust")
+    domains: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        # Ray workers run with another working directory: every path must be absolute.
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.storage.metadata:
+            self.storage.metadata = f"sqlite:///{self.data_dir / 'metadata.db'}"
+        if not self.storage.blobs:
+            self.storage.blobs = f"file://{self.data_dir / 'blobs'}"
+        if not self.storage.search:
+            self.storage.search = f"fts5://{self.data_dir / 'search.db'}"
+        return self
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config_file``, the environment and ``overrides``.
+
+    ``overrides`` are the command line's values (nested as dicts); ``None`` values
+    are dropped so an absent flag does not hide the file or the environment.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    toml_path = config_file
+    init = _drop_none(overrides)
+    token = os.environ.get("MAIRUST_ADMIN_TOKEN")
+    if token and "admin_token" not in init.get("api", {}):
+        init.setdefault("api", {})["admin_token"] = token
+
+    class _FromSources(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if toml_path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            return tuple(sources)
+
+    loaded = _FromSources(**init)
+    # A plain Settings (validated, not re-read from the environment) pickles for Ray.
+    return Settings.model_validate(loaded.model_dump())
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            nested = _drop_none(value)
+            if nested:
+                cleaned[key] = nested
+        elif value is not None:
+            cleaned[key] = value
+    return cleaned

@@ -1,0 +1,27 @@
+"""Domain errors shared by every layer.
+
+Each error says what went wrong in words a client may see; the SMTP edge and the
+API turn them into replies (451/550, problem+json) in one place each.
+"""
+
+from __future__ import annotations
+
+
+class MairustError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class NotFound(MairustError):
+    """The thing asked for does not exist in the caller's scope (a 404, never a 403)."""
+
+
+class Conflict(MairustError):
+    """The thing to create exists already."""
+
+
+class InvalidInput(MairustError):
+    """The caller sent something we refuse; nothing was changed."""
+
+
+class StorageUnavailable(MairustError):
+    """A store could not complete a write or read; the caller should retry later (451)."""

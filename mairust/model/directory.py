@@ -1,0 +1,30 @@
+"""Tenants, their domains and their mailboxes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    name: str
+    tenant_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    id: str
+    tenant_id: str
+    address: str
+    created_at: datetime
+    # scrypt hash ("scrypt$n$r$p$salt$hash"); None means no SMTP AUTH for this mailbox.
+    password_hash: str | None = None

@@ -1,0 +1,63 @@
+"""A message as it sits in one mailbox: folder, tags and the summary a listing shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+DEFAULT_FOLDER = "INBOX"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """What the store stage writes; idempotent per (mailbox_id, message_id)."""
+
+    tenant_id: str
+    mailbox_id: str
+    message_id: str
+    subject: str
+    from_addr: str
+    to_addrs: tuple[str, ...]
+    date: datetime | None
+    size: int
+    folder: str = DEFAULT_FOLDER
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxEntry:
+    id: str
+    tenant_id: str
+    mailbox_id: str
+    mailbox_address: str
+    message_id: str
+    folder: str
+    tags: tuple[str, ...]
+    subject: str
+    from_addr: str
+    to_addrs: tuple[str, ...]
+    date: datetime | None
+    size: int
+    received_at: datetime
+    blob_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    """What the index stage hands the search role for one mailbox entry."""
+
+    entry_id: str
+    tenant_id: str
+    mailbox_id: str
+    subject: str
+    from_addr: str
+    to_addrs: tuple[str, ...]
+    body: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    entry_id: str
+    score: float
+    snippet: str = ""

@@ -1,0 +1,46 @@
+"""What travels between components: references to bodies, never bodies (invariant 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """Where a durable body lies in the blob store."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message by reference: its id and the blob that holds its bytes."""
+
+    id: str
+    size: int
+    sha256: str
+    blob_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One SMTP transaction as accepted (RFC 5321 envelope plus connection facts)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    received_at: datetime
+    helo: str = ""
+    client_ip: str = ""
+    authenticated_as: str | None = None
+    mail_options: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRecord:
+    """One accepted message as the spool commits it: metadata row plus one queue row per rcpt."""
+
+    ref: MessageRef
+    envelope: Envelope

@@ -1,0 +1,144 @@
+"""Lease due queue rows from the metadata store and hand them, in batches, to a worker pool.
+
+The store is the queue's truth (invariant 2): the dispatcher holds nothing but
+leases. A batch whose worker is lost is handed back to the queue at once; a
+dispatcher that dies leaves leases that expire and are leased again.
+The pool is injected: Ray actors in the cluster, a plain runner in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from mairust.config import QueueSettings
+from mairust.errors import MairustError, StorageUnavailable
+from mairust.model.queue import QueueItem
+from mairust.pipeline.runner import BatchReport
+from mairust.storage.protocols import MetadataStore
+
+_log = logging.getLogger(__name__)
+
+
+class WorkerLost(MairustError):
+    """The worker died or could not be reached; the batch's outcome is unknown."""
+
+
+class WorkerPool(Protocol):
+    async def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:
+        """Process one batch; raise WorkerLost when the worker is gone."""
+        ...
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    batches: int = 0
+    rows_leased: int = 0
+    delivered: int = 0
+    deferred: int = 0
+    failed: int = 0
+    lost_batches: int = 0
+
+
+class QueueDispatcher:
+    """The lease loop: lease, dispatch, repeat; sleeps until nudged or the poll interval."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        pool: WorkerPool,
+        owner: str,
+        settings: QueueSettings,
+        max_in_flight: int,
+    ) -> None:
+        self._metadata = metadata
+        self._pool = pool
+        self._owner = owner
+        self._settings = settings
+        self._max_in_flight = max_in_flight
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.stats = DispatchStats()
+
+    def nudge(self) -> None:
+        """New rows were committed: lease now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until ``stop()``; store outages are logged and retried, never fatal."""
+        while not self._stopping:
+            items: list[QueueItem] = []
+            if len(self._in_flight) < self._max_in_flight:
+                self._wake.clear()
+                items = await self._lease()
+            if items:
+                task = asyncio.create_task(self._dispatch(items))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                continue
+            await self._sleep()
+
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        """Stop leasing; wait for batches in flight (their rows are settled by the workers)."""
+        self._stopping = True
+        self._wake.set()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
+
+    async def _lease(self) -> list[QueueItem]:
+        try:
+            items = await asyncio.to_thread(
+                self._metadata.lease_batch,
+                self._owner,
+                self._settings.batch_size,
+                self._settings.lease_seconds,
+            )
+        except StorageUnavailable as exc:
+            _log.warning("cannot lease from the queue: %s", exc)
+            return []
+        self.stats.rows_leased += len(items)
+        return items
+
+    async def _sleep(self) -> None:
+        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(self._wake.wait())}
+        waiters |= set(self._in_flight)  # type: ignore[arg-type]
+        _done, pending = await asyncio.wait(
+            waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            if waiter not in self._in_flight:
+                waiter.cancel()
+
+    async def _dispatch(self, items: list[QueueItem]) -> None:
+        self.stats.batches += 1
+        try:
+            report = await self._pool.process(items, self._owner)
+        except WorkerLost as exc:
+            self.stats.lost_batches += 1
+            _log.warning("worker lost with %d rows; handing them back: %s", len(items), exc)
+            await self._hand_back(items, str(exc))
+            return
+        self.stats.delivered += report.delivered
+        self.stats.deferred += report.deferred
+        self.stats.failed += report.failed
+
+    async def _hand_back(self, items: list[QueueItem], reason: str) -> None:
+        # Due again after one poll interval: soon enough for a restarted worker, and no
+        # hot loop while a worker keeps dying.
+        retry_at = datetime.now(UTC) + timedelta(seconds=self._settings.poll_interval)
+        for item in items:
+            try:
+                await asyncio.to_thread(
+                    self._metadata.defer,
+                    item.id,
+                    self._owner,
+                    f"4.3.0 worker lost: {reason}",
+                    retry_at,
+                )
+            except StorageUnavailable:
+                return  # the leases expire and the rows are leased again; nothing is lost

@@ -1,0 +1,23 @@
+"""Pipeline stages, one per module; ``STAGES`` maps each stage name to its class."""
+
+from __future__ import annotations
+
+from mairust.pipeline.stages.base import Stage
+from mairust.pipeline.stages.index import IndexStage
+from mairust.pipeline.stages.parse import ParseStage
+from mairust.pipeline.stages.route import RouteStage
+from mairust.pipeline.stages.store import StoreStage
+
+STAGES: dict[str, type[Stage]] = {
+    stage.name: stage for stage in (ParseStage, RouteStage, StoreStage, IndexStage)
+}
+
+DEFAULT_STAGES: tuple[str, ...] = ("parse", "route", "store", "index")
+
+
+def build_stages(names: tuple[str, ...] = DEFAULT_STAGES) -> tuple[Stage, ...]:
+    """Instantiate the named stages in order; an unknown name fails loudly at start-up."""
+    unknown = [name for name in names if name not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown pipeline stage(s) {unknown}; known: {sorted(STAGES)}")
+    return tuple(STAGES[name]() for name in names)

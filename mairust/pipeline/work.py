@@ -1,0 +1,61 @@
+"""The working state the stages share while a batch is processed, and their outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mairust.model.mailbox import MailboxEntry, SearchDocument
+from mairust.model.message import MessageRef
+from mairust.model.parsing import ParsedMessage
+from mairust.model.queue import QueueItem
+from mairust.routing.router import Route
+from mairust.storage.factory import Stores
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The recipient's copy is in place; the queue row is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A temporary failure: try again later."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A permanent failure: the queue row ends here (a DSN follows with outbound)."""
+
+    reason: str
+
+
+Outcome = Delivered | Deferred | Failed
+
+
+@dataclass(slots=True)
+class MessageWork:
+    """One message of the batch: its bytes are loaded and parsed once for all recipients."""
+
+    ref: MessageRef
+    raw: bytes | None = None
+    parsed: ParsedMessage | None = None
+
+
+@dataclass(slots=True)
+class RecipientWork:
+    """One queue row (message, recipient) travelling through the stages."""
+
+    item: QueueItem
+    message: MessageWork
+    route: Route | None = None
+    entry: MailboxEntry | None = None
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """What every stage may use: the stores, and work collected for one bulk write."""
+
+    stores: Stores
+    pending_documents: list[tuple[RecipientWork, SearchDocument]] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Where a recipient's copy goes: pure decisions over an injected directory."""

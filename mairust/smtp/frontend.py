@@ -1,0 +1,173 @@
+"""The SMTP front-end: the inbound and submission listeners on the current event loop.
+
+It runs inside an async host (the front-end Ray actor, or a test's loop), so it makes
+its servers with ``loop.create_server`` itself instead of aiosmtpd's threaded
+``Controller``. Inbound (port 25 role) offers AUTH; submission (port 587 role)
+requires it (RFC 6409). Passwords are checked against the mailbox directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mairust.config import Settings
+from mairust.errors import InvalidInput
+from mairust.model.address import normalize_address
+from mairust.passwords import hash_password, verify_password
+from mairust.routing.router import Directory
+from mairust.smtp import replies
+from mairust.smtp.handler import InboundHandler
+from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.spool import Spool
+
+log = logging.getLogger(__name__)
+
+IDENT = "MaiRust ESMTP"
+INBOUND = "smtp"
+SUBMISSION = "submission"
+# How often stop() looks whether sessions in a transaction have finished.
+_SHUTDOWN_POLL_SECONDS = 0.05
+
+
+class MailboxAuthenticator:
+    """Checks SMTP AUTH credentials against a mailbox's password hash, off the loop."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+        # Unknown logins are checked against this, so they cost as much as known ones
+        # and the answer's timing does not tell which addresses exist.
+        self._decoy_hash = hash_password("mairust-decoy-password")
+
+    async def __call__(self, login: str, password: str) -> str | None:
+        return await asyncio.to_thread(self._check, login, password)
+
+    def _check(self, login: str, password: str) -> str | None:
+        try:
+            address = normalize_address(login)
+        except InvalidInput:
+            verify_password(password, self._decoy_hash)
+            return None
+        mailbox = self._directory.find_mailbox(address)
+        if mailbox is None or mailbox.password_hash is None:
+            verify_password(password, self._decoy_hash)
+            return None
+        return address if verify_password(password, mailbox.password_hash) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Listener:
+    name: str
+    host: str
+    port: int
+    auth_required: bool
+
+
+class SmtpFrontEnd:
+    """Owns the SMTP listeners; ``start()`` binds them, ``stop()`` winds them down."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        directory: Directory,
+        spool: Spool,
+        authenticator: PasswordCheck | None = None,
+    ) -> None:
+        self._settings = settings.smtp
+        self._handler = InboundHandler(directory, spool, settings.smtp)
+        self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(directory)
+        self._servers: list[asyncio.Server] = []
+        self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()
+
+    async def start(self) -> list[tuple[str, str, int]]:
+        """Bind both listeners; returns ``(name, host, bound port)`` for each."""
+        if self._servers:
+            raise RuntimeError("SMTP front-end already started")
+        smtp = self._settings
+        listeners = [
+            _Listener(INBOUND, smtp.host, smtp.port, auth_required=False),
+            _Listener(SUBMISSION, smtp.host, smtp.submission_port, auth_required=True),
+        ]
+        if smtp.allow_plaintext_auth:
+            log.warning("SMTP AUTH is offered without TLS (smtp.allow_plaintext_auth = true)")
+        bound: list[tuple[str, str, int]] = []
+        loop = asyncio.get_running_loop()
+        try:
+            for listener in listeners:
+                server = await loop.create_server(
+                    self._protocol_factory(loop, listener), listener.host, listener.port
+                )
+                self._servers.append(server)
+                port = int(server.sockets[0].getsockname()[1])
+                bound.append((listener.name, listener.host, port))
+                log.info("SMTP %s listening on %s:%d", listener.name, listener.host, port)
+        except OSError:
+            await self.stop(grace_seconds=0)
+            raise
+        return bound
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop accepting; let sessions inside a transaction finish for up to ``grace_seconds``
+        seconds; then close every connection with 421 (RFC 5321 §3.8)."""
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+        deadline = time.monotonic() + grace_seconds
+        while True:
+            out_of_time = time.monotonic() >= deadline
+            live = [session for session in self._sessions if not _finished(session)]
+            busy = [session for session in live if _in_transaction(session)]
+            for session in live:
+                if out_of_time or session not in busy:
+                    _say_goodbye(session)
+            if not busy or out_of_time:
+                break
+            await asyncio.sleep(_SHUTDOWN_POLL_SECONDS)
+        # Since Python 3.12 this also waits for the connections closed just above.
+        for server in servers:
+            await server.wait_closed()
+
+    def _protocol_factory(
+        self, loop: asyncio.AbstractEventLoop, listener: _Listener
+    ) -> Callable[[], MairustSMTP]:
+        smtp = self._settings
+
+        def new_session() -> MairustSMTP:
+            session = MairustSMTP(
+                self._handler,
+                password_check=self._authenticator,
+                data_size_limit=smtp.max_message_size,
+                enable_SMTPUTF8=True,
+                hostname=smtp.hostname,
+                ident=IDENT,
+                auth_required=listener.auth_required,
+                auth_require_tls=not smtp.allow_plaintext_auth,
+                loop=loop,
+            )
+            self._sessions.add(session)
+            return session
+
+        return new_session
+
+
+def _finished(session: MairustSMTP) -> bool:
+    # aiosmtpd makes the Session in connection_made and drops the transport when lost.
+    return session.session is not None and session.transport is None
+
+
+def _in_transaction(session: MairustSMTP) -> bool:
+    # Not yet connected (made, connection_made pending) counts as busy for one poll.
+    return session.session is None or bool(session.envelope and session.envelope.mail_from)
+
+
+def _say_goodbye(session: MairustSMTP) -> None:
+    transport = session.transport
+    if transport is None or transport.is_closing():
+        return
+    if isinstance(transport, asyncio.WriteTransport):
+        transport.write(replies.SHUTTING_DOWN.encode("ascii") + b"\r\n")
+    transport.close()

@@ -1,0 +1,262 @@
+"""The inbound SMTP handler: what MaiRust answers to MAIL, RCPT and DATA.
+
+aiosmtpd finds the ``handle_<VERB>`` methods by name. The handler decides; the
+protocol (``protocol.py``) speaks and the front-end (``frontend.py``) listens.
+DATA does checks → hooks → spool commit → reply, and nothing else (STYLE.md 1).
+Every refusal is a named reply from ``replies.py`` and is recorded as a
+``Rejection``; every acceptance is a ``Reception`` (``mairust.events``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
+from mairust import events
+from mairust.config import SmtpSettings
+from mairust.errors import InvalidInput, StorageUnavailable
+from mairust.model.address import normalize_address
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope
+from mairust.routing.router import Directory, NotLocal, UnknownUser, route_recipient
+from mairust.smtp import replies
+from mairust.spool import Spool
+
+log = logging.getLogger(__name__)
+
+NULL_SENDER = "<>"
+# RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
+MAX_ADDRESS_LENGTH = 254
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+# What may appear of a client's HELO name inside our Received: comment structure.
+_UNSAFE_HELO_CHAR = re.compile(r"[^\x21-\x7e]|[()\\]")
+
+
+class InboundHandler:
+    """Decides each envelope command and commits accepted messages to the spool."""
+
+    def __init__(self, directory: Directory, spool: Spool, settings: SmtpSettings) -> None:
+        self._directory = directory
+        self._spool = spool
+        self._settings = settings
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        # Only here to advertise ENHANCEDSTATUSCODES (RFC 2034): every reply carries one.
+        session.host_name = hostname
+        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if address == NULL_SENDER:
+            sender = NULL_SENDER  # bounces; kept as "<>" so aiosmtpd sees a MAIL was given
+        else:
+            checked = _check_address(address, envelope.smtp_utf8, replies.BAD_SENDER_ADDRESS)
+            if isinstance(checked, _Refusal):
+                return _rejected(checked.reply, "MAIL", session, mail_from=address)
+            sender = checked
+        envelope.mail_from = sender
+        envelope.mail_options.extend(mail_options)
+        return replies.SENDER_OK
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        checked = _check_address(address, envelope.smtp_utf8, replies.BAD_RECIPIENT_ADDRESS)
+        if isinstance(checked, _Refusal):
+            return _rejected(checked.reply, "RCPT", session, recipient=address)
+        recipient = checked
+        if recipient in envelope.rcpt_tos:
+            return replies.RECIPIENT_OK  # a repeated RCPT adds no second copy
+        if len(envelope.rcpt_tos) >= self._settings.max_recipients:
+            return _rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
+        try:
+            route = await asyncio.to_thread(route_recipient, self._directory, recipient)
+        except (StorageUnavailable, sqlite3.Error) as error:
+            log.warning("recipient %s could not be looked up: %r", recipient, error)
+            return _rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+        if isinstance(route, NotLocal):
+            reply = (
+                replies.OUTBOUND_RELAY_DISABLED if session.authenticated else replies.RELAY_DENIED
+            )
+            return _rejected(reply, "RCPT", session, recipient=recipient)
+        if isinstance(route, UnknownUser):
+            return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
+        envelope.rcpt_tos.append(recipient)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        content = envelope.original_content or b""
+        if not content or content.isspace():
+            return _rejected(replies.EMPTY_MESSAGE, "DATA", session)
+        if len(content) > self._settings.max_message_size:
+            return _rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
+        message_id = new_id()
+        accepted = _accepted_envelope(session, envelope)
+        trace = received_header(
+            helo=accepted.helo,
+            client_ip=accepted.client_ip,
+            hostname=self._settings.hostname,
+            protocol=_with_protocol(session, envelope),
+            message_id=message_id,
+            recipients=accepted.rcpt_tos,
+            received_at=accepted.received_at,
+        )
+        message = trace + normalize_line_endings(content)
+        # Hook point: pre_receive hooks (DESIGN §6) run here, on the final bytes, under
+        # one deadline, before anything is stored.
+        try:
+            ref = await self._spool.commit(message, accepted, message_id=message_id)
+        except StorageUnavailable as error:
+            log.warning("message from %s not accepted: %s", accepted.client_ip, error)
+            return _rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
+        log.info(
+            "accepted %s from=<%s> rcpts=%d size=%d client=%s",
+            ref.id,
+            accepted.mail_from,
+            len(accepted.rcpt_tos),
+            ref.size,
+            accepted.client_ip,
+        )
+        events.record(
+            events.RecordType.RECEPTION,
+            message_id=ref.id,
+            mail_from=accepted.mail_from,
+            rcpt_count=len(accepted.rcpt_tos),
+            size=ref.size,
+            client=accepted.client_ip,
+            authenticated_as=accepted.authenticated_as,
+        )
+        return replies.queued(ref.id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        # A bug or an outage we did not foresee: log it whole, tell the client to retry,
+        # and never show it our exception text.
+        log.error("SMTP session failed: %r", error, exc_info=error)
+        return replies.TEMP_FAILURE
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    reply: str
+
+
+def _check_address(address: str, smtp_utf8: bool, malformed: str) -> str | _Refusal:
+    """The normalised address, or the refusal that explains what is wrong with it."""
+    if len(address.encode("utf-8", errors="surrogateescape")) > MAX_ADDRESS_LENGTH:
+        return _Refusal(replies.ADDRESS_TOO_LONG)
+    try:
+        address.encode("utf-8")  # bytes that were not UTF-8 arrive as surrogates
+        normalized = normalize_address(address)
+    except (UnicodeEncodeError, InvalidInput):
+        return _Refusal(malformed)
+    if not normalized.isascii() and not smtp_utf8:
+        return _Refusal(replies.NON_ASCII_NEEDS_SMTPUTF8)
+    return normalized
+
+
+def _rejected(reply: str, stage: str, session: Session, **fields: Any) -> str:
+    events.record(
+        events.RecordType.REJECTION,
+        stage=stage,
+        reply=reply,
+        client=client_ip_of(session),
+        **fields,
+    )
+    return reply
+
+
+def _accepted_envelope(session: Session, envelope: SmtpEnvelope) -> Envelope:
+    mail_from = envelope.mail_from or ""
+    identity = session.auth_data if session.authenticated else None
+    return Envelope(
+        mail_from="" if mail_from == NULL_SENDER else mail_from,
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        received_at=datetime.now(UTC),
+        helo=session.host_name or "",
+        client_ip=client_ip_of(session),
+        authenticated_as=identity if isinstance(identity, str) else None,
+        mail_options=tuple(envelope.mail_options),
+    )
+
+
+def client_ip_of(session: Session) -> str:
+    """The client's IP address as text ("" when the transport has no peer address)."""
+    peer: Any = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "")
+
+
+def _with_protocol(session: Session, envelope: SmtpEnvelope) -> str:
+    """The Received: ``with`` keyword (RFC 3848, RFC 6531 for UTF8SMTP)."""
+    if not session.extended_smtp:
+        return "SMTP"
+    name = "UTF8SMTP" if envelope.smtp_utf8 else "ESMTP"
+    if session.ssl is not None:
+        name += "S"
+    if session.authenticated:
+        name += "A"
+    return name
+
+
+def normalize_line_endings(data: bytes) -> bytes:
+    """``data`` with every bare LF and bare CR turned into CRLF (DESIGN invariant 6)."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") == crlf and data.count(b"\n") == crlf:
+        return data  # the usual case: nothing to rewrite, no copy made
+    return _LINE_BREAK.sub(b"\r\n", data)
+
+
+def received_header(
+    *,
+    helo: str,
+    client_ip: str,
+    hostname: str,
+    protocol: str,
+    message_id: str,
+    recipients: tuple[str, ...],
+    received_at: datetime,
+) -> bytes:
+    """Our trace header (RFC 5321 §4.4), folded, ending in CRLF."""
+    literal = f"IPv6:{client_ip}" if ":" in client_ip else client_ip
+    helo_text = _UNSAFE_HELO_CHAR.sub("?", helo)[:255] or "unknown"
+    date = email.utils.format_datetime(received_at)
+    lines = [
+        f"Received: from {helo_text} ([{literal}])",
+        f"\tby {hostname} (MaiRust) with {protocol} id {message_id}",
+    ]
+    # Only a single recipient is named: listing several would disclose the Bcc's.
+    if len(recipients) == 1:
+        lines.append(f"\tfor <{recipients[0]}>; {date}")
+    else:
+        lines[-1] += ";"
+        lines.append(f"\t{date}")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")

@@ -1,0 +1,91 @@
+"""Protocol quirks: where MaiRust's SMTP differs from stock aiosmtpd, and nothing more.
+
+Two things live here:
+
+* every reply aiosmtpd writes on its own ("503 Error: need MAIL command",
+  "552 Error: Too much mail data", ...) gains its enhanced status code on the way
+  out (RFC 3463), so no client ever sees a reply without one;
+* AUTH credentials are checked by an *async* callable. aiosmtpd's authenticator is
+  synchronous, which would run the directory lookup and the scrypt check on the
+  event loop and stall every other session; the built-in PLAIN and LOGIN parsers
+  are reused and only the final check is awaited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from mairust.errors import StorageUnavailable
+from mairust.smtp.replies import (
+    AUTH_INVALID,
+    AUTH_SUCCEEDED,
+    AUTH_TEMP_FAILURE,
+    with_enhanced_code,
+)
+
+log = logging.getLogger(__name__)
+
+PasswordCheck = Callable[[str, str], Awaitable[str | None]]
+"""``(login, password) -> identity``: the authenticated address, or None for bad
+credentials. Raises StorageUnavailable when the credentials cannot be checked now."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Unchecked:
+    """Credentials aiosmtpd parsed, waiting for the async check."""
+
+    credentials: LoginPassword
+
+
+class MairustSMTP(SMTP):
+    """aiosmtpd's SMTP with enhanced status codes everywhere and async AUTH checks."""
+
+    def __init__(
+        self, handler: Any, *, password_check: PasswordCheck | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._password_check = password_check
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str):
+            await super().push(with_enhanced_code(status))
+        else:
+            # Only AUTH challenges (334) are pushed as bytes; they need no code.
+            await super().push(status)
+
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        # Called synchronously by the built-in mechanisms: hand the parsed credentials
+        # back to auth_PLAIN/auth_LOGIN below, which await the real check.
+        return AuthResult(success=False, handled=False, auth_data=_Unchecked(auth_data))
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._check(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._check(await super().auth_LOGIN(_, args))
+
+    async def _check(self, parsed: AuthResult) -> AuthResult:
+        if not isinstance(parsed.auth_data, _Unchecked):
+            return parsed  # aiosmtpd already answered (bad base64, '*' abort, ...)
+        credentials = parsed.auth_data.credentials
+        if self._password_check is None:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        try:
+            login = credentials.login.decode("utf-8")
+            password = credentials.password.decode("utf-8")
+        except UnicodeDecodeError:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        try:
+            identity = await self._password_check(login, password)
+        except StorageUnavailable as error:
+            log.warning("AUTH for %r could not be checked: %s", login, error)
+            return AuthResult(success=False, handled=False, message=AUTH_TEMP_FAILURE)
+        if identity is None:
+            log.info("AUTH failed for %r from %r", login, self.session and self.session.peer)
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        return AuthResult(success=True, auth_data=identity, message=AUTH_SUCCEEDED)

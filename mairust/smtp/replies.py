@@ -1,0 +1,109 @@
+"""Every SMTP reply MaiRust sends, with its enhanced status code (RFC 3463, RFC 5248).
+
+Replies are named constants so a test, a log line and the code that answers all
+say the same thing. :func:`with_enhanced_code` gives aiosmtpd's own replies the
+code they lack, so a client never sees a bare ``503 Error``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- success ------------------------------------------------------------------
+OK = "250 2.0.0 Ok"
+SENDER_OK = "250 2.1.0 Sender ok"
+RECIPIENT_OK = "250 2.1.5 Recipient ok"
+AUTH_SUCCEEDED = "235 2.7.0 Authentication successful"
+
+
+def queued(message_id: str) -> str:
+    """The 250 after DATA: only sent once the message is durable (DESIGN invariant 1)."""
+    return f"250 2.0.0 Ok: queued as {message_id}"
+
+
+# -- envelope refusals ------------------------------------------------------------
+BAD_SENDER_ADDRESS = "553 5.1.3 Malformed sender address"
+BAD_RECIPIENT_ADDRESS = "553 5.1.3 Malformed recipient address"
+ADDRESS_TOO_LONG = "501 5.5.4 Address too long"
+NON_ASCII_NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address requires SMTPUTF8"
+RELAY_DENIED = "554 5.7.1 Relay access denied"
+OUTBOUND_RELAY_DISABLED = "550 5.7.1 Outbound relay is not enabled yet"
+UNKNOWN_USER = "550 5.1.1 Recipient address rejected: user unknown"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+
+# -- content refusals ---------------------------------------------------------------
+MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed limit"
+EMPTY_MESSAGE = "554 5.6.0 Message has no content"
+
+# -- authentication -------------------------------------------------------------------
+AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+AUTH_TEMP_FAILURE = "454 4.7.0 Temporary authentication failure"
+
+# -- our side is not well ---------------------------------------------------------------
+TEMP_FAILURE = "451 4.3.0 Temporary failure, please try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down"
+
+# Default enhanced code per basic reply code, used when a reply line has none.
+_DEFAULT_ENHANCED = {
+    "421": "4.3.0",
+    "450": "4.2.0",
+    "451": "4.3.0",
+    "452": "4.3.1",
+    "454": "4.7.0",
+    "455": "4.5.4",
+    "500": "5.5.2",
+    "501": "5.5.4",
+    "502": "5.5.1",
+    "503": "5.5.1",
+    "504": "5.5.4",
+    "521": "5.3.2",
+    "530": "5.7.0",
+    "534": "5.7.9",
+    "535": "5.7.8",
+    "538": "5.7.11",
+    "550": "5.0.0",
+    "551": "5.1.6",
+    "552": "5.3.4",
+    "553": "5.1.3",
+    "554": "5.0.0",
+    "555": "5.5.4",
+}
+
+# aiosmtpd's fixed success replies outside greeting and HELO/EHLO (RFC 2034 §3 wants a
+# code on every other 2xx once ENHANCEDSTATUSCODES is advertised). A HELO reply is
+# "250 <hostname>", so only whole texts or prefixes no host name can have are matched.
+_SUCCESS_EXACT = frozenset({"250 OK", "221 Bye"})
+_SUCCESS_PREFIXES = ("252 Cannot VRFY ", "250 Supported commands: ", "250 Syntax: ")
+
+_REPLY_LINE = re.compile(r"(?P<code>[245]\d\d)(?P<sep>[ -]|$)(?P<text>.*)", re.DOTALL)
+_ENHANCED = re.compile(r"[245]\.\d{1,3}\.\d{1,3}(?: |$)")
+
+
+def with_enhanced_code(reply: str) -> str:
+    """``reply`` with the default enhanced code added to each 4xx/5xx line that lacks one.
+
+    Multi-line replies (lines joined by CRLF) are treated line by line. Lines that
+    carry a code already, 3xx continuations, the greeting and HELO/EHLO lines are
+    returned unchanged, as are aiosmtpd's fixed 2xx replies except for gaining 2.0.0.
+    """
+    if "\r\n" in reply:
+        return "\r\n".join(with_enhanced_code(line) for line in reply.split("\r\n"))
+    match = _REPLY_LINE.match(reply)
+    if match is None:
+        return reply
+    code, sep, text = match["code"], match["sep"] or " ", match["text"]
+    if _ENHANCED.match(text):
+        return reply
+    if code[0] == "2":
+        enhanced = _success_code(reply)
+    else:
+        enhanced = _DEFAULT_ENHANCED.get(code, f"{code[0]}.0.0")
+    if enhanced is None:
+        return reply
+    return f"{code}{sep}{enhanced} {text}".rstrip()
+
+
+def _success_code(reply: str) -> str | None:
+    if reply in _SUCCESS_EXACT or reply.startswith(_SUCCESS_PREFIXES):
+        return "2.0.0"
+    return None

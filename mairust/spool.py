@@ -1,0 +1,197 @@
+"""The spool: the 250 promise (DESIGN invariant 1).
+
+``Spool.commit`` returns only once the body is durable in the blob store and the
+message row with its queue rows is committed in the metadata store. Rows from many
+concurrent SMTP sessions are committed together by one group committer, so a busy
+front-end pays one transaction per batch instead of one per message (DESIGN §7).
+Any failure before durability raises :class:`StorageUnavailable` (the caller answers
+451 4.3.0); nothing is acknowledged before its transaction returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from mairust.errors import StorageUnavailable
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.storage.protocols import BlobStore, MetadataStore
+
+log = logging.getLogger(__name__)
+
+
+class CommitListener(Protocol):
+    """Told about every durable group commit (e.g. to wake the queue without polling)."""
+
+    def committed(self, refs: Sequence[MessageRef]) -> None:
+        """Called on the event loop after each commit; must be cheap and must not raise."""
+        ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: SpoolRecord
+    done: asyncio.Future[None]
+
+
+class Spool:
+    """Durable acceptance of messages: blob first, then metadata rows in group commits."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        *,
+        max_batch: int = 128,
+        listener: CommitListener | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._metadata = metadata
+        self._blobs = blobs
+        self._max_batch = max_batch
+        self._listener = listener
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._writing = 0
+        # Counters for metrics; read them as plain attributes.
+        self.messages_committed = 0
+        self.batches_committed = 0
+        self.batches_failed = 0
+        self.last_batch_size = 0
+        self.max_batch_size = 0
+
+    @property
+    def avg_batch_size(self) -> float:
+        """Mean number of messages per successful group commit (0.0 before the first)."""
+        if self.batches_committed == 0:
+            return 0.0
+        return self.messages_committed / self.batches_committed
+
+    @property
+    def waiting(self) -> int:
+        """Messages whose body is durable, waiting for their group commit."""
+        return len(self._pending)
+
+    @property
+    def running(self) -> bool:
+        return self._accepting
+
+    async def start(self) -> None:
+        """Start the group committer on the running event loop."""
+        if self._committer is not None:
+            raise RuntimeError("spool already started")
+        self._accepting = True
+        self._committer = asyncio.get_running_loop().create_task(
+            self._run_committer(), name="mairust-spool-committer"
+        )
+
+    async def stop(self) -> None:
+        """Refuse new commits, commit everything already handed in, then stop."""
+        self._accepting = False
+        committer = self._committer
+        if committer is None:
+            return
+        self._wakeup.set()
+        try:
+            await committer
+        finally:
+            self._committer = None
+
+    async def commit(
+        self, content: bytes, envelope: Envelope, *, message_id: str | None = None
+    ) -> MessageRef:
+        """Make ``content`` durable for ``envelope`` and return its reference.
+
+        ``message_id`` lets the caller choose the id (the SMTP edge writes it into the
+        ``Received:`` header before the bytes are stored); a new one is made otherwise.
+        Raises StorageUnavailable when the message is not durable.
+        """
+        if not self._accepting:
+            raise StorageUnavailable("the spool is not accepting messages")
+        message_id = message_id or new_id()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Counted so that stop() waits for bodies being written before it lets go.
+        self._writing += 1
+        try:
+            try:
+                blob = await asyncio.to_thread(self._blobs.put, content)
+            except Exception as error:
+                # Whatever the backend raised, the body is not durable: the caller says 451.
+                log.warning("spool: blob write failed for %s: %r", message_id, error)
+                raise StorageUnavailable("message body could not be stored") from error
+            if self._committer is None or self._committer.done():
+                # The committer was cancelled under us: nobody would ever commit this.
+                raise StorageUnavailable("the spool's committer is not running")
+            ref = MessageRef(id=message_id, size=blob.size, sha256=blob.sha256, blob_key=blob.key)
+            self._pending.append(_Pending(SpoolRecord(ref=ref, envelope=envelope), done))
+        finally:
+            self._writing -= 1
+            self._wakeup.set()
+        await done
+        return ref
+
+    async def _run_committer(self) -> None:
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._pending:
+                    batch = self._pending[: self._max_batch]
+                    del self._pending[: self._max_batch]
+                    await self._commit_batch(batch)
+                if not self._accepting and not self._writing and not self._pending:
+                    return
+        finally:
+            # Only reached with work left if the committer was cancelled: fail it, so no
+            # session waits forever for a promise nobody will keep.
+            self._accepting = False
+            leftovers, self._pending = self._pending, []
+            self._fail(leftovers, None)
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        records = [pending.record for pending in batch]
+        try:
+            await asyncio.to_thread(self._metadata.commit_messages, records)
+        except Exception as error:
+            # Not committed means not promised: every caller in the batch answers 451.
+            self.batches_failed += 1
+            log.warning("spool: group commit of %d messages failed: %r", len(batch), error)
+            self._fail(batch, error)
+            return
+        self.messages_committed += len(batch)
+        self.batches_committed += 1
+        self.last_batch_size = len(batch)
+        self.max_batch_size = max(self.max_batch_size, len(batch))
+        log.debug("spool: committed a batch of %d messages", len(batch))
+        for pending in batch:
+            # A session that went away meanwhile cancelled its future; its message is
+            # durable all the same and will be delivered (the client may send it again).
+            if not pending.done.done():
+                pending.done.set_result(None)
+        self._tell_listener([record.ref for record in records])
+
+    @staticmethod
+    def _fail(batch: list[_Pending], cause: BaseException | None) -> None:
+        for pending in batch:
+            if pending.done.done():
+                continue
+            # One exception object per caller: each one's traceback is its own.
+            failure = StorageUnavailable("message metadata could not be committed")
+            failure.__cause__ = cause
+            pending.done.set_exception(failure)
+
+    def _tell_listener(self, refs: list[MessageRef]) -> None:
+        if self._listener is None:
+            return
+        try:
+            self._listener.committed(refs)
+        except Exception:
+            # The commit is durable whatever the listener does; its failure is its own.
+            log.exception("spool: commit listener failed for %d messages", len(refs))

@@ -1,0 +1,104 @@
+"""Open the backend of each storage role from its URL (one dispatch per role).
+
+Supported now (the embedded defaults): ``sqlite:////abs/metadata.db``,
+``file:///abs/blobs``, ``fts5:///abs/search.db``. PostgreSQL, S3 and OpenSearch
+are added as further schemes in the ``_open_*`` functions below.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+
+from mairust.config import StorageSettings
+from mairust.storage.file_blobs import FileBlobStore
+from mairust.storage.fts5_search import Fts5SearchIndex
+from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
+from mairust.storage.sql_engine import sqlite_path
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
+
+log = logging.getLogger(__name__)
+
+_METADATA_SCHEMES = ("sqlite",)
+_BLOB_SCHEMES = ("file",)
+_SEARCH_SCHEMES = ("fts5",)
+
+
+@dataclass
+class Stores:
+    """One open backend per storage role."""
+
+    metadata: MetadataStore
+    blobs: BlobStore
+    search: SearchIndex
+
+    def close(self) -> None:
+        """Close every store, even when closing one of them fails."""
+        try:
+            self.search.close()
+        finally:
+            try:
+                self.blobs.close()
+            finally:
+                self.metadata.close()
+
+
+def open_stores(storage: StorageSettings) -> Stores:
+    """Open the three roles named by ``storage``; ValueError for a URL we cannot serve.
+
+    The metadata schema must already be migrated (see :func:`migrate`).
+    """
+    with ExitStack() as opened:  # a failure closes what was already open
+        metadata = _open_metadata(storage.metadata)
+        opened.callback(metadata.close)
+        blobs = _open_blobs(storage.blobs)
+        opened.callback(blobs.close)
+        search = _open_search(storage.search)
+        opened.pop_all()
+    return Stores(metadata=metadata, blobs=blobs, search=search)
+
+
+def migrate(storage: StorageSettings) -> None:
+    """Upgrade the metadata schema to the newest revision (idempotent, process-safe)."""
+    _check_scheme("metadata", storage.metadata, _METADATA_SCHEMES)
+    sqlite_path(storage.metadata)  # refuses relative and in-memory paths
+    upgrade_to_head(storage.metadata)
+    log.info("metadata schema at head: %s", sa.make_url(storage.metadata))
+
+
+def _open_metadata(url: str) -> MetadataStore:
+    _check_scheme("metadata", url, _METADATA_SCHEMES)
+    sqlite_path(url)
+    return SqlMetadataStore(url)
+
+
+def _open_blobs(url: str) -> BlobStore:
+    _check_scheme("blobs", url, _BLOB_SCHEMES)
+    return FileBlobStore(_local_path("blobs", url))
+
+
+def _open_search(url: str) -> SearchIndex:
+    _check_scheme("search", url, _SEARCH_SCHEMES)
+    return Fts5SearchIndex(_local_path("search", url))
+
+
+def _check_scheme(role: str, url: str, supported: tuple[str, ...]) -> None:
+    scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
+    if scheme not in supported:
+        names = ", ".join(f"{s}://" for s in supported)
+        raise ValueError(f"unsupported {role} store URL {url!r}: supported schemes are {names}")
+
+
+def _local_path(role: str, url: str) -> Path:
+    """The absolute path of ``scheme:///abs/path``; ValueError for anything else."""
+    parts = urlsplit(url)
+    path = Path(unquote(parts.path))
+    if parts.netloc or not path.is_absolute() or parts.query or parts.fragment:
+        raise ValueError(f"{role} store URL must be {parts.scheme}:///absolute/path, got {url!r}")
+    return path

@@ -1,0 +1,192 @@
+"""``Fts5SearchIndex``: full-text search over mailbox entries in SQLite FTS5 (embedded role).
+
+The index is derived data (rebuildable from the blobs), so it creates its own schema
+on open and needs no migrations. A side table ``documents`` maps each entry id to
+the FTS rowid and holds the scoping columns, so replacing or deleting one entry is
+an indexed lookup rather than a scan of the FTS table.
+
+User input never reaches FTS5 as syntax: every word becomes a quoted string, so
+operators (AND/OR/NOT, NEAR, ``*``, ``^``, column filters, parentheses) are searched
+as plain words, and every word is required.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mairust.errors import InvalidInput, StorageUnavailable
+from mairust.model.mailbox import SearchDocument, SearchHit
+from mairust.model.scope import Scope
+
+log = logging.getLogger(__name__)
+
+_BUSY_TIMEOUT_SECONDS = 15.0
+_SNIPPET_TOKENS = 12
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    rowid INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    mailbox_id TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_tenant ON documents (tenant_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
+    subject, from_addr, to_addrs, body,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+def fts5_query(text: str) -> str | None:
+    """``text`` as an FTS5 query requiring every word; None if no word is searchable.
+
+    Each word is quoted (inner quotes doubled), which makes it a phrase of its own
+    tokens: ``foo-bar`` finds "foo bar", ``NEAR(`` finds "near". Control characters
+    (NUL ends an FTS5 string early) split words; a word without a letter or digit
+    has no token, so it is dropped.
+    """
+    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    words = [w for w in cleaned.split() if any(c.isalnum() for c in w)]
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _utc_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so that ordering the text orders the times."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Fts5SearchIndex:
+    """Implements :class:`mairust.storage.protocols.SearchIndex`; thread- and process-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.expanduser().resolve()
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,  # transactions are explicit below
+                check_same_thread=False,  # guarded by self._lock
+            )
+        except (OSError, sqlite3.Error) as error:
+            raise StorageUnavailable(f"search index unusable at {self.path}: {error}") from error
+        try:
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _prepare(self) -> None:
+        try:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # Derived data: a lost last transaction is re-indexed, so no fsync per commit.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:
+            raise StorageUnavailable(f"search index unusable at {self.path}: {error}") from error
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+
+    def index(self, documents: Sequence[SearchDocument]) -> None:
+        if not documents:
+            return
+        with self._transaction() as conn:
+            for doc in documents:
+                conn.execute(
+                    "DELETE FROM fulltext WHERE rowid = "
+                    "(SELECT rowid FROM documents WHERE entry_id = ?)",
+                    (doc.entry_id,),
+                )
+                rowid = conn.execute(
+                    "INSERT INTO documents (entry_id, tenant_id, mailbox_id, received_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET "
+                    "tenant_id = excluded.tenant_id, mailbox_id = excluded.mailbox_id, "
+                    "received_at = excluded.received_at RETURNING rowid",
+                    (doc.entry_id, doc.tenant_id, doc.mailbox_id, _utc_text(doc.received_at)),
+                ).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO fulltext (rowid, subject, from_addr, to_addrs, body) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (rowid, doc.subject, doc.from_addr, " ".join(doc.to_addrs), doc.body),
+                )
+
+    def delete(self, entry_ids: Sequence[str]) -> None:
+        if not entry_ids:
+            return
+        with self._transaction() as conn:
+            for entry_id in entry_ids:
+                conn.execute(
+                    "DELETE FROM fulltext WHERE rowid = "
+                    "(SELECT rowid FROM documents WHERE entry_id = ?)",
+                    (entry_id,),
+                )
+                conn.execute("DELETE FROM documents WHERE entry_id = ?", (entry_id,))
+
+    def search(
+        self,
+        scope: Scope,
+        query: str,
+        mailbox_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        if not query.strip():
+            raise InvalidInput("empty search query")
+        match = fts5_query(query)
+        if match is None or limit <= 0:
+            return []
+        sql = (
+            "SELECT d.entry_id, bm25(fulltext) AS rank_value, "
+            f"snippet(fulltext, -1, '', '', '…', {_SNIPPET_TOKENS}) "
+            "FROM fulltext JOIN documents AS d ON d.rowid = fulltext.rowid "
+            "WHERE fulltext MATCH ?"
+        )
+        params: list[str | int] = [match]
+        if not scope.is_admin:
+            sql += " AND d.tenant_id = ?"
+            params.append(str(scope.tenant_id))
+        if mailbox_id is not None:
+            sql += " AND d.mailbox_id = ?"
+            params.append(mailbox_id)
+        # bm25 is lower-is-better; ties go newest first, then by id, for stable pages.
+        sql += " ORDER BY rank_value, d.received_at DESC, d.entry_id LIMIT ? OFFSET ?"
+        params.extend([limit, max(offset, 0)])
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [SearchHit(entry_id=row[0], score=-row[1], snippet=row[2]) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock; IMMEDIATE for writes so the busy timeout applies."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield self._conn
+                except BaseException:
+                    # Some errors (disk full, I/O) have already rolled SQLite back.
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                log.warning("search index unavailable: %s", error)
+                raise StorageUnavailable(f"search index unavailable: {error}") from error

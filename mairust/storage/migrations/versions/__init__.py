@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first; each is frozen once released (never edit, add one)."""

@@ -1,0 +1,166 @@
+"""The three storage roles as protocols; every backend implements one of them.
+
+All methods are synchronous and thread-safe: async callers run them with
+``asyncio.to_thread``. Failures to reach the backend raise
+:class:`mairust.errors.StorageUnavailable`; a missing row in the caller's scope
+raises :class:`mairust.errors.NotFound` (or returns ``None`` where documented).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from mairust.model.directory import Domain, Mailbox, Tenant
+from mairust.model.mailbox import MailboxEntry, NewEntry, SearchDocument, SearchHit
+from mairust.model.message import BlobInfo, SpoolRecord
+from mairust.model.queue import QueueItem, QueueState
+from mairust.model.scope import Scope
+
+
+class BlobStore(Protocol):
+    """Message bodies, content-addressed: the key is derived from the sha256."""
+
+    def put(self, data: bytes) -> BlobInfo:
+        """Store ``data`` durably (fsync of file and directory, or S3 PUT answered)."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The exact bytes stored under ``key``; NotFound if absent."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the blob; absent keys are ignored."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MetadataStore(Protocol):
+    """Directory, messages, queue and mailbox entries in one transactional store."""
+
+    # -- directory --------------------------------------------------------------
+    def create_tenant(self, name: str) -> Tenant:
+        """Create a tenant; Conflict if the name exists."""
+        ...
+
+    def get_tenant_by_name(self, name: str) -> Tenant | None: ...
+
+    def list_tenants(self) -> list[Tenant]: ...
+
+    def add_domain(self, name: str, tenant_id: str) -> Domain:
+        """Add a local domain owned by ``tenant_id``; Conflict if it exists."""
+        ...
+
+    def get_domain(self, name: str) -> Domain | None: ...
+
+    def list_domains(self, scope: Scope) -> list[Domain]: ...
+
+    def add_mailbox(self, address: str, password_hash: str | None = None) -> Mailbox:
+        """Create a mailbox in the tenant that owns the address's domain.
+
+        NotFound if the domain is not local; Conflict if the address exists.
+        """
+        ...
+
+    def find_mailbox(self, address: str) -> Mailbox | None:
+        """The mailbox with this normalised address, in any tenant (routing needs it)."""
+        ...
+
+    def list_mailboxes(self, scope: Scope) -> list[Mailbox]: ...
+
+    # -- spool ------------------------------------------------------------------
+    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
+        """Insert each message row and one QUEUED row per recipient, all in ONE transaction.
+
+        Returns only after the transaction is durable (this is the 250 promise);
+        raises StorageUnavailable if it is not.
+        """
+        ...
+
+    # -- queue ------------------------------------------------------------------
+    def lease_batch(self, owner: str, limit: int, lease_seconds: float) -> list[QueueItem]:
+        """Claim up to ``limit`` due rows: QUEUED with next_attempt_at <= now, or LEASED
+        with an expired lease. Sets LEASED, lease_owner, lease_until and attempts += 1."""
+        ...
+
+    def ack(self, item_ids: Sequence[int], owner: str) -> int:
+        """Mark rows DONE; only rows still leased by ``owner`` change. Returns rows changed."""
+        ...
+
+    def defer(self, item_id: int, owner: str, error: str, retry_at: datetime) -> None:
+        """Back to QUEUED with next_attempt_at = retry_at and last_error = error."""
+        ...
+
+    def fail(self, item_id: int, owner: str, error: str) -> None:
+        """Mark FAILED (permanent) with last_error = error."""
+        ...
+
+    def release_leases(self) -> int:
+        """Put every LEASED row back to QUEUED now (embedded start-up: no other owner)."""
+        ...
+
+    def list_queue(self, state: QueueState | None = None, limit: int = 100) -> list[QueueItem]: ...
+
+    def queue_counts(self) -> dict[QueueState, int]: ...
+
+    # -- mailbox entries --------------------------------------------------------
+    def store_entry(self, entry: NewEntry) -> MailboxEntry:
+        """Insert the entry, or return the existing one for (mailbox_id, message_id)."""
+        ...
+
+    def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:
+        """NotFound if absent or owned by another tenant."""
+        ...
+
+    def get_entries(self, scope: Scope, entry_ids: Sequence[str]) -> list[MailboxEntry]:
+        """Entries in the order of ``entry_ids``; ids outside the scope are left out."""
+        ...
+
+    def list_entries(
+        self,
+        scope: Scope,
+        mailbox_id: str | None = None,
+        folder: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[MailboxEntry]:
+        """Newest first; ``before`` is an entry id cursor (exclusive)."""
+        ...
+
+    def count_entries_for_message(self, message_id: str) -> int: ...
+
+    def set_tags(
+        self, scope: Scope, entry_id: str, add: Sequence[str], remove: Sequence[str]
+    ) -> MailboxEntry: ...
+
+    def move_entry(self, scope: Scope, entry_id: str, folder: str) -> MailboxEntry: ...
+
+    def close(self) -> None: ...
+
+
+class SearchIndex(Protocol):
+    """Full-text search over mailbox entries."""
+
+    def index(self, documents: Sequence[SearchDocument]) -> None:
+        """Insert or replace each document by entry_id (idempotent)."""
+        ...
+
+    def delete(self, entry_ids: Sequence[str]) -> None: ...
+
+    def search(
+        self,
+        scope: Scope,
+        query: str,
+        mailbox_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Entries matching every word of ``query`` (free text, never raw engine syntax),
+        best first. InvalidInput for an empty query."""
+        ...
+
+    def close(self) -> None: ...

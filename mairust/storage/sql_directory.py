@@ -1,0 +1,134 @@
+"""Tenants, domains and mailboxes in the SQL metadata store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from mairust.errors import Conflict, InvalidInput, NotFound
+from mairust.model.address import domain_of, normalize_address, normalize_domain
+from mairust.model.directory import Domain, Mailbox, Tenant
+from mairust.model.ids import new_id
+from mairust.model.scope import Scope
+from mairust.storage.sql_engine import SqlDatabase
+from mairust.storage.sql_schema import domains, mailboxes, tenants
+
+
+class SqlDirectory:
+    """The directory part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore`."""
+
+    _db: SqlDatabase
+
+    def create_tenant(self, name: str) -> Tenant:
+        if not name.strip():
+            raise InvalidInput("a tenant needs a name")
+        tenant = Tenant(id=new_id(), name=name.strip(), created_at=datetime.now(UTC))
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    tenants.insert().values(
+                        id=tenant.id, name=tenant.name, created_at=tenant.created_at
+                    )
+                )
+        except Conflict as error:
+            raise Conflict(f"tenant exists: {tenant.name}") from error
+        return tenant
+
+    def get_tenant_by_name(self, name: str) -> Tenant | None:
+        with self._db.read() as conn:
+            row = conn.execute(tenants.select().where(tenants.c.name == name.strip())).first()
+        return None if row is None else Tenant(row.id, row.name, row.created_at)
+
+    def list_tenants(self) -> list[Tenant]:
+        with self._db.read() as conn:
+            rows = conn.execute(tenants.select().order_by(tenants.c.name)).all()
+        return [Tenant(row.id, row.name, row.created_at) for row in rows]
+
+    def add_domain(self, name: str, tenant_id: str) -> Domain:
+        domain = Domain(normalize_domain(name), tenant_id, datetime.now(UTC))
+        with self._db.write() as conn:
+            tenant = conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id))
+            if tenant.first() is None:
+                raise NotFound(f"no such tenant: {tenant_id}")
+            taken = conn.execute(sa.select(domains.c.name).where(domains.c.name == domain.name))
+            if taken.first() is not None:
+                raise Conflict(f"domain exists: {domain.name}")
+            conn.execute(
+                domains.insert().values(
+                    name=domain.name, tenant_id=tenant_id, created_at=domain.created_at
+                )
+            )
+        return domain
+
+    def get_domain(self, name: str) -> Domain | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                domains.select().where(domains.c.name == normalize_domain(name))
+            ).first()
+        return None if row is None else Domain(row.name, row.tenant_id, row.created_at)
+
+    def list_domains(self, scope: Scope) -> list[Domain]:
+        query = domains.select().order_by(domains.c.name)
+        if not scope.is_admin:
+            query = query.where(domains.c.tenant_id == scope.tenant_id)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [Domain(row.name, row.tenant_id, row.created_at) for row in rows]
+
+    def add_mailbox(self, address: str, password_hash: str | None = None) -> Mailbox:
+        normalized = normalize_address(address)
+        domain_name = domain_of(normalized)
+        with self._db.write() as conn:
+            tenant_id = conn.execute(
+                sa.select(domains.c.tenant_id).where(domains.c.name == domain_name)
+            ).scalar()
+            if tenant_id is None:
+                raise NotFound(f"not a local domain: {domain_name}")
+            taken = conn.execute(
+                sa.select(mailboxes.c.id).where(mailboxes.c.address == normalized)
+            ).first()
+            if taken is not None:
+                raise Conflict(f"mailbox exists: {normalized}")
+            mailbox = Mailbox(
+                id=new_id(),
+                tenant_id=tenant_id,
+                address=normalized,
+                created_at=datetime.now(UTC),
+                password_hash=password_hash,
+            )
+            conn.execute(
+                mailboxes.insert().values(
+                    id=mailbox.id,
+                    tenant_id=mailbox.tenant_id,
+                    address=mailbox.address,
+                    password_hash=mailbox.password_hash,
+                    created_at=mailbox.created_at,
+                )
+            )
+        return mailbox
+
+    def find_mailbox(self, address: str) -> Mailbox | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                mailboxes.select().where(mailboxes.c.address == normalize_address(address))
+            ).first()
+        return None if row is None else _mailbox(row)
+
+    def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
+        query = mailboxes.select().order_by(mailboxes.c.address)
+        if not scope.is_admin:
+            query = query.where(mailboxes.c.tenant_id == scope.tenant_id)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [_mailbox(row) for row in rows]
+
+
+def _mailbox(row: sa.Row[tuple[str, str, str, str | None, datetime]]) -> Mailbox:
+    return Mailbox(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        address=row.address,
+        created_at=row.created_at,
+        password_hash=row.password_hash,
+    )

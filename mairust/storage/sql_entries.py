@@ -1,0 +1,192 @@
+"""Mailbox entries in the SQL metadata store, every read and write through a Scope.
+
+An entry of another tenant is indistinguishable from a missing one (invariant 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from mairust.errors import InvalidInput, NotFound
+from mairust.model.ids import new_id
+from mairust.model.mailbox import MailboxEntry, NewEntry
+from mairust.model.scope import Scope
+from mairust.storage.sql_engine import SqlDatabase
+from mairust.storage.sql_schema import entries, mailboxes, messages
+
+# Both dialects spell "insert, or nothing on a duplicate key" as ON CONFLICT DO NOTHING.
+_UPSERT_INSERTS: dict[str, Callable[[sa.Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+_ID_CHUNK = 500  # stays far below every dialect's bound-parameter limit
+
+
+class SqlEntries:
+    """The mailbox-entry part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore`."""
+
+    _db: SqlDatabase
+
+    def store_entry(self, entry: NewEntry) -> MailboxEntry:
+        with self._db.write() as conn:
+            owner = conn.execute(
+                sa.select(mailboxes.c.tenant_id).where(mailboxes.c.id == entry.mailbox_id)
+            ).scalar()
+            if owner is None or owner != entry.tenant_id:
+                raise NotFound(f"no mailbox {entry.mailbox_id} in tenant {entry.tenant_id}")
+            received_at = conn.execute(
+                sa.select(messages.c.received_at).where(messages.c.id == entry.message_id)
+            ).scalar()
+            if received_at is None:
+                raise NotFound(f"no such message: {entry.message_id}")
+            insert = _UPSERT_INSERTS[self._db.dialect](entries).values(
+                id=new_id(),
+                tenant_id=entry.tenant_id,
+                mailbox_id=entry.mailbox_id,
+                message_id=entry.message_id,
+                folder=entry.folder,
+                tags=tuple(dict.fromkeys(entry.tags)),
+                subject=entry.subject,
+                from_addr=entry.from_addr,
+                to_addrs=entry.to_addrs,
+                date=entry.date,
+                size=entry.size,
+                received_at=received_at,
+            )
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["mailbox_id", "message_id"]))
+            row = conn.execute(
+                _entries().where(
+                    entries.c.mailbox_id == entry.mailbox_id,
+                    entries.c.message_id == entry.message_id,
+                )
+            ).one()
+        return _entry(row)
+
+    def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:
+        with self._db.read() as conn:
+            return _entry_in_scope(conn, scope, entry_id)
+
+    def get_entries(self, scope: Scope, entry_ids: Sequence[str]) -> list[MailboxEntry]:
+        wanted = list(dict.fromkeys(entry_ids))
+        found: dict[str, MailboxEntry] = {}
+        with self._db.read() as conn:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                query = _scoped(_entries().where(entries.c.id.in_(chunk)), scope)
+                found.update((row.id, _entry(row)) for row in conn.execute(query))
+        return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+
+    def list_entries(
+        self,
+        scope: Scope,
+        mailbox_id: str | None = None,
+        folder: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[MailboxEntry]:
+        if limit <= 0:
+            return []
+        query = _scoped(_entries(), scope)
+        if mailbox_id is not None:
+            query = query.where(entries.c.mailbox_id == mailbox_id)
+        if folder is not None:
+            query = query.where(entries.c.folder == folder)
+        with self._db.read() as conn:
+            if before is not None:
+                cursor = _entry_in_scope(conn, scope, before)
+                # The first term bounds the index range; the second breaks ties by id.
+                query = query.where(
+                    entries.c.received_at <= cursor.received_at,
+                    sa.or_(
+                        entries.c.received_at < cursor.received_at,
+                        entries.c.id < cursor.id,
+                    ),
+                )
+            rows = conn.execute(
+                query.order_by(entries.c.received_at.desc(), entries.c.id.desc()).limit(limit)
+            ).all()
+        return [_entry(row) for row in rows]
+
+    def count_entries_for_message(self, message_id: str) -> int:
+        with self._db.read() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(entries)
+                .where(entries.c.message_id == message_id)
+            ).scalar()
+        return int(count or 0)
+
+    def set_tags(
+        self, scope: Scope, entry_id: str, add: Sequence[str], remove: Sequence[str]
+    ) -> MailboxEntry:
+        dropped = {tag.strip() for tag in remove}
+        with self._db.write() as conn:
+            current = _entry_in_scope(conn, scope, entry_id)
+            added = (tag.strip() for tag in add)
+            merged = dict.fromkeys((*current.tags, *(tag for tag in added if tag)))
+            tags = tuple(tag for tag in merged if tag not in dropped)
+            if tags != current.tags:
+                conn.execute(entries.update().where(entries.c.id == entry_id).values(tags=tags))
+            return _entry_in_scope(conn, scope, entry_id)
+
+    def move_entry(self, scope: Scope, entry_id: str, folder: str) -> MailboxEntry:
+        target = folder.strip()
+        if not target:
+            raise InvalidInput("a folder needs a name")
+        with self._db.write() as conn:
+            moved = conn.execute(_scoped_update(entry_id, scope).values(folder=target)).rowcount
+            if moved == 0:
+                raise NotFound(f"no such entry: {entry_id}")
+            return _entry_in_scope(conn, scope, entry_id)
+
+
+def _entries() -> sa.Select[Any]:
+    return (
+        sa.select(entries, mailboxes.c.address.label("mailbox_address"), messages.c.blob_key)
+        .join(mailboxes, mailboxes.c.id == entries.c.mailbox_id)
+        .join(messages, messages.c.id == entries.c.message_id)
+    )
+
+
+def _scoped(query: sa.Select[Any], scope: Scope) -> sa.Select[Any]:
+    if scope.is_admin:
+        return query
+    return query.where(entries.c.tenant_id == scope.tenant_id)
+
+
+def _scoped_update(entry_id: str, scope: Scope) -> sa.Update:
+    update = entries.update().where(entries.c.id == entry_id)
+    if not scope.is_admin:
+        update = update.where(entries.c.tenant_id == scope.tenant_id)
+    return update
+
+
+def _entry_in_scope(conn: Connection, scope: Scope, entry_id: str) -> MailboxEntry:
+    row = conn.execute(_scoped(_entries().where(entries.c.id == entry_id), scope)).first()
+    if row is None:
+        raise NotFound(f"no such entry: {entry_id}")
+    return _entry(row)
+
+
+def _entry(row: sa.Row[Any]) -> MailboxEntry:
+    return MailboxEntry(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        mailbox_id=row.mailbox_id,
+        mailbox_address=row.mailbox_address,
+        message_id=row.message_id,
+        folder=row.folder,
+        tags=row.tags,
+        subject=row.subject,
+        from_addr=row.from_addr,
+        to_addrs=row.to_addrs,
+        date=row.date,
+        size=row.size,
+        received_at=row.received_at,
+        blob_key=row.blob_key,
+    )

@@ -1,0 +1,228 @@
+"""Spool commits and the delivery queue in the SQL metadata store (invariant 2).
+
+The database is the queue's truth: a row is leased for a while, and a lease that
+expires puts the row back in play. Leasing selects then updates inside one write
+transaction: ``BEGIN IMMEDIATE`` serialises it on SQLite, and the same SELECT
+carries ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite compiles it to nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mairust.errors import Conflict
+from mairust.model.message import MessageRef, SpoolRecord
+from mairust.model.queue import QueueItem, QueueState
+from mairust.storage.sql_engine import SqlDatabase
+from mairust.storage.sql_schema import messages, queue
+
+log = logging.getLogger(__name__)
+
+_ITEM_COLUMNS = (
+    queue,
+    messages.c.size,
+    messages.c.sha256,
+    messages.c.blob_key,
+)
+
+
+class SqlQueue:
+    """The spool and queue part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore`."""
+
+    _db: SqlDatabase
+
+    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
+        if not records:
+            return
+        now = datetime.now(UTC)
+        message_rows: list[dict[str, Any]] = []
+        queue_rows: list[dict[str, Any]] = []
+        for record in records:
+            envelope = record.envelope
+            message_rows.append(
+                {
+                    "id": record.ref.id,
+                    "blob_key": record.ref.blob_key,
+                    "sha256": record.ref.sha256,
+                    "size": record.ref.size,
+                    "mail_from": envelope.mail_from,
+                    "rcpt_tos": envelope.rcpt_tos,
+                    "helo": envelope.helo,
+                    "client_ip": envelope.client_ip,
+                    "authenticated_as": envelope.authenticated_as,
+                    "received_at": envelope.received_at,
+                }
+            )
+            # A recipient given twice in one envelope is delivered once.
+            for recipient in dict.fromkeys(envelope.rcpt_tos):
+                queue_rows.append(
+                    {
+                        "message_id": record.ref.id,
+                        "recipient": recipient,
+                        "state": QueueState.QUEUED.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "updated_at": now,
+                    }
+                )
+        try:
+            with self._db.write() as conn:
+                conn.execute(messages.insert(), message_rows)
+                if queue_rows:
+                    conn.execute(queue.insert(), queue_rows)
+        except Conflict as error:
+            raise Conflict(f"a message of this batch is already committed: {error}") from error
+
+    def lease_batch(self, owner: str, limit: int, lease_seconds: float) -> list[QueueItem]:
+        if limit <= 0:
+            return []
+        now = datetime.now(UTC)
+        with self._db.write() as conn:
+            ids = _due_ids(conn, now, limit)
+            if not ids:
+                return []
+            conn.execute(
+                queue.update()
+                .where(queue.c.id.in_(ids))
+                .values(
+                    state=QueueState.LEASED.value,
+                    lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=queue.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            rows = conn.execute(_items().where(queue.c.id.in_(ids)).order_by(queue.c.id)).all()
+        return [_item(row) for row in rows]
+
+    def ack(self, item_ids: Sequence[int], owner: str) -> int:
+        if not item_ids:
+            return 0
+        with self._db.write() as conn:
+            result = conn.execute(
+                _owned(list(item_ids), owner).values(
+                    state=QueueState.DONE.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return result.rowcount
+
+    def defer(self, item_id: int, owner: str, error: str, retry_at: datetime) -> None:
+        with self._db.write() as conn:
+            result = conn.execute(
+                _owned([item_id], owner).values(
+                    state=QueueState.QUEUED.value,
+                    next_attempt_at=retry_at,
+                    last_error=error,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        if result.rowcount == 0:
+            log.warning("defer of queue row %s ignored: not leased by %s", item_id, owner)
+
+    def fail(self, item_id: int, owner: str, error: str) -> None:
+        with self._db.write() as conn:
+            result = conn.execute(
+                _owned([item_id], owner).values(
+                    state=QueueState.FAILED.value,
+                    last_error=error,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        if result.rowcount == 0:
+            log.warning("fail of queue row %s ignored: not leased by %s", item_id, owner)
+
+    def release_leases(self) -> int:
+        with self._db.write() as conn:
+            result = conn.execute(
+                queue.update()
+                .where(queue.c.state == QueueState.LEASED.value)
+                .values(
+                    state=QueueState.QUEUED.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return result.rowcount
+
+    def list_queue(self, state: QueueState | None = None, limit: int = 100) -> list[QueueItem]:
+        query = _items().order_by(queue.c.id).limit(limit)
+        if state is not None:
+            query = query.where(queue.c.state == state.value)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [_item(row) for row in rows]
+
+    def queue_counts(self) -> dict[QueueState, int]:
+        counts = dict.fromkeys(QueueState, 0)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(queue.c.state, sa.func.count()).group_by(queue.c.state)
+            ).all()
+        for state, count in rows:
+            counts[QueueState(state)] = count
+        return counts
+
+
+def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
+    """Ids to lease: expired leases first (they are the oldest work), then due rows."""
+    expired = (
+        sa.select(queue.c.id)
+        .where(queue.c.state == QueueState.LEASED.value, queue.c.lease_until <= now)
+        .order_by(queue.c.lease_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(conn.execute(expired).scalars())
+    if len(ids) < limit:
+        due = (
+            sa.select(queue.c.id)
+            .where(queue.c.state == QueueState.QUEUED.value, queue.c.next_attempt_at <= now)
+            .order_by(queue.c.next_attempt_at, queue.c.id)
+            .limit(limit - len(ids))
+            .with_for_update(skip_locked=True)
+        )
+        ids.extend(conn.execute(due).scalars())
+    return ids
+
+
+def _owned(item_ids: list[int], owner: str) -> sa.Update:
+    """An UPDATE of the rows among ``item_ids`` that ``owner`` still holds."""
+    return queue.update().where(
+        queue.c.id.in_(item_ids),
+        queue.c.state == QueueState.LEASED.value,
+        queue.c.lease_owner == owner,
+    )
+
+
+def _items() -> sa.Select[Any]:
+    return sa.select(*_ITEM_COLUMNS).join(messages, messages.c.id == queue.c.message_id)
+
+
+def _item(row: sa.Row[Any]) -> QueueItem:
+    return QueueItem(
+        id=row.id,
+        message=MessageRef(
+            id=row.message_id, size=row.size, sha256=row.sha256, blob_key=row.blob_key
+        ),
+        recipient=row.recipient,
+        state=QueueState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
+        last_error=row.last_error,
+    )

@@ -1,0 +1,152 @@
+"""The metadata schema as SQLAlchemy Core tables, plus the two column types it needs.
+
+Dialect-neutral on purpose: the same tables serve SQLite (embedded) and PostgreSQL.
+The schema is created only by the Alembic migrations in ``migrations/versions``;
+this module is what the queries are written against (and what autogenerate diffs).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" aliases the rowid (autoincrement).
+QUEUE_ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the dialect keeps.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores fixed-width text that sorts
+    in time order, without an offset, so naive values read back are UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # a naive time from a caller is taken to be UTC
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+class JsonStrings(sa.TypeDecorator[tuple[str, ...]]):
+    """A tuple of strings kept as JSON text (same bytes on every dialect)."""
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(list(value), ensure_ascii=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        return tuple(str(item) for item in json.loads(value))
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+domains = sa.Table(
+    "domains",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+mailboxes = sa.Table(
+    "mailboxes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("address", sa.Text, nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("blob_key", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mail_from", sa.Text, nullable=False),
+    sa.Column("rcpt_tos", JsonStrings, nullable=False),
+    sa.Column("helo", sa.Text, nullable=False),
+    sa.Column("client_ip", sa.Text, nullable=False),
+    sa.Column("authenticated_as", sa.Text, nullable=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+queue = sa.Table(
+    "queue",
+    metadata,
+    sa.Column("id", QUEUE_ID_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Text, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("message_id", "recipient"),
+    sa.Index("ix_queue_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("mailbox_id", sa.Text, sa.ForeignKey("mailboxes.id"), nullable=False),
+    sa.Column("message_id", sa.Text, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("tags", JsonStrings, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("from_addr", sa.Text, nullable=False),
+    sa.Column("to_addrs", JsonStrings, nullable=False),
+    sa.Column("date", UtcDateTime, nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("mailbox_id", "message_id"),
+    # Listings are newest first: per mailbox and folder, per mailbox, per tenant.
+    sa.Index("ix_entries_mailbox_folder_received", "mailbox_id", "folder", "received_at", "id"),
+    sa.Index("ix_entries_mailbox_received", "mailbox_id", "received_at", "id"),
+    sa.Index("ix_entries_tenant_received", "tenant_id", "received_at", "id"),
+    sa.Index("ix_entries_message_id", "message_id"),
+)

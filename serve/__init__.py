@@ -1,0 +1,1 @@
+"""Ray Serve applications: the API ingress now, plugin deployments later."""

@@ -1,0 +1,169 @@
+"""The assembled app: authentication, health, OpenAPI and the app-wide error shapes."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from mairust import __version__
+from mairust.api import create_app
+from mairust.config import Settings
+from mairust.errors import StorageUnavailable
+from mairust.storage.factory import Stores
+
+PROTECTED = [
+    ("GET", "/api/v1/messages"),
+    ("GET", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+    ("GET", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/raw"),
+    ("POST", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/tags"),
+    ("POST", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/move"),
+    ("GET", "/api/v1/search?q=x"),
+    ("GET", "/api/v1/domains"),
+    ("POST", "/api/v1/domains"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/queue"),
+    ("GET", "/api/v1/queue/stats"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+async def test_every_api_route_needs_the_bearer_token(anonymous, expect_problem, method, path):
+    response = await anonymous.request(method, path, json={})
+    problem = expect_problem(response, 401)
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert problem["type"] == "urn:mairust:problem:unauthorized"
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Bearer wrong", "Bearer tt", "Bearer T", "Basic dDp0", "Bearer"]
+)
+async def test_a_wrong_token_is_a_401(anonymous, expect_problem, authorization):
+    response = await anonymous.get("/api/v1/domains", headers={"Authorization": authorization})
+    expect_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_the_admin_token_opens_the_api(client):
+    response = await client.get("/api/v1/domains")
+    assert response.status_code == 200
+    assert response.json() == {"items": []}
+
+
+async def test_no_token_is_valid_without_a_configured_admin_token(tmp_path, stores, expect_problem):
+    app = create_app(Settings(data_dir=tmp_path), stores)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        for token in ("", "t", "None"):
+            response = await http.get(
+                "/api/v1/domains", headers={"Authorization": f"Bearer {token}"}
+            )
+            expect_problem(response, 401)
+
+
+async def test_healthz_needs_no_token(anonymous):
+    response = await anonymous.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_is_503_when_the_metadata_store_fails(
+    anonymous, stores, monkeypatch, expect_problem
+):
+    def broken(name: str) -> None:
+        raise StorageUnavailable("database is locked")
+
+    monkeypatch.setattr(stores.metadata, "get_domain", broken)
+    response = await anonymous.get("/healthz")
+    expect_problem(response, 503)
+    assert "Retry-After" in response.headers
+
+
+async def test_healthz_is_503_when_the_store_raises_something_unwrapped(
+    anonymous, stores, monkeypatch, expect_problem
+):
+    def broken(name: str) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(stores.metadata, "get_domain", broken)
+    expect_problem(await anonymous.get("/healthz"), 503)
+
+
+async def test_unexpected_error_in_a_route_is_a_500_problem_logged_server_side(
+    client, stores, monkeypatch, expect_problem, caplog
+):
+    def broken(scope: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(stores.metadata, "list_domains", broken)
+    with caplog.at_level(logging.ERROR):
+        response = await client.get("/api/v1/domains")
+    expect_problem(response, 500)
+    assert "secret" not in response.text
+    assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_unknown_route_and_wrong_method_are_problems(client, expect_problem):
+    expect_problem(await client.get("/api/v1/nothing-here"), 404)
+    response = await client.delete("/api/v1/domains")
+    expect_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+EVERY_ROUTE = {
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/messages"),
+    ("get", "/api/v1/messages/{entry_id}"),
+    ("get", "/api/v1/messages/{entry_id}/raw"),
+    ("post", "/api/v1/messages/{entry_id}/tags"),
+    ("post", "/api/v1/messages/{entry_id}/move"),
+    ("get", "/api/v1/search"),
+    ("get", "/api/v1/domains"),
+    ("post", "/api/v1/domains"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/queue"),
+    ("get", "/api/v1/queue/stats"),
+}
+
+
+async def test_openapi_lists_every_route_tagged_and_documented(client):
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["info"]["title"] == "MaiRust API"
+    assert schema["info"]["version"] == __version__
+    assert "problem+json" in schema["info"]["description"]
+
+    documented = {
+        (method, path) for path, operations in schema["paths"].items() for method in operations
+    }
+    assert documented == EVERY_ROUTE
+
+    tag_names = {tag["name"] for tag in schema["tags"]}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert operation.get("tags") and set(operation["tags"]) <= tag_names, where
+            assert operation.get("summary"), where
+            assert operation.get("description"), where
+            for status, answer in operation["responses"].items():
+                if status[0] in "45":
+                    assert set(answer["content"]) == {"application/problem+json"}, where
+
+
+async def test_openapi_declares_bearer_auth_on_api_routes_only(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" not in schema["paths"]["/healthz"]["get"]
+    assert "security" in schema["paths"]["/api/v1/domains"]["post"]
+    assert "401" in schema["paths"]["/api/v1/domains"]["post"]["responses"]
+
+
+def test_create_app_keeps_what_it_is_given(settings: Settings, stores: Stores):
+    app = create_app(settings, stores)
+    assert app.state.settings is settings
+    assert app.state.stores is stores

@@ -1,0 +1,321 @@
+"""Messages: listing, reading, raw bytes, tags, moves, and tenant isolation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from mairust.api.deps import current_scope
+from mairust.model.scope import Scope
+
+MULTIPART = (
+    b"From: Bob <bob@remote.example>\r\n"
+    b"To: jane@example.com, Joe <joe@example.com>\r\n"
+    b"Cc: carl@remote.example\r\n"
+    b"Subject: =?utf-8?q?Caf=C3=A9_report?=\r\n"
+    b"Date: Tue, 04 Mar 2025 09:30:00 +0100\r\n"
+    b"Message-ID: <report-1@remote.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n'
+    b"\r\n"
+    b"--b1\r\n"
+    b'Content-Type: multipart/alternative; boundary="b2"\r\n'
+    b"\r\n"
+    b"--b2\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: 8bit\r\n"
+    b"\r\n"
+    b"Caf\xc3\xa9 numbers attached.\r\n"
+    b"--b2\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>Caf\xc3\xa9 numbers attached.</p>\r\n"
+    b"--b2--\r\n"
+    b"--b1\r\n"
+    b"Content-Type: application/pdf\r\n"
+    b'Content-Disposition: attachment; filename="report.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n"
+    b"JVBERi0xLjQK\r\n"
+    b"--b1--\r\n"
+)
+
+
+@pytest.fixture
+def jane(seeder):
+    seeder.tenant("example.com")
+    return seeder.mailbox("jane@example.com")
+
+
+@pytest.fixture
+def other_tenant(seeder):
+    """A second tenant with one mailbox and one message: ``(tenant, mailbox, entry)``."""
+    tenant = seeder.tenant("other.example")
+    mailbox = seeder.mailbox("olga@other.example")
+    entry = seeder.deliver(mailbox, seeder.message(subject="Olga's secret", to=mailbox.address))
+    return tenant, mailbox, entry
+
+
+def as_tenant(app, tenant_id: str) -> None:
+    """Make every request of ``app`` run in one tenant's scope (as a tenant token will)."""
+    app.dependency_overrides[current_scope] = lambda: Scope.tenant(tenant_id)
+
+
+async def test_list_is_newest_first_with_the_summary_fields(client, seeder, jane):
+    entries = seeder.deliver_many(jane, 3)
+    response = await client.get("/api/v1/messages", params={"mailbox": "Jane@Example.com"})
+    assert response.status_code == 200
+    page = response.json()
+    assert [item["id"] for item in page["items"]] == [e.id for e in reversed(entries)]
+    assert page["next"] is None
+    item = page["items"][0]
+    assert set(item) == {
+        "id", "mailbox", "message_id", "from", "to", "subject", "date",
+        "received_at", "size", "folder", "tags",
+    }  # fmt: skip
+    newest = entries[-1]
+    assert item["mailbox"] == "jane@example.com"
+    assert item["message_id"] == newest.message_id
+    assert item["from"] == "alice@remote.example"
+    assert item["to"] == ["jane@example.com"]
+    assert item["subject"] == "Note 2"
+    assert datetime.fromisoformat(item["date"]) == datetime.fromisoformat(
+        "2025-03-03T10:00:00+00:00"
+    )
+    assert datetime.fromisoformat(item["received_at"]) == newest.received_at
+    assert item["size"] == newest.size
+    assert item["folder"] == "INBOX"
+    assert item["tags"] == []
+
+
+async def test_pages_follow_the_next_cursor_to_the_end(client, seeder, jane):
+    entries = seeder.deliver_many(jane, 5)
+    seen: list[str] = []
+    params: dict[str, str | int] = {"mailbox": jane.address, "limit": 2}
+    pages = 0
+    while True:
+        page = (await client.get("/api/v1/messages", params=params)).json()
+        pages += 1
+        seen += [item["id"] for item in page["items"]]
+        if page["next"] is None:
+            break
+        params["before"] = page["next"]
+    assert pages == 3
+    assert seen == [e.id for e in reversed(entries)]
+
+
+async def test_a_page_that_ends_exactly_at_the_limit_has_no_next(client, seeder, jane):
+    seeder.deliver_many(jane, 2)
+    page = (await client.get("/api/v1/messages", params={"limit": 2})).json()
+    assert len(page["items"]) == 2
+    assert page["next"] is None
+
+
+async def test_list_filters_by_folder_and_lists_all_mailboxes_without_filter(client, seeder, jane):
+    joe = seeder.mailbox("joe@example.com")
+    archived = seeder.deliver(jane, seeder.message(), folder="Archive")
+    inbox = seeder.deliver(jane, seeder.message())
+    joes = seeder.deliver(joe, seeder.message(to=joe.address))
+    folder = await client.get(
+        "/api/v1/messages", params={"mailbox": jane.address, "folder": "Archive"}
+    )
+    assert [i["id"] for i in folder.json()["items"]] == [archived.id]
+    everything = (await client.get("/api/v1/messages")).json()["items"]
+    assert {i["id"] for i in everything} == {archived.id, inbox.id, joes.id}
+
+
+async def test_unknown_mailbox_is_a_404(client, jane, expect_problem):
+    response = await client.get("/api/v1/messages", params={"mailbox": "nobody@example.com"})
+    problem = expect_problem(response, 404)
+    assert problem["type"] == "urn:mairust:problem:not-found"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": "many"},
+        {"mailbox": "not an address"},
+        {"folder": "bad\x01folder"},
+        {"before": "nonexistent-cursor"},
+    ],
+)
+async def test_bad_list_parameters_are_422(client, jane, expect_problem, params):
+    expect_problem(await client.get("/api/v1/messages", params=params), 422)
+
+
+async def test_limit_errors_name_the_field(client, expect_problem):
+    problem = expect_problem(await client.get("/api/v1/messages", params={"limit": 0}), 422)
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", "limit")]
+
+
+async def test_detail_has_headers_bodies_and_attachments(client, seeder, jane):
+    entry = seeder.deliver(jane, MULTIPART)
+    response = await client.get(f"/api/v1/messages/{entry.id}")
+    assert response.status_code == 200
+    detail = response.json()
+    assert detail["id"] == entry.id
+    assert detail["subject"] == "Café report"
+    assert detail["from"] == "bob@remote.example"
+    assert detail["to"] == ["jane@example.com", "joe@example.com", "carl@remote.example"]
+    headers = {h["name"]: h["value"] for h in detail["headers"]}
+    assert headers["Subject"] == "Café report"
+    assert headers["Message-ID"] == "<report-1@remote.example>"
+    assert [h["name"] for h in detail["headers"]][:3] == ["From", "To", "Cc"]
+    assert detail["text"].strip() == "Café numbers attached."
+    assert detail["html"].strip() == "<p>Café numbers attached.</p>"
+    assert detail["attachments"] == [
+        {"filename": "report.pdf", "content_type": "application/pdf", "size": 9}
+    ]
+
+
+async def test_raw_is_the_exact_stored_bytes(client, seeder, jane):
+    raw = MULTIPART + b"trailing \xff\xfe bytes, no final newline"
+    entry = seeder.deliver(jane, raw)
+    response = await client.get(f"/api/v1/messages/{entry.id}/raw")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "message/rfc822"
+    assert response.content == raw
+    assert int(response.headers["content-length"]) == len(raw)
+
+
+@pytest.mark.parametrize("suffix", ["", "/raw"])
+async def test_unknown_entry_is_a_404(client, jane, expect_problem, suffix):
+    response = await client.get(f"/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV{suffix}")
+    expect_problem(response, 404)
+
+
+async def test_tags_are_added_and_removed(client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(), tags=("old", "keep"))
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": ["invoice", "ünïcode"], "remove": ["old"]}
+    )
+    assert response.status_code == 200
+    assert sorted(response.json()["tags"]) == ["invoice", "keep", "ünïcode"]
+    stored = seeder.stores.metadata.get_entry(Scope.admin(), entry.id)
+    assert sorted(stored.tags) == ["invoice", "keep", "ünïcode"]
+    again = await client.post(f"/api/v1/messages/{entry.id}/tags", json={"remove": ["absent"]})
+    assert sorted(again.json()["tags"]) == ["invoice", "keep", "ünïcode"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"add": [""]}, "add.0"),
+        ({"add": ["has space"]}, "add.0"),
+        ({"add": ["tab\there"]}, "add.0"),
+        ({"add": ["ok", "nul\x00"]}, "add.1"),
+        ({"add": ["x" * 65]}, "add.0"),
+        ({"remove": ["line\nbreak"]}, "remove.0"),
+        ({"add": [f"t{n}" for n in range(51)]}, "add"),
+        ({"add": "notalist"}, "add"),
+        ({"add": ["a"], "colour": "red"}, "colour"),
+    ],
+)
+async def test_invalid_tags_are_422_and_change_nothing(
+    client, seeder, jane, expect_problem, body, field
+):
+    entry = seeder.deliver(jane, seeder.message(), tags=("kept",))
+    problem = expect_problem(await client.post(f"/api/v1/messages/{entry.id}/tags", json=body), 422)
+    assert field in [e["field"] for e in problem["errors"]]
+    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).tags == ("kept",)
+
+
+async def test_a_64_character_tag_is_fine(client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message())
+    response = await client.post(f"/api/v1/messages/{entry.id}/tags", json={"add": ["x" * 64]})
+    assert response.json()["tags"] == ["x" * 64]
+
+
+async def test_more_than_50_tags_in_total_is_refused(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, seeder.message(), tags=tuple(f"t{n}" for n in range(45)))
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": [f"new{n}" for n in range(6)]}
+    )
+    problem = expect_problem(response, 422)
+    assert "50" in problem["detail"]
+    assert len(seeder.stores.metadata.get_entry(Scope.admin(), entry.id).tags) == 45
+    swap = await client.post(
+        f"/api/v1/messages/{entry.id}/tags",
+        json={"add": [f"new{n}" for n in range(6)], "remove": [f"t{n}" for n in range(6)]},
+    )
+    assert swap.status_code == 200
+    assert len(swap.json()["tags"]) == 45
+
+
+async def test_adding_and_removing_the_same_tag_is_refused(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, seeder.message())
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": ["a"], "remove": ["a"]}
+    )
+    expect_problem(response, 422)
+
+
+async def test_tags_of_an_unknown_entry_is_a_404(client, expect_problem):
+    response = await client.post("/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/tags", json={})
+    expect_problem(response, 404)
+
+
+async def test_move_changes_the_folder(client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message())
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/move", json={"folder": "Archive/2025 Q1"}
+    )
+    assert response.status_code == 200
+    assert response.json()["folder"] == "Archive/2025 Q1"
+    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).folder == "Archive/2025 Q1"
+
+
+@pytest.mark.parametrize(
+    "folder", ["", " Archive", "Archive ", "a\x00b", "a\r\nb", "a*", "50%", "a//b", "/a", "x" * 256]
+)
+async def test_invalid_folder_names_are_422(client, seeder, jane, expect_problem, folder):
+    entry = seeder.deliver(jane, seeder.message())
+    response = await client.post(f"/api/v1/messages/{entry.id}/move", json={"folder": folder})
+    problem = expect_problem(response, 422)
+    assert problem["errors"][0]["field"] == "folder"
+    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).folder == "INBOX"
+
+
+async def test_move_without_a_folder_is_422(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, seeder.message())
+    expect_problem(await client.post(f"/api/v1/messages/{entry.id}/move", json={}), 422)
+
+
+async def test_another_tenants_entries_are_404_everywhere(
+    app, client, seeder, jane, other_tenant, expect_problem
+):
+    _, olga, olgas_entry = other_tenant
+    own = seeder.deliver(jane, seeder.message())
+    as_tenant(app, jane.tenant_id)
+
+    for path in (f"/api/v1/messages/{olgas_entry.id}", f"/api/v1/messages/{olgas_entry.id}/raw"):
+        expect_problem(await client.get(path), 404)
+    expect_problem(
+        await client.post(f"/api/v1/messages/{olgas_entry.id}/tags", json={"add": ["x"]}), 404
+    )
+    expect_problem(
+        await client.post(f"/api/v1/messages/{olgas_entry.id}/move", json={"folder": "X"}), 404
+    )
+    foreign = await client.get("/api/v1/messages", params={"mailbox": olga.address})
+    missing = await client.get("/api/v1/messages", params={"mailbox": "ghost@other.example"})
+    # A foreign mailbox must look exactly like a missing one.
+    assert expect_problem(foreign, 404)["detail"] == expect_problem(missing, 404)["detail"].replace(
+        "ghost", "olga"
+    )
+    listing = (await client.get("/api/v1/messages")).json()["items"]
+    assert [item["id"] for item in listing] == [own.id]
+    assert (await client.get(f"/api/v1/messages/{own.id}")).status_code == 200
+
+    untouched = seeder.stores.metadata.get_entry(Scope.admin(), olgas_entry.id)
+    assert (untouched.tags, untouched.folder) == ((), "INBOX")
+
+
+async def test_the_owning_tenant_reads_its_entry(app, client, other_tenant):
+    tenant, _, entry = other_tenant
+    as_tenant(app, tenant.id)
+    response = await client.get(f"/api/v1/messages/{entry.id}")
+    assert response.status_code == 200
+    assert response.json()["subject"] == "Olga's secret"

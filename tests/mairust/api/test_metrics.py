@@ -1,0 +1,83 @@
+"""Prometheus metrics: exposed without auth, labelled by route template, one registry per app."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from mairust.api import create_app
+from mairust.api.metrics import ApiMetrics
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples called ``name`` keyed by their sorted labels."""
+    found: dict[tuple[tuple[str, str], ...], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def requests_of(text: str, method: str, route: str, status: str) -> float:
+    key = (("method", method), ("route", route), ("status", status))
+    return samples(text, "mairust_api_requests_total").get(key, 0.0)
+
+
+async def test_metrics_need_no_token_and_use_the_prometheus_format(anonymous):
+    response = await anonymous.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE mairust_api_requests_total counter" in response.text
+    assert "# TYPE mairust_api_request_duration_seconds histogram" in response.text
+
+
+async def test_requests_are_counted_by_route_template_and_status(client, anonymous, seeder):
+    seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    entry = seeder.deliver(jane, seeder.message())
+    await client.get(f"/api/v1/messages/{entry.id}")
+    await client.get(f"/api/v1/messages/{entry.id}")
+    await client.get("/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    await anonymous.get("/api/v1/domains")
+    await client.get("/no/such/route")
+
+    text = (await anonymous.get("/metrics")).text
+    template = "/api/v1/messages/{entry_id}"
+    assert requests_of(text, "GET", template, "200") == 2
+    assert requests_of(text, "GET", template, "404") == 1
+    assert requests_of(text, "GET", "/api/v1/domains", "401") == 1
+    assert requests_of(text, "GET", "<unmatched>", "404") == 1
+    assert entry.id not in text, "ids must never become label values"
+    latency = samples(text, "mairust_api_request_duration_seconds_count")
+    assert latency[(("method", "GET"), ("route", template))] == 3
+
+
+async def test_a_crashing_request_is_counted_as_500(client, anonymous, stores, monkeypatch):
+    def broken(scope: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(stores.metadata, "list_mailboxes", broken)
+    assert (await client.get("/api/v1/users")).status_code == 500
+    text = (await anonymous.get("/metrics")).text
+    assert requests_of(text, "GET", "/api/v1/users", "500") == 1
+
+
+async def test_each_app_has_its_own_registry(settings, stores, anonymous):
+    await anonymous.get("/healthz")
+    other = create_app(settings, stores)
+    transport = httpx.ASGITransport(app=other)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        text = (await http.get("/metrics")).text
+    assert requests_of(text, "GET", "/healthz", "200") == 0
+
+
+def test_observe_records_count_and_latency():
+    metrics = ApiMetrics()
+    metrics.observe("POST", "/x", 201, 0.02)
+    text = metrics.render().decode()
+    assert requests_of(text, "POST", "/x", "201") == 1
+    count = samples(text, "mairust_api_request_duration_seconds_count")
+    assert count[(("method", "POST"), ("route", "/x"))] == 1
+    total = samples(text, "mairust_api_request_duration_seconds_sum")
+    assert abs(total[(("method", "POST"), ("route", "/x"))] - 0.02) < 1e-9

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+
+from mairust.model.queue import QueueState
+from mairust.model.scope import Scope
+from mairust.pipeline.dispatcher import QueueDispatcher, WorkerLost
+from mairust.pipeline.runner import PipelineRunner
+
+BODY = b"Subject: dispatch\r\n\r\nbody\r\n"
+
+
+class ThreadPool:
+    """The runner in a thread: what a pipeline worker actor does, without Ray."""
+
+    def __init__(self, runner: PipelineRunner) -> None:
+        self.runner = runner
+        self.batches: list[int] = []
+
+    async def process(self, items, owner):
+        self.batches.append(len(items))
+        return await asyncio.to_thread(self.runner.process, items, owner)
+
+
+class LosingPool:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def process(self, items, owner):
+        self.calls += 1
+        raise WorkerLost("actor died")
+
+
+async def wait_for(predicate, seconds=10.0):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_dispatches_in_batches_until_the_queue_is_empty(stores, settings, spool_message):
+    for _ in range(10):
+        spool_message(BODY, "alice@example.test", "bob@example.test")
+    settings.queue.batch_size = 4
+    pool = ThreadPool(PipelineRunner(stores, settings.queue))
+    dispatcher = QueueDispatcher(stores.metadata, pool, "d1", settings.queue, max_in_flight=2)
+    task = asyncio.create_task(dispatcher.run())
+    await wait_for(lambda: dispatcher.stats.delivered == 20)
+    await dispatcher.stop()
+    await task
+    assert max(pool.batches) <= 4 and sum(pool.batches) == 20
+    assert stores.metadata.queue_counts().get(QueueState.DONE) == 20
+    assert len(stores.metadata.list_entries(Scope.admin(), limit=100)) == 20
+
+
+async def test_nudge_wakes_the_dispatcher_before_the_poll_interval(stores, settings, spool_message):
+    settings.queue.poll_interval = 30.0
+    pool = ThreadPool(PipelineRunner(stores, settings.queue))
+    dispatcher = QueueDispatcher(stores.metadata, pool, "d1", settings.queue, max_in_flight=1)
+    task = asyncio.create_task(dispatcher.run())
+    await asyncio.sleep(0.2)  # asleep on an empty queue
+    spool_message(BODY, "alice@example.test")
+    dispatcher.nudge()
+    await wait_for(lambda: dispatcher.stats.delivered == 1, seconds=5)
+    await dispatcher.stop()
+    await task
+
+
+async def test_lost_worker_hands_rows_back_at_once(stores, settings, spool_message):
+    spool_message(BODY, "alice@example.test")
+    settings.queue.poll_interval = 0.3
+    pool = LosingPool()
+    dispatcher = QueueDispatcher(stores.metadata, pool, "d1", settings.queue, max_in_flight=1)
+    task = asyncio.create_task(dispatcher.run())
+    await wait_for(lambda: dispatcher.stats.lost_batches >= 1)
+    await dispatcher.stop()
+    await task
+    rows = stores.metadata.list_queue()
+    assert [r.state for r in rows] == [QueueState.QUEUED]
+    assert "worker lost" in (rows[0].last_error or "")
+    await asyncio.sleep(0.4)
+    assert stores.metadata.lease_batch("other", 10, 60)  # due again, not stuck in a lease

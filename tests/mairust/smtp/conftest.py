@@ -1,0 +1,181 @@
+"""Fixtures for the SMTP edge: real embedded stores, a real spool, real loopback listeners.
+
+Clients are blocking (``smtplib``, raw sockets), so tests run them in a worker thread
+with ``asyncio.to_thread`` while the servers run on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mairust.config import Settings
+from mairust.model.message import MessageRef
+from mairust.model.queue import QueueItem
+from mairust.passwords import hash_password
+from mairust.routing.router import Directory
+from mairust.smtp.frontend import SmtpFrontEnd
+from mairust.smtp.protocol import PasswordCheck
+from mairust.spool import Spool
+from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.protocols import BlobStore, MetadataStore
+
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+PASSWORD = "correct horse battery"
+ALICE = f"alice@{DOMAIN}"
+BOB = f"bob@{DOMAIN}"
+JOSE = f"josé@{DOMAIN}"
+SENDER = "sender@remote.test"
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    """Migrated embedded stores with one tenant, one local domain and a few mailboxes."""
+    settings = Settings(data_dir=tmp_path)
+    migrate(settings.storage)
+    opened = open_stores(settings.storage)
+    tenant = opened.metadata.create_tenant("acme")
+    opened.metadata.add_domain(DOMAIN, tenant.id)
+    opened.metadata.add_mailbox(ALICE, hash_password(PASSWORD))
+    opened.metadata.add_mailbox(BOB)
+    opened.metadata.add_mailbox(JOSE)
+    yield opened
+    opened.close()
+
+
+@dataclass
+class Mta:
+    """One running front-end with its spool and stores, and ways to look inside them."""
+
+    settings: Settings
+    stores: Stores
+    spool: Spool
+    frontend: SmtpFrontEnd
+    listeners: list[tuple[str, str, int]]
+
+    @property
+    def port(self) -> int:
+        return self._port_of("smtp")
+
+    @property
+    def submission_port(self) -> int:
+        return self._port_of("submission")
+
+    def _port_of(self, name: str) -> int:
+        return next(port for listener, _, port in self.listeners if listener == name)
+
+    def queued(self) -> list[QueueItem]:
+        return self.stores.metadata.list_queue(limit=10_000)
+
+    def recipients_of(self, message_id: str) -> list[str]:
+        return sorted(item.recipient for item in self.queued() if item.message.id == message_id)
+
+    def ref_of(self, message_id: str) -> MessageRef:
+        return next(item.message for item in self.queued() if item.message.id == message_id)
+
+    def body_of(self, message_id: str) -> bytes:
+        return self.stores.blobs.get(self.ref_of(message_id).blob_key)
+
+    def blob_files(self) -> list[Path]:
+        root = self.settings.data_dir / "blobs"
+        return [path for path in root.rglob("*") if path.is_file()]
+
+
+StartMta = Callable[..., Awaitable[Mta]]
+
+
+@pytest.fixture
+async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
+    """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
+    settings, and ``metadata``/``blobs``/``directory``/``authenticator`` inject fakes."""
+    running: list[Mta] = []
+
+    async def start(
+        *,
+        metadata: MetadataStore | None = None,
+        blobs: BlobStore | None = None,
+        directory: Directory | None = None,
+        authenticator: PasswordCheck | None = None,
+        max_batch: int = 128,
+        **smtp: Any,
+    ) -> Mta:
+        settings = Settings(
+            data_dir=tmp_path,
+            smtp={"hostname": HOSTNAME, "port": 0, "submission_port": 0, **smtp},
+        )
+        spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
+        await spool.start()
+        frontend = SmtpFrontEnd(settings, directory or stores.metadata, spool, authenticator)
+        listeners = await frontend.start()
+        mta = Mta(settings, stores, spool, frontend, listeners)
+        running.append(mta)
+        return mta
+
+    yield start
+    for mta in reversed(running):
+        await mta.frontend.stop(grace_seconds=1.0)
+        await mta.spool.stop()
+
+
+@pytest.fixture
+async def mta(start_mta: StartMta) -> Mta:
+    return await start_mta()
+
+
+class RawClient:
+    """A blocking SMTP client that sends exactly the bytes it is given."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> str:
+        """One complete (possibly multi-line) reply, lines joined with CRLF."""
+        lines: list[str] = []
+        while True:
+            raw = self.file.readline()
+            if not raw:
+                raise ConnectionError("server closed the connection")
+            line = raw.decode("utf-8").rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return "\r\n".join(lines)
+
+    def send(self, data: bytes | str) -> str:
+        """Send ``data`` (a str gets CRLF appended) and return the reply to it."""
+        if isinstance(data, str):
+            data = data.encode("utf-8") + b"\r\n"
+        self.sock.sendall(data)
+        return self.reply()
+
+    def dialog(self, commands: Sequence[bytes | str]) -> list[str]:
+        return [self.send(command) for command in commands]
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+RawClientFactory = Callable[[int], RawClient]
+
+
+@pytest.fixture
+def raw_client() -> Iterator[RawClientFactory]:
+    """Opens raw clients (in the calling thread) and closes them after the test."""
+    opened: list[RawClient] = []
+
+    def connect(port: int) -> RawClient:
+        client = RawClient(port)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.close()

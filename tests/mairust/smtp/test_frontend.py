@@ -1,0 +1,266 @@
+"""SmtpFrontEnd: two listeners on the test's loop, AUTH, group commit, orderly stop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import smtplib
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import pytest
+
+from mairust.model.directory import Domain, Mailbox
+from mairust.model.message import SpoolRecord
+from mairust.smtp.frontend import MailboxAuthenticator
+from mairust.storage.factory import Stores
+
+if TYPE_CHECKING:
+    # Fixture types; conftest is not importable at run time (importlib mode).
+    from tests.mairust.smtp.conftest import Mta, RawClientFactory, StartMta
+
+
+DOMAIN = "example.test"
+ALICE = f"alice@{DOMAIN}"
+BOB = f"bob@{DOMAIN}"
+PASSWORD = "correct horse battery"
+SENDER = "sender@remote.test"
+QUEUED = re.compile(r"2\.0\.0 Ok: queued as ([0-9A-Z]{26})")
+MESSAGE = b"From: sender@remote.test\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+async def test_start_binds_both_listeners_on_free_ports(mta: Mta) -> None:
+    names = [(name, host) for name, host, _ in mta.listeners]
+    ports = [port for _, _, port in mta.listeners]
+    assert names == [("smtp", "127.0.0.1"), ("submission", "127.0.0.1")]
+    assert all(port > 0 for port in ports) and ports[0] != ports[1]
+
+
+async def test_greeting_and_ehlo_advertise_what_we_support(
+    mta: Mta, raw_client: RawClientFactory
+) -> None:
+    def run() -> tuple[str, str]:
+        client = raw_client(mta.port)
+        return client.greeting, client.send("EHLO client.test")
+
+    greeting, ehlo = await asyncio.to_thread(run)
+    assert greeting == "220 mx.example.test MaiRust ESMTP"
+    lines = ehlo.split("\r\n")
+    assert lines[0] == "250-mx.example.test"
+    keywords = {line[4:] for line in lines[1:]}
+    assert f"SIZE {mta.settings.smtp.max_message_size}" in keywords
+    assert {"8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "AUTH LOGIN PLAIN"} <= keywords
+    assert lines[-1] == "250 HELP"
+
+
+async def test_inbound_port_does_not_require_auth(mta: Mta) -> None:
+    def run() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", mta.port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.mail(SENDER)
+            client.rcpt(ALICE)
+            return client.data(MESSAGE)
+
+    code, _ = await asyncio.to_thread(run)
+    assert code == 250
+
+
+async def test_submission_requires_auth(mta: Mta, raw_client: RawClientFactory) -> None:
+    def run() -> list[str]:
+        client = raw_client(mta.submission_port)
+        return client.dialog(["EHLO client.test", f"MAIL FROM:<{ALICE}>", f"RCPT TO:<{BOB}>"])
+
+    replies = await asyncio.to_thread(run)
+    assert replies[1] == "530 5.7.0 Authentication required"
+    assert replies[2] == "530 5.7.0 Authentication required"
+    assert mta.queued() == []
+
+
+async def test_submission_with_good_password_delivers(mta: Mta) -> None:
+    def run() -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            auth = client.login("Alice@Example.TEST", PASSWORD)
+            client.mail(ALICE)
+            client.rcpt(BOB)
+            return auth, client.data(MESSAGE)
+
+    (auth_code, auth_text), (code, text) = await asyncio.to_thread(run)
+    assert (auth_code, auth_text) == (235, b"2.7.0 Authentication successful")
+    assert code == 250
+    match = QUEUED.fullmatch(text.decode())
+    assert match
+    assert mta.recipients_of(match.group(1)) == [BOB]
+    assert b" with ESMTPA id " in mta.body_of(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [(ALICE, "wrong"), (BOB, PASSWORD), ("nobody@example.test", PASSWORD), ("alice", PASSWORD)],
+)
+async def test_submission_with_bad_credentials_is_refused(
+    mta: Mta, login: str, password: str
+) -> None:
+    def run() -> tuple[int, bytes | str]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            try:
+                client.login(login, password)
+            except smtplib.SMTPAuthenticationError as error:
+                return error.smtp_code, error.smtp_error
+            raise AssertionError("login unexpectedly succeeded")
+
+    code, text = await asyncio.to_thread(run)
+    assert (code, text) == (535, b"5.7.8 Authentication credentials invalid")
+
+
+class GatedDirectory:
+    """The real directory, but mailbox lookups block their thread until the gate opens."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def get_domain(self, name: str) -> Domain | None:
+        return self._real.get_domain(name)  # type: ignore[attr-defined]
+
+    def find_mailbox(self, address: str) -> Mailbox | None:
+        self.entered.set()
+        assert self.gate.wait(30)
+        return self._real.find_mailbox(address)  # type: ignore[attr-defined]
+
+
+async def test_password_checks_run_off_the_event_loop(
+    start_mta: StartMta, stores: Stores, raw_client: RawClientFactory
+) -> None:
+    directory = GatedDirectory(stores.metadata)
+    mta = await start_mta(directory=directory)
+
+    def authenticate() -> str:
+        client = raw_client(mta.submission_port)
+        client.send("EHLO client.test")
+        token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
+        return client.send(f"AUTH PLAIN {token}")
+
+    def noop_on_another_session() -> str:
+        client = raw_client(mta.port)
+        client.sock.settimeout(5)  # were the loop blocked, this would time out
+        return client.send("NOOP")
+
+    auth = asyncio.ensure_future(asyncio.to_thread(authenticate))
+    assert await asyncio.to_thread(directory.entered.wait, 30)
+    try:
+        assert await asyncio.to_thread(noop_on_another_session) == "250 2.0.0 OK"
+        assert not auth.done()
+    finally:
+        directory.gate.set()
+    assert (await auth).startswith("235 2.7.0")
+
+
+async def test_mailbox_authenticator(stores: Stores) -> None:
+    check = MailboxAuthenticator(stores.metadata)
+    assert await check("ALICE@example.test", PASSWORD) == ALICE
+    assert await check(ALICE, PASSWORD + "x") is None
+    assert await check(BOB, "") is None  # no password set: no AUTH for that mailbox
+    assert await check("not an address", PASSWORD) is None
+
+
+class SlowCommits:
+    """The real metadata store; each group commit takes a while, so arrivals pile up."""
+
+    def __init__(self, real: object, delay: float) -> None:
+        self._real = real
+        self._delay = delay
+        self.batch_sizes: list[int] = []
+
+    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
+        time.sleep(self._delay)
+        self._real.commit_messages(records)  # type: ignore[attr-defined]
+        self.batch_sizes.append(len(records))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+async def test_concurrent_senders_share_group_commits(start_mta: StartMta, stores: Stores) -> None:
+    metadata = SlowCommits(stores.metadata, delay=0.05)
+    mta = await start_mta(metadata=metadata)
+    senders = 20
+    ready = threading.Barrier(senders, timeout=30)
+
+    def send(n: int) -> str:
+        with smtplib.SMTP("127.0.0.1", mta.port, timeout=60) as client:
+            client.ehlo(f"client{n}.test")
+            client.mail(f"sender{n}@remote.test")
+            client.rcpt(ALICE if n % 2 else BOB)
+            ready.wait()  # every DATA ends at about the same moment
+            code, text = client.data(MESSAGE + f"n={n}\r\n".encode())
+            assert code == 250, text
+            return text.decode()
+
+    # Own threads: the loop's default executor is small and the spool needs it meanwhile.
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=senders) as clients:
+        replies = await asyncio.gather(
+            *(loop.run_in_executor(clients, send, n) for n in range(senders))
+        )
+
+    ids = [QUEUED.fullmatch(reply).group(1) for reply in replies]  # type: ignore[union-attr]
+    assert len(set(ids)) == senders
+    assert {item.message.id for item in mta.queued()} == set(ids)
+    assert sum(metadata.batch_sizes) == senders
+    assert max(metadata.batch_sizes) > 1
+    assert mta.spool.messages_committed == senders
+    assert mta.spool.batches_committed == len(metadata.batch_sizes) < senders
+
+
+async def test_stop_refuses_new_connections_and_says_421_to_idle_ones(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    mta = await start_mta()
+    idle = await asyncio.to_thread(raw_client, mta.port)
+    await asyncio.to_thread(idle.send, "EHLO client.test")
+
+    await mta.frontend.stop(grace_seconds=5.0)
+
+    assert await asyncio.to_thread(idle.reply) == "421 4.3.2 Service shutting down"
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.to_thread(raw_client, mta.port)
+
+
+async def test_stop_lets_a_transaction_in_flight_finish(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    mta = await start_mta()
+    client = await asyncio.to_thread(raw_client, mta.port)
+    await asyncio.to_thread(client.dialog, ["EHLO client.test", f"MAIL FROM:<{SENDER}>"])
+
+    stopping = asyncio.ensure_future(mta.frontend.stop(grace_seconds=10.0))
+    await asyncio.sleep(0.2)
+    assert not stopping.done()  # waiting for our transaction
+    replies = await asyncio.to_thread(
+        client.dialog, [f"RCPT TO:<{ALICE}>", "DATA", MESSAGE + b".\r\n"]
+    )
+    assert replies[2].startswith("250 2.0.0 Ok: queued as ")
+    await asyncio.wait_for(stopping, 5)
+    assert await asyncio.to_thread(client.reply) == "421 4.3.2 Service shutting down"
+    assert len(mta.queued()) == 1
+
+
+async def test_stop_gives_up_on_a_transaction_after_the_grace_period(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    mta = await start_mta()
+    client = await asyncio.to_thread(raw_client, mta.port)
+    await asyncio.to_thread(client.dialog, ["EHLO client.test", f"MAIL FROM:<{SENDER}>"])
+
+    began = time.monotonic()
+    await mta.frontend.stop(grace_seconds=0.3)
+
+    assert 0.25 < time.monotonic() - began < 3
+    assert await asyncio.to_thread(client.reply) == "421 4.3.2 Service shutting down"

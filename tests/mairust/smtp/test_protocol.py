@@ -1,0 +1,258 @@
+"""MairustSMTP: aiosmtpd's own replies gain enhanced codes; AUTH checks are awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mairust.errors import StorageUnavailable
+from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+
+if TYPE_CHECKING:
+    # Fixture types; conftest is not importable at run time (importlib mode).
+    from tests.mairust.smtp.conftest import RawClientFactory
+
+
+GOOD_LOGIN = "alice@example.test"
+GOOD_PASSWORD = "s3cret"
+
+
+class AcceptAll:
+    """A handler with no opinions, so every reply under test is aiosmtpd's own."""
+
+    def __init__(self) -> None:
+        self.sessions: list[Session] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.sessions.append(session)
+        return "250 2.0.0 Ok: queued"
+
+    async def handle_NOOP(
+        self, server: SMTP, session: Session, envelope: Envelope, arg: str
+    ) -> str:
+        # Lets a test send a reply of its choosing through push().
+        return arg.replace("|", "\r\n") if arg else "250 OK"
+
+
+async def slow_check(login: str, password: str) -> str | None:
+    await asyncio.sleep(0.01)  # really awaited, as a directory lookup in a thread is
+    if login == GOOD_LOGIN and password == GOOD_PASSWORD:
+        return login
+    if login == "broken@example.test":
+        raise StorageUnavailable("directory down")
+    return None
+
+
+Serve = Callable[..., Any]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Start a MairustSMTP server on a free loopback port; returns the port."""
+    servers: list[asyncio.Server] = []
+
+    async def start(
+        handler: Any = None, password_check: PasswordCheck | None = slow_check, **kwargs: Any
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        options = {"hostname": "mx.example.test", "ident": "MaiRust ESMTP", **kwargs}
+        server = await loop.create_server(
+            lambda: MairustSMTP(
+                handler or AcceptAll(),
+                password_check=password_check,
+                auth_require_tls=False,
+                loop=loop,
+                **options,
+            ),
+            "127.0.0.1",
+            0,
+        )
+        servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def plain(login: str, password: str) -> str:
+    """The AUTH PLAIN initial response (RFC 4616): authzid NUL authcid NUL passwd."""
+    return b64("\0" + login + "\0" + password)
+
+
+async def test_errors_aiosmtpd_writes_itself_carry_enhanced_codes(
+    serve: Serve, raw_client: RawClientFactory
+) -> None:
+    port = await serve(data_size_limit=1000)
+
+    def run() -> tuple[str, list[str]]:
+        client = raw_client(port)
+        return client.greeting, client.dialog(
+            [
+                "MAIL FROM:<a@b.test>",
+                "EHLO client.test",
+                "RCPT TO:<a@b.test>",
+                "DATA",
+                "FROB",
+                "MAIL FROM:<a@b.test> SIZE=1001",
+                "MAIL FROM:",
+                "MAIL FROM:<a@b.test> BODY=9BIT",
+                "MAIL FROM:<a@b.test> FOO=BAR",
+                "VRFY",
+                "EXPN x",
+            ]
+        )
+
+    greeting, replies = await asyncio.to_thread(run)
+    assert greeting == "220 mx.example.test MaiRust ESMTP"  # the greeting gets no code
+    assert replies[0] == "503 5.5.1 Error: send HELO first"
+    assert replies[1].startswith("250-mx.example.test\r\n")  # EHLO lines get no code
+    assert "\r\n250-SIZE 1000\r\n" in replies[1]
+    assert replies[2] == "503 5.5.1 Error: need MAIL command"
+    assert replies[3] == "503 5.5.1 Error: need RCPT command"
+    assert replies[4] == '500 5.5.2 Error: command "FROB" not recognized'
+    assert replies[5] == "552 5.3.4 Error: message size exceeds fixed maximum message size"
+    assert replies[6].startswith("501 5.5.4 Syntax: MAIL FROM: <address>")
+    assert replies[7] == "501 5.5.4 Error: BODY can only be one of 7BIT, 8BITMIME"
+    assert replies[8] == "555 5.5.4 MAIL FROM parameters not recognized or not implemented"
+    assert replies[9] == "501 5.5.4 Syntax: VRFY <address>"
+    assert replies[10] == "502 5.5.1 EXPN not implemented"
+
+
+async def test_too_much_data_is_552_5_3_4(serve: Serve, raw_client: RawClientFactory) -> None:
+    port = await serve(data_size_limit=100)
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(
+            [
+                "EHLO c.test",
+                "MAIL FROM:<a@b.test>",
+                "RCPT TO:<c@d.test>",
+                "DATA",
+                b"x" * 60 + b"\r\n" + b"y" * 60 + b"\r\n.\r\n",
+            ]
+        )
+
+    replies = await asyncio.to_thread(run)
+    assert replies[4] == "552 5.3.4 Error: Too much mail data"
+
+
+async def test_fixed_success_replies_gain_2_0_0(serve: Serve, raw_client: RawClientFactory) -> None:
+    port = await serve()
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["HELO c.test", "NOOP", "RSET", "QUIT"])
+
+    replies = await asyncio.to_thread(run)
+    assert replies == ["250 mx.example.test", "250 2.0.0 OK", "250 2.0.0 OK", "221 2.0.0 Bye"]
+
+
+async def test_multi_line_handler_reply_gets_a_code_on_each_line(
+    serve: Serve, raw_client: RawClientFactory
+) -> None:
+    port = await serve()
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["EHLO c.test", "NOOP 550-first|550 second", "NOOP 451 4.7.1 x"])
+
+    replies = await asyncio.to_thread(run)
+    assert replies[1] == "550-5.0.0 first\r\n550 5.0.0 second"
+    assert replies[2] == "451 4.7.1 x"
+
+
+async def test_auth_plain_success_marks_the_session(
+    serve: Serve, raw_client: RawClientFactory
+) -> None:
+    handler = AcceptAll()
+    port = await serve(handler)
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(
+            [
+                "EHLO c.test",
+                f"AUTH PLAIN {plain(GOOD_LOGIN, GOOD_PASSWORD)}",
+                "MAIL FROM:<a@b.test>",
+                "RCPT TO:<c@d.test>",
+                "DATA",
+                b"Subject: x\r\n\r\nx\r\n.\r\n",
+            ]
+        )
+
+    replies = await asyncio.to_thread(run)
+    assert replies[1] == "235 2.7.0 Authentication successful"
+    assert replies[5] == "250 2.0.0 Ok: queued"
+    session = handler.sessions[0]
+    assert session.authenticated is True
+    assert session.auth_data == GOOD_LOGIN
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "expected"),
+    [
+        (GOOD_LOGIN, "wrong", "535 5.7.8 Authentication credentials invalid"),
+        ("nobody@example.test", GOOD_PASSWORD, "535 5.7.8 Authentication credentials invalid"),
+        ("broken@example.test", "x", "454 4.7.0 Temporary authentication failure"),
+    ],
+)
+async def test_auth_plain_failures(
+    serve: Serve, raw_client: RawClientFactory, login: str, password: str, expected: str
+) -> None:
+    port = await serve()
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["EHLO c.test", f"AUTH PLAIN {plain(login, password)}"])
+
+    assert (await asyncio.to_thread(run))[1] == expected
+
+
+async def test_auth_login_dialog(serve: Serve, raw_client: RawClientFactory) -> None:
+    port = await serve()
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["EHLO c.test", "AUTH LOGIN", b64(GOOD_LOGIN), b64(GOOD_PASSWORD)])
+
+    replies = await asyncio.to_thread(run)
+    assert replies[1].startswith("334 ")
+    assert replies[2].startswith("334 ")
+    assert replies[3] == "235 2.7.0 Authentication successful"
+
+
+async def test_auth_without_a_password_check_always_fails(
+    serve: Serve, raw_client: RawClientFactory
+) -> None:
+    port = await serve(password_check=None)
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["EHLO c.test", f"AUTH PLAIN {plain(GOOD_LOGIN, 'x')}"])
+
+    assert (await asyncio.to_thread(run))[1] == "535 5.7.8 Authentication credentials invalid"
+
+
+async def test_bad_base64_in_auth_keeps_aiosmtpd_answer(
+    serve: Serve, raw_client: RawClientFactory
+) -> None:
+    port = await serve()
+
+    def run() -> list[str]:
+        client = raw_client(port)
+        return client.dialog(["EHLO c.test", "AUTH PLAIN !!!", "AUTH PLAIN " + b64("nonulls")])
+
+    replies = await asyncio.to_thread(run)
+    assert replies[1] == "501 5.5.2 Can't decode base64"
+    assert replies[2] == "501 5.5.2 Can't split auth value"

@@ -1,0 +1,95 @@
+"""Backends of each storage role under contract test.
+
+Adding a backend is one line in the matching dict below (PostgreSQL, S3 and
+OpenSearch go here): every contract test then runs against it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.storage.file_blobs import FileBlobStore
+from mairust.storage.fts5_search import Fts5SearchIndex
+from mairust.storage.protocols import BlobStore, SearchIndex
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
+
+# name -> how to make a fresh, empty database URL for one test
+METADATA_URLS: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'metadata.db'}",
+}
+# name -> how to open a fresh, empty store for one test
+BLOB_BACKENDS: dict[str, Callable[[Path], BlobStore]] = {
+    "file": lambda tmp: FileBlobStore(tmp / "blobs"),
+}
+SEARCH_BACKENDS: dict[str, Callable[[Path], SearchIndex]] = {
+    "fts5": lambda tmp: Fts5SearchIndex(tmp / "search.db"),
+}
+
+
+@pytest.fixture(params=sorted(METADATA_URLS))
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty metadata database."""
+    url = METADATA_URLS[request.param](tmp_path)
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture
+def metadata_store(metadata_url: str) -> Iterator[SqlMetadataStore]:
+    store = SqlMetadataStore(metadata_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=sorted(BLOB_BACKENDS))
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    store = BLOB_BACKENDS[request.param](tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=sorted(SEARCH_BACKENDS))
+def search_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    index = SEARCH_BACKENDS[request.param](tmp_path)
+    yield index
+    index.close()
+
+
+RecordMaker = Callable[..., SpoolRecord]
+
+
+@pytest.fixture
+def make_record() -> RecordMaker:
+    """Builds a SpoolRecord: ``make_record("a@x.test", "b@x.test", body=b"...")``."""
+
+    def make(
+        *rcpts: str,
+        body: bytes | None = None,
+        message_id: str | None = None,
+        mail_from: str = "sender@remote.test",
+        received_at: datetime | None = None,
+    ) -> SpoolRecord:
+        data = body if body is not None else f"Subject: {new_id()}\r\n\r\nhi\r\n".encode()
+        digest = hashlib.sha256(data).hexdigest()
+        return SpoolRecord(
+            ref=MessageRef(
+                id=message_id or new_id(), size=len(data), sha256=digest, blob_key=digest
+            ),
+            envelope=Envelope(
+                mail_from=mail_from,
+                rcpt_tos=rcpts,
+                received_at=received_at or datetime.now(UTC),
+                helo="client.remote.test",
+                client_ip="127.0.0.1",
+            ),
+        )
+
+    return make

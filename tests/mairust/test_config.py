@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from mairust.config import Settings, load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "mairust.example.toml"
+
+
+def test_defaults_are_embedded_and_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / ".mairust"
+    assert settings.storage.metadata == f"sqlite:///{tmp_path}/.mairust/metadata.db"
+    assert settings.storage.blobs == f"file://{tmp_path}/.mairust/blobs"
+    assert settings.storage.search == f"fts5://{tmp_path}/.mairust/search.db"
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.submission_port) == (
+        "127.0.0.1",
+        2525,
+        2587,
+    )
+    assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8000)
+
+
+def test_precedence_cli_over_env_over_file(tmp_path, monkeypatch):
+    config = tmp_path / "mairust.toml"
+    config.write_text("[smtp]\nport = 1111\nmax_recipients = 7\n[api]\nport = 3333\n")
+    monkeypatch.setenv("MAIRUST_SMTP__PORT", "2222")
+    monkeypatch.setenv("MAIRUST_ADMIN_TOKEN", "from-env")
+    settings = load_settings(config, api={"port": 4444}, smtp={"port": None})
+    assert settings.smtp.port == 2222  # env beats file; an absent flag (None) hides nothing
+    assert settings.smtp.max_recipients == 7  # file beats default
+    assert settings.api.port == 4444  # flag beats file
+    assert settings.api.admin_token is not None
+    assert settings.api.admin_token.get_secret_value() == "from-env"
+
+
+def test_unknown_and_invalid_keys_are_refused(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[smtp]\nprot = 25\n")
+    with pytest.raises(ValidationError):
+        load_settings(config)
+    config.write_text("[smtp]\nport = 70000\n")
+    with pytest.raises(ValidationError):
+        load_settings(config)
+    with pytest.raises(FileNotFoundError):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_example_config_documents_every_key_and_loads():
+    example = tomllib.loads(EXAMPLE.read_text())
+    text = EXAMPLE.read_text()
+
+    def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+        found = []
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                found += keys(annotation, f"{prefix}{name}.")
+            else:
+                found.append(f"{prefix}{name}")
+        return found
+
+    for key in keys(Settings):
+        section, _, name = key.rpartition(".")
+        assert f"{name} =" in text, f"{key} is not documented in {EXAMPLE.name}"
+        if section:
+            assert f"[{section}]" in text
+    assert load_settings(EXAMPLE).smtp.max_recipients == example["smtp"]["max_recipients"]
+
+
+def test_settings_survive_a_pickle_round_trip(tmp_path):
+    import pickle
+
+    settings = load_settings(None, data_dir=tmp_path, api={"admin_token": "s3cret"})
+    copy = pickle.loads(pickle.dumps(settings))
+    assert isinstance(copy, Settings)
+    assert copy == settings
