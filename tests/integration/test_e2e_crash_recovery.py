@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 def send_many(port: int, start: int, count: int) -> list[str]:
     ids = []
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        smtp.ehlo("crash.example")
         for n in range(start, start + count):
             data = f"Subject: crash {n}\r\nFrom: s@remote.example\r\n\r\nbody {n}\r\n".encode()
             smtp.mail("s@remote.example")
