@@ -13,7 +13,6 @@ import asyncio
 import email.utils
 import logging
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,7 +97,7 @@ class InboundHandler:
             return _rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
         try:
             route = await asyncio.to_thread(route_recipient, self._directory, recipient)
-        except (StorageUnavailable, sqlite3.Error) as error:
+        except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return _rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
         if isinstance(route, NotLocal):

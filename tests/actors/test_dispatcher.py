@@ -1,0 +1,108 @@
+"""DispatcherActor: leases committed rows and has real pipeline workers deliver them.
+
+The queue's poll interval is 30 s here, so a delivery within seconds comes from ``nudge()``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cluster  # noqa: F401  (before ray: sets the environment Ray reads at import time)
+import pytest
+import ray
+
+from actors.dispatcher import DispatcherActor
+from actors.pipeline_worker import PipelineWorkerActor
+from mairust.model.queue import QueueState
+
+pytestmark = [pytest.mark.xdist_group("e2e")]
+
+CALL_TIMEOUT = 60
+
+
+@pytest.fixture
+def running(spawn, world):
+    """Two pipeline workers and a dispatcher over ``world``'s stores, dispatcher up and idle."""
+    workers = [spawn(PipelineWorkerActor, world.settings) for _ in range(2)]
+    dispatcher = spawn(DispatcherActor, world.settings, workers)
+    # The constructor's first lease found nothing; from now on only a nudge or the poll leases.
+    assert ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 0
+    return dispatcher
+
+
+def all_done(world, refs) -> bool:
+    rows = [row for ref in refs for row in world.rows(ref.id)]
+    return bool(rows) and all(row.state is QueueState.DONE for row in rows)
+
+
+def test_committed_rows_are_delivered_after_a_nudge(running, world, body, wait_until):
+    alice, bob = world.mailbox(), world.mailbox()
+    first = world.spool(body("meerkat"), alice, bob)
+    second = world.spool(body("okapi"), alice)
+
+    ray.get(running.nudge.remote(), timeout=CALL_TIMEOUT)
+    wait_until(lambda: all_done(world, [first, second]), timeout=15, what="rows delivered")
+
+    assert sorted(e.mailbox_address for e in world.entries(first.id)) == sorted([alice, bob])
+    assert [e.mailbox_address for e in world.entries(second.id)] == [alice]
+    assert world.search("meerkat") == {e.id for e in world.entries(first.id)}
+    stats = ray.get(running.stats.remote(), timeout=CALL_TIMEOUT)
+    assert stats["rows_leased"] == 3
+    assert stats["delivered"] == 3
+    assert stats["batches"] >= 1
+    assert (stats["deferred"], stats["failed"], stats["lost_batches"]) == (0, 0, 0)
+
+
+def test_stats_count_failed_rows(running, world, body, wait_until):
+    ref = world.spool(body("tapir"), f"ghost@{world.settings.domains[0]}")
+
+    ray.get(running.nudge.remote(), timeout=CALL_TIMEOUT)
+    wait_until(
+        lambda: [row.state for row in world.rows(ref.id)] == [QueueState.FAILED],
+        timeout=15,
+        what="row failed",
+    )
+
+    stats = ray.get(running.stats.remote(), timeout=CALL_TIMEOUT)
+    assert (stats["rows_leased"], stats["delivered"], stats["failed"]) == (1, 0, 1)
+
+
+def test_stop_returns_and_nothing_is_leased_afterwards(running, world, body):
+    delivered = world.spool(body("wombat"), world.mailbox())
+    ray.get(running.nudge.remote(), timeout=CALL_TIMEOUT)
+
+    assert ray.get(running.stop.remote(), timeout=CALL_TIMEOUT) is None
+
+    # Batches in flight finish before stop() returns.
+    time.sleep(3)
+    print("AFTER 3s", [row for row in world.rows(delivered.id)])
+    assert [row.state for row in world.rows(delivered.id)] == [QueueState.DONE]
+    late = world.spool(body("quoll"), world.mailbox())
+    ray.get(running.nudge.remote(), timeout=CALL_TIMEOUT)
+    time.sleep(2.0)  # a running dispatcher leases a nudged row well within this
+    [row] = world.rows(late.id)
+    assert (row.state, row.attempts) == (QueueState.QUEUED, 0)
+    assert ray.get(running.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 1
+
+
+def test_a_lost_worker_hands_its_batch_back_to_the_queue(spawn, world, body, wait_until):
+    doomed = spawn(PipelineWorkerActor, world.settings)
+    ray.get(doomed.ping.remote(), timeout=CALL_TIMEOUT)
+    ray.kill(doomed, no_restart=True)
+    dispatcher = spawn(DispatcherActor, world.settings, [doomed])
+    ref = world.spool(body("numbat"), world.mailbox())
+
+    ray.get(dispatcher.nudge.remote(), timeout=CALL_TIMEOUT)
+    stats = wait_until(
+        lambda: (s := ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT))["lost_batches"]
+        and s,
+        timeout=15,
+        what="the lost batch",
+    )
+
+    assert (stats["rows_leased"], stats["lost_batches"], stats["delivered"]) == (1, 1, 0)
+    [row] = world.rows(ref.id)
+    assert row.state is QueueState.QUEUED
+    assert row.attempts == 1
+    assert "worker lost" in (row.last_error or "")
+    assert world.entries(ref.id) == []

@@ -1,0 +1,98 @@
+"""RayWorkerPool: least-busy dispatch over real pipeline worker actors, Ray errors as WorkerLost."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import cluster  # noqa: F401  (before ray: sets the environment Ray reads at import time)
+import pytest
+import ray
+
+from actors.pipeline_worker import PipelineWorkerActor
+from actors.worker_pool import RayWorkerPool
+from mairust.model.queue import QueueState
+from mairust.pipeline.dispatcher import WorkerLost
+
+pytestmark = [pytest.mark.xdist_group("e2e")]
+
+
+class _RecordedMethod:
+    def __init__(self, handle: Any, name: str, calls: list[str]) -> None:
+        self._handle = handle
+        self._name = name
+        self._calls = calls
+
+    def remote(self, *args: Any) -> Any:
+        self._calls.append(self._name)
+        return self._handle.process.remote(*args)
+
+
+class RecordedWorker:
+    """A real actor handle whose ``process.remote`` calls are logged by worker name."""
+
+    def __init__(self, handle: Any, name: str, calls: list[str]) -> None:
+        self.process = _RecordedMethod(handle, name, calls)
+
+
+@pytest.fixture(scope="module")
+def workers(module_spawn, module_world):
+    handles = [module_spawn(PipelineWorkerActor, module_world.settings) for _ in range(2)]
+    ray.get([handle.ping.remote() for handle in handles], timeout=60)
+    return handles
+
+
+def lease_one_row_per_message(world, body, count: int):
+    """``count`` messages to one new mailbox each, leased; one single-row batch per message."""
+    refs = [world.spool(body(f"word{n}"), world.mailbox()) for n in range(count)]
+    items = world.stores.metadata.lease_batch("pool-owner", 100, 60)
+    assert sorted(item.message.id for item in items) == sorted(ref.id for ref in refs)
+    return refs, [[item] for item in items]
+
+
+async def test_concurrent_batches_go_to_the_least_busy_worker(workers, module_world, body):
+    calls: list[str] = []
+    pool = RayWorkerPool([RecordedWorker(h, f"w{n}", calls) for n, h in enumerate(workers)])
+    refs, batches = lease_one_row_per_message(module_world, body, 3)
+
+    reports = await asyncio.gather(*(pool.process(batch, "pool-owner") for batch in batches))
+
+    # Both idle: w0; w0 busy: w1; both busy with one batch each: the first of them, w0.
+    assert calls == ["w0", "w1", "w0"]
+    assert [report.delivered for report in reports] == [1, 1, 1]
+    for ref in refs:
+        assert len(module_world.entries(ref.id)) == 1
+        assert {row.state for row in module_world.rows(ref.id)} == {QueueState.DONE}
+
+
+async def test_a_finished_batch_frees_its_worker(workers, module_world, body):
+    calls: list[str] = []
+    pool = RayWorkerPool([RecordedWorker(h, f"w{n}", calls) for n, h in enumerate(workers)])
+    _refs, batches = lease_one_row_per_message(module_world, body, 2)
+
+    for batch in batches:  # one after the other: nothing is in flight at each call
+        report = await pool.process(batch, "pool-owner")
+        assert report.delivered == 1
+
+    assert calls == ["w0", "w0"]
+
+
+async def test_killed_worker_surfaces_as_worker_lost(spawn, module_world, body):
+    doomed = spawn(PipelineWorkerActor, module_world.settings)
+    ray.get(doomed.ping.remote(), timeout=60)
+    ray.kill(doomed, no_restart=True)
+    pool = RayWorkerPool([doomed])
+    [ref], [batch] = lease_one_row_per_message(module_world, body, 1)
+
+    with pytest.raises(WorkerLost, match="pipeline worker 0") as lost:
+        await pool.process(batch, "pool-owner")
+
+    assert isinstance(lost.value.__cause__, ray.exceptions.RayActorError)
+    # Nothing was settled: the row stays leased, for the dispatcher to hand back.
+    assert [row.state for row in module_world.rows(ref.id)] == [QueueState.LEASED]
+    assert module_world.entries(ref.id) == []
+
+
+def test_a_pool_needs_a_worker():
+    with pytest.raises(ValueError, match="at least one worker"):
+        RayWorkerPool([])
