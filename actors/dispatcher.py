@@ -46,6 +46,8 @@ class DispatcherHost:
     async def stop(self) -> None:
         await self._dispatcher.stop()
         await self._loop_task
+        # A lease under way when stop() began dispatches its batch after that first wait.
+        await self._dispatcher.stop()
         self._stores.close()
 
 
