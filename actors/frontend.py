@@ -15,9 +15,12 @@ from typing import Any
 
 import ray
 
+from actors.auth_checker import RayAuthService
+from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.model.message import MessageRef
 from mairust.smtp.frontend import SmtpFrontEnd
+from mairust.smtp.handler import InboundAuth
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 
@@ -55,7 +58,9 @@ class FrontEndHost:
 
     # Ray runs an async __init__ on the actor's event loop, and again after a restart, so
     # the listeners come back with the actor.
-    async def __init__(self, settings: Settings, dispatcher: Any) -> None:  # type: ignore[misc]
+    async def __init__(  # type: ignore[misc]
+        self, settings: Settings, dispatcher: Any, auth_checkers: list[Any]
+    ) -> None:
         logging.basicConfig(level=settings.log_level)
         # aiosmtpd logs every SMTP command at INFO: far too much at volume.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -73,7 +78,14 @@ class FrontEndHost:
             listener=self._nudge,
         )
         await self._spool.start()
-        self._frontend = SmtpFrontEnd(settings, self._stores.metadata, self._spool)
+        auth = None
+        if settings.auth.enabled and auth_checkers:
+            auth = InboundAuth(
+                service=RayAuthService(auth_checkers),
+                policy=AuthPolicy(settings.auth),
+                authserv_id=settings.auth.authserv_id or settings.smtp.hostname,
+            )
+        self._frontend = SmtpFrontEnd(settings, self._stores.metadata, self._spool, auth=auth)
         self._listening = await self._frontend.start()
 
     async def listening(self) -> list[tuple[str, str, int]]:

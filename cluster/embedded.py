@@ -1,9 +1,9 @@
 """``mairust up``: the whole platform on one machine — local Ray, SQLite, files, FTS5.
 
 Start order: stores (migrated) → domains → leases of a previous run handed back →
-Ray → pipeline workers → dispatcher → SMTP front-end → API on Serve. Stop order is
-the reverse of the data flow's entry: SMTP stops accepting first, then the
-dispatcher drains, then the API and Ray go.
+Ray → pipeline workers → dispatcher → auth checkers → SMTP front-end → API on Serve.
+Stop order is the reverse of the data flow's entry: SMTP stops accepting first, then
+the dispatcher drains, then the API and Ray go.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import ray
 from pydantic import SecretStr
 from ray import serve
 
+from actors.auth_checker import AuthCheckerActor
 from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.pipeline_worker import PipelineWorkerActor
@@ -48,6 +49,7 @@ class EmbeddedCluster:
         self._frontend: Any = None
         self._dispatcher: Any = None
         self._workers: list[Any] = []
+        self._auth_checkers: list[Any] = []
 
     def prepare_stores(self) -> str:
         """Migrate, create the --domain domains, hand back leases of a dead run; the token."""
@@ -75,8 +77,12 @@ class EmbeddedCluster:
         self._dispatcher = DispatcherActor.options(name="dispatcher").remote(
             settings, self._workers
         )
+        self._auth_checkers = [
+            AuthCheckerActor.options(name=f"auth-checker-{n}").remote(settings)
+            for n in range(settings.auth.checkers if settings.auth.enabled else 0)
+        ]
         self._frontend = FrontEndActor.options(name="smtp-frontend").remote(
-            settings, self._dispatcher
+            settings, self._dispatcher, self._auth_checkers
         )
         listening = {
             name: (host, port) for name, host, port in ray.get(self._frontend.listening.remote())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -85,6 +85,51 @@ class ClusterSettings(_Section):
     object_store_memory_mb: int = Field(256, ge=78)
 
 
+SpfMode = Literal["enforce", "record"]
+DmarcMode = Literal["enforce", "quarantine", "record"]
+
+
+class DomainAuthPolicy(_Section):
+    """Overrides for mail to one local domain; unset keys fall back to ``[auth]``."""
+
+    spf: SpfMode | None = None
+    dmarc: DmarcMode | None = None
+
+
+class AuthSettings(_Section):
+    """SPF, DKIM, DMARC and ARC checks on inbound mail, and what failing them means."""
+
+    enabled: bool = True
+    # The authserv-id of our Authentication-Results headers; empty: smtp.hostname.
+    authserv_id: str = ""
+    # SPF fail: "enforce" refuses at RCPT (550 5.7.23); "record" only stamps the result.
+    spf: SpfMode = "record"
+    # DMARC fail under p=reject: "enforce" refuses (550 5.7.1), "quarantine" delivers to
+    # Junk with a tag, "record" only stamps. p=quarantine is always delivered to Junk
+    # unless the mode is "record".
+    dmarc: DmarcMode = "enforce"
+    # DNS failures while checking (temperror): 451 4.4.3 so the sender retries.
+    tempfail_on_dns_error: bool = True
+    min_rsa_bits: int = Field(1024, ge=512)
+    # Clients whose mail is not checked at all (like Postfix's mynetworks).
+    trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Forwarders whose mail is checked and stamped, but never refused or quarantined for it.
+    trusted_forwarders: list[str] = Field(default_factory=list)
+    domains: dict[str, DomainAuthPolicy] = Field(default_factory=dict)
+    # Auth checker actors in the cluster.
+    checkers: int = Field(2, ge=1)
+
+
+class DnsSettings(_Section):
+    """The resolver the checks use (SPF, DKIM keys, DMARC records)."""
+
+    # Empty: the system's resolvers (/etc/resolv.conf).
+    nameservers: list[str] = Field(default_factory=list)
+    port: int = Field(53, ge=1, le=65535)
+    timeout: float = Field(2.0, gt=0)
+    cache_size: int = Field(10_000, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -101,6 +146,8 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    dns: DnsSettings = Field(default_factory=DnsSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

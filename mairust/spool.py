@@ -14,9 +14,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from mairust.errors import StorageUnavailable
+from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.storage.protocols import BlobStore, MetadataStore
@@ -105,12 +106,19 @@ class Spool:
             self._committer = None
 
     async def commit(
-        self, content: bytes, envelope: Envelope, *, message_id: str | None = None
+        self,
+        content: bytes,
+        envelope: Envelope,
+        *,
+        message_id: str | None = None,
+        auth_results: dict[str, Any] | None = None,
+        annotations: Annotations | None = None,
     ) -> MessageRef:
         """Make ``content`` durable for ``envelope`` and return its reference.
 
         ``message_id`` lets the caller choose the id (the SMTP edge writes it into the
         ``Received:`` header before the bytes are stored); a new one is made otherwise.
+        ``auth_results`` and ``annotations`` are stored with the message row.
         Raises StorageUnavailable when the message is not durable.
         """
         if not self._accepting:
@@ -130,7 +138,13 @@ class Spool:
                 # The committer was cancelled under us: nobody would ever commit this.
                 raise StorageUnavailable("the spool's committer is not running")
             ref = MessageRef(id=message_id, size=blob.size, sha256=blob.sha256, blob_key=blob.key)
-            self._pending.append(_Pending(SpoolRecord(ref=ref, envelope=envelope), done))
+            record = SpoolRecord(
+                ref=ref,
+                envelope=envelope,
+                auth_results=auth_results,
+                annotations=annotations or Annotations(),
+            )
+            self._pending.append(_Pending(record, done))
         finally:
             self._writing -= 1
             self._wakeup.set()

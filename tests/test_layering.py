@@ -13,7 +13,7 @@ FORBIDDEN_IN_CORE = ("ray", "actors", "serve", "cluster")
 LAYERS = [
     {"config", "errors", "events", "passwords", "__init__"},
     {"model"},
-    {"routing"},
+    {"auth", "routing"},
     {"storage"},
     {"spool"},
     {"smtp"},

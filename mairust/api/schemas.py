@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from mairust.auth.results import AuthResults
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.mailbox import MailboxEntry
 from mairust.model.parsing import ParsedMessage
@@ -111,12 +112,18 @@ class MessageDetail(MessageSummary):
     text: str | None = Field(description="The first text/plain part.")
     html: str | None = Field(description="The first text/html part.")
     attachments: list[AttachmentSummary]
+    auth: AuthResults | None = Field(
+        default=None,
+        description="SPF, DKIM, DMARC and ARC results checked when the message was accepted "
+        "(RFC 8601 words); null for mail from trusted networks or accepted before checks.",
+    )
 
     @classmethod
     def from_parsed(cls, entry: MailboxEntry, parsed: ParsedMessage) -> MessageDetail:
         summary = MessageSummary.from_entry(entry).model_dump()
         return cls(
             **summary,
+            auth=AuthResults.from_json(entry.auth_results) if entry.auth_results else None,
             headers=[HeaderField(name=name, value=value) for name, value in parsed.headers],
             text=parsed.text,
             html=parsed.html,

@@ -94,6 +94,23 @@ class AuthResults:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary_words(self) -> dict[str, str]:
+        """One word per method, for search filters (``dmarc:fail``) and listings.
+
+        DKIM passes when any signature passed; otherwise the first signature's word.
+        """
+        words: dict[str, str] = {}
+        if self.spf is not None:
+            words["spf"] = self.spf.result.value
+        if self.dkim:
+            passed = any(d.result is DkimWord.PASS for d in self.dkim)
+            words["dkim"] = DkimWord.PASS.value if passed else self.dkim[0].result.value
+        if self.dmarc is not None:
+            words["dmarc"] = self.dmarc.result.value
+        if self.arc is not None:
+            words["arc"] = self.arc.result.value
+        return words
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthResults:
         def spf(value: dict[str, Any] | None) -> SpfResult | None:

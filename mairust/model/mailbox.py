@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 DEFAULT_FOLDER = "INBOX"
 
@@ -40,6 +41,8 @@ class MailboxEntry:
     size: int
     received_at: datetime
     blob_key: str
+    # mairust.auth.results.AuthResults.to_json() of the message, when it was checked.
+    auth_results: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class SearchDocument:
     to_addrs: tuple[str, ...]
     body: str
     received_at: datetime
+    # Authentication outcome words for search filters: {"spf": "pass", "dkim": ..., "dmarc": ...}
+    auth: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

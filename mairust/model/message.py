@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from mairust.model.annotations import Annotations
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +47,6 @@ class SpoolRecord:
 
     ref: MessageRef
     envelope: Envelope
+    # mairust.auth.results.AuthResults.to_json() of the checks made before 250, if any.
+    auth_results: dict[str, Any] | None = None
+    annotations: Annotations = field(default_factory=Annotations)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from mairust.model.annotations import Annotations
 from mairust.model.message import MessageRef
 
 
@@ -27,3 +28,4 @@ class QueueItem:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     last_error: str | None = None
+    annotations: Annotations = field(default_factory=Annotations)

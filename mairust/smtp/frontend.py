@@ -21,7 +21,7 @@ from mairust.model.address import normalize_address
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
-from mairust.smtp.handler import InboundHandler
+from mairust.smtp.handler import InboundAuth, InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
 from mairust.spool import Spool
 
@@ -76,9 +76,10 @@ class SmtpFrontEnd:
         directory: Directory,
         spool: Spool,
         authenticator: PasswordCheck | None = None,
+        auth: InboundAuth | None = None,
     ) -> None:
         self._settings = settings.smtp
-        self._handler = InboundHandler(directory, spool, settings.smtp)
+        self._handler = InboundHandler(directory, spool, settings.smtp, auth)
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(directory)
         self._servers: list[asyncio.Server] = []
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +22,15 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mairust import events
+from mairust.auth.checker import SenderCheck
+from mairust.auth.headers import authentication_results, prepend_header, strip_forged_results
+from mairust.auth.policy import AuthPolicy
+from mairust.auth.results import AuthResults
+from mairust.auth.service import AuthService
 from mairust.config import SmtpSettings
 from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.address import normalize_address
+from mairust.model.address import domain_of, normalize_address
+from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.routing.router import Directory, NotLocal, UnknownUser, route_recipient
@@ -43,10 +50,21 @@ _UNSAFE_HELO_CHAR = re.compile(r"[^\x21-\x7e]|[()\\]")
 class InboundHandler:
     """Decides each envelope command and commits accepted messages to the spool."""
 
-    def __init__(self, directory: Directory, spool: Spool, settings: SmtpSettings) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        spool: Spool,
+        settings: SmtpSettings,
+        auth: InboundAuth | None = None,
+    ) -> None:
         self._directory = directory
         self._spool = spool
         self._settings = settings
+        self._auth = auth
+        # The SPF results of each open transaction, made at MAIL, used at RCPT and DATA.
+        self._senders: weakref.WeakKeyDictionary[SmtpEnvelope, SenderCheck] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def handle_EHLO(
         self,
@@ -77,6 +95,17 @@ class InboundHandler:
             sender = checked
         envelope.mail_from = sender
         envelope.mail_options.extend(mail_options)
+        if self._auth is not None and self._auth.checks(session):
+            try:
+                self._senders[envelope] = await self._auth.service.check_sender(
+                    client_ip_of(session),
+                    session.host_name or "",
+                    "" if sender == NULL_SENDER else sender,
+                )
+            except Exception as error:  # the checker pool is down: say "later", never "ok"
+                log.warning("SPF check for <%s> failed: %r", sender, error)
+                envelope.mail_from = None
+                return _rejected(replies.TEMP_FAILURE, "MAIL", session, mail_from=sender)
         return replies.SENDER_OK
 
     async def handle_RCPT(
@@ -107,6 +136,15 @@ class InboundHandler:
             return _rejected(reply, "RCPT", session, recipient=recipient)
         if isinstance(route, UnknownUser):
             return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
+        sender_check = self._senders.get(envelope)
+        if self._auth is not None and sender_check is not None:
+            decision = self._auth.policy.on_recipient(
+                sender_check.spf, client_ip_of(session), domain_of(recipient)
+            )
+            refusal = replies.reply_for_auth(decision)
+            if refusal is not None:
+                return _rejected(refusal, "RCPT", session, recipient=recipient,
+                                 reason=decision.reason)
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
@@ -117,6 +155,32 @@ class InboundHandler:
             return _rejected(replies.EMPTY_MESSAGE, "DATA", session)
         if len(content) > self._settings.max_message_size:
             return _rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
+        body = normalize_line_endings(content)
+        auth_results: AuthResults | None = None
+        annotations = Annotations()
+        sender_check = self._senders.pop(envelope, None)
+        if self._auth is not None and sender_check is not None:
+            try:
+                auth_results = await self._auth.service.check_message(body, sender_check)
+            except Exception as error:  # the checker pool is down: say "later", never "ok"
+                log.warning("message checks failed: %r", error)
+                return _rejected(replies.TEMP_FAILURE, "DATA", session)
+            decision = self._auth.policy.on_message(
+                auth_results, client_ip_of(session), {domain_of(r) for r in envelope.rcpt_tos}
+            )
+            refusal = replies.reply_for_auth(decision)
+            if refusal is not None:
+                return _rejected(refusal, "DATA", session, reason=decision.reason)
+            annotations = decision.annotations
+        if self._auth is not None:
+            # Nobody else may speak for our authserv-id (RFC 8601 §5), checked or not.
+            body = strip_forged_results(body, self._auth.authserv_id)
+            if auth_results is not None:
+                body = prepend_header(
+                    body,
+                    "Authentication-Results",
+                    authentication_results(self._auth.authserv_id, auth_results),
+                )
         message_id = new_id()
         accepted = _accepted_envelope(session, envelope)
         trace = received_header(
@@ -128,11 +192,17 @@ class InboundHandler:
             recipients=accepted.rcpt_tos,
             received_at=accepted.received_at,
         )
-        message = trace + normalize_line_endings(content)
+        message = trace + body
         # Hook point: pre_receive hooks (DESIGN §6) run here, on the final bytes, under
         # one deadline, before anything is stored.
         try:
-            ref = await self._spool.commit(message, accepted, message_id=message_id)
+            ref = await self._spool.commit(
+                message,
+                accepted,
+                message_id=message_id,
+                auth_results=auth_results.to_json() if auth_results is not None else None,
+                annotations=annotations,
+            )
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
             return _rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
@@ -160,6 +230,19 @@ class InboundHandler:
         # and never show it our exception text.
         log.error("SMTP session failed: %r", error, exc_info=error)
         return replies.TEMP_FAILURE
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAuth:
+    """Everything the handler needs to authenticate senders: the checks and the policy."""
+
+    service: AuthService
+    policy: AuthPolicy
+    authserv_id: str
+
+    def checks(self, session: Session) -> bool:
+        """Mail from trusted networks and from authenticated users is not checked."""
+        return not session.authenticated and not self.policy.skips(client_ip_of(session))
 
 
 @dataclass(frozen=True, slots=True)

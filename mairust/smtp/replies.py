@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from mairust.auth.policy import Action, Check, Decision
+
 # -- success ------------------------------------------------------------------
 OK = "250 2.0.0 Ok"
 SENDER_OK = "250 2.1.0 Sender ok"
@@ -41,6 +43,20 @@ AUTH_TEMP_FAILURE = "454 4.7.0 Temporary authentication failure"
 
 # -- our side is not well ---------------------------------------------------------------
 TEMP_FAILURE = "451 4.3.0 Temporary failure, please try again later"
+
+# Authentication (RFC 7372 codes where it names one).
+SPF_REJECTED = "550 5.7.23 SPF validation failed"
+DMARC_REJECTED = "550 5.7.1 Rejected by the sender domain's DMARC policy"
+AUTH_DNS_TEMPFAIL = "451 4.4.3 Temporary DNS failure while authenticating the sender"
+
+
+def reply_for_auth(decision: Decision) -> str | None:
+    """The reply for an authentication decision; None when the transaction goes on."""
+    if decision.action is Action.TEMPFAIL:
+        return AUTH_DNS_TEMPFAIL if decision.check is Check.DNS else TEMP_FAILURE
+    if decision.action is Action.REJECT:
+        return SPF_REJECTED if decision.check is Check.SPF else DMARC_REJECTED
+    return None
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"
 
 # Default enhanced code per basic reply code, used when a reply line has none.

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,19 +24,25 @@ from pathlib import Path
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.mailbox import SearchDocument, SearchHit
 from mairust.model.scope import Scope
+from mairust.model.search_query import FILTER_KEYS
 
 log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_SECONDS = 15.0
 _SNIPPET_TOKENS = 12
 
+# Bumped when the layout changes; an index of another layout is dropped and built anew
+# (it is derived data).
+_LAYOUT_VERSION = 2
+_AUTH_COLUMNS = {key: f"auth_{key}" for key in FILTER_KEYS}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     rowid INTEGER PRIMARY KEY,
     entry_id TEXT NOT NULL UNIQUE,
     tenant_id TEXT NOT NULL,
     mailbox_id TEXT NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    auth_spf TEXT, auth_dkim TEXT, auth_dmarc TEXT, auth_arc TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_tenant ON documents (tenant_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
@@ -96,7 +102,19 @@ class Fts5SearchIndex:
             self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
             raise StorageUnavailable(f"search index unusable at {self.path}: {error}") from error
-        with self._transaction():
+        with self._transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != _LAYOUT_VERSION:
+                if version:
+                    log.warning(
+                        "search index %s has layout %s, not %s: dropped, re-index it",
+                        self.path,
+                        version,
+                        _LAYOUT_VERSION,
+                    )
+                conn.execute("DROP TABLE IF EXISTS fulltext")
+                conn.execute("DROP TABLE IF EXISTS documents")
+                conn.execute(f"PRAGMA user_version = {_LAYOUT_VERSION}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
@@ -111,12 +129,22 @@ class Fts5SearchIndex:
                     "(SELECT rowid FROM documents WHERE entry_id = ?)",
                     (doc.entry_id,),
                 )
+                auth = [doc.auth.get(key) for key in FILTER_KEYS]
                 rowid = conn.execute(
-                    "INSERT INTO documents (entry_id, tenant_id, mailbox_id, received_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET "
+                    "INSERT INTO documents (entry_id, tenant_id, mailbox_id, received_at, "
+                    "auth_spf, auth_dkim, auth_dmarc, auth_arc) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET "
                     "tenant_id = excluded.tenant_id, mailbox_id = excluded.mailbox_id, "
-                    "received_at = excluded.received_at RETURNING rowid",
-                    (doc.entry_id, doc.tenant_id, doc.mailbox_id, _utc_text(doc.received_at)),
+                    "received_at = excluded.received_at, auth_spf = excluded.auth_spf, "
+                    "auth_dkim = excluded.auth_dkim, auth_dmarc = excluded.auth_dmarc, "
+                    "auth_arc = excluded.auth_arc RETURNING rowid",
+                    (
+                        doc.entry_id,
+                        doc.tenant_id,
+                        doc.mailbox_id,
+                        _utc_text(doc.received_at),
+                        *auth,
+                    ),
                 ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO fulltext (rowid, subject, from_addr, to_addrs, body) "
@@ -143,19 +171,33 @@ class Fts5SearchIndex:
         mailbox_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
-        if not query.strip():
+        filters = dict(filters or {})
+        unknown = sorted(set(filters) - set(FILTER_KEYS))
+        if unknown:
+            raise InvalidInput(f"unknown search filter(s) {unknown}; known: {list(FILTER_KEYS)}")
+        if not query.strip() and not filters:
             raise InvalidInput("empty search query")
-        match = fts5_query(query)
-        if match is None or limit <= 0:
+        params: list[str | int] = []
+        if query.strip():
+            match = fts5_query(query)
+            if match is None:
+                return []
+            sql = (
+                "SELECT d.entry_id, bm25(fulltext) AS rank_value, "
+                f"snippet(fulltext, -1, '', '', '…', {_SNIPPET_TOKENS}) "
+                "FROM fulltext JOIN documents AS d ON d.rowid = fulltext.rowid "
+                "WHERE fulltext MATCH ?"
+            )
+            params.append(match)
+        else:  # filters alone: newest first, no text rank
+            sql = "SELECT d.entry_id, 0.0 AS rank_value, '' FROM documents AS d WHERE 1 = 1"
+        if limit <= 0:
             return []
-        sql = (
-            "SELECT d.entry_id, bm25(fulltext) AS rank_value, "
-            f"snippet(fulltext, -1, '', '', '…', {_SNIPPET_TOKENS}) "
-            "FROM fulltext JOIN documents AS d ON d.rowid = fulltext.rowid "
-            "WHERE fulltext MATCH ?"
-        )
-        params: list[str | int] = [match]
+        for key, value in sorted(filters.items()):
+            sql += f" AND d.{_AUTH_COLUMNS[key]} = ?"  # column name from our own table
+            params.append(value)
         if not scope.is_admin:
             sql += " AND d.tenant_id = ?"
             params.append(str(scope.tenant_id))

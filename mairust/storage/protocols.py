@@ -8,7 +8,7 @@ raises :class:`mairust.errors.NotFound` (or returns ``None`` where documented).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -158,9 +158,12 @@ class SearchIndex(Protocol):
         mailbox_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
         """Entries matching every word of ``query`` (free text, never raw engine syntax),
-        best first. InvalidInput for an empty query."""
+        best first, and every filter (``{"dmarc": "fail"}``; keys from
+        ``mairust.model.search_query.FILTER_KEYS``, newest first when there are no words).
+        InvalidInput for an empty query without filters, or an unknown filter key."""
         ...
 
     def close(self) -> None: ...

@@ -147,7 +147,12 @@ class SqlEntries:
 
 def _entries() -> sa.Select[Any]:
     return (
-        sa.select(entries, mailboxes.c.address.label("mailbox_address"), messages.c.blob_key)
+        sa.select(
+            entries,
+            mailboxes.c.address.label("mailbox_address"),
+            messages.c.blob_key,
+            messages.c.auth_results,
+        )
         .join(mailboxes, mailboxes.c.id == entries.c.mailbox_id)
         .join(messages, messages.c.id == entries.c.message_id)
     )
@@ -189,4 +194,5 @@ def _entry(row: sa.Row[Any]) -> MailboxEntry:
         size=row.size,
         received_at=row.received_at,
         blob_key=row.blob_key,
+        auth_results=row.auth_results,
     )

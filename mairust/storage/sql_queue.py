@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mairust.errors import Conflict
+from mairust.model.annotations import Annotations
 from mairust.model.message import MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem, QueueState
 from mairust.storage.sql_engine import SqlDatabase
@@ -29,6 +30,7 @@ _ITEM_COLUMNS = (
     messages.c.size,
     messages.c.sha256,
     messages.c.blob_key,
+    messages.c.annotations,
 )
 
 
@@ -57,6 +59,10 @@ class SqlQueue:
                     "client_ip": envelope.client_ip,
                     "authenticated_as": envelope.authenticated_as,
                     "received_at": envelope.received_at,
+                    "auth_results": record.auth_results,
+                    "annotations": record.annotations.to_json()
+                    if record.annotations != Annotations()
+                    else None,
                 }
             )
             # A recipient given twice in one envelope is delivered once.
@@ -225,4 +231,5 @@ def _item(row: sa.Row[Any]) -> QueueItem:
         lease_owner=row.lease_owner,
         lease_until=row.lease_until,
         last_error=row.last_error,
+        annotations=Annotations.from_json(row.annotations),
     )

@@ -61,6 +61,24 @@ class JsonStrings(sa.TypeDecorator[tuple[str, ...]]):
         return tuple(str(item) for item in json.loads(value))
 
 
+class JsonObject(sa.TypeDecorator[dict[str, Any]]):
+    """A JSON object kept as text (same bytes on every dialect); None stays NULL."""
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -109,6 +127,9 @@ messages = sa.Table(
     sa.Column("client_ip", sa.Text, nullable=False),
     sa.Column("authenticated_as", sa.Text, nullable=True),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    # Added by 0002: authentication results and accept-time annotations (folder, tags).
+    sa.Column("auth_results", JsonObject, nullable=True),
+    sa.Column("annotations", JsonObject, nullable=True),
 )
 
 queue = sa.Table(

@@ -6,13 +6,15 @@ is imported before ``ray``: it sets the environment Ray reads at import time.
 
 from __future__ import annotations
 
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import cluster  # noqa: F401  (sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before ray is imported)
 import pytest
 import ray
 

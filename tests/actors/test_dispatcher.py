@@ -5,9 +5,11 @@ The queue's poll interval is 30 s here, so a delivery within seconds comes from 
 
 from __future__ import annotations
 
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
 import time
 
-import cluster  # noqa: F401  (before ray: sets the environment Ray reads at import time)
 import pytest
 import ray
 
@@ -88,12 +90,14 @@ def test_a_lost_worker_hands_its_batch_back_to_the_queue(spawn, world, body, wai
     ray.get(doomed.ping.remote(), timeout=CALL_TIMEOUT)
     ray.kill(doomed, no_restart=True)
     dispatcher = spawn(DispatcherActor, world.settings, [doomed])
+    assert ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 0
     ref = world.spool(body("numbat"), world.mailbox())
 
     ray.get(dispatcher.nudge.remote(), timeout=CALL_TIMEOUT)
     stats = wait_until(
-        lambda: (s := ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT))["lost_batches"]
-        and s,
+        lambda: (
+            (s := ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT))["lost_batches"] and s
+        ),
         timeout=15,
         what="the lost batch",
     )

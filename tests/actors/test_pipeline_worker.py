@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
 import os
 
-import cluster  # noqa: F401  (before ray: sets the environment Ray reads at import time)
 import pytest
 import ray
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
 import asyncio
 from typing import Any
 
-import cluster  # noqa: F401  (before ray: sets the environment Ray reads at import time)
 import pytest
 import ray
 

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query
 from mairust.api.deps import CurrentScope, MailboxFilter, MetadataDep, SearchDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
+from mairust.errors import InvalidInput
+from mairust.model.search_query import parse_search
 
 router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 503))
 
@@ -34,16 +36,26 @@ def search_messages(
         Query(
             min_length=1,
             max_length=1000,
-            description="Free text; every word must match. Not engine syntax.",
-            examples=["invoice march"],
+            description="Free text; every word must match. Not engine syntax. "
+            "`spf:`, `dkim:`, `dmarc:` and `arc:` followed by a result word filter "
+            "(`dmarc:fail`).",
+            examples=["invoice march", "dmarc:fail"],
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip.")] = 0,
 ) -> SearchPage:
     """Messages matching every word of `q`, best first. An empty query is a 422."""
+    query = parse_search(q)
+    if query.is_empty:
+        raise InvalidInput("the search query has no words and no filters")
     hits = search.search(
-        scope, q, mailbox_id=mailbox.id if mailbox is not None else None, limit=limit, offset=offset
+        scope,
+        query.text,
+        mailbox_id=mailbox.id if mailbox is not None else None,
+        limit=limit,
+        offset=offset,
+        filters=query.filters,
     )
     entries = {e.id: e for e in metadata.get_entries(scope, [hit.entry_id for hit in hits])}
     items = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from mairust.auth.results import AuthResults
 from mairust.model.mailbox import SearchDocument
 from mairust.pipeline.work import BatchContext, Outcome, RecipientWork
 
@@ -25,6 +26,9 @@ class IndexStage:
             to_addrs=entry.to_addrs,
             body=parsed.searchable_body,
             received_at=entry.received_at,
+            auth=AuthResults.from_json(entry.auth_results).summary_words()
+            if entry.auth_results
+            else {},
         )
         # The runner writes all documents of the batch in one call, then acks their rows.
         batch.pending_documents.append((work, document))

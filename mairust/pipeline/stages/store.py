@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mairust.model.mailbox import NewEntry
+from mairust.model.mailbox import DEFAULT_FOLDER, NewEntry
 from mairust.pipeline.work import BatchContext, Outcome, RecipientWork
 from mairust.routing.router import LocalMailbox
 
 
 class StoreStage:
     name: ClassVar[str] = "store"
-    description: ClassVar[str] = "Create the mailbox entry (INBOX, no tags) for a local recipient."
+    description: ClassVar[str] = (
+        "Create the mailbox entry for a local recipient, in the folder and with the tags the "
+        "message was annotated with at accept time (INBOX and none by default)."
+    )
 
     def run(self, work: RecipientWork, batch: BatchContext) -> Outcome | None:
         if not isinstance(work.route, LocalMailbox):
@@ -30,6 +33,8 @@ class StoreStage:
                 to_addrs=parsed.to_addrs,
                 date=parsed.date,
                 size=work.message.ref.size,
+                folder=work.item.annotations.folder or DEFAULT_FOLDER,
+                tags=work.item.annotations.tags,
             )
         )
         return None

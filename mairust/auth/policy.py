@@ -1,0 +1,128 @@
+"""What an authentication outcome means for the SMTP transaction: local policy.
+
+Mechanism (the checks) is apart from policy (this module, STYLE: KumoMTA). The
+decision is a closed set of actions; the SMTP edge turns it into a reply in one place
+(``mairust.smtp.replies.reply_for_auth``).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mairust.auth.results import AuthResults, DmarcWord, SpfResult, SpfWord
+from mairust.config import AuthSettings, DmarcMode, SpfMode
+from mairust.model.annotations import Annotations
+
+QUARANTINE_FOLDER = "Junk"
+QUARANTINE_TAG = "dmarc-quarantine"
+_DMARC_STRICTNESS: dict[DmarcMode, int] = {"record": 0, "quarantine": 1, "enforce": 2}
+
+
+class Action(enum.StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    TEMPFAIL = "tempfail"
+    QUARANTINE = "quarantine"
+
+
+class Check(enum.StrEnum):
+    """Which check a refusal comes from (it picks the reply's enhanced code)."""
+
+    NONE = ""
+    SPF = "spf"
+    DMARC = "dmarc"
+    DNS = "dns"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    check: Check = Check.NONE
+    reason: str = ""
+    annotations: Annotations = field(default_factory=Annotations)
+
+
+ACCEPT = Decision(Action.ACCEPT)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class AuthPolicy:
+    """Decisions at RCPT (SPF) and at the end of DATA (DMARC), per recipient domain."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._settings = settings
+        self._trusted = _networks(settings.trusted_networks)
+        self._forwarders = _networks(settings.trusted_forwarders)
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings.enabled
+
+    def skips(self, client_ip: str) -> bool:
+        """True when this client's mail is not checked at all (trusted networks)."""
+        return not self._settings.enabled or _contains(self._trusted, client_ip)
+
+    def on_recipient(
+        self, spf: SpfResult | None, client_ip: str, recipient_domain: str
+    ) -> Decision:
+        if spf is None:
+            return ACCEPT
+        if spf.result is SpfWord.TEMPERROR and self._settings.tempfail_on_dns_error:
+            return Decision(Action.TEMPFAIL, Check.DNS, f"SPF: {spf.reason or 'DNS error'}")
+        if _contains(self._forwarders, client_ip):
+            return ACCEPT
+        if spf.result is SpfWord.FAIL and self._spf_mode(recipient_domain) == "enforce":
+            return Decision(Action.REJECT, Check.SPF, spf.reason or f"SPF fail for {spf.domain}")
+        return ACCEPT
+
+    def on_message(
+        self, results: AuthResults, client_ip: str, recipient_domains: Iterable[str]
+    ) -> Decision:
+        dmarc = results.dmarc
+        if dmarc is None:
+            return ACCEPT
+        if dmarc.result is DmarcWord.TEMPERROR and self._settings.tempfail_on_dns_error:
+            return Decision(Action.TEMPFAIL, Check.DNS, f"DMARC: {dmarc.reason or 'DNS error'}")
+        if dmarc.result is not DmarcWord.FAIL or _contains(self._forwarders, client_ip):
+            return ACCEPT
+        # Several recipient domains in one transaction: the strictest of their modes.
+        mode = max(
+            (self._dmarc_mode(domain) for domain in recipient_domains),
+            key=_DMARC_STRICTNESS.__getitem__,
+            default=self._settings.dmarc,
+        )
+        reason = f"DMARC policy of {dmarc.from_domain} ({dmarc.policy}) failed"
+        if dmarc.policy == "reject" and mode == "enforce":
+            return Decision(Action.REJECT, Check.DMARC, reason)
+        if dmarc.policy in ("reject", "quarantine") and mode != "record":
+            return Decision(
+                Action.QUARANTINE,
+                Check.DMARC,
+                reason,
+                Annotations(folder=QUARANTINE_FOLDER, tags=(QUARANTINE_TAG,)),
+            )
+        return ACCEPT
+
+    def _spf_mode(self, domain: str) -> SpfMode:
+        override = self._settings.domains.get(domain)
+        return override.spf if override and override.spf else self._settings.spf
+
+    def _dmarc_mode(self, domain: str) -> DmarcMode:
+        override = self._settings.domains.get(domain)
+        return override.dmarc if override and override.dmarc else self._settings.dmarc
+
+
+def _networks(values: list[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+def _contains(networks: tuple[Network, ...], client_ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)

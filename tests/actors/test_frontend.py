@@ -1,0 +1,108 @@
+"""FrontEndActor: SMTP listeners in an actor, feeding a real dispatcher and pipeline workers.
+
+The queue's poll interval is 30 s here, so a delivery within seconds proves the front-end's
+coalesced nudge reached the dispatcher.
+"""
+
+from __future__ import annotations
+
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
+import re
+import smtplib
+import socket
+
+import pytest
+import ray
+
+from actors.dispatcher import DispatcherActor
+from actors.frontend import FrontEndActor
+from actors.pipeline_worker import PipelineWorkerActor
+from mairust.model.queue import QueueState
+
+pytestmark = [pytest.mark.xdist_group("e2e")]
+
+CALL_TIMEOUT = 60
+QUEUED_AS = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
+
+
+@pytest.fixture(scope="module")
+def dispatcher(module_spawn, module_world):
+    workers = [module_spawn(PipelineWorkerActor, module_world.settings) for _ in range(2)]
+    handle = module_spawn(DispatcherActor, module_world.settings, workers)
+    ray.get(handle.stats.remote(), timeout=CALL_TIMEOUT)
+    return handle
+
+
+@pytest.fixture
+def frontend(spawn, module_world, dispatcher):
+    """A started front-end and its listeners as ``{name: (host, port)}``."""
+    # No auth checker actors: SPF/DKIM/DMARC are not what these tests are about.
+    handle = spawn(FrontEndActor, module_world.settings, dispatcher, [])
+    bound = ray.get(handle.listening.remote(), timeout=CALL_TIMEOUT)
+    return handle, {name: (host, port) for name, host, port in bound}
+
+
+def test_listeners_are_bound_on_loopback_ports(frontend):
+    _handle, listening = frontend
+    assert set(listening) == {"smtp", "submission"}
+    assert {host for host, _port in listening.values()} == {"127.0.0.1"}
+    ports = [port for _host, port in listening.values()]
+    assert all(port > 0 for port in ports)  # port 0 in the settings: the bound port is reported
+    assert len(set(ports)) == 2
+    for host, port in listening.values():
+        with smtplib.SMTP(host, port, timeout=30) as client:
+            code, banner = client.ehlo("client.remote.example")
+            assert code == 250
+            assert b"mx.example.test" in banner
+
+
+def test_accepted_message_is_queued_and_delivered(frontend, module_world, body, wait_until):
+    _handle, listening = frontend
+    rcpt = module_world.mailbox()
+    host, port = listening["smtp"]
+    with smtplib.SMTP(host, port, timeout=30) as client:
+        client.ehlo("client.remote.example")
+        assert client.mail("sender@remote.example")[0] == 250
+        assert client.rcpt(rcpt)[0] == 250
+        code, reply = client.data(body("capybara"))
+
+    assert code == 250
+    match = QUEUED_AS.fullmatch(reply.decode())
+    assert match, reply
+    message_id = match.group(1)
+    # The reply names the message the spool committed, and the dispatcher delivers it.
+    rows = wait_until(
+        lambda: [r for r in module_world.rows(message_id) if r.state is QueueState.DONE],
+        timeout=15,
+        what="delivery of the accepted message",
+    )
+    assert [row.recipient for row in rows] == [rcpt]
+    [entry] = module_world.entries(message_id)
+    assert entry.mailbox_address == rcpt
+    assert entry.subject == "hello from the tests"
+    assert module_world.search("capybara") == {entry.id}
+
+
+def test_unknown_local_recipient_is_refused_and_nothing_is_queued(frontend, module_world):
+    _handle, listening = frontend
+    before = module_world.stores.metadata.queue_counts()
+    host, port = listening["smtp"]
+    with smtplib.SMTP(host, port, timeout=30) as client:
+        client.ehlo("client.remote.example")
+        client.mail("sender@remote.example")
+        code, reply = client.rcpt("nobody-at-all@example.test")
+    assert code == 550
+    assert reply.startswith(b"5.1.1")
+    assert module_world.stores.metadata.queue_counts() == before
+
+
+def test_stop_closes_the_listeners(frontend):
+    handle, listening = frontend
+
+    assert ray.get(handle.stop.remote(), timeout=CALL_TIMEOUT) is None
+
+    for host, port in listening.values():
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, port), timeout=5).close()

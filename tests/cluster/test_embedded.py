@@ -1,0 +1,125 @@
+"""cluster/embedded: what `mairust up` prepares in the stores before Ray starts, and its stop.
+
+No Ray is started here: ``prepare_stores`` and a stop before any start need none.
+"""
+
+from __future__ import annotations
+
+import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
+
+# isort: split
+import os
+import signal
+import stat
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import ray
+
+from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
+from mairust.config import Settings
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.queue import QueueState
+from mairust.model.scope import Scope
+from mairust.storage.factory import migrate, open_stores
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", domains=["example.test", "Other.Test"])
+
+
+def test_prepare_creates_the_configured_domains_once(settings):
+    EmbeddedCluster(settings).prepare_stores()
+    EmbeddedCluster(settings).prepare_stores()  # a second `mairust up` on the same data
+
+    stores = open_stores(settings.storage)
+    try:
+        domains = stores.metadata.list_domains(Scope.admin())
+        tenants = stores.metadata.list_tenants()
+    finally:
+        stores.close()
+    assert sorted(domain.name for domain in domains) == ["example.test", "other.test"]
+    # Each domain got its own tenant, named after it, exactly once.
+    owners = {t.id: t.name for t in tenants}
+    assert sorted(owners[domain.tenant_id] for domain in domains) == [
+        "example.test",
+        "other.test",
+    ]
+    assert len(tenants) == 2
+
+
+def test_prepare_hands_back_the_leases_of_a_dead_run(settings):
+    migrate(settings.storage)
+    stores = open_stores(settings.storage)
+    try:
+        tenant = stores.metadata.create_tenant("example.test")
+        stores.metadata.add_domain("example.test", tenant.id)
+        body = b"Subject: left behind\r\n\r\nhi\r\n"
+        info = stores.blobs.put(body)
+        ref = MessageRef(id=new_id(), size=info.size, sha256=info.sha256, blob_key=info.key)
+        envelope = Envelope(
+            mail_from="s@remote.example",
+            rcpt_tos=("a@example.test", "b@example.test"),
+            received_at=datetime.now(UTC),
+        )
+        stores.metadata.commit_messages([SpoolRecord(ref=ref, envelope=envelope)])
+        # The previous run's dispatcher leased them for an hour, then died.
+        leased = stores.metadata.lease_batch("dispatcher-of-a-dead-run", 10, 3600)
+        assert len(leased) == 2
+        assert stores.metadata.lease_batch("someone-else", 10, 60) == []
+    finally:
+        stores.close()
+
+    EmbeddedCluster(settings).prepare_stores()
+
+    stores = open_stores(settings.storage)
+    try:
+        queued = stores.metadata.list_queue(QueueState.QUEUED)
+        assert sorted(row.recipient for row in queued) == ["a@example.test", "b@example.test"]
+        assert all(row.lease_owner is None for row in queued)
+        # Due at once for the new run's dispatcher.
+        again = stores.metadata.lease_batch("dispatcher-of-this-run", 10, 60)
+        assert sorted(row.id for row in again) == sorted(row.id for row in leased)
+    finally:
+        stores.close()
+
+
+def test_configured_admin_token_is_used_and_nothing_is_written(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", api={"admin_token": "configured-token"})
+    assert EmbeddedCluster(settings).prepare_stores() == "configured-token"
+    assert not (settings.data_dir / "admin_token").exists()
+
+
+def test_generated_admin_token_is_persisted_privately_and_reused(settings):
+    token = EmbeddedCluster(settings).prepare_stores()
+
+    token_file = settings.data_dir / "admin_token"
+    assert len(token) >= 32
+    assert token_file.read_text().strip() == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert EmbeddedCluster(settings).prepare_stores() == token
+
+
+def test_stop_before_start_is_harmless(settings):
+    assert not ray.is_initialized()
+    EmbeddedCluster(settings).stop()
+    assert not ray.is_initialized()
+
+
+def test_wait_for_stop_signal_returns_on_sigterm():
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Sent once the handlers are in place: wait_for_stop_signal installs them first thing.
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        started = time.monotonic()
+        timer.start()
+        wait_for_stop_signal()
+        assert time.monotonic() - started < 5
+    finally:
+        timer.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from mairust.auth.policy import (
+    QUARANTINE_FOLDER,
+    QUARANTINE_TAG,
+    Action,
+    AuthPolicy,
+    Check,
+)
+from mairust.auth.results import AuthResults, DmarcResult, DmarcWord, SpfResult, SpfWord
+from mairust.config import AuthSettings
+
+
+def spf(word: SpfWord) -> SpfResult:
+    return SpfResult(word, "mailfrom", "sender.example", "192.0.2.1", reason=f"spf {word}")
+
+
+def dmarc(word: DmarcWord, policy: str = "reject") -> AuthResults:
+    return AuthResults(dmarc=DmarcResult(word, "sender.example", policy))
+
+
+def test_trusted_networks_and_disabled_checks_are_skipped():
+    policy = AuthPolicy(AuthSettings())
+    assert policy.skips("127.0.0.1") and policy.skips("::1")
+    assert not policy.skips("192.0.2.1")
+    assert not policy.skips("not an ip")
+    assert AuthPolicy(AuthSettings(enabled=False)).skips("192.0.2.1")
+
+
+@pytest.mark.parametrize(
+    ("mode", "word", "action", "check"),
+    [
+        ("record", SpfWord.FAIL, Action.ACCEPT, Check.NONE),
+        ("enforce", SpfWord.FAIL, Action.REJECT, Check.SPF),
+        ("enforce", SpfWord.SOFTFAIL, Action.ACCEPT, Check.NONE),
+        ("enforce", SpfWord.PASS, Action.ACCEPT, Check.NONE),
+        ("record", SpfWord.TEMPERROR, Action.TEMPFAIL, Check.DNS),
+        ("enforce", SpfWord.PERMERROR, Action.ACCEPT, Check.NONE),
+    ],
+)
+def test_spf_at_rcpt(mode, word, action, check):
+    decision = AuthPolicy(AuthSettings(spf=mode)).on_recipient(spf(word), "192.0.2.1", "x.test")
+    assert (decision.action, decision.check) == (action, check)
+
+
+def test_spf_per_domain_override_and_forwarders():
+    settings = AuthSettings(
+        spf="record",
+        domains={"strict.test": {"spf": "enforce"}},
+        trusted_forwarders=["198.51.100.0/24"],
+    )
+    policy = AuthPolicy(settings)
+    assert (
+        policy.on_recipient(spf(SpfWord.FAIL), "192.0.2.1", "strict.test").action is Action.REJECT
+    )
+    assert policy.on_recipient(spf(SpfWord.FAIL), "192.0.2.1", "lax.test").action is Action.ACCEPT
+    assert policy.on_recipient(spf(SpfWord.FAIL), "198.51.100.7", "strict.test").action is (
+        Action.ACCEPT
+    )
+    assert policy.on_recipient(None, "192.0.2.1", "strict.test").action is Action.ACCEPT
+
+
+def test_dns_failures_are_never_a_silent_pass_unless_configured():
+    results = dmarc(DmarcWord.TEMPERROR)
+    assert AuthPolicy(AuthSettings()).on_message(results, "192.0.2.1", ["x.test"]).action is (
+        Action.TEMPFAIL
+    )
+    lenient = AuthPolicy(AuthSettings(tempfail_on_dns_error=False))
+    assert lenient.on_message(results, "192.0.2.1", ["x.test"]).action is Action.ACCEPT
+
+
+@pytest.mark.parametrize(
+    ("mode", "published", "action"),
+    [
+        ("enforce", "reject", Action.REJECT),
+        ("quarantine", "reject", Action.QUARANTINE),
+        ("record", "reject", Action.ACCEPT),
+        ("enforce", "quarantine", Action.QUARANTINE),
+        ("record", "quarantine", Action.ACCEPT),
+        ("enforce", "none", Action.ACCEPT),
+    ],
+)
+def test_dmarc_failure_by_local_mode_and_published_policy(mode, published, action):
+    decision = AuthPolicy(AuthSettings(dmarc=mode)).on_message(
+        dmarc(DmarcWord.FAIL, published), "192.0.2.1", ["x.test"]
+    )
+    assert decision.action is action
+    if action is Action.QUARANTINE:
+        assert decision.annotations.folder == QUARANTINE_FOLDER
+        assert decision.annotations.tags == (QUARANTINE_TAG,)
+
+
+def test_strictest_recipient_domain_mode_wins():
+    settings = AuthSettings(dmarc="record", domains={"strict.test": {"dmarc": "enforce"}})
+    decision = AuthPolicy(settings).on_message(
+        dmarc(DmarcWord.FAIL), "192.0.2.1", ["lax.test", "strict.test"]
+    )
+    assert decision.action is Action.REJECT and decision.check is Check.DMARC
+
+
+def test_passing_or_unchecked_mail_is_accepted():
+    policy = AuthPolicy(AuthSettings())
+    assert policy.on_message(dmarc(DmarcWord.PASS), "192.0.2.1", ["x"]).action is Action.ACCEPT
+    assert policy.on_message(AuthResults(), "192.0.2.1", ["x"]).action is Action.ACCEPT
