@@ -47,15 +47,15 @@ class AuthCheckerHost:
     def check_senders(self, requests: Sequence[tuple[str, str, str]]) -> list[SenderCheck]:
         return [self._checker.check_sender(*request) for request in requests]
 
-    def check_messages(
-        self, requests: Sequence[tuple[bytes, SenderCheck]]
-    ) -> list[AuthResults]:
+    def check_messages(self, requests: Sequence[tuple[bytes, SenderCheck]]) -> list[AuthResults]:
         return [self._checker.check_message(message, sender) for message, sender in requests]
 
 
 # A sync actor runs one batch at a time; a few threads let DNS waits of one batch overlap
 # another's work.
-AuthCheckerActor = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4)(AuthCheckerHost)
+AuthCheckerActor = ray.remote(  # type: ignore[call-overload]  # Ray's stubs lack max_concurrency
+    num_cpus=0, max_restarts=-1, max_concurrency=4
+)(AuthCheckerHost)
 
 
 @dataclass
@@ -72,6 +72,7 @@ class RayAuthService:
             raise ValueError("the auth service needs at least one checker actor")
         self._checkers = list(checkers)
         self._pending: dict[tuple[str, int], _Batch] = {}
+        self._in_flight: set[asyncio.Future[None]] = set()
 
     async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
         domain = mail_from.rpartition("@")[2] or helo
@@ -102,7 +103,9 @@ class RayAuthService:
         batch = self._pending.pop(key)
         method, index = key
         ref = getattr(self._checkers[index], method).remote(batch.requests)
-        asyncio.ensure_future(self._deliver(ref, batch))
+        task = asyncio.ensure_future(self._deliver(ref, batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     @staticmethod
     async def _deliver(ref: Any, batch: _Batch) -> None:

@@ -45,9 +45,7 @@ class DispatcherHost:
 
     async def stop(self) -> None:
         await self._dispatcher.stop()
-        await self._loop_task
-        # A lease under way when stop() began dispatches its batch after that first wait.
-        await self._dispatcher.stop()
+        await self._loop_task  # run() ends only once every batch it dispatched has settled
         self._stores.close()
 
 

@@ -27,7 +27,7 @@ def start_ray(settings: Settings) -> None:
         _log.info("joining Ray cluster at %s", settings.cluster.ray_address)
         ray.init(
             address=settings.cluster.ray_address,
-            runtime_env=RUNTIME_ENV,
+            runtime_env=dict(RUNTIME_ENV),  # ray.init adds keys to the dict it is given
             logging_level=logging.WARNING,
         )
         return
@@ -35,7 +35,7 @@ def start_ray(settings: Settings) -> None:
         _node_ip_address="127.0.0.1",
         include_dashboard=False,
         object_store_memory=settings.cluster.object_store_memory_mb * 1024 * 1024,
-        runtime_env=RUNTIME_ENV,
+        runtime_env=dict(RUNTIME_ENV),
         logging_level=logging.WARNING,
         configure_logging=True,
     )

@@ -16,7 +16,7 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
-from mairust.errors import Conflict
+from mairust.errors import Conflict, InvalidInput
 from mairust.model.address import normalize_address, normalize_domain
 from mairust.model.scope import Scope
 from mairust.passwords import hash_password
@@ -89,7 +89,8 @@ def user_add(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise typer.BadParameter("empty password on stdin", param_hint="--password-stdin")
+            with reported_errors():
+                raise InvalidInput("--password-stdin: the password read from stdin is empty")
         password_hash = hash_password(password)
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
         normalized = normalize_address(address)

@@ -34,16 +34,19 @@ def queue_list(
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
         rows = stores.metadata.list_queue(state, limit)
         counts = stores.metadata.queue_counts()
-    table = Table("id", "message", "recipient", "state", "attempts", "next attempt", "last error")
+    table = Table("id", "state", "attempts", "next attempt", "last error")
+    # Ids and addresses are what people copy: never cut or wrap them, whatever the width.
+    table.add_column("message", no_wrap=True, min_width=26)
+    table.add_column("recipient", no_wrap=True)
     for row in rows:
         table.add_row(
             str(row.id),
-            row.message.id,
-            row.recipient,
             row.state.value,
             str(row.attempts),
             row.next_attempt_at.isoformat(timespec="seconds"),
             row.last_error or "",
+            row.message.id,
+            row.recipient,
         )
     console.print(table)
     console.print("  ".join(f"{s.value}: {counts.get(s, 0)}" for s in QueueState))

@@ -82,6 +82,9 @@ class QueueDispatcher:
                 task.add_done_callback(self._in_flight.discard)
                 continue
             await self._sleep()
+        # A batch leased just before stop() was asked may still be starting: see it through.
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
 
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Stop leasing; wait for batches in flight (their rows are settled by the workers)."""

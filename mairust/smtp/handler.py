@@ -143,8 +143,9 @@ class InboundHandler:
             )
             refusal = replies.reply_for_auth(decision)
             if refusal is not None:
-                return _rejected(refusal, "RCPT", session, recipient=recipient,
-                                 reason=decision.reason)
+                return _rejected(
+                    refusal, "RCPT", session, recipient=recipient, reason=decision.reason
+                )
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK

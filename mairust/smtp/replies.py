@@ -57,6 +57,8 @@ def reply_for_auth(decision: Decision) -> str | None:
     if decision.action is Action.REJECT:
         return SPF_REJECTED if decision.check is Check.SPF else DMARC_REJECTED
     return None
+
+
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"
 
 # Default enhanced code per basic reply code, used when a reply line has none.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -96,8 +97,19 @@ class Fts5SearchIndex:
             raise
 
     def _prepare(self) -> None:
+        # Switching a new file to WAL needs a moment of exclusive access, which the busy
+        # timeout does not cover: two processes opening a new index at once retry briefly.
+        for attempt in range(50):
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise StorageUnavailable(
+                        f"search index unusable at {self.path}: {error}"
+                    ) from error
+                time.sleep(0.1)
         try:
-            self._conn.execute("PRAGMA journal_mode = WAL")
             # Derived data: a lost last transaction is re-indexed, so no fsync per commit.
             self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:

@@ -48,9 +48,15 @@ def test_committed_rows_are_delivered_after_a_nudge(running, world, body, wait_u
     assert sorted(e.mailbox_address for e in world.entries(first.id)) == sorted([alice, bob])
     assert [e.mailbox_address for e in world.entries(second.id)] == [alice]
     assert world.search("meerkat") == {e.id for e in world.entries(first.id)}
-    stats = ray.get(running.stats.remote(), timeout=CALL_TIMEOUT)
+    # The worker acks in the store before its report reaches the dispatcher.
+    stats = wait_until(
+        lambda: (
+            (s := ray.get(running.stats.remote(), timeout=CALL_TIMEOUT))["delivered"] == 3 and s
+        ),
+        timeout=15,
+        what="the dispatcher's report",
+    )
     assert stats["rows_leased"] == 3
-    assert stats["delivered"] == 3
     assert stats["batches"] >= 1
     assert (stats["deferred"], stats["failed"], stats["lost_batches"]) == (0, 0, 0)
 

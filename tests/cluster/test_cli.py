@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from cluster import cli
 from cluster.cli import app
 from mairust import __version__
+from mairust.cli import directory, queue
 from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
@@ -26,8 +28,16 @@ from mairust.model.scope import Scope
 from mairust.passwords import verify_password
 from mairust.storage.factory import Stores, migrate, open_stores
 
-# Rich reads COLUMNS on every print: wide enough that no table cell is cut.
+# Wide enough that no table cell is cut. Consoles made during a command read COLUMNS;
+# the commands' module-level consoles may have fixed their width at import (pytest-xdist
+# sets COLUMNS=80 in its workers), so ``wide_consoles`` widens those.
 WIDE = {"COLUMNS": "250"}
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    for console in (cli.console, directory.console, queue.console):
+        monkeypatch.setattr(console, "width", 250)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +67,7 @@ def mairust(data_dir: Path):
 
 @pytest.fixture
 def stores(data_dir: Path) -> Iterator[Stores]:
-    """The stores the commands wrote (opened after they ran: the commands migrate them)."""
+    """The stores the commands write to, opened alongside them (SQLite WAL shares them)."""
     settings = Settings(data_dir=data_dir)
     migrate(settings.storage)
     opened = open_stores(settings.storage)
@@ -191,8 +201,8 @@ def test_invalid_address_is_refused(mairust, stores):
 def test_empty_password_on_stdin_is_refused(mairust, stores):
     assert mairust("domain", "add", "example.test").exit_code == 0
     result = mairust("user", "add", "frank@example.test", "--password-stdin", stdin="\n")
-    # A usage error (click's exit code 2), raised before any store is touched.
-    assert_clean_failure(result, "empty password on stdin", exit_code=2)
+    # Refused before any store is touched: one clear line, exit code 1.
+    assert_clean_failure(result, "password read from stdin is empty")
     assert stores.metadata.find_mailbox("frank@example.test") is None
 
 

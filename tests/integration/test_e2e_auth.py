@@ -13,9 +13,9 @@ import base64
 import re
 import smtplib
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
-import dkim
+import dkim  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -70,8 +70,9 @@ def server(zone: ZoneServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def signed(message: bytes) -> bytes:
-    signature = dkim.sign(message, b"sel", b"good.example", PRIVATE_PEM,
-                          include_headers=[b"from", b"to", b"subject"])
+    signature = dkim.sign(
+        message, b"sel", b"good.example", PRIVATE_PEM, include_headers=[b"from", b"to", b"subject"]
+    )
     return signature + message
 
 
@@ -87,11 +88,12 @@ def send(server: MairustServer, mail_from: str, data: bytes) -> tuple[int, bytes
         return smtp.data(data)
 
 
-def entry_for(server: MairustServer, message_id: str) -> dict:
-    def find() -> dict | None:
+def entry_for(server: MairustServer, message_id: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
         with server.api() as api:
-            items = api.get("/api/v1/messages",
-                            params={"mailbox": "alice@example.test", "limit": 500}).json()["items"]
+            items = api.get(
+                "/api/v1/messages", params={"mailbox": "alice@example.test", "limit": 500}
+            ).json()["items"]
         return next((m for m in items if m["message_id"] == message_id), None)
 
     found = wait_for(find, what=f"{message_id} delivered")
@@ -101,8 +103,10 @@ def entry_for(server: MairustServer, message_id: str) -> dict:
 
 def test_good_message_passes_everything(server: MairustServer) -> None:
     forged = f"Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=bank.example\r\n"
-    body = (b"From: Good Sender <news@good.example>\r\nTo: alice@example.test\r\n"
-            b"Subject: signed newsletter\r\n\r\nAll signed and aligned.\r\n")
+    body = (
+        b"From: Good Sender <news@good.example>\r\nTo: alice@example.test\r\n"
+        b"Subject: signed newsletter\r\n\r\nAll signed and aligned.\r\n"
+    )
     code, reply = send(server, "news@good.example", forged.encode() + signed(body))
     assert code == 250, reply
     message_id = reply.decode().rsplit(" ", 1)[1]
@@ -113,8 +117,11 @@ def test_good_message_passes_everything(server: MairustServer) -> None:
     assert detail["auth"]["spf"]["result"] == "pass"
     assert [d["result"] for d in detail["auth"]["dkim"]] == ["pass"]
     assert detail["auth"]["dmarc"]["result"] == "pass"
-    results = [v for n, v in ((h["name"], h["value"]) for h in detail["headers"])
-               if n.lower() == "authentication-results"]
+    results = [
+        v
+        for n, v in ((h["name"], h["value"]) for h in detail["headers"])
+        if n.lower() == "authentication-results"
+    ]
     assert len(results) == 1, results  # ours; the forged one is gone
     assert results[0].startswith(AUTHSERV_ID)
     for word in ("spf=pass", "dkim=pass", "dmarc=pass"):
@@ -124,8 +131,10 @@ def test_good_message_passes_everything(server: MairustServer) -> None:
 
 
 def test_p_reject_spoof_is_refused(server: MairustServer) -> None:
-    spoof = (b"From: The Bank <ceo@bank.example>\r\nTo: alice@example.test\r\n"
-             b"Subject: urgent wire transfer\r\n\r\nPay now.\r\n")
+    spoof = (
+        b"From: The Bank <ceo@bank.example>\r\nTo: alice@example.test\r\n"
+        b"Subject: urgent wire transfer\r\n\r\nPay now.\r\n"
+    )
     code, reply = send(server, "mallory@attacker.example", spoof)
     assert (code, reply[:5]) == (550, b"5.7.1"), reply
     with server.api() as api:
@@ -134,14 +143,19 @@ def test_p_reject_spoof_is_refused(server: MairustServer) -> None:
 
 
 def test_dns_timeout_is_a_temporary_failure(server: MairustServer) -> None:
-    code, reply = send(server, "someone@slow.example",
-                       b"From: someone@slow.example\r\nSubject: slow\r\n\r\nhello\r\n")
+    code, reply = send(
+        server,
+        "someone@slow.example",
+        b"From: someone@slow.example\r\nSubject: slow\r\n\r\nhello\r\n",
+    )
     assert (code, reply[:5]) == (451, b"4.4.3"), reply
 
 
 def test_p_quarantine_failure_goes_to_junk(server: MairustServer) -> None:
-    message = (b"From: Shop <offers@shop.example>\r\nTo: alice@example.test\r\n"
-               b"Subject: quarantined offer\r\n\r\nCheap stuff.\r\n")
+    message = (
+        b"From: Shop <offers@shop.example>\r\nTo: alice@example.test\r\n"
+        b"Subject: quarantined offer\r\n\r\nCheap stuff.\r\n"
+    )
     code, reply = send(server, "offers@attacker.example", message)
     assert code == 250, reply
     entry = entry_for(server, reply.decode().rsplit(" ", 1)[1])
@@ -156,5 +170,3 @@ def test_p_quarantine_failure_goes_to_junk(server: MairustServer) -> None:
     assert [h["id"] for h in hits] == [entry["id"]]
     assert entry["id"] not in [h["id"] for h in passing]
     assert re.fullmatch(r"[0-9A-Z]{26}", entry["id"])
-
-

@@ -11,8 +11,8 @@ def test_records_are_logged_with_structured_fields(caplog):
         events.record(RecordType.DELIVERY, message_id="m1", recipient="a@b.example")
     [entry] = caplog.records
     assert entry.getMessage() == "Delivery message_id=m1 recipient=a@b.example"
-    assert entry.record_type == "Delivery"  # type: ignore[attr-defined]
-    assert entry.fields == {"message_id": "m1", "recipient": "a@b.example"}  # type: ignore[attr-defined]
+    assert entry.record_type == "Delivery"
+    assert entry.fields == {"message_id": "m1", "recipient": "a@b.example"}
 
 
 def test_the_vocabulary_is_closed():

@@ -20,6 +20,7 @@ from mairust.model.queue import QueueItem
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
 from mairust.smtp.frontend import SmtpFrontEnd
+from mairust.smtp.handler import InboundAuth
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
 from mairust.storage.factory import Stores, migrate, open_stores
@@ -102,6 +103,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         blobs: BlobStore | None = None,
         directory: Directory | None = None,
         authenticator: PasswordCheck | None = None,
+        auth: InboundAuth | None = None,
         max_batch: int = 128,
         **smtp: Any,
     ) -> Mta:
@@ -111,7 +113,9 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         )
         spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
         await spool.start()
-        frontend = SmtpFrontEnd(settings, directory or stores.metadata, spool, authenticator)
+        frontend = SmtpFrontEnd(
+            settings, directory or stores.metadata, spool, authenticator, auth=auth
+        )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)
         running.append(mta)

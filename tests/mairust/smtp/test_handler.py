@@ -14,11 +14,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from mairust.auth.checker import AuthChecker, SenderCheck
+from mairust.auth.policy import AuthPolicy
+from mairust.auth.results import AuthResults
+from mairust.auth.service import ThreadedAuthService
+from mairust.config import AuthSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
-from mairust.smtp.handler import normalize_line_endings, received_header
+from mairust.smtp.handler import InboundAuth, normalize_line_endings, received_header
 from mairust.storage.factory import Stores
+from tests.support.dict_resolver import DictResolver
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).
@@ -480,3 +486,71 @@ def test_received_header_for_ipv6_and_odd_helo() -> None:
         b"\tby mx.example.test (MaiRust) with ESMTPSA id 01ABC;\r\n"
         b"\tMon, 03 Mar 2025 10:00:00 +0000\r\n"
     )
+
+
+# -- authentication at the SMTP edge (checks injected; policy real) -------------------
+
+AUTHSERV = "mx.example.test"
+SPF_ZONE = {"remote.test": {"TXT": ["v=spf1 ip4:192.0.2.1 -all"]}}
+
+
+def checking_auth(settings: AuthSettings, records=SPF_ZONE) -> InboundAuth:
+    service = ThreadedAuthService(AuthChecker(DictResolver(records)))
+    return InboundAuth(service=service, policy=AuthPolicy(settings), authserv_id=AUTHSERV)
+
+
+class BrokenService:
+    async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
+        raise ConnectionError("checker pool is gone")
+
+    async def check_message(self, message: bytes, sender: SenderCheck) -> AuthResults:
+        raise ConnectionError("checker pool is gone")
+
+
+async def test_spf_fail_is_refused_at_rcpt_when_enforced(start_mta, raw_client):
+    settings = AuthSettings(trusted_networks=[], spf="enforce")
+    mta = await start_mta(auth=checking_auth(settings))
+
+    def dialog():
+        client = raw_client(mta.port)
+        return client.dialog(["EHLO c.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{ALICE}>"])
+
+    replies_seen = await asyncio.to_thread(dialog)
+    assert replies_seen[1].startswith("250 2.1.0")
+    assert replies_seen[2].startswith("550 5.7.23")
+    assert mta.queued() == []
+
+
+async def test_recorded_results_are_stamped_and_stored(start_mta):
+    mta = await start_mta(auth=checking_auth(AuthSettings(trusted_networks=[])))
+    forged = f"Authentication-Results: {AUTHSERV}; spf=pass\r\n".encode()
+    message = forged + b"From: x@remote.test\r\nSubject: recorded\r\n\r\nbody\r\n"
+    reply = await asyncio.to_thread(deliver, mta.port, [ALICE], message)
+    assert reply[0] == 250, reply
+    [item] = mta.queued()
+    stored = mta.body_of(item.message.id)
+    assert stored.count(b"Authentication-Results:") == 1
+    assert b"spf=fail" in stored and b"smtp.mailfrom=remote.test" in stored
+
+
+async def test_trusted_clients_are_not_checked_but_forgeries_are_stripped(start_mta):
+    mta = await start_mta(auth=checking_auth(AuthSettings(spf="enforce")))  # 127/8 trusted
+    forged = f"Authentication-Results: {AUTHSERV}; dmarc=pass\r\n".encode()
+    other = b"Authentication-Results: other.example; dmarc=pass\r\n"
+    message = forged + other + b"Subject: trusted\r\n\r\nbody\r\n"
+    reply = await asyncio.to_thread(deliver, mta.port, [ALICE], message)
+    assert reply[0] == 250, reply  # SPF would fail, but 127.0.0.1 is trusted
+    stored = mta.body_of(mta.queued()[0].message.id)
+    assert f"{AUTHSERV}; dmarc=pass".encode() not in stored
+    assert b"other.example; dmarc=pass" in stored
+
+
+async def test_checker_outage_is_a_temporary_failure(start_mta, raw_client):
+    auth = InboundAuth(BrokenService(), AuthPolicy(AuthSettings(trusted_networks=[])), AUTHSERV)
+    mta = await start_mta(auth=auth)
+
+    def dialog():
+        return raw_client(mta.port).dialog(["EHLO c.test", f"MAIL FROM:<{SENDER}>"])
+
+    assert (await asyncio.to_thread(dialog))[1].startswith("451 4.3.0")
+    assert mta.queued() == []
