@@ -30,8 +30,8 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup system-packages
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -p no:cacheprovider
+pytest: setup system-packages  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
+	bash .ci/with-services.sh $(VENV)/bin/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 test: lint typecheck pytest  ## everything CI runs
 

@@ -87,7 +87,7 @@ class RayAuthService:
         return result
 
     async def _submit(self, method: str, domain: str, request: Any) -> Any:
-        index = _shard(domain, len(self._checkers))
+        index = shard_of(domain, len(self._checkers))
         key = (method, index)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         batch = self._pending.get(key)
@@ -122,6 +122,7 @@ class RayAuthService:
                 future.set_result(result)
 
 
-def _shard(domain: str, count: int) -> int:
+def shard_of(domain: str, count: int) -> int:
+    """The checker (0..count-1) that serves ``domain``: stable, case-insensitive."""
     digest = hashlib.blake2b(domain.lower().encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % count

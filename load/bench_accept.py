@@ -362,7 +362,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _machine_line(load_before: float) -> str:
+def machine_line(load_before: float) -> str:
     model = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     runs = asyncio.run(run_benchmark(args))
     command = shlex.join(["python", "-m", "load.bench_accept", *(argv or sys.argv[1:])])
-    print(f"`{command}` — {_machine_line(load_before)}\n")
+    print(f"`{command}` — {machine_line(load_before)}\n")
     print(
         markdown_table(
             runs,

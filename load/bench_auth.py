@@ -38,9 +38,9 @@ import ray
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from actors.auth_checker import AuthCheckerActor, RayAuthService, _shard
+from actors.auth_checker import AuthCheckerActor, RayAuthService, shard_of
 from cluster.ray_runtime import start_ray
-from load.bench_accept import _machine_line
+from load.bench_accept import machine_line
 from load.message_factory import MessageFactory
 from mairust.auth.checker import AuthChecker
 from mairust.auth.dns_resolver import CachingResolver
@@ -145,7 +145,7 @@ def balanced_domain_names(pool_size: int, per_actor: int) -> list[str]:
     candidate = 0
     while len(names) < pool_size * per_actor:
         name = f"sender{candidate}.test"
-        shard = _shard(name, pool_size)
+        shard = shard_of(name, pool_size)
         if taken[shard] < per_actor:
             taken[shard] += 1
             names.append(name)
@@ -447,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     runs = run_benchmark(options)
     command = shlex.join(["python", "-m", "load.bench_auth", *(argv or sys.argv[1:])])
-    print(f"`{command}` — {_machine_line(load_before)}\n")
+    print(f"`{command}` — {machine_line(load_before)}\n")
     print(markdown_table(runs))
     ok = all(run.problem is None and run.not_passed == 0 for run in runs)
     return 0 if ok else 1

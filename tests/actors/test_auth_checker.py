@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import ray
 
-from actors.auth_checker import AuthCheckerActor, RayAuthService, _shard
+from actors.auth_checker import AuthCheckerActor, RayAuthService, shard_of
 from mairust.auth.checker import SenderCheck
 from mairust.auth.results import DmarcWord, SpfWord
 from mairust.config import Settings
@@ -74,8 +74,8 @@ def test_pool_checks_many_senders_in_few_calls(spawn, settings, zone):
 
 
 def test_sharding_is_stable_and_spreads():
-    shards = [_shard(d, 2) for d in DOMAINS]
-    assert shards == [_shard(d.upper(), 2) for d in DOMAINS]
+    shards = [shard_of(d, 2) for d in DOMAINS]
+    assert shards == [shard_of(d.upper(), 2) for d in DOMAINS]
     assert set(shards) == {0, 1}
 
 

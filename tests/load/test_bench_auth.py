@@ -20,7 +20,7 @@ import ray
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from actors.auth_checker import AuthCheckerHost, RayAuthService, _shard
+from actors.auth_checker import AuthCheckerHost, RayAuthService, shard_of
 from load.bench_auth import (
     CLIENT_IP,
     MESSAGE_SIZE,
@@ -143,7 +143,7 @@ def test_dkimpy_verifies_the_message_with_keys_from_the_dict(domains) -> None:
 def test_the_domains_fill_every_shard_of_the_pool_evenly() -> None:
     names = balanced_domain_names(pool_size=3, per_actor=2)
     assert len(set(names)) == 6
-    assert sorted(_shard(name, 3) for name in names) == [0, 0, 1, 1, 2, 2]
+    assert sorted(shard_of(name, 3) for name in names) == [0, 0, 1, 1, 2, 2]
 
 
 # -- budgets, loops and rates ------------------------------------------------------------------
