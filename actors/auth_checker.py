@@ -65,13 +65,21 @@ class _Batch:
 
 
 class RayAuthService:
-    """The core's AuthService over the checker pool, batching per actor and per loop turn."""
+    """The core's AuthService over the checker pool, batching per actor.
 
-    def __init__(self, checkers: Sequence[Any]) -> None:
+    A batch leaves at the end of the loop turn in which it was started, unless
+    ``max_calls_per_actor`` calls to that actor are still out: then it keeps filling
+    until one returns. Under load, batches grow instead of calls multiplying.
+    """
+
+    def __init__(self, checkers: Sequence[Any], *, max_calls_per_actor: int = 2) -> None:
         if not checkers:
             raise ValueError("the auth service needs at least one checker actor")
         self._checkers = list(checkers)
+        self._max_calls = max_calls_per_actor
         self._pending: dict[tuple[str, int], _Batch] = {}
+        self._calls_out: dict[tuple[str, int], int] = {}
+        self._scheduled: set[tuple[str, int]] = set()
         self._in_flight: set[asyncio.Future[None]] = set()
 
     async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
@@ -90,25 +98,32 @@ class RayAuthService:
         index = shard_of(domain, len(self._checkers))
         key = (method, index)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        batch = self._pending.get(key)
-        if batch is None:
-            batch = self._pending[key] = _Batch([], [])
-            # Sent once this loop turn is over: every session that asked meanwhile rides along.
-            asyncio.get_running_loop().call_soon(self._send, key)
+        batch = self._pending.setdefault(key, _Batch([], []))
         batch.requests.append(request)
         batch.futures.append(future)
+        self._schedule(key)
         return await future
 
+    def _schedule(self, key: tuple[str, int]) -> None:
+        """Send ``key``'s batch after this loop turn, if a call slot is free."""
+        if key in self._scheduled or key not in self._pending:
+            return
+        if self._calls_out.get(key, 0) >= self._max_calls:
+            return  # a returning call sends it
+        self._scheduled.add(key)
+        asyncio.get_running_loop().call_soon(self._send, key)
+
     def _send(self, key: tuple[str, int]) -> None:
+        self._scheduled.discard(key)
         batch = self._pending.pop(key)
         method, index = key
+        self._calls_out[key] = self._calls_out.get(key, 0) + 1
         ref = getattr(self._checkers[index], method).remote(batch.requests)
-        task = asyncio.ensure_future(self._deliver(ref, batch))
+        task = asyncio.ensure_future(self._deliver(key, ref, batch))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    @staticmethod
-    async def _deliver(ref: Any, batch: _Batch) -> None:
+    async def _deliver(self, key: tuple[str, int], ref: Any, batch: _Batch) -> None:
         try:
             results = await ref
         except Exception as error:  # the actor died or raised: every waiter hears it
@@ -117,6 +132,9 @@ class RayAuthService:
                 if not future.done():
                     future.set_exception(error)
             return
+        finally:
+            self._calls_out[key] -= 1
+            self._schedule(key)
         for future, result in zip(batch.futures, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -88,3 +88,52 @@ def test_a_dead_checker_fails_the_waiters(spawn, settings):
 
     with pytest.raises(ray.exceptions.RayActorError):
         asyncio.run(run())
+
+
+class _HeldMethod:
+    """Stands in for an actor method: records each batch, answers when the test says."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+        self.replies: list[asyncio.Future[list[Any]]] = []
+
+    def remote(self, requests: list[Any]) -> asyncio.Future[list[Any]]:
+        self.batches.append(list(requests))
+        reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.replies.append(reply)
+        return reply
+
+    def answer_all(self) -> None:
+        for batch, reply in zip(self.batches, self.replies, strict=True):
+            if not reply.done():
+                reply.set_result([f"checked {r[2]}" for r in batch])
+
+
+class _HeldChecker:
+    def __init__(self) -> None:
+        self.check_senders = _HeldMethod()
+
+
+def test_batches_grow_while_calls_are_out():
+    checker = _HeldChecker()
+
+    async def run() -> list[Any]:
+        service = RayAuthService([checker], max_calls_per_actor=1)
+        first = asyncio.ensure_future(service.check_sender("192.0.2.1", "h", "a@d0.example"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(checker.check_senders.batches) == 1  # sent after its loop turn
+        later = [
+            asyncio.ensure_future(service.check_sender("192.0.2.1", "h", f"b{n}@d0.example"))
+            for n in range(5)
+        ]
+        await asyncio.sleep(0.01)
+        assert len(checker.check_senders.batches) == 1  # the one call slot is taken
+        checker.check_senders.answer_all()
+        await asyncio.sleep(0.01)
+        assert [len(b) for b in checker.check_senders.batches] == [1, 5]
+        checker.check_senders.answer_all()
+        return await asyncio.gather(first, *later)
+
+    results = asyncio.run(run())
+    assert results == ["checked a@d0.example"] + [f"checked b{n}@d0.example" for n in range(5)]
