@@ -14,6 +14,7 @@ from mairust import __version__
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.queue import queue_app
+from mairust.cli.search import search_app
 
 app = typer.Typer(
     name="mairust",
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(domain_app, name="domain")
 app.add_typer(user_app, name="user")
 app.add_typer(queue_app, name="queue")
+app.add_typer(search_app, name="search")
 console = Console(soft_wrap=True)
 
 

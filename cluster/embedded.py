@@ -22,6 +22,7 @@ from ray import serve
 from actors.auth_checker import AuthCheckerActor
 from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
+from actors.indexer import IndexerActor
 from actors.pipeline_worker import PipelineWorkerActor
 from cluster.ray_runtime import RUNTIME_ENV, start_ray
 from mairust.cli.admin_token import ensure_admin_token
@@ -50,6 +51,7 @@ class EmbeddedCluster:
         self._dispatcher: Any = None
         self._workers: list[Any] = []
         self._auth_checkers: list[Any] = []
+        self._indexer: Any = None
 
     def prepare_stores(self) -> str:
         """Migrate, create the --domain domains, hand back leases of a dead run; the token."""
@@ -77,6 +79,7 @@ class EmbeddedCluster:
         self._dispatcher = DispatcherActor.options(name="dispatcher").remote(
             settings, self._workers
         )
+        self._indexer = IndexerActor.options(name="indexer").remote(settings)
         self._auth_checkers = [
             AuthCheckerActor.options(name=f"auth-checker-{n}").remote(settings)
             for n in range(settings.auth.checkers if settings.auth.enabled else 0)
@@ -102,7 +105,11 @@ class EmbeddedCluster:
     def stop(self) -> None:
         """Graceful stop; safe to call after a partial start."""
         # SMTP first (no new mail), then the dispatcher (batches in flight finish).
-        for step, actor in (("SMTP front-end", self._frontend), ("dispatcher", self._dispatcher)):
+        for step, actor in (
+            ("SMTP front-end", self._frontend),
+            ("dispatcher", self._dispatcher),
+            ("indexer", self._indexer),
+        ):
             if actor is None:
                 continue
             try:

@@ -83,6 +83,8 @@ class ClusterSettings(_Section):
     pipeline_workers: int = Field(2, ge=1)
     max_batches_in_flight: int = Field(2, ge=1)
     object_store_memory_mb: int = Field(256, ge=78)
+    # How often the indexer retries entries left in the search backlog by a search outage.
+    search_backlog_interval: float = Field(5.0, gt=0)
 
 
 SpfMode = Literal["enforce", "record"]

@@ -108,14 +108,28 @@ class PipelineRunner:
             return {}
         try:
             self._stores.search.index([document for _, document in batch.pending_documents])
+            return {}
         except (MairustError, OSError) as exc:
-            # The entries are stored; the rows come back and index again when search is back.
+            error: Exception = exc
+        # Delivery does not wait for search: the entries are stored, so they go to the
+        # durable backlog and the indexer writes them when search is back.
+        entry_ids = [document.entry_id for _, document in batch.pending_documents]
+        try:
+            self._stores.metadata.add_to_search_backlog(entry_ids)
+        except MairustError as backlog_error:
             _log.warning(
-                "search index unavailable, deferring %d rows: %s", len(batch.pending_documents), exc
+                "search and its backlog unavailable, deferring %d rows: %s / %s",
+                len(entry_ids),
+                error,
+                backlog_error,
             )
             return {
-                work.item.id: Deferred(f"4.3.0 index: {exc}") for work, _ in batch.pending_documents
+                work.item.id: Deferred(f"4.3.0 index: {error}")
+                for work, _ in batch.pending_documents
             }
+        _log.warning(
+            "search unavailable (%s): %d entries wait in the backlog", error, len(entry_ids)
+        )
         return {}
 
     def _settle(

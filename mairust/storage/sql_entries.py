@@ -20,7 +20,7 @@ from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import entries, mailboxes, messages
 
 # Both dialects spell "insert, or nothing on a duplicate key" as ON CONFLICT DO NOTHING.
-_UPSERT_INSERTS: dict[str, Callable[[sa.Table], Any]] = {
+UPSERT_INSERTS: dict[str, Callable[[sa.Table], Any]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
@@ -44,7 +44,7 @@ class SqlEntries:
             ).scalar()
             if received_at is None:
                 raise NotFound(f"no such message: {entry.message_id}")
-            insert = _UPSERT_INSERTS[self._db.dialect](entries).values(
+            insert = UPSERT_INSERTS[self._db.dialect](entries).values(
                 id=new_id(),
                 tenant_id=entry.tenant_id,
                 mailbox_id=entry.mailbox_id,
@@ -111,6 +111,11 @@ class SqlEntries:
                 query.order_by(entries.c.received_at.desc(), entries.c.id.desc()).limit(limit)
             ).all()
         return [_entry(row) for row in rows]
+
+    def count_entries(self, scope: Scope) -> int:
+        query = _scoped(sa.select(sa.func.count()).select_from(entries), scope)
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def count_entries_for_message(self, message_id: str) -> int:
         with self._db.read() as conn:

@@ -171,3 +171,11 @@ entries = sa.Table(
     sa.Index("ix_entries_tenant_received", "tenant_id", "received_at", "id"),
     sa.Index("ix_entries_message_id", "message_id"),
 )
+
+search_backlog = sa.Table(
+    "search_backlog",
+    metadata,
+    # Added by 0003: entries stored while the search role was down, to index when it is back.
+    sa.Column("entry_id", sa.Text, sa.ForeignKey("entries.id"), primary_key=True),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+)

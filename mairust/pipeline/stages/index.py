@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mairust.auth.results import AuthResults
-from mairust.model.mailbox import SearchDocument
+from mairust.pipeline.indexing import search_document
 from mairust.pipeline.work import BatchContext, Outcome, RecipientWork
 
 
@@ -17,19 +16,7 @@ class IndexStage:
         entry, parsed = work.entry, work.message.parsed
         if entry is None or parsed is None:
             raise RuntimeError("index stage needs the store and parse stages before it")
-        document = SearchDocument(
-            entry_id=entry.id,
-            tenant_id=entry.tenant_id,
-            mailbox_id=entry.mailbox_id,
-            subject=entry.subject,
-            from_addr=entry.from_addr,
-            to_addrs=entry.to_addrs,
-            body=parsed.searchable_body,
-            received_at=entry.received_at,
-            auth=AuthResults.from_json(entry.auth_results).summary_words()
-            if entry.auth_results
-            else {},
-        )
+        document = search_document(entry, parsed)
         # The runner writes all documents of the batch in one call, then acks their rows.
         batch.pending_documents.append((work, document))
         return None

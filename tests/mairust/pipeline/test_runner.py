@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mairust.config import QueueSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.queue import QueueState
 from mairust.model.scope import Scope
+from mairust.pipeline.indexing import drain_search_backlog
 from mairust.pipeline.runner import PipelineRunner, RetryPolicy
 from mairust.storage.factory import Stores
 
@@ -62,23 +65,48 @@ class FailingSearch:
         return getattr(self.real, name)
 
 
-def test_search_outage_defers_and_catches_up(stores, settings, spool_message):
+def test_search_outage_delivers_and_leaves_a_durable_backlog(stores, settings, spool_message):
     search = FailingSearch(stores.search)
     flaky = Stores(metadata=stores.metadata, blobs=stores.blobs, search=search)
+    spool_message(BODY, "alice@example.test", "bob@example.test")
+    items = stores.metadata.lease_batch("w1", 10, 60)
+    report = PipelineRunner(flaky, settings.queue).process(items, "w1")
+    assert (report.delivered, report.deferred) == (2, 0)  # delivery does not wait for search
+    entries = stores.metadata.list_entries(Scope.admin())
+    assert sorted(stores.metadata.search_backlog()) == sorted(e.id for e in entries)
+    assert stores.search.search(Scope.admin(), "walrus") == []
+    with pytest.raises(StorageUnavailable):
+        drain_search_backlog(flaky)  # still down: the backlog keeps everything
+    assert stores.metadata.search_backlog_size() == 2
+    search.down = False
+    assert drain_search_backlog(flaky) == 2
+    assert stores.metadata.search_backlog_size() == 0
+    assert len(stores.search.search(Scope.admin(), "walrus")) == 2
+
+
+class FailingMetadata:
+    def __init__(self, real):
+        self.real = real
+
+    def add_to_search_backlog(self, entry_ids):
+        raise StorageUnavailable("metadata is down too")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_search_and_backlog_outage_defers_the_rows(stores, settings, spool_message):
+    flaky = Stores(
+        metadata=FailingMetadata(stores.metadata),
+        blobs=stores.blobs,
+        search=FailingSearch(stores.search),
+    )
     spool_message(BODY, "alice@example.test")
     items = stores.metadata.lease_batch("w1", 10, 60)
     report = PipelineRunner(flaky, settings.queue).process(items, "w1")
     assert report.deferred == 1
     [row] = stores.metadata.list_queue(QueueState.QUEUED)
     assert "search is down" in (row.last_error or "")
-    assert len(stores.metadata.list_entries(Scope.admin())) == 1  # stored already
-    search.down = False
-    later = stores.metadata.lease_batch("w1", 10, 60)
-    assert later == []  # not due before its retry time
-    items = _lease_when_due(stores)
-    report = PipelineRunner(flaky, settings.queue).process(items, "w2")
-    assert report.delivered == 1
-    assert len(stores.search.search(Scope.admin(), "walrus")) == 1
 
 
 def _lease_when_due(stores, timeout=5.0):

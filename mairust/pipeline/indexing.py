@@ -1,0 +1,91 @@
+"""Turn mailbox entries into search documents and write them: for the ``index`` stage,
+the indexer that drains the search backlog, and ``mairust search reindex``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from mairust.auth.results import AuthResults
+from mairust.errors import MairustError, NotFound
+from mairust.model.mailbox import MailboxEntry, SearchDocument
+from mairust.model.parsing import ParsedMessage, parse_message
+from mairust.model.scope import Scope
+from mairust.storage.factory import Stores
+
+_log = logging.getLogger(__name__)
+
+
+def search_document(entry: MailboxEntry, parsed: ParsedMessage) -> SearchDocument:
+    """The document the search role keeps for ``entry``."""
+    return SearchDocument(
+        entry_id=entry.id,
+        tenant_id=entry.tenant_id,
+        mailbox_id=entry.mailbox_id,
+        subject=entry.subject,
+        from_addr=entry.from_addr,
+        to_addrs=entry.to_addrs,
+        body=parsed.searchable_body,
+        received_at=entry.received_at,
+        auth=AuthResults.from_json(entry.auth_results).summary_words()
+        if entry.auth_results
+        else {},
+    )
+
+
+def index_entries(stores: Stores, entries: Sequence[MailboxEntry]) -> int:
+    """Parse each entry's blob (once per blob) and index them in one bulk write."""
+    parsed: dict[str, ParsedMessage] = {}
+    documents = []
+    for entry in entries:
+        if entry.blob_key not in parsed:
+            try:
+                parsed[entry.blob_key] = parse_message(stores.blobs.get(entry.blob_key))
+            except NotFound:
+                _log.error("entry %s: blob %s is missing; not indexed", entry.id, entry.blob_key)
+                continue
+        documents.append(search_document(entry, parsed[entry.blob_key]))
+    stores.search.index(documents)
+    return len(documents)
+
+
+def drain_search_backlog(stores: Stores, batch_size: int = 200) -> int:
+    """Index what the backlog holds, oldest first; returns how many entries were indexed.
+
+    Stops at the first failure (the search role is still down): the rest stays queued.
+    """
+    done = 0
+    while True:
+        ids = stores.metadata.search_backlog(batch_size)
+        if not ids:
+            return done
+        entries = stores.metadata.get_entries(Scope.admin(), ids)
+        index_entries(stores, entries)
+        stores.metadata.remove_from_search_backlog(ids)
+        done += len(entries)
+        if len(ids) < batch_size:
+            return done
+
+
+def reindex_all(
+    stores: Stores,
+    batch_size: int = 200,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Index every entry of every tenant again (idempotent upserts), newest first."""
+    total = 0
+    cursor: str | None = None
+    while True:
+        page = stores.metadata.list_entries(Scope.admin(), limit=batch_size, before=cursor)
+        if not page:
+            return total
+        try:
+            total += index_entries(stores, page)
+        except MairustError:
+            # Whatever failed is in the backlog's hands once search is back.
+            stores.metadata.add_to_search_backlog([entry.id for entry in page])
+            raise
+        if progress is not None:
+            progress(len(page))
+        cursor = page[-1].id

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from mairust.errors import StorageUnavailable
+from mairust.model.scope import Scope
+from mairust.pipeline.indexing import drain_search_backlog, index_entries, reindex_all
+from mairust.pipeline.runner import PipelineRunner
+from mairust.storage.factory import Stores
+
+
+def deliver(stores, settings, spool_message, count: int) -> None:
+    for n in range(count):
+        spool_message(
+            f"Subject: note {n}\r\n\r\nplatypus number {n}\r\n".encode(), "alice@example.test"
+        )
+    items = stores.metadata.lease_batch("w", 100, 60)
+    PipelineRunner(stores, settings.queue).process(items, "w")
+
+
+class DownSearch:
+    def __init__(self, real):
+        self.real = real
+
+    def index(self, documents):
+        raise StorageUnavailable("search is down")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_reindex_rebuilds_a_lost_index(stores, settings, spool_message, tmp_path):
+    deliver(stores, settings, spool_message, 5)
+    stores.search.delete([e.id for e in stores.metadata.list_entries(Scope.admin())])
+    assert stores.search.search(Scope.admin(), "platypus") == []
+    seen: list[int] = []
+    assert reindex_all(stores, batch_size=2, progress=seen.append) == 5
+    assert seen == [2, 2, 1]
+    assert len(stores.search.search(Scope.admin(), "platypus")) == 5
+    assert reindex_all(stores) == 5  # again: replaced, not doubled
+    assert len(stores.search.search(Scope.admin(), "platypus")) == 5
+
+
+def test_reindex_during_an_outage_fills_the_backlog(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 3)
+    down = Stores(metadata=stores.metadata, blobs=stores.blobs, search=DownSearch(stores.search))
+    with pytest.raises(StorageUnavailable):
+        reindex_all(down)
+    assert stores.metadata.search_backlog_size() == 3
+    assert drain_search_backlog(stores, batch_size=2) == 3
+    assert stores.metadata.search_backlog_size() == 0
+
+
+def test_an_entry_whose_blob_is_gone_is_skipped_not_fatal(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 2)
+    entries = stores.metadata.list_entries(Scope.admin())
+    stores.blobs.delete(entries[0].blob_key)
+    assert index_entries(stores, entries) == 1
