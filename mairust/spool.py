@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mairust.errors import StorageUnavailable
+from mairust.errors import Conflict, InvalidInput, StorageUnavailable
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
@@ -173,6 +173,18 @@ class Spool:
         records = [pending.record for pending in batch]
         try:
             await asyncio.to_thread(self._metadata.commit_messages, records)
+        except (InvalidInput, Conflict) as error:
+            if len(batch) > 1:
+                # One record the store refuses must not cost the others their 250:
+                # commit them one by one, so only the culprit's sender hears 451.
+                log.warning("spool: group commit refused (%r); committing one by one", error)
+                for pending in batch:
+                    await self._commit_batch([pending])
+                return
+            self.batches_failed += 1
+            log.warning("spool: commit of %s refused: %r", records[0].ref.id, error)
+            self._fail(batch, error)
+            return
         except Exception as error:
             # Not committed means not promised: every caller in the batch answers 451.
             self.batches_failed += 1

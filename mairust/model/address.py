@@ -15,7 +15,14 @@ def normalize_address(raw: str) -> str:
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1].strip()
     local, sep, domain = address.rpartition("@")
-    if not sep or not local or not domain or any(c.isspace() for c in address):
+    # Control characters (NUL above all) have no place in an address, and PostgreSQL
+    # text cannot even hold a NUL.
+    if (
+        not sep
+        or not local
+        or not domain
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in address)
+    ):
         raise InvalidInput(f"not a mail address: {raw!r}")
     return f"{local.lower()}@{domain.lower().rstrip('.')}"
 

@@ -71,9 +71,14 @@ def _header_pair(msg: Message, name: str, raw: str) -> tuple[str, str]:
 def _safe_header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-        return "" if value is None else " ".join(str(value).split())
+        return "" if value is None else without_controls(" ".join(str(value).split()))
     except Exception:  # malformed encoded-words: an empty field beats a dropped message
         return ""
+
+
+def without_controls(text: str) -> str:
+    """``text`` without C0 control characters and DEL (a NUL cannot be stored everywhere)."""
+    return "".join(c for c in text if ord(c) >= 32 and ord(c) != 127)
 
 
 def _addresses(msg: Message, name: str) -> tuple[str, ...]:
@@ -82,7 +87,7 @@ def _addresses(msg: Message, name: str) -> tuple[str, ...]:
         pairs = email.utils.getaddresses([str(v) for v in values])
     except Exception:  # unparseable address list: nothing to show, nothing to fail
         return ()
-    return tuple(addr.lower() for _, addr in pairs if "@" in addr)
+    return tuple(without_controls(addr.lower()) for _, addr in pairs if "@" in addr)
 
 
 def _first_address(msg: Message, name: str) -> str:

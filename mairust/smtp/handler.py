@@ -33,6 +33,7 @@ from mairust.model.address import domain_of, normalize_address
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
+from mairust.model.parsing import without_controls
 from mairust.routing.router import Directory, NotLocal, UnknownUser, route_recipient
 from mairust.smtp import replies
 from mairust.spool import Spool
@@ -283,7 +284,7 @@ def _accepted_envelope(session: Session, envelope: SmtpEnvelope) -> Envelope:
         mail_from="" if mail_from == NULL_SENDER else mail_from,
         rcpt_tos=tuple(envelope.rcpt_tos),
         received_at=datetime.now(UTC),
-        helo=session.host_name or "",
+        helo=without_controls(session.host_name or ""),
         client_ip=client_ip_of(session),
         authenticated_as=identity if isinstance(identity, str) else None,
         mail_options=tuple(envelope.mail_options),

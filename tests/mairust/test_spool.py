@@ -6,13 +6,14 @@ import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from mairust.config import Settings
-from mairust.errors import StorageUnavailable
+from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.message import BlobInfo, Envelope, MessageRef, SpoolRecord
 from mairust.spool import Spool
 from mairust.storage.factory import Stores, migrate, open_stores
@@ -258,3 +259,34 @@ async def test_commit_before_start_is_refused(stores: Stores) -> None:
     with pytest.raises(StorageUnavailable):
         await spool.commit(b"x\r\n", envelope())
     assert stores.metadata.list_queue() == []
+
+
+class RefusingMetadata(RecordingMetadata):
+    """Refuses any batch that holds a record sent from the poisoned client address."""
+
+    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
+        if any(record.envelope.client_ip == "192.0.2.66" for record in records):
+            raise InvalidInput("a value the database cannot hold")
+        super().commit_messages(records)
+
+
+async def test_one_refused_record_does_not_cost_the_batch_its_250(stores: Stores) -> None:
+    metadata = RefusingMetadata(stores.metadata)
+    metadata.gate.clear()  # hold the first commit so the rest pile up into one batch
+    spool = Spool(metadata, stores.blobs)  # type: ignore[arg-type]
+    await spool.start()
+    first = asyncio.ensure_future(spool.commit(b"first\r\n", envelope()))
+    await asyncio.to_thread(metadata.entered.wait, 30)
+    poisoned = replace(envelope(), client_ip="192.0.2.66")
+    rest = [asyncio.ensure_future(spool.commit(f"m{n}\r\n".encode(), envelope())) for n in range(3)]
+    bad = asyncio.ensure_future(spool.commit(b"bad\r\n", poisoned))
+    await asyncio.sleep(0.2)
+    metadata.gate.set()
+    await first
+    good = await asyncio.gather(*rest)
+    with pytest.raises(StorageUnavailable):
+        await bad
+    await spool.stop()
+    assert sorted(i.message.id for i in stores.metadata.list_queue()) == sorted(
+        [first.result().id, *(ref.id for ref in good)]
+    )

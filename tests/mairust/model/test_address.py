@@ -32,3 +32,9 @@ def test_domains():
     for bad in ("", "a@b", "a..b", "a b"):
         with pytest.raises(InvalidInput):
             normalize_domain(bad)
+
+
+@pytest.mark.parametrize("raw", ["a\x00b@example.test", "a@exam\x07ple.test", "a\x7f@x.test"])
+def test_control_characters_are_refused(raw):
+    with pytest.raises(InvalidInput):
+        normalize_address(raw)

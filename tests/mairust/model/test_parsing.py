@@ -76,3 +76,9 @@ def test_corpus_parses_without_raising():
         parsed = parse_message(path.read_bytes())
         assert isinstance(parsed.subject, str), path
         assert all(isinstance(v, str) for _, v in parsed.headers), path
+
+
+def test_control_characters_never_reach_summary_fields():
+    parsed = parse_message(b"From: a\x00b@x.example\r\nSubject: nul\x00 and bell\x07\r\n\r\nx\r\n")
+    assert parsed.subject == "nul and bell"
+    assert "\x00" not in parsed.from_addr
