@@ -96,6 +96,14 @@ class FrontEndHost:
         """Stop accepting, finish sessions in progress, drain the spool."""
         await self._frontend.stop()
         await self._spool.stop()
+        spool = self._spool
+        _log.info(
+            "spool: committed %d messages in %d group commits (mean %.1f, max %d per commit)",
+            spool.messages_committed,
+            spool.batches_committed,
+            spool.avg_batch_size,
+            spool.max_batch_size,
+        )
         self._nudge.close()
         self._stores.close()
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -211,7 +212,9 @@ def _mairust_binary(explicit: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _mairust_up(binary: str, data_dir: Path, smtp_port: int) -> Iterator[subprocess.Popen[bytes]]:
+def _mairust_up(
+    binary: str, data_dir: Path, smtp_port: int, config_file: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """``mairust up`` on free loopback ports, its output in ``data_dir/mairust-up.log``;
     stopped with SIGINT (graceful shutdown) on the way out."""
     args = [
@@ -227,6 +230,7 @@ def _mairust_up(binary: str, data_dir: Path, smtp_port: int) -> Iterator[subproc
         str(free_loopback_port()),
         "--domain",
         DOMAIN,
+        *(["--config", str(config_file)] if config_file else []),
     ]
     log.info("starting %s", shlex.join(args))
     with (data_dir / "mairust-up.log").open("wb") as output:
@@ -243,11 +247,23 @@ def _log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _add_users(binary: str, data_dir: Path, addresses: Sequence[str]) -> str | None:
+def _add_users(
+    binary: str, data_dir: Path, addresses: Sequence[str], config_file: Path | None = None
+) -> str | None:
     """Create the recipients with `mairust user add`; return what went wrong, if anything."""
+    extra = ["--config", str(config_file)] if config_file else []
     for address in addresses:
         added = subprocess.run(
-            [binary, "user", "add", address, "--create-domain", "--data-dir", str(data_dir)],
+            [
+                binary,
+                "user",
+                "add",
+                address,
+                "--create-domain",
+                "--data-dir",
+                str(data_dir),
+                *extra,
+            ],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -261,28 +277,38 @@ def _add_users(binary: str, data_dir: Path, addresses: Sequence[str]) -> str | N
 
 
 async def _bench_mairust(
-    binary: str | None, config: LoadConfig, warmup: int, repeat: int, startup: float
+    binary: str | None,
+    config: LoadConfig,
+    warmup: int,
+    repeat: int,
+    startup: float,
+    name: str = "mairust up (embedded)",
+    config_file: Path | None = None,
 ) -> TargetRun:
-    name = "mairust up (embedded)"
     if binary is None:
         return TargetRun(name, None, "no mairust command found (.venv/bin/mairust or PATH)")
     with tempfile.TemporaryDirectory(prefix="mairust-bench-") as tmp:
         data_dir = Path(tmp)
         addresses = [config.to_pattern.format(n=n) for n in range(config.to_count)]
-        problem = await asyncio.to_thread(_add_users, binary, data_dir, addresses)
+        problem = await asyncio.to_thread(_add_users, binary, data_dir, addresses, config_file)
         if problem is not None:
             return TargetRun(name, None, problem)
         port = free_loopback_port()
-        with _mairust_up(binary, data_dir, port) as process:
+        with _mairust_up(binary, data_dir, port, config_file) as process:
             try:
                 await wait_for_greeting(port, process, within_seconds=startup)
-                return await _measure(name, replace(config, port=port), warmup, repeat)
+                run = await _measure(name, replace(config, port=port), warmup, repeat)
             except RuntimeError as exc:
                 log.error(
                     "mairust up failed; last lines of its log:\n%s",
                     _log_tail(data_dir / "mairust-up.log"),
                 )
                 return TargetRun(name, None, str(exc))
+        # Stopped now: its front-end logged the spool's group-commit sizes on the way out.
+        for line in _log_tail(data_dir / "mairust-up.log", lines=400).splitlines():
+            if "spool: committed" in line:
+                print(f"{name}: {line.split('spool: ', 1)[1]}")
+        return run
 
 
 async def run_benchmark(args: argparse.Namespace) -> list[TargetRun]:
@@ -309,7 +335,46 @@ async def run_benchmark(args: argparse.Namespace) -> list[TargetRun]:
         runs.append(
             await _bench_mairust(binary, config, args.warmup, args.repeat, args.startup_timeout)
         )
+        if args.production:
+            with tempfile.TemporaryDirectory(prefix="mairust-bench-config-") as tmp:
+                production = production_config(Path(tmp))
+                runs.append(
+                    await _bench_mairust(
+                        binary,
+                        config,
+                        args.warmup,
+                        args.repeat,
+                        args.startup_timeout,
+                        name="mairust up (PostgreSQL + S3 + OpenSearch)",
+                        config_file=production,
+                    )
+                )
     return runs
+
+
+def production_config(directory: Path) -> Path:
+    """A config naming a new database, bucket and index on the servers that
+    `.ci/with-services.sh` started (MAIRUST_TEST_* in the environment)."""
+    import sqlalchemy as sa
+
+    from mairust.storage.sql_engine import postgres_url
+
+    suffix = uuid.uuid4().hex[:10]
+    server = os.environ["MAIRUST_TEST_POSTGRES_URL"]
+    admin = sa.create_engine(postgres_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "mairust_bench_{suffix}"')
+    admin.dispose()
+    metadata = sa.make_url(server).set(database=f"mairust_bench_{suffix}")
+    blobs = os.environ["MAIRUST_TEST_S3_URL"].replace("s3://mairust-test", f"s3://bench-{suffix}")
+    search = os.environ["MAIRUST_TEST_OPENSEARCH_URL"] + f"?index=bench-{suffix}"
+    path = directory / "production.toml"
+    path.write_text(
+        "[storage]\n"
+        f'metadata = "{metadata.render_as_string(hide_password=False)}"\n'
+        f'blobs = "{blobs}"\nsearch = "{search}"\n'
+    )
+    return path
 
 
 class _DiscardingHandler:
@@ -350,6 +415,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--startup-timeout", type=float, default=180.0, help="seconds for `mairust up` to greet")
     add("--mairust", default=None, help="the mairust command (default .venv/bin/mairust)")
     add("--skip-mairust", action="store_true")
+    add(
+        "--production",
+        action="store_true",
+        help="also run `mairust up` on PostgreSQL + S3 + OpenSearch (run under "
+        ".ci/with-services.sh, which starts them)",
+    )
     add("--skip-aiosmtpd", action="store_true")
     add("--serve-discarding-aiosmtpd", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser

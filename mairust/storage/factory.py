@@ -18,16 +18,18 @@ import sqlalchemy as sa
 from mairust.config import StorageSettings
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
+from mairust.storage.opensearch_search import OpenSearchIndex
 from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
-from mairust.storage.sql_engine import sqlite_path
+from mairust.storage.s3_blobs import S3BlobStore
+from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
 
 log = logging.getLogger(__name__)
 
-_METADATA_SCHEMES = ("sqlite",)
-_BLOB_SCHEMES = ("file",)
-_SEARCH_SCHEMES = ("fts5",)
+_METADATA_SCHEMES = ("sqlite", "postgresql", "postgres")
+_BLOB_SCHEMES = ("file", "s3")
+_SEARCH_SCHEMES = ("fts5", "opensearch")
 
 
 @dataclass
@@ -66,25 +68,36 @@ def open_stores(storage: StorageSettings) -> Stores:
 
 def migrate(storage: StorageSettings) -> None:
     """Upgrade the metadata schema to the newest revision (idempotent, process-safe)."""
-    _check_scheme("metadata", storage.metadata, _METADATA_SCHEMES)
-    sqlite_path(storage.metadata)  # refuses relative and in-memory paths
+    _check_metadata_url(storage.metadata)
     upgrade_to_head(storage.metadata)
     log.info("metadata schema at head: %s", sa.make_url(storage.metadata))
 
 
 def _open_metadata(url: str) -> MetadataStore:
-    _check_scheme("metadata", url, _METADATA_SCHEMES)
-    sqlite_path(url)
+    _check_metadata_url(url)
     return SqlMetadataStore(url)
+
+
+def _check_metadata_url(url: str) -> None:
+    """``sqlite:////abs/file.db`` or ``postgresql://user:pass@host:port/db``; else ValueError."""
+    _check_scheme("metadata", url, _METADATA_SCHEMES)
+    if sa.make_url(url).get_backend_name() == "sqlite":
+        sqlite_path(url)  # refuses relative and in-memory paths
+    else:
+        postgres_url(url)  # refuses a URL without a database name
 
 
 def _open_blobs(url: str) -> BlobStore:
     _check_scheme("blobs", url, _BLOB_SCHEMES)
+    if urlsplit(url).scheme.lower() == "s3":
+        return S3BlobStore.from_url(url)  # s3://bucket/prefix?endpoint=...&region=...
     return FileBlobStore(_local_path("blobs", url))
 
 
 def _open_search(url: str) -> SearchIndex:
     _check_scheme("search", url, _SEARCH_SCHEMES)
+    if urlsplit(url).scheme.lower() == "opensearch":
+        return OpenSearchIndex(url)  # opensearch://host:port?index=NAME
     return Fts5SearchIndex(_local_path("search", url))
 
 

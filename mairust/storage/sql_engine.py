@@ -5,6 +5,12 @@ because a commit backs a 250 reply, a long busy timeout, foreign keys on) and
 SQLAlchemy emits BEGIN itself, so write transactions start with ``BEGIN IMMEDIATE``:
 taking the write lock up front is what lets the busy timeout work instead of a
 read-then-write transaction failing at once with SQLITE_BUSY.
+
+PostgreSQL (``postgresql://`` or ``postgres://``, driven by psycopg 3) gets a pool
+whose connections are pinged before use, so a restarted server costs no failed call
+once it is back; every session commits with ``synchronous_commit = on`` whatever the
+server default, and ``lock_timeout`` plays the busy timeout's part. Writers need no
+up-front lock there: the queue leases rows with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from mairust.errors import Conflict, StorageUnavailable
+from mairust.errors import Conflict, InvalidInput, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT = 15.0
 _BEGIN_OPTION = "mairust_sqlite_begin"
+_POSTGRES_NAMES = ("postgresql", "postgres")
+_POSTGRES_CONNECT_TIMEOUT = 10  # seconds; an unreachable host fails instead of hanging
 
 
 def sqlite_path(url: str | URL) -> Path:
@@ -40,14 +48,60 @@ def sqlite_path(url: str | URL) -> Path:
     return path
 
 
-def create_sql_engine(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
-    """An engine for ``url``; SQLite files get the pragmas and BEGIN handling above."""
+def postgres_url(url: str | URL) -> URL:
+    """``url`` with the psycopg 3 driver when it names PostgreSQL without a driver.
+
+    ``postgres://`` (the libpq spelling) is accepted too; ValueError for any other
+    backend or a URL without a database name.
+    """
     parsed = sa.make_url(url)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend not in _POSTGRES_NAMES:
+        raise ValueError(f"not a PostgreSQL URL: {parsed!r}")
+    if not parsed.database:
+        raise ValueError(f"PostgreSQL URL names no database: {parsed!r}")
+    return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
+
+
+def create_sql_engine(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """An engine for ``url``: SQLite files and PostgreSQL get the settings above."""
+    parsed = sa.make_url(url)
+    if parsed.drivername.partition("+")[0] in _POSTGRES_NAMES:
+        return _postgres_engine(postgres_url(parsed), busy_timeout)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     sqlite_path(parsed).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
     _tune_sqlite(engine, busy_timeout)
+    return engine
+
+
+def _postgres_engine(url: URL, busy_timeout: float) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT
+    engine = sa.create_engine(
+        url,
+        connect_args=connect_args,
+        poolclass=sa.QueuePool,
+        pool_pre_ping=True,
+        # Waiting longer than a lock would for a pooled connection is StorageUnavailable too.
+        pool_timeout=busy_timeout,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Session settings, outside any transaction so that they outlive the first one.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                # A commit backs a 250 reply: never acknowledged before it is on disk.
+                cursor.execute("SET synchronous_commit = on")
+                cursor.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
     return engine
 
 
@@ -77,18 +131,24 @@ class SqlDatabase:
     def __init__(self, url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.engine = create_sql_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
-        # Same pool; only the BEGIN differs (the option is ignored off SQLite).
-        self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        # Same pool, other transaction starts: on SQLite a write takes the lock at BEGIN;
+        # on PostgreSQL a read sees one snapshot for all its statements (as SQLite does).
+        self.read_engine: Engine = self.engine
+        self.write_engine: Engine = self.engine
+        if self.dialect == "sqlite":
+            self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        elif self.dialect == "postgresql":
+            self.read_engine = self.engine.execution_options(isolation_level="REPEATABLE READ")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (one consistent snapshot)."""
-        with translate_errors(), self.engine.begin() as connection:
+        with translate_errors(), self.read_engine.begin() as connection:
             yield connection
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction holding the write lock from its first statement."""
+        """A write transaction (on SQLite holding the write lock from its first statement)."""
         with translate_errors(), self.write_engine.begin() as connection:
             yield connection
 
@@ -100,12 +160,20 @@ class SqlDatabase:
 def translate_errors() -> Iterator[None]:
     """Unique violations become Conflict; an unreachable or failing store StorageUnavailable.
 
+    A server that refuses connections, went away or shuts down (PostgreSQL's
+    admin_shutdown) raises an OperationalError: StorageUnavailable, so the spool
+    answers 451 and the client retries. A value the database refuses (PostgreSQL
+    text cannot hold NUL) is InvalidInput: retrying it would fail forever.
     Programming errors (bad SQL, missing columns) are bugs and propagate unchanged.
     """
     try:
         yield
     except exc.IntegrityError as error:
         raise Conflict(_first_line(error.orig)) from error
+    except exc.DataError as error:
+        raise InvalidInput(
+            f"the metadata store refused a value: {_first_line(error.orig)}"
+        ) from error
     except exc.ProgrammingError:
         raise
     except (exc.DBAPIError, exc.TimeoutError) as error:

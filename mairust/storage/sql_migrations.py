@@ -20,8 +20,9 @@ from sqlalchemy.engine import URL, Connection
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase, translate_errors
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# Any constant works; it only has to be the same in every process that migrates.
-_PG_MIGRATION_LOCK = 0x6D61697275737400  # "mairust\0"
+# The advisory lock every migrating process takes on PostgreSQL. Any constant works;
+# it only has to be the same in every process that migrates.
+PG_MIGRATION_LOCK = 0x6D61697275737400  # "mairust\0"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -67,7 +68,7 @@ def upgrade_to_head(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) 
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
-                    conn.execute(lock, {"key": _PG_MIGRATION_LOCK})
+                    conn.execute(lock, {"key": PG_MIGRATION_LOCK})
                 command.upgrade(alembic_config(conn), "head")
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise RuntimeError("migration left rows that break a foreign key")

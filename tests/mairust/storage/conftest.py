@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,26 +21,42 @@ from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.protocols import BlobStore, SearchIndex
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
+from tests.support.opensearch_indexes import fresh_opensearch_index
+from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
+from tests.support.s3_buckets import fresh_s3_blob_store
 
-# name -> how to make a fresh, empty database URL for one test
-METADATA_URLS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite:///{tmp / 'metadata.db'}",
+# name -> a fresh database URL for one test, given the test's request and tmp_path
+# (a context: whatever the database needs removing goes when the test ends)
+MetadataDatabase = Callable[[pytest.FixtureRequest, Path], AbstractContextManager[str]]
+METADATA_URLS: dict[str, MetadataDatabase] = {
+    "sqlite": lambda _, tmp: nullcontext(f"sqlite:///{tmp / 'metadata.db'}"),
+    "postgresql": lambda request, _: request.getfixturevalue("postgres_databases").database(),
 }
 # name -> how to open a fresh, empty store for one test
 BLOB_BACKENDS: dict[str, Callable[[Path], BlobStore]] = {
     "file": lambda tmp: FileBlobStore(tmp / "blobs"),
+    "s3": fresh_s3_blob_store,  # a fresh prefix; fails (never skips) when no server is running
 }
 SEARCH_BACKENDS: dict[str, Callable[[Path], SearchIndex]] = {
     "fts5": lambda tmp: Fts5SearchIndex(tmp / "search.db"),
+    "opensearch": fresh_opensearch_index,  # fails (never skips) when no node is running
 }
 
 
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """Databases on the test PostgreSQL server; fails (never skips) when none is running."""
+    databases = PostgresDatabases(postgres_test_url())
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=sorted(METADATA_URLS))
-def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty metadata database."""
-    url = METADATA_URLS[request.param](tmp_path)
-    upgrade_to_head(url)
-    return url
+    with METADATA_URLS[request.param](request, tmp_path) as url:
+        upgrade_to_head(url)
+        yield url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from mairust.storage.factory import Stores, migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.sql_metadata import SqlMetadataStore
+from tests.support.postgres_databases import PostgresDatabases
 
 
 def _embedded(root: Path) -> StorageSettings:
@@ -78,11 +79,10 @@ def test_unmigrated_metadata_is_unavailable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("role", "url", "names"),
     [
-        ("metadata", "postgresql+psycopg://db/mairust", "sqlite://"),
-        ("metadata", "mysql://db/mairust", "sqlite://"),
-        ("blobs", "s3://bucket/prefix", "file://"),
-        ("search", "https://opensearch:9200", "fts5://"),
-        ("search", "/just/a/path", "fts5://"),
+        ("metadata", "mysql://db/mairust", "sqlite://, postgresql://, postgres://"),
+        ("blobs", "gs://bucket/prefix", "file://, s3://"),
+        ("search", "https://opensearch:9200", "fts5://, opensearch://"),
+        ("search", "/just/a/path", "fts5://, opensearch://"),
     ],
 )
 def test_unknown_schemes_name_the_supported_ones(
@@ -108,6 +108,32 @@ def test_paths_must_be_absolute(tmp_path: Path, role: str, url: str) -> None:
     storage = _embedded(tmp_path).model_copy(update={role: url})
     with pytest.raises(ValueError):
         open_stores(storage)
+
+
+def test_postgres_urls_open_the_sql_store_there(
+    postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    with postgres_databases.database(migrated=False) as url:
+        libpq_spelling = url.replace("postgresql://", "postgres://", 1)
+        storage = _embedded(tmp_path).model_copy(update={"metadata": libpq_spelling})
+        migrate(storage)
+        stores = open_stores(storage)
+        try:
+            assert isinstance(stores.metadata, SqlMetadataStore)
+            assert stores.metadata.engine.dialect.name == "postgresql"
+            assert stores.metadata.engine.driver == "psycopg"
+            tenant = stores.metadata.create_tenant("acme")
+            assert stores.metadata.list_tenants() == [tenant]
+        finally:
+            stores.close()
+
+
+def test_a_postgres_url_needs_a_database(tmp_path: Path) -> None:
+    storage = _embedded(tmp_path).model_copy(update={"metadata": "postgresql://u:p@127.0.0.1"})
+    with pytest.raises(ValueError, match="names no database"):
+        open_stores(storage)
+    with pytest.raises(ValueError, match="names no database"):
+        migrate(storage)
 
 
 def test_migrate_refuses_other_schemes(tmp_path: Path) -> None:

@@ -137,6 +137,47 @@ def test_pagination(search_index: SearchIndex) -> None:
     assert _ids(search_index, ACME, "page", limit=0) == []
 
 
+def test_filters_select_by_authentication_result(search_index: SearchIndex) -> None:
+    minute = timedelta(minutes=1)
+    search_index.index(
+        [
+            _doc("pass", "invoice", auth={"spf": "pass", "dkim": "pass", "dmarc": "pass"}),
+            _doc(
+                "fail", "invoice", auth={"spf": "fail", "dmarc": "fail"}, received_at=START + minute
+            ),
+            _doc("unchecked", "invoice", received_at=START + 2 * minute),
+            _doc("old", "other words", auth={"dmarc": "fail"}, received_at=START - minute),
+            _doc("other-box", "invoice", mailbox_id="MB-2", auth={"dmarc": "fail"}),
+            _doc("beta", "invoice", tenant_id="T-BETA", auth={"dmarc": "fail"}),
+        ]
+    )
+    assert _ids(search_index, ACME, "invoice", filters={"dmarc": "fail"}) == ["fail", "other-box"]
+    assert _ids(search_index, ACME, "invoice", filters={"dmarc": "pass", "dkim": "pass"}) == [
+        "pass"
+    ]
+    assert _ids(search_index, ACME, "invoice", filters={"dmarc": "pass", "spf": "fail"}) == []
+    assert _ids(search_index, ACME, "invoice", filters={"arc": "pass"}) == []
+    # filters alone: newest first, scoped like words, and paged
+    assert _ids(search_index, ACME, "", filters={"dmarc": "fail"}, mailbox_id="MB-1") == [
+        "fail",
+        "old",
+    ]
+    assert _ids(search_index, ACME, " ", filters={"dmarc": "fail"}, limit=1, offset=2) == ["old"]
+    assert sorted(_ids(search_index, Scope.admin(), "", filters={"dmarc": "fail"})) == [
+        "beta",
+        "fail",
+        "old",
+        "other-box",
+    ]
+
+
+@pytest.mark.parametrize("filters", [{"from": "x"}, {"DMARC": "fail"}, {"dmarc": "fail", "x": ""}])
+def test_unknown_filter_is_invalid(search_index: SearchIndex, filters: dict[str, str]) -> None:
+    search_index.index([_doc("e1", "invoice", auth={"dmarc": "fail"})])
+    with pytest.raises(InvalidInput):
+        search_index.search(ACME, "invoice", filters=filters)
+
+
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
 def test_empty_query_is_invalid(search_index: SearchIndex, query: str) -> None:
     with pytest.raises(InvalidInput):

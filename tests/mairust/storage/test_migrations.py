@@ -1,26 +1,46 @@
-"""The Alembic migrations: they alone create the schema, and it matches sql_schema."""
+"""The Alembic migrations: they alone create the schema, and it matches sql_schema,
+on every backend of conftest.METADATA_URLS; several processes may migrate at once."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from mairust.storage.sql_engine import create_sql_engine
-from mairust.storage.sql_migrations import current_revision, head_revision, upgrade_to_head
+from mairust.storage.sql_migrations import (
+    PG_MIGRATION_LOCK,
+    current_revision,
+    head_revision,
+    upgrade_to_head,
+)
 from mairust.storage.sql_schema import metadata
+from tests.support.postgres_databases import PostgresDatabases
 
 
-def test_fresh_database_is_at_no_revision_then_head(metadata_url: str, tmp_path: Path) -> None:
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    assert current_revision(fresh) is None
-    upgrade_to_head(fresh)
-    assert current_revision(fresh) == head_revision()
-    assert current_revision(metadata_url) == head_revision()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nothing has migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    with databases.database(migrated=False) as url:
+        yield url
+
+
+def test_fresh_database_is_at_no_revision_then_head(empty_url: str) -> None:
+    assert current_revision(empty_url) is None
+    upgrade_to_head(empty_url)
+    assert current_revision(empty_url) == head_revision()
 
 
 def test_upgrade_is_idempotent(metadata_url: str) -> None:
@@ -65,8 +85,8 @@ upgrade_to_head(sys.argv[1])
 """
 
 
-def test_concurrent_migrations_from_several_processes(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_concurrent_migrations_from_several_processes(empty_url: str, tmp_path: Path) -> None:
+    url = empty_url
     go = tmp_path / "go"
     runs = [
         subprocess.Popen(
@@ -95,3 +115,29 @@ def test_concurrent_migrations_from_several_processes(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert versions == [(head_revision(),)]
+
+
+def test_postgres_migrations_wait_for_the_advisory_lock(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    with postgres_databases.database(migrated=False) as url:
+        holder = create_sql_engine(url).connect()
+        try:
+            # Another process in the middle of migrating holds the lock.
+            lock = sa.text("SELECT pg_advisory_lock(:key)")
+            holder.execute(lock, {"key": PG_MIGRATION_LOCK})
+            holder.commit()
+            migrating = threading.Thread(target=upgrade_to_head, args=(url,))
+            migrating.start()
+            time.sleep(0.5)
+            assert migrating.is_alive()
+            assert current_revision(url) is None
+            unlock = sa.text("SELECT pg_advisory_unlock(:key)")
+            assert holder.execute(unlock, {"key": PG_MIGRATION_LOCK}).scalar()
+            holder.commit()
+            migrating.join(timeout=60)
+            assert not migrating.is_alive()
+            assert current_revision(url) == head_revision()
+        finally:
+            holder.close()
+            holder.engine.dispose()

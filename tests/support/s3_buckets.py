@@ -1,0 +1,112 @@
+"""Fresh places in the test S3 server that `.ci/services/s3.sh` starts, and servers of a
+test's own for fault tests.
+
+The server's address comes from ``MAIRUST_TEST_S3_URL`` and its credentials from
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (``make test`` and ``.ci/with-services.sh``
+set them). A test that needs S3 and finds no server FAILS, saying how to start one: a
+skipped backend would pass for a tested one. Each store gets a prefix of its own in the
+shared bucket, so tests never see each other's blobs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+from botocore.config import Config  # type: ignore[import-untyped]
+
+from mairust.storage.s3_blobs import S3BlobStore
+
+URL_VARIABLE = "MAIRUST_TEST_S3_URL"
+SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "s3.sh"
+
+
+def s3_test_url() -> str:
+    """The test server's URL; fails the calling test when the services are not running."""
+    url = os.environ.get(URL_VARIABLE)
+    if not url:
+        pytest.fail(
+            f"{URL_VARIABLE} is not set, so the S3 tests have no server: "
+            "start the test services: make test / .ci/with-services.sh",
+            pytrace=False,
+        )
+    return url
+
+
+def with_fresh_prefix(url: str) -> str:
+    """``url`` with a new, unused key prefix in its bucket."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/t-{os.getpid()}-{secrets.token_hex(6)}"))
+
+
+def fresh_s3_blob_store(tmp: Path, **options: Any) -> S3BlobStore:
+    """An empty S3 blob store on the test server (``tmp`` is unused: the signature of
+    ``conftest.BLOB_BACKENDS``)."""
+    return S3BlobStore.from_url(with_fresh_prefix(s3_test_url()), **options)
+
+
+def raw_s3_client(url: str) -> Any:
+    """A plain boto3 client on the server of ``url``, to look behind a store's back."""
+    query = parse_qs(urlsplit(url).query)
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=query["endpoint"][0],
+        region_name=query["region"][0],
+        config=Config(
+            s3={"addressing_style": "path"}, request_checksum_calculation="when_required"
+        ),
+    )
+
+
+class OwnS3Server:
+    """A server of the calling test's own (``with OwnS3Server(dir) as server:``), which it
+    may stop and start again without disturbing tests that run beside it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.environment: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return self.environment[URL_VARIABLE]
+
+    def __enter__(self) -> OwnS3Server:
+        lines = self._script("start").splitlines()
+        pairs = (line.split("=", 1) for line in lines if "=" in line)
+        # The script quotes values for the shell's sake (the URL holds an &).
+        self.environment = {name: value.strip("'") for name, value in pairs}
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._script("stop")
+
+    def pause(self) -> None:
+        """Stop the server; its port, credentials and data are kept for :meth:`resume`."""
+        self._script("pause")
+
+    def resume(self) -> None:
+        self._script("resume")
+
+    def _script(self, action: str) -> str:
+        done = subprocess.run(
+            ["bash", str(SERVICE_SCRIPT), action, str(self.state_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"s3.sh {action} failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout

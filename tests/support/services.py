@@ -1,0 +1,70 @@
+"""Drive the test servers of .ci/services/ from tests: a private instance per fault test,
+so that stopping it never disturbs tests that share the session's instances."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ROOT / ".ci" / "services"
+
+
+def required_env(name: str) -> str:
+    """The address of a session test server; a clear failure (never a skip) when absent."""
+    value = os.environ.get(name)
+    if not value:
+        raise AssertionError(
+            f"{name} is not set: start the test services (make test, or "
+            f".ci/with-services.sh .venv/bin/pytest ...)"
+        )
+    return value
+
+
+@dataclass
+class PrivateService:
+    """One server of .ci/services/NAME.sh with its own state directory and port."""
+
+    name: str
+    state: Path
+    env: dict[str, str]
+
+    @classmethod
+    def start(cls, name: str, state: Path) -> PrivateService:
+        state.mkdir(parents=True, exist_ok=True)
+        os.chmod(state, 0o777)  # PostgreSQL's server user must reach its data directory
+        out = _run(name, "start", state, timeout=600)
+        env = {}
+        for line in out.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:  # the lines are also sourced by a shell, so values may be quoted
+                env[key.strip()] = value.strip().strip("'\"")
+        return cls(name, state, env)
+
+    def pause(self) -> None:
+        _run(self.name, "pause", self.state, timeout=120)
+
+    def resume(self) -> None:
+        _run(self.name, "resume", self.state, timeout=300)
+
+    def stop(self) -> None:
+        _run(self.name, "stop", self.state, timeout=120)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def _run(name: str, action: str, state: Path, timeout: float) -> str:
+    result = subprocess.run(
+        ["bash", str(SERVICES / f"{name}.sh"), action, str(state)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{name}.sh {action} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
