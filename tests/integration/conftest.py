@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.support.mairust_server import MairustServer, wait_for
+from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
+from tests.support.services import required_env, unique
 
 
-@pytest.fixture(scope="session")
-def shared_server(tmp_path_factory: pytest.TempPathFactory):
-    """One `mairust up` shared by the scenarios that do not restart or kill it."""
-    server = MairustServer(data_dir=tmp_path_factory.mktemp("shared") / "data")
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.stop()
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One `mairust up` shared by the scenarios that do not restart or kill it; every such
+    scenario runs twice: on the embedded stores and on PostgreSQL + S3 + OpenSearch."""
+    base = tmp_path_factory.mktemp(request.param)
+    with ExitStack() as cleanup:
+        config = None
+        if request.param == "production":
+            config = production_config(base, cleanup)
+        server = MairustServer(data_dir=base / "data", config=config)
+        server.start()
+        yield server
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+def production_config(base: Path, cleanup: ExitStack) -> Path:
+    """A config naming a fresh database, bucket and index on the session's test servers."""
+    databases = PostgresDatabases(postgres_test_url())
+    cleanup.callback(databases.close)
+    metadata = cleanup.enter_context(databases.database(migrated=False))
+    blobs = required_env("MAIRUST_TEST_S3_URL").replace(
+        "s3://mairust-test", f"s3://{unique('e2e')}", 1
+    )
+    search = required_env("MAIRUST_TEST_OPENSEARCH_URL") + f"?index={unique('e2e')}"
+    config = base / "mairust.toml"
+    config.write_text(
+        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n'
+    )
+    return config
 
 
 @pytest.fixture

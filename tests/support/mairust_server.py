@@ -144,7 +144,13 @@ class MairustServer:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [MAIRUST, *args, "--data-dir", str(self.data_dir)],
+            [
+                MAIRUST,
+                *args,
+                "--data-dir",
+                str(self.data_dir),
+                *(["--config", str(self.config)] if self.config else []),
+            ],
             capture_output=True,
             text=True,
             input=stdin,
