@@ -57,6 +57,9 @@ class StorageSettings(_Section):
     metadata: str = ""
     blobs: str = ""
     search: str = ""
+    # S3 credentials; empty: the standard AWS chain (AWS_ACCESS_KEY_ID, ~/.aws, roles).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
 
 
 class QueueSettings(_Section):

@@ -59,7 +59,7 @@ def open_stores(storage: StorageSettings) -> Stores:
     with ExitStack() as opened:  # a failure closes what was already open
         metadata = _open_metadata(storage.metadata)
         opened.callback(metadata.close)
-        blobs = _open_blobs(storage.blobs)
+        blobs = _open_blobs(storage.blobs, storage)
         opened.callback(blobs.close)
         search = _open_search(storage.search)
         opened.pop_all()
@@ -87,10 +87,15 @@ def _check_metadata_url(url: str) -> None:
         postgres_url(url)  # refuses a URL without a database name
 
 
-def _open_blobs(url: str) -> BlobStore:
+def _open_blobs(url: str, storage: StorageSettings | None = None) -> BlobStore:
     _check_scheme("blobs", url, _BLOB_SCHEMES)
     if urlsplit(url).scheme.lower() == "s3":
-        return S3BlobStore.from_url(url)  # s3://bucket/prefix?endpoint=...&region=...
+        secret = storage.s3_secret_access_key if storage else None
+        return S3BlobStore.from_url(  # s3://bucket/prefix?endpoint=...&region=...
+            url,
+            access_key_id=storage.s3_access_key_id if storage else None,
+            secret_access_key=secret.get_secret_value() if secret else None,
+        )
     return FileBlobStore(_local_path("blobs", url))
 
 

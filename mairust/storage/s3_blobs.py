@@ -74,6 +74,8 @@ class S3BlobStore:
         read_timeout: float = 20.0,
         max_attempts: int = 4,
         max_connections: int = 32,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
     ) -> None:
         if not bucket:
             raise ValueError("an S3 blob store needs a bucket name")
@@ -101,11 +103,24 @@ class S3BlobStore:
         )
         # Sessions are not thread-safe, clients are: build one client here, share it.
         session = boto3.session.Session()
+        # Credentials from the config when given, else boto3's chain (AWS_* variables, files).
         self._client: S3Client = session.client(
-            "s3", endpoint_url=endpoint_url, region_name=region, config=config
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=config,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
         )
         self._region = region
-        self._ensure_bucket()
+        # A process must start while S3 is away (the SMTP edge then answers 451): a bucket
+        # that cannot be checked now is checked again before the first write.
+        self._bucket_ready = False
+        try:
+            self._ensure_bucket()
+            self._bucket_ready = True
+        except StorageUnavailable as error:
+            log.warning("bucket %s not checked yet: %s", bucket, error)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3BlobStore:
@@ -133,6 +148,9 @@ class S3BlobStore:
     def put(self, data: bytes) -> BlobInfo:
         digest = hashlib.sha256(data).hexdigest()
         name = self._object_name(digest)
+        if not self._bucket_ready:
+            self._ensure_bucket()
+            self._bucket_ready = True
         with self._unavailable_on_failure(f"blob {digest} not stored"):
             if len(data) < self.multipart_threshold:
                 # Same key means same bytes, so re-putting is harmless; skipping a HEAD
