@@ -29,6 +29,7 @@ from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
 from mairust.config import Settings
+from mairust.pipeline.indexing import reindex_all
 from serve.api_ingress import build_api_app
 
 _log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class EmbeddedCluster:
             for domain in settings.domains:
                 if ensure_domain(stores.metadata, domain):
                     _log.info("created local domain %s", domain)
+            if stores.search.needs_reindex:
+                _log.info("rebuilding the search index (its layout changed) ...")
+                count = reindex_all(stores)
+                _log.info("search index rebuilt: %d entries", count)
             # Embedded mode has one dispatcher: every lease left is from a run that died.
             released = stores.metadata.release_leases()
             if released:

@@ -59,6 +59,9 @@ class SearchDocument:
     received_at: datetime
     # Authentication outcome words for search filters: {"spf": "pass", "dkim": ..., "dmarc": ...}
     auth: dict[str, str] = field(default_factory=dict)
+    # The entry's labels, for the tag: and folder: filters; re-indexed when they change.
+    tags: tuple[str, ...] = ()
+    folder: str = DEFAULT_FOLDER
 
 
 @dataclass(frozen=True, slots=True)

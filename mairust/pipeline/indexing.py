@@ -1,5 +1,6 @@
 """Turn mailbox entries into search documents and write them: for the ``index`` stage,
-the indexer that drains the search backlog, and ``mairust search reindex``.
+the indexer that drains the search backlog, ``mairust search reindex``, and the API when
+an entry's tags or folder change.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def search_document(entry: MailboxEntry, parsed: ParsedMessage) -> SearchDocumen
         auth=AuthResults.from_json(entry.auth_results).summary_words()
         if entry.auth_results
         else {},
+        tags=entry.tags,
+        folder=entry.folder,
     )
 
 
@@ -48,6 +51,23 @@ def index_entries(stores: Stores, entries: Sequence[MailboxEntry]) -> int:
         documents.append(search_document(entry, parsed[entry.blob_key]))
     stores.search.index(documents)
     return len(documents)
+
+
+def index_or_backlog(stores: Stores, entries: Sequence[MailboxEntry]) -> bool:
+    """Index ``entries`` now; if search (or the blob store) cannot take them, put them in
+    the durable search backlog, where the indexer picks them up. True if indexed now.
+
+    The metadata store is the truth, so a search outage is no failure of the caller's
+    change; only a backlog that cannot be written either raises (StorageUnavailable).
+    """
+    try:
+        index_entries(stores, entries)
+        return True
+    except (MairustError, OSError) as error:
+        failure: Exception = error
+    stores.metadata.add_to_search_backlog([entry.id for entry in entries])
+    _log.warning("search unavailable (%s): %d entries wait in the backlog", failure, len(entries))
+    return False
 
 
 def drain_search_backlog(stores: Stores, batch_size: int = 200) -> int:

@@ -5,18 +5,22 @@ on open and needs no migrations. A side table ``documents`` maps each entry id t
 the FTS rowid and holds the scoping columns, so replacing or deleting one entry is
 an indexed lookup rather than a scan of the FTS table.
 
-User input never reaches FTS5 as syntax: every word becomes a quoted string, so
-operators (AND/OR/NOT, NEAR, ``*``, ``^``, column filters, parentheses) are searched
-as plain words, and every word is required.
+User input never reaches FTS5 as syntax: every word and phrase of
+:func:`mairust.model.search_query.search_terms` becomes a quoted string, so operators
+(AND/OR/NOT, NEAR, ``*``, ``^``, column filters, parentheses) are searched as plain
+words, and every term is required. Filters are SQL on the side table: labels and the
+address keys of ``from:``/``to:`` are JSON arrays there (read with ``json_each``); a
+``subject:`` filter is an FTS5 phrase limited to the subject column, in a subquery so
+that it does not weigh in the rank (OpenSearch ranks it as a filter too).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,7 +29,13 @@ from pathlib import Path
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.mailbox import SearchDocument, SearchHit
 from mairust.model.scope import Scope
-from mairust.model.search_query import FILTER_KEYS
+from mairust.model.search_query import (
+    AUTH_FILTER_KEYS,
+    SearchFilters,
+    address_keys,
+    search_filters,
+    search_terms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +44,9 @@ _SNIPPET_TOKENS = 12
 
 # Bumped when the layout changes; an index of another layout is dropped and built anew
 # (it is derived data).
-_LAYOUT_VERSION = 2
-_AUTH_COLUMNS = {key: f"auth_{key}" for key in FILTER_KEYS}
+_LAYOUT_VERSION = 3
+_AUTH_COLUMNS = {key: f"auth_{key}" for key in AUTH_FILTER_KEYS}
+# tags, from_keys, to_keys: JSON arrays of strings.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     rowid INTEGER PRIMARY KEY,
@@ -43,7 +54,11 @@ CREATE TABLE IF NOT EXISTS documents (
     tenant_id TEXT NOT NULL,
     mailbox_id TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    auth_spf TEXT, auth_dkim TEXT, auth_dmarc TEXT, auth_arc TEXT
+    auth_spf TEXT, auth_dkim TEXT, auth_dmarc TEXT, auth_arc TEXT,
+    folder TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    from_keys TEXT NOT NULL,
+    to_keys TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_tenant ON documents (tenant_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
@@ -54,24 +69,56 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
 
 
 def fts5_query(text: str) -> str | None:
-    """``text`` as an FTS5 query requiring every word; None if no word is searchable.
+    """``text`` as an FTS5 query requiring every word and phrase; None if nothing in it
+    is searchable (see :func:`mairust.model.search_query.search_terms`).
 
-    Each word is quoted (inner quotes doubled), which makes it a phrase of its own
-    tokens: ``foo-bar`` finds "foo bar", ``NEAR(`` finds "near". Control characters
-    (NUL ends an FTS5 string early) split words; a word without a letter or digit
-    has no token, so it is dropped.
+    Each term is quoted (inner quotes doubled), which makes it a phrase of its own
+    tokens: ``foo-bar`` finds "foo bar", ``NEAR(`` finds "near".
     """
-    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    words = [w for w in cleaned.split() if any(c.isalnum() for c in w)]
-    if not words:
+    terms = search_terms(text)
+    if not terms:
         return None
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return " ".join(_fts5_phrase(term) for term in terms)
+
+
+def _fts5_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
 
 
 def _utc_text(moment: datetime) -> str:
     """Fixed-width UTC text, so that ordering the text orders the times."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[list[str], list[str]]:
+    """SQL conditions on ``documents AS d`` (our own column names only) and their values."""
+    conditions: list[str] = []
+    values: list[str] = []
+    for key, value in sorted(filters.auth.items()):
+        conditions.append(f"d.{_AUTH_COLUMNS[key]} = ?")
+        values.append(value)
+    for column, wanted in (
+        ("from_keys", filters.from_key),
+        ("to_keys", filters.to_key),
+        ("tags", filters.tag),
+    ):
+        if wanted is not None:
+            conditions.append(f"EXISTS (SELECT 1 FROM json_each(d.{column}) WHERE value = ?)")
+            values.append(wanted)
+    if filters.folder is not None:
+        conditions.append("d.folder = ?")
+        values.append(filters.folder)
+    if filters.after is not None:
+        conditions.append("d.received_at >= ?")
+        values.append(_utc_text(filters.after))
+    if filters.before is not None:
+        conditions.append("d.received_at < ?")
+        values.append(_utc_text(filters.before))
+    if filters.subject is not None:
+        conditions.append("d.rowid IN (SELECT rowid FROM fulltext WHERE fulltext MATCH ?)")
+        values.append("subject : " + _fts5_phrase(filters.subject))
+    return conditions, values
 
 
 class Fts5SearchIndex:
@@ -90,6 +137,8 @@ class Fts5SearchIndex:
             )
         except (OSError, sqlite3.Error) as error:
             raise StorageUnavailable(f"search index unusable at {self.path}: {error}") from error
+        # True when an index of an older layout was dropped: its entries must be indexed again.
+        self.needs_reindex = False
         try:
             self._prepare()
         except BaseException:
@@ -119,11 +168,12 @@ class Fts5SearchIndex:
             if version != _LAYOUT_VERSION:
                 if version:
                     log.warning(
-                        "search index %s has layout %s, not %s: dropped, re-index it",
+                        "search index %s has layout %s, not %s: dropped, to be re-indexed",
                         self.path,
                         version,
                         _LAYOUT_VERSION,
                     )
+                    self.needs_reindex = True
                 conn.execute("DROP TABLE IF EXISTS fulltext")
                 conn.execute("DROP TABLE IF EXISTS documents")
                 conn.execute(f"PRAGMA user_version = {_LAYOUT_VERSION}")
@@ -141,21 +191,28 @@ class Fts5SearchIndex:
                     "(SELECT rowid FROM documents WHERE entry_id = ?)",
                     (doc.entry_id,),
                 )
-                auth = [doc.auth.get(key) for key in FILTER_KEYS]
+                auth = [doc.auth.get(key) for key in AUTH_FILTER_KEYS]
+                to_keys = sorted({key for addr in doc.to_addrs for key in address_keys(addr)})
                 rowid = conn.execute(
                     "INSERT INTO documents (entry_id, tenant_id, mailbox_id, received_at, "
-                    "auth_spf, auth_dkim, auth_dmarc, auth_arc) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET "
-                    "tenant_id = excluded.tenant_id, mailbox_id = excluded.mailbox_id, "
+                    "auth_spf, auth_dkim, auth_dmarc, auth_arc, folder, tags, from_keys, to_keys) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE "
+                    "SET tenant_id = excluded.tenant_id, mailbox_id = excluded.mailbox_id, "
                     "received_at = excluded.received_at, auth_spf = excluded.auth_spf, "
                     "auth_dkim = excluded.auth_dkim, auth_dmarc = excluded.auth_dmarc, "
-                    "auth_arc = excluded.auth_arc RETURNING rowid",
+                    "auth_arc = excluded.auth_arc, folder = excluded.folder, "
+                    "tags = excluded.tags, from_keys = excluded.from_keys, "
+                    "to_keys = excluded.to_keys RETURNING rowid",
                     (
                         doc.entry_id,
                         doc.tenant_id,
                         doc.mailbox_id,
                         _utc_text(doc.received_at),
                         *auth,
+                        doc.folder,
+                        json.dumps(sorted(set(doc.tags))),
+                        json.dumps(list(address_keys(doc.from_addr))),
+                        json.dumps(to_keys),
                     ),
                 ).fetchone()[0]
                 conn.execute(
@@ -185,10 +242,7 @@ class Fts5SearchIndex:
         offset: int = 0,
         filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
-        filters = dict(filters or {})
-        unknown = sorted(set(filters) - set(FILTER_KEYS))
-        if unknown:
-            raise InvalidInput(f"unknown search filter(s) {unknown}; known: {list(FILTER_KEYS)}")
+        typed = search_filters(filters)  # InvalidInput for unknown keys and bad values
         if not query.strip() and not filters:
             raise InvalidInput("empty search query")
         params: list[str | int] = []
@@ -207,9 +261,10 @@ class Fts5SearchIndex:
             sql = "SELECT d.entry_id, 0.0 AS rank_value, '' FROM documents AS d WHERE 1 = 1"
         if limit <= 0:
             return []
-        for key, value in sorted(filters.items()):
-            sql += f" AND d.{_AUTH_COLUMNS[key]} = ?"  # column name from our own table
-            params.append(value)
+        conditions, values = _filter_sql(typed)
+        for condition in conditions:
+            sql += f" AND {condition}"
+        params.extend(values)
         if not scope.is_admin:
             sql += " AND d.tenant_id = ?"
             params.append(str(scope.tenant_id))

@@ -8,11 +8,13 @@ The index is created with an explicit mapping on open when it is missing; its la
 sits in the mapping's ``_meta``, and an index of another layout is refused (never dropped: in
 production it may be large, so re-indexing into a new index name is the operator's call).
 
-Search semantics are those of the embedded FTS5 index: every word of the query is required,
-each word a phrase of its own tokens found in any of subject, body, sender or recipients; user
-input never reaches a query parser (``multi_match`` takes text, not syntax); diacritics of
-Latin letters are removed (ß, æ, ø stay letters of their own) and case is folded; hits come
-best first (BM25), ties newest first; filters alone list newest first.
+Search semantics are those of the embedded FTS5 index: every word and quoted phrase of the
+query is required (:func:`mairust.model.search_query.search_terms`), each a phrase of its own
+tokens found in one of subject, body, sender or recipients; user input never reaches a query
+parser (``multi_match`` takes text, not syntax); diacritics of Latin letters are removed (ß,
+æ, ø stay letters of their own) and case is folded; hits come best first (BM25), ties newest
+first; filters alone list newest first. The request body is built in
+:mod:`mairust.storage.opensearch_query`.
 
 Writes use ``refresh=wait_for``: ``index()`` and ``delete()`` return once their change is
 searchable, as the contract promises, without forcing a refresh (and a small segment) per
@@ -39,21 +41,23 @@ from opensearchpy.exceptions import RequestError, TransportError
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.mailbox import SearchDocument, SearchHit
 from mairust.model.scope import Scope
-from mairust.model.search_query import FILTER_KEYS
+from mairust.model.search_query import (
+    AUTH_FILTER_KEYS,
+    address_keys,
+    search_filters,
+    search_terms,
+)
+from mairust.storage.opensearch_query import MARK_CLOSE, MARK_OPEN, search_body
 
 log = logging.getLogger(__name__)
 
 # Bumped when the mapping or analysis changes: an index of another layout is refused.
-LAYOUT_VERSION = 1
-TEXT_FIELDS = ("subject", "body", "from_addr.text", "to_addrs.text")
+LAYOUT_VERSION = 2
 _SNIPPET_FIELDS = ("body", "subject", "from_addr.text", "to_addrs.text")  # first highlighted wins
 # from + size past this is refused by the engine; the API pages up to 10,000 + 500.
 MAX_RESULT_WINDOW = 20_000
-_MAX_WORDS = 200  # each word is a clause per text field; the engine caps clauses at 1,024
-# Snippets: the highlighter marks the words (private-use characters, never markup), and
-# the text is cut to a few words either side of the first mark, like FTS5's snippet().
-_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
-_FRAGMENT_CHARS = 150
+_MAX_WORDS = 200  # each term is a clause per text field; the engine caps clauses at 1,024
+# Snippets: the text is cut to a few words either side of the first mark, like FTS5's snippet().
 _SNIPPET_WORDS = 6
 _SNIPPET_MAX_CHARS = 160
 _BULK_MAX_BYTES = 8 * 1024 * 1024
@@ -106,16 +110,6 @@ def parse_opensearch_url(url: str) -> OpenSearchTarget:
     return target
 
 
-def search_words(text: str) -> list[str]:
-    """The searchable words of ``text``, as the FTS5 index splits them.
-
-    Control and format characters (NUL, zero-width space) split words; a word without a
-    letter or digit has no token, so it is dropped.
-    """
-    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    return [w for w in cleaned.split() if any(c.isalnum() for c in w)]
-
-
 def snippet_of(fragment: str) -> str:
     """A short plain-text snippet around the first marked word of a highlighted fragment.
 
@@ -123,12 +117,12 @@ def snippet_of(fragment: str) -> str:
     spaces (CJK, a long token) is cut by characters around the mark instead.
     """
     words = fragment.split()  # the marks stay inside their words
-    first = next((n for n, word in enumerate(words) if _MARK_OPEN in word), 0)
+    first = next((n for n, word in enumerate(words) if MARK_OPEN in word), 0)
     low, high = max(0, first - _SNIPPET_WORDS), first + _SNIPPET_WORDS + 1
     prefix = "…" if low > 0 else ""
     suffix = "…" if high < len(words) else ""
     marked = " ".join(words[low:high])
-    at = len(_unmarked(marked[: max(marked.find(_MARK_OPEN), 0)]))
+    at = len(_unmarked(marked[: max(marked.find(MARK_OPEN), 0)]))
     text = _unmarked(marked)
     if len(text) > _SNIPPET_MAX_CHARS:
         start = max(0, min(at - _SNIPPET_MAX_CHARS // 3, len(text) - _SNIPPET_MAX_CHARS))
@@ -139,7 +133,7 @@ def snippet_of(fragment: str) -> str:
 
 
 def _unmarked(text: str) -> str:
-    return text.replace(_MARK_OPEN, "").replace(_MARK_CLOSE, "")
+    return text.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
 def _diacritic_mappings() -> list[str]:
@@ -162,6 +156,8 @@ def index_body(target: OpenSearchTarget) -> dict[str, Any]:
     """Settings and explicit mapping of a new index."""
     text = {"type": "text", "analyzer": "mairust_text", "index_options": "offsets"}
     address = {"type": "keyword", "ignore_above": 1024, "fields": {"text": text}}
+    # ignore_above: a term past Lucene's limit would refuse the whole document.
+    label = {"type": "keyword", "ignore_above": 1024}
     settings: dict[str, Any] = {
         "number_of_shards": target.shards,
         "refresh_interval": target.refresh_interval,
@@ -196,7 +192,11 @@ def index_body(target: OpenSearchTarget) -> dict[str, Any]:
                 "from_addr": address,
                 "to_addrs": address,
                 "received_at": {"type": "date"},
-                "auth": {"properties": {key: {"type": "keyword"} for key in FILTER_KEYS}},
+                "auth": {"properties": {key: {"type": "keyword"} for key in AUTH_FILTER_KEYS}},
+                "folder": label,
+                "tags": label,
+                "from_keys": label,  # mairust.model.search_query.address_keys()
+                "to_keys": label,
             },
         },
     }
@@ -215,7 +215,11 @@ def _source_of(doc: SearchDocument) -> dict[str, Any]:
         "from_addr": doc.from_addr,
         "to_addrs": list(doc.to_addrs),
         "received_at": received.astimezone(UTC).isoformat(),
-        "auth": {key: doc.auth[key] for key in FILTER_KEYS if key in doc.auth},
+        "auth": {key: doc.auth[key] for key in AUTH_FILTER_KEYS if key in doc.auth},
+        "folder": doc.folder,
+        "tags": sorted(set(doc.tags)),
+        "from_keys": list(address_keys(doc.from_addr)),
+        "to_keys": sorted({key for addr in doc.to_addrs for key in address_keys(addr)}),
     }
 
 
@@ -247,6 +251,8 @@ class OpenSearchIndex:
         # The node may be down when a process starts: delivery must not wait for search
         # (its failures go to the durable backlog), so the index is set up at first use.
         self._ready = False
+        # An index of another layout is refused, never dropped: nothing to re-index here.
+        self.needs_reindex = False
         try:
             self._ready_or_raise()
         except StorageUnavailable as error:
@@ -343,59 +349,23 @@ class OpenSearchIndex:
         filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
         self._ready_or_raise()
-        filters = dict(filters or {})
-        unknown = sorted(set(filters) - set(FILTER_KEYS))
-        if unknown:
-            raise InvalidInput(f"unknown search filter(s) {unknown}; known: {list(FILTER_KEYS)}")
+        typed = search_filters(filters)  # InvalidInput for unknown keys and bad values
         if not query.strip() and not filters:
             raise InvalidInput("empty search query")
-        # A repeated word adds no condition, only clauses (the engine caps their number).
-        words = list({word.casefold(): word for word in search_words(query)}.values())
-        if len(words) > _MAX_WORDS:
+        # A repeated term adds no condition, only clauses (the engine caps their number).
+        terms = list({term.casefold(): term for term in search_terms(query)}.values())
+        if len(terms) > _MAX_WORDS:
             raise InvalidInput(f"search query has more than {_MAX_WORDS} words")
         offset = max(offset, 0)
-        if (query.strip() and not words) or limit <= 0:
+        if (query.strip() and not terms) or limit <= 0:
             return []
         if offset + limit > MAX_RESULT_WINDOW:
             raise InvalidInput(f"search pages end at {MAX_RESULT_WINDOW} hits")
-        body = self._search_body(scope, words, mailbox_id, filters)
+        body = search_body(scope, terms, mailbox_id, typed)
         body.update({"from": offset, "size": limit, "track_total_hits": False, "_source": False})
         with _unavailable_on_failure("search"):
             response = self._client.search(index=self.name, body=body)
-        return [self._hit_of(hit, scored=bool(words)) for hit in response["hits"]["hits"]]
-
-    def _search_body(
-        self, scope: Scope, words: list[str], mailbox_id: str | None, filters: dict[str, str]
-    ) -> dict[str, Any]:
-        conditions: list[dict[str, Any]] = [
-            {"term": {f"auth.{key}": value}} for key, value in sorted(filters.items())
-        ]
-        if not scope.is_admin:
-            conditions.append({"term": {"tenant_id": scope.tenant_id}})
-        if mailbox_id is not None:
-            conditions.append({"term": {"mailbox_id": mailbox_id}})
-        newest_first = [{"received_at": "desc"}, {"entry_id": "asc"}]
-        if not words:  # filters alone: no text rank
-            return {"query": {"bool": {"filter": conditions}}, "sort": newest_first}
-        # Each word a phrase of its own tokens in any field: "foo-bar" needs "foo bar".
-        # multi_match takes the word as text to analyse, never as query syntax.
-        required = [
-            {"multi_match": {"query": word, "type": "phrase", "fields": list(TEXT_FIELDS)}}
-            for word in words
-        ]
-        return {
-            "query": {"bool": {"must": required, "filter": conditions}},
-            "sort": [{"_score": "desc"}, *newest_first],
-            "track_scores": True,
-            "highlight": {
-                "type": "unified",
-                "pre_tags": [_MARK_OPEN],
-                "post_tags": [_MARK_CLOSE],
-                "fragment_size": _FRAGMENT_CHARS,
-                "number_of_fragments": 1,
-                "fields": {field: {} for field in TEXT_FIELDS},
-            },
-        }
+        return [self._hit_of(hit, scored=bool(terms)) for hit in response["hits"]["hits"]]
 
     @staticmethod
     def _hit_of(hit: Mapping[str, Any], scored: bool) -> SearchHit:

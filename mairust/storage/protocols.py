@@ -162,6 +162,10 @@ class MetadataStore(Protocol):
 class SearchIndex(Protocol):
     """Full-text search over mailbox entries."""
 
+    # True when opening dropped an index of an older layout: every entry must be indexed
+    # again (``mairust up`` then does it before it starts taking mail).
+    needs_reindex: bool
+
     def index(self, documents: Sequence[SearchDocument]) -> None:
         """Insert or replace each document by entry_id (idempotent)."""
         ...

@@ -10,6 +10,7 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 # isort: split
 import os
 import signal
+import sqlite3
 import stat
 import threading
 import time
@@ -21,10 +22,12 @@ import ray
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust.config import Settings
 from mairust.model.ids import new_id
+from mairust.model.mailbox import NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueState
 from mairust.model.scope import Scope
 from mairust.storage.factory import migrate, open_stores
+from mairust.storage.fts5_search import Fts5SearchIndex
 
 
 @pytest.fixture
@@ -123,3 +126,32 @@ def test_wait_for_stop_signal_returns_on_sigterm():
         timer.cancel()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def test_prepare_rebuilds_a_search_index_of_an_old_layout(settings):
+    migrate(settings.storage)
+    stores = open_stores(settings.storage)
+    try:
+        tenant = stores.metadata.create_tenant("t")
+        stores.metadata.add_domain("old.example", tenant.id)
+        box = stores.metadata.add_mailbox("a@old.example")
+        info = stores.blobs.put(b"Subject: quokka\r\n\r\nold layout\r\n")
+        ref = MessageRef(new_id(), info.size, info.sha256, info.key)
+        envelope = Envelope("s@r.example", (box.address,), datetime.now(UTC))
+        stores.metadata.commit_messages([SpoolRecord(ref, envelope)])
+        stores.metadata.store_entry(
+            NewEntry(tenant.id, box.id, ref.id, "quokka", "s@r.example", (), None, 1)
+        )
+        assert isinstance(stores.search, Fts5SearchIndex)
+        path = stores.search.path
+    finally:
+        stores.close()
+    with sqlite3.connect(path) as db:  # an index written by an older MaiRust
+        db.execute("PRAGMA user_version = 1")
+    EmbeddedCluster(settings).prepare_stores()
+    stores = open_stores(settings.storage)
+    try:
+        assert stores.search.needs_reindex is False
+        assert len(stores.search.search(Scope.admin(), "quokka")) == 1
+    finally:
+        stores.close()

@@ -3,6 +3,10 @@
 Every read and write goes through the caller's scope, so another tenant's entry id
 answers 404 (invariant 5). Endpoints are sync: the stores block, FastAPI runs sync
 endpoints in its thread pool.
+
+Tagging and moving re-index the entry, so ``tag:`` and ``folder:`` searches see the
+change at once; when search is down the entry waits in the durable search backlog and
+the answer is still 200 (the metadata store is the truth, the indexer catches up).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from mairust.api.deps import BlobsDep, CurrentScope, MailboxFilter, MetadataDep
+from mairust.api.deps import BlobsDep, CurrentScope, MailboxFilter, MetadataDep, StoresDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import (
     MAX_TAGS,
@@ -24,6 +28,7 @@ from mairust.api.schemas import (
 )
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.parsing import parse_message
+from mairust.pipeline.indexing import index_or_backlog
 
 RAW_MEDIA_TYPE = "message/rfc822"
 
@@ -119,9 +124,10 @@ def get_raw_message(
     responses=problem_responses(404, 422),
 )
 def update_tags(
-    entry_id: EntryId, update: TagUpdate, scope: CurrentScope, metadata: MetadataDep
+    entry_id: EntryId, update: TagUpdate, scope: CurrentScope, stores: StoresDep
 ) -> MessageSummary:
     """Adds `add` and removes `remove`; a message carries at most 50 tags."""
+    metadata = stores.metadata
     both = set(update.add) & set(update.remove)
     if both:
         raise InvalidInput(f"tags both added and removed: {', '.join(sorted(both))}")
@@ -132,6 +138,7 @@ def update_tags(
         if len(resulting) > MAX_TAGS:
             raise InvalidInput(f"a message carries at most {MAX_TAGS} tags")
     entry = metadata.set_tags(scope, entry_id, add=update.add, remove=update.remove)
+    index_or_backlog(stores, [entry])
     return MessageSummary.from_entry(entry)
 
 
@@ -142,8 +149,9 @@ def update_tags(
     responses=problem_responses(404, 422),
 )
 def move_message(
-    entry_id: EntryId, move: FolderMove, scope: CurrentScope, metadata: MetadataDep
+    entry_id: EntryId, move: FolderMove, scope: CurrentScope, stores: StoresDep
 ) -> MessageSummary:
     """Moves the entry to `folder` (created implicitly; folders are names on entries)."""
-    entry = metadata.move_entry(scope, entry_id, move.folder)
+    entry = stores.metadata.move_entry(scope, entry_id, move.folder)
+    index_or_backlog(stores, [entry])
     return MessageSummary.from_entry(entry)

@@ -36,16 +36,25 @@ def search_messages(
         Query(
             min_length=1,
             max_length=1000,
-            description="Free text; every word must match. Not engine syntax. "
-            "`spf:`, `dkim:`, `dmarc:` and `arc:` followed by a result word filter "
-            "(`dmarc:fail`).",
-            examples=["invoice march", "dmarc:fail"],
+            description='Words and `"quoted phrases"`, every one required (a phrase: '
+            "its words side by side, in order). Not engine syntax. Filters: `from:` / `to:` "
+            "an address or a domain (To and Cc), `subject:` a word or quoted phrase in the "
+            "subject, `tag:`, `folder:` (exact), `after:` / `before:` a day `YYYY-MM-DD` "
+            "(UTC; after is inclusive, before exclusive), `spf:`, `dkim:`, `dmarc:`, `arc:` "
+            "a result word. Values may be quoted; an invalid value is a 422.",
+            examples=[
+                "invoice march",
+                'from:vendor.test "hangar nineteen" after:2025-01-01',
+                'tag:urgent folder:"Archive/2025 Q1"',
+                "dmarc:fail",
+            ],
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip.")] = 0,
 ) -> SearchPage:
-    """Messages matching every word of `q`, best first. An empty query is a 422."""
+    """Messages matching every word, phrase and filter of `q`, best first (filters alone:
+    newest first). An empty query or an invalid filter value is a 422."""
     query = parse_search(q)
     if query.is_empty:
         raise InvalidInput("the search query has no words and no filters")

@@ -16,9 +16,10 @@ from mairust.api import create_app
 from mairust.config import Settings
 from mairust.model.directory import Mailbox, Tenant
 from mairust.model.ids import new_id
-from mairust.model.mailbox import MailboxEntry, NewEntry, SearchDocument
+from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.parsing import parse_message
+from mairust.pipeline.indexing import search_document
 from mairust.storage.factory import Stores, migrate, open_stores
 
 ADMIN_TOKEN = "t"
@@ -93,20 +94,7 @@ class MailSeeder:
                 tags=tags,
             )
         )
-        self.stores.search.index(
-            [
-                SearchDocument(
-                    entry_id=entry.id,
-                    tenant_id=entry.tenant_id,
-                    mailbox_id=entry.mailbox_id,
-                    subject=parsed.subject,
-                    from_addr=parsed.from_addr,
-                    to_addrs=parsed.to_addrs,
-                    body=parsed.searchable_body,
-                    received_at=entry.received_at,
-                )
-            ]
-        )
+        self.stores.search.index([search_document(entry, parsed)])
         return entry
 
     def deliver_many(

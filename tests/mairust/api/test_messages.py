@@ -1,4 +1,5 @@
-"""Messages: listing, reading, raw bytes, tags, moves, and tenant isolation."""
+"""Messages: listing, reading, raw bytes, tags, moves (and search following them), and
+tenant isolation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from datetime import datetime
 import pytest
 
 from mairust.api.deps import current_scope
+from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
+from mairust.pipeline.indexing import drain_search_backlog
+from mairust.storage.factory import Stores
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"
@@ -319,3 +323,116 @@ async def test_the_owning_tenant_reads_its_entry(app, client, other_tenant):
     response = await client.get(f"/api/v1/messages/{entry.id}")
     assert response.status_code == 200
     assert response.json()["subject"] == "Olga's secret"
+
+
+# -- search follows tags and moves ----------------------------------------------------
+
+
+async def search_ids(client, q: str) -> list[str]:
+    response = await client.get("/api/v1/search", params={"q": q})
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+class DownSearch:
+    """A search role that is down: every write and read fails as an outage does."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def index(self, documents):
+        raise StorageUnavailable("search is down")
+
+    def delete(self, entry_ids):
+        raise StorageUnavailable("search is down")
+
+    def search(self, *args, **kwargs):
+        raise StorageUnavailable("search is down")
+
+    def close(self):
+        self.real.close()
+
+
+class NoBacklog:
+    """A metadata store that takes every change except a backlog entry."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def add_to_search_backlog(self, entry_ids):
+        raise StorageUnavailable("metadata is down")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def with_stores(app, **roles) -> Stores:
+    """Swap roles of the app's stores (as an outage would) and return the real ones."""
+    real = app.state.stores
+    app.state.stores = Stores(
+        metadata=roles.get("metadata", real.metadata),
+        blobs=roles.get("blobs", real.blobs),
+        search=roles.get("search", real.search),
+    )
+    return real
+
+
+async def test_tagging_keeps_search_in_sync(client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(subject="Hangar"), tags=("todo",))
+    other = seeder.deliver(jane, seeder.message(subject="Hangar"), tags=("todo",))
+    assert sorted(await search_ids(client, "tag:todo")) == sorted([entry.id, other.id])
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": ["done"], "remove": ["todo"]}
+    )
+    assert response.status_code == 200
+    assert await search_ids(client, "tag:todo") == [other.id]
+    assert await search_ids(client, "hangar tag:done") == [entry.id]
+    assert seeder.stores.metadata.search_backlog_size() == 0
+
+
+async def test_moving_keeps_search_in_sync(client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(subject="Hangar"))
+    response = await client.post(
+        f"/api/v1/messages/{entry.id}/move", json={"folder": "Archive/2025 Q1"}
+    )
+    assert response.status_code == 200
+    assert await search_ids(client, 'folder:"Archive/2025 Q1"') == [entry.id]
+    assert await search_ids(client, "hangar folder:INBOX") == []
+    # the rest of the document is unchanged by the re-index
+    assert await search_ids(client, "hangar") == [entry.id]
+
+
+async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(subject="Hangar"), tags=("todo",))
+    real = with_stores(app, search=DownSearch(seeder.stores.search))
+    tagged = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": ["done"], "remove": ["todo"]}
+    )
+    moved = await client.post(f"/api/v1/messages/{entry.id}/move", json={"folder": "Archive"})
+    # the metadata is the truth: both changes are made and answered
+    assert (tagged.status_code, moved.status_code) == (200, 200)
+    stored = real.metadata.get_entry(Scope.admin(), entry.id)
+    assert (stored.tags, stored.folder) == (("done",), "Archive")
+    assert real.metadata.search_backlog(10) == [entry.id]
+    # search is back: the index still has the old labels until the indexer drains
+    app.state.stores = real
+    assert await search_ids(client, "tag:todo") == [entry.id]
+    assert drain_search_backlog(real) == 1
+    assert await search_ids(client, "tag:todo") == []
+    assert await search_ids(client, "tag:done folder:Archive") == [entry.id]
+    assert real.metadata.search_backlog_size() == 0
+
+
+async def test_with_search_and_backlog_down_the_answer_is_503(
+    app, client, seeder, jane, expect_problem
+):
+    entry = seeder.deliver(jane, seeder.message())
+    with_stores(
+        app,
+        metadata=NoBacklog(seeder.stores.metadata),
+        search=DownSearch(seeder.stores.search),
+    )
+    response = await client.post(f"/api/v1/messages/{entry.id}/tags", json={"add": ["x"]})
+    # the client cannot be told the change is searchable; repeating it is harmless
+    expect_problem(response, 503)
+    assert "Retry-After" in response.headers

@@ -1,6 +1,9 @@
-"""Full-text search through the API: hits, paging, mailbox filter, empty queries, tenants."""
+"""Full-text search through the API: hits, paging, mailbox filter, empty queries, tenants,
+and the query language (phrases and filters) in ``q``."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -136,3 +139,125 @@ async def test_a_hit_whose_entry_is_out_of_scope_is_left_out(app, client, seeder
     app.dependency_overrides[current_scope] = lambda: Scope.tenant(mail["jane"].tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "zebra"})).json()
     assert page["items"] == []
+
+
+@pytest.fixture
+def shelf(seeder):
+    """Jane's messages with distinct senders, recipients, subjects, labels and days."""
+    seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    day = datetime(2025, 3, 10, tzinfo=UTC)
+    message = seeder.message
+
+    def deliver(name, raw, **labels):
+        return name, seeder.deliver(jane, raw, **labels).id
+
+    named = dict(
+        [
+            deliver(
+                "hangar",
+                message(
+                    subject="Hangar report",
+                    body="The hangar nineteen doors are open.",
+                    sender="ops@airfield.test",
+                ),
+                tags=("ops", "Urgent"),
+                received_at=day,
+            ),
+            deliver(
+                "scrambled",
+                message(
+                    subject="Weekly note",
+                    body="nineteen planes left hangar four",
+                    sender="pilot@mail.airfield.test",
+                    to="jane@example.com, finance@example.com",
+                ),
+                folder="Archive/2025 Q1",
+                received_at=day + timedelta(days=1),
+            ),
+            deliver(
+                "invoice",
+                message(
+                    subject="Invoice March",
+                    body="Please pay the invoice.",
+                    sender="billing@vendor.test",
+                ),
+                tags=("finance",),
+                received_at=day - timedelta(seconds=1),
+            ),
+        ]
+    )
+    return named
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ('"hangar nineteen"', ["hangar"]),
+        ("hangar nineteen", ["scrambled", "hangar"]),
+        ("from:airfield.test", ["scrambled", "hangar"]),
+        ("from:@mail.airfield.test", ["scrambled"]),
+        ("from:OPS@airfield.test", ["hangar"]),
+        ("from:field.test", []),
+        ("to:finance@example.com", ["scrambled"]),
+        ("to:example.com", ["scrambled", "hangar", "invoice"]),
+        ("subject:report", ["hangar"]),
+        ("subject:hangar nineteen", ["hangar"]),  # "hangar" in the subject, "nineteen" anywhere
+        ("tag:Urgent", ["hangar"]),
+        ("tag:urgent", []),
+        ('folder:"Archive/2025 Q1"', ["scrambled"]),
+        ("folder:INBOX", ["hangar", "invoice"]),
+        ("after:2025-03-10", ["scrambled", "hangar"]),
+        ("before:2025-03-10", ["invoice"]),
+        ("after:2025-03-10 before:2025-03-11", ["hangar"]),
+        ("hangar from:airfield.test folder:INBOX tag:ops after:2025-03-01", ["hangar"]),
+        ("invoice tag:ops", []),
+    ],
+)
+async def test_query_language_through_q(client, shelf, q, expected):
+    response = await client.get("/api/v1/search", params={"q": q})
+    assert response.status_code == 200, response.text
+    ids = [item["id"] for item in response.json()["items"]]
+    assert sorted(ids) == sorted(shelf[name] for name in expected)
+
+
+async def test_a_phrase_hit_has_the_phrase_in_its_snippet(client, shelf):
+    page = (await client.get("/api/v1/search", params={"q": '"hangar nineteen"'})).json()
+    assert "hangar nineteen" in page["items"][0]["snippet"].lower()
+
+
+async def test_filters_alone_page_newest_first(client, shelf):
+    first = (await client.get("/api/v1/search", params={"q": "to:example.com", "limit": 2})).json()
+    assert [item["id"] for item in first["items"]] == [shelf["scrambled"], shelf["hangar"]]
+    assert first["next_offset"] == 2
+    assert all(item["score"] == 0.0 and item["snippet"] == "" for item in first["items"])
+    rest = (
+        await client.get("/api/v1/search", params={"q": "to:example.com", "limit": 2, "offset": 2})
+    ).json()
+    assert [item["id"] for item in rest["items"]] == [shelf["invoice"]]
+    assert rest["next_offset"] is None
+
+
+@pytest.mark.parametrize(
+    ("q", "detail"),
+    [
+        ("invoice after:2025-02-30", "YYYY-MM-DD"),
+        ("before:tomorrow", "YYYY-MM-DD"),
+        ("from:billing@", "address or a domain"),
+        ("subject:!!", "no word"),
+    ],
+)
+async def test_a_bad_filter_value_is_a_422(client, shelf, expect_problem, q, detail):
+    problem = expect_problem(await client.get("/api/v1/search", params={"q": q}), 422)
+    assert problem["type"] == "urn:mairust:problem:invalid-input"
+    assert detail in problem["detail"]
+
+
+async def test_filters_keep_to_the_tenant(app, client, shelf, seeder):
+    seeder.tenant("other.example")
+    olga = seeder.mailbox("olga@other.example")
+    seeder.deliver(olga, seeder.message(subject="Hangar", to=olga.address), tags=("ops",))
+    app.dependency_overrides[current_scope] = lambda: Scope.tenant(olga.tenant_id)
+    page = (await client.get("/api/v1/search", params={"q": "tag:ops"})).json()
+    assert len(page["items"]) == 1
+    assert page["items"][0]["mailbox"] == "olga@other.example"

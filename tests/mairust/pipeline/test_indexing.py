@@ -4,7 +4,12 @@ import pytest
 
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
-from mairust.pipeline.indexing import drain_search_backlog, index_entries, reindex_all
+from mairust.pipeline.indexing import (
+    drain_search_backlog,
+    index_entries,
+    index_or_backlog,
+    reindex_all,
+)
 from mairust.pipeline.runner import PipelineRunner
 from mairust.storage.factory import Stores
 
@@ -56,3 +61,31 @@ def test_an_entry_whose_blob_is_gone_is_skipped_not_fatal(stores, settings, spoo
     entries = stores.metadata.list_entries(Scope.admin())
     stores.blobs.delete(entries[0].blob_key)
     assert index_entries(stores, entries) == 1
+
+
+def test_documents_carry_the_entry_labels(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 1)
+    entry = stores.metadata.list_entries(Scope.admin())[0]
+    stores.metadata.set_tags(Scope.admin(), entry.id, add=["ops"], remove=[])
+    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    assert (moved.tags, moved.folder) == (("ops",), "Archive")
+    assert index_entries(stores, [moved]) == 1
+    hits = stores.search.search(Scope.admin(), "platypus", filters={"tag": "ops"})
+    assert [hit.entry_id for hit in hits] == [entry.id]
+    assert stores.search.search(Scope.admin(), "", filters={"folder": "INBOX"}) == []
+
+
+def test_index_or_backlog(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 2)
+    first, second = stores.metadata.list_entries(Scope.admin())
+    stores.metadata.move_entry(Scope.admin(), first.id, "Archive")
+    moved = stores.metadata.get_entry(Scope.admin(), first.id)
+    down = Stores(metadata=stores.metadata, blobs=stores.blobs, search=DownSearch(stores.search))
+    assert index_or_backlog(down, [moved]) is False
+    assert stores.metadata.search_backlog(10) == [first.id]
+    assert stores.search.search(Scope.admin(), "", filters={"folder": "Archive"}) == []
+    assert index_or_backlog(stores, [second]) is True
+    assert stores.metadata.search_backlog(10) == [first.id]
+    assert drain_search_backlog(stores) == 1
+    hits = stores.search.search(Scope.admin(), "", filters={"folder": "Archive"})
+    assert [hit.entry_id for hit in hits] == [first.id]

@@ -1,10 +1,12 @@
-"""Contract tests of the SearchIndex role (every backend in conftest.SEARCH_BACKENDS),
-then the FTS5 query builder and concurrency on one index file."""
+"""Contract tests of the SearchIndex role (every backend in conftest.SEARCH_BACKENDS):
+words, phrases, every filter, combinations, paging, re-indexing and deletion; then the
+FTS5 query builder and concurrency on one index file."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -88,10 +90,19 @@ def test_index_replaces_by_entry_id(search_index: SearchIndex) -> None:
 
 
 def test_delete(search_index: SearchIndex) -> None:
-    search_index.index([_doc("e1", "alpha"), _doc("e2", "alpha")])
+    search_index.index(
+        [_doc("e1", "alpha", tags=("x",)), _doc("e2", "alpha", tags=("x",)), _doc("e3", "beta")]
+    )
     search_index.delete(["e1", "never-indexed"])
     search_index.delete([])
     assert _ids(search_index, ACME, "alpha") == ["e2"]
+    assert _ids(search_index, ACME, "", filters={"tag": "x"}) == ["e2"]  # filters alone too
+    search_index.delete(["e1", "e2"])  # again, and one still there: no error
+    assert _ids(search_index, ACME, "alpha") == []
+    assert _ids(search_index, ACME, "", filters={"tag": "x"}) == []
+    assert _ids(search_index, ACME, "beta") == ["e3"]
+    search_index.index([_doc("e1", "alpha again")])  # a deleted entry can come back
+    assert _ids(search_index, ACME, "alpha") == ["e1"]
 
 
 def test_scoped_by_tenant_and_mailbox(search_index: SearchIndex) -> None:
@@ -171,11 +182,307 @@ def test_filters_select_by_authentication_result(search_index: SearchIndex) -> N
     ]
 
 
-@pytest.mark.parametrize("filters", [{"from": "x"}, {"DMARC": "fail"}, {"dmarc": "fail", "x": ""}])
-def test_unknown_filter_is_invalid(search_index: SearchIndex, filters: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"sender": "x"},
+        {"DMARC": "fail"},
+        {"dmarc": "fail", "x": ""},
+        {"dmarc": " "},
+        {"after": "2024-13-01"},
+        {"after": "2024-1-2"},
+        {"before": "yesterday"},
+        {"before": "2024-01-02T00:00:00"},
+        {"from": "bob@"},
+        {"from": "acme..test"},
+        {"to": "two words"},
+        {"subject": "!!"},
+        {"tag": ""},
+        {"folder": "\x00"},
+    ],
+)
+def test_unknown_filters_and_bad_values_are_invalid(
+    search_index: SearchIndex, filters: dict[str, str]
+) -> None:
     search_index.index([_doc("e1", "invoice", auth={"dmarc": "fail"})])
     with pytest.raises(InvalidInput):
         search_index.search(ACME, "invoice", filters=filters)
+    with pytest.raises(InvalidInput):
+        search_index.search(ACME, "", filters=filters)
+
+
+def test_quoted_phrases_need_adjacent_words_in_order(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc("adjacent", "open the hangar nineteen doors"),
+            _doc("punctuated", "Hangar-Nineteen! is closed"),
+            _doc("apart", "hangar number nineteen"),
+            _doc("reversed", "nineteen hangar"),
+            _doc("two-fields", "nineteen", subject="hangar"),
+            _doc("in-subject", "", subject="Hangar nineteen schedule"),
+        ]
+    )
+    everything = ["adjacent", "apart", "in-subject", "punctuated", "reversed", "two-fields"]
+    assert sorted(_ids(search_index, ACME, '"hangar nineteen"')) == [
+        "adjacent",
+        "in-subject",
+        "punctuated",
+    ]
+    assert sorted(_ids(search_index, ACME, "hangar nineteen")) == everything  # words: anywhere
+    assert _ids(search_index, ACME, '"hangar nineteen" doors') == ["adjacent"]
+    assert _ids(search_index, ACME, '"hangar nineteen" "the doors"') == []
+    assert _ids(search_index, ACME, '"nineteen hangar"') == ["reversed"]
+    # a quote without its pair is an ordinary character: the words are independent
+    assert sorted(_ids(search_index, ACME, '"hangar nineteen')) == everything
+    assert sorted(_ids(search_index, ACME, 'hangar nineteen"')) == everything
+    hits = search_index.search(ACME, '"hangar nineteen" doors')
+    assert "hangar nineteen" in hits[0].snippet
+
+
+def test_from_filter_matches_the_address_or_its_domain(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc("exact", "", from_addr="bob@acme.test"),
+            _doc("upper", "", from_addr="Bob@ACME.Test"),
+            _doc("colleague", "", from_addr="carol@acme.test"),
+            _doc("subdomain", "", from_addr="alice@mail.acme.test"),
+            _doc("lookalike", "", from_addr="eve@notacme.test"),
+            _doc("suffixed", "", from_addr="bob@acme.test.evil"),
+            _doc("recipient", "", from_addr="x@other.test", to_addrs=("bob@acme.test",)),
+            _doc("none", "", from_addr=""),
+        ]
+    )
+
+    def sender(value: str) -> list[str]:
+        return sorted(_ids(search_index, ACME, "", filters={"from": value}))
+
+    assert sender("bob@acme.test") == ["exact", "upper"]
+    assert sender("BOB@Acme.TEST") == ["exact", "upper"]
+    assert sender("acme.test") == ["colleague", "exact", "subdomain", "upper"]
+    assert sender("@acme.test") == ["colleague", "exact", "subdomain", "upper"]
+    assert sender("mail.acme.test") == ["subdomain"]
+    assert sender("cme.test") == []  # whole labels only
+    assert sender("bob@mail.acme.test") == []
+    assert sender("evil") == ["suffixed"]
+
+
+def test_to_filter_matches_any_recipient(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc("to-and-cc", "", to_addrs=("jane@acme.test", "Finance@Acme.test")),
+            _doc("partner", "", to_addrs=("ops@partner.test",)),
+            _doc("sender", "", from_addr="finance@acme.test", to_addrs=("x@other.test",)),
+            _doc("nobody", "", to_addrs=()),
+        ]
+    )
+
+    def recipient(value: str) -> list[str]:
+        return sorted(_ids(search_index, ACME, "", filters={"to": value}))
+
+    assert recipient("finance@acme.test") == ["to-and-cc"]
+    assert recipient("jane@acme.test") == ["to-and-cc"]
+    assert recipient("acme.test") == ["to-and-cc"]
+    assert recipient("partner.test") == ["partner"]
+    assert recipient("test") == ["partner", "sender", "to-and-cc"]
+    assert recipient("absent@acme.test") == []
+
+
+def test_subject_filter_looks_only_at_the_subject(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc("subject", "see attachment", subject="Quarterly Report for Köln"),
+            _doc("reversed", "", subject="report, quarterly"),
+            _doc("body", "quarterly report", subject="Numbers"),
+        ]
+    )
+
+    def subject(value: str, words: str = "") -> list[str]:
+        return sorted(_ids(search_index, ACME, words, filters={"subject": value}))
+
+    assert subject("quarterly") == ["reversed", "subject"]
+    assert subject("QUARTERLY") == ["reversed", "subject"]
+    assert subject("koln") == ["subject"]
+    assert subject("quarterly report") == ["subject"]  # a phrase in the subject
+    assert subject("numbers", words="quarterly") == ["body"]
+    assert subject("quarterly", words="attachment") == ["subject"]
+    assert subject("attachment") == []
+
+
+def test_tag_and_folder_filters_are_exact(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc("work", "note", tags=("work", "Urgent")),
+            _doc("archived", "note", tags=("work",), folder="Archive/2025 Q1"),
+            _doc("plain", "note"),
+        ]
+    )
+    assert sorted(_ids(search_index, ACME, "note", filters={"tag": "work"})) == [
+        "archived",
+        "work",
+    ]
+    assert _ids(search_index, ACME, "", filters={"tag": "Urgent"}) == ["work"]
+    assert _ids(search_index, ACME, "", filters={"tag": "urgent"}) == []
+    assert _ids(search_index, ACME, "", filters={"tag": "wor"}) == []
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive/2025 Q1"}) == ["archived"]
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
+    assert sorted(_ids(search_index, ACME, "note", filters={"folder": "INBOX"})) == [
+        "plain",
+        "work",
+    ]
+    assert _ids(search_index, ACME, "", filters={"folder": "INBOX", "tag": "Urgent"}) == ["work"]
+
+
+def test_tags_and_folder_follow_a_reindex(search_index: SearchIndex) -> None:
+    search_index.index([_doc("e1", "note", tags=("todo",)), _doc("e2", "note", tags=("todo",))])
+    search_index.index([_doc("e1", "note", tags=("done",), folder="Archive")])
+    assert _ids(search_index, ACME, "", filters={"tag": "todo"}) == ["e2"]
+    assert _ids(search_index, ACME, "note", filters={"tag": "done"}) == ["e1"]
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == ["e1"]
+    assert _ids(search_index, ACME, "", filters={"folder": "INBOX"}) == ["e2"]
+    search_index.index([_doc("e1", "note", folder="INBOX")])
+    assert _ids(search_index, ACME, "", filters={"tag": "done"}) == []
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
+
+
+def test_date_filters_are_utc_days(search_index: SearchIndex) -> None:
+    day = datetime(2024, 3, 10, tzinfo=UTC)
+    plus_two = timezone(timedelta(hours=2))
+    search_index.index(
+        [
+            _doc("last-moment-before", "log", received_at=day - timedelta(microseconds=1000)),
+            _doc("midnight", "log", received_at=day),
+            _doc("evening", "log", received_at=day + timedelta(hours=23, minutes=59)),
+            _doc("next-day", "log", received_at=day + timedelta(days=1)),
+            # 01:00 at UTC+2 is 23:00 UTC the day before
+            _doc("local-time", "log", received_at=datetime(2024, 3, 10, 1, 0, tzinfo=plus_two)),
+        ]
+    )
+
+    def between(**filters: str) -> list[str]:
+        return _ids(search_index, ACME, "", filters=filters)
+
+    # filters alone: newest first
+    assert between(after="2024-03-10") == ["next-day", "evening", "midnight"]
+    assert between(before="2024-03-10") == ["last-moment-before", "local-time"]
+    assert between(after="2024-03-10", before="2024-03-11") == ["evening", "midnight"]
+    assert between(after="2024-03-11", before="2024-03-11") == []
+    assert between(after="2024-03-12", before="2024-03-10") == []
+    assert len(_ids(search_index, ACME, "log", filters={"after": "2024-03-09"})) == 5
+    assert _ids(search_index, ACME, "log", filters={"before": "2024-03-09"}) == []
+
+
+def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) -> None:
+    minute = timedelta(minutes=1)
+    search_index.index(
+        [
+            _doc(
+                "match",
+                "hangar nineteen invoice",
+                subject="Invoice March",
+                from_addr="billing@vendor.test",
+                tags=("finance",),
+                received_at=START + 3 * minute,
+                auth={"dmarc": "pass"},
+            ),
+            _doc(
+                "wrong-tag",
+                "hangar nineteen invoice",
+                subject="Invoice March",
+                from_addr="billing@vendor.test",
+                received_at=START + 2 * minute,
+                auth={"dmarc": "pass"},
+            ),
+            _doc(
+                "too-old",
+                "hangar nineteen invoice",
+                subject="Invoice March",
+                from_addr="billing@vendor.test",
+                tags=("finance",),
+                received_at=START - timedelta(days=2),
+                auth={"dmarc": "pass"},
+            ),
+            _doc(
+                "other-sender",
+                "hangar nineteen invoice",
+                subject="Invoice March",
+                from_addr="billing@elsewhere.test",
+                tags=("finance",),
+                received_at=START + minute,
+                auth={"dmarc": "pass"},
+            ),
+        ]
+    )
+    everything = {
+        "from": "vendor.test",
+        "to": "acme.test",
+        "subject": "march",
+        "tag": "finance",
+        "folder": "INBOX",
+        "after": "2024-01-01",
+        "before": "2024-01-02",
+        "dmarc": "pass",
+    }
+    assert _ids(search_index, ACME, '"hangar nineteen"', filters=everything) == ["match"]
+    assert _ids(search_index, ACME, "", filters=everything) == ["match"]
+    assert _ids(search_index, BETA, "", filters=everything) == []
+    assert _ids(search_index, ACME, "", filters=everything, mailbox_id="MB-2") == []
+    assert _ids(search_index, ACME, "", filters={**everything, "dmarc": "fail"}) == []
+    assert _ids(search_index, ACME, '"nineteen hangar"', filters=everything) == []
+    without_tag = {key: value for key, value in everything.items() if key != "tag"}
+    assert _ids(search_index, ACME, "", filters=without_tag) == ["match", "wrong-tag"]
+
+
+def test_pagination_with_filters(search_index: SearchIndex) -> None:
+    search_index.index(
+        [
+            _doc(
+                f"e{n:02d}",
+                "page",
+                tags=("even",) if n % 2 == 0 else ("odd",),
+                received_at=START + timedelta(minutes=n),
+            )
+            for n in range(25)
+        ]
+    )
+    evens = [f"e{n:02d}" for n in reversed(range(0, 25, 2))]  # newest first
+    for query in ("page", ""):
+        pages = [
+            _ids(search_index, ACME, query, filters={"tag": "even"}, limit=5, offset=offset)
+            for offset in (0, 5, 10, 15)
+        ]
+        assert [len(page) for page in pages] == [5, 5, 3, 0]
+        assert [entry for page in pages for entry in page] == evens
+    assert _ids(
+        search_index, ACME, "", filters={"tag": "odd", "after": "2024-01-01"}, limit=2, offset=11
+    ) == ["e01"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"tag": "'; DROP TABLE documents; --"},
+        {"tag": "%"},
+        {"tag": "*"},
+        {"folder": '{"match_all": {}}'},
+        {"folder": "?"},
+        {"subject": "NEAR(note"},
+        {"subject": 'note" OR "x'},
+        {"subject": "body : note"},
+        {"from": "%.test"},
+        {"to": "*@acme.test"},
+        {"dmarc": "pass OR 1=1"},
+    ],
+)
+def test_filter_values_are_never_syntax(search_index: SearchIndex, filters: dict[str, str]) -> None:
+    search_index.index(
+        [
+            _doc("e1", "note", subject="note", tags=("a%b", "abc"), folder="Archive"),
+            _doc("e2", "note", auth={"dmarc": "pass"}),
+        ]
+    )
+    assert _ids(search_index, ACME, "note", filters=filters) == []
+    assert _ids(search_index, ACME, "", filters=filters) == []
+    assert sorted(_ids(search_index, ACME, "note")) == ["e1", "e2"]  # still intact
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
@@ -248,7 +555,9 @@ def test_operators_have_no_power(search_index: SearchIndex) -> None:
     ("text", "expected"),
     [
         ("hello world", '"hello" "world"'),
-        ('say "hi"', '"say" """hi"""'),
+        ('say "hi"', '"say" "hi"'),
+        ('"hangar  nineteen" x', '"hangar nineteen" "x"'),
+        ('say"hi', '"say""hi"'),
         ("NEAR(a b)", '"NEAR(a" "b)"'),
         ("* ( ) :", None),
         ("a\x00b", '"a" "b"'),
@@ -295,3 +604,27 @@ def test_reopened_index_keeps_documents(tmp_path: Path) -> None:
         assert _ids(reopened, ACME, "persisted") == ["e1"]
     finally:
         reopened.close()
+
+
+def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "search.db"
+    # the layout before labels: no folder, tags or address keys on the side table
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE documents (rowid INTEGER PRIMARY KEY, entry_id TEXT NOT NULL UNIQUE, "
+        "tenant_id TEXT NOT NULL, mailbox_id TEXT NOT NULL, received_at TEXT NOT NULL, "
+        "auth_spf TEXT, auth_dkim TEXT, auth_dmarc TEXT, auth_arc TEXT);"
+        "CREATE VIRTUAL TABLE fulltext USING fts5(subject, from_addr, to_addrs, body);"
+        "INSERT INTO documents VALUES (1, 'stale', 'T-ACME', 'MB-1', '2024', NULL, NULL, NULL, "
+        "NULL);"
+        "INSERT INTO fulltext (rowid, body) VALUES (1, 'stale words');"
+        "PRAGMA user_version = 2;"
+    )
+    old.close()
+    index = Fts5SearchIndex(path)
+    try:
+        assert _ids(index, ACME, "stale") == []  # dropped: the indexer fills it again
+        index.index([_doc("e1", "fresh", tags=("t",))])
+        assert _ids(index, ACME, "fresh", filters={"tag": "t"}) == ["e1"]
+    finally:
+        index.close()
