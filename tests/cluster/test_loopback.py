@@ -1,6 +1,6 @@
 """cluster/loopback: Serve replicas bind their gRPC server to the node IP, never to ``[::]``.
 
-The socket check reads /proc like tests/integration/test_e2e_loopback.py does, for the Ray
+The socket check reads /proc (tests/support/sockets.py) for the Ray
 processes this pytest session started: they stay in its session (``os.getsid(0)``).
 """
 
@@ -23,64 +23,12 @@ from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.ray_runtime import RUNTIME_ENV
 from mairust.config import Settings
 from serve.api_ingress import build_api_app
+from tests.support.sockets import beyond_loopback, listening_by_pid, session_pids
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
 # What the hook replaces in Ray Serve's replica module.
 BIND_FUNCTION = "add_port_to_grpc_server"
-
-LOOPBACK_PREFIXES = (
-    "127.",
-    "0000:0000:0000:0000:0000:0000:0000:0001",
-    "0000:0000:0000:0000:0000:ffff:7f",
-)
-
-
-def listening_sockets() -> dict[str, str]:
-    """inode -> local address ("ip:port") of every listening TCP socket on the machine."""
-    found = {}
-    for table, family in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 6)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A":  # LISTEN
-                continue
-            address, port = fields[1].split(":")
-            found[fields[9]] = f"{decode(address, family)}:{int(port, 16)}"
-    return found
-
-
-def decode(hex_address: str, family: int) -> str:
-    raw = bytes.fromhex(hex_address)
-    if family == 4:
-        return ".".join(str(b) for b in raw[::-1])
-    words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
-    return ":".join(b"".join(words).hex()[i : i + 4] for i in range(0, 32, 4))
-
-
-def session_pids(sid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        if int(fields[3]) == sid:
-            pids.append(int(entry.name))
-    return pids
-
-
-def socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass  # the process ended meanwhile
-    return inodes
 
 
 def command_line(pid: int) -> str:
@@ -88,17 +36,6 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def listening_by_pid() -> dict[int, list[str]]:
-    """pid -> listening addresses, for every process of this test session."""
-    sockets = listening_sockets()
-    ours: dict[int, list[str]] = {}
-    for pid in session_pids(os.getsid(0)):
-        addresses = [sockets[inode] for inode in socket_inodes(pid) if inode in sockets]
-        if addresses:
-            ours[pid] = addresses
-    return ours
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +53,7 @@ def test_every_ray_socket_of_the_session_is_on_loopback(api_on_serve: Settings) 
     port = api_on_serve.api.port
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
 
-    ours = listening_by_pid()
+    ours = listening_by_pid(session_pids(os.getsid(0)))
     every = [address for addresses in ours.values() for address in addresses]
     # The probe sees the processes that matter: Ray's GCS, Serve's proxy and the replica.
     gcs_port = ray.get_runtime_context().gcs_address.rsplit(":", 1)[1]
@@ -124,7 +61,7 @@ def test_every_ray_socket_of_the_session_is_on_loopback(api_on_serve: Settings) 
     assert any(address.endswith(f":{port}") for address in every)
     replicas = [pid for pid in ours if "ServeReplica:api" in command_line(pid)]
     assert replicas, "the API replica has no listening socket (its gRPC server)"
-    outside = [address for address in every if not address.startswith(LOOPBACK_PREFIXES)]
+    outside = beyond_loopback(every)
     assert outside == [], f"listening beyond loopback: {outside}"
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.sockets import session_pids
+
 VENV_BIN = Path(sys.executable).parent
 MAIRUST = str(VENV_BIN / "mairust")
 ADMIN_TOKEN = "e2e-admin-token"
@@ -25,23 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def session_pids(sid: int) -> list[int]:
-    """Every live process in session ``sid`` (Ray puts its workers in their own process
-    groups, but they stay in the session of `mairust up`)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == sid:
-            pids.append(int(entry.name))
-    return pids
 
 
 @dataclass
