@@ -49,7 +49,7 @@ def create_app(settings: Settings, stores: Stores) -> FastAPI:
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.metrics = ApiMetrics()
+    app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)
     # Added last so it is outermost: it also counts the 500s the problem middleware writes.

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one API app: its own registry, request counts and latencies.
+"""Prometheus metrics of one API app: its own registry, request counts and latencies,
+and the queue's state read from the metadata store.
 
 Each app gets its own ``CollectorRegistry`` (no process-wide globals), so several
 apps in one process — tests, or Serve replicas sharing a worker — never clash.
@@ -9,11 +10,17 @@ the raw path, so label cardinality stays bounded and no ids leak into metrics.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mairust.errors import MairustError
+from mairust.model.queue import QueueState
+from mairust.storage.protocols import MetadataStore
 
 METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED_ROUTE = "<unmatched>"
@@ -22,11 +29,46 @@ UNMATCHED_ROUTE = "<unmatched>"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+class QueueCollector:
+    """Queue rows per state and the search backlog, read from the metadata store at scrape
+    time (the store is the queue's truth, so every API replica reports the same numbers)."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self._metadata = metadata
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "mairust_metadata_up", "1 when the metadata store answered this scrape, else 0."
+        )
+        try:
+            counts = self._metadata.queue_counts()
+            backlog = self._metadata.search_backlog_size()
+        except MairustError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        rows = GaugeMetricFamily(
+            "mairust_queue_rows", "Queue rows (message x recipient) by state.", labels=["state"]
+        )
+        for state in QueueState:
+            rows.add_metric([state.value], counts.get(state, 0))
+        yield rows
+        yield GaugeMetricFamily(
+            "mairust_search_backlog_entries",
+            "Mailbox entries waiting to be indexed (left by a search outage).",
+            value=backlog,
+        )
+
+
 class ApiMetrics:
     """The collectors of one API app."""
 
-    def __init__(self) -> None:
+    def __init__(self, metadata: MetadataStore | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        if metadata is not None:
+            self.registry.register(QueueCollector(metadata))
         self.requests = Counter(
             "mairust_api_requests_total",
             "HTTP requests answered by the API, by method, route template and status.",

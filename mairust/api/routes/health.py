@@ -1,7 +1,8 @@
 """Operational endpoints without authentication: liveness and Prometheus metrics.
 
 Neither exposes tenant data: ``/healthz`` answers only ``ok`` or a 503 problem,
-``/metrics`` only counts requests by route template.
+``/metrics`` counts requests by route template and reports queue rows per state and the
+search backlog (no tenant data).
 """
 
 from __future__ import annotations

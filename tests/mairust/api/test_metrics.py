@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mairust.api import create_app
 from mairust.api.metrics import ApiMetrics
+from mairust.errors import StorageUnavailable
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -81,3 +82,27 @@ def test_observe_records_count_and_latency():
     assert count[(("method", "POST"), ("route", "/x"))] == 1
     total = samples(text, "mairust_api_request_duration_seconds_sum")
     assert abs(total[(("method", "POST"), ("route", "/x"))] - 0.02) < 1e-9
+
+
+async def test_queue_rows_and_search_backlog_are_reported(anonymous, seeder, stores):
+    seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    entry = seeder.deliver(jane, seeder.message())
+    stores.metadata.add_to_search_backlog([entry.id])
+    text = (await anonymous.get("/metrics")).text
+    assert samples(text, "mairust_metadata_up") == {(): 1.0}
+    rows = samples(text, "mairust_queue_rows")
+    assert sum(rows.values()) == len(stores.metadata.list_queue())
+    assert set(rows) == {(("state", s),) for s in ("queued", "leased", "done", "failed")}
+    assert samples(text, "mairust_search_backlog_entries") == {(): 1.0}
+
+
+async def test_a_metadata_outage_shows_as_down_not_as_an_error(anonymous, stores, monkeypatch):
+    def down() -> None:
+        raise StorageUnavailable("database is away")
+
+    monkeypatch.setattr(stores.metadata, "queue_counts", down)
+    response = await anonymous.get("/metrics")
+    assert response.status_code == 200
+    assert samples(response.text, "mairust_metadata_up") == {(): 0.0}
+    assert samples(response.text, "mairust_queue_rows") == {}
