@@ -60,7 +60,8 @@ def up(
         str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
     ] = None,
 ) -> None:
-    """Run the whole platform embedded: local Ray, SQLite, local files, SQLite FTS5.
+    """Run the whole platform on this machine: a local Ray and the stores the config names
+    (embedded by default: SQLite, local files, SQLite FTS5; or PostgreSQL, S3, OpenSearch).
 
     Listens on 127.0.0.1 only unless the config says otherwise; prints where it
     listens and the admin API token, then runs until Ctrl-C (or SIGTERM).
