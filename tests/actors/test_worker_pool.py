@@ -98,3 +98,44 @@ async def test_killed_worker_surfaces_as_worker_lost(spawn, module_world, body):
 def test_a_pool_needs_a_worker():
     with pytest.raises(ValueError, match="at least one worker"):
         RayWorkerPool([])
+
+
+class _Worker:
+    """Stands in for an actor handle: ``process.remote`` answers or raises like Ray would."""
+
+    def __init__(self, name: str, failing: bool = False) -> None:
+        self.name = name
+        self.failing = failing
+        self.calls = 0
+        self.process = self
+
+    def remote(self, items: list[Any], owner: str) -> Any:
+        self.calls += 1
+
+        async def answer() -> Any:
+            if self.failing:
+                raise ray.exceptions.RayActorError()
+            return self.name
+
+        return answer()
+
+
+def test_a_failed_worker_rests_while_others_take_the_work():
+    now = [100.0]
+    dead, alive = _Worker("dead", failing=True), _Worker("alive")
+    pool = RayWorkerPool([dead, alive], cooldown_seconds=5.0, clock=lambda: now[0])
+
+    async def run() -> list[Any]:
+        outcomes: list[Any] = []
+        for _ in range(4):
+            try:
+                outcomes.append(await pool.process([], "owner"))
+            except WorkerLost:
+                outcomes.append("lost")
+        return outcomes
+
+    assert asyncio.run(run()) == ["lost", "alive", "alive", "alive"]
+    assert dead.calls == 1
+    now[0] += 6  # rested: it is tried again
+    assert asyncio.run(run())[0] == "lost"
+    assert dead.calls == 2
