@@ -80,10 +80,20 @@ def _postgres_engine(url: URL, busy_timeout: float) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT
+    # Every process (each Ray actor, each API replica) has its own pool: with many of them
+    # the server's max_connections is the limit, so the URL may size the pool.
+    query = dict(url.query)
+    try:
+        pool_size = int(str(query.pop("pool_size", 5)))
+        max_overflow = int(str(query.pop("max_overflow", 10)))
+    except ValueError as error:
+        raise ValueError(f"pool_size and max_overflow must be whole numbers: {error}") from error
     engine = sa.create_engine(
-        url,
+        url.set(query=query),
         connect_args=connect_args,
         poolclass=sa.QueuePool,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         # Waiting longer than a lock would for a pooled connection is StorageUnavailable too.
         pool_timeout=busy_timeout,

@@ -120,6 +120,24 @@ def test_postgres_engine_is_pooled_pinged_and_commits_synchronously(
         store.close()
 
 
+def test_the_url_sizes_the_pool(postgres_url_for_test: str) -> None:
+    sized = sa.make_url(postgres_url_for_test).update_query_dict(
+        {"pool_size": "3", "max_overflow": "1"}
+    )
+    store = SqlMetadataStore(sized.render_as_string(hide_password=False))
+    try:
+        pool = store.engine.pool
+        assert isinstance(pool, sa.QueuePool)
+        assert (pool.size(), pool._max_overflow) == (3, 1)
+        assert store.list_tenants() == []  # the options did not reach the server
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="whole numbers"):
+        SqlMetadataStore(
+            sized.update_query_dict({"pool_size": "many"}).render_as_string(hide_password=False)
+        )
+
+
 def test_postgres_reads_see_one_snapshot_and_writes_read_committed(
     postgres_url_for_test: str,
 ) -> None:
