@@ -11,28 +11,20 @@ interval is short, so the ``refresh=wait_for`` writes return quickly.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
-import pytest
 from opensearchpy import OpenSearch
 
 from mairust.storage.opensearch_search import OpenSearchIndex, parse_opensearch_url
+from tests.support.services import required_env
 
 URL_VARIABLE = "MAIRUST_TEST_OPENSEARCH_URL"
 
 
 def opensearch_test_url() -> str:
-    """The test node's URL; fails the calling test when the services are not running."""
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        pytest.fail(
-            f"{URL_VARIABLE} is not set, so the OpenSearch tests have no server: "
-            "start the test services: make test / .ci/with-services.sh",
-            pytrace=False,
-        )
-    return url
+    """The test server's URL; fails the calling test when the services are not running."""
+    return required_env(URL_VARIABLE, "the OpenSearch tests")
 
 
 def fresh_index_url(**options: str) -> str:

@@ -19,11 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from mairust.storage.sql_engine import postgres_url
 from mairust.storage.sql_migrations import upgrade_to_head
+from tests.support.services import required_env
 
 URL_VARIABLE = "MAIRUST_TEST_POSTGRES_URL"
 SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "postgres.sh"
@@ -31,14 +31,7 @@ SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "pos
 
 def postgres_test_url() -> str:
     """The test server's URL; fails the calling test when the services are not running."""
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        pytest.fail(
-            f"{URL_VARIABLE} is not set, so the PostgreSQL tests have no server: "
-            "start the test services: make test / .ci/with-services.sh",
-            pytrace=False,
-        )
-    return url
+    return required_env(URL_VARIABLE, "the PostgreSQL tests")
 
 
 class PostgresDatabases:

@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import boto3  # type: ignore[import-untyped]
-import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from mairust.storage.s3_blobs import S3BlobStore
+from tests.support.services import required_env
 
 URL_VARIABLE = "MAIRUST_TEST_S3_URL"
 SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "s3.sh"
@@ -30,14 +30,7 @@ SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "s3.
 
 def s3_test_url() -> str:
     """The test server's URL; fails the calling test when the services are not running."""
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        pytest.fail(
-            f"{URL_VARIABLE} is not set, so the S3 tests have no server: "
-            "start the test services: make test / .ci/with-services.sh",
-            pytrace=False,
-        )
-    return url
+    return required_env(URL_VARIABLE, "the S3 tests")
 
 
 def with_fresh_prefix(url: str) -> str:

@@ -9,17 +9,21 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / ".ci" / "services"
 
 
-def required_env(name: str) -> str:
-    """The address of a session test server; a clear failure (never a skip) when absent."""
+def required_env(name: str, what: str = "these tests") -> str:
+    """The address of a session test server; fails the calling test (never a skip) when the
+    services are not running: a skipped backend would pass for a tested one."""
     value = os.environ.get(name)
     if not value:
-        raise AssertionError(
-            f"{name} is not set: start the test services (make test, or "
-            f".ci/with-services.sh .venv/bin/pytest ...)"
+        pytest.fail(
+            f"{name} is not set, so {what} have no server: "
+            "start the test services: make test / .ci/with-services.sh",
+            pytrace=False,
         )
     return value
 

@@ -12,28 +12,12 @@ from pathlib import Path
 import pytest
 
 from mairust.errors import InvalidInput
-from mairust.model.mailbox import SearchDocument
 from mairust.model.scope import Scope
 from mairust.storage.fts5_search import Fts5SearchIndex, fts5_query
 from mairust.storage.protocols import SearchIndex
+from tests.support.search_documents import START, search_doc
 
 ACME, BETA = Scope.tenant("T-ACME"), Scope.tenant("T-BETA")
-START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _doc(entry_id: str, body: str, **changes: object) -> SearchDocument:
-    fields: dict[str, object] = {
-        "entry_id": entry_id,
-        "tenant_id": "T-ACME",
-        "mailbox_id": "MB-1",
-        "subject": "",
-        "from_addr": "sender@remote.test",
-        "to_addrs": ("user@acme.test",),
-        "body": body,
-        "received_at": START,
-    }
-    fields.update(changes)
-    return SearchDocument(**fields)  # type: ignore[arg-type]
 
 
 def _ids(index: SearchIndex, scope: Scope, query: str, **kw: object) -> list[str]:
@@ -43,9 +27,9 @@ def _ids(index: SearchIndex, scope: Scope, query: str, **kw: object) -> list[str
 def test_every_word_is_required(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("e1", "the quarterly report is attached"),
-            _doc("e2", "the quarterly numbers"),
-            _doc("e3", "nothing relevant"),
+            search_doc("e1", "the quarterly report is attached"),
+            search_doc("e2", "the quarterly numbers"),
+            search_doc("e3", "nothing relevant"),
         ]
     )
     assert _ids(search_index, ACME, "quarterly report") == ["e1"]
@@ -56,9 +40,9 @@ def test_every_word_is_required(search_index: SearchIndex) -> None:
 def test_fields_subject_from_and_to_are_searched(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("s", "", subject="Invoice 4711"),
-            _doc("f", "", from_addr="billing@vendor.test"),
-            _doc("t", "", to_addrs=("a@acme.test", "finance@acme.test")),
+            search_doc("s", "", subject="Invoice 4711"),
+            search_doc("f", "", from_addr="billing@vendor.test"),
+            search_doc("t", "", to_addrs=("a@acme.test", "finance@acme.test")),
         ]
     )
     assert _ids(search_index, ACME, "invoice") == ["s"]
@@ -69,9 +53,9 @@ def test_fields_subject_from_and_to_are_searched(search_index: SearchIndex) -> N
 def test_unicode_and_diacritics(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("de", "", subject="Grüße aus Köln"),
-            _doc("ja", "会議 の 資料"),
-            _doc("emoji", "coffee ☕ time"),
+            search_doc("de", "", subject="Grüße aus Köln"),
+            search_doc("ja", "会議 の 資料"),
+            search_doc("emoji", "coffee ☕ time"),
         ]
     )
     assert _ids(search_index, ACME, "köln") == ["de"]
@@ -82,16 +66,20 @@ def test_unicode_and_diacritics(search_index: SearchIndex) -> None:
 
 
 def test_index_replaces_by_entry_id(search_index: SearchIndex) -> None:
-    search_index.index([_doc("e1", "old words")])
-    search_index.index([_doc("e1", "new words")])
-    search_index.index([_doc("e1", "new words")])  # idempotent
+    search_index.index([search_doc("e1", "old words")])
+    search_index.index([search_doc("e1", "new words")])
+    search_index.index([search_doc("e1", "new words")])  # idempotent
     assert _ids(search_index, ACME, "old") == []
     assert _ids(search_index, ACME, "words") == ["e1"]
 
 
 def test_delete(search_index: SearchIndex) -> None:
     search_index.index(
-        [_doc("e1", "alpha", tags=("x",)), _doc("e2", "alpha", tags=("x",)), _doc("e3", "beta")]
+        [
+            search_doc("e1", "alpha", tags=("x",)),
+            search_doc("e2", "alpha", tags=("x",)),
+            search_doc("e3", "beta"),
+        ]
     )
     search_index.delete(["e1", "never-indexed"])
     search_index.delete([])
@@ -101,16 +89,16 @@ def test_delete(search_index: SearchIndex) -> None:
     assert _ids(search_index, ACME, "alpha") == []
     assert _ids(search_index, ACME, "", filters={"tag": "x"}) == []
     assert _ids(search_index, ACME, "beta") == ["e3"]
-    search_index.index([_doc("e1", "alpha again")])  # a deleted entry can come back
+    search_index.index([search_doc("e1", "alpha again")])  # a deleted entry can come back
     assert _ids(search_index, ACME, "alpha") == ["e1"]
 
 
 def test_scoped_by_tenant_and_mailbox(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("a1", "secret plans", mailbox_id="MB-1"),
-            _doc("a2", "secret plans", mailbox_id="MB-2"),
-            _doc("b1", "secret plans", tenant_id="T-BETA", mailbox_id="MB-9"),
+            search_doc("a1", "secret plans", mailbox_id="MB-1"),
+            search_doc("a2", "secret plans", mailbox_id="MB-2"),
+            search_doc("b1", "secret plans", tenant_id="T-BETA", mailbox_id="MB-9"),
         ]
     )
     assert sorted(_ids(search_index, ACME, "secret")) == ["a1", "a2"]
@@ -124,8 +112,8 @@ def test_scoped_by_tenant_and_mailbox(search_index: SearchIndex) -> None:
 def test_best_match_first_with_snippet(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("weak", "budget " + "filler words here " * 30),
-            _doc("strong", "budget budget budget", subject="budget"),
+            search_doc("weak", "budget " + "filler words here " * 30),
+            search_doc("strong", "budget budget budget", subject="budget"),
         ]
     )
     hits = search_index.search(ACME, "budget")
@@ -137,7 +125,10 @@ def test_best_match_first_with_snippet(search_index: SearchIndex) -> None:
 
 def test_pagination(search_index: SearchIndex) -> None:
     search_index.index(
-        [_doc(f"e{n:02d}", "page", received_at=START + timedelta(minutes=n)) for n in range(25)]
+        [
+            search_doc(f"e{n:02d}", "page", received_at=START + timedelta(minutes=n))
+            for n in range(25)
+        ]
     )
     pages = [_ids(search_index, ACME, "page", limit=10, offset=o) for o in (0, 10, 20, 30)]
     assert [len(page) for page in pages] == [10, 10, 5, 0]
@@ -152,14 +143,14 @@ def test_filters_select_by_authentication_result(search_index: SearchIndex) -> N
     minute = timedelta(minutes=1)
     search_index.index(
         [
-            _doc("pass", "invoice", auth={"spf": "pass", "dkim": "pass", "dmarc": "pass"}),
-            _doc(
+            search_doc("pass", "invoice", auth={"spf": "pass", "dkim": "pass", "dmarc": "pass"}),
+            search_doc(
                 "fail", "invoice", auth={"spf": "fail", "dmarc": "fail"}, received_at=START + minute
             ),
-            _doc("unchecked", "invoice", received_at=START + 2 * minute),
-            _doc("old", "other words", auth={"dmarc": "fail"}, received_at=START - minute),
-            _doc("other-box", "invoice", mailbox_id="MB-2", auth={"dmarc": "fail"}),
-            _doc("beta", "invoice", tenant_id="T-BETA", auth={"dmarc": "fail"}),
+            search_doc("unchecked", "invoice", received_at=START + 2 * minute),
+            search_doc("old", "other words", auth={"dmarc": "fail"}, received_at=START - minute),
+            search_doc("other-box", "invoice", mailbox_id="MB-2", auth={"dmarc": "fail"}),
+            search_doc("beta", "invoice", tenant_id="T-BETA", auth={"dmarc": "fail"}),
         ]
     )
     assert _ids(search_index, ACME, "invoice", filters={"dmarc": "fail"}) == ["fail", "other-box"]
@@ -204,7 +195,7 @@ def test_filters_select_by_authentication_result(search_index: SearchIndex) -> N
 def test_unknown_filters_and_bad_values_are_invalid(
     search_index: SearchIndex, filters: dict[str, str]
 ) -> None:
-    search_index.index([_doc("e1", "invoice", auth={"dmarc": "fail"})])
+    search_index.index([search_doc("e1", "invoice", auth={"dmarc": "fail"})])
     with pytest.raises(InvalidInput):
         search_index.search(ACME, "invoice", filters=filters)
     with pytest.raises(InvalidInput):
@@ -214,12 +205,12 @@ def test_unknown_filters_and_bad_values_are_invalid(
 def test_quoted_phrases_need_adjacent_words_in_order(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("adjacent", "open the hangar nineteen doors"),
-            _doc("punctuated", "Hangar-Nineteen! is closed"),
-            _doc("apart", "hangar number nineteen"),
-            _doc("reversed", "nineteen hangar"),
-            _doc("two-fields", "nineteen", subject="hangar"),
-            _doc("in-subject", "", subject="Hangar nineteen schedule"),
+            search_doc("adjacent", "open the hangar nineteen doors"),
+            search_doc("punctuated", "Hangar-Nineteen! is closed"),
+            search_doc("apart", "hangar number nineteen"),
+            search_doc("reversed", "nineteen hangar"),
+            search_doc("two-fields", "nineteen", subject="hangar"),
+            search_doc("in-subject", "", subject="Hangar nineteen schedule"),
         ]
     )
     everything = ["adjacent", "apart", "in-subject", "punctuated", "reversed", "two-fields"]
@@ -242,14 +233,14 @@ def test_quoted_phrases_need_adjacent_words_in_order(search_index: SearchIndex) 
 def test_from_filter_matches_the_address_or_its_domain(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("exact", "", from_addr="bob@acme.test"),
-            _doc("upper", "", from_addr="Bob@ACME.Test"),
-            _doc("colleague", "", from_addr="carol@acme.test"),
-            _doc("subdomain", "", from_addr="alice@mail.acme.test"),
-            _doc("lookalike", "", from_addr="eve@notacme.test"),
-            _doc("suffixed", "", from_addr="bob@acme.test.evil"),
-            _doc("recipient", "", from_addr="x@other.test", to_addrs=("bob@acme.test",)),
-            _doc("none", "", from_addr=""),
+            search_doc("exact", "", from_addr="bob@acme.test"),
+            search_doc("upper", "", from_addr="Bob@ACME.Test"),
+            search_doc("colleague", "", from_addr="carol@acme.test"),
+            search_doc("subdomain", "", from_addr="alice@mail.acme.test"),
+            search_doc("lookalike", "", from_addr="eve@notacme.test"),
+            search_doc("suffixed", "", from_addr="bob@acme.test.evil"),
+            search_doc("recipient", "", from_addr="x@other.test", to_addrs=("bob@acme.test",)),
+            search_doc("none", "", from_addr=""),
         ]
     )
 
@@ -269,10 +260,10 @@ def test_from_filter_matches_the_address_or_its_domain(search_index: SearchIndex
 def test_to_filter_matches_any_recipient(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("to-and-cc", "", to_addrs=("jane@acme.test", "Finance@Acme.test")),
-            _doc("partner", "", to_addrs=("ops@partner.test",)),
-            _doc("sender", "", from_addr="finance@acme.test", to_addrs=("x@other.test",)),
-            _doc("nobody", "", to_addrs=()),
+            search_doc("to-and-cc", "", to_addrs=("jane@acme.test", "Finance@Acme.test")),
+            search_doc("partner", "", to_addrs=("ops@partner.test",)),
+            search_doc("sender", "", from_addr="finance@acme.test", to_addrs=("x@other.test",)),
+            search_doc("nobody", "", to_addrs=()),
         ]
     )
 
@@ -290,9 +281,9 @@ def test_to_filter_matches_any_recipient(search_index: SearchIndex) -> None:
 def test_subject_filter_looks_only_at_the_subject(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("subject", "see attachment", subject="Quarterly Report for Köln"),
-            _doc("reversed", "", subject="report, quarterly"),
-            _doc("body", "quarterly report", subject="Numbers"),
+            search_doc("subject", "see attachment", subject="Quarterly Report for Köln"),
+            search_doc("reversed", "", subject="report, quarterly"),
+            search_doc("body", "quarterly report", subject="Numbers"),
         ]
     )
 
@@ -311,9 +302,9 @@ def test_subject_filter_looks_only_at_the_subject(search_index: SearchIndex) -> 
 def test_tag_and_folder_filters_are_exact(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc("work", "note", tags=("work", "Urgent")),
-            _doc("archived", "note", tags=("work",), folder="Archive/2025 Q1"),
-            _doc("plain", "note"),
+            search_doc("work", "note", tags=("work", "Urgent")),
+            search_doc("archived", "note", tags=("work",), folder="Archive/2025 Q1"),
+            search_doc("plain", "note"),
         ]
     )
     assert sorted(_ids(search_index, ACME, "note", filters={"tag": "work"})) == [
@@ -333,13 +324,15 @@ def test_tag_and_folder_filters_are_exact(search_index: SearchIndex) -> None:
 
 
 def test_tags_and_folder_follow_a_reindex(search_index: SearchIndex) -> None:
-    search_index.index([_doc("e1", "note", tags=("todo",)), _doc("e2", "note", tags=("todo",))])
-    search_index.index([_doc("e1", "note", tags=("done",), folder="Archive")])
+    search_index.index(
+        [search_doc("e1", "note", tags=("todo",)), search_doc("e2", "note", tags=("todo",))]
+    )
+    search_index.index([search_doc("e1", "note", tags=("done",), folder="Archive")])
     assert _ids(search_index, ACME, "", filters={"tag": "todo"}) == ["e2"]
     assert _ids(search_index, ACME, "note", filters={"tag": "done"}) == ["e1"]
     assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == ["e1"]
     assert _ids(search_index, ACME, "", filters={"folder": "INBOX"}) == ["e2"]
-    search_index.index([_doc("e1", "note", folder="INBOX")])
+    search_index.index([search_doc("e1", "note", folder="INBOX")])
     assert _ids(search_index, ACME, "", filters={"tag": "done"}) == []
     assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
 
@@ -349,12 +342,14 @@ def test_date_filters_are_utc_days(search_index: SearchIndex) -> None:
     plus_two = timezone(timedelta(hours=2))
     search_index.index(
         [
-            _doc("last-moment-before", "log", received_at=day - timedelta(microseconds=1000)),
-            _doc("midnight", "log", received_at=day),
-            _doc("evening", "log", received_at=day + timedelta(hours=23, minutes=59)),
-            _doc("next-day", "log", received_at=day + timedelta(days=1)),
+            search_doc("last-moment-before", "log", received_at=day - timedelta(microseconds=1000)),
+            search_doc("midnight", "log", received_at=day),
+            search_doc("evening", "log", received_at=day + timedelta(hours=23, minutes=59)),
+            search_doc("next-day", "log", received_at=day + timedelta(days=1)),
             # 01:00 at UTC+2 is 23:00 UTC the day before
-            _doc("local-time", "log", received_at=datetime(2024, 3, 10, 1, 0, tzinfo=plus_two)),
+            search_doc(
+                "local-time", "log", received_at=datetime(2024, 3, 10, 1, 0, tzinfo=plus_two)
+            ),
         ]
     )
 
@@ -375,7 +370,7 @@ def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) ->
     minute = timedelta(minutes=1)
     search_index.index(
         [
-            _doc(
+            search_doc(
                 "match",
                 "hangar nineteen invoice",
                 subject="Invoice March",
@@ -384,7 +379,7 @@ def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) ->
                 received_at=START + 3 * minute,
                 auth={"dmarc": "pass"},
             ),
-            _doc(
+            search_doc(
                 "wrong-tag",
                 "hangar nineteen invoice",
                 subject="Invoice March",
@@ -392,7 +387,7 @@ def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) ->
                 received_at=START + 2 * minute,
                 auth={"dmarc": "pass"},
             ),
-            _doc(
+            search_doc(
                 "too-old",
                 "hangar nineteen invoice",
                 subject="Invoice March",
@@ -401,7 +396,7 @@ def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) ->
                 received_at=START - timedelta(days=2),
                 auth={"dmarc": "pass"},
             ),
-            _doc(
+            search_doc(
                 "other-sender",
                 "hangar nineteen invoice",
                 subject="Invoice March",
@@ -435,7 +430,7 @@ def test_filters_combine_with_words_and_each_other(search_index: SearchIndex) ->
 def test_pagination_with_filters(search_index: SearchIndex) -> None:
     search_index.index(
         [
-            _doc(
+            search_doc(
                 f"e{n:02d}",
                 "page",
                 tags=("even",) if n % 2 == 0 else ("odd",),
@@ -476,8 +471,8 @@ def test_pagination_with_filters(search_index: SearchIndex) -> None:
 def test_filter_values_are_never_syntax(search_index: SearchIndex, filters: dict[str, str]) -> None:
     search_index.index(
         [
-            _doc("e1", "note", subject="note", tags=("a%b", "abc"), folder="Archive"),
-            _doc("e2", "note", auth={"dmarc": "pass"}),
+            search_doc("e1", "note", subject="note", tags=("a%b", "abc"), folder="Archive"),
+            search_doc("e2", "note", auth={"dmarc": "pass"}),
         ]
     )
     assert _ids(search_index, ACME, "note", filters=filters) == []
@@ -528,9 +523,9 @@ INJECTIONS = [
 def test_engine_syntax_is_searched_as_words(search_index: SearchIndex, query: str) -> None:
     search_index.index(
         [
-            _doc("e1", "alpha beta", subject="alpha"),
-            _doc("e2", "subject and near and not"),
-            _doc("b1", "alpha beta", tenant_id="T-BETA"),
+            search_doc("e1", "alpha beta", subject="alpha"),
+            search_doc("e2", "subject and near and not"),
+            search_doc("b1", "alpha beta", tenant_id="T-BETA"),
         ]
     )
     hits = search_index.search(ACME, query)
@@ -540,7 +535,7 @@ def test_engine_syntax_is_searched_as_words(search_index: SearchIndex, query: st
 
 
 def test_operators_have_no_power(search_index: SearchIndex) -> None:
-    search_index.index([_doc("e1", "alpha beta"), _doc("e2", "gamma")])
+    search_index.index([search_doc("e1", "alpha beta"), search_doc("e2", "gamma")])
     assert _ids(search_index, ACME, "alpha OR gamma") == []  # "or" is a required word
     assert _ids(search_index, ACME, "NOT gamma") == []
     assert _ids(search_index, ACME, "alpha*") == ["e1"]  # "*" is no prefix operator here
@@ -575,7 +570,7 @@ def test_two_indexes_on_one_file(tmp_path: Path) -> None:
     def writer(index: Fts5SearchIndex, prefix: str) -> None:
         try:
             for n in range(50):
-                index.index([_doc(f"{prefix}{n}", f"shared word{n}")])
+                index.index([search_doc(f"{prefix}{n}", f"shared word{n}")])
         except BaseException as error:  # surfaced by the assert below
             errors.append(error)
 
@@ -597,7 +592,7 @@ def test_two_indexes_on_one_file(tmp_path: Path) -> None:
 
 def test_reopened_index_keeps_documents(tmp_path: Path) -> None:
     index = Fts5SearchIndex(tmp_path / "search.db")
-    index.index([_doc("e1", "persisted")])
+    index.index([search_doc("e1", "persisted")])
     index.close()
     reopened = Fts5SearchIndex(tmp_path / "search.db")
     try:
@@ -624,7 +619,7 @@ def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path) -> None:
     index = Fts5SearchIndex(path)
     try:
         assert _ids(index, ACME, "stale") == []  # dropped: the indexer fills it again
-        index.index([_doc("e1", "fresh", tags=("t",))])
+        index.index([search_doc("e1", "fresh", tags=("t",))])
         assert _ids(index, ACME, "fresh", filters={"tag": "t"}) == ["e1"]
     finally:
         index.close()

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import pytest
 
 from mairust.config import StorageSettings
 from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.mailbox import SearchDocument
 from mairust.model.scope import Scope
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.opensearch_search import (
@@ -33,24 +31,9 @@ from tests.support.opensearch_indexes import (
     admin_client,
     fresh_index_url,
 )
+from tests.support.search_documents import search_doc
 
 ACME = Scope.tenant("T-ACME")
-START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _doc(entry_id: str, body: str, **changes: object) -> SearchDocument:
-    fields: dict[str, object] = {
-        "entry_id": entry_id,
-        "tenant_id": "T-ACME",
-        "mailbox_id": "MB-1",
-        "subject": "",
-        "from_addr": "sender@remote.test",
-        "to_addrs": ("user@acme.test",),
-        "body": body,
-        "received_at": START,
-    }
-    fields.update(changes)
-    return SearchDocument(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -119,7 +102,7 @@ def test_factory_opens_the_opensearch_scheme(tmp_path: Path) -> None:
     stores = open_stores(storage)
     try:
         assert isinstance(stores.search, OpenSearchIndex)
-        stores.search.index([_doc("e1", "through the factory")])
+        stores.search.index([search_doc("e1", "through the factory")])
         assert [hit.entry_id for hit in stores.search.search(ACME, "factory")] == ["e1"]
     finally:
         stores.close()
@@ -166,7 +149,7 @@ def test_mapping_created_on_open(index: OpenSearchIndex) -> None:
 
 
 def test_reopening_keeps_documents_and_mapping(index: OpenSearchIndex) -> None:
-    index.index([_doc("e1", "persisted")])
+    index.index([search_doc("e1", "persisted")])
     again = OpenSearchIndex(fresh_index_url(index=index.name))
     try:
         assert [hit.entry_id for hit in again.search(ACME, "persisted")] == ["e1"]
@@ -191,7 +174,7 @@ def test_default_refresh_interval_still_reads_after_write() -> None:
     # refresh=wait_for: index() returns once the document is searchable, even at 1 s.
     opened = DisposableOpenSearchIndex(fresh_index_url(refresh_interval="1s"))
     try:
-        opened.index([_doc("e1", "visible at once")])
+        opened.index([search_doc("e1", "visible at once")])
         assert _ids(opened, "visible") == ["e1"]
         opened.delete(["e1"])
         assert _ids(opened, "visible") == []
@@ -202,14 +185,14 @@ def test_default_refresh_interval_still_reads_after_write() -> None:
 def test_highlighted_snippet_contains_the_word(index: OpenSearchIndex) -> None:
     index.index(
         [
-            _doc(
+            search_doc(
                 "sentence",
                 "Hello team. " + "Lorem ipsum dolor. " * 20 + "The quarterly budget is attached, "
                 "see page two. " + "Dolor sit amet. " * 20,
             ),
-            _doc("long", "lorem ipsum " * 40 + "the budget " + "dolor " * 40),
-            _doc("subject", "nothing here", subject="Budget for Köln"),
-            _doc("sender", "", from_addr="budget@vendor.test"),
+            search_doc("long", "lorem ipsum " * 40 + "the budget " + "dolor " * 40),
+            search_doc("subject", "nothing here", subject="Budget for Köln"),
+            search_doc("sender", "", from_addr="budget@vendor.test"),
         ]
     )
     snippets = {hit.entry_id: hit.snippet for hit in index.search(ACME, "budget")}
@@ -244,10 +227,10 @@ def test_snippet_of_a_fragment() -> None:
 def test_quotes_and_operators_are_words(index: OpenSearchIndex) -> None:
     index.index(
         [
-            _doc("apart", "beta gamma alpha"),
-            _doc("alpha", "alpha only"),
-            _doc("alpha2", "alpha 2"),
-            _doc("both", "alpha beta"),
+            search_doc("apart", "beta gamma alpha"),
+            search_doc("alpha", "alpha only"),
+            search_doc("alpha2", "alpha 2"),
+            search_doc("both", "alpha beta"),
         ]
     )
     assert _ids(index, '"alpha beta"') == ["both"]  # our phrase, not the engine's
@@ -263,7 +246,7 @@ def test_quotes_and_operators_are_words(index: OpenSearchIndex) -> None:
 
 
 def test_long_queries(index: OpenSearchIndex) -> None:
-    index.index([_doc("e1", "budget w0 w1")])
+    index.index([search_doc("e1", "budget w0 w1")])
     assert _ids(index, "Budget budget " * 500) == ["e1"]  # repeats are one condition
     assert _ids(index, " ".join(f"w{n}" for n in range(200))) == []
     with pytest.raises(InvalidInput, match="200 words"):
@@ -271,7 +254,7 @@ def test_long_queries(index: OpenSearchIndex) -> None:
 
 
 def test_pages_past_the_result_window_are_invalid(index: OpenSearchIndex) -> None:
-    index.index([_doc("e1", "budget")])
+    index.index([search_doc("e1", "budget")])
     assert index.search(ACME, "budget", limit=500, offset=10_000) == []
     with pytest.raises(InvalidInput):
         index.search(ACME, "budget", limit=1, offset=20_000)
@@ -364,7 +347,7 @@ def test_server_errors_are_unavailable(status: int, body: dict[str, object]) -> 
         opened = OpenSearchIndex(url)
         try:
             with pytest.raises(StorageUnavailable):
-                opened.index([_doc("e1", "lost")])
+                opened.index([search_doc("e1", "lost")])
             with pytest.raises(StorageUnavailable):
                 opened.search(ACME, "lost")
             with pytest.raises(StorageUnavailable):
@@ -384,7 +367,7 @@ def test_failed_bulk_items_are_unavailable() -> None:
         opened = OpenSearchIndex(url)
         try:
             with pytest.raises(StorageUnavailable, match="e2"):
-                opened.index([_doc("e1", "kept"), _doc("e2", "lost")])
+                opened.index([search_doc("e1", "kept"), search_doc("e2", "lost")])
         finally:
             opened.close()
 
