@@ -1,8 +1,8 @@
 """Accept-rate benchmark: the same SMTP load against reference servers and MaiRust, one table.
 
-Owns starting and stopping each target on free loopback ports, waiting for its greeting, running
-``load.smtp_load`` against it in this process (a warm-up, then the measured run) and printing one
-Markdown row per target. Targets, in order:
+Owns the reference targets and the run: each target is started on a free loopback port, greeted,
+measured with ``load.smtp_load`` in this process (``load.targets``) and printed as one Markdown
+row; ``load.mairust_target`` owns the ``mairust up`` target. Targets, in order:
 
 - ``smtp-sink``: Postfix's discarding test server in C, the ceiling of this client on this
   machine (the generator, not the server, is usually what limits it);
@@ -17,75 +17,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import platform
 import shlex
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from load.smtp_load import LoadConfig, LoadResult, run_load
+from load.mairust_target import DOMAIN, bench_mairust, mairust_binary, production_config
+from load.smtp_load import LoadConfig
+from load.targets import (
+    TargetRun,
+    free_loopback_port,
+    machine_line,
+    markdown_table,
+    measure,
+    start_target,
+    stop_process,
+    wait_for_greeting,
+)
 
-__all__ = [
-    "TargetRun",
-    "free_loopback_port",
-    "main",
-    "markdown_table",
-    "start_smtp_sink",
-    "stop_process",
-    "wait_for_greeting",
-]
+__all__ = ["main", "start_discarding_aiosmtpd", "start_smtp_sink"]
 
 log = logging.getLogger("load.bench_accept")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMTP_SINK = "/usr/sbin/smtp-sink"
-DOMAIN = "example.test"
-TABLE_HEADER = (
-    "| target | sessions | messages | size | accepted msg/s | p50 ms | p99 ms | failures |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---|"
-)
-
-
-@dataclass(frozen=True)
-class TargetRun:
-    """One target's measured run, or why it could not run."""
-
-    name: str
-    result: LoadResult | None
-    problem: str | None = None
-
-
-def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _popen(args: Sequence[str], output: IO[Any] | int) -> subprocess.Popen[bytes]:
-    # A session of its own, so a stubborn target and its children can be ended as one group.
-    return subprocess.Popen(
-        list(args),
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 def start_smtp_sink(port: int, *flags: str) -> subprocess.Popen[bytes]:
@@ -93,97 +54,12 @@ def start_smtp_sink(port: int, *flags: str) -> subprocess.Popen[bytes]:
     # smtp-sink refuses to run as root without a user to switch to after binding.
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     args = [SMTP_SINK, *user, *flags, f"127.0.0.1:{port}", "1000"]
-    return _popen(args, subprocess.DEVNULL)
+    return start_target(args, subprocess.DEVNULL)
 
 
 def start_discarding_aiosmtpd(port: int) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "load.bench_accept", "--serve-discarding-aiosmtpd", str(port)]
-    return _popen(args, subprocess.DEVNULL)
-
-
-async def wait_for_greeting(
-    port: int, process: subprocess.Popen[bytes], within_seconds: float
-) -> None:
-    """Return once 127.0.0.1:``port`` greets with 220; raise RuntimeError if the process exits
-    or no greeting comes in time."""
-    give_up = time.monotonic() + within_seconds
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise RuntimeError(f"target exited with status {process.returncode} before greeting")
-        try:
-            async with asyncio.timeout(2):
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                greeting = await reader.readline()
-                writer.write(b"QUIT\r\n")
-                writer.close()
-            if greeting.startswith(b"220"):
-                return
-        except (OSError, TimeoutError):
-            pass  # not listening yet: that is what we are waiting for
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"no SMTP greeting on 127.0.0.1:{port} within {within_seconds:.0f} s")
-
-
-def stop_process(
-    process: subprocess.Popen[bytes], first_signal: int = signal.SIGTERM, grace: float = 30.0
-) -> None:
-    """Send ``first_signal`` to the process we started; after ``grace`` seconds end its group."""
-    if process.poll() is not None:
-        return
-    process.send_signal(first_signal)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        log.warning(
-            "pid %d ignored signal %d for %.0f s; killing its group",
-            process.pid,
-            first_signal,
-            grace,
-        )
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # the group that _popen created for it
-        process.wait(10)
-
-
-def _failures_cell(result: LoadResult) -> str:
-    missing = result.config.messages - result.accepted
-    if missing == 0:
-        return "0"
-    details = [f"{code} x{count}" for code, count in sorted(result.failures.items())]
-    if result.aborted_at_deadline or result.not_attempted:
-        details.append(f"deadline: {result.aborted_at_deadline + result.not_attempted}")
-    return f"{missing} ({', '.join(details)})"
-
-
-def markdown_table(runs: Sequence[TargetRun], config: LoadConfig) -> str:
-    rows = [TABLE_HEADER]
-    for run in runs:
-        settings = f"{config.sessions} | {config.messages} | {config.size}"
-        if run.result is None:
-            problem = (run.problem or "").replace("|", "\\|")
-            rows.append(f"| {run.name} | {settings} | - | - | - | not run: {problem} |")
-            continue
-        result = run.result
-        p50, p99 = result.latency_percentile(50), result.latency_percentile(99)
-        rows.append(
-            f"| {run.name} | {settings} | {result.accepted_per_second:.0f} | "
-            f"{'-' if p50 is None else f'{p50:.1f}'} | {'-' if p99 is None else f'{p99:.1f}'} | "
-            f"{_failures_cell(result)} |"
-        )
-    return "\n".join(rows)
-
-
-async def _measure(name: str, config: LoadConfig, warmup: int, repeat: int) -> TargetRun:
-    """Warm up, then run ``repeat`` times and keep the fastest run: on a shared machine the
-    slower runs measure the neighbours as much as the target."""
-    if warmup:
-        await run_load(replace(config, messages=warmup))
-    results = []
-    for attempt in range(1, repeat + 1):
-        results.append(await run_load(config))
-        rate = results[-1].accepted_per_second
-        log.info("%s: run %d/%d, %.0f msg/s accepted", name, attempt, repeat, rate)
-    return TargetRun(name, max(results, key=lambda result: result.accepted_per_second))
+    return start_target(args, subprocess.DEVNULL)
 
 
 async def _bench_subprocess(
@@ -197,118 +73,11 @@ async def _bench_subprocess(
     process: subprocess.Popen[bytes] = start(port)
     try:
         await wait_for_greeting(port, process, within_seconds=15)
-        return await _measure(name, replace(config, port=port), warmup, repeat)
+        return await measure(name, replace(config, port=port), warmup, repeat)
     except RuntimeError as exc:
         return TargetRun(name, None, str(exc))
     finally:
         stop_process(process)
-
-
-def _mairust_binary(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    venv_binary = REPO_ROOT / ".venv" / "bin" / "mairust"
-    return str(venv_binary) if venv_binary.exists() else shutil.which("mairust")
-
-
-@contextlib.contextmanager
-def _mairust_up(
-    binary: str, data_dir: Path, smtp_port: int, config_file: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``mairust up`` on free loopback ports, its output in ``data_dir/mairust-up.log``;
-    stopped with SIGINT (graceful shutdown) on the way out."""
-    args = [
-        binary,
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--smtp-port",
-        str(smtp_port),
-        "--submission-port",
-        str(free_loopback_port()),
-        "--api-port",
-        str(free_loopback_port()),
-        "--domain",
-        DOMAIN,
-        *(["--config", str(config_file)] if config_file else []),
-    ]
-    log.info("starting %s", shlex.join(args))
-    with (data_dir / "mairust-up.log").open("wb") as output:
-        process = _popen(args, output)
-        try:
-            yield process
-        finally:
-            stop_process(process, signal.SIGINT, grace=60)
-
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _add_users(
-    binary: str, data_dir: Path, addresses: Sequence[str], config_file: Path | None = None
-) -> str | None:
-    """Create the recipients with `mairust user add`; return what went wrong, if anything."""
-    extra = ["--config", str(config_file)] if config_file else []
-    for address in addresses:
-        added = subprocess.run(
-            [
-                binary,
-                "user",
-                "add",
-                address,
-                "--create-domain",
-                "--data-dir",
-                str(data_dir),
-                *extra,
-            ],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-        )
-        if added.returncode != 0:
-            output = (added.stderr or added.stdout).decode(errors="replace").strip()
-            last_line = output.splitlines()[-1] if output else f"status {added.returncode}"
-            return f"`mairust user add {address}` failed: {last_line}"
-    return None
-
-
-async def _bench_mairust(
-    binary: str | None,
-    config: LoadConfig,
-    warmup: int,
-    repeat: int,
-    startup: float,
-    name: str = "mairust up (embedded)",
-    config_file: Path | None = None,
-) -> TargetRun:
-    if binary is None:
-        return TargetRun(name, None, "no mairust command found (.venv/bin/mairust or PATH)")
-    with tempfile.TemporaryDirectory(prefix="mairust-bench-") as tmp:
-        data_dir = Path(tmp)
-        addresses = [config.to_pattern.format(n=n) for n in range(config.to_count)]
-        problem = await asyncio.to_thread(_add_users, binary, data_dir, addresses, config_file)
-        if problem is not None:
-            return TargetRun(name, None, problem)
-        port = free_loopback_port()
-        with _mairust_up(binary, data_dir, port, config_file) as process:
-            try:
-                await wait_for_greeting(port, process, within_seconds=startup)
-                run = await _measure(name, replace(config, port=port), warmup, repeat)
-            except RuntimeError as exc:
-                log.error(
-                    "mairust up failed; last lines of its log:\n%s",
-                    _log_tail(data_dir / "mairust-up.log"),
-                )
-                return TargetRun(name, None, str(exc))
-        # Stopped now: its front-end logged the spool's group-commit sizes on the way out.
-        for line in _log_tail(data_dir / "mairust-up.log", lines=400).splitlines():
-            if "spool: committed" in line:
-                print(f"{name}: {line.split('spool: ', 1)[1]}")
-        return run
 
 
 async def run_benchmark(args: argparse.Namespace) -> list[TargetRun]:
@@ -331,15 +100,15 @@ async def run_benchmark(args: argparse.Namespace) -> list[TargetRun]:
             )
         )
     if not args.skip_mairust:
-        binary = _mairust_binary(args.mairust)
+        binary = mairust_binary(args.mairust)
         runs.append(
-            await _bench_mairust(binary, config, args.warmup, args.repeat, args.startup_timeout)
+            await bench_mairust(binary, config, args.warmup, args.repeat, args.startup_timeout)
         )
         if args.production:
             with tempfile.TemporaryDirectory(prefix="mairust-bench-config-") as tmp:
                 production = production_config(Path(tmp))
                 runs.append(
-                    await _bench_mairust(
+                    await bench_mairust(
                         binary,
                         config,
                         args.warmup,
@@ -350,31 +119,6 @@ async def run_benchmark(args: argparse.Namespace) -> list[TargetRun]:
                     )
                 )
     return runs
-
-
-def production_config(directory: Path) -> Path:
-    """A config naming a new database, bucket and index on the servers that
-    `.ci/with-services.sh` started (MAIRUST_TEST_* in the environment)."""
-    import sqlalchemy as sa
-
-    from mairust.storage.sql_engine import postgres_url
-
-    suffix = uuid.uuid4().hex[:10]
-    server = os.environ["MAIRUST_TEST_POSTGRES_URL"]
-    admin = sa.create_engine(postgres_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "mairust_bench_{suffix}"')
-    admin.dispose()
-    metadata = sa.make_url(server).set(database=f"mairust_bench_{suffix}")
-    blobs = os.environ["MAIRUST_TEST_S3_URL"].replace("s3://mairust-test", f"s3://bench-{suffix}")
-    search = os.environ["MAIRUST_TEST_OPENSEARCH_URL"] + f"?index=bench-{suffix}"
-    path = directory / "production.toml"
-    path.write_text(
-        "[storage]\n"
-        f'metadata = "{metadata.render_as_string(hide_password=False)}"\n'
-        f'blobs = "{blobs}"\nsearch = "{search}"\n'
-    )
-    return path
 
 
 class _DiscardingHandler:
@@ -431,21 +175,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
-
-
-def machine_line(load_before: float) -> str:
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({model}), "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-        f"1-min load average {load_before:.2f} before the run (other work on the machine skews "
-        "the numbers)"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,8 +40,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from actors.auth_checker import AuthCheckerActor, RayAuthService, shard_of
 from cluster.ray_runtime import start_ray
-from load.bench_accept import machine_line
 from load.message_factory import MessageFactory
+from load.targets import machine_line
 from mairust.auth.checker import AuthChecker
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.auth.results import AuthResults, DkimWord, DmarcWord, SpfWord

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from load.bench_accept import free_loopback_port, start_smtp_sink, stop_process
+from load.bench_accept import start_smtp_sink
 from load.message_factory import MessageFactory, parse_size
 from load.smtp_client import dot_stuff
 from load.smtp_load import LoadConfig, NonLoopbackHostError, loopback_address, main, run_load
+from load.targets import free_loopback_port, stop_process
 
 StartSink = Callable[..., int]
 RulesServer = tuple[int, "RecipientRulesHandler"]
