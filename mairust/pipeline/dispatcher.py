@@ -9,6 +9,7 @@ The pool is injected: Ray actors in the cluster, a plain runner in tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class DispatchStats:
     deferred: int = 0
     failed: int = 0
     lost_batches: int = 0
+    # Turns of the lease loop: a loop that spins shows here, not in leases.
+    loop_turns: int = 0
 
 
 class QueueDispatcher:
@@ -62,6 +65,7 @@ class QueueDispatcher:
         self._max_in_flight = max_in_flight
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._stopping = False
         self.stats = DispatchStats()
 
@@ -70,18 +74,30 @@ class QueueDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Run until ``stop()``; store outages are logged and retried, never fatal."""
+        """Run until ``stop()``; store outages are logged and retried, never fatal.
+
+        Batching comes from backpressure, as in the spool's group commit: a lease that
+        found fewer rows than a full batch is not followed by another while batches are
+        in flight, so rows committed meanwhile wait for a worker to come free and then
+        go out together, instead of one Ray call per spool commit.
+        """
         while not self._stopping:
-            items: list[QueueItem] = []
-            if len(self._in_flight) < self._max_in_flight:
-                self._wake.clear()
-                items = await self._lease()
+            self.stats.loop_turns += 1
+            if len(self._in_flight) >= self._max_in_flight:
+                await self._wait_for_a_batch()
+                continue
+            self._wake.clear()
+            items = await self._lease()
             if items:
                 task = asyncio.create_task(self._dispatch(items))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
-                continue
-            await self._sleep()
+                if len(items) >= self._settings.batch_size:
+                    continue  # more may be due right now
+            if self._in_flight:
+                await self._wait_for_a_batch()
+            else:
+                await self._sleep()
         # A batch leased just before stop() was asked may still be starting: see it through.
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
@@ -89,6 +105,7 @@ class QueueDispatcher:
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Stop leasing; wait for batches in flight (their rows are settled by the workers)."""
         self._stopping = True
+        self._stop_requested.set()
         self._wake.set()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
@@ -108,14 +125,21 @@ class QueueDispatcher:
         return items
 
     async def _sleep(self) -> None:
-        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(self._wake.wait())}
-        waiters |= set(self._in_flight)  # type: ignore[arg-type]
-        _done, pending = await asyncio.wait(
-            waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
-        )
-        for waiter in pending:
-            if waiter not in self._in_flight:
-                waiter.cancel()
+        """Nothing in flight: wait for a nudge, or the poll timer (due retries, lost nudges)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval)
+
+    async def _wait_for_a_batch(self) -> None:
+        """Wait until a batch in flight settles (or the poll timer, or stop())."""
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait(
+                {*self._in_flight, stopping},
+                timeout=self._settings.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
 
     async def _dispatch(self, items: list[QueueItem]) -> None:
         self.stats.batches += 1

@@ -80,3 +80,74 @@ async def test_lost_worker_hands_rows_back_at_once(stores, settings, spool_messa
     assert "worker lost" in (rows[0].last_error or "")
     await asyncio.sleep(0.4)
     assert stores.metadata.lease_batch("other", 10, 60)  # due again, not stuck in a lease
+
+
+class CountingLeases:
+    """The metadata store, counting lease calls (what a spinning loop would multiply)."""
+
+    def __init__(self, metadata) -> None:
+        self._metadata = metadata
+        self.leases = 0
+
+    def lease_batch(self, owner, limit, lease_seconds):
+        self.leases += 1
+        return self._metadata.lease_batch(owner, limit, lease_seconds)
+
+    def __getattr__(self, name):
+        return getattr(self._metadata, name)
+
+
+class GatedPool(ThreadPool):
+    """Holds every batch until the test opens the gate."""
+
+    def __init__(self, runner: PipelineRunner) -> None:
+        super().__init__(runner)
+        self.gate = asyncio.Event()
+
+    async def process(self, items, owner):
+        await self.gate.wait()
+        return await super().process(items, owner)
+
+
+async def test_nudges_to_a_busy_dispatcher_neither_lease_nor_spin(stores, settings, spool_message):
+    for _ in range(10):
+        spool_message(BODY, "alice@example.test")
+    settings.queue.batch_size = 4
+    settings.queue.poll_interval = 30.0
+    metadata = CountingLeases(stores.metadata)
+    pool = GatedPool(PipelineRunner(stores, settings.queue))
+    dispatcher = QueueDispatcher(metadata, pool, "d1", settings.queue, max_in_flight=1)
+    task = asyncio.create_task(dispatcher.run())
+    await wait_for(lambda: metadata.leases == 1)
+    turns = dispatcher.stats.loop_turns
+    for _ in range(50):
+        dispatcher.nudge()
+        await asyncio.sleep(0.005)
+    assert metadata.leases == 1, "the dispatcher leased while its only slot was busy"
+    assert dispatcher.stats.loop_turns - turns <= 2, "the lease loop spun while it waited"
+    pool.gate.set()
+    await wait_for(lambda: dispatcher.stats.delivered == 10)
+    await dispatcher.stop()
+    await task
+    assert pool.batches == [4, 4, 2]
+
+
+async def test_rows_committed_while_a_batch_runs_go_out_together(stores, settings, spool_message):
+    settings.queue.batch_size = 64
+    settings.queue.poll_interval = 30.0
+    pool = GatedPool(PipelineRunner(stores, settings.queue))
+    dispatcher = QueueDispatcher(stores.metadata, pool, "d1", settings.queue, max_in_flight=4)
+    task = asyncio.create_task(dispatcher.run())
+    spool_message(BODY, "alice@example.test")
+    dispatcher.nudge()
+    await wait_for(lambda: dispatcher.stats.rows_leased == 1)
+    for _ in range(5):  # five spool commits, each with its nudge, while the first batch runs
+        spool_message(BODY, "alice@example.test")
+        dispatcher.nudge()
+        await asyncio.sleep(0.01)
+    assert dispatcher.stats.rows_leased == 1
+    pool.gate.set()
+    await wait_for(lambda: dispatcher.stats.delivered == 6)
+    await dispatcher.stop()
+    await task
+    assert pool.batches == [1, 5]
