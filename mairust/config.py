@@ -39,6 +39,8 @@ class SmtpSettings(_Section):
     hostname: str = Field(default_factory=lambda: platform.node() or "localhost")
     max_message_size: int = Field(25 * MIB, gt=0)
     max_recipients: int = Field(100, ge=1)
+    # How long RCPT remembers a local mailbox it found (0: ask the store every time).
+    recipient_cache_seconds: float = Field(10.0, ge=0)
     # Plain AUTH without TLS is only sane on loopback; TLS arrives with the outbound work.
     allow_plaintext_auth: bool = True
 

@@ -34,7 +34,8 @@ from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
-from mairust.routing.router import Directory, NotLocal, UnknownUser, route_recipient
+from mairust.routing.route_cache import RouteCache
+from mairust.routing.router import Directory, NotLocal, UnknownUser
 from mairust.smtp import replies
 from mairust.spool import Spool
 
@@ -58,7 +59,7 @@ class InboundHandler:
         settings: SmtpSettings,
         auth: InboundAuth | None = None,
     ) -> None:
-        self._directory = directory
+        self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._spool = spool
         self._settings = settings
         self._auth = auth
@@ -126,7 +127,10 @@ class InboundHandler:
         if len(envelope.rcpt_tos) >= self._settings.max_recipients:
             return _rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
         try:
-            route = await asyncio.to_thread(route_recipient, self._directory, recipient)
+            # A fresh cached route costs no thread hop and no query (most RCPTs under load).
+            route = self._routes.cached(recipient) or await asyncio.to_thread(
+                self._routes.route, recipient
+            )
         except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return _rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
