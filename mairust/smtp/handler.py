@@ -35,7 +35,7 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
 from mairust.routing.route_cache import RouteCache
-from mairust.routing.router import Directory, NotLocal, UnknownUser
+from mairust.routing.router import Directory, NotLocal, Route, UnknownUser
 from mairust.smtp import replies
 from mairust.spool import Spool
 
@@ -128,9 +128,9 @@ class InboundHandler:
             return _rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
         try:
             # A fresh cached route costs no thread hop and no query (most RCPTs under load).
-            route = self._routes.cached(recipient) or await asyncio.to_thread(
-                self._routes.route, recipient
-            )
+            route: Route | None = self._routes.cached(recipient)
+            if route is None:
+                route = await asyncio.to_thread(self._routes.route, recipient)
         except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return _rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
