@@ -1,22 +1,25 @@
 # MaiRust developer commands. `make up` runs the platform embedded; `make test` runs every test.
 # Both set up what they need first (virtual environment, Python packages, system packages).
+# Each phase of `make test` prints "phase NAME: N s"; `.ci/run` adds a table at the end.
 
 VENV   ?= .venv
 PYTHON ?= python3
 ARGS   ?= --domain example.test
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+# `$(PHASE) NAME COMMAND...` runs COMMAND and prints how long it took.
+PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
+	  && $(VENV)/bin/pip install --quiet --upgrade pip \
+	  && $(VENV)/bin/pip install --quiet -e ".[dev]"'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 system-packages:
-	bash .ci/system-packages.sh
+	$(PHASE) "install: system packages" bash .ci/system-packages.sh
 
 setup: $(STAMP)
 
@@ -24,14 +27,17 @@ up: setup  ## run everything embedded: make up ARGS="--domain example.test --api
 	$(VENV)/bin/mairust up $(ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(PHASE) "lint: ruff check" $(VENV)/bin/ruff check .
+	$(PHASE) "lint: ruff format" $(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy
+	$(PHASE) "type check: mypy" $(VENV)/bin/mypy
 
+# One pytest run: xdist keeps the e2e scenarios on one worker while the other takes the
+# rest, which separate runs per group could not overlap; --group-times reports each group.
 pytest: setup system-packages  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
-	bash .ci/with-services.sh $(VENV)/bin/pytest -n 2 --dist loadgroup -p no:cacheprovider
+	bash .ci/with-services.sh $(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
+	  -p no:cacheprovider --durations=15 --group-times
 
 test: lint typecheck pytest  ## everything CI runs
 

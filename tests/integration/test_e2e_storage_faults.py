@@ -2,7 +2,7 @@
 
 - PostgreSQL stopped for 10 s while mail arrives: only 451 4.3.0 during the outage, no
   crash; everything acknowledged before and after is delivered once; no lease stays stuck.
-- S3 unreachable: 451, and nothing half-written is visible to the API.
+- S3 unreachable: 451, and nothing half-written is visible to the API or in the bucket.
 - OpenSearch down: mail is still accepted and delivered; indexing catches up from the
   durable backlog when it returns.
 """
@@ -160,9 +160,12 @@ def test_s3_unreachable(new_server, service, tmp_path: Path, monkeypatch) -> Non
     assert len(mailbox_ids(server)) == 1
 
     s3.resume()
+    # The bucket itself, not the data dir: the refused message left no object behind.
+    assert len(server.blob_names()) == 1
     code, reply = send(server, 3)
     assert code == 250, reply
     wait_for(lambda: len(mailbox_ids(server)) == 2, what="delivery after S3 returned")
+    assert len(server.blob_names()) == 2
     server.stop()
 
 

@@ -12,9 +12,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from mairust.config import load_settings
+from tests.support.s3_buckets import object_names
 from tests.support.sockets import session_pids
 
 VENV_BIN = Path(sys.executable).parent
@@ -142,6 +145,24 @@ class MairustServer:
             env=self.env,
             timeout=120,
         )
+
+    @property
+    def blobs_url(self) -> str:
+        """The blob store this server uses, read from its config as `mairust up` reads it."""
+        return load_settings(self.config, data_dir=self.data_dir).storage.blobs
+
+    def blob_names(self) -> list[str]:
+        """Every blob the server's store holds, asked of that store's backend: the files
+        under a file:// store's folder, the objects of an s3:// store's bucket and prefix.
+        (A look at ``data_dir / "blobs"`` would find nothing, always, when blobs are in S3.)"""
+        url = self.blobs_url
+        scheme = urlsplit(url).scheme
+        if scheme == "s3":
+            return object_names(url)
+        assert scheme == "file", f"no way to list the blobs of {url}"
+        root = Path(unquote(urlsplit(url).path))
+        assert root.is_dir(), f"{root}: the blob folder the server was given is not there"
+        return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
 
     def add_user(self, address: str) -> None:
         result = self.cli("user", "add", address)

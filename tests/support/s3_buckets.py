@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -56,6 +56,23 @@ def raw_s3_client(url: str) -> Any:
             s3={"addressing_style": "path"}, request_checksum_calculation="when_required"
         ),
     )
+
+
+def object_names(url: str) -> list[str]:
+    """Every object under the bucket and prefix of the store at ``url``, listed by boto3
+    itself (credentials from the AWS_* variables). A missing bucket is an error, not an
+    empty list: a store opens (creates) its bucket when it starts, so a listing of no
+    bucket asks the wrong place and would make "nothing stored" always true."""
+    parts = urlsplit(url)
+    prefix = unquote(parts.path).strip("/")
+    client = raw_s3_client(url)
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=parts.netloc, Prefix=f"{prefix}/" if prefix else ""
+        )
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+    finally:
+        client.close()
 
 
 class OwnS3Server:

@@ -49,6 +49,7 @@ def _resolver(scenario: dict[str, Any]) -> DictResolver:
 
 VALIDATION = _cases("arc-draft-validation-tests.yml")
 SIGNING = _cases("arc-draft-sign-tests.yml")
+SIGNING_CASE_COUNT = 17  # one of them expects no new ARC set
 
 
 def test_the_whole_validation_suite_is_run_and_few_cases_differ() -> None:
@@ -81,6 +82,12 @@ def _aar_lines(value: str) -> list[str]:
     no meaning), which is the one way our AARs differ from the suite's."""
     text = re.sub(r"\([^()]*\)", " ", value)
     return [re.sub(r"\s+", " ", part).strip() for part in text.split(";")]
+
+
+def test_the_whole_signing_suite_is_run() -> None:
+    ids = [case_id for case_id, _, _ in SIGNING]
+    assert len(ids) == len(set(ids)) == SIGNING_CASE_COUNT
+    assert sum(1 for _, case, _ in SIGNING if not case["AS"].strip()) == 1
 
 
 @pytest.mark.parametrize(("case_id", "case", "scenario"), SIGNING, ids=[c[0] for c in SIGNING])

@@ -362,8 +362,10 @@ def test_bytes_flipped_anywhere_in_a_signature_never_raise(rsa2048) -> None:
     for _ in range(200):
         at = rng.randrange(len(b"DKIM-Signature: "), header_end)
         mutated = signed[:at] + bytes([rng.choice(b";=: \t\xffAz0/+")]) + signed[at + 1 :]
-        for result in verify_dkim(zone, mutated):
-            assert result.result in DkimWord
+        # One signature in, one result out, whatever the damage (an empty list would
+        # hide the signature, not judge it).
+        (result,) = verify_dkim(zone, mutated)
+        assert result.result in DkimWord
 
 
 def test_unparseable_header_section_is_one_permerror() -> None:

@@ -28,6 +28,9 @@ from tests.support.dict_resolver import DictResolver
 DATA = Path(__file__).parents[2] / "data" / "dmarc"
 with (DATA / "dmarc-vectors.yml").open(encoding="utf-8") as _f:
     PARSE, ALIGNMENT, EVALUATION = yaml.safe_load_all(_f)
+# How many cases each section holds: a lost or emptied section fails
+# test_every_case_of_every_section_is_run instead of running nothing.
+CASE_COUNTS = {"A-record-parse": 19, "B-alignment": 10, "C-evaluation": 11}
 
 # case id -> (what we answer, why)
 PARSE_DIFFERENCES = {
@@ -126,6 +129,11 @@ def test_end_to_end_evaluation(case: dict[str, Any]) -> None:
     )
 
 
-def test_every_end_to_end_case_is_run() -> None:
-    assert len(EVALUATION["cases"]) == 11
+def test_every_case_of_every_section_is_run() -> None:
+    sections = (PARSE, ALIGNMENT, EVALUATION)
+    counts = {s["section"]: len({c["id"] for c in s["cases"]}) for s in sections}
+    assert counts == CASE_COUNTS
+    assert [len(s["cases"]) for s in sections] == list(CASE_COUNTS.values())  # ids unique
+    assert set(PARSE_DIFFERENCES) <= {c["id"] for c in PARSE["cases"]}
+    assert set(ALIGNMENT_DIFFERENCES) <= {c["id"] for c in ALIGNMENT["cases"]}
     assert set(EXPECTED_VIA) <= {c["id"] for c in EVALUATION["cases"]}

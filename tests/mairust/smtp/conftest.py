@@ -24,6 +24,7 @@ from mairust.smtp.handler import InboundAuth
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
 from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.protocols import BlobStore, MetadataStore
 
 DOMAIN = "example.test"
@@ -84,8 +85,12 @@ class Mta:
         return self.stores.blobs.get(self.ref_of(message_id).blob_key)
 
     def blob_files(self) -> list[Path]:
-        root = self.settings.data_dir / "blobs"
-        return [path for path in root.rglob("*") if path.is_file()]
+        """The files of the blob store these tests use (a local folder): asked of the store's
+        own root, which must exist, so that "no blob" can never come from looking elsewhere."""
+        store = self.stores.blobs
+        assert isinstance(store, FileBlobStore), f"blob_files lists folders, not {store!r}"
+        assert store.root.is_dir(), store.root
+        return [path for path in store.root.rglob("*") if path.is_file()]
 
 
 StartMta = Callable[..., Awaitable[Mta]]

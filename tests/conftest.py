@@ -1,0 +1,84 @@
+"""How long each test group took, for CI (`--group-times`, which `make test` passes).
+
+The groups: unit (tests/mairust, tests/load, the layering check), ray (tests/actors,
+tests/serve, tests/cluster) and e2e (tests/integration). One pytest run serves them all
+(xdist overlaps the serial e2e scenarios with the rest), so each group's time is read from
+its tests' reports: wall (first start to last stop; groups overlap) and busy (the sum of
+setup, call and teardown). The table is printed at the end and, when $MAIRUST_PHASE_LOG
+names a file, added to the phase table `.ci/run` prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+
+GROUP_OF_FOLDER = {
+    "mairust": "unit",
+    "load": "unit",
+    "test_layering.py": "unit",
+    "actors": "ray",
+    "serve": "ray",
+    "cluster": "ray",
+    "integration": "e2e",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--group-times",
+        action="store_true",
+        help="print how long each test group (unit, ray, e2e) took",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Reports reach the controller from every xdist worker: time them there only.
+    if config.getoption("--group-times") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(GroupTimes(), "mairust-group-times")
+
+
+@dataclass
+class Group:
+    start: float = float("inf")
+    stop: float = 0.0
+    busy: float = 0.0
+    tests: set[str] = field(default_factory=set)
+
+
+def group_of(nodeid: str) -> str:
+    parts = nodeid.split("::", 1)[0].split("/")
+    folder = parts[1] if parts[0] == "tests" and len(parts) > 1 else parts[0]
+    return GROUP_OF_FOLDER.get(folder, folder)
+
+
+class GroupTimes:
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        group = self.groups.setdefault(group_of(report.nodeid), Group())
+        group.start = min(group.start, report.start)
+        group.stop = max(group.stop, report.stop)
+        group.busy += report.duration
+        group.tests.add(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.groups:
+            return
+        terminalreporter.section("time per test group")
+        terminalreporter.write_line(f"{'group':<8} {'tests':>6} {'wall s':>8} {'busy s':>8}")
+        log = os.environ.get("MAIRUST_PHASE_LOG")
+        for name, group in sorted(self.groups.items(), key=lambda item: item[1].start):
+            wall = group.stop - group.start
+            terminalreporter.write_line(
+                f"{name:<8} {len(group.tests):>6} {wall:>8.1f} {group.busy:>8.1f}"
+            )
+            if log:
+                with open(log, "a", encoding="utf-8") as phases:
+                    phases.write(
+                        f"pytest group {name}\t{wall:.1f}\t"
+                        f"{len(group.tests)} tests, {group.busy:.1f} s busy, inside pytest\n"
+                    )
