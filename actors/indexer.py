@@ -10,7 +10,7 @@ import ray
 
 from mairust.config import Settings
 from mairust.errors import MairustError
-from mairust.pipeline.indexing import drain_search_backlog
+from mairust.search.indexing import drain_search_backlog
 from mairust.storage.factory import open_stores
 
 _log = logging.getLogger(__name__)

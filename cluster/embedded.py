@@ -29,7 +29,7 @@ from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
 from mairust.config import Settings
-from mairust.pipeline.indexing import reindex_all
+from mairust.search.indexing import reindex_all
 from serve.api_ingress import build_api_app
 
 _log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ LAYERS = [
     {"model"},
     {"auth", "routing"},
     {"storage"},
-    {"spool"},
+    {"search", "spool"},
     {"smtp"},
     {"pipeline"},
     {"api"},

@@ -14,7 +14,7 @@ from mairust.cli.options import (
     settings_from,
 )
 from mairust.model.scope import Scope
-from mairust.pipeline.indexing import drain_search_backlog, reindex_all
+from mairust.search.indexing import drain_search_backlog, reindex_all
 
 search_app = typer.Typer(help="The full-text search index.")
 console = Console(stderr=True)

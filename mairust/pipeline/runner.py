@@ -1,10 +1,11 @@
 """Run a leased batch of queue rows through the stages and settle each row in the store.
 
-One blob read and one parse per message, one bulk search write per batch, one ack
-per batch. A stage that cannot reach a store defers the row; a bug in a stage is
-logged with its traceback and defers the row too, so mail is never dropped by an
-exception. Every effect is idempotent per (message, recipient), so a row that runs
-twice (lease expired, worker lost) leaves one mailbox entry.
+Each stage takes the whole batch at once: one blob read and one parse per message, one
+transaction for the batch's mailbox entries, one bulk search write, and one transaction
+that settles every row (done, deferred, failed). A stage that cannot reach a store
+defers its rows; a bug in a stage is logged with its traceback and defers them too, so
+mail is never dropped by an exception. Every effect is idempotent per (message,
+recipient), so a row that runs twice (lease expired, worker lost) leaves one entry.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from mairust import events
 from mairust.config import QueueSettings
-from mairust.errors import MairustError, StorageUnavailable
+from mairust.errors import StorageUnavailable
 from mairust.events import RecordType
 from mairust.model.queue import QueueItem
 from mairust.pipeline.stages import DEFAULT_STAGES, build_stages
@@ -76,107 +77,89 @@ class PipelineRunner:
         """Run every row through the stages and record its outcome under lease ``owner``."""
         batch = BatchContext(stores=self._stores)
         messages: dict[str, MessageWork] = {}
+        works = [
+            RecipientWork(
+                item=item,
+                message=messages.setdefault(item.message.id, MessageWork(ref=item.message)),
+            )
+            for item in items
+        ]
         outcomes: dict[int, Outcome] = {}
-        works: list[RecipientWork] = []
-        for item in items:
-            message = messages.setdefault(item.message.id, MessageWork(ref=item.message))
-            work = RecipientWork(item=item, message=message)
-            works.append(work)
-            outcome = self._run_stages(work, batch)
-            if outcome is not None:
-                outcomes[item.id] = outcome
-        outcomes.update(self._flush_documents(batch))
-        for work in works:
-            outcomes.setdefault(work.item.id, Delivered())
+        on_their_way = works
+        for stage in self._stages:
+            if not on_their_way:
+                break
+            outcomes.update(self._run_stage(stage, on_their_way, batch))
+            on_their_way = [work for work in on_their_way if work.item.id not in outcomes]
+        for work in on_their_way:
+            outcomes[work.item.id] = Delivered()
         return self._settle(works, outcomes, owner)
 
-    def _run_stages(self, work: RecipientWork, batch: BatchContext) -> Outcome | None:
-        for stage in self._stages:
-            try:
-                outcome = stage.run(work, batch)
-            except StorageUnavailable as exc:
-                return Deferred(f"4.3.0 {stage.name}: {exc}")
-            except Exception as exc:  # a stage bug must not lose mail: log it and retry later
-                _log.exception("stage %s failed on queue row %s", stage.name, work.item.id)
-                return Deferred(f"4.3.0 {stage.name}: internal error {type(exc).__name__}")
-            if outcome is not None:
-                return outcome
-        return None
-
-    def _flush_documents(self, batch: BatchContext) -> dict[int, Outcome]:
-        if not batch.pending_documents:
-            return {}
+    @staticmethod
+    def _run_stage(
+        stage: Stage, works: list[RecipientWork], batch: BatchContext
+    ) -> dict[int, Outcome]:
         try:
-            self._stores.search.index([document for _, document in batch.pending_documents])
-            return {}
-        except (MairustError, OSError) as exc:
-            error: Exception = exc
-        # Delivery does not wait for search: the entries are stored, so they go to the
-        # durable backlog and the indexer writes them when search is back.
-        entry_ids = [document.entry_id for _, document in batch.pending_documents]
-        try:
-            self._stores.metadata.add_to_search_backlog(entry_ids)
-        except MairustError as backlog_error:
-            _log.warning(
-                "search and its backlog unavailable, deferring %d rows: %s / %s",
-                len(entry_ids),
-                error,
-                backlog_error,
-            )
-            return {
-                work.item.id: Deferred(f"4.3.0 index: {error}")
-                for work, _ in batch.pending_documents
-            }
-        _log.warning(
-            "search unavailable (%s): %d entries wait in the backlog", error, len(entry_ids)
-        )
-        return {}
+            return stage.run(works, batch)
+        except StorageUnavailable as exc:
+            reason = f"4.3.0 {stage.name}: {exc}"
+        except Exception as exc:  # a stage bug must not lose mail: log it and retry later
+            _log.exception("stage %s failed on a batch of %d rows", stage.name, len(works))
+            reason = f"4.3.0 {stage.name}: internal error {type(exc).__name__}"
+        return {work.item.id: Deferred(reason) for work in works}
 
     def _settle(
         self, works: list[RecipientWork], outcomes: dict[int, Outcome], owner: str
     ) -> BatchReport:
-        metadata = self._stores.metadata
         now = datetime.now(UTC)
-        delivered = [w for w in works if isinstance(outcomes[w.item.id], Delivered)]
-        metadata.ack([w.item.id for w in delivered], owner)
-        for work in delivered:
-            events.record(
-                RecordType.DELIVERY,
-                message_id=work.item.message.id,
-                recipient=work.item.recipient,
-                entry_id=work.entry.id if work.entry else None,
-            )
-        deferred = failed = 0
+        done: list[int] = []
+        deferred: list[tuple[int, str, datetime]] = []
+        failed: list[tuple[int, str]] = []
+        expired: set[int] = set()
         for work in works:
-            outcome = outcomes[work.item.id]
             item = work.item
+            outcome = outcomes[item.id]
             if isinstance(outcome, Deferred):
                 retry_at = self._retry.retry_at(item.attempts, now)
                 if retry_at is not None:
-                    metadata.defer(item.id, owner, outcome.reason, retry_at)
-                    events.record(
-                        RecordType.TRANSIENT_FAILURE,
-                        message_id=item.message.id,
-                        recipient=item.recipient,
-                        reason=outcome.reason,
-                        retry_at=retry_at.isoformat(),
-                    )
-                    deferred += 1
+                    deferred.append((item.id, outcome.reason, retry_at))
                     continue
                 outcome = Failed(f"gave up after {item.attempts} attempts: {outcome.reason}")
-                events.record(
-                    RecordType.EXPIRATION,
-                    message_id=item.message.id,
-                    recipient=item.recipient,
-                    reason=outcome.reason,
-                )
+                outcomes[item.id] = outcome
+                expired.add(item.id)
             if isinstance(outcome, Failed):
-                metadata.fail(item.id, owner, outcome.reason)
+                failed.append((item.id, outcome.reason))
+            else:
+                done.append(item.id)
+        # One transaction for the whole batch; if it fails the leases expire and the rows
+        # run again, which the idempotent stages allow.
+        self._stores.metadata.settle(owner, done=done, deferred=deferred, failed=failed)
+        retry_times = {item_id: at for item_id, _, at in deferred}
+        self._record_events(works, outcomes, retry_times, expired)
+        return BatchReport(delivered=len(done), deferred=len(deferred), failed=len(failed))
+
+    @staticmethod
+    def _record_events(
+        works: list[RecipientWork],
+        outcomes: dict[int, Outcome],
+        retry_at: dict[int, datetime],
+        expired: set[int],
+    ) -> None:
+        for work in works:
+            item = work.item
+            outcome = outcomes[item.id]
+            fields = {"message_id": item.message.id, "recipient": item.recipient}
+            if isinstance(outcome, Delivered):
+                entry_id = work.entry.id if work.entry else None
+                events.record(RecordType.DELIVERY, **fields, entry_id=entry_id)
+            elif isinstance(outcome, Deferred):
                 events.record(
-                    RecordType.BOUNCE,
-                    message_id=item.message.id,
-                    recipient=item.recipient,
+                    RecordType.TRANSIENT_FAILURE,
+                    **fields,
                     reason=outcome.reason,
+                    retry_at=retry_at[item.id].isoformat(),
                 )
-                failed += 1
-        return BatchReport(delivered=len(delivered), deferred=deferred, failed=failed)
+            else:
+                if item.id in expired:
+                    events.record(RecordType.EXPIRATION, **fields, reason=outcome.reason)
+                events.record(RecordType.BOUNCE, **fields, reason=outcome.reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mairust.model.mailbox import MailboxEntry, SearchDocument
+from mairust.model.mailbox import MailboxEntry
 from mairust.model.message import MessageRef
 from mairust.model.parsing import ParsedMessage
 from mairust.model.queue import QueueItem
@@ -55,7 +55,8 @@ class RecipientWork:
 
 @dataclass(slots=True)
 class BatchContext:
-    """What every stage may use: the stores, and work collected for one bulk write."""
+    """What every stage may use: the stores, and lookups shared by the rows of one batch."""
 
     stores: Stores
-    pending_documents: list[tuple[RecipientWork, SearchDocument]] = field(default_factory=list)
+    # Routes found in this batch: rows of one batch mostly share a few mailboxes.
+    routes: dict[str, Route] = field(default_factory=dict)

@@ -99,6 +99,18 @@ class MetadataStore(Protocol):
         """Mark FAILED (permanent) with last_error = error."""
         ...
 
+    def settle(
+        self,
+        owner: str,
+        done: Sequence[int] = (),
+        deferred: Sequence[tuple[int, str, datetime]] = (),
+        failed: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        """A whole batch's outcomes in ONE transaction: ``done`` rows DONE, ``deferred``
+        (id, error, retry_at) back to QUEUED, ``failed`` (id, error) FAILED. As with
+        ack/defer/fail, only rows still leased by ``owner`` change."""
+        ...
+
     def release_leases(self) -> int:
         """Put every LEASED row back to QUEUED now (embedded start-up: no other owner)."""
         ...
@@ -110,6 +122,11 @@ class MetadataStore(Protocol):
     # -- mailbox entries --------------------------------------------------------
     def store_entry(self, entry: NewEntry) -> MailboxEntry:
         """Insert the entry, or return the existing one for (mailbox_id, message_id)."""
+        ...
+
+    def store_entries(self, entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
+        """``store_entry`` for many in ONE transaction, results in the order given; None
+        where the mailbox is gone (or not the entry's tenant's) or the message is unknown."""
         ...
 
     def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:

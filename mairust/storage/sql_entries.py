@@ -33,39 +33,57 @@ class SqlEntries:
     _db: SqlDatabase
 
     def store_entry(self, entry: NewEntry) -> MailboxEntry:
-        with self._db.write() as conn:
-            owner = conn.execute(
-                sa.select(mailboxes.c.tenant_id).where(mailboxes.c.id == entry.mailbox_id)
-            ).scalar()
-            if owner is None or owner != entry.tenant_id:
-                raise NotFound(f"no mailbox {entry.mailbox_id} in tenant {entry.tenant_id}")
-            received_at = conn.execute(
-                sa.select(messages.c.received_at).where(messages.c.id == entry.message_id)
-            ).scalar()
-            if received_at is None:
-                raise NotFound(f"no such message: {entry.message_id}")
-            insert = UPSERT_INSERTS[self._db.dialect](entries).values(
-                id=new_id(),
-                tenant_id=entry.tenant_id,
-                mailbox_id=entry.mailbox_id,
-                message_id=entry.message_id,
-                folder=entry.folder,
-                tags=tuple(dict.fromkeys(entry.tags)),
-                subject=entry.subject,
-                from_addr=entry.from_addr,
-                to_addrs=entry.to_addrs,
-                date=entry.date,
-                size=entry.size,
-                received_at=received_at,
+        [stored] = self.store_entries([entry])
+        if stored is None:
+            raise NotFound(
+                f"no mailbox {entry.mailbox_id} in tenant {entry.tenant_id}, "
+                f"or no message {entry.message_id}"
             )
-            conn.execute(insert.on_conflict_do_nothing(index_elements=["mailbox_id", "message_id"]))
-            row = conn.execute(
-                _entries().where(
-                    entries.c.mailbox_id == entry.mailbox_id,
-                    entries.c.message_id == entry.message_id,
+        return stored
+
+    def store_entries(self, new_entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
+        if not new_entries:
+            return []
+        mailbox_ids = list({entry.mailbox_id for entry in new_entries})
+        message_ids = list({entry.message_id for entry in new_entries})
+        with self._db.write() as conn:
+            owners = dict(
+                conn.execute(
+                    sa.select(mailboxes.c.id, mailboxes.c.tenant_id).where(
+                        mailboxes.c.id.in_(mailbox_ids)
+                    )
+                ).all()
+            )
+            received = dict(
+                conn.execute(
+                    sa.select(messages.c.id, messages.c.received_at).where(
+                        messages.c.id.in_(message_ids)
+                    )
+                ).all()
+            )
+            storable = [
+                entry
+                for entry in new_entries
+                if owners.get(entry.mailbox_id) == entry.tenant_id and entry.message_id in received
+            ]
+            if storable:
+                insert = UPSERT_INSERTS[self._db.dialect](entries).on_conflict_do_nothing(
+                    index_elements=["mailbox_id", "message_id"]
                 )
-            ).one()
-        return _entry(row)
+                conn.execute(
+                    insert,
+                    [_entry_row(entry, received[entry.message_id]) for entry in storable],
+                )
+            keys = [(entry.mailbox_id, entry.message_id) for entry in storable]
+            found: dict[tuple[str, str], MailboxEntry] = {}
+            for start in range(0, len(keys), _ID_CHUNK):
+                chunk = keys[start : start + _ID_CHUNK]
+                query = _entries().where(
+                    sa.tuple_(entries.c.mailbox_id, entries.c.message_id).in_(chunk)
+                )
+                for row in conn.execute(query):
+                    found[(row.mailbox_id, row.message_id)] = _entry(row)
+        return [found.get((entry.mailbox_id, entry.message_id)) for entry in new_entries]
 
     def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:
         with self._db.read() as conn:
@@ -148,6 +166,23 @@ class SqlEntries:
             if moved == 0:
                 raise NotFound(f"no such entry: {entry_id}")
             return _entry_in_scope(conn, scope, entry_id)
+
+
+def _entry_row(entry: NewEntry, received_at: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "tenant_id": entry.tenant_id,
+        "mailbox_id": entry.mailbox_id,
+        "message_id": entry.message_id,
+        "folder": entry.folder,
+        "tags": tuple(dict.fromkeys(entry.tags)),
+        "subject": entry.subject,
+        "from_addr": entry.from_addr,
+        "to_addrs": entry.to_addrs,
+        "date": entry.date,
+        "size": entry.size,
+        "received_at": received_at,
+    }
 
 
 def _entries() -> sa.Select[Any]:

@@ -150,6 +150,38 @@ class SqlQueue:
         if result.rowcount == 0:
             log.warning("fail of queue row %s ignored: not leased by %s", item_id, owner)
 
+    def settle(
+        self,
+        owner: str,
+        done: Sequence[int] = (),
+        deferred: Sequence[tuple[int, str, datetime]] = (),
+        failed: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        if not (done or deferred or failed):
+            return
+        now = datetime.now(UTC)
+        released = {"lease_owner": None, "lease_until": None, "updated_at": now}
+        with self._db.write() as conn:
+            if done:
+                conn.execute(
+                    _owned(list(done), owner).values(state=QueueState.DONE.value, **released)
+                )
+            for item_id, error, retry_at in deferred:
+                conn.execute(
+                    _owned([item_id], owner).values(
+                        state=QueueState.QUEUED.value,
+                        next_attempt_at=retry_at,
+                        last_error=error,
+                        **released,
+                    )
+                )
+            for item_id, error in failed:
+                conn.execute(
+                    _owned([item_id], owner).values(
+                        state=QueueState.FAILED.value, last_error=error, **released
+                    )
+                )
+
     def release_leases(self) -> int:
         with self._db.write() as conn:
             result = conn.execute(

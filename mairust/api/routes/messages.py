@@ -28,7 +28,7 @@ from mairust.api.schemas import (
 )
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.parsing import parse_message
-from mairust.pipeline.indexing import index_or_backlog
+from mairust.search.indexing import index_or_backlog
 
 RAW_MEDIA_TYPE = "message/rfc822"
 

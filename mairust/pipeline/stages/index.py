@@ -1,22 +1,27 @@
-"""Stage ``index``: queue the entry for the batch's one bulk write to the search role."""
+"""Stage ``index``: the batch's entries into full-text search in one bulk write, or into
+the durable search backlog when search is down (delivery never waits for search)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from mairust.pipeline.indexing import search_document
-from mairust.pipeline.work import BatchContext, Outcome, RecipientWork
+from mairust.pipeline.stages.base import Ended
+from mairust.pipeline.work import BatchContext, RecipientWork
+from mairust.search.indexing import index_or_backlog, search_document
 
 
 class IndexStage:
     name: ClassVar[str] = "index"
     description: ClassVar[str] = "Add the entry's subject, addresses and text to full-text search."
 
-    def run(self, work: RecipientWork, batch: BatchContext) -> Outcome | None:
-        entry, parsed = work.entry, work.message.parsed
-        if entry is None or parsed is None:
-            raise RuntimeError("index stage needs the store and parse stages before it")
-        document = search_document(entry, parsed)
-        # The runner writes all documents of the batch in one call, then acks their rows.
-        batch.pending_documents.append((work, document))
-        return None
+    def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
+        documents = []
+        for work in works:
+            entry, parsed = work.entry, work.message.parsed
+            if entry is None or parsed is None:
+                raise RuntimeError("index stage needs the store and parse stages before it")
+            documents.append(search_document(entry, parsed))
+        # Raises only when neither search nor its backlog can take them: rows are deferred.
+        index_or_backlog(batch.stores, documents)
+        return {}

@@ -1,9 +1,11 @@
-"""Stage ``route``: decide where this recipient's copy goes."""
+"""Stage ``route``: decide where each recipient's copy goes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from mairust.pipeline.stages.base import Ended, each_row
 from mairust.pipeline.work import BatchContext, Failed, Outcome, RecipientWork
 from mairust.routing.router import LocalMailbox, NotLocal, UnknownUser, route_recipient
 
@@ -12,13 +14,22 @@ class RouteStage:
     name: ClassVar[str] = "route"
     description: ClassVar[str] = "Route the recipient: local mailbox, unknown user, or not ours."
 
-    def run(self, work: RecipientWork, batch: BatchContext) -> Outcome | None:
-        work.route = route_recipient(batch.stores.metadata, work.item.recipient)
-        match work.route:
-            case LocalMailbox():
-                return None
-            case UnknownUser(address=address):
-                # Accepted at RCPT, gone since (mailbox deleted): permanent.
-                return Failed(f"5.1.1 mailbox {address} no longer exists")
-            case NotLocal(domain=domain):
-                return Failed(f"5.4.1 {domain} is not a local domain and relaying is not enabled")
+    def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
+        def route(work: RecipientWork) -> Outcome | None:
+            recipient = work.item.recipient
+            if recipient not in batch.routes:
+                batch.routes[recipient] = route_recipient(batch.stores.metadata, recipient)
+            work.route = batch.routes[recipient]
+            match work.route:
+                case LocalMailbox():
+                    return None
+                case UnknownUser(address=address):
+                    # Accepted at RCPT, gone since (mailbox deleted): permanent.
+                    return Failed(f"5.1.1 mailbox {address} no longer exists")
+                case NotLocal(domain=domain):
+                    return Failed(
+                        f"5.4.1 {domain} is not a local domain and relaying is not enabled"
+                    )
+            return None
+
+        return each_row(self.name, works, route)

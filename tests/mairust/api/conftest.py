@@ -19,7 +19,7 @@ from mairust.model.ids import new_id
 from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.parsing import parse_message
-from mairust.pipeline.indexing import search_document
+from mairust.search.indexing import search_document
 from mairust.storage.factory import Stores, migrate, open_stores
 
 ADMIN_TOKEN = "t"

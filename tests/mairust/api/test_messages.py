@@ -10,7 +10,7 @@ import pytest
 from mairust.api.deps import current_scope
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
-from mairust.pipeline.indexing import drain_search_backlog
+from mairust.search.indexing import drain_search_backlog
 from mairust.storage.factory import Stores
 
 MULTIPART = (

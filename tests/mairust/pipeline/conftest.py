@@ -1,43 +1,5 @@
-"""Real embedded stores with one tenant, domain and two mailboxes, and a way to spool mail."""
+"""Real embedded stores with mailboxes, and a way to spool mail into them."""
 
-from __future__ import annotations
+from tests.support.delivery_stores import settings, spool_message, stores
 
-from datetime import UTC, datetime
-
-import pytest
-
-from mairust.config import Settings
-from mairust.model.ids import new_id
-from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.storage.factory import Stores, migrate, open_stores
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path, queue={"retry_base_seconds": 1, "max_attempts": 3})
-
-
-@pytest.fixture
-def stores(settings):
-    migrate(settings.storage)
-    opened = open_stores(settings.storage)
-    tenant = opened.metadata.create_tenant("example.test")
-    opened.metadata.add_domain("example.test", tenant.id)
-    opened.metadata.add_mailbox("alice@example.test")
-    opened.metadata.add_mailbox("bob@example.test")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def spool_message(stores: Stores):
-    def spool(body: bytes, *rcpts: str) -> MessageRef:
-        info = stores.blobs.put(body)
-        ref = MessageRef(id=new_id(), size=info.size, sha256=info.sha256, blob_key=info.key)
-        envelope = Envelope(
-            mail_from="s@remote.example", rcpt_tos=tuple(rcpts), received_at=datetime.now(UTC)
-        )
-        stores.metadata.commit_messages([SpoolRecord(ref=ref, envelope=envelope)])
-        return ref
-
-    return spool
+__all__ = ["settings", "spool_message", "stores"]

@@ -347,6 +347,56 @@ def test_store_entry_needs_mailbox_of_the_tenant_and_message(
     assert metadata_store.count_entries_for_message(record.ref.id) == 0
 
 
+def test_store_entries_writes_a_batch_in_order_and_marks_what_cannot_be_stored(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    _, acme_box = _tenant_with_mailbox(metadata_store, "acme", "acme.example")
+    beta, beta_box = _tenant_with_mailbox(metadata_store, "beta", "beta.example")
+    records = [make_record(acme_box.address, beta_box.address) for _ in range(3)]
+    metadata_store.commit_messages(records)
+    earlier = metadata_store.store_entry(_entry(acme_box, records[0].ref.id))
+    batch = [
+        _entry(acme_box, records[0].ref.id, subject="again"),  # stored before: kept as is
+        _entry(beta_box, records[0].ref.id),
+        _entry(acme_box, records[1].ref.id, tenant_id=beta.id),  # not beta's mailbox
+        _entry(acme_box, "no-such-message"),
+        _entry(acme_box, records[2].ref.id, folder="Junk"),
+        _entry(acme_box, records[2].ref.id),  # twice in one batch: one entry
+    ]
+    stored = metadata_store.store_entries(batch)
+    assert [entry is None for entry in stored] == [False, False, True, True, False, False]
+    assert stored[0] == earlier
+    assert stored[1] is not None and stored[1].mailbox_id == beta_box.id
+    assert stored[4] is not None and stored[4] == stored[5] and stored[4].folder == "Junk"
+    assert [metadata_store.count_entries_for_message(r.ref.id) for r in records] == [2, 0, 1]
+    assert metadata_store.store_entries([]) == []
+
+
+def test_settle_records_a_whole_batch_for_its_owner_only(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    metadata_store.commit_messages([make_record(f"r{i}@x.test") for i in range(4)])
+    ids = [item.id for item in metadata_store.lease_batch("w1", 4, 60)]
+    retry_at = datetime.now(UTC) + timedelta(hours=1)
+    metadata_store.settle("w2", done=ids)  # another owner's leases: nothing changes
+    assert len(metadata_store.list_queue(QueueState.LEASED)) == 4
+    metadata_store.settle(
+        "w1", done=ids[:2], deferred=[(ids[2], "4.3.0 later", retry_at)], failed=[(ids[3], "5.1.1")]
+    )
+    rows = {row.id: row for row in metadata_store.list_queue()}
+    assert [rows[i].state for i in ids] == [
+        QueueState.DONE,
+        QueueState.DONE,
+        QueueState.QUEUED,
+        QueueState.FAILED,
+    ]
+    assert rows[ids[2]].last_error == "4.3.0 later" and rows[ids[3]].last_error == "5.1.1"
+    next_attempt = rows[ids[2]].next_attempt_at
+    assert next_attempt is not None and abs(next_attempt - retry_at) < timedelta(seconds=1)
+    assert all(rows[i].lease_owner is None for i in ids)
+    assert metadata_store.lease_batch("w1", 4, 60) == []  # the deferred row is not due yet
+
+
 def test_entries_of_another_tenant_are_not_found(
     metadata_store: SqlMetadataStore, make_record: RecordMaker
 ) -> None:

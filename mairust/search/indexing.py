@@ -1,6 +1,7 @@
 """Turn mailbox entries into search documents and write them: for the ``index`` stage,
 the indexer that drains the search backlog, ``mairust search reindex``, and the API when
-an entry's tags or folder change.
+an entry's tags or folder change. ``index_or_backlog`` is the one place that decides
+between indexing now and the durable backlog.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from mairust.auth.results import AuthResults
-from mairust.errors import MairustError, NotFound
+from mairust.errors import MairustError, NotFound, StorageUnavailable
 from mairust.model.mailbox import MailboxEntry, SearchDocument
 from mairust.model.parsing import ParsedMessage, parse_message
 from mairust.model.scope import Scope
@@ -37,8 +38,9 @@ def search_document(entry: MailboxEntry, parsed: ParsedMessage) -> SearchDocumen
     )
 
 
-def index_entries(stores: Stores, entries: Sequence[MailboxEntry]) -> int:
-    """Parse each entry's blob (once per blob) and index them in one bulk write."""
+def documents_for(stores: Stores, entries: Sequence[MailboxEntry]) -> list[SearchDocument]:
+    """The search documents of ``entries``, parsing each blob once; an entry whose blob is
+    missing is logged and left out."""
     parsed: dict[str, ParsedMessage] = {}
     documents = []
     for entry in entries:
@@ -49,24 +51,41 @@ def index_entries(stores: Stores, entries: Sequence[MailboxEntry]) -> int:
                 _log.error("entry %s: blob %s is missing; not indexed", entry.id, entry.blob_key)
                 continue
         documents.append(search_document(entry, parsed[entry.blob_key]))
+    return documents
+
+
+def index_entries(stores: Stores, entries: Sequence[MailboxEntry]) -> int:
+    """Parse each entry's blob (once per blob) and index them in one bulk write."""
+    documents = documents_for(stores, entries)
     stores.search.index(documents)
     return len(documents)
 
 
-def index_or_backlog(stores: Stores, entries: Sequence[MailboxEntry]) -> bool:
-    """Index ``entries`` now; if search (or the blob store) cannot take them, put them in
+def index_or_backlog(stores: Stores, entries: Sequence[MailboxEntry | SearchDocument]) -> bool:
+    """Index ``entries`` now (entries are turned into documents from their blobs; documents
+    are written as they are); if search (or the blob store) cannot take them, put them in
     the durable search backlog, where the indexer picks them up. True if indexed now.
 
     The metadata store is the truth, so a search outage is no failure of the caller's
     change; only a backlog that cannot be written either raises (StorageUnavailable).
     """
+    if not entries:
+        return True
+    ids = [item.entry_id if isinstance(item, SearchDocument) else item.id for item in entries]
     try:
-        index_entries(stores, entries)
+        documents = [item for item in entries if isinstance(item, SearchDocument)]
+        others = [item for item in entries if isinstance(item, MailboxEntry)]
+        stores.search.index(documents + documents_for(stores, others))
         return True
     except (MairustError, OSError) as error:
         failure: Exception = error
-    stores.metadata.add_to_search_backlog([entry.id for entry in entries])
-    _log.warning("search unavailable (%s): %d entries wait in the backlog", failure, len(entries))
+    try:
+        stores.metadata.add_to_search_backlog(ids)
+    except MairustError as backlog_error:
+        raise StorageUnavailable(
+            f"search is unavailable ({failure}) and so is its backlog ({backlog_error})"
+        ) from backlog_error
+    _log.warning("search unavailable (%s): %d entries wait in the backlog", failure, len(ids))
     return False
 
 

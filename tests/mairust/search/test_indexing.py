@@ -4,13 +4,13 @@ import pytest
 
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
-from mairust.pipeline.indexing import (
+from mairust.pipeline.runner import PipelineRunner
+from mairust.search.indexing import (
     drain_search_backlog,
     index_entries,
     index_or_backlog,
     reindex_all,
 )
-from mairust.pipeline.runner import PipelineRunner
 from mairust.storage.factory import Stores
 
 
