@@ -158,14 +158,12 @@ class QueueDispatcher:
         # Due again after one poll interval: soon enough for a restarted worker, and no
         # hot loop while a worker keeps dying.
         retry_at = datetime.now(UTC) + timedelta(seconds=self._settings.poll_interval)
-        for item in items:
-            try:
-                await asyncio.to_thread(
-                    self._metadata.defer,
-                    item.id,
-                    self._owner,
-                    f"4.3.0 worker lost: {reason}",
-                    retry_at,
-                )
-            except StorageUnavailable:
-                return  # the leases expire and the rows are leased again; nothing is lost
+        error = f"4.3.0 worker lost: {reason}"
+        try:
+            await asyncio.to_thread(
+                self._metadata.settle,
+                self._owner,
+                deferred=[(item.id, error, retry_at) for item in items],
+            )
+        except StorageUnavailable:
+            pass  # the leases expire and the rows are leased again; nothing is lost
