@@ -159,11 +159,10 @@ class QueueDispatcher:
         # hot loop while a worker keeps dying.
         retry_at = datetime.now(UTC) + timedelta(seconds=self._settings.poll_interval)
         error = f"4.3.0 worker lost: {reason}"
-        try:
+        # If the store is down too, the leases expire and the rows are leased again.
+        with contextlib.suppress(StorageUnavailable):
             await asyncio.to_thread(
                 self._metadata.settle,
                 self._owner,
                 deferred=[(item.id, error, retry_at) for item in items],
             )
-        except StorageUnavailable:
-            pass  # the leases expire and the rows are leased again; nothing is lost
