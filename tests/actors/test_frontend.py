@@ -19,6 +19,7 @@ import ray
 from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.pipeline_worker import PipelineWorkerActor
+from mairust.model.ids import new_id
 from mairust.model.queue import QueueState
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
@@ -29,10 +30,14 @@ QUEUED_AS = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
 
 @pytest.fixture(scope="module")
 def dispatcher(module_spawn, module_world):
-    workers = [module_spawn(PipelineWorkerActor, module_world.settings) for _ in range(2)]
-    handle = module_spawn(DispatcherActor, module_world.settings, workers)
+    """A running dispatcher over two workers; its name (the front-end looks it up)."""
+    workers = [f"pipeline-worker-{new_id()}" for _ in range(2)]
+    for name in workers:
+        module_spawn(PipelineWorkerActor, module_world.settings, name=name)
+    name = f"dispatcher-{new_id()}"
+    handle = module_spawn(DispatcherActor, module_world.settings, workers, name=name)
     ray.get(handle.stats.remote(), timeout=CALL_TIMEOUT)
-    return handle
+    return name
 
 
 @pytest.fixture

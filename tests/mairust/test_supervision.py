@@ -80,14 +80,22 @@ async def test_a_healthy_run_resets_the_count_toward_giving_up() -> None:
 
 
 async def test_stop_ends_a_backoff_wait_at_once() -> None:
-    script = Script(RuntimeError("down"))
-    supervisor = Supervisor("test loop", script, Backoff(first_seconds=60.0))
+    failed = asyncio.Event()
+    runs = 0
+
+    async def down() -> None:
+        nonlocal runs
+        runs += 1
+        failed.set()
+        raise RuntimeError("down")
+
+    supervisor = Supervisor("test loop", down, Backoff(first_seconds=60.0))
     task = asyncio.create_task(supervisor.run())
-    while supervisor.last_error is None:
-        await asyncio.sleep(0.01)
+    await failed.wait()
+    await asyncio.sleep(0)  # the supervisor logs and enters its backoff wait
     supervisor.stop()
     await asyncio.wait_for(task, 5)  # not the 60 s backoff
-    assert (script.runs, supervisor.restarts) == (1, 0)
+    assert (runs, supervisor.restarts, supervisor.last_error) == (1, 0, "RuntimeError: down")
 
 
 async def test_cancellation_passes_through() -> None:
