@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from actors.auth_checker import RayAuthService
+from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.model.message import MessageRef
@@ -23,17 +24,28 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.smtp.handler import InboundAuth
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
+from mairust.supervision import Backoff, Supervisor
 
 _log = logging.getLogger(__name__)
 
+NUDGE_LOOP = "dispatcher nudge forwarder"
+NUDGE_BACKOFF = Backoff(give_up_after=None)
+
 
 class CoalescedNudge:
-    """A CommitListener that wakes the dispatcher, folding bursts into one call."""
+    """A CommitListener that wakes the dispatcher, folding bursts into one call.
 
-    def __init__(self, dispatcher: Any) -> None:
+    The forwarding loop is supervised and restarted with backoff for as long as the
+    actor lives, never given up on: a nudge is only a hint (the dispatcher polls the
+    queue anyway), so failing the front-end, and its SMTP sessions, over it would cost
+    more than it saves.
+    """
+
+    def __init__(self, dispatcher: Any, backoff: Backoff | None = None) -> None:
         self._dispatcher = dispatcher
         self._pending = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._forward())
+        self.supervisor = Supervisor(NUDGE_LOOP, self._forward, backoff or NUDGE_BACKOFF)
+        self._task = start_supervised(self.supervisor)
 
     def committed(self, refs: Sequence[MessageRef]) -> None:
         self._pending.set()
@@ -48,8 +60,11 @@ class CoalescedNudge:
                 # The dispatcher restarts and polls the queue itself; the nudge is only a hint.
                 _log.warning("dispatcher unreachable; it will find the rows when it polls")
                 await asyncio.sleep(1.0)
+            else:
+                self.supervisor.progress()
 
     def close(self) -> None:
+        self.supervisor.stop()
         self._task.cancel()
 
 
@@ -58,8 +73,10 @@ class FrontEndHost:
 
     # Ray runs an async __init__ on the actor's event loop, and again after a restart, so
     # the listeners come back with the actor.
+    # The dispatcher and the auth checkers come by name, not handle: constructor arguments
+    # must stay small and inline for a restart to rebuild the actor.
     async def __init__(  # type: ignore[misc]
-        self, settings: Settings, dispatcher: Any, auth_checkers: list[Any]
+        self, settings: Settings, dispatcher_name: str, auth_checker_names: list[str]
     ) -> None:
         logging.basicConfig(level=settings.log_level)
         # aiosmtpd logs every SMTP command at INFO: far too much at volume.
@@ -70,7 +87,8 @@ class FrontEndHost:
             ThreadPoolExecutor(max_workers=32, thread_name_prefix="spool")
         )
         self._stores = open_stores(settings.storage)
-        self._nudge = CoalescedNudge(dispatcher)
+        self._nudge = CoalescedNudge(ray.get_actor(dispatcher_name))
+        auth_checkers = [ray.get_actor(name) for name in auth_checker_names]
         self._spool = Spool(
             self._stores.metadata,
             self._stores.blobs,

@@ -1,19 +1,30 @@
-"""Indexer actor: drains the durable search backlog while the search role is reachable."""
+"""Indexer actor: drains the durable search backlog while the search role is reachable.
+
+The drain loop runs under a Supervisor: a store that is down is an ordinary wait (logged,
+tried again next round); any other error is logged with its traceback and the loop
+restarts with backoff; a loop that keeps failing exits the actor, and Ray restarts it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import ray
 
+from actors.supervised import loop_report, start_supervised
 from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.search.indexing import drain_search_backlog
 from mairust.storage.factory import open_stores
+from mairust.supervision import Backoff, Supervisor
 
 _log = logging.getLogger(__name__)
+
+INDEXER_LOOP = "search backlog loop"
+INDEXER_BACKOFF = Backoff(give_up_after=8)
 
 
 class IndexerHost:
@@ -26,7 +37,8 @@ class IndexerHost:
         self._interval = settings.cluster.search_backlog_interval
         self.indexed = 0
         self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._supervisor = Supervisor(INDEXER_LOOP, self._run, INDEXER_BACKOFF)
+        self._task = start_supervised(self._supervisor)
 
     async def _run(self) -> None:
         while True:
@@ -35,12 +47,15 @@ class IndexerHost:
             except MairustError as error:  # search or metadata still down: next round
                 _log.info("search backlog waits: %s", error)
                 done = 0
+            else:
+                self._supervisor.progress()
             if done:
                 self.indexed += done
                 _log.info("indexed %d entries from the search backlog", done)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
 
     async def drain_now(self) -> None:
         """Wake the loop (tests, and operators after an outage)."""
@@ -48,10 +63,18 @@ class IndexerHost:
 
     async def stats(self) -> dict[str, int]:
         backlog = await asyncio.to_thread(self._stores.metadata.search_backlog_size)
-        return {"indexed": self.indexed, "backlog": backlog}
+        restarts = self._supervisor.restarts
+        return {"indexed": self.indexed, "backlog": backlog, "loop_restarts": restarts}
+
+    async def backlog_loop(self) -> dict[str, Any]:
+        """The supervisor's view of the drain loop: restarts, last error, progress age."""
+        return loop_report(self._supervisor.state)
 
     async def stop(self) -> None:
+        self._supervisor.stop()
         self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
         self._stores.close()
 
 

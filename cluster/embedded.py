@@ -29,10 +29,13 @@ from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
 from mairust.config import Settings
+from mairust.pipeline.dispatcher import dispatcher_identity, owner_prefix
 from mairust.search.indexing import reindex_all
 from serve.api_ingress import build_api_app
 
 _log = logging.getLogger(__name__)
+
+DISPATCHER = "dispatcher"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +68,11 @@ class EmbeddedCluster:
                 _log.info("rebuilding the search index (its layout changed) ...")
                 count = reindex_all(stores)
                 _log.info("search index rebuilt: %d entries", count)
-            # Embedded mode has one dispatcher: every lease left is from a run that died.
-            released = stores.metadata.release_leases()
+            # Leases this node's dispatcher (same data dir) left when its run died come back
+            # now; another dispatcher's leases on a shared database are left alone. The
+            # dispatcher does the same again whenever Ray restarts it.
+            identity = dispatcher_identity(settings.data_dir)
+            released = stores.metadata.release_leases(owner_prefix(identity))
             if released:
                 _log.info("handed back %d queue rows leased by a previous run", released)
         return ensure_admin_token(settings)
@@ -77,20 +83,23 @@ class EmbeddedCluster:
         # Every component (the API replicas above all) checks the same token.
         settings.api.admin_token = SecretStr(token)
         start_ray(settings)
+        # Actors reach each other by name: a handle passed as a constructor argument is
+        # held by reference, and Ray cannot promise to rebuild such an actor on restart.
+        worker_names = [f"pipeline-worker-{n}" for n in range(settings.cluster.pipeline_workers)]
         self._workers = [
-            PipelineWorkerActor.options(name=f"pipeline-worker-{n}").remote(settings)
-            for n in range(settings.cluster.pipeline_workers)
+            PipelineWorkerActor.options(name=name).remote(settings) for name in worker_names
         ]
-        self._dispatcher = DispatcherActor.options(name="dispatcher").remote(
-            settings, self._workers
-        )
+        self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
         self._indexer = IndexerActor.options(name="indexer").remote(settings)
-        self._auth_checkers = [
-            AuthCheckerActor.options(name=f"auth-checker-{n}").remote(settings)
+        checker_names = [
+            f"auth-checker-{n}"
             for n in range(settings.auth.checkers if settings.auth.enabled else 0)
         ]
+        self._auth_checkers = [
+            AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
+        ]
         self._frontend = FrontEndActor.options(name="smtp-frontend").remote(
-            settings, self._dispatcher, self._auth_checkers
+            settings, DISPATCHER, checker_names
         )
         listening = {
             name: (host, port) for name, host, port in ray.get(self._frontend.listening.remote())

@@ -73,6 +73,8 @@ class QueueSettings(_Section):
     retry_base_seconds: float = Field(30.0, gt=0)
     retry_max_seconds: float = Field(3600.0, gt=0)
     max_attempts: int = Field(20, ge=1)
+    # /healthz answers 503 when due rows wait longer than this and no lease loop leased in it.
+    stall_seconds: float = Field(60.0, gt=0)
 
 
 class SpoolSettings(_Section):

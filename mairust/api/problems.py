@@ -76,6 +76,7 @@ UNAUTHORIZED = ProblemKind("unauthorized", "Authentication required", 401)
 FORBIDDEN = ProblemKind("forbidden", "Not allowed", 403)
 STORAGE_UNAVAILABLE = ProblemKind("storage-unavailable", "Storage unavailable", 503)
 INTERNAL = ProblemKind("internal-error", "Internal server error", 500)
+LOOP_STALLED = ProblemKind("loop-stalled", "Background loop stalled", 503)
 
 # Domain error -> problem kind. Order matters only for subclasses (first match wins).
 _DOMAIN_KINDS: tuple[tuple[type[MairustError], ProblemKind], ...] = (

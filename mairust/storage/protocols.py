@@ -111,8 +111,20 @@ class MetadataStore(Protocol):
         ack/defer/fail, only rows still leased by ``owner`` change."""
         ...
 
-    def release_leases(self) -> int:
-        """Put every LEASED row back to QUEUED now (embedded start-up: no other owner)."""
+    def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
+        """Put back to QUEUED, due now, every LEASED row whose lease_owner starts with
+        ``owner_prefix``, except those ``keep_owner`` holds; returns the rows released.
+
+        A dispatcher's owner is ``<identity>/<incarnation>``: at start it releases
+        ``<identity>/`` but keeps its own incarnation, so leases of other dispatchers
+        (other nodes, other data dirs) are left alone. An empty prefix is a ValueError.
+        """
+        ...
+
+    def oldest_due_at(self, now: datetime) -> datetime | None:
+        """Since when the longest-waiting due row has been due: the earliest
+        next_attempt_at of QUEUED rows due by ``now``, or lease_until of an expired
+        lease, whichever is earlier; None when nothing is due."""
         ...
 
     def list_queue(self, state: QueueState | None = None, limit: int = 100) -> list[QueueItem]: ...
@@ -172,6 +184,15 @@ class MetadataStore(Protocol):
     def remove_from_search_backlog(self, entry_ids: Sequence[str]) -> None: ...
 
     def search_backlog_size(self) -> int: ...
+
+    # -- loop heartbeats --------------------------------------------------------
+    def record_heartbeat(self, loop: str, instance: str, at: datetime) -> None:
+        """Remember that ``instance`` of ``loop`` made progress at ``at`` (overwrites)."""
+        ...
+
+    def last_heartbeat(self, loop: str) -> datetime | None:
+        """The newest heartbeat of any instance of ``loop``; None if none was recorded."""
+        ...
 
     def close(self) -> None: ...
 

@@ -182,11 +182,18 @@ class SqlQueue:
                     )
                 )
 
-    def release_leases(self) -> int:
+    def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
+        if not owner_prefix:
+            raise ValueError("release_leases needs an owner prefix (an empty one matches all)")
+        # substr, not LIKE: exact and case-sensitive on both dialects, no escaping of _ or %.
+        held = sa.func.substr(queue.c.lease_owner, 1, len(owner_prefix)) == owner_prefix
+        condition = sa.and_(queue.c.state == QueueState.LEASED.value, held)
+        if keep_owner is not None:
+            condition = sa.and_(condition, queue.c.lease_owner != keep_owner)
         with self._db.write() as conn:
             result = conn.execute(
                 queue.update()
-                .where(queue.c.state == QueueState.LEASED.value)
+                .where(condition)
                 .values(
                     state=QueueState.QUEUED.value,
                     lease_owner=None,
@@ -195,6 +202,23 @@ class SqlQueue:
                 )
             )
         return result.rowcount
+
+    def oldest_due_at(self, now: datetime) -> datetime | None:
+        # Two MIN()s: the first is answered from ix_queue_state_next_attempt_at; leased rows
+        # are few (batches in flight), so the second scans little.
+        with self._db.read() as conn:
+            queued = conn.execute(
+                sa.select(sa.func.min(queue.c.next_attempt_at)).where(
+                    queue.c.state == QueueState.QUEUED.value, queue.c.next_attempt_at <= now
+                )
+            ).scalar_one()
+            expired = conn.execute(
+                sa.select(sa.func.min(queue.c.lease_until)).where(
+                    queue.c.state == QueueState.LEASED.value, queue.c.lease_until <= now
+                )
+            ).scalar_one()
+        moments = [moment for moment in (queued, expired) if moment is not None]
+        return min(moments) if moments else None
 
     def list_queue(self, state: QueueState | None = None, limit: int = 100) -> list[QueueItem]:
         query = _items().order_by(queue.c.id).limit(limit)

@@ -179,3 +179,13 @@ search_backlog = sa.Table(
     sa.Column("entry_id", sa.Text, sa.ForeignKey("entries.id"), primary_key=True),
     sa.Column("added_at", UtcDateTime, nullable=False),
 )
+
+loop_heartbeats = sa.Table(
+    "loop_heartbeats",
+    metadata,
+    # Added by 0004: when each instance of a background loop last made progress (the
+    # dispatcher's lease loop writes it every few seconds; /healthz reads it).
+    sa.Column("loop", sa.Text, primary_key=True),
+    sa.Column("instance", sa.Text, primary_key=True),
+    sa.Column("beat_at", UtcDateTime, nullable=False),
+)

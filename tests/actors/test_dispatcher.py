@@ -15,18 +15,27 @@ import ray
 
 from actors.dispatcher import DispatcherActor
 from actors.pipeline_worker import PipelineWorkerActor
+from mairust.model.ids import new_id
 from mairust.model.queue import QueueState
+from mairust.pipeline.dispatcher import LEASE_LOOP, dispatcher_identity, owner_prefix
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
 CALL_TIMEOUT = 60
 
 
+def start_workers(spawn, settings, count=2) -> list[str]:
+    """Named pipeline workers (the dispatcher finds them by name); their names."""
+    names = [f"pipeline-worker-{new_id()}" for _ in range(count)]
+    for name in names:
+        spawn(PipelineWorkerActor, settings, name=name)
+    return names
+
+
 @pytest.fixture
 def running(spawn, world):
     """Two pipeline workers and a dispatcher over ``world``'s stores, dispatcher up and idle."""
-    workers = [spawn(PipelineWorkerActor, world.settings) for _ in range(2)]
-    dispatcher = spawn(DispatcherActor, world.settings, workers)
+    dispatcher = spawn(DispatcherActor, world.settings, start_workers(spawn, world.settings))
     # The constructor's first lease found nothing; from now on only a nudge or the poll leases.
     assert ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 0
     return dispatcher
@@ -92,11 +101,12 @@ def test_stop_returns_and_nothing_is_leased_afterwards(running, world, body):
 
 
 def test_a_lost_worker_hands_its_batch_back_to_the_queue(spawn, world, body, wait_until):
-    doomed = spawn(PipelineWorkerActor, world.settings)
+    [name] = start_workers(spawn, world.settings, count=1)
+    dispatcher = spawn(DispatcherActor, world.settings, [name])
+    assert ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 0
+    doomed = ray.get_actor(name)
     ray.get(doomed.ping.remote(), timeout=CALL_TIMEOUT)
     ray.kill(doomed, no_restart=True)
-    dispatcher = spawn(DispatcherActor, world.settings, [doomed])
-    assert ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 0
     ref = world.spool(body("numbat"), world.mailbox())
 
     ray.get(dispatcher.nudge.remote(), timeout=CALL_TIMEOUT)
@@ -114,3 +124,32 @@ def test_a_lost_worker_hands_its_batch_back_to_the_queue(spawn, world, body, wai
     assert row.attempts == 1
     assert "worker lost" in (row.last_error or "")
     assert world.entries(ref.id) == []
+
+
+def test_a_starting_dispatcher_hands_back_its_earlier_incarnations_leases_only(
+    spawn, world, body, wait_until
+):
+    mine = world.spool(body("bilby"), world.mailbox())
+    theirs = world.spool(body("dingo"), world.mailbox())
+    identity = dispatcher_identity(world.settings.data_dir)
+    # An earlier incarnation of this node's dispatcher died holding a lease for an hour;
+    # another node's dispatcher (same database) holds one too.
+    [leased] = world.stores.metadata.lease_batch(f"{owner_prefix(identity)}dead", 1, 3600)
+    assert leased.message.id == mine.id
+    [other] = world.stores.metadata.lease_batch("dispatcher@elsewhere:0/alive", 1, 3600)
+    assert other.message.id == theirs.id
+
+    dispatcher = spawn(DispatcherActor, world.settings, start_workers(spawn, world.settings))
+
+    # Delivered without a nudge and long before the hour: handed back at start.
+    ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)  # started (Ray may be slow)
+    wait_until(lambda: all_done(world, [mine]), timeout=15, what="the released row delivered")
+    [row] = world.rows(theirs.id)
+    assert (row.state, row.lease_owner) == (QueueState.LEASED, "dispatcher@elsewhere:0/alive")
+    assert world.entries(theirs.id) == []
+    stats = ray.get(dispatcher.stats.remote(), timeout=CALL_TIMEOUT)
+    assert (stats["rows_leased"], stats["loop_restarts"]) == (1, 0)
+    loop = ray.get(dispatcher.lease_loop.remote(), timeout=CALL_TIMEOUT)
+    assert loop["running"] and loop["last_error"] is None
+    assert loop["seconds_since_progress"] is not None
+    assert world.stores.metadata.last_heartbeat(LEASE_LOOP) is not None

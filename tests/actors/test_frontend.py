@@ -9,6 +9,7 @@ from __future__ import annotations
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
+import asyncio
 import re
 import smtplib
 import socket
@@ -17,9 +18,11 @@ import pytest
 import ray
 
 from actors.dispatcher import DispatcherActor
-from actors.frontend import FrontEndActor
+from actors.frontend import CoalescedNudge, FrontEndActor
 from actors.pipeline_worker import PipelineWorkerActor
+from mairust.model.ids import new_id
 from mairust.model.queue import QueueState
+from mairust.supervision import Backoff
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
@@ -29,10 +32,14 @@ QUEUED_AS = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
 
 @pytest.fixture(scope="module")
 def dispatcher(module_spawn, module_world):
-    workers = [module_spawn(PipelineWorkerActor, module_world.settings) for _ in range(2)]
-    handle = module_spawn(DispatcherActor, module_world.settings, workers)
+    """A running dispatcher over two workers; its name (the front-end looks it up)."""
+    workers = [f"pipeline-worker-{new_id()}" for _ in range(2)]
+    for name in workers:
+        module_spawn(PipelineWorkerActor, module_world.settings, name=name)
+    name = f"dispatcher-{new_id()}"
+    handle = module_spawn(DispatcherActor, module_world.settings, workers, name=name)
     ray.get(handle.stats.remote(), timeout=CALL_TIMEOUT)
-    return handle
+    return name
 
 
 @pytest.fixture
@@ -106,3 +113,40 @@ def test_stop_closes_the_listeners(frontend):
     for host, port in listening.values():
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((host, port), timeout=5).close()
+
+
+class FlakyDispatcherHandle:
+    """Stands in for the dispatcher's handle: ``nudge.remote()`` fails once with a bug."""
+
+    def __init__(self) -> None:
+        self.nudge = self
+        self.calls = 0
+
+    def remote(self) -> asyncio.Future[None]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("nudge bug")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def eventually(predicate, seconds=10.0):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_nudge_forwarder_restarts_after_an_unexpected_error():
+    handle = FlakyDispatcherHandle()
+    nudge = CoalescedNudge(handle, Backoff(first_seconds=0.01))
+    try:
+        nudge.committed([])
+        await eventually(lambda: nudge.supervisor.restarts == 1)
+        assert nudge.supervisor.last_error == "RuntimeError: nudge bug"
+        nudge.committed([])  # the restarted loop forwards the next commit
+        await eventually(lambda: handle.calls == 2)
+        assert nudge.supervisor.state.seconds_since_progress is not None
+    finally:
+        nudge.close()

@@ -26,6 +26,7 @@ from mairust.model.mailbox import NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueState
 from mairust.model.scope import Scope
+from mairust.pipeline.dispatcher import dispatcher_identity, new_incarnation
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.fts5_search import Fts5SearchIndex
 
@@ -55,7 +56,7 @@ def test_prepare_creates_the_configured_domains_once(settings):
     assert len(tenants) == 2
 
 
-def test_prepare_hands_back_the_leases_of_a_dead_run(settings):
+def test_prepare_hands_back_the_leases_of_a_dead_run_and_no_one_elses(settings):
     migrate(settings.storage)
     stores = open_stores(settings.storage)
     try:
@@ -66,13 +67,17 @@ def test_prepare_hands_back_the_leases_of_a_dead_run(settings):
         ref = MessageRef(id=new_id(), size=info.size, sha256=info.sha256, blob_key=info.key)
         envelope = Envelope(
             mail_from="s@remote.example",
-            rcpt_tos=("a@example.test", "b@example.test"),
+            rcpt_tos=("a@example.test", "b@example.test", "c@example.test"),
             received_at=datetime.now(UTC),
         )
         stores.metadata.commit_messages([SpoolRecord(ref=ref, envelope=envelope)])
-        # The previous run's dispatcher leased them for an hour, then died.
-        leased = stores.metadata.lease_batch("dispatcher-of-a-dead-run", 10, 3600)
+        # The previous run's dispatcher leased two for an hour, then died; a dispatcher of
+        # another node (same database) holds the third.
+        dead_run = new_incarnation(dispatcher_identity(settings.data_dir))
+        leased = stores.metadata.lease_batch(dead_run, 2, 3600)
         assert len(leased) == 2
+        elsewhere = new_incarnation(dispatcher_identity(settings.data_dir, node="mx-other"))
+        [kept] = stores.metadata.lease_batch(elsewhere, 10, 3600)
         assert stores.metadata.lease_batch("someone-else", 10, 60) == []
     finally:
         stores.close()
@@ -82,8 +87,10 @@ def test_prepare_hands_back_the_leases_of_a_dead_run(settings):
     stores = open_stores(settings.storage)
     try:
         queued = stores.metadata.list_queue(QueueState.QUEUED)
-        assert sorted(row.recipient for row in queued) == ["a@example.test", "b@example.test"]
+        assert sorted(row.id for row in queued) == sorted(row.id for row in leased)
         assert all(row.lease_owner is None for row in queued)
+        [still] = stores.metadata.list_queue(QueueState.LEASED)
+        assert (still.id, still.lease_owner) == (kept.id, elsewhere)
         # Due at once for the new run's dispatcher.
         again = stores.metadata.lease_batch("dispatcher-of-this-run", 10, 60)
         assert sorted(row.id for row in again) == sorted(row.id for row in leased)

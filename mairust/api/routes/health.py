@@ -1,6 +1,7 @@
 """Operational endpoints without authentication: liveness and Prometheus metrics.
 
-Neither exposes tenant data: ``/healthz`` answers only ``ok`` or a 503 problem,
+Neither exposes tenant data: ``/healthz`` answers only ``ok`` or a 503 problem (the
+metadata store does not answer, or the dispatcher's lease loop has stalled),
 ``/metrics`` counts requests by route template and reports queue rows per state and the
 search backlog (no tenant data).
 """
@@ -11,11 +12,12 @@ import logging
 
 from fastapi import APIRouter, Response
 
-from mairust.api.deps import ApiMetricsDep, MetadataDep
+from mairust.api.deps import ApiMetricsDep, MetadataDep, SettingsDep
 from mairust.api.metrics import METRICS_MEDIA_TYPE
-from mairust.api.problems import problem_responses
+from mairust.api.problems import LOOP_STALLED, RETRY_AFTER_SECONDS, ProblemError, problem_responses
 from mairust.api.schemas import HealthStatus
 from mairust.errors import StorageUnavailable
+from mairust.pipeline.dispatcher import LeaseLoopStall, lease_loop_stall
 
 _log = logging.getLogger(__name__)
 
@@ -31,16 +33,27 @@ _PROBE_DOMAIN = "healthcheck.invalid"
     summary="Liveness and store check",
     responses=problem_responses(503),
 )
-def healthz(metadata: MetadataDep) -> HealthStatus:
-    """`ok` when the API answers and the metadata store answers a lookup; 503 otherwise."""
+def healthz(metadata: MetadataDep, settings: SettingsDep) -> HealthStatus:
+    """`ok` when the API answers, the metadata store answers and the queue moves.
+
+    503 when the store fails, or when a due queue row has waited longer than
+    `queue.stall_seconds` while no dispatcher leased for as long (the detail names the
+    stalled loop and both ages).
+    """
+    stall: LeaseLoopStall | None
     try:
         metadata.get_domain(_PROBE_DOMAIN)
+        stall = lease_loop_stall(metadata, settings.queue.stall_seconds)
     except StorageUnavailable:
         raise
     except Exception as exc:
         # A backend error the store did not wrap still means "store down" to a prober.
         _log.exception("health check: metadata store failed")
         raise StorageUnavailable("metadata store check failed") from exc
+    if stall is not None:
+        detail = stall.describe()
+        _log.warning("health check: %s", detail)
+        raise ProblemError(LOOP_STALLED, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return HealthStatus(status="ok")
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +16,12 @@ from mairust import __version__
 from mairust.api import create_app
 from mairust.config import Settings
 from mairust.errors import StorageUnavailable
+from mairust.model.queue import QueueItem
+from mairust.pipeline.dispatcher import LEASE_LOOP, QueueDispatcher
+from mairust.pipeline.runner import BatchReport
 from mairust.storage.factory import Stores
+from mairust.storage.protocols import MetadataStore
+from mairust.supervision import Backoff, LoopGaveUp, Supervisor
 
 PROTECTED = [
     ("GET", "/api/v1/messages"),
@@ -89,6 +99,72 @@ async def test_healthz_is_503_when_the_store_raises_something_unwrapped(
 
     monkeypatch.setattr(stores.metadata, "get_domain", broken)
     expect_problem(await anonymous.get("/healthz"), 503)
+
+
+class LeasesOnceThenBreaks:
+    """The real store, whose lease_batch answers once and then raises a bug for good."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self._store = store
+        self.lease_calls = 0
+
+    def lease_batch(self, owner: str, limit: int, lease_seconds: float) -> list[QueueItem]:
+        self.lease_calls += 1
+        if self.lease_calls > 1:
+            raise RuntimeError("lease bug")
+        return self._store.lease_batch(owner, limit, lease_seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class UnusedPool:
+    async def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:
+        raise AssertionError("nothing was leased")
+
+
+async def test_healthz_names_a_lease_loop_that_stopped_for_good(
+    anonymous, stores, settings, seeder, expect_problem
+):
+    settings.queue.stall_seconds = 0.5
+    settings.queue.poll_interval = 0.01
+    store = LeasesOnceThenBreaks(stores.metadata)
+    dispatcher = QueueDispatcher(store, UnusedPool(), "d/1", settings.queue, 1, instance="d")
+    supervisor = Supervisor(
+        LEASE_LOOP, dispatcher.run, Backoff(first_seconds=0.01, give_up_after=3)
+    )
+    with pytest.raises(LoopGaveUp):
+        await supervisor.run()
+    assert store.lease_calls == 4  # one that worked (and beat), then three failures
+    mailbox = seeder.mailbox(f"jane@{seeder.tenant('example.com').name}")
+    seeder.deliver(mailbox, seeder.message())  # its queue row is due now, and nobody leases
+    assert (await anonymous.get("/healthz")).status_code == 200  # not waiting long yet
+
+    await asyncio.sleep(0.7)
+    response = await anonymous.get("/healthz")
+
+    problem = expect_problem(response, 503)
+    assert problem["type"] == "urn:mairust:problem:loop-stalled"
+    assert re.fullmatch(
+        r"dispatcher lease loop stalled: oldest due row 1 s old, last lease 1 s ago",
+        problem["detail"],
+    ), problem["detail"]
+    assert response.headers["Retry-After"]
+
+
+async def test_healthz_is_ok_while_a_lease_loop_leases_though_rows_wait(
+    anonymous, stores, settings, seeder
+):
+    settings.queue.stall_seconds = 0.2
+    mailbox = seeder.mailbox(f"jane@{seeder.tenant('example.com').name}")
+    seeder.deliver(mailbox, seeder.message())
+    await asyncio.sleep(0.3)
+    assert (await anonymous.get("/healthz")).status_code == 503  # waiting, no lease at all
+    # A busy dispatcher: rows wait, but it leased within the window.
+    stores.metadata.record_heartbeat(LEASE_LOOP, "d", datetime.now(UTC))
+    response = await anonymous.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
 
 
 async def test_unexpected_error_in_a_route_is_a_500_problem_logged_server_side(

@@ -288,12 +288,88 @@ def test_fail_is_permanent(metadata_store: SqlMetadataStore, make_record: Record
     assert failed.last_error == "550 5.1.1 no such user"
 
 
-def test_release_leases(metadata_store: SqlMetadataStore, make_record: RecordMaker) -> None:
+def test_release_leases_hands_back_only_earlier_incarnations_of_one_owner(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    metadata_store.commit_messages([make_record(f"r{i}@x.test") for i in range(7)])
+    dead = metadata_store.lease_batch("dispatcher@a:1/old", 2, 600)
+    current = metadata_store.lease_batch("dispatcher@a:1/new", 2, 600)
+    # Another node's dispatcher, and one whose identity merely shares a prefix of ours.
+    other = metadata_store.lease_batch("dispatcher@b:1/x", 1, 600)
+    lookalike = metadata_store.lease_batch("dispatcher@a:10/y", 1, 600)
+
+    assert metadata_store.release_leases("dispatcher@a:1/", keep_owner="dispatcher@a:1/new") == 2
+
+    rows = {row.id: row for row in metadata_store.list_queue(limit=100)}
+    assert {rows[item.id].state for item in dead} == {QueueState.QUEUED}
+    assert all(rows[item.id].lease_owner is None for item in dead)
+    for items, owner in (
+        (current, "dispatcher@a:1/new"),
+        (other, "dispatcher@b:1/x"),
+        (lookalike, "dispatcher@a:10/y"),
+    ):
+        assert {(rows[item.id].state, rows[item.id].lease_owner) for item in items} == {
+            (QueueState.LEASED, owner)
+        }
+    # The two released rows and the one never leased are due at once, nothing else.
+    again = metadata_store.lease_batch("w2", 10, 60)
+    assert len(again) == 3
+    assert {item.id for item in dead} < {item.id for item in again}
+
+
+def test_release_leases_without_a_kept_owner_releases_every_incarnation(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
     metadata_store.commit_messages([make_record("a@x.test", "b@x.test", "c@x.test")])
-    metadata_store.lease_batch("w1", 2, 600)
-    assert metadata_store.release_leases() == 2
-    assert metadata_store.queue_counts()[QueueState.QUEUED] == 3
-    assert len(metadata_store.lease_batch("w2", 10, 60)) == 3
+    metadata_store.lease_batch("d@n:1/run1", 1, 600)
+    metadata_store.lease_batch("d@n:1/run2", 1, 600)
+    metadata_store.lease_batch("D@N:1/run3", 1, 600)  # prefixes are case-sensitive
+    assert metadata_store.release_leases("d@n:1/") == 2
+    assert metadata_store.queue_counts()[QueueState.QUEUED] == 2
+    assert [row.lease_owner for row in metadata_store.list_queue(QueueState.LEASED)] == [
+        "D@N:1/run3"
+    ]
+
+
+def test_release_leases_refuses_an_empty_prefix(metadata_store: SqlMetadataStore) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        metadata_store.release_leases("")
+
+
+def test_oldest_due_at_is_none_when_nothing_is_due(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    now = datetime.now(UTC)
+    assert metadata_store.oldest_due_at(now) is None
+    metadata_store.commit_messages([make_record("a@x.test", "b@x.test")])
+    [first, second] = metadata_store.lease_batch("w1", 2, 600)
+    metadata_store.ack([first.id], "w1")  # done: never due again
+    metadata_store.defer(second.id, "w1", "busy", now + timedelta(hours=1))  # due later
+    assert metadata_store.oldest_due_at(datetime.now(UTC)) is None
+
+
+def test_oldest_due_at_is_the_earliest_due_row_or_expired_lease(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    metadata_store.commit_messages([make_record("a@x.test", "b@x.test", "c@x.test")])
+    start = datetime.now(UTC)
+    [a, b, _leased_until_later] = metadata_store.lease_batch("w1", 3, 600)
+    metadata_store.defer(a.id, "w1", "x", start - timedelta(seconds=30))
+    metadata_store.defer(b.id, "w1", "x", start - timedelta(seconds=90))
+    due = metadata_store.oldest_due_at(start)
+    _assert_utc(due)
+    assert abs((start - due).total_seconds() - 90) < 0.01  # type: ignore[operator]
+    assert metadata_store.oldest_due_at(start - timedelta(seconds=60)) == due
+    # c is leased until start + 600 s: due (and older than b) only once that has passed.
+    later = start + timedelta(seconds=601)
+    assert metadata_store.oldest_due_at(later) == due
+    retried = metadata_store.lease_batch("w2", 10, 600)
+    assert sorted(item.id for item in retried) == sorted([a.id, b.id])
+    metadata_store.ack([a.id, b.id], "w2")
+    expired = metadata_store.oldest_due_at(later)
+    _assert_utc(expired)
+    assert 599 < (expired - start).total_seconds() < 601  # type: ignore[operator]
+    assert metadata_store.oldest_due_at(start + timedelta(seconds=300)) is None
 
 
 def test_list_queue_filters_and_limits(
