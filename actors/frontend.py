@@ -30,6 +30,8 @@ _log = logging.getLogger(__name__)
 
 NUDGE_LOOP = "dispatcher nudge forwarder"
 NUDGE_BACKOFF = Backoff(give_up_after=None)
+# At most one nudge per this many seconds (a spool commit may come every millisecond).
+NUDGE_MIN_INTERVAL = 0.02
 
 
 class CoalescedNudge:
@@ -41,8 +43,16 @@ class CoalescedNudge:
     more than it saves.
     """
 
-    def __init__(self, dispatcher: Any, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        dispatcher: Any,
+        backoff: Backoff | None = None,
+        *,
+        min_interval: float = NUDGE_MIN_INTERVAL,
+    ) -> None:
         self._dispatcher = dispatcher
+        self._min_interval = min_interval
+        self.sent = 0
         self._pending = asyncio.Event()
         self.supervisor = Supervisor(NUDGE_LOOP, self._forward, backoff or NUDGE_BACKOFF)
         self._task = start_supervised(self.supervisor)
@@ -61,7 +71,11 @@ class CoalescedNudge:
                 _log.warning("dispatcher unreachable; it will find the rows when it polls")
                 await asyncio.sleep(1.0)
             else:
+                self.sent += 1
                 self.supervisor.progress()
+                # Commits arriving meanwhile fold into the next nudge: a busy dispatcher
+                # leases after each batch anyway, so more calls would only cost CPU.
+                await asyncio.sleep(self._min_interval)
 
     def close(self) -> None:
         self.supervisor.stop()

@@ -212,14 +212,7 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
             return _rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
-        log.info(
-            "accepted %s from=<%s> rcpts=%d size=%d client=%s",
-            ref.id,
-            accepted.mail_from,
-            len(accepted.rcpt_tos),
-            ref.size,
-            accepted.client_ip,
-        )
+        # The Reception record is the one log line per accepted message.
         events.record(
             events.RecordType.RECEPTION,
             message_id=ref.id,

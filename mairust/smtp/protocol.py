@@ -1,6 +1,6 @@
 """Protocol quirks: where MaiRust's SMTP differs from stock aiosmtpd, and nothing more.
 
-Two things live here:
+Three things live here:
 
 * every reply aiosmtpd writes on its own ("503 Error: need MAIL command",
   "552 Error: Too much mail data", ...) gains its enhanced status code on the way
@@ -8,14 +8,22 @@ Two things live here:
 * AUTH credentials are checked by an *async* callable. aiosmtpd's authenticator is
   synchronous, which would run the directory lookup and the scrypt check on the
   event loop and stall every other session; the built-in PLAIN and LOGIN parsers
-  are reused and only the final check is awaited.
+  are reused and only the final check is awaited;
+* the MAIL/RCPT address parse: aiosmtpd's ``_getaddr`` declares a ``typing.Protocol``
+  class on every call (~6 % of the front-end's CPU under load). Ours reads a plain
+  ``<local@domain>`` with one regular expression and hands anything else to the same
+  RFC 5322 parser aiosmtpd uses, with the same results (a property test holds them
+  equal).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -33,6 +41,14 @@ log = logging.getLogger(__name__)
 PasswordCheck = Callable[[str, str], Awaitable[str | None]]
 """``(login, password) -> identity``: the authenticated address, or None for bad
 credentials. Raises StorageUnavailable when the credentials cannot be checked now."""
+
+
+# <dot-atom@domain> and what follows '>': the shape nearly every client sends. The RFC 5322
+# parser returns exactly these characters for it; anything else takes the parser's path.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>((?:[ \t].*)?)", re.S
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,30 @@ class MairustSMTP(SMTP):
         else:
             # Only AUTH challenges (334) are pushed as bytes; they need no code.
             await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """(address, rest of the line); (None, None) when it does not parse."""
+        if not arg:
+            return "", ""
+        plain = _PLAIN_PATH.fullmatch(arg)
+        # The parser also eats the blanks after '>' (and a comment, left to it).
+        rest = plain.group(2).lstrip(" \t") if plain is not None else "("
+        if plain is not None and not rest.startswith("("):
+            address = plain.group(1)
+        else:
+            try:
+                if arg.lstrip().startswith("<"):
+                    angle, rest = get_angle_addr(arg)
+                    address = angle.addr_spec
+                else:
+                    spec, rest = get_addr_spec(arg)
+                    address = spec.addr_spec
+            except HeaderParseError:
+                return None, None
+        local_part = address.rpartition("@")[0]
+        if self.local_part_limit and len(local_part) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # Called synchronously by the built-in mechanisms: hand the parsed credentials

@@ -150,3 +150,20 @@ async def test_the_nudge_forwarder_restarts_after_an_unexpected_error():
         assert nudge.supervisor.state.seconds_since_progress is not None
     finally:
         nudge.close()
+
+
+async def test_a_burst_of_commits_folds_into_few_nudges():
+    handle = FlakyDispatcherHandle()
+    handle.calls = 1  # no failure this time
+    nudge = CoalescedNudge(handle, min_interval=0.2)
+    try:
+        for _ in range(50):  # 50 group commits within ~0.1 s
+            nudge.committed([])
+            await asyncio.sleep(0.002)
+        await eventually(lambda: nudge.sent == 2)
+        await asyncio.sleep(0.3)
+        assert nudge.sent == 2  # the first commit's nudge, then one for all the others
+        nudge.committed([])
+        await eventually(lambda: nudge.sent == 3)
+    finally:
+        nudge.close()

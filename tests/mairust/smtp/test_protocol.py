@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from hypothesis import given, settings
+from hypothesis.strategies import text
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
@@ -256,3 +258,66 @@ async def test_bad_base64_in_auth_keeps_aiosmtpd_answer(
     replies = await asyncio.to_thread(run)
     assert replies[1] == "501 5.5.2 Can't decode base64"
     assert replies[2] == "501 5.5.2 Can't split auth value"
+
+
+# -- the MAIL/RCPT address parse -----------------------------------------------------
+
+_ADDRESS_CHARS = "abcXYZ019.-_+!#$%&'*/=?^`{|}~@<>\"\\()[]:;, \t"
+
+
+def _parsers(local_part_limit: int = 0) -> tuple[MairustSMTP, SMTP]:
+    ours = MairustSMTP(AcceptAll())
+    stock = SMTP(AcceptAll())
+    ours.local_part_limit = stock.local_part_limit = local_part_limit
+    return ours, stock
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "<alice@example.test>",
+        "<alice@example.test> SIZE=5120 BODY=8BITMIME",
+        "alice@example.test",
+        "<>",
+        "",
+        "<a..b@example.test>",
+        '<"quoted local"@example.test>',
+        "<@relay.example:alice@example.test>",
+        "<alice@[192.0.2.1]>",
+        "<alice@example.test",
+        "<alice@exa mple.test>",
+        "<.alice@example.test>",
+        "<alice@example.test>SIZE=1",
+        "<ålice@exämple.test>",
+        "<",
+        "<a@b.c>  (comment) x",
+        "<a@b.c> \t x",
+    ],
+)
+def test_getaddr_agrees_with_aiosmtpd(arg: str) -> None:
+    ours, stock = _parsers()
+    assert _outcome(ours, arg) == _outcome(stock, arg)
+
+
+def _outcome(parser: SMTP, arg: str) -> object:
+    """What ``_getaddr`` returns, or the type of what it raises (the stdlib parser raises
+    IndexError on a lone '<'; aiosmtpd then answers 500, and so must we)."""
+    try:
+        return parser._getaddr(arg)
+    except Exception as error:
+        return type(error)
+
+
+def test_getaddr_keeps_the_local_part_limit() -> None:
+    ours, stock = _parsers(local_part_limit=5)
+    for arg in ("<alice@example.test>", "<alicia@example.test>"):
+        assert ours._getaddr(arg) == stock._getaddr(arg)
+    assert ours._getaddr("<alicia@example.test>") == (None, None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text(alphabet=_ADDRESS_CHARS, max_size=40))
+def test_getaddr_agrees_with_aiosmtpd_on_any_input(arg: str) -> None:
+    ours, stock = _parsers()
+    for candidate in (arg, f"<{arg}>", f"<{arg}> SIZE=1"):
+        assert _outcome(ours, candidate) == _outcome(stock, candidate)
