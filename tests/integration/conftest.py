@@ -28,8 +28,9 @@ def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             server.stop()
 
 
-def production_config(base: Path, cleanup: ExitStack) -> Path:
-    """A config naming a fresh database, bucket and index on the session's test servers."""
+def production_config(base: Path, cleanup: ExitStack, extra: str = "") -> Path:
+    """A config naming a fresh database, bucket and index on the session's test servers;
+    ``extra`` is more TOML (other sections) for the same file."""
     databases = PostgresDatabases(postgres_test_url())
     cleanup.callback(databases.close)
     metadata = cleanup.enter_context(databases.database(migrated=False))
@@ -39,7 +40,7 @@ def production_config(base: Path, cleanup: ExitStack) -> Path:
     search = required_env("MAIRUST_TEST_OPENSEARCH_URL") + f"?index={unique('e2e')}"
     config = base / "mairust.toml"
     config.write_text(
-        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n'
+        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n' + extra
     )
     return config
 
@@ -58,6 +59,22 @@ def new_server(tmp_path: Path):
     for server in started:
         if server.proc is not None and server.proc.poll() is None:
             server.kill9()
+
+
+@pytest.fixture(params=["embedded", "production"])
+def server_config(request: pytest.FixtureRequest, tmp_path: Path):
+    """A factory of config files for a private `mairust up`: on the embedded stores, then
+    on fresh PostgreSQL + S3 + OpenSearch places (the test runs once for each)."""
+    with ExitStack() as cleanup:
+
+        def make(extra: str = "") -> Path:
+            if request.param == "production":
+                return production_config(tmp_path, cleanup, extra)
+            path = tmp_path / "mairust.toml"
+            path.write_text(extra)
+            return path
+
+        yield make
 
 
 @pytest.fixture
