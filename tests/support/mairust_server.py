@@ -122,10 +122,7 @@ class MairustServer:
         titles an actor's process ``ray::<class>``, ``ray::<class>.<method>`` while busy)."""
         found = []
         for pid in self.pids():
-            try:
-                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-            except OSError:
-                continue
+            title = process_title(pid)
             if title == f"ray::{actor_class}" or title.startswith(f"ray::{actor_class}."):
                 found.append(pid)
         return found
@@ -179,6 +176,14 @@ class MairustServer:
     def add_user(self, address: str) -> None:
         result = self.cli("user", "add", address)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def process_title(pid: int) -> str:
+    """The first word of a process's command line (Ray's process titles live there)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return ""  # it ended meanwhile
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
