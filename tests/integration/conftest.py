@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.mairust_server import MairustServer, wait_for
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
-from tests.support.services import required_env, unique
+from tests.support.services import PrivateService, required_env, unique
 
 
 @pytest.fixture(scope="session", params=["embedded", "production"])
@@ -75,6 +80,28 @@ def server_config(request: pytest.FixtureRequest, tmp_path: Path):
             return path
 
         yield make
+
+
+@pytest.fixture
+def service() -> Iterator[Any]:
+    """A factory of private test servers (``service("postgres")``), stopped afterwards: a
+    fault test stops or hangs its own, never the shared ones."""
+    started: list[PrivateService] = []
+    # Not under pytest's tmp_path: its 0700 parents keep PostgreSQL's server user out.
+    base = Path(tempfile.mkdtemp(prefix="mairust-faults-", dir="/tmp"))
+    base.chmod(0o755)
+
+    def start(name: str) -> PrivateService:
+        private = PrivateService.start(name, base / name)
+        started.append(private)
+        return private
+
+    yield start
+    for private in started:
+        with contextlib.suppress(OSError, ValueError):
+            private.thaw()  # a test that failed while its server hung: it must stop now
+        private.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

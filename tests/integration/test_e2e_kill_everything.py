@@ -40,7 +40,11 @@ def test_kill_9_of_every_process_mid_data_and_mid_batch(server_config, new_serve
 
     def busy() -> bool:
         counts = queue_counts(settings)
-        return len(load.in_phase("body")) >= STALLED and len(load.acknowledged) >= 60 and counts["leased"] > 0
+        return (
+            len(load.in_phase("body")) >= STALLED
+            and len(load.acknowledged) >= 60
+            and counts["leased"] > 0
+        )
 
     wait_until(busy, timeout=120, interval=0.1, what="sessions in DATA and leased queue rows")
     at_kill: dict[str, object] = {}

@@ -114,7 +114,9 @@ def search_problems(settings: Settings, stored_tokens: dict[str, set[str]]) -> l
             hits = stores.search.search(Scope.admin(), token, limit=50)
             found = [hit.entry_id for hit in hits]
             if sorted(found) != sorted(entry_ids):
-                problems.append(f"{token}: search finds {sorted(found)}, stored {sorted(entry_ids)}")
+                problems.append(
+                    f"{token}: search finds {sorted(found)}, stored {sorted(entry_ids)}"
+                )
     finally:
         stores.close()
     return problems

@@ -43,6 +43,9 @@ class Attempt:
     error: str = ""
     # Seconds each command waited for its reply: (command, seconds).
     latencies: list[tuple[str, float]] = field(default_factory=list)
+    # time.monotonic() when the end of DATA was sent and when the last reply came.
+    dot_at: float | None = None
+    replied_at: float | None = None
 
     @property
     def sender(self) -> str:
@@ -193,7 +196,8 @@ class MailLoad:
         try:
             code, reply = call()  # type: ignore[operator]
         finally:
-            attempt.latencies.append((command, time.monotonic() - began))
+            attempt.replied_at = time.monotonic()
+            attempt.latencies.append((command, attempt.replied_at - began))
         return int(code), reply
 
     def _transaction(
@@ -224,6 +228,7 @@ class MailLoad:
                     return False
             smtp.send(content[half:])
             attempt.phase = "dot"  # from here on the server may have committed it
+            attempt.dot_at = time.monotonic()
             smtp.send(b"\r\n.\r\n")
             code, reply = self._timed(attempt, "end of DATA", smtp.getreply)
         except (OSError, smtplib.SMTPException) as error:
