@@ -71,6 +71,15 @@ def postgres_url(url: str | URL) -> URL:
     return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
 
 
+def without_answer_deadline(url: str | URL) -> str | URL:
+    """``url`` with no answer deadline, for work that may rightly run long (migrations
+    building an index on a big table); unchanged when it is not PostgreSQL."""
+    parsed = sa.make_url(url)
+    if parsed.drivername.partition("+")[0] not in _POSTGRES_NAMES:
+        return url
+    return parsed.update_query_dict({"answer_timeout": "0"})
+
+
 def create_sql_engine(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     """An engine for ``url``: SQLite files and PostgreSQL get the settings above."""
     parsed = sa.make_url(url)

@@ -25,7 +25,12 @@ from sqlalchemy import event
 from mairust.errors import Conflict, InvalidInput, StorageUnavailable
 from mairust.model.message import SpoolRecord
 from mairust.model.queue import QueueState
-from mairust.storage.sql_engine import SqlDatabase, create_sql_engine, postgres_url
+from mairust.storage.sql_engine import (
+    SqlDatabase,
+    create_sql_engine,
+    postgres_url,
+    without_answer_deadline,
+)
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.postgres_databases import SERVICE_SCRIPT, PostgresDatabases
@@ -382,3 +387,10 @@ def test_answer_timeout_must_be_seconds(postgres_url_for_test: str) -> None:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_migrations_run_without_an_answer_deadline() -> None:
+    sqlite = "sqlite:////tmp/x.db"
+    assert without_answer_deadline(sqlite) == sqlite
+    pg = without_answer_deadline("postgresql://u:p@127.0.0.1:5432/db?answer_timeout=5")
+    assert sa.make_url(pg).query["answer_timeout"] == "0"
