@@ -17,6 +17,7 @@ from collections import Counter
 
 from tests.support.delivery_audit import (
     audit,
+    outcome_counts,
     queue_counts,
     search_problems,
     server_settings,
@@ -63,10 +64,7 @@ def check_delivered(server: MairustServer, load: MailLoad) -> Counter[str]:
         wait_for(search_agrees, timeout=60, interval=2, what="the search index")
     except AssertionError:
         raise AssertionError("search index disagrees:\n" + "\n".join(problems[:20])) from None
-    return Counter(
-        "acknowledged" if a.acknowledged else "uncertain" if a.uncertain else "unsent"
-        for a in attempts
-    )
+    return outcome_counts(attempts, settings, prefix)
 
 
 def test_kill_9_of_a_pipeline_worker_mid_batch(new_server, tmp_path):

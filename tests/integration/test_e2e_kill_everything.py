@@ -15,6 +15,7 @@ from collections import Counter
 
 from tests.support.delivery_audit import (
     audit,
+    outcome_counts,
     queue_counts,
     search_problems,
     server_settings,
@@ -70,13 +71,10 @@ def test_kill_9_of_every_process_mid_data_and_mid_batch(server_config, new_serve
 
     wait_until(all_done, timeout=180, what="every queue row done after the restart")
     attempts = load.snapshot()
-    outcomes = Counter(
-        "acknowledged" if a.acknowledged else "uncertain" if a.uncertain else "unsent"
-        for a in attempts
-    )
+    prefix = f"tok{load.run_id}"
+    outcomes = outcome_counts(attempts, settings, prefix)
     print(f"outcomes: {dict(outcomes)}")
     assert outcomes["unsent"] >= STALLED
-    prefix = f"tok{load.run_id}"
     assert audit(attempts, settings, prefix) == []
 
     stored = stored_entry_ids(settings, prefix)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.support.delivery_audit import audit, queue_counts, server_settings
 from tests.support.mail_load import MailLoad
+from tests.support.mairust_server import wait_for
 
 HANG_SECONDS = 10.0
 ANSWER_TIMEOUT = 1.0
@@ -45,9 +46,7 @@ def test_postgresql_hang_costs_4xx_only_and_loses_nothing(new_server, service, t
 
     load = MailLoad(server.smtp_port, RECIPIENTS, sessions=4, per_session=10_000, pause=0.05)
     load.start()
-    deadline = time.monotonic() + 60
-    while len(load.acknowledged) < 20 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: len(load.acknowledged) >= 20, timeout=60, what="mail before the hang")
     frozen_at = time.monotonic()
     postgres.freeze()
     try:
@@ -76,9 +75,6 @@ def test_postgresql_hang_costs_4xx_only_and_loses_nothing(new_server, service, t
         counts = queue_counts(settings)
         return sum(counts.values()) == counts["done"] > 0
 
-    started = time.monotonic()
-    while not all_done():
-        assert time.monotonic() - started < 120, f"queue rows not done: {queue_counts(settings)}"
-        time.sleep(0.5)
+    wait_for(all_done, timeout=120, what="every queue row done, no lease left")
     assert audit(attempts, settings, f"tok{load.run_id}") == []
     server.stop()

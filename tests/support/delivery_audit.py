@@ -122,6 +122,23 @@ def search_problems(settings: Settings, stored_tokens: dict[str, set[str]]) -> l
     return problems
 
 
+def outcome_counts(attempts: Sequence[Attempt], settings: Settings, prefix: str) -> Counter[str]:
+    """How the senders' messages ended, the uncertain ones split by whether they were
+    stored (their 250 was lost after the commit) or not."""
+    stored = Stored.read(settings, prefix)
+    counts: Counter[str] = Counter()
+    for attempt in attempts:
+        if attempt.acknowledged:
+            counts["acknowledged"] += 1
+        elif attempt.unsent:
+            counts["unsent"] += 1
+        elif attempt.token in stored.message_ids:
+            counts["uncertain, stored"] += 1
+        else:
+            counts["uncertain, not stored"] += 1
+    return counts
+
+
 def stored_entry_ids(settings: Settings, prefix: str) -> dict[str, set[str]]:
     stored = Stored.read(settings, prefix)
     return {token: {e for _, _, e in held} for token, held in stored.entries.items()}
