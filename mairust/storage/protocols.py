@@ -131,6 +131,11 @@ class MetadataStore(Protocol):
 
     def queue_counts(self) -> dict[QueueState, int]: ...
 
+    def referenced_blob_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that some message row names as its blob (the blob sweeper's
+        question: a blob no row names is an orphan)."""
+        ...
+
     # -- mailbox entries --------------------------------------------------------
     def store_entry(self, entry: NewEntry) -> MailboxEntry:
         """Insert the entry, or return the existing one for (mailbox_id, message_id)."""

@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -55,6 +56,8 @@ class S3Client(Protocol):
     def upload_part(self, **kwargs: Any) -> dict[str, Any]: ...
     def complete_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
     def abort_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
+    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]: ...
+    def list_multipart_uploads(self, **kwargs: Any) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -195,7 +198,65 @@ class S3BlobStore:
     def close(self) -> None:
         self._client.close()
 
+    # -- sweeping (mairust.storage.blob_sweep) ------------------------------------------
+
+    def keys_written_before(self, moment: datetime) -> Iterator[list[str]]:
+        """Blob keys of the objects last written before ``moment`` (aware), a page at a time."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._list_prefix()}
+        while True:
+            with self._unavailable_on_failure("blobs not listed"):
+                page = self._client.list_objects_v2(**request)
+            keys = []
+            for item in page.get("Contents", []):
+                key = str(item["Key"]).rpartition("/")[2]
+                # Only our own objects: right under the prefix and named by a blob key.
+                ours = _KEY.fullmatch(key) and item["Key"] == self._object_name(key)
+                if ours and item["LastModified"] < moment:
+                    keys.append(key)
+            if keys:
+                yield keys
+            if not page.get("IsTruncated"):
+                return
+            request["ContinuationToken"] = page["NextContinuationToken"]
+
+    def delete_if_written_before(self, key: str, moment: datetime) -> bool:
+        """Delete blob ``key`` unless it was written again at or after ``moment``."""
+        name = self._object_name(key)
+        with self._unavailable_on_failure(f"blob {key} not swept"):
+            try:
+                head = self._client.head_object(Bucket=self.bucket, Key=name)
+            except ClientError as error:
+                if _code(error) in _MISSING:
+                    return False
+                raise
+            if head["LastModified"] >= moment:
+                return False
+            self._client.delete_object(Bucket=self.bucket, Key=name)
+        return True
+
+    def abort_uploads_started_before(self, moment: datetime) -> int:
+        """Abort the multipart uploads under our prefix started before ``moment`` (a put
+        that failed and could not abort its own, e.g. S3 went away mid-upload)."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._list_prefix()}
+        aborted = 0
+        while True:
+            with self._unavailable_on_failure("multipart uploads not listed"):
+                page = self._client.list_multipart_uploads(**request)
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < moment:
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            request["KeyMarker"] = page["NextKeyMarker"]
+            request["UploadIdMarker"] = page["NextUploadIdMarker"]
+
     # -- internals ---------------------------------------------------------------------
+
+    def _list_prefix(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
 
     def _object_name(self, key: str) -> str:
         # Only 64 lower-case hex digits: a key can never name an object outside the prefix.

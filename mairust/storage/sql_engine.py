@@ -10,7 +10,11 @@ PostgreSQL (``postgresql://`` or ``postgres://``, driven by psycopg 3) gets a po
 whose connections are pinged before use, so a restarted server costs no failed call
 once it is back; every session commits with ``synchronous_commit = on`` whatever the
 server default, and ``lock_timeout`` plays the busy timeout's part. Writers need no
-up-front lock there: the queue leases rows with ``FOR UPDATE SKIP LOCKED``.
+up-front lock there: the queue leases rows with ``FOR UPDATE SKIP LOCKED``. A server that
+hangs (stopped, swapped out, a path that drops packets while its kernel keeps the TCP
+connection) must not hold an SMTP session for ever: every request on a connection must be
+answered within ``answer_timeout`` seconds (a URL key, default 30; 0 for none), else the
+connection is dropped and the call fails as an unreachable store (451 at the SMTP edge).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.abc import PQGen
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -33,6 +39,8 @@ DEFAULT_BUSY_TIMEOUT = 15.0
 _BEGIN_OPTION = "mairust_sqlite_begin"
 _POSTGRES_NAMES = ("postgresql", "postgres")
 _POSTGRES_CONNECT_TIMEOUT = 10  # seconds; an unreachable host fails instead of hanging
+DEFAULT_ANSWER_TIMEOUT = 30.0  # seconds a connected PostgreSQL server has to answer a request
+_WAIT_INTERVAL = 0.1  # psycopg's own: how often a wait wakes to see Ctrl-C
 
 
 def sqlite_path(url: str | URL) -> Path:
@@ -63,6 +71,15 @@ def postgres_url(url: str | URL) -> URL:
     return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
 
 
+def without_answer_deadline(url: str | URL) -> str | URL:
+    """``url`` with no answer deadline, for work that may rightly run long (migrations
+    building an index on a big table); unchanged when it is not PostgreSQL."""
+    parsed = sa.make_url(url)
+    if parsed.drivername.partition("+")[0] not in _POSTGRES_NAMES:
+        return url
+    return parsed.update_query_dict({"answer_timeout": "0"})
+
+
 def create_sql_engine(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     """An engine for ``url``: SQLite files and PostgreSQL get the settings above."""
     parsed = sa.make_url(url)
@@ -88,6 +105,7 @@ def _postgres_engine(url: URL, busy_timeout: float) -> Engine:
         max_overflow = int(str(query.pop("max_overflow", 10)))
     except ValueError as error:
         raise ValueError(f"pool_size and max_overflow must be whole numbers: {error}") from error
+    answer_timeout = _seconds(query.pop("answer_timeout", DEFAULT_ANSWER_TIMEOUT))
     engine = sa.create_engine(
         url.set(query=query),
         connect_args=connect_args,
@@ -98,6 +116,12 @@ def _postgres_engine(url: URL, busy_timeout: float) -> Engine:
         # Waiting longer than a lock would for a pooled connection is StorageUnavailable too.
         pool_timeout=busy_timeout,
     )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = AnswerDeadlineConnection.connect(*cargs, **cparams)
+        connection.answer_timeout = answer_timeout
+        return connection
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -113,6 +137,43 @@ def _postgres_engine(url: URL, busy_timeout: float) -> Engine:
             dbapi_connection.autocommit = autocommit
 
     return engine
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        seconds = float(str(value))
+    except ValueError as error:
+        raise ValueError(f"answer_timeout must be a number of seconds: {value!r}") from error
+    if seconds < 0:
+        raise ValueError(f"answer_timeout must not be negative: {value!r}")
+    return seconds or None
+
+
+class AnswerDeadlineConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every request must be answered within ``answer_timeout``.
+
+    libpq has no client-side timeout once connected, and a stopped server's kernel keeps
+    acknowledging our packets, so neither TCP timeouts nor the server's statement_timeout
+    end the wait. When the deadline passes, the connection is closed (where the protocol
+    stood is unknown) and an OperationalError raised: SQLAlchemy sees a closed connection,
+    invalidates it, and the next checkout opens a new one.
+    """
+
+    answer_timeout: float | None = None
+
+    def wait(
+        self, gen: PQGen[Any], interval: float = _WAIT_INTERVAL, timeout: float | None = None
+    ) -> Any:
+        if timeout is not None or self.answer_timeout is None:
+            # psycopg's own timed waits (notifies, cancel) handle their expiry themselves.
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, self.answer_timeout)
+        except psycopg.errors._WaitTimeout as error:
+            self.close()
+            raise psycopg.OperationalError(
+                f"PostgreSQL did not answer within {self.answer_timeout} s; connection dropped"
+            ) from error
 
 
 def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:

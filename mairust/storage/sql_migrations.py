@@ -17,7 +17,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection
 
-from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase, translate_errors
+from mairust.storage.sql_engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    SqlDatabase,
+    translate_errors,
+    without_answer_deadline,
+)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The advisory lock every migrating process takes on PostgreSQL. Any constant works;
@@ -54,7 +59,8 @@ def current_revision(url: str | URL) -> str | None:
 
 def upgrade_to_head(url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
     """Bring the schema at ``url`` to the newest revision; a no-op when it is there."""
-    db = SqlDatabase(url, busy_timeout)
+    # A migration may build an index on a big table: no answer deadline for it.
+    db = SqlDatabase(without_answer_deadline(url), busy_timeout)
     try:
         with translate_errors(), db.write_engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"

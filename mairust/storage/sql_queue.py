@@ -228,6 +228,15 @@ class SqlQueue:
             rows = conn.execute(query).all()
         return [_item(row) for row in rows]
 
+    def referenced_blob_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(messages.c.blob_key).where(messages.c.blob_key.in_(list(keys))).distinct()
+            ).all()
+        return {row.blob_key for row in rows}
+
     def queue_counts(self) -> dict[QueueState, int]:
         counts = dict.fromkeys(QueueState, 0)
         with self._db.read() as conn:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.mairust_server import MairustServer, wait_for
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
-from tests.support.services import required_env, unique
+from tests.support.services import PrivateService, required_env, unique
 
 
 @pytest.fixture(scope="session", params=["embedded", "production"])
@@ -28,8 +33,9 @@ def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             server.stop()
 
 
-def production_config(base: Path, cleanup: ExitStack) -> Path:
-    """A config naming a fresh database, bucket and index on the session's test servers."""
+def production_config(base: Path, cleanup: ExitStack, extra: str = "") -> Path:
+    """A config naming a fresh database, bucket and index on the session's test servers;
+    ``extra`` is more TOML (other sections) for the same file."""
     databases = PostgresDatabases(postgres_test_url())
     cleanup.callback(databases.close)
     metadata = cleanup.enter_context(databases.database(migrated=False))
@@ -39,7 +45,7 @@ def production_config(base: Path, cleanup: ExitStack) -> Path:
     search = required_env("MAIRUST_TEST_OPENSEARCH_URL") + f"?index={unique('e2e')}"
     config = base / "mairust.toml"
     config.write_text(
-        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n'
+        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n' + extra
     )
     return config
 
@@ -58,6 +64,44 @@ def new_server(tmp_path: Path):
     for server in started:
         if server.proc is not None and server.proc.poll() is None:
             server.kill9()
+
+
+@pytest.fixture(params=["embedded", "production"])
+def server_config(request: pytest.FixtureRequest, tmp_path: Path):
+    """A factory of config files for a private `mairust up`: on the embedded stores, then
+    on fresh PostgreSQL + S3 + OpenSearch places (the test runs once for each)."""
+    with ExitStack() as cleanup:
+
+        def make(extra: str = "") -> Path:
+            if request.param == "production":
+                return production_config(tmp_path, cleanup, extra)
+            path = tmp_path / "mairust.toml"
+            path.write_text(extra)
+            return path
+
+        yield make
+
+
+@pytest.fixture
+def service() -> Iterator[Any]:
+    """A factory of private test servers (``service("postgres")``), stopped afterwards: a
+    fault test stops or hangs its own, never the shared ones."""
+    started: list[PrivateService] = []
+    # Not under pytest's tmp_path: its 0700 parents keep PostgreSQL's server user out.
+    base = Path(tempfile.mkdtemp(prefix="mairust-faults-", dir="/tmp"))
+    base.chmod(0o755)
+
+    def start(name: str) -> PrivateService:
+        private = PrivateService.start(name, base / name)
+        started.append(private)
+        return private
+
+    yield start
+    for private in started:
+        with contextlib.suppress(OSError, ValueError):
+            private.thaw()  # a test that failed while its server hung: it must stop now
+        private.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,19 +10,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import smtplib
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from tests.support.mairust_server import MairustServer, wait_for
-from tests.support.services import PrivateService, unique
+from tests.support.services import unique
 
 
 def config_file(base: Path, **storage: str) -> Path:
@@ -38,24 +32,6 @@ def config_file(base: Path, **storage: str) -> Path:
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-@pytest.fixture
-def service() -> Iterator[Any]:
-    started: list[PrivateService] = []
-    # Not under pytest's tmp_path: its 0700 parents keep PostgreSQL's server user out.
-    base = Path(tempfile.mkdtemp(prefix="mairust-faults-", dir="/tmp"))
-    base.chmod(0o755)
-
-    def start(name: str) -> PrivateService:
-        private = PrivateService.start(name, base / name)
-        started.append(private)
-        return private
-
-    yield start
-    for private in started:
-        private.stop()
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def send(server: MairustServer, n: int) -> tuple[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -10,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from mairust.config import load_settings
+from tests.support.process_tree import ProcessTree
 from tests.support.s3_buckets import object_names
-from tests.support.sockets import session_pids
 
 VENV_BIN = Path(sys.executable).parent
 MAIRUST = str(VENV_BIN / "mairust")
@@ -42,6 +42,7 @@ class MairustServer:
     api_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
+    tree: ProcessTree | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -75,6 +76,7 @@ class MairustServer:
             env=self.env,
             start_new_session=True,
         )
+        self.tree = ProcessTree(self.proc.pid)
         ready = threading.Event()
         threading.Thread(target=self._read_output, args=(ready,), daemon=True).start()
         if not ready.wait(timeout):
@@ -93,35 +95,42 @@ class MairustServer:
 
     def stop(self, timeout: float = 120.0) -> int:
         """Ctrl-C, as a user would, and wait for a clean exit."""
-        assert self.proc is not None
+        assert self.proc is not None and self.tree is not None
         self.proc.send_signal(signal.SIGINT)
         code = self.proc.wait(timeout)
-        self._wait_session_gone(self.proc.pid, timeout=60)
+        self.tree.wait_gone(timeout=60)
         return code
 
     def pids(self) -> list[int]:
-        """Every process of this `mairust up`, Ray's included."""
-        assert self.proc is not None
-        return session_pids(self.proc.pid)
+        """Every process of this `mairust up`, Ray's workers included."""
+        assert self.tree is not None
+        return sorted(self.tree.pids())
 
-    def kill9(self) -> None:
-        """kill -9 of the whole process tree (every process in its session)."""
-        assert self.proc is not None
-        sid = self.proc.pid
-        for pid in session_pids(sid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    def kill9(self, while_frozen: Callable[[], None] | None = None) -> int:
+        """kill -9 of every process of this `mairust up` at once, Ray's detached workers
+        included (see ProcessTree.kill9); returns how many processes were killed.
+        ``while_frozen`` runs while they are all stopped, just before the kill."""
+        assert self.proc is not None and self.tree is not None
+        killed = self.tree.kill9(while_frozen)
         self.proc.wait(30)
-        self._wait_session_gone(sid, timeout=30)
+        left = self.tree.wait_gone(timeout=30)
+        assert not left, f"processes of mairust up outlived kill -9: {sorted(left)}"
+        return killed
 
-    @staticmethod
-    def _wait_session_gone(sid: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while session_pids(sid) and time.monotonic() < deadline:
-            for pid in session_pids(sid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
+    def actor_pids(self, actor_class: str) -> list[int]:
+        """Processes of this server that host a Ray actor of class ``actor_class`` (Ray
+        titles an actor's process ``ray::<class>``, ``ray::<class>.<method>`` while busy)."""
+        found = []
+        for pid in self.pids():
+            title = process_title(pid)
+            if title == f"ray::{actor_class}" or title.startswith(f"ray::{actor_class}."):
+                found.append(pid)
+        return found
+
+    def kill_pid9(self, pid: int) -> None:
+        """kill -9 of one process of this server (an actor's worker process)."""
+        assert pid in self.pids(), f"{pid} is not a process of this mairust up"
+        os.kill(pid, signal.SIGKILL)
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -167,6 +176,14 @@ class MairustServer:
     def add_user(self, address: str) -> None:
         result = self.cli("user", "add", address)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def process_title(pid: int) -> str:
+    """The first word of a process's command line (Ray's process titles live there)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return ""  # it ended meanwhile
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):

@@ -4,6 +4,7 @@ so that stopping it never disturbs tests that share the session's instances."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -56,6 +57,45 @@ class PrivateService:
 
     def stop(self) -> None:
         _run(self.name, "stop", self.state, timeout=120)
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP every process of the server: it hangs, its connections stay open (what a
+        swapped-out or wedged server looks like to its clients). Returns the pids."""
+        pids = self.server_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        return pids
+
+    def kill9(self) -> None:
+        """SIGKILL every process of the server (a crash: requests in flight are cut);
+        :meth:`resume` starts it again on the same port and data."""
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    def thaw(self) -> None:
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def server_pids(self) -> list[int]:
+        """The server's main process (from its pid file) and all its descendants."""
+        pid_file = self.state / "data" / "postmaster.pid" if self.name == "postgres" else None
+        pid_file = pid_file or self.state / "pid"
+        root = int(pid_file.read_text().split()[0])
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # it ended meanwhile
+                parents[int(entry.name)] = int(stat[1])
+        ours = {root}
+        grew = True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in ours} - ours
+            ours |= more
+            grew = bool(more)
+        return sorted(ours)
 
 
 def unique(prefix: str) -> str:

@@ -25,7 +25,12 @@ from sqlalchemy import event
 from mairust.errors import Conflict, InvalidInput, StorageUnavailable
 from mairust.model.message import SpoolRecord
 from mairust.model.queue import QueueState
-from mairust.storage.sql_engine import SqlDatabase, create_sql_engine, postgres_url
+from mairust.storage.sql_engine import (
+    SqlDatabase,
+    create_sql_engine,
+    postgres_url,
+    without_answer_deadline,
+)
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.postgres_databases import SERVICE_SCRIPT, PostgresDatabases
@@ -293,3 +298,99 @@ def test_a_stopped_server_is_unavailable_and_the_store_recovers_when_it_is_back(
         assert store.queue_counts()[QueueState.QUEUED] == 1
     finally:
         store.close()
+
+
+class FreezableRelay:
+    """A TCP relay to a server that can stop relaying: a hung server as its clients see it
+    (the connection stays up, our bytes are taken, no answer ever comes)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self._flowing.set()
+        for sock in self._sockets:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            self._sockets += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                self._flowing.wait()
+                target.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            source.close()
+            target.close()
+
+
+def test_a_server_that_stops_answering_is_unavailable_within_answer_timeout(
+    postgres_url_for_test: str, make_record: RecordMaker
+) -> None:
+    direct = sa.make_url(postgres_url_for_test)
+    relay = FreezableRelay(direct.host or "127.0.0.1", direct.port or 5432)
+    url = direct.set(host="127.0.0.1", port=relay.port).update_query_dict(
+        {"answer_timeout": "1", "connect_timeout": "2"}
+    )
+    store = SqlMetadataStore(url.render_as_string(hide_password=False))
+    try:
+        store.commit_messages([make_record("before@x.test")])
+        relay.freeze()
+        for call in (
+            lambda: store.commit_messages([make_record("during@x.test")]),
+            lambda: store.lease_batch("w1", 10, 60),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailable):
+                call()
+            # At most: the pool's ping (1 s) and a new connection's start-up (2 s).
+            assert time.monotonic() - started < 5
+        relay.thaw()
+        store.commit_messages([make_record("after@x.test")])  # a fresh connection works
+        assert store.queue_counts()[QueueState.QUEUED] >= 2
+    finally:
+        store.close()
+        relay.close()
+
+
+def test_answer_timeout_must_be_seconds(postgres_url_for_test: str) -> None:
+    url = sa.make_url(postgres_url_for_test)
+    for bad in ("soon", "-1"):
+        with pytest.raises(ValueError, match="answer_timeout"):
+            create_sql_engine(url.update_query_dict({"answer_timeout": bad}))
+    engine = create_sql_engine(url.update_query_dict({"answer_timeout": "0"}))  # no deadline
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_migrations_run_without_an_answer_deadline() -> None:
+    sqlite = "sqlite:////tmp/x.db"
+    assert without_answer_deadline(sqlite) == sqlite
+    pg = without_answer_deadline("postgresql://u:p@127.0.0.1:5432/db?answer_timeout=5")
+    assert sa.make_url(pg).query["answer_timeout"] == "0"

@@ -1,0 +1,56 @@
+"""``mairust storage ...``: housekeeping of the stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mairust.cli.options import (
+    ConfigOption,
+    DataDirOption,
+    opened_stores,
+    reported_errors,
+    settings_from,
+)
+from mairust.storage.blob_sweep import DEFAULT_GRACE, sweep_orphans
+from mairust.storage.s3_blobs import S3BlobStore
+
+storage_app = typer.Typer(help="Housekeeping of the stores.")
+console = Console()
+
+
+@storage_app.command("sweep")
+def sweep(
+    older_than: Annotated[
+        float,
+        typer.Option(
+            "--older-than",
+            min=0,
+            help="Only blobs and uploads older than this many seconds (a blob younger than "
+            "the SMTP and store timeouts may belong to a message being committed).",
+        ),
+    ] = DEFAULT_GRACE.total_seconds(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go, remove nothing.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Remove blobs no message names (left by writes that never got their 250) and
+    unfinished multipart uploads from the S3 blob store. Safe while `mairust up` runs."""
+    with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
+        if not isinstance(stores.blobs, S3BlobStore):
+            console.print("nothing to sweep: only the S3 blob store is swept")
+            return
+        report = sweep_orphans(
+            stores.metadata, stores.blobs, timedelta(seconds=older_than), dry_run=dry_run
+        )
+    verb = "would delete" if dry_run else "deleted"
+    console.print(
+        f"examined {report.examined} blobs; {report.orphans} orphaned, {verb} "
+        f"{report.orphans if dry_run else report.deleted}; "
+        f"aborted {report.uploads_aborted} unfinished uploads"
+    )
