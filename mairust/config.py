@@ -88,6 +88,9 @@ class ClusterSettings(_Section):
 
     ray_address: str = ""
     pipeline_workers: int = Field(2, ge=1)
+    # Scheduling niceness of the pipeline workers' processes (0-19): on a busy node the SMTP
+    # front-end, whose replies clients wait for, gets the CPU first; delivery catches up.
+    pipeline_worker_nice: int = Field(5, ge=0, le=19)
     max_batches_in_flight: int = Field(2, ge=1)
     object_store_memory_mb: int = Field(256, ge=78)
     # How often the indexer retries entries left in the search backlog by a search outage.
