@@ -250,6 +250,8 @@ class S3BlobStore:
 
     def abort_upload(self, upload: UnfinishedUpload) -> bool:
         """Abort a multipart upload listed by :meth:`uploads_started_before`."""
+        if not upload.name.startswith(self._list_prefix()) or not upload.upload_id:
+            raise InvalidInput(f"not an upload of this store: {upload.name!r}")
         with self._unavailable_on_failure(f"multipart upload {upload.upload_id} not aborted"):
             try:
                 self._client.abort_multipart_upload(

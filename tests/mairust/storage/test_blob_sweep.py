@@ -25,7 +25,7 @@ from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.protocols import MetadataStore
 from mairust.storage.s3_blobs import S3BlobStore
 from tests.mairust.storage.conftest import BLOB_BACKENDS
-from tests.support.s3_buckets import raw_s3_client, s3_test_url
+from tests.support.s3_buckets import fresh_s3_blob_store, raw_s3_client, s3_test_url
 
 RecordMaker = Callable[..., SpoolRecord]
 KEPT = b"Subject: kept\r\n\r\nnamed by a message row\r\n"
@@ -114,12 +114,28 @@ def test_a_blob_written_again_after_the_listing_is_kept(
         sweep_orphans(metadata_store, store, timedelta(seconds=-1))
 
 
-# -- the file backend ----------------------------------------------------------------------
+# -- each backend on its own ---------------------------------------------------------------
 
 
 def age(path: Path, by: timedelta) -> None:
     then = time.time() - by.total_seconds()
     os.utime(path, (then, then))
+
+
+def test_s3_store_aborts_only_uploads_under_its_prefix(tmp_path: Path) -> None:
+    store = fresh_s3_blob_store(tmp_path)
+    try:
+        now = datetime.now(UTC)
+        for upload in (
+            UnfinishedUpload("elsewhere/" + "0" * 64, now, "an-upload-id"),
+            UnfinishedUpload(f"{store.prefix}/{'0' * 64}", now),  # no upload id
+        ):
+            with pytest.raises(InvalidInput):
+                store.abort_upload(upload)
+        gone = UnfinishedUpload(f"{store.prefix}/{'0' * 64}", now, "no-such-upload")
+        assert not store.abort_upload(gone)
+    finally:
+        store.close()
 
 
 def test_file_store_sweeps_by_mtime_and_leaves_foreign_files(
