@@ -139,6 +139,8 @@ class EmbeddedCluster:
     def _start_api(self) -> None:
         """Serve's controller, proxy and the API replica; returns when the app is RUNNING."""
         settings = self._settings
+        # The driver's Serve client logs each step at INFO ("Started Serve", "ready at").
+        logging.getLogger("ray.serve").setLevel(RAY_LOG_LEVEL)
         serve.start(
             proxy_location="HeadOnly",
             http_options={"host": settings.api.host, "port": settings.api.port},
@@ -212,7 +214,12 @@ class EmbeddedCluster:
                 _log.warning("stopping the %s: %s", step, exc)
         if ray.is_initialized():
             try:
-                serve.shutdown()  # type: ignore[no-untyped-call]
+                # Deleting the app drains its replica; Ray's shutdown then ends the controller
+                # and proxy (serve.shutdown() would race its own controller's graceful stop
+                # and make the raylet print a failed-task line on every stop).
+                serve.delete("api")
+            except Exception as exc:  # Serve never came up, or is already gone
+                _log.debug("deleting the API app: %r", exc)
             finally:
                 ray.shutdown()
 

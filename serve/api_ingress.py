@@ -11,7 +11,6 @@ from typing import Any
 
 from ray import serve
 
-from mairust.api import create_app
 from mairust.config import Settings
 from mairust.storage.factory import Stores, open_stores
 
@@ -34,6 +33,10 @@ class ApiIngress:
         self._stores: Stores = open_stores(settings.storage)
 
     def __serve_build_asgi_app__(self) -> Any:
+        # Imported here, in the replica: the driver that binds this deployment never needs
+        # the FastAPI app (its routes and schemas are a good part of a process's start-up).
+        from mairust.api import create_app
+
         return create_app(self._settings, self._stores)
 
     def __del__(self) -> None:
