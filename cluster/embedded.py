@@ -34,7 +34,8 @@ from actors.frontend import FrontEndActor
 from actors.indexer import IndexerActor
 from actors.named import NamedActor
 from actors.pipeline_worker import PipelineWorkerActor
-from cluster.ray_runtime import RUNTIME_ENV, start_ray
+from cluster.loopback import bind_serve_grpc_to_node_ip
+from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
@@ -147,7 +148,7 @@ class EmbeddedCluster:
             logging_config={"log_level": RAY_LOG_LEVEL},
         )
         serve.run(
-            build_api_app(settings, RUNTIME_ENV, log_level=RAY_LOG_LEVEL),
+            build_api_app(settings, bind_serve_grpc_to_node_ip, log_level=RAY_LOG_LEVEL),
             name="api",
             route_prefix="/",
         )

@@ -3,11 +3,12 @@
 DESIGN §7: Ray binds to the machine's network address unless
 ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is set and the node IP is 127.0.0.1.
 
-The job has no runtime environment of its own: the loopback hook (``RUNTIME_ENV``) is
-only needed in Serve replicas and is given to the API deployment alone. A job-wide
-runtime environment would make every actor process import Ray Serve for nothing, and
-would keep the workers Ray prestarts for the job from ever hosting an actor (their
-environment would not match), so they would idle beside the ones started for the actors.
+The job has no runtime environment: the loopback patch of Serve replicas
+(``cluster.loopback``) runs in the API replica's constructor, not as a job-wide
+``worker_process_setup_hook``. A job-wide hook made every actor process import Ray Serve
+for nothing, and a job runtime environment keeps the workers Ray prestarts from ever
+hosting an actor (their environment does not match), so they idled beside the ones
+started for the actors.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import os
 import ray
 
 from mairust.config import Settings
-
-SETUP_HOOK = "cluster.loopback.bind_serve_grpc_to_node_ip"
-RUNTIME_ENV = {"worker_process_setup_hook": SETUP_HOOK}
 
 # Ray's notice that token authentication is on, logged at WARNING on every ray.init: on is
 # the intended state, so it is no warning for a MaiRust operator.

@@ -7,6 +7,7 @@ time, and an unhealthy replica is still replaced within a minute.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ray import serve
@@ -26,9 +27,15 @@ HEALTH_CHECK_PERIOD_S = 30.0
 )
 @serve.ingress()
 class ApiIngress:
-    """Each replica opens its own stores and builds the app at replica start."""
+    """Each replica opens its own stores and builds the app at replica start.
 
-    def __init__(self, settings: Settings) -> None:
+    ``replica_setup`` runs first in the replica's process: Serve starts the replica's own
+    servers only once this constructor has returned, so it can still change how they bind.
+    """
+
+    def __init__(self, settings: Settings, replica_setup: Callable[[], None] | None = None) -> None:
+        if replica_setup is not None:
+            replica_setup()
         self._settings = settings
         self._stores: Stores = open_stores(settings.storage)
 
@@ -45,13 +52,10 @@ class ApiIngress:
 
 def build_api_app(
     settings: Settings,
-    runtime_env: dict[str, Any] | None = None,
+    replica_setup: Callable[[], None] | None = None,
     log_level: str = "WARNING",
 ) -> Any:
-    """The bound Serve application for ``serve.run``; the replica logs at ``log_level``
-    (Serve's per-request access lines are INFO)."""
+    """The bound Serve application for ``serve.run``: each replica runs ``replica_setup``
+    first and logs at ``log_level`` (Serve's per-request access lines are INFO)."""
     deployment: Any = ApiIngress  # a serve.Deployment once decorated
-    options: dict[str, Any] = {"logging_config": {"log_level": log_level}}
-    if runtime_env:
-        options["ray_actor_options"] = {"num_cpus": 0, "runtime_env": runtime_env}
-    return deployment.options(**options).bind(settings)
+    return deployment.options(logging_config={"log_level": log_level}).bind(settings, replica_setup)
