@@ -21,10 +21,12 @@ def test_importing_cluster_keeps_ray_on_loopback_and_offline():
 
 
 def test_importing_cluster_sets_the_start_up_and_idle_settings():
-    # More worker processes start at once than the node has CPUs; no Ray metrics export.
+    # More worker processes start at once than the node has CPUs; no Ray metrics export;
+    # a slower Serve control loop.
     # (Ray's names of its C++ settings are case-sensitive.)
     assert int(os.environ["RAY_worker_maximum_startup_concurrency"]) >= 8  # noqa: SIM112
     assert os.environ["RAY_enable_metrics_collection"] == "false"  # noqa: SIM112
+    assert float(os.environ["RAY_SERVE_CONTROL_LOOP_INTERVAL_S"]) > 0.1  # Serve's default
 
 
 def test_the_job_has_no_runtime_env(loopback_ray):
