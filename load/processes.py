@@ -37,6 +37,6 @@ def process_name(command: list[bytes]) -> str:
     for word in words[1:3]:
         if word.endswith(".py"):  # python .../dashboard/agent.py
             return "/".join(Path(word).parts[-2:])
-    if Path(first).name.startswith("python") and len(words) > 1:
-        return Path(words[1]).name
+    if Path(first).name.startswith("python") and len(words) > 1 and words[1][0] != "-":
+        return Path(words[1]).name  # a console script: python .../bin/mairust
     return Path(first).name
