@@ -65,6 +65,9 @@ def running_mairust_up(
         str(api_port or free_loopback_port()),
         "--domain",
         DOMAIN,
+        # The spool's group-commit figures are an INFO line at stop.
+        "--log-level",
+        "INFO",
         *(["--config", str(config_file)] if config_file else []),
     ]
     log.info("starting %s", shlex.join(args))
