@@ -8,7 +8,8 @@ from ray import serve
 
 from mairust.api import create_app
 from mairust.config import Settings
-from mairust.storage.factory import Stores, open_stores
+from mairust.storage.factory import open_stores
+from mairust.storage.stores import Stores
 
 
 @serve.deployment(name="api", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)

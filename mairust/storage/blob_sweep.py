@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from mairust.storage.protocols import MetadataStore
+from mairust.storage.protocols import QueueStore
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class SweepReport:
 
 
 def sweep_orphans(
-    metadata: MetadataStore,
+    metadata: QueueStore,
     blobs: SweepableBlobStore,
     older_than: timedelta = DEFAULT_GRACE,
     *,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,31 +23,13 @@ from mairust.storage.s3_blobs import S3BlobStore
 from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
+from mairust.storage.stores import Stores
 
 log = logging.getLogger(__name__)
 
 _METADATA_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BLOB_SCHEMES = ("file", "s3")
 _SEARCH_SCHEMES = ("fts5", "opensearch")
-
-
-@dataclass
-class Stores:
-    """One open backend per storage role."""
-
-    metadata: MetadataStore
-    blobs: BlobStore
-    search: SearchIndex
-
-    def close(self) -> None:
-        """Close every store, even when closing one of them fails."""
-        try:
-            self.search.close()
-        finally:
-            try:
-                self.blobs.close()
-            finally:
-                self.metadata.close()
 
 
 def open_stores(storage: StorageSettings) -> Stores:

@@ -21,7 +21,8 @@ from ray import serve
 from cluster.ray_runtime import RUNTIME_ENV, start_ray
 from mairust.config import Settings
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 from serve.api_ingress import build_api_app
 
 pytestmark = [pytest.mark.xdist_group("e2e")]

@@ -11,7 +11,7 @@ from mairust.api.deps import current_scope
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
 from mairust.search.indexing import drain_search_backlog
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"

@@ -11,7 +11,7 @@ from mairust.search.indexing import (
     index_or_backlog,
     reindex_all,
 )
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 
 def deliver(stores, settings, spool_message, count: int) -> None:

@@ -9,10 +9,11 @@ import pytest
 from mairust.config import Settings, StorageSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.stores import Stores
 from tests.support.postgres_databases import PostgresDatabases
 
 
