@@ -165,7 +165,7 @@ class EntryStore(Protocol):
         """Insert the entry, or return the existing one for (mailbox_id, message_id)."""
         ...
 
-    def store_entries(self, entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
+    def store_entries(self, new_entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
         """``store_entry`` for many in ONE transaction, results in the order given; None
         where the mailbox is gone (or not the entry's tenant's) or the message is unknown."""
         ...
