@@ -3,8 +3,8 @@
 Routes ask for what they need by type (``EntriesDep``, ``CurrentScope``, ...);
 the app state set up in :func:`mairust.api.app.create_app` provides it. The metadata
 store is offered by role (``DirectoryDep``, ``QueueDep``, ``EntriesDep``), so a route's
-signature says which part of it the route touches; ``MetadataDep`` is the whole store. Tests swap
-any of these with ``app.dependency_overrides``.
+signature says which part of it the route touches; ``MetadataDep`` is the whole store.
+Tests swap any of these with ``app.dependency_overrides``.
 
 Authentication turns a bearer token into a :class:`Scope`. Today the only token is
 the operator's admin token (``Scope.admin()``); tenant tokens slot into
