@@ -16,6 +16,7 @@ from typing import Any
 
 import ray
 
+from actors.named import NamedActor
 from actors.supervised import loop_report, start_supervised
 from actors.worker_pool import RayWorkerPool
 from mairust.config import Settings
@@ -46,7 +47,7 @@ class DispatcherHost:
     async def __init__(self, settings: Settings, worker_names: list[str]) -> None:  # type: ignore[misc]
         logging.basicConfig(level=settings.log_level)
         self._stores = open_stores(settings.storage)
-        workers = [ray.get_actor(name) for name in worker_names]
+        workers = [NamedActor(name) for name in worker_names]
         identity = dispatcher_identity(settings.data_dir)
         # A fresh owner per incarnation: a restarted dispatcher never acks an old lease.
         self._owner = new_incarnation(identity)

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from actors.auth_checker import RayAuthService
+from actors.named import NamedActor
 from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
@@ -101,8 +102,9 @@ class FrontEndHost:
             ThreadPoolExecutor(max_workers=32, thread_name_prefix="spool")
         )
         self._stores = open_stores(settings.storage)
-        self._nudge = CoalescedNudge(ray.get_actor(dispatcher_name))
-        auth_checkers = [ray.get_actor(name) for name in auth_checker_names]
+        # Looked up on first use: the peers may still be starting.
+        self._nudge = CoalescedNudge(NamedActor(dispatcher_name))
+        auth_checkers = [NamedActor(name) for name in auth_checker_names]
         self._spool = Spool(
             self._stores.metadata,
             self._stores.blobs,

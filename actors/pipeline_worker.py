@@ -21,6 +21,10 @@ class PipelineWorker:
 
     def __init__(self, settings: Settings) -> None:
         logging.basicConfig(level=settings.log_level)
+        # A dedicated process per actor: renicing it touches nothing else. niceness only
+        # rises (an unprivileged process cannot lower it again), so add the difference.
+        wanted = settings.cluster.pipeline_worker_nice
+        os.nice(max(0, wanted - os.nice(0)))
         self._stores = open_stores(settings.storage)
         self._runner = PipelineRunner(self._stores, settings.queue)
         _log.info("pipeline worker ready (pid %d)", os.getpid())
@@ -30,6 +34,9 @@ class PipelineWorker:
 
     def ping(self) -> int:
         return os.getpid()
+
+    def niceness(self) -> int:
+        return os.nice(0)
 
 
 # Batches are at-most-once: a lost batch goes back to the queue through the dispatcher.

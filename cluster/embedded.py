@@ -1,7 +1,14 @@
 """``mairust up``: the whole platform on one machine — local Ray, SQLite, files, FTS5.
 
-Start order: stores (migrated) → domains → leases of a previous run handed back →
-Ray → pipeline workers → dispatcher → auth checkers → SMTP front-end → API on Serve.
+Start-up runs side by side what does not depend on each other (docs/benchmarks.md has the
+measurements): the stores are migrated while Ray starts; Serve (its controller, then the
+proxy and the API replica: the longest chain) starts in a thread while the actors are
+created, and no actor is waited for before the next is created. ``start`` returns only
+once SMTP listens, the dispatcher and a pipeline worker answer and ``GET /healthz``
+answers 200 through Serve's proxy: the banner printed after it is true. Actors get their
+peers' names and look them up on first use (``actors.named``), so the order they come up
+in does not matter.
+
 Stop order is the reverse of the data flow's entry: SMTP stops accepting first, then
 the dispatcher drains, then the API and Ray go.
 """
@@ -11,10 +18,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import httpx
 import ray
 from pydantic import SecretStr
 from ray import serve
@@ -24,7 +34,8 @@ from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.indexer import IndexerActor
 from actors.pipeline_worker import PipelineWorkerActor
-from cluster.ray_runtime import RUNTIME_ENV, start_ray
+from cluster.loopback import bind_serve_grpc_to_node_ip
+from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
@@ -36,6 +47,8 @@ from serve.api_ingress import build_api_app
 _log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
+# Ray's and Serve's own components log at this level (their INFO lines are start-up chatter).
+RAY_LOG_LEVEL = "WARNING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,24 @@ class Endpoints:
     submission: tuple[str, int]
     api: tuple[str, int]
     admin_token: str
+
+
+class StartClock:
+    """Seconds since start-up began, logged per step (DEBUG) and in one line (INFO)."""
+
+    def __init__(self) -> None:
+        self._began = time.monotonic()
+        self.steps: list[tuple[str, float]] = []
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._began
+
+    def reached(self, step: str) -> None:
+        self.steps.append((step, self.elapsed()))
+        _log.debug("start-up: %s at %.2f s", step, self.steps[-1][1])
+
+    def summary(self) -> str:
+        return ", ".join(f"{step} {at:.1f}" for step, at in self.steps)
 
 
 class EmbeddedCluster:
@@ -79,42 +110,99 @@ class EmbeddedCluster:
 
     def start(self) -> Endpoints:
         settings = self._settings
-        token = self.prepare_stores()
-        # Every component (the API replicas above all) checks the same token.
-        settings.api.admin_token = SecretStr(token)
-        start_ray(settings)
-        # Actors reach each other by name: a handle passed as a constructor argument is
-        # held by reference, and Ray cannot promise to rebuild such an actor on restart.
+        clock = StartClock()
+        deadline = time.monotonic() + settings.cluster.start_timeout
+        side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="start-up")
+        try:
+            # Migrations and Ray's own processes start at the same time.
+            stores_ready = side.submit(self.prepare_stores)
+            start_ray(settings)
+            clock.reached("ray")
+            token = stores_ready.result()
+            clock.reached("stores")
+            # Every component (the API replicas above all) checks the same token.
+            settings.api.admin_token = SecretStr(token)
+            api_ready = side.submit(self._start_api)
+            self._create_actors()
+            clock.reached("actors created")
+            listening = self._wait_for_actors(deadline, clock)
+            api_ready.result(timeout=_remaining(deadline, "the API on Ray Serve"))
+            clock.reached("serve.run")
+            api = (settings.api.host, settings.api.port)
+            _wait_for_healthz(api, deadline)
+            clock.reached("API healthy")
+        finally:
+            # On failure the caller's stop() ends Ray, which ends a Serve call still waiting.
+            side.shutdown(wait=False, cancel_futures=True)
+        _log.info("ready in %.1f s (%s)", clock.elapsed(), clock.summary())
+        return Endpoints(
+            smtp=listening["smtp"],
+            submission=listening["submission"],
+            api=api,
+            admin_token=token,
+        )
+
+    def _start_api(self) -> None:
+        """Serve's controller, proxy and the API replica; returns when the app is RUNNING."""
+        settings = self._settings
+        # The driver's Serve client logs each step at INFO ("Started Serve", "ready at").
+        logging.getLogger("ray.serve").setLevel(RAY_LOG_LEVEL)
+        serve.start(
+            proxy_location="HeadOnly",
+            http_options={"host": settings.api.host, "port": settings.api.port},
+            logging_config={"log_level": RAY_LOG_LEVEL},
+        )
+        serve.run(
+            build_api_app(settings, bind_serve_grpc_to_node_ip, log_level=RAY_LOG_LEVEL),
+            name="api",
+            route_prefix="/",
+        )
+
+    def _create_actors(self) -> None:
+        """Create every actor at once (creation does not wait for the actor to be up)."""
+        settings = self._settings
         worker_names = [f"pipeline-worker-{n}" for n in range(settings.cluster.pipeline_workers)]
-        self._workers = [
-            PipelineWorkerActor.options(name=name).remote(settings) for name in worker_names
-        ]
-        self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
-        self._indexer = IndexerActor.options(name="indexer").remote(settings)
         checker_names = [
             f"auth-checker-{n}"
             for n in range(settings.auth.checkers if settings.auth.enabled else 0)
         ]
-        self._auth_checkers = [
-            AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
-        ]
+        # The ones `start` waits for come first: Ray starts worker processes a few at a time.
+        # Peers go by name: a handle as a constructor argument is held by reference, and Ray
+        # cannot promise to rebuild such an actor on restart.
         self._frontend = FrontEndActor.options(name="smtp-frontend").remote(
             settings, DISPATCHER, checker_names
         )
+        self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
+        self._workers = [
+            PipelineWorkerActor.options(name=name).remote(settings) for name in worker_names
+        ]
+        self._auth_checkers = [
+            AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
+        ]
+        self._indexer = IndexerActor.options(name="indexer").remote(settings)
+
+    def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
+        """Block until SMTP listens and the dispatcher and one pipeline worker answer."""
+        listening_ref = self._frontend.listening.remote()
+        dispatcher_ref = self._dispatcher.__ray_ready__.remote()
+        worker_refs = [worker.__ray_ready__.remote() for worker in self._workers]
         listening = {
-            name: (host, port) for name, host, port in ray.get(self._frontend.listening.remote())
+            name: (host, port)
+            for name, host, port in ray.get(
+                listening_ref, timeout=_remaining(deadline, "the SMTP front-end")
+            )
         }
-        serve.start(
-            http_options={"host": settings.api.host, "port": settings.api.port},
-            logging_config={"log_level": "WARNING"},
+        clock.reached("SMTP listening")
+        ray.get(dispatcher_ref, timeout=_remaining(deadline, "the dispatcher"))
+        clock.reached("dispatcher")
+        ready, _ = ray.wait(
+            worker_refs, num_returns=1, timeout=_remaining(deadline, "a pipeline worker")
         )
-        serve.run(build_api_app(settings, RUNTIME_ENV), name="api", route_prefix="/")
-        return Endpoints(
-            smtp=listening["smtp"],
-            submission=listening["submission"],
-            api=(settings.api.host, settings.api.port),
-            admin_token=token,
-        )
+        if not ready:
+            raise TimeoutError("no pipeline worker answered in time")
+        ray.get(ready[0])  # a worker whose start failed raises here
+        clock.reached("pipeline worker")
+        return listening
 
     def stop(self) -> None:
         """Graceful stop; safe to call after a partial start."""
@@ -132,9 +220,44 @@ class EmbeddedCluster:
                 _log.warning("stopping the %s: %s", step, exc)
         if ray.is_initialized():
             try:
-                serve.shutdown()  # type: ignore[no-untyped-call]
+                # Deleting the app drains its replica; Ray's shutdown then ends the controller
+                # and proxy (serve.shutdown() would race its own controller's graceful stop
+                # and make the raylet print a failed-task line on every stop).
+                serve.delete("api")
+            except Exception as exc:  # Serve never came up, or is already gone
+                _log.debug("deleting the API app: %r", exc)
             finally:
                 ray.shutdown()
+
+
+def _remaining(deadline: float, what: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"{what} did not answer in time (cluster.start_timeout)")
+    return left
+
+
+def _wait_for_healthz(api: tuple[str, int], deadline: float) -> None:
+    """Poll ``GET /healthz`` until 200: serve.run returns before the proxy routes to the app."""
+    host, port = api
+    if host in ("", "0.0.0.0"):  # listening everywhere: ask over loopback
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
+    last = "no answer"
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = client.get(url)
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            else:
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            time.sleep(0.05)
+    raise TimeoutError(f"GET {url} did not answer 200 in time ({last})")
 
 
 def wait_for_stop_signal() -> None:

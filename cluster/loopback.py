@@ -1,9 +1,11 @@
 """Keep Ray Serve's replica gRPC server on the node's own address, not on every interface.
 
 Ray 2.60's Serve replica binds its inter-deployment gRPC server to ``[::]:0``
-(``ray/serve/_private/replica.py``), whatever the node address is. Run as a
-``worker_process_setup_hook`` in each worker process, this narrows that bind to the
-node IP (127.0.0.1 in the embedded default), which is where other deployments dial it.
+(``ray/serve/_private/replica.py``), whatever the node address is. Run in the replica's
+process before Serve starts that server (the API deployment's ``replica_setup``, called
+first in its constructor; Serve starts the server once the constructor has returned), this
+narrows that bind to the node IP (127.0.0.1 in the embedded default), which is where
+other deployments dial it.
 """
 
 from __future__ import annotations

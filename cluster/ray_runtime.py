@@ -2,6 +2,13 @@
 
 DESIGN §7: Ray binds to the machine's network address unless
 ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is set and the node IP is 127.0.0.1.
+
+The job has no runtime environment: the loopback patch of Serve replicas
+(``cluster.loopback``) runs in the API replica's constructor, not as a job-wide
+``worker_process_setup_hook``. A job-wide hook made every actor process import Ray Serve
+for nothing, and a job runtime environment keeps the workers Ray prestarts from ever
+hosting an actor (their environment does not match), so they idled beside the ones
+started for the actors.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import ray
 
 from mairust.config import Settings
 
-SETUP_HOOK = "cluster.loopback.bind_serve_grpc_to_node_ip"
-RUNTIME_ENV = {"worker_process_setup_hook": SETUP_HOOK}
+# Ray's notice that token authentication is on, logged at WARNING on every ray.init: on is
+# the intended state, so it is no warning for a MaiRust operator.
+_AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 _log = logging.getLogger(__name__)
 
@@ -23,19 +31,15 @@ def start_ray(settings: Settings) -> None:
     """A local single-node Ray on 127.0.0.1, or join ``cluster.ray_address`` when set."""
     if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
         _log.warning("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER is not 0: Ray may bind beyond loopback")
+    logging.getLogger(_AUTH_NOTICE_LOGGER).setLevel(logging.ERROR)
     if settings.cluster.ray_address:
         _log.info("joining Ray cluster at %s", settings.cluster.ray_address)
-        ray.init(
-            address=settings.cluster.ray_address,
-            runtime_env=dict(RUNTIME_ENV),  # ray.init adds keys to the dict it is given
-            logging_level=logging.WARNING,
-        )
+        ray.init(address=settings.cluster.ray_address, logging_level=logging.WARNING)
         return
     ray.init(
         _node_ip_address="127.0.0.1",
         include_dashboard=False,
         object_store_memory=settings.cluster.object_store_memory_mb * 1024 * 1024,
-        runtime_env=dict(RUNTIME_ENV),
         logging_level=logging.WARNING,
         configure_logging=True,
     )

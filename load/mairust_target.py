@@ -43,7 +43,12 @@ def mairust_binary(explicit: str | None) -> str | None:
 
 @contextlib.contextmanager
 def running_mairust_up(
-    binary: str, data_dir: Path, smtp_port: int, config_file: Path | None = None
+    binary: str,
+    data_dir: Path,
+    smtp_port: int,
+    config_file: Path | None = None,
+    *,
+    api_port: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``mairust up`` on free loopback ports, its output in ``data_dir/mairust-up.log``;
     stopped with SIGINT (graceful shutdown) on the way out."""
@@ -57,9 +62,12 @@ def running_mairust_up(
         "--submission-port",
         str(free_loopback_port()),
         "--api-port",
-        str(free_loopback_port()),
+        str(api_port or free_loopback_port()),
         "--domain",
         DOMAIN,
+        # The spool's group-commit figures are an INFO line at stop.
+        "--log-level",
+        "INFO",
         *(["--config", str(config_file)] if config_file else []),
     ]
     log.info("starting %s", shlex.join(args))

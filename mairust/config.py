@@ -88,10 +88,16 @@ class ClusterSettings(_Section):
 
     ray_address: str = ""
     pipeline_workers: int = Field(2, ge=1)
+    # Scheduling niceness of the pipeline workers' processes (0-19): on a busy node the SMTP
+    # front-end, whose replies clients wait for, gets the CPU first; delivery catches up.
+    pipeline_worker_nice: int = Field(5, ge=0, le=19)
     max_batches_in_flight: int = Field(2, ge=1)
     object_store_memory_mb: int = Field(256, ge=78)
     # How often the indexer retries entries left in the search backlog by a search outage.
     search_backlog_interval: float = Field(5.0, gt=0)
+    # How long `mairust up` waits for SMTP, the dispatcher, a pipeline worker and the API
+    # to answer before it gives up (a first start on a busy machine takes the longest).
+    start_timeout: float = Field(120.0, gt=0)
 
 
 SpfMode = Literal["enforce", "record"]
@@ -148,7 +154,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".mairust")
     domains: list[str] = Field(default_factory=list)
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

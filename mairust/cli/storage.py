@@ -15,8 +15,7 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
-from mairust.storage.blob_sweep import DEFAULT_GRACE, sweep_orphans
-from mairust.storage.s3_blobs import S3BlobStore
+from mairust.storage.blob_sweep import DEFAULT_GRACE, SweepableBlobStore, sweep_orphans
 
 storage_app = typer.Typer(help="Housekeeping of the stores.")
 console = Console()
@@ -29,28 +28,31 @@ def sweep(
         typer.Option(
             "--older-than",
             min=0,
-            help="Only blobs and uploads older than this many seconds (a blob younger than "
-            "the SMTP and store timeouts may belong to a message being committed).",
+            help="Only blobs and unfinished uploads older than this many seconds (a blob "
+            "younger than the SMTP and store timeouts may belong to a message being committed).",
         ),
     ] = DEFAULT_GRACE.total_seconds(),
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what would go, remove nothing.")
+        bool,
+        typer.Option("--dry-run", help="Count what would go, remove nothing."),
     ] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Remove blobs no message names (left by writes that never got their 250) and
-    unfinished multipart uploads from the S3 blob store. Safe while `mairust up` runs."""
+    """Remove from the blob store (S3 or files) the blobs no message names, left by writes
+    that never got their 250, and unfinished uploads: S3 multipart uploads, `.tmp-*` files
+    of the file store. Safe while `mairust up` runs."""
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
-        if not isinstance(stores.blobs, S3BlobStore):
-            console.print("nothing to sweep: only the S3 blob store is swept")
+        if not isinstance(stores.blobs, SweepableBlobStore):
+            console.print(f"nothing to sweep: {type(stores.blobs).__name__} cannot be listed")
             return
         report = sweep_orphans(
             stores.metadata, stores.blobs, timedelta(seconds=older_than), dry_run=dry_run
         )
-    verb = "would delete" if dry_run else "deleted"
+    if dry_run:
+        outcome = f"would delete {report.orphans}; would abort {report.uploads}"
+    else:
+        outcome = f"deleted {report.deleted}; aborted {report.uploads_aborted}"
     console.print(
-        f"examined {report.examined} blobs; {report.orphans} orphaned, {verb} "
-        f"{report.orphans if dry_run else report.deleted}; "
-        f"aborted {report.uploads_aborted} unfinished uploads"
+        f"examined {report.examined} blobs; {report.orphans} orphaned, {outcome} unfinished uploads"
     )

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from mairust.config import StorageSettings
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
-from mairust.storage.opensearch_search import OpenSearchIndex
 from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
-from mairust.storage.s3_blobs import S3BlobStore
 from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.storage.stores import Stores
+
+# S3 (boto3), OpenSearch (opensearch-py, aiohttp) and migrations (alembic) are imported when
+# a URL or `migrate` needs them: every Ray worker of `mairust up` opens stores, and these
+# imports were a tenth of each worker's start-up CPU on the embedded defaults.
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def open_stores(storage: StorageSettings) -> Stores:
 
 def migrate(storage: StorageSettings) -> None:
     """Upgrade the metadata schema to the newest revision (idempotent, process-safe)."""
+    from mairust.storage.sql_migrations import upgrade_to_head
+
     _check_metadata_url(storage.metadata)
     upgrade_to_head(storage.metadata)
     log.info("metadata schema at head: %s", sa.make_url(storage.metadata))
@@ -71,6 +74,8 @@ def _check_metadata_url(url: str) -> None:
 def _open_blobs(url: str, storage: StorageSettings | None = None) -> BlobStore:
     _check_scheme("blobs", url, _BLOB_SCHEMES)
     if urlsplit(url).scheme.lower() == "s3":
+        from mairust.storage.s3_blobs import S3BlobStore
+
         secret = storage.s3_secret_access_key if storage else None
         return S3BlobStore.from_url(  # s3://bucket/prefix?endpoint=...&region=...
             url,
@@ -83,6 +88,8 @@ def _open_blobs(url: str, storage: StorageSettings | None = None) -> BlobStore:
 def _open_search(url: str) -> SearchIndex:
     _check_scheme("search", url, _SEARCH_SCHEMES)
     if urlsplit(url).scheme.lower() == "opensearch":
+        from mairust.storage.opensearch_search import OpenSearchIndex
+
         return OpenSearchIndex(url)  # opensearch://host:port?index=NAME
     return Fts5SearchIndex(_local_path("search", url))
 

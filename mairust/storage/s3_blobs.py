@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from mairust.errors import InvalidInput, NotFound, StorageUnavailable
 from mairust.model.message import BlobInfo
+from mairust.storage.blob_sweep import UnfinishedUpload, WrittenBlob
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ MIB = 1024 * 1024
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MIN_PART_SIZE = 5 * MIB  # S3's floor for every part but the last
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+_UPLOAD_MISSING = frozenset({"404", "NoSuchUpload"})
 _BUCKET_MISSING = frozenset({"404", "NoSuchBucket", "NotFound"})
 _BUCKET_EXISTS = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 _URL_OPTIONS = frozenset({"endpoint", "region", "multipart_threshold"})
@@ -200,21 +202,18 @@ class S3BlobStore:
 
     # -- sweeping (mairust.storage.blob_sweep) ------------------------------------------
 
-    def keys_written_before(self, moment: datetime) -> Iterator[list[str]]:
-        """Blob keys of the objects last written before ``moment`` (aware), a page at a time."""
+    def blobs_written_before(self, moment: datetime) -> Iterator[WrittenBlob]:
+        """The blobs whose objects were last written before ``moment`` (aware)."""
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._list_prefix()}
         while True:
             with self._unavailable_on_failure("blobs not listed"):
                 page = self._client.list_objects_v2(**request)
-            keys = []
             for item in page.get("Contents", []):
                 key = str(item["Key"]).rpartition("/")[2]
                 # Only our own objects: right under the prefix and named by a blob key.
                 ours = _KEY.fullmatch(key) and item["Key"] == self._object_name(key)
                 if ours and item["LastModified"] < moment:
-                    keys.append(key)
-            if keys:
-                yield keys
+                    yield WrittenBlob(key, item["LastModified"])
             if not page.get("IsTruncated"):
                 return
             request["ContinuationToken"] = page["NextContinuationToken"]
@@ -234,24 +233,35 @@ class S3BlobStore:
             self._client.delete_object(Bucket=self.bucket, Key=name)
         return True
 
-    def abort_uploads_started_before(self, moment: datetime) -> int:
-        """Abort the multipart uploads under our prefix started before ``moment`` (a put
-        that failed and could not abort its own, e.g. S3 went away mid-upload)."""
+    def uploads_started_before(self, moment: datetime) -> Iterator[UnfinishedUpload]:
+        """The multipart uploads under our prefix started before ``moment`` (a put that
+        failed and could not abort its own, e.g. S3 went away mid-upload)."""
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._list_prefix()}
-        aborted = 0
         while True:
             with self._unavailable_on_failure("multipart uploads not listed"):
                 page = self._client.list_multipart_uploads(**request)
-                for upload in page.get("Uploads", []):
-                    if upload["Initiated"] < moment:
-                        self._client.abort_multipart_upload(
-                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                        )
-                        aborted += 1
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < moment:
+                    yield UnfinishedUpload(upload["Key"], upload["Initiated"], upload["UploadId"])
             if not page.get("IsTruncated"):
-                return aborted
+                return
             request["KeyMarker"] = page["NextKeyMarker"]
             request["UploadIdMarker"] = page["NextUploadIdMarker"]
+
+    def abort_upload(self, upload: UnfinishedUpload) -> bool:
+        """Abort a multipart upload listed by :meth:`uploads_started_before`."""
+        if not upload.name.startswith(self._list_prefix()) or not upload.upload_id:
+            raise InvalidInput(f"not an upload of this store: {upload.name!r}")
+        with self._unavailable_on_failure(f"multipart upload {upload.upload_id} not aborted"):
+            try:
+                self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload.name, UploadId=upload.upload_id
+                )
+            except ClientError as error:
+                if _code(error) in _UPLOAD_MISSING:
+                    return False
+                raise
+        return True
 
     # -- internals ---------------------------------------------------------------------
 

@@ -130,7 +130,7 @@ messages = sa.Table(
     # Added by 0002: authentication results and accept-time annotations (folder, tags).
     sa.Column("auth_results", JsonObject, nullable=True),
     sa.Column("annotations", JsonObject, nullable=True),
-    # Added by 0004: the blob sweeper looks blobs up by key.
+    # Added by 0005: the blob sweeper looks blobs up by key.
     sa.Index("ix_messages_blob_key", "blob_key"),
 )
 

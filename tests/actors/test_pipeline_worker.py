@@ -28,6 +28,12 @@ def test_worker_runs_in_its_own_process_on_the_loopback_node(worker):
     assert pid != os.getpid()
 
 
+def test_worker_runs_at_the_configured_niceness(worker, module_world):
+    wanted = module_world.settings.cluster.pipeline_worker_nice
+    assert wanted > 0
+    assert ray.get(worker.niceness.remote(), timeout=60) == max(wanted, os.nice(0))
+
+
 def test_leased_batch_is_stored_in_each_mailbox_and_indexed(worker, module_world, body):
     world = module_world
     alice, bob = world.mailbox(), world.mailbox()

@@ -20,7 +20,6 @@ from ray import serve
 from ray.serve._private import replica
 
 from cluster.loopback import bind_serve_grpc_to_node_ip
-from cluster.ray_runtime import RUNTIME_ENV
 from mairust.config import Settings
 from serve.api_ingress import build_api_app
 from tests.support.sockets import beyond_loopback, listening_by_pid, session_pids
@@ -43,7 +42,7 @@ def api_on_serve(loopback_ray: Settings) -> Iterator[Settings]:
     settings = loopback_ray
     try:
         serve.start(http_options={"host": settings.api.host, "port": settings.api.port})
-        serve.run(build_api_app(settings, RUNTIME_ENV), name="api", route_prefix="/")
+        serve.run(build_api_app(settings, bind_serve_grpc_to_node_ip), name="api", route_prefix="/")
         yield settings
     finally:
         serve.shutdown()

@@ -18,7 +18,8 @@ import pytest
 import ray
 from ray import serve
 
-from cluster.ray_runtime import RUNTIME_ENV, start_ray
+from cluster.loopback import bind_serve_grpc_to_node_ip
+from cluster.ray_runtime import start_ray
 from mairust.config import Settings
 from mairust.model.scope import Scope
 from mairust.storage.factory import migrate, open_stores
@@ -62,7 +63,7 @@ def api(settings: Settings, stores: Stores) -> Iterator[str]:
     start_ray(settings)
     try:
         serve.start(http_options={"host": settings.api.host, "port": settings.api.port})
-        serve.run(build_api_app(settings, RUNTIME_ENV), name="api", route_prefix="/")
+        serve.run(build_api_app(settings, bind_serve_grpc_to_node_ip), name="api", route_prefix="/")
         yield f"http://{settings.api.host}:{settings.api.port}"
     finally:
         serve.shutdown()
