@@ -20,7 +20,7 @@ from mairust.errors import Conflict, InvalidInput, StorageUnavailable
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.storage.protocols import BlobStore, MetadataStore
+from mairust.storage.protocols import BlobStore, QueueStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Spool:
 
     def __init__(
         self,
-        metadata: MetadataStore,
+        metadata: QueueStore,
         blobs: BlobStore,
         *,
         max_batch: int = 128,

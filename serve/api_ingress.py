@@ -13,7 +13,8 @@ from typing import Any
 from ray import serve
 
 from mairust.config import Settings
-from mairust.storage.factory import Stores, open_stores
+from mairust.storage.factory import open_stores
+from mairust.storage.stores import Stores
 
 HEALTH_CHECK_PERIOD_S = 30.0
 

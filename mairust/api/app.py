@@ -17,7 +17,7 @@ from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.routes import api_router
 from mairust.config import Settings
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 TITLE = "MaiRust API"
 DESCRIPTION = """\

@@ -1,8 +1,10 @@
 """FastAPI dependencies of the routes, as ``Annotated`` aliases.
 
-Routes ask for what they need by type (``MetadataDep``, ``CurrentScope``, ...);
-the app state set up in :func:`mairust.api.app.create_app` provides it. Tests swap
-any of these with ``app.dependency_overrides``.
+Routes ask for what they need by type (``EntriesDep``, ``CurrentScope``, ...);
+the app state set up in :func:`mairust.api.app.create_app` provides it. The metadata
+store is offered by role (``DirectoryDep``, ``QueueDep``, ``EntriesDep``), so a route's
+signature says which part of it the route touches; ``MetadataDep`` is the whole store.
+Tests swap any of these with ``app.dependency_overrides``.
 
 Authentication turns a bearer token into a :class:`Scope`. Today the only token is
 the operator's admin token (``Scope.admin()``); tenant tokens slot into
@@ -25,8 +27,15 @@ from mairust.errors import NotFound
 from mairust.model.address import normalize_address
 from mairust.model.directory import Mailbox
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores
-from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
+from mairust.storage.protocols import (
+    BlobStore,
+    DirectoryStore,
+    EntryStore,
+    MetadataStore,
+    QueueStore,
+    SearchIndex,
+)
+from mairust.storage.stores import Stores
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -59,6 +68,18 @@ async def get_metadata(stores: StoresDep) -> MetadataStore:
     return stores.metadata
 
 
+async def get_directory(stores: StoresDep) -> DirectoryStore:
+    return stores.metadata
+
+
+async def get_queue(stores: StoresDep) -> QueueStore:
+    return stores.metadata
+
+
+async def get_entries(stores: StoresDep) -> EntryStore:
+    return stores.metadata
+
+
 async def get_blobs(stores: StoresDep) -> BlobStore:
     return stores.blobs
 
@@ -68,6 +89,9 @@ async def get_search(stores: StoresDep) -> SearchIndex:
 
 
 MetadataDep = Annotated[MetadataStore, Depends(get_metadata)]
+DirectoryDep = Annotated[DirectoryStore, Depends(get_directory)]
+QueueDep = Annotated[QueueStore, Depends(get_queue)]
+EntriesDep = Annotated[EntryStore, Depends(get_entries)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
 
@@ -109,7 +133,7 @@ AdminScope = Annotated[Scope, Depends(require_admin)]
 
 def mailbox_filter(
     scope: CurrentScope,
-    metadata: MetadataDep,
+    directory: DirectoryDep,
     mailbox: Annotated[
         str | None,
         Query(
@@ -127,7 +151,7 @@ def mailbox_filter(
     """
     if mailbox is None:
         return None
-    found = metadata.find_mailbox(normalize_address(mailbox))
+    found = directory.find_mailbox(normalize_address(mailbox))
     if found is None or (scope.tenant_id is not None and found.tenant_id != scope.tenant_id):
         raise NotFound(f"no mailbox {mailbox!r}")
     return found

@@ -20,14 +20,14 @@ from mairust.errors import Conflict, InvalidInput
 from mairust.model.address import normalize_address, normalize_domain
 from mairust.model.scope import Scope
 from mairust.passwords import hash_password
-from mairust.storage.protocols import MetadataStore
+from mairust.storage.protocols import DirectoryStore
 
 domain_app = typer.Typer(help="Local domains: mail for them is accepted and stored.")
 user_app = typer.Typer(help="Mailboxes (users) in local domains.")
 console = Console()
 
 
-def ensure_domain(metadata: MetadataStore, name: str, tenant: str | None = None) -> bool:
+def ensure_domain(metadata: DirectoryStore, name: str, tenant: str | None = None) -> bool:
     """Create ``name`` (and its tenant, named after the domain by default) unless it exists.
 
     Returns True when something was created.

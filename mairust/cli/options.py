@@ -12,7 +12,8 @@ from rich.console import Console
 
 from mairust.config import Settings, load_settings
 from mairust.errors import MairustError
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 
 DataDirOption = Annotated[
     Path | None,

@@ -34,7 +34,7 @@ from mairust.errors import MairustError, StorageUnavailable
 from mairust.model.ids import new_id
 from mairust.model.queue import QueueItem
 from mairust.pipeline.runner import BatchReport
-from mairust.storage.protocols import MetadataStore
+from mairust.storage.protocols import QueueStore
 
 _log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class QueueDispatcher:
 
     def __init__(
         self,
-        metadata: MetadataStore,
+        metadata: QueueStore,
         pool: WorkerPool,
         owner: str,
         settings: QueueSettings,
@@ -267,7 +267,7 @@ class LeaseLoopStall:
 
 
 def lease_loop_stall(
-    metadata: MetadataStore, stall_seconds: float, now: datetime | None = None
+    metadata: QueueStore, stall_seconds: float, now: datetime | None = None
 ) -> LeaseLoopStall | None:
     """The stall, if due rows have waited over ``stall_seconds`` while no dispatcher's
     lease loop has leased for as long; None when the queue moves (or nothing is due)."""

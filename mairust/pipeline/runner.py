@@ -31,7 +31,7 @@ from mairust.pipeline.work import (
     Outcome,
     RecipientWork,
 )
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 _log = logging.getLogger(__name__)
 

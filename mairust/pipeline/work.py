@@ -9,7 +9,7 @@ from mairust.model.message import MessageRef
 from mairust.model.parsing import ParsedMessage
 from mairust.model.queue import QueueItem
 from mairust.routing.router import Route
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 
 @dataclass(frozen=True, slots=True)

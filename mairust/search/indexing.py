@@ -1,7 +1,8 @@
 """Turn mailbox entries into search documents and write them: for the ``index`` stage,
 the indexer that drains the search backlog, ``mairust search reindex``, and the API when
-an entry's tags or folder change. ``index_or_backlog`` is the one place that decides
-between indexing now and the durable backlog.
+an entry's tags or folder change. ``index_or_backlog`` (whole documents) and
+``relabel_or_backlog`` (tags and folder only) are the places that decide between writing
+to the index now and the durable backlog.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from mairust.errors import MairustError, NotFound, StorageUnavailable
 from mairust.model.mailbox import MailboxEntry, SearchDocument
 from mairust.model.parsing import ParsedMessage, parse_message
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 _log = logging.getLogger(__name__)
 
@@ -78,7 +79,28 @@ def index_or_backlog(stores: Stores, entries: Sequence[MailboxEntry | SearchDocu
         stores.search.index(documents + documents_for(stores, others))
         return True
     except (MairustError, OSError) as error:
-        failure: Exception = error
+        _backlog(stores, ids, error)
+        return False
+
+
+def relabel_or_backlog(stores: Stores, entry: MailboxEntry) -> bool:
+    """Bring the indexed tags and folder of ``entry`` (as the metadata store now has them)
+    into the index in place, without reading or parsing its blob again; an entry not
+    indexed yet is indexed whole. If search cannot take the change, the entry goes to the
+    durable backlog, as in :func:`index_or_backlog`. True if the index has it now."""
+    try:
+        if stores.search.update_labels(entry.id, entry.tags, entry.folder):
+            return True
+    except (MairustError, OSError) as error:
+        _backlog(stores, [entry.id], error)
+        return False
+    # No document yet (its first indexing failed or has not happened): write all of it.
+    return index_or_backlog(stores, [entry])
+
+
+def _backlog(stores: Stores, ids: Sequence[str], failure: Exception) -> None:
+    """Put ``ids`` in the search backlog after ``failure``; StorageUnavailable if the
+    backlog cannot be written either."""
     try:
         stores.metadata.add_to_search_backlog(ids)
     except MairustError as backlog_error:
@@ -86,7 +108,6 @@ def index_or_backlog(stores: Stores, entries: Sequence[MailboxEntry | SearchDocu
             f"search is unavailable ({failure}) and so is its backlog ({backlog_error})"
         ) from backlog_error
     _log.warning("search unavailable (%s): %d entries wait in the backlog", failure, len(ids))
-    return False
 
 
 def drain_search_backlog(stores: Stores, batch_size: int = 200) -> int:

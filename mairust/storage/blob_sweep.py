@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from mairust.storage.protocols import BlobStore, MetadataStore
+from mairust.storage.protocols import BlobStore, QueueStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class SweepReport:
 
 
 def sweep_orphans(
-    metadata: MetadataStore,
+    metadata: QueueStore,
     blobs: SweepableBlobStore,
     older_than: timedelta = DEFAULT_GRACE,
     *,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +20,7 @@ from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
 from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.stores import Stores
 
 # S3 (boto3), OpenSearch (opensearch-py, aiohttp) and migrations (alembic) are imported when
 # a URL or `migrate` needs them: every Ray worker of `mairust up` opens stores, and these
@@ -31,25 +31,6 @@ log = logging.getLogger(__name__)
 _METADATA_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BLOB_SCHEMES = ("file", "s3")
 _SEARCH_SCHEMES = ("fts5", "opensearch")
-
-
-@dataclass
-class Stores:
-    """One open backend per storage role."""
-
-    metadata: MetadataStore
-    blobs: BlobStore
-    search: SearchIndex
-
-    def close(self) -> None:
-        """Close every store, even when closing one of them fails."""
-        try:
-            self.search.close()
-        finally:
-            try:
-                self.blobs.close()
-            finally:
-                self.metadata.close()
 
 
 def open_stores(storage: StorageSettings) -> Stores:

@@ -233,6 +233,15 @@ class Fts5SearchIndex:
                 )
                 conn.execute("DELETE FROM documents WHERE entry_id = ?", (entry_id,))
 
+    def update_labels(self, entry_id: str, tags: Sequence[str], folder: str) -> bool:
+        # Labels live only in the side table: the full-text row is not touched.
+        with self._transaction() as conn:
+            changed = conn.execute(
+                "UPDATE documents SET tags = ?, folder = ? WHERE entry_id = ?",
+                (json.dumps(sorted(set(tags))), folder, entry_id),
+            ).rowcount
+        return changed > 0
+
     def search(
         self,
         scope: Scope,

@@ -16,10 +16,11 @@ parser (``multi_match`` takes text, not syntax); diacritics of Latin letters are
 first; filters alone list newest first. The request body is built in
 :mod:`mairust.storage.opensearch_query`.
 
-Writes use ``refresh=wait_for``: ``index()`` and ``delete()`` return once their change is
-searchable, as the contract promises, without forcing a refresh (and a small segment) per
-call. The price is up to ``refresh_interval`` of latency per call, which the indexer's
-batches amortise.
+Writes use ``refresh=wait_for``: ``index()``, ``update_labels()`` and ``delete()`` return
+once their change is searchable, as the contract promises, without forcing a refresh (and
+a small segment) per call. The price is up to ``refresh_interval`` of latency per call,
+which the indexer's batches amortise. ``update_labels()`` is a partial update of the
+stored source, so a tag or a move never sends the message body again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import RequestError, TransportError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.mailbox import SearchDocument, SearchHit
@@ -301,6 +302,28 @@ class OpenSearchIndex:
             ({"delete": {"_index": self.name, "_id": entry_id}}, None) for entry_id in entry_ids
         ]
         self._bulk("delete", actions)
+
+    def update_labels(self, entry_id: str, tags: Sequence[str], folder: str) -> bool:
+        self._ready_or_raise()
+        labels = {"tags": sorted(set(tags)), "folder": folder}
+        with _unavailable_on_failure("update labels"):
+            try:
+                # A partial update: the engine re-indexes the stored source with these
+                # fields replaced, so the body is not sent (or parsed) again. Two label
+                # changes racing on one entry retry on the version conflict.
+                self._client.update(
+                    index=self.name,
+                    id=entry_id,
+                    body={"doc": labels},
+                    refresh="wait_for",
+                    retry_on_conflict=3,
+                )
+            except NotFoundError as error:
+                # Only a missing document is "not indexed"; an index gone is an outage.
+                if error.error != "document_missing_exception":
+                    raise
+                return False  # no half-empty document is created (no upsert)
+        return True
 
     def _bulk(
         self, what: str, actions: Sequence[tuple[dict[str, Any], dict[str, Any] | None]]

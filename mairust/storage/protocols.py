@@ -1,4 +1,12 @@
-"""The three storage roles as protocols; every backend implements one of them.
+"""The storage roles as protocols; every backend implements one of them.
+
+Three backends: message bodies (:class:`BlobStore`), full-text search
+(:class:`SearchIndex`) and the transactional metadata (:class:`MetadataStore`). The
+metadata store is itself four roles, so that each consumer names only the part it uses:
+:class:`DirectoryStore` (tenants, domains, mailboxes), :class:`QueueStore` (the spool's
+commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries)
+and :class:`SearchBacklog` (entries waiting to be indexed). One SQL class implements them
+all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
 ``asyncio.to_thread``. Failures to reach the backend raise
@@ -39,10 +47,9 @@ class BlobStore(Protocol):
     def close(self) -> None: ...
 
 
-class MetadataStore(Protocol):
-    """Directory, messages, queue and mailbox entries in one transactional store."""
+class DirectoryStore(Protocol):
+    """Tenants, their local domains and the mailboxes in them."""
 
-    # -- directory --------------------------------------------------------------
     def create_tenant(self, name: str) -> Tenant:
         """Create a tenant; Conflict if the name exists."""
         ...
@@ -71,6 +78,11 @@ class MetadataStore(Protocol):
         ...
 
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]: ...
+
+
+class QueueStore(Protocol):
+    """The spool's commit, the per-recipient queue rows it creates, and the heartbeats of
+    the loop that leases them."""
 
     # -- spool ------------------------------------------------------------------
     def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
@@ -136,12 +148,24 @@ class MetadataStore(Protocol):
         question: a blob no row names is an orphan)."""
         ...
 
-    # -- mailbox entries --------------------------------------------------------
+    # -- loop heartbeats --------------------------------------------------------
+    def record_heartbeat(self, loop: str, instance: str, at: datetime) -> None:
+        """Remember that ``instance`` of ``loop`` made progress at ``at`` (overwrites)."""
+        ...
+
+    def last_heartbeat(self, loop: str) -> datetime | None:
+        """The newest heartbeat of any instance of ``loop``; None if none was recorded."""
+        ...
+
+
+class EntryStore(Protocol):
+    """Mailbox entries: a message as it sits in one mailbox, with folder and tags."""
+
     def store_entry(self, entry: NewEntry) -> MailboxEntry:
         """Insert the entry, or return the existing one for (mailbox_id, message_id)."""
         ...
 
-    def store_entries(self, entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
+    def store_entries(self, new_entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
         """``store_entry`` for many in ONE transaction, results in the order given; None
         where the mailbox is gone (or not the entry's tenant's) or the message is unknown."""
         ...
@@ -177,7 +201,10 @@ class MetadataStore(Protocol):
 
     def move_entry(self, scope: Scope, entry_id: str, folder: str) -> MailboxEntry: ...
 
-    # -- search backlog ---------------------------------------------------------
+
+class SearchBacklog(Protocol):
+    """Entries whose indexing failed, kept durably until the indexer catches up."""
+
     def add_to_search_backlog(self, entry_ids: Sequence[str]) -> None:
         """Remember entries whose indexing failed (durably; duplicates ignored)."""
         ...
@@ -190,14 +217,9 @@ class MetadataStore(Protocol):
 
     def search_backlog_size(self) -> int: ...
 
-    # -- loop heartbeats --------------------------------------------------------
-    def record_heartbeat(self, loop: str, instance: str, at: datetime) -> None:
-        """Remember that ``instance`` of ``loop`` made progress at ``at`` (overwrites)."""
-        ...
 
-    def last_heartbeat(self, loop: str) -> datetime | None:
-        """The newest heartbeat of any instance of ``loop``; None if none was recorded."""
-        ...
+class MetadataStore(DirectoryStore, QueueStore, EntryStore, SearchBacklog, Protocol):
+    """Every metadata role in one transactional store (one backend implements them all)."""
 
     def close(self) -> None: ...
 
@@ -214,6 +236,12 @@ class SearchIndex(Protocol):
         ...
 
     def delete(self, entry_ids: Sequence[str]) -> None: ...
+
+    def update_labels(self, entry_id: str, tags: Sequence[str], folder: str) -> bool:
+        """Replace the tags and folder of the indexed document of ``entry_id``, leaving the
+        rest of it as it is; searchable on return, like ``index``. False (and nothing
+        written) when no document of ``entry_id`` is indexed: the caller indexes it whole."""
+        ...
 
     def search(
         self,

@@ -26,7 +26,8 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.scope import Scope
 from mairust.passwords import verify_password
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 
 # Wide enough that no table cell is cut. Consoles made during a command read COLUMNS;
 # the commands' module-level consoles may have fixed their width at import (pytest-xdist

@@ -16,7 +16,8 @@ from mairust.config import Settings
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.message import BlobInfo, Envelope, MessageRef, SpoolRecord
 from mairust.spool import Spool
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"

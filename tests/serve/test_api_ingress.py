@@ -22,7 +22,8 @@ from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.ray_runtime import start_ray
 from mairust.config import Settings
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 from serve.api_ingress import build_api_app
 
 pytestmark = [pytest.mark.xdist_group("e2e")]

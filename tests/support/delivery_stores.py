@@ -10,7 +10,8 @@ import pytest
 from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 
 
 @pytest.fixture

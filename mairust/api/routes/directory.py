@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from mairust.api.deps import AdminScope, CurrentScope, MetadataDep
+from mairust.api.deps import AdminScope, CurrentScope, DirectoryDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import DomainCreate, DomainList, DomainOut, UserCreate, UserList, UserOut
 from mairust.errors import Conflict
 from mairust.model.address import normalize_address, normalize_domain
 from mairust.model.directory import Tenant
 from mairust.passwords import hash_password
-from mairust.storage.protocols import MetadataStore
+from mairust.storage.protocols import DirectoryStore
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 503))
 
 
 @router.get("/domains", response_model=DomainList, summary="List local domains")
-def list_domains(scope: CurrentScope, metadata: MetadataDep) -> DomainList:
+def list_domains(scope: CurrentScope, directory: DirectoryDep) -> DomainList:
     """The local domains in the caller's scope, with their owning tenant."""
-    names = {tenant.id: tenant.name for tenant in metadata.list_tenants()}
-    domains = metadata.list_domains(scope)
+    names = {tenant.id: tenant.name for tenant in directory.list_tenants()}
+    domains = directory.list_domains(scope)
     return DomainList(items=[DomainOut.from_domain(d, names.get(d.tenant_id, "")) for d in domains])
 
 
@@ -35,36 +35,36 @@ def list_domains(scope: CurrentScope, metadata: MetadataDep) -> DomainList:
     summary="Add a local domain",
     responses=problem_responses(403, 409, 422),
 )
-def create_domain(body: DomainCreate, _: AdminScope, metadata: MetadataDep) -> DomainOut:
+def create_domain(body: DomainCreate, _: AdminScope, directory: DirectoryDep) -> DomainOut:
     """Makes `name` a local domain of tenant `tenant` (default: a tenant named like the
     domain), creating the tenant if it does not exist. 409 if the domain exists."""
     name = normalize_domain(body.name)
     # Refuse before creating a tenant, so a duplicate changes nothing (invariant 7).
-    if metadata.get_domain(name) is not None:
+    if directory.get_domain(name) is not None:
         raise Conflict(f"domain {name!r} exists already")
-    tenant = _tenant_named(metadata, body.tenant or name)
-    domain = metadata.add_domain(name, tenant.id)
+    tenant = _tenant_named(directory, body.tenant or name)
+    domain = directory.add_domain(name, tenant.id)
     return DomainOut.from_domain(domain, tenant.name)
 
 
-def _tenant_named(metadata: MetadataStore, name: str) -> Tenant:
-    existing = metadata.get_tenant_by_name(name)
+def _tenant_named(directory: DirectoryStore, name: str) -> Tenant:
+    existing = directory.get_tenant_by_name(name)
     if existing is not None:
         return existing
     try:
-        return metadata.create_tenant(name)
+        return directory.create_tenant(name)
     except Conflict:
         # Another request created it between our lookup and insert: use theirs.
-        raced = metadata.get_tenant_by_name(name)
+        raced = directory.get_tenant_by_name(name)
         if raced is None:
             raise
         return raced
 
 
 @router.get("/users", response_model=UserList, summary="List mailbox users")
-def list_users(scope: CurrentScope, metadata: MetadataDep) -> UserList:
+def list_users(scope: CurrentScope, directory: DirectoryDep) -> UserList:
     """The mailboxes in the caller's scope; password hashes are never shown."""
-    return UserList(items=[UserOut.from_mailbox(m) for m in metadata.list_mailboxes(scope)])
+    return UserList(items=[UserOut.from_mailbox(m) for m in directory.list_mailboxes(scope)])
 
 
 @router.post(
@@ -74,11 +74,11 @@ def list_users(scope: CurrentScope, metadata: MetadataDep) -> UserList:
     summary="Create a mailbox user",
     responses=problem_responses(403, 404, 409, 422),
 )
-def create_user(body: UserCreate, _: AdminScope, metadata: MetadataDep) -> UserOut:
+def create_user(body: UserCreate, _: AdminScope, directory: DirectoryDep) -> UserOut:
     """Creates the mailbox `address` in the tenant owning its domain. 404 if the domain
     is not local, 409 if the address exists. With `password` the user may SMTP AUTH."""
     address = normalize_address(body.address)
     password_hash = (
         hash_password(body.password.get_secret_value()) if body.password is not None else None
     )
-    return UserOut.from_mailbox(metadata.add_mailbox(address, password_hash=password_hash))
+    return UserOut.from_mailbox(directory.add_mailbox(address, password_hash=password_hash))

@@ -4,9 +4,10 @@ Every read and write goes through the caller's scope, so another tenant's entry 
 answers 404 (invariant 5). Endpoints are sync: the stores block, FastAPI runs sync
 endpoints in its thread pool.
 
-Tagging and moving re-index the entry, so ``tag:`` and ``folder:`` searches see the
-change at once; when search is down the entry waits in the durable search backlog and
-the answer is still 200 (the metadata store is the truth, the indexer catches up).
+Tagging and moving update the entry's labels in the search index in place (the blob is
+not read again), so ``tag:`` and ``folder:`` searches see the change at once; when search
+is down the entry waits in the durable search backlog and the answer is still 200 (the
+metadata store is the truth, the indexer catches up).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from mairust.api.deps import BlobsDep, CurrentScope, MailboxFilter, MetadataDep, StoresDep
+from mairust.api.deps import BlobsDep, CurrentScope, EntriesDep, MailboxFilter, StoresDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import (
     MAX_TAGS,
@@ -28,7 +29,7 @@ from mairust.api.schemas import (
 )
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.parsing import parse_message
-from mairust.search.indexing import index_or_backlog
+from mairust.search.indexing import relabel_or_backlog
 
 RAW_MEDIA_TYPE = "message/rfc822"
 
@@ -51,7 +52,7 @@ EntryId = Annotated[
 )
 def list_messages(
     scope: CurrentScope,
-    metadata: MetadataDep,
+    entries: EntriesDep,
     mailbox: MailboxFilter,
     folder: Annotated[FolderName | None, Query(description="Only this folder.")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
@@ -66,7 +67,7 @@ def list_messages(
     """
     # One row more than asked tells whether another page exists without a count query.
     try:
-        entries = metadata.list_entries(
+        found = entries.list_entries(
             scope,
             mailbox_id=mailbox.id if mailbox is not None else None,
             folder=folder,
@@ -76,8 +77,8 @@ def list_messages(
     except NotFound as exc:
         # The mailbox was resolved above, so only the cursor can be unknown: bad input.
         raise InvalidInput("'before' is not a cursor from a previous page") from exc
-    page = entries[:limit]
-    cursor = page[-1].id if len(entries) > limit else None
+    page = found[:limit]
+    cursor = page[-1].id if len(found) > limit else None
     return MessagePage(items=[MessageSummary.from_entry(e) for e in page], next=cursor)
 
 
@@ -88,10 +89,10 @@ def list_messages(
     responses=problem_responses(404),
 )
 def get_message(
-    entry_id: EntryId, scope: CurrentScope, metadata: MetadataDep, blobs: BlobsDep
+    entry_id: EntryId, scope: CurrentScope, entries: EntriesDep, blobs: BlobsDep
 ) -> MessageDetail:
     """The summary plus the parsed headers, text and HTML bodies and the attachment list."""
-    entry = metadata.get_entry(scope, entry_id)
+    entry = entries.get_entry(scope, entry_id)
     parsed = parse_message(blobs.get(entry.blob_key))
     return MessageDetail.from_parsed(entry, parsed)
 
@@ -106,10 +107,10 @@ def get_message(
     },
 )
 def get_raw_message(
-    entry_id: EntryId, scope: CurrentScope, metadata: MetadataDep, blobs: BlobsDep
+    entry_id: EntryId, scope: CurrentScope, entries: EntriesDep, blobs: BlobsDep
 ) -> Response:
     """The message exactly as stored (RFC 5322 bytes, CRLF line endings)."""
-    entry = metadata.get_entry(scope, entry_id)
+    entry = entries.get_entry(scope, entry_id)
     return Response(
         blobs.get(entry.blob_key),
         media_type=RAW_MEDIA_TYPE,
@@ -138,7 +139,7 @@ def update_tags(
         if len(resulting) > MAX_TAGS:
             raise InvalidInput(f"a message carries at most {MAX_TAGS} tags")
     entry = metadata.set_tags(scope, entry_id, add=update.add, remove=update.remove)
-    index_or_backlog(stores, [entry])
+    relabel_or_backlog(stores, entry)
     return MessageSummary.from_entry(entry)
 
 
@@ -153,5 +154,5 @@ def move_message(
 ) -> MessageSummary:
     """Moves the entry to `folder` (created implicitly; folders are names on entries)."""
     entry = stores.metadata.move_entry(scope, entry_id, move.folder)
-    index_or_backlog(stores, [entry])
+    relabel_or_backlog(stores, entry)
     return MessageSummary.from_entry(entry)

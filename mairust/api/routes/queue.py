@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mairust.api.deps import AdminScope, MetadataDep
+from mairust.api.deps import AdminScope, QueueDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import QueueList, QueueRow, QueueStats
 from mairust.model.queue import QueueState
@@ -21,17 +21,17 @@ router = APIRouter(
 )
 def list_queue(
     _: AdminScope,
-    metadata: MetadataDep,
+    queue: QueueDep,
     state: Annotated[QueueState | None, Query(description="Only rows in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most rows to return.")] = 100,
 ) -> QueueList:
     """Queue rows (one per message and recipient), optionally of one state."""
-    return QueueList(items=[QueueRow.from_item(i) for i in metadata.list_queue(state, limit)])
+    return QueueList(items=[QueueRow.from_item(i) for i in queue.list_queue(state, limit)])
 
 
 @router.get("/stats", response_model=QueueStats, summary="Count queue rows per state")
-def queue_stats(_: AdminScope, metadata: MetadataDep) -> QueueStats:
+def queue_stats(_: AdminScope, queue: QueueDep) -> QueueStats:
     """How many rows are in each state; states without rows count 0."""
-    found = metadata.queue_counts()
+    found = queue.queue_counts()
     counts = {state: found.get(state, 0) for state in QueueState}
     return QueueStats(counts=counts, total=sum(counts.values()))

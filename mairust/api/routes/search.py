@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mairust.api.deps import CurrentScope, MailboxFilter, MetadataDep, SearchDep
+from mairust.api.deps import CurrentScope, EntriesDep, MailboxFilter, SearchDep
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
 from mairust.errors import InvalidInput
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_response
 )
 def search_messages(
     scope: CurrentScope,
-    metadata: MetadataDep,
+    entries: EntriesDep,
     search: SearchDep,
     mailbox: MailboxFilter,
     q: Annotated[
@@ -66,15 +66,15 @@ def search_messages(
         offset=offset,
         filters=query.filters,
     )
-    entries = {e.id: e for e in metadata.get_entries(scope, [hit.entry_id for hit in hits])}
+    found = {e.id: e for e in entries.get_entries(scope, [hit.entry_id for hit in hits])}
     items = [
         SearchResult(
-            **MessageSummary.from_entry(entries[hit.entry_id]).model_dump(),
+            **MessageSummary.from_entry(found[hit.entry_id]).model_dump(),
             score=hit.score,
             snippet=hit.snippet,
         )
         for hit in hits
-        if hit.entry_id in entries
+        if hit.entry_id in found
     ]
     # A full page of hits may have more behind it; a short one is the end.
     next_offset = offset + limit if len(hits) == limit else None

@@ -20,7 +20,8 @@ from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.parsing import parse_message
 from mairust.search.indexing import search_document
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
+from mairust.storage.stores import Stores
 
 ADMIN_TOKEN = "t"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -19,8 +19,8 @@ from mairust.errors import StorageUnavailable
 from mairust.model.queue import QueueItem
 from mairust.pipeline.dispatcher import LEASE_LOOP, QueueDispatcher
 from mairust.pipeline.runner import BatchReport
-from mairust.storage.factory import Stores
 from mairust.storage.protocols import MetadataStore
+from mairust.storage.stores import Stores
 from mairust.supervision import Backoff, LoopGaveUp, Supervisor
 
 PROTECTED = [

@@ -11,7 +11,7 @@ from mairust.api.deps import current_scope
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
 from mairust.search.indexing import drain_search_backlog
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"
@@ -346,6 +346,9 @@ class DownSearch:
     def delete(self, entry_ids):
         raise StorageUnavailable("search is down")
 
+    def update_labels(self, entry_id, tags, folder):
+        raise StorageUnavailable("search is down")
+
     def search(self, *args, **kwargs):
         raise StorageUnavailable("search is down")
 
@@ -361,6 +364,21 @@ class NoBacklog:
 
     def add_to_search_backlog(self, entry_ids):
         raise StorageUnavailable("metadata is down")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+class CountingBlobs:
+    """The real blob store, counting the blobs read."""
+
+    def __init__(self, real):
+        self.real = real
+        self.reads: list[str] = []
+
+    def get(self, key):
+        self.reads.append(key)
+        return self.real.get(key)
 
     def __getattr__(self, name):
         return getattr(self.real, name)
@@ -400,6 +418,36 @@ async def test_moving_keeps_search_in_sync(client, seeder, jane):
     assert await search_ids(client, "hangar folder:INBOX") == []
     # the rest of the document is unchanged by the re-index
     assert await search_ids(client, "hangar") == [entry.id]
+
+
+async def test_tags_and_moves_update_the_index_without_reading_the_blob(app, client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(subject="Hangar", body="walrus"), tags=("todo",))
+    blobs = CountingBlobs(seeder.stores.blobs)
+    with_stores(app, blobs=blobs)
+    tagged = await client.post(
+        f"/api/v1/messages/{entry.id}/tags", json={"add": ["done"], "remove": ["todo"]}
+    )
+    moved = await client.post(f"/api/v1/messages/{entry.id}/move", json={"folder": "Archive"})
+    assert (tagged.status_code, moved.status_code) == (200, 200)
+    assert blobs.reads == []
+    # the labels changed in place; the words of the body are still found
+    assert await search_ids(client, "walrus tag:done folder:Archive") == [entry.id]
+    assert await search_ids(client, "tag:todo") == []
+    # reading the message does go through the counted store (the wrapper is in use)
+    assert (await client.get(f"/api/v1/messages/{entry.id}")).status_code == 200
+    assert blobs.reads == [entry.blob_key]
+
+
+async def test_tagging_an_entry_not_yet_indexed_indexes_it_whole(app, client, seeder, jane):
+    entry = seeder.deliver(jane, seeder.message(subject="Hangar", body="walrus"))
+    seeder.stores.search.delete([entry.id])  # as if its first indexing had not happened
+    blobs = CountingBlobs(seeder.stores.blobs)
+    with_stores(app, blobs=blobs)
+    response = await client.post(f"/api/v1/messages/{entry.id}/tags", json={"add": ["seal"]})
+    assert response.status_code == 200
+    assert blobs.reads == [entry.blob_key]  # the one full index needs the body
+    assert await search_ids(client, "walrus hangar tag:seal folder:INBOX") == [entry.id]
+    assert seeder.stores.metadata.search_backlog_size() == 0
 
 
 async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, seeder, jane):

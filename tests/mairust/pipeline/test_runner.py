@@ -10,7 +10,7 @@ from mairust.model.queue import QueueState
 from mairust.model.scope import Scope
 from mairust.pipeline.runner import PipelineRunner, RetryPolicy
 from mairust.search.indexing import drain_search_backlog
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 BODY = b"From: s@remote.example\r\nSubject: hello there\r\n\r\nunique-word-walrus\r\n"
 

@@ -10,8 +10,9 @@ from mairust.search.indexing import (
     index_entries,
     index_or_backlog,
     reindex_all,
+    relabel_or_backlog,
 )
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 
 def deliver(stores, settings, spool_message, count: int) -> None:
@@ -28,6 +29,9 @@ class DownSearch:
         self.real = real
 
     def index(self, documents):
+        raise StorageUnavailable("search is down")
+
+    def update_labels(self, entry_id, tags, folder):
         raise StorageUnavailable("search is down")
 
     def __getattr__(self, name):
@@ -89,3 +93,50 @@ def test_index_or_backlog(stores, settings, spool_message):
     assert drain_search_backlog(stores) == 1
     hits = stores.search.search(Scope.admin(), "", filters={"folder": "Archive"})
     assert [hit.entry_id for hit in hits] == [first.id]
+
+
+class NoBlobs:
+    """A blob store whose every read fails: proves a path reads no blob."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def get(self, key):
+        raise AssertionError(f"blob {key} read")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_relabel_updates_in_place_without_the_blob(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 1)
+    [entry] = stores.metadata.list_entries(Scope.admin())
+    tagged = stores.metadata.set_tags(Scope.admin(), entry.id, add=["ops"], remove=[])
+    no_blobs = Stores(metadata=stores.metadata, blobs=NoBlobs(stores.blobs), search=stores.search)
+    assert relabel_or_backlog(no_blobs, tagged) is True
+    hits = stores.search.search(Scope.admin(), "platypus", filters={"tag": "ops"})
+    assert [hit.entry_id for hit in hits] == [entry.id]
+
+
+def test_relabel_of_an_entry_not_indexed_indexes_it_whole(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 1)
+    [entry] = stores.metadata.list_entries(Scope.admin())
+    stores.search.delete([entry.id])
+    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    assert relabel_or_backlog(stores, moved) is True
+    hits = stores.search.search(Scope.admin(), "platypus", filters={"folder": "Archive"})
+    assert [hit.entry_id for hit in hits] == [entry.id]
+    assert stores.metadata.search_backlog_size() == 0
+
+
+def test_relabel_with_search_down_goes_to_the_backlog(stores, settings, spool_message):
+    deliver(stores, settings, spool_message, 1)
+    [entry] = stores.metadata.list_entries(Scope.admin())
+    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    down = Stores(metadata=stores.metadata, blobs=stores.blobs, search=DownSearch(stores.search))
+    assert relabel_or_backlog(down, moved) is False
+    assert stores.metadata.search_backlog(10) == [entry.id]
+    assert stores.search.search(Scope.admin(), "", filters={"folder": "Archive"}) == []
+    assert drain_search_backlog(stores) == 1
+    hits = stores.search.search(Scope.admin(), "", filters={"folder": "Archive"})
+    assert [hit.entry_id for hit in hits] == [entry.id]

@@ -23,9 +23,10 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.smtp.handler import InboundAuth
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.protocols import BlobStore, MetadataStore
+from mairust.storage.stores import Stores
 
 DOMAIN = "example.test"
 HOSTNAME = "mx.example.test"

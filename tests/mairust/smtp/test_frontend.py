@@ -17,7 +17,7 @@ import pytest
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import SpoolRecord
 from mairust.smtp.frontend import MailboxAuthenticator
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).

@@ -23,7 +23,7 @@ from mairust.errors import StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.smtp.handler import InboundAuth, normalize_line_endings, received_header
-from mairust.storage.factory import Stores
+from mairust.storage.stores import Stores
 from tests.support.dict_resolver import DictResolver
 
 if TYPE_CHECKING:

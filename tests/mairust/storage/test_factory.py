@@ -9,10 +9,11 @@ import pytest
 from mairust.config import Settings, StorageSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.scope import Scope
-from mairust.storage.factory import Stores, migrate, open_stores
+from mairust.storage.factory import migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.stores import Stores
 from tests.support.postgres_databases import PostgresDatabases
 
 
@@ -139,25 +140,3 @@ def test_a_postgres_url_needs_a_database(tmp_path: Path) -> None:
 def test_migrate_refuses_other_schemes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sqlite://"):
         migrate(StorageSettings(metadata="oracle://db", blobs="", search=""))
-
-
-def test_close_closes_every_store_even_if_one_fails(tmp_path: Path) -> None:
-    closed: list[str] = []
-
-    class Closing:
-        def __init__(self, name: str, fail: bool = False) -> None:
-            self.name, self.fail = name, fail
-
-        def close(self) -> None:
-            closed.append(self.name)
-            if self.fail:
-                raise OSError("boom")
-
-    stores = Stores(
-        metadata=Closing("metadata"),  # type: ignore[arg-type]
-        blobs=Closing("blobs", fail=True),  # type: ignore[arg-type]
-        search=Closing("search"),  # type: ignore[arg-type]
-    )
-    with pytest.raises(OSError):
-        stores.close()
-    assert sorted(closed) == ["blobs", "metadata", "search"]

@@ -1,6 +1,6 @@
 """Contract tests of the SearchIndex role (every backend in conftest.SEARCH_BACKENDS):
-words, phrases, every filter, combinations, paging, re-indexing and deletion; then the
-FTS5 query builder and concurrency on one index file."""
+words, phrases, every filter, combinations, paging, re-indexing, label updates in place
+and deletion; then the FTS5 query builder and concurrency on one index file."""
 
 from __future__ import annotations
 
@@ -335,6 +335,49 @@ def test_tags_and_folder_follow_a_reindex(search_index: SearchIndex) -> None:
     search_index.index([search_doc("e1", "note", folder="INBOX")])
     assert _ids(search_index, ACME, "", filters={"tag": "done"}) == []
     assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
+
+
+def test_update_labels_replaces_tags_and_folder_and_keeps_the_rest(
+    search_index: SearchIndex,
+) -> None:
+    search_index.index(
+        [
+            search_doc("e1", "hangar nineteen", subject="Keys", tags=("todo", "ops")),
+            search_doc("e2", "hangar nineteen", tags=("todo",)),
+        ]
+    )
+    assert search_index.update_labels("e1", ["done", "ops", "done"], "Archive/2025 Q1") is True
+    assert _ids(search_index, ACME, "", filters={"tag": "todo"}) == ["e2"]
+    assert _ids(search_index, ACME, "", filters={"tag": "done"}) == ["e1"]
+    assert _ids(search_index, ACME, "", filters={"tag": "ops"}) == ["e1"]
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive/2025 Q1"}) == ["e1"]
+    assert _ids(search_index, ACME, "", filters={"folder": "INBOX"}) == ["e2"]
+    # the words, the subject and the scope of the document are as they were
+    assert _ids(search_index, ACME, '"hangar nineteen"', filters={"folder": "Archive/2025 Q1"}) == [
+        "e1"
+    ]
+    assert _ids(search_index, ACME, "", filters={"subject": "keys", "tag": "done"}) == ["e1"]
+    assert _ids(search_index, ACME, "hangar", mailbox_id="MB-1", filters={"tag": "ops"}) == ["e1"]
+    assert _ids(search_index, BETA, "hangar") == []
+    # labels can be emptied, and updated again
+    assert search_index.update_labels("e1", [], "INBOX") is True
+    assert _ids(search_index, ACME, "", filters={"tag": "ops"}) == []
+    assert sorted(_ids(search_index, ACME, "hangar", filters={"folder": "INBOX"})) == ["e1", "e2"]
+
+
+def test_update_labels_of_an_entry_not_indexed_writes_nothing(search_index: SearchIndex) -> None:
+    search_index.index([search_doc("e1", "note")])
+    assert search_index.update_labels("ghost", ["x"], "Archive") is False
+    assert _ids(search_index, ACME, "", filters={"tag": "x"}) == []
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
+    assert _ids(search_index, ACME, "note") == ["e1"]
+    # a deleted document is not indexed any more either
+    search_index.delete(["e1"])
+    assert search_index.update_labels("e1", ["x"], "Archive") is False
+    assert _ids(search_index, ACME, "", filters={"folder": "Archive"}) == []
+    # and a later full index is not disturbed by the refused update
+    search_index.index([search_doc("ghost", "late arrival", folder="INBOX")])
+    assert _ids(search_index, ACME, "late", filters={"folder": "INBOX"}) == ["ghost"]
 
 
 def test_date_filters_are_utc_days(search_index: SearchIndex) -> None:

@@ -1,0 +1,67 @@
+"""The metadata roles: each method of the metadata store belongs to exactly one role, and
+the SQL store plays every role (checked by mypy on the assignments below, and at run
+time by name and parameters)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from mairust.storage.protocols import (
+    DirectoryStore,
+    EntryStore,
+    MetadataStore,
+    QueueStore,
+    SearchBacklog,
+)
+from mairust.storage.sql_metadata import SqlMetadataStore
+
+ROLES: tuple[type, ...] = (DirectoryStore, QueueStore, EntryStore, SearchBacklog)
+
+
+def _methods(protocol: type) -> set[str]:
+    """The methods ``protocol`` declares itself (not those it inherits)."""
+    return {
+        name
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and inspect.isfunction(value)
+    }
+
+
+def _all_methods(protocol: type) -> set[str]:
+    return set().union(*(_methods(base) for base in protocol.__mro__ if base is not object))
+
+
+def test_every_metadata_method_belongs_to_exactly_one_role() -> None:
+    seen: dict[str, str] = {}
+    for role in ROLES:
+        assert _methods(role), role
+        for name in _methods(role):
+            assert name not in seen, f"{name} is in {seen.get(name)} and {role.__name__}"
+            seen[name] = role.__name__
+    assert _all_methods(MetadataStore) == set(seen) | {"close"}
+    assert set(MetadataStore.__mro__) >= set(ROLES)
+
+
+def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
+    try:
+        # mypy checks each assignment against the role's signatures.
+        directory: DirectoryStore = store
+        queue: QueueStore = store
+        entries: EntryStore = store
+        backlog: SearchBacklog = store
+        metadata: MetadataStore = store
+        for role, played in zip(
+            (*ROLES, MetadataStore), (directory, queue, entries, backlog, metadata), strict=True
+        ):
+            for name in _all_methods(role):
+                declared = inspect.signature(getattr(role, name))
+                implemented = inspect.signature(getattr(played, name))
+                # The bound method has no self; the parameters must match by name and kind.
+                wanted = [(p.name, p.kind) for p in declared.parameters.values()][1:]
+                assert [(p.name, p.kind) for p in implemented.parameters.values()] == wanted, (
+                    f"{role.__name__}.{name}"
+                )
+    finally:
+        store.close()
