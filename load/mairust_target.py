@@ -43,7 +43,11 @@ def mairust_binary(explicit: str | None) -> str | None:
 
 @contextlib.contextmanager
 def running_mairust_up(
-    binary: str, data_dir: Path, smtp_port: int, config_file: Path | None = None
+    binary: str,
+    data_dir: Path,
+    smtp_port: int,
+    config_file: Path | None = None,
+    api_port: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``mairust up`` on free loopback ports, its output in ``data_dir/mairust-up.log``;
     stopped with SIGINT (graceful shutdown) on the way out."""
@@ -57,7 +61,7 @@ def running_mairust_up(
         "--submission-port",
         str(free_loopback_port()),
         "--api-port",
-        str(free_loopback_port()),
+        str(api_port or free_loopback_port()),
         "--domain",
         DOMAIN,
         *(["--config", str(config_file)] if config_file else []),
