@@ -3,7 +3,8 @@
 Owns what "the reference run" means, and nothing about any particular server:
 
 - **the message**: exactly 5 KiB (5,120 bytes as stored, headers included, CRLF), built by
-  ``load.message_factory`` and handed to Postfix's ``smtp-source`` as a prepared file (``-F``);
+  ``load.message_factory`` and handed to Postfix's ``smtp-source`` as a prepared file (``-F``),
+  the same for every message (each server adds its own Received: header and queue id);
 - **the load**: ``smtp-source -s 20 -m 3000 -F FILE`` — 20 sessions, a new connection per
   message (no ``-d``), 3,000 messages a point, one recipient; ``smtp-source`` is the client for
   throughput, and throughput = messages / wall time of ``smtp-source``;
@@ -85,23 +86,32 @@ class ReferenceRun:
         )
 
 
-def message_bytes(run: ReferenceRun) -> bytes:
-    """The reference message as the server stores it: ``run.size`` bytes, CRLF lines."""
-    return MessageFactory(
-        size=run.size,
+def smtp_source_file(run: ReferenceRun) -> bytes:
+    """What ``smtp-source -F`` is given: LF line ends, no newline after the last line.
+
+    smtp-source sends every line of the file followed by CRLF (dot-stuffed), and then one more
+    CRLF before the final dot, so the message (built 2 bytes short) arrives as exactly
+    ``run.size`` bytes whose last line is empty: see :func:`stored_message`.
+    """
+    message = MessageFactory(
+        size=run.size - 2,
         mail_from=run.mail_from,
         to_pattern=run.recipient,
         to_count=1,
         recipients_per_message=1,
         id_domain=run.helo,
     ).build(0)
+    return message.replace(b"\r\n", b"\n").removesuffix(b"\n")
+
+
+def stored_message(file_bytes: bytes) -> bytes:
+    """The bytes a server stores from ``smtp-source -F`` with this file (CRLF lines)."""
+    return file_bytes.replace(b"\n", b"\r\n") + b"\r\n\r\n"
 
 
 def write_message_file(directory: Path, run: ReferenceRun) -> Path:
-    """The file for ``smtp-source -F``: the message with LF line ends, because smtp-source
-    sends every line followed by CRLF (and dot-stuffs it), so the wire carries ``run.size``."""
     path = directory / "reference-message.txt"
-    path.write_bytes(message_bytes(run).replace(b"\r\n", b"\n"))
+    path.write_bytes(smtp_source_file(run))
     return path
 
 
@@ -216,7 +226,8 @@ class Endpoint:
     started (its queue is empty, the relay's sink has them, the mailboxes are filled); None
     when nothing stands behind its 250. ``count()`` is how many it has passed on or received.
     ``messages`` replaces smtp-source with ``smtp_load`` sending these messages (each one
-    DKIM-signed, say) from ``mail_from`` with ``helo``.
+    DKIM-signed, say) from ``mail_from`` with ``helo``. ``api`` is a MaiRust target's REST
+    API: its base URL and admin token, for a look at what it stored.
     """
 
     port: int
@@ -225,6 +236,7 @@ class Endpoint:
     messages: MessageSource | None = None
     mail_from: str | None = None
     helo: str | None = None
+    api: tuple[str, str] | None = None
 
     @property
     def client(self) -> str:

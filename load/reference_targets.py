@@ -144,6 +144,11 @@ async def aiosmtpd_bare(run: ReferenceRun, workdir: Path) -> AsyncIterator[Endpo
         stop_process(process)
 
 
+def admin_token(data_dir: Path) -> str:
+    """The token `mairust up` generated for this data directory."""
+    return (data_dir / "admin_token").read_text().strip()
+
+
 def queue_stats(api_port: int, token: str) -> dict[str, int]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{api_port}/api/v1/queue/stats",
@@ -159,8 +164,7 @@ async def _mairust_stats(api_port: int, data_dir: Path, within_seconds: float) -
     give_up = time.monotonic() + within_seconds
     while True:
         try:
-            token = (data_dir / "admin_token").read_text().strip()
-            return await asyncio.to_thread(queue_stats, api_port, token)
+            return await asyncio.to_thread(queue_stats, api_port, admin_token(data_dir))
         except (OSError, urllib.error.URLError, ValueError):
             if time.monotonic() > give_up:
                 raise RuntimeError(
@@ -221,6 +225,7 @@ async def mairust_up(
                 messages=messages,
                 mail_from=None if sender is None else sender.mail_from,
                 helo=None if sender is None else sender.helo,
+                api=(f"http://127.0.0.1:{api_port}", admin_token(data_dir)),
             )
 
 
