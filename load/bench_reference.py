@@ -68,7 +68,7 @@ async def run_plan(plan: Plan, workdir: Path) -> list[PointResult]:
                         raise RuntimeError(f"warm-up: {warm.problem}")
                 for sessions in plan.run.sessions:
                     points.append(await measure_point(name, sender, sessions))
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:  # it could not start, or stopped answering
             log.error("%s: %s", name, exc)
             measured = {p.sessions for p in points if p.target == name}
             points += [
