@@ -215,7 +215,9 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], Any] = print
     with tempfile.TemporaryDirectory(prefix="bench-reference-") as tmp:
         points = asyncio.run(run_plan(plan, Path(tmp)))
     command = shlex.join(["python", "-m", "load.bench_reference", *(argv or sys.argv[1:])])
-    text = report(points, f"`{command}` — {machine_line(load_before)}")
+    load_after = os.getloadavg()[0]
+    header = f"`{command}` — {machine_line(load_before)}; {load_after:.2f} after it"
+    text = report(points, header)
     out(text)
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
