@@ -35,7 +35,7 @@ from load.reference import (
     smtp_source_command,
     write_message_file,
 )
-from load.reference_report import PASSED_ON_NOTE, markdown_table, write_plots
+from load.reference_report import PASSED_ON_NOTE, markdown_table, points_to_json, write_plots
 from load.reference_targets import TargetOptions, all_targets
 from load.targets import machine_line
 
@@ -184,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="sessions of the latency CDF plot (default: 20 if swept, else the first)",
     )
+    add(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write every run and latency as JSON (`python -m load.reference_report "
+        "FILE --plots DIR` draws the plots again from it)",
+    )
     return parser
 
 
@@ -222,6 +229,9 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], Any] = print
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(points_to_json(points))
     if args.plots is not None:
         swept = plan.run.sessions
         cdf = args.cdf_sessions or (SESSIONS if SESSIONS in swept else swept[0])

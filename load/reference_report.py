@@ -3,15 +3,23 @@
 Owns the table (median, min and max accepted msg/s; msg/s passed on behind the 250; p50/p99
 latency; ratios to Postfix durable accept, pair by pair: same run, same sessions) and the
 plots (accepted msg/s against concurrent sessions per server; the latency CDF per server at
-one number of sessions), drawn with matplotlib without a display.
+one number of sessions), drawn with matplotlib without a display; and the raw results as JSON
+(every run, every latency), so a table or plot can be drawn again without measuring again:
+``python -m load.reference_report RESULTS.json --plots DIR``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from load.reference import PointResult, Spread, ratio
+from load.reference import SESSIONS, ClientRun, PointResult, Spread, ratio
+from load.smtp_load import LoadConfig, LoadResult
 
 BASELINE = "Postfix durable accept"
 TABLE_HEADER = (
@@ -89,7 +97,7 @@ def plot_rate_by_sessions(points: Sequence[PointResult], path: Path) -> Path:
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     for target in dict.fromkeys(point.target for point in points):
@@ -106,8 +114,9 @@ def plot_rate_by_sessions(points: Sequence[PointResult], path: Path) -> Path:
     axes.set_xticks(swept, [str(s) for s in swept])
     axes.minorticks_off()
     axes.set_yscale("log")
+    axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axes.yaxis.set_major_formatter(ScalarFormatter())
-    axes.yaxis.set_minor_formatter(ScalarFormatter())
+    axes.yaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("concurrent SMTP sessions (a new connection per message; log scale)")
     axes.set_ylabel("accepted msg/s (median; bars: min to max; log scale)")
     axes.set_title("Accepted 5 KiB messages per second against concurrent sessions")
@@ -152,3 +161,45 @@ def write_plots(points: Sequence[PointResult], directory: Path, cdf_sessions: in
         plot_rate_by_sessions(points, directory / "reference-rate-by-sessions.png"),
         plot_latency_cdf(points, cdf_sessions, directory / "reference-latency-cdf.png"),
     ]
+
+
+def points_to_json(points: Sequence[PointResult]) -> str:
+    return json.dumps([asdict(point) for point in points], indent=1)
+
+
+def points_from_json(text: str) -> list[PointResult]:
+    points = []
+    for raw in json.loads(text):
+        latency: dict[str, Any] | None = raw.pop("latency")
+        point = PointResult(**raw)
+        runs = tuple(ClientRun(**run) for run in raw["runs"])
+        loaded = None
+        if latency is not None:
+            config = LoadConfig(**latency.pop("config"))
+            latencies = tuple(latency.pop("latencies_ms"))
+            loaded = LoadResult(config=config, latencies_ms=latencies, **latency)
+        points.append(replace(point, runs=runs, latency=loaded))
+    return points
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m load.reference_report",
+        description="Draw the table and plots of a reference run again from its --json file.",
+    )
+    parser.add_argument("results", type=Path, help="the --json file of load.bench_reference")
+    parser.add_argument("--plots", type=Path, default=None, help="directory for the PNG plots")
+    parser.add_argument("--cdf-sessions", type=int, default=None, help="sessions of the CDF")
+    args = parser.parse_args(argv)
+    points = points_from_json(args.results.read_text())
+    print(markdown_table(points))
+    if args.plots is not None:
+        swept = sorted({point.sessions for point in points})
+        cdf = args.cdf_sessions or (SESSIONS if SESSIONS in swept else swept[0])
+        for path in write_plots(points, args.plots, cdf):
+            print(f"plot: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

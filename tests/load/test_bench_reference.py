@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from load.bench_reference import DEFAULT_TARGETS, main, parse_plan
+from load.reference_report import markdown_table, points_from_json
 
 
 def cells_of(table: str, target: str, sessions: int) -> list[str]:
@@ -30,6 +31,7 @@ def test_a_tiny_run_measures_every_target_at_every_sessions_value(tmp_path: Path
         "--latency-messages", "10",
         "--markdown", str(tmp_path / "reference.md"),
         "--plots", str(tmp_path / "plots"),
+        "--json", str(tmp_path / "results.json"),
     ]  # fmt: skip
     assert main(argv, out=printed.append) == 0
     table = (tmp_path / "reference.md").read_text()
@@ -47,6 +49,8 @@ def test_a_tiny_run_measures_every_target_at_every_sessions_value(tmp_path: Path
         relay = cells_of(table, "Postfix relay → smtp-sink", sessions)
         assert relay[-1] == f"{sent} / {sent}"
         assert relay[9] != "-" and relay[6] != "-"
+    again = points_from_json((tmp_path / "results.json").read_text())
+    assert markdown_table(again) in table, "the JSON holds what the table was made of"
     plots = sorted(path.name for path in (tmp_path / "plots").iterdir())
     assert plots == ["reference-latency-cdf.png", "reference-rate-by-sessions.png"]
     assert printed[1:] == [f"plot: {tmp_path / 'plots' / name}" for name in reversed(plots)]

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from load.reference import ClientRun, PointResult, ReferenceRun
-from load.reference_report import BASELINE, markdown_table, write_plots
+from load.reference_report import (
+    BASELINE,
+    main,
+    markdown_table,
+    points_from_json,
+    points_to_json,
+    write_plots,
+)
 from load.smtp_load import LoadResult
 
 
@@ -84,3 +91,19 @@ def test_the_plots_are_png_files(tmp_path: Path) -> None:
     for path in paths:
         assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         assert path.stat().st_size > 10_000, "an empty figure is a few KiB"
+
+
+def test_the_json_results_give_back_the_same_table(tmp_path: Path) -> None:
+    text = points_to_json(POINTS)
+    again = points_from_json(text)
+    assert again == POINTS
+    assert markdown_table(again) == markdown_table(POINTS)
+
+
+def test_the_plots_are_drawn_again_from_the_json(tmp_path: Path, capsys) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(points_to_json(POINTS))
+    assert main([str(results), "--plots", str(tmp_path / "again")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(markdown_table(POINTS))
+    assert (tmp_path / "again" / "reference-latency-cdf.png").exists()
