@@ -99,7 +99,7 @@ def plot_rate_by_sessions(points: Sequence[PointResult], path: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    figure, axes = plt.subplots(figsize=(11, 5), dpi=120)
     for target in dict.fromkeys(point.target for point in points):
         mine = [p for p in points if p.target == target and p.accepted is not None]
         if not mine:
@@ -121,7 +121,8 @@ def plot_rate_by_sessions(points: Sequence[PointResult], path: Path) -> Path:
     axes.set_ylabel("accepted msg/s (median; bars: min to max; log scale)")
     axes.set_title("Accepted 5 KiB messages per second against concurrent sessions")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
+    # Outside the axes: inside, it hides points whatever corner it takes.
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -134,7 +135,7 @@ def plot_latency_cdf(points: Sequence[PointResult], sessions: int, path: Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    figure, axes = plt.subplots(figsize=(11, 5), dpi=120)
     for point in points:
         if point.sessions != sessions or point.latency is None:
             continue
@@ -148,7 +149,7 @@ def plot_latency_cdf(points: Sequence[PointResult], sessions: int, path: Path) -
     axes.set_ylabel("share of accepted messages")
     axes.set_title(f"Latency CDF at {sessions} concurrent sessions (smtp_load)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small", loc="lower right")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
