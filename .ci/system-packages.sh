@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests and benchmarks talk to: Postfix (smtp-sink, smtp-source), swaks,
-# and OpenDKIM (the independent DKIM signer/verifier of the interop tests).
+# Debian packages the tests and benchmarks talk to: Postfix (smtp-sink, smtp-source, and the
+# postfix command itself: the reference benchmark starts private instances of it as root from
+# temporary directories, never the system's), swaks, and OpenDKIM (the independent DKIM
+# signer/verifier of the interop tests).
 # Installs only what is missing, so a warm machine pays nothing.
 set -euo pipefail
 missing=()
-[ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+[ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/postfix ] \
+  && [ -x /usr/lib/postfix/sbin/discard ] || missing+=(postfix)
 command -v swaks >/dev/null || missing+=(swaks)
 [ -x /usr/sbin/opendkim ] || missing+=(opendkim)
 [ -x /usr/sbin/opendkim-genkey ] || missing+=(opendkim-tools)

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from load.message_factory import MessageFactory, parse_size
 from load.smtp_client import Reply, SmtpClient, SmtpProtocolError
@@ -32,6 +33,7 @@ from load.smtp_client import Reply, SmtpClient, SmtpProtocolError
 __all__ = [
     "LoadConfig",
     "LoadResult",
+    "MessageSource",
     "NonLoopbackHostError",
     "loopback_address",
     "main",
@@ -40,6 +42,14 @@ __all__ = [
 ]
 
 _CLOSING_CODES = frozenset({421})  # the server is closing the channel: no RSET, reconnect
+
+
+class MessageSource(Protocol):
+    """Who message ``index`` goes to and its bytes (``MessageFactory``, or prepared messages)."""
+
+    def recipients(self, index: int) -> list[str]: ...
+
+    def build(self, index: int) -> bytes: ...
 
 
 class NonLoopbackHostError(ValueError):
@@ -226,7 +236,7 @@ def message_factory(config: LoadConfig) -> MessageFactory:
 
 
 async def _send_message(
-    client: SmtpClient, factory: MessageFactory, index: int, tally: _Tally, config: LoadConfig
+    client: SmtpClient, factory: MessageSource, index: int, tally: _Tally, config: LoadConfig
 ) -> bool:
     """Run one mail transaction; return False when the connection must not be reused."""
     started = time.perf_counter()
@@ -283,7 +293,7 @@ async def _open_session(address: str, config: LoadConfig) -> tuple[SmtpClient | 
 
 
 async def _run_session(
-    address: str, config: LoadConfig, factory: MessageFactory, tally: _Tally
+    address: str, config: LoadConfig, factory: MessageSource, tally: _Tally
 ) -> None:
     client: SmtpClient | None = None
     sent_on_connection = 0
@@ -327,12 +337,13 @@ async def _close_quietly(client: SmtpClient, polite: bool) -> None:
         client.abort()
 
 
-async def run_load(config: LoadConfig) -> LoadResult:
+async def run_load(config: LoadConfig, source: MessageSource | None = None) -> LoadResult:
     """Send ``config.messages`` messages over ``config.sessions`` connections; stop at the
-    deadline. Raises NonLoopbackHostError before any traffic if the host is not loopback, and
+    deadline. ``source`` gives the messages (default: ``config``'s size and recipients).
+    Raises NonLoopbackHostError before any traffic if the host is not loopback, and
     ValueError if ``config.size`` cannot hold the headers."""
     address = loopback_address(config.host)
-    factory = message_factory(config)
+    factory = source or message_factory(config)
     factory.build(config.messages - 1)  # the longest index: fail now, not in every session
     tally = _Tally(total=config.messages)
     started = time.perf_counter()
