@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -321,3 +322,47 @@ def test_getaddr_agrees_with_aiosmtpd_on_any_input(arg: str) -> None:
     ours, stock = _parsers()
     for candidate in (arg, f"<{arg}>", f"<{arg}> SIZE=1"):
         assert _outcome(ours, candidate) == _outcome(stock, candidate)
+
+
+# -- the per-connection constructor ------------------------------------------------
+
+
+class HandlerWithAuthMechanism(AcceptAll):
+    async def auth_CUSTOM(self, server: SMTP, args: list[str]) -> Any:
+        return None
+
+
+def _function_of(method: Any) -> Any:
+    return method.__func__
+
+
+def _tables(protocol: SMTP) -> tuple[object, ...]:
+    auth = {
+        name: (impl.is_builtin, _function_of(impl.method))
+        for name, impl in protocol._auth_methods.items()
+    }
+    hooks = {name: _function_of(hook) for name, hook in protocol._handle_hooks.items()}
+    return auth, hooks, protocol._ehlo_hook_ver
+
+
+@pytest.mark.parametrize("handler_class", [AcceptAll, HandlerWithAuthMechanism])
+async def test_connections_see_the_same_tables_as_stock_aiosmtpd(handler_class) -> None:
+    handler = handler_class()
+    first = MairustSMTP(handler)
+    again = MairustSMTP(handler)  # the remembered path
+    assert _tables(again) == _tables(first)
+    stock_class = type("StockSMTP", (MairustSMTP,), {})  # never registered: the real scan
+    import aiosmtpd.smtp as smtp_module
+
+    namespace = vars(smtp_module)
+    remembered = namespace["inspect"]
+    namespace["inspect"] = inspect
+    try:
+        stock = stock_class(handler)
+    finally:
+        namespace["inspect"] = remembered
+    assert _tables(again) == _tables(stock)
+    # Bound to this connection's protocol, not to the one the names were found on.
+    owners = {getattr(impl.method, "__self__", None) for impl in again._auth_methods.values()}
+    assert owners <= {again, handler} and again in owners
+    assert ("CUSTOM" in again._auth_methods) == (handler_class is HandlerWithAuthMechanism)
