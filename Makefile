@@ -41,8 +41,9 @@ pytest: setup system-packages  ## with PostgreSQL, S3 and OpenSearch started by 
 
 test: lint typecheck pytest  ## everything CI runs
 
-bench: setup system-packages  ## SMTP accept rate: smtp-sink vs mairust up (see docs/benchmarks.md)
-	$(VENV)/bin/python -m load.bench_accept --sessions 20 --messages 2000 --size 5120
+bench: setup system-packages  ## the reference run: Postfix, sinks and mairust up side by side (as root)
+	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_reference --sessions 20 \
+	  --messages 3000 --repeats 3 --production --markdown reference.md --plots docs/benchmarks/
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
