@@ -21,7 +21,6 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 # isort: split
 import argparse
 import asyncio
-import base64
 import logging
 import os
 import shlex
@@ -35,12 +34,11 @@ from typing import Any
 
 import dkim  # type: ignore[import-untyped]
 import ray
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from actors.auth_checker import AuthCheckerActor, RayAuthService, shard_of
 from cluster.ray_runtime import start_ray
 from load.message_factory import MessageFactory
+from load.signed_mail import SigningDomain
 from load.targets import machine_line
 from mairust.auth.checker import AuthChecker
 from mairust.auth.dns_resolver import CachingResolver
@@ -156,16 +154,8 @@ def balanced_domain_names(pool_size: int, per_actor: int) -> list[str]:
 def sign_for(name: str, size: int = MESSAGE_SIZE) -> SenderDomain:
     """A fresh RSA-2048 key for ``name`` and a message from it, relaxed/relaxed-signed by dkimpy,
     exactly ``size`` bytes with its DKIM-Signature."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public_der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    dkim_txt = f"v=DKIM1; k=rsa; p={base64.b64encode(public_der).decode()}"
+    signing = SigningDomain.generate(name)
+    pem, dkim_txt = signing.private_pem, signing.dkim_txt
     signature_size = 0
     for _ in range(3):  # the signature's length is known only once signed; it rarely changes
         unsigned = MessageFactory(
