@@ -210,12 +210,14 @@ def private_postfix(
     transport: str = DISCARD,
     start_timeout: float = 60.0,
     drain_timeout: float = 120.0,
+    parent: Path | None = None,
 ) -> Iterator[PostfixInstance]:
     """A private Postfix on 127.0.0.1:``port`` for the life of the block; on the way out it
-    waits (bounded) for its queue to empty, stops, and its directory is removed."""
+    waits (bounded) for its queue to empty, stops, and its directory (made in ``parent``,
+    default the temporary directory; the postfix user must be able to enter it) is removed."""
     if os.geteuid() != 0:
         raise RuntimeError("a private Postfix instance is started as root (`postfix -c DIR`)")
-    root = Path(tempfile.mkdtemp(prefix="postfix-reference-"))
+    root = Path(tempfile.mkdtemp(prefix="postfix-reference-", dir=parent))
     try:
         instance = prepare_instance(root, port, relay_domain, transport)
         started = instance.postfix("start", timeout=start_timeout)

@@ -87,6 +87,12 @@ async def postfix_durable(run: ReferenceRun, workdir: Path) -> AsyncIterator[End
             await wait_until(
                 "Postfix's queue emptying", lambda: postfix.queued() == 0, run.deadline
             )
+            # Its log (written by postlogd, behind the queue) must show every delivery too.
+            await wait_until(
+                f"Postfix logging {total} deliveries",
+                lambda: postfix.delivered() >= total,
+                run.deadline,
+            )
 
         await _greeting_of_daemon(port, run)
         yield Endpoint(port, settle=settle, count=postfix.delivered)

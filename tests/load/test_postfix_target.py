@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -137,16 +138,24 @@ def test_relay_hands_every_message_to_the_sink(tmp_path: Path) -> None:
         assert sink.messages() == 25, "exactly once each"
 
 
-def test_a_postfix_that_cannot_start_says_why_and_leaves_nothing(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        before = set(Path(tempfile.gettempdir()).glob("postfix-reference-*"))
-        with pytest.raises(RuntimeError, match="postfix start failed"):  # noqa: SIM117
-            with private_postfix(port, RECIPIENT_DOMAIN, DISCARD, start_timeout=60):
-                pass
-    assert set(Path(tempfile.gettempdir()).glob("postfix-reference-*")) == before
+def test_a_postfix_that_cannot_start_says_why_and_leaves_nothing() -> None:
+    # A parent of its own: other tests start Postfix instances in the temporary directory at
+    # the same time. The postfix user must be able to enter it, as it can enter /tmp.
+    parent = Path(tempfile.mkdtemp(prefix="postfix-target-test-"))
+    parent.chmod(0o755)
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(RuntimeError, match="postfix start failed"):  # noqa: SIM117
+                with private_postfix(
+                    port, RECIPIENT_DOMAIN, DISCARD, start_timeout=60, parent=parent
+                ):
+                    pass
+        assert list(parent.iterdir()) == []
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def test_the_sink_counts_messages_from_its_counters(tmp_path: Path) -> None:
