@@ -49,7 +49,8 @@ class RayWorkerPool:
         self._busy[index] += 1
         try:
             report: BatchReport = await self._workers[index].process.remote(list(items), owner)
-        except (RayActorError, RayTaskError) as exc:
+        # ValueError: a worker reached by name (NamedActor) that Ray no longer knows.
+        except (RayActorError, RayTaskError, ValueError) as exc:
             self._resting_until[index] = self._clock() + self._cooldown
             raise WorkerLost(f"pipeline worker {index}: {type(exc).__name__}") from exc
         finally:

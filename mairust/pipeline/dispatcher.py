@@ -221,16 +221,16 @@ class QueueDispatcher:
         try:
             report = await self._pool.process(items, self._owner)
         except WorkerLost as exc:
-            self.stats.lost_batches += 1
             _log.warning("worker lost with %d rows; handing them back: %s", len(items), exc)
             await self._hand_back(items, str(exc))
+            self.stats.lost_batches += 1  # counted once its rows are back in the queue
             return
         except Exception as exc:
             # A pool that fails in a way it does not know: the outcome is as unknown as
             # with a lost worker, so the rows go back the same way (effects are idempotent).
-            self.stats.lost_batches += 1
             _log.exception("worker pool failed with %d rows; handing them back", len(items))
             await self._hand_back(items, f"{type(exc).__name__}: {exc}")
+            self.stats.lost_batches += 1
             return
         self.stats.delivered += report.delivered
         self.stats.deferred += report.deferred

@@ -139,3 +139,14 @@ def test_a_failed_worker_rests_while_others_take_the_work():
     now[0] += 6  # rested: it is tried again
     assert asyncio.run(run())[0] == "lost"
     assert dead.calls == 2
+
+
+async def test_a_worker_ray_no_longer_knows_by_name_is_lost_and_rests(spawn):
+    from actors.named import NamedActor
+
+    gone = NamedActor("pipeline-worker-that-never-was")
+    clock = [100.0]
+    pool = RayWorkerPool([gone], cooldown_seconds=5.0, clock=lambda: clock[0])
+    with pytest.raises(WorkerLost, match="ValueError"):
+        await pool.process([], "owner")
+    assert pool._resting_until == [105.0]
