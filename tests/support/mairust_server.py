@@ -106,12 +106,13 @@ class MairustServer:
         assert self.tree is not None
         return sorted(self.tree.pids())
 
-    def kill9(self, while_frozen: Callable[[], None] | None = None) -> int:
+    def kill9(self, while_frozen: Callable[[], bool] | None = None, tries: int = 1) -> int:
         """kill -9 of every process of this `mairust up` at once, Ray's detached workers
         included (see ProcessTree.kill9); returns how many processes were killed.
-        ``while_frozen`` runs while they are all stopped, just before the kill."""
+        ``while_frozen`` runs while they are all stopped and says whether to kill now or
+        to let them run on and freeze again (up to ``tries`` times; the last try kills)."""
         assert self.proc is not None and self.tree is not None
-        killed = self.tree.kill9(while_frozen)
+        killed = self.tree.kill9(while_frozen, tries=tries)
         self.proc.wait(30)
         left = self.tree.wait_gone(timeout=30)
         assert not left, f"processes of mairust up outlived kill -9: {sorted(left)}"

@@ -87,15 +87,37 @@ class ProcessTree:
             grew = len(ours) > before
         return ours
 
-    def kill9(self, while_frozen: Callable[[], None] | None = None) -> int:
-        """SIGKILL every process at once; returns how many there were.
+    def kill9(
+        self,
+        while_frozen: Callable[[], bool] | None = None,
+        tries: int = 1,
+        between: float = 0.05,
+    ) -> int:
+        """SIGKILL every process at once; returns how many there were (0 if no try did).
 
         Each is stopped (SIGSTOP) first, then looked for again until no new one appears, so
         no process sees another die and reacts (a raylet starting a worker, a worker
         finishing a write): from the processes' side this is one instant.
-        ``while_frozen`` runs while everything is stopped, to look at the stores as they
-        are at the kill.
+        ``while_frozen`` runs while everything is stopped and says whether this instant is
+        the one to kill at (work in flight, say); if not, everything runs on (SIGCONT) for
+        ``between`` seconds and the next of ``tries`` freezes it again.
         """
+        for attempt in range(tries):
+            stopped = self._freeze()
+            chosen = True
+            try:
+                chosen = while_frozen is None or while_frozen() or attempt == tries - 1
+            finally:
+                signal_to_send = signal.SIGKILL if chosen else signal.SIGCONT
+                for pid in stopped:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal_to_send)
+            if chosen:
+                return len(stopped)
+            time.sleep(between)
+        return 0
+
+    def _freeze(self) -> set[int]:
         stopped: set[int] = set()
         for _ in range(50):
             new = self.pids() - stopped
@@ -105,14 +127,7 @@ class ProcessTree:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGSTOP)
             stopped |= new
-        try:
-            if while_frozen is not None:
-                while_frozen()
-        finally:
-            for pid in stopped:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        return len(stopped)
+        return stopped
 
     def wait_gone(self, timeout: float) -> set[int]:
         """Kill stragglers until none is left; returns those still alive at ``timeout``."""
