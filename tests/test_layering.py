@@ -13,11 +13,12 @@ FORBIDDEN_IN_CORE = ("ray", "actors", "serve", "cluster")
 LAYERS = [
     {"config", "errors", "events", "passwords", "supervision", "__init__"},
     {"model"},
-    {"auth", "routing"},
+    {"auth", "routing", "net"},
     {"storage"},
-    {"search", "spool"},
+    {"search", "spool", "secrets", "webhooks"},
     {"smtp"},
     {"pipeline"},
+    {"services"},
     {"api"},
     {"cli"},
 ]

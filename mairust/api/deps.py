@@ -7,8 +7,8 @@ signature says which part of it the route touches; ``MetadataDep`` is the whole 
 Tests swap any of these with ``app.dependency_overrides``.
 
 Authentication turns a bearer token into a :class:`Scope`. Today the only token is
-the operator's admin token (``Scope.admin()``); tenant tokens slot into
-:func:`current_scope` later by returning ``Scope.tenant(...)``, and every route that
+the operator's admin token (``PLATFORM``); tenant tokens slot into
+:func:`current_scope` later by returning ``TenantScope(...)``, and every route that
 reads tenant data already passes the scope to the stores.
 """
 
@@ -26,7 +26,7 @@ from mairust.config import Settings
 from mairust.errors import NotFound
 from mairust.model.address import normalize_address
 from mairust.model.directory import Mailbox
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, PlatformScope, Scope, TenantScope
 from mairust.storage.protocols import (
     BlobStore,
     DirectoryStore,
@@ -110,7 +110,7 @@ async def current_scope(
     if admin_token is not None and hmac.compare_digest(
         credentials.credentials.encode(), admin_token.get_secret_value().encode()
     ):
-        return Scope.admin()
+        return PLATFORM
     raise ProblemError(
         UNAUTHORIZED,
         "The bearer token is not valid.",
@@ -123,7 +123,7 @@ CurrentScope = Annotated[Scope, Depends(current_scope)]
 
 async def require_admin(scope: CurrentScope) -> Scope:
     """The operator scope; a tenant token gets 403 on operator-only routes."""
-    if not scope.is_admin:
+    if not isinstance(scope, PlatformScope):
         raise ProblemError(FORBIDDEN, "This operation needs the operator's admin token.")
     return scope
 
@@ -152,7 +152,7 @@ def mailbox_filter(
     if mailbox is None:
         return None
     found = directory.find_mailbox(normalize_address(mailbox))
-    if found is None or (scope.tenant_id is not None and found.tenant_id != scope.tenant_id):
+    if found is None or (isinstance(scope, TenantScope) and found.tenant_id != scope.tenant_id):
         raise NotFound(f"no mailbox {mailbox!r}")
     return found
 

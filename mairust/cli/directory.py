@@ -18,7 +18,7 @@ from mairust.cli.options import (
 )
 from mairust.errors import Conflict, InvalidInput
 from mairust.model.address import normalize_address, normalize_domain
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.passwords import hash_password
 from mairust.storage.protocols import DirectoryStore
 
@@ -63,7 +63,7 @@ def domain_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> 
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
         tenants = {t.id: t.name for t in stores.metadata.list_tenants()}
         table = Table("domain", "tenant", "created")
-        for domain in stores.metadata.list_domains(Scope.admin()):
+        for domain in stores.metadata.list_domains(PLATFORM):
             table.add_row(
                 domain.name,
                 tenants.get(domain.tenant_id, domain.tenant_id),
@@ -105,7 +105,7 @@ def user_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> No
     """List mailboxes."""
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
         table = Table("address", "id", "auth", "created")
-        for mailbox in stores.metadata.list_mailboxes(Scope.admin()):
+        for mailbox in stores.metadata.list_mailboxes(PLATFORM):
             table.add_row(
                 mailbox.address,
                 mailbox.id,

@@ -13,7 +13,7 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.search.indexing import drain_search_backlog, reindex_all
 
 search_app = typer.Typer(help="The full-text search index.")
@@ -28,7 +28,7 @@ def reindex(data_dir: DataDirOption = None, config: ConfigOption = None) -> None
     be indexed now are left in the search backlog for the indexer.
     """
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
-        total = stores.metadata.count_entries(Scope.admin())
+        total = stores.metadata.count_entries(PLATFORM)
         with Progress(
             TextColumn("indexing"),
             BarColumn(),

@@ -14,7 +14,7 @@ from mairust.auth.results import AuthResults
 from mairust.errors import MairustError, NotFound, StorageUnavailable
 from mairust.model.mailbox import MailboxEntry, SearchDocument
 from mairust.model.parsing import ParsedMessage, parse_message
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.storage.stores import Stores
 
 _log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def drain_search_backlog(stores: Stores, batch_size: int = 200) -> int:
         ids = stores.metadata.search_backlog(batch_size)
         if not ids:
             return done
-        entries = stores.metadata.get_entries(Scope.admin(), ids)
+        entries = stores.metadata.get_entries(PLATFORM, ids)
         index_entries(stores, entries)
         stores.metadata.remove_from_search_backlog(ids)
         done += len(entries)
@@ -137,7 +137,7 @@ def reindex_all(
     total = 0
     cursor: str | None = None
     while True:
-        page = stores.metadata.list_entries(Scope.admin(), limit=batch_size, before=cursor)
+        page = stores.metadata.list_entries(PLATFORM, limit=batch_size, before=cursor)
         if not page:
             return total
         try:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.model.mailbox import SearchDocument, SearchHit
-from mairust.model.scope import Scope
+from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import (
     AUTH_FILTER_KEYS,
     SearchFilters,
@@ -274,9 +274,14 @@ class Fts5SearchIndex:
         for condition in conditions:
             sql += f" AND {condition}"
         params.extend(values)
-        if not scope.is_admin:
+        if isinstance(scope, TenantScope):
             sql += " AND d.tenant_id = ?"
-            params.append(str(scope.tenant_id))
+            params.append(scope.tenant_id)
+            if scope.mailbox_id is not None:
+                sql += " AND d.mailbox_id = ?"
+                params.append(scope.mailbox_id)
+        else:
+            assert isinstance(scope, PlatformScope)  # a third kind must not see everything
         if mailbox_id is not None:
             sql += " AND d.mailbox_id = ?"
             params.append(mailbox_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mairust.model.scope import Scope
+from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import SearchFilters
 
 TEXT_FIELDS = ("subject", "body", "from_addr.text", "to_addrs.text")
@@ -57,8 +57,12 @@ def filter_conditions(
     conditions: list[dict[str, Any]] = [
         {"term": {f"auth.{key}": value}} for key, value in sorted(filters.auth.items())
     ]
-    if not scope.is_admin:
+    if isinstance(scope, TenantScope):
         conditions.append({"term": {"tenant_id": scope.tenant_id}})
+        if scope.mailbox_id is not None:
+            conditions.append({"term": {"mailbox_id": scope.mailbox_id}})
+    else:
+        assert isinstance(scope, PlatformScope)  # a third kind must not see everything
     if mailbox_id is not None:
         conditions.append({"term": {"mailbox_id": mailbox_id}})
     for field, wanted in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import assert_never
 
 import sqlalchemy as sa
 
@@ -10,7 +11,7 @@ from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.address import domain_of, normalize_address, normalize_domain
 from mairust.model.directory import Domain, Mailbox, Tenant
 from mairust.model.ids import new_id
-from mairust.model.scope import Scope
+from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import domains, mailboxes, tenants
 
@@ -70,8 +71,10 @@ class SqlDirectory:
 
     def list_domains(self, scope: Scope) -> list[Domain]:
         query = domains.select().order_by(domains.c.name)
-        if not scope.is_admin:
+        if isinstance(scope, TenantScope):
             query = query.where(domains.c.tenant_id == scope.tenant_id)
+        else:
+            assert isinstance(scope, PlatformScope)  # a third kind must not see everything
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [Domain(row.name, row.tenant_id, row.created_at) for row in rows]
@@ -117,8 +120,15 @@ class SqlDirectory:
 
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
         query = mailboxes.select().order_by(mailboxes.c.address)
-        if not scope.is_admin:
-            query = query.where(mailboxes.c.tenant_id == scope.tenant_id)
+        match scope:
+            case TenantScope(tenant_id=tenant_id, mailbox_id=mailbox_id):
+                query = query.where(mailboxes.c.tenant_id == tenant_id)
+                if mailbox_id is not None:
+                    query = query.where(mailboxes.c.id == mailbox_id)
+            case PlatformScope():
+                pass
+            case _:
+                assert_never(scope)
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [_mailbox(row) for row in rows]

@@ -6,7 +6,7 @@ An entry of another tenant is indistinguishable from a missing one (invariant 5)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.ids import new_id
 from mairust.model.mailbox import MailboxEntry, NewEntry
-from mairust.model.scope import Scope
+from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import entries, mailboxes, messages
 
@@ -198,17 +198,25 @@ def _entries() -> sa.Select[Any]:
     )
 
 
+def _scope_conditions(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions that confine entries to ``scope`` (none for the platform)."""
+    match scope:
+        case TenantScope(tenant_id=tenant_id, mailbox_id=None):
+            return [entries.c.tenant_id == tenant_id]
+        case TenantScope(tenant_id=tenant_id, mailbox_id=mailbox_id):
+            return [entries.c.tenant_id == tenant_id, entries.c.mailbox_id == mailbox_id]
+        case PlatformScope():
+            return []
+        case _:
+            assert_never(scope)
+
+
 def _scoped(query: sa.Select[Any], scope: Scope) -> sa.Select[Any]:
-    if scope.is_admin:
-        return query
-    return query.where(entries.c.tenant_id == scope.tenant_id)
+    return query.where(*_scope_conditions(scope))
 
 
 def _scoped_update(entry_id: str, scope: Scope) -> sa.Update:
-    update = entries.update().where(entries.c.id == entry_id)
-    if not scope.is_admin:
-        update = update.where(entries.c.tenant_id == scope.tenant_id)
-    return update
+    return entries.update().where(entries.c.id == entry_id, *_scope_conditions(scope))
 
 
 def _entry_in_scope(conn: Connection, scope: Scope, entry_id: str) -> MailboxEntry:

@@ -24,7 +24,7 @@ from mairust.model.ids import new_id
 from mairust.model.mailbox import MailboxEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.storage.factory import migrate, open_stores
 
 DOMAIN = "example.test"
@@ -75,7 +75,7 @@ class MailWorld:
 
     def entries(self, message_id: str) -> list[MailboxEntry]:
         """Mailbox entries of one message, in any mailbox."""
-        every = self.stores.metadata.list_entries(Scope.admin(), limit=1000)
+        every = self.stores.metadata.list_entries(PLATFORM, limit=1000)
         return [entry for entry in every if entry.message_id == message_id]
 
     def rows(self, message_id: str) -> list[QueueItem]:
@@ -85,7 +85,7 @@ class MailWorld:
 
     def search(self, word: str) -> set[str]:
         """Entry ids the search index finds for ``word``."""
-        return {hit.entry_id for hit in self.stores.search.search(Scope.admin(), word)}
+        return {hit.entry_id for hit in self.stores.search.search(PLATFORM, word)}
 
     def close(self) -> None:
         self.stores.close()

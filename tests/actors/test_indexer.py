@@ -10,7 +10,7 @@ import ray
 
 from actors.indexer import IndexerActor
 from mairust.model.mailbox import NewEntry
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
@@ -30,5 +30,5 @@ def test_backlog_drains_on_a_nudge(spawn, world, body, wait_until):
         lambda: ray.get(indexer.stats.remote(), timeout=30)["backlog"] == 0, what="backlog drained"
     )
     assert ray.get(indexer.stats.remote(), timeout=30)["indexed"] == 1
-    hits = world.stores.search.search(Scope.admin(), "numbat")
+    hits = world.stores.search.search(PLATFORM, "numbat")
     assert [h.entry_id for h in hits] == [entry.id]

@@ -24,7 +24,7 @@ from mairust.cli import directory, queue
 from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.passwords import verify_password
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
@@ -125,7 +125,7 @@ def test_domain_add_then_list(mairust, stores):
     assert "example.test" in listed.stdout
     assert "acme" in listed.stdout
     tenants = {t.id: t.name for t in stores.metadata.list_tenants()}
-    domains = {d.name: tenants[d.tenant_id] for d in stores.metadata.list_domains(Scope.admin())}
+    domains = {d.name: tenants[d.tenant_id] for d in stores.metadata.list_domains(PLATFORM)}
     assert domains == {"example.test": "example.test", "second.test": "acme"}
 
 
@@ -133,7 +133,7 @@ def test_duplicate_domain_is_a_one_line_error(mairust, stores):
     assert mairust("domain", "add", "example.test").exit_code == 0
     result = mairust("domain", "add", "EXAMPLE.test")
     assert_clean_failure(result, "domain example.test exists already")
-    assert len(stores.metadata.list_domains(Scope.admin())) == 1
+    assert len(stores.metadata.list_domains(PLATFORM)) == 1
 
 
 def test_user_add_with_password_from_stdin(mairust, stores):
@@ -183,20 +183,20 @@ def test_user_list_shows_who_can_authenticate(mairust):
 def test_user_in_a_domain_that_is_not_local_is_refused(mairust, stores):
     result = mairust("user", "add", "dave@elsewhere.test")
     assert_clean_failure(result, "not a local domain: elsewhere.test")
-    assert stores.metadata.list_mailboxes(Scope.admin()) == []
+    assert stores.metadata.list_mailboxes(PLATFORM) == []
 
 
 def test_duplicate_user_is_refused(mairust, stores):
     assert mairust("user", "add", "erin@example.test", "--create-domain").exit_code == 0
     result = mairust("user", "add", "ERIN@example.test")
     assert_clean_failure(result, "mailbox exists: erin@example.test")
-    assert len(stores.metadata.list_mailboxes(Scope.admin())) == 1
+    assert len(stores.metadata.list_mailboxes(PLATFORM)) == 1
 
 
 def test_invalid_address_is_refused(mairust, stores):
     result = mairust("user", "add", "not an address", "--create-domain")
     assert_clean_failure(result, "not a mail address")
-    assert stores.metadata.list_domains(Scope.admin()) == []
+    assert stores.metadata.list_domains(PLATFORM) == []
 
 
 def test_empty_password_on_stdin_is_refused(mairust, stores):

@@ -25,7 +25,7 @@ from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueState
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.pipeline.dispatcher import dispatcher_identity, new_incarnation
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.fts5_search import Fts5SearchIndex
@@ -42,7 +42,7 @@ def test_prepare_creates_the_configured_domains_once(settings):
 
     stores = open_stores(settings.storage)
     try:
-        domains = stores.metadata.list_domains(Scope.admin())
+        domains = stores.metadata.list_domains(PLATFORM)
         tenants = stores.metadata.list_tenants()
     finally:
         stores.close()
@@ -159,6 +159,6 @@ def test_prepare_rebuilds_a_search_index_of_an_old_layout(settings):
     stores = open_stores(settings.storage)
     try:
         assert stores.search.needs_reindex is False
-        assert len(stores.search.search(Scope.admin(), "quokka")) == 1
+        assert len(stores.search.search(PLATFORM, "quokka")) == 1
     finally:
         stores.close()

@@ -21,7 +21,7 @@ from ray import serve
 from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.ray_runtime import start_ray
 from mairust.config import Settings
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 from serve.api_ingress import build_api_app
@@ -99,7 +99,7 @@ def test_a_domain_created_through_the_api_lands_in_the_store(
     response = client.post("/api/v1/domains", headers=auth(), json={"name": "Created.Test"})
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "created.test"
-    names = {domain.name for domain in stores.metadata.list_domains(Scope.admin())}
+    names = {domain.name for domain in stores.metadata.list_domains(PLATFORM)}
     assert "created.test" in names
 
 

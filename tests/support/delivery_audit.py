@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mairust.config import Settings, load_settings
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.storage.factory import open_stores
 from mairust.storage.sql_engine import create_sql_engine
 from mairust.storage.sql_schema import entries, mailboxes, messages, queue
@@ -111,7 +111,7 @@ def search_problems(settings: Settings, stored_tokens: dict[str, set[str]]) -> l
     stores = open_stores(settings.storage)
     try:
         for token, entry_ids in sorted(stored_tokens.items()):
-            hits = stores.search.search(Scope.admin(), token, limit=50)
+            hits = stores.search.search(PLATFORM, token, limit=50)
             found = [hit.entry_id for hit in hits]
             if sorted(found) != sorted(entry_ids):
                 problems.append(

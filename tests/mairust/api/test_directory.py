@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mairust.api.deps import current_scope
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.passwords import verify_password
 
 
@@ -104,7 +104,7 @@ async def test_a_duplicate_user_is_409(client, expect_problem):
 async def test_invalid_users_are_422(client, stores, expect_problem, body):
     await client.post("/api/v1/domains", json={"name": "example.com"})
     expect_problem(await client.post("/api/v1/users", json=body), 422)
-    assert stores.metadata.list_mailboxes(Scope.admin()) == []
+    assert stores.metadata.list_mailboxes(PLATFORM) == []
 
 
 async def test_a_tenant_lists_only_its_directory_and_cannot_create(
@@ -114,7 +114,7 @@ async def test_a_tenant_lists_only_its_directory_and_cannot_create(
     seeder.mailbox("jane@example.com")
     seeder.tenant("other.example")
     seeder.mailbox("olga@other.example")
-    app.dependency_overrides[current_scope] = lambda: Scope.tenant(mine.id)
+    app.dependency_overrides[current_scope] = lambda: TenantScope(mine.id)
 
     domains = (await client.get("/api/v1/domains")).json()["items"]
     assert [d["name"] for d in domains] == ["example.com"]

@@ -9,7 +9,7 @@ import pytest
 
 from mairust.api.deps import current_scope
 from mairust.errors import StorageUnavailable
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.search.indexing import drain_search_backlog
 from mairust.storage.stores import Stores
 
@@ -63,7 +63,7 @@ def other_tenant(seeder):
 
 def as_tenant(app, tenant_id: str) -> None:
     """Make every request of ``app`` run in one tenant's scope (as a tenant token will)."""
-    app.dependency_overrides[current_scope] = lambda: Scope.tenant(tenant_id)
+    app.dependency_overrides[current_scope] = lambda: TenantScope(tenant_id)
 
 
 async def test_list_is_newest_first_with_the_summary_fields(client, seeder, jane):
@@ -198,7 +198,7 @@ async def test_tags_are_added_and_removed(client, seeder, jane):
     )
     assert response.status_code == 200
     assert sorted(response.json()["tags"]) == ["invoice", "keep", "ünïcode"]
-    stored = seeder.stores.metadata.get_entry(Scope.admin(), entry.id)
+    stored = seeder.stores.metadata.get_entry(PLATFORM, entry.id)
     assert sorted(stored.tags) == ["invoice", "keep", "ünïcode"]
     again = await client.post(f"/api/v1/messages/{entry.id}/tags", json={"remove": ["absent"]})
     assert sorted(again.json()["tags"]) == ["invoice", "keep", "ünïcode"]
@@ -224,7 +224,7 @@ async def test_invalid_tags_are_422_and_change_nothing(
     entry = seeder.deliver(jane, seeder.message(), tags=("kept",))
     problem = expect_problem(await client.post(f"/api/v1/messages/{entry.id}/tags", json=body), 422)
     assert field in [e["field"] for e in problem["errors"]]
-    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).tags == ("kept",)
+    assert seeder.stores.metadata.get_entry(PLATFORM, entry.id).tags == ("kept",)
 
 
 async def test_a_64_character_tag_is_fine(client, seeder, jane):
@@ -240,7 +240,7 @@ async def test_more_than_50_tags_in_total_is_refused(client, seeder, jane, expec
     )
     problem = expect_problem(response, 422)
     assert "50" in problem["detail"]
-    assert len(seeder.stores.metadata.get_entry(Scope.admin(), entry.id).tags) == 45
+    assert len(seeder.stores.metadata.get_entry(PLATFORM, entry.id).tags) == 45
     swap = await client.post(
         f"/api/v1/messages/{entry.id}/tags",
         json={"add": [f"new{n}" for n in range(6)], "remove": [f"t{n}" for n in range(6)]},
@@ -269,7 +269,7 @@ async def test_move_changes_the_folder(client, seeder, jane):
     )
     assert response.status_code == 200
     assert response.json()["folder"] == "Archive/2025 Q1"
-    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).folder == "Archive/2025 Q1"
+    assert seeder.stores.metadata.get_entry(PLATFORM, entry.id).folder == "Archive/2025 Q1"
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ async def test_invalid_folder_names_are_422(client, seeder, jane, expect_problem
     response = await client.post(f"/api/v1/messages/{entry.id}/move", json={"folder": folder})
     problem = expect_problem(response, 422)
     assert problem["errors"][0]["field"] == "folder"
-    assert seeder.stores.metadata.get_entry(Scope.admin(), entry.id).folder == "INBOX"
+    assert seeder.stores.metadata.get_entry(PLATFORM, entry.id).folder == "INBOX"
 
 
 async def test_move_without_a_folder_is_422(client, seeder, jane, expect_problem):
@@ -313,7 +313,7 @@ async def test_another_tenants_entries_are_404_everywhere(
     assert [item["id"] for item in listing] == [own.id]
     assert (await client.get(f"/api/v1/messages/{own.id}")).status_code == 200
 
-    untouched = seeder.stores.metadata.get_entry(Scope.admin(), olgas_entry.id)
+    untouched = seeder.stores.metadata.get_entry(PLATFORM, olgas_entry.id)
     assert (untouched.tags, untouched.folder) == ((), "INBOX")
 
 
@@ -459,7 +459,7 @@ async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, 
     moved = await client.post(f"/api/v1/messages/{entry.id}/move", json={"folder": "Archive"})
     # the metadata is the truth: both changes are made and answered
     assert (tagged.status_code, moved.status_code) == (200, 200)
-    stored = real.metadata.get_entry(Scope.admin(), entry.id)
+    stored = real.metadata.get_entry(PLATFORM, entry.id)
     assert (stored.tags, stored.folder) == (("done",), "Archive")
     assert real.metadata.search_backlog(10) == [entry.id]
     # search is back: the index still has the old labels until the indexer drains

@@ -9,7 +9,7 @@ import pytest
 
 from mairust.api.deps import current_scope
 from mairust.model.mailbox import SearchDocument
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ async def test_unknown_mailbox_is_a_404(client, mail, expect_problem):
 
 
 async def test_a_tenant_finds_only_its_own_messages(app, client, mail, expect_problem):
-    app.dependency_overrides[current_scope] = lambda: Scope.tenant(mail["jane"].tenant_id)
+    app.dependency_overrides[current_scope] = lambda: TenantScope(mail["jane"].tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "invoice"})).json()
     assert {item["id"] for item in page["items"]} == {
         mail["jane_invoice"].id,
@@ -121,7 +121,7 @@ async def test_a_tenant_finds_only_its_own_messages(app, client, mail, expect_pr
 
 async def test_a_hit_whose_entry_is_out_of_scope_is_left_out(app, client, seeder, mail):
     """An index document pointing at another tenant's entry must not leak it."""
-    stale = seeder.stores.metadata.get_entry(Scope.admin(), mail["olga_invoice"].id)
+    stale = seeder.stores.metadata.get_entry(PLATFORM, mail["olga_invoice"].id)
     seeder.stores.search.index(
         [
             SearchDocument(
@@ -136,7 +136,7 @@ async def test_a_hit_whose_entry_is_out_of_scope_is_left_out(app, client, seeder
             )
         ]
     )
-    app.dependency_overrides[current_scope] = lambda: Scope.tenant(mail["jane"].tenant_id)
+    app.dependency_overrides[current_scope] = lambda: TenantScope(mail["jane"].tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "zebra"})).json()
     assert page["items"] == []
 
@@ -257,7 +257,7 @@ async def test_filters_keep_to_the_tenant(app, client, shelf, seeder):
     seeder.tenant("other.example")
     olga = seeder.mailbox("olga@other.example")
     seeder.deliver(olga, seeder.message(subject="Hangar", to=olga.address), tags=("ops",))
-    app.dependency_overrides[current_scope] = lambda: Scope.tenant(olga.tenant_id)
+    app.dependency_overrides[current_scope] = lambda: TenantScope(olga.tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "tag:ops"})).json()
     assert len(page["items"]) == 1
     assert page["items"][0]["mailbox"] == "olga@other.example"

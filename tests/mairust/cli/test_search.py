@@ -10,7 +10,7 @@ from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 
 
 def test_reindex_rebuilds_search_with_progress(tmp_path):
@@ -28,12 +28,12 @@ def test_reindex_rebuilds_search_with_progress(tmp_path):
             stores.metadata.store_entry(
                 NewEntry(tenant.id, box.id, ref.id, f"wombat {n}", "s@r.example", (), None, 1)
             )
-        assert stores.search.search(Scope.admin(), "burrow") == []  # never indexed
+        assert stores.search.search(PLATFORM, "burrow") == []  # never indexed
     result = CliRunner().invoke(app, ["search", "reindex", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "indexed 3 entries" in result.output
     with opened_stores(settings) as stores:
-        assert len(stores.search.search(Scope.admin(), "burrow")) == 3
+        assert len(stores.search.search(PLATFORM, "burrow")) == 3
 
 
 def test_reindex_help_explains_itself():

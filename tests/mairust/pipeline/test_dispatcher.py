@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mairust.model.queue import QueueState
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.pipeline.dispatcher import (
     LEASE_LOOP,
     QueueDispatcher,
@@ -65,7 +65,7 @@ async def test_dispatches_in_batches_until_the_queue_is_empty(stores, settings, 
     await task
     assert max(pool.batches) <= 4 and sum(pool.batches) == 20
     assert stores.metadata.queue_counts().get(QueueState.DONE) == 20
-    assert len(stores.metadata.list_entries(Scope.admin(), limit=100)) == 20
+    assert len(stores.metadata.list_entries(PLATFORM, limit=100)) == 20
 
 
 async def test_nudge_wakes_the_dispatcher_before_the_poll_interval(stores, settings, spool_message):

@@ -7,7 +7,7 @@ import pytest
 from mairust.config import QueueSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.queue import QueueState
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.pipeline.runner import PipelineRunner, RetryPolicy
 from mairust.search.indexing import drain_search_backlog
 from mairust.storage.stores import Stores
@@ -24,11 +24,11 @@ def test_delivers_to_every_local_recipient_with_one_blob(stores, settings, spool
     ref = spool_message(BODY, "alice@example.test", "bob@example.test")
     _items, report = run_once(stores, settings)
     assert (report.delivered, report.deferred, report.failed) == (2, 0, 0)
-    entries = stores.metadata.list_entries(Scope.admin())
+    entries = stores.metadata.list_entries(PLATFORM)
     assert sorted(e.mailbox_address for e in entries) == ["alice@example.test", "bob@example.test"]
     assert {e.blob_key for e in entries} == {ref.blob_key}
     assert all(e.subject == "hello there" and e.folder == "INBOX" for e in entries)
-    hits = stores.search.search(Scope.admin(), "walrus")
+    hits = stores.search.search(PLATFORM, "walrus")
     assert sorted(h.entry_id for h in hits) == sorted(e.id for e in entries)
     assert stores.metadata.queue_counts()[QueueState.DONE] == 2
 
@@ -39,8 +39,8 @@ def test_running_a_row_twice_stores_it_once(stores, settings, spool_message):
     runner = PipelineRunner(stores, settings.queue)
     runner.process(items, "w1")
     runner.process(items, "w1")  # a lost ack: the same batch again
-    assert len(stores.metadata.list_entries(Scope.admin())) == 1
-    assert len(stores.search.search(Scope.admin(), "walrus")) == 1
+    assert len(stores.metadata.list_entries(PLATFORM)) == 1
+    assert len(stores.search.search(PLATFORM, "walrus")) == 1
 
 
 def test_mailbox_gone_since_rcpt_fails_permanently(stores, settings, spool_message):
@@ -72,16 +72,16 @@ def test_search_outage_delivers_and_leaves_a_durable_backlog(stores, settings, s
     items = stores.metadata.lease_batch("w1", 10, 60)
     report = PipelineRunner(flaky, settings.queue).process(items, "w1")
     assert (report.delivered, report.deferred) == (2, 0)  # delivery does not wait for search
-    entries = stores.metadata.list_entries(Scope.admin())
+    entries = stores.metadata.list_entries(PLATFORM)
     assert sorted(stores.metadata.search_backlog()) == sorted(e.id for e in entries)
-    assert stores.search.search(Scope.admin(), "walrus") == []
+    assert stores.search.search(PLATFORM, "walrus") == []
     with pytest.raises(StorageUnavailable):
         drain_search_backlog(flaky)  # still down: the backlog keeps everything
     assert stores.metadata.search_backlog_size() == 2
     search.down = False
     assert drain_search_backlog(flaky) == 2
     assert stores.metadata.search_backlog_size() == 0
-    assert len(stores.search.search(Scope.admin(), "walrus")) == 2
+    assert len(stores.search.search(PLATFORM, "walrus")) == 2
 
 
 class FailingMetadata:

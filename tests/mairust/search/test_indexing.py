@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mairust.errors import StorageUnavailable
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.pipeline.runner import PipelineRunner
 from mairust.search.indexing import (
     drain_search_backlog,
@@ -40,14 +40,14 @@ class DownSearch:
 
 def test_reindex_rebuilds_a_lost_index(stores, settings, spool_message, tmp_path):
     deliver(stores, settings, spool_message, 5)
-    stores.search.delete([e.id for e in stores.metadata.list_entries(Scope.admin())])
-    assert stores.search.search(Scope.admin(), "platypus") == []
+    stores.search.delete([e.id for e in stores.metadata.list_entries(PLATFORM)])
+    assert stores.search.search(PLATFORM, "platypus") == []
     seen: list[int] = []
     assert reindex_all(stores, batch_size=2, progress=seen.append) == 5
     assert seen == [2, 2, 1]
-    assert len(stores.search.search(Scope.admin(), "platypus")) == 5
+    assert len(stores.search.search(PLATFORM, "platypus")) == 5
     assert reindex_all(stores) == 5  # again: replaced, not doubled
-    assert len(stores.search.search(Scope.admin(), "platypus")) == 5
+    assert len(stores.search.search(PLATFORM, "platypus")) == 5
 
 
 def test_reindex_during_an_outage_fills_the_backlog(stores, settings, spool_message):
@@ -62,36 +62,36 @@ def test_reindex_during_an_outage_fills_the_backlog(stores, settings, spool_mess
 
 def test_an_entry_whose_blob_is_gone_is_skipped_not_fatal(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 2)
-    entries = stores.metadata.list_entries(Scope.admin())
+    entries = stores.metadata.list_entries(PLATFORM)
     stores.blobs.delete(entries[0].blob_key)
     assert index_entries(stores, entries) == 1
 
 
 def test_documents_carry_the_entry_labels(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 1)
-    entry = stores.metadata.list_entries(Scope.admin())[0]
-    stores.metadata.set_tags(Scope.admin(), entry.id, add=["ops"], remove=[])
-    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    entry = stores.metadata.list_entries(PLATFORM)[0]
+    stores.metadata.set_tags(PLATFORM, entry.id, add=["ops"], remove=[])
+    moved = stores.metadata.move_entry(PLATFORM, entry.id, "Archive")
     assert (moved.tags, moved.folder) == (("ops",), "Archive")
     assert index_entries(stores, [moved]) == 1
-    hits = stores.search.search(Scope.admin(), "platypus", filters={"tag": "ops"})
+    hits = stores.search.search(PLATFORM, "platypus", filters={"tag": "ops"})
     assert [hit.entry_id for hit in hits] == [entry.id]
-    assert stores.search.search(Scope.admin(), "", filters={"folder": "INBOX"}) == []
+    assert stores.search.search(PLATFORM, "", filters={"folder": "INBOX"}) == []
 
 
 def test_index_or_backlog(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 2)
-    first, second = stores.metadata.list_entries(Scope.admin())
-    stores.metadata.move_entry(Scope.admin(), first.id, "Archive")
-    moved = stores.metadata.get_entry(Scope.admin(), first.id)
+    first, second = stores.metadata.list_entries(PLATFORM)
+    stores.metadata.move_entry(PLATFORM, first.id, "Archive")
+    moved = stores.metadata.get_entry(PLATFORM, first.id)
     down = Stores(metadata=stores.metadata, blobs=stores.blobs, search=DownSearch(stores.search))
     assert index_or_backlog(down, [moved]) is False
     assert stores.metadata.search_backlog(10) == [first.id]
-    assert stores.search.search(Scope.admin(), "", filters={"folder": "Archive"}) == []
+    assert stores.search.search(PLATFORM, "", filters={"folder": "Archive"}) == []
     assert index_or_backlog(stores, [second]) is True
     assert stores.metadata.search_backlog(10) == [first.id]
     assert drain_search_backlog(stores) == 1
-    hits = stores.search.search(Scope.admin(), "", filters={"folder": "Archive"})
+    hits = stores.search.search(PLATFORM, "", filters={"folder": "Archive"})
     assert [hit.entry_id for hit in hits] == [first.id]
 
 
@@ -110,33 +110,33 @@ class NoBlobs:
 
 def test_relabel_updates_in_place_without_the_blob(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 1)
-    [entry] = stores.metadata.list_entries(Scope.admin())
-    tagged = stores.metadata.set_tags(Scope.admin(), entry.id, add=["ops"], remove=[])
+    [entry] = stores.metadata.list_entries(PLATFORM)
+    tagged = stores.metadata.set_tags(PLATFORM, entry.id, add=["ops"], remove=[])
     no_blobs = Stores(metadata=stores.metadata, blobs=NoBlobs(stores.blobs), search=stores.search)
     assert relabel_or_backlog(no_blobs, tagged) is True
-    hits = stores.search.search(Scope.admin(), "platypus", filters={"tag": "ops"})
+    hits = stores.search.search(PLATFORM, "platypus", filters={"tag": "ops"})
     assert [hit.entry_id for hit in hits] == [entry.id]
 
 
 def test_relabel_of_an_entry_not_indexed_indexes_it_whole(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 1)
-    [entry] = stores.metadata.list_entries(Scope.admin())
+    [entry] = stores.metadata.list_entries(PLATFORM)
     stores.search.delete([entry.id])
-    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    moved = stores.metadata.move_entry(PLATFORM, entry.id, "Archive")
     assert relabel_or_backlog(stores, moved) is True
-    hits = stores.search.search(Scope.admin(), "platypus", filters={"folder": "Archive"})
+    hits = stores.search.search(PLATFORM, "platypus", filters={"folder": "Archive"})
     assert [hit.entry_id for hit in hits] == [entry.id]
     assert stores.metadata.search_backlog_size() == 0
 
 
 def test_relabel_with_search_down_goes_to_the_backlog(stores, settings, spool_message):
     deliver(stores, settings, spool_message, 1)
-    [entry] = stores.metadata.list_entries(Scope.admin())
-    moved = stores.metadata.move_entry(Scope.admin(), entry.id, "Archive")
+    [entry] = stores.metadata.list_entries(PLATFORM)
+    moved = stores.metadata.move_entry(PLATFORM, entry.id, "Archive")
     down = Stores(metadata=stores.metadata, blobs=stores.blobs, search=DownSearch(stores.search))
     assert relabel_or_backlog(down, moved) is False
     assert stores.metadata.search_backlog(10) == [entry.id]
-    assert stores.search.search(Scope.admin(), "", filters={"folder": "Archive"}) == []
+    assert stores.search.search(PLATFORM, "", filters={"folder": "Archive"}) == []
     assert drain_search_backlog(stores) == 1
-    hits = stores.search.search(Scope.admin(), "", filters={"folder": "Archive"})
+    hits = stores.search.search(PLATFORM, "", filters={"folder": "Archive"})
     assert [hit.entry_id for hit in hits] == [entry.id]

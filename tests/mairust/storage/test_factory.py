@@ -8,7 +8,7 @@ import pytest
 
 from mairust.config import Settings, StorageSettings
 from mairust.errors import StorageUnavailable
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
@@ -38,7 +38,7 @@ def test_embedded_defaults_open_after_migrate(tmp_path: Path) -> None:
         assert stores.metadata.list_tenants() == [tenant]
         key = stores.blobs.put(b"x").key
         assert stores.blobs.get(key) == b"x"
-        assert stores.search.search(Scope.admin(), "nothing") == []
+        assert stores.search.search(PLATFORM, "nothing") == []
     finally:
         stores.close()
     assert (tmp_path / "data" / "metadata.db").is_file()

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from mairust.errors import InvalidInput
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, Scope, TenantScope
 from mairust.storage.fts5_search import Fts5SearchIndex, fts5_query
 from mairust.storage.protocols import SearchIndex
 from tests.support.search_documents import START, search_doc
 
-ACME, BETA = Scope.tenant("T-ACME"), Scope.tenant("T-BETA")
+ACME, BETA = TenantScope("T-ACME"), TenantScope("T-BETA")
 
 
 def _ids(index: SearchIndex, scope: Scope, query: str, **kw: object) -> list[str]:
@@ -103,10 +103,10 @@ def test_scoped_by_tenant_and_mailbox(search_index: SearchIndex) -> None:
     )
     assert sorted(_ids(search_index, ACME, "secret")) == ["a1", "a2"]
     assert _ids(search_index, BETA, "secret") == ["b1"]
-    assert _ids(search_index, Scope.tenant("T-OTHER"), "secret") == []
+    assert _ids(search_index, TenantScope("T-OTHER"), "secret") == []
     assert _ids(search_index, ACME, "secret", mailbox_id="MB-2") == ["a2"]
     assert _ids(search_index, BETA, "secret", mailbox_id="MB-1") == []
-    assert sorted(_ids(search_index, Scope.admin(), "secret")) == ["a1", "a2", "b1"]
+    assert sorted(_ids(search_index, PLATFORM, "secret")) == ["a1", "a2", "b1"]
 
 
 def test_best_match_first_with_snippet(search_index: SearchIndex) -> None:
@@ -165,7 +165,7 @@ def test_filters_select_by_authentication_result(search_index: SearchIndex) -> N
         "old",
     ]
     assert _ids(search_index, ACME, " ", filters={"dmarc": "fail"}, limit=1, offset=2) == ["old"]
-    assert sorted(_ids(search_index, Scope.admin(), "", filters={"dmarc": "fail"})) == [
+    assert sorted(_ids(search_index, PLATFORM, "", filters={"dmarc": "fail"})) == [
         "beta",
         "fail",
         "old",

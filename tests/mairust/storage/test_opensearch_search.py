@@ -17,7 +17,7 @@ import pytest
 
 from mairust.config import StorageSettings
 from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.opensearch_search import (
     LAYOUT_VERSION,
@@ -33,7 +33,7 @@ from tests.support.opensearch_indexes import (
 )
 from tests.support.search_documents import search_doc
 
-ACME = Scope.tenant("T-ACME")
+ACME = TenantScope("T-ACME")
 
 
 @pytest.fixture
@@ -275,7 +275,7 @@ def test_unreachable_node_is_unavailable_quickly() -> None:
     index = OpenSearchIndex(f"opensearch://127.0.0.1:{_closed_port()}?index=x")
     # ... the first use does, quickly.
     with pytest.raises(StorageUnavailable):
-        index.search(Scope.admin(), "anything")
+        index.search(PLATFORM, "anything")
     with pytest.raises(StorageUnavailable):
         index.index([])
     assert time.monotonic() - began < 3
@@ -290,7 +290,7 @@ def test_silent_node_times_out_as_unavailable() -> None:
         began = time.monotonic()
         index = OpenSearchIndex(f"opensearch://127.0.0.1:{port}?index=x&timeout=0.5")
         with pytest.raises(StorageUnavailable):
-            index.search(Scope.admin(), "anything")
+            index.search(PLATFORM, "anything")
         assert time.monotonic() - began < 3
 
 
@@ -386,4 +386,4 @@ def test_a_failing_node_at_open_is_unavailable_at_first_use() -> None:
     with _failing_node(503, {"status": 503}) as url:
         index = OpenSearchIndex(url.replace("index=x", "index=y"))  # y cannot be created
         with pytest.raises(StorageUnavailable):
-            index.search(Scope.admin(), "anything")
+            index.search(PLATFORM, "anything")

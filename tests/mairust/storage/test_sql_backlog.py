@@ -6,7 +6,7 @@ from mairust.model.annotations import Annotations
 from mairust.model.mailbox import NewEntry
 from mairust.model.message import SpoolRecord
 from mairust.model.queue import QueueItem
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.storage.sql_metadata import SqlMetadataStore
 
 
@@ -59,6 +59,6 @@ def test_auth_results_and_annotations_travel_with_the_message(metadata_store, ma
         NewEntry(tenant.id, mailbox.id, base.ref.id, "s", "f@x", (), None, 1, folder="Junk")
     )
     assert entry.auth_results == auth
-    assert metadata_store.get_entry(Scope.admin(), entry.id).auth_results == auth
-    assert metadata_store.count_entries(Scope.admin()) == 1
-    assert metadata_store.count_entries(Scope.tenant("someone-else")) == 0
+    assert metadata_store.get_entry(PLATFORM, entry.id).auth_results == auth
+    assert metadata_store.count_entries(PLATFORM) == 1
+    assert metadata_store.count_entries(TenantScope("someone-else")) == 0

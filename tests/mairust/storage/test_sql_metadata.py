@@ -21,7 +21,7 @@ from mairust.model.directory import Mailbox, Tenant
 from mairust.model.mailbox import NewEntry
 from mairust.model.message import SpoolRecord
 from mairust.model.queue import QueueState
-from mairust.model.scope import Scope
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
 
@@ -113,10 +113,10 @@ def test_mailboxes_with_unicode_addresses(metadata_store: SqlMetadataStore) -> N
 def test_directory_listings_are_scoped(metadata_store: SqlMetadataStore) -> None:
     acme, acme_box = _tenant_with_mailbox(metadata_store, "acme", "acme.example")
     beta, beta_box = _tenant_with_mailbox(metadata_store, "beta", "beta.example")
-    assert [d.name for d in metadata_store.list_domains(Scope.tenant(acme.id))] == ["acme.example"]
-    assert metadata_store.list_mailboxes(Scope.tenant(beta.id)) == [beta_box]
-    assert metadata_store.list_mailboxes(Scope.admin()) == [acme_box, beta_box]
-    assert len(metadata_store.list_domains(Scope.admin())) == 2
+    assert [d.name for d in metadata_store.list_domains(TenantScope(acme.id))] == ["acme.example"]
+    assert metadata_store.list_mailboxes(TenantScope(beta.id)) == [beta_box]
+    assert metadata_store.list_mailboxes(PLATFORM) == [acme_box, beta_box]
+    assert len(metadata_store.list_domains(PLATFORM)) == 2
 
 
 # -- spool -------------------------------------------------------------------------
@@ -482,7 +482,7 @@ def test_entries_of_another_tenant_are_not_found(
     metadata_store.commit_messages([record])
     acme_entry = metadata_store.store_entry(_entry(acme_box, record.ref.id))
     beta_entry = metadata_store.store_entry(_entry(beta_box, record.ref.id))
-    acme_scope, beta_scope = Scope.tenant(acme.id), Scope.tenant(beta.id)
+    acme_scope, beta_scope = TenantScope(acme.id), TenantScope(beta.id)
 
     assert metadata_store.get_entry(acme_scope, acme_entry.id) == acme_entry
     with pytest.raises(NotFound):
@@ -498,11 +498,11 @@ def test_entries_of_another_tenant_are_not_found(
 
     both = [acme_entry.id, beta_entry.id]
     assert metadata_store.get_entries(beta_scope, both) == [beta_entry]
-    assert metadata_store.get_entries(Scope.admin(), both) == [acme_entry, beta_entry]
-    assert metadata_store.get_entries(Scope.admin(), both[::-1]) == [beta_entry, acme_entry]
+    assert metadata_store.get_entries(PLATFORM, both) == [acme_entry, beta_entry]
+    assert metadata_store.get_entries(PLATFORM, both[::-1]) == [beta_entry, acme_entry]
     assert metadata_store.list_entries(beta_scope) == [beta_entry]
     assert metadata_store.list_entries(beta_scope, mailbox_id=acme_box.id) == []
-    assert len(metadata_store.list_entries(Scope.admin())) == 2
+    assert len(metadata_store.list_entries(PLATFORM)) == 2
 
 
 def test_list_entries_newest_first_with_cursor(
@@ -516,7 +516,7 @@ def test_list_entries_newest_first_with_cursor(
     ]
     metadata_store.commit_messages(records)
     stored = [metadata_store.store_entry(_entry(mailbox, r.ref.id)) for r in records]
-    scope = Scope.tenant(tenant.id)
+    scope = TenantScope(tenant.id)
     expected = sorted(stored, key=lambda e: (e.received_at, e.id), reverse=True)
 
     pages: list[list[str]] = []
@@ -534,7 +534,7 @@ def test_folders_and_tags(metadata_store: SqlMetadataStore, make_record: RecordM
     records = [make_record(mailbox.address) for _ in range(3)]
     metadata_store.commit_messages(records)
     entries = [metadata_store.store_entry(_entry(mailbox, r.ref.id)) for r in records]
-    scope = Scope.tenant(tenant.id)
+    scope = TenantScope(tenant.id)
 
     moved = metadata_store.move_entry(scope, entries[0].id, "Archiv/2024 ✓")
     assert moved.folder == "Archiv/2024 ✓"
@@ -551,7 +551,7 @@ def test_folders_and_tags(metadata_store: SqlMetadataStore, make_record: RecordM
     assert tagged.tags == ("spam", "wichtig")
     tagged = metadata_store.set_tags(scope, entries[1].id, ["neu"], ["spam", "absent"])
     assert tagged.tags == ("wichtig", "neu")
-    assert metadata_store.get_entry(Scope.admin(), entries[1].id).tags == ("wichtig", "neu")
+    assert metadata_store.get_entry(PLATFORM, entries[1].id).tags == ("wichtig", "neu")
 
 
 # -- concurrency -------------------------------------------------------------------
