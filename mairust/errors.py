@@ -15,6 +15,17 @@ class NotFound(MairustError):
     """The thing asked for does not exist in the caller's scope (a 404, never a 403)."""
 
 
+class Unauthenticated(MairustError):
+    """No valid credentials: a missing, unknown, expired or revoked token (a 401)."""
+
+
+class Forbidden(MairustError):
+    """The caller is known but may not do this: a permission or role it lacks (a 403).
+
+    Never for another tenant's object: that one is :class:`NotFound` (invariant 5).
+    """
+
+
 class Conflict(MairustError):
     """The thing to create exists already."""
 

@@ -17,6 +17,7 @@ from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.routes import api_router
 from mairust.config import Settings
+from mairust.services.application import Application
 from mairust.storage.stores import Stores
 
 TITLE = "MaiRust API"
@@ -35,12 +36,14 @@ TAGS: list[dict[str, Any]] = [
     {"name": "search", "description": "Full-text search over messages."},
     {"name": "directory", "description": "Local domains, their tenants and mailbox users."},
     {"name": "queue", "description": "The delivery queue (operator only)."},
+    {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
 ]
 
 
-def create_app(settings: Settings, stores: Stores) -> FastAPI:
-    """The API app over ``stores``; authentication uses ``settings.api.admin_token``."""
+def create_app(settings: Settings, stores: Stores, token_key: bytes) -> FastAPI:
+    """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
+    platform admin; ``token_key`` keys the digests of every other API token."""
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -49,6 +52,7 @@ def create_app(settings: Settings, stores: Stores) -> FastAPI:
     )
     app.state.settings = settings
     app.state.stores = stores
+    app.state.application = Application.over(stores, token_key)
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)

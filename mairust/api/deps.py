@@ -1,46 +1,43 @@
 """FastAPI dependencies of the routes, as ``Annotated`` aliases.
 
-Routes ask for what they need by type (``EntriesDep``, ``CurrentScope``, ...);
-the app state set up in :func:`mairust.api.app.create_app` provides it. The metadata
-store is offered by role (``DirectoryDep``, ``QueueDep``, ``EntriesDep``), so a route's
-signature says which part of it the route touches; ``MetadataDep`` is the whole store.
-Tests swap any of these with ``app.dependency_overrides``.
+Routes ask for what they need by type: the :class:`~mairust.services.application.Application`
+(``AppDep``) and the caller (``Caller``). Authentication turns the bearer token into a
+:class:`~mairust.model.principal.Principal`: the operator's admin token (``api.admin_token``)
+is the platform admin; any other token is looked up by the token service.
 
-Authentication turns a bearer token into a :class:`Scope`. Today the only token is
-the operator's admin token (``PLATFORM``); tenant tokens slot into
-:func:`current_scope` later by returning ``TenantScope(...)``, and every route that
-reads tenant data already passes the scope to the stores.
+Every route under ``/api/v1`` declares what it needs with :func:`allowed` (a permission and
+the least role); ``tests/mairust/api/test_route_permissions.py`` fails for a route that
+does not, so no endpoint is reachable by accident. The services check again: the route's
+declaration is the contract a client reads in the OpenAPI document, the service's check is
+the rule.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mairust.api.metrics import ApiMetrics
-from mairust.api.problems import FORBIDDEN, UNAUTHORIZED, ProblemError
+from mairust.api.problems import UNAUTHORIZED, ProblemError
 from mairust.config import Settings
-from mairust.errors import NotFound
-from mairust.model.address import normalize_address
-from mairust.model.directory import Mailbox
-from mairust.model.scope import PLATFORM, PlatformScope, Scope, TenantScope
-from mairust.storage.protocols import (
-    BlobStore,
-    DirectoryStore,
-    EntryStore,
-    MetadataStore,
-    QueueStore,
-    SearchIndex,
-)
+from mairust.model.principal import Permission, Principal, Role
+from mairust.services.access import require
+from mairust.services.application import Application
 from mairust.storage.stores import Stores
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="The operator's admin token (`api.admin_token` / `MAIRUST_ADMIN_TOKEN`).",
+    description="An API token (`mrt_…`), a login token from `POST /api/v1/auth/token`, or "
+    "the operator's admin token (`api.admin_token` / `MAIRUST_ADMIN_TOKEN`).",
 )
+# Marks the dependency functions made by `allowed`, so a test can find routes without one.
+PERMISSION_MARK = "__mairust_permission__"
+# Marks the one kind of route that needs no token (log-in).
+PUBLIC_MARK = "__mairust_public__"
 
 
 # Dependencies that do no I/O are async: FastAPI runs sync ones in the thread pool.
@@ -54,6 +51,11 @@ async def get_stores(request: Request) -> Stores:
     return stores
 
 
+async def get_application(request: Request) -> Application:
+    application: Application = request.app.state.application
+    return application
+
+
 async def get_api_metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
@@ -61,100 +63,59 @@ async def get_api_metrics(request: Request) -> ApiMetrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoresDep = Annotated[Stores, Depends(get_stores)]
+AppDep = Annotated[Application, Depends(get_application)]
 ApiMetricsDep = Annotated[ApiMetrics, Depends(get_api_metrics)]
 
 
-async def get_metadata(stores: StoresDep) -> MetadataStore:
-    return stores.metadata
+def client_source(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
 
 
-async def get_directory(stores: StoresDep) -> DirectoryStore:
-    return stores.metadata
-
-
-async def get_queue(stores: StoresDep) -> QueueStore:
-    return stores.metadata
-
-
-async def get_entries(stores: StoresDep) -> EntryStore:
-    return stores.metadata
-
-
-async def get_blobs(stores: StoresDep) -> BlobStore:
-    return stores.blobs
-
-
-async def get_search(stores: StoresDep) -> SearchIndex:
-    return stores.search
-
-
-MetadataDep = Annotated[MetadataStore, Depends(get_metadata)]
-DirectoryDep = Annotated[DirectoryStore, Depends(get_directory)]
-QueueDep = Annotated[QueueStore, Depends(get_queue)]
-EntriesDep = Annotated[EntryStore, Depends(get_entries)]
-BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
-SearchDep = Annotated[SearchIndex, Depends(get_search)]
-
-
-async def current_scope(
+def authenticate(
+    request: Request,
     settings: SettingsDep,
+    application: AppDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Scope:
-    """The scope of the caller's bearer token; 401 if missing or unknown."""
+) -> Principal:
+    """The principal of the caller's bearer token; 401 if missing, unknown or expired.
+
+    Sync on purpose: a token lookup reads the store, so FastAPI runs it in the thread pool.
+    """
     if credentials is None:
+        # No credentials at all: the challenge names the scheme only (RFC 6750 §3).
         raise ProblemError(
             UNAUTHORIZED, "Send 'Authorization: Bearer <token>'.", {"WWW-Authenticate": "Bearer"}
         )
+    source = client_source(request)
     admin_token = settings.api.admin_token
-    # Constant-time comparison; with no admin token configured no token is valid.
+    # Constant-time comparison; with no admin token configured no token matches it.
     if admin_token is not None and hmac.compare_digest(
         credentials.credentials.encode(), admin_token.get_secret_value().encode()
     ):
-        return PLATFORM
-    raise ProblemError(
-        UNAUTHORIZED,
-        "The bearer token is not valid.",
-        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+        return Principal.platform("admin-token", source)
+    return application.tokens.authenticate(credentials.credentials, source)
 
 
-CurrentScope = Annotated[Scope, Depends(current_scope)]
+Caller = Annotated[Principal, Depends(authenticate)]
 
 
-async def require_admin(scope: CurrentScope) -> Scope:
-    """The operator scope; a tenant token gets 403 on operator-only routes."""
-    if not isinstance(scope, PlatformScope):
-        raise ProblemError(FORBIDDEN, "This operation needs the operator's admin token.")
-    return scope
+def allowed(
+    permission: Permission, role: Role = Role.USER
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the caller, if their token holds ``permission`` and at least ``role``
+    (403 otherwise). Every ``/api/v1`` route declares one."""
+
+    async def check(principal: Caller) -> Principal:
+        require(principal, permission, role)
+        return principal
+
+    setattr(check, PERMISSION_MARK, (permission, role))
+    return check
 
 
-AdminScope = Annotated[Scope, Depends(require_admin)]
-
-
-def mailbox_filter(
-    scope: CurrentScope,
-    directory: DirectoryDep,
-    mailbox: Annotated[
-        str | None,
-        Query(
-            min_length=3,
-            max_length=320,
-            description="Only this mailbox (an address); all mailboxes in scope if omitted.",
-            examples=["jane@example.com"],
-        ),
-    ] = None,
-) -> Mailbox | None:
-    """The mailbox named by the ``mailbox`` query parameter, resolved inside the scope.
-
-    A mailbox of another tenant is reported exactly like a missing one (invariant 5).
-    Sync on purpose: the store call blocks, so FastAPI runs it in the thread pool.
-    """
-    if mailbox is None:
-        return None
-    found = directory.find_mailbox(normalize_address(mailbox))
-    if found is None or (isinstance(scope, TenantScope) and found.tenant_id != scope.tenant_id):
-        raise NotFound(f"no mailbox {mailbox!r}")
-    return found
-
-
-MailboxFilter = Annotated[Mailbox | None, Depends(mailbox_filter)]
+Reader = Annotated[Principal, Depends(allowed(Permission.READ))]
+Writer = Annotated[Principal, Depends(allowed(Permission.WRITE))]
+Sender = Annotated[Principal, Depends(allowed(Permission.SEND))]
+TenantAdmin = Annotated[Principal, Depends(allowed(Permission.ADMIN, Role.TENANT_ADMIN))]
+PlatformAdmin = Annotated[Principal, Depends(allowed(Permission.ADMIN, Role.ADMIN))]
+PlatformReader = Annotated[Principal, Depends(allowed(Permission.READ, Role.ADMIN))]

@@ -22,7 +22,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mairust.errors import Conflict, InvalidInput, MairustError, NotFound, StorageUnavailable
+from mairust.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MairustError,
+    NotFound,
+    StorageUnavailable,
+    Unauthenticated,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -81,6 +89,8 @@ LOOP_STALLED = ProblemKind("loop-stalled", "Background loop stalled", 503)
 # Domain error -> problem kind. Order matters only for subclasses (first match wins).
 _DOMAIN_KINDS: tuple[tuple[type[MairustError], ProblemKind], ...] = (
     (NotFound, NOT_FOUND),
+    (Unauthenticated, UNAUTHORIZED),
+    (Forbidden, FORBIDDEN),
     (Conflict, CONFLICT),
     (InvalidInput, INVALID_INPUT),
     (StorageUnavailable, STORAGE_UNAVAILABLE),
@@ -145,6 +155,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         _log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
         detail = "A store is temporarily unavailable; retry later."
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    elif kind is UNAUTHORIZED:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     elif kind is INTERNAL:
         _log.error("unmapped domain error on %s", request.url.path, exc_info=exc)
         detail = "The server failed to answer this request."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
@@ -18,8 +18,9 @@ from mairust.model.directory import Domain, Mailbox
 from mairust.model.mailbox import MailboxEntry
 from mairust.model.parsing import ParsedMessage
 from mairust.model.queue import QueueItem, QueueState
+from mairust.services.mailboxes import MAX_TAGS
 
-MAX_TAGS = 50
+MailboxRole = Literal["user", "tenant_admin"]
 MAX_TAG_LENGTH = 64
 MAX_FOLDER_LENGTH = 255
 # IMAP LIST wildcards: a folder named with them could never be listed unambiguously.
@@ -208,6 +209,7 @@ class UserOut(BaseModel):
     tenant_id: str
     created_at: datetime
     has_password: bool = Field(description="Whether the user may authenticate (SMTP AUTH).")
+    role: MailboxRole
 
     @classmethod
     def from_mailbox(cls, mailbox: Mailbox) -> UserOut:
@@ -217,6 +219,7 @@ class UserOut(BaseModel):
             tenant_id=mailbox.tenant_id,
             created_at=mailbox.created_at,
             has_password=mailbox.password_hash is not None,
+            role=mailbox.role.value,
         )
 
 
@@ -228,7 +231,11 @@ class UserCreate(BaseModel):
         default=None,
         min_length=1,
         max_length=1024,
-        description="Password for SMTP AUTH; stored as a scrypt hash. Omit for no AUTH.",
+        description="Password for SMTP AUTH and API log-in; stored as a scrypt hash. Omit "
+        "for none.",
+    )
+    role: MailboxRole = Field(
+        default="user", description="`tenant_admin` manages the tenant's users and tokens."
     )
 
 

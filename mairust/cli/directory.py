@@ -1,7 +1,13 @@
-"""``mairust domain ...`` and ``mairust user ...``: local domains and mailboxes."""
+"""``mairust domain ...`` and ``mairust user ...``: local domains and mailboxes.
+
+The commands act as the platform admin (whoever may run them may open the stores) through
+:class:`~mairust.services.directory.DirectoryService`, so the rules and the audit log are
+the API's.
+"""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import Annotated
 
@@ -16,29 +22,33 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
-from mairust.errors import Conflict, InvalidInput
-from mairust.model.address import normalize_address, normalize_domain
-from mairust.model.scope import PLATFORM
-from mairust.passwords import hash_password
-from mairust.storage.protocols import DirectoryStore
+from mairust.errors import InvalidInput
+from mairust.model.address import normalize_address
+from mairust.model.principal import Principal, Role
+from mairust.services.audit import AuditTrail
+from mairust.services.directory import DirectoryService, NewUser
+from mairust.storage.protocols import MetadataStore
 
 domain_app = typer.Typer(help="Local domains: mail for them is accepted and stored.")
 user_app = typer.Typer(help="Mailboxes (users) in local domains.")
 console = Console()
 
 
-def ensure_domain(metadata: DirectoryStore, name: str, tenant: str | None = None) -> bool:
+def cli_principal() -> Principal:
+    """The platform admin, named after the local user for the audit log."""
+    return Principal.platform(f"cli:{getpass.getuser()}", "cli")
+
+
+def directory_service(metadata: MetadataStore) -> DirectoryService:
+    return DirectoryService(metadata, AuditTrail(metadata))
+
+
+def ensure_domain(metadata: MetadataStore, name: str, tenant: str | None = None) -> bool:
     """Create ``name`` (and its tenant, named after the domain by default) unless it exists.
 
     Returns True when something was created.
     """
-    domain = normalize_domain(name)
-    if metadata.get_domain(domain) is not None:
-        return False
-    tenant_name = tenant or domain
-    owner = metadata.get_tenant_by_name(tenant_name) or metadata.create_tenant(tenant_name)
-    metadata.add_domain(domain, owner.id)
-    return True
+    return directory_service(metadata).ensure_domain(cli_principal(), name, tenant)
 
 
 @domain_app.command("add")
@@ -52,18 +62,18 @@ def domain_add(
 ) -> None:
     """Add a local domain."""
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
-        if not ensure_domain(stores.metadata, name, tenant):
-            raise Conflict(f"domain {normalize_domain(name)} exists already")
-    console.print(f"added domain [bold]{normalize_domain(name)}[/]")
+        domain, _ = directory_service(stores.metadata).create_domain(cli_principal(), name, tenant)
+    console.print(f"added domain [bold]{domain.name}[/]")
 
 
 @domain_app.command("list")
 def domain_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """List local domains and their tenants."""
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
-        tenants = {t.id: t.name for t in stores.metadata.list_tenants()}
+        directory = directory_service(stores.metadata)
+        tenants = directory.tenant_names()
         table = Table("domain", "tenant", "created")
-        for domain in stores.metadata.list_domains(PLATFORM):
+        for domain in directory.list_domains(cli_principal()):
             table.add_row(
                 domain.name,
                 tenants.get(domain.tenant_id, domain.tenant_id),
@@ -81,22 +91,29 @@ def user_add(
     create_domain: Annotated[
         bool, typer.Option("--create-domain", help="Add the domain first if it is not local.")
     ] = False,
+    tenant_admin: Annotated[
+        bool,
+        typer.Option(
+            "--tenant-admin", help="Make the user a tenant admin (manages the tenant's users)."
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Create a mailbox. Its domain must be local (see `mairust domain add`)."""
-    password_hash = None
+    password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             with reported_errors():
                 raise InvalidInput("--password-stdin: the password read from stdin is empty")
-        password_hash = hash_password(password)
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
+        directory = directory_service(stores.metadata)
         normalized = normalize_address(address)
         if create_domain:
-            ensure_domain(stores.metadata, normalized.rpartition("@")[2])
-        mailbox = stores.metadata.add_mailbox(normalized, password_hash)
+            directory.ensure_domain(cli_principal(), normalized.rpartition("@")[2])
+        new = NewUser(normalized, password, Role.TENANT_ADMIN if tenant_admin else Role.USER)
+        mailbox = directory.create_user(cli_principal(), new)
     console.print(f"added mailbox [bold]{mailbox.address}[/] ({mailbox.id})")
 
 
@@ -104,11 +121,12 @@ def user_add(
 def user_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """List mailboxes."""
     with reported_errors(), opened_stores(settings_from(data_dir, config)) as stores:
-        table = Table("address", "id", "auth", "created")
-        for mailbox in stores.metadata.list_mailboxes(PLATFORM):
+        table = Table("address", "id", "role", "auth", "created")
+        for mailbox in directory_service(stores.metadata).list_users(cli_principal()):
             table.add_row(
                 mailbox.address,
                 mailbox.id,
+                mailbox.role.value,
                 "yes" if mailbox.password_hash else "no",
                 mailbox.created_at.isoformat(timespec="seconds"),
             )

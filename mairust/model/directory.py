@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mairust.model.principal import Role
+
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
@@ -28,3 +30,5 @@ class Mailbox:
     created_at: datetime
     # scrypt hash ("scrypt$n$r$p$salt$hash"); None means no SMTP AUTH for this mailbox.
     password_hash: str | None = None
+    # USER or TENANT_ADMIN; the platform admin is never a mailbox.
+    role: Role = Role.USER

@@ -2,10 +2,11 @@
 
 Three backends: message bodies (:class:`BlobStore`), full-text search
 (:class:`SearchIndex`) and the transactional metadata (:class:`MetadataStore`). The
-metadata store is itself four roles, so that each consumer names only the part it uses:
+metadata store is itself six roles, so that each consumer names only the part it uses:
 :class:`DirectoryStore` (tenants, domains, mailboxes), :class:`QueueStore` (the spool's
-commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries)
-and :class:`SearchBacklog` (entries waiting to be indexed). One SQL class implements them
+commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries),
+:class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens)
+and :class:`AuditStore` (the audit log). One SQL class implements them
 all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
@@ -20,9 +21,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Domain, Mailbox, Tenant
 from mairust.model.mailbox import MailboxEntry, NewEntry, SearchDocument, SearchHit
 from mairust.model.message import BlobInfo, SpoolRecord
+from mairust.model.principal import Role
 from mairust.model.queue import QueueItem, QueueState
 from mairust.model.scope import Scope
 
@@ -66,11 +69,19 @@ class DirectoryStore(Protocol):
 
     def list_domains(self, scope: Scope) -> list[Domain]: ...
 
-    def add_mailbox(self, address: str, password_hash: str | None = None) -> Mailbox:
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def add_mailbox(
+        self, address: str, password_hash: str | None = None, role: Role = Role.USER
+    ) -> Mailbox:
         """Create a mailbox in the tenant that owns the address's domain.
 
         NotFound if the domain is not local; Conflict if the address exists.
         """
+        ...
+
+    def get_mailbox(self, scope: Scope, mailbox_id: str) -> Mailbox:
+        """NotFound if absent or outside the scope."""
         ...
 
     def find_mailbox(self, address: str) -> Mailbox | None:
@@ -218,7 +229,49 @@ class SearchBacklog(Protocol):
     def search_backlog_size(self) -> int: ...
 
 
-class MetadataStore(DirectoryStore, QueueStore, EntryStore, SearchBacklog, Protocol):
+class TokenStore(Protocol):
+    """API tokens, kept as the HMAC digest of the token (the service computes it)."""
+
+    def add_token(self, token: ApiToken, digest: str) -> None: ...
+
+    def find_token(self, digest: str) -> ApiToken | None:
+        """The token with this digest, whatever its state (the caller checks it)."""
+        ...
+
+    def list_tokens(
+        self, scope: Scope, limit: int = 100, after: str | None = None
+    ) -> list[ApiToken]:
+        """By id; ``after`` is the last id of the previous page."""
+        ...
+
+    def get_token(self, scope: Scope, token_id: str) -> ApiToken:
+        """NotFound if absent or outside the scope."""
+        ...
+
+    def revoke_token(self, scope: Scope, token_id: str, at: datetime) -> ApiToken:
+        """Revoked from ``at`` (a second revoke keeps the first time); NotFound outside."""
+        ...
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        """Remember when the token was last used."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit log: append-only."""
+
+    def append_audit(self, record: AuditRecord) -> None: ...
+
+    def list_audit(
+        self, scope: Scope, limit: int = 50, before: str | None = None
+    ) -> list[AuditRecord]:
+        """Newest first; ``before`` is a record id from a previous page (exclusive)."""
+        ...
+
+
+class MetadataStore(
+    DirectoryStore, QueueStore, EntryStore, SearchBacklog, TokenStore, AuditStore, Protocol
+):
     """Every metadata role in one transactional store (one backend implements them all)."""
 
     def close(self) -> None: ...

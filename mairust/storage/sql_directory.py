@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import assert_never
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 
@@ -11,6 +11,7 @@ from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.address import domain_of, normalize_address, normalize_domain
 from mairust.model.directory import Domain, Mailbox, Tenant
 from mairust.model.ids import new_id
+from mairust.model.principal import Role
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import domains, mailboxes, tenants
@@ -79,7 +80,9 @@ class SqlDirectory:
             rows = conn.execute(query).all()
         return [Domain(row.name, row.tenant_id, row.created_at) for row in rows]
 
-    def add_mailbox(self, address: str, password_hash: str | None = None) -> Mailbox:
+    def add_mailbox(
+        self, address: str, password_hash: str | None = None, role: Role = Role.USER
+    ) -> Mailbox:
         normalized = normalize_address(address)
         domain_name = domain_of(normalized)
         with self._db.write() as conn:
@@ -99,6 +102,7 @@ class SqlDirectory:
                 address=normalized,
                 created_at=datetime.now(UTC),
                 password_hash=password_hash,
+                role=role,
             )
             conn.execute(
                 mailboxes.insert().values(
@@ -107,9 +111,23 @@ class SqlDirectory:
                     address=mailbox.address,
                     password_hash=mailbox.password_hash,
                     created_at=mailbox.created_at,
+                    role=mailbox.role.value,
                 )
             )
         return mailbox
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        with self._db.read() as conn:
+            row = conn.execute(tenants.select().where(tenants.c.id == tenant_id)).first()
+        return None if row is None else Tenant(row.id, row.name, row.created_at)
+
+    def get_mailbox(self, scope: Scope, mailbox_id: str) -> Mailbox:
+        query = mailboxes.select().where(mailboxes.c.id == mailbox_id, *_mailbox_scope(scope))
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no mailbox {mailbox_id!r}")
+        return _mailbox(row)
 
     def find_mailbox(self, address: str) -> Mailbox | None:
         with self._db.read() as conn:
@@ -119,26 +137,31 @@ class SqlDirectory:
         return None if row is None else _mailbox(row)
 
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
-        query = mailboxes.select().order_by(mailboxes.c.address)
-        match scope:
-            case TenantScope(tenant_id=tenant_id, mailbox_id=mailbox_id):
-                query = query.where(mailboxes.c.tenant_id == tenant_id)
-                if mailbox_id is not None:
-                    query = query.where(mailboxes.c.id == mailbox_id)
-            case PlatformScope():
-                pass
-            case _:
-                assert_never(scope)
+        query = mailboxes.select().where(*_mailbox_scope(scope)).order_by(mailboxes.c.address)
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [_mailbox(row) for row in rows]
 
 
-def _mailbox(row: sa.Row[tuple[str, str, str, str | None, datetime]]) -> Mailbox:
+def _mailbox_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions that confine mailboxes to ``scope`` (none for the platform)."""
+    match scope:
+        case TenantScope(tenant_id=tenant_id, mailbox_id=None):
+            return [mailboxes.c.tenant_id == tenant_id]
+        case TenantScope(tenant_id=tenant_id, mailbox_id=mailbox_id):
+            return [mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id]
+        case PlatformScope():
+            return []
+        case _:
+            assert_never(scope)
+
+
+def _mailbox(row: sa.Row[Any]) -> Mailbox:
     return Mailbox(
         id=row.id,
         tenant_id=row.tenant_id,
         address=row.address,
         created_at=row.created_at,
         password_hash=row.password_hash,
+        role=Role(row.role),
     )

@@ -3,7 +3,8 @@
 SQLAlchemy Core over SQLite (embedded) or, next, PostgreSQL. The schema comes only
 from the Alembic migrations (``mairust.storage.sql_migrations``); opening a store
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
-``sql_entries``, ``sql_backlog`` and ``sql_heartbeats``; connection set-up and error
+``sql_entries``, ``sql_backlog``, ``sql_heartbeats``, ``sql_tokens`` and
+``sql_audit``; connection set-up and error
 mapping in ``sql_engine``.
 """
 
@@ -11,15 +12,19 @@ from __future__ import annotations
 
 from sqlalchemy.engine import URL, Engine
 
+from mairust.storage.sql_audit import SqlAudit
 from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_queue import SqlQueue
+from mairust.storage.sql_tokens import SqlTokens
 
 
-class SqlMetadataStore(SqlDirectory, SqlQueue, SqlEntries, SqlSearchBacklog, SqlLoopHeartbeats):
+class SqlMetadataStore(
+    SqlDirectory, SqlQueue, SqlEntries, SqlSearchBacklog, SqlLoopHeartbeats, SqlTokens, SqlAudit
+):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 
     def __init__(self, url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:

@@ -112,6 +112,8 @@ mailboxes = sa.Table(
     sa.Column("address", sa.Text, nullable=False, unique=True),
     sa.Column("password_hash", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Added by 0006: "user" or "tenant_admin" (the platform admin is not a mailbox).
+    sa.Column("role", sa.Text, nullable=False, server_default="user"),
 )
 
 messages = sa.Table(
@@ -190,4 +192,41 @@ loop_heartbeats = sa.Table(
     sa.Column("loop", sa.Text, primary_key=True),
     sa.Column("instance", sa.Text, primary_key=True),
     sa.Column("beat_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    # Added by 0006: API tokens, kept as an HMAC-SHA-256 digest of the token (never the
+    # token itself). tenant_id is NULL only for a platform admin token.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=True),
+    sa.Column("mailbox_id", sa.Text, sa.ForeignKey("mailboxes.id"), nullable=True),
+    sa.Column("permissions", JsonStrings, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Index("ix_api_tokens_tenant_id", "tenant_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Added by 0006: every admin and tenant-admin action (who, what, when, from where).
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("details", JsonObject, nullable=True),
+    sa.Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),
+    sa.Index("ix_audit_log_at", "at", "id"),
 )

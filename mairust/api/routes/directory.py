@@ -1,30 +1,47 @@
-"""The directory: local domains (each owned by a tenant) and mailbox users.
+"""The directory: tenants, local domains (each owned by a tenant) and mailbox users.
 
-Listing goes through the caller's scope; creating is for the operator only.
-Passwords are hashed here (scrypt) and never returned.
+Routes parse and present; :class:`~mairust.services.directory.DirectoryService` decides
+who may create and see what. Passwords are hashed there and never returned.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from mairust.api.deps import AdminScope, CurrentScope, DirectoryDep
+from mairust.api.deps import AppDep, PlatformAdmin, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import DomainCreate, DomainList, DomainOut, UserCreate, UserList, UserOut
-from mairust.errors import Conflict
-from mairust.model.address import normalize_address, normalize_domain
-from mairust.model.directory import Tenant
-from mairust.passwords import hash_password
-from mairust.storage.protocols import DirectoryStore
+from mairust.api.schemas_access import TenantCreate, TenantList, TenantOut
+from mairust.model.principal import Role
+from mairust.services.directory import NewUser
 
-router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 503))
+router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 403, 503))
+
+
+@router.get("/tenants", response_model=TenantList, summary="List tenants")
+def list_tenants(principal: Reader, application: AppDep) -> TenantList:
+    """Every tenant for the platform admin; one's own tenant otherwise."""
+    tenants = application.directory.list_tenants(principal)
+    return TenantList(items=[TenantOut.from_tenant(t) for t in tenants])
+
+
+@router.post(
+    "/tenants",
+    response_model=TenantOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a tenant",
+    responses=problem_responses(409, 422),
+)
+def create_tenant(body: TenantCreate, principal: PlatformAdmin, application: AppDep) -> TenantOut:
+    """A new tenant without domains (platform admin only). 409 if the name is taken."""
+    return TenantOut.from_tenant(application.directory.create_tenant(principal, body.name))
 
 
 @router.get("/domains", response_model=DomainList, summary="List local domains")
-def list_domains(scope: CurrentScope, directory: DirectoryDep) -> DomainList:
+def list_domains(principal: Reader, application: AppDep) -> DomainList:
     """The local domains in the caller's scope, with their owning tenant."""
-    names = {tenant.id: tenant.name for tenant in directory.list_tenants()}
-    domains = directory.list_domains(scope)
+    names = application.directory.tenant_names()
+    domains = application.directory.list_domains(principal)
     return DomainList(items=[DomainOut.from_domain(d, names.get(d.tenant_id, "")) for d in domains])
 
 
@@ -33,38 +50,22 @@ def list_domains(scope: CurrentScope, directory: DirectoryDep) -> DomainList:
     response_model=DomainOut,
     status_code=status.HTTP_201_CREATED,
     summary="Add a local domain",
-    responses=problem_responses(403, 409, 422),
+    responses=problem_responses(409, 422),
 )
-def create_domain(body: DomainCreate, _: AdminScope, directory: DirectoryDep) -> DomainOut:
+def create_domain(body: DomainCreate, principal: PlatformAdmin, application: AppDep) -> DomainOut:
     """Makes `name` a local domain of tenant `tenant` (default: a tenant named like the
     domain), creating the tenant if it does not exist. 409 if the domain exists."""
-    name = normalize_domain(body.name)
-    # Refuse before creating a tenant, so a duplicate changes nothing (invariant 7).
-    if directory.get_domain(name) is not None:
-        raise Conflict(f"domain {name!r} exists already")
-    tenant = _tenant_named(directory, body.tenant or name)
-    domain = directory.add_domain(name, tenant.id)
+    domain, tenant = application.directory.create_domain(principal, body.name, body.tenant)
     return DomainOut.from_domain(domain, tenant.name)
 
 
-def _tenant_named(directory: DirectoryStore, name: str) -> Tenant:
-    existing = directory.get_tenant_by_name(name)
-    if existing is not None:
-        return existing
-    try:
-        return directory.create_tenant(name)
-    except Conflict:
-        # Another request created it between our lookup and insert: use theirs.
-        raced = directory.get_tenant_by_name(name)
-        if raced is None:
-            raise
-        return raced
-
-
 @router.get("/users", response_model=UserList, summary="List mailbox users")
-def list_users(scope: CurrentScope, directory: DirectoryDep) -> UserList:
-    """The mailboxes in the caller's scope; password hashes are never shown."""
-    return UserList(items=[UserOut.from_mailbox(m) for m in directory.list_mailboxes(scope)])
+def list_users(principal: Reader, application: AppDep) -> UserList:
+    """The mailboxes in the caller's scope (a user sees only their own); password hashes
+    are never shown."""
+    return UserList(
+        items=[UserOut.from_mailbox(m) for m in application.directory.list_users(principal)]
+    )
 
 
 @router.post(
@@ -72,13 +73,15 @@ def list_users(scope: CurrentScope, directory: DirectoryDep) -> UserList:
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     summary="Create a mailbox user",
-    responses=problem_responses(403, 404, 409, 422),
+    responses=problem_responses(404, 409, 422),
 )
-def create_user(body: UserCreate, _: AdminScope, directory: DirectoryDep) -> UserOut:
-    """Creates the mailbox `address` in the tenant owning its domain. 404 if the domain
-    is not local, 409 if the address exists. With `password` the user may SMTP AUTH."""
-    address = normalize_address(body.address)
-    password_hash = (
-        hash_password(body.password.get_secret_value()) if body.password is not None else None
+def create_user(body: UserCreate, principal: TenantAdmin, application: AppDep) -> UserOut:
+    """Creates the mailbox `address` in the tenant owning its domain (a tenant admin: only
+    in their own tenant's domains). 404 if the domain is not local (or not the caller's),
+    409 if the address exists. With `password` the user may SMTP AUTH and log in."""
+    new = NewUser(
+        address=body.address,
+        password=body.password.get_secret_value() if body.password is not None else None,
+        role=Role(body.role),
     )
-    return UserOut.from_mailbox(directory.add_mailbox(address, password_hash=password_hash))
+    return UserOut.from_mailbox(application.directory.create_user(principal, new))

@@ -12,7 +12,7 @@ import logging
 
 from fastapi import APIRouter, Response
 
-from mairust.api.deps import ApiMetricsDep, MetadataDep, SettingsDep
+from mairust.api.deps import ApiMetricsDep, SettingsDep, StoresDep
 from mairust.api.metrics import METRICS_MEDIA_TYPE
 from mairust.api.problems import LOOP_STALLED, RETRY_AFTER_SECONDS, ProblemError, problem_responses
 from mairust.api.schemas import HealthStatus
@@ -33,7 +33,7 @@ _PROBE_DOMAIN = "healthcheck.invalid"
     summary="Liveness and store check",
     responses=problem_responses(503),
 )
-def healthz(metadata: MetadataDep, settings: SettingsDep) -> HealthStatus:
+def healthz(stores: StoresDep, settings: SettingsDep) -> HealthStatus:
     """`ok` when the API answers, the metadata store answers and the queue moves.
 
     503 when the store fails, or when a due queue row has waited longer than
@@ -42,8 +42,8 @@ def healthz(metadata: MetadataDep, settings: SettingsDep) -> HealthStatus:
     """
     stall: LeaseLoopStall | None
     try:
-        metadata.get_domain(_PROBE_DOMAIN)
-        stall = lease_loop_stall(metadata, settings.queue.stall_seconds)
+        stores.metadata.get_domain(_PROBE_DOMAIN)
+        stall = lease_loop_stall(stores.metadata, settings.queue.stall_seconds)
     except StorageUnavailable:
         raise
     except Exception as exc:

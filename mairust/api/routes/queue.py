@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mairust.api.deps import AdminScope, QueueDep
+from mairust.api.deps import AppDep, PlatformReader
 from mairust.api.problems import problem_responses
 from mairust.api.schemas import QueueList, QueueRow, QueueStats
 from mairust.model.queue import QueueState
@@ -20,18 +20,18 @@ router = APIRouter(
     "", response_model=QueueList, summary="List queue rows", responses=problem_responses(422)
 )
 def list_queue(
-    _: AdminScope,
-    queue: QueueDep,
+    principal: PlatformReader,
+    application: AppDep,
     state: Annotated[QueueState | None, Query(description="Only rows in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most rows to return.")] = 100,
 ) -> QueueList:
     """Queue rows (one per message and recipient), optionally of one state."""
-    return QueueList(items=[QueueRow.from_item(i) for i in queue.list_queue(state, limit)])
+    rows = application.queue.rows(principal, state, limit)
+    return QueueList(items=[QueueRow.from_item(i) for i in rows])
 
 
 @router.get("/stats", response_model=QueueStats, summary="Count queue rows per state")
-def queue_stats(_: AdminScope, queue: QueueDep) -> QueueStats:
+def queue_stats(principal: PlatformReader, application: AppDep) -> QueueStats:
     """How many rows are in each state; states without rows count 0."""
-    found = queue.queue_counts()
-    counts = {state: found.get(state, 0) for state in QueueState}
+    counts = application.queue.counts(principal)
     return QueueStats(counts=counts, total=sum(counts.values()))

@@ -1,8 +1,7 @@
 """Full-text search over the mailbox entries in the caller's scope.
 
-The search role returns entry ids with a score and snippet; the summaries come from
-the metadata store through the same scope, so a stale or foreign index hit is left
-out rather than shown (invariant 5).
+:class:`~mairust.services.search.SearchService` decides what is found; a stale or foreign
+index hit is left out rather than shown (invariant 5).
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mairust.api.deps import CurrentScope, EntriesDep, MailboxFilter, SearchDep
+from mairust.api.deps import AppDep, Reader
 from mairust.api.problems import problem_responses
+from mairust.api.routes.messages import MailboxId
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
-from mairust.errors import InvalidInput
-from mairust.model.search_query import parse_search
 
-router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 503))
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 403, 503))
 
 
 @router.get(
@@ -27,10 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_response
     responses=problem_responses(404, 422),
 )
 def search_messages(
-    scope: CurrentScope,
-    entries: EntriesDep,
-    search: SearchDep,
-    mailbox: MailboxFilter,
+    principal: Reader,
+    application: AppDep,
+    mailbox_id: MailboxId,
     q: Annotated[
         str,
         Query(
@@ -55,27 +52,15 @@ def search_messages(
 ) -> SearchPage:
     """Messages matching every word, phrase and filter of `q`, best first (filters alone:
     newest first). An empty query or an invalid filter value is a 422."""
-    query = parse_search(q)
-    if query.is_empty:
-        raise InvalidInput("the search query has no words and no filters")
-    hits = search.search(
-        scope,
-        query.text,
-        mailbox_id=mailbox.id if mailbox is not None else None,
-        limit=limit,
-        offset=offset,
-        filters=query.filters,
-    )
-    found = {e.id: e for e in entries.get_entries(scope, [hit.entry_id for hit in hits])}
+    page = application.search.search(principal, q, mailbox_id, limit, offset)
     items = [
         SearchResult(
-            **MessageSummary.from_entry(found[hit.entry_id]).model_dump(),
+            **MessageSummary.from_entry(hit.entry).model_dump(),
             score=hit.score,
             snippet=hit.snippet,
         )
-        for hit in hits
-        if hit.entry_id in found
+        for hit in page.found
     ]
     # A full page of hits may have more behind it; a short one is the end.
-    next_offset = offset + limit if len(hits) == limit else None
+    next_offset = offset + limit if page.full else None
     return SearchPage(items=items, limit=limit, offset=offset, next_offset=next_offset)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,10 @@ from mairust.model.ids import new_id
 from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.parsing import parse_message
+from mairust.model.principal import Permission, Principal, Role
 from mairust.search.indexing import search_document
+from mairust.services.application import Application
+from mairust.services.tokens import TokenRequest
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 
@@ -131,9 +134,43 @@ def seeder(stores: Stores) -> MailSeeder:
     return MailSeeder(stores)
 
 
+# Keys the API token digests of the app under test (any 32 bytes will do).
+TOKEN_KEY = b"mairust-test-token-digest-key-32"
+
+
 @pytest.fixture
 def app(settings: Settings, stores: Stores) -> FastAPI:
-    return create_app(settings, stores)
+    return create_app(settings, stores, TOKEN_KEY)
+
+
+def issue_token(
+    app: FastAPI,
+    role: Role,
+    tenant_id: str | None = None,
+    mailbox_id: str | None = None,
+    permissions: Iterable[Permission] = (Permission.READ, Permission.WRITE),
+) -> str:
+    """A real API token issued by the app's token service (as the platform admin would)."""
+    application: Application = app.state.application
+    request = TokenRequest(
+        name="test",
+        permissions=frozenset(permissions),
+        role=role,
+        tenant_id=tenant_id,
+        mailbox_id=mailbox_id,
+    )
+    return application.tokens.issue(Principal.platform("test", "test"), request).secret
+
+
+def act_as_tenant(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_id: str,
+    permissions: Iterable[Permission] = (Permission.READ, Permission.WRITE),
+) -> None:
+    """Make ``client`` send a tenant admin's token of ``tenant_id`` with ``permissions``."""
+    token = issue_token(app, Role.TENANT_ADMIN, tenant_id, permissions=permissions)
+    client.headers["Authorization"] = f"Bearer {token}"
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mairust.api.deps import current_scope
-from mairust.model.scope import PLATFORM, TenantScope
+from mairust.model.scope import PLATFORM
 from mairust.passwords import verify_password
+from tests.mairust.api.conftest import act_as_tenant
 
 
 async def test_a_domain_gets_a_tenant_named_after_it_by_default(client, stores):
@@ -62,7 +62,8 @@ async def test_users_are_created_with_a_hashed_password_never_returned(client, s
     user = response.json()
     assert user["address"] == "jane@example.com"
     assert user["has_password"] is True
-    assert set(user) == {"id", "address", "tenant_id", "created_at", "has_password"}
+    assert set(user) == {"id", "address", "tenant_id", "created_at", "has_password", "role"}
+    assert user["role"] == "user"
     assert "s3cret" not in response.text and "scrypt" not in response.text
     stored = stores.metadata.find_mailbox("jane@example.com")
     assert stored is not None and stored.password_hash is not None
@@ -114,7 +115,7 @@ async def test_a_tenant_lists_only_its_directory_and_cannot_create(
     seeder.mailbox("jane@example.com")
     seeder.tenant("other.example")
     seeder.mailbox("olga@other.example")
-    app.dependency_overrides[current_scope] = lambda: TenantScope(mine.id)
+    act_as_tenant(app, client, mine.id)
 
     domains = (await client.get("/api/v1/domains")).json()["items"]
     assert [d["name"] for d in domains] == ["example.com"]

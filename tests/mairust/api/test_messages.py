@@ -7,11 +7,12 @@ from datetime import datetime
 
 import pytest
 
-from mairust.api.deps import current_scope
 from mairust.errors import StorageUnavailable
-from mairust.model.scope import PLATFORM, TenantScope
+from mairust.model.scope import PLATFORM
 from mairust.search.indexing import drain_search_backlog
+from mairust.services.application import Application
 from mairust.storage.stores import Stores
+from tests.mairust.api.conftest import TOKEN_KEY, act_as_tenant
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"
@@ -59,11 +60,6 @@ def other_tenant(seeder):
     mailbox = seeder.mailbox("olga@other.example")
     entry = seeder.deliver(mailbox, seeder.message(subject="Olga's secret", to=mailbox.address))
     return tenant, mailbox, entry
-
-
-def as_tenant(app, tenant_id: str) -> None:
-    """Make every request of ``app`` run in one tenant's scope (as a tenant token will)."""
-    app.dependency_overrides[current_scope] = lambda: TenantScope(tenant_id)
 
 
 async def test_list_is_newest_first_with_the_summary_fields(client, seeder, jane):
@@ -293,7 +289,7 @@ async def test_another_tenants_entries_are_404_everywhere(
 ):
     _, olga, olgas_entry = other_tenant
     own = seeder.deliver(jane, seeder.message())
-    as_tenant(app, jane.tenant_id)
+    act_as_tenant(app, client, jane.tenant_id)
 
     for path in (f"/api/v1/messages/{olgas_entry.id}", f"/api/v1/messages/{olgas_entry.id}/raw"):
         expect_problem(await client.get(path), 404)
@@ -319,7 +315,7 @@ async def test_another_tenants_entries_are_404_everywhere(
 
 async def test_the_owning_tenant_reads_its_entry(app, client, other_tenant):
     tenant, _, entry = other_tenant
-    as_tenant(app, tenant.id)
+    act_as_tenant(app, client, tenant.id)
     response = await client.get(f"/api/v1/messages/{entry.id}")
     assert response.status_code == 200
     assert response.json()["subject"] == "Olga's secret"
@@ -387,12 +383,21 @@ class CountingBlobs:
 def with_stores(app, **roles) -> Stores:
     """Swap roles of the app's stores (as an outage would) and return the real ones."""
     real = app.state.stores
-    app.state.stores = Stores(
-        metadata=roles.get("metadata", real.metadata),
-        blobs=roles.get("blobs", real.blobs),
-        search=roles.get("search", real.search),
+    use_stores(
+        app,
+        Stores(
+            metadata=roles.get("metadata", real.metadata),
+            blobs=roles.get("blobs", real.blobs),
+            search=roles.get("search", real.search),
+        ),
     )
     return real
+
+
+def use_stores(app, stores: Stores) -> None:
+    """Serve ``app`` from ``stores`` (its services are built over them anew)."""
+    app.state.stores = stores
+    app.state.application = Application.over(stores, TOKEN_KEY)
 
 
 async def test_tagging_keeps_search_in_sync(client, seeder, jane):
@@ -463,7 +468,7 @@ async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, 
     assert (stored.tags, stored.folder) == (("done",), "Archive")
     assert real.metadata.search_backlog(10) == [entry.id]
     # search is back: the index still has the old labels until the indexer drains
-    app.state.stores = real
+    use_stores(app, real)
     assert await search_ids(client, "tag:todo") == [entry.id]
     assert drain_search_backlog(real) == 1
     assert await search_ids(client, "tag:todo") == []

@@ -6,8 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from mairust.api.deps import current_scope
-from mairust.model.scope import TenantScope
+from tests.mairust.api.conftest import act_as_tenant
 
 
 @pytest.fixture
@@ -70,6 +69,6 @@ async def test_bad_parameters_are_422(client, expect_problem, params):
 
 async def test_a_tenant_scope_may_not_see_the_queue(app, client, seeder, expect_problem):
     tenant = seeder.tenant("example.com")
-    app.dependency_overrides[current_scope] = lambda: TenantScope(tenant.id)
+    act_as_tenant(app, client, tenant.id)
     expect_problem(await client.get("/api/v1/queue"), 403)
     expect_problem(await client.get("/api/v1/queue/stats"), 403)

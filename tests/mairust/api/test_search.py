@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mairust.api.deps import current_scope
 from mairust.model.mailbox import SearchDocument
-from mairust.model.scope import PLATFORM, TenantScope
+from mairust.model.scope import PLATFORM
+from tests.mairust.api.conftest import act_as_tenant
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ async def test_unknown_mailbox_is_a_404(client, mail, expect_problem):
 
 
 async def test_a_tenant_finds_only_its_own_messages(app, client, mail, expect_problem):
-    app.dependency_overrides[current_scope] = lambda: TenantScope(mail["jane"].tenant_id)
+    act_as_tenant(app, client, mail["jane"].tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "invoice"})).json()
     assert {item["id"] for item in page["items"]} == {
         mail["jane_invoice"].id,
@@ -136,7 +136,7 @@ async def test_a_hit_whose_entry_is_out_of_scope_is_left_out(app, client, seeder
             )
         ]
     )
-    app.dependency_overrides[current_scope] = lambda: TenantScope(mail["jane"].tenant_id)
+    act_as_tenant(app, client, mail["jane"].tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "zebra"})).json()
     assert page["items"] == []
 
@@ -257,7 +257,7 @@ async def test_filters_keep_to_the_tenant(app, client, shelf, seeder):
     seeder.tenant("other.example")
     olga = seeder.mailbox("olga@other.example")
     seeder.deliver(olga, seeder.message(subject="Hangar", to=olga.address), tags=("ops",))
-    app.dependency_overrides[current_scope] = lambda: TenantScope(olga.tenant_id)
+    act_as_tenant(app, client, olga.tenant_id)
     page = (await client.get("/api/v1/search", params={"q": "tag:ops"})).json()
     assert len(page["items"]) == 1
     assert page["items"][0]["mailbox"] == "olga@other.example"

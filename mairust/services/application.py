@@ -1,0 +1,40 @@
+"""``Application``: every service over one set of open stores, built once per process.
+
+The API app, the CLI and (later) plugin callbacks each build one and call it; nothing
+else constructs a service, so every entry point gets the same rules and the same audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.services.directory import DirectoryService
+from mairust.services.mailboxes import MailboxService
+from mairust.services.queue import QueueService
+from mairust.services.search import SearchService
+from mairust.services.tokens import TokenService
+from mairust.storage.stores import Stores
+
+
+@dataclass(frozen=True)
+class Application:
+    audit: AuditTrail
+    directory: DirectoryService
+    tokens: TokenService
+    mailboxes: MailboxService
+    search: SearchService
+    queue: QueueService
+
+    @classmethod
+    def over(cls, stores: Stores, token_key: bytes, clock: Clock = utc_now) -> Application:
+        """The services over ``stores``; ``token_key`` keys the API token digests."""
+        audit = AuditTrail(stores.metadata, clock)
+        return cls(
+            audit=audit,
+            directory=DirectoryService(stores.metadata, audit),
+            tokens=TokenService(stores.metadata, stores.metadata, audit, token_key, clock),
+            mailboxes=MailboxService(stores),
+            search=SearchService(stores),
+            queue=QueueService(stores.metadata),
+        )

@@ -1,0 +1,213 @@
+"""API tokens: issue (shown once), list, revoke, and turn a bearer token into a Principal.
+
+A token is 256 random bits behind a ``mrt_`` prefix (so secret scanners can spot one). The
+store keeps only HMAC-SHA-256(key, token): a fast keyed hash is enough for a value that
+cannot be guessed, and the API cannot pay a password KDF (~50 ms) on every call. Nobody
+gets a token above their own standing: a tenant admin issues tokens in their tenant, a
+user only for their own mailbox, and never with a permission they lack themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mairust.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from mairust.model.access import ApiToken
+from mairust.model.address import normalize_address
+from mairust.model.ids import new_id
+from mairust.model.principal import Permission, Principal, Role, outranks_or_equals
+from mairust.model.scope import PLATFORM, TenantScope
+from mairust.passwords import verify_password
+from mairust.services.access import require
+from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.storage.protocols import DirectoryStore, TokenStore
+
+TOKEN_PREFIX = "mrt_"
+# A login token lives an hour: long enough for a UI session, short if it leaks.
+LOGIN_TOKEN_LIFETIME = timedelta(hours=1)
+# last_used_at is written at most this often per token (a write per request costs too much).
+TOUCH_INTERVAL = timedelta(minutes=1)
+_PERMISSIONS_OF_ROLE = {
+    Role.USER: frozenset({Permission.READ, Permission.WRITE, Permission.SEND}),
+    Role.TENANT_ADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission),
+}
+_INVALID = "The bearer token is not valid."
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token and the one copy of its secret the caller will ever see."""
+
+    token: ApiToken
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """What a caller asks for; unset fields default to the caller's own standing."""
+
+    name: str
+    permissions: frozenset[Permission]
+    role: Role | None = None
+    tenant_id: str | None = None
+    # For a USER token: whose (a mailbox id of the tenant).
+    mailbox_id: str | None = None
+    expires_at: datetime | None = None
+
+
+class TokenService:
+    def __init__(
+        self,
+        tokens: TokenStore,
+        directory: DirectoryStore,
+        audit: AuditTrail,
+        digest_key: bytes,
+        clock: Clock = utc_now,
+    ) -> None:
+        if len(digest_key) < 32:
+            raise ValueError("the token digest key must be at least 32 bytes")
+        self._tokens = tokens
+        self._directory = directory
+        self._audit = audit
+        self._key = digest_key
+        self._clock = clock
+
+    def digest(self, secret: str) -> str:
+        return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
+
+    # -- authentication ------------------------------------------------------------
+    def authenticate(self, secret: str, source: str) -> Principal:
+        """The principal of a bearer token; Unauthenticated if unknown, expired or revoked."""
+        if not secret.startswith(TOKEN_PREFIX):
+            raise Unauthenticated(_INVALID)
+        token = self._tokens.find_token(self.digest(secret))
+        now = self._clock()
+        if token is None or not token.usable_at(now):
+            raise Unauthenticated(_INVALID)
+        if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
+            self._tokens.touch_token(token.id, now)
+        return _principal_of(token, source)
+
+    def log_in(self, address: str, password: str, source: str) -> IssuedToken:
+        """A short-lived token for a mailbox user's password (what the web UI uses)."""
+        try:
+            mailbox = self._directory.find_mailbox(normalize_address(address))
+        except InvalidInput:
+            mailbox = None
+        # The same answer for an unknown address and a wrong password.
+        if mailbox is None or mailbox.password_hash is None:
+            raise Unauthenticated("unknown address or wrong password")
+        if not verify_password(password, mailbox.password_hash):
+            raise Unauthenticated("unknown address or wrong password")
+        token = ApiToken(
+            id=new_id(),
+            name="login",
+            role=mailbox.role,
+            tenant_id=mailbox.tenant_id,
+            # Whose login it is; only a USER's scope is confined to it.
+            mailbox_id=mailbox.id,
+            permissions=_PERMISSIONS_OF_ROLE[mailbox.role],
+            created_by=f"login:{mailbox.address}",
+            created_at=self._clock(),
+            expires_at=self._clock() + LOGIN_TOKEN_LIFETIME,
+        )
+        return self._store(token)
+
+    # -- management ----------------------------------------------------------------
+    def issue(self, principal: Principal, request: TokenRequest) -> IssuedToken:
+        require(principal, Permission.ADMIN)
+        role = request.role or principal.role
+        if not outranks_or_equals(principal.role, role):
+            raise Forbidden(f"a {principal.role.value} cannot issue a {role.value} token")
+        extra = request.permissions - principal.permissions
+        if extra:
+            raise Forbidden(f"a token cannot hold permissions its issuer lacks: {_names(extra)}")
+        if not request.permissions:
+            raise InvalidInput("a token needs at least one permission")
+        if request.expires_at is not None and request.expires_at <= self._clock():
+            raise InvalidInput("expires_at is in the past")
+        tenant_id, mailbox_id = self._placement(principal, role, request)
+        token = ApiToken(
+            id=new_id(),
+            name=request.name,
+            role=role,
+            tenant_id=tenant_id,
+            mailbox_id=mailbox_id,
+            permissions=request.permissions,
+            created_by=principal.actor,
+            created_at=self._clock(),
+            expires_at=request.expires_at,
+        )
+        issued = self._store(token)
+        self._audit.record(
+            principal,
+            "token.create",
+            token.id,
+            tenant_id,
+            {"name": token.name, "role": role.value, "permissions": _names(token.permissions)},
+        )
+        return issued
+
+    def list_tokens(
+        self, principal: Principal, limit: int = 100, after: str | None = None
+    ) -> list[ApiToken]:
+        require(principal, Permission.READ)
+        return self._tokens.list_tokens(principal.scope, limit=limit, after=after)
+
+    def revoke(self, principal: Principal, token_id: str) -> ApiToken:
+        # Users may revoke their own tokens; everyone else needs the admin permission.
+        if principal.role is not Role.USER:
+            require(principal, Permission.ADMIN)
+        token = self._tokens.revoke_token(principal.scope, token_id, self._clock())
+        self._audit.record(principal, "token.revoke", token.id, token.tenant_id)
+        return token
+
+    def _store(self, token: ApiToken) -> IssuedToken:
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self._tokens.add_token(token, self.digest(secret))
+        return IssuedToken(token, secret)
+
+    def _placement(
+        self, principal: Principal, role: Role, request: TokenRequest
+    ) -> tuple[str | None, str | None]:
+        """The tenant and mailbox the new token is confined to, inside the issuer's."""
+        if role is Role.ADMIN:
+            return None, None
+        tenant_id = principal.tenant_id or request.tenant_id
+        if tenant_id is None:
+            raise InvalidInput("a tenant_admin or user token names its tenant")
+        if principal.tenant_id is not None and request.tenant_id not in (None, tenant_id):
+            raise NotFound(f"no tenant {request.tenant_id!r}")
+        if self._directory.get_tenant(tenant_id) is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        if role is Role.TENANT_ADMIN:
+            return tenant_id, None
+        scope = principal.scope if isinstance(principal.scope, TenantScope) else None
+        mailbox_id = request.mailbox_id or (scope.mailbox_id if scope else None)
+        if mailbox_id is None:
+            raise InvalidInput("a user token names its mailbox (mailbox_id)")
+        # Through the issuer's scope: a user can only name their own mailbox.
+        mailbox = self._directory.get_mailbox(principal.scope, mailbox_id)
+        if mailbox.tenant_id != tenant_id:
+            raise NotFound(f"no mailbox {mailbox_id!r}")
+        return tenant_id, mailbox.id
+
+
+def _principal_of(token: ApiToken, source: str) -> Principal:
+    actor = f"token:{token.id}"
+    if token.role is Role.ADMIN:
+        return Principal(Role.ADMIN, PLATFORM, token.permissions, actor, source)
+    assert token.tenant_id is not None  # only platform tokens lack a tenant
+    mailbox_id = token.mailbox_id if token.role is Role.USER else None
+    scope = TenantScope(token.tenant_id, mailbox_id)
+    return Principal(token.role, scope, token.permissions, actor, source)
+
+
+def _names(permissions: Iterable[Permission]) -> str:
+    return ", ".join(sorted(p.value for p in permissions))

@@ -1,0 +1,185 @@
+"""API tokens: shown once, kept as a digest, confined to their issuer's standing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from mairust.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from mairust.model.principal import Permission, Role
+from mairust.model.scope import PLATFORM, TenantScope
+from mairust.services.tokens import TOKEN_PREFIX, TokenRequest
+from tests.mairust.services.conftest import ADMIN, TOKEN_KEY
+
+READ = frozenset({Permission.READ})
+ALL = frozenset(Permission)
+
+
+def test_a_token_authenticates_as_what_it_was_issued_for(application, tenants):
+    issued = application.tokens.issue(
+        ADMIN, TokenRequest("ci", READ, Role.TENANT_ADMIN, tenant_id=tenants.a.id)
+    )
+    assert issued.secret.startswith(TOKEN_PREFIX) and len(issued.secret) >= 40
+    principal = application.tokens.authenticate(issued.secret, "10.0.0.7")
+    assert principal.role is Role.TENANT_ADMIN
+    assert principal.scope == TenantScope(tenants.a.id)
+    assert principal.permissions == READ
+    assert (principal.actor, principal.source) == (f"token:{issued.token.id}", "10.0.0.7")
+
+
+def test_the_store_keeps_only_the_hmac_digest(application, stores, tenants):
+    issued = application.tokens.issue(ADMIN, TokenRequest("ci", READ, Role.ADMIN))
+    with stores.metadata.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(sa.text("SELECT * FROM api_tokens")).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert issued.secret not in stored
+    expected = hmac.new(TOKEN_KEY, issued.secret.encode(), hashlib.sha256).hexdigest()
+    assert expected in stored
+
+
+@pytest.mark.parametrize("secret", ["", "mrt_", "mrt_wrong", "not-a-token", "x" * 500])
+def test_an_unknown_token_is_unauthenticated(application, secret):
+    with pytest.raises(Unauthenticated):
+        application.tokens.authenticate(secret, "x")
+
+
+def test_a_token_stops_at_its_expiry_and_at_revocation(application, tenants, clock):
+    expiring = application.tokens.issue(
+        ADMIN, TokenRequest("e", READ, Role.ADMIN, expires_at=clock.now + timedelta(minutes=5))
+    )
+    revoked = application.tokens.issue(ADMIN, TokenRequest("r", READ, Role.ADMIN))
+    application.tokens.authenticate(expiring.secret, "x")
+    clock.advance(minutes=5)
+    with pytest.raises(Unauthenticated):
+        application.tokens.authenticate(expiring.secret, "x")
+    application.tokens.authenticate(revoked.secret, "x")
+    first = application.tokens.revoke(ADMIN, revoked.token.id)
+    with pytest.raises(Unauthenticated):
+        application.tokens.authenticate(revoked.secret, "x")
+    clock.advance(minutes=1)
+    assert application.tokens.revoke(ADMIN, revoked.token.id).revoked_at == first.revoked_at
+
+
+def test_a_tenant_admin_cannot_issue_above_itself_or_outside_its_tenant(application, tenants):
+    admin_a = application.tokens.authenticate(
+        application.tokens.issue(
+            ADMIN, TokenRequest("a", ALL, Role.TENANT_ADMIN, tenant_id=tenants.a.id)
+        ).secret,
+        "x",
+    )
+    with pytest.raises(Forbidden):
+        application.tokens.issue(admin_a, TokenRequest("up", READ, Role.ADMIN))
+    with pytest.raises(NotFound):  # another tenant looks like no tenant
+        application.tokens.issue(
+            admin_a, TokenRequest("b", READ, Role.TENANT_ADMIN, tenant_id=tenants.b.id)
+        )
+    with pytest.raises(NotFound):  # another tenant's mailbox likewise
+        application.tokens.issue(
+            admin_a, TokenRequest("b", READ, Role.USER, mailbox_id=tenants.bob.id)
+        )
+    own = application.tokens.issue(
+        admin_a, TokenRequest("alice", READ, Role.USER, mailbox_id=tenants.alice.id)
+    )
+    assert (own.token.tenant_id, own.token.mailbox_id) == (tenants.a.id, tenants.alice.id)
+
+
+def test_no_token_holds_a_permission_its_issuer_lacks(application, tenants):
+    reader = application.tokens.authenticate(
+        application.tokens.issue(ADMIN, TokenRequest("r", READ, Role.ADMIN)).secret, "x"
+    )
+    with pytest.raises(Forbidden):  # issuing needs the admin permission
+        application.tokens.issue(reader, TokenRequest("w", READ, Role.ADMIN))
+    limited = application.tokens.authenticate(
+        application.tokens.issue(
+            ADMIN,
+            TokenRequest("l", frozenset({Permission.ADMIN, Permission.READ}), Role.ADMIN),
+        ).secret,
+        "x",
+    )
+    with pytest.raises(Forbidden):
+        application.tokens.issue(
+            limited, TokenRequest("w", frozenset({Permission.WRITE}), Role.ADMIN)
+        )
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        TokenRequest("none", frozenset(), Role.ADMIN),
+        TokenRequest("no tenant", READ, Role.TENANT_ADMIN),
+        TokenRequest(
+            "ghost tenant", READ, Role.TENANT_ADMIN, tenant_id="01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        ),
+    ],
+    ids=["no permission", "no tenant", "unknown tenant"],
+)
+def test_a_bad_request_changes_nothing(application, stores, tenants, request_):
+    with pytest.raises((InvalidInput, NotFound)):
+        application.tokens.issue(ADMIN, request_)
+    assert stores.metadata.list_tokens(PLATFORM) == []
+
+
+def test_a_user_token_sees_and_revokes_only_its_own(application, tenants):
+    alice = application.tokens.log_in("alice@a.example", "alice pw", "x")
+    amos = application.tokens.log_in("amos@a.example", "amos pw", "x")
+    as_alice = application.tokens.authenticate(alice.secret, "x")
+    assert as_alice.scope == TenantScope(tenants.a.id, tenants.alice.id)
+    assert [t.id for t in application.tokens.list_tokens(as_alice)] == [alice.token.id]
+    with pytest.raises(NotFound):
+        application.tokens.revoke(as_alice, amos.token.id)
+    application.tokens.revoke(as_alice, alice.token.id)
+    with pytest.raises(Unauthenticated):
+        application.tokens.authenticate(alice.secret, "x")
+
+
+def test_log_in_gives_a_short_lived_token_and_one_answer_for_every_failure(
+    application, tenants, clock
+):
+    issued = application.tokens.log_in("Alice@A.example", "alice pw", "x")
+    assert issued.token.role is Role.USER
+    assert issued.token.expires_at == clock.now + timedelta(hours=1)
+    answers = set()
+    for address, password in [
+        ("alice@a.example", "wrong"),
+        ("ghost@a.example", "alice pw"),
+        ("not an address", "alice pw"),
+    ]:
+        with pytest.raises(Unauthenticated) as refused:
+            application.tokens.log_in(address, password, "x")
+        answers.add(str(refused.value))
+    assert len(answers) == 1
+
+
+def test_last_use_is_written_at_most_once_a_minute(application, stores, tenants, clock):
+    issued = application.tokens.issue(ADMIN, TokenRequest("t", READ, Role.ADMIN))
+    application.tokens.authenticate(issued.secret, "x")
+    first = stores.metadata.get_token(PLATFORM, issued.token.id).last_used_at
+    clock.advance(seconds=30)
+    application.tokens.authenticate(issued.secret, "x")
+    assert stores.metadata.get_token(PLATFORM, issued.token.id).last_used_at == first
+    clock.advance(seconds=31)
+    application.tokens.authenticate(issued.secret, "x")
+    assert stores.metadata.get_token(PLATFORM, issued.token.id).last_used_at == clock.now
+
+
+def test_issue_and_revoke_are_audited(application, tenants):
+    issued = application.tokens.issue(
+        ADMIN, TokenRequest("ci", READ, Role.TENANT_ADMIN, tenant_id=tenants.a.id)
+    )
+    application.tokens.revoke(ADMIN, issued.token.id)
+    records = application.audit.page(ADMIN)
+    assert [(r.action, r.target, r.tenant_id, r.actor, r.source) for r in records] == [
+        ("token.revoke", issued.token.id, tenants.a.id, "test-admin", "127.0.0.1"),
+        ("token.create", issued.token.id, tenants.a.id, "test-admin", "127.0.0.1"),
+    ]
+
+
+def test_the_digest_key_must_be_long_enough(stores):
+    from mairust.services.application import Application
+
+    with pytest.raises(ValueError):
+        Application.over(stores, b"short")
