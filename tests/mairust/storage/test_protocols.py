@@ -13,10 +13,11 @@ from mairust.storage.protocols import (
     MetadataStore,
     QueueStore,
     SearchBacklog,
+    SecretStore,
 )
 from mairust.storage.sql_metadata import SqlMetadataStore
 
-ROLES: tuple[type, ...] = (DirectoryStore, QueueStore, EntryStore, SearchBacklog)
+ROLES: tuple[type, ...] = (DirectoryStore, QueueStore, EntryStore, SearchBacklog, SecretStore)
 
 
 def _methods(protocol: type) -> set[str]:
@@ -51,9 +52,12 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         queue: QueueStore = store
         entries: EntryStore = store
         backlog: SearchBacklog = store
+        secrets: SecretStore = store
         metadata: MetadataStore = store
         for role, played in zip(
-            (*ROLES, MetadataStore), (directory, queue, entries, backlog, metadata), strict=True
+            (*ROLES, MetadataStore),
+            (directory, queue, entries, backlog, secrets, metadata),
+            strict=True,
         ):
             for name in _all_methods(role):
                 declared = inspect.signature(getattr(role, name))
