@@ -14,6 +14,7 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
+from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import RotationProgress, SecretVault
 
@@ -50,9 +51,7 @@ def rotate_key(
         f"meanwhile, {len(report.unreadable)} unreadable"
     )
     for key_id, count in sorted(counts.items()):
-        which = "current" if key_id == keyring.current.key_id else "previous"
-        which = which if key_id in keyring.key_ids else "unknown"
-        console.print(f"key {key_id} ({which}): {count} secrets")
+        console.print(f"key {key_id} ({_role_of(key_id, keyring)}): {count} secrets")
     if report.unreadable:
         Console(stderr=True).print(
             f"[red]error:[/] {len(report.unreadable)} secrets do not open under any configured "
@@ -66,3 +65,9 @@ def _print_progress(progress: RotationProgress) -> None:
         f"  {progress.examined} examined: {progress.resealed} re-sealed, "
         f"{progress.already_current} already current, {len(progress.unreadable)} unreadable"
     )
+
+
+def _role_of(key_id: str, keyring: Keyring) -> str:
+    if key_id == keyring.current.key_id:
+        return "current"
+    return "previous" if key_id in keyring.key_ids else "unknown"
