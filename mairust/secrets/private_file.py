@@ -31,7 +31,8 @@ def read_or_create_private_file(path: Path, make_content: Callable[[], bytes]) -
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A name of its own per call: two threads of one process may race as well.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:

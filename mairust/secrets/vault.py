@@ -75,7 +75,7 @@ class SecretVault:
         log.info("secret %s deleted", secret_id)
 
     def list(self, scope: Scope, purpose: SecretPurpose | None = None) -> builtins.list[SecretRef]:
-        """References (no values) of the secrets in ``scope``, oldest first."""
+        """References (no values) of the secrets in ``scope``, by tenant, oldest first."""
         return self._store.list_secrets(scope, purpose)
 
     def rotate(

@@ -243,7 +243,7 @@ class SecretStore(Protocol):
         ...
 
     def list_secrets(self, scope: Scope, purpose: SecretPurpose | None = None) -> list[SecretRef]:
-        """References only (no ciphertext), oldest first."""
+        """References only (no ciphertext), by tenant, then oldest first."""
         ...
 
     def sealed_secrets_page(self, after: str | None, limit: int) -> list[SealedSecret]:
