@@ -15,6 +15,7 @@ from mairust.cli.directory import domain_app, user_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
+from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(queue_app, name="queue")
 app.add_typer(search_app, name="search")
 app.add_typer(storage_app, name="storage")
+app.add_typer(secrets_app, name="secrets")
 console = Console(soft_wrap=True)
 
 

@@ -5,6 +5,7 @@ measured, stopped, and its spool's group-commit sizes read from its log."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -170,5 +171,7 @@ def production_config(directory: Path) -> Path:
         "[storage]\n"
         f'metadata = "{metadata.render_as_string(hide_password=False)}"\n'
         f'blobs = "{blobs}"\nsearch = "{search}"\n'
+        # Nodes that share PostgreSQL share one configured master key (tokens, secrets).
+        f'[secrets]\nkey = "{base64.b64encode(os.urandom(32)).decode()}"\n'
     )
     return path

@@ -8,12 +8,14 @@ token), the TOML file given with ``--config``, then the defaults below.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import platform
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -145,6 +147,44 @@ class DnsSettings(_Section):
     cache_size: int = Field(10_000, ge=0)
 
 
+SECRETS_KEY_BYTES = 32
+
+
+def decode_secrets_key(value: str) -> bytes:
+    """The 32 bytes of a base64 master key; ValueError for anything else."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("a secrets key must be base64 (openssl rand -base64 32)") from error
+    if len(key) != SECRETS_KEY_BYTES:
+        raise ValueError(f"a secrets key must be {SECRETS_KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+class SecretsSettings(_Section):
+    """The secret store's master key (webhook signing secrets, later DKIM and plugin keys)."""
+
+    # base64 of 32 random bytes; unset: generated once into <data_dir>/secrets_key, which
+    # only an embedded (SQLite) metadata store may use: nodes sharing PostgreSQL need one key.
+    key: SecretStr | None = None
+    # Keys that still decrypt (after a rotation, until `mairust secrets rotate-key` ran).
+    previous_keys: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_secrets_key(value.get_secret_value())
+        return value
+
+    @field_validator("previous_keys")
+    @classmethod
+    def _previous_keys_are_32_bytes(cls, values: list[SecretStr]) -> list[SecretStr]:
+        for value in values:
+            decode_secrets_key(value.get_secret_value())
+        return values
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -163,6 +203,7 @@ class Settings(BaseSettings):
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     dns: DnsSettings = Field(default_factory=DnsSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -44,8 +44,10 @@ class ApiIngress:
         # Imported here, in the replica: the driver that binds this deployment never needs
         # the FastAPI app (its routes and schemas are a good part of a process's start-up).
         from mairust.api import create_app
+        from mairust.secrets.master_key import load_keyring
 
-        return create_app(self._settings, self._stores)
+        keyring = load_keyring(self._settings)
+        return create_app(self._settings, self._stores, keyring.token_digest_keys())
 
     def __del__(self) -> None:
         self._stores.close()

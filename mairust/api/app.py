@@ -6,6 +6,7 @@ ingress, tests call it in-process. It does not close the stores it is given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,9 +42,9 @@ TAGS: list[dict[str, Any]] = [
 ]
 
 
-def create_app(settings: Settings, stores: Stores, token_key: bytes) -> FastAPI:
+def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
-    platform admin; ``token_key`` keys the digests of every other API token."""
+    platform admin; ``token_keys`` key the digests of every other API token (current first)."""
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -52,7 +53,7 @@ def create_app(settings: Settings, stores: Stores, token_key: bytes) -> FastAPI:
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_key)
+    app.state.application = Application.over(stores, token_keys)
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)

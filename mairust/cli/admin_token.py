@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from mairust.config import Settings
+from mairust.secrets.private_file import read_or_create_private_file
 
 _TOKEN_FILE = "admin_token"
 
@@ -14,12 +14,7 @@ def ensure_admin_token(settings: Settings) -> str:
     """Return the configured token, or the one stored in the data dir (created 0600)."""
     if settings.api.admin_token is not None:
         return settings.api.admin_token.get_secret_value()
-    path = settings.data_dir / _TOKEN_FILE
-    if path.is_file():
-        return path.read_text().strip()
-    token = secrets.token_urlsafe(32)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+    content = read_or_create_private_file(
+        settings.data_dir / _TOKEN_FILE, lambda: (secrets.token_urlsafe(32) + "\n").encode()
+    )
+    return content.decode().strip()

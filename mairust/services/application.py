@@ -6,6 +6,7 @@ else constructs a service, so every entry point gets the same rules and the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mairust.services.audit import AuditTrail, Clock, utc_now
@@ -27,13 +28,16 @@ class Application:
     queue: QueueService
 
     @classmethod
-    def over(cls, stores: Stores, token_key: bytes, clock: Clock = utc_now) -> Application:
-        """The services over ``stores``; ``token_key`` keys the API token digests."""
+    def over(
+        cls, stores: Stores, token_keys: Sequence[bytes], clock: Clock = utc_now
+    ) -> Application:
+        """The services over ``stores``; ``token_keys`` key the API token digests (the
+        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`)."""
         audit = AuditTrail(stores.metadata, clock)
         return cls(
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
-            tokens=TokenService(stores.metadata, stores.metadata, audit, token_key, clock),
+            tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
             mailboxes=MailboxService(stores),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),

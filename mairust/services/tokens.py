@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,26 +67,33 @@ class TokenService:
         tokens: TokenStore,
         directory: DirectoryStore,
         audit: AuditTrail,
-        digest_key: bytes,
+        digest_keys: Sequence[bytes],
         clock: Clock = utc_now,
     ) -> None:
-        if len(digest_key) < 32:
-            raise ValueError("the token digest key must be at least 32 bytes")
+        """``digest_keys``: the current key first (new tokens), then keys from before a
+        rotation (tokens issued under them still work while those keys are configured)."""
+        if not digest_keys or any(len(key) < 32 for key in digest_keys):
+            raise ValueError("token digest keys must be at least 32 bytes, and one is needed")
         self._tokens = tokens
         self._directory = directory
         self._audit = audit
-        self._key = digest_key
+        self._keys = tuple(digest_keys)
         self._clock = clock
 
-    def digest(self, secret: str) -> str:
-        return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
+    def digest(self, secret: str, key: bytes | None = None) -> str:
+        """The digest a token is stored under (by default, under the current key)."""
+        return hmac.new(key or self._keys[0], secret.encode(), hashlib.sha256).hexdigest()
 
     # -- authentication ------------------------------------------------------------
     def authenticate(self, secret: str, source: str) -> Principal:
         """The principal of a bearer token; Unauthenticated if unknown, expired or revoked."""
         if not secret.startswith(TOKEN_PREFIX):
             raise Unauthenticated(_INVALID)
-        token = self._tokens.find_token(self.digest(secret))
+        token = None
+        for key in self._keys:
+            token = self._tokens.find_token(self.digest(secret, key))
+            if token is not None:
+                break
         now = self._clock()
         if token is None or not token.usable_at(now):
             raise Unauthenticated(_INVALID)

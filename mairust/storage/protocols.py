@@ -2,12 +2,13 @@
 
 Three backends: message bodies (:class:`BlobStore`), full-text search
 (:class:`SearchIndex`) and the transactional metadata (:class:`MetadataStore`). The
-metadata store is itself six roles, so that each consumer names only the part it uses:
+metadata store is itself several roles, so that each consumer names only the part it uses:
 :class:`DirectoryStore` (tenants, domains, mailboxes), :class:`QueueStore` (the spool's
 commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries),
-:class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens)
-and :class:`AuditStore` (the audit log). One SQL class implements them
-all; :class:`MetadataStore` combines them for whoever opens and closes it.
+:class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens),
+:class:`AuditStore` (the audit log) and :class:`SecretStore` (sealed secrets). One SQL
+class implements them all; :class:`MetadataStore` combines them for whoever opens and
+closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
 ``asyncio.to_thread``. Failures to reach the backend raise
@@ -28,6 +29,7 @@ from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.principal import Role
 from mairust.model.queue import QueueItem, QueueState
 from mairust.model.scope import Scope
+from mairust.model.secrets import SealedSecret, SecretPurpose, SecretRef
 
 
 class BlobStore(Protocol):
@@ -269,8 +271,55 @@ class AuditStore(Protocol):
         ...
 
 
+class SecretStore(Protocol):
+    """Sealed secrets of tenants. The store never sees a value: ``mairust.secrets`` seals
+    it first (the ciphertext is bound to the row's id, tenant and purpose).
+
+    Every read and delete is reached through a scope: a secret of another tenant is
+    NotFound. Secrets belong to a tenant, not a mailbox: a scope that names a mailbox
+    sees none.
+    """
+
+    def put_secret(self, secret: SealedSecret) -> None:
+        """Insert a sealed secret under its own id; NotFound if its tenant does not exist,
+        Conflict if the id is taken."""
+        ...
+
+    def get_secret(self, scope: Scope, secret_id: str) -> SealedSecret:
+        """The sealed secret; NotFound if absent or outside ``scope``."""
+        ...
+
+    def delete_secret(self, scope: Scope, secret_id: str) -> None:
+        """Remove it; NotFound if absent or outside ``scope``."""
+        ...
+
+    def list_secrets(self, scope: Scope, purpose: SecretPurpose | None = None) -> list[SecretRef]:
+        """References only (no ciphertext), by tenant, then oldest first."""
+        ...
+
+    def sealed_secrets_page(self, after: str | None, limit: int) -> list[SealedSecret]:
+        """Every tenant's sealed secrets with id > ``after``, by id (for key rotation)."""
+        ...
+
+    def replace_sealed_secret(self, old: SealedSecret, new_key_id: str, ciphertext: bytes) -> bool:
+        """Store ``ciphertext`` (sealed under ``new_key_id``) in place of ``old``'s, only if
+        the row still holds ``old.ciphertext``; False when it changed or is gone."""
+        ...
+
+    def count_secrets_by_key(self) -> dict[str, int]:
+        """How many secrets each key id sealed (every tenant)."""
+        ...
+
+
 class MetadataStore(
-    DirectoryStore, QueueStore, EntryStore, SearchBacklog, TokenStore, AuditStore, Protocol
+    DirectoryStore,
+    QueueStore,
+    EntryStore,
+    SearchBacklog,
+    TokenStore,
+    AuditStore,
+    SecretStore,
+    Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""
 

@@ -3,9 +3,8 @@
 SQLAlchemy Core over SQLite (embedded) or, next, PostgreSQL. The schema comes only
 from the Alembic migrations (``mairust.storage.sql_migrations``); opening a store
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
-``sql_entries``, ``sql_backlog``, ``sql_heartbeats``, ``sql_tokens`` and
-``sql_audit``; connection set-up and error
-mapping in ``sql_engine``.
+``sql_entries``, ``sql_backlog``, ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``
+and ``sql_secrets``; connection set-up and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations
@@ -19,11 +18,19 @@ from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_queue import SqlQueue
+from mairust.storage.sql_secrets import SqlSecrets
 from mairust.storage.sql_tokens import SqlTokens
 
 
 class SqlMetadataStore(
-    SqlDirectory, SqlQueue, SqlEntries, SqlSearchBacklog, SqlLoopHeartbeats, SqlTokens, SqlAudit
+    SqlDirectory,
+    SqlQueue,
+    SqlEntries,
+    SqlSearchBacklog,
+    SqlLoopHeartbeats,
+    SqlTokens,
+    SqlAudit,
+    SqlSecrets,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

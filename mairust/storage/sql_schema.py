@@ -230,3 +230,17 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),
     sa.Index("ix_audit_log_at", "at", "id"),
 )
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    # Added by 0007: secrets sealed by mairust.secrets (AES-256-GCM, bound to id, tenant and
+    # purpose); key_id names the master key that sealed the row, so rotation finds old ones.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Text, nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_secrets_tenant_id_created_at", "tenant_id", "created_at", "id"),
+)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -44,8 +46,11 @@ def production_config(base: Path, cleanup: ExitStack, extra: str = "") -> Path:
     )
     search = required_env("MAIRUST_TEST_OPENSEARCH_URL") + f"?index={unique('e2e')}"
     config = base / "mairust.toml"
+    # Nodes that share PostgreSQL share one configured master key (tokens, secrets).
+    key = base64.b64encode(os.urandom(32)).decode()
     config.write_text(
-        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n' + extra
+        f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n'
+        f'[secrets]\nkey = "{key}"\n' + extra
     )
     return config
 

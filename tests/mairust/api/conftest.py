@@ -135,12 +135,12 @@ def seeder(stores: Stores) -> MailSeeder:
 
 
 # Keys the API token digests of the app under test (any 32 bytes will do).
-TOKEN_KEY = b"mairust-test-token-digest-key-32"
+TOKEN_KEYS = (b"mairust-test-token-digest-key-32",)
 
 
 @pytest.fixture
 def app(settings: Settings, stores: Stores) -> FastAPI:
-    return create_app(settings, stores, TOKEN_KEY)
+    return create_app(settings, stores, TOKEN_KEYS)
 
 
 def issue_token(

@@ -22,7 +22,7 @@ from mairust.pipeline.runner import BatchReport
 from mairust.storage.protocols import MetadataStore
 from mairust.storage.stores import Stores
 from mairust.supervision import Backoff, LoopGaveUp, Supervisor
-from tests.mairust.api.conftest import TOKEN_KEY
+from tests.mairust.api.conftest import TOKEN_KEYS
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ async def test_the_admin_token_opens_the_api(client):
 
 
 async def test_no_token_is_valid_without_a_configured_admin_token(tmp_path, stores, expect_problem):
-    app = create_app(Settings(data_dir=tmp_path), stores, TOKEN_KEY)
+    app = create_app(Settings(data_dir=tmp_path), stores, TOKEN_KEYS)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for token in ("", "t", "None"):
@@ -225,6 +225,6 @@ async def test_openapi_declares_bearer_auth_on_api_routes_only(client):
 
 
 def test_create_app_keeps_what_it_is_given(settings: Settings, stores: Stores):
-    app = create_app(settings, stores, TOKEN_KEY)
+    app = create_app(settings, stores, TOKEN_KEYS)
     assert app.state.settings is settings
     assert app.state.stores is stores

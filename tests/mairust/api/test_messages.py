@@ -12,7 +12,7 @@ from mairust.model.scope import PLATFORM
 from mairust.search.indexing import drain_search_backlog
 from mairust.services.application import Application
 from mairust.storage.stores import Stores
-from tests.mairust.api.conftest import TOKEN_KEY, act_as_tenant
+from tests.mairust.api.conftest import TOKEN_KEYS, act_as_tenant
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"
@@ -397,7 +397,7 @@ def with_stores(app, **roles) -> Stores:
 def use_stores(app, stores: Stores) -> None:
     """Serve ``app`` from ``stores`` (its services are built over them anew)."""
     app.state.stores = stores
-    app.state.application = Application.over(stores, TOKEN_KEY)
+    app.state.application = Application.over(stores, TOKEN_KEYS)
 
 
 async def test_tagging_keeps_search_in_sync(client, seeder, jane):

@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mairust.api import create_app
 from mairust.api.metrics import ApiMetrics
 from mairust.errors import StorageUnavailable
-from tests.mairust.api.conftest import TOKEN_KEY
+from tests.mairust.api.conftest import TOKEN_KEYS
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -67,7 +67,7 @@ async def test_a_crashing_request_is_counted_as_500(client, anonymous, stores, m
 
 async def test_each_app_has_its_own_registry(settings, stores, anonymous):
     await anonymous.get("/healthz")
-    other = create_app(settings, stores, TOKEN_KEY)
+    other = create_app(settings, stores, TOKEN_KEYS)
     transport = httpx.ASGITransport(app=other)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         text = (await http.get("/metrics")).text

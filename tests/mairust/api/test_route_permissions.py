@@ -17,7 +17,7 @@ from mairust.api import create_app
 from mairust.api.deps import PERMISSION_MARK, PUBLIC_MARK
 from mairust.config import Settings
 from mairust.storage.factory import migrate, open_stores
-from tests.mairust.api.conftest import TOKEN_KEY
+from tests.mairust.api.conftest import TOKEN_KEYS
 
 
 def _api_routes() -> list[APIRoute]:
@@ -29,7 +29,7 @@ def _api_routes() -> list[APIRoute]:
     migrate(settings.storage)
     stores = open_stores(settings.storage)
     try:
-        app = create_app(settings, stores, TOKEN_KEY)
+        app = create_app(settings, stores, TOKEN_KEYS)
         return [r for r in _walk(app.routes) if r.path.startswith("/api/")]
     finally:
         stores.close()

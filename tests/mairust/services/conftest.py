@@ -16,7 +16,7 @@ from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 
-TOKEN_KEY = b"services-test-token-digest-key!!"
+TOKEN_KEYS = (b"services-test-token-digest-key!!",)
 ADMIN = Principal.platform("test-admin", "127.0.0.1")
 
 
@@ -47,7 +47,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def application(stores: Stores, clock: Clock) -> Application:
-    return Application.over(stores, TOKEN_KEY, clock)
+    return Application.over(stores, TOKEN_KEYS, clock)
 
 
 class Tenants:

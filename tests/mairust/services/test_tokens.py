@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from mairust.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from mairust.model.principal import Permission, Role
 from mairust.model.scope import PLATFORM, TenantScope
+from mairust.services.application import Application
 from mairust.services.tokens import TOKEN_PREFIX, TokenRequest
-from tests.mairust.services.conftest import ADMIN, TOKEN_KEY
+from tests.mairust.services.conftest import ADMIN, TOKEN_KEYS
 
 READ = frozenset({Permission.READ})
 ALL = frozenset(Permission)
@@ -33,11 +34,11 @@ def test_a_token_authenticates_as_what_it_was_issued_for(application, tenants):
 
 def test_the_store_keeps_only_the_hmac_digest(application, stores, tenants):
     issued = application.tokens.issue(ADMIN, TokenRequest("ci", READ, Role.ADMIN))
-    with stores.metadata.engine.connect() as conn:  # type: ignore[attr-defined]
+    with stores.metadata.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM api_tokens")).all()
     stored = " ".join(str(value) for row in rows for value in row)
     assert issued.secret not in stored
-    expected = hmac.new(TOKEN_KEY, issued.secret.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(TOKEN_KEYS[0], issued.secret.encode(), hashlib.sha256).hexdigest()
     assert expected in stored
 
 
@@ -178,8 +179,22 @@ def test_issue_and_revoke_are_audited(application, tenants):
     ]
 
 
-def test_the_digest_key_must_be_long_enough(stores):
-    from mairust.services.application import Application
-
+def test_the_digest_keys_must_be_long_enough(stores):
     with pytest.raises(ValueError):
-        Application.over(stores, b"short")
+        Application.over(stores, (b"short",))
+    with pytest.raises(ValueError):
+        Application.over(stores, ())
+
+
+def test_a_token_from_before_a_key_rotation_still_works(stores, clock, tenants):
+    old_key, new_key = b"o" * 32, b"n" * 32
+    before = Application.over(stores, (old_key,), clock)
+    issued = before.tokens.issue(ADMIN, TokenRequest("old", READ, Role.ADMIN))
+    after = Application.over(stores, (new_key, old_key), clock)
+    assert after.tokens.authenticate(issued.secret, "x").role is Role.ADMIN
+    fresh = after.tokens.issue(ADMIN, TokenRequest("new", READ, Role.ADMIN))
+    with pytest.raises(Unauthenticated):  # the old key alone does not know new tokens
+        before.tokens.authenticate(fresh.secret, "x")
+    dropped = Application.over(stores, (new_key,), clock)
+    with pytest.raises(Unauthenticated):  # once the old key is gone, so are its tokens
+        dropped.tokens.authenticate(issued.secret, "x")

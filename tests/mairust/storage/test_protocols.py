@@ -8,15 +8,26 @@ import inspect
 from pathlib import Path
 
 from mairust.storage.protocols import (
+    AuditStore,
     DirectoryStore,
     EntryStore,
     MetadataStore,
     QueueStore,
     SearchBacklog,
+    SecretStore,
+    TokenStore,
 )
 from mairust.storage.sql_metadata import SqlMetadataStore
 
-ROLES: tuple[type, ...] = (DirectoryStore, QueueStore, EntryStore, SearchBacklog)
+ROLES: tuple[type, ...] = (
+    DirectoryStore,
+    QueueStore,
+    EntryStore,
+    SearchBacklog,
+    SecretStore,
+    TokenStore,
+    AuditStore,
+)
 
 
 def _methods(protocol: type) -> set[str]:
@@ -51,9 +62,14 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         queue: QueueStore = store
         entries: EntryStore = store
         backlog: SearchBacklog = store
+        secrets: SecretStore = store
+        tokens: TokenStore = store
+        audit: AuditStore = store
         metadata: MetadataStore = store
         for role, played in zip(
-            (*ROLES, MetadataStore), (directory, queue, entries, backlog, metadata), strict=True
+            (*ROLES, MetadataStore),
+            (directory, queue, entries, backlog, secrets, tokens, audit, metadata),
+            strict=True,
         ):
             for name in _all_methods(role):
                 declared = inspect.signature(getattr(role, name))
