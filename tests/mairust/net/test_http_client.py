@@ -72,11 +72,9 @@ async def test_a_refused_address_is_never_connected_to() -> None:
     resolver = MapResolver({"hooks.example": ["127.0.0.1"]})
     client = SafeHttpClient(AddressPolicy(), resolver)  # nothing allowed
     try:
-        with (
-            http_sink() as sink,
-            pytest.raises(DestinationRefused, match=r"127\.0\.0\.1 is loopback"),
-        ):
-            await client.post(sink.url(host="hooks.example"), b"{}")
+        with http_sink() as sink:
+            with pytest.raises(DestinationRefused, match=r"127\.0\.0\.1 is loopback"):
+                await client.post(sink.url(host="hooks.example"), b"{}")
             with pytest.raises(DestinationRefused, match="loopback"):
                 await client.post(sink.url(), b"{}")  # an IP literal is checked too
         assert sink.requests == []
@@ -153,7 +151,10 @@ async def test_a_slow_answer_times_out() -> None:
     limits = ClientLimits(read_timeout=0.3, total_timeout=5.0)
     client = SafeHttpClient(LOOPBACK_ONLY, MapResolver({}), limits)
     try:
-        with http_sink(Reply(200, delay=1.5)) as sink, pytest.raises(RequestTimedOut):
+        with (
+            http_sink(Reply(200, delay=1.5)) as sink,
+            pytest.raises(RequestTimedOut, match="ReadTimeout"),
+        ):
             await client.post(sink.url(), b"{}")
     finally:
         await client.aclose()
