@@ -13,10 +13,19 @@ from mairust.storage.protocols import (
     MetadataStore,
     QueueStore,
     SearchBacklog,
+    WebhookEndpoints,
+    WebhookOutbox,
 )
 from mairust.storage.sql_metadata import SqlMetadataStore
 
-ROLES: tuple[type, ...] = (DirectoryStore, QueueStore, EntryStore, SearchBacklog)
+ROLES: tuple[type, ...] = (
+    DirectoryStore,
+    QueueStore,
+    EntryStore,
+    SearchBacklog,
+    WebhookEndpoints,
+    WebhookOutbox,
+)
 
 
 def _methods(protocol: type) -> set[str]:
@@ -51,9 +60,13 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         queue: QueueStore = store
         entries: EntryStore = store
         backlog: SearchBacklog = store
+        endpoints: WebhookEndpoints = store
+        outbox: WebhookOutbox = store
         metadata: MetadataStore = store
         for role, played in zip(
-            (*ROLES, MetadataStore), (directory, queue, entries, backlog, metadata), strict=True
+            (*ROLES, MetadataStore),
+            (directory, queue, entries, backlog, endpoints, outbox, metadata),
+            strict=True,
         ):
             for name in _all_methods(role):
                 declared = inspect.signature(getattr(role, name))
