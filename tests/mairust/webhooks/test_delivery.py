@@ -1,0 +1,265 @@
+"""The webhook delivery loop against a real loopback receiver (allow-listed 127.0.0.1) and a
+real SQLite outbox: delivered once and signed, retried after a 500 with backoff, given up
+and kept, refused destinations never connected to (directly or by redirect), and a restart
+that resumes what the last run left."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mairust.errors import NotFound
+from mairust.model.scope import PLATFORM
+from mairust.model.webhooks import DeliveryState, WebhookDelivery
+from mairust.net.address_guard import AddressPolicy, IPAddress
+from mairust.net.http_client import SafeHttpClient
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
+from mairust.supervision import Backoff
+from mairust.webhooks.delivery import DeliveryPolicy, RoundResult, WebhookDeliveryLoop
+from mairust.webhooks.events import event_body, publish_event
+from mairust.webhooks.signing import generate_secret, verify
+from tests.support.http_sink import Reply, http_sink
+
+SECRET = generate_secret()
+SECRETS = {"sec-1": SECRET}
+FAST = DeliveryPolicy(retry_base_seconds=0.05, retry_max_seconds=0.2, poll_interval=0.05)
+AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def secret_for(secret_id: str) -> str:
+    try:
+        return SECRETS[secret_id]
+    except KeyError:
+        raise NotFound(f"no secret {secret_id}") from None
+
+
+async def resolve(host: str) -> Sequence[IPAddress]:
+    addresses = {"inside.example": ["10.0.0.7"], "receiver.example": ["127.0.0.1"]}
+    return [ipaddress.ip_address(a) for a in addresses[host]]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    upgrade_to_head(url)
+    opened = SqlMetadataStore(url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def tenant(store: SqlMetadataStore) -> str:
+    return store.create_tenant("acme").id
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[SafeHttpClient]:
+    http = SafeHttpClient(AddressPolicy.allowing(["127.0.0.1/32"]), resolve)
+    yield http
+    await http.aclose()
+
+
+def loop_for(
+    store: SqlMetadataStore,
+    client: SafeHttpClient,
+    policy: DeliveryPolicy = FAST,
+    identity: str = "node-a",
+) -> WebhookDeliveryLoop:
+    return WebhookDeliveryLoop(store, client, secret_for, identity, policy, rng=random.Random(7))
+
+
+def only(store: SqlMetadataStore) -> WebhookDelivery:
+    [delivery] = store.list_webhook_deliveries(PLATFORM)
+    return delivery
+
+
+async def test_an_event_is_delivered_once_and_its_signature_verifies(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    with http_sink(Reply(204, b"")) as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        [queued] = publish_event(store, tenant, "evt-1", "message.received", {"id": "m1"}, AT)
+        loop = loop_for(store, client)
+        assert await loop.deliver_due() == RoundResult(delivered=1)
+        assert await loop.deliver_due() == RoundResult()
+    [seen] = sink.requests
+    assert seen.body == event_body("message.received", {"id": "m1"}, AT).encode()
+    assert (
+        seen.body
+        == b'{"data":{"id":"m1"},"timestamp":"2026-11-29T12:00:00Z","type":"message.received"}'
+    )
+    assert seen.headers["content-type"] == "application/json"
+    assert verify(SECRET, seen.headers, seen.body, now=time.time()) == queued.id
+    delivery = only(store)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == (
+        DeliveryState.DELIVERED,
+        1,
+        204,
+    )
+
+
+async def test_a_500_is_retried_after_a_backoff_with_the_same_id(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    policy = DeliveryPolicy(retry_base_seconds=0.5, retry_max_seconds=5)
+    with http_sink(Reply(500, b"oops"), Reply(200)) as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        loop = loop_for(store, client, policy)
+        before = datetime.now(UTC)
+        assert await loop.deliver_due() == RoundResult(deferred=1)
+        deferred = only(store)
+        assert (deferred.state, deferred.last_status, deferred.last_error) == (
+            DeliveryState.PENDING,
+            500,
+            "HTTP 500",
+        )
+        # Jittered between half and all of the base delay for a first failure.
+        wait = deferred.next_attempt_at - before
+        assert timedelta(seconds=0.25) <= wait <= timedelta(seconds=0.6)
+        assert await loop.deliver_due() == RoundResult()  # not due yet
+        await asyncio.sleep(wait.total_seconds())
+        assert await loop.deliver_due() == RoundResult(delivered=1)
+    first, second = sink.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == deferred.id
+    assert first.body == second.body
+    assert (only(store).state, only(store).attempts) == (DeliveryState.DELIVERED, 2)
+
+
+async def test_it_gives_up_after_max_attempts_and_keeps_the_delivery(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    policy = DeliveryPolicy(max_attempts=3, retry_base_seconds=0.01, retry_max_seconds=0.01)
+    with http_sink(default=Reply(503)) as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        loop = loop_for(store, client, policy)
+        results = []
+        for _ in range(3):
+            await asyncio.sleep(0.02)
+            results.append(await loop.deliver_due())
+    assert results == [RoundResult(deferred=1), RoundResult(deferred=1), RoundResult(failed=1)]
+    assert len(sink.requests) == 3
+    failed = only(store)
+    assert failed.state is DeliveryState.FAILED
+    assert failed.last_error == "gave up after 3 attempts: HTTP 503"
+
+
+async def test_a_private_address_is_refused_without_connecting(
+    store: SqlMetadataStore, tenant: str
+) -> None:
+    strict = SafeHttpClient(AddressPolicy(), resolve)  # the default: nothing non-public
+    try:
+        with http_sink() as sink:
+            store.add_webhook_endpoint(tenant, sink.url(host="receiver.example"), "sec-1")
+            publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+            assert await loop_for(store, strict).deliver_due() == RoundResult(failed=1)
+        assert sink.requests == []
+    finally:
+        await strict.aclose()
+    refused = only(store)
+    assert refused.state is DeliveryState.FAILED and refused.attempts == 1
+    assert refused.last_error == "destination receiver.example refused: 127.0.0.1 is loopback"
+
+
+async def test_a_redirect_to_a_private_address_is_refused(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    with http_sink(Reply(307, location="http://inside.example/admin")) as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        assert await loop_for(store, client).deliver_due() == RoundResult(failed=1)
+    assert len(sink.requests) == 1
+    assert only(store).last_error == "destination inside.example refused: 10.0.0.7 is private"
+
+
+async def test_a_missing_secret_is_retried_not_sent_unsigned(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    with http_sink() as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-unknown")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        assert await loop_for(store, client).deliver_due() == RoundResult(deferred=1)
+    assert sink.requests == []
+    assert only(store).last_error == "signing secret unavailable: no secret sec-unknown"
+
+
+async def test_a_restart_resumes_pending_and_leased_deliveries(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient, tmp_path: Path
+) -> None:
+    with http_sink() as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        for n in range(3):
+            publish_event(store, tenant, f"evt-{n}", "message.received", {"n": n}, AT)
+        # The run before the restart leased one delivery and died holding it (long lease).
+        [held] = store.lease_webhook_deliveries("node-a/earlier-run", 1, 3600)
+        store.close()  # the process is gone; only the database remains
+        reopened = SqlMetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
+        try:
+            loop = loop_for(reopened, client)
+            task = asyncio.create_task(loop.run())
+            requests = await asyncio.to_thread(sink.wait_for, 3)
+            loop.stop()
+            await asyncio.wait_for(task, 5)
+            states = {d.id: d.state for d in reopened.list_webhook_deliveries(PLATFORM)}
+        finally:
+            reopened.close()
+    assert len(requests) == 3
+    assert {r.headers["webhook-id"] for r in requests} == set(states)
+    assert held.id in states
+    assert set(states.values()) == {DeliveryState.DELIVERED}
+
+
+class FailsOnce:
+    """An outbox whose first lease raises a bug-like error (not a store outage)."""
+
+    def __init__(self, store: SqlMetadataStore) -> None:
+        self.store = store
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def lease_webhook_deliveries(
+        self, owner: str, limit: int, lease_seconds: float
+    ) -> list[WebhookDelivery]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("boom")
+        return self.store.lease_webhook_deliveries(owner, limit, lease_seconds)
+
+
+async def test_the_loop_is_supervised_and_restarted_after_an_error(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    with http_sink() as sink:
+        store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        outbox = FailsOnce(store)
+        loop = WebhookDeliveryLoop(outbox, client, secret_for, "node-a", FAST)  # type: ignore[arg-type]
+        supervisor = loop.supervisor(Backoff(first_seconds=0.01))
+        task = asyncio.create_task(supervisor.run())
+        await asyncio.to_thread(sink.wait_for, 1)
+        loop.stop()
+        supervisor.stop()
+        await asyncio.wait_for(task, 5)
+    assert supervisor.restarts == 1
+    assert supervisor.last_error == "RuntimeError: boom"
+    assert only(store).state is DeliveryState.DELIVERED
+
+
+def test_retry_delays_grow_with_jitter_and_a_cap() -> None:
+    policy = DeliveryPolicy(retry_base_seconds=10, retry_max_seconds=100)
+    rng = random.Random(1)
+    for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (40, 100)]:
+        delays = [policy.retry_delay(attempts, rng) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert max(delays) - min(delays) > ceiling / 10  # jittered, not one value
