@@ -47,8 +47,10 @@ LOOP_NAME = "webhook delivery loop"
 LOOP_BACKOFF = Backoff(give_up_after=8)
 _MAX_ERROR_CHARS = 500
 
-# Secret id → the secret (``whsec_...``); the secret store provides it. Called in a thread.
-SecretLookup = Callable[[str], str]
+# (tenant id, secret id) → the secret (``whsec_...``), from the secret store, read in the
+# delivery's tenant (so an endpoint naming another tenant's secret id gets NotFound, never
+# that secret). Called in a thread; a MairustError means "not now" (retried).
+SecretLookup = Callable[[str, str], str]
 
 
 def safe_client(
@@ -204,7 +206,9 @@ class WebhookDeliveryLoop:
 
     async def _attempt(self, delivery: WebhookDelivery) -> _Outcome:
         try:
-            secret = await asyncio.to_thread(self._secret_for, delivery.secret_id)
+            secret = await asyncio.to_thread(
+                self._secret_for, delivery.tenant_id, delivery.secret_id
+            )
         except MairustError as error:
             return _Outcome("retry", None, f"signing secret unavailable: {error}")
         body = delivery.body.encode()

@@ -15,30 +15,43 @@ from pathlib import Path
 
 import pytest
 
+from mairust.config import WebhookSettings
 from mairust.errors import NotFound
 from mairust.model.scope import PLATFORM
 from mairust.model.webhooks import DeliveryState, WebhookDelivery
-from mairust.net.address_guard import AddressPolicy, IPAddress
+from mairust.net.address_guard import AddressPolicy, DestinationRefused, IPAddress
 from mairust.net.http_client import SafeHttpClient
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.supervision import Backoff
-from mairust.webhooks.delivery import DeliveryPolicy, RoundResult, WebhookDeliveryLoop
+from mairust.webhooks.delivery import (
+    DeliveryPolicy,
+    RoundResult,
+    WebhookDeliveryLoop,
+    safe_client,
+)
 from mairust.webhooks.events import event_body, publish_event
 from mairust.webhooks.signing import generate_secret, verify
 from tests.support.http_sink import Reply, http_sink
 
 SECRET = generate_secret()
-SECRETS = {"sec-1": SECRET}
 FAST = DeliveryPolicy(retry_base_seconds=0.05, retry_max_seconds=0.2, poll_interval=0.05)
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def secret_for(secret_id: str) -> str:
-    try:
-        return SECRETS[secret_id]
-    except KeyError:
-        raise NotFound(f"no secret {secret_id}") from None
+class Secrets:
+    """The secret store's part: a secret is read in its tenant only."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}  # secret id -> tenant id
+
+    def __call__(self, tenant_id: str, secret_id: str) -> str:
+        if self.owners.get(secret_id) != tenant_id:
+            raise NotFound(f"no secret {secret_id}")
+        return SECRET
+
+
+secret_for = Secrets()
 
 
 async def resolve(host: str) -> Sequence[IPAddress]:
@@ -57,7 +70,9 @@ def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
 
 @pytest.fixture
 def tenant(store: SqlMetadataStore) -> str:
-    return store.create_tenant("acme").id
+    tenant_id = store.create_tenant("acme").id
+    secret_for.owners = {"sec-1": tenant_id}
+    return tenant_id
 
 
 @pytest.fixture
@@ -192,6 +207,18 @@ async def test_a_missing_secret_is_retried_not_sent_unsigned(
     assert only(store).last_error == "signing secret unavailable: no secret sec-unknown"
 
 
+async def test_another_tenants_secret_is_never_used(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    intruder = store.create_tenant("intruder").id
+    with http_sink() as sink:
+        store.add_webhook_endpoint(intruder, sink.url(), "sec-1")  # acme's secret id
+        publish_event(store, intruder, "evt-1", "message.received", {}, AT)
+        assert await loop_for(store, client).deliver_due() == RoundResult(deferred=1)
+    assert sink.requests == []
+    assert only(store).last_error == "signing secret unavailable: no secret sec-1"
+
+
 async def test_a_restart_resumes_pending_and_leased_deliveries(
     store: SqlMetadataStore, tenant: str, client: SafeHttpClient, tmp_path: Path
 ) -> None:
@@ -263,3 +290,18 @@ def test_retry_delays_grow_with_jitter_and_a_cap() -> None:
         delays = [policy.retry_delay(attempts, rng) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert max(delays) - min(delays) > ceiling / 10  # jittered, not one value
+
+
+async def test_the_configured_client_allows_only_the_configured_networks() -> None:
+    allowed = safe_client(WebhookSettings(allow_networks=["127.0.0.1/32"], total_timeout=5))
+    default = safe_client(WebhookSettings())
+    try:
+        with http_sink() as sink:
+            assert (await allowed.post(sink.url(), b"{}")).status == 200
+            with pytest.raises(DestinationRefused, match="loopback"):
+                await default.post(sink.url(), b"{}")
+        assert len(sink.requests) == 1
+        assert allowed.limits.total_timeout == 5
+    finally:
+        await allowed.aclose()
+        await default.aclose()
