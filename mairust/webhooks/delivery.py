@@ -194,7 +194,11 @@ class WebhookDeliveryLoop:
 
         async def one(delivery: WebhookDelivery) -> str:
             async with limit:
-                outcome = await self._attempt(delivery)
+                try:
+                    outcome = await self._attempt(delivery)
+                except Exception as error:  # one delivery's bug must not hold up the rest
+                    log.exception("webhook %s: unexpected error", delivery.id)
+                    outcome = _Outcome("retry", None, f"internal error: {error!r}")
             return await asyncio.to_thread(self._settle, delivery, outcome)
 
         kinds = await asyncio.gather(*(one(delivery) for delivery in batch))
@@ -205,14 +209,14 @@ class WebhookDeliveryLoop:
         )
 
     async def _attempt(self, delivery: WebhookDelivery) -> _Outcome:
+        body = delivery.body.encode()
         try:
             secret = await asyncio.to_thread(
                 self._secret_for, delivery.tenant_id, delivery.secret_id
             )
-        except MairustError as error:
+            headers = signed_headers(secret, delivery.id, int(self._clock()), body)
+        except MairustError as error:  # never sent unsigned: retried until it is readable
             return _Outcome("retry", None, f"signing secret unavailable: {error}")
-        body = delivery.body.encode()
-        headers = signed_headers(secret, delivery.id, int(self._clock()), body)
         headers["content-type"] = "application/json"
         try:
             response = await self._client.post(delivery.url, body, headers)

@@ -207,6 +207,35 @@ async def test_a_missing_secret_is_retried_not_sent_unsigned(
     assert only(store).last_error == "signing secret unavailable: no secret sec-unknown"
 
 
+async def test_one_deliverys_error_does_not_hold_up_the_others(
+    store: SqlMetadataStore, tenant: str, client: SafeHttpClient
+) -> None:
+    def lookup(tenant_id: str, secret_id: str) -> str:
+        if secret_id == "bad-base64":
+            return "whsec_not base64!"
+        if secret_id == "bug":
+            raise ValueError("a bug in the secret store")
+        return secret_for(tenant_id, secret_id)
+
+    with http_sink() as sink:
+        good = store.add_webhook_endpoint(tenant, sink.url("/good"), "sec-1")
+        store.add_webhook_endpoint(tenant, sink.url("/bad"), "bad-base64")
+        store.add_webhook_endpoint(tenant, sink.url("/bug"), "bug")
+        publish_event(store, tenant, "evt-1", "message.received", {}, AT)
+        loop = WebhookDeliveryLoop(store, client, lookup, "node-a", FAST)
+        assert await loop.deliver_due() == RoundResult(delivered=1, deferred=2)
+    assert [r.path for r in sink.requests] == ["/good"]
+    errors = {
+        d.url.rsplit("/", 1)[1]: d.last_error for d in store.list_webhook_deliveries(PLATFORM)
+    }
+    assert errors == {
+        "good": None,
+        "bad": "signing secret unavailable: a webhook secret is whsec_ followed by base64",
+        "bug": "internal error: ValueError('a bug in the secret store')",
+    }
+    assert good.id in {d.endpoint_id for d in store.list_webhook_deliveries(PLATFORM)}
+
+
 async def test_another_tenants_secret_is_never_used(
     store: SqlMetadataStore, tenant: str, client: SafeHttpClient
 ) -> None:
