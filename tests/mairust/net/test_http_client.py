@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mairust.net.address_guard import AddressPolicy, DestinationRefused, IPAddress
-from mairust.net.host_resolver import HostUnresolvable
+from mairust.net.host_resolver import HostUnresolvable, system_resolver
 from mairust.net.http_client import (
     ClientLimits,
     ConnectionFailed,
@@ -79,6 +79,18 @@ async def test_a_refused_address_is_never_connected_to() -> None:
                 await client.post(sink.url(), b"{}")  # an IP literal is checked too
         assert sink.requests == []
         assert resolver.asked == ["hooks.example"]  # the literal needed no lookup
+    finally:
+        await client.aclose()
+
+
+async def test_disguised_loopback_names_are_judged_by_what_they_resolve_to() -> None:
+    client = SafeHttpClient(AddressPolicy(), system_resolver)
+    try:
+        with http_sink() as sink:
+            for host in ("localhost", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]"):
+                with pytest.raises(DestinationRefused, match="loopback"):
+                    await client.post(sink.url(host=host), b"{}")
+        assert sink.requests == []
     finally:
         await client.aclose()
 
