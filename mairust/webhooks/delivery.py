@@ -161,6 +161,9 @@ class WebhookDeliveryLoop:
     async def run(self) -> None:
         """Deliver until stopped. A store outage is waited out; other errors propagate to
         the supervisor, which restarts this (and whose restart hands the leases back)."""
+        # A new incarnation each (re)start, so that what an earlier run of this identity
+        # holds, including the failed run's own leases, is handed back at once.
+        self.owner = f"{self.identity}/{new_id()}"
         released = await asyncio.to_thread(
             self._outbox.release_webhook_leases, f"{self.identity}/", self.owner
         )
@@ -172,8 +175,9 @@ class WebhookDeliveryLoop:
             except StorageUnavailable as error:
                 log.warning("%s: store unavailable, waiting: %s", LOOP_NAME, error)
                 result = RoundResult()
-            if self._supervisor is not None:
-                self._supervisor.progress()
+            else:
+                if self._supervisor is not None:
+                    self._supervisor.progress()
             if result.leased < self.policy.batch_size and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)

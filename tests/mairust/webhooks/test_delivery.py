@@ -275,7 +275,8 @@ async def test_a_restart_resumes_pending_and_leased_deliveries(
 
 
 class FailsOnce:
-    """An outbox whose first lease raises a bug-like error (not a store outage)."""
+    """An outbox whose first settle raises a bug-like error (not a store outage), after the
+    delivery was sent and while its lease is held."""
 
     def __init__(self, store: SqlMetadataStore) -> None:
         self.store = store
@@ -284,31 +285,33 @@ class FailsOnce:
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
 
-    def lease_webhook_deliveries(
-        self, owner: str, limit: int, lease_seconds: float
-    ) -> list[WebhookDelivery]:
+    def mark_webhook_delivered(self, delivery_id: str, owner: str, status: int) -> bool:
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("boom")
-        return self.store.lease_webhook_deliveries(owner, limit, lease_seconds)
+        return self.store.mark_webhook_delivered(delivery_id, owner, status)
 
 
-async def test_the_loop_is_supervised_and_restarted_after_an_error(
+async def test_the_loop_is_supervised_and_its_restart_takes_back_its_leases(
     store: SqlMetadataStore, tenant: str, client: SafeHttpClient
 ) -> None:
     with http_sink() as sink:
         store.add_webhook_endpoint(tenant, sink.url(), "sec-1")
         publish_event(store, tenant, "evt-1", "message.received", {}, AT)
         outbox = FailsOnce(store)
-        loop = WebhookDeliveryLoop(outbox, client, secret_for, "node-a", FAST)  # type: ignore[arg-type]
+        # Leases far longer than the test: only the restart's hand-back can free the row.
+        policy = DeliveryPolicy(lease_seconds=3600, poll_interval=0.05)
+        loop = WebhookDeliveryLoop(outbox, client, secret_for, "node-a", policy)  # type: ignore[arg-type]
         supervisor = loop.supervisor(Backoff(first_seconds=0.01))
         task = asyncio.create_task(supervisor.run())
-        await asyncio.to_thread(sink.wait_for, 1)
+        requests = await asyncio.to_thread(sink.wait_for, 2)
         loop.stop()
         supervisor.stop()
         await asyncio.wait_for(task, 5)
     assert supervisor.restarts == 1
     assert supervisor.last_error == "RuntimeError: boom"
+    # Sent again after the restart (at least once), under the same webhook-id.
+    assert [r.headers["webhook-id"] for r in requests] == [only(store).id] * 2
     assert only(store).state is DeliveryState.DELIVERED
 
 
