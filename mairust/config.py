@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import platform
 from pathlib import Path
@@ -185,6 +186,40 @@ class SecretsSettings(_Section):
         return values
 
 
+class WebhookSettings(_Section):
+    """Outgoing event webhooks: the safe HTTP client's limits and the delivery retries."""
+
+    # Networks the outgoing HTTP client may connect to although they are not public
+    # (loopback, private, link-local, CGNAT, metadata are refused otherwise), e.g.
+    # ["127.0.0.1/32"] for a receiver on this machine. Empty: public addresses only.
+    allow_networks: list[str] = Field(default_factory=list)
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    # Whole request, redirects and response included.
+    total_timeout: float = Field(30.0, gt=0)
+    max_redirects: int = Field(3, ge=0, le=10)
+    max_response_bytes: int = Field(64 * 1024, ge=0)
+    # Attempts per delivery before it is given up (kept, listed as failed).
+    max_attempts: int = Field(10, ge=1)
+    # Exponential backoff between attempts, with jitter: base * 2^(attempt-1), capped.
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(6 * 3600.0, gt=0)
+    # A delivery loop holds what it leased this long (longer than total_timeout).
+    lease_seconds: float = Field(120.0, gt=0)
+    batch_size: int = Field(16, ge=1)
+    # Requests in flight at once per delivery loop.
+    concurrency: int = Field(8, ge=1)
+    poll_interval: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookSettings:
+        for network in self.allow_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        if self.lease_seconds <= self.total_timeout:
+            raise ValueError("webhooks.lease_seconds must exceed webhooks.total_timeout")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -204,6 +239,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     dns: DnsSettings = Field(default_factory=DnsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -6,9 +6,10 @@ metadata store is itself several roles, so that each consumer names only the par
 :class:`DirectoryStore` (tenants, domains, mailboxes), :class:`QueueStore` (the spool's
 commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries),
 :class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens),
-:class:`AuditStore` (the audit log) and :class:`SecretStore` (sealed secrets). One SQL
-class implements them all; :class:`MetadataStore` combines them for whoever opens and
-closes it.
+:class:`AuditStore` (the audit log), :class:`SecretStore` (sealed secrets),
+:class:`WebhookEndpoints` (where tenants want their events) and :class:`WebhookOutbox` (the
+durable webhook deliveries). One SQL class implements them all; :class:`MetadataStore`
+combines them for whoever opens and closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
 ``asyncio.to_thread``. Failures to reach the backend raise
@@ -30,6 +31,7 @@ from mairust.model.principal import Role
 from mairust.model.queue import QueueItem, QueueState
 from mairust.model.scope import Scope
 from mairust.model.secrets import SealedSecret, SecretPurpose, SecretRef
+from mairust.model.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 
 class BlobStore(Protocol):
@@ -308,6 +310,113 @@ class SecretStore(Protocol):
 
     def count_secrets_by_key(self) -> dict[str, int]:
         """How many secrets each key id sealed (every tenant)."""
+
+
+class WebhookEndpoints(Protocol):
+    """A tenant's webhook endpoints: url, the id of the signing secret in the secret store,
+    the event types wanted (empty: all), enabled or not."""
+
+    def add_webhook_endpoint(
+        self,
+        tenant_id: str,
+        url: str,
+        secret_id: str,
+        event_types: Sequence[str] = (),
+        enabled: bool = True,
+    ) -> WebhookEndpoint:
+        """NotFound if the tenant does not exist."""
+        ...
+
+    def get_webhook_endpoint(self, scope: Scope, endpoint_id: str) -> WebhookEndpoint:
+        """NotFound if absent or owned by another tenant."""
+        ...
+
+    def list_webhook_endpoints(self, scope: Scope) -> list[WebhookEndpoint]: ...
+
+    def update_webhook_endpoint(
+        self,
+        scope: Scope,
+        endpoint_id: str,
+        url: str | None = None,
+        secret_id: str | None = None,
+        event_types: Sequence[str] | None = None,
+        enabled: bool | None = None,
+    ) -> WebhookEndpoint:
+        """Change what is given (None: unchanged); NotFound outside the scope. Deliveries
+        not sent yet go to the new url with the new secret."""
+        ...
+
+    def delete_webhook_endpoint(self, scope: Scope, endpoint_id: str) -> None:
+        """Remove the endpoint and its deliveries; NotFound outside the scope."""
+        ...
+
+
+class WebhookOutbox(Protocol):
+    """Deliveries of events to endpoints, durable and leased like the message queue: the
+    store holds every retry timer, so a delivery loop that restarts loses nothing."""
+
+    def enqueue_webhook_event(
+        self, tenant_id: str, event_id: str, event_type: str, body: str
+    ) -> list[WebhookDelivery]:
+        """One PENDING delivery of ``body`` per enabled endpoint of the tenant that wants
+        ``event_type``, in ONE transaction; an (endpoint, event) already enqueued is not
+        enqueued again (its existing delivery is returned)."""
+        ...
+
+    def enqueue_webhook(
+        self, tenant_id: str, endpoint_id: str, event_id: str, event_type: str, body: str
+    ) -> WebhookDelivery:
+        """One delivery to one endpoint of the tenant (NotFound otherwise), idempotent per
+        (endpoint, event) like ``enqueue_webhook_event``."""
+        ...
+
+    def lease_webhook_deliveries(
+        self, owner: str, limit: int, lease_seconds: float
+    ) -> list[WebhookDelivery]:
+        """Claim up to ``limit`` due deliveries of enabled endpoints: PENDING with
+        next_attempt_at <= now, or LEASED with an expired lease. Sets LEASED, the lease
+        and attempts += 1."""
+        ...
+
+    def mark_webhook_delivered(self, delivery_id: str, owner: str, status: int) -> bool:
+        """DELIVERED, if ``owner`` still holds the lease; False (nothing changed) if not."""
+        ...
+
+    def defer_webhook_delivery(
+        self,
+        delivery_id: str,
+        owner: str,
+        error: str,
+        retry_at: datetime,
+        status: int | None = None,
+    ) -> bool:
+        """Back to PENDING at ``retry_at`` with the error (and HTTP status, if any), if
+        ``owner`` still holds the lease."""
+        ...
+
+    def fail_webhook_delivery(
+        self, delivery_id: str, owner: str, error: str, status: int | None = None
+    ) -> bool:
+        """FAILED (given up, kept and listed), if ``owner`` still holds the lease."""
+        ...
+
+    def release_webhook_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
+        """As ``QueueStore.release_leases``, for webhook deliveries."""
+        ...
+
+    def redeliver_webhook(self, scope: Scope, delivery_id: str) -> WebhookDelivery:
+        """A FAILED or DELIVERED delivery back to PENDING, due now, attempts reset;
+        NotFound outside the scope."""
+        ...
+
+    def list_webhook_deliveries(
+        self,
+        scope: Scope,
+        state: DeliveryState | None = None,
+        endpoint_id: str | None = None,
+        limit: int = 100,
+    ) -> list[WebhookDelivery]:
+        """Newest first."""
         ...
 
 
@@ -319,6 +428,8 @@ class MetadataStore(
     TokenStore,
     AuditStore,
     SecretStore,
+    WebhookEndpoints,
+    WebhookOutbox,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -244,3 +244,44 @@ secrets = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_secrets_tenant_id_created_at", "tenant_id", "created_at", "id"),
 )
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    # Added by 0008: where a tenant's events are POSTed. The signing secret lives in the
+    # secret store; this row names it by id only.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret_id", sa.Text, nullable=False),
+    sa.Column("event_types", JsonStrings, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # Added by 0008: the durable webhook outbox, one row per (endpoint, event), leased like
+    # the queue; delivered and failed rows stay, for the tenant to see.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("endpoint_id", sa.Text, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id"),
+    sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at", "id"),
+)

@@ -80,3 +80,14 @@ def test_settings_survive_a_pickle_round_trip(tmp_path):
     copy = pickle.loads(pickle.dumps(settings))
     assert isinstance(copy, Settings)
     assert copy == settings
+
+
+def test_webhook_settings_check_networks_and_lease(tmp_path):
+    settings = load_settings(None, data_dir=tmp_path)
+    assert settings.webhooks.allow_networks == []  # public addresses only by default
+    allowed = load_settings(None, data_dir=tmp_path, webhooks={"allow_networks": ["127.0.0.1"]})
+    assert allowed.webhooks.allow_networks == ["127.0.0.1"]
+    with pytest.raises(ValueError, match="not-a-net"):
+        load_settings(None, data_dir=tmp_path, webhooks={"allow_networks": ["not-a-net"]})
+    with pytest.raises(ValueError, match="lease_seconds must exceed"):
+        load_settings(None, data_dir=tmp_path, webhooks={"lease_seconds": 10, "total_timeout": 30})

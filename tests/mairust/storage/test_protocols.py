@@ -16,6 +16,8 @@ from mairust.storage.protocols import (
     SearchBacklog,
     SecretStore,
     TokenStore,
+    WebhookEndpoints,
+    WebhookOutbox,
 )
 from mairust.storage.sql_metadata import SqlMetadataStore
 
@@ -27,6 +29,8 @@ ROLES: tuple[type, ...] = (
     SecretStore,
     TokenStore,
     AuditStore,
+    WebhookEndpoints,
+    WebhookOutbox,
 )
 
 
@@ -65,10 +69,23 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         secrets: SecretStore = store
         tokens: TokenStore = store
         audit: AuditStore = store
+        endpoints: WebhookEndpoints = store
+        outbox: WebhookOutbox = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
-            (directory, queue, entries, backlog, secrets, tokens, audit, metadata),
+            (
+                directory,
+                queue,
+                entries,
+                backlog,
+                secrets,
+                tokens,
+                audit,
+                endpoints,
+                outbox,
+                metadata,
+            ),
             strict=True,
         ):
             for name in _all_methods(role):

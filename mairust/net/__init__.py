@@ -1,0 +1,1 @@
+"""Outgoing network access: the one HTTP client of the platform and its address guard."""

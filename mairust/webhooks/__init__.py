@@ -1,0 +1,2 @@
+"""Outgoing event webhooks: Standard Webhooks signatures and the delivery loop over the
+durable outbox (storage role ``WebhookOutbox``), sent through ``mairust.net``'s safe client."""
