@@ -37,6 +37,7 @@ _NOT_IN_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udff
 # What no body may hold: NUL (RFC 5322 §2.3) and lone surrogates.
 _NOT_IN_BODY = re.compile(r"[\x00\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_BLANKS = re.compile(r"[ \t]+")
 # RFC 5322 §2.2: field-name = 1*ftext, printable US-ASCII but ":".
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
 # RFC 6838 §4.2 restricted names, type "/" subtype, without parameters.
@@ -45,8 +46,9 @@ _DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _ID_LEFT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 
 # The SMTP policy writes CRLF; cte_type 7bit makes set_content pick quoted-printable or
-# base64 for non-ASCII or long-lined text instead of raw 8bit.
-_POLICY = policy.SMTP.clone(cte_type="7bit")
+# base64 for non-ASCII or long-lined text instead of raw 8bit; refold_source "none" keeps
+# the header values folded here (set_raw) as they are, instead of re-parsing them.
+_POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none")
 
 # Headers the platform writes itself (or that only a relay or verifier may write), with
 # the field of the composition that sets them where there is one.
@@ -135,14 +137,15 @@ def compose(composition: Composition, *, unique_id: str, now: datetime) -> Compo
     message_id = f"<{unique_id}@{sender.domain}>"
     msg = EmailMessage(policy=_POLICY)
     msg["Date"] = now
-    msg["From"] = sender
+    msg.set_raw("From", _mailbox_text(sender, "From"))
     for name, field, addresses in (
         ("To", "to", composition.to),
         ("Cc", "cc", composition.cc),
         ("Reply-To", "reply_to", composition.reply_to),
     ):
         if addresses:
-            msg[name] = [_header_address(a, field) for a in addresses]
+            texts = (_mailbox_text(_header_address(a, field), name) for a in addresses)
+            msg.set_raw(name, ",\r\n ".join(texts))
     if composition.subject:
         _set_unstructured(msg, "Subject", composition.subject)
     msg["Message-ID"] = message_id
@@ -186,7 +189,7 @@ def check_composition(composition: Composition) -> None:
     for field, addresses in groups:
         for named in addresses:
             check_address(named.address, field)
-            check_single_line(named.name, f"{field} name")
+            check_display_name(named.name, f"{field} name")
     check_single_line(composition.subject, "subject")
     for field, body in (("text", composition.text), ("html", composition.html)):
         if body is not None:
@@ -210,6 +213,21 @@ def check_single_line(value: str, field: str) -> str:
             f"(found U+{ord(bad.group()):04X})"
         )
     return value
+
+
+def check_display_name(name: str, field: str) -> str:
+    """``name`` if it can be written as a display name."""
+    check_single_line(name, field)
+    if "=?" in name:
+        # The email package would decode it as an encoded-word and write something else.
+        raise InvalidInput(f"{field} may not contain '=?'")
+    return name
+
+
+def display_name(name: str) -> str:
+    """The display name as written: a phrase, whose runs of spaces and tabs are one space
+    and whose surrounding white space is nothing (RFC 5322 §3.2.2, §3.4)."""
+    return _BLANKS.sub(" ", name).strip()
 
 
 def check_body(value: str, field: str) -> str:
@@ -265,7 +283,7 @@ def _header_address(named: NamedAddress, field: str) -> Address:
     ascii_domain = _ascii_domain(domain, raw, field)
     try:
         # Parses the local part (dot-atom or quoted string) the way it will be written.
-        return Address(named.name, addr_spec=f"{local}@{ascii_domain}")
+        return Address(display_name(named.name), addr_spec=f"{local}@{ascii_domain}")
     except (ValueError, IndexError) as error:
         raise InvalidInput(f"{field}: not a mail address: {raw!r}") from error
 
@@ -280,6 +298,21 @@ def _ascii_domain(domain: str, raw: str, field: str) -> str:
     if len(ascii_domain) > 253 or not all(_DOMAIN_LABEL.fullmatch(lb) for lb in labels):
         raise InvalidInput(f"{field}: not a domain name: {raw!r}")
     return ascii_domain
+
+
+def _mailbox_text(address: Address, header: str) -> str:
+    """``address`` as header text. Written here, not by the email package: its folder can
+    glue an encoded-word to the next word (no reader decodes that) and its parser decodes
+    encoded-words found in the text it is given."""
+    name = address.display_name
+    if not name:
+        return address.addr_spec
+    if name.isascii():
+        # Always quoted: specials and white space runs are then kept as they are.
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        phrase = Header(name, "utf-8", header_name=header).encode(linesep="\r\n")
+    return f"{phrase} <{address.addr_spec}>"
 
 
 def _set_unstructured(msg: EmailMessage, name: str, value: str) -> None:
