@@ -93,7 +93,11 @@ class AddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: EmailAddress
-    name: Annotated[SingleLine, Field(max_length=MAX_NAME_LENGTH)] = ""
+    name: Annotated[
+        SingleLine,
+        Field(max_length=MAX_NAME_LENGTH, examples=["Jane Doe"]),
+        AfterValidator(_refusing(lambda v: compose.check_display_name(v, "a name"))),
+    ] = ""
 
     def to_core(self) -> NamedAddress:
         return NamedAddress(address=self.address, name=self.name)
