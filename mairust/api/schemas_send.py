@@ -119,7 +119,11 @@ class AttachmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    filename: Annotated[SingleLine, Field(min_length=1, max_length=MAX_FILENAME_LENGTH)]
+    filename: Annotated[
+        SingleLine,
+        Field(min_length=1, max_length=MAX_FILENAME_LENGTH, examples=["report.pdf"]),
+        AfterValidator(_refusing(compose.check_filename)),
+    ]
     content_type: MediaType = Field(default="application/octet-stream", examples=["text/csv"])
     content: Annotated[
         SingleLine,

@@ -43,7 +43,7 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+")
 # RFC 6838 §4.2 restricted names, type "/" subtype, without parameters.
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 _DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_ID_LEFT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_ID_LEFT = re.compile(r"[A-Za-z0-9._-]+")
 
 # The SMTP policy writes CRLF; cte_type 7bit makes set_content pick quoted-printable or
 # base64 for non-ASCII or long-lined text instead of raw 8bit; refold_source "none" keeps
@@ -195,9 +195,7 @@ def check_composition(composition: Composition) -> None:
         if body is not None:
             check_body(body, field)
     for attachment in composition.attachments:
-        check_single_line(attachment.filename, "attachment filename")
-        if not attachment.filename.strip():
-            raise InvalidInput("an attachment needs a filename")
+        check_filename(attachment.filename)
         check_media_type(attachment.content_type)
     for name, value in composition.headers:
         check_header_name(name)
@@ -219,9 +217,22 @@ def check_display_name(name: str, field: str) -> str:
     """``name`` if it can be written as a display name."""
     check_single_line(name, field)
     if "=?" in name:
-        # The email package would decode it as an encoded-word and write something else.
+        # The email package would decode it as an encoded-word and write what it decoded,
+        # line breaks included.
         raise InvalidInput(f"{field} may not contain '=?'")
     return name
+
+
+def check_filename(filename: str) -> str:
+    """``filename`` if an attachment may carry it."""
+    check_single_line(filename, "attachment filename")
+    if not filename.strip():
+        raise InvalidInput("an attachment needs a filename")
+    if "=?" in filename:
+        # The email package decodes an encoded-word in an ASCII parameter value and writes
+        # what it decoded, line breaks included.
+        raise InvalidInput("attachment filename may not contain '=?'")
+    return filename
 
 
 def display_name(name: str) -> str:

@@ -239,6 +239,11 @@ def test_unknown_fields_are_refused():
     assert error_locations(minimal(to=[{"address": "b@example.org", "x": 1}])) == [("to", 0, "x")]
 
 
+def test_filenames_that_read_as_encoded_words_are_refused():
+    payload = minimal(attachments=[{"filename": "=?utf-8?q?a?=", "content": "aGk="}])
+    assert error_locations(payload) == [("attachments", 0, "filename")]
+
+
 def test_display_names_that_read_as_encoded_words_are_refused():
     payload = minimal(**{"from": {"address": "a@example.com", "name": "=?utf-8?q?x?="}})
     assert error_locations(payload) == [("from", "name")]

@@ -252,6 +252,8 @@ def test_date_and_message_id():
         compose(make(), unique_id="x", now=datetime(2030, 1, 1))
     with pytest.raises(ValueError):
         compose(make(), unique_id="a b>", now=NOW)
+    with pytest.raises(ValueError):
+        compose(make(), unique_id="=?utf-8?q?=0D=0A?=", now=NOW)
 
 
 @pytest.mark.parametrize("name", PLATFORM_HEADERS + [n.lower() for n in PLATFORM_HEADERS])
@@ -430,6 +432,25 @@ def test_line_breaks_and_nul_are_refused_in_every_line_field(path: str, char: st
         compose(_with_char(path, char), unique_id="x", now=NOW)
 
 
+# An encoded-word that decodes to a line break and a header: the email package writes
+# what it decodes from text it is given, so compose must never hand it such text as is.
+INJECTION = "=?utf-8?q?a=0D=0ABcc:_victim@example.net?="
+
+
+@pytest.mark.parametrize("prefix", ["", "x ", "ü "])
+@pytest.mark.parametrize("path", sorted(p for p in LEAVES if p not in BODIES))
+def test_encoded_words_never_inject_a_header(path: str, prefix: str):
+    try:
+        sent = compose(LEAVES[path](prefix + INJECTION), unique_id="x", now=NOW)
+    except InvalidInput:
+        return  # refused: nothing written
+    assert_wire_safe(sent.content)
+    assert re.search(rb"(?im)^bcc:", sent.content) is None
+    msg = stdlib(sent.content)
+    assert all(part["Bcc"] is None for part in msg.walk())
+    assert "victim@example.net" not in sent.recipients
+
+
 @pytest.mark.parametrize("path", sorted(BODIES))
 def test_bodies_take_line_breaks_but_not_nul(path: str):
     sent = compose(_with_char(path, "\r\n\n\r"), unique_id="x", now=NOW)
@@ -449,7 +470,10 @@ def test_canonical_body():
 
 LINE_CHARS = st.characters(exclude_categories=["Cs", "Cc", "Zl", "Zp"]) | st.just("\t")
 BODY_CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
-line_text = st.text(LINE_CHARS, max_size=200)
+# Pieces of encoded-words too, so text that looks like one is tried as well.
+line_text = st.lists(
+    LINE_CHARS | st.sampled_from(["=?utf-8?q?", "=?utf-8?b?", "?=", "=0D=0A", "_"]), max_size=60
+).map("".join)
 body_text = st.text(BODY_CHARS, max_size=400) | st.text(st.sampled_from("ab \r\n\t."), max_size=200)
 
 
