@@ -62,6 +62,8 @@ _OWNED_HEADERS: dict[str, str | None] = {
     "sender": None,
     "message-id": None,
     "date": None,
+    # The email package reads it as a date (RFC 5322's grammar name for Date:).
+    "orig-date": None,
     "mime-version": None,
     "received": None,
     "return-path": None,

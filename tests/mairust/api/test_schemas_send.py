@@ -17,7 +17,11 @@ from mairust.api.schemas_send import MAX_RECIPIENTS, SendRequest
 from mairust.config import Settings
 from mairust.errors import InvalidInput
 from mairust.model.compose import Attachment, NamedAddress, compose
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope
 from mairust.model.parsing import parse_message
+from mairust.spool import Spool
+from mairust.storage.stores import Stores
 
 from .conftest import assert_problem
 
@@ -304,3 +308,33 @@ async def test_the_size_cap_through_the_app(send_app: FastAPI, settings: Setting
     problem = assert_problem(answer, 422)
     assert problem["type"] == "urn:mairust:problem:invalid-input"
     assert "the limit is 1000" in problem["detail"]
+
+
+async def test_the_composed_message_goes_through_the_spool(stores: Stores):
+    """The call the send service makes: request → Composition → compose → Spool.commit."""
+    request = SendRequest.model_validate(FULL)
+    composition = request.to_composition(max_size=1_000_000)
+    spool_id = new_id()
+    received_at = datetime.now(UTC)
+    sent = compose(composition, unique_id=spool_id, now=received_at)
+    spool = Spool(stores.metadata, stores.blobs)
+    await spool.start()
+    try:
+        ref = await spool.commit(
+            sent.content,
+            Envelope(
+                mail_from=sent.mail_from,
+                rcpt_tos=sent.recipients,
+                received_at=received_at,
+                authenticated_as="alice@example.com",
+            ),
+            message_id=spool_id,
+        )
+    finally:
+        await spool.stop()
+    assert ref.id == spool_id
+    assert sent.message_id == f"<{spool_id}@example.com>"
+    assert stores.blobs.get(ref.blob_key) == sent.content
+    queued = stores.metadata.list_queue()
+    assert sorted(item.recipient for item in queued) == sorted(sent.recipients)
+    assert len(queued) == 4
