@@ -177,10 +177,6 @@ def canonical_body(text: str) -> str:
 
 def check_composition(composition: Composition) -> None:
     """Raise InvalidInput, naming the field, for the first thing that cannot be sent."""
-    if not composition.recipients:
-        raise InvalidInput("a message needs at least one recipient (to, cc or bcc)")
-    if composition.text is None and composition.html is None:
-        raise InvalidInput("a message needs a text or an html body")
     groups: tuple[tuple[str, Iterable[NamedAddress]], ...] = (
         ("from", (composition.from_addr,)),
         ("to", composition.to),
@@ -192,6 +188,10 @@ def check_composition(composition: Composition) -> None:
         for named in addresses:
             check_address(named.address, field)
             check_display_name(named.name, f"{field} name")
+    if not composition.recipients:
+        raise InvalidInput("a message needs at least one recipient (to, cc or bcc)")
+    if composition.text is None and composition.html is None:
+        raise InvalidInput("a message needs a text or an html body")
     check_single_line(composition.subject, "subject")
     for field, body in (("text", composition.text), ("html", composition.html)):
         if body is not None:
