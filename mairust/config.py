@@ -54,6 +54,8 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     admin_token: SecretStr | None = None
+    # POST /send: the decoded bodies and attachments of one message together, in bytes.
+    max_send_size: int = Field(10 * MIB, gt=0)
 
 
 class StorageSettings(_Section):
