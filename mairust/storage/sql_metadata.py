@@ -3,8 +3,8 @@
 SQLAlchemy Core over SQLite (embedded) or, next, PostgreSQL. The schema comes only
 from the Alembic migrations (``mairust.storage.sql_migrations``); opening a store
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
-``sql_entries``, ``sql_backlog`` and ``sql_heartbeats``; connection set-up and error
-mapping in ``sql_engine``.
+``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``
+and ``sql_heartbeats``; connection set-up and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_queue import SqlQueue
+from mairust.storage.sql_threads import SqlThreads
 
 
-class SqlMetadataStore(SqlDirectory, SqlQueue, SqlEntries, SqlSearchBacklog, SqlLoopHeartbeats):
+class SqlMetadataStore(
+    SqlDirectory, SqlQueue, SqlEntries, SqlThreads, SqlSearchBacklog, SqlLoopHeartbeats
+):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 
     def __init__(self, url: str | URL, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
