@@ -64,14 +64,14 @@ class SqlThreads:
                     order_by=(entries.c.received_at.desc(), entries.c.id.desc()),
                 )
                 .label("rank"),
-                sa.func.count().over(partition_by=thread).label("size"),
+                sa.func.count().over(partition_by=thread).label("thread_size"),
             )
             .where(*conditions)
             .subquery("ranked")
         )
         query = (
             _entries()
-            .add_columns(ranked.c.size)
+            .add_columns(ranked.c.thread_size)
             .join(ranked, ranked.c.id == entries.c.id)
             .where(ranked.c.rank == 1)
         )
@@ -90,6 +90,6 @@ class SqlThreads:
                 query.order_by(entries.c.received_at.desc(), entries.c.id.desc()).limit(limit)
             ).all()
         return [
-            ThreadSummary(thread_id=row.thread_id, latest=_entry(row), count=int(row.size))
+            ThreadSummary(thread_id=row.thread_id, latest=_entry(row), count=int(row.thread_size))
             for row in rows
         ]
