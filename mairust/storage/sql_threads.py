@@ -1,5 +1,7 @@
 """Reading threads from the SQL metadata store: one thread's entries, and a mailbox's
-threads newest first. Each is one query on ``ix_entries_mailbox_thread_received``.
+threads newest first. Each is one query: a range of ``ix_entries_mailbox_thread_received``
+for a thread; for the listing, a walk of the listing index that probes the thread index
+once per entry it passes, and stops when the page is full.
 
 Threads are computed when entries are stored (``sql_thread_links``); here they are only
 read, through the same Scope rules as every entry (invariant 5).
@@ -54,27 +56,32 @@ class SqlThreads:
         conditions = _scope_conditions(scope)
         if mailbox_id is not None:
             conditions.append(entries.c.mailbox_id == mailbox_id)
-        thread = (entries.c.mailbox_id, entries.c.thread_id)
-        ranked = (
-            sa.select(
-                entries.c.id,
-                sa.func.row_number()
-                .over(
-                    partition_by=thread,
-                    order_by=(entries.c.received_at.desc(), entries.c.id.desc()),
-                )
-                .label("rank"),
-                sa.func.count().over(partition_by=thread).label("thread_size"),
+        # Walk the scope's entries newest first (the listing indexes) and keep those that
+        # are the newest of their thread: each test is one probe of the thread index, and
+        # the walk stops once a page is full, so a page costs about its own rows, not the
+        # mailbox. The count is computed for the rows kept only.
+        other = entries.alias("other")
+        same_thread = (
+            other.c.mailbox_id == entries.c.mailbox_id,
+            other.c.thread_id == entries.c.thread_id,
+        )
+        newer = (
+            sa.select(other.c.id)
+            .where(
+                *same_thread,
+                other.c.received_at >= entries.c.received_at,
+                sa.or_(other.c.received_at > entries.c.received_at, other.c.id > entries.c.id),
             )
-            .where(*conditions)
-            .subquery("ranked")
+            .exists()
         )
-        query = (
-            _entries()
-            .add_columns(ranked.c.thread_size)
-            .join(ranked, ranked.c.id == entries.c.id)
-            .where(ranked.c.rank == 1)
+        size = (
+            sa.select(sa.func.count())
+            .select_from(other)
+            .where(*same_thread)
+            .scalar_subquery()
+            .label("thread_size")
         )
+        query = _entries().add_columns(size).where(*conditions, ~newer)
         with self._db.read() as conn:
             if before is not None:
                 # The cursor is the newest entry of the last thread of the previous page.
