@@ -43,6 +43,14 @@ class ThreadHeaders:
     # References, then In-Reply-To if References lacked it; the message's own id excluded.
     references: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # The bounds hold for headers built anywhere, not only by thread_headers().
+        ids = [i for i in (self.message_id, self.in_reply_to, *self.references) if i]
+        if len(self.references) > MAX_REFERENCES or any(len(i) > MAX_ID_LENGTH for i in ids):
+            raise ValueError(
+                f"at most {MAX_REFERENCES} references of at most {MAX_ID_LENGTH} characters"
+            )
+
     @property
     def linked_ids(self) -> tuple[str, ...]:
         """Every id this message is joined to in the thread graph (its own first)."""

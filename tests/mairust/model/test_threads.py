@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,6 +91,13 @@ def test_hostile_headers_are_bounded() -> None:
     assert headers.references[-1] == fits
     assert all(len(ref) <= MAX_ID_LENGTH for ref in headers.references)
     assert msg_ids("<ctl\x01@x> <" + "c" * 10_000 + "@x>") == []
+
+
+def test_thread_headers_built_elsewhere_are_held_to_the_same_bounds() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        ThreadHeaders(references=tuple(f"<r{i}@x>" for i in range(MAX_REFERENCES + 1)))
+    with pytest.raises(ValueError, match="at most"):
+        ThreadHeaders(message_id="<" + "a" * MAX_ID_LENGTH + "@x>")
 
 
 # -- merging ------------------------------------------------------------------------
