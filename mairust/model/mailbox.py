@@ -1,10 +1,13 @@
-"""A message as it sits in one mailbox: folder, tags and the summary a listing shows."""
+"""A message as it sits in one mailbox: folder, tags, flags, thread and the summary a
+listing shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from mairust.model.threads import ThreadHeaders
 
 DEFAULT_FOLDER = "INBOX"
 
@@ -23,6 +26,8 @@ class NewEntry:
     size: int
     folder: str = DEFAULT_FOLDER
     tags: tuple[str, ...] = ()
+    # Message-ID, In-Reply-To, References: what the store threads the entry by.
+    thread: ThreadHeaders = field(default_factory=ThreadHeaders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,21 @@ class MailboxEntry:
     blob_key: str
     # mairust.auth.results.AuthResults.to_json() of the message, when it was checked.
     auth_results: dict[str, Any] | None = None
+    # The thread the entry is in (an entry id; the same for every entry of the thread in
+    # this mailbox) and the headers it was threaded by; see mairust.model.threads.
+    thread_id: str = ""
+    thread: ThreadHeaders = field(default_factory=ThreadHeaders)
+    seen: bool = False
+    flagged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """One thread of a mailbox in a listing: its newest entry and how many it holds."""
+
+    thread_id: str
+    latest: MailboxEntry
+    count: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,13 @@ from typing import Protocol
 
 from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Domain, Mailbox, Tenant
-from mairust.model.mailbox import MailboxEntry, NewEntry, SearchDocument, SearchHit
+from mairust.model.mailbox import (
+    MailboxEntry,
+    NewEntry,
+    SearchDocument,
+    SearchHit,
+    ThreadSummary,
+)
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.principal import Role
 from mairust.model.queue import QueueItem, QueueState
@@ -174,7 +180,8 @@ class QueueStore(Protocol):
 
 
 class EntryStore(Protocol):
-    """Mailbox entries: a message as it sits in one mailbox, with folder and tags."""
+    """Mailbox entries: a message as it sits in one mailbox, with folder, tags, flags and
+    its thread (by Message-ID, In-Reply-To and References; rule in mairust.model.threads)."""
 
     def store_entry(self, entry: NewEntry) -> MailboxEntry:
         """Insert the entry, or return the existing one for (mailbox_id, message_id)."""
@@ -182,7 +189,9 @@ class EntryStore(Protocol):
 
     def store_entries(self, new_entries: Sequence[NewEntry]) -> list[MailboxEntry | None]:
         """``store_entry`` for many in ONE transaction, results in the order given; None
-        where the mailbox is gone (or not the entry's tenant's) or the message is unknown."""
+        where the mailbox is gone (or not the entry's tenant's) or the message is unknown.
+        Each new entry joins, in that transaction, the thread of every entry of its mailbox
+        it shares an id with (threads it links are merged into one)."""
         ...
 
     def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:
@@ -200,8 +209,21 @@ class EntryStore(Protocol):
         folder: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        *,
+        from_addr: str | None = None,
+        tag: str | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        unread: bool | None = None,
+        flagged: bool | None = None,
+        auth: Mapping[str, str] | None = None,
     ) -> list[MailboxEntry]:
-        """Newest first; ``before`` is an entry id cursor (exclusive)."""
+        """Newest first; ``before`` is an entry id cursor (exclusive; NotFound when it is
+        not an entry in the scope). Every filter given must hold: ``from_addr`` an address
+        or ``@domain`` (case-insensitive); ``tag`` one of the entry's tags (exact);
+        ``received_after`` <= received_at < ``received_before``; ``unread`` not seen (or
+        seen, when False); ``flagged``; ``auth`` one word per method, keys from
+        ``AUTH_FILTER_KEYS`` (``{"dmarc": "fail"}``; an unknown key is InvalidInput)."""
         ...
 
     def count_entries(self, scope: Scope) -> int:
@@ -215,6 +237,33 @@ class EntryStore(Protocol):
     ) -> MailboxEntry: ...
 
     def move_entry(self, scope: Scope, entry_id: str, folder: str) -> MailboxEntry: ...
+
+    def set_flags(
+        self,
+        scope: Scope,
+        entry_id: str,
+        seen: bool | None = None,
+        flagged: bool | None = None,
+    ) -> MailboxEntry:
+        """Set the flags given (None leaves one as it is); NotFound outside the scope."""
+        ...
+
+    def thread_of(self, scope: Scope, entry_id: str, limit: int = 1000) -> list[MailboxEntry]:
+        """The entries of ``entry_id``'s thread in its mailbox, oldest first (at most
+        ``limit``), the entry itself included; NotFound if it is not in the scope."""
+        ...
+
+    def list_threads(
+        self,
+        scope: Scope,
+        mailbox_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[ThreadSummary]:
+        """The threads in the scope, newest activity first, each with its newest entry
+        and its size; ``before`` is the ``latest.id`` of the last thread of the previous
+        page (exclusive)."""
+        ...
 
 
 class SearchBacklog(Protocol):

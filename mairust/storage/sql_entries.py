@@ -1,23 +1,32 @@
-"""Mailbox entries in the SQL metadata store, every read and write through a Scope.
+"""Mailbox entries in the SQL metadata store, every read and write through a Scope:
+storing them (threaded at store time, see ``sql_thread_links``), listing them with
+filters, their tags, folder and flags.
 
 An entry of another tenant is indistinguishable from a missing one (invariant 5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from mairust.auth.results import AuthResults
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.ids import new_id
 from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.scope import PlatformScope, Scope, TenantScope
+from mairust.model.search_query import AUTH_FILTER_KEYS
+from mairust.model.threads import ThreadHeaders
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import entries, mailboxes, messages
+from mairust.storage.sql_thread_links import link_threads
 
 # Both dialects spell "insert, or nothing on a duplicate key" as ON CONFLICT DO NOTHING.
 UPSERT_INSERTS: dict[str, Callable[[sa.Table], Any]] = {
@@ -47,33 +56,43 @@ class SqlEntries:
         mailbox_ids = list({entry.mailbox_id for entry in new_entries})
         message_ids = list({entry.message_id for entry in new_entries})
         with self._db.write() as conn:
+            # Locked in id order (no deadlock between batches): threading reads what the
+            # previous batch of the same mailbox wrote. FOR NO KEY UPDATE on PostgreSQL,
+            # which still lets foreign-key checks in; SQLite's write lock covers it.
             owners = dict(
                 conn.execute(
-                    sa.select(mailboxes.c.id, mailboxes.c.tenant_id).where(
-                        mailboxes.c.id.in_(mailbox_ids)
-                    )
+                    sa.select(mailboxes.c.id, mailboxes.c.tenant_id)
+                    .where(mailboxes.c.id.in_(mailbox_ids))
+                    .order_by(mailboxes.c.id)
+                    .with_for_update(key_share=True)
                 ).all()
             )
-            received = dict(
-                conn.execute(
-                    sa.select(messages.c.id, messages.c.received_at).where(
+            spooled = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(messages.c.id, messages.c.received_at, messages.c.auth_results).where(
                         messages.c.id.in_(message_ids)
                     )
-                ).all()
-            )
+                )
+            }
             storable = [
                 entry
                 for entry in new_entries
-                if owners.get(entry.mailbox_id) == entry.tenant_id and entry.message_id in received
+                if owners.get(entry.mailbox_id) == entry.tenant_id and entry.message_id in spooled
             ]
-            if storable:
+            rows = [
+                _entry_row(
+                    entry,
+                    spooled[entry.message_id].received_at,
+                    spooled[entry.message_id].auth_results,
+                )
+                for entry in storable
+            ]
+            if rows:
                 insert = UPSERT_INSERTS[self._db.dialect](entries).on_conflict_do_nothing(
                     index_elements=["mailbox_id", "message_id"]
                 )
-                conn.execute(
-                    insert,
-                    [_entry_row(entry, received[entry.message_id]) for entry in storable],
-                )
+                conn.execute(insert, rows)
             keys = [(entry.mailbox_id, entry.message_id) for entry in storable]
             found: dict[tuple[str, str], MailboxEntry] = {}
             for start in range(0, len(keys), _ID_CHUNK):
@@ -83,6 +102,17 @@ class SqlEntries:
                 )
                 for row in conn.execute(query):
                     found[(row.mailbox_id, row.message_id)] = _entry(row)
+            # Only the rows inserted now are threaded: one that was there already (a row
+            # run twice) kept its id, not the one made for it here.
+            inserted = [
+                (found[key], entry.thread)
+                for key, entry, row in zip(keys, storable, rows, strict=True)
+                if key in found and found[key].id == row["id"]
+            ]
+            renames = link_threads(conn, inserted)
+        for key, stored in found.items():
+            if stored.thread_id in renames:
+                found[key] = dataclasses.replace(stored, thread_id=renames[stored.thread_id])
         return [found.get((entry.mailbox_id, entry.message_id)) for entry in new_entries]
 
     def get_entry(self, scope: Scope, entry_id: str) -> MailboxEntry:
@@ -106,6 +136,14 @@ class SqlEntries:
         folder: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        *,
+        from_addr: str | None = None,
+        tag: str | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        unread: bool | None = None,
+        flagged: bool | None = None,
+        auth: Mapping[str, str] | None = None,
     ) -> list[MailboxEntry]:
         if limit <= 0:
             return []
@@ -114,6 +152,19 @@ class SqlEntries:
             query = query.where(entries.c.mailbox_id == mailbox_id)
         if folder is not None:
             query = query.where(entries.c.folder == folder)
+        if from_addr is not None:
+            query = query.where(_from_matches(from_addr))
+        if tag is not None:
+            query = query.where(self._has_tag(tag))
+        if received_after is not None:
+            query = query.where(entries.c.received_at >= received_after)
+        if received_before is not None:
+            query = query.where(entries.c.received_at < received_before)
+        if unread is not None:
+            query = query.where(entries.c.seen == (not unread))
+        if flagged is not None:
+            query = query.where(entries.c.flagged == flagged)
+        query = query.where(*_auth_conditions(auth or {}))
         with self._db.read() as conn:
             if before is not None:
                 cursor = _entry_in_scope(conn, scope, before)
@@ -129,6 +180,18 @@ class SqlEntries:
                 query.order_by(entries.c.received_at.desc(), entries.c.id.desc()).limit(limit)
             ).all()
         return [_entry(row) for row in rows]
+
+    def _has_tag(self, tag: str) -> sa.ColumnElement[bool]:
+        """The tags' JSON text holds ``tag`` as a whole element: every quote inside a JSON
+        string is escaped, so an unescaped ``"`` after ``[`` or ``, `` starts an element.
+        Found with instr/strpos, case-sensitive on both dialects (SQLite's LIKE is not)."""
+        element = json.dumps(tag.strip(), ensure_ascii=False)
+        text = sa.type_coerce(entries.c.tags, sa.Text)
+        find = sa.func.instr if self._db.dialect == "sqlite" else sa.func.strpos
+        return sa.or_(
+            sa.func.substr(text, 1, len(element) + 1) == "[" + element,
+            find(text, ", " + element) > 0,
+        )
 
     def count_entries(self, scope: Scope) -> int:
         query = _scoped(sa.select(sa.func.count()).select_from(entries), scope)
@@ -157,6 +220,26 @@ class SqlEntries:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(tags=tags))
             return _entry_in_scope(conn, scope, entry_id)
 
+    def set_flags(
+        self,
+        scope: Scope,
+        entry_id: str,
+        seen: bool | None = None,
+        flagged: bool | None = None,
+    ) -> MailboxEntry:
+        changes = {
+            name: value
+            for name, value in (("seen", seen), ("flagged", flagged))
+            if value is not None
+        }
+        with self._db.write() as conn:
+            if not changes:
+                return _entry_in_scope(conn, scope, entry_id)
+            changed = conn.execute(_scoped_update(entry_id, scope).values(**changes)).rowcount
+            if changed == 0:
+                raise NotFound(f"no such entry: {entry_id}")
+            return _entry_in_scope(conn, scope, entry_id)
+
     def move_entry(self, scope: Scope, entry_id: str, folder: str) -> MailboxEntry:
         target = folder.strip()
         if not target:
@@ -168,9 +251,36 @@ class SqlEntries:
             return _entry_in_scope(conn, scope, entry_id)
 
 
-def _entry_row(entry: NewEntry, received_at: Any) -> dict[str, Any]:
+def _from_matches(value: str) -> sa.ColumnElement[bool]:
+    """An address, or ``@domain`` for every sender at that domain; case-insensitive
+    (from_addr is stored lower-cased)."""
+    wanted = value.strip().lower()
+    if not wanted.startswith("@"):
+        return entries.c.from_addr == wanted
+    length = sa.func.length(entries.c.from_addr)
+    return sa.and_(
+        length >= len(wanted),
+        sa.func.substr(entries.c.from_addr, length - len(wanted) + 1) == wanted,
+    )
+
+
+_AUTH_COLUMNS = {method: entries.c[f"auth_{method}"] for method in AUTH_FILTER_KEYS}
+
+
+def _auth_conditions(auth: Mapping[str, str]) -> list[sa.ColumnElement[bool]]:
+    unknown = sorted(set(auth) - set(_AUTH_COLUMNS))
+    if unknown:
+        raise InvalidInput(f"unknown auth filter(s) {unknown}; known: {list(_AUTH_COLUMNS)}")
+    return [_AUTH_COLUMNS[method] == word.strip().lower() for method, word in auth.items()]
+
+
+def _entry_row(
+    entry: NewEntry, received_at: datetime, auth_results: dict[str, Any] | None
+) -> dict[str, Any]:
+    entry_id = new_id()
+    words = AuthResults.from_json(auth_results).summary_words() if auth_results else {}
     return {
-        "id": new_id(),
+        "id": entry_id,
         "tenant_id": entry.tenant_id,
         "mailbox_id": entry.mailbox_id,
         "message_id": entry.message_id,
@@ -182,6 +292,12 @@ def _entry_row(entry: NewEntry, received_at: Any) -> dict[str, Any]:
         "date": entry.date,
         "size": entry.size,
         "received_at": received_at,
+        # Alone in its own thread until link_threads finds the ones it belongs with.
+        "thread_id": entry_id,
+        "header_message_id": entry.thread.message_id,
+        "header_in_reply_to": entry.thread.in_reply_to,
+        "header_references": entry.thread.references,
+        **{f"auth_{method}": words.get(method) for method in AUTH_FILTER_KEYS},
     }
 
 
@@ -243,4 +359,12 @@ def _entry(row: sa.Row[Any]) -> MailboxEntry:
         received_at=row.received_at,
         blob_key=row.blob_key,
         auth_results=row.auth_results,
+        thread_id=row.thread_id,
+        thread=ThreadHeaders(
+            message_id=row.header_message_id,
+            in_reply_to=row.header_in_reply_to,
+            references=row.header_references,
+        ),
+        seen=row.seen,
+        flagged=row.flagged,
     )

@@ -168,12 +168,44 @@ entries = sa.Table(
     sa.Column("date", UtcDateTime, nullable=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    # Added by 0009: the thread (an entry id, shared by the thread's entries in this
+    # mailbox), the normalised headers it was found by, flags, and one authentication
+    # word per method (spf, dkim, dmarc, arc) for listing filters.
+    sa.Column("thread_id", sa.Text, nullable=False),
+    sa.Column("header_message_id", sa.Text, nullable=True),
+    sa.Column("header_in_reply_to", sa.Text, nullable=True),
+    sa.Column("header_references", JsonStrings, nullable=False),
+    sa.Column("seen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("flagged", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("auth_spf", sa.Text, nullable=True),
+    sa.Column("auth_dkim", sa.Text, nullable=True),
+    sa.Column("auth_dmarc", sa.Text, nullable=True),
+    sa.Column("auth_arc", sa.Text, nullable=True),
     sa.UniqueConstraint("mailbox_id", "message_id"),
     # Listings are newest first: per mailbox and folder, per mailbox, per tenant.
     sa.Index("ix_entries_mailbox_folder_received", "mailbox_id", "folder", "received_at", "id"),
     sa.Index("ix_entries_mailbox_received", "mailbox_id", "received_at", "id"),
     sa.Index("ix_entries_tenant_received", "tenant_id", "received_at", "id"),
     sa.Index("ix_entries_message_id", "message_id"),
+    # Added by 0009: a thread's entries, oldest first; renaming a thread when two merge.
+    sa.Index("ix_entries_mailbox_thread_received", "mailbox_id", "thread_id", "received_at", "id"),
+)
+
+thread_links = sa.Table(
+    "thread_links",
+    metadata,
+    # Added by 0009: each entry's own Message-ID and the ids it references, one row each,
+    # so "which entries of this mailbox name any of these ids" is one index range per id.
+    # Goes with its entry (a purged entry takes its links along).
+    sa.Column(
+        "entry_id",
+        sa.Text,
+        sa.ForeignKey("entries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("msgid", sa.Text, primary_key=True),
+    sa.Column("mailbox_id", sa.Text, nullable=False),
+    sa.Index("ix_thread_links_mailbox_msgid", "mailbox_id", "msgid"),
 )
 
 search_backlog = sa.Table(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from mairust.model.mailbox import DEFAULT_FOLDER, NewEntry
+from mairust.model.threads import thread_headers
 from mairust.pipeline.stages.base import Ended
 from mairust.pipeline.work import BatchContext, Failed, RecipientWork
 from mairust.routing.router import LocalMailbox
@@ -16,7 +17,8 @@ class StoreStage:
     name: ClassVar[str] = "store"
     description: ClassVar[str] = (
         "Create the mailbox entry for each local recipient, in the folder and with the tags "
-        "the message was annotated with at accept time (INBOX and none by default)."
+        "the message was annotated with at accept time (INBOX and none by default), in the "
+        "thread its Message-ID, In-Reply-To and References link it to."
     )
 
     def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
@@ -46,4 +48,5 @@ def _new_entry(work: RecipientWork) -> NewEntry:
         size=work.message.ref.size,
         folder=work.item.annotations.folder or DEFAULT_FOLDER,
         tags=work.item.annotations.tags,
+        thread=thread_headers(parsed.headers),
     )

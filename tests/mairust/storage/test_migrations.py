@@ -3,21 +3,28 @@ on every backend of conftest.METADATA_URLS; several processes may migrate at onc
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from mairust.model.scope import PLATFORM
+from mairust.model.threads import ThreadHeaders
 from mairust.storage.sql_engine import create_sql_engine
+from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import (
     PG_MIGRATION_LOCK,
+    alembic_config,
     current_revision,
     head_revision,
     upgrade_to_head,
@@ -141,3 +148,49 @@ def test_postgres_migrations_wait_for_the_advisory_lock(
         finally:
             holder.close()
             holder.engine.dispose()
+
+
+def test_0009_gives_old_entries_a_thread_of_their_own_and_their_auth_words(
+    empty_url: str,
+) -> None:
+    engine = create_sql_engine(empty_url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    auth = {"spf": {"result": "pass"}, "dkim": [{"result": "fail"}], "dmarc": {"result": "fail"}}
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0005")
+            conn.execute(sa.text("INSERT INTO tenants VALUES ('t1', 'acme', :now)"), {"now": now})
+            conn.execute(
+                sa.text("INSERT INTO mailboxes VALUES ('mb1', 't1', 'a@acme.example', NULL, :now)"),
+                {"now": now},
+            )
+            for number, results in enumerate((json.dumps(auth), None)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO messages (id, blob_key, sha256, size, mail_from, rcpt_tos, "
+                        "helo, client_ip, received_at, auth_results) VALUES "
+                        "(:id, 'k', 's', 1, 'x@y', '[]', 'h', '127.0.0.1', :now, :auth)"
+                    ),
+                    {"id": f"m{number}", "now": now, "auth": results},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO entries VALUES (:id, 't1', 'mb1', :msg, 'INBOX', '[]', "
+                        "'s', 'x@y', '[]', NULL, 1, :now)"
+                    ),
+                    {"id": f"e{number}", "msg": f"m{number}", "now": now},
+                )
+    finally:
+        engine.dispose()
+    upgrade_to_head(empty_url)
+    store = SqlMetadataStore(empty_url)
+    try:
+        checked, unchecked = store.get_entries(PLATFORM, ["e0", "e1"])
+        assert (checked.thread_id, unchecked.thread_id) == ("e0", "e1")
+        assert checked.thread == ThreadHeaders()
+        assert (checked.seen, checked.flagged) == (False, False)
+        assert [e.id for e in store.list_entries(PLATFORM, auth={"dmarc": "fail"})] == ["e0"]
+        assert [e.id for e in store.list_entries(PLATFORM, auth={"dkim": "fail"})] == ["e0"]
+        assert [e.id for e in store.thread_of(PLATFORM, "e1")] == ["e1"]
+    finally:
+        store.close()

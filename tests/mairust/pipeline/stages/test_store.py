@@ -1,0 +1,78 @@
+"""Stage ``store`` through the whole pipeline: each recipient's entry is threaded by the
+message's Message-ID, In-Reply-To and References, whichever arrives first."""
+
+from __future__ import annotations
+
+from mairust.model.scope import PLATFORM
+from mairust.pipeline.runner import PipelineRunner
+
+
+def _mail(message_id: str, *parents: str, subject: str = "plans") -> bytes:
+    lines = [
+        "From: Jane <jane@remote.example>",
+        "To: alice@example.test, bob@example.test",
+        f"Subject: {subject}",
+        f"Message-ID: {message_id}",
+    ]
+    if parents:
+        lines.append(f"In-Reply-To: {parents[-1]}")
+        # Folded over two lines, as long References are.
+        lines.append("References: " + "\r\n\t".join(parents))
+    return ("\r\n".join(lines) + "\r\n\r\nbody\r\n").encode()
+
+
+def _deliver(stores, settings, spool_message, body: bytes, *rcpts: str) -> dict[str, str]:
+    """Spool ``body``, run the pipeline; the new entry id in each recipient's mailbox."""
+    ref = spool_message(body, *rcpts)
+    items = stores.metadata.lease_batch("w1", 100, 60)
+    report = PipelineRunner(stores, settings.queue).process(items, "w1")
+    assert report.delivered == len(rcpts)
+    return {
+        e.mailbox_address: e.id
+        for e in stores.metadata.list_entries(PLATFORM)
+        if e.message_id == ref.id
+    }
+
+
+def _thread_ids(stores, entry_id: str) -> list[str]:
+    return [e.id for e in stores.metadata.thread_of(PLATFORM, entry_id)]
+
+
+def test_a_reply_stored_after_its_parent_lands_in_its_thread(stores, settings, spool_message):
+    rcpts = ("alice@example.test", "bob@example.test")
+    parent = _deliver(stores, settings, spool_message, _mail("<p@remote.example>"), *rcpts)
+    unrelated = _deliver(stores, settings, spool_message, _mail("<u@remote.example>"), *rcpts)
+    reply = _deliver(
+        stores,
+        settings,
+        spool_message,
+        _mail("<r@remote.example>", "<root@gone.example>", "<p@Remote.EXAMPLE>"),
+        "alice@example.test",
+    )
+    alice = "alice@example.test"
+    assert _thread_ids(stores, reply[alice]) == [parent[alice], reply[alice]]
+    assert _thread_ids(stores, unrelated[alice]) == [unrelated[alice]]
+    # Bob got the parent but not the reply: his thread is his own.
+    assert _thread_ids(stores, parent["bob@example.test"]) == [parent["bob@example.test"]]
+    stored = stores.metadata.get_entry(PLATFORM, reply[alice])
+    assert stored.thread.message_id == "<r@remote.example>"
+    assert stored.thread.in_reply_to == "<p@remote.example>"
+    assert stored.thread.references == ("<root@gone.example>", "<p@remote.example>")
+
+
+def test_a_reply_stored_before_its_parent_is_merged_when_the_parent_arrives(
+    stores, settings, spool_message
+):
+    alice = "alice@example.test"
+    reply = _deliver(
+        stores, settings, spool_message, _mail("<r@remote.example>", "<p@remote.example>"), alice
+    )
+    other = _deliver(stores, settings, spool_message, _mail("<o@remote.example>"), alice)
+    assert _thread_ids(stores, reply[alice]) == [reply[alice]]
+    parent = _deliver(stores, settings, spool_message, _mail("<p@remote.example>"), alice)
+    # Oldest first by arrival in the mailbox: the reply came first.
+    assert _thread_ids(stores, parent[alice]) == [reply[alice], parent[alice]]
+    assert _thread_ids(stores, reply[alice]) == [reply[alice], parent[alice]]
+    assert _thread_ids(stores, other[alice]) == [other[alice]]
+    [summary] = [t for t in stores.metadata.list_threads(PLATFORM) if t.count == 2]
+    assert summary.latest.id == parent[alice]
