@@ -17,6 +17,7 @@ from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
+from mairust.cli.tokens import token_app
 
 app = typer.Typer(
     name="mairust",
@@ -35,6 +36,7 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(search_app, name="search")
 app.add_typer(storage_app, name="storage")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(token_app, name="token")
 console = Console(soft_wrap=True)
 
 
