@@ -119,9 +119,23 @@ def without_controls(text: str) -> str:
     return "".join(c for c in text if ord(c) >= 32 and ord(c) != 127)
 
 
+def _undecoded_values(msg: Message, name: str) -> list[str]:
+    """The header's values with 8-bit text read as UTF-8 and folding undone, but encoded
+    words left encoded: an address list must be split before any display name is decoded,
+    or a name like ``=?utf-8?q?ceo=40bank.example?=`` would split as an address."""
+    wanted = name.lower()
+    values = []
+    for key, value in _raw_items(msg):
+        if key.lower() == wanted:
+            if _has_surrogates(value):
+                value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+            values.append(" ".join(value.split()))
+    return values
+
+
 def _addresses(msg: Message, name: str) -> tuple[str, ...]:
     try:
-        pairs = email.utils.getaddresses(_header_values(msg, name))
+        pairs = email.utils.getaddresses(_undecoded_values(msg, name))
     except Exception:  # unparseable address list: nothing to show, nothing to fail
         return ()
     return tuple(without_controls(addr.lower()) for _, addr in pairs if "@" in addr)

@@ -93,3 +93,20 @@ def test_control_characters_never_reach_summary_fields():
     parsed = parse_message(b"From: a\x00b@x.example\r\nSubject: nul\x00 and bell\x07\r\n\r\nx\r\n")
     assert parsed.subject == "nul and bell"
     assert "\x00" not in parsed.from_addr
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        "=?utf-8?q?ceo=40bank=2Eexample?= <attacker@evil.example>",
+        "=?utf-8?q?=22ceo=40bank=2Eexample=22_=3Cceo=40bank=2Eexample=3E?= <attacker@evil.example>",
+        "=?utf-8?b?Y2VvQGJhbmsuZXhhbXBsZSw=?= <attacker@evil.example>",
+    ],
+    ids=["address as name", "quoted name and angle address", "name with a comma"],
+)
+def test_an_encoded_display_name_cannot_pose_as_the_address(from_header: str) -> None:
+    raw = f"From: {from_header}\r\nTo: x@y.example\r\nSubject: s\r\n\r\nbody\r\n".encode()
+    parsed = parse_message(raw)
+    assert parsed.from_addr == "attacker@evil.example"
+    # the name is still shown decoded where headers are shown
+    assert "bank.example" in dict(parsed.headers)["From"]
