@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from mairust.errors import InvalidInput, NotFound
 from mairust.model.access import AuditRecord
 from mairust.model.ids import new_id
 from mairust.model.principal import Permission, Principal, Role
@@ -54,4 +55,8 @@ class AuditTrail:
         self, principal: Principal, limit: int = 50, before: str | None = None
     ) -> list[AuditRecord]:
         require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
-        return self._store.list_audit(principal.scope, limit=limit, before=before)
+        try:
+            return self._store.list_audit(principal.scope, limit=limit, before=before)
+        except NotFound as exc:
+            # One answer for every list: an unknown cursor is bad input, not a missing page.
+            raise InvalidInput("'before' is not a cursor from a previous page") from exc

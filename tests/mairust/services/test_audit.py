@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mairust.errors import Forbidden, NotFound
+from mairust.errors import Forbidden, InvalidInput
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from tests.mairust.services.conftest import ADMIN
@@ -41,10 +41,13 @@ def test_a_tenant_admin_reads_only_its_tenant_and_a_user_nothing(application, te
         application.audit.page(alice)
 
 
-def test_a_cursor_of_another_tenant_is_not_found(application, tenants):
+def test_a_cursor_of_another_tenant_is_bad_input_like_an_unknown_one(application, tenants):
     foreign = application.audit.record(ADMIN, "x", "b", tenants.b.id)
     admin_a = Principal(
         Role.TENANT_ADMIN, TenantScope(tenants.a.id), frozenset(Permission), "ta", "x"
     )
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput) as foreign_cursor:
         application.audit.page(admin_a, before=foreign.id)
+    with pytest.raises(InvalidInput) as unknown_cursor:
+        application.audit.page(admin_a, before="01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert str(foreign_cursor.value) == str(unknown_cursor.value)
