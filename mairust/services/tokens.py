@@ -187,6 +187,9 @@ class TokenService:
         if role is Role.ADMIN:
             return None, None
         tenant_id = principal.tenant_id or request.tenant_id
+        if tenant_id is None and role is Role.USER and request.mailbox_id is not None:
+            # A user token's mailbox names its tenant (looked up through the issuer's scope).
+            tenant_id = self._directory.get_mailbox(principal.scope, request.mailbox_id).tenant_id
         if tenant_id is None:
             raise InvalidInput("a tenant_admin or user token names its tenant")
         if principal.tenant_id is not None and request.tenant_id not in (None, tenant_id):

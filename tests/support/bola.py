@@ -1,0 +1,197 @@
+"""The BOLA matrix's cases and world, shared by the in-process run and the live one.
+
+A *world* is built through the REST API alone (so it can be built on a live `mairust up`):
+tenant A (alice and amos, users) and tenant B (bob), each tenant's admin token, alice's and
+amos's user tokens, and one message delivered to alice by the caller's ``deliver``. A *case*
+names, for one route, A's object and how to reach it; :func:`check_case` then asks as tenant
+B's admin (404 or a listing without it), as amos (404/absent, or 403 where a role is needed)
+and as the owner (2xx and the object), in that order, so a refused write cannot hide a
+broken positive twin.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+USER_PERMISSIONS = ["read", "write", "send"]
+ALL_PERMISSIONS = ["read", "write", "send", "admin"]
+
+
+@dataclass
+class World:
+    """Tenant A (alice, amos) and tenant B (bob): tokens by who, A's object ids by what."""
+
+    client: Callable[[str], httpx.AsyncClient]  # who -> a client sending that one's token
+    tokens: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str  # with the object's id filled in
+    body: dict[str, Any] | None
+    # "object": the answer is A's object (404 for others); "list": the answer lists objects
+    # and must (positive) or must not (negative) contain ``marker``.
+    kind: str
+    marker: str
+    owner: str = "a_admin"  # whose token is the positive twin
+    # What amos (a user of A) gets: "default" (404 / absent), "403" where the route needs a
+    # role above a user's, "visible" for tenant-wide facts every user of the tenant reads.
+    amos: str = "default"
+
+
+Case = Callable[[World], Call]
+
+
+def _entry(world: World) -> str:
+    return world.ids["entry"]
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/api/v1/messages"): lambda w: Call(
+        "/api/v1/messages", None, "list", _entry(w), owner="alice"
+    ),
+    ("GET", "/api/v1/messages/{entry_id}"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}", None, "object", _entry(w), owner="alice"
+    ),
+    ("GET", "/api/v1/messages/{entry_id}/raw"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/raw", None, "object", w.ids["subject"], owner="alice"
+    ),
+    ("POST", "/api/v1/messages/{entry_id}/tags"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/tags", {"add": ["x"]}, "object", _entry(w), owner="alice"
+    ),
+    ("POST", "/api/v1/messages/{entry_id}/move"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/move",
+        {"folder": "Archive"},
+        "object",
+        _entry(w),
+        owner="alice",
+    ),
+    ("GET", "/api/v1/search"): lambda w: Call(
+        f"/api/v1/search?q={w.ids['subject']}", None, "list", _entry(w), owner="alice"
+    ),
+    ("GET", "/api/v1/tenants"): lambda w: Call(
+        "/api/v1/tenants", None, "list", w.ids["tenant_a"], owner="alice", amos="visible"
+    ),
+    ("GET", "/api/v1/domains"): lambda w: Call(
+        "/api/v1/domains", None, "list", f'"{w.ids["domain_a"]}"', owner="alice", amos="visible"
+    ),
+    ("GET", "/api/v1/users"): lambda w: Call(
+        "/api/v1/users", None, "list", w.ids["alice"], owner="alice"
+    ),
+    ("POST", "/api/v1/users"): lambda w: Call(
+        "/api/v1/users",
+        {"address": f"new@{w.ids['domain_a']}"},
+        "object",
+        f"new@{w.ids['domain_a']}",
+        amos="403",
+    ),
+    ("GET", "/api/v1/tokens"): lambda w: Call(
+        "/api/v1/tokens", None, "list", w.ids["alice_token"], owner="alice"
+    ),
+    ("POST", "/api/v1/tokens"): lambda w: Call(
+        "/api/v1/tokens",
+        {"name": "n", "permissions": ["read"], "role": "user", "mailbox_id": w.ids["alice"]},
+        "object",
+        w.ids["alice"],
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/tokens/{token_id}"): lambda w: Call(
+        f"/api/v1/tokens/{w.ids['alice_token']}",
+        None,
+        "object",
+        w.ids["alice_token"],
+        owner="alice",
+    ),
+    ("GET", "/api/v1/audit"): lambda w: Call(
+        "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
+    ),
+}
+
+
+Deliver = Callable[[str, str], Awaitable[str]]  # (address, subject) -> entry id
+
+
+async def build_world(
+    client: Callable[[str], httpx.AsyncClient], admin_token: str, deliver: Deliver
+) -> World:
+    """Tenants, users, tokens and a message for alice, made through the API as the operator.
+
+    Names are unique per world, so several worlds can share one live server.
+    """
+    world = World(client, tokens={"operator": admin_token})
+    suffix = uuid.uuid4().hex[:8]
+    domain_a, domain_b = f"a-{suffix}.example", f"b-{suffix}.example"
+    async with client(admin_token) as http:
+        for domain in (domain_a, domain_b):
+            created = await http.post("/api/v1/domains", json={"name": domain})
+            assert created.status_code == 201, created.text
+        users = {}
+        for name, domain in (("alice", domain_a), ("amos", domain_a), ("bob", domain_b)):
+            made = await http.post("/api/v1/users", json={"address": f"{name}@{domain}"})
+            assert made.status_code == 201, made.text
+            users[name] = made.json()
+        tenant_a, tenant_b = users["alice"]["tenant_id"], users["bob"]["tenant_id"]
+        for who, tenant in (("a_admin", tenant_a), ("b_admin", tenant_b)):
+            world.tokens[who] = await _token(
+                http, {"role": "tenant_admin", "tenant_id": tenant, "permissions": ALL_PERMISSIONS}
+            )
+        for who in ("alice", "amos"):
+            body = {"role": "user", "mailbox_id": users[who]["id"], "permissions": USER_PERMISSIONS}
+            world.tokens[who] = await _token(http, body)
+        listed = (await http.get("/api/v1/tokens", params={"limit": 500})).json()["items"]
+        alice_token = next(t["id"] for t in listed if t["mailbox_id"] == users["alice"]["id"])
+        subject = f"walrus{suffix}"
+        entry = await deliver(users["alice"]["address"], subject)
+        records = (await http.get("/api/v1/audit", params={"limit": 500})).json()["items"]
+        audit_a = next(r["id"] for r in records if r["tenant_id"] == tenant_a)
+    world.ids.update(
+        tenant_a=tenant_a,
+        domain_a=domain_a,
+        alice=users["alice"]["id"],
+        alice_token=alice_token,
+        audit_a=audit_a,
+        entry=entry,
+        subject=subject,
+    )
+    return world
+
+
+async def _token(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    answer = await http.post("/api/v1/tokens", json={"name": "matrix", **body})
+    assert answer.status_code == 201, answer.text
+    token: str = answer.json()["token"]
+    return token
+
+
+async def _as(world: World, who: str, method: str, call: Call) -> httpx.Response:
+    async with world.client(world.tokens[who]) as http:
+        return await http.request(method, call.path, json=call.body)
+
+
+async def check_case(world: World, method: str, path: str) -> None:
+    call = CASES[(method, path)](world)
+    foreign = await _as(world, "b_admin", method, call)
+    if call.kind == "object":
+        assert foreign.status_code == 404, f"B got {foreign.status_code}: {foreign.text}"
+    else:
+        assert foreign.status_code == 200, foreign.text
+        assert call.marker not in foreign.text, f"B sees A's object: {foreign.text}"
+    sibling = await _as(world, "amos", method, call)
+    if call.amos == "403":
+        assert sibling.status_code == 403, sibling.text
+    elif call.amos == "visible":
+        assert sibling.status_code == 200 and call.marker in sibling.text, sibling.text
+    elif call.kind == "object":
+        assert sibling.status_code == 404, f"amos got {sibling.status_code}: {sibling.text}"
+    else:
+        assert sibling.status_code == 200, sibling.text
+        assert call.marker not in sibling.text, f"amos sees alice's object: {sibling.text}"
+    own = await _as(world, call.owner, method, call)
+    assert 200 <= own.status_code < 300, own.text
+    assert call.marker in own.text, own.text
