@@ -4,8 +4,8 @@ SQLAlchemy Core over SQLite (embedded) or, next, PostgreSQL. The schema comes on
 from the Alembic migrations (``mairust.storage.sql_migrations``); opening a store
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
-``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks`` and ``sql_quotas``;
-connection set-up and error mapping in ``sql_engine``.
+``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``
+and ``sql_quotas``; connection set-up and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations

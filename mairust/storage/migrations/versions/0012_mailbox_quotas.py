@@ -29,9 +29,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("mailboxes") as batch:
         batch.add_column(sa.Column("quota_bytes", sa.BigInteger, nullable=True))
-        batch.add_column(
-            sa.Column("used_bytes", sa.BigInteger, nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("used_bytes", sa.BigInteger, nullable=False, server_default="0"))
     op.execute(
         "UPDATE mailboxes SET used_bytes = COALESCE("
         "(SELECT SUM(entries.size) FROM entries WHERE entries.mailbox_id = mailboxes.id), 0)"
