@@ -56,6 +56,22 @@ class ApiSettings(_Section):
     admin_token: SecretStr | None = None
     # POST /send: the decoded bodies and attachments of one message together, in bytes.
     max_send_size: int = Field(10 * MIB, gt=0)
+    # Requests per second each token may make, sustained, and the burst it may spend at
+    # once (a token bucket per token, per API replica: N replicas allow N times this).
+    # 0 turns the limit off.
+    rate_limit_per_second: float = Field(50.0, ge=0)
+    rate_limit_burst: int = Field(200, ge=1)
+    # Password log-ins (POST /auth/token) per client address per minute, per replica;
+    # 0 turns the limit off.
+    login_attempts_per_minute: int = Field(10, ge=0)
+
+
+class MailboxSettings(_Section):
+    """Mailboxes: what each may hold."""
+
+    # The quota of a mailbox without its own, in bytes (0: unlimited). RCPT answers
+    # 452 4.2.2 to a mailbox whose entries take this much or more.
+    default_quota_bytes: int = Field(0, ge=0)
 
 
 class StorageSettings(_Section):
@@ -242,6 +258,7 @@ class Settings(BaseSettings):
     dns: DnsSettings = Field(default_factory=DnsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mairust import __version__
-from mairust.api.body_limit import BodyLimitMiddleware
+from mairust.api.body_limit import BodyLimitMiddleware, document_body_limit
 from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
+from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
 from mairust.config import Settings
 from mairust.services.application import Application
@@ -28,6 +29,12 @@ manage local domains and mailbox users, and watch the delivery queue.
 
 Authenticate with `Authorization: Bearer <token>`. Every error is an RFC 9457
 `application/problem+json` document.
+
+Limits: a request body may be at most 1 MiB (1,048,576 bytes); a larger one is answered
+`413` on every route. Each token may make `api.rate_limit_per_second` requests a second
+(bursts up to `api.rate_limit_burst`), and each client address
+`api.login_attempts_per_minute` password log-ins a minute; over either the answer is
+`429` with `Retry-After`. Rate limits are counted by each API replica on its own.
 """
 # The API takes JSON documents only (messages arrive over SMTP): 1 MiB is ample.
 MAX_REQUEST_BODY = 1024 * 1024
@@ -53,8 +60,11 @@ def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) 
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_keys)
+    app.state.application = Application.over(
+        stores, token_keys, default_quota_bytes=settings.mailbox.default_quota_bytes
+    )
     app.state.metrics = ApiMetrics(stores.metadata)
+    app.state.rate_limits = RateLimits.from_settings(settings.api)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)
     # Added last so it is outermost: it also counts the 500s the problem middleware writes.
@@ -73,5 +83,6 @@ def _openapi_schema(app: FastAPI) -> dict[str, Any]:
             routes=app.routes,
             tags=app.openapi_tags,
         )
+        schema = document_rate_limits(document_body_limit(schema, MAX_REQUEST_BODY))
         app.openapi_schema = use_problem_media_type(schema)
     return app.openapi_schema

@@ -5,13 +5,23 @@ uvicorn nor Ray Serve caps bodies by default. FastAPI's own ``max_body_size``
 answers 413 in plain text from outside the app's error handlers, so we cap here,
 inside them: the error is raised while the route reads its body and reaches the
 handlers in :mod:`mairust.api.problems`.
+
+A body whose declared ``Content-Length`` is over the limit is refused before routing,
+on every route (also those that never read a body), before authentication: no token is
+looked up for it. A streamed body (no length declared) is counted as the route reads
+it; a route that reads no body answers as it always does.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mairust.api.problems import problem_response
 
 
 class BodyTooLarge(HTTPException):
@@ -33,13 +43,20 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        refused = declared.isdigit() and int(declared) > self.max_bytes
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            refusal = problem_response(
+                None,
+                status=413,
+                title=HTTPStatus(413).phrase,
+                detail=BodyTooLarge(self.max_bytes).detail,
+                instance=scope.get("path", ""),
+            )
+            await refusal(scope, receive, send)
+            return
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
-            if refused:
-                raise BodyTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -48,3 +65,13 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def document_body_limit(schema: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """Add the 413 answer to every operation of an OpenAPI document."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault(
+                "413", {"description": f"Content Too Large (the limit is {max_bytes} bytes)"}
+            )
+    return schema

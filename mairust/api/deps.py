@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mairust.api.metrics import ApiMetrics
 from mairust.api.problems import UNAUTHORIZED, ProblemError
+from mairust.api.rate_limit import RateLimits
 from mairust.config import Settings
 from mairust.model.principal import Permission, Principal, Role
 from mairust.services.access import require
@@ -77,7 +78,8 @@ def authenticate(
     application: AppDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal of the caller's bearer token; 401 if missing, unknown or expired.
+    """The principal of the caller's bearer token; 401 if missing, unknown or expired,
+    429 when the token is over its rate (``api.rate_limit_per_second``).
 
     Sync on purpose: a token lookup reads the store, so FastAPI runs it in the thread pool.
     """
@@ -92,8 +94,20 @@ def authenticate(
     if admin_token is not None and hmac.compare_digest(
         credentials.credentials.encode(), admin_token.get_secret_value().encode()
     ):
-        return Principal.platform("admin-token", source)
-    return application.tokens.authenticate(credentials.credentials, source)
+        principal = Principal.platform("admin-token", source)
+    else:
+        principal = application.tokens.authenticate(credentials.credentials, source)
+    # The one place every authenticated request passes: limited by token id ("token:<id>",
+    # "admin-token"), never by the secret in the header. Unknown tokens got 401 above.
+    limits: RateLimits = request.app.state.rate_limits
+    limits.check_token(principal.actor)
+    return principal
+
+
+async def throttle_log_in(request: Request) -> None:
+    """429 when the client's address tried to log in too often (slows password guessing)."""
+    limits: RateLimits = request.app.state.rate_limits
+    limits.check_log_in(client_source(request))
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

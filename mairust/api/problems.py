@@ -85,6 +85,7 @@ FORBIDDEN = ProblemKind("forbidden", "Not allowed", 403)
 STORAGE_UNAVAILABLE = ProblemKind("storage-unavailable", "Storage unavailable", 503)
 INTERNAL = ProblemKind("internal-error", "Internal server error", 500)
 LOOP_STALLED = ProblemKind("loop-stalled", "Background loop stalled", 503)
+TOO_MANY_REQUESTS = ProblemKind("too-many-requests", "Too many requests", 429)
 
 # Domain error -> problem kind. Order matters only for subclasses (first match wins).
 _DOMAIN_KINDS: tuple[tuple[type[MairustError], ProblemKind], ...] = (

@@ -210,6 +210,11 @@ class UserOut(BaseModel):
     created_at: datetime
     has_password: bool = Field(description="Whether the user may authenticate (SMTP AUTH).")
     role: MailboxRole
+    quota_bytes: int | None = Field(
+        description="The mailbox's own quota in bytes (0: unlimited); null: the platform "
+        "default applies (see `GET /api/v1/users/{user_id}/quota` for the limit in force)."
+    )
+    used_bytes: int = Field(description="What the mailbox's messages take, in bytes.")
 
     @classmethod
     def from_mailbox(cls, mailbox: Mailbox) -> UserOut:
@@ -220,6 +225,8 @@ class UserOut(BaseModel):
             created_at=mailbox.created_at,
             has_password=mailbox.password_hash is not None,
             role=mailbox.role.value,
+            quota_bytes=mailbox.quota_bytes,
+            used_bytes=mailbox.used_bytes,
         )
 
 

@@ -32,3 +32,7 @@ class Mailbox:
     password_hash: str | None = None
     # USER or TENANT_ADMIN; the platform admin is never a mailbox.
     role: Role = Role.USER
+    # The mailbox's own quota in bytes: None means the configured default, 0 unlimited.
+    quota_bytes: int | None = None
+    # What its entries take, in bytes, as of when this value was read.
+    used_bytes: int = 0

@@ -13,6 +13,7 @@ from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
+from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
 from mairust.services.tokens import TokenService
 from mairust.storage.stores import Stores
@@ -26,13 +27,19 @@ class Application:
     mailboxes: MailboxService
     search: SearchService
     queue: QueueService
+    quotas: QuotaService
 
     @classmethod
     def over(
-        cls, stores: Stores, token_keys: Sequence[bytes], clock: Clock = utc_now
+        cls,
+        stores: Stores,
+        token_keys: Sequence[bytes],
+        clock: Clock = utc_now,
+        default_quota_bytes: int = 0,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
-        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`)."""
+        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
+        ``default_quota_bytes`` is ``mailbox.default_quota_bytes`` (0: unlimited)."""
         audit = AuditTrail(stores.metadata, clock)
         return cls(
             audit=audit,
@@ -41,4 +48,5 @@ class Application:
             mailboxes=MailboxService(stores),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
+            quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
         )

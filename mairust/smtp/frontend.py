@@ -79,7 +79,9 @@ class SmtpFrontEnd:
         auth: InboundAuth | None = None,
     ) -> None:
         self._settings = settings.smtp
-        self._handler = InboundHandler(directory, spool, settings.smtp, auth)
+        self._handler = InboundHandler(
+            directory, spool, settings.smtp, auth, settings.mailbox.default_quota_bytes
+        )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(directory)
         self._servers: list[asyncio.Server] = []
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()

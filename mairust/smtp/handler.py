@@ -34,6 +34,7 @@ from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
+from mairust.model.quota import is_full
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import Directory, NotLocal, Route, UnknownUser
 from mairust.smtp import replies
@@ -58,8 +59,10 @@ class InboundHandler:
         spool: Spool,
         settings: SmtpSettings,
         auth: InboundAuth | None = None,
+        default_quota_bytes: int = 0,
     ) -> None:
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._default_quota = default_quota_bytes
         self._spool = spool
         self._settings = settings
         self._auth = auth
@@ -141,6 +144,12 @@ class InboundHandler:
             return _rejected(reply, "RCPT", session, recipient=recipient)
         if isinstance(route, UnknownUser):
             return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
+        # Checked here, before any 250, on the usage the cached route carries: it may be
+        # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
+        # its quota, and one emptied a moment ago may still be refused that long. What is
+        # accepted is delivered, over quota or not (250 is a promise).
+        if is_full(route.mailbox, self._default_quota):
+            return _rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
         sender_check = self._senders.get(envelope)
         if self._auth is not None and sender_check is not None:
             decision = self._auth.policy.on_recipient(

@@ -32,6 +32,8 @@ RELAY_DENIED = "554 5.7.1 Relay access denied"
 OUTBOUND_RELAY_DISABLED = "550 5.7.1 Outbound relay is not enabled yet"
 UNKNOWN_USER = "550 5.1.1 Recipient address rejected: user unknown"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+# RFC 3463 X.2.2: the mailbox is over its quota; a transient refusal, it may empty.
+MAILBOX_FULL = "452 4.2.2 Mailbox full"
 
 # -- content refusals ---------------------------------------------------------------
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed limit"

@@ -469,6 +469,17 @@ class WebhookOutbox(Protocol):
         ...
 
 
+class QuotaStore(Protocol):
+    """Mailbox quotas. Usage (``Mailbox.used_bytes``) is a counter the entry store keeps
+    in the transactions that store and purge entries; this role sets the limits."""
+
+    def set_mailbox_quota(self, scope: Scope, mailbox_id: str, quota_bytes: int | None) -> Mailbox:
+        """Set the mailbox's own quota in bytes (None: the configured default; 0:
+        unlimited) and return the mailbox; NotFound if absent or outside ``scope``,
+        InvalidInput for a negative quota."""
+        ...
+
+
 class MetadataStore(
     DirectoryStore,
     QueueStore,
@@ -479,6 +490,7 @@ class MetadataStore(
     SecretStore,
     WebhookEndpoints,
     WebhookOutbox,
+    QuotaStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -164,4 +164,6 @@ def _mailbox(row: sa.Row[Any]) -> Mailbox:
         created_at=row.created_at,
         password_hash=row.password_hash,
         role=Role(row.role),
+        quota_bytes=row.quota_bytes,
+        used_bytes=row.used_bytes,
     )

@@ -25,6 +25,7 @@ from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import AUTH_FILTER_KEYS
 from mairust.model.threads import ThreadHeaders
 from mairust.storage.sql_engine import SqlDatabase
+from mairust.storage.sql_quotas import add_usage
 from mairust.storage.sql_schema import entries, mailboxes, messages
 from mairust.storage.sql_thread_links import link_threads
 
@@ -110,6 +111,13 @@ class SqlEntries:
                 if key in found and found[key].id == row["id"]
             ]
             renames = link_threads(conn, inserted)
+            # The quota counters move with the rows, in this transaction (sql_quotas).
+            usage: dict[str, int] = {}
+            for stored_entry, _ in inserted:
+                usage[stored_entry.mailbox_id] = (
+                    usage.get(stored_entry.mailbox_id, 0) + stored_entry.size
+                )
+            add_usage(conn, usage)
         for key, stored in found.items():
             if stored.thread_id in renames:
                 found[key] = dataclasses.replace(stored, thread_id=renames[stored.thread_id])

@@ -114,6 +114,10 @@ mailboxes = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # Added by 0006: "user" or "tenant_admin" (the platform admin is not a mailbox).
     sa.Column("role", sa.Text, nullable=False, server_default="user"),
+    # Added by 0012: the mailbox's own quota (NULL: the configured default; 0: unlimited)
+    # and the bytes its entries take, kept in the transactions that store and purge them.
+    sa.Column("quota_bytes", sa.BigInteger, nullable=True),
+    sa.Column("used_bytes", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 messages = sa.Table(

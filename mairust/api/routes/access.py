@@ -11,7 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from mairust.api.deps import PUBLIC_MARK, AppDep, Reader, TenantAdmin, client_source
+from mairust.api.deps import (
+    PUBLIC_MARK,
+    AppDep,
+    Reader,
+    TenantAdmin,
+    client_source,
+    throttle_log_in,
+)
 from mairust.api.problems import problem_responses
 from mairust.api.schemas_access import (
     AuditOut,
@@ -46,11 +53,12 @@ setattr(public, PUBLIC_MARK, True)
     status_code=status.HTTP_201_CREATED,
     summary="Log in: a short-lived token for a user's password",
     responses=problem_responses(422),
-    dependencies=[Depends(public)],
+    dependencies=[Depends(public), Depends(throttle_log_in)],
 )
 def log_in(body: LogIn, request: Request, application: AppDep) -> TokenCreated:
     """A token valid for one hour, with the user's role and every permission of it. An
-    unknown address and a wrong password get the same 401."""
+    unknown address and a wrong password get the same 401. Each client address may try
+    `api.login_attempts_per_minute` times a minute (429 with `Retry-After` beyond)."""
     issued = application.tokens.log_in(
         body.address, body.password.get_secret_value(), client_source(request)
     )

@@ -188,6 +188,8 @@ EVERY_ROUTE = {
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/users/{user_id}/quota"),
+    ("put", "/api/v1/users/{user_id}/quota"),
 }
 
 

@@ -1,8 +1,14 @@
-"""The request-body cap: a 413 problem, whether the size is declared or streamed."""
+"""The request-body cap: a 413 problem, whether the size is declared or streamed, on
+every route of the app, and documented in the OpenAPI document."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
+import pytest
+
+from mairust.api.app import MAX_REQUEST_BODY
+from tests.mairust.api.test_app import EVERY_ROUTE
 
 
 async def test_a_body_over_the_limit_is_a_413_problem(client, expect_problem):
@@ -27,3 +33,44 @@ async def test_a_streamed_body_over_the_limit_is_a_413_problem(client, stores, e
     assert "content-length" not in response.request.headers
     expect_problem(response, 413)
     assert stores.metadata.list_tenants() == []
+
+
+OVER_THE_LIMIT = b"x" * (MAX_REQUEST_BODY + 1)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EVERY_ROUTE))
+async def test_every_route_answers_413_to_a_declared_body_over_the_limit(
+    anonymous, expect_problem, method, path
+):
+    # Refused before authentication and routing: no token is needed to be told.
+    url = path.replace("{", "").replace("}", "")
+    response = await anonymous.request(
+        method.upper(),
+        url,
+        content=OVER_THE_LIMIT,
+        headers={"Content-Type": "application/json"},
+    )
+    problem = expect_problem(response, 413)
+    assert str(MAX_REQUEST_BODY) in problem["detail"]
+    assert problem["instance"] == url
+
+
+async def test_a_body_at_the_limit_is_read(client, expect_problem):
+    body = b'{"name": "' + b"a" * (MAX_REQUEST_BODY - 12) + b'"}'
+    assert len(body) == MAX_REQUEST_BODY
+    expect_problem(
+        await client.post(
+            "/api/v1/domains", content=body, headers={"Content-Type": "application/json"}
+        ),
+        422,
+    )
+
+
+async def test_openapi_documents_the_limit_on_every_operation(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert "1 MiB" in schema["info"]["description"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answer = operation["responses"]["413"]
+            assert str(MAX_REQUEST_BODY) in answer["description"], f"{method} {path}"
+            assert set(answer["content"]) == {"application/problem+json"}

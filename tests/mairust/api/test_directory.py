@@ -62,7 +62,17 @@ async def test_users_are_created_with_a_hashed_password_never_returned(client, s
     user = response.json()
     assert user["address"] == "jane@example.com"
     assert user["has_password"] is True
-    assert set(user) == {"id", "address", "tenant_id", "created_at", "has_password", "role"}
+    assert set(user) == {
+        "id",
+        "address",
+        "tenant_id",
+        "created_at",
+        "has_password",
+        "role",
+        "quota_bytes",
+        "used_bytes",
+    }
+    assert (user["quota_bytes"], user["used_bytes"]) == (None, 0)
     assert user["role"] == "user"
     assert "s3cret" not in response.text and "scrypt" not in response.text
     stored = stores.metadata.find_mailbox("jane@example.com")

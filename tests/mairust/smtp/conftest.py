@@ -100,7 +100,8 @@ StartMta = Callable[..., Awaitable[Mta]]
 @pytest.fixture
 async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
-    settings, and ``metadata``/``blobs``/``directory``/``authenticator`` inject fakes."""
+    settings, ``mailbox`` the ``[mailbox]`` ones, and ``metadata``/``blobs``/``directory``/
+    ``authenticator`` inject fakes."""
     running: list[Mta] = []
 
     async def start(
@@ -111,11 +112,13 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
         max_batch: int = 128,
+        mailbox: dict[str, Any] | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
             data_dir=tmp_path,
             smtp={"hostname": HOSTNAME, "port": 0, "submission_port": 0, **smtp},
+            mailbox=mailbox or {},
         )
         spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
         await spool.start()

@@ -22,8 +22,10 @@ from mairust.config import AuthSettings
 from mairust.errors import StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
+from mairust.model.scope import PLATFORM
 from mairust.smtp.handler import InboundAuth, normalize_line_endings, received_header
 from mairust.storage.stores import Stores
+from tests.support import stored_entries
 from tests.support.dict_resolver import DictResolver
 
 if TYPE_CHECKING:
@@ -554,3 +556,77 @@ async def test_checker_outage_is_a_temporary_failure(start_mta, raw_client):
 
     assert (await asyncio.to_thread(dialog))[1].startswith("451 4.3.0")
     assert mta.queued() == []
+
+
+# -- quotas --------------------------------------------------------------------------
+
+
+def _fill(stores: Stores, address: str, size: int) -> None:
+    """Store a message of ``size`` bytes in the mailbox, as the pipeline would."""
+    mailbox = stores.metadata.find_mailbox(address)
+    assert mailbox is not None
+    stored_entries.deliver(stores.metadata, mailbox, size=size)
+
+
+def _quota(stores: Stores, address: str, quota_bytes: int | None) -> None:
+    mailbox = stores.metadata.find_mailbox(address)
+    assert mailbox is not None
+    stores.metadata.set_mailbox_quota(PLATFORM, mailbox.id, quota_bytes)
+
+
+async def test_a_full_mailbox_is_refused_at_rcpt_and_the_others_still_get_the_message(
+    mta: Mta, raw_client: RawClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mairust.events")
+    _fill(mta.stores, ALICE, 100)
+    _quota(mta.stores, ALICE, 100)
+
+    def run() -> list[str]:
+        client = raw_client(mta.port)
+        return client.dialog(
+            [
+                "EHLO client.test",
+                f"MAIL FROM:<{SENDER}>",
+                f"RCPT TO:<{ALICE}>",
+                f"RCPT TO:<{BOB}>",
+                "DATA",
+                simple_message() + b".\r\n",
+            ]
+        )
+
+    replies = await asyncio.to_thread(run)
+    assert replies[2] == "452 4.2.2 Mailbox full"
+    assert replies[3] == "250 2.1.5 Recipient ok"
+    assert mta.recipients_of(queued_id(replies[-1][4:])) == [BOB]
+    rejections = [r for r in caplog.records if getattr(r, "record_type", "") == "Rejection"]
+    assert [r.fields["recipient"] for r in rejections] == [ALICE]  # type: ignore[attr-defined]
+
+
+async def test_a_mailbox_with_room_takes_a_message_that_crosses_its_quota(mta: Mta) -> None:
+    # The quota is checked before the 250, never after: what is accepted is delivered.
+    _fill(mta.stores, ALICE, 100)
+    _quota(mta.stores, ALICE, 150)
+    code, reply = await asyncio.to_thread(
+        deliver, mta.port, [ALICE], simple_message(("x" * 70 + "\r\n") * 100)
+    )
+    assert code == 250
+    assert mta.recipients_of(queued_id(reply)) == [ALICE]
+
+
+async def test_the_default_quota_applies_to_mailboxes_without_their_own(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    mta = await start_mta(mailbox={"default_quota_bytes": 100}, recipient_cache_seconds=0)
+    _fill(mta.stores, ALICE, 100)
+    _fill(mta.stores, BOB, 99)
+
+    def rcpt(address: str) -> str:
+        client = raw_client(mta.port)
+        return client.dialog(["EHLO client.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{address}>"])[
+            -1
+        ]
+
+    assert await asyncio.to_thread(rcpt, ALICE) == "452 4.2.2 Mailbox full"
+    assert await asyncio.to_thread(rcpt, BOB) == "250 2.1.5 Recipient ok"
+    _quota(mta.stores, ALICE, 0)  # her own quota: unlimited
+    assert await asyncio.to_thread(rcpt, ALICE) == "250 2.1.5 Recipient ok"

@@ -192,5 +192,8 @@ def test_0009_gives_old_entries_a_thread_of_their_own_and_their_auth_words(
         assert [e.id for e in store.list_entries(PLATFORM, auth={"dmarc": "fail"})] == ["e0"]
         assert [e.id for e in store.list_entries(PLATFORM, auth={"dkim": "fail"})] == ["e0"]
         assert [e.id for e in store.thread_of(PLATFORM, "e1")] == ["e1"]
+        # 0012 fills the usage counter from the entries already stored (1 byte each).
+        mailbox = store.get_mailbox(PLATFORM, "mb1")
+        assert (mailbox.used_bytes, mailbox.quota_bytes) == (2, None)
     finally:
         store.close()

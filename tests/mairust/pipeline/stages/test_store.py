@@ -76,3 +76,21 @@ def test_a_reply_stored_before_its_parent_is_merged_when_the_parent_arrives(
     assert _thread_ids(stores, other[alice]) == [other[alice]]
     [summary] = [t for t in stores.metadata.list_threads(PLATFORM) if t.count == 2]
     assert summary.latest.id == parent[alice]
+
+
+def test_a_message_accepted_for_a_full_mailbox_is_still_stored_and_counted(
+    stores, settings, spool_message
+):
+    # The quota is checked at RCPT, before the 250; once accepted, a message is delivered
+    # whatever the quota says (250 is a promise), and its size is counted.
+    alice = stores.metadata.find_mailbox("alice@example.test")
+    stores.metadata.set_mailbox_quota(PLATFORM, alice.id, 1)
+    body = _mail("<q1@remote.example>")
+    first = _deliver(stores, settings, spool_message, body, "alice@example.test")
+    second = _deliver(
+        stores, settings, spool_message, _mail("<q2@remote.example>"), "alice@example.test"
+    )
+    assert first and second
+    used = stores.metadata.get_mailbox(PLATFORM, alice.id).used_bytes
+    stored = [stores.metadata.get_entry(PLATFORM, e) for e in (*first.values(), *second.values())]
+    assert used == sum(entry.size for entry in stored) > 1

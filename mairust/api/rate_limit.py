@@ -1,0 +1,125 @@
+"""Rate limits of the API: a token bucket per API token, and one per client address for
+password log-ins, answered with a 429 problem and ``Retry-After``.
+
+The buckets live in this process: each API replica keeps its own, so N replicas allow N
+times the configured rate (a limiter shared between replicas belongs to the scale-out
+work). Memory is bounded: past ``max_keys`` the least recently seen key is forgotten (it
+comes back with a full bucket). The clock is a parameter, so tests move time by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mairust.api.problems import TOO_MANY_REQUESTS, ProblemError
+from mairust.config import ApiSettings
+
+Clock = Callable[[], float]
+DEFAULT_MAX_KEYS = 100_000
+LOG_IN_PATH = "/api/v1/auth/token"
+
+
+class TokenBucket:
+    """Token buckets by key: each holds up to ``burst`` tokens, refilled at
+    ``rate_per_second``; a request takes one. Thread-safe (sync routes run in a pool)."""
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int,
+        *,
+        clock: Clock = time.monotonic,
+        max_keys: int = DEFAULT_MAX_KEYS,
+    ) -> None:
+        if rate_per_second <= 0 or burst < 1:
+            raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
+        self.rate = rate_per_second
+        self.burst = burst
+        self._clock = clock
+        self._max_keys = max_keys
+        # key -> (tokens left, when they were counted); least recently used first.
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token of ``key``'s bucket: 0.0 when there was one, else the seconds
+        until there will be (nothing is taken then)."""
+        with self._lock:
+            now = self._clock()
+            tokens, counted = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - counted) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+            return wait
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The API's limiters; None where the configuration turns one off."""
+
+    per_token: TokenBucket | None
+    log_ins: TokenBucket | None
+
+    @classmethod
+    def from_settings(cls, api: ApiSettings, clock: Clock = time.monotonic) -> RateLimits:
+        per_token = None
+        if api.rate_limit_per_second > 0:
+            per_token = TokenBucket(api.rate_limit_per_second, api.rate_limit_burst, clock=clock)
+        log_ins = None
+        if api.login_attempts_per_minute > 0:
+            attempts = api.login_attempts_per_minute
+            log_ins = TokenBucket(attempts / 60.0, attempts, clock=clock)
+        return cls(per_token, log_ins)
+
+    def check_token(self, token_key: str) -> None:
+        """429 when the token (by id, never by its secret) is over its rate."""
+        if self.per_token is not None:
+            _refuse_if_waiting(self.per_token.take(token_key), "this token")
+
+    def check_log_in(self, client: str) -> None:
+        """429 when ``client`` tried to log in too often."""
+        if self.log_ins is not None:
+            _refuse_if_waiting(self.log_ins.take(client), "log-ins from this address")
+
+
+def _refuse_if_waiting(wait: float, who: str) -> None:
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ProblemError(
+            TOO_MANY_REQUESTS,
+            f"Too many requests for {who}; retry in {seconds} s.",
+            {"Retry-After": str(seconds)},
+        )
+
+
+def document_rate_limits(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the 429 answer to every ``/api/v1`` operation of an OpenAPI document."""
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault(
+                "429",
+                {
+                    "description": "Too Many Requests (see `Retry-After`)",
+                    "headers": {
+                        "Retry-After": {
+                            "description": "Seconds to wait before the next request.",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                },
+            )
+    return schema
