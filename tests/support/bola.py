@@ -108,6 +108,16 @@ CASES: dict[tuple[str, str], Case] = {
         w.ids["alice_token"],
         owner="alice",
     ),
+    ("GET", "/api/v1/users/{user_id}/quota"): lambda w: Call(
+        f"/api/v1/users/{w.ids['alice']}/quota", None, "object", w.ids["alice"], owner="alice"
+    ),
+    ("PUT", "/api/v1/users/{user_id}/quota"): lambda w: Call(
+        f"/api/v1/users/{w.ids['alice']}/quota",
+        {"quota_bytes": 1_000_000},
+        "object",
+        w.ids["alice"],
+        amos="403",
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
