@@ -2,11 +2,16 @@
 
 The app knows nothing of how it is served: ``serve/`` wraps it in a Ray Serve
 ingress, tests call it in-process. It does not close the stores it is given.
+
+It owns one :class:`~mairust.spool.Spool` for ``POST /api/v1/send``, started and stopped
+with the app's lifespan (Serve runs the lifespan in each replica): a send is answered
+only after its spool commit, exactly like SMTP's 250.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +24,8 @@ from mairust.api.problems import install_problem_handlers, use_problem_media_typ
 from mairust.api.routes import api_router
 from mairust.config import Settings
 from mairust.services.application import Application
+from mairust.services.sending import SendPolicy
+from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
 
 TITLE = "MaiRust API"
@@ -29,8 +36,18 @@ manage local domains and mailbox users, and watch the delivery queue.
 Authenticate with `Authorization: Bearer <token>`. Every error is an RFC 9457
 `application/problem+json` document.
 """
-# The API takes JSON documents only (messages arrive over SMTP): 1 MiB is ample.
+# The API takes small JSON documents (messages arrive over SMTP): 1 MiB is ample...
 MAX_REQUEST_BODY = 1024 * 1024
+# ...but for POST /send, whose attachments arrive base64-encoded (4/3 of their size),
+# with room for the JSON around them (addresses, headers, escapes in the bodies).
+SEND_PATH = "/api/v1/send"
+SEND_JSON_ROOM = 1024 * 1024
+
+
+def send_body_limit(max_send_size: int) -> int:
+    """The request body cap of ``POST /api/v1/send`` for ``api.max_send_size``."""
+    return max_send_size * 4 // 3 + SEND_JSON_ROOM
+
 
 TAGS: list[dict[str, Any]] = [
     {"name": "messages", "description": "Messages as they sit in mailboxes."},
@@ -39,24 +56,53 @@ TAGS: list[dict[str, Any]] = [
     {"name": "queue", "description": "The delivery queue (operator only)."},
     {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
+    {"name": "sending", "description": "Send a message from a local address."},
 ]
 
 
-def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    stores: Stores,
+    token_keys: Sequence[bytes],
+    commit_listener: CommitListener | None = None,
+) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
-    platform admin; ``token_keys`` key the digests of every other API token (current first)."""
+    platform admin; ``token_keys`` key the digests of every other API token (current first).
+    ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
+    queue); without one, the dispatcher finds the rows at its next poll."""
+    spool = Spool(
+        stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await spool.start()
+        try:
+            yield
+        finally:
+            # Commits already handed in finish first: their senders are promised an answer.
+            await spool.stop()
+
     app = FastAPI(
         title=TITLE,
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_keys)
+    app.state.spool = spool
+    app.state.application = Application.over(
+        stores, token_keys, spool=spool, send_policy=SendPolicy.from_settings(settings)
+    )
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=MAX_REQUEST_BODY,
+        path_limits={SEND_PATH: send_body_limit(settings.api.max_send_size)},
+    )
     # Added last so it is outermost: it also counts the 500s the problem middleware writes.
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     app.include_router(api_router)

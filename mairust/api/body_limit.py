@@ -5,9 +5,15 @@ uvicorn nor Ray Serve caps bodies by default. FastAPI's own ``max_body_size``
 answers 413 in plain text from outside the app's error handlers, so we cap here,
 inside them: the error is raised while the route reads its body and reaches the
 handlers in :mod:`mairust.api.problems`.
+
+One route may need more than the rest: ``POST /api/v1/send`` carries whole messages
+(attachments as base64), so ``path_limits`` gives single paths their own cap while every
+other path keeps the default.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -22,29 +28,35 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes``: by Content-Length up front, else while streaming."""
+    """Refuses bodies over ``max_bytes`` (or the path's own cap in ``path_limits``): by
+    Content-Length up front, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The exact path: a trailing slash or another spelling is another route (a 404).
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         declared = Headers(scope=scope).get("content-length", "")
-        refused = declared.isdigit() and int(declared) > self.max_bytes
+        refused = declared.isdigit() and int(declared) > limit
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
             if refused:
-                raise BodyTooLarge(self.max_bytes)
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -14,7 +14,9 @@ from mairust.services.directory import DirectoryService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
 from mairust.services.search import SearchService
+from mairust.services.sending import SendPolicy, SendService
 from mairust.services.tokens import TokenService
+from mairust.spool import Spool
 from mairust.storage.stores import Stores
 
 
@@ -26,14 +28,29 @@ class Application:
     mailboxes: MailboxService
     search: SearchService
     queue: QueueService
+    sending: SendService
 
     @classmethod
     def over(
-        cls, stores: Stores, token_keys: Sequence[bytes], clock: Clock = utc_now
+        cls,
+        stores: Stores,
+        token_keys: Sequence[bytes],
+        clock: Clock = utc_now,
+        *,
+        spool: Spool | None = None,
+        send_policy: SendPolicy | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
-        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`)."""
+        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`).
+
+        ``spool`` is the running spool sends commit through (the API app starts and stops
+        it); without one, a spool that is never started stands in and every send answers
+        StorageUnavailable. ``send_policy`` defaults to the configuration's defaults."""
         audit = AuditTrail(stores.metadata, clock)
+        if spool is None:
+            spool = Spool(stores.metadata, stores.blobs)
+        if send_policy is None:
+            send_policy = SendPolicy.defaults()
         return cls(
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
@@ -41,4 +58,5 @@ class Application:
             mailboxes=MailboxService(stores),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
+            sending=SendService(stores.metadata, spool, send_policy, clock),
         )

@@ -188,6 +188,7 @@ EVERY_ROUTE = {
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),
     ("get", "/api/v1/audit"),
+    ("post", "/api/v1/send"),
 }
 
 
