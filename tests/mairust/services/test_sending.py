@@ -12,11 +12,11 @@ import pytest
 from mairust.config import Settings
 from mairust.errors import Forbidden, InvalidInput, NotFound, StorageUnavailable
 from mairust.model.compose import Composition, NamedAddress
-from mairust.model.message import BlobInfo
+from mairust.model.message import BlobInfo, Envelope
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
-from mairust.services.sending import RecipientsNotLocal, SendPolicy, SendService
+from mairust.services.sending import RecipientsNotLocal, SendPolicy, SendReceipt, SendService
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
@@ -127,7 +127,9 @@ async def test_a_user_sends_as_themselves_and_it_is_queued_before_the_answer(
 async def test_one_recipient_is_named_in_the_trace_header(
     service: SendService, stores: Stores, tenants: Tenants
 ):
-    await service.send(user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example"))
+    await service.send(
+        user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
+    )
     row = stores.metadata.list_queue()[0]
     raw = stores.blobs.get(row.message.blob_key)
     assert b"\tfor <amos@a.example>; Sun, 01 Mar 2026 12:00:00 +0000\r\n" in raw
@@ -168,7 +170,9 @@ async def test_a_tenant_admin_sends_as_any_address_of_their_domains(
     )
     assert [r.message.id for r in stores.metadata.list_queue()] == [receipt.queue_id]
     with pytest.raises(NotFound):
-        await service.send(tenant_admin(tenants.b.id), message("noreply@a.example", "bob@b.example"))
+        await service.send(
+            tenant_admin(tenants.b.id), message("noreply@a.example", "bob@b.example")
+        )
 
 
 async def test_the_platform_admin_sends_as_any_local_address_but_no_remote_one(
@@ -239,7 +243,7 @@ async def test_an_observer_hears_of_each_send_and_its_failure_costs_nothing(
 ):
     heard: list[str] = []
 
-    def observer(principal: Principal, receipt, envelope) -> None:  # type: ignore[no-untyped-def]
+    def observer(principal: Principal, receipt: SendReceipt, envelope: Envelope) -> None:
         heard.append(f"{principal.actor} {receipt.queue_id} {envelope.mail_from}")
         raise RuntimeError("the event log is down")
 
