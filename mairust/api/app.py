@@ -2,11 +2,16 @@
 
 The app knows nothing of how it is served: ``serve/`` wraps it in a Ray Serve
 ingress, tests call it in-process. It does not close the stores it is given.
+
+It owns one :class:`~mairust.spool.Spool` for ``POST /api/v1/send``, started and stopped
+with the app's lifespan (Serve runs the lifespan in each replica): a send is answered
+only after its spool commit, exactly like SMTP's 250.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +25,8 @@ from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
 from mairust.config import Settings
 from mairust.services.application import Application
+from mairust.services.sending import SendPolicy
+from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
 
 TITLE = "MaiRust API"
@@ -36,8 +43,18 @@ Limits: a request body may be at most 1 MiB (1,048,576 bytes); a larger one is a
 `api.login_attempts_per_minute` password log-ins a minute; over either the answer is
 `429` with `Retry-After`. Rate limits are counted by each API replica on its own.
 """
-# The API takes JSON documents only (messages arrive over SMTP): 1 MiB is ample.
+# The API takes small JSON documents (messages arrive over SMTP): 1 MiB is ample...
 MAX_REQUEST_BODY = 1024 * 1024
+# ...but for POST /send, whose attachments arrive base64-encoded (4/3 of their size),
+# with room for the JSON around them (addresses, headers, escapes in the bodies).
+SEND_PATH = "/api/v1/send"
+SEND_JSON_ROOM = 1024 * 1024
+
+
+def send_body_limit(max_send_size: int) -> int:
+    """The request body cap of ``POST /api/v1/send`` for ``api.max_send_size``."""
+    return max_send_size * 4 // 3 + SEND_JSON_ROOM
+
 
 TAGS: list[dict[str, Any]] = [
     {"name": "messages", "description": "Messages as they sit in mailboxes."},
@@ -46,27 +63,57 @@ TAGS: list[dict[str, Any]] = [
     {"name": "queue", "description": "The delivery queue (operator only)."},
     {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
+    {"name": "sending", "description": "Send a message from a local address."},
 ]
 
 
-def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    stores: Stores,
+    token_keys: Sequence[bytes],
+    commit_listener: CommitListener | None = None,
+) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
-    platform admin; ``token_keys`` key the digests of every other API token (current first)."""
+    platform admin; ``token_keys`` key the digests of every other API token (current first).
+    ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
+    queue); without one, the dispatcher finds the rows at its next poll."""
+    spool = Spool(
+        stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await spool.start()
+        try:
+            yield
+        finally:
+            # Commits already handed in finish first: their senders are promised an answer.
+            await spool.stop()
+
     app = FastAPI(
         title=TITLE,
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.stores = stores
+    app.state.spool = spool
     app.state.application = Application.over(
-        stores, token_keys, default_quota_bytes=settings.mailbox.default_quota_bytes
+        stores,
+        token_keys,
+        default_quota_bytes=settings.mailbox.default_quota_bytes,
+        spool=spool,
+        send_policy=SendPolicy.from_settings(settings),
     )
     app.state.metrics = ApiMetrics(stores.metadata)
     app.state.rate_limits = RateLimits.from_settings(settings.api)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)
+    app.state.path_limits = {SEND_PATH: send_body_limit(settings.api.max_send_size)}
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY, path_limits=app.state.path_limits
+    )
     # Added last so it is outermost: it also counts the 500s the problem middleware writes.
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     app.include_router(api_router)
@@ -83,6 +130,7 @@ def _openapi_schema(app: FastAPI) -> dict[str, Any]:
             routes=app.routes,
             tags=app.openapi_tags,
         )
-        schema = document_rate_limits(document_body_limit(schema, MAX_REQUEST_BODY))
+        schema = document_body_limit(schema, MAX_REQUEST_BODY, app.state.path_limits)
+        schema = document_rate_limits(schema)
         app.openapi_schema = use_problem_media_type(schema)
     return app.openapi_schema

@@ -10,10 +10,15 @@ A body whose declared ``Content-Length`` is over the limit is refused before rou
 on every route (also those that never read a body), before authentication: no token is
 looked up for it. A streamed body (no length declared) is counted as the route reads
 it; a route that reads no body answers as it always does.
+
+One route may need more than the rest: ``POST /api/v1/send`` carries whole messages
+(attachments as base64), so ``path_limits`` gives single paths their own cap while every
+other path keeps the default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -32,23 +37,29 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes``: by Content-Length up front, else while streaming."""
+    """Refuses bodies over ``max_bytes`` (or the path's own cap in ``path_limits``): by
+    Content-Length up front, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The exact path: a trailing slash or another spelling is another route (a 404).
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             refusal = problem_response(
                 None,
                 status=413,
                 title=HTTPStatus(413).phrase,
-                detail=BodyTooLarge(self.max_bytes).detail,
+                detail=BodyTooLarge(limit).detail,
                 instance=scope.get("path", ""),
             )
             await refusal(scope, receive, send)
@@ -60,18 +71,21 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited_receive, send)
 
 
-def document_body_limit(schema: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """Add the 413 answer to every operation of an OpenAPI document."""
-    for operations in schema.get("paths", {}).values():
+def document_body_limit(
+    schema: dict[str, Any], max_bytes: int, path_limits: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """State each operation's 413 answer with its own limit (a path's cap, else the default)."""
+    limits = dict(path_limits or {})
+    for path, operations in schema.get("paths", {}).items():
+        limit = limits.get(path, max_bytes)
         for operation in operations.values():
-            operation.setdefault("responses", {}).setdefault(
-                "413", {"description": f"Content Too Large (the limit is {max_bytes} bytes)"}
-            )
+            answer = operation.setdefault("responses", {}).setdefault("413", {})
+            answer["description"] = f"Content Too Large (the limit is {limit} bytes)"
     return schema

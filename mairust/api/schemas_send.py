@@ -198,3 +198,14 @@ class SendRequest(BaseModel):
             attachments=attachments,
             headers=tuple(self.headers.items()),
         )
+
+
+class SendAccepted(BaseModel):
+    """A message durably accepted for delivery (the API's "250 queued as")."""
+
+    queue_id: str = Field(description="The id the queue and the message trace know it by.")
+    message_id: str = Field(
+        description="The Message-ID header's value, angle brackets included.",
+        examples=["<01JDZ6Q3S8X9V2W4Y6Z8A0B2C4@example.com>"],
+    )
+    recipients: list[str] = Field(description="The envelope recipients (to, cc and bcc).")

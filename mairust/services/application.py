@@ -15,7 +15,9 @@ from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
+from mairust.services.sending import SendPolicy, SendService
 from mairust.services.tokens import TokenService
+from mairust.spool import Spool
 from mairust.storage.stores import Stores
 
 
@@ -28,6 +30,7 @@ class Application:
     search: SearchService
     queue: QueueService
     quotas: QuotaService
+    sending: SendService
 
     @classmethod
     def over(
@@ -36,11 +39,22 @@ class Application:
         token_keys: Sequence[bytes],
         clock: Clock = utc_now,
         default_quota_bytes: int = 0,
+        *,
+        spool: Spool | None = None,
+        send_policy: SendPolicy | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
-        ``default_quota_bytes`` is ``mailbox.default_quota_bytes`` (0: unlimited)."""
+        ``default_quota_bytes`` is ``mailbox.default_quota_bytes`` (0: unlimited).
+
+        ``spool`` is the running spool sends commit through (the API app starts and stops
+        it); without one, a spool that is never started stands in and every send answers
+        StorageUnavailable. ``send_policy`` defaults to the configuration's defaults."""
         audit = AuditTrail(stores.metadata, clock)
+        if spool is None:
+            spool = Spool(stores.metadata, stores.blobs)
+        if send_policy is None:
+            send_policy = SendPolicy.defaults()
         return cls(
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
@@ -49,4 +63,5 @@ class Application:
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
+            sending=SendService(stores.metadata, spool, send_policy, clock),
         )

@@ -118,6 +118,19 @@ CASES: dict[tuple[str, str], Case] = {
         w.ids["alice"],
         amos="403",
     ),
+    ("POST", "/api/v1/send"): lambda w: Call(
+        "/api/v1/send",
+        {
+            "from": w.ids["alice_address"],
+            "to": [w.ids["alice_address"]],
+            "subject": "note to self",
+            "text": "hello",
+        },
+        "object",
+        w.ids["alice_address"],
+        owner="alice",
+        amos="403",  # a user sends only as themselves
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
@@ -164,6 +177,7 @@ async def build_world(
         tenant_a=tenant_a,
         domain_a=domain_a,
         alice=users["alice"]["id"],
+        alice_address=users["alice"]["address"],
         alice_token=alice_token,
         audit_a=audit_a,
         entry=entry,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mairust.api.routes import access, directory, health, messages, queue, quotas, search
+from mairust.api.routes import access, directory, health, messages, queue, quotas, search, send
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -14,5 +14,6 @@ api_router.include_router(directory.router)
 api_router.include_router(queue.router)
 api_router.include_router(access.router)
 api_router.include_router(quotas.router)
+api_router.include_router(send.router)
 
 __all__ = ["api_router"]

@@ -190,6 +190,7 @@ EVERY_ROUTE = {
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/users/{user_id}/quota"),
     ("put", "/api/v1/users/{user_id}/quota"),
+    ("post", "/api/v1/send"),
 }
 
 

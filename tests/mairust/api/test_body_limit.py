@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mairust.api.app import MAX_REQUEST_BODY
+from mairust.api.app import MAX_REQUEST_BODY, send_body_limit
+from mairust.config import ApiSettings
 from tests.mairust.api.test_app import EVERY_ROUTE
 
 
@@ -35,7 +36,8 @@ async def test_a_streamed_body_over_the_limit_is_a_413_problem(client, stores, e
     assert stores.metadata.list_tenants() == []
 
 
-OVER_THE_LIMIT = b"x" * (MAX_REQUEST_BODY + 1)
+# Every route refuses past 1 MiB, except send, which carries whole messages.
+LIMITS = {"/api/v1/send": send_body_limit(ApiSettings().max_send_size)}
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EVERY_ROUTE))
@@ -44,14 +46,15 @@ async def test_every_route_answers_413_to_a_declared_body_over_the_limit(
 ):
     # Refused before authentication and routing: no token is needed to be told.
     url = path.replace("{", "").replace("}", "")
+    limit = LIMITS.get(path, MAX_REQUEST_BODY)
     response = await anonymous.request(
         method.upper(),
         url,
-        content=OVER_THE_LIMIT,
+        content=b"x" * (limit + 1),
         headers={"Content-Type": "application/json"},
     )
     problem = expect_problem(response, 413)
-    assert str(MAX_REQUEST_BODY) in problem["detail"]
+    assert str(limit) in problem["detail"]
     assert problem["instance"] == url
 
 
@@ -72,5 +75,29 @@ async def test_openapi_documents_the_limit_on_every_operation(client):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             answer = operation["responses"]["413"]
-            assert str(MAX_REQUEST_BODY) in answer["description"], f"{method} {path}"
+            limit = LIMITS.get(path, MAX_REQUEST_BODY)
+            assert f"{limit} bytes" in answer["description"], f"{method} {path}"
             assert set(answer["content"]) == {"application/problem+json"}
+
+
+async def _streamed(size: int) -> AsyncIterator[bytes]:
+    chunk = b"a" * 65536
+    for _ in range(size // len(chunk) + 1):
+        yield chunk
+
+
+async def test_the_send_route_has_its_own_larger_cap_also_when_streamed(client, expect_problem):
+    # Over 1 MiB but under the send cap: the body reaches the route (it is not JSON: 422).
+    response = await client.post(
+        "/api/v1/send",
+        content=_streamed(2 * MAX_REQUEST_BODY),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    over = await client.post(
+        "/api/v1/send",
+        content=_streamed(send_body_limit(ApiSettings().max_send_size)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert "content-length" not in over.request.headers
+    expect_problem(over, 413)

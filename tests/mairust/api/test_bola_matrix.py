@@ -10,7 +10,7 @@ guard's least role is ``admin``): a tenant admin gets 403, the operator gets 2xx
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -53,14 +53,16 @@ def _clients(app: FastAPI) -> Callable[[str], httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def world(app: FastAPI, seeder: MailSeeder) -> World:
+async def world(app: FastAPI, seeder: MailSeeder) -> AsyncIterator[World]:
     async def deliver(address: str, subject: str) -> str:
         mailbox = seeder.stores.metadata.find_mailbox(address)
         assert mailbox is not None
         # The seeder stores and indexes it as the pipeline would.
         return seeder.deliver(mailbox, seeder.message(subject=subject, to=address)).id
 
-    return await build_world(_clients(app), ADMIN_TOKEN, deliver)
+    # The app's lifespan runs (its spool: the send route commits through it).
+    async with app.router.lifespan_context(app):
+        yield await build_world(_clients(app), ADMIN_TOKEN, deliver)
 
 
 @pytest.mark.parametrize(("method", "path"), TENANT_SCOPED)

@@ -1,0 +1,257 @@
+"""Sending a message through the API: who may send as whom, to whom, and the spool commit.
+
+``POST /api/v1/send`` calls :meth:`SendService.send`. The rules, in the order they are
+checked (each refusal changes nothing, invariant 7):
+
+1. the caller's token holds the ``send`` permission;
+2. the composition is valid and within ``api.max_send_size``;
+3. the From address is one the caller may send as: a ``user`` only their own mailbox's
+   address (another address of their tenant is a 403), a ``tenant_admin`` any address in
+   their tenant's domains, the platform admin any address in a local domain. A From
+   domain outside the caller's reach answers like a missing one (404, invariant 5);
+4. every recipient is a local mailbox: outbound delivery is not wired yet, so a remote
+   (or unknown local) recipient refuses the whole message with a 422 naming them;
+5. the message is composed, stamped with our ``Received:`` trace header naming the API
+   and the principal, and committed through the same :class:`~mairust.spool.Spool` as
+   SMTP mail. The answer comes only after the spool commit (the 250 promise, invariant 1);
+   a store that cannot make it durable is :class:`StorageUnavailable` (a 503).
+
+The pipeline then delivers it like any accepted message: the dispatcher leases the new
+queue rows (woken by the spool's commit listener where one is wired, else at its next
+poll) and the workers store and index it in each recipient's mailbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mairust import events
+from mairust.config import ApiSettings, Settings, SmtpSettings
+from mairust.errors import Forbidden, InvalidInput, NotFound
+from mairust.model.address import domain_of, normalize_address
+from mairust.model.compose import ComposedMessage, Composition, compose
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope
+from mairust.model.principal import Permission, Principal, Role
+from mairust.model.scope import TenantScope
+from mairust.routing.router import Directory, LocalMailbox, NotLocal, route_recipient
+from mairust.services.access import require
+from mairust.services.audit import Clock, utc_now
+from mairust.spool import Spool
+
+log = logging.getLogger(__name__)
+
+# The Received: "with" keyword for mail handed in over the REST API (RFC 5321 §4.4 allows
+# any atom; the registered ones all name SMTP variants).
+WITH_PROTOCOL = "HTTP"
+# What of a principal's name or address may appear inside a Received: comment.
+_UNSAFE_COMMENT_CHAR = re.compile(r"[^A-Za-z0-9.:_@+-]")
+
+
+class CompositionSource(Protocol):
+    """A parsed request that becomes a Composition once the size cap is known
+    (:class:`mairust.api.schemas_send.SendRequest`)."""
+
+    def to_composition(self, *, max_size: int) -> Composition: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    """The settings sending needs (from ``smtp.hostname`` and ``api.max_send_size``)."""
+
+    hostname: str
+    max_send_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SendPolicy:
+        return cls(hostname=settings.smtp.hostname, max_send_size=settings.api.max_send_size)
+
+    @classmethod
+    def defaults(cls) -> SendPolicy:
+        """The configuration's defaults (read from no file and no environment)."""
+        return cls(hostname=SmtpSettings().hostname, max_send_size=ApiSettings().max_send_size)
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """A message accepted for delivery: durable in the spool, queued per recipient."""
+
+    queue_id: str
+    # The Message-ID header's value, angle brackets included.
+    message_id: str
+    recipients: tuple[str, ...]
+    size: int
+
+
+class RecipientsNotLocal(InvalidInput):
+    """Recipients that cannot be delivered here (a 422); nothing was stored."""
+
+    def __init__(self, remote: tuple[str, ...], unknown: tuple[str, ...]) -> None:
+        self.remote = remote
+        self.unknown = unknown
+        parts = []
+        if remote:
+            parts.append(
+                "outbound delivery is not available yet, so only local mailboxes can "
+                f"receive mail sent through the API; remote recipients: {', '.join(remote)}"
+            )
+        if unknown:
+            parts.append(f"no such local mailbox: {', '.join(unknown)}")
+        super().__init__("; ".join(parts) + ". Nothing was sent.")
+
+
+SentObserver = Callable[[Principal, SendReceipt, Envelope], None]
+"""Told about every accepted send, after the spool commit (must be cheap, must not raise)."""
+
+
+def log_reception(principal: Principal, receipt: SendReceipt, envelope: Envelope) -> None:
+    """The default observer: the one Reception record per accepted message, as SMTP logs it.
+
+    This is the seam for the per-tenant event log: replace (or wrap) this observer when
+    the event service exists, rather than adding another call site.
+    """
+    events.record(
+        events.RecordType.RECEPTION,
+        message_id=receipt.queue_id,
+        mail_from=envelope.mail_from,
+        rcpt_count=len(receipt.recipients),
+        size=receipt.size,
+        client=envelope.client_ip,
+        authenticated_as=envelope.authenticated_as,
+        via="api",
+        tenant=principal.tenant_id or "",
+    )
+
+
+class SendService:
+    def __init__(
+        self,
+        directory: Directory,
+        spool: Spool,
+        policy: SendPolicy,
+        clock: Clock = utc_now,
+        observer: SentObserver = log_reception,
+    ) -> None:
+        self._directory = directory
+        self._spool = spool
+        self._policy = policy
+        self._clock = clock
+        self._observer = observer
+
+    @property
+    def max_send_size(self) -> int:
+        return self._policy.max_send_size
+
+    async def send(self, principal: Principal, request: CompositionSource) -> SendReceipt:
+        """Compose and durably accept the message ``request`` describes (see the module)."""
+        require(principal, Permission.SEND)
+        # Decoding attachments, reading the directory and building MIME block or take CPU
+        # in proportion to the message: one hop to a thread for all of it, off the loop.
+        queue_id, envelope, content, composed = await asyncio.to_thread(
+            self._prepare, principal, request
+        )
+        # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
+        ref = await self._spool.commit(content, envelope, message_id=queue_id)
+        receipt = SendReceipt(
+            queue_id=ref.id,
+            message_id=composed.message_id,
+            recipients=composed.recipients,
+            size=ref.size,
+        )
+        try:
+            self._observer(principal, receipt, envelope)
+        except Exception:
+            # The message is durable and will be delivered: the answer must say so.
+            log.exception("send: observer failed for %s", receipt.queue_id)
+        return receipt
+
+    def _prepare(
+        self, principal: Principal, request: CompositionSource
+    ) -> tuple[str, Envelope, bytes, ComposedMessage]:
+        """The checks of the module's steps 2 to 4, then the bytes to commit."""
+        composition = request.to_composition(max_size=self._policy.max_send_size)
+        self._check_addresses(principal, composition)
+        queue_id = new_id()
+        now = self._clock()
+        composed = compose(composition, unique_id=queue_id, now=now)
+        envelope = Envelope(
+            mail_from=composed.mail_from,
+            rcpt_tos=composed.recipients,
+            received_at=now,
+            helo="api",
+            client_ip=principal.source,
+            authenticated_as=principal.actor,
+        )
+        trace = received_header(principal, composed, queue_id, self._policy.hostname, now)
+        return queue_id, envelope, trace + composed.content, composed
+
+    def _check_addresses(self, principal: Principal, composition: Composition) -> None:
+        self._check_sender(principal, normalize_address(composition.from_addr.address))
+        remote: list[str] = []
+        unknown: list[str] = []
+        for recipient in composition.recipients:
+            route = route_recipient(self._directory, recipient)
+            if isinstance(route, NotLocal):
+                remote.append(recipient)
+            elif not isinstance(route, LocalMailbox):
+                unknown.append(recipient)
+        if remote or unknown:
+            raise RecipientsNotLocal(tuple(remote), tuple(unknown))
+
+    def _check_sender(self, principal: Principal, sender: str) -> None:
+        """Returns if ``principal`` may send as ``sender``; NotFound or Forbidden otherwise."""
+        domain = self._directory.get_domain(domain_of(sender))
+        scope = principal.scope
+        if domain is None or (
+            isinstance(scope, TenantScope) and domain.tenant_id != scope.tenant_id
+        ):
+            # A domain of another tenant answers exactly like one that is not local at all.
+            raise NotFound(f"no domain {domain_of(sender)!r} you may send from")
+        if principal.role is not Role.USER:
+            return
+        assert isinstance(scope, TenantScope) and scope.mailbox_id is not None
+        own = self._directory.find_mailbox(sender)
+        if own is None or own.id != scope.mailbox_id:
+            raise Forbidden("a user may send only as their own address")
+
+
+def received_header(
+    principal: Principal,
+    composed: ComposedMessage,
+    queue_id: str,
+    hostname: str,
+    now: datetime,
+) -> bytes:
+    """Our trace header for mail handed in over the API: who (the principal, and where
+    from) and how (HTTP), folded, ending in CRLF. Names one recipient only, so a
+    multi-recipient header never discloses the Bcc's."""
+    actor = _UNSAFE_COMMENT_CHAR.sub("?", principal.actor)[:128] or "unknown"
+    lines = [
+        f"Received: from api {_client_text(principal.source)}",
+        f"\t(MaiRust API, authenticated as {actor} role {principal.role.value})",
+        f"\tby {hostname} (MaiRust) with {WITH_PROTOCOL} id {queue_id}",
+    ]
+    date = email.utils.format_datetime(now)
+    if len(composed.recipients) == 1 and composed.recipients[0].isascii():
+        lines.append(f"\tfor <{composed.recipients[0]}>; {date}")
+    else:
+        lines[-1] += ";"
+        lines.append(f"\t{date}")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _client_text(source: str) -> str:
+    """The client as an address literal when it is an IP address, else as a comment."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return f"({_UNSAFE_COMMENT_CHAR.sub('?', source)[:64] or 'unknown'})"
+    return f"([IPv6:{address}])" if address.version == 6 else f"([{address}])"

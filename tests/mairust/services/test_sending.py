@@ -1,0 +1,253 @@
+"""SendService over real embedded stores and a real, running spool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from mairust.config import Settings
+from mairust.errors import Forbidden, InvalidInput, NotFound, StorageUnavailable
+from mairust.model.compose import Composition, NamedAddress
+from mairust.model.message import BlobInfo, Envelope
+from mairust.model.principal import Permission, Principal, Role
+from mairust.model.queue import QueueState
+from mairust.model.scope import TenantScope
+from mairust.services.sending import RecipientsNotLocal, SendPolicy, SendReceipt, SendService
+from mairust.spool import Spool
+from mairust.storage.factory import open_stores
+from mairust.storage.stores import Stores
+from tests.mairust.services.conftest import ADMIN, Clock, Tenants
+
+POLICY = SendPolicy(hostname="mx.test.example", max_send_size=4096)
+
+
+class Given:
+    """A request that is already a Composition (what SendRequest.to_composition returns)."""
+
+    def __init__(self, composition: Composition) -> None:
+        self.composition = composition
+        self.max_size: int | None = None
+
+    def to_composition(self, *, max_size: int) -> Composition:
+        self.max_size = max_size
+        return self.composition
+
+
+def message(sender: str, *to: str, bcc: tuple[str, ...] = ()) -> Given:
+    return Given(
+        Composition(
+            from_addr=NamedAddress(sender, "Sender"),
+            to=tuple(NamedAddress(a) for a in to),
+            bcc=tuple(NamedAddress(a) for a in bcc),
+            subject="Quarterly numbers",
+            text="Here they are.\n",
+        )
+    )
+
+
+def user(tenants: Tenants, mailbox_id: str, *permissions: Permission) -> Principal:
+    return Principal(
+        Role.USER,
+        TenantScope(tenants.a.id, mailbox_id),
+        frozenset(permissions or (Permission.SEND,)),
+        "token:user",
+        "192.0.2.7",
+    )
+
+
+def tenant_admin(tenant_id: str) -> Principal:
+    return Principal(
+        Role.TENANT_ADMIN,
+        TenantScope(tenant_id),
+        frozenset({Permission.SEND}),
+        "token:tadmin",
+        "192.0.2.8",
+    )
+
+
+@pytest.fixture
+async def spool(stores: Stores) -> AsyncIterator[Spool]:
+    running = Spool(stores.metadata, stores.blobs)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+def service(stores: Stores, spool: Spool, clock: Clock) -> SendService:
+    return SendService(stores.metadata, spool, POLICY, clock)
+
+
+def blob_count(stores: Stores) -> int:
+    return len(list(stores.blobs.blobs_written_before(datetime.now(UTC) + timedelta(days=1))))  # type: ignore[attr-defined]
+
+
+def assert_nothing_stored(stores: Stores) -> None:
+    assert stores.metadata.list_queue() == []
+    assert blob_count(stores) == 0
+
+
+async def test_a_user_sends_as_themselves_and_it_is_queued_before_the_answer(
+    service: SendService, stores: Stores, tenants: Tenants, tmp_path: Path
+):
+    request = message("Alice@A.example", "amos@a.example", bcc=("bob@b.example",))
+    receipt = await service.send(user(tenants, tenants.alice.id), request)
+
+    assert request.max_size == POLICY.max_send_size
+    assert receipt.recipients == ("amos@a.example", "bob@b.example")
+    assert receipt.message_id == f"<{receipt.queue_id}@a.example>"
+    # Durable before the answer: a second, fresh connection sees the rows and the blob.
+    fresh = open_stores(Settings(data_dir=tmp_path).storage)
+    try:
+        rows = fresh.metadata.list_queue()
+        assert sorted(r.recipient for r in rows) == ["amos@a.example", "bob@b.example"]
+        assert {r.state for r in rows} == {QueueState.QUEUED}
+        assert {r.message.id for r in rows} == {receipt.queue_id}
+        raw = fresh.blobs.get(rows[0].message.blob_key)
+    finally:
+        fresh.close()
+    assert len(raw) == receipt.size
+    parsed = message_from_bytes(raw, policy=policy.default)
+    received = str(parsed["Received"])
+    assert "MaiRust API" in received and "token:user" in received
+    assert f"with HTTP id {receipt.queue_id}" in received
+    assert "[192.0.2.7]" in received and "by mx.test.example" in received
+    # Two recipients: the trace header names neither (the Bcc stays hidden).
+    assert "bob@b.example" not in received
+    assert "bcc" not in parsed
+    assert parsed["Message-ID"] == receipt.message_id
+    assert parsed["From"].addresses[0].addr_spec == "Alice@a.example"
+    assert raw.startswith(b"Received: from api ([192.0.2.7])\r\n")
+
+
+async def test_one_recipient_is_named_in_the_trace_header(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    await service.send(
+        user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
+    )
+    row = stores.metadata.list_queue()[0]
+    raw = stores.blobs.get(row.message.blob_key)
+    assert b"\tfor <amos@a.example>; Sun, 01 Mar 2026 12:00:00 +0000\r\n" in raw
+
+
+async def test_a_user_may_not_send_as_another_address_of_their_tenant(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    with pytest.raises(Forbidden, match="own address"):
+        await service.send(
+            user(tenants, tenants.alice.id), message("amos@a.example", "amos@a.example")
+        )
+    with pytest.raises(Forbidden):
+        # An address of the tenant's domain without a mailbox is not theirs either.
+        await service.send(
+            user(tenants, tenants.alice.id), message("noreply@a.example", "amos@a.example")
+        )
+    assert_nothing_stored(stores)
+
+
+@pytest.mark.parametrize("sender", ["bob@b.example", "x@b.example", "x@nowhere.example"])
+async def test_a_domain_out_of_reach_answers_like_a_missing_one(
+    service: SendService, stores: Stores, tenants: Tenants, sender: str
+):
+    for principal in (user(tenants, tenants.alice.id), tenant_admin(tenants.a.id)):
+        with pytest.raises(NotFound, match="no domain") as caught:
+            await service.send(principal, message(sender, "amos@a.example"))
+        # The same words whether the domain is another tenant's or nobody's.
+        assert str(caught.value) == f"no domain {sender.split('@')[1]!r} you may send from"
+    assert_nothing_stored(stores)
+
+
+async def test_a_tenant_admin_sends_as_any_address_of_their_domains(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    receipt = await service.send(
+        tenant_admin(tenants.a.id), message("noreply@a.example", "alice@a.example")
+    )
+    assert [r.message.id for r in stores.metadata.list_queue()] == [receipt.queue_id]
+    with pytest.raises(NotFound):
+        await service.send(
+            tenant_admin(tenants.b.id), message("noreply@a.example", "bob@b.example")
+        )
+
+
+async def test_the_platform_admin_sends_as_any_local_address_but_no_remote_one(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    await service.send(ADMIN, message("postmaster@b.example", "alice@a.example"))
+    with pytest.raises(NotFound):
+        await service.send(ADMIN, message("someone@gmail.example", "alice@a.example"))
+    assert len(stores.metadata.list_queue()) == 1
+
+
+async def test_remote_and_unknown_recipients_refuse_the_whole_message(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    request = message("alice@a.example", "amos@a.example", "joe@remote.example", "ghost@a.example")
+    with pytest.raises(RecipientsNotLocal) as caught:
+        await service.send(user(tenants, tenants.alice.id), request)
+    refusal = caught.value
+    assert isinstance(refusal, InvalidInput)
+    assert refusal.remote == ("joe@remote.example",)
+    assert refusal.unknown == ("ghost@a.example",)
+    assert "outbound delivery is not available yet" in str(refusal)
+    assert "joe@remote.example" in str(refusal) and "ghost@a.example" in str(refusal)
+    assert_nothing_stored(stores)
+
+
+async def test_sending_needs_the_send_permission(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    reader = user(tenants, tenants.alice.id, Permission.READ, Permission.WRITE)
+    with pytest.raises(Forbidden, match="'send'"):
+        await service.send(reader, message("alice@a.example", "amos@a.example"))
+    assert_nothing_stored(stores)
+
+
+async def test_a_spool_that_is_not_running_refuses_with_storage_unavailable(
+    stores: Stores, tenants: Tenants
+):
+    idle = SendService(stores.metadata, Spool(stores.metadata, stores.blobs), POLICY)
+    with pytest.raises(StorageUnavailable):
+        await idle.send(ADMIN, message("alice@a.example", "amos@a.example"))
+    assert_nothing_stored(stores)
+
+
+class BrokenBlobs:
+    """A blob store whose disk is gone: every write fails."""
+
+    def put(self, data: bytes) -> BlobInfo:
+        raise OSError(28, "No space left on device")
+
+
+async def test_a_body_that_cannot_be_made_durable_is_storage_unavailable(
+    stores: Stores, tenants: Tenants
+):
+    spool = Spool(stores.metadata, BrokenBlobs())  # type: ignore[arg-type]
+    await spool.start()
+    try:
+        broken = SendService(stores.metadata, spool, POLICY)
+        with pytest.raises(StorageUnavailable):
+            await broken.send(ADMIN, message("alice@a.example", "amos@a.example"))
+    finally:
+        await spool.stop()
+    assert stores.metadata.list_queue() == []
+
+
+async def test_an_observer_hears_of_each_send_and_its_failure_costs_nothing(
+    stores: Stores, spool: Spool, tenants: Tenants
+):
+    heard: list[str] = []
+
+    def observer(principal: Principal, receipt: SendReceipt, envelope: Envelope) -> None:
+        heard.append(f"{principal.actor} {receipt.queue_id} {envelope.mail_from}")
+        raise RuntimeError("the event log is down")
+
+    service = SendService(stores.metadata, spool, POLICY, observer=observer)
+    receipt = await service.send(ADMIN, message("alice@a.example", "amos@a.example"))
+    assert heard == [f"test-admin {receipt.queue_id} alice@a.example"]
+    assert len(stores.metadata.list_queue()) == 1
