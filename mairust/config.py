@@ -222,6 +222,15 @@ class WebhookSettings(_Section):
         return self
 
 
+class MailboxSettings(_Section):
+    """Mailbox retention: how long deleted and junk mail stays before it is purged."""
+
+    # Days an entry stays in Trash (counted from when it was moved there); 0: never purged.
+    trash_days: int = Field(30, ge=0)
+    # Days an entry stays in Junk (from when it arrived or was moved there); 0: never purged.
+    junk_days: int = Field(30, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -242,6 +251,7 @@ class Settings(BaseSettings):
     dns: DnsSettings = Field(default_factory=DnsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -53,7 +53,7 @@ def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) 
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_keys)
+    app.state.application = Application.over(stores, token_keys, mailbox=settings.mailbox)
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)

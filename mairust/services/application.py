@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mairust.config import MailboxSettings
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.mailboxes import MailboxService
@@ -29,7 +30,11 @@ class Application:
 
     @classmethod
     def over(
-        cls, stores: Stores, token_keys: Sequence[bytes], clock: Clock = utc_now
+        cls,
+        stores: Stores,
+        token_keys: Sequence[bytes],
+        clock: Clock = utc_now,
+        mailbox: MailboxSettings | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`)."""
@@ -38,7 +43,7 @@ class Application:
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
-            mailboxes=MailboxService(stores),
+            mailboxes=MailboxService(stores, mailbox),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
         )

@@ -188,6 +188,15 @@ EVERY_ROUTE = {
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/messages/{entry_id}/attachments/{index}"),
+    ("get", "/api/v1/messages/{entry_id}/thread"),
+    ("post", "/api/v1/messages/{entry_id}/flags"),
+    ("delete", "/api/v1/messages/{entry_id}"),
+    ("get", "/api/v1/threads"),
+    ("get", "/api/v1/mailboxes/{mailbox}/folders"),
+    ("post", "/api/v1/mailboxes/{mailbox}/folders"),
+    ("patch", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
+    ("delete", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
 }
 
 
