@@ -43,7 +43,7 @@ class Application:
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
-            mailboxes=MailboxService(stores, mailbox),
+            mailboxes=MailboxService(stores, mailbox, audit=audit),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
         )

@@ -25,10 +25,11 @@ from mairust.model.attachments import Attachment, attachment_of
 from mairust.model.folders import JUNK, SYSTEM_FOLDERS, TRASH, FolderCount
 from mairust.model.mailbox import MailboxEntry, ThreadSummary
 from mairust.model.parsing import ParsedMessage, parse_message
-from mairust.model.principal import Permission, Principal
+from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import PLATFORM
 from mairust.search.indexing import relabel_or_backlog
 from mairust.services.access import require
+from mairust.services.audit import AuditTrail
 from mairust.services.purging import BlobPurger, ExpiryReport
 from mairust.storage.stores import Stores
 
@@ -75,8 +76,10 @@ class MailboxService:
         stores: Stores,
         settings: MailboxSettings | None = None,
         blob_grace: timedelta | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._stores = stores
+        self._audit = audit
         self._settings = settings or MailboxSettings()
         self._purger = BlobPurger(stores, blob_grace)
 
@@ -220,6 +223,7 @@ class MailboxService:
         purged = self._purger.purge(principal.scope, [entry_id], TRASH)
         if not purged.entry_ids:  # moved out of Trash (or purged) since it was read
             raise Conflict("the message is no longer in Trash")
+        self._record(principal, "message.purge", entry.id, entry.tenant_id)
         return Deleted(None, purged=True)
 
     # -- folders --------------------------------------------------------------------------
@@ -249,6 +253,7 @@ class MailboxService:
             if _is_system(name):
                 raise Conflict(f"{name!r} is a system folder; it cannot be renamed")
         moved = self._stores.metadata.rename_folder(principal.scope, mailbox_id, old, new)
+        self._record(principal, "folder.rename", f"{mailbox_id}/{old}", principal.tenant_id, new)
         # The index learns the new name entry by entry (or from the backlog if it is down).
         for start in range(0, len(moved), EXPIRY_BATCH):
             chunk = moved[start : start + EXPIRY_BATCH]
@@ -262,6 +267,7 @@ class MailboxService:
         if _is_system(name):
             raise Conflict(f"{name!r} is a system folder; it cannot be deleted")
         self._stores.metadata.delete_folder(principal.scope, mailbox_id, name)
+        self._record(principal, "folder.delete", f"{mailbox_id}/{name}", principal.tenant_id)
 
     # -- retention ------------------------------------------------------------------------
 
@@ -288,6 +294,21 @@ class MailboxService:
                 if not done.entry_ids:  # every one moved away meanwhile: look again later
                     break
         return ExpiryReport(trash=purged[TRASH], junk=purged[JUNK], blobs_deleted=blobs)
+
+    def _record(
+        self,
+        principal: Principal,
+        action: str,
+        target: str,
+        tenant_id: str | None,
+        renamed_to: str | None = None,
+    ) -> None:
+        """Audits what an admin or tenant admin destroyed or renamed in a mailbox (a user
+        acting on their own mailbox is not an administrative action)."""
+        if self._audit is None or principal.role is Role.USER:
+            return
+        details = {"to": renamed_to} if renamed_to is not None else None
+        self._audit.record(principal, action, target, tenant_id, details)
 
 
 def _is_system(name: str) -> bool:

@@ -4,13 +4,11 @@ threads and attachments; each with another tenant and another user of the same t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from mairust.config import MailboxSettings, Settings
+from mairust.config import MailboxSettings
 from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.directory import Mailbox
 from mairust.model.ids import new_id
@@ -23,7 +21,6 @@ from mairust.model.threads import thread_headers
 from mairust.search.indexing import search_document
 from mairust.services.mailboxes import EntryFilters, MailboxService
 from mairust.storage.blob_sweep import SweepableBlobStore
-from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 from tests.mairust.services.conftest import Tenants
 
@@ -445,3 +442,23 @@ def test_attachments_are_numbered_as_the_detail_lists_them(stores, service, tena
     for outsider in (user(tenants.amos), tenant_admin(tenants.b.id)):
         with pytest.raises(NotFound):
             service.attachment(outsider, entry.id, 0)
+
+
+def test_admin_purges_and_folder_changes_are_audited_a_users_own_are_not(
+    stores, application, tenants: Tenants
+):
+    admin = tenant_admin(tenants.a.id)
+    alice = user(tenants.alice)
+    mine, theirs = (deliver(stores, [tenants.alice], folder="Trash")[0] for _ in range(2))
+    application.mailboxes.delete(alice, mine.id, purge=True)
+    application.mailboxes.delete(admin, theirs.id, purge=True)
+    application.mailboxes.create_folder(admin, tenants.alice.id, "Old")
+    application.mailboxes.rename_folder(admin, tenants.alice.id, "Old", "Older")
+    application.mailboxes.delete_folder(admin, tenants.alice.id, "Older")
+    records = application.audit.page(admin)
+    assert [(r.action, r.target, r.details) for r in reversed(records)] == [
+        ("message.purge", theirs.id, None),
+        ("folder.rename", f"{tenants.alice.id}/Old", {"to": "Older"}),
+        ("folder.delete", f"{tenants.alice.id}/Older", None),
+    ]
+    assert all(r.tenant_id == tenants.a.id for r in records)

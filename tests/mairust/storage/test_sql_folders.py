@@ -107,7 +107,7 @@ def test_expired_entries_count_from_the_move_then_from_arrival(
 ) -> None:
     tenant, [box] = tenant_with_mailboxes(metadata_store, "acme", "alice")
     old_junk = deliver(metadata_store, box, folder="Junk", received_at=T0 - timedelta(days=40))
-    new_junk = deliver(metadata_store, box, folder="Junk", received_at=T0)
+    deliver(metadata_store, box, folder="Junk", received_at=T0)  # too young
     old_inbox = deliver(metadata_store, box, received_at=T0 - timedelta(days=400))
     deleted_now = deliver(metadata_store, box, received_at=T0 - timedelta(days=400))
     moved = metadata_store.move_entry(TenantScope(tenant.id), deleted_now.id, "Trash")
@@ -118,7 +118,7 @@ def test_expired_entries_count_from_the_move_then_from_arrival(
     assert metadata_store.expired_entry_ids("Trash", datetime.now(UTC) + timedelta(days=1)) == [
         deleted_now.id
     ]
-    assert metadata_store.expired_entry_ids("Junk", T0) == [old_junk.id]  # not new_junk
+    assert metadata_store.expired_entry_ids("Junk", T0) == [old_junk.id]  # not the young one
     assert old_inbox.id not in metadata_store.expired_entry_ids("Trash", T0)  # only Trash
     # Moving to the same folder again does not restart the clock.
     metadata_store.move_entry(PLATFORM, deleted_now.id, "Trash")
