@@ -34,7 +34,7 @@ from mairust.services.purging import BlobPurger, ExpiryReport
 from mairust.storage.stores import Stores
 
 MAX_TAGS = 50
-EXPIRY_BATCH = 500
+BATCH = 500  # entries per expiry round and per relabelling read
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ class MailboxService:
         wanted = filters or EntryFilters()
         after, until = wanted.received_after, wanted.received_before
         if after is not None and until is not None and after >= until:
-            raise InvalidInput("'after' must be earlier than 'before_date'")
+            raise InvalidInput("'received_after' must be earlier than 'received_before'")
         if mailbox_id is not None:
             self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
         # One row more than asked tells whether another page exists without a count.
@@ -223,7 +223,7 @@ class MailboxService:
         purged = self._purger.purge(principal.scope, [entry_id], TRASH)
         if not purged.entry_ids:  # moved out of Trash (or purged) since it was read
             raise Conflict("the message is no longer in Trash")
-        self._record(principal, "message.purge", entry.id, entry.tenant_id)
+        self._record(principal, "message.purge", entry.id, entry.mailbox_id)
         return Deleted(None, purged=True)
 
     # -- folders --------------------------------------------------------------------------
@@ -253,10 +253,10 @@ class MailboxService:
             if _is_system(name):
                 raise Conflict(f"{name!r} is a system folder; it cannot be renamed")
         moved = self._stores.metadata.rename_folder(principal.scope, mailbox_id, old, new)
-        self._record(principal, "folder.rename", f"{mailbox_id}/{old}", principal.tenant_id, new)
+        self._record(principal, "folder.rename", f"{mailbox_id}/{old}", mailbox_id, new)
         # The index learns the new name entry by entry (or from the backlog if it is down).
-        for start in range(0, len(moved), EXPIRY_BATCH):
-            chunk = moved[start : start + EXPIRY_BATCH]
+        for start in range(0, len(moved), BATCH):
+            chunk = moved[start : start + BATCH]
             for entry in self._stores.metadata.get_entries(principal.scope, chunk):
                 relabel_or_backlog(self._stores, entry)
         return len(moved)
@@ -267,7 +267,7 @@ class MailboxService:
         if _is_system(name):
             raise Conflict(f"{name!r} is a system folder; it cannot be deleted")
         self._stores.metadata.delete_folder(principal.scope, mailbox_id, name)
-        self._record(principal, "folder.delete", f"{mailbox_id}/{name}", principal.tenant_id)
+        self._record(principal, "folder.delete", f"{mailbox_id}/{name}", mailbox_id)
 
     # -- retention ------------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class MailboxService:
             if days <= 0:
                 continue
             cutoff = now.astimezone(UTC) - timedelta(days=days)
-            while ids := self._stores.metadata.expired_entry_ids(folder, cutoff, EXPIRY_BATCH):
+            while ids := self._stores.metadata.expired_entry_ids(folder, cutoff, BATCH):
                 done = self._purger.purge(PLATFORM, ids, folder)
                 purged[folder] += len(done.entry_ids)
                 blobs += done.blobs_deleted
@@ -300,13 +300,15 @@ class MailboxService:
         principal: Principal,
         action: str,
         target: str,
-        tenant_id: str | None,
+        mailbox_id: str,
         renamed_to: str | None = None,
     ) -> None:
         """Audits what an admin or tenant admin destroyed or renamed in a mailbox (a user
-        acting on their own mailbox is not an administrative action)."""
+        acting on their own mailbox is not an administrative action), under the mailbox's
+        tenant, so that tenant's admins see the operator's actions too."""
         if self._audit is None or principal.role is Role.USER:
             return
+        tenant_id = self._stores.metadata.get_mailbox(principal.scope, mailbox_id).tenant_id
         details = {"to": renamed_to} if renamed_to is not None else None
         self._audit.record(principal, action, target, tenant_id, details)
 

@@ -22,7 +22,7 @@ from mairust.search.indexing import search_document
 from mairust.services.mailboxes import EntryFilters, MailboxService
 from mairust.storage.blob_sweep import SweepableBlobStore
 from mairust.storage.stores import Stores
-from tests.mairust.services.conftest import Tenants
+from tests.mairust.services.conftest import ADMIN, Tenants
 
 NOW = datetime.now(UTC)
 
@@ -462,3 +462,8 @@ def test_admin_purges_and_folder_changes_are_audited_a_users_own_are_not(
         ("folder.delete", f"{tenants.alice.id}/Older", None),
     ]
     assert all(r.tenant_id == tenants.a.id for r in records)
+    # The operator's actions land under the mailbox's tenant, where its admins see them.
+    application.mailboxes.create_folder(ADMIN, tenants.alice.id, "Ops")
+    application.mailboxes.delete_folder(ADMIN, tenants.alice.id, "Ops")
+    newest = application.audit.page(admin)[0]
+    assert (newest.action, newest.actor) == ("folder.delete", ADMIN.actor)
