@@ -12,6 +12,7 @@ from rich.console import Console
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.directory import domain_app, user_app
+from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
@@ -37,6 +38,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(storage_app, name="storage")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(token_app, name="token")
+app.add_typer(mailbox_app, name="mailbox")
 console = Console(soft_wrap=True)
 
 

@@ -67,11 +67,15 @@ class ApiSettings(_Section):
 
 
 class MailboxSettings(_Section):
-    """Mailboxes: what each may hold."""
+    """Mailboxes: what each may hold, and how long deleted and junk mail stays."""
 
     # The quota of a mailbox without its own, in bytes (0: unlimited). RCPT answers
     # 452 4.2.2 to a mailbox whose entries take this much or more.
     default_quota_bytes: int = Field(0, ge=0)
+    # Days an entry stays in Trash (counted from when it was moved there); 0: never purged.
+    trash_days: int = Field(30, ge=0)
+    # Days an entry stays in Junk (from when it arrived or was moved there); 0: never purged.
+    junk_days: int = Field(30, ge=0)
 
 
 class StorageSettings(_Section):

@@ -106,6 +106,7 @@ def create_app(
         default_quota_bytes=settings.mailbox.default_quota_bytes,
         spool=spool,
         send_policy=SendPolicy.from_settings(settings),
+        mailbox=settings.mailbox,
     )
     app.state.metrics = ApiMetrics(stores.metadata)
     app.state.rate_limits = RateLimits.from_settings(settings.api)

@@ -77,6 +77,8 @@ class MessageSummary(BaseModel):
     size: int = Field(description="Size of the raw message in bytes.")
     folder: str
     tags: list[str]
+    seen: bool = Field(default=False, description="Read by the mailbox's owner.")
+    flagged: bool = Field(default=False, description="Marked for attention.")
 
     @classmethod
     def from_entry(cls, entry: MailboxEntry) -> MessageSummary:
@@ -92,6 +94,8 @@ class MessageSummary(BaseModel):
             size=entry.size,
             folder=entry.folder,
             tags=sorted(entry.tags),
+            seen=entry.seen,
+            flagged=entry.flagged,
         )
 
 

@@ -165,20 +165,31 @@ def _walk_parts(
     for part in msg.walk():
         if part.is_multipart():
             continue
-        content_type = part.get_content_type()
-        disposition = part.get_content_disposition()
-        raw_filename = part.get_filename()
-        filename = decode_header_value(raw_filename) if raw_filename else None
-        if disposition == "attachment" or (filename and disposition != "inline"):
-            payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else 0
-            attachments.append(AttachmentInfo(filename or "", content_type, size))
+        info = attachment_info(part)
+        if info is not None:
+            attachments.append(info)
             continue
+        content_type = part.get_content_type()
         if content_type == "text/plain" and text is None:
             text = _decoded_text(part)
         elif content_type == "text/html" and html is None:
             html = _decoded_text(part)
     return text, html, tuple(attachments)
+
+
+def attachment_info(part: Message) -> AttachmentInfo | None:
+    """What the listing shows of ``part`` if it is an attachment (a non-multipart part with
+    ``Content-Disposition: attachment``, or a file name and not inline); None otherwise."""
+    if part.is_multipart():
+        return None
+    disposition = part.get_content_disposition()
+    raw_filename = part.get_filename()
+    filename = decode_header_value(raw_filename) if raw_filename else None
+    if disposition == "attachment" or (filename and disposition != "inline"):
+        payload = part.get_payload(decode=True)
+        size = len(payload) if isinstance(payload, bytes) else 0
+        return AttachmentInfo(filename or "", part.get_content_type(), size)
+    return None
 
 
 def _decoded_text(part: Message) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mairust.config import MailboxSettings
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.mailboxes import MailboxService
@@ -42,6 +43,7 @@ class Application:
         *,
         spool: Spool | None = None,
         send_policy: SendPolicy | None = None,
+        mailbox: MailboxSettings | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -59,7 +61,7 @@ class Application:
             audit=audit,
             directory=DirectoryService(stores.metadata, audit),
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
-            mailboxes=MailboxService(stores),
+            mailboxes=MailboxService(stores, mailbox, audit=audit),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),

@@ -7,9 +7,9 @@ metadata store is itself several roles, so that each consumer names only the par
 commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries),
 :class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens),
 :class:`AuditStore` (the audit log), :class:`SecretStore` (sealed secrets),
-:class:`WebhookEndpoints` (where tenants want their events) and :class:`WebhookOutbox` (the
-durable webhook deliveries). One SQL class implements them all; :class:`MetadataStore`
-combines them for whoever opens and closes it.
+:class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
+durable webhook deliveries) and :class:`MailboxFolders` (folders, purges). One SQL class
+implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
 ``asyncio.to_thread``. Failures to reach the backend raise
@@ -25,6 +25,7 @@ from typing import Protocol
 
 from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Domain, Mailbox, Tenant
+from mairust.model.folders import FolderCount, Purged
 from mairust.model.mailbox import (
     MailboxEntry,
     NewEntry,
@@ -266,6 +267,40 @@ class EntryStore(Protocol):
         ...
 
 
+class MailboxFolders(Protocol):
+    """A mailbox's folders (names on entries, plus the empty ones a user created) and
+    removing entries for good. Another tenant's mailbox or entry is NotFound."""
+
+    def folder_counts(self, scope: Scope, mailbox_id: str) -> list[FolderCount]:
+        """Every folder holding an entry or created empty, by name, with total and unseen."""
+        ...
+
+    def create_folder(self, scope: Scope, mailbox_id: str, name: str) -> None:
+        """Conflict if it exists (created, or holding an entry)."""
+        ...
+
+    def rename_folder(self, scope: Scope, mailbox_id: str, old: str, new: str) -> list[str]:
+        """Move every entry of ``old`` to ``new`` in one transaction; the entry ids moved.
+        NotFound if ``old`` does not exist, Conflict if ``new`` does."""
+        ...
+
+    def delete_folder(self, scope: Scope, mailbox_id: str, name: str) -> None:
+        """Forget an empty created folder; Conflict while it holds an entry."""
+        ...
+
+    def purge_entries(
+        self, scope: Scope, entry_ids: Sequence[str], folder: str | None = None
+    ) -> Purged:
+        """Remove the entries in the scope (and ``folder``), and in the same transaction
+        every message that no entry and no live queue row needs; the blob keys that no
+        message row names any more (the caller deletes the blobs)."""
+        ...
+
+    def expired_entry_ids(self, folder: str, cutoff: datetime, limit: int = 500) -> list[str]:
+        """Entries of every tenant that arrived in ``folder`` before ``cutoff``."""
+        ...
+
+
 class SearchBacklog(Protocol):
     """Entries whose indexing failed, kept durably until the indexer catches up."""
 
@@ -491,6 +526,7 @@ class MetadataStore(
     WebhookEndpoints,
     WebhookOutbox,
     QuotaStore,
+    MailboxFolders,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 import sqlalchemy as sa
@@ -253,7 +253,12 @@ class SqlEntries:
         if not target:
             raise InvalidInput("a folder needs a name")
         with self._db.write() as conn:
-            moved = conn.execute(_scoped_update(entry_id, scope).values(folder=target)).rowcount
+            # moved_at only changes with the folder: Trash retention counts from arrival.
+            arrived = sa.case(
+                (entries.c.folder == target, entries.c.moved_at), else_=datetime.now(UTC)
+            )
+            update = _scoped_update(entry_id, scope).values(folder=target, moved_at=arrived)
+            moved = conn.execute(update).rowcount
             if moved == 0:
                 raise NotFound(f"no such entry: {entry_id}")
             return _entry_in_scope(conn, scope, entry_id)

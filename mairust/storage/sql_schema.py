@@ -185,6 +185,8 @@ entries = sa.Table(
     sa.Column("auth_dkim", sa.Text, nullable=True),
     sa.Column("auth_dmarc", sa.Text, nullable=True),
     sa.Column("auth_arc", sa.Text, nullable=True),
+    # Added by 0010: when the entry last changed folder (None: never moved).
+    sa.Column("moved_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("mailbox_id", "message_id"),
     # Listings are newest first: per mailbox and folder, per mailbox, per tenant.
     sa.Index("ix_entries_mailbox_folder_received", "mailbox_id", "folder", "received_at", "id"),
@@ -193,6 +195,8 @@ entries = sa.Table(
     sa.Index("ix_entries_message_id", "message_id"),
     # Added by 0009: a thread's entries, oldest first; renaming a thread when two merge.
     sa.Index("ix_entries_mailbox_thread_received", "mailbox_id", "thread_id", "received_at", "id"),
+    # Added by 0010: Trash and Junk retention.
+    sa.Index("ix_entries_folder_moved_at", "folder", "moved_at"),
 )
 
 thread_links = sa.Table(
@@ -320,4 +324,14 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("endpoint_id", "event_id"),
     sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+folders = sa.Table(
+    "folders",
+    metadata,
+    # Added by 0010: folders created (or renamed to) by a user, so an empty one still lists.
+    sa.Column("mailbox_id", sa.Text, sa.ForeignKey("mailboxes.id"), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

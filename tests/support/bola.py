@@ -131,13 +131,72 @@ CASES: dict[tuple[str, str], Case] = {
         owner="alice",
         amos="403",  # a user sends only as themselves
     ),
+    ("GET", "/api/v1/messages/{entry_id}/attachments/{index}"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/attachments/0",
+        None,
+        "object",
+        f"attached {w.ids['subject']}",
+        owner="alice",
+    ),
+    ("GET", "/api/v1/messages/{entry_id}/thread"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/thread", None, "object", _entry(w), owner="alice"
+    ),
+    ("POST", "/api/v1/messages/{entry_id}/flags"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}/flags", {"seen": True}, "object", _entry(w), owner="alice"
+    ),
+    ("DELETE", "/api/v1/messages/{entry_id}"): lambda w: Call(
+        f"/api/v1/messages/{_entry(w)}", None, "object", _entry(w), owner="alice"
+    ),
+    ("GET", "/api/v1/threads"): lambda w: Call(
+        "/api/v1/threads", None, "list", _entry(w), owner="alice"
+    ),
+    ("GET", "/api/v1/mailboxes/{mailbox}/folders"): lambda w: Call(
+        f"/api/v1/mailboxes/{w.ids['alice_address']}/folders",
+        None,
+        "object",
+        '"Old"',
+        owner="alice",
+    ),
+    ("POST", "/api/v1/mailboxes/{mailbox}/folders"): lambda w: Call(
+        f"/api/v1/mailboxes/{w.ids['alice_address']}/folders",
+        {"name": "Projects"},
+        "object",
+        "Projects",
+        owner="alice",
+    ),
+    ("PATCH", "/api/v1/mailboxes/{mailbox}/folders/{folder:path}"): lambda w: Call(
+        f"/api/v1/mailboxes/{w.ids['alice_address']}/folders/Old",
+        {"name": "Renamed"},
+        "object",
+        "Renamed",
+        owner="alice",
+    ),
+    ("DELETE", "/api/v1/mailboxes/{mailbox}/folders/{folder:path}"): lambda w: Call(
+        f"/api/v1/mailboxes/{w.ids['alice_address']}/folders/Empty",
+        None,
+        "object",
+        "",  # 204: no body; the listing below shows it gone
+        owner="alice",
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
 }
 
 
-Deliver = Callable[[str, str], Awaitable[str]]  # (address, subject) -> entry id
+Deliver = Callable[[str, bytes], Awaitable[str]]  # (address, raw message) -> entry id
+
+
+def world_message(address: str, subject: str) -> bytes:
+    """Alice's message: text and one attachment (so attachment routes have an object)."""
+    return (
+        f"From: Sender <sender@remote.example>\r\nTo: {address}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{subject}@remote.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+        '--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="notes.txt"'
+        f"\r\n\r\nattached {subject}\r\n--b--\r\n"
+    ).encode()
 
 
 async def build_world(
@@ -170,14 +229,20 @@ async def build_world(
         listed = (await http.get("/api/v1/tokens", params={"limit": 500})).json()["items"]
         alice_token = next(t["id"] for t in listed if t["mailbox_id"] == users["alice"]["id"])
         subject = f"walrus{suffix}"
-        entry = await deliver(users["alice"]["address"], subject)
+        alice_address = users["alice"]["address"]
+        entry = await deliver(alice_address, world_message(alice_address, subject))
+        for folder in ("Old", "Empty"):
+            made = await http.post(
+                f"/api/v1/mailboxes/{alice_address}/folders", json={"name": folder}
+            )
+            assert made.status_code == 201, made.text
         records = (await http.get("/api/v1/audit", params={"limit": 500})).json()["items"]
         audit_a = next(r["id"] for r in records if r["tenant_id"] == tenant_a)
     world.ids.update(
         tenant_a=tenant_a,
         domain_a=domain_a,
         alice=users["alice"]["id"],
-        alice_address=users["alice"]["address"],
+        alice_address=alice_address,
         alice_token=alice_token,
         audit_a=audit_a,
         entry=entry,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mairust.api.routes import access, directory, health, messages, queue, quotas, search, send
+from mairust.api.routes import (
+    access,
+    directory,
+    folders,
+    health,
+    messages,
+    queue,
+    quotas,
+    search,
+    send,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -15,5 +25,7 @@ api_router.include_router(queue.router)
 api_router.include_router(access.router)
 api_router.include_router(quotas.router)
 api_router.include_router(send.router)
+api_router.include_router(messages.threads_router)
+api_router.include_router(folders.router)
 
 __all__ = ["api_router"]

@@ -20,6 +20,7 @@ from mairust.model.mailbox import MailboxEntry, NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.parsing import parse_message
 from mairust.model.principal import Permission, Principal, Role
+from mairust.model.threads import thread_headers
 from mairust.search.indexing import search_document
 from mairust.services.application import Application
 from mairust.services.tokens import TokenRequest
@@ -96,6 +97,7 @@ class MailSeeder:
                 size=len(raw),
                 folder=folder,
                 tags=tags,
+                thread=thread_headers(parsed.headers),
             )
         )
         self.stores.search.index([search_document(entry, parsed)])

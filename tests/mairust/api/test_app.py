@@ -191,6 +191,15 @@ EVERY_ROUTE = {
     ("get", "/api/v1/users/{user_id}/quota"),
     ("put", "/api/v1/users/{user_id}/quota"),
     ("post", "/api/v1/send"),
+    ("get", "/api/v1/messages/{entry_id}/attachments/{index}"),
+    ("get", "/api/v1/messages/{entry_id}/thread"),
+    ("post", "/api/v1/messages/{entry_id}/flags"),
+    ("delete", "/api/v1/messages/{entry_id}"),
+    ("get", "/api/v1/threads"),
+    ("get", "/api/v1/mailboxes/{mailbox}/folders"),
+    ("post", "/api/v1/mailboxes/{mailbox}/folders"),
+    ("patch", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
+    ("delete", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
 }
 
 

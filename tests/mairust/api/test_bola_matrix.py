@@ -54,11 +54,11 @@ def _clients(app: FastAPI) -> Callable[[str], httpx.AsyncClient]:
 
 @pytest.fixture
 async def world(app: FastAPI, seeder: MailSeeder) -> AsyncIterator[World]:
-    async def deliver(address: str, subject: str) -> str:
+    async def deliver(address: str, raw: bytes) -> str:
         mailbox = seeder.stores.metadata.find_mailbox(address)
         assert mailbox is not None
         # The seeder stores and indexes it as the pipeline would.
-        return seeder.deliver(mailbox, seeder.message(subject=subject, to=address)).id
+        return seeder.deliver(mailbox, raw).id
 
     # The app's lifespan runs (its spool: the send route commits through it).
     async with app.router.lifespan_context(app):

@@ -3,16 +3,18 @@ tenant isolation."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mairust.errors import StorageUnavailable
+from mairust.model.parsing import parse_message
 from mairust.model.scope import PLATFORM
 from mairust.search.indexing import drain_search_backlog
 from mairust.services.application import Application
 from mairust.storage.stores import Stores
 from tests.mairust.api.conftest import TOKEN_KEYS, act_as_tenant
+from tests.support.mailbox_parties import mailbox_parties
 
 MULTIPART = (
     b"From: Bob <bob@remote.example>\r\n"
@@ -72,7 +74,7 @@ async def test_list_is_newest_first_with_the_summary_fields(client, seeder, jane
     item = page["items"][0]
     assert set(item) == {
         "id", "mailbox", "message_id", "from", "to", "subject", "date",
-        "received_at", "size", "folder", "tags",
+        "received_at", "size", "folder", "tags", "seen", "flagged",
     }  # fmt: skip
     newest = entries[-1]
     assert item["mailbox"] == "jane@example.com"
@@ -87,6 +89,7 @@ async def test_list_is_newest_first_with_the_summary_fields(client, seeder, jane
     assert item["size"] == newest.size
     assert item["folder"] == "INBOX"
     assert item["tags"] == []
+    assert (item["seen"], item["flagged"]) == (False, False)
 
 
 async def test_pages_follow_the_next_cursor_to_the_end(client, seeder, jane):
@@ -489,3 +492,177 @@ async def test_with_search_and_backlog_down_the_answer_is_503(
     # the client cannot be told the change is searchable; repeating it is harmless
     expect_problem(response, 503)
     assert "Retry-After" in response.headers
+
+
+# -- filters, flags, delete, attachments, threads (and who may reach them) ------------
+
+HOSTILE_NAME = (
+    b"From: bob@remote.example\r\nTo: jane@example.com\r\nSubject: files\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    b"--b\r\nContent-Type: text/html\r\n"
+    b'Content-Disposition: attachment; filename="..\\\\evil\\"; x=\xc3\xa9t\xc3\xa9/../a.html"'
+    b"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n"
+)
+
+
+@pytest.fixture
+def parties(app, seeder):
+    return mailbox_parties(app, seeder)
+
+
+async def test_list_filters_from_the_query_string(client, seeder, jane):
+    start = datetime.now(UTC) - timedelta(days=2)
+    old = seeder.deliver(jane, seeder.message(subject="old"), received_at=start)
+    new = seeder.deliver(
+        jane, seeder.message(sender="dan@other.example"), tags=("work",), received_at=None
+    )
+    await client.post(f"/api/v1/messages/{old.id}/flags", json={"seen": True, "flagged": True})
+
+    async def ids(**params: str) -> list[str]:
+        response = await client.get("/api/v1/messages", params={"mailbox": jane.address, **params})
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids() == [new.id, old.id]
+    assert await ids(tag="work") == [new.id]
+    assert await ids(**{"from": "@Other.example"}) == [new.id]
+    assert await ids(unread="true") == [new.id]
+    assert await ids(unread="false", flagged="true") == [old.id]
+    after = (start + timedelta(days=1)).isoformat()
+    assert await ids(received_after=after) == [new.id]
+    assert await ids(received_before=after) == [old.id]
+    assert await ids(dmarc="fail") == []
+    assert await ids(spf="pass", dkim="none", arc="none") == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dmarc": "bogus"},
+        {"spf": "policy"},  # a DKIM word, not an SPF one
+        {"unread": "maybe"},
+        {"flagged": "2"},
+        {"received_after": "yesterday"},
+        {"received_after": "2026-01-01T00:00:00"},  # no time zone
+        {"received_after": "2026-02-01T00:00:00Z", "received_before": "2026-01-01T00:00:00Z"},
+        {"from": "no-at-sign"},
+        {"from": "two words@x.example"},
+        {"tag": "has space"},
+    ],
+)
+async def test_bad_filters_are_422(client, jane, expect_problem, params):
+    expect_problem(await client.get("/api/v1/messages", params=params), 422)
+
+
+async def test_flags_are_set_and_shown(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, seeder.message())
+    response = await client.post(f"/api/v1/messages/{entry.id}/flags", json={"flagged": True})
+    assert response.status_code == 200
+    assert (response.json()["seen"], response.json()["flagged"]) == (False, True)
+    response = await client.post(f"/api/v1/messages/{entry.id}/flags", json={"seen": True})
+    assert (response.json()["seen"], response.json()["flagged"]) == (True, True)
+    listed = (await client.get("/api/v1/messages")).json()["items"][0]
+    assert (listed["seen"], listed["flagged"]) == (True, True)
+    for bad in ({"seen": "perhaps"}, {"starred": True}):
+        path = f"/api/v1/messages/{entry.id}/flags"
+        expect_problem(await client.post(path, json=bad), 422)
+
+
+async def test_delete_moves_to_trash_then_purge_removes_it(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, seeder.message(subject="narwhal"))
+    expect_problem(await client.delete(f"/api/v1/messages/{entry.id}?purge=true"), 409)
+    moved = await client.delete(f"/api/v1/messages/{entry.id}")
+    assert moved.status_code == 200 and moved.json()["folder"] == "Trash"
+    purged = await client.delete(f"/api/v1/messages/{entry.id}", params={"purge": "true"})
+    assert purged.status_code == 204 and purged.content == b""
+    expect_problem(await client.get(f"/api/v1/messages/{entry.id}"), 404)
+    found = await client.get("/api/v1/search", params={"q": "narwhal"})
+    assert found.json()["items"] == []
+    expect_problem(await client.delete(f"/api/v1/messages/{entry.id}?purge=true"), 404)
+
+
+async def test_attachment_download_is_decoded_with_its_type(client, seeder, jane, expect_problem):
+    entry = seeder.deliver(jane, MULTIPART)
+    response = await client.get(f"/api/v1/messages/{entry.id}/attachments/0")
+    assert response.status_code == 200
+    assert response.content == b"%PDF-1.4\n"
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    expect_problem(await client.get(f"/api/v1/messages/{entry.id}/attachments/1"), 404)
+    expect_problem(await client.get(f"/api/v1/messages/{entry.id}/attachments/-1"), 422)
+
+
+async def test_a_hostile_attachment_name_cannot_break_the_header(client, seeder, jane):
+    entry = seeder.deliver(jane, HOSTILE_NAME)
+    response = await client.get(f"/api/v1/messages/{entry.id}/attachments/0")
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    ascii_part = disposition.split(";")[1]
+    assert ascii_part.startswith(' filename="') and ascii_part.count('"') == 2
+    name = ascii_part.split('"')[1]
+    assert not set(name) & set('/\\"') and name.isascii()
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert response.headers["content-type"].startswith("text/html")
+    assert disposition.startswith("attachment;")
+
+
+async def test_thread_view_and_thread_list(client, seeder, jane):
+    root = seeder.message(subject="plan")
+    root_id = parse_message(root).message_id
+    first = seeder.deliver(jane, root, received_at=datetime.now(UTC) - timedelta(hours=1))
+    reply = root.replace(b"Subject: plan", b"Subject: Re: plan\r\nIn-Reply-To: " + root_id.encode())
+    reply = reply.replace(root_id.encode() + b"\r\nMIME", b"<r1@remote.example>\r\nMIME")
+    second = seeder.deliver(jane, reply)
+    view = (await client.get(f"/api/v1/messages/{second.id}/thread")).json()
+    assert [item["id"] for item in view["items"]] == [first.id, second.id]
+    page = (await client.get("/api/v1/threads", params={"mailbox": jane.address})).json()
+    assert [(t["latest"]["id"], t["count"]) for t in page["items"]] == [(second.id, 2)]
+    assert page["next"] is None
+
+
+MESSAGE_CALLS = [
+    ("get", "/api/v1/messages?mailbox={mailbox}&unread=true", None, 200),
+    ("get", "/api/v1/threads?mailbox={mailbox}", None, 200),
+    ("get", "/api/v1/messages/{entry}/attachments/0", None, 200),
+    ("get", "/api/v1/messages/{entry}/thread", None, 200),
+    ("post", "/api/v1/messages/{entry}/flags", {"flagged": True}, 200),
+    ("delete", "/api/v1/messages/{entry}", None, 200),
+    ("delete", "/api/v1/messages/{trashed}?purge=true", None, 204),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), MESSAGE_CALLS)
+async def test_outsiders_get_404_and_the_owner_gets_the_object(
+    client, seeder, parties, expect_problem, method, path, body, status
+):
+    entry = seeder.deliver(parties.jane, MULTIPART)
+    trashed = seeder.deliver(parties.jane, seeder.message(), folder="Trash")
+    url = path.format(mailbox=parties.jane.address, entry=entry.id, trashed=trashed.id)
+    for who, headers in parties.outsiders:
+        response = await client.request(method, url, json=body, headers=headers)
+        assert response.status_code == 404, (who, response.text)
+        expect_problem(response, 404)
+    # Nothing changed for the owner: the same call succeeds, on the object.
+    for headers in (parties.owner, parties.tenant_admin):
+        response = await client.request(method, url, json=body, headers=headers)
+        assert response.status_code == status, response.text
+        if status == 204:
+            break  # purged: gone for the second caller
+        if not response.headers["content-type"].startswith("application/json"):
+            assert response.content == b"%PDF-1.4\n"  # the attachment itself
+        elif "items" in (document := response.json()):
+            assert document["items"], "the owner sees the object in the list"
+        else:
+            assert entry.id in response.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/messages?unread=true", "/api/v1/threads"])
+async def test_unscoped_lists_are_empty_for_outsiders(client, seeder, parties, path):
+    seeder.deliver(parties.jane, seeder.message())
+    for _, headers in parties.outsiders:
+        assert (await client.get(path, headers=headers)).json()["items"] == []
+    assert (await client.get(path, headers=parties.owner)).json()["items"]

@@ -11,8 +11,10 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     EntryStore,
+    MailboxFolders,
     MetadataStore,
     QueueStore,
+    QuotaStore,
     SearchBacklog,
     SecretStore,
     TokenStore,
@@ -31,6 +33,8 @@ ROLES: tuple[type, ...] = (
     AuditStore,
     WebhookEndpoints,
     WebhookOutbox,
+    MailboxFolders,
+    QuotaStore,
 )
 
 
@@ -71,6 +75,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         audit: AuditStore = store
         endpoints: WebhookEndpoints = store
         outbox: WebhookOutbox = store
+        folders: MailboxFolders = store
+        quotas: QuotaStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -84,6 +90,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 audit,
                 endpoints,
                 outbox,
+                folders,
+                quotas,
                 metadata,
             ),
             strict=True,
