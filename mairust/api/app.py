@@ -17,7 +17,10 @@ from mairust.api.body_limit import BodyLimitMiddleware
 from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.routes import api_router
+from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
+from mairust.secrets.keyring import Keyring
+from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.storage.stores import Stores
 
@@ -42,9 +45,15 @@ TAGS: list[dict[str, Any]] = [
 ]
 
 
-def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    stores: Stores,
+    token_keys: Sequence[bytes],
+    keyring: Keyring | None = None,
+) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
-    platform admin; ``token_keys`` key the digests of every other API token (current first)."""
+    platform admin; ``token_keys`` key the digests of every other API token (current first).
+    ``keyring`` seals secrets (the domains' DKIM keys); by default the configured one."""
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -53,7 +62,19 @@ def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) 
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_keys)
+    app.state.application = Application.over(
+        stores,
+        token_keys,
+        keyring=keyring if keyring is not None else load_keyring(settings),
+        # Not cached: a tenant who has just published a record checks again at once.
+        resolver=CachingResolver(
+            settings.dns.nameservers or None,
+            port=settings.dns.port,
+            timeout=settings.dns.timeout,
+            cache_size=0,
+        ),
+        mx_host=settings.smtp.hostname,
+    )
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)

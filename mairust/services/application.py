@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mairust.auth.dns import Resolver
+from mairust.secrets.keyring import Keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
+from mairust.services.domain_dns import DomainDnsService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
 from mairust.services.search import SearchService
@@ -26,19 +30,32 @@ class Application:
     mailboxes: MailboxService
     search: SearchService
     queue: QueueService
+    dns: DomainDnsService
 
     @classmethod
     def over(
-        cls, stores: Stores, token_keys: Sequence[bytes], clock: Clock = utc_now
+        cls,
+        stores: Stores,
+        token_keys: Sequence[bytes],
+        clock: Clock = utc_now,
+        *,
+        keyring: Keyring | None = None,
+        resolver: Resolver | None = None,
+        mx_host: str = "localhost",
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
-        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`)."""
+        current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`).
+        ``keyring`` seals the domains' DKIM keys, ``resolver`` serves the DNS checks and
+        ``mx_host`` is the host name domains point their MX at."""
         audit = AuditTrail(stores.metadata, clock)
+        directory = DirectoryService(stores.metadata, audit)
+        vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         return cls(
             audit=audit,
-            directory=DirectoryService(stores.metadata, audit),
+            directory=directory,
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
             mailboxes=MailboxService(stores),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
+            dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
         )

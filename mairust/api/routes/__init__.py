@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mairust.api.routes import access, directory, health, messages, queue, search
+from mairust.api.routes import (
+    access,
+    directory,
+    domain_settings,
+    health,
+    messages,
+    queue,
+    search,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -13,5 +21,6 @@ api_router.include_router(search.router)
 api_router.include_router(directory.router)
 api_router.include_router(queue.router)
 api_router.include_router(access.router)
+api_router.include_router(domain_settings.router)
 
 __all__ = ["api_router"]

@@ -188,6 +188,14 @@ EVERY_ROUTE = {
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/domains/{domain}/aliases"),
+    ("post", "/api/v1/domains/{domain}/aliases"),
+    ("delete", "/api/v1/domains/{domain}/aliases/{address}"),
+    ("get", "/api/v1/domains/{domain}/catch-all"),
+    ("put", "/api/v1/domains/{domain}/catch-all"),
+    ("delete", "/api/v1/domains/{domain}/catch-all"),
+    ("get", "/api/v1/domains/{domain}/dns"),
+    ("get", "/api/v1/domains/{domain}/dns-check"),
 }
 
 
