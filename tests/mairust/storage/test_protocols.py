@@ -8,6 +8,7 @@ import inspect
 from pathlib import Path
 
 from mairust.storage.protocols import (
+    AliasStore,
     AuditStore,
     DirectoryStore,
     EntryStore,
@@ -31,6 +32,7 @@ ROLES: tuple[type, ...] = (
     AuditStore,
     WebhookEndpoints,
     WebhookOutbox,
+    AliasStore,
 )
 
 
@@ -71,6 +73,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         audit: AuditStore = store
         endpoints: WebhookEndpoints = store
         outbox: WebhookOutbox = store
+        aliases: AliasStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -84,6 +87,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 audit,
                 endpoints,
                 outbox,
+                aliases,
                 metadata,
             ),
             strict=True,
