@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,13 +11,14 @@ from mairust.model.directory import Alias, CatchAll
 from mairust.services.domain_dns import DnsRecord, DomainDns, RecordCheck
 
 MAX_ALIAS_TARGETS = 100
+Address = Annotated[str, Field(min_length=3, max_length=254)]
 
 
 class AliasCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: str = Field(min_length=3, max_length=254, examples=["team@example.com"])
-    targets: list[str] = Field(
+    targets: list[Address] = Field(
         min_length=1,
         max_length=MAX_ALIAS_TARGETS,
         description="Addresses of mailboxes of the domain's tenant; each gets one copy.",
