@@ -21,6 +21,8 @@ from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.model.message import MessageRef
+from mairust.secrets.master_key import load_keyring
+from mairust.services.application import Application
 from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.smtp.handler import InboundAuth
 from mairust.spool import Spool
@@ -119,7 +121,15 @@ class FrontEndHost:
                 policy=AuthPolicy(settings.auth),
                 authserv_id=settings.auth.authserv_id or settings.smtp.hostname,
             )
-        self._frontend = SmtpFrontEnd(settings, self._stores.metadata, self._spool, auth=auth)
+        # SMTP AUTH takes a user's API token (with `send`) in place of the password.
+        tokens = Application.over(self._stores, load_keyring(settings).token_digest_keys()).tokens
+        self._frontend = SmtpFrontEnd(
+            settings,
+            self._stores.metadata,
+            self._spool,
+            auth=auth,
+            token_check=tokens.authenticate_sender,
+        )
         self._listening = await self._frontend.start()
 
     async def listening(self) -> list[tuple[str, str, int]]:

@@ -47,7 +47,9 @@ class ApiIngress:
         from mairust.secrets.master_key import load_keyring
 
         keyring = load_keyring(self._settings)
-        return create_app(self._settings, self._stores, keyring.token_digest_keys())
+        return create_app(
+            self._settings, self._stores, keyring.token_digest_keys(), keyring=keyring
+        )
 
     def __del__(self) -> None:
         self._stores.close()

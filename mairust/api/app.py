@@ -23,7 +23,10 @@ from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
+from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
+from mairust.secrets.keyring import Keyring
+from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.services.sending import SendPolicy
 from mairust.spool import CommitListener, Spool
@@ -72,9 +75,11 @@ def create_app(
     stores: Stores,
     token_keys: Sequence[bytes],
     commit_listener: CommitListener | None = None,
+    keyring: Keyring | None = None,
 ) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
     platform admin; ``token_keys`` key the digests of every other API token (current first).
+    ``keyring`` seals secrets (the domains' DKIM keys); by default the configured one.
     ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
     queue); without one, the dispatcher finds the rows at its next poll."""
     spool = Spool(
@@ -107,6 +112,15 @@ def create_app(
         spool=spool,
         send_policy=SendPolicy.from_settings(settings),
         mailbox=settings.mailbox,
+        keyring=keyring if keyring is not None else load_keyring(settings),
+        # Not cached: a tenant who has just published a record checks again at once.
+        resolver=CachingResolver(
+            settings.dns.nameservers or None,
+            port=settings.dns.port,
+            timeout=settings.dns.timeout,
+            cache_size=0,
+        ),
+        mx_host=settings.smtp.hostname,
     )
     app.state.metrics = ApiMetrics(stores.metadata)
     app.state.rate_limits = RateLimits.from_settings(settings.api)

@@ -36,3 +36,37 @@ class Mailbox:
     quota_bytes: int | None = None
     # What its entries take, in bytes, as of when this value was read.
     used_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """An address of a local domain whose mail goes to one or more mailboxes of the
+    domain's tenant (``targets``: their addresses, each once, sorted)."""
+
+    address: str
+    domain: str
+    tenant_id: str
+    targets: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CatchAll:
+    """The mailbox that takes mail for the addresses of ``domain`` nobody else takes."""
+
+    domain: str
+    tenant_id: str
+    mailbox_address: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """A domain's DKIM key as it may be shown: the selector and the public key (base64 of
+    the DER SubjectPublicKeyInfo). The private key is in the secret store only."""
+
+    domain: str
+    selector: str
+    public_key: str
+    secret_id: str
+    created_at: datetime

@@ -150,7 +150,9 @@ class PipelineRunner:
             outcome = outcomes[item.id]
             fields = {"message_id": item.message.id, "recipient": item.recipient}
             if isinstance(outcome, Delivered):
-                entry_id = work.entry.id if work.entry else None
+                entry_id = work.entries[0].id if work.entries else None
+                if len(work.entries) > 1:  # an alias: every copy is named
+                    fields["entry_ids"] = ",".join(entry.id for entry in work.entries)
                 events.record(RecordType.DELIVERY, **fields, entry_id=entry_id)
             elif isinstance(outcome, Deferred):
                 events.record(

@@ -50,7 +50,8 @@ class RecipientWork:
     item: QueueItem
     message: MessageWork
     route: Route | None = None
-    entry: MailboxEntry | None = None
+    # One per mailbox the route delivers to (an alias has several), in route order.
+    entries: list[MailboxEntry] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -1,9 +1,10 @@
 """A short-lived cache of recipient routes, so a busy SMTP edge does not ask the metadata
 store (and hop to a thread) for every RCPT of the same few mailboxes.
 
-Only local mailboxes are remembered: a refusal (unknown user, not our domain) is always
-looked up again, so a mailbox or domain added a moment ago is accepted at once. A mailbox
-removed stays routable for at most ``ttl_seconds``; the pipeline routes every row again
+Only routes that deliver (a mailbox, an alias, a catch-all) are remembered: a refusal
+(unknown user, not our domain) is always looked up again, so a mailbox, alias or domain
+added a moment ago is accepted at once. A mailbox or alias removed (or a catch-all
+changed) stays routable as it was for at most ``ttl_seconds``; the pipeline routes every row again
 when it delivers, so such a message fails there with 5.1.1 rather than being lost.
 """
 
@@ -13,11 +14,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from mairust.routing.router import Directory, LocalMailbox, Route, route_recipient
+from mairust.routing.router import (
+    Deliverable,
+    Directory,
+    NotLocal,
+    Route,
+    UnknownUser,
+    route_recipient,
+)
 
 
 class RouteCache:
-    """``route_recipient`` with a TTL memory of the local mailboxes it found."""
+    """``route_recipient`` with a TTL memory of the deliverable routes it found."""
 
     def __init__(
         self,
@@ -31,11 +39,11 @@ class RouteCache:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._clock = clock
-        self._routes: OrderedDict[str, tuple[float, LocalMailbox]] = OrderedDict()
+        self._routes: OrderedDict[str, tuple[float, Deliverable]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def cached(self, address: str) -> LocalMailbox | None:
+    def cached(self, address: str) -> Deliverable | None:
         """The remembered route of ``address`` if still fresh; never touches the store."""
         found = self._routes.get(address)
         if found is None:
@@ -54,7 +62,7 @@ class RouteCache:
             return cached
         self.misses += 1
         route = route_recipient(self._directory, address)
-        if isinstance(route, LocalMailbox) and self._ttl > 0:
+        if not isinstance(route, UnknownUser | NotLocal) and self._ttl > 0:
             self._routes[address] = (self._clock() + self._ttl, route)
             self._routes.move_to_end(address)
             while len(self._routes) > self._max_entries:

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
+from mairust.secrets.keyring import Keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
+from mairust.services.domain_dns import DomainDnsService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
@@ -32,6 +36,7 @@ class Application:
     queue: QueueService
     quotas: QuotaService
     sending: SendService
+    dns: DomainDnsService
 
     @classmethod
     def over(
@@ -44,6 +49,9 @@ class Application:
         spool: Spool | None = None,
         send_policy: SendPolicy | None = None,
         mailbox: MailboxSettings | None = None,
+        keyring: Keyring | None = None,
+        resolver: Resolver | None = None,
+        mx_host: str = "localhost",
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -51,19 +59,24 @@ class Application:
 
         ``spool`` is the running spool sends commit through (the API app starts and stops
         it); without one, a spool that is never started stands in and every send answers
-        StorageUnavailable. ``send_policy`` defaults to the configuration's defaults."""
+        StorageUnavailable. ``send_policy`` defaults to the configuration's defaults.
+        ``keyring`` seals the domains' DKIM keys, ``resolver`` serves the DNS checks and
+        ``mx_host`` is the host name domains point their MX at."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
         if send_policy is None:
             send_policy = SendPolicy.defaults()
+        directory = DirectoryService(stores.metadata, audit)
+        vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         return cls(
             audit=audit,
-            directory=DirectoryService(stores.metadata, audit),
+            directory=directory,
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
             mailboxes=MailboxService(stores, mailbox, audit=audit),
             search=SearchService(stores),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
             sending=SendService(stores.metadata, spool, send_policy, clock),
+            dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
         )

@@ -4,21 +4,26 @@ The platform admin creates tenants and domains (a domain decides where mail for 
 so a tenant cannot claim one). A tenant admin creates users in the domains of their own
 tenant; anyone reads what their scope holds. A domain or address outside the caller's
 tenant is a NotFound, exactly like a missing one.
+
+Aliases and catch-alls are the tenant admin's, in their own tenant's domains: an alias
+delivers to mailboxes of the same tenant, a catch-all to one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from mairust.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mairust.model.address import domain_of, normalize_address, normalize_domain
-from mairust.model.directory import Domain, Mailbox, Tenant
+from mairust.model.directory import Alias, CatchAll, Domain, Mailbox, Tenant
 from mairust.model.principal import Permission, Principal, Role, outranks_or_equals
 from mairust.model.scope import PlatformScope
 from mairust.passwords import hash_password
 from mairust.services.access import require
 from mairust.services.audit import AuditTrail
-from mairust.storage.protocols import DirectoryStore
+from mairust.storage.protocols import AliasStore, DirectoryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +33,12 @@ class NewUser:
     role: Role = Role.USER
 
 
+class DirectoryStores(DirectoryStore, AliasStore, Protocol):
+    """The directory and its domains' aliases and catch-alls (one metadata store)."""
+
+
 class DirectoryService:
-    def __init__(self, directory: DirectoryStore, audit: AuditTrail) -> None:
+    def __init__(self, directory: DirectoryStores, audit: AuditTrail) -> None:
         self._directory = directory
         self._audit = audit
 
@@ -132,3 +141,84 @@ class DirectoryService:
         except NotFound:
             # One answer for missing and foreign: it must not tell them apart (invariant 5).
             raise NotFound(f"no mailbox {address!r}") from None
+
+    # -- aliases and catch-alls --------------------------------------------------------
+    def own_domain(self, principal: Principal, name: str) -> Domain:
+        """The domain ``name`` if the caller's tenant owns it (any, for the platform);
+        NotFound otherwise, the same for missing and foreign."""
+        try:
+            domain = self._directory.get_domain(normalize_domain(name))
+        except InvalidInput:
+            domain = None
+        if domain is None or (
+            principal.tenant_id is not None and domain.tenant_id != principal.tenant_id
+        ):
+            raise NotFound(f"not a local domain: {name}")
+        return domain
+
+    def list_aliases(self, principal: Principal, domain: str) -> list[Alias]:
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        return self._directory.list_aliases(principal.scope, owned.name)
+
+    def create_alias(
+        self, principal: Principal, domain: str, address: str, targets: Sequence[str]
+    ) -> Alias:
+        """``address`` (in ``domain``) delivers to the mailboxes ``targets`` of the domain's
+        tenant (each once). NotFound for a domain or target outside the caller's tenant,
+        Conflict if the address is an alias or a mailbox already."""
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        normalized = normalize_address(address)
+        if domain_of(normalized) != owned.name:
+            raise InvalidInput(f"{normalized} is not an address of {owned.name}")
+        target_ids = [self._mailbox_of_tenant(owned.tenant_id, target).id for target in targets]
+        alias = self._directory.add_alias(normalized, owned.tenant_id, target_ids)
+        self._audit.record(
+            principal, "alias.create", alias.address, alias.tenant_id, {"targets": alias.targets}
+        )
+        return alias
+
+    def delete_alias(self, principal: Principal, domain: str, address: str) -> None:
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        normalized = normalize_address(address)
+        if domain_of(normalized) != owned.name:
+            raise NotFound(f"no alias {normalized!r}")
+        self._directory.delete_alias(principal.scope, normalized)
+        self._audit.record(principal, "alias.delete", normalized, owned.tenant_id)
+
+    def get_catchall(self, principal: Principal, domain: str) -> CatchAll:
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        catchall = self._directory.get_catchall(principal.scope, owned.name)
+        if catchall is None:
+            raise NotFound(f"{owned.name} has no catch-all")
+        return catchall
+
+    def set_catchall(self, principal: Principal, domain: str, mailbox: str) -> CatchAll:
+        """Mail for the addresses of ``domain`` that are neither a mailbox nor an alias
+        goes to ``mailbox`` (of the domain's tenant) from now on."""
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        target = self._mailbox_of_tenant(owned.tenant_id, mailbox)
+        catchall = self._directory.set_catchall(owned.name, owned.tenant_id, target.id)
+        self._audit.record(
+            principal, "catchall.set", owned.name, owned.tenant_id, {"mailbox": target.address}
+        )
+        return catchall
+
+    def clear_catchall(self, principal: Principal, domain: str) -> None:
+        require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
+        owned = self.own_domain(principal, domain)
+        self._directory.clear_catchall(principal.scope, owned.name)
+        self._audit.record(principal, "catchall.clear", owned.name, owned.tenant_id)
+
+    def _mailbox_of_tenant(self, tenant_id: str, address: str) -> Mailbox:
+        try:
+            found = self._directory.find_mailbox(normalize_address(address))
+        except InvalidInput:
+            found = None
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"no mailbox {address!r} in this tenant")
+        return found

@@ -101,6 +101,35 @@ class TokenService:
             self._tokens.touch_token(token.id, now)
         return _principal_of(token, source)
 
+    def authenticate_sender(self, address: str, secret: str) -> bool:
+        """Whether ``secret`` is a usable token of the mailbox ``address`` holding ``send``
+        (SMTP AUTH on submission takes one in place of the password). A token of another
+        mailbox, a tenant-wide token, or one without ``send`` is refused."""
+        if not secret.startswith(TOKEN_PREFIX):
+            return False
+        try:
+            mailbox = self._directory.find_mailbox(normalize_address(address))
+        except InvalidInput:
+            return False
+        token = None
+        for key in self._keys:
+            token = self._tokens.find_token(self.digest(secret, key))
+            if token is not None:
+                break
+        now = self._clock()
+        if (
+            mailbox is None
+            or token is None
+            or not token.usable_at(now)
+            or Permission.SEND not in token.permissions
+            or token.mailbox_id != mailbox.id
+            or token.tenant_id != mailbox.tenant_id
+        ):
+            return False
+        if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
+            self._tokens.touch_token(token.id, now)
+        return True
+
     def log_in(self, address: str, password: str, source: str) -> IssuedToken:
         """A short-lived token for a mailbox user's password (what the web UI uses)."""
         try:

@@ -3,7 +3,9 @@
 It runs inside an async host (the front-end Ray actor, or a test's loop), so it makes
 its servers with ``loop.create_server`` itself instead of aiosmtpd's threaded
 ``Controller``. Inbound (port 25 role) offers AUTH; submission (port 587 role)
-requires it (RFC 6409). Passwords are checked against the mailbox directory.
+requires it (RFC 6409). Passwords are checked against the mailbox directory; an API
+token of the user with the ``send`` permission is taken in place of the password when a
+token check is given (the service layer's, injected by the host).
 """
 
 from __future__ import annotations
@@ -34,11 +36,18 @@ SUBMISSION = "submission"
 _SHUTDOWN_POLL_SECONDS = 0.05
 
 
-class MailboxAuthenticator:
-    """Checks SMTP AUTH credentials against a mailbox's password hash, off the loop."""
+# ``(address, secret) -> bool``: whether the secret is an API token of that mailbox that
+# may send (blocking: it reads the token store).
+TokenCheck = Callable[[str, str], bool]
 
-    def __init__(self, directory: Directory) -> None:
+
+class MailboxAuthenticator:
+    """Checks SMTP AUTH credentials against a mailbox's password hash, or (with
+    ``token_check``) an API token of the mailbox, off the loop."""
+
+    def __init__(self, directory: Directory, token_check: TokenCheck | None = None) -> None:
         self._directory = directory
+        self._token_check = token_check
         # Unknown logins are checked against this, so they cost as much as known ones
         # and the answer's timing does not tell which addresses exist.
         self._decoy_hash = hash_password("mairust-decoy-password")
@@ -52,6 +61,10 @@ class MailboxAuthenticator:
         except InvalidInput:
             verify_password(password, self._decoy_hash)
             return None
+        # A token is a keyed hash and one lookup, far cheaper than the password KDF; one
+        # that does not pass still goes on to the password (a password may look like one).
+        if self._token_check is not None and self._token_check(address, password):
+            return address
         mailbox = self._directory.find_mailbox(address)
         if mailbox is None or mailbox.password_hash is None:
             verify_password(password, self._decoy_hash)
@@ -77,12 +90,15 @@ class SmtpFrontEnd:
         spool: Spool,
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
+        token_check: TokenCheck | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
             directory, spool, settings.smtp, auth, settings.mailbox.default_quota_bytes
         )
-        self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(directory)
+        self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
+            directory, token_check
+        )
         self._servers: list[asyncio.Server] = []
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()
 

@@ -36,7 +36,7 @@ from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.routing.route_cache import RouteCache
-from mairust.routing.router import Directory, NotLocal, Route, UnknownUser
+from mairust.routing.router import AliasTargets, Directory, NotLocal, Route, UnknownUser
 from mairust.smtp import replies
 from mairust.spool import Spool
 
@@ -147,8 +147,10 @@ class InboundHandler:
         # Checked here, before any 250, on the usage the cached route carries: it may be
         # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
         # its quota, and one emptied a moment ago may still be refused that long. What is
-        # accepted is delivered, over quota or not (250 is a promise).
-        if is_full(route.mailbox, self._default_quota):
+        # accepted is delivered, over quota or not (250 is a promise). An alias is full when
+        # any of its mailboxes is: 452 is temporary, and no target gets a copy past its quota.
+        targets = route.mailboxes if isinstance(route, AliasTargets) else (route.mailbox,)
+        if any(is_full(mailbox, self._default_quota) for mailbox in targets):
             return _rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
         sender_check = self._senders.get(envelope)
         if self._auth is not None and sender_check is not None:

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mairust.model.access import ApiToken, AuditRecord
-from mairust.model.directory import Domain, Mailbox, Tenant
+from mairust.model.directory import Alias, CatchAll, DkimKey, Domain, Mailbox, Tenant
 from mairust.model.folders import FolderCount, Purged
 from mairust.model.mailbox import (
     MailboxEntry,
@@ -515,6 +515,44 @@ class QuotaStore(Protocol):
         ...
 
 
+class AliasStore(Protocol):
+    """Aliases, catch-alls and DKIM keys of local domains. Reads and deletes go through a
+    scope (a user's scope holds none); the two routing lookups span every tenant."""
+
+    def add_alias(self, address: str, tenant_id: str, target_ids: Sequence[str]) -> Alias:
+        """NotFound unless the domain and every target mailbox are ``tenant_id``'s;
+        Conflict if the address is an alias or a mailbox already."""
+        ...
+
+    def list_aliases(self, scope: Scope, domain: str) -> list[Alias]: ...
+
+    def delete_alias(self, scope: Scope, address: str) -> None:
+        """NotFound if absent or outside the scope."""
+        ...
+
+    def alias_targets(self, address: str) -> list[Mailbox]:
+        """The mailboxes an alias delivers to (each once); empty if not an alias."""
+        ...
+
+    def set_catchall(self, domain: str, tenant_id: str, mailbox_id: str) -> CatchAll:
+        """Replace the domain's catch-all; NotFound unless both are ``tenant_id``'s."""
+        ...
+
+    def get_catchall(self, scope: Scope, domain: str) -> CatchAll | None: ...
+
+    def clear_catchall(self, scope: Scope, domain: str) -> None:
+        """NotFound if there is none inside the scope."""
+        ...
+
+    def catchall_mailbox(self, domain: str) -> Mailbox | None: ...
+
+    def add_dkim_key(self, key: DkimKey) -> None:
+        """Conflict if the domain has one already."""
+        ...
+
+    def get_dkim_key(self, domain: str) -> DkimKey | None: ...
+
+
 class MetadataStore(
     DirectoryStore,
     QueueStore,
@@ -527,6 +565,7 @@ class MetadataStore(
     WebhookOutbox,
     QuotaStore,
     MailboxFolders,
+    AliasStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

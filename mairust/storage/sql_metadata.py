@@ -5,13 +5,15 @@ from the Alembic migrations (``mairust.storage.sql_migrations``); opening a stor
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
-``sql_quotas`` and ``sql_folders``; connection set-up and error mapping in ``sql_engine``.
+``sql_quotas``, ``sql_folders`` and ``sql_aliases``; connection set-up and error mapping
+in ``sql_engine``.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.engine import URL, Engine
 
+from mairust.storage.sql_aliases import SqlAliases
 from mairust.storage.sql_audit import SqlAudit
 from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
@@ -41,6 +43,7 @@ class SqlMetadataStore(
     SqlWebhookOutbox,
     SqlQuotas,
     SqlFolders,
+    SqlAliases,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -335,3 +335,56 @@ folders = sa.Table(
     sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    # Added by 0013: an alias address of a local domain, delivered to its targets.
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), nullable=False),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_aliases_domain_address", "domain", "address"),
+)
+
+alias_targets = sa.Table(
+    "alias_targets",
+    metadata,
+    # Added by 0013: one row per (alias, mailbox), so a target named twice gets one copy.
+    sa.Column(
+        "alias_address",
+        sa.Text,
+        sa.ForeignKey("aliases.address", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "mailbox_id",
+        sa.Text,
+        sa.ForeignKey("mailboxes.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+domain_catchalls = sa.Table(
+    "domain_catchalls",
+    metadata,
+    # Added by 0013: the mailbox that takes mail for a domain's unknown addresses.
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), primary_key=True),
+    sa.Column(
+        "mailbox_id", sa.Text, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+domain_dkim_keys = sa.Table(
+    "domain_dkim_keys",
+    metadata,
+    # Added by 0013: a domain's DKIM selector and public key; the private key is in the
+    # secret store under secret_id.
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), primary_key=True),
+    sa.Column("selector", sa.Text, nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("secret_id", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

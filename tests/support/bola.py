@@ -178,6 +178,58 @@ CASES: dict[tuple[str, str], Case] = {
         "",  # 204: no body; the listing below shows it gone
         owner="alice",
     ),
+    ("GET", "/api/v1/domains/{domain}/aliases"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/aliases",
+        None,
+        "object",
+        f"team@{w.ids['domain_a']}",
+        amos="403",
+    ),
+    ("POST", "/api/v1/domains/{domain}/aliases"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/aliases",
+        {"address": f"crew@{w.ids['domain_a']}", "targets": [w.ids["alice_address"]]},
+        "object",
+        f"crew@{w.ids['domain_a']}",
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/domains/{domain}/aliases/{address}"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/aliases/team@{w.ids['domain_a']}",
+        None,
+        "object",
+        "",  # 204: no body
+        amos="403",
+    ),
+    ("GET", "/api/v1/domains/{domain}/catch-all"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/catch-all",
+        None,
+        "object",
+        w.ids["alice_address"],
+        amos="403",
+    ),
+    ("PUT", "/api/v1/domains/{domain}/catch-all"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/catch-all",
+        {"mailbox": w.ids["alice_address"]},
+        "object",
+        w.ids["alice_address"],
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/domains/{domain}/catch-all"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/catch-all", None, "object", "", amos="403"
+    ),
+    ("GET", "/api/v1/domains/{domain}/dns"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dns",
+        None,
+        "object",
+        "v=DMARC1",
+        amos="visible",  # every user of the tenant may read what its domains publish
+    ),
+    ("GET", "/api/v1/domains/{domain}/dns-check"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dns-check",
+        None,
+        "object",
+        w.ids["domain_a"],
+        amos="visible",
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
@@ -231,6 +283,14 @@ async def build_world(
         subject = f"walrus{suffix}"
         alice_address = users["alice"]["address"]
         entry = await deliver(alice_address, world_message(alice_address, subject))
+        domain_paths = f"/api/v1/domains/{domain_a}"
+        alias = await http.post(
+            f"{domain_paths}/aliases",
+            json={"address": f"team@{domain_a}", "targets": [alice_address]},
+        )
+        assert alias.status_code == 201, alias.text
+        catchall = await http.put(f"{domain_paths}/catch-all", json={"mailbox": alice_address})
+        assert catchall.status_code == 200, catchall.text
         for folder in ("Old", "Empty"):
             made = await http.post(
                 f"/api/v1/mailboxes/{alice_address}/folders", json={"name": folder}

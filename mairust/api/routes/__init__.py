@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from mairust.api.routes import (
     access,
     directory,
+    domain_settings,
     folders,
     health,
     messages,
@@ -27,5 +28,6 @@ api_router.include_router(quotas.router)
 api_router.include_router(send.router)
 api_router.include_router(messages.threads_router)
 api_router.include_router(folders.router)
+api_router.include_router(domain_settings.router)
 
 __all__ = ["api_router"]

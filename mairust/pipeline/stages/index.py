@@ -17,11 +17,16 @@ class IndexStage:
 
     def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
         documents = []
+        indexed: set[str] = set()
         for work in works:
-            entry, parsed = work.entry, work.message.parsed
-            if entry is None or parsed is None:
+            parsed = work.message.parsed
+            if not work.entries or parsed is None:
                 raise RuntimeError("index stage needs the store and parse stages before it")
-            documents.append(search_document(entry, parsed))
+            for entry in work.entries:
+                # Two rows of the batch may share an entry (an alias and its target).
+                if entry.id not in indexed:
+                    indexed.add(entry.id)
+                    documents.append(search_document(entry, parsed))
         # Raises only when neither search nor its backlog can take them: rows are deferred.
         index_or_backlog(batch.stores, documents)
         return {}

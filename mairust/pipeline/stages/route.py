@@ -7,12 +7,21 @@ from typing import ClassVar
 
 from mairust.pipeline.stages.base import Ended, each_row
 from mairust.pipeline.work import BatchContext, Failed, Outcome, RecipientWork
-from mairust.routing.router import LocalMailbox, NotLocal, UnknownUser, route_recipient
+from mairust.routing.router import (
+    AliasTargets,
+    LocalMailbox,
+    NotLocal,
+    UnknownUser,
+    route_recipient,
+)
 
 
 class RouteStage:
     name: ClassVar[str] = "route"
-    description: ClassVar[str] = "Route the recipient: local mailbox, unknown user, or not ours."
+    description: ClassVar[str] = (
+        "Route the recipient: a local mailbox, an alias's mailboxes or the domain's "
+        "catch-all; or an unknown user, or not ours."
+    )
 
     def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
         def route(work: RecipientWork) -> Outcome | None:
@@ -21,7 +30,7 @@ class RouteStage:
                 batch.routes[recipient] = route_recipient(batch.stores.metadata, recipient)
             work.route = batch.routes[recipient]
             match work.route:
-                case LocalMailbox():
+                case LocalMailbox() | AliasTargets():
                     return None
                 case UnknownUser(address=address):
                     # Accepted at RCPT, gone since (mailbox deleted): permanent.

@@ -200,6 +200,14 @@ EVERY_ROUTE = {
     ("post", "/api/v1/mailboxes/{mailbox}/folders"),
     ("patch", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
     ("delete", "/api/v1/mailboxes/{mailbox}/folders/{folder}"),
+    ("get", "/api/v1/domains/{domain}/aliases"),
+    ("post", "/api/v1/domains/{domain}/aliases"),
+    ("delete", "/api/v1/domains/{domain}/aliases/{address}"),
+    ("get", "/api/v1/domains/{domain}/catch-all"),
+    ("put", "/api/v1/domains/{domain}/catch-all"),
+    ("delete", "/api/v1/domains/{domain}/catch-all"),
+    ("get", "/api/v1/domains/{domain}/dns"),
+    ("get", "/api/v1/domains/{domain}/dns-check"),
 }
 
 

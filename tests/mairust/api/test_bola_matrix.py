@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from mairust.config import Settings
 from mairust.model.principal import Role
 from tests.mairust.api.conftest import ADMIN_TOKEN, MailSeeder
 from tests.mairust.api.test_route_permissions import CALLS, PUBLIC, ROUTES, _marks
 from tests.support.bola import CASES, World, build_world, check_case
+from tests.support.mairust_server import free_port
 
 
 def _guard_role(method: str, path: str) -> Role:
@@ -50,6 +53,17 @@ def _clients(app: FastAPI) -> Callable[[str], httpx.AsyncClient]:
         )
 
     return client
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # The DNS check asks a loopback port where nothing answers: no query leaves the machine
+    # (the check then reports each record as an error, which is still an answer).
+    return Settings(
+        data_dir=tmp_path,
+        api={"admin_token": ADMIN_TOKEN},
+        dns={"nameservers": ["127.0.0.1"], "port": free_port(), "timeout": 0.5},
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from mairust.model.directory import Domain, Mailbox
 from mairust.routing.route_cache import RouteCache
-from mairust.routing.router import LocalMailbox, NotLocal, UnknownUser
+from mairust.routing.router import AliasTargets, LocalMailbox, NotLocal, UnknownUser
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -13,6 +13,7 @@ class CountingDirectory:
     def __init__(self) -> None:
         self.domains = {"example.test": Domain("example.test", "t1", NOW)}
         self.mailboxes: dict[str, Mailbox] = {}
+        self.aliases: dict[str, list[Mailbox]] = {}
         self.lookups = 0
 
     def get_domain(self, name):
@@ -22,6 +23,14 @@ class CountingDirectory:
     def find_mailbox(self, address):
         self.lookups += 1
         return self.mailboxes.get(address)
+
+    def alias_targets(self, address):
+        self.lookups += 1
+        return self.aliases.get(address, [])
+
+    def catchall_mailbox(self, domain):
+        self.lookups += 1
+        return None
 
     def add(self, address: str) -> None:
         self.mailboxes[address] = Mailbox(f"id-{address}", "t1", address, NOW)
@@ -80,3 +89,18 @@ def test_zero_ttl_turns_the_memory_off_and_size_is_bounded():
         True,
         True,
     ]
+
+
+def test_an_alias_is_remembered_like_a_mailbox():
+    directory, clock = CountingDirectory(), Clock()
+    directory.add("alice@example.test")
+    directory.aliases["team@example.test"] = [directory.mailboxes["alice@example.test"]]
+    cache = RouteCache(directory, ttl_seconds=10, clock=clock)
+    first = cache.route("team@example.test")
+    assert first == AliasTargets("team@example.test", (directory.mailboxes["alice@example.test"],))
+    lookups = directory.lookups
+    assert cache.cached("team@example.test") == first
+    assert cache.route("team@example.test") == first
+    assert directory.lookups == lookups
+    clock.now += 11
+    assert cache.cached("team@example.test") is None

@@ -198,3 +198,35 @@ def test_a_token_from_before_a_key_rotation_still_works(stores, clock, tenants):
     dropped = Application.over(stores, (new_key,), clock)
     with pytest.raises(Unauthenticated):  # once the old key is gone, so are its tokens
         dropped.tokens.authenticate(issued.secret, "x")
+
+
+def test_a_send_token_of_the_mailbox_authenticates_its_smtp_sender(application, clock, tenants):
+    send = frozenset({Permission.SEND})
+    alice = application.tokens.issue(
+        ADMIN, TokenRequest("smtp", send, Role.USER, tenants.a.id, tenants.alice.id)
+    )
+    assert application.tokens.authenticate_sender("Alice@A.example", alice.secret)
+    # Another mailbox's login, a token without send, a tenant-wide token: refused.
+    assert not application.tokens.authenticate_sender("amos@a.example", alice.secret)
+    no_send = application.tokens.issue(
+        ADMIN, TokenRequest("r", READ, Role.USER, tenants.a.id, tenants.alice.id)
+    )
+    assert not application.tokens.authenticate_sender("alice@a.example", no_send.secret)
+    tenant_wide = application.tokens.issue(
+        ADMIN, TokenRequest("t", ALL, Role.TENANT_ADMIN, tenant_id=tenants.a.id)
+    )
+    assert not application.tokens.authenticate_sender("alice@a.example", tenant_wide.secret)
+    assert not application.tokens.authenticate_sender("alice@a.example", "alice pw")
+    assert not application.tokens.authenticate_sender("not an address", alice.secret)
+    expiring = application.tokens.issue(
+        ADMIN,
+        TokenRequest(
+            "e", send, Role.USER, tenants.a.id, tenants.alice.id, clock.now + timedelta(hours=1)
+        ),
+    )
+    assert application.tokens.authenticate_sender("alice@a.example", expiring.secret)
+    clock.advance(hours=2)
+    assert not application.tokens.authenticate_sender("alice@a.example", expiring.secret)
+    assert application.tokens.authenticate_sender("alice@a.example", alice.secret)
+    application.tokens.revoke(ADMIN, alice.token.id)
+    assert not application.tokens.authenticate_sender("alice@a.example", alice.secret)

@@ -19,7 +19,7 @@ from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
-from mairust.smtp.frontend import SmtpFrontEnd
+from mairust.smtp.frontend import SmtpFrontEnd, TokenCheck
 from mairust.smtp.handler import InboundAuth
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
@@ -111,6 +111,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         directory: Directory | None = None,
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
+        token_check: TokenCheck | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         **smtp: Any,
@@ -123,7 +124,12 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
         await spool.start()
         frontend = SmtpFrontEnd(
-            settings, directory or stores.metadata, spool, authenticator, auth=auth
+            settings,
+            directory or stores.metadata,
+            spool,
+            authenticator,
+            auth=auth,
+            token_check=token_check,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

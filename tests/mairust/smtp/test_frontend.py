@@ -16,6 +16,9 @@ import pytest
 
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import SpoolRecord
+from mairust.model.principal import Permission, Principal, Role
+from mairust.services.application import Application
+from mairust.services.tokens import IssuedToken, TokenRequest
 from mairust.smtp.frontend import MailboxAuthenticator
 from mairust.storage.stores import Stores
 
@@ -264,3 +267,105 @@ async def test_stop_gives_up_on_a_transaction_after_the_grace_period(
 
     assert 0.25 < time.monotonic() - began < 3
     assert await asyncio.to_thread(client.reply) == "421 4.3.2 Service shutting down"
+
+
+# -- SMTP AUTH with an API token in place of the password -------------------------------
+
+TOKEN_KEYS = (b"smtp-test-token-digest-key-32by!",)
+ADMIN = Principal.platform("test", "127.0.0.1")
+
+
+def _token(stores: Stores, address: str, *permissions: Permission) -> IssuedToken:
+    """A real API token of the mailbox ``address`` (issued as the platform admin would)."""
+    application = Application.over(stores, TOKEN_KEYS)
+    mailbox = stores.metadata.find_mailbox(address)
+    assert mailbox is not None
+    request = TokenRequest(
+        name="smtp",
+        permissions=frozenset(permissions),
+        role=Role.USER,
+        tenant_id=mailbox.tenant_id,
+        mailbox_id=mailbox.id,
+    )
+    return application.tokens.issue(ADMIN, request)
+
+
+def _login(port: int, login: str, secret: str) -> tuple[int, bytes | str]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("client.test")
+        try:
+            code, text = client.login(login, secret)
+        except smtplib.SMTPAuthenticationError as error:
+            return error.smtp_code, error.smtp_error
+        client.mail(login)
+        client.rcpt(BOB)
+        client.data(MESSAGE)
+        return code, text
+
+
+async def test_submission_takes_a_send_token_of_the_user(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    tokens = Application.over(stores, TOKEN_KEYS).tokens
+    mta = await start_mta(token_check=tokens.authenticate_sender)
+    secret = _token(stores, ALICE, Permission.SEND).secret
+    assert await asyncio.to_thread(_login, mta.submission_port, ALICE, secret) == (
+        235,
+        b"2.7.0 Authentication successful",
+    )
+    assert len(mta.queued()) == 1
+    # The password still works beside it.
+    assert (await asyncio.to_thread(_login, mta.submission_port, ALICE, PASSWORD))[0] == 235
+    assert len(mta.queued()) == 2
+
+
+async def test_submission_refuses_a_token_without_send_of_another_user_or_revoked(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    tokens = Application.over(stores, TOKEN_KEYS).tokens
+    mta = await start_mta(token_check=tokens.authenticate_sender)
+    refused = (535, b"5.7.8 Authentication credentials invalid")
+    read_only = _token(stores, ALICE, Permission.READ, Permission.WRITE).secret
+    bobs = _token(stores, BOB, Permission.SEND).secret
+    for secret in (read_only, bobs, "mrt_" + "x" * 43):
+        assert await asyncio.to_thread(_login, mta.submission_port, ALICE, secret) == refused
+    # Bob's token is good for Bob (a positive twin of the refusal above).
+    assert (await asyncio.to_thread(_login, mta.submission_port, BOB, bobs))[0] == 235
+    alices = _token(stores, ALICE, Permission.SEND)
+    assert (await asyncio.to_thread(_login, mta.submission_port, ALICE, alices.secret))[0] == 235
+    tokens.revoke(ADMIN, alices.token.id)
+    assert await asyncio.to_thread(_login, mta.submission_port, ALICE, alices.secret) == refused
+    assert len(mta.queued()) == 2
+
+
+async def test_the_token_check_runs_off_the_event_loop(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def slow_check(address: str, secret: str) -> bool:
+        entered.set()
+        gate.wait(30)
+        return True
+
+    mta = await start_mta(token_check=slow_check)
+
+    def authenticate() -> str:
+        client = raw_client(mta.submission_port)
+        client.send("EHLO client.test")
+        plain = base64.b64encode(f"\0{ALICE}\0mrt_whatever".encode()).decode()
+        return client.send(f"AUTH PLAIN {plain}")
+
+    def noop_on_another_session() -> str:
+        client = raw_client(mta.port)
+        client.sock.settimeout(5)  # were the loop blocked, this would time out
+        return client.send("NOOP")
+
+    auth = asyncio.ensure_future(asyncio.to_thread(authenticate))
+    assert await asyncio.to_thread(entered.wait, 30)
+    try:
+        assert await asyncio.to_thread(noop_on_another_session) == "250 2.0.0 OK"
+        assert not auth.done()
+    finally:
+        gate.set()
+    assert (await auth).startswith("235 2.7.0")

@@ -230,6 +230,26 @@ async def test_unknown_local_user_is_refused_and_recorded(
     assert [r.fields["recipient"] for r in rejections] == [f"nobody@{DOMAIN}"]  # type: ignore[attr-defined]
 
 
+async def test_an_alias_and_a_catchall_are_accepted_at_rcpt(
+    mta: Mta, stores: Stores, raw_client: RawClientFactory
+) -> None:
+    alice = stores.metadata.find_mailbox(ALICE)
+    assert alice is not None
+    stores.metadata.add_alias(f"team@{DOMAIN}", alice.tenant_id, [alice.id])
+
+    def rcpts(*addresses: str) -> list[str]:
+        client = raw_client(mta.port)
+        commands = [f"RCPT TO:<{address}>" for address in addresses]
+        return client.dialog(["EHLO client.test", f"MAIL FROM:<{SENDER}>", *commands])[2:]
+
+    first = await asyncio.to_thread(rcpts, f"team@{DOMAIN}", f"stray@{DOMAIN}")
+    assert first[0].startswith("250 ") and first[1].startswith("550 5.1.1 ")
+    stores.metadata.set_catchall(DOMAIN, alice.tenant_id, alice.id)
+    # A refusal is never cached: the catch-all takes the address at once.
+    second = await asyncio.to_thread(rcpts, f"stray@{DOMAIN}")
+    assert second[0].startswith("250 ")
+
+
 async def test_relay_attempt_is_denied(mta: Mta, raw_client: RawClientFactory) -> None:
     def run() -> list[str]:
         client = raw_client(mta.port)

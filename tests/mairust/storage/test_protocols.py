@@ -8,6 +8,7 @@ import inspect
 from pathlib import Path
 
 from mairust.storage.protocols import (
+    AliasStore,
     AuditStore,
     DirectoryStore,
     EntryStore,
@@ -35,6 +36,7 @@ ROLES: tuple[type, ...] = (
     WebhookOutbox,
     MailboxFolders,
     QuotaStore,
+    AliasStore,
 )
 
 
@@ -77,6 +79,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         outbox: WebhookOutbox = store
         folders: MailboxFolders = store
         quotas: QuotaStore = store
+        aliases: AliasStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -92,6 +95,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 outbox,
                 folders,
                 quotas,
+                aliases,
                 metadata,
             ),
             strict=True,

@@ -94,3 +94,51 @@ def test_a_message_accepted_for_a_full_mailbox_is_still_stored_and_counted(
     used = stores.metadata.get_mailbox(PLATFORM, alice.id).used_bytes
     stored = [stores.metadata.get_entry(PLATFORM, e) for e in (*first.values(), *second.values())]
     assert used == sum(entry.size for entry in stored) > 1
+
+
+def _alias(stores, address: str, *targets: str) -> None:
+    mailboxes = [stores.metadata.find_mailbox(target) for target in targets]
+    stores.metadata.add_alias(address, mailboxes[0].tenant_id, [m.id for m in mailboxes])
+
+
+def _copies(stores, message_id: str) -> list[str]:
+    return sorted(
+        e.mailbox_address
+        for e in stores.metadata.list_entries(PLATFORM)
+        if e.message_id == message_id
+    )
+
+
+def test_an_alias_gets_one_copy_per_target_mailbox(stores, settings, spool_message):
+    _alias(stores, "team@example.test", "alice@example.test", "bob@example.test")
+    # The alias and one of its targets in one envelope: still one copy for alice.
+    ref = spool_message(_mail("<a@remote.example>"), "team@example.test", "alice@example.test")
+    items = stores.metadata.lease_batch("w1", 100, 60)
+    report = PipelineRunner(stores, settings.queue).process(items, "w1")
+    assert (report.delivered, report.failed) == (2, 0)
+    assert _copies(stores, ref.id) == ["alice@example.test", "bob@example.test"]
+    # Both copies are searchable (the index stage took every entry of the alias row).
+    entry_ids = {e.id for e in stores.metadata.list_entries(PLATFORM) if e.message_id == ref.id}
+    assert {hit.entry_id for hit in stores.search.search(PLATFORM, "plans")} == entry_ids
+
+
+def test_the_catchall_takes_unknown_addresses_and_a_mailbox_wins_over_an_alias(
+    stores, settings, spool_message
+):
+    _alias(stores, "carol@example.test", "alice@example.test")
+    # A mailbox made later at the alias's address shadows the alias.
+    stores.metadata.add_mailbox("carol@example.test")
+    bob = stores.metadata.find_mailbox("bob@example.test")
+    stores.metadata.set_catchall("example.test", bob.tenant_id, bob.id)
+    ref = spool_message(_mail("<c@remote.example>"), "carol@example.test", "who@example.test")
+    items = stores.metadata.lease_batch("w1", 100, 60)
+    report = PipelineRunner(stores, settings.queue).process(items, "w1")
+    assert (report.delivered, report.failed) == (2, 0)
+    assert _copies(stores, ref.id) == ["bob@example.test", "carol@example.test"]
+
+
+def test_without_a_catchall_an_unknown_address_fails_permanently(stores, settings, spool_message):
+    spool_message(_mail("<g@remote.example>"), "ghost@example.test")
+    items = stores.metadata.lease_batch("w1", 100, 60)
+    report = PipelineRunner(stores, settings.queue).process(items, "w1")
+    assert (report.delivered, report.failed) == (0, 1)
