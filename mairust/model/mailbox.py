@@ -89,3 +89,12 @@ class SearchHit:
     entry_id: str
     score: float
     snippet: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderSummary:
+    """One folder of a mailbox as its entries name it: how many entries, how many unseen."""
+
+    name: str
+    total: int
+    unread: int

@@ -1,4 +1,5 @@
-"""Messages as they sit in mailboxes: list, read, download, tag and move.
+"""Messages as they sit in mailboxes: list, read, download, tag, flag, move, trash, their
+threads and folders.
 
 Every call goes through the caller's scope, so another tenant's entry (or, for a user,
 another mailbox's) is a NotFound. Tagging and moving update the entry's labels in the
@@ -9,11 +10,12 @@ truth, the indexer catches up).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from mairust.errors import InvalidInput, NotFound
-from mairust.model.mailbox import MailboxEntry
+from mairust.model.mailbox import FolderSummary, MailboxEntry, ThreadSummary
 from mairust.model.parsing import ParsedMessage, parse_message
 from mairust.model.principal import Permission, Principal
 from mairust.search.indexing import relabel_or_backlog
@@ -21,12 +23,20 @@ from mairust.services.access import require
 from mairust.storage.stores import Stores
 
 MAX_TAGS = 50
+# Where a deleted message goes (purging it from there is a separate, later step).
+TRASH_FOLDER = "Trash"
 
 
 @dataclass(frozen=True, slots=True)
 class EntryPage:
     items: list[MailboxEntry]
     next: str | None  # the cursor of the next page; None on the last
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    items: list[ThreadSummary]
+    next: str | None  # the cursor of the next page (a ``latest.id``); None on the last
 
 
 class MailboxService:
@@ -40,8 +50,17 @@ class MailboxService:
         folder: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        *,
+        from_addr: str | None = None,
+        tag: str | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        unread: bool | None = None,
+        flagged: bool | None = None,
+        auth: Mapping[str, str] | None = None,
     ) -> EntryPage:
-        """A page of entries, newest first; ``mailbox_id`` must be in the scope."""
+        """A page of entries, newest first; ``mailbox_id`` must be in the scope. The
+        keyword filters are the entry store's (see ``EntryStore.list_entries``)."""
         require(principal, Permission.READ)
         if mailbox_id is not None:
             self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
@@ -53,6 +72,13 @@ class MailboxService:
                 folder=folder,
                 limit=limit + 1,
                 before=before,
+                from_addr=from_addr,
+                tag=tag,
+                received_after=received_after,
+                received_before=received_before,
+                unread=unread,
+                flagged=flagged,
+                auth=auth,
             )
         except NotFound as exc:
             # The mailbox was checked above, so only the cursor can be unknown: bad input.
@@ -100,3 +126,50 @@ class MailboxService:
         entry = self._stores.metadata.move_entry(principal.scope, entry_id, folder)
         relabel_or_backlog(self._stores, entry)
         return entry
+
+    def set_flags(
+        self,
+        principal: Principal,
+        entry_id: str,
+        seen: bool | None = None,
+        flagged: bool | None = None,
+    ) -> MailboxEntry:
+        """Sets the flags given (None leaves one as it is). Flags are not search labels,
+        so the index is not touched."""
+        require(principal, Permission.WRITE)
+        return self._stores.metadata.set_flags(principal.scope, entry_id, seen, flagged)
+
+    def trash(self, principal: Principal, entry_id: str) -> MailboxEntry:
+        """Deletes the way a mail client does: the entry moves to the Trash folder."""
+        return self.move(principal, entry_id, TRASH_FOLDER)
+
+    def thread(self, principal: Principal, entry_id: str) -> list[MailboxEntry]:
+        """The entries of ``entry_id``'s thread in its mailbox, oldest first."""
+        require(principal, Permission.READ)
+        return self._stores.metadata.thread_of(principal.scope, entry_id)
+
+    def threads(
+        self,
+        principal: Principal,
+        mailbox_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> ThreadPage:
+        """A page of threads, newest activity first; ``mailbox_id`` must be in the scope."""
+        require(principal, Permission.READ)
+        if mailbox_id is not None:
+            self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
+        try:
+            found = self._stores.metadata.list_threads(
+                principal.scope, mailbox_id=mailbox_id, limit=limit + 1, before=before
+            )
+        except NotFound as exc:
+            raise InvalidInput("'before' is not a cursor from a previous page") from exc
+        page = found[:limit]
+        return ThreadPage(page, page[-1].latest.id if len(found) > limit else None)
+
+    def folders(self, principal: Principal, mailbox_id: str) -> list[FolderSummary]:
+        """The folders of a mailbox in the scope, as its entries name them."""
+        require(principal, Permission.READ)
+        self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
+        return self._stores.metadata.folder_summaries(principal.scope, mailbox_id)

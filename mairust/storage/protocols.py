@@ -26,6 +26,7 @@ from typing import Protocol
 from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Domain, Mailbox, Tenant
 from mairust.model.mailbox import (
+    FolderSummary,
     MailboxEntry,
     NewEntry,
     SearchDocument,
@@ -263,6 +264,11 @@ class EntryStore(Protocol):
         """The threads in the scope, newest activity first, each with its newest entry
         and its size; ``before`` is the ``latest.id`` of the last thread of the previous
         page (exclusive)."""
+        ...
+
+    def folder_summaries(self, scope: Scope, mailbox_id: str) -> list[FolderSummary]:
+        """The folders the entries of ``mailbox_id`` (in the scope) are in, by name, with
+        their counts; an empty list for a mailbox without entries or outside the scope."""
         ...
 
 

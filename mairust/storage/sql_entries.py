@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from mairust.auth.results import AuthResults
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.ids import new_id
-from mairust.model.mailbox import MailboxEntry, NewEntry
+from mairust.model.mailbox import FolderSummary, MailboxEntry, NewEntry
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import AUTH_FILTER_KEYS
 from mairust.model.threads import ThreadHeaders
@@ -249,6 +249,19 @@ class SqlEntries:
             if moved == 0:
                 raise NotFound(f"no such entry: {entry_id}")
             return _entry_in_scope(conn, scope, entry_id)
+
+    def folder_summaries(self, scope: Scope, mailbox_id: str) -> list[FolderSummary]:
+        # Folders are names on entries today, so a folder is listed while it holds one.
+        unread = sa.func.sum(sa.case((entries.c.seen == sa.false(), 1), else_=0))
+        query = (
+            sa.select(entries.c.folder, sa.func.count().label("total"), unread.label("unread"))
+            .where(entries.c.mailbox_id == mailbox_id, *_scope_conditions(scope))
+            .group_by(entries.c.folder)
+            .order_by(entries.c.folder)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [FolderSummary(row.folder, int(row.total), int(row.unread or 0)) for row in rows]
 
 
 def _from_matches(value: str) -> sa.ColumnElement[bool]:

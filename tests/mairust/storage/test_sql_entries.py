@@ -131,3 +131,23 @@ def test_filters_combine_with_the_cursor(metadata_store: SqlMetadataStore) -> No
         pages.append([e.id for e in page])
         cursor = page[-1].id
     assert pages == [[wanted[4].id, wanted[3].id], [wanted[2].id, wanted[1].id], [wanted[0].id]]
+
+
+def test_folder_summaries_count_entries_and_unseen_per_folder(
+    metadata_store: SqlMetadataStore,
+) -> None:
+    tenant, [alice, bob] = tenant_with_mailboxes(metadata_store, "acme", "alice", "bob")
+    other, _ = tenant_with_mailboxes(metadata_store, "beta", "carol")
+    first, second, third = (deliver(metadata_store, alice) for _ in range(3))
+    deliver(metadata_store, bob)
+    scope = TenantScope(tenant.id)
+    metadata_store.move_entry(scope, third.id, "Archive")
+    metadata_store.set_flags(scope, first.id, seen=True)
+    found = metadata_store.folder_summaries(scope, alice.id)
+    assert [(f.name, f.total, f.unread) for f in found] == [("Archive", 1, 1), ("INBOX", 2, 1)]
+    assert metadata_store.folder_summaries(TenantScope(tenant.id, alice.id), alice.id) == found
+    assert metadata_store.folder_summaries(PLATFORM, alice.id) == found
+    # Outside the scope a mailbox has no folders: the same answer as an empty mailbox.
+    assert metadata_store.folder_summaries(TenantScope(other.id), alice.id) == []
+    assert metadata_store.folder_summaries(TenantScope(tenant.id, bob.id), alice.id) == []
+    assert second.folder == "INBOX"
