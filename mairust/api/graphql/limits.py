@@ -1,13 +1,15 @@
 """Bounds on what one GraphQL request may ask for: page sizes, depth, aliases, tokens and cost.
 
 The cost of an operation is counted on its document before it runs: every field selected
-costs 1 for each object it may be asked on, and a listing field multiplies what is selected
-under it by the page it may return (its ``first`` argument, from the literal or the
-variable, or its default; a list without a page argument by its bound here). So twenty
+costs 1 for each object it may be asked on. A paged field's list (``items``, a thread's
+``messages``) holds as many objects as the page may (its ``first`` argument, from the
+literal or the variable, or its default); a list without a page argument counts at its
+bound here. So twenty
 aliased full pages cost twenty times one page, and a request over :data:`MAX_COST` is
-refused before any resolver runs. The schema has no cycles today, so depth is bounded by
-the schema itself for our own fields; the depth limit bounds introspection (whose types do
-cycle) and whatever field is added next.
+refused before any resolver runs. Our own types have no cycles today, so their depth is
+bounded by the schema; the depth limit bounds introspection (``ofType`` chains; graphql-core
+bounds ``fields`` nesting itself) and whatever field is added next. The standard full
+introspection query is deeper than the limit: clients use the committed schema file.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ MAX_COST = 10_000
 # Lists without a page argument, counted at the size they may reach.
 _UNPAGED_BOUNDS = {"mailboxes": 500, "folders": 100}
 _PAGED_FIELDS = frozenset({"messages", "threads", "search", "thread"})
+# The list inside a paged field's answer.
+_PAGE_LISTS = frozenset({"items", "messages"})
 
 
 def page_size(first: int) -> int:
@@ -69,7 +73,14 @@ def operation_cost(
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    return _cost(operation.selection_set, 1, fragments, variables or {}, set())
+    # A variable not given takes its default from the operation, as execution will.
+    values = {
+        definition.variable.name.value: int(definition.default_value.value)
+        for definition in operation.variable_definitions or ()
+        if isinstance(definition.default_value, IntValueNode)
+    }
+    values.update(variables or {})
+    return _cost(operation.selection_set, 1, fragments, values, set())
 
 
 def _cost(
@@ -78,13 +89,22 @@ def _cost(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
     visiting: set[str],
+    page: int | None = None,
 ) -> int:
+    """``page`` is the size of the page the selection's parent field returns, if it is
+    a paged field: its list (``items``, or a thread's ``messages``) holds that many."""
     total = 0
     for field in _fields(selections, fragments, visiting):
-        size = _list_size(field, variables)
-        total += multiplier + _cost(
-            field.selection_set, multiplier * size, fragments, variables, visiting
-        )
+        name = field.name.value
+        total += multiplier
+        inner, inner_page = multiplier, None
+        if page is not None and name in _PAGE_LISTS:
+            inner = multiplier * page
+        elif name in _PAGED_FIELDS:
+            inner_page = _page_size(field, variables)
+        elif name in _UNPAGED_BOUNDS:
+            inner = multiplier * _UNPAGED_BOUNDS[name]
+        total += _cost(field.selection_set, inner, fragments, variables, visiting, inner_page)
     return total
 
 
@@ -107,12 +127,7 @@ def _fields(
                 visiting.discard(name)
 
 
-def _list_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
-    name = field.name.value
-    if name in _UNPAGED_BOUNDS:
-        return _UNPAGED_BOUNDS[name]
-    if name not in _PAGED_FIELDS:
-        return 1
+def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
     for argument in field.arguments or ():
         if argument.name.value != "first":
             continue

@@ -27,6 +27,7 @@ from mairust.api.graphql.types import (
     ThreadSummary,
 )
 from mairust.errors import InvalidInput
+from mairust.model.search_query import normalised_filters
 
 Context = Info[GraphQLContext, None]
 
@@ -76,7 +77,8 @@ class Query:
             received_before=wanted.received_before,
             unread=wanted.unread,
             flagged=wanted.flagged,
-            auth=wanted.auth.words() if wanted.auth is not None else None,
+            # The search filters' rule for result words: lower-cased, never empty.
+            auth=normalised_filters(wanted.auth.words()) if wanted.auth is not None else None,
         )
         return MessagePage(
             items=[Message.of(entry) for entry in page.items],

@@ -1,8 +1,8 @@
 """Two tenants with mail, tokens of every kind, and one way to send a GraphQL request.
 
-Tenant A (a.example) has alice (three messages: a two-message thread and a third, one
-seen and flagged, one tagged, one in Archive) and amos (one message); tenant B (b.example)
-has bob (one message).
+Tenant A (a.example) has alice (three messages: a two-message thread and a third; one
+seen, flagged and in Archive, one tagged and checked (SPF pass, DMARC fail)) and amos (one
+message); tenant B (b.example) has bob (one message).
 """
 
 from __future__ import annotations
@@ -47,14 +47,32 @@ def mail(subject: str, to: str, msg_id: str, reply_to: str | None = None) -> byt
     ).encode()
 
 
-def deliver(stores: Stores, mailbox: Mailbox, raw: bytes, when: datetime) -> MailboxEntry:
+# AuthResults.to_json() of a message whose SPF passed and DMARC failed.
+AUTH_RESULTS: dict[str, Any] = {
+    "spf": {"result": "pass", "identity": "mailfrom", "domain": "p.test", "client_ip": "1.2.3.4"},
+    "helo": None,
+    "dkim": [],
+    "dmarc": {"result": "fail", "from_domain": "partner.example"},
+    "arc": None,
+}
+
+
+def deliver(
+    stores: Stores,
+    mailbox: Mailbox,
+    raw: bytes,
+    when: datetime,
+    auth_results: dict[str, Any] | None = None,
+) -> MailboxEntry:
     """Spool commit, threaded entry and search document, as the pipeline would."""
     blob = stores.blobs.put(raw)
     ref = MessageRef(id=new_id(), size=blob.size, sha256=blob.sha256, blob_key=blob.key)
     envelope = Envelope(
         mail_from="carol@partner.example", rcpt_tos=(mailbox.address,), received_at=when
     )
-    stores.metadata.commit_messages([SpoolRecord(ref=ref, envelope=envelope)])
+    stores.metadata.commit_messages(
+        [SpoolRecord(ref=ref, envelope=envelope, auth_results=auth_results)]
+    )
     parsed = parse_message(raw)
     entry = stores.metadata.store_entry(
         NewEntry(
@@ -106,7 +124,11 @@ def world(app: FastAPI, stores: Stores) -> World:
         T0 + timedelta(minutes=1),
     )
     other = deliver(
-        stores, alice, mail("invoice", alice.address, "i1@partner.example"), T0 + timedelta(2)
+        stores,
+        alice,
+        mail("invoice", alice.address, "i1@partner.example"),
+        T0 + timedelta(days=2),
+        AUTH_RESULTS,
     )
     scope = TenantScope(a.id)
     metadata.set_flags(scope, first.id, seen=True, flagged=True)
