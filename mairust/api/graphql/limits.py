@@ -152,6 +152,7 @@ class CostLimiter(SchemaExtension):
         # Validation runs first so the cost is counted on a well-formed operation only;
         # strawberry keeps our errors and does not validate again.
         if document is not None and context.pre_execution_errors is None:
+            # `_schema` is the graphql-core schema; strawberry's own validation reads it too.
             errors = validate(context.schema._schema, document, context.validation_rules)
             if not errors:
                 operation = get_operation_ast(document, context.operation_name)
