@@ -10,7 +10,7 @@ truth, the indexer catches up).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,7 +36,28 @@ class EntryPage:
 @dataclass(frozen=True, slots=True)
 class ThreadPage:
     items: list[ThreadSummary]
-    next: str | None  # the cursor of the next page (a ``latest.id``); None on the last
+    next: str | None  # the ``latest.id`` of the last thread; None on the last page
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilters:
+    """What a listing may be narrowed to; None (or empty) leaves a filter out."""
+
+    from_addr: str | None = None  # an address, or @domain
+    tag: str | None = None
+    received_after: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
+    unread: bool | None = None
+    flagged: bool | None = None
+    auth: dict[str, str] | None = None  # {"dmarc": "fail"}
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """What a delete did: moved the entry to Trash (``entry`` as it is now)."""
+
+    entry: MailboxEntry | None
+    purged: bool
 
 
 class MailboxService:
@@ -50,18 +71,14 @@ class MailboxService:
         folder: str | None = None,
         limit: int = 50,
         before: str | None = None,
-        *,
-        from_addr: str | None = None,
-        tag: str | None = None,
-        received_after: datetime | None = None,
-        received_before: datetime | None = None,
-        unread: bool | None = None,
-        flagged: bool | None = None,
-        auth: Mapping[str, str] | None = None,
+        filters: EntryFilters | None = None,
     ) -> EntryPage:
-        """A page of entries, newest first; ``mailbox_id`` must be in the scope. The
-        keyword filters are the entry store's (see ``EntryStore.list_entries``)."""
+        """A page of entries, newest first; ``mailbox_id`` must be in the scope."""
         require(principal, Permission.READ)
+        wanted = filters or EntryFilters()
+        after, until = wanted.received_after, wanted.received_before
+        if after is not None and until is not None and after >= until:
+            raise InvalidInput("'received_after' must be earlier than 'received_before'")
         if mailbox_id is not None:
             self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
         # One row more than asked tells whether another page exists without a count.
@@ -72,13 +89,13 @@ class MailboxService:
                 folder=folder,
                 limit=limit + 1,
                 before=before,
-                from_addr=from_addr,
-                tag=tag,
-                received_after=received_after,
-                received_before=received_before,
-                unread=unread,
-                flagged=flagged,
-                auth=auth,
+                from_addr=wanted.from_addr,
+                tag=wanted.tag,
+                received_after=after,
+                received_before=until,
+                unread=wanted.unread,
+                flagged=wanted.flagged,
+                auth=wanted.auth,
             )
         except NotFound as exc:
             # The mailbox was checked above, so only the cursor can be unknown: bad input.
@@ -127,7 +144,7 @@ class MailboxService:
         relabel_or_backlog(self._stores, entry)
         return entry
 
-    def set_flags(
+    def flag(
         self,
         principal: Principal,
         entry_id: str,
@@ -137,11 +154,13 @@ class MailboxService:
         """Sets the flags given (None leaves one as it is). Flags are not search labels,
         so the index is not touched."""
         require(principal, Permission.WRITE)
-        return self._stores.metadata.set_flags(principal.scope, entry_id, seen, flagged)
+        return self._stores.metadata.set_flags(
+            principal.scope, entry_id, seen=seen, flagged=flagged
+        )
 
-    def trash(self, principal: Principal, entry_id: str) -> MailboxEntry:
+    def delete(self, principal: Principal, entry_id: str) -> Deleted:
         """Deletes the way a mail client does: the entry moves to the Trash folder."""
-        return self.move(principal, entry_id, TRASH_FOLDER)
+        return Deleted(self.move(principal, entry_id, TRASH_FOLDER), purged=False)
 
     def thread(self, principal: Principal, entry_id: str) -> list[MailboxEntry]:
         """The entries of ``entry_id``'s thread in its mailbox, oldest first."""

@@ -11,6 +11,7 @@ import strawberry
 from mairust.api.graphql import inputs
 from mairust.api.graphql.queries import Context
 from mairust.api.graphql.types import Message
+from mairust.errors import NotFound
 
 
 @strawberry.type
@@ -51,12 +52,14 @@ class Mutation:
     ) -> Message:
         ctx = info.context
         entry = await ctx.call(
-            ctx.application.mailboxes.set_flags, ctx.principal, id, seen=seen, flagged=flagged
+            ctx.application.mailboxes.flag, ctx.principal, id, seen=seen, flagged=flagged
         )
         return Message.of(entry)
 
     @strawberry.mutation(description="Delete: move the message to the Trash folder.")
     async def delete_message(self, info: Context, id: strawberry.ID) -> Message:
         ctx = info.context
-        entry = await ctx.call(ctx.application.mailboxes.trash, ctx.principal, id)
-        return Message.of(entry)
+        deleted = await ctx.call(ctx.application.mailboxes.delete, ctx.principal, id)
+        if deleted.entry is None:  # only a purge leaves no entry, and this one moves
+            raise NotFound(f"no such entry: {id}")
+        return Message.of(deleted.entry)

@@ -28,6 +28,7 @@ from mairust.api.graphql.types import (
 )
 from mairust.errors import InvalidInput
 from mairust.model.search_query import normalised_filters
+from mairust.services.mailboxes import EntryFilters
 
 Context = Info[GraphQLContext, None]
 
@@ -57,16 +58,7 @@ class Query:
     ) -> MessagePage:
         ctx = info.context
         wanted = filter or MessageFilter()
-        after_, before_ = wanted.received_after, wanted.received_before
-        if after_ is not None and before_ is not None and after_ >= before_:
-            raise InvalidInput("receivedAfter must be before receivedBefore")
-        page = await ctx.call(
-            ctx.application.mailboxes.page,
-            ctx.principal,
-            mailbox_id,
-            inputs.folder(wanted.folder) if wanted.folder is not None else None,
-            page_size(first),
-            after,
+        filters = EntryFilters(
             from_addr=(
                 inputs.bounded(wanted.from_, inputs.MAX_ADDRESS_LENGTH, "from")
                 if wanted.from_ is not None
@@ -79,6 +71,15 @@ class Query:
             flagged=wanted.flagged,
             # The search filters' rule for result words: lower-cased, never empty.
             auth=normalised_filters(wanted.auth.words()) if wanted.auth is not None else None,
+        )
+        page = await ctx.call(
+            ctx.application.mailboxes.page,
+            ctx.principal,
+            mailbox_id,
+            inputs.folder(wanted.folder) if wanted.folder is not None else None,
+            page_size(first),
+            after,
+            filters,
         )
         return MessagePage(
             items=[Message.of(entry) for entry in page.items],

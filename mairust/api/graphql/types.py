@@ -7,13 +7,13 @@ every id a client may pass back is an ``ID`` (a test walks the schema for ID arg
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import strawberry
 
 from mairust.auth.results import AuthResults
 from mairust.model.directory import Mailbox as CoreMailbox
-from mairust.model.mailbox import FolderSummary, MailboxEntry
+from mairust.model.mailbox import MailboxEntry
 from mairust.model.mailbox import ThreadSummary as CoreThreadSummary
 from mairust.model.parsing import ParsedMessage
 
@@ -29,6 +29,17 @@ class Mailbox:
         return cls(id=strawberry.ID(mailbox.id), address=mailbox.address, role=mailbox.role.value)
 
 
+class FolderCounts(Protocol):
+    """What MailboxService.folders lists (any value with these fields will do)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def unread(self) -> int: ...
+
+
 @strawberry.type(description="A folder of a mailbox, with its message counts.")
 class Folder:
     name: str
@@ -36,7 +47,7 @@ class Folder:
     unread: int
 
     @classmethod
-    def of(cls, folder: FolderSummary) -> Folder:
+    def of(cls, folder: FolderCounts) -> Folder:
         return cls(name=folder.name, total=folder.total, unread=folder.unread)
 
 

@@ -41,11 +41,11 @@ async def test_folders_of_a_mailbox_with_counts(graphql: GraphQL, world: World) 
         "query($id: ID!) { folders(mailboxId: $id) { name total unread } }",
         {"id": world.alice.id},
     )
-    assert answer.data == {
-        "folders": [
-            {"name": "Archive", "total": 1, "unread": 0},
-            {"name": "INBOX", "total": 2, "unread": 2},
-        ]
+    assert answer.data is not None
+    # Folders that hold mail, with their counts (empty system folders may be listed too).
+    assert {f["name"]: (f["total"], f["unread"]) for f in answer.data["folders"] if f["total"]} == {
+        "Archive": (1, 0),
+        "INBOX": (2, 2),
     }
 
 
