@@ -14,8 +14,10 @@ introspection query is deeper than the limit: clients use the committed schema f
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from threading import Lock
 from typing import Any
 
 from graphql import (
@@ -140,10 +142,41 @@ def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
     return DEFAULT_PAGE
 
 
-class CostLimiter(SchemaExtension):
-    """Refuses an operation that costs more than ``max_cost`` before it runs."""
+class ValidDocuments:
+    """The texts of documents that passed validation, newest last, at most ``size``.
 
-    def __init__(self, max_cost: int = MAX_COST) -> None:
+    Validation depends only on the document and the schema's rules, and clients send the
+    same few operations again and again (persisted queries, the documented operations), so
+    a document seen valid once is not walked by every rule again. Invalid ones are not
+    kept: a client cannot fill the memory with them.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._texts: OrderedDict[str, None] = OrderedDict()
+        self._lock = Lock()
+
+    def __contains__(self, text: object) -> bool:
+        with self._lock:
+            if text not in self._texts:
+                return False
+            self._texts.move_to_end(str(text))
+            return True
+
+    def add(self, text: str) -> None:
+        with self._lock:
+            self._texts[text] = None
+            self._texts.move_to_end(text)
+            while len(self._texts) > self._size:
+                self._texts.popitem(last=False)
+
+
+class CostLimiter(SchemaExtension):
+    """Validates the operation (once per document text, see :class:`ValidDocuments`) and
+    refuses one that costs more than ``max_cost`` before it runs."""
+
+    def __init__(self, valid: ValidDocuments, max_cost: int = MAX_COST) -> None:
+        self.valid = valid
         self.max_cost = max_cost
 
     def on_validate(self) -> Iterator[None]:
@@ -152,8 +185,12 @@ class CostLimiter(SchemaExtension):
         # Validation runs first so the cost is counted on a well-formed operation only;
         # strawberry keeps our errors and does not validate again.
         if document is not None and context.pre_execution_errors is None:
-            # `_schema` is the graphql-core schema; strawberry's own validation reads it too.
-            errors = validate(context.schema._schema, document, context.validation_rules)
+            errors: list[GraphQLError] = []
+            if context.query is None or context.query not in self.valid:
+                # `_schema` is the graphql-core schema; strawberry's own validation reads it.
+                errors = validate(context.schema._schema, document, context.validation_rules)
+                if not errors and context.query is not None:
+                    self.valid.add(context.query)
             if not errors:
                 operation = get_operation_ast(document, context.operation_name)
                 if isinstance(operation, OperationDefinitionNode):
@@ -166,7 +203,7 @@ class CostLimiter(SchemaExtension):
                                 nodes=[operation],
                             )
                         ]
-            context.pre_execution_errors = list(errors)
+            context.pre_execution_errors = errors
         yield
 
 
@@ -178,5 +215,5 @@ def limit_extensions() -> list[Callable[[], SchemaExtension]]:
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-        CostLimiter,
+        partial(CostLimiter, ValidDocuments()),
     ]

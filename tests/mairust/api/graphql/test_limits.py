@@ -108,3 +108,21 @@ async def test_an_oversized_document_is_refused(graphql: GraphQL) -> None:
     answer = await graphql(f"{{ mailboxes {{ {fields} }} }}")
     assert answer.data is None
     assert "token" in answer.errors[0]["message"].lower()
+
+
+def test_valid_documents_keeps_the_newest_within_its_size() -> None:
+    valid = limits.ValidDocuments(size=2)
+    valid.add("a")
+    valid.add("b")
+    assert "a" in valid  # now the newest
+    valid.add("c")
+    assert "a" in valid and "c" in valid and "b" not in valid
+
+
+async def test_a_document_seen_valid_is_still_costed_and_checked_each_time(
+    graphql: GraphQL,
+) -> None:
+    query = "query($n: Int!) { messages(first: $n) { items { id } } }"
+    assert (await graphql(query, {"n": 10})).errors == []
+    assert (await graphql(query, {"n": 0})).codes == ["BAD_USER_INPUT"]
+    assert (await graphql(query, {"n": "ten"})).codes == ["BAD_USER_INPUT"]
