@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 from mairust import __version__
 from mairust.api.body_limit import BodyLimitMiddleware, document_body_limit
+from mairust.api.graphql import graphql_router
 from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.rate_limit import RateLimits, document_rate_limits
@@ -132,6 +133,7 @@ def create_app(
     # Added last so it is outermost: it also counts the 500s the problem middleware writes.
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     app.include_router(api_router)
+    app.include_router(graphql_router())
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app
 

@@ -121,3 +121,14 @@ def test_an_unknown_route_is_404_problem_json(client: httpx.Client) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     assert response.json()["status"] == 404
+
+
+def test_graphql_answers_through_the_ingress(client: httpx.Client, stores: Stores) -> None:
+    stores.metadata.add_mailbox(f"graphql@{SEEDED_DOMAIN}")
+    query = {"query": "{ mailboxes { address } }"}
+    response = client.post("/graphql", headers=auth(), json=query)
+    assert response.status_code == 200, response.text
+    assert {"address": f"graphql@{SEEDED_DOMAIN}"} in response.json()["data"]["mailboxes"]
+    refused = client.post("/graphql", json=query)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith(PROBLEM_JSON)

@@ -1,0 +1,172 @@
+"""Tenant isolation of every GraphQL field that takes an id, generated from the schema.
+
+``ID_ARGUMENTS`` is read from the schema itself, so a new field (or argument, or input
+field) of type ID fails ``test_every_id_argument_has_a_case`` until it gets a case here.
+Each case is tried with tenant B's token and with another user of tenant A on an id of
+alice's (→ NOT_FOUND, or for a cursor the very answer an unknown id gets, and nothing
+changed), then with A's own token (→ the object), so a broken field cannot pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLObjectType,
+    get_named_type,
+)
+
+from mairust.api.graphql import build_schema
+from mairust.model.ids import new_id
+from mairust.model.scope import PLATFORM
+from mairust.storage.stores import Stores
+from tests.mairust.api.graphql.conftest import Answer, GraphQL, World
+
+
+def _input_ids(name: str, kind: GraphQLInputType) -> Iterator[str]:
+    named = get_named_type(kind)
+    if named.name == "ID":
+        yield name
+    elif isinstance(named, GraphQLInputObjectType):
+        for field_name, field in named.fields.items():
+            yield from _input_ids(f"{name}.{field_name}", field.type)
+
+
+def id_arguments() -> list[str]:
+    """``Type.field(argument)`` for every argument (or input field) of type ID."""
+    schema = build_schema()._schema
+    found = []
+    for type_name, kind in schema.type_map.items():
+        if type_name.startswith("__") or not isinstance(kind, GraphQLObjectType):
+            continue
+        for field_name, field in kind.fields.items():
+            for arg_name, arg in field.args.items():
+                found += [f"{type_name}.{field_name}({p})" for p in _input_ids(arg_name, arg.type)]
+    return sorted(found)
+
+
+ID_ARGUMENTS = id_arguments()
+
+
+@dataclass(frozen=True)
+class Case:
+    operation: str  # takes $id: ID!
+    field: str  # the top-level field the operation asks for
+    own_id: Callable[[World], str]  # an id of alice's (tenant A)
+    cursor: bool = False  # a cursor: refused like an unknown one, not NOT_FOUND
+
+
+def _alice(world: World) -> str:
+    return world.alice.id
+
+
+def _other(world: World) -> str:
+    return world.other.id
+
+
+def _reply(world: World) -> str:
+    return world.reply.id
+
+
+CASES: dict[str, Case] = {
+    "Query.folders(mailboxId)": Case(
+        "query($id: ID!) { folders(mailboxId: $id) { name total } }", "folders", _alice
+    ),
+    "Query.messages(mailboxId)": Case(
+        "query($id: ID!) { messages(mailboxId: $id) { items { id } } }", "messages", _alice
+    ),
+    "Query.messages(after)": Case(
+        "query($id: ID!) { messages(after: $id) { items { id } } }", "messages", _other, True
+    ),
+    "Query.message(id)": Case(
+        "query($id: ID!) { message(id: $id) { id subject text } }", "message", _reply
+    ),
+    "Query.threads(mailboxId)": Case(
+        "query($id: ID!) { threads(mailboxId: $id) { items { threadId count } } }",
+        "threads",
+        _alice,
+    ),
+    "Query.threads(after)": Case(
+        "query($id: ID!) { threads(after: $id) { items { threadId } } }", "threads", _other, True
+    ),
+    "Query.thread(messageId)": Case(
+        "query($id: ID!) { thread(messageId: $id) { id messages { id } } }", "thread", _reply
+    ),
+    "Query.search(mailboxId)": Case(
+        'query($id: ID!) { search(query: "plans", mailboxId: $id) { items { score } } }',
+        "search",
+        _alice,
+    ),
+    "Mutation.tagMessage(id)": Case(
+        'mutation($id: ID!) { tagMessage(id: $id, add: ["x"]) { id tags } }', "tagMessage", _reply
+    ),
+    "Mutation.moveMessage(id)": Case(
+        'mutation($id: ID!) { moveMessage(id: $id, folder: "Old") { id folder } }',
+        "moveMessage",
+        _reply,
+    ),
+    "Mutation.flagMessage(id)": Case(
+        "mutation($id: ID!) { flagMessage(id: $id, flagged: true) { id flagged } }",
+        "flagMessage",
+        _reply,
+    ),
+    "Mutation.deleteMessage(id)": Case(
+        "mutation($id: ID!) { deleteMessage(id: $id) { id folder } }", "deleteMessage", _reply
+    ),
+}
+
+
+def test_the_schema_has_id_arguments() -> None:
+    assert len(ID_ARGUMENTS) >= 10
+
+
+def test_every_id_argument_has_a_case() -> None:
+    assert set(ID_ARGUMENTS) == set(CASES)
+
+
+def _not_found(answer: Answer, field: str) -> None:
+    assert answer.codes == ["NOT_FOUND"], answer.errors
+    assert answer.data is None or answer.data.get(field) is None
+
+
+def _has_object(answer: Answer, field: str) -> Any:
+    assert answer.errors == [], answer.errors
+    assert answer.data is not None
+    found = answer.data[field]
+    assert found, field
+    if isinstance(found, dict) and "items" in found:
+        assert found["items"], field
+    return found
+
+
+def _snapshot(stores: Stores, world: World) -> list[Any]:
+    """What a refused mutation must leave as it was: every entry of tenant A."""
+    ids = [world.first.id, world.reply.id, world.other.id, world.amos_note.id]
+    return stores.metadata.get_entries(PLATFORM, ids)
+
+
+@pytest.mark.parametrize("argument", ID_ARGUMENTS)
+async def test_another_tenant_or_user_gets_nothing_and_the_owner_gets_it(
+    graphql: GraphQL, world: World, stores: Stores, argument: str
+) -> None:
+    case = CASES[argument]
+    own = {"id": case.own_id(world)}
+    before = _snapshot(stores, world)
+    unknown = await graphql(case.operation, {"id": new_id()}, token="b")
+    for outsider in ("b", "amos"):
+        answer = await graphql(case.operation, own, token=outsider)
+        if case.cursor:
+            # A foreign cursor is refused exactly like one that never existed.
+            assert answer.codes == ["BAD_USER_INPUT"]
+            assert answer == unknown
+        else:
+            _not_found(answer, case.field)
+            _not_found(unknown, case.field)
+    assert _snapshot(stores, world) == before
+    _has_object(await graphql(case.operation, own, token="a"), case.field)
+    _has_object(await graphql(case.operation, own, token="alice"), case.field)
