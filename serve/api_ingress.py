@@ -47,7 +47,7 @@ class ApiIngress:
         from mairust.secrets.master_key import load_keyring
 
         keyring = load_keyring(self._settings)
-        return create_app(self._settings, self._stores, keyring.token_digest_keys())
+        return create_app(self._settings, self._stores, keyring.token_digest_keys(), keyring)
 
     def __del__(self) -> None:
         self._stores.close()

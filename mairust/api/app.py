@@ -18,7 +18,12 @@ from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.routes import api_router
 from mairust.config import Settings
+from mairust.net.address_guard import AddressPolicy
+from mairust.secrets.keyring import Keyring
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
+from mairust.services.webhooks import UrlRules
 from mairust.storage.stores import Stores
 
 TITLE = "MaiRust API"
@@ -39,12 +44,21 @@ TAGS: list[dict[str, Any]] = [
     {"name": "queue", "description": "The delivery queue (operator only)."},
     {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
+    {"name": "events", "description": "The tenant's event log and message trace."},
+    {"name": "webhooks", "description": "Outgoing event webhooks and their deliveries."},
 ]
 
 
-def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    stores: Stores,
+    token_keys: Sequence[bytes],
+    keyring: Keyring | None = None,
+) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
-    platform admin; ``token_keys`` key the digests of every other API token (current first)."""
+    platform admin; ``token_keys`` key the digests of every other API token (current first).
+    ``keyring`` seals tenants' secrets (webhook signing secrets); by default the one the
+    settings name (:func:`~mairust.secrets.master_key.load_keyring`)."""
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -53,7 +67,14 @@ def create_app(settings: Settings, stores: Stores, token_keys: Sequence[bytes]) 
     )
     app.state.settings = settings
     app.state.stores = stores
-    app.state.application = Application.over(stores, token_keys)
+    vault = SecretVault(stores.metadata, keyring or load_keyring(settings))
+    webhook_urls = UrlRules(
+        AddressPolicy.allowing(settings.webhooks.allow_networks),
+        allow_http=settings.webhooks.allow_http,
+    )
+    app.state.application = Application.over(
+        stores, token_keys, vault=vault, webhook_urls=webhook_urls
+    )
     app.state.metrics = ApiMetrics(stores.metadata)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY)

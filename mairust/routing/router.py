@@ -27,6 +27,8 @@ class LocalMailbox:
 @dataclass(frozen=True, slots=True)
 class UnknownUser:
     address: str
+    # The tenant of the address's (local) domain: whose event log records the refusal.
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +42,10 @@ Route = LocalMailbox | UnknownUser | NotLocal
 def route_recipient(directory: Directory, address: str) -> Route:
     """Decide where ``address`` (normalised) goes."""
     domain = domain_of(address)
-    if directory.get_domain(domain) is None:
+    local = directory.get_domain(domain)
+    if local is None:
         return NotLocal(domain)
     mailbox = directory.find_mailbox(address)
     if mailbox is None:
-        return UnknownUser(address)
+        return UnknownUser(address, local.tenant_id)
     return LocalMailbox(mailbox)

@@ -4,8 +4,8 @@ SQLAlchemy Core over SQLite (embedded) or, next, PostgreSQL. The schema comes on
 from the Alembic migrations (``mairust.storage.sql_migrations``); opening a store
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
-``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets`` and ``sql_webhooks``;
-connection set-up and error mapping in ``sql_engine``.
+``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks`` and
+``sql_events``; connection set-up and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
+from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_queue import SqlQueue
 from mairust.storage.sql_secrets import SqlSecrets
@@ -37,6 +38,7 @@ class SqlMetadataStore(
     SqlSecrets,
     SqlWebhookEndpoints,
     SqlWebhookOutbox,
+    SqlEvents,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -25,5 +25,5 @@ def test_routes():
     assert route_recipient(directory, "alice@example.test") == LocalMailbox(
         directory.mailboxes["alice@example.test"]
     )
-    assert route_recipient(directory, "bob@example.test") == UnknownUser("bob@example.test")
+    assert route_recipient(directory, "bob@example.test") == UnknownUser("bob@example.test", "t1")
     assert route_recipient(directory, "x@elsewhere.example") == NotLocal("elsewhere.example")
