@@ -18,7 +18,7 @@ WebhookEventType = Literal[
     "message.bounced",
     "message.expired",
 ]
-_URL = Field(min_length=8, max_length=2000, pattern=r"^[^\x00-\x20\x7f]+$")
+_URL_PATTERN = r"^[^\x00-\x20\x7f]+$"
 
 
 class EventOut(BaseModel):
@@ -59,7 +59,7 @@ class TraceOut(BaseModel):
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = _URL
+    url: str = Field(min_length=8, max_length=2000, pattern=_URL_PATTERN)
     event_types: list[WebhookEventType] = Field(
         default_factory=list, max_length=20, description="Empty: every type."
     )
@@ -72,7 +72,7 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = _URL
+    url: str | None = Field(None, min_length=8, max_length=2000, pattern=_URL_PATTERN)
     event_types: list[WebhookEventType] | None = Field(None, max_length=20)
     enabled: bool | None = None
 

@@ -48,6 +48,7 @@ def create_webhook(
 
 @router.get("/webhooks", response_model=WebhookList, summary="List webhook endpoints")
 def list_webhooks(principal: TenantAdmin, application: AppDep) -> WebhookList:
+    """The caller's tenant's endpoints (never their secrets), oldest first."""
     endpoints = application.webhooks.list_endpoints(principal)
     return WebhookList(items=[WebhookOut.from_endpoint(e) for e in endpoints])
 
@@ -59,6 +60,7 @@ def list_webhooks(principal: TenantAdmin, application: AppDep) -> WebhookList:
     responses=problem_responses(404),
 )
 def get_webhook(endpoint_id: EndpointId, principal: TenantAdmin, application: AppDep) -> WebhookOut:
+    """One endpoint of the caller's tenant (never its secret)."""
     return WebhookOut.from_endpoint(application.webhooks.get(principal, endpoint_id))
 
 

@@ -188,6 +188,14 @@ EVERY_ROUTE = {
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/trace"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{endpoint_id}"),
+    ("patch", "/api/v1/webhooks/{endpoint_id}"),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
 }
 
 
