@@ -65,9 +65,12 @@ def rejection_events(
     reply: str,
     recipients: Iterable[tuple[str, str]],
     detail: Mapping[str, Any],
+    transaction_id: str,
     header_id: str | None = None,
 ) -> list[Event]:
-    """One Rejection per (recipient, tenant id), with the reply the client got."""
+    """One Rejection per (recipient, tenant id), with the reply the client got, under the
+    transaction's id: the queue id its message gets if it is accepted after all, so that
+    a trace of that message shows the recipients refused on its way in."""
     now = datetime.now(UTC)
     return [
         Event(
@@ -75,6 +78,7 @@ def rejection_events(
             tenant_id=tenant_id,
             kind=RecordType.REJECTION,
             at=now,
+            message_id=transaction_id,
             header_message_id=header_id,
             recipient=recipient,
             reply=reply,

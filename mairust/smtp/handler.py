@@ -71,8 +71,13 @@ class InboundHandler:
         self._senders: weakref.WeakKeyDictionary[SmtpEnvelope, SenderCheck] = (
             weakref.WeakKeyDictionary()
         )
-        # The tenant of each accepted recipient of an open transaction (for its events).
+        # The tenant of each accepted recipient of an open transaction (for its events),
+        # and the id of the transaction: its message's queue id if it is accepted, and the
+        # id its refusals are recorded under (so a trace of the message shows them).
         self._tenants: weakref.WeakKeyDictionary[SmtpEnvelope, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._transaction_ids: weakref.WeakKeyDictionary[SmtpEnvelope, str] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -207,7 +212,7 @@ class InboundHandler:
                     "Authentication-Results",
                     authentication_results(self._auth.authserv_id, auth_results),
                 )
-        message_id = new_id()
+        message_id = self._transaction_ids.pop(envelope, None) or new_id()
         accepted = _accepted_envelope(session, envelope)
         trace = received_header(
             helo=accepted.helo,
@@ -272,7 +277,8 @@ class InboundHandler:
             "client": client_ip_of(session),
             "mail_from": "" if mail_from == NULL_SENDER else mail_from,
         }
-        self._spool.note_events(rejection_events(reply, owned, detail, header_id))
+        transaction_id = self._transaction_ids.setdefault(envelope, new_id())
+        self._spool.note_events(rejection_events(reply, owned, detail, transaction_id, header_id))
 
     async def handle_exception(self, error: Exception) -> str:
         # A bug or an outage we did not foresee: log it whole, tell the client to retry,
