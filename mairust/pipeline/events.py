@@ -25,10 +25,11 @@ def tenant_events(
     expired: set[int],
     now: datetime,
     tenant_of: Callable[[str], str | None],
-) -> list[Event]:
-    """One event per row (two for a row that expired: Expiration, then Bounce), each in
-    its recipient's tenant; rows whose tenant cannot be told are left to the log."""
-    kept: list[Event] = []
+) -> list[tuple[int, Event]]:
+    """(row id, event): one event per row (two for a row that expired: Expiration, then
+    Bounce), each in its recipient's tenant; rows whose tenant cannot be told are left to
+    the log."""
+    kept: list[tuple[int, Event]] = []
     for work in works:
         item = work.item
         tenant_id = _tenant(work) or tenant_of(item.recipient)
@@ -51,17 +52,16 @@ def tenant_events(
             detail: dict[str, Any] = {"attempts": item.attempts}
             if work.entry is not None:
                 detail |= {"entry_id": work.entry.id, "folder": work.entry.folder}
-            kept.append(_made(base, RecordType.DELIVERY, detail))
+            kept.append((item.id, _made(base, RecordType.DELIVERY, detail)))
         elif isinstance(outcome, Deferred):
             detail = {"reason": outcome.reason, "attempts": item.attempts}
-            kept.append(
-                _made(base, RecordType.TRANSIENT_FAILURE, detail | _retry(retry_at, item.id))
-            )
+            detail |= _retry(retry_at, item.id)
+            kept.append((item.id, _made(base, RecordType.TRANSIENT_FAILURE, detail)))
         else:
             detail = {"reason": outcome.reason, "attempts": item.attempts}
             if item.id in expired:
-                kept.append(_made(base, RecordType.EXPIRATION, detail))
-            kept.append(_made(base, RecordType.BOUNCE, detail))
+                kept.append((item.id, _made(base, RecordType.EXPIRATION, detail)))
+            kept.append((item.id, _made(base, RecordType.BOUNCE, detail)))
     return kept
 
 

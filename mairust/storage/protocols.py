@@ -140,12 +140,12 @@ class QueueStore(Protocol):
         done: Sequence[int] = (),
         deferred: Sequence[tuple[int, str, datetime]] = (),
         failed: Sequence[tuple[int, str]] = (),
-        events: Sequence[Event] = (),
+        events: Sequence[tuple[int, Event]] = (),
     ) -> None:
         """A whole batch's outcomes in ONE transaction: ``done`` rows DONE, ``deferred``
         (id, error, retry_at) back to QUEUED, ``failed`` (id, error) FAILED, and the
-        ``events`` that tell it. As with ack/defer/fail, only rows still leased by
-        ``owner`` change."""
+        ``events`` (row id, event) that tell it. As with ack/defer/fail, only rows still
+        leased by ``owner`` change, and only their events are kept."""
         ...
 
     def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:

@@ -163,13 +163,16 @@ class SqlQueue:
         done: Sequence[int] = (),
         deferred: Sequence[tuple[int, str, datetime]] = (),
         failed: Sequence[tuple[int, str]] = (),
-        events: Sequence[Event] = (),
+        events: Sequence[tuple[int, Event]] = (),
     ) -> None:
-        if not (done or deferred or failed or events):
+        if not (done or deferred or failed):
             return
         now = datetime.now(UTC)
         released = {"lease_owner": None, "lease_until": None, "updated_at": now}
         with self._db.write() as conn:
+            # Events only of the rows this owner still holds: a batch settled twice (a lost
+            # answer, a lease that expired and was taken over) tells its story once.
+            held = set(_held(conn, sorted({item_id for item_id, _ in events}), owner))
             if done:
                 conn.execute(
                     _owned(list(done), owner).values(state=QueueState.DONE.value, **released)
@@ -189,7 +192,7 @@ class SqlQueue:
                         state=QueueState.FAILED.value, last_error=error, **released
                     )
                 )
-            insert_events(conn, events)
+            insert_events(conn, [event for item_id, event in events if item_id in held])
 
     def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         if not owner_prefix:
@@ -277,6 +280,18 @@ def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
         )
         ids.extend(conn.execute(due).scalars())
     return ids
+
+
+def _held(conn: Connection, item_ids: list[int], owner: str) -> list[int]:
+    """Those of ``item_ids`` that ``owner`` holds (leased), in this transaction."""
+    if not item_ids:
+        return []
+    query = sa.select(queue.c.id).where(
+        queue.c.id.in_(item_ids),
+        queue.c.state == QueueState.LEASED.value,
+        queue.c.lease_owner == owner,
+    )
+    return list(conn.execute(query.with_for_update()).scalars())
 
 
 def _owned(item_ids: list[int], owner: str) -> sa.Update:

@@ -132,7 +132,11 @@ def test_events_commit_with_their_messages_and_with_the_settle(
     assert len(store.list_events(TenantScope("ta"))) == 3
     (item,) = store.lease_batch("w1", 10, 60)
     delivered = event("ta", RecordType.DELIVERY, T0, message_id=base.ref.id, recipient="a@a.test")
-    store.settle("w1", done=[item.id], events=[delivered])
+    store.settle("w1", done=[item.id], events=[(item.id, delivered)])
+    assert store.trace_events(TenantScope("ta"), message_id=base.ref.id) == [received, delivered]
+    # Settled again (the answer was lost): the row is no longer held, no second event.
+    again_delivered = event("ta", RecordType.DELIVERY, T0, message_id=base.ref.id)
+    store.settle("w1", done=[item.id], events=[(item.id, again_delivered)])
     assert store.trace_events(TenantScope("ta"), message_id=base.ref.id) == [received, delivered]
 
 
