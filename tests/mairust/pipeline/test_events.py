@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from mairust.config import QueueSettings
 from mairust.events import RecordType
+from mairust.model.queue import QueueItem
 from mairust.model.scope import PLATFORM
 from mairust.pipeline.runner import PipelineRunner
 
@@ -50,7 +51,7 @@ def test_a_failing_stage_defers_then_expires(stores, spool_message, monkeypatch)
 
     monkeypatch.setattr(ParseStage, "run", broken)
     for _ in range(2):
-        items = []
+        items: list[QueueItem] = []
         while not items:
             items = stores.metadata.lease_batch("w1", 10, 60)
         runner.process(items, "w1")

@@ -11,6 +11,7 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     EntryStore,
+    EventStore,
     MetadataStore,
     QueueStore,
     SearchBacklog,
@@ -31,6 +32,7 @@ ROLES: tuple[type, ...] = (
     AuditStore,
     WebhookEndpoints,
     WebhookOutbox,
+    EventStore,
 )
 
 
@@ -71,6 +73,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         audit: AuditStore = store
         endpoints: WebhookEndpoints = store
         outbox: WebhookOutbox = store
+        events: EventStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -84,6 +87,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 audit,
                 endpoints,
                 outbox,
+                events,
                 metadata,
             ),
             strict=True,
