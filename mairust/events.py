@@ -30,17 +30,27 @@ class RecordType(enum.StrEnum):
     # Hook verdicts join here when the hook issue lands (one member per verdict record).
 
 
-# The ``type`` a webhook receiver sees for each record (Standard Webhooks' dotted names);
-# an endpoint subscribes to some of these.
-WEBHOOK_TYPES: Mapping[RecordType, str] = {
-    RecordType.RECEPTION: "message.received",
-    RecordType.REJECTION: "message.rejected",
-    RecordType.DELIVERY: "message.delivered",
-    RecordType.TRANSIENT_FAILURE: "message.deferred",
-    RecordType.BOUNCE: "message.bounced",
-    RecordType.EXPIRATION: "message.expired",
+class WebhookType(enum.StrEnum):
+    """The ``type`` a webhook receiver sees for each record (Standard Webhooks' dotted
+    names); an endpoint subscribes to some of these."""
+
+    RECEIVED = "message.received"
+    REJECTED = "message.rejected"
+    DELIVERED = "message.delivered"
+    DEFERRED = "message.deferred"
+    BOUNCED = "message.bounced"
+    EXPIRED = "message.expired"
+
+
+WEBHOOK_TYPES: Mapping[RecordType, WebhookType] = {
+    RecordType.RECEPTION: WebhookType.RECEIVED,
+    RecordType.REJECTION: WebhookType.REJECTED,
+    RecordType.DELIVERY: WebhookType.DELIVERED,
+    RecordType.TRANSIENT_FAILURE: WebhookType.DEFERRED,
+    RecordType.BOUNCE: WebhookType.BOUNCED,
+    RecordType.EXPIRATION: WebhookType.EXPIRED,
 }
-WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(WEBHOOK_TYPES.values())
+WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(WebhookType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,7 @@ class Event:
 
     @property
     def webhook_type(self) -> str:
-        return WEBHOOK_TYPES[self.kind]
+        return WEBHOOK_TYPES[self.kind].value
 
     def webhook_data(self) -> dict[str, Any]:
         """The ``data`` of this event's webhook payload."""

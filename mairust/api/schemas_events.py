@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mairust.events import Event, RecordType
+from mairust.events import Event, RecordType, WebhookType
 from mairust.model.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
-WebhookEventType = Literal[
-    "message.received",
-    "message.rejected",
-    "message.delivered",
-    "message.deferred",
-    "message.bounced",
-    "message.expired",
-]
 _URL_PATTERN = r"^[^\x00-\x20\x7f]+$"
 
 
@@ -60,7 +52,7 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=8, max_length=2000, pattern=_URL_PATTERN)
-    event_types: list[WebhookEventType] = Field(
+    event_types: list[WebhookType] = Field(
         default_factory=list, max_length=20, description="Empty: every type."
     )
     enabled: bool = True
@@ -73,7 +65,7 @@ class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(None, min_length=8, max_length=2000, pattern=_URL_PATTERN)
-    event_types: list[WebhookEventType] | None = Field(None, max_length=20)
+    event_types: list[WebhookType] | None = Field(None, max_length=20)
     enabled: bool | None = None
 
 

@@ -98,7 +98,7 @@ def _event_types(types: Sequence[str]) -> tuple[str, ...]:
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENT_TYPES))
         raise InvalidInput(f"unknown event types {', '.join(unknown)}; known: {known}")
-    return tuple(dict.fromkeys(types))
+    return tuple(dict.fromkeys(str(t) for t in types))
 
 
 class WebhookService:
