@@ -34,6 +34,7 @@ from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.indexer import IndexerActor
 from actors.pipeline_worker import PipelineWorkerActor
+from actors.webhooks import WebhookActor
 from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
@@ -87,6 +88,7 @@ class EmbeddedCluster:
         self._workers: list[Any] = []
         self._auth_checkers: list[Any] = []
         self._indexer: Any = None
+        self._webhooks: Any = None
 
     def prepare_stores(self) -> str:
         """Migrate, create the --domain domains, hand back leases of a dead run; the token."""
@@ -180,6 +182,7 @@ class EmbeddedCluster:
             AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
         ]
         self._indexer = IndexerActor.options(name="indexer").remote(settings)
+        self._webhooks = WebhookActor.options(name="webhooks").remote(settings)
 
     def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
         """Block until SMTP listens and the dispatcher and one pipeline worker answer."""
@@ -211,6 +214,7 @@ class EmbeddedCluster:
             ("SMTP front-end", self._frontend),
             ("dispatcher", self._dispatcher),
             ("indexer", self._indexer),
+            ("webhook loops", self._webhooks),
         ):
             if actor is None:
                 continue

@@ -215,6 +215,9 @@ class WebhookSettings(_Section):
     # (loopback, private, link-local, CGNAT, metadata are refused otherwise), e.g.
     # ["127.0.0.1/32"] for a receiver on this machine. Empty: public addresses only.
     allow_networks: list[str] = Field(default_factory=list)
+    # Endpoint URLs may use plain http (https only otherwise): for a receiver on a
+    # network the operator trusts, never for the public internet.
+    allow_http: bool = False
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(10.0, gt=0)
     # Whole request, redirects and response included.

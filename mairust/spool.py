@@ -6,6 +6,12 @@ concurrent SMTP sessions are committed together by one group committer, so a bus
 front-end pays one transaction per batch instead of one per message (DESIGN §7).
 Any failure before durability raises :class:`StorageUnavailable` (the caller answers
 451 4.3.0); nothing is acknowledged before its transaction returned.
+
+Events ride the same transactions: a message's Reception events are committed with it,
+and refusals noted with :meth:`Spool.note_events` join the next group commit (or one of
+their own when no message is waiting), so recording them costs no transaction of its
+own. They are a record, not a promise: if their commit fails they are logged and dropped,
+and they never cost a message its 250.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mairust.errors import Conflict, InvalidInput, StorageUnavailable
+from mairust.events import Event
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.storage.protocols import BlobStore, QueueStore
 
 log = logging.getLogger(__name__)
+
+# Refusal events waiting for a commit, at most (a flood of refusals while the store is
+# slow must not grow memory without bound; beyond this they are counted and dropped).
+MAX_NOTED_EVENTS = 10_000
 
 
 class CommitListener(Protocol):
@@ -57,6 +68,7 @@ class Spool:
         self._max_batch = max_batch
         self._listener = listener
         self._pending: list[_Pending] = []
+        self._noted: list[Event] = []
         self._wakeup = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
         self._accepting = False
@@ -67,6 +79,7 @@ class Spool:
         self.batches_failed = 0
         self.last_batch_size = 0
         self.max_batch_size = 0
+        self.events_dropped = 0
 
     @property
     def avg_batch_size(self) -> float:
@@ -105,6 +118,20 @@ class Spool:
         finally:
             self._committer = None
 
+    def note_events(self, events: Sequence[Event]) -> None:
+        """Have ``events`` committed with the next group commit (no waiting, no promise)."""
+        if not events:
+            return
+        if not self._accepting:
+            self.events_dropped += len(events)
+            return
+        room = max(MAX_NOTED_EVENTS - len(self._noted), 0)
+        if room < len(events):
+            self.events_dropped += len(events) - room
+            log.warning("spool: %d events dropped (too many waiting)", len(events) - room)
+        self._noted.extend(events[:room])
+        self._wakeup.set()
+
     async def commit(
         self,
         content: bytes,
@@ -113,12 +140,14 @@ class Spool:
         message_id: str | None = None,
         auth_results: dict[str, Any] | None = None,
         annotations: Annotations | None = None,
+        events: Sequence[Event] = (),
     ) -> MessageRef:
         """Make ``content`` durable for ``envelope`` and return its reference.
 
         ``message_id`` lets the caller choose the id (the SMTP edge writes it into the
         ``Received:`` header before the bytes are stored); a new one is made otherwise.
-        ``auth_results`` and ``annotations`` are stored with the message row.
+        ``auth_results`` and ``annotations`` are stored with the message row, ``events``
+        (its Reception records) in the same transaction.
         Raises StorageUnavailable when the message is not durable.
         """
         if not self._accepting:
@@ -143,6 +172,7 @@ class Spool:
                 envelope=envelope,
                 auth_results=auth_results,
                 annotations=annotations or Annotations(),
+                events=tuple(events),
             )
             self._pending.append(_Pending(record, done))
         finally:
@@ -156,10 +186,14 @@ class Spool:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
-                while self._pending:
+                while self._pending or self._noted:
                     batch = self._pending[: self._max_batch]
                     del self._pending[: self._max_batch]
-                    await self._commit_batch(batch)
+                    noted, self._noted = self._noted, []
+                    if batch:
+                        await self._commit_batch(batch, noted)
+                    else:
+                        await self._commit_events(noted)
                 if not self._accepting and not self._writing and not self._pending:
                     return
         finally:
@@ -169,11 +203,26 @@ class Spool:
             leftovers, self._pending = self._pending, []
             self._fail(leftovers, None)
 
-    async def _commit_batch(self, batch: list[_Pending]) -> None:
+    async def _commit_events(self, noted: list[Event]) -> None:
+        try:
+            await asyncio.to_thread(self._metadata.commit_messages, [], noted)
+        except Exception as error:
+            self.events_dropped += len(noted)
+            log.warning("spool: %d events not recorded: %r", len(noted), error)
+
+    async def _commit_batch(self, batch: list[_Pending], noted: list[Event] | None = None) -> None:
         records = [pending.record for pending in batch]
         try:
-            await asyncio.to_thread(self._metadata.commit_messages, records)
+            if noted:
+                await asyncio.to_thread(self._metadata.commit_messages, records, noted)
+            else:
+                await asyncio.to_thread(self._metadata.commit_messages, records)
         except (InvalidInput, Conflict) as error:
+            if noted:
+                # The noted events go on their own: they must not cost a message its 250.
+                await self._commit_batch(batch)
+                await self._commit_events(noted)
+                return
             if len(batch) > 1:
                 # One record the store refuses must not cost the others their 250:
                 # commit them one by one, so only the culprit's sender hears 451.
@@ -188,6 +237,7 @@ class Spool:
         except Exception as error:
             # Not committed means not promised: every caller in the batch answers 451.
             self.batches_failed += 1
+            self.events_dropped += len(noted or ())
             log.warning("spool: group commit of %d messages failed: %r", len(batch), error)
             self._fail(batch, error)
             return

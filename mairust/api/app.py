@@ -26,10 +26,12 @@ from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
+from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.services.sending import SendPolicy
+from mairust.services.webhooks import UrlRules
 from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
 
@@ -68,6 +70,8 @@ TAGS: list[dict[str, Any]] = [
     {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
     {"name": "sending", "description": "Send a message from a local address."},
+    {"name": "events", "description": "The tenant's event log and message trace."},
+    {"name": "webhooks", "description": "Outgoing event webhooks and their deliveries."},
 ]
 
 
@@ -113,6 +117,7 @@ def create_app(
         spool=spool,
         send_policy=SendPolicy.from_settings(settings),
         mailbox=settings.mailbox,
+        # Seals tenants' secrets: the domains' DKIM keys, webhook signing secrets.
         keyring=keyring if keyring is not None else load_keyring(settings),
         # Not cached: a tenant who has just published a record checks again at once.
         resolver=CachingResolver(
@@ -122,6 +127,10 @@ def create_app(
             cache_size=0,
         ),
         mx_host=settings.smtp.hostname,
+        webhook_urls=UrlRules(
+            AddressPolicy.allowing(settings.webhooks.allow_networks),
+            allow_http=settings.webhooks.allow_http,
+        ),
     )
     app.state.metrics = ApiMetrics(stores.metadata)
     app.state.rate_limits = RateLimits.from_settings(settings.api)

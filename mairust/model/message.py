@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mairust.events import Event
 from mairust.model.annotations import Annotations
 
 
@@ -50,3 +51,5 @@ class SpoolRecord:
     # mairust.auth.results.AuthResults.to_json() of the checks made before 250, if any.
     auth_results: dict[str, Any] | None = None
     annotations: Annotations = field(default_factory=Annotations)
+    # The Reception events committed with it (one per recipient, in its tenant).
+    events: tuple[Event, ...] = ()

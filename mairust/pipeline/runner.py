@@ -19,7 +19,9 @@ from mairust import events
 from mairust.config import QueueSettings
 from mairust.errors import StorageUnavailable
 from mairust.events import RecordType
+from mairust.model.address import domain_of
 from mairust.model.queue import QueueItem
+from mairust.pipeline.events import tenant_events
 from mairust.pipeline.stages import DEFAULT_STAGES, build_stages
 from mairust.pipeline.stages.base import Stage
 from mairust.pipeline.work import (
@@ -131,12 +133,23 @@ class PipelineRunner:
                 failed.append((item.id, outcome.reason))
             else:
                 done.append(item.id)
-        # One transaction for the whole batch; if it fails the leases expire and the rows
-        # run again, which the idempotent stages allow.
-        self._stores.metadata.settle(owner, done=done, deferred=deferred, failed=failed)
         retry_times = {item_id: at for item_id, _, at in deferred}
+        kept = tenant_events(works, outcomes, retry_times, expired, now, self._tenant_of)
+        # One transaction for the whole batch, its events in it; if it fails the leases
+        # expire and the rows run again, which the idempotent stages allow.
+        self._stores.metadata.settle(
+            owner, done=done, deferred=deferred, failed=failed, events=kept
+        )
         self._record_events(works, outcomes, retry_times, expired)
         return BatchReport(delivered=len(done), deferred=len(deferred), failed=len(failed))
+
+    def _tenant_of(self, recipient: str) -> str | None:
+        """The tenant of a recipient the route stage never reached (a failure before it)."""
+        try:
+            domain = self._stores.metadata.get_domain(domain_of(recipient))
+        except StorageUnavailable:
+            return None
+        return domain.tenant_id if domain is not None else None
 
     @staticmethod
     def _record_events(

@@ -41,6 +41,8 @@ class AliasTargets:
 @dataclass(frozen=True, slots=True)
 class UnknownUser:
     address: str
+    # The tenant of the address's (local) domain: whose event log records the refusal.
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,8 @@ Deliverable = LocalMailbox | AliasTargets
 def route_recipient(directory: Directory, address: str) -> Route:
     """Decide where ``address`` (normalised) goes."""
     domain = domain_of(address)
-    if directory.get_domain(domain) is None:
+    local = directory.get_domain(domain)
+    if local is None:
         return NotLocal(domain)
     mailbox = directory.find_mailbox(address)
     if mailbox is not None:
@@ -67,7 +70,7 @@ def route_recipient(directory: Directory, address: str) -> Route:
     catchall = directory.catchall_mailbox(domain)
     if catchall is not None:
         return LocalMailbox(catchall)
-    return UnknownUser(address)
+    return UnknownUser(address, local.tenant_id)
 
 
 def mailboxes_of(route: Route) -> tuple[Mailbox, ...]:

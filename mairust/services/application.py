@@ -16,12 +16,14 @@ from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
+from mairust.services.events import EventService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
 from mairust.services.sending import SendPolicy, SendService
 from mairust.services.tokens import TokenService
+from mairust.services.webhooks import UrlRules, WebhookService
 from mairust.spool import Spool
 from mairust.storage.stores import Stores
 
@@ -37,6 +39,8 @@ class Application:
     quotas: QuotaService
     sending: SendService
     dns: DomainDnsService
+    events: EventService
+    webhooks: WebhookService
 
     @classmethod
     def over(
@@ -52,6 +56,7 @@ class Application:
         keyring: Keyring | None = None,
         resolver: Resolver | None = None,
         mx_host: str = "localhost",
+        webhook_urls: UrlRules | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -60,8 +65,10 @@ class Application:
         ``spool`` is the running spool sends commit through (the API app starts and stops
         it); without one, a spool that is never started stands in and every send answers
         StorageUnavailable. ``send_policy`` defaults to the configuration's defaults.
-        ``keyring`` seals the domains' DKIM keys, ``resolver`` serves the DNS checks and
-        ``mx_host`` is the host name domains point their MX at."""
+        ``keyring`` seals the domains' DKIM keys and the webhook signing secrets (None:
+        neither can be made), ``resolver`` serves the DNS checks and ``mx_host`` is the
+        host name domains point their MX at; ``webhook_urls`` says which endpoint URLs are
+        accepted (default: public https)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -79,4 +86,6 @@ class Application:
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
             sending=SendService(stores.metadata, spool, send_policy, clock),
             dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
+            events=EventService(stores.metadata),
+            webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),
         )

@@ -4,7 +4,9 @@ aiosmtpd finds the ``handle_<VERB>`` methods by name. The handler decides; the
 protocol (``protocol.py``) speaks and the front-end (``frontend.py``) listens.
 DATA does checks → hooks → spool commit → reply, and nothing else (STYLE.md 1).
 Every refusal is a named reply from ``replies.py`` and is recorded as a
-``Rejection``; every acceptance is a ``Reception`` (``mairust.events``).
+``Rejection``; every acceptance is a ``Reception`` (``mairust.events``). Those with a
+local recipient are also kept in the recipient's tenant's event log
+(``event_records.py``), written by the spool's group commit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import email.utils
 import logging
 import re
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +39,16 @@ from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.routing.route_cache import RouteCache
-from mairust.routing.router import AliasTargets, Directory, NotLocal, Route, UnknownUser
+from mairust.routing.router import (
+    AliasTargets,
+    Directory,
+    NotLocal,
+    Route,
+    UnknownUser,
+    mailboxes_of,
+)
 from mairust.smtp import replies
+from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -68,6 +79,15 @@ class InboundHandler:
         self._auth = auth
         # The SPF results of each open transaction, made at MAIL, used at RCPT and DATA.
         self._senders: weakref.WeakKeyDictionary[SmtpEnvelope, SenderCheck] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The tenant of each accepted recipient of an open transaction (for its events),
+        # and the id of the transaction: its message's queue id if it is accepted, and the
+        # id its refusals are recorded under (so a trace of the message shows them).
+        self._tenants: weakref.WeakKeyDictionary[SmtpEnvelope, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._transaction_ids: weakref.WeakKeyDictionary[SmtpEnvelope, str] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -143,6 +163,9 @@ class InboundHandler:
             )
             return _rejected(reply, "RCPT", session, recipient=recipient)
         if isinstance(route, UnknownUser):
+            self._note_refusal(
+                replies.UNKNOWN_USER, "RCPT", session, envelope, [(recipient, route.tenant_id)]
+            )
             return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
         # Checked here, before any 250, on the usage the cached route carries: it may be
         # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
@@ -152,6 +175,8 @@ class InboundHandler:
         targets = route.mailboxes if isinstance(route, AliasTargets) else (route.mailbox,)
         if any(is_full(mailbox, self._default_quota) for mailbox in targets):
             return _rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
+        # The tenant whose event log records what happens to this recipient.
+        tenant_id = mailboxes_of(route)[0].tenant_id
         sender_check = self._senders.get(envelope)
         if self._auth is not None and sender_check is not None:
             decision = self._auth.policy.on_recipient(
@@ -159,20 +184,27 @@ class InboundHandler:
             )
             refusal = replies.reply_for_auth(decision)
             if refusal is not None:
+                self._note_refusal(refusal, "RCPT", session, envelope, [(recipient, tenant_id)])
                 return _rejected(
                     refusal, "RCPT", session, recipient=recipient, reason=decision.reason
                 )
+        if tenant_id is not None:
+            self._tenants.setdefault(envelope, {})[recipient] = tenant_id
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         content = envelope.original_content or b""
+        tenants = self._tenants.pop(envelope, {})
         if not content or content.isspace():
+            self._note_refusal(replies.EMPTY_MESSAGE, "DATA", session, envelope, tenants.items())
             return _rejected(replies.EMPTY_MESSAGE, "DATA", session)
         if len(content) > self._settings.max_message_size:
+            self._note_refusal(replies.MESSAGE_TOO_BIG, "DATA", session, envelope, tenants.items())
             return _rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
         body = normalize_line_endings(content)
+        header_id = header_message_id(body)
         auth_results: AuthResults | None = None
         annotations = Annotations()
         sender_check = self._senders.pop(envelope, None)
@@ -187,6 +219,7 @@ class InboundHandler:
             )
             refusal = replies.reply_for_auth(decision)
             if refusal is not None:
+                self._note_refusal(refusal, "DATA", session, envelope, tenants.items(), header_id)
                 return _rejected(refusal, "DATA", session, reason=decision.reason)
             annotations = decision.annotations
         if self._auth is not None:
@@ -198,7 +231,7 @@ class InboundHandler:
                     "Authentication-Results",
                     authentication_results(self._auth.authserv_id, auth_results),
                 )
-        message_id = new_id()
+        message_id = self._transaction_ids.pop(envelope, None) or new_id()
         accepted = _accepted_envelope(session, envelope)
         trace = received_header(
             helo=accepted.helo,
@@ -212,6 +245,13 @@ class InboundHandler:
         message = trace + body
         # Hook point: pre_receive hooks (DESIGN §6) run here, on the final bytes, under
         # one deadline, before anything is stored.
+        received = reception_events(
+            message_id,
+            header_id,
+            {rcpt: tenants[rcpt] for rcpt in accepted.rcpt_tos if rcpt in tenants},
+            accepted.received_at,
+            {"client": accepted.client_ip, "mail_from": accepted.mail_from, "size": len(message)},
+        )
         try:
             ref = await self._spool.commit(
                 message,
@@ -219,6 +259,7 @@ class InboundHandler:
                 message_id=message_id,
                 auth_results=auth_results.to_json() if auth_results is not None else None,
                 annotations=annotations,
+                events=received,
             )
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
@@ -234,6 +275,29 @@ class InboundHandler:
             authenticated_as=accepted.authenticated_as,
         )
         return replies.queued(ref.id)
+
+    def _note_refusal(
+        self,
+        reply: str,
+        stage: str,
+        session: Session,
+        envelope: SmtpEnvelope,
+        recipients: Iterable[tuple[str, str | None]],
+        header_id: str | None = None,
+    ) -> None:
+        """Keep a refusal in the event log of each local recipient's tenant (see
+        ``event_records``: a refusal without a local recipient is logged only)."""
+        owned = [(rcpt, tenant) for rcpt, tenant in recipients if tenant is not None]
+        if not owned:
+            return
+        mail_from = envelope.mail_from or ""
+        detail = {
+            "stage": stage,
+            "client": client_ip_of(session),
+            "mail_from": "" if mail_from == NULL_SENDER else mail_from,
+        }
+        transaction_id = self._transaction_ids.setdefault(envelope, new_id())
+        self._spool.note_events(rejection_events(reply, owned, detail, transaction_id, header_id))
 
     async def handle_exception(self, error: Exception) -> str:
         # A bug or an outage we did not foresee: log it whole, tell the client to retry,

@@ -8,7 +8,8 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 :class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens),
 :class:`AuditStore` (the audit log), :class:`SecretStore` (sealed secrets),
 :class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
-durable webhook deliveries) and :class:`MailboxFolders` (folders, purges). One SQL class
+durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
+:class:`AliasStore` and :class:`EventStore` (each tenant's event log). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 All methods are synchronous and thread-safe: async callers run them with
@@ -23,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from mairust.events import Event, RecordType
 from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Alias, CatchAll, DkimKey, Domain, Mailbox, Tenant
 from mairust.model.folders import FolderCount, Purged
@@ -107,8 +109,9 @@ class QueueStore(Protocol):
     the loop that leases them."""
 
     # -- spool ------------------------------------------------------------------
-    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
-        """Insert each message row and one QUEUED row per recipient, all in ONE transaction.
+    def commit_messages(self, records: Sequence[SpoolRecord], events: Sequence[Event] = ()) -> None:
+        """Insert each message row and one QUEUED row per recipient, all in ONE transaction,
+        with each record's events and ``events`` (refusals noted meanwhile) in it too.
 
         Returns only after the transaction is durable (this is the 250 promise);
         raises StorageUnavailable if it is not.
@@ -139,10 +142,12 @@ class QueueStore(Protocol):
         done: Sequence[int] = (),
         deferred: Sequence[tuple[int, str, datetime]] = (),
         failed: Sequence[tuple[int, str]] = (),
+        events: Sequence[tuple[int, Event]] = (),
     ) -> None:
         """A whole batch's outcomes in ONE transaction: ``done`` rows DONE, ``deferred``
-        (id, error, retry_at) back to QUEUED, ``failed`` (id, error) FAILED. As with
-        ack/defer/fail, only rows still leased by ``owner`` change."""
+        (id, error, retry_at) back to QUEUED, ``failed`` (id, error) FAILED, and the
+        ``events`` (row id, event) that tell it. As with ack/defer/fail, only rows still
+        leased by ``owner`` change, and only their events are kept."""
         ...
 
     def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
@@ -553,6 +558,48 @@ class AliasStore(Protocol):
     def get_dkim_key(self, domain: str) -> DkimKey | None: ...
 
 
+class EventStore(Protocol):
+    """Each tenant's event log (receptions, refusals, deliveries, failures). Rows are
+    written by the spool's commit and the pipeline's settle; every read goes through a
+    scope (a tenant's events only; a user's scope sees none)."""
+
+    def append_events(self, batch: Sequence[Event]) -> None:
+        """Insert ``batch`` in one transaction (unpublished)."""
+        ...
+
+    def list_events(
+        self,
+        scope: Scope,
+        kinds: Sequence[RecordType] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Event]:
+        """Newest first, of ``kinds`` (all if empty), ``since`` <= at < ``until``;
+        ``before`` is an event id from a previous page (NotFound outside the scope)."""
+        ...
+
+    def trace_events(
+        self,
+        scope: Scope,
+        message_id: str | None = None,
+        header_message_id: str | None = None,
+        recipient: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Everything recorded of one queue id, one Message-ID header (with every event of
+        the queue ids it was seen under) or one recipient, oldest first; exactly one of
+        them (InvalidInput otherwise)."""
+        ...
+
+    def unpublished_events(self, limit: int) -> list[Event]:
+        """Events of every tenant not yet handed to the webhook outbox, oldest id first."""
+        ...
+
+    def mark_events_published(self, event_ids: Sequence[str]) -> None: ...
+
+
 class MetadataStore(
     DirectoryStore,
     QueueStore,
@@ -566,6 +613,7 @@ class MetadataStore(
     QuotaStore,
     MailboxFolders,
     AliasStore,
+    EventStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

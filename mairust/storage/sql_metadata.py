@@ -5,8 +5,8 @@ from the Alembic migrations (``mairust.storage.sql_migrations``); opening a stor
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
-``sql_quotas``, ``sql_folders`` and ``sql_aliases``; connection set-up and error mapping
-in ``sql_engine``.
+``sql_quotas``, ``sql_folders``, ``sql_aliases`` and ``sql_events``; connection set-up
+and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
+from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_queue import SqlQueue
@@ -44,6 +45,7 @@ class SqlMetadataStore(
     SqlQuotas,
     SqlFolders,
     SqlAliases,
+    SqlEvents,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

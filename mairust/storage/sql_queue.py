@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mairust.errors import Conflict
+from mairust.events import Event
 from mairust.model.annotations import Annotations
 from mairust.model.message import MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem, QueueState
 from mairust.storage.sql_engine import SqlDatabase
+from mairust.storage.sql_events import insert_events
 from mairust.storage.sql_schema import messages, queue
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,11 @@ class SqlQueue:
 
     _db: SqlDatabase
 
-    def commit_messages(self, records: Sequence[SpoolRecord]) -> None:
+    def commit_messages(self, records: Sequence[SpoolRecord], events: Sequence[Event] = ()) -> None:
         if not records:
+            if events:
+                with self._db.write() as conn:
+                    insert_events(conn, events)
             return
         now = datetime.now(UTC)
         message_rows: list[dict[str, Any]] = []
@@ -82,6 +87,8 @@ class SqlQueue:
                 conn.execute(messages.insert(), message_rows)
                 if queue_rows:
                     conn.execute(queue.insert(), queue_rows)
+                insert_events(conn, [e for record in records for e in record.events])
+                insert_events(conn, events)
         except Conflict as error:
             raise Conflict(f"a message of this batch is already committed: {error}") from error
 
@@ -156,12 +163,16 @@ class SqlQueue:
         done: Sequence[int] = (),
         deferred: Sequence[tuple[int, str, datetime]] = (),
         failed: Sequence[tuple[int, str]] = (),
+        events: Sequence[tuple[int, Event]] = (),
     ) -> None:
         if not (done or deferred or failed):
             return
         now = datetime.now(UTC)
         released = {"lease_owner": None, "lease_until": None, "updated_at": now}
         with self._db.write() as conn:
+            # Events only of the rows this owner still holds: a batch settled twice (a lost
+            # answer, a lease that expired and was taken over) tells its story once.
+            held = set(_held(conn, sorted({item_id for item_id, _ in events}), owner))
             if done:
                 conn.execute(
                     _owned(list(done), owner).values(state=QueueState.DONE.value, **released)
@@ -181,6 +192,7 @@ class SqlQueue:
                         state=QueueState.FAILED.value, last_error=error, **released
                     )
                 )
+            insert_events(conn, [event for item_id, event in events if item_id in held])
 
     def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         if not owner_prefix:
@@ -268,6 +280,18 @@ def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
         )
         ids.extend(conn.execute(due).scalars())
     return ids
+
+
+def _held(conn: Connection, item_ids: list[int], owner: str) -> list[int]:
+    """Those of ``item_ids`` that ``owner`` holds (leased), in this transaction."""
+    if not item_ids:
+        return []
+    query = sa.select(queue.c.id).where(
+        queue.c.id.in_(item_ids),
+        queue.c.state == QueueState.LEASED.value,
+        queue.c.lease_owner == owner,
+    )
+    return list(conn.execute(query.with_for_update()).scalars())
 
 
 def _owned(item_ids: list[int], owner: str) -> sa.Update:

@@ -388,3 +388,32 @@ domain_dkim_keys = sa.Table(
     sa.Column("secret_id", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+events = sa.Table(
+    "events",
+    metadata,
+    # Added by 0011: the event log of each tenant (mairust.events.Event). No foreign key to
+    # tenants on purpose: these rows ride in the spool's group commit, and an event must
+    # never be the reason a batch of messages misses its 250. ``published`` is false until
+    # the webhook drain has put the event in the outbox (partial index: only those).
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=True),
+    sa.Column("header_message_id", sa.Text, nullable=True),
+    sa.Column("recipient", sa.Text, nullable=True),
+    sa.Column("reply", sa.Text, nullable=True),
+    sa.Column("detail", JsonObject, nullable=True),
+    sa.Column("published", sa.Boolean, nullable=False),
+    sa.Index("ix_events_tenant_at", "tenant_id", "at", "id"),
+    sa.Index("ix_events_tenant_message", "tenant_id", "message_id"),
+    sa.Index("ix_events_tenant_header_message", "tenant_id", "header_message_id"),
+    sa.Index("ix_events_tenant_recipient_at", "tenant_id", "recipient", "at"),
+    sa.Index(
+        "ix_events_unpublished",
+        "id",
+        sqlite_where=sa.text("NOT published"),
+        postgresql_where=sa.text("NOT published"),
+    ),
+)

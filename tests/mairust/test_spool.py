@@ -14,7 +14,10 @@ import pytest
 
 from mairust.config import Settings
 from mairust.errors import InvalidInput, StorageUnavailable
+from mairust.events import Event, RecordType
+from mairust.model.ids import new_id
 from mairust.model.message import BlobInfo, Envelope, MessageRef, SpoolRecord
+from mairust.model.scope import PLATFORM
 from mairust.spool import Spool
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
@@ -291,3 +294,68 @@ async def test_one_refused_record_does_not_cost_the_batch_its_250(stores: Stores
     assert sorted(i.message.id for i in stores.metadata.list_queue()) == sorted(
         [first.result().id, *(ref.id for ref in good)]
     )
+
+
+class EventCountingMetadata:
+    """The real store; records (messages, noted events) of each commit_messages call."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+        self.calls: list[tuple[int, int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def commit_messages(self, records: Sequence[SpoolRecord], events: Sequence[Event] = ()) -> None:
+        self.entered.set()
+        assert self.gate.wait(30)
+        self._real.commit_messages(records, events)  # type: ignore[attr-defined]
+        self.calls.append((len(records), len(events)))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+def refusal(tenant_id: str = "t1", event_id: str | None = None) -> Event:
+    return Event(
+        id=event_id or new_id(),
+        tenant_id=tenant_id,
+        kind=RecordType.REJECTION,
+        at=datetime.now(UTC),
+        recipient="nobody@example.test",
+        reply="550 5.1.1 Recipient address rejected: user unknown",
+    )
+
+
+async def test_noted_events_ride_the_next_group_commit(stores: Stores) -> None:
+    metadata = EventCountingMetadata(stores.metadata)
+    spool = Spool(metadata, stores.blobs)  # type: ignore[arg-type]
+    await spool.start()
+    metadata.gate.clear()  # hold the committer so that the note and the message meet
+    first = asyncio.create_task(spool.commit(b"x\r\n", envelope()))
+    await wait_until(metadata.entered.is_set)  # the first message's commit is under way
+    spool.note_events([refusal(), refusal()])
+    second = asyncio.create_task(spool.commit(b"y\r\n", envelope()))
+    await wait_until(lambda: spool.waiting >= 1)
+    metadata.gate.set()
+    await asyncio.gather(first, second)
+    # Refusals alone are committed too, in a transaction of their own.
+    spool.note_events([refusal()])
+    await wait_until(lambda: sum(events for _, events in metadata.calls) == 3)
+    await spool.stop()
+    assert sum(messages for messages, _ in metadata.calls) == 2
+    assert any(messages and events == 2 for messages, events in metadata.calls)
+    assert (0, 1) in metadata.calls
+    assert len(stores.metadata.list_events(PLATFORM)) == 3
+
+
+async def test_a_refused_event_never_costs_a_message_its_250(stores: Stores) -> None:
+    taken = refusal(event_id=new_id())
+    stores.metadata.append_events([taken])
+    spool = Spool(stores.metadata, stores.blobs)
+    await spool.start()
+    spool.note_events([refusal(event_id=taken.id)])  # the same id again: refused by the store
+    ref = await spool.commit(b"x\r\n", envelope())
+    await spool.stop()
+    assert [item.message.id for item in stores.metadata.list_queue()] == [ref.id]
+    assert spool.events_dropped == 1

@@ -230,6 +230,46 @@ CASES: dict[tuple[str, str], Case] = {
         w.ids["domain_a"],
         amos="visible",
     ),
+    ("GET", "/api/v1/events"): lambda w: Call(
+        "/api/v1/events", None, "list", w.ids["queue_id"], amos="403"
+    ),
+    ("GET", "/api/v1/events/trace"): lambda w: Call(
+        f"/api/v1/events/trace?queue_id={w.ids['queue_id']}",
+        None,
+        "list",
+        w.ids["queue_id"],
+        amos="403",
+    ),
+    ("POST", "/api/v1/webhooks"): lambda w: Call(
+        "/api/v1/webhooks",
+        {"url": "http://127.0.0.1:9/hook-new", "tenant_id": w.ids["tenant_a"]},
+        "object",
+        "hook-new",
+        amos="403",
+    ),
+    ("GET", "/api/v1/webhooks"): lambda w: Call(
+        "/api/v1/webhooks", None, "list", w.ids["webhook_a"], amos="403"
+    ),
+    ("GET", "/api/v1/webhooks/{endpoint_id}"): lambda w: Call(
+        f"/api/v1/webhooks/{w.ids['webhook_a']}", None, "object", w.ids["webhook_a"], amos="403"
+    ),
+    ("PATCH", "/api/v1/webhooks/{endpoint_id}"): lambda w: Call(
+        f"/api/v1/webhooks/{w.ids['webhook_a']}",
+        {"enabled": False},
+        "object",
+        w.ids["webhook_a"],
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/webhooks/{endpoint_id}"): lambda w: Call(
+        f"/api/v1/webhooks/{w.ids['webhook_a']}", None, "object", "", amos="403"
+    ),
+    ("GET", "/api/v1/webhooks/{endpoint_id}/deliveries"): lambda w: Call(
+        f"/api/v1/webhooks/{w.ids['webhook_a']}/deliveries",
+        None,
+        "object",
+        '"items"',
+        amos="403",
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
@@ -291,6 +331,15 @@ async def build_world(
         assert alias.status_code == 201, alias.text
         catchall = await http.put(f"{domain_paths}/catch-all", json={"mailbox": alice_address})
         assert catchall.status_code == 200, catchall.text
+        hook = await http.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hook-a", "tenant_id": tenant_a},
+        )
+        assert hook.status_code == 201, hook.text
+        webhook_a = hook.json()["id"]
+        read = await http.get(f"/api/v1/messages/{entry}")
+        assert read.status_code == 200, read.text
+        queue_id = read.json()["message_id"]
         for folder in ("Old", "Empty"):
             made = await http.post(
                 f"/api/v1/mailboxes/{alice_address}/folders", json={"name": folder}
@@ -303,6 +352,8 @@ async def build_world(
         domain_a=domain_a,
         alice=users["alice"]["id"],
         alice_address=alice_address,
+        webhook_a=webhook_a,
+        queue_id=queue_id,
         alice_token=alice_token,
         audit_a=audit_a,
         entry=entry,

@@ -8,6 +8,7 @@ from mairust.api.routes import (
     access,
     directory,
     domain_settings,
+    events,
     folders,
     health,
     messages,
@@ -15,6 +16,7 @@ from mairust.api.routes import (
     quotas,
     search,
     send,
+    webhooks,
 )
 
 api_router = APIRouter()
@@ -29,5 +31,7 @@ api_router.include_router(send.router)
 api_router.include_router(messages.threads_router)
 api_router.include_router(folders.router)
 api_router.include_router(domain_settings.router)
+api_router.include_router(events.router)
+api_router.include_router(webhooks.router)
 
 __all__ = ["api_router"]

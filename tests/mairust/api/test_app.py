@@ -208,6 +208,14 @@ EVERY_ROUTE = {
     ("delete", "/api/v1/domains/{domain}/catch-all"),
     ("get", "/api/v1/domains/{domain}/dns"),
     ("get", "/api/v1/domains/{domain}/dns-check"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/trace"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{endpoint_id}"),
+    ("patch", "/api/v1/webhooks/{endpoint_id}"),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
 }
 
 

@@ -19,6 +19,8 @@ import pytest
 from fastapi import FastAPI
 
 from mairust.config import Settings
+from mairust.events import Event, RecordType
+from mairust.model.ids import new_id
 from mairust.model.principal import Role
 from tests.mairust.api.conftest import ADMIN_TOKEN, MailSeeder
 from tests.mairust.api.test_route_permissions import CALLS, PUBLIC, ROUTES, _marks
@@ -63,6 +65,8 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         api={"admin_token": ADMIN_TOKEN},
         dns={"nameservers": ["127.0.0.1"], "port": free_port(), "timeout": 0.5},
+        # Webhook endpoints on loopback (nothing is delivered in these tests).
+        webhooks={"allow_networks": ["127.0.0.1/32"], "allow_http": True},
     )
 
 
@@ -71,8 +75,21 @@ async def world(app: FastAPI, seeder: MailSeeder) -> AsyncIterator[World]:
     async def deliver(address: str, raw: bytes) -> str:
         mailbox = seeder.stores.metadata.find_mailbox(address)
         assert mailbox is not None
-        # The seeder stores and indexes it as the pipeline would.
-        return seeder.deliver(mailbox, raw).id
+        # The seeder stores and indexes it, and records its Reception, as the pipeline would.
+        entry = seeder.deliver(mailbox, raw)
+        seeder.stores.metadata.append_events(
+            [
+                Event(
+                    id=new_id(),
+                    tenant_id=mailbox.tenant_id,
+                    kind=RecordType.RECEPTION,
+                    at=entry.received_at,
+                    message_id=entry.message_id,
+                    recipient=address,
+                )
+            ]
+        )
+        return entry.id
 
     # The app's lifespan runs (its spool: the send route commits through it).
     async with app.router.lifespan_context(app):

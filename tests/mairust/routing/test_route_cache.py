@@ -65,7 +65,7 @@ def test_a_found_mailbox_is_served_from_memory_until_it_expires():
 def test_refusals_are_never_remembered():
     directory, clock = CountingDirectory(), Clock()
     cache = RouteCache(directory, ttl_seconds=10, clock=clock)
-    assert cache.route("bob@example.test") == UnknownUser("bob@example.test")
+    assert cache.route("bob@example.test") == UnknownUser("bob@example.test", "t1")
     assert cache.route("x@elsewhere.example") == NotLocal("elsewhere.example")
     directory.add("bob@example.test")  # created a moment later: accepted at once
     assert isinstance(cache.route("bob@example.test"), LocalMailbox)

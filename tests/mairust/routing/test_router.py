@@ -47,7 +47,7 @@ def test_routes():
     assert route_recipient(directory, "alice@example.test") == LocalMailbox(
         directory.mailboxes["alice@example.test"]
     )
-    assert route_recipient(directory, "bob@example.test") == UnknownUser("bob@example.test")
+    assert route_recipient(directory, "bob@example.test") == UnknownUser("bob@example.test", "t1")
     assert route_recipient(directory, "x@elsewhere.example") == NotLocal("elsewhere.example")
 
 
@@ -92,4 +92,4 @@ def test_without_a_catchall_an_unknown_address_stays_unknown():
         ["sink@other.test"],
         catchalls={"other.test": "sink@other.test"},
     )
-    assert route_recipient(directory, "x@example.test") == UnknownUser("x@example.test")
+    assert route_recipient(directory, "x@example.test") == UnknownUser("x@example.test", "t1")

@@ -347,7 +347,10 @@ class RacingBlobs:
         return getattr(self.inner, name)
 
 
-@pytest.mark.parametrize("grace", [timedelta(0), timedelta(hours=1)])
+# Through the service, with the real grace. The race at grace 0 (the body would otherwise
+# go) is tested on the purger itself, in test_purging.py, where the purge's moment is set
+# clear of the storage's coarse write times; here a zero grace would race those timestamps.
+@pytest.mark.parametrize("grace", [timedelta(hours=1)])
 def test_a_delivery_of_the_same_bytes_racing_a_purge_keeps_its_blob(
     stores, tenants: Tenants, grace: timedelta
 ):

@@ -12,6 +12,7 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     EntryStore,
+    EventStore,
     MailboxFolders,
     MetadataStore,
     QueueStore,
@@ -37,6 +38,7 @@ ROLES: tuple[type, ...] = (
     MailboxFolders,
     QuotaStore,
     AliasStore,
+    EventStore,
 )
 
 
@@ -80,6 +82,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         folders: MailboxFolders = store
         quotas: QuotaStore = store
         aliases: AliasStore = store
+        events: EventStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -96,6 +99,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 folders,
                 quotas,
                 aliases,
+                events,
                 metadata,
             ),
             strict=True,

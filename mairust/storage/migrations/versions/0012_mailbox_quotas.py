@@ -1,7 +1,7 @@
 """Mailbox quotas: a per-mailbox limit and a running usage counter.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29
 
 ``mailboxes.quota_bytes`` is the mailbox's own limit (NULL: the configured
@@ -21,7 +21,7 @@ from alembic import op
 revision: str = "0012"
 # Written on 0009 while 0010 (mailboxes) and 0011 (events) are on other branches; the
 # merge chains it on 0011.
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

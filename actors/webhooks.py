@@ -1,0 +1,125 @@
+"""Webhook actor: publishes the event log to the webhook outbox and delivers the outbox.
+
+Two loops, each under a Supervisor (a store that is down is an ordinary wait; any other
+error restarts the loop with backoff; a loop that keeps failing exits the actor, and Ray
+restarts it):
+
+- the event drain hands events not yet published to the outbox
+  (:func:`mairust.webhooks.events.publish_pending_events`), every ``poll_interval``
+  seconds or at once while there is more, and nudges the delivery loop when it did;
+- the delivery loop (:class:`mairust.webhooks.delivery.WebhookDeliveryLoop`) sends what is
+  due through the one outgoing HTTP client, signed with the endpoint's secret from the
+  secret vault (read in the delivery's own tenant).
+
+Idle, each loop makes one small query per ``webhooks.poll_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import platform
+from typing import Any
+
+import ray
+
+from actors.supervised import loop_report, start_supervised
+from mairust.config import Settings
+from mairust.errors import MairustError
+from mairust.model.scope import TenantScope
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
+from mairust.storage.factory import open_stores
+from mairust.supervision import Backoff, Supervisor
+from mairust.webhooks.delivery import DeliveryPolicy, WebhookDeliveryLoop, safe_client
+from mairust.webhooks.events import publish_pending_events
+
+_log = logging.getLogger(__name__)
+
+DRAIN_LOOP = "event publish loop"
+DRAIN_BACKOFF = Backoff(give_up_after=8)
+DRAIN_PAGE = 200
+
+
+def webhook_identity(settings: Settings) -> str:
+    """The delivery loop's name across restarts: node name + data dir (as the dispatcher)."""
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
+    return f"webhooks@{platform.node() or 'localhost'}:{digest}"
+
+
+class WebhookHost:
+    """Hosts the event drain and the webhook delivery loop of one node."""
+
+    # Ray runs an async __init__ on the actor's loop (again after a restart).
+    async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]
+        logging.basicConfig(level=settings.log_level)
+        self._stores = open_stores(settings.storage)
+        vault = SecretVault(self._stores.metadata, load_keyring(settings))
+
+        def secret_for(tenant_id: str, secret_id: str) -> str:
+            return vault.reveal(TenantScope(tenant_id), secret_id).decode()
+
+        self._client = safe_client(settings.webhooks)
+        self._delivery = WebhookDeliveryLoop(
+            self._stores.metadata,
+            self._client,
+            secret_for,
+            webhook_identity(settings),
+            DeliveryPolicy.from_settings(settings.webhooks),
+        )
+        self._interval = settings.webhooks.poll_interval
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._drain = Supervisor(DRAIN_LOOP, self._run_drain, DRAIN_BACKOFF)
+        self._deliver = self._delivery.supervisor()
+        self._tasks = [start_supervised(self._drain), start_supervised(self._deliver)]
+
+    async def _run_drain(self) -> None:
+        metadata = self._stores.metadata
+        while True:
+            try:
+                done = await asyncio.to_thread(
+                    publish_pending_events, metadata, metadata, DRAIN_PAGE
+                )
+            except MairustError as error:  # the store is down: next round
+                _log.info("event publishing waits: %s", error)
+                done = 0
+            else:
+                self._drain.progress()
+            if done:
+                self.published += done
+                self._delivery.nudge()
+            if done < DRAIN_PAGE:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._interval):
+                        await self._wake.wait()
+
+    async def publish_now(self) -> None:
+        """Wake the drain (tests, and operators after an outage)."""
+        self._wake.set()
+
+    async def stats(self) -> dict[str, Any]:
+        return {
+            "published": self.published,
+            "delivery_rounds": self._delivery.rounds,
+            "drain": loop_report(self._drain.state),
+            "delivery": loop_report(self._deliver.state),
+        }
+
+    async def stop(self) -> None:
+        self._drain.stop()
+        self._deliver.stop()
+        self._delivery.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._client.aclose()
+        self._stores.close()
+
+
+WebhookActor = ray.remote(num_cpus=0, max_restarts=-1)(WebhookHost)
