@@ -19,6 +19,7 @@ from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
 from mairust.cli.tokens import token_app
+from mairust.secrets.master_key import load_keyring
 
 app = typer.Typer(
     name="mairust",
@@ -82,6 +83,9 @@ def up(
             api={"port": api_port},
             log_level=log_level,
         )
+        # Before any process starts: a shared metadata store without the shared master key
+        # is a configuration error to say in one line, not an actor dying at start-up.
+        load_keyring(settings)
     if domain:
         settings.domains = sorted({*settings.domains, *domain})
     _configure_logging(settings.log_level)

@@ -31,7 +31,7 @@ from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.services.sending import SendPolicy
-from mairust.services.webhooks import UrlRules
+from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
 from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
 
@@ -130,6 +130,18 @@ def create_app(
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,
+            # The operator's resolver when one is configured, as for every other lookup.
+            resolve=(
+                records_resolve(
+                    CachingResolver(
+                        settings.dns.nameservers,
+                        port=settings.dns.port,
+                        timeout=settings.dns.timeout,
+                    )
+                )
+                if settings.dns.nameservers
+                else system_resolve
+            ),
         ),
     )
     app.state.metrics = ApiMetrics(stores.metadata)
@@ -145,6 +157,15 @@ def create_app(
     app.include_router(graphql_router())
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def _webhook_resolve(settings: Settings) -> Resolve:
+    """Webhook hosts are looked up like every other name: through ``[dns] nameservers``
+    when the operator set them, else the system's resolver."""
+    dns = settings.dns
+    if not dns.nameservers:
+        return system_resolve
+    return records_resolve(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
 
 
 def _openapi_schema(app: FastAPI) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from mairust.errors import InvalidInput
+from mairust.errors import InvalidInput, NotFound
 from mairust.events import Event, RecordType
 from mairust.model.address import normalize_address
 from mairust.model.principal import Permission, Principal, Role
@@ -48,9 +48,13 @@ class EventService:
         require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
         if since is not None and until is not None and since >= until:
             raise InvalidInput("'since' must be before 'until'")
-        return self._store.list_events(
-            principal.scope, kinds=kinds, since=since, until=until, limit=limit, before=before
-        )
+        try:
+            return self._store.list_events(
+                principal.scope, kinds=kinds, since=since, until=until, limit=limit, before=before
+            )
+        except NotFound as exc:
+            # One answer for every list: an unknown cursor is bad input, not a missing page.
+            raise InvalidInput("'before' is not a cursor from a previous page") from exc
 
     def trace(self, principal: Principal, query: TraceQuery) -> list[Event]:
         """Everything recorded of the message (or recipient), oldest first."""

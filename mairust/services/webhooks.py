@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from mairust.auth.dns import DnsError, NxDomain, Resolver
 from mairust.errors import InvalidInput, NotFound
 from mairust.events import WEBHOOK_EVENT_TYPES
 from mairust.model.principal import Permission, Principal, Role
@@ -40,6 +41,27 @@ Resolve = Callable[[str], Sequence[IPAddress]]
 def system_resolve(host: str) -> list[IPAddress]:
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return list({ipaddress.ip_address(str(info[4][0]).split("%")[0]): None for info in infos})
+
+
+def records_resolve(resolver: Resolver) -> Resolve:
+    """A :data:`Resolve` over the configured DNS resolver (``[dns] nameservers``): A, then
+    AAAA records; a failure is an OSError, as the system resolver's would be."""
+
+    def resolve(host: str) -> list[IPAddress]:
+        addresses: list[IPAddress] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                records = resolver.lookup(host, rdtype)
+            except NxDomain as error:
+                raise OSError(f"{host}: no such name") from error
+            except DnsError:
+                continue  # the other family may still answer
+            addresses += [ipaddress.ip_address(record) for record in records]
+        if not addresses:
+            raise OSError(f"{host}: no A or AAAA records")
+        return addresses
+
+    return resolve
 
 
 @dataclass(frozen=True, slots=True)

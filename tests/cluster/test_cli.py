@@ -132,7 +132,7 @@ def test_domain_add_then_list(mairust, stores):
 def test_duplicate_domain_is_a_one_line_error(mairust, stores):
     assert mairust("domain", "add", "example.test").exit_code == 0
     result = mairust("domain", "add", "EXAMPLE.test")
-    assert_clean_failure(result, "domain example.test exists already")
+    assert_clean_failure(result, "domain 'example.test' exists already")
     assert len(stores.metadata.list_domains(PLATFORM)) == 1
 
 
@@ -263,3 +263,11 @@ def test_version_prints_the_package_version(mairust):
     result = mairust("version", with_data_dir=False)
     assert result.exit_code == 0
     assert result.stdout.strip() == __version__
+
+
+def test_up_on_a_shared_database_without_the_shared_key_is_a_one_line_error(mairust, tmp_path):
+    # Checked before any process starts (nothing listens on port 1: it is never reached).
+    config = tmp_path / "shared.toml"
+    config.write_text('[storage]\nmetadata = "postgresql://mairust@127.0.0.1:1/mairust"\n')
+    result = mairust("up", "--config", str(config))
+    assert_clean_failure(result, "secrets.key (MAIRUST_SECRETS__KEY) must be set")

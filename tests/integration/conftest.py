@@ -35,6 +35,12 @@ def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             server.stop()
 
 
+def secrets_section() -> str:
+    """A [secrets] table with a fresh master key: nodes that share PostgreSQL need one
+    configured key (API token digests, sealed secrets), so every such config carries one."""
+    return f'[secrets]\nkey = "{base64.b64encode(os.urandom(32)).decode()}"\n'
+
+
 def production_config(base: Path, cleanup: ExitStack, extra: str = "") -> Path:
     """A config naming a fresh database, bucket and index on the session's test servers;
     ``extra`` is more TOML (other sections) for the same file."""
@@ -46,11 +52,10 @@ def production_config(base: Path, cleanup: ExitStack, extra: str = "") -> Path:
     )
     search = required_env("MAIRUST_TEST_OPENSEARCH_URL") + f"?index={unique('e2e')}"
     config = base / "mairust.toml"
-    # Nodes that share PostgreSQL share one configured master key (tokens, secrets).
-    key = base64.b64encode(os.urandom(32)).decode()
     config.write_text(
         f'[storage]\nmetadata = "{metadata}"\nblobs = "{blobs}"\nsearch = "{search}"\n'
-        f'[secrets]\nkey = "{key}"\n' + extra
+        + secrets_section()
+        + extra
     )
     return config
 

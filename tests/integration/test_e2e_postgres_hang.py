@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.integration.conftest import secrets_section
 from tests.support.delivery_audit import audit, queue_counts, server_settings
 from tests.support.mail_load import MailLoad
 from tests.support.mairust_server import wait_for
@@ -38,6 +39,7 @@ def test_postgresql_hang_costs_4xx_only_and_loses_nothing(new_server, service, t
     config.write_text(
         f'[storage]\nmetadata = "{metadata}"\n'
         "[queue]\nlease_seconds = 10.0\npoll_interval = 0.5\nretry_base_seconds = 1.0\n"
+        + secrets_section()
     )
     server = new_server(config=config)
     server.start()

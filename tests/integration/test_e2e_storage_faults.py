@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from tests.integration.conftest import secrets_section
 from tests.support.mairust_server import MairustServer, wait_for
 from tests.support.services import unique
 
@@ -30,7 +31,7 @@ def config_file(base: Path, **storage: str) -> Path:
         "[cluster]",
         "search_backlog_interval = 1.0",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + secrets_section())
     return path
 
 

@@ -251,7 +251,8 @@ def delete_message(
     response_class=Response,
     responses={
         200: {
-            "content": {"application/octet-stream": {}},
+            # The attachment's own type, whatever the message declared for it.
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
             "description": "The decoded attachment, with its own content type.",
         },
         **problem_responses(404, 422),

@@ -16,8 +16,9 @@ from mairust.net.address_guard import AddressPolicy, IPAddress
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
-from mairust.services.webhooks import UrlRules
+from mairust.services.webhooks import UrlRules, records_resolve
 from mairust.storage.stores import Stores
+from tests.support.dict_resolver import DictResolver
 
 from .conftest import TOKEN_KEYS, Clock, Tenants
 
@@ -132,3 +133,19 @@ def test_without_a_vault_nothing_is_created(stores: Stores, clock: Clock, tenant
     app = Application.over(stores, TOKEN_KEYS, clock, webhook_urls=UrlRules(resolve=resolve))
     with pytest.raises(InvalidInput):
         app.webhooks.create(admin_of(tenants.a.id), "https://hooks.example/in")
+
+
+def test_urls_are_checked_through_the_configured_resolver() -> None:
+    resolver = DictResolver(
+        {
+            "hooks.example": {"A": ["93.184.215.14"], "AAAA": ["2606:2800:21f:cb07::1"]},
+            "inside.example": {"A": ["10.0.0.5"]},
+        }
+    )
+    rules = UrlRules(AddressPolicy(), resolve=records_resolve(resolver))
+    assert rules.check("https://hooks.example/in") == "https://hooks.example/in"
+    with pytest.raises(InvalidInput, match="refused"):
+        rules.check("https://inside.example/in")  # a private address behind a public name
+    with pytest.raises(InvalidInput, match="does not resolve"):
+        rules.check("https://nowhere.example/in")
+    assert ("hooks.example", "AAAA") in resolver.lookups
