@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, assert_never
+from typing import assert_never
 
 import sqlalchemy as sa
 
 from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.address import normalize_address, normalize_domain
 from mairust.model.directory import Alias, CatchAll, DkimKey, Mailbox
-from mairust.model.principal import Role
 from mairust.model.scope import PlatformScope, Scope, TenantScope
+from mairust.storage.sql_directory import mailbox_from_row
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import (
     alias_targets,
@@ -116,7 +116,7 @@ class SqlAliases:
             .order_by(mailboxes.c.address)
         )
         with self._db.read() as conn:
-            return [_mailbox(row) for row in conn.execute(query)]
+            return [mailbox_from_row(row) for row in conn.execute(query)]
 
     # -- catch-alls ------------------------------------------------------------------
     def set_catchall(self, domain: str, tenant_id: str, mailbox_id: str) -> CatchAll:
@@ -174,7 +174,7 @@ class SqlAliases:
         )
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        return None if row is None else _mailbox(row)
+        return None if row is None else mailbox_from_row(row)
 
     # -- DKIM keys -------------------------------------------------------------------
     def add_dkim_key(self, key: DkimKey) -> None:
@@ -216,14 +216,3 @@ def _tenant_of(scope: Scope, table: sa.Table) -> list[sa.ColumnElement[bool]]:
             return []
         case _:
             assert_never(scope)
-
-
-def _mailbox(row: sa.Row[Any]) -> Mailbox:
-    return Mailbox(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        address=row.address,
-        created_at=row.created_at,
-        password_hash=row.password_hash,
-        role=Role(row.role),
-    )

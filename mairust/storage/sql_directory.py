@@ -127,20 +127,20 @@ class SqlDirectory:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no mailbox {mailbox_id!r}")
-        return _mailbox(row)
+        return mailbox_from_row(row)
 
     def find_mailbox(self, address: str) -> Mailbox | None:
         with self._db.read() as conn:
             row = conn.execute(
                 mailboxes.select().where(mailboxes.c.address == normalize_address(address))
             ).first()
-        return None if row is None else _mailbox(row)
+        return None if row is None else mailbox_from_row(row)
 
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
         query = mailboxes.select().where(*_mailbox_scope(scope)).order_by(mailboxes.c.address)
         with self._db.read() as conn:
             rows = conn.execute(query).all()
-        return [_mailbox(row) for row in rows]
+        return [mailbox_from_row(row) for row in rows]
 
 
 def _mailbox_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
@@ -156,7 +156,8 @@ def _mailbox_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
             assert_never(scope)
 
 
-def _mailbox(row: sa.Row[Any]) -> Mailbox:
+def mailbox_from_row(row: sa.Row[Any]) -> Mailbox:
+    """A ``mailboxes`` row as a :class:`Mailbox` (quota and usage included)."""
     return Mailbox(
         id=row.id,
         tenant_id=row.tenant_id,

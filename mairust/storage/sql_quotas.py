@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.directory import Mailbox
 from mairust.model.scope import Scope
-from mairust.storage.sql_directory import _mailbox, _mailbox_scope
+from mairust.storage.sql_directory import _mailbox_scope, mailbox_from_row
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import mailboxes
 
@@ -39,7 +39,7 @@ class SqlQuotas:
         if changed == 0 or row is None:
             # Missing and another tenant's look the same (invariant 5).
             raise NotFound(f"no mailbox {mailbox_id!r}")
-        return _mailbox(row)
+        return mailbox_from_row(row)
 
 
 def add_usage(conn: Connection, deltas: Mapping[str, int]) -> None:

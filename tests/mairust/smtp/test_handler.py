@@ -650,3 +650,25 @@ async def test_the_default_quota_applies_to_mailboxes_without_their_own(
     assert await asyncio.to_thread(rcpt, BOB) == "250 2.1.5 Recipient ok"
     _quota(mta.stores, ALICE, 0)  # her own quota: unlimited
     assert await asyncio.to_thread(rcpt, ALICE) == "250 2.1.5 Recipient ok"
+
+
+async def test_an_alias_with_a_full_target_is_refused_at_rcpt(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    # The alias's routes carry each target's usage, as a mailbox's route does.
+    mta = await start_mta(recipient_cache_seconds=0)
+    alice = mta.stores.metadata.find_mailbox(ALICE)
+    bob = mta.stores.metadata.find_mailbox(BOB)
+    assert alice is not None and bob is not None
+    team = "team@" + ALICE.rpartition("@")[2]
+    mta.stores.metadata.add_alias(team, alice.tenant_id, [alice.id, bob.id])
+    _fill(mta.stores, ALICE, 100)
+    _quota(mta.stores, ALICE, 100)
+
+    def rcpt() -> str:
+        client = raw_client(mta.port)
+        return client.dialog(["EHLO client.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{team}>"])[-1]
+
+    assert await asyncio.to_thread(rcpt) == "452 4.2.2 Mailbox full"
+    _quota(mta.stores, ALICE, 0)  # unlimited again: the alias takes mail
+    assert await asyncio.to_thread(rcpt) == "250 2.1.5 Recipient ok"
