@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +33,10 @@ SERVICE_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "services" / "pos
 def postgres_test_url() -> str:
     """The test server's URL; fails the calling test when the services are not running."""
     return required_env(URL_VARIABLE, "the PostgreSQL tests")
+
+
+# Tries to drop a database while an autovacuum worker is on it (0.5 s apart).
+DROP_ATTEMPTS = 40
 
 
 class PostgresDatabases:
@@ -80,8 +85,17 @@ class PostgresDatabases:
         return self._template
 
     def _drop(self, name: str) -> None:
-        # FORCE ends sessions a test left open (a subprocess, a store it did not close).
-        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # FORCE ends sessions a test left open (a subprocess, a store it did not close). It
+        # may not end an autovacuum worker that happens to be on the database (that needs
+        # pg_signal_backend); the worker finishes soon, so try again for a while.
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except sa.exc.ProgrammingError as error:
+                if "pg_signal_backend" not in str(error) or attempt == DROP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5)
 
     def _execute(self, statement: str) -> None:
         with self._admin.connect() as conn:
