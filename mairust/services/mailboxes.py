@@ -98,6 +98,10 @@ class MailboxService:
         require(principal, Permission.READ)
         wanted = filters or EntryFilters()
         after, until = wanted.received_after, wanted.received_before
+        for moment, name in ((after, "received_after"), (until, "received_before")):
+            # A time without a zone means a different instant to every reader: refused.
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidInput(f"{name!r} needs a time zone (e.g. 'Z' or '+01:00')")
         if after is not None and until is not None and after >= until:
             raise InvalidInput("'received_after' must be earlier than 'received_before'")
         if mailbox_id is not None:

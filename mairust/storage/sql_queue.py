@@ -23,6 +23,7 @@ from mairust.model.message import MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem, QueueState
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_events import insert_events
+from mairust.storage.sql_leases import release_leases_update
 from mairust.storage.sql_schema import messages, queue
 
 log = logging.getLogger(__name__)
@@ -195,25 +196,11 @@ class SqlQueue:
             insert_events(conn, [event for item_id, event in events if item_id in held])
 
     def release_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
-        if not owner_prefix:
-            raise ValueError("release_leases needs an owner prefix (an empty one matches all)")
-        # substr, not LIKE: exact and case-sensitive on both dialects, no escaping of _ or %.
-        held = sa.func.substr(queue.c.lease_owner, 1, len(owner_prefix)) == owner_prefix
-        condition = sa.and_(queue.c.state == QueueState.LEASED.value, held)
-        if keep_owner is not None:
-            condition = sa.and_(condition, queue.c.lease_owner != keep_owner)
+        update = release_leases_update(
+            queue, QueueState.LEASED.value, QueueState.QUEUED.value, owner_prefix, keep_owner
+        )
         with self._db.write() as conn:
-            result = conn.execute(
-                queue.update()
-                .where(condition)
-                .values(
-                    state=QueueState.QUEUED.value,
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=datetime.now(UTC),
-                )
-            )
-        return result.rowcount
+            return conn.execute(update).rowcount
 
     def oldest_due_at(self, now: datetime) -> datetime | None:
         # Two MIN()s: the first is answered from ix_queue_state_next_attempt_at; leased rows

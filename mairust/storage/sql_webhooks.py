@@ -23,6 +23,7 @@ from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_entries import UPSERT_INSERTS
+from mairust.storage.sql_leases import release_leases_update
 from mairust.storage.sql_schema import tenants, webhook_deliveries, webhook_endpoints
 
 _E = webhook_endpoints.c
@@ -278,24 +279,15 @@ class SqlWebhookOutbox:
         return bool(result.rowcount)
 
     def release_webhook_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
-        if not owner_prefix:
-            raise ValueError("release_webhook_leases needs an owner prefix")
-        held = sa.func.substr(_D.lease_owner, 1, len(owner_prefix)) == owner_prefix
-        condition = sa.and_(_D.state == DeliveryState.LEASED.value, held)
-        if keep_owner is not None:
-            condition = sa.and_(condition, _D.lease_owner != keep_owner)
+        update = release_leases_update(
+            webhook_deliveries,
+            DeliveryState.LEASED.value,
+            DeliveryState.PENDING.value,
+            owner_prefix,
+            keep_owner,
+        )
         with self._db.write() as conn:
-            result = conn.execute(
-                webhook_deliveries.update()
-                .where(condition)
-                .values(
-                    state=DeliveryState.PENDING.value,
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=datetime.now(UTC),
-                )
-            )
-        return result.rowcount
+            return conn.execute(update).rowcount
 
     def redeliver_webhook(self, scope: Scope, delivery_id: str) -> WebhookDelivery:
         now = datetime.now(UTC)

@@ -1,0 +1,73 @@
+"""The storage roles as protocols; every backend implements one of them.
+
+Three backends: message bodies (:class:`BlobStore`), full-text search
+(:class:`SearchIndex`) and the transactional metadata (:class:`MetadataStore`). The
+metadata store is itself several roles, so that each consumer names only the part it uses:
+:class:`DirectoryStore` (tenants, domains, mailboxes), :class:`QueueStore` (the spool's
+commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox entries),
+:class:`SearchBacklog` (entries waiting to be indexed), :class:`TokenStore` (API tokens),
+:class:`AuditStore` (the audit log), :class:`SecretStore` (sealed secrets),
+:class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
+durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
+:class:`AliasStore` and :class:`EventStore` (each tenant's event log). One SQL class
+implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
+
+The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
+``access``, ``events``); import them from this package, which names them all.
+
+All methods are synchronous and thread-safe: async callers run them with
+``asyncio.to_thread``. Failures to reach the backend raise
+:class:`mairust.errors.StorageUnavailable`; a missing row in the caller's scope
+raises :class:`mairust.errors.NotFound` (or returns ``None`` where documented).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mairust.storage.protocols.access import AuditStore, SecretStore, TokenStore
+from mairust.storage.protocols.bodies import BlobStore, SearchIndex
+from mairust.storage.protocols.directory import AliasStore, DirectoryStore, QuotaStore
+from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
+from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
+from mairust.storage.protocols.queue import QueueStore, SearchBacklog
+
+__all__ = [
+    "AliasStore",
+    "AuditStore",
+    "BlobStore",
+    "DirectoryStore",
+    "EntryStore",
+    "EventStore",
+    "MailboxFolders",
+    "MetadataStore",
+    "QueueStore",
+    "QuotaStore",
+    "SearchBacklog",
+    "SearchIndex",
+    "SecretStore",
+    "TokenStore",
+    "WebhookEndpoints",
+    "WebhookOutbox",
+]
+
+
+class MetadataStore(
+    DirectoryStore,
+    QueueStore,
+    EntryStore,
+    SearchBacklog,
+    TokenStore,
+    AuditStore,
+    SecretStore,
+    WebhookEndpoints,
+    WebhookOutbox,
+    QuotaStore,
+    MailboxFolders,
+    AliasStore,
+    EventStore,
+    Protocol,
+):
+    """Every metadata role in one transactional store (one backend implements them all)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,103 @@
+"""Tenants, domains, mailboxes and what hangs off them: quotas, aliases, catch-alls, DKIM keys.
+
+Part of :mod:`mairust.storage.protocols`; its docstring says what holds for every role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from mairust.model.directory import Alias, CatchAll, DkimKey, Domain, Mailbox, Tenant
+from mairust.model.principal import Role
+from mairust.model.scope import Scope
+
+
+class DirectoryStore(Protocol):
+    """Tenants, their local domains and the mailboxes in them."""
+
+    def create_tenant(self, name: str) -> Tenant:
+        """Create a tenant; Conflict if the name exists."""
+        ...
+
+    def get_tenant_by_name(self, name: str) -> Tenant | None: ...
+
+    def list_tenants(self) -> list[Tenant]: ...
+
+    def add_domain(self, name: str, tenant_id: str) -> Domain:
+        """Add a local domain owned by ``tenant_id``; Conflict if it exists."""
+        ...
+
+    def get_domain(self, name: str) -> Domain | None: ...
+
+    def list_domains(self, scope: Scope) -> list[Domain]: ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def add_mailbox(
+        self, address: str, password_hash: str | None = None, role: Role = Role.USER
+    ) -> Mailbox:
+        """Create a mailbox in the tenant that owns the address's domain.
+
+        NotFound if the domain is not local; Conflict if the address exists.
+        """
+        ...
+
+    def get_mailbox(self, scope: Scope, mailbox_id: str) -> Mailbox:
+        """NotFound if absent or outside the scope."""
+        ...
+
+    def find_mailbox(self, address: str) -> Mailbox | None:
+        """The mailbox with this normalised address, in any tenant (routing needs it)."""
+        ...
+
+    def list_mailboxes(self, scope: Scope) -> list[Mailbox]: ...
+
+
+class QuotaStore(Protocol):
+    """Mailbox quotas. Usage (``Mailbox.used_bytes``) is a counter the entry store keeps
+    in the transactions that store and purge entries; this role sets the limits."""
+
+    def set_mailbox_quota(self, scope: Scope, mailbox_id: str, quota_bytes: int | None) -> Mailbox:
+        """Set the mailbox's own quota in bytes (None: the configured default; 0:
+        unlimited) and return the mailbox; NotFound if absent or outside ``scope``,
+        InvalidInput for a negative quota."""
+        ...
+
+
+class AliasStore(Protocol):
+    """Aliases, catch-alls and DKIM keys of local domains. Reads and deletes go through a
+    scope (a user's scope holds none); the two routing lookups span every tenant."""
+
+    def add_alias(self, address: str, tenant_id: str, target_ids: Sequence[str]) -> Alias:
+        """NotFound unless the domain and every target mailbox are ``tenant_id``'s;
+        Conflict if the address is an alias or a mailbox already."""
+        ...
+
+    def list_aliases(self, scope: Scope, domain: str) -> list[Alias]: ...
+
+    def delete_alias(self, scope: Scope, address: str) -> None:
+        """NotFound if absent or outside the scope."""
+        ...
+
+    def alias_targets(self, address: str) -> list[Mailbox]:
+        """The mailboxes an alias delivers to (each once); empty if not an alias."""
+        ...
+
+    def set_catchall(self, domain: str, tenant_id: str, mailbox_id: str) -> CatchAll:
+        """Replace the domain's catch-all; NotFound unless both are ``tenant_id``'s."""
+        ...
+
+    def get_catchall(self, scope: Scope, domain: str) -> CatchAll | None: ...
+
+    def clear_catchall(self, scope: Scope, domain: str) -> None:
+        """NotFound if there is none inside the scope."""
+        ...
+
+    def catchall_mailbox(self, domain: str) -> Mailbox | None: ...
+
+    def add_dkim_key(self, key: DkimKey) -> None:
+        """Conflict if the domain has one already."""
+        ...
+
+    def get_dkim_key(self, domain: str) -> DkimKey | None: ...
