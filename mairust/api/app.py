@@ -30,6 +30,7 @@ from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
+from mairust.services.policy import PolicyDefaults
 from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
 from mairust.spool import CommitListener, Spool
@@ -72,6 +73,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "sending", "description": "Send a message from a local address."},
     {"name": "events", "description": "The tenant's event log and message trace."},
     {"name": "webhooks", "description": "Outgoing event webhooks and their deliveries."},
+    {"name": "policy", "description": "A domain's own policy and its routing rules."},
 ]
 
 
@@ -127,6 +129,7 @@ def create_app(
             cache_size=0,
         ),
         mx_host=settings.smtp.hostname,
+        policy_defaults=PolicyDefaults.from_settings(settings),
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

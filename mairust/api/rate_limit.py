@@ -1,68 +1,22 @@
 """Rate limits of the API: a token bucket per API token, and one per client address for
 password log-ins, answered with a 429 problem and ``Retry-After``.
 
-The buckets live in this process: each API replica keeps its own, so N replicas allow N
-times the configured rate (a limiter shared between replicas belongs to the scale-out
-work). Memory is bounded: past ``max_keys`` the least recently seen key is forgotten (it
-comes back with a full bucket). The clock is a parameter, so tests move time by hand.
+The buckets (:mod:`mairust.token_bucket`) live in this process: each API replica keeps
+its own, so N replicas allow N times the configured rate.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mairust.api.problems import TOO_MANY_REQUESTS, ProblemError
 from mairust.config import ApiSettings
+from mairust.token_bucket import Clock, TokenBucket
 
-Clock = Callable[[], float]
-DEFAULT_MAX_KEYS = 100_000
 LOG_IN_PATH = "/api/v1/auth/token"
-
-
-class TokenBucket:
-    """Token buckets by key: each holds up to ``burst`` tokens, refilled at
-    ``rate_per_second``; a request takes one. Thread-safe (sync routes run in a pool)."""
-
-    def __init__(
-        self,
-        rate_per_second: float,
-        burst: int,
-        *,
-        clock: Clock = time.monotonic,
-        max_keys: int = DEFAULT_MAX_KEYS,
-    ) -> None:
-        if rate_per_second <= 0 or burst < 1:
-            raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
-        self.rate = rate_per_second
-        self.burst = burst
-        self._clock = clock
-        self._max_keys = max_keys
-        # key -> (tokens left, when they were counted); least recently used first.
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float:
-        """Take one token of ``key``'s bucket: 0.0 when there was one, else the seconds
-        until there will be (nothing is taken then)."""
-        with self._lock:
-            now = self._clock()
-            tokens, counted = self._buckets.pop(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - counted) * self.rate)
-            wait = 0.0
-            if tokens >= 1.0:
-                tokens -= 1.0
-            else:
-                wait = (1.0 - tokens) / self.rate
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > self._max_keys:
-                self._buckets.popitem(last=False)
-            return wait
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mairust.auth.results import AuthResults, DmarcWord, SpfResult, SpfWord
 from mairust.config import AuthSettings, DmarcMode, SpfMode
 from mairust.model.annotations import Annotations
+from mairust.model.policy import NO_POLICY, DomainPolicy
 
 QUARANTINE_FOLDER = "Junk"
 QUARANTINE_TAG = "dmarc-quarantine"
@@ -51,7 +52,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class AuthPolicy:
-    """Decisions at RCPT (SPF) and at the end of DATA (DMARC), per recipient domain."""
+    """Decisions at RCPT (SPF) and at the end of DATA (DMARC), per recipient domain.
+
+    A domain's mode comes from its own policy (set over the API, read with its route),
+    else from ``[auth.domains]``, else from ``[auth]``.
+    """
 
     def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
@@ -67,7 +72,11 @@ class AuthPolicy:
         return not self._settings.enabled or _contains(self._trusted, client_ip)
 
     def on_recipient(
-        self, spf: SpfResult | None, client_ip: str, recipient_domain: str
+        self,
+        spf: SpfResult | None,
+        client_ip: str,
+        recipient_domain: str,
+        own: DomainPolicy = NO_POLICY,
     ) -> Decision:
         if spf is None:
             return ACCEPT
@@ -75,12 +84,16 @@ class AuthPolicy:
             return Decision(Action.TEMPFAIL, Check.DNS, f"SPF: {spf.reason or 'DNS error'}")
         if _contains(self._forwarders, client_ip):
             return ACCEPT
-        if spf.result is SpfWord.FAIL and self._spf_mode(recipient_domain) == "enforce":
+        if spf.result is SpfWord.FAIL and self._spf_mode(recipient_domain, own) == "enforce":
             return Decision(Action.REJECT, Check.SPF, spf.reason or f"SPF fail for {spf.domain}")
         return ACCEPT
 
     def on_message(
-        self, results: AuthResults, client_ip: str, recipient_domains: Iterable[str]
+        self,
+        results: AuthResults,
+        client_ip: str,
+        recipient_domains: Iterable[str],
+        own: Mapping[str, DomainPolicy] | None = None,
     ) -> Decision:
         dmarc = results.dmarc
         if dmarc is None:
@@ -91,7 +104,10 @@ class AuthPolicy:
             return ACCEPT
         # Several recipient domains in one transaction: the strictest of their modes.
         mode = max(
-            (self._dmarc_mode(domain) for domain in recipient_domains),
+            (
+                self._dmarc_mode(domain, (own or {}).get(domain, NO_POLICY))
+                for domain in recipient_domains
+            ),
             key=_DMARC_STRICTNESS.__getitem__,
             default=self._settings.dmarc,
         )
@@ -107,11 +123,15 @@ class AuthPolicy:
             )
         return ACCEPT
 
-    def _spf_mode(self, domain: str) -> SpfMode:
+    def _spf_mode(self, domain: str, own: DomainPolicy) -> SpfMode:
+        if own.spf is not None:
+            return own.spf
         override = self._settings.domains.get(domain)
         return override.spf if override and override.spf else self._settings.spf
 
-    def _dmarc_mode(self, domain: str) -> DmarcMode:
+    def _dmarc_mode(self, domain: str, own: DomainPolicy) -> DmarcMode:
+        if own.dmarc is not None:
+            return own.dmarc
         override = self._settings.domains.get(domain)
         return override.dmarc if override and override.dmarc else self._settings.dmarc
 

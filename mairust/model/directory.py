@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mairust.model.policy import NO_POLICY, DomainPolicy
 from mairust.model.principal import Role
 
 
@@ -20,6 +21,8 @@ class Domain:
     name: str
     tenant_id: str
     created_at: datetime
+    # What the tenant or operator set for mail to this domain (unset: the configuration).
+    policy: DomainPolicy = NO_POLICY
 
 
 @dataclass(frozen=True, slots=True)

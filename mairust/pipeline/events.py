@@ -15,7 +15,13 @@ from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.threads import normalised_msg_id
 from mairust.pipeline.work import Deferred, Delivered, Outcome, RecipientWork
-from mairust.routing.router import AliasTargets, LocalMailbox, UnknownUser, mailboxes_of
+from mairust.routing.router import (
+    AliasTargets,
+    LocalMailbox,
+    Outbound,
+    UnknownUser,
+    mailboxes_of,
+)
 
 
 def tenant_events(
@@ -78,7 +84,7 @@ def _tenant(work: RecipientWork) -> str | None:
         return work.entries[0].tenant_id
     if isinstance(work.route, LocalMailbox | AliasTargets):
         return mailboxes_of(work.route)[0].tenant_id
-    if isinstance(work.route, UnknownUser):
+    if isinstance(work.route, UnknownUser | Outbound):
         return work.route.tenant_id
     return None
 

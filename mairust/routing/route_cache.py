@@ -1,11 +1,14 @@
 """A short-lived cache of recipient routes, so a busy SMTP edge does not ask the metadata
 store (and hop to a thread) for every RCPT of the same few mailboxes.
 
-Only routes that deliver (a mailbox, an alias, a catch-all) are remembered: a refusal
-(unknown user, not our domain) is always looked up again, so a mailbox, alias or domain
-added a moment ago is accepted at once. A mailbox or alias removed (or a catch-all
-changed) stays routable as it was for at most ``ttl_seconds``; the pipeline routes every row again
-when it delivers, so such a message fails there with 5.1.1 rather than being lost.
+Only routes that go somewhere (a mailbox, an alias, a routing rule, a catch-all) are
+remembered: a refusal (unknown user, not our domain) is always looked up again, so a
+mailbox, alias or domain added a moment ago is accepted at once. A mailbox or alias
+removed, a rule or catch-all changed, or a domain's policy changed (it travels with the
+route) holds for at most ``ttl_seconds``; that is how long a change made over the API
+takes to reach every SMTP front-end, with no restart. The pipeline routes every row again
+when it delivers, so a message to a mailbox removed meanwhile fails there with 5.1.1
+rather than being lost.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from mairust.routing.router import (
-    Deliverable,
+    AliasTargets,
     Directory,
+    LocalMailbox,
     NotLocal,
+    Outbound,
     Route,
     UnknownUser,
     route_recipient,
 )
+
+# The routes remembered: those that go somewhere.
+Found = LocalMailbox | AliasTargets | Outbound
 
 
 class RouteCache:
@@ -39,11 +47,11 @@ class RouteCache:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._clock = clock
-        self._routes: OrderedDict[str, tuple[float, Deliverable]] = OrderedDict()
+        self._routes: OrderedDict[str, tuple[float, Found]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def cached(self, address: str) -> Deliverable | None:
+    def cached(self, address: str) -> Found | None:
         """The remembered route of ``address`` if still fresh; never touches the store."""
         found = self._routes.get(address)
         if found is None:

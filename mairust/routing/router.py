@@ -1,18 +1,20 @@
-"""Route one recipient: a local mailbox, an alias's mailboxes, an unknown user of a local
-domain, or not ours.
+"""Route one recipient: a local mailbox, an alias's mailboxes, a destination beyond this
+platform (a routing rule's forward or relay), an unknown user of a local domain, or not ours.
 
 The directory is injected (the metadata store satisfies it), so routing stays
 pure and is tested with a plain in-memory directory. Precedence: an exact mailbox, then
-an alias, then the domain's catch-all, then unknown.
+an alias, then the domain's routing rules in their order, then the domain's catch-all,
+then unknown. A route that delivers carries the recipient domain's own policy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mairust.model.address import domain_of
 from mairust.model.directory import Domain, Mailbox
+from mairust.model.policy import NO_POLICY, DomainPolicy, RouteAction, RoutingRule
 
 
 class Directory(Protocol):
@@ -24,10 +26,13 @@ class Directory(Protocol):
 
     def catchall_mailbox(self, domain: str) -> Mailbox | None: ...
 
+    def routing_rules(self, domain: str) -> list[RoutingRule]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class LocalMailbox:
     mailbox: Mailbox
+    policy: DomainPolicy = NO_POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,20 @@ class AliasTargets:
 
     address: str
     mailboxes: tuple[Mailbox, ...]
+    policy: DomainPolicy = NO_POLICY
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A routing rule sends ``address`` beyond this platform: to ``recipient`` (a forward's
+    target, or the address itself for a relay), through ``relay_host`` when set (else
+    the recipient domain's MX). Delivering it is the outbound queue's work."""
+
+    address: str
+    tenant_id: str
+    recipient: str
+    relay_host: str | None
+    policy: DomainPolicy = NO_POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +69,8 @@ class NotLocal:
     domain: str
 
 
-Route = LocalMailbox | AliasTargets | UnknownUser | NotLocal
-# The routes that deliver somewhere.
+Route = LocalMailbox | AliasTargets | Outbound | UnknownUser | NotLocal
+# The routes that deliver into a mailbox here.
 Deliverable = LocalMailbox | AliasTargets
 
 
@@ -61,16 +80,49 @@ def route_recipient(directory: Directory, address: str) -> Route:
     local = directory.get_domain(domain)
     if local is None:
         return NotLocal(domain)
+    route: Deliverable | Outbound | None = _local_route(directory, address)
+    if route is None:
+        route = _rule_route(directory, address, local)
+    if route is None:
+        catchall = directory.catchall_mailbox(domain)
+        route = LocalMailbox(catchall) if catchall is not None else None
+    if route is None:
+        return UnknownUser(address, local.tenant_id)
+    return replace(route, policy=local.policy)
+
+
+def _local_route(directory: Directory, address: str) -> Deliverable | None:
+    """The address's own mailbox or alias, if it has one."""
     mailbox = directory.find_mailbox(address)
     if mailbox is not None:
         return LocalMailbox(mailbox)
     targets = {target.id: target for target in directory.alias_targets(address)}
     if targets:
         return AliasTargets(address, tuple(targets.values()))
-    catchall = directory.catchall_mailbox(domain)
-    if catchall is not None:
-        return LocalMailbox(catchall)
-    return UnknownUser(address, local.tenant_id)
+    return None
+
+
+def _rule_route(
+    directory: Directory, address: str, domain: Domain
+) -> Deliverable | Outbound | None:
+    """Where the domain's first rule matching the address's local part sends it."""
+    local_part = address.rpartition("@")[0]
+    rule = next((r for r in directory.routing_rules(domain.name) if r.matches(local_part)), None)
+    if rule is None:
+        return None
+    match rule.action:
+        case RouteAction.LOCAL:
+            mailbox = directory.find_mailbox(rule.target)
+            return LocalMailbox(mailbox) if mailbox is not None else None
+        case RouteAction.RELAY:
+            return Outbound(address, domain.tenant_id, address, rule.target)
+        case RouteAction.FORWARD:
+            if directory.get_domain(domain_of(rule.target)) is None:
+                return Outbound(address, domain.tenant_id, rule.target, None)
+            # A forward to a local address is delivered by that address's own mailbox or
+            # alias, never by further rules or a catch-all, so rules cannot loop.
+            return _local_route(directory, rule.target)
+    return None
 
 
 def mailboxes_of(route: Route) -> tuple[Mailbox, ...]:
@@ -80,5 +132,5 @@ def mailboxes_of(route: Route) -> tuple[Mailbox, ...]:
             return (mailbox,)
         case AliasTargets(mailboxes=mailboxes):
             return mailboxes
-        case UnknownUser() | NotLocal():
+        case Outbound() | UnknownUser() | NotLocal():
             return ()

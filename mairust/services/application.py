@@ -18,6 +18,7 @@ from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.mailboxes import MailboxService
+from mairust.services.policy import PolicyDefaults, PolicyService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
@@ -41,6 +42,7 @@ class Application:
     dns: DomainDnsService
     events: EventService
     webhooks: WebhookService
+    policy: PolicyService
 
     @classmethod
     def over(
@@ -57,6 +59,7 @@ class Application:
         resolver: Resolver | None = None,
         mx_host: str = "localhost",
         webhook_urls: UrlRules | None = None,
+        policy_defaults: PolicyDefaults | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -68,7 +71,8 @@ class Application:
         ``keyring`` seals the domains' DKIM keys and the webhook signing secrets (None:
         neither can be made), ``resolver`` serves the DNS checks and ``mx_host`` is the
         host name domains point their MX at; ``webhook_urls`` says which endpoint URLs are
-        accepted (default: public https)."""
+        accepted (default: public https); ``policy_defaults`` is what a domain without its
+        own policy gets (default: the configuration's defaults)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -88,4 +92,7 @@ class Application:
             dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
             events=EventService(stores.metadata),
             webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),
+            policy=PolicyService(
+                stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
+            ),
         )

@@ -42,7 +42,14 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
-from mairust.routing.router import Directory, LocalMailbox, NotLocal, route_recipient
+from mairust.routing.router import (
+    AliasTargets,
+    Directory,
+    LocalMailbox,
+    NotLocal,
+    Outbound,
+    route_recipient,
+)
 from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
 from mairust.spool import Spool
@@ -199,9 +206,9 @@ class SendService:
         unknown: list[str] = []
         for recipient in composition.recipients:
             route = route_recipient(self._directory, recipient)
-            if isinstance(route, NotLocal):
+            if isinstance(route, NotLocal | Outbound):
                 remote.append(recipient)
-            elif not isinstance(route, LocalMailbox):
+            elif not isinstance(route, LocalMailbox | AliasTargets):
                 unknown.append(recipient)
         if remote or unknown:
             raise RecipientsNotLocal(tuple(remote), tuple(unknown))

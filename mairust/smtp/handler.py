@@ -12,9 +12,7 @@ local recipient are also kept in the recipient's tenant's event log
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import re
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,18 +35,22 @@ from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
+from mairust.model.policy import DomainPolicy
 from mairust.model.quota import is_full
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
     Directory,
     NotLocal,
+    Outbound,
     Route,
     UnknownUser,
     mailboxes_of,
 )
 from mairust.smtp import replies
+from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
+from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -56,9 +58,6 @@ log = logging.getLogger(__name__)
 NULL_SENDER = "<>"
 # RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
 MAX_ADDRESS_LENGTH = 254
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-# What may appear of a client's HELO name inside our Received: comment structure.
-_UNSAFE_HELO_CHAR = re.compile(r"[^\x21-\x7e]|[()\\]")
 
 
 class InboundHandler:
@@ -73,6 +72,7 @@ class InboundHandler:
         default_quota_bytes: int = 0,
     ) -> None:
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
         self._spool = spool
         self._settings = settings
@@ -88,6 +88,10 @@ class InboundHandler:
             weakref.WeakKeyDictionary()
         )
         self._transaction_ids: weakref.WeakKeyDictionary[SmtpEnvelope, str] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The own policy of each recipient domain of an open transaction.
+        self._policies: weakref.WeakKeyDictionary[SmtpEnvelope, dict[str, DomainPolicy]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -167,6 +171,15 @@ class InboundHandler:
                 replies.UNKNOWN_USER, "RCPT", session, envelope, [(recipient, route.tenant_id)]
             )
             return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
+        if isinstance(route, Outbound):
+            # A routing rule forwards or relays it; outbound delivery comes later (4xx:
+            # the sender keeps the message and retries).
+            self._note_refusal(
+                replies.ROUTED_ELSEWHERE, "RCPT", session, envelope, [(recipient, route.tenant_id)]
+            )
+            return _rejected(replies.ROUTED_ELSEWHERE, "RCPT", session, recipient=recipient)
+        if self._limits.declared_too_big(route.policy, envelope.mail_options):
+            return _rejected(replies.TOO_BIG_FOR_DOMAIN, "RCPT", session, recipient=recipient)
         # Checked here, before any 250, on the usage the cached route carries: it may be
         # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
         # its quota, and one emptied a moment ago may still be refused that long. What is
@@ -180,7 +193,7 @@ class InboundHandler:
         sender_check = self._senders.get(envelope)
         if self._auth is not None and sender_check is not None:
             decision = self._auth.policy.on_recipient(
-                sender_check.spf, client_ip_of(session), domain_of(recipient)
+                sender_check.spf, client_ip_of(session), domain_of(recipient), route.policy
             )
             refusal = replies.reply_for_auth(decision)
             if refusal is not None:
@@ -188,6 +201,15 @@ class InboundHandler:
                 return _rejected(
                     refusal, "RCPT", session, recipient=recipient, reason=decision.reason
                 )
+        policies = self._policies.setdefault(envelope, {})
+        domain = domain_of(recipient)
+        # The domain's allowance counts messages: its first recipient of a transaction.
+        if domain not in policies and not self._limits.admit(domain, route.policy):
+            self._note_refusal(
+                replies.DOMAIN_RATE_LIMITED, "RCPT", session, envelope, [(recipient, tenant_id)]
+            )
+            return _rejected(replies.DOMAIN_RATE_LIMITED, "RCPT", session, recipient=recipient)
+        policies[domain] = route.policy
         if tenant_id is not None:
             self._tenants.setdefault(envelope, {})[recipient] = tenant_id
         envelope.rcpt_tos.append(recipient)
@@ -197,10 +219,11 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         content = envelope.original_content or b""
         tenants = self._tenants.pop(envelope, {})
+        policies = self._policies.pop(envelope, {})
         if not content or content.isspace():
             self._note_refusal(replies.EMPTY_MESSAGE, "DATA", session, envelope, tenants.items())
             return _rejected(replies.EMPTY_MESSAGE, "DATA", session)
-        if len(content) > self._settings.max_message_size:
+        if len(content) > self._limits.size_limit(policies.values()):
             self._note_refusal(replies.MESSAGE_TOO_BIG, "DATA", session, envelope, tenants.items())
             return _rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
         body = normalize_line_endings(content)
@@ -215,7 +238,10 @@ class InboundHandler:
                 log.warning("message checks failed: %r", error)
                 return _rejected(replies.TEMP_FAILURE, "DATA", session)
             decision = self._auth.policy.on_message(
-                auth_results, client_ip_of(session), {domain_of(r) for r in envelope.rcpt_tos}
+                auth_results,
+                client_ip_of(session),
+                {domain_of(r) for r in envelope.rcpt_tos},
+                policies,
             )
             refusal = replies.reply_for_auth(decision)
             if refusal is not None:
@@ -237,7 +263,7 @@ class InboundHandler:
             helo=accepted.helo,
             client_ip=accepted.client_ip,
             hostname=self._settings.hostname,
-            protocol=_with_protocol(session, envelope),
+            protocol=with_protocol(session, envelope),
             message_id=message_id,
             recipients=accepted.rcpt_tos,
             received_at=accepted.received_at,
@@ -369,50 +395,3 @@ def client_ip_of(session: Session) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return str(peer or "")
-
-
-def _with_protocol(session: Session, envelope: SmtpEnvelope) -> str:
-    """The Received: ``with`` keyword (RFC 3848, RFC 6531 for UTF8SMTP)."""
-    if not session.extended_smtp:
-        return "SMTP"
-    name = "UTF8SMTP" if envelope.smtp_utf8 else "ESMTP"
-    if session.ssl is not None:
-        name += "S"
-    if session.authenticated:
-        name += "A"
-    return name
-
-
-def normalize_line_endings(data: bytes) -> bytes:
-    """``data`` with every bare LF and bare CR turned into CRLF (DESIGN invariant 6)."""
-    crlf = data.count(b"\r\n")
-    if data.count(b"\r") == crlf and data.count(b"\n") == crlf:
-        return data  # the usual case: nothing to rewrite, no copy made
-    return _LINE_BREAK.sub(b"\r\n", data)
-
-
-def received_header(
-    *,
-    helo: str,
-    client_ip: str,
-    hostname: str,
-    protocol: str,
-    message_id: str,
-    recipients: tuple[str, ...],
-    received_at: datetime,
-) -> bytes:
-    """Our trace header (RFC 5321 §4.4), folded, ending in CRLF."""
-    literal = f"IPv6:{client_ip}" if ":" in client_ip else client_ip
-    helo_text = _UNSAFE_HELO_CHAR.sub("?", helo)[:255] or "unknown"
-    date = email.utils.format_datetime(received_at)
-    lines = [
-        f"Received: from {helo_text} ([{literal}])",
-        f"\tby {hostname} (MaiRust) with {protocol} id {message_id}",
-    ]
-    # Only a single recipient is named: listing several would disclose the Bcc's.
-    if len(recipients) == 1:
-        lines.append(f"\tfor <{recipients[0]}>; {date}")
-    else:
-        lines[-1] += ";"
-        lines.append(f"\t{date}")
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")

@@ -34,6 +34,13 @@ UNKNOWN_USER = "550 5.1.1 Recipient address rejected: user unknown"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # RFC 3463 X.2.2: the mailbox is over its quota; a transient refusal, it may empty.
 MAILBOX_FULL = "452 4.2.2 Mailbox full"
+# A routing rule sends the recipient to another server; outbound delivery is not built yet.
+ROUTED_ELSEWHERE = (
+    "451 4.3.5 Recipient is routed to another server, but outbound delivery is not enabled"
+)
+# The recipient domain's own policy: its per-minute allowance, its largest message.
+DOMAIN_RATE_LIMITED = "450 4.7.1 Too much mail for this domain right now, try again later"
+TOO_BIG_FOR_DOMAIN = "552 5.3.4 Message size exceeds the recipient domain's limit"
 
 # -- content refusals ---------------------------------------------------------------
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed limit"

@@ -77,7 +77,7 @@ class SqlAliases:
             sa.select(aliases, mailboxes.c.address.label("target"))
             .join(alias_targets, alias_targets.c.alias_address == aliases.c.address)
             .join(mailboxes, mailboxes.c.id == alias_targets.c.mailbox_id)
-            .where(aliases.c.domain == normalize_domain(domain), *_tenant_of(scope, aliases))
+            .where(aliases.c.domain == normalize_domain(domain), *tenant_rows(scope, aliases))
             .order_by(aliases.c.address, mailboxes.c.address)
         )
         with self._db.read() as conn:
@@ -96,7 +96,7 @@ class SqlAliases:
         with self._db.write() as conn:
             owned = conn.execute(
                 sa.select(aliases.c.address).where(
-                    aliases.c.address == normalized, *_tenant_of(scope, aliases)
+                    aliases.c.address == normalized, *tenant_rows(scope, aliases)
                 )
             ).first()
             if owned is None:
@@ -147,7 +147,7 @@ class SqlAliases:
             .join(domains, domains.c.name == domain_catchalls.c.domain)
             .join(mailboxes, mailboxes.c.id == domain_catchalls.c.mailbox_id)
             .where(
-                domain_catchalls.c.domain == normalize_domain(domain), *_tenant_of(scope, domains)
+                domain_catchalls.c.domain == normalize_domain(domain), *tenant_rows(scope, domains)
             )
         )
         with self._db.read() as conn:
@@ -158,7 +158,9 @@ class SqlAliases:
 
     def clear_catchall(self, scope: Scope, domain: str) -> None:
         name = normalize_domain(domain)
-        owned = sa.select(domains.c.name).where(domains.c.name == name, *_tenant_of(scope, domains))
+        owned = sa.select(domains.c.name).where(
+            domains.c.name == name, *tenant_rows(scope, domains)
+        )
         delete = domain_catchalls.delete().where(
             domain_catchalls.c.domain == name, domain_catchalls.c.domain.in_(owned)
         )
@@ -204,7 +206,7 @@ class SqlAliases:
         return DkimKey(row.domain, row.selector, row.public_key, row.secret_id, row.created_at)
 
 
-def _tenant_of(scope: Scope, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+def tenant_rows(scope: Scope, table: sa.Table) -> list[sa.ColumnElement[bool]]:
     """Rows of ``table`` (which has ``tenant_id``) inside ``scope``; a user's scope holds
     no domain settings (they are the tenant's)."""
     match scope:

@@ -11,6 +11,7 @@ from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.address import domain_of, normalize_address, normalize_domain
 from mairust.model.directory import Domain, Mailbox, Tenant
 from mairust.model.ids import new_id
+from mairust.model.policy import DomainPolicy
 from mairust.model.principal import Role
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.storage.sql_engine import SqlDatabase
@@ -68,7 +69,7 @@ class SqlDirectory:
             row = conn.execute(
                 domains.select().where(domains.c.name == normalize_domain(name))
             ).first()
-        return None if row is None else Domain(row.name, row.tenant_id, row.created_at)
+        return None if row is None else domain_from_row(row)
 
     def list_domains(self, scope: Scope) -> list[Domain]:
         query = domains.select().order_by(domains.c.name)
@@ -78,7 +79,7 @@ class SqlDirectory:
             assert isinstance(scope, PlatformScope)  # a third kind must not see everything
         with self._db.read() as conn:
             rows = conn.execute(query).all()
-        return [Domain(row.name, row.tenant_id, row.created_at) for row in rows]
+        return [domain_from_row(row) for row in rows]
 
     def add_mailbox(
         self, address: str, password_hash: str | None = None, role: Role = Role.USER
@@ -167,4 +168,19 @@ def mailbox_from_row(row: sa.Row[Any]) -> Mailbox:
         role=Role(row.role),
         quota_bytes=row.quota_bytes,
         used_bytes=row.used_bytes,
+    )
+
+
+def domain_from_row(row: sa.Row[Any]) -> Domain:
+    """A ``domains`` row as a Domain, its own policy included."""
+    return Domain(
+        row.name,
+        row.tenant_id,
+        row.created_at,
+        DomainPolicy(
+            spf=row.spf_mode,
+            dmarc=row.dmarc_mode,
+            max_message_bytes=row.max_message_bytes,
+            messages_per_minute=row.messages_per_minute,
+        ),
     )

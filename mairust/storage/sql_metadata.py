@@ -22,6 +22,7 @@ from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
+from mairust.storage.sql_policy import SqlPolicy
 from mairust.storage.sql_queue import SqlQueue
 from mairust.storage.sql_quotas import SqlQuotas
 from mairust.storage.sql_secrets import SqlSecrets
@@ -45,6 +46,7 @@ class SqlMetadataStore(
     SqlQuotas,
     SqlFolders,
     SqlAliases,
+    SqlPolicy,
     SqlEvents,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""

@@ -102,6 +102,11 @@ domains = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Added by 0014: the domain's own policy (NULL: the configuration's).
+    sa.Column("spf_mode", sa.Text, nullable=True),
+    sa.Column("dmarc_mode", sa.Text, nullable=True),
+    sa.Column("max_message_bytes", sa.BigInteger, nullable=True),
+    sa.Column("messages_per_minute", sa.Integer, nullable=True),
 )
 
 mailboxes = sa.Table(
@@ -416,4 +421,20 @@ events = sa.Table(
         sqlite_where=sa.text("NOT published"),
         postgresql_where=sa.text("NOT published"),
     ),
+)
+
+# Added by 0014: where addresses of a domain matching a local-part pattern go.
+routing_rules = sa.Table(
+    "routing_rules",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), nullable=False),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("pattern", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("domain", "pattern"),
+    sa.Index("ix_routing_rules_domain_position", "domain", "position"),
 )

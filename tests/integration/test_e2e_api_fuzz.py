@@ -54,8 +54,8 @@ CONFIG = (
 
 def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, Any]:
     """Real values for every path parameter the API has: a delivered message with an
-    attachment, its mailbox and a folder of it, a user, a domain and an alias of it, a token
-    and a webhook endpoint."""
+    attachment, its mailbox and a folder of it, a user, a domain and an alias and a routing
+    rule of it, a token and a webhook endpoint."""
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
         smtp.sendmail("sender@remote.example", ["alice@example.test"], SEED_MESSAGE)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
@@ -80,6 +80,10 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, 
             "/api/v1/domains/example.test/aliases",
             {"address": "team@example.test", "targets": ["alice@example.test"]},
         )
+        rule = made(
+            "/api/v1/domains/example.test/routes",
+            {"pattern": "fuzz-*", "action": "local", "target": "alice@example.test"},
+        )
         tenant = alice["tenant_id"]
         hook = made("/api/v1/webhooks", {"url": "http://127.0.0.1:9/fuzz", "tenant_id": tenant})
         entry_id = delivered()[0]["id"]
@@ -93,6 +97,7 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, 
         "domain": "example.test",
         "address": "team@example.test",
         "endpoint_id": hook["id"],
+        "rule_id": rule["id"],
     }
 
 

@@ -216,6 +216,33 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/domains/{domain}/catch-all"): lambda w: Call(
         f"/api/v1/domains/{w.ids['domain_a']}/catch-all", None, "object", "", amos="403"
     ),
+    ("GET", "/api/v1/domains/{domain}/policy"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/policy", None, "object", "quarantine", amos="403"
+    ),
+    ("PUT", "/api/v1/domains/{domain}/policy"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/policy",
+        {"spf": "enforce"},
+        "object",
+        w.ids["domain_a"],
+        amos="403",
+    ),
+    ("GET", "/api/v1/domains/{domain}/routes"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/routes", None, "object", w.ids["rule_a"], amos="403"
+    ),
+    ("POST", "/api/v1/domains/{domain}/routes"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/routes",
+        {"pattern": "ops-*", "action": "local", "target": w.ids["alice_address"]},
+        "object",
+        "ops-*",
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/domains/{domain}/routes/{rule_id}"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/routes/{w.ids['rule_a']}",
+        None,
+        "object",
+        "",  # 204: no body
+        amos="403",
+    ),
     ("GET", "/api/v1/domains/{domain}/dns"): lambda w: Call(
         f"/api/v1/domains/{w.ids['domain_a']}/dns",
         None,
@@ -331,6 +358,13 @@ async def build_world(
         assert alias.status_code == 201, alias.text
         catchall = await http.put(f"{domain_paths}/catch-all", json={"mailbox": alice_address})
         assert catchall.status_code == 200, catchall.text
+        policy = await http.put(f"{domain_paths}/policy", json={"dmarc": "quarantine"})
+        assert policy.status_code == 200, policy.text
+        rule = await http.post(
+            f"{domain_paths}/routes",
+            json={"pattern": "sales-*", "action": "local", "target": alice_address},
+        )
+        assert rule.status_code == 201, rule.text
         hook = await http.post(
             "/api/v1/webhooks",
             json={"url": "http://127.0.0.1:9/hook-a", "tenant_id": tenant_a},
@@ -353,6 +387,7 @@ async def build_world(
         alice=users["alice"]["id"],
         alice_address=alice_address,
         webhook_a=webhook_a,
+        rule_a=rule.json()["id"],
         queue_id=queue_id,
         alice_token=alice_token,
         audit_a=audit_a,

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from mairust.api.routes import (
     access,
     directory,
+    domain_policy,
     domain_settings,
     events,
     folders,
@@ -33,5 +34,6 @@ api_router.include_router(folders.router)
 api_router.include_router(domain_settings.router)
 api_router.include_router(events.router)
 api_router.include_router(webhooks.router)
+api_router.include_router(domain_policy.router)
 
 __all__ = ["api_router"]

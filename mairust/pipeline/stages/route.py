@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from mairust.pipeline.stages.base import Ended, each_row
-from mairust.pipeline.work import BatchContext, Failed, Outcome, RecipientWork
+from mairust.pipeline.work import BatchContext, Deferred, Failed, Outcome, RecipientWork
 from mairust.routing.router import (
     AliasTargets,
     LocalMailbox,
     NotLocal,
+    Outbound,
     UnknownUser,
     route_recipient,
 )
@@ -19,8 +20,8 @@ from mairust.routing.router import (
 class RouteStage:
     name: ClassVar[str] = "route"
     description: ClassVar[str] = (
-        "Route the recipient: a local mailbox, an alias's mailboxes or the domain's "
-        "catch-all; or an unknown user, or not ours."
+        "Route the recipient: a local mailbox, an alias's mailboxes, a routing rule's "
+        "destination or the domain's catch-all; or an unknown user, or not ours."
     )
 
     def run(self, works: Sequence[RecipientWork], batch: BatchContext) -> Ended:
@@ -35,6 +36,13 @@ class RouteStage:
                 case UnknownUser(address=address):
                     # Accepted at RCPT, gone since (mailbox deleted): permanent.
                     return Failed(f"5.1.1 mailbox {address} no longer exists")
+                case Outbound(recipient=target, relay_host=host):
+                    # RCPT refuses these; a rule changed after the 250 sends the row here.
+                    # Kept (temporary) until outbound delivery exists to take it.
+                    return Deferred(
+                        f"4.3.5 routed to {host or target}, but outbound delivery is not "
+                        "enabled on this server"
+                    )
                 case NotLocal(domain=domain):
                     return Failed(
                         f"5.4.1 {domain} is not a local domain and relaying is not enabled"

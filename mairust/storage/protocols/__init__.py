@@ -9,7 +9,8 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 :class:`AuditStore` (the audit log), :class:`SecretStore` (sealed secrets),
 :class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
 durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
-:class:`AliasStore` and :class:`EventStore` (each tenant's event log). One SQL class
+:class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
+:class:`EventStore` (each tenant's event log). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -27,7 +28,12 @@ from typing import Protocol
 
 from mairust.storage.protocols.access import AuditStore, SecretStore, TokenStore
 from mairust.storage.protocols.bodies import BlobStore, SearchIndex
-from mairust.storage.protocols.directory import AliasStore, DirectoryStore, QuotaStore
+from mairust.storage.protocols.directory import (
+    AliasStore,
+    DirectoryStore,
+    PolicyStore,
+    QuotaStore,
+)
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
@@ -41,6 +47,7 @@ __all__ = [
     "EventStore",
     "MailboxFolders",
     "MetadataStore",
+    "PolicyStore",
     "QueueStore",
     "QuotaStore",
     "SearchBacklog",
@@ -65,6 +72,7 @@ class MetadataStore(
     QuotaStore,
     MailboxFolders,
     AliasStore,
+    PolicyStore,
     EventStore,
     Protocol,
 ):

@@ -1,4 +1,5 @@
-"""Tenants, domains, mailboxes and what hangs off them: quotas, aliases, catch-alls, DKIM keys.
+"""Tenants, domains, mailboxes and what hangs off them: quotas, aliases, catch-alls, DKIM
+keys, each domain's own policy and its routing rules.
 
 Part of :mod:`mairust.storage.protocols`; its docstring says what holds for every role.
 """
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from mairust.model.directory import Alias, CatchAll, DkimKey, Domain, Mailbox, Tenant
+from mairust.model.policy import DomainPolicy, RouteAction, RoutingRule
 from mairust.model.principal import Role
 from mairust.model.scope import Scope
 
@@ -101,3 +103,35 @@ class AliasStore(Protocol):
         ...
 
     def get_dkim_key(self, domain: str) -> DkimKey | None: ...
+
+
+class PolicyStore(Protocol):
+    """Each domain's own policy (read back with the domain, ``Domain.policy``) and its
+    routing rules. Management goes through a scope; ``routing_rules`` spans every tenant."""
+
+    def set_domain_policy(self, scope: Scope, domain: str, policy: DomainPolicy) -> None:
+        """Replace the domain's policy; NotFound if absent or outside ``scope``."""
+        ...
+
+    def routing_rules(self, domain: str) -> list[RoutingRule]:
+        """The domain's rules in the order they are tried (routing needs it)."""
+        ...
+
+    def list_routing_rules(self, scope: Scope, domain: str) -> list[RoutingRule]: ...
+
+    def add_routing_rule(
+        self,
+        domain: str,
+        tenant_id: str,
+        pattern: str,
+        action: RouteAction,
+        target: str,
+        position: int | None = None,
+    ) -> RoutingRule:
+        """NotFound unless the domain is ``tenant_id``'s; Conflict if the domain has a
+        rule for ``pattern``. No ``position``: after the domain's last rule."""
+        ...
+
+    def delete_routing_rule(self, scope: Scope, domain: str, rule_id: str) -> RoutingRule:
+        """The rule removed; NotFound if absent or outside ``scope``."""
+        ...

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from mairust.api import create_app
-from mairust.api.rate_limit import RateLimits, TokenBucket
+from mairust.api.rate_limit import RateLimits
 from mairust.config import ApiSettings, Settings
 from mairust.model.principal import Role
 from mairust.passwords import hash_password
@@ -25,41 +25,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# -- the bucket ----------------------------------------------------------------------
-
-
-def test_a_bucket_spends_its_burst_then_refills_at_the_rate() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(2.0, 3, clock=clock)
-    assert [bucket.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.take("a") == pytest.approx(0.5)
-    clock.now += 0.25
-    assert bucket.take("a") == pytest.approx(0.25)  # a refused request takes nothing
-    clock.now += 0.25
-    assert bucket.take("a") == 0.0
-    assert bucket.take("a") == pytest.approx(0.5)
-    # Never more than the burst, however long it rested.
-    clock.now += 3600
-    assert [bucket.take("a") for _ in range(4)][-1] == pytest.approx(0.5)
-
-
-def test_keys_have_their_own_buckets_and_the_oldest_is_forgotten() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(1.0, 1, clock=clock, max_keys=2)
-    assert bucket.take("a") == 0.0
-    assert bucket.take("b") == 0.0
-    assert bucket.take("a") > 0 and bucket.take("b") > 0
-    assert bucket.take("c") == 0.0  # "a" was the least recently seen: forgotten
-    assert bucket.take("a") == 0.0
-
-
-def test_a_bucket_needs_a_rate_and_a_burst() -> None:
-    with pytest.raises(ValueError):
-        TokenBucket(0.0, 1)
-    with pytest.raises(ValueError):
-        TokenBucket(1.0, 0)
 
 
 def test_zero_turns_the_limits_off() -> None:

@@ -11,6 +11,7 @@ from mairust.auth.policy import (
 )
 from mairust.auth.results import AuthResults, DmarcResult, DmarcWord, SpfResult, SpfWord
 from mairust.config import AuthSettings
+from mairust.model.policy import DomainPolicy
 
 
 def spf(word: SpfWord) -> SpfResult:
@@ -104,3 +105,26 @@ def test_passing_or_unchecked_mail_is_accepted():
     policy = AuthPolicy(AuthSettings())
     assert policy.on_message(dmarc(DmarcWord.PASS), "192.0.2.1", ["x"]).action is Action.ACCEPT
     assert policy.on_message(AuthResults(), "192.0.2.1", ["x"]).action is Action.ACCEPT
+
+
+def test_a_domains_own_policy_wins_over_the_configuration():
+    settings = AuthSettings(spf="record", dmarc="record", domains={"x.test": {"spf": "record"}})
+    policy = AuthPolicy(settings)
+    strict = DomainPolicy(spf="enforce", dmarc="enforce")
+    assert policy.on_recipient(spf(SpfWord.FAIL), "192.0.2.1", "x.test").action is Action.ACCEPT
+    assert policy.on_recipient(spf(SpfWord.FAIL), "192.0.2.1", "x.test", strict).action is (
+        Action.REJECT
+    )
+    failed = dmarc(DmarcWord.FAIL)
+    assert policy.on_message(failed, "192.0.2.1", ["x.test"]).action is Action.ACCEPT
+    own = {"x.test": strict}
+    assert policy.on_message(failed, "192.0.2.1", ["x.test"], own).action is Action.REJECT
+    # And the other way: a domain may relax what the configuration enforces.
+    enforcing = AuthPolicy(AuthSettings(spf="enforce", dmarc="enforce"))
+    lax = DomainPolicy(spf="record", dmarc="record")
+    assert enforcing.on_recipient(spf(SpfWord.FAIL), "192.0.2.1", "x.test", lax).action is (
+        Action.ACCEPT
+    )
+    assert enforcing.on_message(failed, "192.0.2.1", ["x.test"], {"x.test": lax}).action is (
+        Action.ACCEPT
+    )

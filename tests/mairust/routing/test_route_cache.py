@@ -32,6 +32,10 @@ class CountingDirectory:
         self.lookups += 1
         return None
 
+    def routing_rules(self, domain):
+        self.lookups += 1
+        return []
+
     def add(self, address: str) -> None:
         self.mailboxes[address] = Mailbox(f"id-{address}", "t1", address, NOW)
 

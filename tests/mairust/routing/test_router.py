@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mairust.model.directory import Domain, Mailbox
+from mairust.model.policy import DomainPolicy, RouteAction, RoutingRule
 from mairust.routing.router import (
     AliasTargets,
     LocalMailbox,
     NotLocal,
+    Outbound,
     UnknownUser,
     mailboxes_of,
     route_recipient,
@@ -22,11 +24,20 @@ class DictDirectory:
         mailboxes: list[str],
         aliases: dict[str, list[str]] | None = None,
         catchalls: dict[str, str] | None = None,
+        rules: dict[str, list[tuple[str, RouteAction, str]]] | None = None,
+        policy: DomainPolicy | None = None,
     ) -> None:
-        self.domains = {d: Domain(d, "t1", NOW) for d in domains}
+        self.domains = {d: Domain(d, "t1", NOW, policy or DomainPolicy()) for d in domains}
         self.mailboxes = {a: Mailbox(f"id-{a}", "t1", a, NOW) for a in mailboxes}
         self.aliases = aliases or {}
         self.catchalls = catchalls or {}
+        self.rules = {
+            domain: [
+                RoutingRule(f"r{i}", domain, "t1", pattern, action, target, i, NOW)
+                for i, (pattern, action, target) in enumerate(listed)
+            ]
+            for domain, listed in (rules or {}).items()
+        }
 
     def get_domain(self, name: str) -> Domain | None:
         return self.domains.get(name)
@@ -40,6 +51,9 @@ class DictDirectory:
     def catchall_mailbox(self, domain: str) -> Mailbox | None:
         target = self.catchalls.get(domain)
         return None if target is None else self.mailboxes[target]
+
+    def routing_rules(self, domain: str) -> list[RoutingRule]:
+        return self.rules.get(domain, [])
 
 
 def test_routes():
@@ -93,3 +107,87 @@ def test_without_a_catchall_an_unknown_address_stays_unknown():
         catchalls={"other.test": "sink@other.test"},
     )
     assert route_recipient(directory, "x@example.test") == UnknownUser("x@example.test", "t1")
+
+
+def test_rules_come_after_mailboxes_and_aliases_and_before_the_catchall():
+    directory = DictDirectory(
+        ["example.test"],
+        ["sales@example.test", "eu@example.test", "sink@example.test"],
+        aliases={"sales-team@example.test": ["eu@example.test"]},
+        catchalls={"example.test": "sink@example.test"},
+        rules={
+            "example.test": [
+                ("sales-*", RouteAction.LOCAL, "sales@example.test"),
+                ("*-eu", RouteAction.LOCAL, "eu@example.test"),
+            ]
+        },
+    )
+    boxes = directory.mailboxes
+
+    def mailbox_of(address: str) -> Mailbox:
+        (only,) = mailboxes_of(route_recipient(directory, address))
+        return only
+
+    assert mailbox_of("sales-de@example.test") == boxes["sales@example.test"]
+    # The first matching rule decides.
+    assert mailbox_of("sales-eu@example.test") == boxes["sales@example.test"]
+    assert mailbox_of("ops-eu@example.test") == boxes["eu@example.test"]
+    # An alias (and a mailbox) wins over a rule; an address no rule matches falls through.
+    assert route_recipient(directory, "sales-team@example.test") == AliasTargets(
+        "sales-team@example.test", (boxes["eu@example.test"],)
+    )
+    assert mailbox_of("info@example.test") == boxes["sink@example.test"]
+
+
+def test_a_rule_to_a_missing_mailbox_falls_through():
+    directory = DictDirectory(
+        ["example.test"],
+        [],
+        rules={"example.test": [("*", RouteAction.LOCAL, "gone@example.test")]},
+    )
+    assert route_recipient(directory, "a@example.test") == UnknownUser("a@example.test", "t1")
+
+
+def test_forward_and_relay_rules():
+    directory = DictDirectory(
+        ["example.test", "local.test"],
+        ["kept@local.test"],
+        aliases={"team@local.test": ["kept@local.test"]},
+        rules={
+            "example.test": [
+                ("out", RouteAction.FORWARD, "someone@remote.example"),
+                ("in", RouteAction.FORWARD, "kept@local.test"),
+                ("team", RouteAction.FORWARD, "team@local.test"),
+                ("nowhere", RouteAction.FORWARD, "nobody@local.test"),
+                ("*", RouteAction.RELAY, "mx.inside.example:2525"),
+            ],
+            # A rule of the target domain is never followed by a forward: no loops.
+            "local.test": [("*", RouteAction.FORWARD, "x@example.test")],
+        },
+    )
+    kept = directory.mailboxes["kept@local.test"]
+    assert route_recipient(directory, "out@example.test") == Outbound(
+        "out@example.test", "t1", "someone@remote.example", None
+    )
+    assert route_recipient(directory, "in@example.test") == LocalMailbox(kept)
+    assert mailboxes_of(route_recipient(directory, "team@example.test")) == (kept,)
+    assert route_recipient(directory, "nowhere@example.test") == UnknownUser(
+        "nowhere@example.test", "t1"
+    )
+    relayed = route_recipient(directory, "anyone@example.test")
+    assert relayed == Outbound(
+        "anyone@example.test", "t1", "anyone@example.test", "mx.inside.example:2525"
+    )
+    assert mailboxes_of(relayed) == ()
+
+
+def test_a_route_carries_its_domains_own_policy():
+    policy = DomainPolicy(spf="enforce", max_message_bytes=1000)
+    directory = DictDirectory(
+        ["example.test"],
+        ["a@example.test"],
+        rules={"example.test": [("*", RouteAction.RELAY, "relay.example")]},
+        policy=policy,
+    )
+    assert route_recipient(directory, "a@example.test").policy == policy  # type: ignore[union-attr]
+    assert route_recipient(directory, "b@example.test").policy == policy  # type: ignore[union-attr]

@@ -23,7 +23,8 @@ from mairust.errors import StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.scope import PLATFORM
-from mairust.smtp.handler import InboundAuth, normalize_line_endings, received_header
+from mairust.smtp.handler import InboundAuth
+from mairust.smtp.trace import normalize_line_endings, received_header
 from mairust.storage.stores import Stores
 from tests.support import stored_entries
 from tests.support.dict_resolver import DictResolver

@@ -15,6 +15,7 @@ from mairust.storage.protocols import (
     EventStore,
     MailboxFolders,
     MetadataStore,
+    PolicyStore,
     QueueStore,
     QuotaStore,
     SearchBacklog,
@@ -38,6 +39,7 @@ ROLES: tuple[type, ...] = (
     MailboxFolders,
     QuotaStore,
     AliasStore,
+    PolicyStore,
     EventStore,
 )
 
@@ -82,6 +84,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         folders: MailboxFolders = store
         quotas: QuotaStore = store
         aliases: AliasStore = store
+        policies: PolicyStore = store
         events: EventStore = store
         metadata: MetadataStore = store
         for role, played in zip(
@@ -99,6 +102,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 folders,
                 quotas,
                 aliases,
+                policies,
                 events,
                 metadata,
             ),
