@@ -13,6 +13,7 @@ from mairust.config import Settings
 from mairust.errors import Forbidden, InvalidInput, NotFound, StorageUnavailable
 from mairust.model.compose import Composition, NamedAddress
 from mairust.model.message import BlobInfo, Envelope
+from mairust.model.policy import RouteAction
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
@@ -251,3 +252,22 @@ async def test_an_observer_hears_of_each_send_and_its_failure_costs_nothing(
     receipt = await service.send(ADMIN, message("alice@a.example", "amos@a.example"))
     assert heard == [f"test-admin {receipt.queue_id} alice@a.example"]
     assert len(stores.metadata.list_queue()) == 1
+
+
+async def test_an_alias_is_local_and_a_rule_that_leaves_the_platform_is_remote(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    stores.metadata.add_alias("team@a.example", tenants.a.id, [tenants.amos.id])
+    stores.metadata.add_routing_rule(
+        "a.example", tenants.a.id, "out-*", RouteAction.FORWARD, "joe@remote.example"
+    )
+    refused = message("alice@a.example", "out-1@a.example")
+    with pytest.raises(RecipientsNotLocal) as caught:
+        await service.send(user(tenants, tenants.alice.id), refused)
+    assert caught.value.remote == ("out-1@a.example",) and caught.value.unknown == ()
+    assert_nothing_stored(stores)
+    receipt = await service.send(
+        user(tenants, tenants.alice.id), message("alice@a.example", "team@a.example")
+    )
+    assert receipt.recipients == ("team@a.example",)
+    assert [r.recipient for r in stores.metadata.list_queue()] == ["team@a.example"]
