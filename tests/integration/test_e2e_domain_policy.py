@@ -9,7 +9,10 @@ import re
 import smtplib
 from typing import Any
 
+import httpx
 import pytest
+
+from tests.support.mairust_server import ADMIN_TOKEN
 
 DOMAIN = "policy.test"
 BIG_BODY = "\r\n".join(["y" * 70] * 45)  # ~3.2 KB in lines of legal length
@@ -54,10 +57,20 @@ def test_policy_and_rules_take_effect_without_a_restart(server, wait_until):
     code, reply = attempt(server, f"ann@{DOMAIN}", BIG_BODY)
     assert code == 250, reply
     paths = f"/api/v1/domains/{DOMAIN}"
-    with server.api() as api:
+    # From another loopback address: the audit log (and the log-in throttle) must see the
+    # client's address through Serve's proxy, not the proxy's own.
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{server.api_port}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        transport=httpx.HTTPTransport(local_address="127.0.0.7"),
+        timeout=30,
+    ) as api:
         answer = api.put(f"{paths}/policy", json={"max_message_bytes": 2000})
         assert answer.status_code == 200, answer.text
         assert answer.json()["effective"]["max_message_bytes"] == 2000
+        audit = api.get("/api/v1/audit", params={"limit": 50}).json()["items"]
+    [record] = [r for r in audit if r["action"] == "domain.policy.set"]
+    assert record["target"] == DOMAIN and record["source"] == "127.0.0.7", record
     # The front-ends' route cache forgets within smtp.recipient_cache_seconds (10 s).
     wait_until(
         lambda: attempt(server, f"ann@{DOMAIN}", BIG_BODY)[0] == 552,
