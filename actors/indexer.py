@@ -1,8 +1,12 @@
-"""Indexer actor: drains the durable search backlog while the search role is reachable.
+"""Indexer actor: drains the durable search backlog while the search role is reachable,
+and purges Trash and Junk past their retention (the retention loop).
 
-The drain loop runs under a Supervisor: a store that is down is an ordinary wait (logged,
-tried again next round); any other error is logged with its traceback and the loop
-restarts with backoff; a loop that keeps failing exits the actor, and Ray restarts it.
+Each loop runs under its own Supervisor: a store that is down is an ordinary wait
+(logged, tried again next round); any other error is logged with its traceback and the
+loop restarts with backoff; a loop that keeps failing exits the actor, and Ray restarts
+it. The retention loop runs every ``mailbox.expire_interval_seconds`` (0: not at all),
+first at start-up; a purge removes the search documents too, so it lives beside the
+search backlog.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import ray
@@ -18,6 +23,7 @@ from actors.supervised import loop_report, start_supervised
 from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.search.indexing import drain_search_backlog
+from mairust.services.mailboxes import MailboxService
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 
@@ -25,10 +31,12 @@ _log = logging.getLogger(__name__)
 
 INDEXER_LOOP = "search backlog loop"
 INDEXER_BACKOFF = Backoff(give_up_after=8)
+RETENTION_LOOP = "retention loop"
 
 
 class IndexerHost:
-    """Every ``cluster.search_backlog_interval`` seconds, index what the backlog holds."""
+    """Every ``cluster.search_backlog_interval`` seconds, index what the backlog holds;
+    every ``mailbox.expire_interval_seconds``, purge expired Trash and Junk."""
 
     # Ray runs an async __init__ on the actor's loop (again after a restart).
     async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]
@@ -38,7 +46,14 @@ class IndexerHost:
         self.indexed = 0
         self._wake = asyncio.Event()
         self._supervisor = Supervisor(INDEXER_LOOP, self._run, INDEXER_BACKOFF)
-        self._task = start_supervised(self._supervisor)
+        self._tasks = [start_supervised(self._supervisor)]
+        self._mailboxes = MailboxService(self._stores, settings.mailbox)
+        self._expire_interval = settings.mailbox.expire_interval_seconds
+        self.expired = 0
+        self._retention: Supervisor | None = None
+        if self._expire_interval > 0:
+            self._retention = Supervisor(RETENTION_LOOP, self._run_retention, INDEXER_BACKOFF)
+            self._tasks.append(start_supervised(self._retention))
 
     async def _run(self) -> None:
         while True:
@@ -57,6 +72,26 @@ class IndexerHost:
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
 
+    async def _run_retention(self) -> None:
+        assert self._retention is not None
+        while True:
+            try:
+                report = await asyncio.to_thread(self._mailboxes.expire, datetime.now(UTC))
+            except MairustError as error:  # a store is down: next round
+                _log.info("retention waits: %s", error)
+            else:
+                self._retention.progress()
+                purged = report.trash + report.junk
+                self.expired += purged
+                if purged:
+                    _log.info(
+                        "retention purged %d from Trash and %d from Junk (%d bodies deleted)",
+                        report.trash,
+                        report.junk,
+                        report.blobs_deleted,
+                    )
+            await asyncio.sleep(self._expire_interval)
+
     async def drain_now(self) -> None:
         """Wake the loop (tests, and operators after an outage)."""
         self._wake.set()
@@ -64,17 +99,30 @@ class IndexerHost:
     async def stats(self) -> dict[str, int]:
         backlog = await asyncio.to_thread(self._stores.metadata.search_backlog_size)
         restarts = self._supervisor.restarts
-        return {"indexed": self.indexed, "backlog": backlog, "loop_restarts": restarts}
+        return {
+            "indexed": self.indexed,
+            "backlog": backlog,
+            "loop_restarts": restarts,
+            "expired": self.expired,
+            "retention_restarts": self._retention.restarts if self._retention else 0,
+        }
 
     async def backlog_loop(self) -> dict[str, Any]:
         """The supervisor's view of the drain loop: restarts, last error, progress age."""
         return loop_report(self._supervisor.state)
 
+    async def retention_loop(self) -> dict[str, Any] | None:
+        """The retention loop's supervisor view; None when it is turned off."""
+        return loop_report(self._retention.state) if self._retention else None
+
     async def stop(self) -> None:
         self._supervisor.stop()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._retention is not None:
+            self._retention.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._stores.close()
 
 

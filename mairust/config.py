@@ -76,6 +76,9 @@ class MailboxSettings(_Section):
     trash_days: int = Field(30, ge=0)
     # Days an entry stays in Junk (from when it arrived or was moved there); 0: never purged.
     junk_days: int = Field(30, ge=0)
+    # How often `mairust up` purges what Trash and Junk hold past those days (the indexer
+    # actor's retention loop); 0: never by itself (`mairust mailbox expire` still does).
+    expire_interval_seconds: float = Field(3600.0, ge=0)
 
 
 class StorageSettings(_Section):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import ray
 
 from actors.indexer import IndexerActor
+from mairust.config import MailboxSettings
 from mairust.model.mailbox import NewEntry
 from mairust.model.scope import PLATFORM
+from tests.support.stored_entries import deliver
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
@@ -32,3 +36,31 @@ def test_backlog_drains_on_a_nudge(spawn, world, body, wait_until):
     assert ray.get(indexer.stats.remote(), timeout=30)["indexed"] == 1
     hits = world.stores.search.search(PLATFORM, "numbat")
     assert [h.entry_id for h in hits] == [entry.id]
+
+
+def test_the_retention_loop_purges_expired_junk_by_itself(spawn, world, wait_until):
+    alice = world.stores.metadata.find_mailbox(world.mailbox())
+    assert alice is not None
+    old = datetime.now(UTC) - timedelta(days=40)
+    expired = deliver(world.stores.metadata, alice, folder="Junk", received_at=old)
+    kept = deliver(world.stores.metadata, alice, folder="Junk")
+    settings = world.settings.model_copy(
+        update={"mailbox": MailboxSettings(junk_days=30, expire_interval_seconds=0.5)}
+    )
+    indexer = spawn(IndexerActor, settings)
+    wait_until(
+        lambda: ray.get(indexer.stats.remote(), timeout=30)["expired"] == 1,
+        what="the expired Junk entry purged",
+    )
+    left = world.stores.metadata.get_entries(PLATFORM, [expired.id, kept.id])
+    assert [entry.id for entry in left] == [kept.id]
+    report = ray.get(indexer.retention_loop.remote(), timeout=30)
+    assert report is not None and report["restarts"] == 0
+
+
+def test_no_retention_loop_when_it_is_turned_off(spawn, world):
+    settings = world.settings.model_copy(
+        update={"mailbox": MailboxSettings(expire_interval_seconds=0)}
+    )
+    indexer = spawn(IndexerActor, settings)
+    assert ray.get(indexer.retention_loop.remote(), timeout=30) is None
