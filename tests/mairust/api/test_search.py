@@ -5,30 +5,15 @@ altered one, is a 422)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from mairust.api import create_app
-from mairust.config import Settings
 from mairust.model.mailbox import SearchDocument
 from mairust.model.principal import Role
 from mairust.model.scope import PLATFORM
-from mairust.storage.factory import migrate, open_stores
-from mairust.storage.opensearch_search import parse_opensearch_url
-from tests.mairust.api.conftest import (
-    ADMIN_TOKEN,
-    AUTH,
-    TOKEN_KEYS,
-    MailSeeder,
-    act_as_tenant,
-    issue_token,
-)
-from tests.support.opensearch_indexes import admin_client, fresh_index_url
+from tests.mairust.api.conftest import act_as_tenant, issue_token
 
 
 @pytest.fixture
@@ -300,46 +285,16 @@ async def test_filters_keep_to_the_tenant(app, client, shelf, seeder):
 # -- paging by cursor, on every search backend ---------------------------------------
 
 
-@dataclass
-class Backend:
-    app: FastAPI
-    client: httpx.AsyncClient
-    seeder: MailSeeder
-
-
-@pytest.fixture(params=["fts5", "opensearch"])
-async def backend(request, tmp_path) -> AsyncIterator[Backend]:
-    """The API over embedded stores, searching with FTS5 or the test OpenSearch node."""
-    search = fresh_index_url() if request.param == "opensearch" else ""
-    settings = Settings(
-        data_dir=tmp_path, api={"admin_token": ADMIN_TOKEN}, storage={"search": search}
-    )
-    migrate(settings.storage)
-    stores = open_stores(settings.storage)
-    app = create_app(settings, stores, TOKEN_KEYS)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=AUTH
-        ) as http:
-            yield Backend(app, http, MailSeeder(stores))
-    finally:
-        stores.close()
-        if search:
-            client = admin_client()
-            client.indices.delete(index=parse_opensearch_url(search).index)
-            client.close()
-
-
-async def _walk(client: httpx.AsyncClient, params: dict[str, object]) -> list[str]:
+async def _walk(client: httpx.AsyncClient, params: dict[str, str | int]) -> list[str]:
+    """The ids of every page of one search, following ``next`` as ``before``."""
     seen: list[str] = []
-    cursor = None
+    cursor: str | None = None
     for _ in range(100):
         asked = {**params, "before": cursor} if cursor else params
         response = await client.get("/api/v1/search", params=asked)
         assert response.status_code == 200, response.text
         page = response.json()
-        assert len(page["items"]) <= params["limit"]
+        assert len(page["items"]) <= int(params["limit"])
         seen.extend(item["id"] for item in page["items"])
         if page["next"] is None:
             return seen
@@ -348,10 +303,10 @@ async def _walk(client: httpx.AsyncClient, params: dict[str, object]) -> list[st
 
 
 @pytest.fixture
-def ledger(backend):
+def ledger(search_backend):
     """30 equal messages to Jane at one instant (equal scores, equal times), 4 better ones
     and one to Olga of another tenant."""
-    seeder = backend.seeder
+    seeder = search_backend.seeder
     seeder.tenant("example.com")
     jane = seeder.mailbox("jane@example.com")
     seeder.tenant("other.example")
@@ -365,26 +320,26 @@ def ledger(backend):
     return {"jane": jane, "olga": olga, "ties": ties, "top": top}
 
 
-async def test_every_page_of_equal_scores_shows_each_hit_once_in_order(backend, ledger):
-    act_as_tenant(backend.app, backend.client, ledger["jane"].tenant_id)
+async def test_every_page_of_equal_scores_shows_each_hit_once_in_order(search_backend, ledger):
+    act_as_tenant(search_backend.app, search_backend.client, ledger["jane"].tenant_id)
     whole = (
-        await backend.client.get("/api/v1/search", params={"q": "ledger", "limit": 500})
+        await search_backend.client.get("/api/v1/search", params={"q": "ledger", "limit": 500})
     ).json()
     ids = [item["id"] for item in whole["items"]]
     assert ids == sorted(ledger["top"]) + sorted(ledger["ties"])  # score, then id
     scores = [item["score"] for item in whole["items"]]
     assert len(set(scores[:4])) == 1 and len(set(scores[4:])) == 1 and scores[0] > scores[4]
     for limit in (1, 3, 7, 33, 34):
-        assert await _walk(backend.client, {"q": "ledger", "limit": limit}) == ids, limit
-    assert await _walk(backend.client, {"q": "ledger folder:INBOX", "limit": 4}) == ids
+        assert await _walk(search_backend.client, {"q": "ledger", "limit": limit}) == ids, limit
+    assert await _walk(search_backend.client, {"q": "ledger folder:INBOX", "limit": 4}) == ids
     # filters alone: newest first, then by id (all at one instant here)
-    newest = await _walk(backend.client, {"q": "from:remote.example", "limit": 5})
+    newest = await _walk(search_backend.client, {"q": "from:remote.example", "limit": 5})
     assert newest == sorted(ids)
 
 
-async def test_a_cursor_of_another_search_is_a_422(backend, ledger, expect_problem):
-    client = backend.client
-    act_as_tenant(backend.app, client, ledger["jane"].tenant_id)
+async def test_a_cursor_of_another_search_is_a_422(search_backend, ledger, expect_problem):
+    client = search_backend.client
+    act_as_tenant(search_backend.app, client, ledger["jane"].tenant_id)
     first = (await client.get("/api/v1/search", params={"q": "ledger", "limit": 2})).json()
     cursor = first["next"]
     others = [
@@ -411,12 +366,14 @@ async def test_a_cursor_of_another_search_is_a_422(backend, ledger, expect_probl
         expect_problem(response, 422)
 
 
-async def test_another_tenants_cursor_is_a_422_and_shows_nothing(backend, ledger, expect_problem):
-    client = backend.client
-    act_as_tenant(backend.app, client, ledger["jane"].tenant_id)
+async def test_another_tenants_cursor_is_a_422_and_shows_nothing(
+    search_backend, ledger, expect_problem
+):
+    client = search_backend.client
+    act_as_tenant(search_backend.app, client, ledger["jane"].tenant_id)
     cursor = (await client.get("/api/v1/search", params={"q": "ledger", "limit": 1})).json()["next"]
     assert cursor
-    act_as_tenant(backend.app, client, ledger["olga"].tenant_id)
+    act_as_tenant(search_backend.app, client, ledger["olga"].tenant_id)
     own = (await client.get("/api/v1/search", params={"q": "ledger"})).json()
     assert [item["mailbox"] for item in own["items"]] == ["olga@other.example"]
     response = await client.get("/api/v1/search", params={"q": "ledger", "before": cursor})
@@ -424,7 +381,7 @@ async def test_another_tenants_cursor_is_a_422_and_shows_nothing(backend, ledger
     assert ledger["jane"].address not in response.text
     assert "ledger" not in problem["detail"].lower()
     # a user of Jane's own tenant: another scope, so not Jane's admin's cursor either
-    token = issue_token(backend.app, Role.USER, ledger["jane"].tenant_id, ledger["jane"].id)
+    token = issue_token(search_backend.app, Role.USER, ledger["jane"].tenant_id, ledger["jane"].id)
     client.headers["Authorization"] = f"Bearer {token}"
     response = await client.get("/api/v1/search", params={"q": "ledger", "before": cursor})
     expect_problem(response, 422)
