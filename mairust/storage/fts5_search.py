@@ -94,10 +94,9 @@ def _utc_text(moment: datetime) -> str:
 def _position(after: SearchPosition) -> tuple[float, str, str]:
     """``after`` as this index makes positions: (rank, received_at text, entry id)."""
     match after:
-        case (float() | int() as rank, str() as received, str() as entry_id) if not isinstance(
-            rank, bool
-        ):
-            return float(rank), received, entry_id
+        case (float() | int() as rank, str() as received, str() as entry_id):
+            if not isinstance(rank, bool):
+                return float(rank), received, entry_id
     raise InvalidInput("not a position in this search index's order")
 
 
