@@ -168,9 +168,10 @@ class SearchResult(MessageSummary):
 
 class SearchPage(BaseModel):
     items: list[SearchResult]
-    limit: int
-    offset: int
-    next_offset: int | None = Field(description="Offset of the next page; null at the end.")
+    next: str | None = Field(
+        description="Cursor of the next page, to pass as `before` with the same `q` and "
+        "`mailbox`; null at the end."
+    )
 
 
 class DomainOut(BaseModel):

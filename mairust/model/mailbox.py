@@ -84,8 +84,14 @@ class SearchDocument:
     folder: str = DEFAULT_FOLDER
 
 
+# Where a hit stands in a search's order, as the backend that found it sorts: JSON scalars,
+# opaque to everyone else. Passed back as ``after``, the backend continues behind that hit.
+SearchPosition = tuple[str | int | float, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     entry_id: str
     score: float
     snippet: str = ""
+    position: SearchPosition = ()

@@ -85,7 +85,7 @@ class Application:
             directory=directory,
             tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
             mailboxes=MailboxService(stores, mailbox, audit=audit),
-            search=SearchService(stores),
+            search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
             sending=SendService(stores.metadata, spool, send_policy, clock),

@@ -1,12 +1,15 @@
-"""Full-text search over the entries in the caller's scope.
+"""Full-text search over the entries in the caller's scope, paged by cursor.
 
-The search role returns entry ids with a score and snippet; the entries come from the
-metadata store through the same scope, so a stale or foreign index hit is left out
-rather than shown (invariant 5).
+The search role returns entry ids with a score, a snippet and their position in the
+search's order; the entries come from the metadata store through the same scope, so a
+stale or foreign index hit is left out rather than shown (invariant 5). Pages go by an
+opaque cursor like every listing (``next`` of one page starts the next), sealed to the
+search it came from (:mod:`mairust.services.search_cursors`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mairust.errors import InvalidInput
@@ -14,6 +17,7 @@ from mairust.model.mailbox import MailboxEntry
 from mairust.model.principal import Permission, Principal
 from mairust.model.search_query import parse_search
 from mairust.services.access import require
+from mairust.services.search_cursors import SearchCursors, search_binding
 from mairust.storage.stores import Stores
 
 
@@ -27,14 +31,18 @@ class Found:
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     found: list[Found]
-    # The index filled the page: more hits may be behind it (hits outside the scope are
-    # left out of ``found``, so its length cannot tell).
-    full: bool
+    # The cursor of the next page; None on the last. Hits outside the scope (a stale
+    # index) are left out of ``found``, so a page may hold fewer than asked, or none,
+    # and still have a next one.
+    next: str | None
 
 
 class SearchService:
-    def __init__(self, stores: Stores) -> None:
+    def __init__(self, stores: Stores, cursor_keys: Sequence[bytes]) -> None:
+        """``cursor_keys``: the API token digest keys, current first (cursors are sealed
+        with a key derived from them)."""
         self._stores = stores
+        self._cursors = SearchCursors(cursor_keys)
 
     def search(
         self,
@@ -42,28 +50,38 @@ class SearchService:
         q: str,
         mailbox_id: str | None = None,
         limit: int = 50,
-        offset: int = 0,
+        after: str | None = None,
     ) -> SearchPage:
-        """Entries matching every word, phrase and filter of ``q``; the hits' order."""
+        """Entries matching every word, phrase and filter of ``q``, in the hits' order,
+        from behind the cursor ``after`` (the ``next`` of the previous page of the same
+        search); InvalidInput for a cursor of another search, scope or an altered one."""
         require(principal, Permission.READ)
         query = parse_search(q)
         if query.is_empty:
             raise InvalidInput("the search query has no words and no filters")
+        if limit <= 0:
+            raise InvalidInput("the page size must be positive")
         if mailbox_id is not None:
             self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
+        binding = search_binding(principal.scope, mailbox_id, query)
+        start = self._cursors.open(binding, after) if after is not None else None
+        # One hit more than asked tells whether another page exists without a count.
         hits = self._stores.search.search(
             principal.scope,
             query.text,
             mailbox_id=mailbox_id,
-            limit=limit,
-            offset=offset,
+            limit=limit + 1,
+            after=start,
             filters=query.filters,
         )
-        entries = self._stores.metadata.get_entries(principal.scope, [hit.entry_id for hit in hits])
+        page = hits[:limit]
+        more = len(hits) > limit
+        entries = self._stores.metadata.get_entries(principal.scope, [hit.entry_id for hit in page])
         found = {entry.id: entry for entry in entries}
         shown = [
             Found(found[hit.entry_id], hit.score, hit.snippet)
-            for hit in hits
+            for hit in page
             if hit.entry_id in found
         ]
-        return SearchPage(shown, full=len(hits) == limit)
+        next_cursor = self._cursors.seal(binding, page[-1].position) if more else None
+        return SearchPage(shown, next_cursor)

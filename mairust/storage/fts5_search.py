@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.mailbox import SearchDocument, SearchHit
+from mairust.model.mailbox import SearchDocument, SearchHit, SearchPosition
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import (
     AUTH_FILTER_KEYS,
@@ -89,6 +89,15 @@ def _utc_text(moment: datetime) -> str:
     """Fixed-width UTC text, so that ordering the text orders the times."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _position(after: SearchPosition) -> tuple[float, str, str]:
+    """``after`` as this index makes positions: (rank, received_at text, entry id)."""
+    match after:
+        case (float() | int() as rank, str() as received, str() as entry_id):
+            if not isinstance(rank, bool):
+                return float(rank), received, entry_id
+    raise InvalidInput("not a position in this search index's order")
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[list[str], list[str]]:
@@ -248,26 +257,30 @@ class Fts5SearchIndex:
         query: str,
         mailbox_id: str | None = None,
         limit: int = 50,
-        offset: int = 0,
+        after: SearchPosition | None = None,
         filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
         typed = search_filters(filters)  # InvalidInput for unknown keys and bad values
         if not query.strip() and not filters:
             raise InvalidInput("empty search query")
-        params: list[str | int] = []
+        start = _position(after) if after is not None else None
+        params: list[str | int | float] = []
         if query.strip():
             match = fts5_query(query)
             if match is None:
                 return []
             sql = (
-                "SELECT d.entry_id, bm25(fulltext) AS rank_value, "
+                "SELECT d.entry_id, bm25(fulltext) AS rank_value, d.received_at, "
                 f"snippet(fulltext, -1, '', '', '…', {_SNIPPET_TOKENS}) "
                 "FROM fulltext JOIN documents AS d ON d.rowid = fulltext.rowid "
                 "WHERE fulltext MATCH ?"
             )
             params.append(match)
         else:  # filters alone: newest first, no text rank
-            sql = "SELECT d.entry_id, 0.0 AS rank_value, '' FROM documents AS d WHERE 1 = 1"
+            sql = (
+                "SELECT d.entry_id, 0.0 AS rank_value, d.received_at, '' "
+                "FROM documents AS d WHERE 1 = 1"
+            )
         if limit <= 0:
             return []
         conditions, values = _filter_sql(typed)
@@ -285,12 +298,25 @@ class Fts5SearchIndex:
         if mailbox_id is not None:
             sql += " AND d.mailbox_id = ?"
             params.append(mailbox_id)
-        # bm25 is lower-is-better; ties go newest first, then by id, for stable pages.
-        sql += " ORDER BY rank_value, d.received_at DESC, d.entry_id LIMIT ? OFFSET ?"
-        params.extend([limit, max(offset, 0)])
+        # bm25 is lower-is-better; ties go newest first, then by id: a total order, so a
+        # page starts exactly behind the previous page's last hit. The rank is compared
+        # outside the query that computes it (bm25() is for result columns only).
+        sql = f"SELECT * FROM ({sql}) AS hits"
+        if start is not None:
+            rank, received, entry_id = start
+            sql += (
+                " WHERE rank_value > ? OR (rank_value = ? AND (received_at < ? "
+                "OR (received_at = ? AND entry_id > ?)))"
+            )
+            params.extend([rank, rank, received, received, entry_id])
+        sql += " ORDER BY rank_value, received_at DESC, entry_id LIMIT ?"
+        params.append(limit)
         with self._transaction(write=False) as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [SearchHit(entry_id=row[0], score=-row[1], snippet=row[2]) for row in rows]
+        return [
+            SearchHit(row[0], score=-row[1], snippet=row[3], position=(row[1], row[2], row[0]))
+            for row in rows
+        ]
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mairust.errors import InvalidInput
+from mairust.model.mailbox import SearchPosition
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.search_query import SearchFilters
 
@@ -19,10 +21,25 @@ MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 _FRAGMENT_CHARS = 150
 
 
+def search_after(after: SearchPosition, scored: bool) -> list[str | int | float]:
+    """``after`` as the sort values of a hit of this order (``search_after``): score,
+    received_at in epoch milliseconds and entry id; without the score when ``scored`` is
+    False. InvalidInput for anything else, before it reaches the engine."""
+    match after:
+        case (float() | int() as score, int() as received, str() as entry_id) if scored:
+            if not isinstance(score, bool) and not isinstance(received, bool):
+                return [score, received, entry_id]
+        case (int() as received, str() as entry_id) if not scored:
+            if not isinstance(received, bool):
+                return [received, entry_id]
+    raise InvalidInput("not a position in this search index's order")
+
+
 def search_body(
     scope: Scope, terms: list[str], mailbox_id: str | None, filters: SearchFilters
 ) -> dict[str, Any]:
-    """Every term required (best first, ties newest first); filters alone: newest first."""
+    """Every term required (best first, ties newest first, then by entry id: a total
+    order, which ``search_after`` pages through); filters alone: newest first."""
     conditions = filter_conditions(scope, mailbox_id, filters)
     newest_first = [{"received_at": "desc"}, {"entry_id": "asc"}]
     if not terms:  # filters alone: no text rank

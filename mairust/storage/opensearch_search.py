@@ -13,7 +13,8 @@ query is required (:func:`mairust.model.search_query.search_terms`), each a phra
 tokens found in one of subject, body, sender or recipients; user input never reaches a query
 parser (``multi_match`` takes text, not syntax); diacritics of Latin letters are removed (ß,
 æ, ø stay letters of their own) and case is folded; hits come best first (BM25), ties newest
-first; filters alone list newest first. The request body is built in
+first, then by entry id (a total order, paged with ``search_after``); filters alone list
+newest first. The request body is built in
 :mod:`mairust.storage.opensearch_query`.
 
 Writes use ``refresh=wait_for``: ``index()``, ``update_labels()`` and ``delete()`` return
@@ -40,7 +41,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.mailbox import SearchDocument, SearchHit
+from mairust.model.mailbox import SearchDocument, SearchHit, SearchPosition
 from mairust.model.scope import Scope
 from mairust.model.search_query import (
     AUTH_FILTER_KEYS,
@@ -48,14 +49,15 @@ from mairust.model.search_query import (
     search_filters,
     search_terms,
 )
-from mairust.storage.opensearch_query import MARK_CLOSE, MARK_OPEN, search_body
+from mairust.storage.opensearch_query import MARK_CLOSE, MARK_OPEN, search_after, search_body
 
 log = logging.getLogger(__name__)
 
 # Bumped when the mapping or analysis changes: an index of another layout is refused.
 LAYOUT_VERSION = 2
 _SNIPPET_FIELDS = ("body", "subject", "from_addr.text", "to_addrs.text")  # first highlighted wins
-# from + size past this is refused by the engine; the API pages up to 10,000 + 500.
+# The index's cap on from + size; pages go by search_after (from is always 0), so only
+# the page size (at most 500) meets it. Kept as an index setting of the layout.
 MAX_RESULT_WINDOW = 20_000
 _MAX_WORDS = 200  # each term is a clause per text field; the engine caps clauses at 1,024
 # Snippets: the text is cut to a few words either side of the first mark, like FTS5's snippet().
@@ -368,7 +370,7 @@ class OpenSearchIndex:
         query: str,
         mailbox_id: str | None = None,
         limit: int = 50,
-        offset: int = 0,
+        after: SearchPosition | None = None,
         filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
         self._ready_or_raise()
@@ -379,13 +381,15 @@ class OpenSearchIndex:
         terms = list({term.casefold(): term for term in search_terms(query)}.values())
         if len(terms) > _MAX_WORDS:
             raise InvalidInput(f"search query has more than {_MAX_WORDS} words")
-        offset = max(offset, 0)
+        start = search_after(after, scored=bool(terms)) if after is not None else None
         if (query.strip() and not terms) or limit <= 0:
             return []
-        if offset + limit > MAX_RESULT_WINDOW:
-            raise InvalidInput(f"search pages end at {MAX_RESULT_WINDOW} hits")
         body = search_body(scope, terms, mailbox_id, typed)
-        body.update({"from": offset, "size": limit, "track_total_hits": False, "_source": False})
+        # search_after, not from/size: a page deep in the hits costs what the first does,
+        # and has no window to end at.
+        body.update({"size": limit, "track_total_hits": False, "_source": False})
+        if start is not None:
+            body["search_after"] = start
         with _unavailable_on_failure("search"):
             response = self._client.search(index=self.name, body=body)
         return [self._hit_of(hit, scored=bool(terms)) for hit in response["hits"]["hits"]]
@@ -398,7 +402,7 @@ class OpenSearchIndex:
             "",
         )
         score = float(hit.get("_score") or 0.0) if scored else 0.0
-        return SearchHit(entry_id=hit["_id"], score=score, snippet=snippet)
+        return SearchHit(hit["_id"], score, snippet, position=tuple(hit["sort"]))
 
     def close(self) -> None:
         self._client.close()

@@ -44,7 +44,6 @@ from mairust.errors import InvalidInput
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
-MAX_SEARCH_OFFSET = 10_000
 MAX_DEPTH = 10
 MAX_ALIASES = 20
 MAX_TOKENS = 2_000

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from mairust.api.graphql import inputs
 from mairust.api.graphql.context import GraphQLContext
-from mairust.api.graphql.limits import DEFAULT_PAGE, MAX_SEARCH_OFFSET, page_size
+from mairust.api.graphql.limits import DEFAULT_PAGE, page_size
 from mairust.api.graphql.types import (
     Folder,
     Mailbox,
@@ -26,9 +26,9 @@ from mairust.api.graphql.types import (
     ThreadPage,
     ThreadSummary,
 )
-from mairust.errors import InvalidInput
 from mairust.model.search_query import normalised_filters
 from mairust.services.mailboxes import EntryFilters
+from mairust.services.search_cursors import MAX_CURSOR_LENGTH
 
 Context = Info[GraphQLContext, None]
 
@@ -121,31 +121,33 @@ class Query:
             messages=[Message.of(entry) for entry in found[:size]],
         )
 
-    @strawberry.field(description="Messages matching every word, phrase and filter of `query`.")
+    @strawberry.field(
+        description="Messages matching every word, phrase and filter of `query`, best first "
+        "(score, then newest, then id: each hit on exactly one page)."
+    )
     async def search(
         self,
         info: Context,
         query: str,
         mailbox_id: strawberry.ID | None = None,
         first: int = DEFAULT_PAGE,
-        offset: int = 0,
+        after: strawberry.ID | None = None,
     ) -> SearchPage:
         ctx = info.context
-        if not 0 <= offset <= MAX_SEARCH_OFFSET:
-            raise InvalidInput(f"'offset' must be between 0 and {MAX_SEARCH_OFFSET}")
-        size = page_size(first)
+        if after is not None:
+            inputs.bounded(after, MAX_CURSOR_LENGTH, "after")
         page = await ctx.call(
             ctx.application.search.search,
             ctx.principal,
             inputs.bounded(query, inputs.MAX_QUERY_LENGTH, "query"),
             mailbox_id,
-            size,
-            offset,
+            page_size(first),
+            after,
         )
         return SearchPage(
             items=[
                 SearchResult(message=Message.of(hit.entry), score=hit.score, snippet=hit.snippet)
                 for hit in page.found
             ],
-            next_offset=offset + size if page.full else None,
+            next=strawberry.ID(page.next) if page.next is not None else None,
         )

@@ -164,8 +164,9 @@ class SearchResult:
 @strawberry.type
 class SearchPage:
     items: list[SearchResult]
-    next_offset: int | None = strawberry.field(
-        description="`offset` of the next page; null at the end."
+    next: strawberry.ID | None = strawberry.field(
+        description="Cursor of the next page, to pass as `after` with the same `query` and "
+        "`mailboxId`; null at the end."
     )
 
 

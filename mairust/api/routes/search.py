@@ -1,7 +1,8 @@
 """Full-text search over the mailbox entries in the caller's scope.
 
 :class:`~mairust.services.search.SearchService` decides what is found; a stale or foreign
-index hit is left out rather than shown (invariant 5).
+index hit is left out rather than shown (invariant 5). Pages go by cursor, like the
+listings: ``next`` of one page is ``before`` of the next.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mairust.api.deps import AppDep, Reader
 from mairust.api.problems import problem_responses
 from mairust.api.routes.messages import MailboxId
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
+from mairust.services.search_cursors import MAX_CURSOR_LENGTH
 
 router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 403, 503))
 
@@ -48,11 +50,21 @@ def search_messages(
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip.")] = 0,
+    before: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_CURSOR_LENGTH,
+            description="The `next` cursor of the previous page of this same search.",
+        ),
+    ] = None,
 ) -> SearchPage:
     """Messages matching every word, phrase and filter of `q`, best first (filters alone:
-    newest first). An empty query or an invalid filter value is a 422."""
-    page = application.search.search(principal, q, mailbox_id, limit, offset)
+    newest first), a page at a time: pass the page's `next` as `before` for the next one.
+    The order is total (score, then newest first, then id), so walking the pages shows
+    each hit once. An empty query, an invalid filter value, or a cursor of another search
+    (another `q`, `mailbox` or token scope) or an altered one is a 422."""
+    page = application.search.search(principal, q, mailbox_id, limit, before)
     items = [
         SearchResult(
             **MessageSummary.from_entry(hit.entry).model_dump(),
@@ -61,6 +73,4 @@ def search_messages(
         )
         for hit in page.found
     ]
-    # A full page of hits may have more behind it; a short one is the end.
-    next_offset = offset + limit if page.full else None
-    return SearchPage(items=items, limit=limit, offset=offset, next_offset=next_offset)
+    return SearchPage(items=items, next=page.next)

@@ -11,6 +11,7 @@ from typing import Protocol
 from mairust.model.mailbox import (
     SearchDocument,
     SearchHit,
+    SearchPosition,
 )
 from mairust.model.message import BlobInfo
 from mairust.model.scope import Scope
@@ -61,13 +62,19 @@ class SearchIndex(Protocol):
         query: str,
         mailbox_id: str | None = None,
         limit: int = 50,
-        offset: int = 0,
+        after: SearchPosition | None = None,
         filters: Mapping[str, str] | None = None,
     ) -> list[SearchHit]:
         """Entries matching every word of ``query`` (free text, never raw engine syntax),
         best first, and every filter (``{"dmarc": "fail"}``; keys from
         ``mairust.model.search_query.FILTER_KEYS``, newest first when there are no words).
-        InvalidInput for an empty query without filters, or an unknown filter key."""
+        InvalidInput for an empty query without filters, or an unknown filter key.
+
+        The order is total (score, then newest first, then entry id), so pages never
+        repeat or skip a hit while the index does not change: ``after`` is the
+        ``position`` of the last hit of the previous page of the same search, and the
+        page starts behind it. InvalidInput for an ``after`` this backend cannot have
+        made (its shape or types are wrong)."""
         ...
 
     def close(self) -> None: ...

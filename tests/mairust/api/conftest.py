@@ -25,7 +25,9 @@ from mairust.search.indexing import search_document
 from mairust.services.application import Application
 from mairust.services.tokens import TokenRequest
 from mairust.storage.factory import migrate, open_stores
+from mairust.storage.opensearch_search import parse_opensearch_url
 from mairust.storage.stores import Stores
+from tests.support.opensearch_indexes import admin_client, fresh_index_url
 
 ADMIN_TOKEN = "t"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -213,3 +215,36 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
         assert isinstance(problem[member], str) and problem[member], member
     assert "Traceback" not in response.text
     return problem
+
+
+@dataclass
+class SearchBackend:
+    app: FastAPI
+    client: httpx.AsyncClient
+    seeder: MailSeeder
+
+
+@pytest.fixture(params=["fts5", "opensearch"])
+async def search_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SearchBackend]:
+    """The API over embedded stores, searching with FTS5 or the test OpenSearch node."""
+    search = fresh_index_url() if request.param == "opensearch" else ""
+    settings = Settings(
+        data_dir=tmp_path, api={"admin_token": ADMIN_TOKEN}, storage={"search": search}
+    )
+    migrate(settings.storage)
+    stores = open_stores(settings.storage)
+    app = create_app(settings, stores, TOKEN_KEYS)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=AUTH
+        ) as http:
+            yield SearchBackend(app, http, MailSeeder(stores))
+    finally:
+        stores.close()
+        if search:
+            client = admin_client()
+            client.indices.delete(index=parse_opensearch_url(search).index)
+            client.close()

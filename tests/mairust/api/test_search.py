@@ -1,15 +1,19 @@
-"""Full-text search through the API: hits, paging, mailbox filter, empty queries, tenants,
-and the query language (phrases and filters) in ``q``."""
+"""Full-text search through the API: hits, mailbox filter, empty queries, tenants, the
+query language (phrases and filters) in ``q``, and paging by cursor on both search
+backends (every hit once and in order; a cursor of another search, scope or tenant, or an
+altered one, is a 422)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from mairust.model.mailbox import SearchDocument
+from mairust.model.principal import Role
 from mairust.model.scope import PLATFORM
-from tests.mairust.api.conftest import act_as_tenant
+from tests.mairust.api.conftest import act_as_tenant, issue_token
 
 
 @pytest.fixture
@@ -49,7 +53,8 @@ async def test_search_returns_summaries_with_score_and_snippet(client, mail):
         assert {"id", "mailbox", "from", "to", "subject", "folder", "tags"} <= set(item)
     scores = [item["score"] for item in page["items"]]
     assert scores == sorted(scores, reverse=True)
-    assert (page["limit"], page["offset"], page["next_offset"]) == (50, 0, None)
+    assert set(page) == {"items", "next"}
+    assert page["next"] is None
 
 
 async def test_every_word_must_match(client, mail):
@@ -71,17 +76,24 @@ async def test_search_in_one_mailbox(client, mail):
     assert page["items"][0]["mailbox"] == "joe@example.com"
 
 
-async def test_search_pages_with_offset(client, mail):
+async def test_search_pages_by_cursor(client, mail):
     first = (await client.get("/api/v1/search", params={"q": "invoice", "limit": 2})).json()
     assert len(first["items"]) == 2
-    assert first["next_offset"] == 2
+    assert isinstance(first["next"], str)
     second = (
-        await client.get("/api/v1/search", params={"q": "invoice", "limit": 2, "offset": 2})
+        await client.get(
+            "/api/v1/search", params={"q": "invoice", "limit": 2, "before": first["next"]}
+        )
     ).json()
     assert len(second["items"]) == 1
-    assert second["next_offset"] is None
+    assert second["next"] is None
     all_ids = {i["id"] for i in first["items"]} | {i["id"] for i in second["items"]}
     assert len(all_ids) == 3
+    # offset paging is gone: the parameter is not read (the first page again)
+    again = (
+        await client.get("/api/v1/search", params={"q": "invoice", "limit": 2, "offset": 2})
+    ).json()
+    assert again == first
 
 
 @pytest.mark.parametrize("params", [{"q": ""}, {"q": "   "}, {}])
@@ -95,7 +107,13 @@ async def test_an_empty_query_is_a_422(client, mail, expect_problem, params):
 
 @pytest.mark.parametrize(
     "params",
-    [{"q": "x", "limit": 0}, {"q": "x", "limit": 501}, {"q": "x", "offset": -1}, {"q": "x" * 1001}],
+    [
+        {"q": "x", "limit": 0},
+        {"q": "x", "limit": 501},
+        {"q": "x", "before": ""},
+        {"q": "x", "before": "x" * 513},
+        {"q": "x" * 1001},
+    ],
 )
 async def test_bad_paging_is_a_422(client, expect_problem, params):
     expect_problem(await client.get("/api/v1/search", params=params), 422)
@@ -229,13 +247,14 @@ async def test_a_phrase_hit_has_the_phrase_in_its_snippet(client, shelf):
 async def test_filters_alone_page_newest_first(client, shelf):
     first = (await client.get("/api/v1/search", params={"q": "to:example.com", "limit": 2})).json()
     assert [item["id"] for item in first["items"]] == [shelf["scrambled"], shelf["hangar"]]
-    assert first["next_offset"] == 2
     assert all(item["score"] == 0.0 and item["snippet"] == "" for item in first["items"])
     rest = (
-        await client.get("/api/v1/search", params={"q": "to:example.com", "limit": 2, "offset": 2})
+        await client.get(
+            "/api/v1/search", params={"q": "to:example.com", "limit": 2, "before": first["next"]}
+        )
     ).json()
     assert [item["id"] for item in rest["items"]] == [shelf["invoice"]]
-    assert rest["next_offset"] is None
+    assert rest["next"] is None
 
 
 @pytest.mark.parametrize(
@@ -261,3 +280,108 @@ async def test_filters_keep_to_the_tenant(app, client, shelf, seeder):
     page = (await client.get("/api/v1/search", params={"q": "tag:ops"})).json()
     assert len(page["items"]) == 1
     assert page["items"][0]["mailbox"] == "olga@other.example"
+
+
+# -- paging by cursor, on every search backend ---------------------------------------
+
+
+async def _walk(client: httpx.AsyncClient, params: dict[str, str | int]) -> list[str]:
+    """The ids of every page of one search, following ``next`` as ``before``."""
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(100):
+        asked = {**params, "before": cursor} if cursor else params
+        response = await client.get("/api/v1/search", params=asked)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= int(params["limit"])
+        seen.extend(item["id"] for item in page["items"])
+        if page["next"] is None:
+            return seen
+        cursor = page["next"]
+    raise AssertionError("the pages never end")
+
+
+@pytest.fixture
+def ledger(search_backend):
+    """30 equal messages to Jane at one instant (equal scores, equal times), 4 better ones
+    and one to Olga of another tenant."""
+    seeder = search_backend.seeder
+    seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    seeder.tenant("other.example")
+    olga = seeder.mailbox("olga@other.example")
+    when = datetime(2025, 6, 1, tzinfo=UTC)
+    equal = seeder.message(subject="Ledger", body="the ledger is attached")
+    better = seeder.message(subject="Ledger", body="ledger ledger ledger ledger")
+    ties = [seeder.deliver(jane, equal, received_at=when).id for _ in range(30)]
+    top = [seeder.deliver(jane, better, received_at=when).id for _ in range(4)]
+    seeder.deliver(olga, seeder.message(subject="Ledger", to=olga.address), received_at=when)
+    return {"jane": jane, "olga": olga, "ties": ties, "top": top}
+
+
+async def test_every_page_of_equal_scores_shows_each_hit_once_in_order(search_backend, ledger):
+    act_as_tenant(search_backend.app, search_backend.client, ledger["jane"].tenant_id)
+    whole = (
+        await search_backend.client.get("/api/v1/search", params={"q": "ledger", "limit": 500})
+    ).json()
+    ids = [item["id"] for item in whole["items"]]
+    assert ids == sorted(ledger["top"]) + sorted(ledger["ties"])  # score, then id
+    scores = [item["score"] for item in whole["items"]]
+    assert len(set(scores[:4])) == 1 and len(set(scores[4:])) == 1 and scores[0] > scores[4]
+    for limit in (1, 3, 7, 33, 34):
+        assert await _walk(search_backend.client, {"q": "ledger", "limit": limit}) == ids, limit
+    assert await _walk(search_backend.client, {"q": "ledger folder:INBOX", "limit": 4}) == ids
+    # filters alone: newest first, then by id (all at one instant here)
+    newest = await _walk(search_backend.client, {"q": "from:remote.example", "limit": 5})
+    assert newest == sorted(ids)
+
+
+async def test_a_cursor_of_another_search_is_a_422(search_backend, ledger, expect_problem):
+    client = search_backend.client
+    act_as_tenant(search_backend.app, client, ledger["jane"].tenant_id)
+    first = (await client.get("/api/v1/search", params={"q": "ledger", "limit": 2})).json()
+    cursor = first["next"]
+    others = [
+        {"q": "attached"},
+        {"q": "ledger attached"},
+        {"q": "ledger tag:x"},
+        {"q": "ledger", "mailbox": "jane@example.com"},
+    ]
+    for params in others:
+        response = await client.get("/api/v1/search", params={**params, "before": cursor})
+        problem = expect_problem(response, 422)
+        assert problem["type"] == "urn:mairust:problem:invalid-input"
+        assert "not one of this search" in problem["detail"]
+    head, payload, mac = cursor.split(".")
+    tampered = [
+        f"{head}.{payload}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
+        f"{head}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{mac}",
+        f"{head}.{payload}",
+        "s1.W10.AAAA",
+        "garbage",
+    ]
+    for bad in tampered:
+        response = await client.get("/api/v1/search", params={"q": "ledger", "before": bad})
+        expect_problem(response, 422)
+
+
+async def test_another_tenants_cursor_is_a_422_and_shows_nothing(
+    search_backend, ledger, expect_problem
+):
+    client = search_backend.client
+    act_as_tenant(search_backend.app, client, ledger["jane"].tenant_id)
+    cursor = (await client.get("/api/v1/search", params={"q": "ledger", "limit": 1})).json()["next"]
+    assert cursor
+    act_as_tenant(search_backend.app, client, ledger["olga"].tenant_id)
+    own = (await client.get("/api/v1/search", params={"q": "ledger"})).json()
+    assert [item["mailbox"] for item in own["items"]] == ["olga@other.example"]
+    response = await client.get("/api/v1/search", params={"q": "ledger", "before": cursor})
+    problem = expect_problem(response, 422)
+    assert ledger["jane"].address not in response.text
+    assert "ledger" not in problem["detail"].lower()
+    # a user of Jane's own tenant: another scope, so not Jane's admin's cursor either
+    token = issue_token(search_backend.app, Role.USER, ledger["jane"].tenant_id, ledger["jane"].id)
+    client.headers["Authorization"] = f"Bearer {token}"
+    response = await client.get("/api/v1/search", params={"q": "ledger", "before": cursor})
+    expect_problem(response, 422)

@@ -1,5 +1,6 @@
 """Contract tests of the SearchIndex role (every backend in conftest.SEARCH_BACKENDS):
-words, phrases, every filter, combinations, paging, re-indexing, label updates in place
+words, phrases, every filter, combinations, paging by position (many equal scores walked
+page by page: each hit once, in order), re-indexing, label updates in place
 and deletion; then the FTS5 query builder and concurrency on one index file."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mairust.errors import InvalidInput
+from mairust.model.mailbox import SearchPosition
 from mairust.model.scope import PLATFORM, Scope, TenantScope
 from mairust.storage.fts5_search import Fts5SearchIndex, fts5_query
 from mairust.storage.protocols import SearchIndex
@@ -123,20 +125,88 @@ def test_best_match_first_with_snippet(search_index: SearchIndex) -> None:
     assert len(hits[1].snippet) < 200
 
 
-def test_pagination(search_index: SearchIndex) -> None:
-    search_index.index(
-        [
-            search_doc(f"e{n:02d}", "page", received_at=START + timedelta(minutes=n))
-            for n in range(25)
+def _walk(index: SearchIndex, scope: Scope, query: str, limit: int, **kw: object) -> list[str]:
+    """Every page of one search, each started behind the last hit of the one before."""
+    walked: list[str] = []
+    after: SearchPosition | None = None
+    for _ in range(1000):
+        hits = index.search(scope, query, limit=limit, after=after, **kw)  # type: ignore[arg-type]
+        assert len(hits) <= limit
+        walked.extend(hit.entry_id for hit in hits)
+        if len(hits) < limit:
+            return walked
+        after = hits[-1].position
+    raise AssertionError("the pages never end")
+
+
+def test_pages_of_equal_scores_show_every_hit_once_in_order(search_index: SearchIndex) -> None:
+    minute = timedelta(minutes=1)
+    docs = (
+        # equal scores and equal times: only the entry id orders them
+        [search_doc(f"tie{n:02d}", "ledger page") for n in range(40)]
+        # equal scores, newer: before the ties, newest first
+        + [
+            search_doc(f"new{n:02d}", "ledger page", received_at=START + n * minute)
+            for n in range(1, 9)
         ]
+        # better matches (the word four times): first of all, ties by id
+        + [search_doc(f"top{n:02d}", "ledger ledger ledger ledger page") for n in range(6)]
+        # another tenant's and other words: never on a page
+        + [search_doc(f"beta{n:02d}", "ledger page", tenant_id="T-BETA") for n in range(5)]
+        + [search_doc(f"other{n:02d}", "nothing here") for n in range(5)]
     )
-    pages = [_ids(search_index, ACME, "page", limit=10, offset=o) for o in (0, 10, 20, 30)]
-    assert [len(page) for page in pages] == [10, 10, 5, 0]
-    flat = [entry for page in pages for entry in page]
-    assert sorted(flat) == [f"e{n:02d}" for n in range(25)]
-    # equal scores: newest first, so pages are stable
-    assert flat == [f"e{n:02d}" for n in reversed(range(25))]
-    assert _ids(search_index, ACME, "page", limit=0) == []
+    search_index.index(sorted(docs, key=lambda doc: doc.entry_id[::-1]))  # not in order
+    expected = (
+        [f"top{n:02d}" for n in range(6)]
+        + [f"new{n:02d}" for n in reversed(range(1, 9))]
+        + [f"tie{n:02d}" for n in range(40)]
+    )
+    everything = search_index.search(ACME, "ledger", limit=500)
+    assert [hit.entry_id for hit in everything] == expected
+    scores = [hit.score for hit in everything]
+    assert len(set(scores[:6])) == 1 and len(set(scores[6:])) == 1 and scores[0] > scores[6]
+    for limit in (1, 5, 7, 54, 55):
+        walked = _walk(search_index, ACME, "ledger", limit)
+        assert walked == expected, limit  # each hit once, in order: no repeat, no gap
+    # filters alone: newest first, ties by id, paged the same way
+    filtered = [f"new{n:02d}" for n in reversed(range(1, 9))] + sorted(
+        [f"tie{n:02d}" for n in range(40)]
+        + [f"top{n:02d}" for n in range(6)]
+        + [f"other{n:02d}" for n in range(5)]
+    )
+    assert _walk(search_index, ACME, "", 6, filters={"folder": "INBOX"}) == filtered
+    assert _walk(search_index, ACME, "ledger", 4, mailbox_id="MB-2") == []
+    assert _walk(search_index, BETA, "ledger", 2) == [f"beta{n:02d}" for n in range(5)]
+    assert search_index.search(ACME, "ledger", limit=0) == []
+
+
+def test_a_page_starts_behind_the_position_given(search_index: SearchIndex) -> None:
+    search_index.index([search_doc(f"e{n}", "ledger") for n in range(5)])
+    first, second, *_ = search_index.search(ACME, "ledger")
+    behind = search_index.search(ACME, "ledger", after=first.position)
+    assert [hit.entry_id for hit in behind] == ["e1", "e2", "e3", "e4"]
+    assert behind[0].position == second.position
+    # a position of the last hit, or of a hit since deleted, still has a place in the order
+    assert search_index.search(ACME, "ledger", after=behind[-1].position) == []
+    search_index.delete(["e1"])
+    assert [hit.entry_id for hit in search_index.search(ACME, "ledger", after=second.position)] == [
+        "e2",
+        "e3",
+        "e4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [(), ("ledger",), (1.5,), (True, "x", "y"), (None, "x"), ([1], "x", "y"), (1.0, 2, "x", "y")],
+)
+def test_a_position_the_index_cannot_have_made_is_invalid(
+    search_index: SearchIndex, after: tuple[object, ...]
+) -> None:
+    search_index.index([search_doc("e1", "ledger")])
+    for query, filters in (("ledger", None), ("", {"folder": "INBOX"})):
+        with pytest.raises(InvalidInput):
+            search_index.search(ACME, query, filters=filters, after=after)  # type: ignore[arg-type]
 
 
 def test_filters_select_by_authentication_result(search_index: SearchIndex) -> None:
@@ -164,7 +234,11 @@ def test_filters_select_by_authentication_result(search_index: SearchIndex) -> N
         "fail",
         "old",
     ]
-    assert _ids(search_index, ACME, " ", filters={"dmarc": "fail"}, limit=1, offset=2) == ["old"]
+    assert _walk(search_index, ACME, " ", 1, filters={"dmarc": "fail"}) == [
+        "fail",
+        "other-box",
+        "old",
+    ]
     assert sorted(_ids(search_index, PLATFORM, "", filters={"dmarc": "fail"})) == [
         "beta",
         "fail",
@@ -484,15 +558,9 @@ def test_pagination_with_filters(search_index: SearchIndex) -> None:
     )
     evens = [f"e{n:02d}" for n in reversed(range(0, 25, 2))]  # newest first
     for query in ("page", ""):
-        pages = [
-            _ids(search_index, ACME, query, filters={"tag": "even"}, limit=5, offset=offset)
-            for offset in (0, 5, 10, 15)
-        ]
-        assert [len(page) for page in pages] == [5, 5, 3, 0]
-        assert [entry for page in pages for entry in page] == evens
-    assert _ids(
-        search_index, ACME, "", filters={"tag": "odd", "after": "2024-01-01"}, limit=2, offset=11
-    ) == ["e01"]
+        assert _walk(search_index, ACME, query, 5, filters={"tag": "even"}) == evens
+    odds = [f"e{n:02d}" for n in reversed(range(1, 25, 2))]
+    assert _walk(search_index, ACME, "", 2, filters={"tag": "odd", "after": "2024-01-01"}) == odds
 
 
 @pytest.mark.parametrize(

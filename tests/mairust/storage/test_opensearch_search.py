@@ -31,7 +31,7 @@ from tests.support.opensearch_indexes import (
     admin_client,
     fresh_index_url,
 )
-from tests.support.search_documents import search_doc
+from tests.support.search_documents import START, search_doc
 
 ACME = TenantScope("T-ACME")
 
@@ -253,11 +253,22 @@ def test_long_queries(index: OpenSearchIndex) -> None:
         index.search(ACME, " ".join(f"w{n}" for n in range(201)))
 
 
-def test_pages_past_the_result_window_are_invalid(index: OpenSearchIndex) -> None:
-    index.index([search_doc("e1", "budget")])
-    assert index.search(ACME, "budget", limit=500, offset=10_000) == []
+def test_pages_go_by_search_after_past_the_result_window(index: OpenSearchIndex) -> None:
+    index.index([search_doc(f"e{n}", "budget") for n in range(3)])
+    first = index.search(ACME, "budget", limit=1)
+    # the engine's own sort values: score, received_at in epoch ms, entry id
+    assert first[0].position == (first[0].score, int(START.timestamp() * 1000), "e0")
+    assert [hit.entry_id for hit in index.search(ACME, "budget", after=first[0].position)] == [
+        "e1",
+        "e2",
+    ]
+    # no from/size window: a position deep in the order is as good as the first
+    assert index.search(ACME, "budget", after=(0.0, 0, "zzz"), limit=500) == []
+    # the shapes of the other order are refused before the engine sees them
     with pytest.raises(InvalidInput):
-        index.search(ACME, "budget", limit=1, offset=20_000)
+        index.search(ACME, "", filters={"folder": "INBOX"}, after=first[0].position)
+    with pytest.raises(InvalidInput):
+        index.search(ACME, "budget", after=(int(START.timestamp() * 1000), "e0"))
 
 
 # -- failures ----------------------------------------------------------------------

@@ -59,6 +59,11 @@ class Case:
     field: str  # the top-level field the operation asks for
     own_id: Callable[[World], str]  # an id of alice's (tenant A)
     cursor: bool = False  # a cursor: refused like an unknown one, not NOT_FOUND
+    # The tokens whose answer is the object. A search cursor is sealed to the scope whose
+    # search made it (``sealed_by``: an operation whose ``next`` is the cursor, asked with
+    # the first owner's token): a search of A's admin, so alice's own token is an outsider.
+    owners: tuple[str, ...] = ("a", "alice")
+    sealed_by: str | None = None
 
 
 def _alice(world: World) -> str:
@@ -101,6 +106,14 @@ CASES: dict[str, Case] = {
         'query($id: ID!) { search(query: "plans", mailboxId: $id) { items { score } } }',
         "search",
         _alice,
+    ),
+    "Query.search(after)": Case(
+        'query($id: ID!) { search(query: "plans", first: 1, after: $id) { items { score } } }',
+        "search",
+        _other,
+        cursor=True,
+        owners=("a",),
+        sealed_by='{ search(query: "plans", first: 1) { next } }',
     ),
     "Mutation.tagMessage(id)": Case(
         'mutation($id: ID!) { tagMessage(id: $id, add: ["x"]) { id tags } }', "tagMessage", _reply
@@ -156,9 +169,14 @@ async def test_another_tenant_or_user_gets_nothing_and_the_owner_gets_it(
 ) -> None:
     case = CASES[argument]
     own = {"id": case.own_id(world)}
+    if case.sealed_by is not None:
+        sealed = await graphql(case.sealed_by, token=case.owners[0])
+        assert sealed.data is not None and sealed.data[case.field]["next"], sealed.errors
+        own = {"id": sealed.data[case.field]["next"]}
     before = _snapshot(stores, world)
     unknown = await graphql(case.operation, {"id": new_id()}, token="b")
-    for outsider in ("b", "amos"):
+    outsiders = ["b", "amos"] + [who for who in ("a", "alice") if who not in case.owners]
+    for outsider in outsiders:
         answer = await graphql(case.operation, own, token=outsider)
         if case.cursor:
             # A foreign cursor is refused exactly like one that never existed.
@@ -168,5 +186,5 @@ async def test_another_tenant_or_user_gets_nothing_and_the_owner_gets_it(
             _not_found(answer, case.field)
             _not_found(unknown, case.field)
     assert _snapshot(stores, world) == before
-    _has_object(await graphql(case.operation, own, token="a"), case.field)
-    _has_object(await graphql(case.operation, own, token="alice"), case.field)
+    for owner in case.owners:
+        _has_object(await graphql(case.operation, own, token=owner), case.field)

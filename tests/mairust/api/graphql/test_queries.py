@@ -1,5 +1,6 @@
 """The GraphQL queries over two tenants' mail: what each token sees, the listing filters,
-cursor pagination (the same cursors as REST), threads, search and refused input."""
+cursor pagination (the same cursors as REST), threads, search (paged by cursor on both
+search backends) and refused input."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.mairust.api.graphql.conftest import GraphQL, World
+from mairust.model.principal import Role
+from tests.mairust.api.conftest import SearchBackend, issue_token
+from tests.mairust.api.graphql.conftest import T0, GraphQL, World
 
 MESSAGES = """
 query($mailbox: ID, $filter: MessageFilter, $first: Int! = 50, $after: ID) {
@@ -168,12 +171,12 @@ async def test_threads_and_the_thread_of_a_message(graphql: GraphQL, world: Worl
 
 
 async def test_search_finds_only_the_callers_messages(graphql: GraphQL, world: World) -> None:
-    query = '{ search(query: "plans") { items { message { id } snippet } nextOffset } }'
+    query = '{ search(query: "plans") { items { message { id } snippet } next } }'
     mine = await graphql(query)
     assert mine.data is not None
     found = {hit["message"]["id"] for hit in mine.data["search"]["items"]}
     assert found == {world.first.id, world.reply.id}
-    assert mine.data["search"]["nextOffset"] is None
+    assert mine.data["search"]["next"] is None
     theirs = await graphql(query, token="b")
     assert theirs.data is not None
     assert {hit["message"]["id"] for hit in theirs.data["search"]["items"]} == {world.bob_note.id}
@@ -189,11 +192,84 @@ async def test_search_finds_only_the_callers_messages(graphql: GraphQL, world: W
         '{ messages(filter: {receivedAfter: "2026-03-02T00:00:00Z", '
         'receivedBefore: "2026-03-01T00:00:00Z"}) { next } }',
         '{ messages(filter: {auth: {dmarc: ""}}) { next } }',
-        '{ search(query: "") { nextOffset } }',
-        '{ search(query: "plans", offset: -1) { nextOffset } }',
+        '{ search(query: "") { next } }',
+        '{ search(query: "plans", first: 0) { next } }',
+        '{ search(query: "plans", after: "") { next } }',
+        '{ search(query: "plans", after: "' + "x" * 513 + '") { next } }',
+        '{ search(query: "plans", after: "s1.W10.AAAA") { next } }',
         "{ threads(first: 0) { next } }",
     ],
 )
 async def test_bad_input_is_refused_as_such(graphql: GraphQL, query: str) -> None:
     answer = await graphql(query)
     assert answer.codes == ["BAD_USER_INPUT"], answer.errors
+
+
+SEARCH = """query($q: String!, $mailboxId: ID, $first: Int!, $after: ID) {
+  search(query: $q, mailboxId: $mailboxId, first: $first, after: $after) {
+    items { score message { id } } next
+  }
+}"""
+
+
+async def _search(
+    backend: SearchBackend, token: str, q: str, first: int = 50, **more: object
+) -> dict[str, Any]:
+    response = await backend.client.post(
+        "/graphql",
+        json={"query": SEARCH, "variables": {"q": q, "first": first, **more}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_search_pages_by_cursor_on_every_backend(search_backend: SearchBackend) -> None:
+    seeder = search_backend.seeder
+    jane_tenant = seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    olga_tenant = seeder.tenant("other.example")
+    olga = seeder.mailbox("olga@other.example")
+    equal = seeder.message(subject="Ledger", body="the ledger")
+    ids = sorted(seeder.deliver(jane, equal, received_at=T0).id for _ in range(17))
+    seeder.deliver(olga, seeder.message(subject="Ledger", to=olga.address), received_at=T0)
+    jane_admin = issue_token(search_backend.app, Role.TENANT_ADMIN, jane_tenant.id)
+    whole = (await _search(search_backend, jane_admin, "ledger", 200))["data"]["search"]
+    assert [item["message"]["id"] for item in whole["items"]] == ids  # equal scores: by id
+    assert len({item["score"] for item in whole["items"]}) == 1
+    for first in (1, 4, 16, 17):
+        walked: list[str] = []
+        after = None
+        for _ in range(30):
+            page = (await _search(search_backend, jane_admin, "ledger", first, after=after))[
+                "data"
+            ]["search"]
+            walked.extend(item["message"]["id"] for item in page["items"])
+            after = page["next"]
+            if after is None:
+                break
+        assert walked == ids, first  # each hit once, in order
+    cursor = (await _search(search_backend, jane_admin, "ledger", 5))["data"]["search"]["next"]
+    # the REST search takes the same cursor (same search, same scope): the same next page
+    rest = await search_backend.client.get(
+        "/api/v1/search",
+        params={"q": "ledger", "limit": 5, "before": cursor},
+        headers={"Authorization": f"Bearer {jane_admin}"},
+    )
+    assert [item["id"] for item in rest.json()["items"]] == ids[5:10]
+    # another query, another mailbox argument, an altered cursor, another tenant: refused
+    olga_admin = issue_token(search_backend.app, Role.TENANT_ADMIN, olga_tenant.id)
+    head, payload, mac = cursor.split(".")
+    refused = [
+        (jane_admin, "ledger the", {}),
+        (jane_admin, "ledger", {"mailboxId": jane.id}),
+        (jane_admin, "ledger", {"after": f"{head}.{payload}.{mac[::-1]}"}),
+        (olga_admin, "ledger", {}),
+    ]
+    for token, q, more in refused:
+        answer = await _search(search_backend, token, q, **{"after": cursor, **more})
+        assert answer["data"] is None
+        codes = [error["extensions"]["code"] for error in answer["errors"]]
+        assert codes == ["BAD_USER_INPUT"], answer
+        assert jane.address not in str(answer)
