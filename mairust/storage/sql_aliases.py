@@ -43,11 +43,7 @@ class SqlAliases:
             raise InvalidInput("an alias needs at least one target mailbox")
         now = datetime.now(UTC)
         with self._db.write() as conn:
-            owner = conn.execute(
-                sa.select(domains.c.tenant_id).where(domains.c.name == domain)
-            ).scalar()
-            if owner != tenant_id:
-                raise NotFound(f"not a local domain: {domain}")
+            require_domain_of(conn, domain, tenant_id)
             targets = conn.execute(
                 sa.select(mailboxes.c.id, mailboxes.c.address).where(
                     mailboxes.c.id.in_(wanted), mailboxes.c.tenant_id == tenant_id
@@ -123,11 +119,7 @@ class SqlAliases:
         name = normalize_domain(domain)
         now = datetime.now(UTC)
         with self._db.write() as conn:
-            owner = conn.execute(
-                sa.select(domains.c.tenant_id).where(domains.c.name == name)
-            ).scalar()
-            if owner != tenant_id:
-                raise NotFound(f"not a local domain: {name}")
+            require_domain_of(conn, name, tenant_id)
             address = conn.execute(
                 sa.select(mailboxes.c.address).where(
                     mailboxes.c.id == mailbox_id, mailboxes.c.tenant_id == tenant_id
@@ -204,6 +196,13 @@ class SqlAliases:
         if row is None:
             return None
         return DkimKey(row.domain, row.selector, row.public_key, row.secret_id, row.created_at)
+
+
+def require_domain_of(conn: sa.Connection, domain: str, tenant_id: str) -> None:
+    """NotFound unless ``domain`` is a local domain of ``tenant_id`` (inside a write)."""
+    owner = conn.execute(sa.select(domains.c.tenant_id).where(domains.c.name == domain)).scalar()
+    if owner != tenant_id:
+        raise NotFound(f"not a local domain: {domain}")
 
 
 def tenant_rows(scope: Scope, table: sa.Table) -> list[sa.ColumnElement[bool]]:

@@ -18,7 +18,7 @@ from mairust.model.address import normalize_domain
 from mairust.model.ids import new_id
 from mairust.model.policy import DomainPolicy, RouteAction, RoutingRule
 from mairust.model.scope import Scope
-from mairust.storage.sql_aliases import tenant_rows
+from mairust.storage.sql_aliases import require_domain_of, tenant_rows
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_schema import domains, routing_rules
 
@@ -75,11 +75,7 @@ class SqlPolicy:
     ) -> RoutingRule:
         name = normalize_domain(domain)
         with self._db.write() as conn:
-            owner = conn.execute(
-                sa.select(domains.c.tenant_id).where(domains.c.name == name)
-            ).scalar()
-            if owner != tenant_id:
-                raise NotFound(f"not a local domain: {name}")
+            require_domain_of(conn, name, tenant_id)
             taken = conn.execute(
                 sa.select(routing_rules.c.id).where(
                     routing_rules.c.domain == name, routing_rules.c.pattern == pattern
