@@ -133,6 +133,9 @@ class EmbeddedCluster:
             api = (settings.api.host, settings.api.port)
             _wait_for_healthz(api, deadline)
             clock.reached("API healthy")
+            # Nothing that answers a client waits for these: they start once the rest is up,
+            # so their processes do not compete with it for the CPU during start-up.
+            self._create_background_actors()
         finally:
             # On failure the caller's stop() ends Ray, which ends a Serve call still waiting.
             side.shutdown(wait=False, cancel_futures=True)
@@ -161,7 +164,8 @@ class EmbeddedCluster:
         )
 
     def _create_actors(self) -> None:
-        """Create every actor at once (creation does not wait for the actor to be up)."""
+        """Create the actors `start` waits for, and the auth checkers the front-end calls
+        on its first unchecked MAIL, at once (creation does not wait for them to be up)."""
         settings = self._settings
         worker_names = [f"pipeline-worker-{n}" for n in range(settings.cluster.pipeline_workers)]
         checker_names = [
@@ -181,8 +185,11 @@ class EmbeddedCluster:
         self._auth_checkers = [
             AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
         ]
-        self._indexer = IndexerActor.options(name="indexer").remote(settings)
-        self._webhooks = WebhookActor.options(name="webhooks").remote(settings)
+
+    def _create_background_actors(self) -> None:
+        """The search backlog and retention loops, and the webhook loops."""
+        self._indexer = IndexerActor.options(name="indexer").remote(self._settings)
+        self._webhooks = WebhookActor.options(name="webhooks").remote(self._settings)
 
     def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
         """Block until SMTP listens and the dispatcher and one pipeline worker answer."""
