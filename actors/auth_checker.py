@@ -13,11 +13,9 @@ what moves after the spool).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -26,6 +24,8 @@ from mairust.auth.checker import AuthChecker, SenderCheck
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.auth.results import AuthResults
 from mairust.config import Settings
+from mairust.errors import CheckUnavailable
+from mairust.micro_batch import KeyedBatcher
 
 _log = logging.getLogger(__name__)
 
@@ -58,86 +58,39 @@ AuthCheckerActor = ray.remote(  # type: ignore[call-overload]  # Ray's stubs lac
 )(AuthCheckerHost)
 
 
-@dataclass
-class _Batch:
-    requests: list[Any]
-    futures: list[asyncio.Future[Any]]
-
-
 class RayAuthService:
-    """The core's AuthService over the checker pool, batching per actor.
-
-    A batch leaves at the end of the loop turn in which it was started, unless
-    ``max_calls_per_actor`` calls to that actor are still out: then it keeps filling
-    until one returns. Under load, batches grow instead of calls multiplying.
-    """
+    """The core's AuthService over the checker pool, batching per actor (the core's
+    :class:`~mairust.micro_batch.KeyedBatcher`, keyed by method and actor). A checker
+    that cannot answer (dead, restarting, raising) is a ``CheckUnavailable``."""
 
     def __init__(self, checkers: Sequence[Any], *, max_calls_per_actor: int = 2) -> None:
         if not checkers:
             raise ValueError("the auth service needs at least one checker actor")
         self._checkers = list(checkers)
-        self._max_calls = max_calls_per_actor
-        self._pending: dict[tuple[str, int], _Batch] = {}
-        self._calls_out: dict[tuple[str, int], int] = {}
-        self._scheduled: set[tuple[str, int]] = set()
-        self._in_flight: set[asyncio.Future[None]] = set()
+        self._batches: KeyedBatcher[tuple[str, int], Any, Any] = KeyedBatcher(
+            self._call, max_calls_per_key=max_calls_per_actor
+        )
 
     async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
         domain = mail_from.rpartition("@")[2] or helo
-        result: SenderCheck = await self._submit(
-            "check_senders", domain, (client_ip, helo, mail_from)
-        )
+        key = ("check_senders", shard_of(domain, len(self._checkers)))
+        result: SenderCheck = await self._batches.submit(key, (client_ip, helo, mail_from))
         return result
 
     async def check_message(self, message: bytes, sender: SenderCheck) -> AuthResults:
         domain = sender.spf.domain if sender.spf is not None else ""
-        result: AuthResults = await self._submit("check_messages", domain, (message, sender))
+        key = ("check_messages", shard_of(domain, len(self._checkers)))
+        result: AuthResults = await self._batches.submit(key, (message, sender))
         return result
 
-    async def _submit(self, method: str, domain: str, request: Any) -> Any:
-        index = shard_of(domain, len(self._checkers))
-        key = (method, index)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        batch = self._pending.setdefault(key, _Batch([], []))
-        batch.requests.append(request)
-        batch.futures.append(future)
-        self._schedule(key)
-        return await future
-
-    def _schedule(self, key: tuple[str, int]) -> None:
-        """Send ``key``'s batch after this loop turn, if a call slot is free."""
-        if key in self._scheduled or key not in self._pending:
-            return
-        if self._calls_out.get(key, 0) >= self._max_calls:
-            return  # a returning call sends it
-        self._scheduled.add(key)
-        asyncio.get_running_loop().call_soon(self._send, key)
-
-    def _send(self, key: tuple[str, int]) -> None:
-        self._scheduled.discard(key)
-        batch = self._pending.pop(key)
+    async def _call(self, key: tuple[str, int], requests: list[Any]) -> list[Any]:
         method, index = key
-        self._calls_out[key] = self._calls_out.get(key, 0) + 1
-        ref = getattr(self._checkers[index], method).remote(batch.requests)
-        task = asyncio.ensure_future(self._deliver(key, ref, batch))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-
-    async def _deliver(self, key: tuple[str, int], ref: Any, batch: _Batch) -> None:
         try:
-            results = await ref
-        except Exception as error:  # the actor died or raised: every waiter hears it
-            _log.warning("auth checker call failed: %r", error)
-            for future in batch.futures:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        finally:
-            self._calls_out[key] -= 1
-            self._schedule(key)
-        for future, result in zip(batch.futures, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+            results: list[Any] = await getattr(self._checkers[index], method).remote(requests)
+        except ray.exceptions.RayError as error:
+            _log.warning("auth checker %d did not answer: %r", index, error)
+            raise CheckUnavailable(f"auth checker {index} did not answer") from error
+        return results
 
 
 def shard_of(domain: str, count: int) -> int:

@@ -23,8 +23,8 @@ from mairust.config import Settings
 from mairust.model.message import MessageRef
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
+from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd
-from mairust.smtp.handler import InboundAuth
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor

@@ -36,3 +36,8 @@ class InvalidInput(MairustError):
 
 class StorageUnavailable(MairustError):
     """A store could not complete a write or read; the caller should retry later (451)."""
+
+
+class CheckUnavailable(MairustError):
+    """A check or hook service could not answer (its workers are down or unreachable):
+    the SMTP edge says "try later", never "ok"."""

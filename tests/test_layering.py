@@ -11,7 +11,16 @@ CORE = ROOT / "mairust"
 FORBIDDEN_IN_CORE = ("ray", "actors", "serve", "cluster")
 # Top to bottom; a module may import its own layer and the layers above it.
 LAYERS = [
-    {"config", "errors", "events", "passwords", "supervision", "token_bucket", "__init__"},
+    {
+        "config",
+        "errors",
+        "events",
+        "passwords",
+        "supervision",
+        "token_bucket",
+        "micro_batch",
+        "__init__",
+    },
     {"model"},
     {"auth", "routing", "net"},
     {"storage"},

@@ -1,52 +1,25 @@
 """What an authentication outcome means for the SMTP transaction: local policy.
 
-Mechanism (the checks) is apart from policy (this module, STYLE: KumoMTA). The
-decision is a closed set of actions; the SMTP edge turns it into a reply in one place
-(``mairust.smtp.replies.reply_for_auth``).
+Mechanism (the checks) is apart from policy (this module, STYLE: KumoMTA). The outcome
+is a :class:`~mairust.model.verdict.Verdict`, the same closed set hooks answer with; the
+SMTP edge turns it into a reply in one place (``mairust.smtp.replies.reply_for``).
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from mairust.auth.results import AuthResults, DmarcWord, SpfResult, SpfWord
 from mairust.config import AuthSettings, DmarcMode, SpfMode
 from mairust.model.annotations import Annotations
 from mairust.model.policy import NO_POLICY, DomainPolicy
+from mairust.model.verdict import CONTINUE, Source, Verdict, VerdictKind
 
 QUARANTINE_FOLDER = "Junk"
 QUARANTINE_TAG = "dmarc-quarantine"
 _DMARC_STRICTNESS: dict[DmarcMode, int] = {"record": 0, "quarantine": 1, "enforce": 2}
 
-
-class Action(enum.StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    TEMPFAIL = "tempfail"
-    QUARANTINE = "quarantine"
-
-
-class Check(enum.StrEnum):
-    """Which check a refusal comes from (it picks the reply's enhanced code)."""
-
-    NONE = ""
-    SPF = "spf"
-    DMARC = "dmarc"
-    DNS = "dns"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    action: Action
-    check: Check = Check.NONE
-    reason: str = ""
-    annotations: Annotations = field(default_factory=Annotations)
-
-
-ACCEPT = Decision(Action.ACCEPT)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -77,16 +50,17 @@ class AuthPolicy:
         client_ip: str,
         recipient_domain: str,
         own: DomainPolicy = NO_POLICY,
-    ) -> Decision:
+    ) -> Verdict:
         if spf is None:
-            return ACCEPT
+            return CONTINUE
         if spf.result is SpfWord.TEMPERROR and self._settings.tempfail_on_dns_error:
-            return Decision(Action.TEMPFAIL, Check.DNS, f"SPF: {spf.reason or 'DNS error'}")
+            return Verdict(VerdictKind.TEMPFAIL, Source.DNS, f"SPF: {spf.reason or 'DNS error'}")
         if _contains(self._forwarders, client_ip):
-            return ACCEPT
+            return CONTINUE
         if spf.result is SpfWord.FAIL and self._spf_mode(recipient_domain, own) == "enforce":
-            return Decision(Action.REJECT, Check.SPF, spf.reason or f"SPF fail for {spf.domain}")
-        return ACCEPT
+            reason = spf.reason or f"SPF fail for {spf.domain}"
+            return Verdict(VerdictKind.REJECT, Source.SPF, reason)
+        return CONTINUE
 
     def on_message(
         self,
@@ -94,14 +68,15 @@ class AuthPolicy:
         client_ip: str,
         recipient_domains: Iterable[str],
         own: Mapping[str, DomainPolicy] | None = None,
-    ) -> Decision:
+    ) -> Verdict:
         dmarc = results.dmarc
         if dmarc is None:
-            return ACCEPT
+            return CONTINUE
         if dmarc.result is DmarcWord.TEMPERROR and self._settings.tempfail_on_dns_error:
-            return Decision(Action.TEMPFAIL, Check.DNS, f"DMARC: {dmarc.reason or 'DNS error'}")
+            reason = f"DMARC: {dmarc.reason or 'DNS error'}"
+            return Verdict(VerdictKind.TEMPFAIL, Source.DNS, reason)
         if dmarc.result is not DmarcWord.FAIL or _contains(self._forwarders, client_ip):
-            return ACCEPT
+            return CONTINUE
         # Several recipient domains in one transaction: the strictest of their modes.
         mode = max(
             (
@@ -113,15 +88,15 @@ class AuthPolicy:
         )
         reason = f"DMARC policy of {dmarc.from_domain} ({dmarc.policy}) failed"
         if dmarc.policy == "reject" and mode == "enforce":
-            return Decision(Action.REJECT, Check.DMARC, reason)
+            return Verdict(VerdictKind.REJECT, Source.DMARC, reason)
         if dmarc.policy in ("reject", "quarantine") and mode != "record":
-            return Decision(
-                Action.QUARANTINE,
-                Check.DMARC,
+            return Verdict(
+                VerdictKind.QUARANTINE,
+                Source.DMARC,
                 reason,
-                Annotations(folder=QUARANTINE_FOLDER, tags=(QUARANTINE_TAG,)),
+                annotations=Annotations(folder=QUARANTINE_FOLDER, tags=(QUARANTINE_TAG,)),
             )
-        return ACCEPT
+        return CONTINUE
 
     def _spf_mode(self, domain: str, own: DomainPolicy) -> SpfMode:
         if own.spf is not None:

@@ -23,7 +23,8 @@ from mairust.model.address import normalize_address
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
-from mairust.smtp.handler import InboundAuth, InboundHandler
+from mairust.smtp.deciders import InboundAuth, PreReceive
+from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
 from mairust.spool import Spool
 
@@ -91,10 +92,16 @@ class SmtpFrontEnd:
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
+        pre_receive: PreReceive | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
-            directory, spool, settings.smtp, auth, settings.mailbox.default_quota_bytes
+            directory,
+            spool,
+            settings.smtp,
+            auth,
+            settings.mailbox.default_quota_bytes,
+            pre_receive,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

@@ -15,32 +15,26 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import replace
 
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mairust import events
-from mairust.auth.checker import SenderCheck
 from mairust.auth.headers import authentication_results, prepend_header, strip_forged_results
-from mairust.auth.policy import AuthPolicy
 from mairust.auth.results import AuthResults
-from mairust.auth.service import AuthService
 from mairust.config import SmtpSettings
-from mairust.errors import InvalidInput, StorageUnavailable
-from mairust.model.address import domain_of, normalize_address
-from mairust.model.annotations import Annotations
-from mairust.model.ids import new_id
+from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.model.address import domain_of
 from mairust.model.message import Envelope
-from mairust.model.parsing import without_controls
-from mairust.model.policy import DomainPolicy
+from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.quota import is_full
+from mairust.model.verdict import CONTINUE, Verdict, VerdictKind, most_severe
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
     Directory,
+    LocalMailbox,
     NotLocal,
     Outbound,
     Route,
@@ -48,16 +42,22 @@ from mairust.routing.router import (
     mailboxes_of,
 )
 from mairust.smtp import replies
+from mairust.smtp.deciders import InboundAuth, PreReceive
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
+from mairust.smtp.transaction import (
+    NULL_SENDER,
+    AddressRefusal,
+    Transaction,
+    accepted_envelope,
+    check_address,
+    client_ip_of,
+    rejected,
+)
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
-
-NULL_SENDER = "<>"
-# RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
-MAX_ADDRESS_LENGTH = 254
 
 
 class InboundHandler:
@@ -70,28 +70,20 @@ class InboundHandler:
         settings: SmtpSettings,
         auth: InboundAuth | None = None,
         default_quota_bytes: int = 0,
+        pre_receive: PreReceive | None = None,
     ) -> None:
+        """``pre_receive`` decides about each message at the end of DATA, before the 250
+        (the hook manager's entry; None: no hooks)."""
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
         self._spool = spool
         self._settings = settings
         self._auth = auth
-        # The SPF results of each open transaction, made at MAIL, used at RCPT and DATA.
-        self._senders: weakref.WeakKeyDictionary[SmtpEnvelope, SenderCheck] = (
-            weakref.WeakKeyDictionary()
-        )
-        # The tenant of each accepted recipient of an open transaction (for its events),
-        # and the id of the transaction: its message's queue id if it is accepted, and the
-        # id its refusals are recorded under (so a trace of the message shows them).
-        self._tenants: weakref.WeakKeyDictionary[SmtpEnvelope, dict[str, str]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._transaction_ids: weakref.WeakKeyDictionary[SmtpEnvelope, str] = (
-            weakref.WeakKeyDictionary()
-        )
-        # The own policy of each recipient domain of an open transaction.
-        self._policies: weakref.WeakKeyDictionary[SmtpEnvelope, dict[str, DomainPolicy]] = (
+        self._pre_receive = pre_receive
+        # What the handler keeps of each open transaction; aiosmtpd makes a new envelope
+        # per transaction (and on RSET), so a finished one is forgotten with it.
+        self._open: weakref.WeakKeyDictionary[SmtpEnvelope, Transaction] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -118,23 +110,23 @@ class InboundHandler:
         if address == NULL_SENDER:
             sender = NULL_SENDER  # bounces; kept as "<>" so aiosmtpd sees a MAIL was given
         else:
-            checked = _check_address(address, envelope.smtp_utf8, replies.BAD_SENDER_ADDRESS)
-            if isinstance(checked, _Refusal):
-                return _rejected(checked.reply, "MAIL", session, mail_from=address)
+            checked = check_address(address, envelope.smtp_utf8, replies.BAD_SENDER_ADDRESS)
+            if isinstance(checked, AddressRefusal):
+                return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
-        envelope.mail_from = sender
-        envelope.mail_options.extend(mail_options)
         if self._auth is not None and self._auth.checks(session):
             try:
-                self._senders[envelope] = await self._auth.service.check_sender(
+                self._state(envelope).sender_check = await self._auth.service.check_sender(
                     client_ip_of(session),
                     session.host_name or "",
                     "" if sender == NULL_SENDER else sender,
                 )
-            except Exception as error:  # the checker pool is down: say "later", never "ok"
-                log.warning("SPF check for <%s> failed: %r", sender, error)
-                envelope.mail_from = None
-                return _rejected(replies.TEMP_FAILURE, "MAIL", session, mail_from=sender)
+            except CheckUnavailable as error:  # the checker pool is down: "later", never "ok"
+                log.warning("SPF check for <%s> failed: %s", sender, error)
+                return rejected(replies.TEMP_FAILURE, "MAIL", session, mail_from=sender)
+        # Only now: a MAIL that failed (or raised) leaves no sender for a RCPT to follow.
+        envelope.mail_from = sender
+        envelope.mail_options.extend(mail_options)
         return replies.SENDER_OK
 
     async def handle_RCPT(
@@ -145,14 +137,14 @@ class InboundHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        checked = _check_address(address, envelope.smtp_utf8, replies.BAD_RECIPIENT_ADDRESS)
-        if isinstance(checked, _Refusal):
-            return _rejected(checked.reply, "RCPT", session, recipient=address)
+        checked = check_address(address, envelope.smtp_utf8, replies.BAD_RECIPIENT_ADDRESS)
+        if isinstance(checked, AddressRefusal):
+            return rejected(checked.reply, "RCPT", session, recipient=address)
         recipient = checked
         if recipient in envelope.rcpt_tos:
             return replies.RECIPIENT_OK  # a repeated RCPT adds no second copy
         if len(envelope.rcpt_tos) >= self._settings.max_recipients:
-            return _rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
+            return rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
         try:
             # A fresh cached route costs no thread hop and no query (most RCPTs under load).
             route: Route | None = self._routes.cached(recipient)
@@ -160,26 +152,26 @@ class InboundHandler:
                 route = await asyncio.to_thread(self._routes.route, recipient)
         except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
-            return _rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+            return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
         if isinstance(route, NotLocal):
             reply = (
                 replies.OUTBOUND_RELAY_DISABLED if session.authenticated else replies.RELAY_DENIED
             )
-            return _rejected(reply, "RCPT", session, recipient=recipient)
+            return rejected(reply, "RCPT", session, recipient=recipient)
         if isinstance(route, UnknownUser):
             self._note_refusal(
                 replies.UNKNOWN_USER, "RCPT", session, envelope, [(recipient, route.tenant_id)]
             )
-            return _rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
+            return rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
         if isinstance(route, Outbound):
             # A routing rule forwards or relays it; outbound delivery comes later (4xx:
             # the sender keeps the message and retries).
             self._note_refusal(
                 replies.ROUTED_ELSEWHERE, "RCPT", session, envelope, [(recipient, route.tenant_id)]
             )
-            return _rejected(replies.ROUTED_ELSEWHERE, "RCPT", session, recipient=recipient)
+            return rejected(replies.ROUTED_ELSEWHERE, "RCPT", session, recipient=recipient)
         if self._limits.declared_too_big(route.policy, envelope.mail_options):
-            return _rejected(replies.TOO_BIG_FOR_DOMAIN, "RCPT", session, recipient=recipient)
+            return rejected(replies.TOO_BIG_FOR_DOMAIN, "RCPT", session, recipient=recipient)
         # Checked here, before any 250, on the usage the cached route carries: it may be
         # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
         # its quota, and one emptied a moment ago may still be refused that long. What is
@@ -187,92 +179,155 @@ class InboundHandler:
         # any of its mailboxes is: 452 is temporary, and no target gets a copy past its quota.
         targets = route.mailboxes if isinstance(route, AliasTargets) else (route.mailbox,)
         if any(is_full(mailbox, self._default_quota) for mailbox in targets):
-            return _rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
+            return rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
         # The tenant whose event log records what happens to this recipient.
         tenant_id = mailboxes_of(route)[0].tenant_id
-        sender_check = self._senders.get(envelope)
+        transaction = self._state(envelope)
+        sender_check = transaction.sender_check
         if self._auth is not None and sender_check is not None:
-            decision = self._auth.policy.on_recipient(
+            verdict = self._auth.policy.on_recipient(
                 sender_check.spf, client_ip_of(session), domain_of(recipient), route.policy
             )
-            refusal = replies.reply_for_auth(decision)
+            refusal = replies.reply_for(verdict)
             if refusal is not None:
                 self._note_refusal(refusal, "RCPT", session, envelope, [(recipient, tenant_id)])
-                return _rejected(
-                    refusal, "RCPT", session, recipient=recipient, reason=decision.reason
+                return rejected(
+                    refusal, "RCPT", session, recipient=recipient, reason=verdict.reason
                 )
-        policies = self._policies.setdefault(envelope, {})
         domain = domain_of(recipient)
         # The domain's allowance counts messages: its first recipient of a transaction.
-        if domain not in policies and not self._limits.admit(domain, route.policy):
+        if domain not in transaction.policies and not self._limits.admit(domain, route.policy):
             self._note_refusal(
                 replies.DOMAIN_RATE_LIMITED, "RCPT", session, envelope, [(recipient, tenant_id)]
             )
-            return _rejected(replies.DOMAIN_RATE_LIMITED, "RCPT", session, recipient=recipient)
-        policies[domain] = route.policy
+            return rejected(replies.DOMAIN_RATE_LIMITED, "RCPT", session, recipient=recipient)
+        transaction.policies[domain] = route.policy
         if tenant_id is not None:
-            self._tenants.setdefault(envelope, {})[recipient] = tenant_id
+            transaction.tenants[recipient] = tenant_id
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        """Check, ``pre_receive``, stamp, spool: the 250 only once the message is durable."""
         content = envelope.original_content or b""
-        tenants = self._tenants.pop(envelope, {})
-        policies = self._policies.pop(envelope, {})
+        transaction = self._state(envelope)
+        tenants = transaction.tenants.items()
         if not content or content.isspace():
-            self._note_refusal(replies.EMPTY_MESSAGE, "DATA", session, envelope, tenants.items())
-            return _rejected(replies.EMPTY_MESSAGE, "DATA", session)
-        if len(content) > self._limits.size_limit(policies.values()):
-            self._note_refusal(replies.MESSAGE_TOO_BIG, "DATA", session, envelope, tenants.items())
-            return _rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
+            self._note_refusal(replies.EMPTY_MESSAGE, "DATA", session, envelope, tenants)
+            return rejected(replies.EMPTY_MESSAGE, "DATA", session)
+        if len(content) > self._limits.size_limit(transaction.policies.values()):
+            self._note_refusal(replies.MESSAGE_TOO_BIG, "DATA", session, envelope, tenants)
+            return rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
         body = normalize_line_endings(content)
         header_id = header_message_id(body)
-        auth_results: AuthResults | None = None
-        annotations = Annotations()
-        sender_check = self._senders.pop(envelope, None)
-        if self._auth is not None and sender_check is not None:
-            try:
-                auth_results = await self._auth.service.check_message(body, sender_check)
-            except Exception as error:  # the checker pool is down: say "later", never "ok"
-                log.warning("message checks failed: %r", error)
-                return _rejected(replies.TEMP_FAILURE, "DATA", session)
-            decision = self._auth.policy.on_message(
-                auth_results,
+        try:
+            body, auth_results, checked = await self._check(session, envelope, body, transaction)
+        except CheckUnavailable as error:  # the checker pool is down: "later", never "ok"
+            log.warning("message checks failed: %s", error)
+            return rejected(replies.TEMP_FAILURE, "DATA", session)
+        hooked = CONTINUE
+        if self._pre_receive is not None and not checked.refuses:
+            hooked = await self._pre_receive(body, accepted_envelope(session, envelope))
+        verdict = most_severe([checked, hooked])
+        refusal = replies.reply_for(verdict)
+        if refusal is not None:
+            self._note_refusal(refusal, "DATA", session, envelope, tenants, header_id)
+            return rejected(refusal, "DATA", session, reason=verdict.reason, by=verdict.source)
+        if verdict.kind is VerdictKind.DISCARD:
+            log.info("discarded by %s: %s", verdict.source or "policy", verdict.reason)
+            return replies.DISCARDED
+        message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
+        return await self._commit(
+            session, message, accepted, transaction, header_id, auth_results, verdict
+        )
+
+    async def _check(
+        self, session: Session, envelope: SmtpEnvelope, body: bytes, transaction: Transaction
+    ) -> tuple[bytes, AuthResults | None, Verdict]:
+        """Step ``check``: DKIM, DMARC and ARC on the body, the auth policy's verdict, and
+        our Authentication-Results header in place of any forged one."""
+        if self._auth is None:
+            return body, None, CONTINUE
+        results: AuthResults | None = None
+        verdict = CONTINUE
+        if transaction.sender_check is not None:
+            results = await self._auth.service.check_message(body, transaction.sender_check)
+            verdict = self._auth.policy.on_message(
+                results,
                 client_ip_of(session),
                 {domain_of(r) for r in envelope.rcpt_tos},
-                policies,
+                transaction.policies,
             )
-            refusal = replies.reply_for_auth(decision)
-            if refusal is not None:
-                self._note_refusal(refusal, "DATA", session, envelope, tenants.items(), header_id)
-                return _rejected(refusal, "DATA", session, reason=decision.reason)
-            annotations = decision.annotations
-        if self._auth is not None:
-            # Nobody else may speak for our authserv-id (RFC 8601 §5), checked or not.
-            body = strip_forged_results(body, self._auth.authserv_id)
-            if auth_results is not None:
-                body = prepend_header(
-                    body,
-                    "Authentication-Results",
-                    authentication_results(self._auth.authserv_id, auth_results),
-                )
-        message_id = self._transaction_ids.pop(envelope, None) or new_id()
-        accepted = _accepted_envelope(session, envelope)
+        # Nobody else may speak for our authserv-id (RFC 8601 §5), checked or not.
+        body = strip_forged_results(body, self._auth.authserv_id)
+        if results is not None:
+            stamp = authentication_results(self._auth.authserv_id, results)
+            body = prepend_header(body, "Authentication-Results", stamp)
+        return body, results, verdict
+
+    async def _stamp(
+        self,
+        session: Session,
+        envelope: SmtpEnvelope,
+        body: bytes,
+        verdict: Verdict,
+        transaction: Transaction,
+    ) -> tuple[bytes, Envelope]:
+        """Step ``stamp``: the verdict's modifications (headers, then the envelope: an added
+        recipient is kept only if it routes to a mailbox here) and our Received: header."""
+        body = apply_to_headers(body, verdict.modifications)
+        accepted = accepted_envelope(session, envelope)
+        mail_from, wanted = apply_to_envelope(
+            accepted.mail_from, accepted.rcpt_tos, verdict.modifications
+        )
+        recipients = [r for r in wanted if r in accepted.rcpt_tos or await self._routes_here(r)]
+        for added in set(recipients) - set(accepted.rcpt_tos):
+            route = self._routes.cached(added)
+            if route is not None and not isinstance(route, Outbound):
+                transaction.tenants[added] = mailboxes_of(route)[0].tenant_id
+        if not recipients:  # every recipient removed: the message goes nowhere
+            recipients = list(accepted.rcpt_tos)
+            log.warning("a verdict removed every recipient; the envelope is kept as it came")
+        accepted = replace(accepted, mail_from=mail_from, rcpt_tos=tuple(recipients))
         trace = received_header(
             helo=accepted.helo,
             client_ip=accepted.client_ip,
             hostname=self._settings.hostname,
             protocol=with_protocol(session, envelope),
-            message_id=message_id,
+            message_id=transaction.id,
             recipients=accepted.rcpt_tos,
             received_at=accepted.received_at,
         )
-        message = trace + body
-        # Hook point: pre_receive hooks (DESIGN §6) run here, on the final bytes, under
-        # one deadline, before anything is stored.
+        return trace + body, accepted
+
+    async def _routes_here(self, address: str) -> bool:
+        """True when ``address`` routes into a mailbox here (a recipient a verdict adds)."""
+        try:
+            route: Route | None = self._routes.cached(address)
+            if route is None:
+                route = await asyncio.to_thread(self._routes.route, address)
+        except StorageUnavailable:
+            return False
+        if isinstance(route, LocalMailbox | AliasTargets):
+            return True
+        log.warning("a verdict added %s, which does not route to a mailbox here: dropped", address)
+        return False
+
+    async def _commit(
+        self,
+        session: Session,
+        message: bytes,
+        accepted: Envelope,
+        transaction: Transaction,
+        header_id: str | None,
+        auth_results: AuthResults | None,
+        verdict: Verdict,
+    ) -> str:
+        """Step ``spool``: body and rows durable, then the 250 with the queue id."""
+        tenants = transaction.tenants
         received = reception_events(
-            message_id,
+            transaction.id,
             header_id,
             {rcpt: tenants[rcpt] for rcpt in accepted.rcpt_tos if rcpt in tenants},
             accepted.received_at,
@@ -282,14 +337,14 @@ class InboundHandler:
             ref = await self._spool.commit(
                 message,
                 accepted,
-                message_id=message_id,
+                message_id=transaction.id,
                 auth_results=auth_results.to_json() if auth_results is not None else None,
-                annotations=annotations,
+                annotations=verdict.annotations,
                 events=received,
             )
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
-            return _rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
+            return rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
         # The Reception record is the one log line per accepted message.
         events.record(
             events.RecordType.RECEPTION,
@@ -301,6 +356,9 @@ class InboundHandler:
             authenticated_as=accepted.authenticated_as,
         )
         return replies.queued(ref.id)
+
+    def _state(self, envelope: SmtpEnvelope) -> Transaction:
+        return self._open.setdefault(envelope, Transaction())
 
     def _note_refusal(
         self,
@@ -322,7 +380,7 @@ class InboundHandler:
             "client": client_ip_of(session),
             "mail_from": "" if mail_from == NULL_SENDER else mail_from,
         }
-        transaction_id = self._transaction_ids.setdefault(envelope, new_id())
+        transaction_id = self._state(envelope).id
         self._spool.note_events(rejection_events(reply, owned, detail, transaction_id, header_id))
 
     async def handle_exception(self, error: Exception) -> str:
@@ -330,68 +388,3 @@ class InboundHandler:
         # and never show it our exception text.
         log.error("SMTP session failed: %r", error, exc_info=error)
         return replies.TEMP_FAILURE
-
-
-@dataclass(frozen=True, slots=True)
-class InboundAuth:
-    """Everything the handler needs to authenticate senders: the checks and the policy."""
-
-    service: AuthService
-    policy: AuthPolicy
-    authserv_id: str
-
-    def checks(self, session: Session) -> bool:
-        """Mail from trusted networks and from authenticated users is not checked."""
-        return not session.authenticated and not self.policy.skips(client_ip_of(session))
-
-
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    reply: str
-
-
-def _check_address(address: str, smtp_utf8: bool, malformed: str) -> str | _Refusal:
-    """The normalised address, or the refusal that explains what is wrong with it."""
-    if len(address.encode("utf-8", errors="surrogateescape")) > MAX_ADDRESS_LENGTH:
-        return _Refusal(replies.ADDRESS_TOO_LONG)
-    try:
-        address.encode("utf-8")  # bytes that were not UTF-8 arrive as surrogates
-        normalized = normalize_address(address)
-    except (UnicodeEncodeError, InvalidInput):
-        return _Refusal(malformed)
-    if not normalized.isascii() and not smtp_utf8:
-        return _Refusal(replies.NON_ASCII_NEEDS_SMTPUTF8)
-    return normalized
-
-
-def _rejected(reply: str, stage: str, session: Session, **fields: Any) -> str:
-    events.record(
-        events.RecordType.REJECTION,
-        stage=stage,
-        reply=reply,
-        client=client_ip_of(session),
-        **fields,
-    )
-    return reply
-
-
-def _accepted_envelope(session: Session, envelope: SmtpEnvelope) -> Envelope:
-    mail_from = envelope.mail_from or ""
-    identity = session.auth_data if session.authenticated else None
-    return Envelope(
-        mail_from="" if mail_from == NULL_SENDER else mail_from,
-        rcpt_tos=tuple(envelope.rcpt_tos),
-        received_at=datetime.now(UTC),
-        helo=without_controls(session.host_name or ""),
-        client_ip=client_ip_of(session),
-        authenticated_as=identity if isinstance(identity, str) else None,
-        mail_options=tuple(envelope.mail_options),
-    )
-
-
-def client_ip_of(session: Session) -> str:
-    """The client's IP address as text ("" when the transport has no peer address)."""
-    peer: Any = session.peer
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return str(peer or "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mairust.auth.policy import Action, Check, Decision
+from mairust.model.verdict import Source, Verdict, VerdictKind
 
 # -- success ------------------------------------------------------------------
 OK = "250 2.0.0 Ok"
@@ -57,15 +57,31 @@ TEMP_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 SPF_REJECTED = "550 5.7.23 SPF validation failed"
 DMARC_REJECTED = "550 5.7.1 Rejected by the sender domain's DMARC policy"
 AUTH_DNS_TEMPFAIL = "451 4.4.3 Temporary DNS failure while authenticating the sender"
+# A verdict that refuses without a reply of its own, from no check above.
+POLICY_REJECTED = "550 5.7.1 Message rejected by policy"
+POLICY_TEMPFAIL = "451 4.7.1 Message deferred by policy, please try again later"
+# A discard verdict: the client hears a success; nothing is kept, by decision.
+DISCARDED = "250 2.0.0 Ok"
+
+# The one table from a refusing verdict to its reply when the verdict brings none that fits
+# its class (``Verdict.own_reply``): by kind and source, then by kind alone.
+_REFUSALS: dict[tuple[VerdictKind, str], str] = {
+    (VerdictKind.REJECT, Source.SPF): SPF_REJECTED,
+    (VerdictKind.REJECT, Source.DMARC): DMARC_REJECTED,
+    (VerdictKind.TEMPFAIL, Source.DNS): AUTH_DNS_TEMPFAIL,
+}
+_REFUSAL_OF_KIND = {VerdictKind.REJECT: POLICY_REJECTED, VerdictKind.TEMPFAIL: POLICY_TEMPFAIL}
 
 
-def reply_for_auth(decision: Decision) -> str | None:
-    """The reply for an authentication decision; None when the transaction goes on."""
-    if decision.action is Action.TEMPFAIL:
-        return AUTH_DNS_TEMPFAIL if decision.check is Check.DNS else TEMP_FAILURE
-    if decision.action is Action.REJECT:
-        return SPF_REJECTED if decision.check is Check.SPF else DMARC_REJECTED
-    return None
+def reply_for(verdict: Verdict) -> str | None:
+    """The refusal a verdict answers with; None when the transaction goes on (continue,
+    accept, quarantine; discard is the DATA step's to answer)."""
+    if not verdict.refuses:
+        return None
+    own = verdict.own_reply()
+    if own is not None:
+        return own
+    return _REFUSALS.get((verdict.kind, verdict.source), _REFUSAL_OF_KIND[verdict.kind])
 
 
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"

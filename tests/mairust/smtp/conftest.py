@@ -19,8 +19,8 @@ from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
+from mairust.smtp.deciders import InboundAuth, PreReceive
 from mairust.smtp.frontend import SmtpFrontEnd, TokenCheck
-from mairust.smtp.handler import InboundAuth
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
 from mairust.storage.factory import migrate, open_stores
@@ -100,8 +100,8 @@ StartMta = Callable[..., Awaitable[Mta]]
 @pytest.fixture
 async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
-    settings, ``mailbox`` the ``[mailbox]`` ones, and ``metadata``/``blobs``/``directory``/
-    ``authenticator`` inject fakes."""
+    settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
+    ``authenticator`` inject fakes, ``pre_receive`` decides at the end of DATA."""
     running: list[Mta] = []
 
     async def start(
@@ -112,6 +112,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
+        pre_receive: PreReceive | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         **smtp: Any,
@@ -130,6 +131,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             authenticator,
             auth=auth,
             token_check=token_check,
+            pre_receive=pre_receive,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

@@ -19,11 +19,11 @@ from mairust.auth.policy import AuthPolicy
 from mairust.auth.results import AuthResults
 from mairust.auth.service import ThreadedAuthService
 from mairust.config import AuthSettings
-from mairust.errors import StorageUnavailable
+from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.scope import PLATFORM
-from mairust.smtp.handler import InboundAuth
+from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.trace import normalize_line_endings, received_header
 from mairust.storage.stores import Stores
 from tests.support import stored_entries
@@ -524,10 +524,10 @@ def checking_auth(settings: AuthSettings, records=SPF_ZONE) -> InboundAuth:
 
 class BrokenService:
     async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
-        raise ConnectionError("checker pool is gone")
+        raise CheckUnavailable("checker pool is gone")
 
     async def check_message(self, message: bytes, sender: SenderCheck) -> AuthResults:
-        raise ConnectionError("checker pool is gone")
+        raise CheckUnavailable("checker pool is gone")
 
 
 async def test_spf_fail_is_refused_at_rcpt_when_enforced(start_mta, raw_client):
@@ -573,10 +573,34 @@ async def test_checker_outage_is_a_temporary_failure(start_mta, raw_client):
     mta = await start_mta(auth=auth)
 
     def dialog():
-        return raw_client(mta.port).dialog(["EHLO c.test", f"MAIL FROM:<{SENDER}>"])
+        commands = ["EHLO c.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{ALICE}>"]
+        return raw_client(mta.port).dialog(commands)
 
-    assert (await asyncio.to_thread(dialog))[1].startswith("451 4.3.0")
+    replies_seen = await asyncio.to_thread(dialog)
+    assert replies_seen[1].startswith("451 4.3.0")
+    assert replies_seen[2].startswith("503 5.5.1")  # a failed MAIL leaves no sender
     assert mta.queued() == []
+
+
+class RaisingService(BrokenService):
+    async def check_sender(self, client_ip: str, helo: str, mail_from: str) -> SenderCheck:
+        raise ValueError("a bug in the checks")
+
+
+async def test_a_bug_in_the_checks_is_a_temporary_failure_too(start_mta, raw_client, caplog):
+    auth = InboundAuth(RaisingService(), AuthPolicy(AuthSettings(trusted_networks=[])), AUTHSERV)
+    mta = await start_mta(auth=auth)
+
+    def dialog():
+        commands = ["EHLO c.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{ALICE}>"]
+        return raw_client(mta.port).dialog(commands)
+
+    with caplog.at_level(logging.ERROR):
+        replies_seen = await asyncio.to_thread(dialog)
+    assert replies_seen[1].startswith("451 4.3.0")
+    assert "a bug in the checks" not in replies_seen[1]  # never our exception text
+    assert replies_seen[2].startswith("503 5.5.1")
+    assert any("a bug in the checks" in r.getMessage() for r in caplog.records)
 
 
 # -- quotas --------------------------------------------------------------------------

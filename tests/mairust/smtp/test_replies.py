@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from mairust.model.verdict import Source, Verdict, VerdictKind
 from mairust.smtp import replies
 from mairust.smtp.replies import queued, with_enhanced_code
 
@@ -105,3 +106,36 @@ def test_multi_line_replies_are_coded_line_by_line() -> None:
     assert with_enhanced_code("550-First line\r\n550-5.7.1 Second\r\n550 Last") == (
         "550-5.0.0 First line\r\n550-5.7.1 Second\r\n550 5.0.0 Last"
     )
+
+
+# -- the one table from a verdict to its reply -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verdict", "reply"),
+    [
+        (Verdict(VerdictKind.REJECT, Source.SPF), replies.SPF_REJECTED),
+        (Verdict(VerdictKind.REJECT, Source.DMARC), replies.DMARC_REJECTED),
+        (Verdict(VerdictKind.TEMPFAIL, Source.DNS), replies.AUTH_DNS_TEMPFAIL),
+        (Verdict(VerdictKind.REJECT, "a-plugin"), replies.POLICY_REJECTED),
+        (Verdict(VerdictKind.TEMPFAIL, "a-plugin"), replies.POLICY_TEMPFAIL),
+        # A plugin's own reply within its class; outside it, the table's.
+        (Verdict(VerdictKind.REJECT, "p", reply="554 5.7.1 Spam"), "554 5.7.1 Spam"),
+        (Verdict(VerdictKind.REJECT, "p", reply="421 4.7.0 Bye"), replies.POLICY_REJECTED),
+        (Verdict(VerdictKind.CONTINUE), None),
+        (Verdict(VerdictKind.ACCEPT, "p", reply="550 5.7.1 x"), None),
+        (Verdict(VerdictKind.QUARANTINE, Source.DMARC), None),
+        (Verdict(VerdictKind.DISCARD, "p"), None),
+    ],
+)
+def test_reply_for_a_verdict(verdict: Verdict, reply: str | None) -> None:
+    assert replies.reply_for(verdict) == reply
+
+
+def test_every_refusal_the_table_gives_has_an_enhanced_code_of_its_class() -> None:
+    for kind in (VerdictKind.REJECT, VerdictKind.TEMPFAIL):
+        for source in (*Source, "a-plugin"):
+            reply = replies.reply_for(Verdict(kind, source))
+            assert reply is not None
+            code, enhanced = reply.split()[:2]
+            assert code[0] == enhanced[0] == ("5" if kind is VerdictKind.REJECT else "4")
