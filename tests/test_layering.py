@@ -24,7 +24,7 @@ LAYERS = [
     {"model"},
     {"auth", "routing", "net"},
     {"storage"},
-    {"search", "spool", "secrets", "webhooks"},
+    {"search", "spool", "secrets", "webhooks", "hooks"},
     {"smtp"},
     {"pipeline"},
     {"services"},

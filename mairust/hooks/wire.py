@@ -1,0 +1,78 @@
+"""What a plugin is sent and what it answers: versioned JSON models (version 1), the same
+for every transport. A request holds only the parts of the message its binding's scopes
+name (``payload.build_request``); a response is read into a ``Verdict`` through the
+plugin's permissions (``permissions.verdict_of``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mairust.hooks.points import DataScope, HookPoint
+from mairust.model.verdict import VerdictKind
+
+WIRE_VERSION: Literal[1] = 1
+
+
+class EnvelopeView(BaseModel):
+    client_ip: str
+    helo: str
+    mail_from: str
+    rcpt_tos: list[str]
+    authenticated_as: str | None = None
+
+
+class AttachmentView(BaseModel):
+    index: int
+    filename: str
+    content_type: str
+    size: int
+    content_base64: str
+
+
+class HookRequest(BaseModel):
+    """One call of one plugin at one hook point."""
+
+    version: Literal[1] = WIRE_VERSION
+    point: HookPoint
+    message_id: str | None = None
+    # The scopes this request was built for: every other field is absent.
+    scopes: list[DataScope]
+    envelope: EnvelopeView | None = None
+    headers: list[tuple[str, str]] | None = None
+    body_preview: str | None = None
+    body_base64: str | None = None
+    attachments: list[AttachmentView] | None = None
+
+
+class HeaderEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["add", "change", "delete"]
+    name: str = Field(min_length=1, max_length=76)
+    value: str | None = Field(None, max_length=4000)
+    occurrence: int | None = Field(None, ge=1)
+
+
+class EnvelopeEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["change_from", "add_recipient", "delete_recipient"]
+    address: str = Field(max_length=254)
+
+
+class HookResponse(BaseModel):
+    """A plugin's answer; unknown fields are refused (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = WIRE_VERSION
+    verdict: VerdictKind = VerdictKind.CONTINUE
+    reason: str = Field("", max_length=400)
+    # A reply of its own within the verdict's class, e.g. "554 5.7.1 Looks like spam".
+    reply: str | None = Field(None, max_length=512)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    folder: str | None = Field(None, max_length=200)
+    headers: list[HeaderEdit] = Field(default_factory=list, max_length=32)
+    envelope: list[EnvelopeEdit] = Field(default_factory=list, max_length=32)
