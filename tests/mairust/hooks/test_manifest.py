@@ -1,0 +1,131 @@
+"""plugin.toml: a good manifest reads into its model; a bad one is refused with one clear
+message per fault, each naming its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mairust.hooks.chain import BindingMode, FailurePolicy
+from mairust.hooks.manifest import ManifestError, TransportKind, load_manifest, parse_manifest
+from mairust.hooks.permissions import HookPermission
+from mairust.hooks.points import DataScope, HookPoint
+
+GOOD = """
+scopes = ["envelope", "headers"]
+permissions = ["tag", "reject"]
+secrets = ["api_key"]
+
+[plugin]
+name = "header-rules"
+version = "1.2.0"
+description = "Tags and refuses mail by header rules."
+author = "MaiRust"
+license = "Apache-2.0"
+changelog = "1.2.0: reject rules"
+
+[transport]
+kind = "serve"
+entrypoint = "plugins.header_rules.plugin:HeaderRules"
+
+[[hooks]]
+point = "pre_receive"
+priority = 20
+mode = "shadow"
+
+[timeouts]
+call_ms = 150
+on_timeout = "accept"
+on_error = "tempfail"
+
+[autoscaling]
+min_replicas = 1
+max_replicas = 3
+target_ongoing_requests = 4
+
+[resources]
+num_cpus = 0.25
+
+[config_schema]
+type = "object"
+required = ["rules"]
+properties = { rules = { type = "array" } }
+"""
+
+
+def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
+    (tmp_path / "plugin.toml").write_text(GOOD)
+    manifest = load_manifest(tmp_path)
+    assert manifest.plugin.name == "header-rules" and manifest.plugin.version == "1.2.0"
+    assert manifest.transport.kind is TransportKind.SERVE
+    [hook] = manifest.hooks
+    assert (hook.point, hook.priority, hook.mode) == (HookPoint.PRE_RECEIVE, 20, BindingMode.SHADOW)
+    assert manifest.scopes == [DataScope.ENVELOPE, DataScope.HEADERS]
+    assert manifest.permissions == [HookPermission.TAG, HookPermission.REJECT]
+    assert manifest.timeouts.on_error is FailurePolicy.TEMPFAIL
+    assert manifest.autoscaling.max_replicas == 3 and manifest.resources.num_cpus == 0.25
+    assert manifest.config_schema["required"] == ["rules"] and manifest.secrets == ["api_key"]
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        (
+            ('point = "pre_receive"', 'point = "pre_recieve"'),
+            "hooks[0].point: 'pre_recieve' is not one of",
+        ),
+        (('"headers"]', '"everything"]'), "scopes[1]: 'everything' is not one of"),
+        (('"reject"]', '"rule-the-world"]'), "permissions[1]: 'rule-the-world' is not one of"),
+        (
+            ('kind = "serve"', 'kind = "carrier-pigeon"'),
+            "transport.kind: 'carrier-pigeon' is not one of",
+        ),
+        (
+            ('kind = "serve"', 'kind = "grpc"'),
+            "transport.kind: grpc is not available in this version",
+        ),
+        (
+            ('point = "pre_receive"', 'point = "rcpt_to"'),
+            "hooks[0].point: rcpt_to has no headers to give",
+        ),
+        (
+            ('name = "header-rules"', 'name = "Header Rules!"'),
+            "plugin.name: Value error, a name is",
+        ),
+        (('version = "1.2.0"', 'version = "one"'), "plugin.version: Value error, a version is"),
+        (
+            ("min_replicas = 1", "min_replicas = 5"),
+            "autoscaling: min_replicas is above max_replicas",
+        ),
+        (('type = "object"', 'type = "shape"'), "config_schema: not a JSON Schema"),
+        (("call_ms = 150", "call_ms = 150\nretries = 3"), "timeouts.retries: unknown key"),
+        (
+            ('on_error = "tempfail"', 'on_error = "explode"'),
+            "timeouts.on_error: 'explode' is not one of",
+        ),
+    ],
+)
+def test_a_bad_manifest_is_refused_naming_the_key(change: tuple[str, str], fault: str) -> None:
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(GOOD.replace(old, new, 1))
+    assert any(f.startswith(fault) for f in caught.value.faults), caught.value.faults
+
+
+def test_every_fault_is_said_at_once() -> None:
+    bad = GOOD.replace('point = "pre_receive"', 'point = "nowhere"').replace(
+        'license = "Apache-2.0"', ""
+    )
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(bad)
+    assert len(caught.value.faults) == 2
+    assert "plugin.toml is not valid" in str(caught.value)
+
+
+def test_not_toml_and_no_file(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="not TOML"):
+        parse_manifest("[plugin\nname=")
+    with pytest.raises(ManifestError, match="cannot read"):
+        load_manifest(tmp_path)
