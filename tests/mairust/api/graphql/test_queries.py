@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.mairust.api.conftest import Connect
 from tests.mairust.api.graphql.conftest import GraphQL, World
 
 MESSAGES = """
@@ -92,7 +92,7 @@ async def test_messages_filters(
 
 
 async def test_cursor_pages_match_the_rest_listing(
-    graphql: GraphQL, world: World, app: Any
+    graphql: GraphQL, world: World, connect: Connect
 ) -> None:
     pages, after = [], None
     while True:
@@ -105,9 +105,7 @@ async def test_cursor_pages_match_the_rest_listing(
             break
     assert pages == [[world.other.id], [world.reply.id], [world.first.id]]
     # The REST listing hands out the very same cursors.
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {world.tokens['a']}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+    async with connect(world.tokens["a"]) as c:
         rest = (await c.get("/api/v1/messages?mailbox=alice@a.example&limit=1")).json()
     first = await graphql(MESSAGES, {"mailbox": world.alice.id, "first": 1})
     assert first.data is not None
