@@ -207,16 +207,24 @@ class Emptier:
             body={"query": {"match_all": {}}},
             params={"refresh": "true", "conflicts": "proceed"},
         )
+        self._empty_bucket()
+
+    def _empty_bucket(self) -> None:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
                 self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
 
     def close(self) -> None:
+        """Drop the index and the bucket (the database is dropped by its owner)."""
         self._engine.dispose()
-        self._search.indices.delete(index=self._index, ignore_unavailable=True)
-        self._search.close()
-        self._s3.close()
+        try:
+            self._search.indices.delete(index=self._index, ignore_unavailable=True)
+            self._empty_bucket()
+            self._s3.delete_bucket(Bucket=self._bucket)
+        finally:
+            self._search.close()
+            self._s3.close()
 
 
 def _schema_of(engine: sa.Engine) -> tuple[list[str], list[str]]:
