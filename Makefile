@@ -35,9 +35,14 @@ typecheck: setup
 
 # One pytest run: xdist keeps the e2e scenarios on one worker while the other takes the
 # rest, which separate runs per group could not overlap; --group-times reports each group.
+# Then the API tests once more, against a live `mairust up` on PostgreSQL + S3 + OpenSearch
+# (tests/mairust/api/conftest.py): a run of their own (the mode is per session), on the same
+# servers; it runs even when the first failed, and either failing fails the target.
+API_LIVE := $(VENV)/bin/pytest --api-live -p no:cacheprovider --durations=5 tests/mairust/api
 pytest: setup system-packages  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
-	bash .ci/with-services.sh $(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
-	  -p no:cacheprovider --durations=15 --group-times
+	bash .ci/with-services.sh sh -c '$(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
+	  -p no:cacheprovider --durations=15 --group-times; status=$$?; \
+	  $(PHASE) "pytest api-live" $(API_LIVE) || exit 1; exit $$status'
 
 test: lint typecheck pytest  ## everything CI runs
 

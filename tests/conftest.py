@@ -32,6 +32,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="print how long each test group (unit, ray, e2e) took",
     )
+    # Read by tests/mairust/api/conftest.py; declared here, where every run loads it.
+    parser.addoption(
+        "--api-live",
+        action="store_true",
+        help="run the API tests against a live `mairust up` on PostgreSQL + S3 + OpenSearch "
+        "(also MAIRUST_TEST_API_LIVE=1)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

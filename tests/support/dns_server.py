@@ -194,7 +194,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 class ZoneServer:
-    """Serves ``records`` on 127.0.0.1:``port`` (UDP and TCP) until the context exits."""
+    """Serves ``records`` on 127.0.0.1:``port`` (UDP and TCP) until the context exits;
+    ``port`` 0 takes a free one."""
 
     def __init__(
         self,
@@ -205,6 +206,7 @@ class ZoneServer:
         ttl: int = 300,
         negative_ttl: int = 300,
         udp_limit: int | None = None,
+        port: int = 0,
     ) -> None:
         self.records: dict[str, Mapping[str, Any]] = {
             normalize_name(k): v for k, v in records.items()
@@ -219,6 +221,7 @@ class ZoneServer:
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
         self.port = 0
+        self._wanted_port = port  # 0: any free port
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -236,8 +239,8 @@ class ZoneServer:
 
     def start(self) -> None:
         # UDP takes a free port; TCP must get the same number, so retry if it is taken.
-        for _ in range(20):
-            udp = _UdpServer(("127.0.0.1", 0), _UdpHandler)
+        for _ in range(1 if self._wanted_port else 20):
+            udp = _UdpServer(("127.0.0.1", self._wanted_port), _UdpHandler)
             port = udp.server_address[1]
             try:
                 tcp = _TcpServer(("127.0.0.1", port), _TcpHandler)

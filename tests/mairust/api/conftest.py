@@ -1,12 +1,26 @@
-"""Fixtures for the API tests: real embedded stores on tmp_path, filled through the store API."""
+"""Fixtures for the API tests: real embedded stores on tmp_path, filled through the store API.
+
+The same tests run a second time against a live `mairust up` (``pytest --api-live`` or
+``MAIRUST_TEST_API_LIVE=1``): its Serve ingress on PostgreSQL + S3 + OpenSearch
+(tests/support/live_api.py). Then ``stores`` are opened here on the server's places
+(emptied before each test), ``app`` holds the services built over them with the server's
+secrets key (so the tokens it issues are the server's), and every client (``client``,
+``anonymous``, ``connect``) talks HTTP to the server. A test joins the live pass by asking
+for a client; one that cannot work over HTTP (it swaps the app's internals, moves a clock,
+or needs settings a running server cannot change) carries ``in_process_only(reason)``.
+Settings a module needs (``api_settings(section={...})``) go to the in-process app and
+the live server alike.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -22,15 +36,32 @@ from mairust.model.parsing import parse_message
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.threads import thread_headers
 from mairust.search.indexing import search_document
+from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.services.tokens import TokenRequest
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.opensearch_search import parse_opensearch_url
 from mairust.storage.stores import Stores
+from tests.support.live_api import LivePlatform, LivePlatforms, Sections
+from tests.support.mairust_server import free_port
 from tests.support.opensearch_indexes import admin_client, fresh_index_url
 
 ADMIN_TOKEN = "t"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+# DNS for the tests that check domains' records: a loopback port where a test's zone
+# server answers, or nothing does (no query ever leaves the machine).
+LOOPBACK_DNS_PORT = free_port()
+# The one other set of settings the API tests use (the live pass starts a second server
+# for it; every test that needs any of these takes them all): DNS from loopback and the MX
+# host the records name, webhook endpoints allowed on loopback (nothing is delivered to
+# them), and a small send cap.
+SECOND_SETTINGS = pytest.mark.api_settings(
+    smtp={"hostname": "mx.platform.test"},
+    dns={"nameservers": ["127.0.0.1"], "port": LOOPBACK_DNS_PORT, "timeout": 0.5},
+    webhooks={"allow_networks": ["127.0.0.1/32"], "allow_http": True},
+    api={"max_send_size": 1000},
+)
 
 
 def make_message(
@@ -120,13 +151,116 @@ class MailSeeder:
         ]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, api={"admin_token": ADMIN_TOKEN})
+HERE = Path(__file__).parent
+
+
+def live_pass(config: pytest.Config) -> bool:
+    """Whether this run is the live pass (the API tests against a real `mairust up`)."""
+    return bool(config.getoption("--api-live")) or os.environ.get("MAIRUST_TEST_API_LIVE") == "1"
+
+
+def api_sections(node: pytest.Item) -> Sections:
+    """The settings sections the test asks for with ``api_settings(section={...})``."""
+    marker = node.get_closest_marker("api_settings")
+    return dict(marker.kwargs) if marker is not None else {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Live pass: keep the API tests that talk HTTP (they ask for ``connect``) and are not
+    ``in_process_only``, grouped by their settings so that each set starts one server."""
+    if not live_pass(config):
+        return
+    ours = [item for item in items if Path(str(item.fspath)).is_relative_to(HERE)]
+    for item in ours:
+        marker = item.get_closest_marker("in_process_only")
+        if marker is not None and not (marker.args and str(marker.args[0]).strip()):
+            raise pytest.UsageError(f"{item.nodeid}: in_process_only needs a reason")
+    # A test on the app under test (it asks for the app, its stores or settings) without a
+    # client of ours may make requests in-process: it must say so, or it would pass here
+    # untested.
+    unsure = [
+        item.nodeid
+        for item in ours
+        if {"app", "stores", "settings"} & set(getattr(item, "fixturenames", ()))
+        and "connect" not in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("in_process_only") is None
+    ]
+    if unsure:
+        raise pytest.UsageError(
+            "API tests that use the app without `connect` must be in_process_only: "
+            + ", ".join(unsure)
+        )
+    keep = [
+        item
+        for item in ours
+        if "connect" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("in_process_only") is None
+    ]
+    dropped = [item for item in ours if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    marked = [item for item in dropped if item.get_closest_marker("in_process_only")]
+    config.stash[LIVE_COUNTS] = (len(keep), len(marked), len(dropped) - len(marked))
+    kept = {id(item) for item in keep}
+    order = {id(item): repr(sorted(api_sections(item).items())) for item in keep}
+    others = [item for item in items if id(item) not in kept and item not in dropped]
+    # The default settings first, then each other set together (a stable sort).
+    items[:] = others + sorted(keep, key=lambda item: (order[id(item)] != "[]", order[id(item)]))
+
+
+LIVE_COUNTS = pytest.StashKey[tuple[int, int, int]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts = terminalreporter.config.stash.get(LIVE_COUNTS, None)
+    if counts is not None:
+        run, marked, other = counts
+        terminalreporter.write_line(
+            f"API tests against a live mairust up: {run} run; left to the in-process pass: "
+            f"{marked} in_process_only, {other} that make no request to the app"
+        )
+
+
+@pytest.fixture(scope="session")
+def live_platforms(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LivePlatforms | None]:
+    if not live_pass(request.config):
+        yield None
+        return
+    platforms = LivePlatforms(tmp_path_factory.mktemp("api-live"), ADMIN_TOKEN)
+    try:
+        yield platforms
+    finally:
+        platforms.close()
 
 
 @pytest.fixture
-def stores(settings: Settings) -> Iterator[Stores]:
+def live(
+    request: pytest.FixtureRequest, live_platforms: LivePlatforms | None
+) -> LivePlatform | None:
+    """The live platform (emptied for this test), or None in the in-process pass."""
+    if live_platforms is None:
+        return None
+    platform = live_platforms.platform_for(api_sections(request.node))
+    platform.reset()
+    return platform
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path, live: LivePlatform | None) -> Settings:
+    if live is not None:
+        return live.settings.model_copy(deep=True)
+    sections: dict[str, Any] = api_sections(request.node)
+    api = {"admin_token": ADMIN_TOKEN, **sections.pop("api", {})}
+    return Settings(data_dir=tmp_path, api=api, **sections)
+
+
+@pytest.fixture
+def stores(settings: Settings, live: LivePlatform | None) -> Iterator[Stores]:
+    if live is not None:
+        yield live.stores
+        return
     migrate(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
@@ -143,7 +277,14 @@ TOKEN_KEYS = (b"mairust-test-token-digest-key-32",)
 
 
 @pytest.fixture
-def app(settings: Settings, stores: Stores) -> FastAPI:
+def app(settings: Settings, stores: Stores, live: LivePlatform | None) -> FastAPI:
+    """The app under test; live, only its ``state`` (the services over the live stores,
+    keyed as the server's), which no client can call: requests go to the server."""
+    if live is not None:
+        keyring = load_keyring(settings)
+        built = create_app(settings, stores, keyring.token_digest_keys(), keyring=keyring)
+        state_only: Any = SimpleNamespace(state=built.state)
+        return state_only
     return create_app(settings, stores, TOKEN_KEYS)
 
 
@@ -177,21 +318,47 @@ def act_as_tenant(
     client.headers["Authorization"] = f"Bearer {token}"
 
 
+class Connect(Protocol):
+    def __call__(self, token: str | None = None) -> httpx.AsyncClient: ...
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An authenticated (admin) client talking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers=AUTH
-    ) as http:
+def connect(app: FastAPI, live: LivePlatform | None) -> Connect:
+    """``connect(token)``: a new client sending ``token`` (None: no credentials) to the
+    app under test: in-process, or the live server's Serve ingress."""
+
+    def make(token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        if live is not None:
+            return httpx.AsyncClient(base_url=live.base_url, headers=headers, timeout=60)
+        transport = httpx.ASGITransport(app=app)
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+    return make
+
+
+@pytest.fixture
+async def serving(app: FastAPI, live: LivePlatform | None) -> AsyncIterator[None]:
+    """The app's lifespan runs (its spool: the send route commits through it); the live
+    server's runs already."""
+    if live is not None:
+        yield
+        return
+    async with app.router.lifespan_context(app):
+        yield
+
+
+@pytest.fixture
+async def client(connect: Connect) -> AsyncIterator[httpx.AsyncClient]:
+    """An authenticated (admin) client talking to the app under test."""
+    async with connect(ADMIN_TOKEN) as http:
         yield http
 
 
 @pytest.fixture
-async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(connect: Connect) -> AsyncIterator[httpx.AsyncClient]:
     """A client without credentials."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with connect() as http:
         yield http
 
 

@@ -40,6 +40,7 @@ async def test_the_admin_token_opens_the_api(client):
     assert response.json() == {"items": []}
 
 
+@pytest.mark.in_process_only("needs an app without an admin token")
 async def test_no_token_is_valid_without_a_configured_admin_token(tmp_path, stores, expect_problem):
     app = create_app(Settings(data_dir=tmp_path), stores, TOKEN_KEYS)
     transport = httpx.ASGITransport(app=app)
@@ -57,6 +58,7 @@ async def test_healthz_needs_no_token(anonymous):
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.in_process_only("breaks the app's metadata store in this process")
 async def test_healthz_is_503_when_the_metadata_store_fails(
     anonymous, stores, monkeypatch, expect_problem
 ):
@@ -69,6 +71,7 @@ async def test_healthz_is_503_when_the_metadata_store_fails(
     assert "Retry-After" in response.headers
 
 
+@pytest.mark.in_process_only("breaks the app's metadata store in this process")
 async def test_healthz_is_503_when_the_store_raises_something_unwrapped(
     anonymous, stores, monkeypatch, expect_problem
 ):
@@ -101,6 +104,7 @@ class UnusedPool:
         raise AssertionError("nothing was leased")
 
 
+@pytest.mark.in_process_only("runs a broken lease loop in this process and changes queue settings")
 async def test_healthz_names_a_lease_loop_that_stopped_for_good(
     anonymous, stores, settings, seeder, expect_problem
 ):
@@ -130,6 +134,7 @@ async def test_healthz_names_a_lease_loop_that_stopped_for_good(
     assert response.headers["Retry-After"]
 
 
+@pytest.mark.in_process_only("changes queue.stall_seconds on the app's settings object")
 async def test_healthz_is_ok_while_a_lease_loop_leases_though_rows_wait(
     anonymous, stores, settings, seeder
 ):
@@ -145,6 +150,7 @@ async def test_healthz_is_ok_while_a_lease_loop_leases_though_rows_wait(
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.in_process_only("breaks a store method in this process")
 async def test_unexpected_error_in_a_route_is_a_500_problem_logged_server_side(
     client, stores, monkeypatch, expect_problem, caplog
 ):
@@ -257,6 +263,7 @@ async def test_openapi_declares_bearer_auth_on_api_routes_only(client):
     assert "401" in schema["paths"]["/api/v1/domains"]["post"]["responses"]
 
 
+@pytest.mark.in_process_only("inspects the app object")
 def test_create_app_keeps_what_it_is_given(settings: Settings, stores: Stores):
     app = create_app(settings, stores, TOKEN_KEYS)
     assert app.state.settings is settings

@@ -10,22 +10,16 @@ guard's least role is ``admin``): a tenant admin gets 403, the operator gets 2xx
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
-from mairust.config import Settings
 from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.principal import Role
-from tests.mairust.api.conftest import ADMIN_TOKEN, MailSeeder
+from tests.mairust.api.conftest import ADMIN_TOKEN, SECOND_SETTINGS, Connect, MailSeeder
 from tests.mairust.api.test_route_permissions import CALLS, PUBLIC, ROUTES, _marks
 from tests.support.bola import CASES, World, build_world, check_case
-from tests.support.mairust_server import free_port
 
 
 def _guard_role(method: str, path: str) -> Role:
@@ -46,32 +40,13 @@ def test_every_route_has_a_case() -> None:
     assert len(TENANT_SCOPED) >= 14 and len(PLATFORM_ONLY) >= 4
 
 
-def _clients(app: FastAPI) -> Callable[[str], httpx.AsyncClient]:
-    def client(token: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-
-    return client
+# The DNS check asks a loopback port where nothing answers (the check then reports each
+# record as an error, which is still an answer); webhook endpoints on loopback.
+pytestmark = SECOND_SETTINGS
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    # The DNS check asks a loopback port where nothing answers: no query leaves the machine
-    # (the check then reports each record as an error, which is still an answer).
-    return Settings(
-        data_dir=tmp_path,
-        api={"admin_token": ADMIN_TOKEN},
-        dns={"nameservers": ["127.0.0.1"], "port": free_port(), "timeout": 0.5},
-        # Webhook endpoints on loopback (nothing is delivered in these tests).
-        webhooks={"allow_networks": ["127.0.0.1/32"], "allow_http": True},
-    )
-
-
-@pytest.fixture
-async def world(app: FastAPI, seeder: MailSeeder) -> AsyncIterator[World]:
+async def world(connect: Connect, serving: None, seeder: MailSeeder) -> World:
     async def deliver(address: str, raw: bytes) -> str:
         mailbox = seeder.stores.metadata.find_mailbox(address)
         assert mailbox is not None
@@ -91,9 +66,8 @@ async def world(app: FastAPI, seeder: MailSeeder) -> AsyncIterator[World]:
         )
         return entry.id
 
-    # The app's lifespan runs (its spool: the send route commits through it).
-    async with app.router.lifespan_context(app):
-        yield await build_world(_clients(app), ADMIN_TOKEN, deliver)
+    # ``serving``: the app's spool runs (the send route commits through it).
+    return await build_world(connect, ADMIN_TOKEN, deliver)
 
 
 @pytest.mark.parametrize(("method", "path"), TENANT_SCOPED)

@@ -4,37 +4,27 @@ tenant's own token gets a 2xx and the object, another tenant's token gets 404 (B
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from mairust.api import create_app
-from mairust.config import Settings
 from mairust.model.principal import Permission, Role
 from mairust.storage.stores import Stores
-from tests.mairust.api.conftest import ADMIN_TOKEN, TOKEN_KEYS, issue_token
+from tests.mairust.api.conftest import LOOPBACK_DNS_PORT, SECOND_SETTINGS, Connect, issue_token
 from tests.support.dns_server import ZoneServer
 
 ADMIN = (Permission.READ, Permission.WRITE, Permission.ADMIN)
 
 
+# The app asks the zone below for DNS and names mx.platform.test as the MX host.
+pytestmark = SECOND_SETTINGS
+
+
 @pytest.fixture
 def zone() -> Iterator[ZoneServer]:
-    with ZoneServer({}, ttl=1) as server:
+    with ZoneServer({}, ttl=1, port=LOOPBACK_DNS_PORT) as server:
         yield server
-
-
-@pytest.fixture
-def app(tmp_path: Path, stores: Stores, zone: ZoneServer) -> FastAPI:
-    settings = Settings(
-        data_dir=tmp_path,
-        api={"admin_token": ADMIN_TOKEN},
-        smtp={"hostname": "mx.platform.test"},
-        dns={"nameservers": ["127.0.0.1"], "port": zone.port, "timeout": 2.0},
-    )
-    return create_app(settings, stores, TOKEN_KEYS)
 
 
 class Tenants:
@@ -58,9 +48,8 @@ def tenants(app: FastAPI, stores: Stores) -> Tenants:
 
 
 @pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+async def http(connect: Connect) -> AsyncIterator[httpx.AsyncClient]:
+    async with connect() as client:
         yield client
 
 

@@ -428,6 +428,7 @@ async def test_moving_keeps_search_in_sync(client, seeder, jane):
     assert await search_ids(client, "hangar") == [entry.id]
 
 
+@pytest.mark.in_process_only("counts blob reads through the app's stores")
 async def test_tags_and_moves_update_the_index_without_reading_the_blob(app, client, seeder, jane):
     entry = seeder.deliver(jane, seeder.message(subject="Hangar", body="walrus"), tags=("todo",))
     blobs = CountingBlobs(seeder.stores.blobs)
@@ -446,6 +447,7 @@ async def test_tags_and_moves_update_the_index_without_reading_the_blob(app, cli
     assert blobs.reads == [entry.blob_key]
 
 
+@pytest.mark.in_process_only("counts blob reads through the app's stores")
 async def test_tagging_an_entry_not_yet_indexed_indexes_it_whole(app, client, seeder, jane):
     entry = seeder.deliver(jane, seeder.message(subject="Hangar", body="walrus"))
     seeder.stores.search.delete([entry.id])  # as if its first indexing had not happened
@@ -458,6 +460,7 @@ async def test_tagging_an_entry_not_yet_indexed_indexes_it_whole(app, client, se
     assert seeder.stores.metadata.search_backlog_size() == 0
 
 
+@pytest.mark.in_process_only("swaps the app's search store for a broken one")
 async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, seeder, jane):
     entry = seeder.deliver(jane, seeder.message(subject="Hangar"), tags=("todo",))
     real = with_stores(app, search=DownSearch(seeder.stores.search))
@@ -479,6 +482,7 @@ async def test_with_search_down_tags_and_moves_wait_in_the_backlog(app, client, 
     assert real.metadata.search_backlog_size() == 0
 
 
+@pytest.mark.in_process_only("swaps the app's stores for broken ones")
 async def test_with_search_and_backlog_down_the_answer_is_503(
     app, client, seeder, jane, expect_problem
 ):

@@ -3,6 +3,8 @@ user is a 404, next to its positive twin), and usage shows in the user listing."
 
 from __future__ import annotations
 
+import pytest
+
 from mairust.model.principal import Permission, Role
 from mairust.model.scope import PLATFORM
 from tests.mairust.api.conftest import act_as_tenant, issue_token
@@ -66,6 +68,7 @@ async def test_a_user_reads_their_own_quota_but_cannot_set_it(app, client, seede
     expect_problem(put, 403)
 
 
+@pytest.mark.in_process_only("sets the default quota on the app's services object")
 async def test_usage_shows_in_the_user_listing_and_the_default_applies(
     client, seeder, app, expect_problem
 ):

@@ -72,6 +72,7 @@ async def http(limited_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.mark.in_process_only("token buckets on a clock the test moves")
 async def test_a_token_over_its_rate_gets_429_with_retry_after(http, clock, expect_problem):
     for _ in range(2):
         assert (await http.get("/api/v1/domains", headers=AUTH)).status_code == 200
@@ -83,6 +84,7 @@ async def test_a_token_over_its_rate_gets_429_with_retry_after(http, clock, expe
     assert (await http.get("/api/v1/domains", headers=AUTH)).status_code == 200
 
 
+@pytest.mark.in_process_only("token buckets on a clock the test moves")
 async def test_each_token_has_its_own_bucket(limited_app, http, seeder, expect_problem):
     tenant = seeder.tenant("a.example")
     token = issue_token(limited_app, Role.TENANT_ADMIN, tenant.id)
@@ -93,6 +95,7 @@ async def test_each_token_has_its_own_bucket(limited_app, http, seeder, expect_p
     assert (await http.get("/api/v1/domains", headers=other)).status_code == 200
 
 
+@pytest.mark.in_process_only("token buckets on a clock the test moves")
 async def test_unknown_tokens_are_401_not_counted(http, expect_problem):
     for _ in range(5):
         bad = await http.get("/api/v1/domains", headers={"Authorization": "Bearer nope"})
@@ -100,6 +103,7 @@ async def test_unknown_tokens_are_401_not_counted(http, expect_problem):
     assert (await http.get("/api/v1/domains", headers=AUTH)).status_code == 200
 
 
+@pytest.mark.in_process_only("token buckets on a clock the test moves")
 async def test_log_ins_are_throttled_per_client_address(
     limited_app, http, seeder, stores, clock, expect_problem
 ):
@@ -121,8 +125,8 @@ async def test_log_ins_are_throttled_per_client_address(
     assert (await http.post("/api/v1/auth/token", json=right)).status_code == 201
 
 
-async def test_openapi_documents_429_and_the_limits(http):
-    schema = (await http.get("/openapi.json")).json()
+async def test_openapi_documents_429_and_the_limits(client):
+    schema = (await client.get("/openapi.json")).json()
     assert "api.rate_limit_per_second" in schema["info"]["description"]
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():

@@ -278,6 +278,7 @@ def send_app(app: FastAPI, settings: Settings) -> FastAPI:
     return app
 
 
+@pytest.mark.in_process_only("adds a test route to the app")
 async def test_refusals_through_the_app(send_app: FastAPI, settings: Settings):
     transport = httpx.ASGITransport(app=send_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -300,6 +301,7 @@ async def test_refusals_through_the_app(send_app: FastAPI, settings: Settings):
         assert assert_problem(owned, 422)["errors"][0]["pointer"] == "#/headers/Bcc/[key]"
 
 
+@pytest.mark.in_process_only("adds a test route to the app")
 async def test_the_size_cap_through_the_app(send_app: FastAPI, settings: Settings):
     settings.api.max_send_size = 1000
     transport = httpx.ASGITransport(app=send_app)
@@ -310,6 +312,7 @@ async def test_the_size_cap_through_the_app(send_app: FastAPI, settings: Setting
     assert "the limit is 1000" in problem["detail"]
 
 
+@pytest.mark.in_process_only("a spool test in this process: no HTTP call")
 async def test_the_composed_message_goes_through_the_spool(stores: Stores):
     """The call the send service makes: request → Composition → compose → Spool.commit."""
     request = SendRequest.model_validate(FULL)

@@ -1,20 +1,18 @@
-"""``POST /api/v1/send`` in-process: the app's own spool runs (its lifespan is entered)."""
+"""``POST /api/v1/send``: the app's own spool runs (in-process its lifespan is entered)."""
 
 from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from mairust.api import create_app
 from mairust.api.app import MAX_REQUEST_BODY, send_body_limit
 from mairust.config import Settings
 from mairust.model.directory import Mailbox, Tenant
@@ -22,7 +20,7 @@ from mairust.model.principal import Permission, Role
 from mairust.model.queue import QueueState
 from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
-from tests.mairust.api.conftest import AUTH, TOKEN_KEYS, MailSeeder, assert_problem, issue_token
+from tests.mairust.api.conftest import SECOND_SETTINGS, MailSeeder, assert_problem, issue_token
 
 SEND = "/api/v1/send"
 SENDING = (Permission.READ, Permission.SEND)
@@ -56,14 +54,9 @@ def world(app: FastAPI, seeder: MailSeeder) -> World:
 
 
 @pytest.fixture
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The admin client of an app whose lifespan (and so its spool) is running."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=AUTH
-        ) as http:
-            yield http
+def running(serving: None, client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The admin client of an app whose spool is running."""
+    return client
 
 
 def blob_count(stores: Stores) -> int:
@@ -273,35 +266,26 @@ async def test_a_message_over_one_mib_is_accepted_while_other_routes_keep_the_ca
     assert_problem(too_big, 413)
 
 
-@pytest.fixture
-def small_app(tmp_path: Path, stores: Stores) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, api={"admin_token": "t", "max_send_size": 1000})
-    return create_app(settings, stores, TOKEN_KEYS)
-
-
+@SECOND_SETTINGS  # api.max_send_size = 1000
 async def test_the_send_cap_follows_api_max_send_size(
-    small_app: FastAPI, seeder: MailSeeder, stores: Stores
+    running: httpx.AsyncClient, seeder: MailSeeder, stores: Stores
 ):
     seeder.tenant("a.example")
     seeder.mailbox("amos@a.example")
     limit = send_body_limit(1000)
     assert limit == 1000 * 4 // 3 + 1024 * 1024
     base = {"from": "amos@a.example", "to": ["amos@a.example"]}
-    async with small_app.router.lifespan_context(small_app):
-        transport = httpx.ASGITransport(app=small_app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=AUTH
-        ) as http:
-            over_cap = await http.post(SEND, json={**base, "text": "x" * 1001})
-            problem = assert_problem(over_cap, 422)
-            assert "the limit is 1000" in problem["detail"]
-            over_body = await http.post(SEND, json={**base, "text": "x" * limit})
-            assert_problem(over_body, 413)
-            assert_nothing_stored(stores)
-            fits = await http.post(SEND, json={**base, "text": "x" * 1000})
-            assert fits.status_code == 202, fits.text
+    over_cap = await running.post(SEND, json={**base, "text": "x" * 1001})
+    problem = assert_problem(over_cap, 422)
+    assert "the limit is 1000" in problem["detail"]
+    over_body = await running.post(SEND, json={**base, "text": "x" * limit})
+    assert_problem(over_body, 413)
+    assert_nothing_stored(stores)
+    fits = await running.post(SEND, json={**base, "text": "x" * 1000})
+    assert fits.status_code == 202, fits.text
 
 
+@pytest.mark.in_process_only("the live server's spool always runs")
 async def test_without_a_running_spool_a_send_is_a_503_with_retry_after(
     client, world: World, stores: Stores
 ):

@@ -26,7 +26,7 @@ from mairust.model.scope import TenantScope
 from mairust.model.threads import thread_headers
 from mairust.search.indexing import search_document
 from mairust.storage.stores import Stores
-from tests.mairust.api.conftest import issue_token
+from tests.mairust.api.conftest import Connect, issue_token
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -183,7 +183,6 @@ class GraphQL:
 
 
 @pytest.fixture
-async def graphql(app: FastAPI, world: World) -> AsyncIterator[GraphQL]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+async def graphql(connect: Connect, world: World) -> AsyncIterator[GraphQL]:
+    async with connect() as http:
         yield GraphQL(http, world)

@@ -75,6 +75,7 @@ class _FailingMailboxes(MailboxService):
         raise RuntimeError("password=hunter2 at db.internal")
 
 
+@pytest.mark.in_process_only("swaps the app's mailbox service for a failing one")
 async def test_through_the_endpoint_an_unexpected_failure_is_masked(
     graphql: GraphQL, world: World, app: FastAPI, stores: Stores, caplog: pytest.LogCaptureFixture
 ) -> None:

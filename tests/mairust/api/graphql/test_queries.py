@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from mairust.model.principal import Role
-from tests.mairust.api.conftest import SearchBackend, issue_token
+from tests.mairust.api.conftest import Connect, SearchBackend, issue_token
 from tests.mairust.api.graphql.conftest import T0, GraphQL, World
 
 MESSAGES = """
@@ -95,7 +94,7 @@ async def test_messages_filters(
 
 
 async def test_cursor_pages_match_the_rest_listing(
-    graphql: GraphQL, world: World, app: Any
+    graphql: GraphQL, world: World, connect: Connect
 ) -> None:
     pages, after = [], None
     while True:
@@ -108,9 +107,7 @@ async def test_cursor_pages_match_the_rest_listing(
             break
     assert pages == [[world.other.id], [world.reply.id], [world.first.id]]
     # The REST listing hands out the very same cursors.
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {world.tokens['a']}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+    async with connect(world.tokens["a"]) as c:
         rest = (await c.get("/api/v1/messages?mailbox=alice@a.example&limit=1")).json()
     first = await graphql(MESSAGES, {"mailbox": world.alice.id, "first": 1})
     assert first.data is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from graphql import parse, validate
@@ -38,6 +39,7 @@ def _walk(routes: list[Any]) -> list[Any]:
     return found
 
 
+@pytest.mark.in_process_only("inspects the app's route table")
 def test_mounted_for_http_only(app: FastAPI) -> None:
     routes = [r for r in _walk(app.routes) if getattr(r, "path", None) == GRAPHQL_PATH]
     assert {m for r in routes if isinstance(r, APIRoute) for m in r.methods or ()} == {
