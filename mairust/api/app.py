@@ -74,6 +74,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "events", "description": "The tenant's event log and message trace."},
     {"name": "webhooks", "description": "Outgoing event webhooks and their deliveries."},
     {"name": "policy", "description": "A domain's own policy and its routing rules."},
+    {"name": "hooks", "description": "Installed plugins and their hook bindings (operator)."},
 ]
 
 

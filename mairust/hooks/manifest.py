@@ -35,8 +35,9 @@ class TransportKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-# What this version of the platform can run (the others come with the plugin ecosystem).
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.SERVE, TransportKind.HTTP})
+# What this version of the platform can run: the serve transport is the hooks work's next
+# step, grpc, stdin and webhook come with the plugin ecosystem.
+SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP})
 
 
 class ManifestError(InvalidInput):

@@ -18,6 +18,7 @@ from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.mailboxes import MailboxService
+from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
@@ -43,6 +44,7 @@ class Application:
     events: EventService
     webhooks: WebhookService
     policy: PolicyService
+    plugins: PluginService
 
     @classmethod
     def over(
@@ -95,4 +97,5 @@ class Application:
             policy=PolicyService(
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
+            plugins=PluginService(stores.metadata, audit, clock),
         )

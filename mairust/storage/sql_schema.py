@@ -438,3 +438,31 @@ routing_rules = sa.Table(
     sa.UniqueConstraint("domain", "pattern"),
     sa.Index("ix_routing_rules_domain_position", "domain", "position"),
 )
+
+# Added by 0015: installed plugins (their manifest as read) and their hook bindings.
+plugins = sa.Table(
+    "plugins",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("manifest", JsonObject, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("config", JsonObject, nullable=False),
+    sa.Column("installed_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+hook_bindings = sa.Table(
+    "hook_bindings",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("plugin", sa.Text, sa.ForeignKey("plugins.name", ondelete="CASCADE"), nullable=False),
+    sa.Column("point", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=True),
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_hook_bindings_point_priority", "point", "priority"),
+)

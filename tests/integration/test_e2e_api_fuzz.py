@@ -25,6 +25,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Err
 
+from tests.support.bola import matrix_plugin_dir
 from tests.support.mairust_server import ADMIN_TOKEN, free_port, wait_for
 
 EXAMPLES_PER_OPERATION = 8
@@ -52,10 +53,10 @@ CONFIG = (
 )
 
 
-def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, Any]:
+def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path) -> dict[str, Any]:
     """Real values for every path parameter the API has: a delivered message with an
     attachment, its mailbox and a folder of it, a user, a domain and an alias and a routing
-    rule of it, a token and a webhook endpoint."""
+    rule of it, a token, a webhook endpoint and an installed plugin with its binding."""
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
         smtp.sendmail("sender@remote.example", ["alice@example.test"], SEED_MESSAGE)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
@@ -84,6 +85,8 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, 
             "/api/v1/domains/example.test/routes",
             {"pattern": "fuzz-*", "action": "local", "target": "alice@example.test"},
         )
+        plugin = made("/api/v1/admin/plugins", {"path": str(matrix_plugin_dir(plugins, "1.0.0"))})
+        binding = http.get("/api/v1/admin/hooks").json()["items"][0]
         tenant = alice["tenant_id"]
         hook = made("/api/v1/webhooks", {"url": "http://127.0.0.1:9/fuzz", "tenant_id": tenant})
         entry_id = delivered()[0]["id"]
@@ -98,6 +101,8 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int) -> dict[str, 
         "address": "team@example.test",
         "endpoint_id": hook["id"],
         "rule_id": rule["id"],
+        "name": plugin["name"],
+        "binding_id": binding["id"],
     }
 
 
@@ -109,7 +114,7 @@ def test_every_operation_answers_within_its_schema(new_server, tmp_path: Path) -
     server.add_user("alice@example.test")
     base = f"http://127.0.0.1:{server.api_port}"
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    ids = seeded_ids(base, headers, server.smtp_port)
+    ids = seeded_ids(base, headers, server.smtp_port, tmp_path / "plugins")
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     statuses: Counter[int] = Counter()
     refusals: Counter[str] = Counter()  # 401/404 per operation, to show where they come from

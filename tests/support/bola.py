@@ -11,9 +11,11 @@ broken positive twin.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -430,3 +432,67 @@ async def check_case(world: World, method: str, path: str) -> None:
     own = await _as(world, call.owner, method, call)
     assert 200 <= own.status_code < 300, own.text
     assert call.marker in own.text, own.text
+
+
+# -- platform-only routes: the operator acts on real objects -----------------------------
+
+MATRIX_PLUGIN = "matrix-plugin"
+_MATRIX_MANIFEST = """
+scopes = ["envelope"]
+permissions = ["tag"]
+
+[plugin]
+name = "matrix-plugin"
+version = "{version}"
+description = "A plugin the BOLA matrix installs."
+author = "tests"
+license = "MIT"
+
+[transport]
+kind = "http"
+entrypoint = "http://127.0.0.1:9/hook"
+
+[[hooks]]
+point = "rcpt_to"
+priority = 10
+"""
+
+
+def matrix_plugin_dir(base: Path, version: str) -> Path:
+    """A directory holding the matrix plugin's plugin.toml at ``version``."""
+    directory = base / f"{MATRIX_PLUGIN}-{version}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plugin.toml").write_text(_MATRIX_MANIFEST.format(version=version))
+    return directory
+
+
+_FAKE_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+_PLATFORM_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/tenants"): {"name": "c"},
+    ("POST", "/api/v1/domains"): {"name": "c.example"},
+    ("PATCH", "/api/v1/admin/plugins/{name}"): {"enabled": False},
+    ("POST", "/api/v1/admin/hooks"): {"plugin": MATRIX_PLUGIN, "point": "rcpt_to"},
+    ("PATCH", "/api/v1/admin/hooks/{binding_id}"): {"priority": 5},
+}
+
+
+async def platform_call(
+    world: World, method: str, path: str, base: Path
+) -> tuple[str, dict[str, Any] | None]:
+    """The concrete path and body with which the operator's call must succeed: objects the
+    route acts on are made first (a plugin installed from ``base``, its binding)."""
+    body = _PLATFORM_BODIES.get((method, path))
+    if not path.startswith("/api/v1/admin/"):
+        return re.sub(r"\{[a-z_]+\}", _FAKE_ID, path), body
+    first = matrix_plugin_dir(base, "1.0.0")
+    if (method, path) == ("POST", "/api/v1/admin/plugins"):
+        return path, {"path": str(first)}
+    async with world.client(world.tokens["operator"]) as http:
+        installed = await http.post("/api/v1/admin/plugins", json={"path": str(first)})
+        assert installed.status_code == 201, installed.text
+        bindings = (await http.get("/api/v1/admin/hooks")).json()["items"]
+    [binding] = [b["id"] for b in bindings if b["plugin"] == MATRIX_PLUGIN]
+    if path.endswith("/upgrade"):
+        body = {"path": str(matrix_plugin_dir(base, "1.1.0"))}
+    concrete = path.replace("{name}", MATRIX_PLUGIN).replace("{binding_id}", binding)
+    return concrete, body

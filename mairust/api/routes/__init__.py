@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from mairust.api.routes import (
     access,
+    admin_hooks,
     directory,
     domain_policy,
     domain_settings,
@@ -35,5 +36,6 @@ api_router.include_router(domain_settings.router)
 api_router.include_router(events.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(domain_policy.router)
+api_router.include_router(admin_hooks.router)
 
 __all__ = ["api_router"]

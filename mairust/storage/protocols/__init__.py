@@ -10,11 +10,12 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 :class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
 durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
 :class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
-:class:`EventStore` (each tenant's event log). One SQL class
+:class:`EventStore` (each tenant's event log) and :class:`PluginStore` (installed plugins,
+hook bindings). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
-``access``, ``events``); import them from this package, which names them all.
+``access``, ``events``, ``plugins``); import them from this package, which names them all.
 
 All methods are synchronous and thread-safe: async callers run them with
 ``asyncio.to_thread``. Failures to reach the backend raise
@@ -36,6 +37,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
+from mairust.storage.protocols.plugins import PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "EventStore",
     "MailboxFolders",
     "MetadataStore",
+    "PluginStore",
     "PolicyStore",
     "QueueStore",
     "QuotaStore",
@@ -74,6 +77,7 @@ class MetadataStore(
     AliasStore,
     PolicyStore,
     EventStore,
+    PluginStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

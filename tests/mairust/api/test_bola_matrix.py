@@ -9,8 +9,7 @@ guard's least role is ``admin``): a tenant admin gets 403, the operator gets 2xx
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from mairust.model.ids import new_id
 from mairust.model.principal import Role
 from tests.mairust.api.conftest import ADMIN_TOKEN, SECOND_SETTINGS, Connect, MailSeeder
 from tests.mairust.api.test_route_permissions import CALLS, PUBLIC, ROUTES, _marks
-from tests.support.bola import CASES, World, build_world, check_case
+from tests.support.bola import CASES, World, build_world, check_case, platform_call
 
 
 def _guard_role(method: str, path: str) -> Role:
@@ -79,16 +78,12 @@ async def test_another_tenant_gets_404_or_nothing_and_the_owner_gets_it(
 
 @pytest.mark.parametrize(("method", "path"), PLATFORM_ONLY)
 async def test_platform_routes_refuse_a_tenant_admin_and_serve_the_operator(
-    world: World, method: str, path: str
+    world: World, method: str, path: str, tmp_path: Path
 ) -> None:
-    concrete = re.sub(r"\{[a-z_]+\}", "01ARZ3NDEKTSV4RRFFQ69G5FAV", path)
+    concrete, body = await platform_call(world, method, path, tmp_path)
     async with world.client(world.tokens["a_admin"]) as http:
-        refused = await http.request(method, concrete, json={})
+        refused = await http.request(method, concrete, json=body or {})
     assert refused.status_code == 403, refused.text
     async with world.client(world.tokens["operator"]) as http:
-        answered = await http.request(method, concrete, json=_platform_body(path))
+        answered = await http.request(method, concrete, json=body)
     assert 200 <= answered.status_code < 300, answered.text
-
-
-def _platform_body(path: str) -> dict[str, Any] | None:
-    return {"/api/v1/tenants": {"name": "c"}, "/api/v1/domains": {"name": "c.example"}}.get(path)

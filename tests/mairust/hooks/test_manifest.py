@@ -26,8 +26,8 @@ license = "Apache-2.0"
 changelog = "1.2.0: reject rules"
 
 [transport]
-kind = "serve"
-entrypoint = "plugins.header_rules.plugin:HeaderRules"
+kind = "http"
+entrypoint = "http://127.0.0.1:8125/hook"
 
 [[hooks]]
 point = "pre_receive"
@@ -58,7 +58,7 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
     (tmp_path / "plugin.toml").write_text(GOOD)
     manifest = load_manifest(tmp_path)
     assert manifest.plugin.name == "header-rules" and manifest.plugin.version == "1.2.0"
-    assert manifest.transport.kind is TransportKind.SERVE
+    assert manifest.transport.kind is TransportKind.HTTP
     [hook] = manifest.hooks
     assert (hook.point, hook.priority, hook.mode) == (HookPoint.PRE_RECEIVE, 20, BindingMode.SHADOW)
     assert manifest.scopes == [DataScope.ENVELOPE, DataScope.HEADERS]
@@ -78,12 +78,16 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
         (('"headers"]', '"everything"]'), "scopes[1]: 'everything' is not one of"),
         (('"reject"]', '"rule-the-world"]'), "permissions[1]: 'rule-the-world' is not one of"),
         (
-            ('kind = "serve"', 'kind = "carrier-pigeon"'),
+            ('kind = "http"', 'kind = "carrier-pigeon"'),
             "transport.kind: 'carrier-pigeon' is not one of",
         ),
         (
-            ('kind = "serve"', 'kind = "grpc"'),
+            ('kind = "http"', 'kind = "grpc"'),
             "transport.kind: grpc is not available in this version",
+        ),
+        (
+            ('kind = "http"', 'kind = "serve"'),
+            "transport.kind: serve is not available in this version",
         ),
         (
             ('point = "pre_receive"', 'point = "rcpt_to"'),

@@ -15,6 +15,7 @@ from mairust.storage.protocols import (
     EventStore,
     MailboxFolders,
     MetadataStore,
+    PluginStore,
     PolicyStore,
     QueueStore,
     QuotaStore,
@@ -41,6 +42,7 @@ ROLES: tuple[type, ...] = (
     AliasStore,
     PolicyStore,
     EventStore,
+    PluginStore,
 )
 
 
@@ -86,6 +88,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         aliases: AliasStore = store
         policies: PolicyStore = store
         events: EventStore = store
+        plugin_store: PluginStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -104,6 +107,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 aliases,
                 policies,
                 events,
+                plugin_store,
                 metadata,
             ),
             strict=True,

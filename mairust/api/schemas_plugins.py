@@ -1,0 +1,118 @@
+"""Request and response bodies of the admin plugin and hook-binding routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mairust.hooks.chain import BindingMode
+from mairust.hooks.points import HookPoint
+from mairust.model.plugins import HookBinding, InstalledPlugin
+
+
+class PluginInstall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A directory on the server holding the plugin's plugin.toml.",
+        examples=["/srv/mairust/plugins/recipient-policy"],
+    )
+
+
+class PluginChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    config: dict[str, Any] | None = Field(
+        None, description="The plugin's configuration; checked against its manifest's schema."
+    )
+
+
+class PluginOut(BaseModel):
+    name: str
+    version: str
+    enabled: bool
+    description: str
+    transport: str
+    hooks: list[str]
+    scopes: list[str]
+    permissions: list[str]
+    config: dict[str, Any]
+    manifest: dict[str, Any]
+    installed_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_plugin(cls, plugin: InstalledPlugin) -> PluginOut:
+        manifest = plugin.manifest
+        return cls(
+            name=plugin.name,
+            version=plugin.version,
+            enabled=plugin.enabled,
+            description=str(manifest.get("plugin", {}).get("description", "")),
+            transport=str(manifest.get("transport", {}).get("kind", "")),
+            hooks=[str(h.get("point")) for h in manifest.get("hooks", [])],
+            scopes=[str(s) for s in manifest.get("scopes", [])],
+            permissions=[str(p) for p in manifest.get("permissions", [])],
+            config=plugin.config,
+            manifest=manifest,
+            installed_at=plugin.installed_at,
+            updated_at=plugin.updated_at,
+        )
+
+
+class PluginList(BaseModel):
+    items: list[PluginOut]
+
+
+class BindingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str = Field(min_length=1, max_length=64)
+    point: HookPoint
+    priority: int = Field(100, ge=0, le=10_000, description="Lower runs first; ties in order.")
+    mode: BindingMode = BindingMode.ENFORCE
+    tenant_id: str | None = Field(None, max_length=64)
+    domain: str | None = Field(None, max_length=253)
+
+
+class BindingChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int | None = Field(None, ge=0, le=10_000)
+    mode: BindingMode | None = None
+    enabled: bool | None = None
+
+
+class BindingOut(BaseModel):
+    id: str
+    plugin: str
+    point: HookPoint
+    priority: int
+    mode: BindingMode
+    enabled: bool
+    tenant_id: str | None
+    domain: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_binding(cls, binding: HookBinding) -> BindingOut:
+        return cls(
+            id=binding.id,
+            plugin=binding.plugin,
+            point=HookPoint(binding.point),
+            priority=binding.priority,
+            mode=BindingMode(binding.mode),
+            enabled=binding.enabled,
+            tenant_id=binding.tenant_id,
+            domain=binding.domain,
+            created_at=binding.created_at,
+        )
+
+
+class BindingList(BaseModel):
+    items: list[BindingOut]

@@ -1,0 +1,240 @@
+"""Installed plugins and their bindings to hook points: the platform operator's.
+
+Installing reads and checks the plugin's ``plugin.toml`` from a directory on the server and
+binds it at the hook points it declares. A plugin whose configuration does not satisfy its
+manifest's schema is installed switched off and cannot be switched on until it does.
+Bindings may be added, reordered, put in shadow mode, switched off and removed; a binding
+names a point the plugin declares. Every change is in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from mairust.errors import Conflict, InvalidInput, NotFound
+from mairust.hooks.chain import BindingMode
+from mairust.hooks.manifest import Manifest, load_manifest
+from mairust.hooks.points import HookPoint
+from mairust.model.ids import new_id
+from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.principal import Permission, Principal, Role
+from mairust.services.access import require
+from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.storage.protocols import PluginStore
+
+
+@dataclass(frozen=True, slots=True)
+class NewBinding:
+    plugin: str
+    point: HookPoint
+    priority: int = 100
+    mode: BindingMode = BindingMode.ENFORCE
+    tenant_id: str | None = None
+    domain: str | None = None
+
+
+class PluginService:
+    def __init__(self, store: PluginStore, audit: AuditTrail, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+
+    # -- plugins -----------------------------------------------------------------------
+    def install(self, principal: Principal, directory: str) -> InstalledPlugin:
+        _operator(principal)
+        manifest = load_manifest(Path(directory))
+        name = manifest.plugin.name
+        if self._store.get_plugin(name) is not None:
+            raise Conflict(f"plugin {name} is installed already (upgrade it instead)")
+        now = self._clock()
+        config: dict[str, Any] = {}
+        plugin = InstalledPlugin(
+            name,
+            manifest.plugin.version,
+            manifest.model_dump(mode="json"),
+            not config_faults(manifest, config),
+            config,
+            now,
+            now,
+        )
+        self._store.add_plugin(plugin)
+        for hook in manifest.hooks:
+            self._store.add_binding(
+                _binding(NewBinding(name, hook.point, hook.priority, hook.mode), now)
+            )
+        self._audit.record(
+            principal, "plugin.install", name, None, {"version": plugin.version, "from": directory}
+        )
+        return plugin
+
+    def upgrade(self, principal: Principal, name: str, directory: str) -> InstalledPlugin:
+        """The new version's manifest replaces the old; bindings stay (those at points the
+        new version no longer declares are removed)."""
+        _operator(principal)
+        current = self._plugin(name)
+        manifest = load_manifest(Path(directory))
+        if manifest.plugin.name != name:
+            raise InvalidInput(f"the manifest in {directory} is {manifest.plugin.name}, not {name}")
+        if manifest.plugin.version == current.version:
+            raise Conflict(f"plugin {name} {current.version} is installed already")
+        declared = {hook.point.value for hook in manifest.hooks}
+        for binding in self._store.list_bindings():
+            if binding.plugin == name and binding.point not in declared:
+                self._store.delete_binding(binding.id)
+        faults = config_faults(manifest, current.config)
+        upgraded = self._store.update_plugin(
+            name,
+            version=manifest.plugin.version,
+            manifest=manifest.model_dump(mode="json"),
+            enabled=current.enabled and not faults,
+        )
+        self._audit.record(
+            principal,
+            "plugin.upgrade",
+            name,
+            None,
+            {"from": current.version, "to": upgraded.version},
+        )
+        return upgraded
+
+    def list_plugins(self, principal: Principal) -> list[InstalledPlugin]:
+        _operator(principal)
+        return self._store.list_plugins()
+
+    def get_plugin(self, principal: Principal, name: str) -> InstalledPlugin:
+        _operator(principal)
+        return self._plugin(name)
+
+    def change(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        enabled: bool | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> InstalledPlugin:
+        """Switch it on or off, or give it a configuration its schema accepts."""
+        _operator(principal)
+        current = self._plugin(name)
+        manifest = Manifest.model_validate(current.manifest)
+        wanted = config if config is not None else current.config
+        faults = config_faults(manifest, wanted)
+        if config is not None and faults:
+            raise InvalidInput(
+                "the configuration does not fit the plugin's schema: " + "; ".join(faults)
+            )
+        if enabled and faults:
+            raise InvalidInput(f"plugin {name} needs a configuration first: " + "; ".join(faults))
+        changed = self._store.update_plugin(name, enabled=enabled, config=config)
+        details: dict[str, Any] = {}
+        if enabled is not None:
+            details["enabled"] = enabled
+        if config is not None:
+            details["config_keys"] = sorted(config)
+        self._audit.record(principal, "plugin.change", name, None, details)
+        return changed
+
+    def uninstall(self, principal: Principal, name: str) -> None:
+        _operator(principal)
+        self._store.remove_plugin(name)
+        self._audit.record(principal, "plugin.uninstall", name, None)
+
+    # -- bindings ----------------------------------------------------------------------
+    def list_bindings(
+        self, principal: Principal, point: HookPoint | None = None
+    ) -> list[HookBinding]:
+        _operator(principal)
+        return self._store.list_bindings(point.value if point is not None else None)
+
+    def bind(self, principal: Principal, wanted: NewBinding) -> HookBinding:
+        _operator(principal)
+        plugin = self._plugin(wanted.plugin)
+        declared = {hook["point"] for hook in plugin.manifest.get("hooks", [])}
+        if wanted.point.value not in declared:
+            raise InvalidInput(
+                f"plugin {plugin.name} does not declare the {wanted.point.value} hook "
+                f"(it declares {', '.join(sorted(declared))})"
+            )
+        binding = _binding(wanted, self._clock())
+        self._store.add_binding(binding)
+        self._audit.record(
+            principal,
+            "hook.bind",
+            binding.id,
+            wanted.tenant_id,
+            {"plugin": binding.plugin, "point": binding.point, "mode": binding.mode},
+        )
+        return binding
+
+    def change_binding(
+        self,
+        principal: Principal,
+        binding_id: str,
+        *,
+        priority: int | None = None,
+        mode: BindingMode | None = None,
+        enabled: bool | None = None,
+    ) -> HookBinding:
+        _operator(principal)
+        changed = self._store.update_binding(
+            binding_id,
+            priority=priority,
+            mode=mode.value if mode is not None else None,
+            enabled=enabled,
+        )
+        self._audit.record(
+            principal,
+            "hook.change",
+            binding_id,
+            changed.tenant_id,
+            {"priority": changed.priority, "mode": changed.mode, "enabled": changed.enabled},
+        )
+        return changed
+
+    def unbind(self, principal: Principal, binding_id: str) -> None:
+        _operator(principal)
+        found = self._store.get_binding(binding_id)
+        if found is None:
+            raise NotFound(f"no hook binding {binding_id!r}")
+        self._store.delete_binding(binding_id)
+        self._audit.record(
+            principal, "hook.unbind", binding_id, found.tenant_id, {"plugin": found.plugin}
+        )
+
+    def _plugin(self, name: str) -> InstalledPlugin:
+        found = self._store.get_plugin(name)
+        if found is None:
+            raise NotFound(f"no plugin {name!r}")
+        return found
+
+
+def config_faults(manifest: Manifest, config: dict[str, Any]) -> list[str]:
+    """What is wrong with ``config`` for this plugin (empty when it fits its schema)."""
+    validator = Draft202012Validator(manifest.config_schema)
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or 'config'}: {error.message}"
+        for error in validator.iter_errors(config)
+    ]
+
+
+def _operator(principal: Principal) -> None:
+    require(principal, Permission.ADMIN, Role.ADMIN)
+
+
+def _binding(wanted: NewBinding, now: datetime) -> HookBinding:
+    return HookBinding(
+        new_id(),
+        wanted.plugin,
+        wanted.point.value,
+        wanted.priority,
+        wanted.mode.value,
+        True,
+        wanted.tenant_id,
+        wanted.domain,
+        now,
+    )

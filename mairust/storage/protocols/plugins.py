@@ -1,0 +1,67 @@
+"""Installed plugins and their hook bindings (the platform operator's).
+
+Part of :mod:`mairust.storage.protocols`; its docstring says what holds for every role.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from mairust.model.plugins import HookBinding, InstalledPlugin
+
+
+class PluginStore(Protocol):
+    """Plugins by name, bindings by id; ``active_bindings`` for the hook runtime."""
+
+    def add_plugin(self, plugin: InstalledPlugin) -> None:
+        """Conflict if a plugin of that name is installed."""
+        ...
+
+    def get_plugin(self, name: str) -> InstalledPlugin | None: ...
+
+    def list_plugins(self) -> list[InstalledPlugin]: ...
+
+    def update_plugin(
+        self,
+        name: str,
+        *,
+        version: str | None = None,
+        manifest: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> InstalledPlugin:
+        """Change what is given; NotFound if absent."""
+        ...
+
+    def remove_plugin(self, name: str) -> None:
+        """The plugin and its bindings; NotFound if absent."""
+        ...
+
+    def add_binding(self, binding: HookBinding) -> None:
+        """NotFound if the plugin is not installed."""
+        ...
+
+    def get_binding(self, binding_id: str) -> HookBinding | None: ...
+
+    def list_bindings(self, point: str | None = None) -> list[HookBinding]:
+        """By point, then in the order they are tried."""
+        ...
+
+    def update_binding(
+        self,
+        binding_id: str,
+        *,
+        priority: int | None = None,
+        mode: str | None = None,
+        enabled: bool | None = None,
+    ) -> HookBinding:
+        """NotFound if absent."""
+        ...
+
+    def delete_binding(self, binding_id: str) -> None:
+        """NotFound if absent."""
+        ...
+
+    def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:
+        """The enabled bindings of enabled plugins at ``point``, in the order tried."""
+        ...

@@ -1,0 +1,78 @@
+"""Plugins and hook bindings over REST (platform admin only): install from a directory, a
+bad manifest as a 422 problem naming its faults, configure, bind, reorder, unbind,
+uninstall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
+
+PLUGINS = "/api/v1/admin/plugins"
+HOOKS = "/api/v1/admin/hooks"
+
+
+async def test_install_configure_bind_and_uninstall(client, tmp_path: Path):
+    made = await client.post(PLUGINS, json={"path": str(matrix_plugin_dir(tmp_path, "1.0.0"))})
+    assert made.status_code == 201, made.text
+    plugin = made.json()
+    assert (plugin["name"], plugin["version"], plugin["enabled"]) == (MATRIX_PLUGIN, "1.0.0", True)
+    assert (plugin["transport"], plugin["hooks"]) == ("http", ["rcpt_to"])
+    listed = (await client.get(PLUGINS)).json()["items"]
+    assert [p["name"] for p in listed] == [MATRIX_PLUGIN]
+    [binding] = (await client.get(HOOKS, params={"point": "rcpt_to"})).json()["items"]
+    assert (binding["plugin"], binding["priority"], binding["mode"]) == (
+        MATRIX_PLUGIN,
+        10,
+        "enforce",
+    )
+    assert (await client.get(HOOKS, params={"point": "pre_receive"})).json()["items"] == []
+
+    shadow = await client.post(
+        HOOKS, json={"plugin": MATRIX_PLUGIN, "point": "rcpt_to", "mode": "shadow", "priority": 1}
+    )
+    assert shadow.status_code == 201, shadow.text
+    moved = await client.patch(f"{HOOKS}/{shadow.json()['id']}", json={"enabled": False})
+    assert moved.json()["enabled"] is False and moved.json()["mode"] == "shadow"
+    order = [b["id"] for b in (await client.get(HOOKS)).json()["items"]]
+    assert order == [shadow.json()["id"], binding["id"]]
+    assert (await client.delete(f"{HOOKS}/{shadow.json()['id']}")).status_code == 204
+
+    off = await client.patch(f"{PLUGINS}/{MATRIX_PLUGIN}", json={"enabled": False})
+    assert off.json()["enabled"] is False
+    upgraded = await client.post(
+        f"{PLUGINS}/{MATRIX_PLUGIN}/upgrade",
+        json={"path": str(matrix_plugin_dir(tmp_path, "1.1.0"))},
+    )
+    assert upgraded.status_code == 200 and upgraded.json()["version"] == "1.1.0"
+    assert (await client.delete(f"{PLUGINS}/{MATRIX_PLUGIN}")).status_code == 204
+    assert (await client.get(HOOKS)).json()["items"] == []
+
+
+async def test_refusals_are_problems(client, tmp_path: Path, expect_problem):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "plugin.toml").write_text(
+        (matrix_plugin_dir(tmp_path, "1.0.0") / "plugin.toml")
+        .read_text()
+        .replace('point = "rcpt_to"', 'point = "rcpt_too"')
+    )
+    problem = expect_problem(await client.post(PLUGINS, json={"path": str(bad)}), 422)
+    assert "hooks[0].point: 'rcpt_too' is not one of" in problem["detail"]
+    expect_problem(await client.post(PLUGINS, json={"path": str(tmp_path / "none")}), 422)
+    expect_problem(await client.get(f"{PLUGINS}/missing"), 404)
+    expect_problem(await client.post(HOOKS, json={"plugin": "missing", "point": "rcpt_to"}), 404)
+    await client.post(PLUGINS, json={"path": str(matrix_plugin_dir(tmp_path, "1.0.0"))})
+    expect_problem(
+        await client.post(HOOKS, json={"plugin": MATRIX_PLUGIN, "point": "pre_receive"}), 422
+    )
+    expect_problem(
+        await client.post(
+            HOOKS, json={"plugin": MATRIX_PLUGIN, "point": "rcpt_to", "tenant_id": "nobody"}
+        ),
+        404,
+    )
+    expect_problem(
+        await client.patch(f"{PLUGINS}/{MATRIX_PLUGIN}", json={"config": {"x": 1}, "y": 2}), 422
+    )
+    expect_problem(await client.patch(f"{HOOKS}/missing", json={"priority": 3}), 404)
