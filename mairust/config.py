@@ -248,6 +248,19 @@ class WebhookSettings(_Section):
         return self
 
 
+class HooksSettings(_Section):
+    """Plugins at hook points: how long a transaction waits for them, how they are reached."""
+
+    # The one deadline of a synchronous hook point: its plugins run in parallel under it
+    # (a plugin's own timeout in its manifest may be shorter).
+    deadline_seconds: float = Field(5.0, gt=0, le=120)
+    # How long each front-end keeps the bindings it read: a change takes this long to apply.
+    bindings_cache_seconds: float = Field(5.0, ge=0)
+    # Networks http plugins may be on although not public (loopback, private, ...), e.g.
+    # ["127.0.0.1/32"] for a plugin service on this machine. Empty: public addresses only.
+    allow_networks: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -268,6 +281,7 @@ class Settings(BaseSettings):
     dns: DnsSettings = Field(default_factory=DnsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    hooks: HooksSettings = Field(default_factory=HooksSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
 
     @model_validator(mode="after")

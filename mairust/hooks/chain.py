@@ -56,6 +56,8 @@ class Binding:
     permissions: frozenset[HookPermission] = frozenset()
     on_timeout: FailurePolicy = FailurePolicy.ACCEPT
     on_error: FailurePolicy = FailurePolicy.ACCEPT
+    # The plugin's own time limit (its manifest's); the point's deadline holds anyway.
+    timeout_seconds: float | None = None
 
 
 class PluginCall(Protocol):
@@ -135,6 +137,9 @@ class HookChain:
                 task.cancel()
                 breaker.failed()
                 records[binding] = _failure(binding, Outcome.TIMEOUT, latency, "deadline")
+            elif isinstance(task.exception(), TimeoutError):
+                breaker.failed()
+                records[binding] = _failure(binding, Outcome.TIMEOUT, latency, "its own timeout")
             elif task.exception() is not None:
                 breaker.failed()
                 error = repr(task.exception())
@@ -175,7 +180,8 @@ class HookChain:
     async def _called(
         self, binding: Binding, request_for: Callable[[Binding], HookRequest]
     ) -> HookResponse:
-        return await self._call(binding, request_for(binding))
+        async with asyncio.timeout(binding.timeout_seconds):
+            return await self._call(binding, request_for(binding))
 
 
 def _failure(binding: Binding, outcome: Outcome, latency_ms: float, error: str) -> CallRecord:

@@ -4,6 +4,7 @@ hook manager's entry). Each answers with a ``Verdict``."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,9 +19,12 @@ from mairust.smtp.transaction import client_ip_of
 
 class PreReceive(Protocol):
     """What decides about a message at the end of DATA, before the 250: the body as
-    checked (our Authentication-Results on top) and the envelope as received."""
+    checked (our Authentication-Results on top), the envelope as received, and the tenants
+    of its local recipients."""
 
-    async def __call__(self, message: bytes, envelope: Envelope) -> Verdict: ...
+    async def __call__(
+        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    ) -> Verdict: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,7 +228,13 @@ class InboundHandler:
             return rejected(replies.TEMP_FAILURE, "DATA", session)
         hooked = CONTINUE
         if self._pre_receive is not None and not checked.refuses:
-            hooked = await self._pre_receive(body, accepted_envelope(session, envelope))
+            try:
+                hooked = await self._pre_receive(
+                    body, accepted_envelope(session, envelope), set(transaction.tenants.values())
+                )
+            except CheckUnavailable as error:  # the hooks cannot decide: "later", never "ok"
+                log.warning("pre_receive hooks could not run: %s", error)
+                return rejected(replies.TEMP_FAILURE, "DATA", session)
         verdict = most_severe([checked, hooked])
         refusal = replies.reply_for(verdict)
         if refusal is not None:

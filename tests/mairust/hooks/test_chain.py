@@ -168,3 +168,14 @@ async def test_each_plugin_gets_the_request_built_for_its_own_scopes() -> None:
     request = plugins.requests["p"]
     assert request.point is HookPoint.RCPT_TO and request.envelope is not None
     assert request.headers is None and request.body_base64 is None
+
+
+async def test_a_plugins_own_timeout_is_shorter_than_the_deadline() -> None:
+    plugins = Plugins({"quick-limit": (1.0, answer(VerdictKind.REJECT))})
+    binding = bind("quick-limit", timeout_seconds=0.05, on_timeout=FailurePolicy.TEMPFAIL)
+    started = time.monotonic()
+    result = await HookChain(plugins).run([binding], request_for, 5.0)
+    assert time.monotonic() - started < 1.0
+    [record] = result.records
+    assert (record.outcome, record.error) == (Outcome.TIMEOUT, "its own timeout")
+    assert result.verdict.kind is VerdictKind.TEMPFAIL

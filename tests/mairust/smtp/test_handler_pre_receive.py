@@ -5,11 +5,13 @@ modifications are applied in one place."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from mairust.config import AuthSettings
+from mairust.errors import CheckUnavailable
 from mairust.model.annotations import Annotations
 from mairust.model.message import Envelope
 from mairust.model.modifications import (
@@ -43,10 +45,12 @@ class Decides:
 
     def __init__(self, verdict: Verdict) -> None:
         self.verdict = verdict
-        self.seen: list[tuple[bytes, Envelope]] = []
+        self.seen: list[tuple[bytes, Envelope, Collection[str]]] = []
 
-    async def __call__(self, message: bytes, envelope: Envelope) -> Verdict:
-        self.seen.append((message, envelope))
+    async def __call__(
+        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    ) -> Verdict:
+        self.seen.append((message, envelope, tenants))
         return self.verdict
 
 
@@ -56,8 +60,9 @@ async def test_a_reject_answers_its_own_reply_and_nothing_is_stored(start_mta: S
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert (code, reply) == (554, "5.7.1 Looks like spam")
     assert mta.queued() == [] and mta.blob_files() == []
-    [(shown, envelope)] = hook.seen
+    [(shown, envelope, tenants)] = hook.seen
     assert shown == MESSAGE and envelope.rcpt_tos == (ALICE,)
+    assert len(tenants) == 1  # alice's tenant
 
 
 async def test_a_reply_outside_the_verdicts_class_gives_way_to_the_table(start_mta: StartMta):
@@ -129,3 +134,17 @@ async def test_pre_receive_is_not_asked_when_the_checks_refuse(start_mta: StartM
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE, SENDER)
     assert code == 550 and reply.startswith("5.7.1"), reply
     assert hook.seen == [] and mta.queued() == []
+
+
+class CannotDecide:
+    async def __call__(
+        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    ) -> Verdict:
+        raise CheckUnavailable("the bindings cannot be read")
+
+
+async def test_hooks_that_cannot_decide_are_a_temporary_failure(start_mta: StartMta):
+    mta = await start_mta(pre_receive=CannotDecide())
+    code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
+    assert (code, reply[:5]) == (451, "4.3.0")
+    assert mta.queued() == []

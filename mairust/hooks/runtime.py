@@ -1,0 +1,161 @@
+"""The hook points at work in one process: the bindings read from the store (kept for
+``hooks.bindings_cache_seconds``, so a change applies without a restart), each plugin
+reached by its transport, and a point's chain run under ``hooks.deadline_seconds``.
+
+A binding with a tenant or domain filter runs only for mail to that tenant or domain. When
+the bindings cannot be read and none were read before, the point cannot be decided:
+``CheckUnavailable`` (the SMTP edge answers 451), never "no hooks, go on".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from mairust.config import HooksSettings
+from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
+from mairust.hooks.http_transport import HttpPlugin, PluginFailed
+from mairust.hooks.manifest import Manifest, TransportKind
+from mairust.hooks.payload import build_request
+from mairust.hooks.points import HookPoint
+from mairust.hooks.wire import HookRequest, HookResponse
+from mairust.model.address import domain_of
+from mairust.model.message import Envelope
+from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.verdict import CONTINUE, Verdict
+from mairust.net.http_client import SafeHttpClient
+from mairust.storage.protocols import PluginStore
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    binding: Binding
+    tenant_id: str | None
+    domain: str | None
+
+    def applies(self, envelope: Envelope, tenants: Collection[str]) -> bool:
+        if self.tenant_id is not None and self.tenant_id not in tenants:
+            return False
+        return self.domain is None or any(
+            domain_of(rcpt) == self.domain for rcpt in envelope.rcpt_tos
+        )
+
+
+class HookRuntime:
+    def __init__(
+        self,
+        store: PluginStore,
+        client: SafeHttpClient,
+        settings: HooksSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._settings = settings
+        self._clock = clock
+        self._chain = HookChain(self._call, clock=clock)
+        self._read: dict[HookPoint, tuple[float, list[_Bound]]] = {}
+        self._transports: dict[tuple[str, str], PluginCall] = {}
+        self._installed: dict[str, InstalledPlugin] = {}
+        self.calls = 0
+
+    @property
+    def chain(self) -> HookChain:
+        return self._chain
+
+    async def run(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None = None,
+        *,
+        tenants: Collection[str] = (),
+        message_id: str | None = None,
+    ) -> ChainResult:
+        """The point's verdict for this mail, within the deadline."""
+        bound = [b.binding for b in await self._bindings(point) if b.applies(envelope, tenants)]
+        if not bound:
+            return ChainResult(CONTINUE, ())
+
+        def request_for(binding: Binding) -> HookRequest:
+            return build_request(point, binding.scopes, envelope, message, message_id=message_id)
+
+        result = await self._chain.run(bound, request_for, self._settings.deadline_seconds)
+        self.calls += len(result.records)
+        for record in result.records:
+            _log.info(
+                "hook %s plugin=%s mode=%s outcome=%s verdict=%s latency_ms=%.1f%s",
+                point.value,
+                record.plugin,
+                record.mode.value,
+                record.outcome.value,
+                record.verdict.kind.value,
+                record.latency_ms,
+                f" error={record.error}" if record.error else "",
+            )
+        return result
+
+    async def pre_receive(
+        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    ) -> Verdict:
+        """The SMTP edge's ``PreReceive``."""
+        return (await self.run(HookPoint.PRE_RECEIVE, envelope, message, tenants=tenants)).verdict
+
+    async def _bindings(self, point: HookPoint) -> list[_Bound]:
+        read = self._read.get(point)
+        now = self._clock()
+        if read is not None and now - read[0] < self._settings.bindings_cache_seconds:
+            return read[1]
+        try:
+            rows = await asyncio.to_thread(self._store.active_bindings, point.value)
+        except StorageUnavailable as error:
+            if read is not None:  # what was read last still holds for a store outage
+                _log.warning("hook bindings not read again (%s): using the last ones", error)
+                return read[1]
+            raise CheckUnavailable(f"the {point.value} bindings cannot be read") from error
+        bound = [self._bound(point, binding, plugin) for binding, plugin in rows]
+        self._read[point] = (now, bound)
+        return bound
+
+    def _bound(self, point: HookPoint, binding: HookBinding, plugin: InstalledPlugin) -> _Bound:
+        self._installed[plugin.name] = plugin
+        manifest = Manifest.model_validate(plugin.manifest)
+        return _Bound(
+            Binding(
+                plugin.name,
+                point,
+                binding.priority,
+                BindingMode(binding.mode),
+                frozenset(manifest.scopes),
+                frozenset(manifest.permissions),
+                manifest.timeouts.on_timeout,
+                manifest.timeouts.on_error,
+                manifest.timeouts.call_ms / 1000.0,
+            ),
+            binding.tenant_id,
+            binding.domain,
+        )
+
+    async def _call(self, binding: Binding, request: HookRequest) -> HookResponse:
+        plugin = self._installed.get(binding.plugin)
+        if plugin is None:
+            raise PluginFailed(f"plugin {binding.plugin} is not installed")
+        key = (plugin.name, plugin.version)
+        transport = self._transports.get(key)
+        if transport is None:
+            manifest = Manifest.model_validate(plugin.manifest)
+            if manifest.transport.kind is not TransportKind.HTTP:
+                raise PluginFailed(
+                    f"plugin {plugin.name}: the {manifest.transport.kind.value} transport "
+                    "is not available in this version"
+                )
+            transport = HttpPlugin(self._client, manifest.transport.entrypoint)
+            self._transports[key] = transport
+        return await transport(binding, request)

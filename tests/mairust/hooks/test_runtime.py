@@ -1,0 +1,168 @@
+"""HookRuntime over real embedded stores and real loopback plugin services: bindings read
+from the store and kept for the cache's lifetime, filters by tenant and domain, each plugin
+reached over http, and a store that cannot be read is "cannot decide", never "no hooks"."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mairust.config import HooksSettings, Settings
+from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.hooks.chain import Outcome
+from mairust.hooks.points import HookPoint
+from mairust.hooks.runtime import HookRuntime
+from mairust.model.message import Envelope
+from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.principal import Principal
+from mairust.model.verdict import VerdictKind
+from mairust.net.address_guard import AddressPolicy
+from mairust.net.http_client import SafeHttpClient
+from mairust.services.application import Application
+from mairust.storage.factory import migrate, open_stores
+from tests.support.http_sink import Reply, http_sink
+
+ADMIN = Principal.platform("test", "127.0.0.1")
+ENVELOPE = Envelope(
+    mail_from="s@remote.example",
+    rcpt_tos=("ann@a.example",),
+    received_at=datetime(2026, 1, 1, tzinfo=UTC),
+    helo="client.example",
+    client_ip="192.0.2.9",
+)
+MESSAGE = b"Subject: hi\r\n\r\nbody\r\n"
+MANIFEST = """
+scopes = ["envelope", "headers"]
+permissions = ["reject", "tag"]
+
+[plugin]
+name = "{name}"
+version = "1.0.0"
+description = "test plugin"
+author = "tests"
+license = "MIT"
+
+[transport]
+kind = "http"
+entrypoint = "{url}"
+
+[[hooks]]
+point = "pre_receive"
+
+[timeouts]
+call_ms = 2000
+on_error = "tempfail"
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def stores(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data")
+    migrate(settings.storage)
+    opened = open_stores(settings.storage)
+    tenant = opened.metadata.create_tenant("a")
+    opened.metadata.add_domain("a.example", tenant.id)
+    yield opened
+    opened.close()
+
+
+def install(stores, tmp_path: Path, name: str, url: str) -> None:
+    directory = tmp_path / name
+    directory.mkdir()
+    (directory / "plugin.toml").write_text(MANIFEST.format(name=name, url=url))
+    Application.over(stores, (b"k" * 32,)).plugins.install(ADMIN, str(directory))
+
+
+def runtime(stores, clock: Clock, cache: float = 5.0) -> HookRuntime:
+    client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+    settings = HooksSettings(deadline_seconds=2.0, bindings_cache_seconds=cache)
+    return HookRuntime(stores.metadata, client, settings, clock=clock)
+
+
+REJECT = json.dumps({"verdict": "reject", "reply": "554 5.7.1 No", "tags": ["x"]}).encode()
+
+
+async def test_a_bound_http_plugin_decides_and_sees_only_its_scopes(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        hooks = runtime(stores, Clock())
+        verdict = await hooks.pre_receive(MESSAGE, ENVELOPE, set())
+        assert verdict.kind is VerdictKind.REJECT and verdict.reply == "554 5.7.1 No"
+        [seen] = plugin.requests
+    sent = json.loads(seen.body)
+    assert sent["point"] == "pre_receive" and sent["headers"] == [["Subject", "hi"]]
+    assert sent["body_base64"] is None and sent["body_preview"] is None
+
+
+async def test_bindings_are_kept_for_the_cache_lifetime_then_read_again(stores, tmp_path):
+    clock = Clock()
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        hooks = runtime(stores, clock)
+        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.CONTINUE
+        install(stores, tmp_path, "rules", plugin.url())
+        # Read a moment ago: the new binding is not seen yet...
+        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.CONTINUE
+        clock.now += 5
+        # ... and is once the cache's lifetime is over, with no restart.
+        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.REJECT
+
+
+async def test_tenant_and_domain_filters(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        [binding] = stores.metadata.list_bindings()
+        tenant_id = stores.metadata.get_domain("a.example").tenant_id
+        stores.metadata.delete_binding(binding.id)
+        stores.metadata.add_binding(
+            HookBinding(
+                "f",
+                "rules",
+                "pre_receive",
+                1,
+                "enforce",
+                True,
+                tenant_id,
+                "a.example",
+                datetime.now(UTC),
+            )
+        )
+        hooks = runtime(stores, Clock())
+        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, {tenant_id})).kind is VerdictKind.REJECT
+        # Another tenant's mail, or mail to another domain: the binding does not run.
+        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, {"other"})).kind is VerdictKind.CONTINUE
+        elsewhere = replace(ENVELOPE, rcpt_tos=("x@b.example",))
+        assert (await hooks.pre_receive(MESSAGE, elsewhere, {tenant_id})).kind is (
+            VerdictKind.CONTINUE
+        )
+        assert len(plugin.requests) == 1
+
+
+async def test_an_unreachable_plugin_is_its_on_error_verdict(stores, tmp_path):
+    install(stores, tmp_path, "gone", "http://127.0.0.1:9/nothing-listens")
+    result = await runtime(stores, Clock()).run(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE)
+    [record] = result.records
+    assert record.outcome is Outcome.ERROR and result.verdict.kind is VerdictKind.TEMPFAIL
+
+
+class DownStore:
+    def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:
+        raise StorageUnavailable("metadata store unreachable")
+
+
+async def test_bindings_that_cannot_be_read_are_cannot_decide_not_no_hooks(stores):
+    client = SafeHttpClient(AddressPolicy())
+    hooks = HookRuntime(DownStore(), client, HooksSettings())  # type: ignore[arg-type]
+    with pytest.raises(CheckUnavailable):
+        await hooks.pre_receive(MESSAGE, ENVELOPE, set())
