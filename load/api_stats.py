@@ -94,11 +94,14 @@ async def run_paced(
     *,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
+    grace: float = 5.0,
 ) -> OpResult:
     """Open loop: start request ``n`` at ``n / rate`` s whatever the earlier ones are doing,
     each in its own task. A request's latency runs from when it was DUE, not from when it
     started, so a generator or server that falls behind shows in the percentiles instead of
-    quietly lowering the offered rate (coordinated omission); the worst start lag is kept."""
+    quietly lowering the offered rate (coordinated omission); the worst start lag is kept.
+    Requests still unanswered ``grace`` seconds after the last send are cancelled and
+    counted as errors, so a server that cannot keep up does not stretch the run."""
     result.rate = rate
     started = clock()
     pending: set[asyncio.Task[None]] = set()
@@ -121,7 +124,13 @@ async def run_paced(
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
-        await asyncio.gather(*pending)
+        _, late = await asyncio.wait(set(pending), timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+            result.errors += len(late)
+            result.error_examples.append(f"{len(late)} unanswered {grace:g} s after the last send")
     result.seconds = clock() - started
     return result
 

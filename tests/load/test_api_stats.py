@@ -165,3 +165,21 @@ def test_open_loop_table_says_whether_p99_is_under_50_ms():
     assert rows[2] == "| list | 200 | 100 | 10 | 10.0 | 49.9 | PASS | 0 | 1.2 |"
     assert rows[3] == "| read | 200 | 100 | 10 | 10.0 | 60.0 | MISS | 0 | 0.0 |"
     assert "| MISS | 1 |" in rows[4]
+
+
+async def test_requests_unanswered_after_the_grace_time_are_errors():
+    clock = FakeClock()
+    answered = 0
+
+    async def send() -> bool:
+        nonlocal answered
+        answered += 1
+        if answered > 2:
+            await asyncio.sleep(60)  # never answers within the grace time
+        return True
+
+    result = await run_paced(
+        OpResult("list", "open"), send, 100.0, 4, clock=clock, sleep=clock.sleep, grace=0.05
+    )
+    assert result.ok == 2 and result.errors == 2
+    assert result.error_examples == ["2 unanswered 0.05 s after the last send"]
