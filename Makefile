@@ -46,7 +46,7 @@ bench: setup system-packages  ## the reference run: Postfix, sinks and mairust u
 	  --messages 3000 --repeats 3 --production --markdown reference.md --plots docs/benchmarks/
 
 bench-api: setup  ## the API through Serve beside a bare Serve app: embedded, then PostgreSQL + S3 + OpenSearch
-	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_api --profile 8 --markdown bench-api.md
+	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_api --profile 8 --rate 200,40 --markdown bench-api.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,8 @@ where its CPU goes (waits in the database driver or on sockets release the GIL a
 show). Each sample is charged to the innermost frame that belongs to a known library (the
 ``mairust`` core, SQLAlchemy, the database driver, FastAPI, Starlette, pydantic, strawberry,
 Ray Serve, ...), so "fastapi 12 %" means 12 % of the on-CPU samples were executing
-FastAPI's own code, not code it called.
+FastAPI's own code, not code it called; the inclusive share counts every sample with a frame
+of that library anywhere on its stack (what it and everything it called cost).
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def library_of(frame: str) -> str | None:
     return None
 
 
-def summarize_collapsed(text: str) -> tuple[int, Counter[str], Counter[str]]:
-    """(samples, samples by library, samples by innermost function) of collapsed stacks."""
+def summarize_collapsed(text: str) -> tuple[int, Counter[str], Counter[str], Counter[str]]:
+    """(samples, by library of the innermost known frame, by library anywhere on the stack,
+    by innermost function) of collapsed stacks."""
     total = 0
     by_library: Counter[str] = Counter()
+    on_stack: Counter[str] = Counter()
     by_function: Counter[str] = Counter()
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -71,10 +74,12 @@ def summarize_collapsed(text: str) -> tuple[int, Counter[str], Counter[str]]:
         total += count
         library = next((lib for f in reversed(frames) if (lib := library_of(f))), "other")
         by_library[library] += count
+        for name in {lib for f in frames if (lib := library_of(f))}:
+            on_stack[name] += count
         leaf = _FRAME.match(frames[-1].strip())
         where = frames[-1] if leaf is None else f"{leaf.group('function')} ({leaf.group('file')})"
         by_function[_short(where)] += count
-    return total, by_library, by_function
+    return total, by_library, on_stack, by_function
 
 
 def _short(frame: str) -> str:
@@ -83,12 +88,20 @@ def _short(frame: str) -> str:
 
 
 def profile_table(text: str, top: int = 12) -> str:
-    total, by_library, by_function = summarize_collapsed(text)
+    total, by_library, on_stack, by_function = summarize_collapsed(text)
     if not total:
         return "(no samples)"
-    lines = [f"{total} samples.", "", "| library (innermost frame) | share |", "|---|---:|"]
-    for name, count in by_library.most_common():
-        lines.append(f"| {name} | {100 * count / total:.0f} % |")
+    lines = [
+        f"{total} samples.",
+        "",
+        "| library | innermost (self) | on the stack (inclusive) |",
+        "|---|---:|---:|",
+    ]
+    for name in sorted(
+        set(by_library) | set(on_stack), key=lambda n: (-by_library[n], -on_stack[n])
+    ):
+        own, anywhere = 100 * by_library[name] / total, 100 * on_stack[name] / total
+        lines.append(f"| {name} | {own:.0f} % | {anywhere:.0f} % |")
     lines += ["", "| hottest functions (self) | share |", "|---|---:|"]
     for name, count in by_function.most_common(top):
         lines.append(f"| `{name}` | {100 * count / total:.1f} % |")

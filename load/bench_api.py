@@ -137,16 +137,16 @@ async def measure_pass(
                 await run_closed(result, send, args.clients, args.seconds)
             log.info("%s: %.0f req/s, p99 %s ms", name, result.throughput, result.p(99))
             closed.append(result)
-    count = int(args.rate * args.open_seconds)
-    # Room for every request that may be in flight at once at this rate.
+    # Room for every request that may be in flight at once at these rates.
     async with http_client(base_url, token, max(args.clients, 128)) as client:
         operations = ApiOperations(client, seeded, hello).by_name()
-        for name in OPEN_LOOP:
-            result = OpResult(name, "open")
-            with cpu_of(result, sid, "api"):
-                await run_paced(result, operations[name], args.rate, count)
-            log.info("%s at %.0f req/s: p99 %s ms", name, args.rate, result.p(99))
-            opened.append(result)
+        for rate in args.rate:
+            for name in OPEN_LOOP:
+                result = OpResult(name, "open")
+                with cpu_of(result, sid, "api"):
+                    await run_paced(result, operations[name], rate, int(rate * args.open_seconds))
+                log.info("%s at %.0f req/s: p99 %s ms", name, rate, result.p(99))
+                opened.append(result)
         if args.profile > 0:
             profile = await profile_list(args, sid, operations[OPEN_LOOP[0]])
     return closed, opened, profile
@@ -186,6 +186,7 @@ def run_pass(args: argparse.Namespace, binary: str, context: Pass) -> str:
             asyncio.run(wait_for_api(base_url, process, args.startup))
             token = asyncio.run(user_token(base_url, seeded))
             with hello_beside(process.pid) as hello:
+                load_before = os.getloadavg()[0]
                 closed, opened, profile = asyncio.run(
                     measure_pass(args, base_url, process.pid, seeded, token, hello)
                 )
@@ -197,13 +198,14 @@ def run_pass(args: argparse.Namespace, binary: str, context: Pass) -> str:
         "",
         f"{args.messages} messages in one mailbox, {SEEDED_HOW}: {seeded_in:.0f} s.",
         "",
+        f"1-min load average when the measurements began: {load_before:.2f}. "
         f"Closed loop, {args.clients} clients, {args.seconds:g} s each after "
         f"{args.warmup:g} s of warm-up:",
         "",
         closed_loop_table(closed, HELLO),
         "",
-        f"Open loop, {args.rate:g} req/s for {args.open_seconds:g} s (latency from when "
-        "each request was due):",
+        f"Open loop, {args.open_seconds:g} s at each rate (latency from when each request was "
+        "due; requests unanswered 5 s after the last send count as errors):",
         "",
         open_loop_table(opened),
     ]
@@ -217,6 +219,13 @@ def run_pass(args: argparse.Namespace, binary: str, context: Pass) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _rates(text: str) -> list[float]:
+    rates = [float(word) for word in text.split(",") if word.strip()]
+    if not rates or not all(0 < rate <= 2000 for rate in rates):
+        raise argparse.ArgumentTypeError("rates must be in (0, 2000] req/s")
+    return rates
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -228,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32, help="closed-loop clients")
     parser.add_argument("--seconds", type=float, default=8.0, help="closed-loop run per op")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per op")
-    parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
+    parser.add_argument(
+        "--rate", type=_rates, default=[200.0], help="open-loop requests/s; a list: 200,40"
+    )
     parser.add_argument("--open-seconds", type=float, default=10.0, help="open-loop run per op")
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: off)")
     parser.add_argument("--startup", type=float, default=180.0, help="seconds for mairust up")

@@ -25,16 +25,20 @@ def test_frames_are_charged_to_their_library_by_file_path():
 
 
 def test_each_sample_goes_to_its_innermost_known_library():
-    total, by_library, by_function = summarize_collapsed(STACKS)
+    total, by_library, on_stack, by_function = summarize_collapsed(STACKS)
     assert total == 10
     # The innermost frame decides: the route called SQLAlchemy, so the time is SQLAlchemy's.
     assert by_library == {"sqlalchemy": 6, "pydantic": 3, "threading / concurrent": 1}
+    # ... while the route's own library has it on its stack.
+    assert on_stack["mairust"] == 6 and on_stack["asyncio"] == 9 and on_stack["fastapi"] == 3
     assert by_function["do_execute (sqlalchemy/engine/default.py)"] == 6
 
 
 def test_profile_table_gives_shares():
     table = profile_table(STACKS)
     assert table.startswith("10 samples.")
-    assert "| sqlalchemy | 60 % |" in table
+    assert "| sqlalchemy | 60 % | 60 % |" in table
+    assert "| asyncio | 0 % | 90 % |" in table  # never innermost, under 90 % of the samples
+    assert "| pydantic | 30 % | 30 % |" in table
     assert "| `to_json (pydantic/main.py)` | 30.0 % |" in table
     assert profile_table("") == "(no samples)"
