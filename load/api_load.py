@@ -20,6 +20,7 @@ import httpx
 
 from load.api_stats import OpResult, Send
 
+PAGE = 50
 GRAPHQL_LIST = (
     "query($mailbox: ID!, $after: ID) { messages(mailboxId: $mailbox, first: 50, after: $after)"
     " { items { id subject from to receivedAt size folder tags seen flagged threadId } next } }"
@@ -38,7 +39,7 @@ class Seeded:
 
     mailbox: str  # its address
     mailbox_id: str
-    entry_ids: Sequence[str]
+    entry_ids: Sequence[str]  # oldest first
     words: Sequence[str]
 
 
@@ -64,6 +65,12 @@ class ApiOperations:
     def _entry(self) -> str:
         return self._random.choice(self.seeded.entry_ids)
 
+    def _cursor(self) -> str:
+        """An entry with at least a full page of 50 older ones (ids are oldest first), so
+        every page asked for is full and an empty page is an error."""
+        ids = self.seeded.entry_ids
+        return self._random.choice(ids[min(PAGE, len(ids) - 1) :])
+
     async def hello(self) -> bool:
         response = await self.client.get(self.hello_path)
         return response.status_code == 200 and response.json() == {"hello": "world"}
@@ -73,7 +80,7 @@ class ApiOperations:
 
     async def list_messages(self) -> bool:
         # A page of 50 before a random entry: every page of the mailbox, not one cached page.
-        params = {"mailbox": self.seeded.mailbox, "limit": "50", "before": self._entry()}
+        params = {"mailbox": self.seeded.mailbox, "limit": str(PAGE), "before": self._cursor()}
         response = await self.client.get("/api/v1/messages", params=params)
         return _check(response, "items") and len(response.json()["items"]) > 0
 
@@ -87,7 +94,7 @@ class ApiOperations:
         return _check(response, "items") and len(response.json()["items"]) > 0
 
     async def graphql_list(self) -> bool:
-        variables = {"mailbox": self.seeded.mailbox_id, "after": self._entry()}
+        variables = {"mailbox": self.seeded.mailbox_id, "after": self._cursor()}
         response = await self.client.post(
             "/graphql", json={"query": GRAPHQL_LIST, "variables": variables}
         )

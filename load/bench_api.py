@@ -42,7 +42,7 @@ import httpx
 from load.api_load import ApiOperations, Seeded, http_client, loopback_base_url, run_closed
 from load.api_profile import profile_table, start_recording
 from load.api_seed import SEEDED_HOW, Pass, embedded_pass, production_pass, seed_mailbox
-from load.api_stats import OpResult, closed_loop_table, open_loop_table, run_paced
+from load.api_stats import OpResult, Send, closed_loop_table, open_loop_table, run_paced
 from load.mairust_target import log_tail, mairust_binary, running_mairust_up
 from load.processes import session_cpu
 from load.serve_hello import hello_beside
@@ -90,7 +90,7 @@ def replica_pid(sid: int, app: str) -> int | None:
     return None
 
 
-async def wait_for_api(base_url: str, process_alive: object, seconds: float) -> None:
+async def wait_for_api(base_url: str, seconds: float) -> None:
     give_up = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
         while time.monotonic() < give_up:
@@ -152,7 +152,7 @@ async def measure_pass(
     return closed, opened, profile
 
 
-async def profile_list(args: argparse.Namespace, sid: int, send: object) -> str:
+async def profile_list(args: argparse.Namespace, sid: int, send: Send) -> str:
     """py-spy on the API replica during an extra closed-loop list run (not counted)."""
     pid = replica_pid(sid, "api")
     with tempfile.TemporaryDirectory(prefix="bench-api-profile-") as scratch:
@@ -160,7 +160,6 @@ async def profile_list(args: argparse.Namespace, sid: int, send: object) -> str:
         recorder = start_recording(pid, args.profile, output) if pid else None
         if recorder is None:
             return "(py-spy not found, or no API replica)"
-        assert callable(send)
         await run_closed(OpResult("profiled", "closed"), send, args.clients, args.profile + 1)
         _, problem = recorder.communicate(timeout=60)
         if not output.exists():
@@ -183,7 +182,7 @@ def run_pass(args: argparse.Namespace, binary: str, context: Pass) -> str:
     ) as process:
         try:
             asyncio.run(wait_for_greeting(smtp_port, process, within_seconds=args.startup))
-            asyncio.run(wait_for_api(base_url, process, args.startup))
+            asyncio.run(wait_for_api(base_url, args.startup))
             token = asyncio.run(user_token(base_url, seeded))
             with hello_beside(process.pid) as hello:
                 load_before = os.getloadavg()[0]

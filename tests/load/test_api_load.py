@@ -12,7 +12,8 @@ import pytest
 from load.api_load import ApiOperations, Seeded, loopback_base_url, run_closed
 from load.api_stats import OpResult
 
-SEEDED = Seeded("reader@bench.example", "mbx1", ["e1", "e2", "e3"], ["topic01"])
+IDS = [f"e{n}" for n in range(60)]  # oldest first
+SEEDED = Seeded("reader@bench.example", "mbx1", IDS, ["topic01"])
 
 
 def test_only_loopback_hosts_are_accepted():
@@ -44,11 +45,12 @@ async def test_requests_name_the_seeded_mailbox_and_a_seeded_entry():
     assert await ops.graphql_list()
     listing, read, search, graphql = seen
     assert listing.url.params["mailbox"] == SEEDED.mailbox
-    assert listing.url.params["limit"] == "50" and listing.url.params["before"] in SEEDED.entry_ids
-    assert read.url.path.removeprefix("/api/v1/messages/") in SEEDED.entry_ids
+    # A page before (or after) one of the 10 newest: 50 older entries, a full page.
+    assert listing.url.params["limit"] == "50" and listing.url.params["before"] in IDS[50:]
+    assert read.url.path.removeprefix("/api/v1/messages/") in IDS
     assert search.url.params["q"] == "topic01"
     variables = json.loads(graphql.content)["variables"]
-    assert variables["mailbox"] == "mbx1" and variables["after"] in SEEDED.entry_ids
+    assert variables["mailbox"] == "mbx1" and variables["after"] in IDS[50:]
 
 
 async def test_an_error_status_an_empty_page_or_a_graphql_error_is_no_answer():
@@ -81,3 +83,21 @@ async def test_the_closed_loop_keeps_each_client_to_one_request_at_a_time():
     result = await run_closed(OpResult("x", "closed"), send, clients=4, seconds=0.1)
     assert most == 4 and result.concurrency == 4
     assert result.ok > 4 and result.errors == 0 and result.seconds >= 0.1
+
+
+async def test_every_page_asked_for_is_full():
+    cursors: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/graphql":
+            cursors.append(json.loads(request.content)["variables"]["after"])
+            return httpx.Response(200, json={"data": {"messages": {"items": [], "next": None}}})
+        cursors.append(request.url.params["before"])
+        return httpx.Response(200, json={"items": [{"id": "e1"}]})
+
+    ops = operations(handler)
+    for _ in range(50):
+        await ops.list_messages()
+        await ops.graphql_list()
+    assert set(cursors) <= set(IDS[50:])  # never one of the 50 oldest: a short page
+    assert len(set(cursors)) > 1  # and not one cached page either
