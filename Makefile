@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 # `$(PHASE) NAME COMMAND...` runs COMMAND and prints how long it took.
 PHASE  := bash .ci/phase.sh
 
-.PHONY: setup system-packages up test lint typecheck pytest bench clean
+.PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -49,6 +49,9 @@ test: lint typecheck pytest  ## everything CI runs
 bench: setup system-packages  ## the reference run: Postfix, sinks and mairust up side by side (as root)
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_reference --sessions 20 \
 	  --messages 3000 --repeats 3 --production --markdown reference.md --plots docs/benchmarks/
+
+bench-api: setup  ## the API through Serve beside a bare Serve app: embedded, then PostgreSQL + S3 + OpenSearch
+	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_api --profile 8 --rate 200,40 --markdown bench-api.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
