@@ -1,0 +1,71 @@
+"""A real http hook plugin on 127.0.0.1 for tests: it reads each ``HookRequest`` and answers a
+``HookResponse`` by a rule — reject mail whose Subject says "spam" (with a reply of its own),
+tag the rest — and keeps every request it was sent, so a test can see what it was given."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SPAM_REPLY = "554 5.7.1 Rejected by the spam rule"
+
+
+@dataclass
+class RulePlugin:
+    port: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+def decide(request: dict[str, Any]) -> dict[str, Any]:
+    subject = next(
+        (value for name, value in request.get("headers") or [] if name.lower() == "subject"), ""
+    )
+    if "spam" in subject.lower():
+        return {"verdict": "reject", "reason": "spam subject", "reply": SPAM_REPLY}
+    return {
+        "verdict": "continue",
+        "tags": ["rule-checked"],
+        "headers": [{"action": "add", "name": "X-Rule-Plugin", "value": "checked"}],
+    }
+
+
+@contextmanager
+def rule_plugin() -> Iterator[RulePlugin]:
+    plugin = RulePlugin()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            request = json.loads(self.rfile.read(length))
+            plugin.requests.append(request)
+            body = json.dumps(decide(request)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    plugin.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, name="rule-plugin", daemon=True)
+    thread.start()
+    try:
+        yield plugin
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
