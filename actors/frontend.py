@@ -136,7 +136,7 @@ class FrontEndHost:
             self._spool,
             auth=auth,
             token_check=tokens.authenticate_sender,
-            pre_receive=self._hooks.pre_receive,
+            hooks=self._hooks,
         )
         self._listening = await self._frontend.start()
 

@@ -102,11 +102,15 @@ class HookRuntime:
             )
         return result
 
-    async def pre_receive(
-        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
     ) -> Verdict:
-        """The SMTP edge's ``PreReceive``."""
-        return (await self.run(HookPoint.PRE_RECEIVE, envelope, message, tenants=tenants)).verdict
+        """The SMTP edge's ``EdgeHooks``: the point's enforced verdict."""
+        return (await self.run(point, envelope, message, tenants=tenants)).verdict
 
     async def _bindings(self, point: HookPoint) -> list[_Bound]:
         read = self._read.get(point)

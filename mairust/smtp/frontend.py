@@ -23,7 +23,7 @@ from mairust.model.address import normalize_address
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
-from mairust.smtp.deciders import InboundAuth, PreReceive
+from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
 from mairust.spool import Spool
@@ -92,7 +92,7 @@ class SmtpFrontEnd:
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
-        pre_receive: PreReceive | None = None,
+        hooks: EdgeHooks | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
@@ -101,7 +101,7 @@ class SmtpFrontEnd:
             settings.smtp,
             auth,
             settings.mailbox.default_quota_bytes,
-            pre_receive,
+            hooks,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

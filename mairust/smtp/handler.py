@@ -21,10 +21,10 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mairust import events
-from mairust.auth.headers import authentication_results, prepend_header, strip_forged_results
 from mairust.auth.results import AuthResults
 from mairust.config import SmtpSettings
 from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.hooks.points import HookPoint
 from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.modifications import apply_to_envelope, apply_to_headers
@@ -42,7 +42,7 @@ from mairust.routing.router import (
     mailboxes_of,
 )
 from mairust.smtp import replies
-from mairust.smtp.deciders import InboundAuth, PreReceive
+from mairust.smtp.deciders import EdgeHooks, InboundAuth, checked_data, envelope_refusal
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
@@ -70,17 +70,16 @@ class InboundHandler:
         settings: SmtpSettings,
         auth: InboundAuth | None = None,
         default_quota_bytes: int = 0,
-        pre_receive: PreReceive | None = None,
+        hooks: EdgeHooks | None = None,
     ) -> None:
-        """``pre_receive`` decides about each message at the end of DATA, before the 250
-        (the hook manager's entry; None: no hooks)."""
+        """``hooks`` are asked at MAIL, at each RCPT and at the end of DATA (None: none)."""
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
         self._spool = spool
         self._settings = settings
         self._auth = auth
-        self._pre_receive = pre_receive
+        self._hooks = hooks
         # What the handler keeps of each open transaction; aiosmtpd makes a new envelope
         # per transaction (and on RSET), so a finished one is forgotten with it.
         self._open: weakref.WeakKeyDictionary[SmtpEnvelope, Transaction] = (
@@ -124,6 +123,16 @@ class InboundHandler:
             except CheckUnavailable as error:  # the checker pool is down: "later", never "ok"
                 log.warning("SPF check for <%s> failed: %s", sender, error)
                 return rejected(replies.TEMP_FAILURE, "MAIL", session, mail_from=sender)
+        refusal = await envelope_refusal(
+            self._hooks,
+            HookPoint.MAIL_FROM,
+            session,
+            "" if sender == NULL_SENDER else sender,
+            (),
+            (),
+        )
+        if refusal is not None:
+            return rejected(refusal, "MAIL", session, mail_from=sender)
         # Only now: a MAIL that failed (or raised) leaves no sender for a RCPT to follow.
         envelope.mail_from = sender
         envelope.mail_options.extend(mail_options)
@@ -172,11 +181,8 @@ class InboundHandler:
             return rejected(replies.ROUTED_ELSEWHERE, "RCPT", session, recipient=recipient)
         if self._limits.declared_too_big(route.policy, envelope.mail_options):
             return rejected(replies.TOO_BIG_FOR_DOMAIN, "RCPT", session, recipient=recipient)
-        # Checked here, before any 250, on the usage the cached route carries: it may be
-        # up to smtp.recipient_cache_seconds old, so a mailbox can take a few messages past
-        # its quota, and one emptied a moment ago may still be refused that long. What is
-        # accepted is delivered, over quota or not (250 is a promise). An alias is full when
-        # any of its mailboxes is: 452 is temporary, and no target gets a copy past its quota.
+        # On the usage the cached route carries (up to smtp.recipient_cache_seconds old; see
+        # architecture.md, quotas). An alias is full when any of its mailboxes is.
         targets = route.mailboxes if isinstance(route, AliasTargets) else (route.mailbox,)
         if any(is_full(mailbox, self._default_quota) for mailbox in targets):
             return rejected(replies.MAILBOX_FULL, "RCPT", session, recipient=recipient)
@@ -194,6 +200,18 @@ class InboundHandler:
                 return rejected(
                     refusal, "RCPT", session, recipient=recipient, reason=verdict.reason
                 )
+        mail_from = envelope.mail_from or ""
+        refusal = await envelope_refusal(
+            self._hooks,
+            HookPoint.RCPT_TO,
+            session,
+            "" if mail_from == NULL_SENDER else mail_from,
+            (recipient,),
+            () if tenant_id is None else (tenant_id,),
+        )
+        if refusal is not None:
+            self._note_refusal(refusal, "RCPT", session, envelope, [(recipient, tenant_id)])
+            return rejected(refusal, "RCPT", session, recipient=recipient)
         domain = domain_of(recipient)
         # The domain's allowance counts messages: its first recipient of a transaction.
         if domain not in transaction.policies and not self._limits.admit(domain, route.policy):
@@ -222,15 +240,25 @@ class InboundHandler:
         body = normalize_line_endings(content)
         header_id = header_message_id(body)
         try:
-            body, auth_results, checked = await self._check(session, envelope, body, transaction)
+            body, auth_results, checked = await checked_data(
+                self._auth,
+                body,
+                client_ip_of(session),
+                envelope.rcpt_tos,
+                transaction.policies,
+                transaction.sender_check,
+            )
         except CheckUnavailable as error:  # the checker pool is down: "later", never "ok"
             log.warning("message checks failed: %s", error)
             return rejected(replies.TEMP_FAILURE, "DATA", session)
         hooked = CONTINUE
-        if self._pre_receive is not None and not checked.refuses:
+        if self._hooks is not None and not checked.refuses:
             try:
-                hooked = await self._pre_receive(
-                    body, accepted_envelope(session, envelope), set(transaction.tenants.values())
+                hooked = await self._hooks.decide(
+                    HookPoint.PRE_RECEIVE,
+                    accepted_envelope(session, envelope),
+                    body,
+                    set(transaction.tenants.values()),
                 )
             except CheckUnavailable as error:  # the hooks cannot decide: "later", never "ok"
                 log.warning("pre_receive hooks could not run: %s", error)
@@ -247,30 +275,6 @@ class InboundHandler:
         return await self._commit(
             session, message, accepted, transaction, header_id, auth_results, verdict
         )
-
-    async def _check(
-        self, session: Session, envelope: SmtpEnvelope, body: bytes, transaction: Transaction
-    ) -> tuple[bytes, AuthResults | None, Verdict]:
-        """Step ``check``: DKIM, DMARC and ARC on the body, the auth policy's verdict, and
-        our Authentication-Results header in place of any forged one."""
-        if self._auth is None:
-            return body, None, CONTINUE
-        results: AuthResults | None = None
-        verdict = CONTINUE
-        if transaction.sender_check is not None:
-            results = await self._auth.service.check_message(body, transaction.sender_check)
-            verdict = self._auth.policy.on_message(
-                results,
-                client_ip_of(session),
-                {domain_of(r) for r in envelope.rcpt_tos},
-                transaction.policies,
-            )
-        # Nobody else may speak for our authserv-id (RFC 8601 §5), checked or not.
-        body = strip_forged_results(body, self._auth.authserv_id)
-        if results is not None:
-            stamp = authentication_results(self._auth.authserv_id, results)
-            body = prepend_header(body, "Authentication-Results", stamp)
-        return body, results, verdict
 
     async def _stamp(
         self,

@@ -98,7 +98,7 @@ async def test_a_bound_http_plugin_decides_and_sees_only_its_scopes(stores, tmp_
     with http_sink(default=Reply(200, REJECT)) as plugin:
         install(stores, tmp_path, "rules", plugin.url())
         hooks = runtime(stores, Clock())
-        verdict = await hooks.pre_receive(MESSAGE, ENVELOPE, set())
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
         assert verdict.kind is VerdictKind.REJECT and verdict.reply == "554 5.7.1 No"
         [seen] = plugin.requests
     sent = json.loads(seen.body)
@@ -110,13 +110,19 @@ async def test_bindings_are_kept_for_the_cache_lifetime_then_read_again(stores, 
     clock = Clock()
     with http_sink(default=Reply(200, REJECT)) as plugin:
         hooks = runtime(stores, clock)
-        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.CONTINUE
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        ).kind is VerdictKind.CONTINUE
         install(stores, tmp_path, "rules", plugin.url())
         # Read a moment ago: the new binding is not seen yet...
-        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.CONTINUE
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        ).kind is VerdictKind.CONTINUE
         clock.now += 5
         # ... and is once the cache's lifetime is over, with no restart.
-        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, set())).kind is VerdictKind.REJECT
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        ).kind is VerdictKind.REJECT
 
 
 async def test_tenant_and_domain_filters(stores, tmp_path):
@@ -139,13 +145,17 @@ async def test_tenant_and_domain_filters(stores, tmp_path):
             )
         )
         hooks = runtime(stores, Clock())
-        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, {tenant_id})).kind is VerdictKind.REJECT
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, {tenant_id})
+        ).kind is VerdictKind.REJECT
         # Another tenant's mail, or mail to another domain: the binding does not run.
-        assert (await hooks.pre_receive(MESSAGE, ENVELOPE, {"other"})).kind is VerdictKind.CONTINUE
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, {"other"})
+        ).kind is VerdictKind.CONTINUE
         elsewhere = replace(ENVELOPE, rcpt_tos=("x@b.example",))
-        assert (await hooks.pre_receive(MESSAGE, elsewhere, {tenant_id})).kind is (
-            VerdictKind.CONTINUE
-        )
+        assert (
+            await hooks.decide(HookPoint.PRE_RECEIVE, elsewhere, MESSAGE, {tenant_id})
+        ).kind is (VerdictKind.CONTINUE)
         assert len(plugin.requests) == 1
 
 
@@ -165,4 +175,4 @@ async def test_bindings_that_cannot_be_read_are_cannot_decide_not_no_hooks(store
     client = SafeHttpClient(AddressPolicy())
     hooks = HookRuntime(DownStore(), client, HooksSettings())  # type: ignore[arg-type]
     with pytest.raises(CheckUnavailable):
-        await hooks.pre_receive(MESSAGE, ENVELOPE, set())
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())

@@ -19,7 +19,7 @@ from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
-from mairust.smtp.deciders import InboundAuth, PreReceive
+from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd, TokenCheck
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
@@ -101,7 +101,7 @@ StartMta = Callable[..., Awaitable[Mta]]
 async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
-    ``authenticator`` inject fakes, ``pre_receive`` decides at the end of DATA."""
+    ``authenticator`` inject fakes, ``hooks`` are the hook points."""
     running: list[Mta] = []
 
     async def start(
@@ -112,7 +112,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         authenticator: PasswordCheck | None = None,
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
-        pre_receive: PreReceive | None = None,
+        hooks: EdgeHooks | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         **smtp: Any,
@@ -131,7 +131,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             authenticator,
             auth=auth,
             token_check=token_check,
-            pre_receive=pre_receive,
+            hooks=hooks,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

@@ -1,6 +1,6 @@
-"""The end of DATA as named steps (check, pre_receive, stamp, spool) over a real loopback
-server: what a ``pre_receive`` verdict does to the reply, what is stored, and how its
-modifications are applied in one place."""
+"""The SMTP edge's hook points over a real loopback server: the end of DATA as named steps
+(check, pre_receive, stamp, spool) — what a ``pre_receive`` verdict does to the reply, what
+is stored, how its modifications are applied in one place — and refusals at MAIL and RCPT."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from mairust.config import AuthSettings
 from mairust.errors import CheckUnavailable
+from mairust.hooks.points import HookPoint
 from mairust.model.annotations import Annotations
 from mairust.model.message import Envelope
 from mairust.model.modifications import (
@@ -21,7 +22,7 @@ from mairust.model.modifications import (
     DeleteHeader,
     DeleteRecipient,
 )
-from mairust.model.verdict import Verdict, VerdictKind
+from mairust.model.verdict import CONTINUE, Verdict, VerdictKind
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_schema import messages
 from tests.mairust.smtp.test_handler import (
@@ -47,16 +48,23 @@ class Decides:
         self.verdict = verdict
         self.seen: list[tuple[bytes, Envelope, Collection[str]]] = []
 
-    async def __call__(
-        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
     ) -> Verdict:
+        if point is not HookPoint.PRE_RECEIVE:
+            return CONTINUE
+        assert message is not None
         self.seen.append((message, envelope, tenants))
         return self.verdict
 
 
 async def test_a_reject_answers_its_own_reply_and_nothing_is_stored(start_mta: StartMta):
     hook = Decides(Verdict(VerdictKind.REJECT, "rules", "spam", reply="554 5.7.1 Looks like spam"))
-    mta = await start_mta(pre_receive=hook)
+    mta = await start_mta(hooks=hook)
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert (code, reply) == (554, "5.7.1 Looks like spam")
     assert mta.queued() == [] and mta.blob_files() == []
@@ -67,14 +75,14 @@ async def test_a_reject_answers_its_own_reply_and_nothing_is_stored(start_mta: S
 
 async def test_a_reply_outside_the_verdicts_class_gives_way_to_the_table(start_mta: StartMta):
     hook = Decides(Verdict(VerdictKind.TEMPFAIL, "rules", reply="550 5.7.1 not a tempfail"))
-    mta = await start_mta(pre_receive=hook)
+    mta = await start_mta(hooks=hook)
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert (code, reply) == (451, "4.7.1 Message deferred by policy, please try again later")
     assert mta.queued() == []
 
 
 async def test_a_discard_answers_250_and_keeps_nothing(start_mta: StartMta):
-    mta = await start_mta(pre_receive=Decides(Verdict(VerdictKind.DISCARD, "rules")))
+    mta = await start_mta(hooks=Decides(Verdict(VerdictKind.DISCARD, "rules")))
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert (code, reply) == (250, "2.0.0 Ok")
     assert mta.queued() == [] and mta.blob_files() == []
@@ -82,9 +90,7 @@ async def test_a_discard_answers_250_and_keeps_nothing(start_mta: StartMta):
 
 async def test_a_quarantine_is_stored_with_its_folder_and_tags(start_mta: StartMta):
     held = Annotations(folder="Quarantine", tags=("held",))
-    mta = await start_mta(
-        pre_receive=Decides(Verdict(VerdictKind.QUARANTINE, "r", annotations=held))
-    )
+    mta = await start_mta(hooks=Decides(Verdict(VerdictKind.QUARANTINE, "r", annotations=held)))
     code, _ = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert code == 250
     [item] = mta.queued()
@@ -104,7 +110,7 @@ async def test_modifications_are_applied_before_the_message_is_stored(start_mta:
             AddRecipient("someone@elsewhere.example"),  # routes nowhere here: dropped
         ),
     )
-    mta = await start_mta(pre_receive=Decides(verdict))
+    mta = await start_mta(hooks=Decides(verdict))
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE, BOB], MESSAGE)
     assert code == 250, reply
     message_id = queued_id(reply)
@@ -130,21 +136,79 @@ async def test_pre_receive_is_not_asked_when_the_checks_refuse(start_mta: StartM
         "_dmarc.remote.test": {"TXT": ["v=DMARC1; p=reject"]},
     }
     auth = checking_auth(AuthSettings(trusted_networks=[]), zone)
-    mta = await start_mta(auth=auth, pre_receive=hook)
+    mta = await start_mta(auth=auth, hooks=hook)
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE, SENDER)
     assert code == 550 and reply.startswith("5.7.1"), reply
     assert hook.seen == [] and mta.queued() == []
 
 
 class CannotDecide:
-    async def __call__(
-        self, message: bytes, envelope: Envelope, tenants: Collection[str]
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
     ) -> Verdict:
-        raise CheckUnavailable("the bindings cannot be read")
+        if point is HookPoint.PRE_RECEIVE:
+            raise CheckUnavailable("the bindings cannot be read")
+        return CONTINUE
 
 
 async def test_hooks_that_cannot_decide_are_a_temporary_failure(start_mta: StartMta):
-    mta = await start_mta(pre_receive=CannotDecide())
+    mta = await start_mta(hooks=CannotDecide())
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
     assert (code, reply[:5]) == (451, "4.3.0")
     assert mta.queued() == []
+
+
+class EnvelopeRules:
+    """Refuses one sender at MAIL and one recipient at RCPT; records what it was shown."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[HookPoint, Envelope, Collection[str]]] = []
+
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
+    ) -> Verdict:
+        self.seen.append((point, envelope, tenants))
+        if point is HookPoint.MAIL_FROM and envelope.mail_from == "blocked@remote.test":
+            return Verdict(VerdictKind.REJECT, "envelope-rules", reply="550 5.7.1 Sender blocked")
+        if point is HookPoint.RCPT_TO and envelope.rcpt_tos == (BOB,):
+            return Verdict(VerdictKind.TEMPFAIL, "envelope-rules", "greylisted")
+        return CONTINUE
+
+
+async def test_mail_and_rcpt_hooks_refuse_before_any_data(start_mta: StartMta, raw_client):
+    rules = EnvelopeRules()
+    mta = await start_mta(hooks=rules)
+
+    def dialog():
+        client = raw_client(mta.port)
+        return client.dialog(
+            [
+                "EHLO c.test",
+                "MAIL FROM:<blocked@remote.test>",
+                f"MAIL FROM:<{SENDER}>",
+                f"RCPT TO:<{BOB}>",
+                f"RCPT TO:<{ALICE}>",
+            ]
+        )
+
+    replies_seen = await asyncio.to_thread(dialog)
+    assert replies_seen[1] == "550 5.7.1 Sender blocked"
+    assert replies_seen[2].startswith("250 2.1.0")  # a refused MAIL leaves room for another
+    assert replies_seen[3] == "451 4.7.1 Message deferred by policy, please try again later"
+    assert replies_seen[4].startswith("250 2.1.5")
+    points = [(p, e.mail_from, e.rcpt_tos) for p, e, _ in rules.seen]
+    assert points == [
+        (HookPoint.MAIL_FROM, "blocked@remote.test", ()),
+        (HookPoint.MAIL_FROM, SENDER, ()),
+        (HookPoint.RCPT_TO, SENDER, (BOB,)),
+        (HookPoint.RCPT_TO, SENDER, (ALICE,)),
+    ]
+    assert all(len(tenants) == 1 for p, _, tenants in rules.seen if p is HookPoint.RCPT_TO)
