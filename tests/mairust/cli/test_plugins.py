@@ -1,0 +1,59 @@
+"""``mairust plugin ...`` and ``mairust hook ...`` as an operator runs them: install from a
+directory, configure, enable, bind, change, unbind, upgrade, uninstall; a bad manifest or
+configuration is one clear line and exit code 1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cluster.cli import app
+from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
+
+runner = CliRunner()
+
+
+def run(data_dir: Path, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_the_plugin_lifecycle_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    installed = run(data, "plugin", "install", str(matrix_plugin_dir(tmp_path, "1.0.0")))
+    assert f"installed {MATRIX_PLUGIN} 1.0.0 (enabled)" in installed
+    listed = run(data, "plugin", "list")
+    assert MATRIX_PLUGIN in listed and "rcpt_to" in listed and "http" in listed
+    hooks = run(data, "hook", "list", "--point", "rcpt_to")
+    [binding] = re.findall(r"\b([0-9A-Z]{26})\b", hooks)
+    assert "disabled" in run(data, "plugin", "disable", MATRIX_PLUGIN)
+    assert "enabled" in run(data, "plugin", "enable", MATRIX_PLUGIN)
+    assert "disabled" not in run(data, "plugin", "configure", MATRIX_PLUGIN, '{"any": 1}')
+    bound = run(
+        data, "hook", "bind", MATRIX_PLUGIN, "rcpt_to", "--mode", "shadow", "--priority", "3"
+    )
+    assert "(shadow)" in bound
+    changed = run(data, "hook", "change", binding, "--priority", "7", "--disabled")
+    assert "priority 7, enforce, disabled" in changed
+    assert f"unbound {binding}" in run(data, "hook", "unbind", binding)
+    upgraded = run(
+        data, "plugin", "upgrade", MATRIX_PLUGIN, str(matrix_plugin_dir(tmp_path, "1.1.0"))
+    )
+    assert "to 1.1.0" in upgraded
+    assert f"uninstalled {MATRIX_PLUGIN}" in run(data, "plugin", "uninstall", MATRIX_PLUGIN)
+    assert MATRIX_PLUGIN not in run(data, "plugin", "list")
+
+
+def test_mistakes_are_one_clear_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    missing = run(data, "plugin", "install", str(tmp_path / "nowhere"), code=1)
+    assert "plugin.toml is not valid: cannot read" in missing and "Traceback" not in missing
+    run(data, "plugin", "install", str(matrix_plugin_dir(tmp_path, "1.0.0")))
+    not_json = run(data, "plugin", "configure", MATRIX_PLUGIN, "{nope", code=1)
+    assert "not JSON" in not_json
+    wrong_point = run(data, "hook", "bind", MATRIX_PLUGIN, "pre_receive", code=1)
+    assert "does not declare the pre_receive hook" in wrong_point
+    assert "no plugin 'ghost'" in run(data, "plugin", "enable", "ghost", code=1)
