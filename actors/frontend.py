@@ -18,14 +18,10 @@ import ray
 from actors.auth_checker import RayAuthService
 from actors.named import NamedActor
 from actors.supervised import start_supervised
-from mairust.auth.dns_resolver import CachingResolver
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
-from mairust.hooks.runtime import HookRuntime
+from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.message import MessageRef
-from mairust.net.address_guard import AddressPolicy
-from mairust.net.host_resolver import record_resolver, system_resolver
-from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.smtp.deciders import InboundAuth
@@ -159,30 +155,6 @@ class FrontEndHost:
         self._nudge.close()
         await self._hook_client.aclose()
         self._stores.close()
-
-
-def hook_client(settings: Settings) -> SafeHttpClient:
-    """The guarded HTTP client http plugins are reached through: ``[hooks]`` networks
-    allowed, the operator's resolver, no request outliving the hook deadline."""
-    dns = settings.dns
-    resolver = (
-        record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
-        if dns.nameservers
-        else system_resolver
-    )
-    deadline = settings.hooks.deadline_seconds
-    limits = ClientLimits(
-        connect_timeout=min(5.0, deadline),
-        read_timeout=deadline,
-        total_timeout=deadline,
-        max_redirects=0,
-    )
-    return SafeHttpClient(
-        AddressPolicy.allowing(settings.hooks.allow_networks),
-        resolver,
-        limits,
-        user_agent="MaiRust-Hooks/1",
-    )
 
 
 FrontEndActor = ray.remote(num_cpus=0, max_restarts=-1)(FrontEndHost)

@@ -26,6 +26,7 @@ from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
+from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
@@ -93,6 +94,9 @@ def create_app(
     spool = Spool(
         stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
     )
+    # Dry runs of hook points reach plugins as the SMTP edge does.
+    plugin_client = hook_client(settings)
+    hooks = HookRuntime(stores.metadata, plugin_client, settings.hooks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +106,7 @@ def create_app(
         finally:
             # Commits already handed in finish first: their senders are promised an answer.
             await spool.stop()
+            await plugin_client.aclose()
 
     app = FastAPI(
         title=TITLE,
@@ -131,6 +136,7 @@ def create_app(
         ),
         mx_host=settings.smtp.hostname,
         policy_defaults=PolicyDefaults.from_settings(settings),
+        hooks=hooks,
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

@@ -116,3 +116,40 @@ class BindingOut(BaseModel):
 
 class BindingList(BaseModel):
     items: list[BindingOut]
+
+
+class DryRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str | None = Field(
+        None,
+        max_length=512 * 1024,
+        description="The message as RFC 5322 text (line endings made CRLF); none at the "
+        "envelope points.",
+    )
+    mail_from: str = Field("", max_length=254, description='The envelope sender ("" is <>).')
+    rcpt_tos: list[str] = Field(min_length=1, max_length=100)
+    client_ip: str = Field("192.0.2.1", max_length=45)
+    helo: str = Field("dry-run.example", max_length=255)
+
+
+class CallOut(BaseModel):
+    plugin: str
+    mode: BindingMode
+    outcome: str
+    verdict: str
+    reason: str
+    reply: str | None
+    tags: list[str]
+    folder: str | None
+    modifications: list[str]
+    dropped: list[str]
+    error: str
+    latency_ms: float
+
+
+class DryRunOut(BaseModel):
+    point: HookPoint
+    verdict: str = Field(description="What would be enforced (the most severe, by priority).")
+    reply: str | None = Field(description="The SMTP reply it would give (null: it goes on).")
+    calls: list[CallOut] = Field(description="Each binding's call, in the order they run.")

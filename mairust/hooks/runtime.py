@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from mairust.config import HooksSettings
+from mairust.auth.dns_resolver import CachingResolver
+from mairust.config import HooksSettings, Settings
 from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
@@ -27,7 +28,9 @@ from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.plugins import HookBinding, InstalledPlugin
 from mairust.model.verdict import CONTINUE, Verdict
-from mairust.net.http_client import SafeHttpClient
+from mairust.net.address_guard import AddressPolicy
+from mairust.net.host_resolver import record_resolver, system_resolver
+from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.storage.protocols import PluginStore
 
 _log = logging.getLogger(__name__)
@@ -78,8 +81,12 @@ class HookRuntime:
         *,
         tenants: Collection[str] = (),
         message_id: str | None = None,
+        fresh: bool = False,
     ) -> ChainResult:
-        """The point's verdict for this mail, within the deadline."""
+        """The point's verdict for this mail, within the deadline; ``fresh`` reads the
+        bindings now (a dry run shows the chain as bound this moment)."""
+        if fresh:
+            self._read.pop(point, None)
         bound = [b.binding for b in await self._bindings(point) if b.applies(envelope, tenants)]
         if not bound:
             return ChainResult(CONTINUE, ())
@@ -163,3 +170,27 @@ class HookRuntime:
             transport = HttpPlugin(self._client, manifest.transport.entrypoint)
             self._transports[key] = transport
         return await transport(binding, request)
+
+
+def hook_client(settings: Settings) -> SafeHttpClient:
+    """The guarded HTTP client http plugins are reached through: ``[hooks]`` networks
+    allowed, the operator's resolver, no request outliving the hook deadline."""
+    dns = settings.dns
+    resolver = (
+        record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
+        if dns.nameservers
+        else system_resolver
+    )
+    deadline = settings.hooks.deadline_seconds
+    limits = ClientLimits(
+        connect_timeout=min(5.0, deadline),
+        read_timeout=deadline,
+        total_timeout=deadline,
+        max_redirects=0,
+    )
+    return SafeHttpClient(
+        AddressPolicy.allowing(settings.hooks.allow_networks),
+        resolver,
+        limits,
+        user_agent="MaiRust-Hooks/1",
+    )

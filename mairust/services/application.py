@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
+from mairust.hooks.runtime import HookRuntime
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
@@ -62,6 +63,7 @@ class Application:
         mx_host: str = "localhost",
         webhook_urls: UrlRules | None = None,
         policy_defaults: PolicyDefaults | None = None,
+        hooks: HookRuntime | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -74,7 +76,8 @@ class Application:
         neither can be made), ``resolver`` serves the DNS checks and ``mx_host`` is the
         host name domains point their MX at; ``webhook_urls`` says which endpoint URLs are
         accepted (default: public https); ``policy_defaults`` is what a domain without its
-        own policy gets (default: the configuration's defaults)."""
+        own policy gets (default: the configuration's defaults); ``hooks`` runs dry runs of hook
+        points (None: they answer StorageUnavailable)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -97,5 +100,5 @@ class Application:
             policy=PolicyService(
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
-            plugins=PluginService(stores.metadata, audit, clock),
+            plugins=PluginService(stores.metadata, audit, clock, hooks),
         )

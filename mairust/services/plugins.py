@@ -4,7 +4,8 @@ Installing reads and checks the plugin's ``plugin.toml`` from a directory on the
 binds it at the hook points it declares. A plugin whose configuration does not satisfy its
 manifest's schema is installed switched off and cannot be switched on until it does.
 Bindings may be added, reordered, put in shadow mode, switched off and removed; a binding
-names a point the plugin declares. Every change is in the audit log.
+names a point the plugin declares. Every change is in the audit log. A dry run asks a
+point's plugins about a posted message and stores nothing.
 """
 
 from __future__ import annotations
@@ -16,16 +17,27 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from mairust.errors import Conflict, InvalidInput, NotFound
-from mairust.hooks.chain import BindingMode
+from mairust.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
+from mairust.hooks.chain import BindingMode, ChainResult
 from mairust.hooks.manifest import Manifest, load_manifest
-from mairust.hooks.points import HookPoint
+from mairust.hooks.points import POINTS, HookPoint
+from mairust.hooks.runtime import HookRuntime
 from mairust.model.ids import new_id
+from mairust.model.message import Envelope
 from mairust.model.plugins import HookBinding, InstalledPlugin
 from mairust.model.principal import Permission, Principal, Role
+from mairust.model.verdict import VerdictKind
 from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.smtp.replies import DISCARDED, reply_for
 from mairust.storage.protocols import PluginStore
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    result: ChainResult
+    # What the client would be answered (None: the transaction goes on).
+    reply: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +51,18 @@ class NewBinding:
 
 
 class PluginService:
-    def __init__(self, store: PluginStore, audit: AuditTrail, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        store: PluginStore,
+        audit: AuditTrail,
+        clock: Clock = utc_now,
+        runtime: HookRuntime | None = None,
+    ) -> None:
+        """``runtime`` runs dry runs (the API builds one; without it they are unavailable)."""
         self._store = store
         self._audit = audit
         self._clock = clock
+        self._runtime = runtime
 
     # -- plugins -----------------------------------------------------------------------
     def install(self, principal: Principal, directory: str) -> InstalledPlugin:
@@ -205,6 +225,23 @@ class PluginService:
         self._audit.record(
             principal, "hook.unbind", binding_id, found.tenant_id, {"plugin": found.plugin}
         )
+
+    # -- dry runs ----------------------------------------------------------------------
+    async def dry_run(
+        self, principal: Principal, point: HookPoint, envelope: Envelope, message: bytes | None
+    ) -> DryRun:
+        """The point's chain, as bound now, against ``message``: each plugin's verdict and
+        latency, what would be enforced and its reply. Nothing is stored or delivered."""
+        _operator(principal)
+        if self._runtime is None:
+            raise StorageUnavailable("dry runs need the hook runtime, which this process lacks")
+        if not POINTS[point].synchronous:
+            raise InvalidInput(f"{point.value} is not a synchronous hook point")
+        result = await self._runtime.run(point, envelope, message, fresh=True)
+        reply = reply_for(result.verdict)
+        if reply is None and result.verdict.kind is VerdictKind.DISCARD:
+            reply = DISCARDED
+        return DryRun(result, reply)
 
     def _plugin(self, name: str) -> InstalledPlugin:
         found = self._store.get_plugin(name)

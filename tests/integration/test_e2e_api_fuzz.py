@@ -103,6 +103,7 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
         "rule_id": rule["id"],
         "name": plugin["name"],
         "binding_id": binding["id"],
+        "point": "rcpt_to",
     }
 
 

@@ -473,6 +473,7 @@ _PLATFORM_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/plugins/{name}"): {"enabled": False},
     ("POST", "/api/v1/admin/hooks"): {"plugin": MATRIX_PLUGIN, "point": "rcpt_to"},
     ("PATCH", "/api/v1/admin/hooks/{binding_id}"): {"priority": 5},
+    ("POST", "/api/v1/admin/hooks/{point}/test"): {"rcpt_tos": ["a@example.test"]},
 }
 
 
@@ -494,5 +495,9 @@ async def platform_call(
     [binding] = [b["id"] for b in bindings if b["plugin"] == MATRIX_PLUGIN]
     if path.endswith("/upgrade"):
         body = {"path": str(matrix_plugin_dir(base, "1.1.0"))}
-    concrete = path.replace("{name}", MATRIX_PLUGIN).replace("{binding_id}", binding)
+    concrete = (
+        path.replace("{name}", MATRIX_PLUGIN)
+        .replace("{binding_id}", binding)
+        .replace("{point}", "rcpt_to")
+    )
     return concrete, body

@@ -5,6 +5,7 @@ Routes parse and present; :class:`~mairust.services.plugins.PluginService` decid
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -16,13 +17,18 @@ from mairust.api.schemas_plugins import (
     BindingCreate,
     BindingList,
     BindingOut,
+    CallOut,
+    DryRunOut,
+    DryRunRequest,
     PluginChange,
     PluginInstall,
     PluginList,
     PluginOut,
 )
 from mairust.hooks.points import HookPoint
+from mairust.model.message import Envelope
 from mairust.services.plugins import NewBinding
+from mairust.smtp.trace import normalize_line_endings
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -156,3 +162,50 @@ def unbind(binding_id: BindingId, principal: PlatformAdmin, application: AppDep)
     """The plugin is no longer called at that point (it stays installed)."""
     application.plugins.unbind(principal, binding_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/hooks/{point}/test",
+    response_model=DryRunOut,
+    summary="Dry-run a hook point against a message",
+    responses=problem_responses(422),
+)
+async def dry_run(
+    point: HookPoint, body: DryRunRequest, principal: PlatformAdmin, application: AppDep
+) -> DryRunOut:
+    """Asks the plugins bound at `point` now about the posted message, as the SMTP edge
+    would, and answers each one's verdict and latency, what would be enforced and the
+    reply it would give. Nothing is stored, delivered or recorded."""
+    envelope = Envelope(
+        mail_from=body.mail_from,
+        rcpt_tos=tuple(body.rcpt_tos),
+        received_at=datetime.now(UTC),
+        helo=body.helo,
+        client_ip=body.client_ip,
+    )
+    message = None
+    if body.message is not None:
+        message = normalize_line_endings(body.message.encode("utf-8"))
+    ran = await application.plugins.dry_run(principal, point, envelope, message)
+    return DryRunOut(
+        point=point,
+        verdict=ran.result.verdict.kind.value,
+        reply=ran.reply,
+        calls=[
+            CallOut(
+                plugin=record.plugin,
+                mode=record.mode,
+                outcome=record.outcome.value,
+                verdict=record.verdict.kind.value,
+                reason=record.verdict.reason,
+                reply=record.verdict.reply,
+                tags=list(record.verdict.annotations.tags),
+                folder=record.verdict.annotations.folder,
+                modifications=[repr(m) for m in record.verdict.modifications],
+                dropped=list(record.dropped),
+                error=record.error,
+                latency_ms=round(record.latency_ms, 2),
+            )
+            for record in ran.result.records
+        ],
+    )

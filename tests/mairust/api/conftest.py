@@ -61,6 +61,7 @@ SECOND_SETTINGS = pytest.mark.api_settings(
     dns={"nameservers": ["127.0.0.1"], "port": LOOPBACK_DNS_PORT, "timeout": 0.5},
     webhooks={"allow_networks": ["127.0.0.1/32"], "allow_http": True},
     api={"max_send_size": 1000},
+    hooks={"allow_networks": ["127.0.0.1/32"]},
 )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.mairust.api.conftest import SECOND_SETTINGS
 from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
+from tests.support.hook_plugin_service import SPAM_REPLY, rule_plugin
 
 PLUGINS = "/api/v1/admin/plugins"
 HOOKS = "/api/v1/admin/hooks"
@@ -76,3 +78,69 @@ async def test_refusals_are_problems(client, tmp_path: Path, expect_problem):
         await client.patch(f"{PLUGINS}/{MATRIX_PLUGIN}", json={"config": {"x": 1}, "y": 2}), 422
     )
     expect_problem(await client.patch(f"{HOOKS}/missing", json={"priority": 3}), 404)
+
+
+RULE_MANIFEST = """
+scopes = ["envelope", "headers"]
+permissions = ["reject", "tag", "headers"]
+
+[plugin]
+name = "spam-rule"
+version = "1.0.0"
+description = "Refuses mail whose Subject says spam."
+author = "tests"
+license = "MIT"
+
+[transport]
+kind = "http"
+entrypoint = "{url}"
+
+[[hooks]]
+point = "pre_receive"
+"""
+
+
+@SECOND_SETTINGS  # the plugin service is on loopback: [hooks] allow_networks
+async def test_a_dry_run_asks_the_bound_plugins_and_stores_nothing(client, tmp_path: Path):
+    with rule_plugin() as plugin:
+        directory = tmp_path / "spam-rule"
+        directory.mkdir()
+        (directory / "plugin.toml").write_text(RULE_MANIFEST.format(url=plugin.url()))
+        made = await client.post(PLUGINS, json={"path": str(directory)})
+        assert made.status_code == 201, made.text
+        spam = {"message": "Subject: cheap spam\n\nbuy\n", "rcpt_tos": ["a@example.test"]}
+        ran = await client.post(f"{HOOKS}/pre_receive/test", json=spam)
+        assert ran.status_code == 200, ran.text
+        answer = ran.json()
+        assert answer["verdict"] == "reject" and answer["reply"] == SPAM_REPLY
+        [call] = answer["calls"]
+        assert (call["plugin"], call["outcome"], call["verdict"]) == (
+            "spam-rule",
+            "answered",
+            "reject",
+        )
+        assert call["latency_ms"] > 0
+        ham = {"message": "Subject: numbers\n\nhi\n", "rcpt_tos": ["a@example.test"]}
+        answer = (await client.post(f"{HOOKS}/pre_receive/test", json=ham)).json()
+        assert answer["verdict"] == "continue" and answer["reply"] is None
+        assert answer["calls"][0]["tags"] == ["rule-checked"]
+        # What the plugin saw: the message's headers (CRLF made), never its body.
+        assert plugin.requests[0]["headers"] == [["Subject", "cheap spam"]]
+        assert all(r["body_base64"] is None for r in plugin.requests)
+        # No binding at rcpt_to: nothing is asked there.
+        empty = await client.post(f"{HOOKS}/rcpt_to/test", json={"rcpt_tos": ["a@example.test"]})
+        assert empty.json() == {
+            "point": "rcpt_to",
+            "verdict": "continue",
+            "reply": None,
+            "calls": [],
+        }
+    # Nothing stored: no message, no queue row.
+    assert (await client.get("/api/v1/queue/stats")).json()["total"] == 0
+
+
+async def test_post_receive_cannot_be_dry_run(client, expect_problem):
+    expect_problem(
+        await client.post(f"{HOOKS}/post_receive/test", json={"rcpt_tos": ["a@example.test"]}),
+        422,
+    )

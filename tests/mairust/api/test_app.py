@@ -227,6 +227,7 @@ EVERY_ROUTE = {
     ("post", "/api/v1/admin/hooks"),
     ("patch", "/api/v1/admin/hooks/{binding_id}"),
     ("delete", "/api/v1/admin/hooks/{binding_id}"),
+    ("post", "/api/v1/admin/hooks/{point}/test"),
     ("get", "/api/v1/domains/{domain}/dns"),
     ("get", "/api/v1/domains/{domain}/dns-check"),
     ("get", "/api/v1/events"),
