@@ -153,6 +153,7 @@ class FrontEndHost:
             spool.max_batch_size,
         )
         self._nudge.close()
+        await self._hooks.aclose()
         await self._hook_client.aclose()
         self._stores.close()
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mairust.hooks.chain import BindingMode
 from mairust.hooks.points import HookPoint
-from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 
 
 class PluginInstall(BaseModel):
@@ -153,3 +153,45 @@ class DryRunOut(BaseModel):
     verdict: str = Field(description="What would be enforced (the most severe, by priority).")
     reply: str | None = Field(description="The SMTP reply it would give (null: it goes on).")
     calls: list[CallOut] = Field(description="Each binding's call, in the order they run.")
+
+
+class HookCallOut(BaseModel):
+    id: str
+    at: datetime
+    point: HookPoint
+    mode: BindingMode
+    outcome: str
+    verdict: str
+    latency_ms: float
+    error: str
+    dropped: list[str]
+
+    @classmethod
+    def from_call(cls, call: HookCall) -> HookCallOut:
+        return cls(
+            id=call.id,
+            at=call.at,
+            point=HookPoint(call.point),
+            mode=BindingMode(call.mode),
+            outcome=call.outcome,
+            verdict=call.verdict,
+            latency_ms=round(call.latency_ms, 2),
+            error=call.error,
+            dropped=list(call.dropped),
+        )
+
+
+class CallSummary(BaseModel):
+    """Figures over the calls of this page."""
+
+    calls: int
+    by_outcome: dict[str, int]
+    by_verdict: dict[str, int]
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+
+
+class HookCallList(BaseModel):
+    items: list[HookCallOut]
+    next: str | None = Field(description="Pass as `before` for the next (older) page.")
+    summary: CallSummary

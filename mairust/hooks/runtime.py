@@ -5,6 +5,11 @@ reached by its transport, and a point's chain run under ``hooks.deadline_seconds
 A binding with a tenant or domain filter runs only for mail to that tenant or domain. When
 the bindings cannot be read and none were read before, the point cannot be decided:
 ``CheckUnavailable`` (the SMTP edge answers 451), never "no hooks, go on".
+
+Every call is recorded (``hook_calls``) in batches off the transaction's path: at
+``RECORD_BATCH`` calls or ``RECORD_SECONDS`` after the first unrecorded one, whichever
+comes first, written in a thread; a batch the store refuses is logged and dropped (the
+mail does not wait for its bookkeeping).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import HooksSettings, Settings
@@ -25,8 +31,9 @@ from mairust.hooks.payload import build_request
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
+from mairust.model.ids import new_id
 from mairust.model.message import Envelope
-from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.model.verdict import CONTINUE, Verdict
 from mairust.net.address_guard import AddressPolicy
 from mairust.net.host_resolver import record_resolver, system_resolver
@@ -34,6 +41,9 @@ from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.storage.protocols import PluginStore
 
 _log = logging.getLogger(__name__)
+
+RECORD_BATCH = 200
+RECORD_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,11 @@ class HookRuntime:
         settings: HooksSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        record_batch: int = RECORD_BATCH,
+        record_seconds: float = RECORD_SECONDS,
     ) -> None:
+        self._record_batch = record_batch
+        self._record_seconds = record_seconds
         self._store = store
         self._client = client
         self._settings = settings
@@ -68,6 +82,10 @@ class HookRuntime:
         self._transports: dict[tuple[str, str], PluginCall] = {}
         self._installed: dict[str, InstalledPlugin] = {}
         self.calls = 0
+        self._unrecorded: list[HookCall] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Future[None]] = set()
+        self.recorded = 0
 
     @property
     def chain(self) -> HookChain:
@@ -82,9 +100,11 @@ class HookRuntime:
         tenants: Collection[str] = (),
         message_id: str | None = None,
         fresh: bool = False,
+        record_calls: bool = True,
     ) -> ChainResult:
         """The point's verdict for this mail, within the deadline; ``fresh`` reads the
-        bindings now (a dry run shows the chain as bound this moment)."""
+        bindings now (a dry run shows the chain as bound this moment, and is not recorded:
+        ``record_calls`` False)."""
         if fresh:
             self._read.pop(point, None)
         bound = [b.binding for b in await self._bindings(point) if b.applies(envelope, tenants)]
@@ -96,8 +116,10 @@ class HookRuntime:
 
         result = await self._chain.run(bound, request_for, self._settings.deadline_seconds)
         self.calls += len(result.records)
+        if record_calls:
+            self._record(point, result)
         for record in result.records:
-            _log.info(
+            _log.debug(
                 "hook %s plugin=%s mode=%s outcome=%s verdict=%s latency_ms=%.1f%s",
                 point.value,
                 record.plugin,
@@ -118,6 +140,56 @@ class HookRuntime:
     ) -> Verdict:
         """The SMTP edge's ``EdgeHooks``: the point's enforced verdict."""
         return (await self.run(point, envelope, message, tenants=tenants)).verdict
+
+    def _record(self, point: HookPoint, result: ChainResult) -> None:
+        now = datetime.now(UTC)
+        self._unrecorded.extend(
+            HookCall(
+                new_id(),
+                now,
+                point.value,
+                r.plugin,
+                r.mode.value,
+                r.outcome.value,
+                r.verdict.kind.value,
+                r.latency_ms,
+                r.error,
+                r.dropped,
+            )
+            for r in result.records
+        )
+        if len(self._unrecorded) >= self._record_batch:
+            self._flush()
+        elif self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(self._record_seconds, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        batch, self._unrecorded = self._unrecorded, []
+        if not batch:
+            return
+        write = asyncio.get_running_loop().run_in_executor(
+            None, self._store.record_hook_calls, batch
+        )
+        self._writes.add(write)
+        write.add_done_callback(lambda done: self._written(done, len(batch)))
+
+    def _written(self, write: asyncio.Future[None], count: int) -> None:
+        self._writes.discard(write)
+        error = write.exception()
+        if error is not None:
+            _log.warning("%d hook calls not recorded: %r", count, error)
+        else:
+            self.recorded += count
+
+    async def aclose(self) -> None:
+        """Record what is left (at a graceful stop)."""
+        self._flush()
+        if self._writes:
+            await asyncio.wait(list(self._writes))
 
     async def _bindings(self, point: HookPoint) -> list[_Bound]:
         read = self._read.get(point)

@@ -35,3 +35,19 @@ class HookBinding:
     tenant_id: str | None
     domain: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HookCall:
+    """One call of one plugin at one hook point, as recorded (DESIGN §6: every call)."""
+
+    id: str
+    at: datetime
+    point: str
+    plugin: str
+    mode: str
+    outcome: str  # answered, timeout, error, shed
+    verdict: str
+    latency_ms: float
+    error: str = ""
+    dropped: tuple[str, ...] = ()

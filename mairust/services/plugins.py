@@ -24,7 +24,7 @@ from mairust.hooks.points import POINTS, HookPoint
 from mairust.hooks.runtime import HookRuntime
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
-from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.verdict import VerdictKind
 from mairust.services.access import require
@@ -226,6 +226,14 @@ class PluginService:
             principal, "hook.unbind", binding_id, found.tenant_id, {"plugin": found.plugin}
         )
 
+    def calls(
+        self, principal: Principal, name: str, limit: int = 100, before: str | None = None
+    ) -> list[HookCall]:
+        """The plugin's recorded calls, newest first (its log)."""
+        _operator(principal)
+        self._plugin(name)
+        return self._store.list_hook_calls(name, limit, before)
+
     # -- dry runs ----------------------------------------------------------------------
     async def dry_run(
         self, principal: Principal, point: HookPoint, envelope: Envelope, message: bytes | None
@@ -237,7 +245,7 @@ class PluginService:
             raise StorageUnavailable("dry runs need the hook runtime, which this process lacks")
         if not POINTS[point].synchronous:
             raise InvalidInput(f"{point.value} is not a synchronous hook point")
-        result = await self._runtime.run(point, envelope, message, fresh=True)
+        result = await self._runtime.run(point, envelope, message, fresh=True, record_calls=False)
         reply = reply_for(result.verdict)
         if reply is None and result.verdict.kind is VerdictKind.DISCARD:
             reply = DISCARDED

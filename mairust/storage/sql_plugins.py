@@ -7,15 +7,16 @@ the enabled bindings of enabled plugins at one point, in the order they are trie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from mairust.errors import Conflict, NotFound
-from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.storage.sql_engine import SqlDatabase
-from mairust.storage.sql_schema import domains, hook_bindings, plugins, tenants
+from mairust.storage.sql_schema import domains, hook_bindings, hook_calls, plugins, tenants
 
 
 class SqlPlugins:
@@ -159,6 +160,57 @@ class SqlPlugins:
             done = conn.execute(hook_bindings.delete().where(hook_bindings.c.id == binding_id))
             if done.rowcount != 1:
                 raise NotFound(f"no hook binding {binding_id!r}")
+
+    def record_hook_calls(self, calls: Sequence[HookCall]) -> None:
+        if not calls:
+            return
+        with self._db.write() as conn:
+            conn.execute(
+                hook_calls.insert(),
+                [
+                    {
+                        "id": call.id,
+                        "at": call.at,
+                        "point": call.point,
+                        "plugin": call.plugin,
+                        "mode": call.mode,
+                        "outcome": call.outcome,
+                        "verdict": call.verdict,
+                        "latency_ms": call.latency_ms,
+                        "error": call.error,
+                        "dropped": call.dropped,
+                    }
+                    for call in calls
+                ],
+            )
+
+    def list_hook_calls(
+        self, plugin: str, limit: int = 100, before: str | None = None
+    ) -> list[HookCall]:
+        query = (
+            hook_calls.select()
+            .where(hook_calls.c.plugin == plugin)
+            .order_by(hook_calls.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(hook_calls.c.id < before)
+        with self._db.read() as conn:
+            return [
+                HookCall(
+                    row.id,
+                    row.at,
+                    row.point,
+                    row.plugin,
+                    row.mode,
+                    row.outcome,
+                    row.verdict,
+                    row.latency_ms,
+                    row.error,
+                    tuple(row.dropped),
+                )
+                for row in conn.execute(query)
+            ]
 
     def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:
         query = (

@@ -466,3 +466,20 @@ hook_bindings = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_hook_bindings_point_priority", "point", "priority"),
 )
+
+# Added by 0016: every call of a plugin at a hook point, written in batches.
+hook_calls = sa.Table(
+    "hook_calls",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("point", sa.Text, nullable=False),
+    sa.Column("plugin", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("dropped", JsonStrings, nullable=False),
+    sa.Index("ix_hook_calls_plugin_id", "plugin", "id"),
+)

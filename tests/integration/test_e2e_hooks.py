@@ -121,3 +121,15 @@ def test_an_http_plugin_decides_at_pre_receive(
             what="spam accepted in shadow mode",
         )
         assert len(plugin.requests) > asked
+
+        # Every call is in the plugin's log (recorded in batches: within a second or so).
+        def log() -> dict[str, Any] | None:
+            with server.api() as api:
+                answer = api.get("/api/v1/admin/plugins/spam-rule/calls").json()
+            modes = {item["mode"] for item in answer["items"]}
+            return answer if modes == {"enforce", "shadow"} else None
+
+        calls = wait_until(log, timeout=30, what="the calls in the plugin's log")
+        assert calls["summary"]["by_verdict"]["reject"] >= 2
+        assert calls["summary"]["by_outcome"] == {"answered": calls["summary"]["calls"]}
+        assert calls["summary"]["latency_p50_ms"] is not None

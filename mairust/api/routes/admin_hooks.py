@@ -5,6 +5,7 @@ Routes parse and present; :class:`~mairust.services.plugins.PluginService` decid
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,8 +19,11 @@ from mairust.api.schemas_plugins import (
     BindingList,
     BindingOut,
     CallOut,
+    CallSummary,
     DryRunOut,
     DryRunRequest,
+    HookCallList,
+    HookCallOut,
     PluginChange,
     PluginInstall,
     PluginList,
@@ -107,6 +111,40 @@ def uninstall_plugin(name: PluginName, principal: PlatformAdmin, application: Ap
     """The plugin and its bindings are gone."""
     application.plugins.uninstall(principal, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/plugins/{name}/calls", response_model=HookCallList, summary="A plugin's recorded calls"
+)
+def plugin_calls(
+    name: PluginName,
+    principal: PlatformAdmin,
+    application: AppDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[str | None, Query(max_length=64, description="A cursor.")] = None,
+) -> HookCallList:
+    """The plugin's log: each call (point, mode, outcome, verdict, latency, error, what of
+    its answer was dropped), newest first, with counts and latency percentiles over the
+    page. Calls are recorded in batches, so the newest second may not be here yet."""
+    calls = application.plugins.calls(principal, name, limit, before)
+    latencies = sorted(call.latency_ms for call in calls)
+    return HookCallList(
+        items=[HookCallOut.from_call(call) for call in calls],
+        next=calls[-1].id if len(calls) == limit else None,
+        summary=CallSummary(
+            calls=len(calls),
+            by_outcome=dict(Counter(call.outcome for call in calls)),
+            by_verdict=dict(Counter(call.verdict for call in calls)),
+            latency_p50_ms=_percentile(latencies, 0.50),
+            latency_p99_ms=_percentile(latencies, 0.99),
+        ),
+    )
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
 
 
 @router.get("/hooks", response_model=BindingList, summary="List hook bindings")

@@ -5,13 +5,15 @@ Part of :mod:`mairust.storage.protocols`; its docstring says what holds for ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from mairust.model.plugins import HookBinding, InstalledPlugin
+from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 
 
 class PluginStore(Protocol):
-    """Plugins by name, bindings by id; ``active_bindings`` for the hook runtime."""
+    """Plugins by name, bindings by id, the calls made; ``active_bindings`` and
+    ``record_hook_calls`` for the hook runtime."""
 
     def add_plugin(self, plugin: InstalledPlugin) -> None:
         """Conflict if a plugin of that name is installed."""
@@ -60,6 +62,16 @@ class PluginStore(Protocol):
 
     def delete_binding(self, binding_id: str) -> None:
         """NotFound if absent."""
+        ...
+
+    def record_hook_calls(self, calls: Sequence[HookCall]) -> None:
+        """Append calls (one transaction)."""
+        ...
+
+    def list_hook_calls(
+        self, plugin: str, limit: int = 100, before: str | None = None
+    ) -> list[HookCall]:
+        """A plugin's calls, newest first; ``before``: the last id of the previous page."""
         ...
 
     def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:

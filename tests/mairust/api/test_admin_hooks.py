@@ -135,8 +135,10 @@ async def test_a_dry_run_asks_the_bound_plugins_and_stores_nothing(client, tmp_p
             "reply": None,
             "calls": [],
         }
-    # Nothing stored: no message, no queue row.
+    # Nothing stored: no message, no queue row, no recorded call.
     assert (await client.get("/api/v1/queue/stats")).json()["total"] == 0
+    log = (await client.get(f"{PLUGINS}/spam-rule/calls")).json()
+    assert log["items"] == [] and log["summary"]["calls"] == 0
 
 
 async def test_post_receive_cannot_be_dry_run(client, expect_problem):

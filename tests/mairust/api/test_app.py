@@ -223,6 +223,7 @@ EVERY_ROUTE = {
     ("patch", "/api/v1/admin/plugins/{name}"),
     ("delete", "/api/v1/admin/plugins/{name}"),
     ("post", "/api/v1/admin/plugins/{name}/upgrade"),
+    ("get", "/api/v1/admin/plugins/{name}/calls"),
     ("get", "/api/v1/admin/hooks"),
     ("post", "/api/v1/admin/hooks"),
     ("patch", "/api/v1/admin/hooks/{binding_id}"),

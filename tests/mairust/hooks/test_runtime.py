@@ -4,7 +4,9 @@ reached over http, and a store that cannot be read is "cannot decide", never "no
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,3 +178,39 @@ async def test_bindings_that_cannot_be_read_are_cannot_decide_not_no_hooks(store
     hooks = HookRuntime(DownStore(), client, HooksSettings())  # type: ignore[arg-type]
     with pytest.raises(CheckUnavailable):
         await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+
+
+async def recorded(stores, count: int, within: float) -> None:
+    deadline = time.monotonic() + within
+    while len(stores.metadata.list_hook_calls("rules")) < count:
+        assert time.monotonic() < deadline, f"{count} calls not recorded in {within} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_calls_are_recorded_in_batches_off_the_path(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        hooks = HookRuntime(
+            stores.metadata, client, HooksSettings(), record_batch=3, record_seconds=3.0
+        )
+        for _ in range(2):
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert stores.metadata.list_hook_calls("rules") == []  # not yet: neither 3 nor 3 s
+        await recorded(stores, 2, within=10.0)  # the timer wrote them
+        for _ in range(3):
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        await recorded(stores, 5, within=2.0)  # the third filled a batch: no timer waited
+        calls = stores.metadata.list_hook_calls("rules")
+        assert len(calls) == 5 and hooks.recorded == 5
+        assert {(c.point, c.outcome, c.verdict, c.mode) for c in calls} == {
+            ("pre_receive", "answered", "reject", "enforce")
+        }
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        await hooks.aclose()  # a graceful stop records what is left
+        assert len(stores.metadata.list_hook_calls("rules")) == 6
+        newest_first = stores.metadata.list_hook_calls("rules", limit=4)
+        older = stores.metadata.list_hook_calls("rules", before=newest_first[-1].id)
+        assert [c.id for c in newest_first + older] == sorted(
+            (c.id for c in stores.metadata.list_hook_calls("rules")), reverse=True
+        )
