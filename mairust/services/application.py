@@ -93,7 +93,7 @@ class Application:
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
-            sending=SendService(stores.metadata, spool, send_policy, clock),
+            sending=SendService(stores.metadata, spool, send_policy, clock, hooks=hooks),
             dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
             events=EventService(stores.metadata),
             webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),

@@ -11,10 +11,14 @@ checked (each refusal changes nothing, invariant 7):
    domain outside the caller's reach answers like a missing one (404, invariant 5);
 4. every recipient is a local mailbox: outbound delivery is not wired yet, so a remote
    (or unknown local) recipient refuses the whole message with a 422 naming them;
-5. the message is composed, stamped with our ``Received:`` trace header naming the API
-   and the principal, and committed through the same :class:`~mairust.spool.Spool` as
-   SMTP mail. The answer comes only after the spool commit (the 250 promise, invariant 1);
-   a store that cannot make it durable is :class:`StorageUnavailable` (a 503).
+5. the message is composed and stamped with our ``Received:`` trace header naming the
+   API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
+   discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
+   503; their header and envelope edits and annotations are applied, an added recipient
+   only if it routes to a mailbox here); it is committed through the same
+   :class:`~mairust.spool.Spool` as SMTP mail. The answer comes only after the spool
+   commit (the 250 promise, invariant 1); a store that cannot make it durable is
+   :class:`StorageUnavailable` (a 503).
 
 The pipeline then delivers it like any accepted message: the dispatcher leases the new
 queue rows (woken by the spool's commit listener where one is wired, else at its next
@@ -29,19 +33,29 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from mairust import events
 from mairust.config import ApiSettings, Settings, SmtpSettings
-from mairust.errors import Forbidden, InvalidInput, NotFound
+from mairust.errors import (
+    CheckUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+)
+from mairust.hooks.points import HookPoint
 from mairust.model.address import domain_of, normalize_address
+from mairust.model.annotations import Annotations
 from mairust.model.compose import ComposedMessage, Composition, compose
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
+from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
+from mairust.model.verdict import VerdictKind
 from mairust.routing.router import (
     AliasTargets,
     Directory,
@@ -52,6 +66,8 @@ from mairust.routing.router import (
 )
 from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
+from mairust.smtp.deciders import EdgeHooks
+from mairust.smtp.replies import reply_for
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -115,6 +131,10 @@ class RecipientsNotLocal(InvalidInput):
         super().__init__("; ".join(parts) + ". Nothing was sent.")
 
 
+class SendRefused(InvalidInput):
+    """The ``pre_send`` hooks refused the message."""
+
+
 SentObserver = Callable[[Principal, SendReceipt, Envelope], None]
 """Told about every accepted send, after the spool commit (must be cheap, must not raise)."""
 
@@ -146,7 +166,9 @@ class SendService:
         policy: SendPolicy,
         clock: Clock = utc_now,
         observer: SentObserver = log_reception,
+        hooks: EdgeHooks | None = None,
     ) -> None:
+        self._hooks = hooks
         self._directory = directory
         self._spool = spool
         self._policy = policy
@@ -165,12 +187,15 @@ class SendService:
         queue_id, envelope, content, composed = await asyncio.to_thread(
             self._prepare, principal, request
         )
+        content, envelope, annotations = await self._pre_send(principal, envelope, content)
         # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
-        ref = await self._spool.commit(content, envelope, message_id=queue_id)
+        ref = await self._spool.commit(
+            content, envelope, message_id=queue_id, annotations=annotations
+        )
         receipt = SendReceipt(
             queue_id=ref.id,
             message_id=composed.message_id,
-            recipients=composed.recipients,
+            recipients=envelope.rcpt_tos,
             size=ref.size,
         )
         try:
@@ -179,6 +204,45 @@ class SendService:
             # The message is durable and will be delivered: the answer must say so.
             log.exception("send: observer failed for %s", receipt.queue_id)
         return receipt
+
+    async def _pre_send(
+        self, principal: Principal, envelope: Envelope, content: bytes
+    ) -> tuple[bytes, Envelope, Annotations]:
+        """The ``pre_send`` hooks' verdict on the message, applied (see the module)."""
+        if self._hooks is None:
+            return content, envelope, Annotations()
+        tenants = (principal.tenant_id,) if principal.tenant_id is not None else ()
+        try:
+            verdict = await self._hooks.decide(HookPoint.PRE_SEND, envelope, content, tenants)
+        except CheckUnavailable as error:
+            raise StorageUnavailable(f"the pre_send hooks cannot decide now: {error}") from None
+        refusal = reply_for(verdict)
+        if verdict.kind is VerdictKind.TEMPFAIL:
+            raise StorageUnavailable(f"deferred by {verdict.source or 'policy'}: {refusal}")
+        if refusal is not None or verdict.kind is VerdictKind.DISCARD:
+            why = refusal or f"discarded: {verdict.reason or 'by policy'}"
+            raise SendRefused(f"refused by {verdict.source or 'policy'}: {why}. Nothing was sent.")
+        content = apply_to_headers(content, verdict.modifications)
+        mail_from, wanted = apply_to_envelope(
+            envelope.mail_from, envelope.rcpt_tos, verdict.modifications
+        )
+        recipients = tuple(
+            [r for r in wanted if r in envelope.rcpt_tos or await self._routes_here(r)]
+        )
+        if not recipients:
+            raise SendRefused("the pre_send hooks removed every recipient. Nothing was sent.")
+        return (
+            content,
+            replace(envelope, mail_from=mail_from, rcpt_tos=recipients),
+            (verdict.annotations),
+        )
+
+    async def _routes_here(self, address: str) -> bool:
+        route = await asyncio.to_thread(route_recipient, self._directory, address)
+        if isinstance(route, LocalMailbox | AliasTargets):
+            return True
+        log.warning("a pre_send verdict added %s, which routes to no mailbox here", address)
+        return False
 
     def _prepare(
         self, principal: Principal, request: CompositionSource

@@ -227,7 +227,7 @@ class InboundHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
-        """Check, ``pre_receive``, stamp, spool: the 250 only once the message is durable."""
+        """Check, hooks, stamp, spool: the 250 only once the message is durable."""
         content = envelope.original_content or b""
         transaction = self._state(envelope)
         tenants = transaction.tenants.items()
@@ -253,15 +253,17 @@ class InboundHandler:
             return rejected(replies.TEMP_FAILURE, "DATA", session)
         hooked = CONTINUE
         if self._hooks is not None and not checked.refuses:
+            # Mail a user submits meets pre_send; mail from outside, pre_receive.
+            point = HookPoint.PRE_SEND if session.authenticated else HookPoint.PRE_RECEIVE
             try:
                 hooked = await self._hooks.decide(
-                    HookPoint.PRE_RECEIVE,
+                    point,
                     accepted_envelope(session, envelope),
                     body,
                     set(transaction.tenants.values()),
                 )
             except CheckUnavailable as error:  # the hooks cannot decide: "later", never "ok"
-                log.warning("pre_receive hooks could not run: %s", error)
+                log.warning("%s hooks could not run: %s", point.value, error)
                 return rejected(replies.TEMP_FAILURE, "DATA", session)
         verdict = most_severe([checked, hooked])
         refusal = replies.reply_for(verdict)
@@ -284,8 +286,8 @@ class InboundHandler:
         verdict: Verdict,
         transaction: Transaction,
     ) -> tuple[bytes, Envelope]:
-        """Step ``stamp``: the verdict's modifications (headers, then the envelope: an added
-        recipient is kept only if it routes to a mailbox here) and our Received: header."""
+        """Step ``stamp``: the verdict's modifications (an added recipient only if it routes
+        to a mailbox here) and our Received: header."""
         body = apply_to_headers(body, verdict.modifications)
         accepted = accepted_envelope(session, envelope)
         mail_from, wanted = apply_to_envelope(
@@ -355,8 +357,7 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
             return rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))
-        # The Reception record is the one log line per accepted message.
-        events.record(
+        events.record(  # the one log line per accepted message
             events.RecordType.RECEPTION,
             message_id=ref.id,
             mail_from=accepted.mail_from,
@@ -379,8 +380,7 @@ class InboundHandler:
         recipients: Iterable[tuple[str, str | None]],
         header_id: str | None = None,
     ) -> None:
-        """Keep a refusal in the event log of each local recipient's tenant (see
-        ``event_records``: a refusal without a local recipient is logged only)."""
+        """Keep a refusal in the event log of each local recipient's tenant, if any."""
         owned = [(rcpt, tenant) for rcpt, tenant in recipients if tenant is not None]
         if not owned:
             return

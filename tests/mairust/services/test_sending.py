@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -10,14 +10,24 @@ from pathlib import Path
 import pytest
 
 from mairust.config import Settings
-from mairust.errors import Forbidden, InvalidInput, NotFound, StorageUnavailable
+from mairust.errors import CheckUnavailable, Forbidden, InvalidInput, NotFound, StorageUnavailable
+from mairust.hooks.points import HookPoint
+from mairust.model.annotations import Annotations
 from mairust.model.compose import Composition, NamedAddress
 from mairust.model.message import BlobInfo, Envelope
+from mairust.model.modifications import AddHeader, AddRecipient
 from mairust.model.policy import RouteAction
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
-from mairust.services.sending import RecipientsNotLocal, SendPolicy, SendReceipt, SendService
+from mairust.model.verdict import Verdict, VerdictKind
+from mairust.services.sending import (
+    RecipientsNotLocal,
+    SendPolicy,
+    SendReceipt,
+    SendRefused,
+    SendService,
+)
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
@@ -271,3 +281,80 @@ async def test_an_alias_is_local_and_a_rule_that_leaves_the_platform_is_remote(
     )
     assert receipt.recipients == ("team@a.example",)
     assert [r.recipient for r in stores.metadata.list_queue()] == ["team@a.example"]
+
+
+class SendHooks:
+    """The hooks the send service asks: one verdict at pre_send, the calls remembered."""
+
+    def __init__(self, verdict: Verdict | Exception) -> None:
+        self.verdict = verdict
+        self.asked: list[tuple[HookPoint, Envelope, bytes | None, Collection[str]]] = []
+
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
+    ) -> Verdict:
+        self.asked.append((point, envelope, message, tenants))
+        if isinstance(self.verdict, Exception):
+            raise self.verdict
+        return self.verdict
+
+
+def hooked(stores: Stores, spool: Spool, clock: Clock, verdict: Verdict | Exception):
+    hooks = SendHooks(verdict)
+    return SendService(stores.metadata, spool, POLICY, clock, hooks=hooks), hooks
+
+
+async def test_pre_send_hooks_are_asked_and_their_edits_applied(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    verdict = Verdict(
+        VerdictKind.CONTINUE,
+        "dlp",
+        annotations=Annotations(tags=("dlp-checked",)),
+        modifications=(
+            AddHeader("X-DLP", "clean"),
+            AddRecipient("bob@b.example"),  # a local mailbox: kept
+            AddRecipient("joe@remote.example"),  # routes nowhere here: dropped
+        ),
+    )
+    service, hooks = hooked(stores, spool, clock, verdict)
+    receipt = await service.send(
+        user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
+    )
+    [(point, envelope, content, tenant_ids)] = hooks.asked
+    assert point is HookPoint.PRE_SEND and envelope.rcpt_tos == ("amos@a.example",)
+    assert content is not None and b"Quarterly numbers" in content
+    assert tenant_ids == (tenants.a.id,)
+    assert receipt.recipients == ("amos@a.example", "bob@b.example")
+    rows = stores.metadata.list_queue()
+    assert sorted(r.recipient for r in rows) == ["amos@a.example", "bob@b.example"]
+    assert {r.annotations.tags for r in rows} == {("dlp-checked",)}
+    assert b"X-DLP: clean\r\n" in stores.blobs.get(rows[0].message.blob_key)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "error", "says"),
+    [
+        (
+            Verdict(VerdictKind.REJECT, "dlp", reply="550 5.7.1 Card numbers"),
+            SendRefused,
+            "550 5.7.1 Card numbers",
+        ),
+        (Verdict(VerdictKind.DISCARD, "dlp", "quietly"), SendRefused, "discarded: quietly"),
+        (Verdict(VerdictKind.TEMPFAIL, "dlp"), StorageUnavailable, "deferred by dlp"),
+        (CheckUnavailable("bindings unreadable"), StorageUnavailable, "cannot decide"),
+    ],
+)
+async def test_a_pre_send_refusal_sends_nothing(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants, verdict, error, says
+):
+    service, _ = hooked(stores, spool, clock, verdict)
+    with pytest.raises(error, match=says):
+        await service.send(
+            user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
+        )
+    assert_nothing_stored(stores)

@@ -5,6 +5,7 @@ is stored, how its modifications are applied in one place — and refusals at MA
 from __future__ import annotations
 
 import asyncio
+import smtplib
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from tests.mairust.smtp.test_handler import (
     ALICE,
     BOB,
     DOMAIN,
+    PASSWORD,
     SENDER,
     checking_auth,
     deliver,
@@ -212,3 +214,42 @@ async def test_mail_and_rcpt_hooks_refuse_before_any_data(start_mta: StartMta, r
         (HookPoint.RCPT_TO, SENDER, (ALICE,)),
     ]
     assert all(len(tenants) == 1 for p, _, tenants in rules.seen if p is HookPoint.RCPT_TO)
+
+
+class Points:
+    """Remembers which point decided each message; refuses nothing."""
+
+    def __init__(self) -> None:
+        self.points: list[HookPoint] = []
+
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
+    ) -> Verdict:
+        if message is not None:
+            self.points.append(point)
+        return CONTINUE
+
+
+async def test_submitted_mail_meets_pre_send_and_mail_from_outside_pre_receive(
+    start_mta: StartMta,
+):
+    points = Points()
+    mta = await start_mta(hooks=points)
+
+    def submit() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            client.mail(ALICE)
+            client.rcpt(BOB)
+            return client.data(MESSAGE)
+
+    code, _ = await asyncio.to_thread(submit)
+    assert code == 250
+    code, _ = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
+    assert code == 250
+    assert points.points == [HookPoint.PRE_SEND, HookPoint.PRE_RECEIVE]
