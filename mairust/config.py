@@ -64,6 +64,10 @@ class ApiSettings(_Section):
     # Password log-ins (POST /auth/token) per client address per minute, per replica;
     # 0 turns the limit off.
     login_attempts_per_minute: int = Field(10, ge=0)
+    # How long an API replica keeps a token it found without reading the store again (a
+    # request then costs no token lookup). A token revoked through another replica still
+    # works here for at most this long; 0: every request reads the store.
+    token_cache_seconds: float = Field(2.0, ge=0, le=60)
 
 
 class MailboxSettings(_Section):

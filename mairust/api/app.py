@@ -137,6 +137,7 @@ def create_app(
         mx_host=settings.smtp.hostname,
         policy_defaults=PolicyDefaults.from_settings(settings),
         hooks=hooks,
+        token_cache_seconds=settings.api.token_cache_seconds,
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

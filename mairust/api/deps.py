@@ -14,6 +14,7 @@ the rule.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -72,7 +73,7 @@ def client_source(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     settings: SettingsDep,
     application: AppDep,
@@ -81,7 +82,8 @@ def authenticate(
     """The principal of the caller's bearer token; 401 if missing, unknown or expired,
     429 when the token is over its rate (``api.rate_limit_per_second``).
 
-    Sync on purpose: a token lookup reads the store, so FastAPI runs it in the thread pool.
+    A token found within ``api.token_cache_seconds`` costs no store read and no hop to the
+    thread pool; any other is looked up in a thread (the store is blocking).
     """
     if credentials is None:
         # No credentials at all: the challenge names the scheme only (RFC 6750 §3).
@@ -96,7 +98,12 @@ def authenticate(
     ):
         principal = Principal.platform("admin-token", source)
     else:
-        principal = application.tokens.authenticate(credentials.credentials, source)
+        tokens = application.tokens
+        secret = credentials.credentials
+        known = tokens.known_principal(secret, source)
+        if known is None:
+            known = await asyncio.to_thread(tokens.authenticate, secret, source)
+        principal = known
     # The one place every authenticated request passes: limited by token id ("token:<id>",
     # "admin-token"), never by the secret in the header. Unknown tokens got 401 above.
     limits: RateLimits = request.app.state.rate_limits

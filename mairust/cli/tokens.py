@@ -104,12 +104,16 @@ def token_revoke(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Revoke a token: it stops working at once."""
+    """Revoke a token: it stops working within api.token_cache_seconds (2 s by default)."""
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
         application = Application.over(stores, load_keyring(settings).token_digest_keys())
         token = application.tokens.revoke(cli_principal(), token_id)
-    console.print(f"revoked token [bold]{token.id}[/] ({token.name})")
+    console.print(
+        f"revoked token [bold]{token.id}[/] ({token.name}); an API replica that saw it in the "
+        f"last {settings.api.token_cache_seconds:g} s (api.token_cache_seconds) may accept it "
+        "that much longer"
+    )
 
 
 def _names(permissions: Iterable[Permission]) -> str:

@@ -64,6 +64,7 @@ class Application:
         webhook_urls: UrlRules | None = None,
         policy_defaults: PolicyDefaults | None = None,
         hooks: HookRuntime | None = None,
+        token_cache_seconds: float = 0.0,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -77,7 +78,8 @@ class Application:
         host name domains point their MX at; ``webhook_urls`` says which endpoint URLs are
         accepted (default: public https); ``policy_defaults`` is what a domain without its
         own policy gets (default: the configuration's defaults); ``hooks`` runs dry runs of hook
-        points (None: they answer StorageUnavailable)."""
+        points (None: they answer StorageUnavailable); ``token_cache_seconds`` lets the token
+        service skip the store for a token found that recently (``api.token_cache_seconds``)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -88,7 +90,14 @@ class Application:
         return cls(
             audit=audit,
             directory=directory,
-            tokens=TokenService(stores.metadata, stores.metadata, audit, token_keys, clock),
+            tokens=TokenService(
+                stores.metadata,
+                stores.metadata,
+                audit,
+                token_keys,
+                clock,
+                cache_seconds=token_cache_seconds,
+            ),
             mailboxes=MailboxService(stores, mailbox, audit=audit),
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),

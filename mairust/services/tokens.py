@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +35,8 @@ TOKEN_PREFIX = "mrt_"
 LOGIN_TOKEN_LIFETIME = timedelta(hours=1)
 # last_used_at is written at most this often per token (a write per request costs too much).
 TOUCH_INTERVAL = timedelta(minutes=1)
+# Tokens a process keeps known at most (the least recently found is forgotten first).
+KNOWN_TOKENS = 10_000
 _PERMISSIONS_OF_ROLE = {
     Role.USER: frozenset({Permission.READ, Permission.WRITE, Permission.SEND}),
     Role.TENANT_ADMIN: frozenset(Permission),
@@ -69,9 +74,14 @@ class TokenService:
         audit: AuditTrail,
         digest_keys: Sequence[bytes],
         clock: Clock = utc_now,
+        cache_seconds: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``digest_keys``: the current key first (new tokens), then keys from before a
-        rotation (tokens issued under them still work while those keys are configured)."""
+        rotation (tokens issued under them still work while those keys are configured).
+        ``cache_seconds``: how long a token found stays known to this process without a
+        store read (``api.token_cache_seconds``; 0: every request reads the store); a token
+        revoked in another process still opens this one's API for at most that long."""
         if not digest_keys or any(len(key) < 32 for key in digest_keys):
             raise ValueError("token digest keys must be at least 32 bytes, and one is needed")
         self._tokens = tokens
@@ -79,12 +89,31 @@ class TokenService:
         self._audit = audit
         self._keys = tuple(digest_keys)
         self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        # digest under the current key -> (when it was read, the token); oldest first.
+        self._known: OrderedDict[str, tuple[float, ApiToken]] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def digest(self, secret: str, key: bytes | None = None) -> str:
         """The digest a token is stored under (by default, under the current key)."""
         return hmac.new(key or self._keys[0], secret.encode(), hashlib.sha256).hexdigest()
 
     # -- authentication ------------------------------------------------------------
+    def known_principal(self, secret: str, source: str) -> Principal | None:
+        """The principal of a token found within ``cache_seconds``, with no store read
+        (None: ask :meth:`authenticate`); Unauthenticated if it has expired since."""
+        if self._cache_seconds <= 0 or not secret.startswith(TOKEN_PREFIX):
+            return None
+        digest = self.digest(secret)
+        with self._known_lock:
+            found = self._known.get(digest)
+        if found is None or self._monotonic() - found[0] >= self._cache_seconds:
+            return None
+        if not found[1].usable_at(self._clock()):
+            raise Unauthenticated(_INVALID)
+        return _principal_of(found[1], source)
+
     def authenticate(self, secret: str, source: str) -> Principal:
         """The principal of a bearer token; Unauthenticated if unknown, expired or revoked."""
         if not secret.startswith(TOKEN_PREFIX):
@@ -99,6 +128,13 @@ class TokenService:
             raise Unauthenticated(_INVALID)
         if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
             self._tokens.touch_token(token.id, now)
+        if self._cache_seconds > 0:
+            with self._known_lock:
+                digest = self.digest(secret)
+                self._known[digest] = (self._monotonic(), token)
+                self._known.move_to_end(digest)
+                while len(self._known) > KNOWN_TOKENS:
+                    self._known.popitem(last=False)
         return _principal_of(token, source)
 
     def authenticate_sender(self, address: str, secret: str) -> bool:
@@ -201,6 +237,9 @@ class TokenService:
         if principal.role is not Role.USER:
             require(principal, Permission.ADMIN)
         token = self._tokens.revoke_token(principal.scope, token_id, self._clock())
+        with self._known_lock:  # this process forgets it at once
+            for digest in [d for d, (_, t) in self._known.items() if t.id == token.id]:
+                del self._known[digest]
         self._audit.record(principal, "token.revoke", token.id, token.tenant_id)
         return token
 

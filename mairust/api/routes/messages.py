@@ -8,6 +8,7 @@ Endpoints are sync: the stores block, FastAPI runs sync endpoints in its thread 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -43,7 +44,7 @@ threads_router = APIRouter(
 )
 
 
-def mailbox_id_of(
+async def mailbox_id_of(
     application: AppDep,
     principal: Reader,
     mailbox: Annotated[
@@ -57,10 +58,12 @@ def mailbox_id_of(
     ] = None,
 ) -> str | None:
     """The id of the mailbox named by ``mailbox``, inside the caller's scope (a mailbox
-    of another tenant is reported exactly like a missing one: 404)."""
+    of another tenant is reported exactly like a missing one: 404). Async: without a
+    mailbox it costs no hop to the thread pool; with one, the lookup runs in a thread."""
     if mailbox is None:
         return None
-    return application.directory.find_user(principal, mailbox).id
+    found = await asyncio.to_thread(application.directory.find_user, principal, mailbox)
+    return found.id
 
 
 MailboxId = Annotated[str | None, Depends(mailbox_id_of)]
@@ -70,7 +73,7 @@ EntryId = Annotated[
 ]
 
 
-def entry_filters(
+async def entry_filters(
     tag: Annotated[Tag | None, Query(description="Only messages carrying this tag.")] = None,
     from_: Annotated[
         str | None,
@@ -98,7 +101,8 @@ def entry_filters(
     arc: Annotated[ArcWord | None, Query(description="ARC result (RFC 8601 word).")] = None,
 ) -> EntryFilters:
     """The listing filters from the query string; bad values are 422 (FastAPI, or the
-    service's own rules: a time with a zone, a range that is not reversed)."""
+    service's own rules: a time with a zone, a range that is not reversed). Async: pure,
+    so no hop to the thread pool."""
     words = {"spf": spf, "dkim": dkim, "dmarc": dmarc, "arc": arc}
     return EntryFilters(
         from_addr=from_,

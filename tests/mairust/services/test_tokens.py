@@ -13,7 +13,8 @@ from mairust.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from mairust.model.principal import Permission, Role
 from mairust.model.scope import PLATFORM, TenantScope
 from mairust.services.application import Application
-from mairust.services.tokens import TOKEN_PREFIX, TokenRequest
+from mairust.services.audit import AuditTrail
+from mairust.services.tokens import TOKEN_PREFIX, TokenRequest, TokenService
 from tests.mairust.services.conftest import ADMIN, TOKEN_KEYS
 
 READ = frozenset({Permission.READ})
@@ -230,3 +231,68 @@ def test_a_send_token_of_the_mailbox_authenticates_its_smtp_sender(application, 
     assert application.tokens.authenticate_sender("alice@a.example", alice.secret)
     application.tokens.revoke(ADMIN, alice.token.id)
     assert not application.tokens.authenticate_sender("alice@a.example", alice.secret)
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_found_recently_is_known_without_a_store_read(stores, tenants, clock):
+    ticks = Monotonic()
+    service = TokenService(
+        stores.metadata,
+        stores.metadata,
+        AuditTrail(stores.metadata, clock),
+        TOKEN_KEYS,
+        clock,
+        cache_seconds=2.0,
+        monotonic=ticks,
+    )
+    issued = service.issue(ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN))
+    assert service.known_principal(issued.secret, "s") is None  # never looked up yet
+    looked_up = service.authenticate(issued.secret, "s")
+    known = service.known_principal(issued.secret, "10.0.0.9")
+    assert known is not None and known.actor == looked_up.actor and known.source == "10.0.0.9"
+    assert service.known_principal("mrt_not-a-token", "s") is None
+    ticks.now += 2.0
+    assert service.known_principal(issued.secret, "s") is None  # forgotten: read it again
+    service.authenticate(issued.secret, "s")
+    # Revoked here: forgotten here at once (another process forgets it within 2 s).
+    service.revoke(ADMIN, issued.token.id)
+    assert service.known_principal(issued.secret, "s") is None
+    with pytest.raises(Unauthenticated):
+        service.authenticate(issued.secret, "s")
+
+
+def test_an_expired_known_token_is_refused(stores, clock):
+    ticks = Monotonic()
+    service = TokenService(
+        stores.metadata,
+        stores.metadata,
+        AuditTrail(stores.metadata, clock),
+        TOKEN_KEYS,
+        clock,
+        cache_seconds=60.0,
+        monotonic=ticks,
+    )
+    expires = clock() + timedelta(minutes=1)
+    issued = service.issue(
+        ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN, expires_at=expires)
+    )
+    service.authenticate(issued.secret, "s")
+    clock.advance(minutes=2)
+    with pytest.raises(Unauthenticated):
+        service.known_principal(issued.secret, "s")
+
+
+def test_without_a_cache_nothing_is_known(stores, clock):
+    service = TokenService(
+        stores.metadata, stores.metadata, AuditTrail(stores.metadata, clock), TOKEN_KEYS, clock
+    )
+    issued = service.issue(ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN))
+    service.authenticate(issued.secret, "s")
+    assert service.known_principal(issued.secret, "s") is None
