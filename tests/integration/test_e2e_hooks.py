@@ -19,29 +19,6 @@ allow_networks = ["127.0.0.1/32"]
 bindings_cache_seconds = 0.5
 deadline_seconds = 5.0
 """
-MANIFEST = """
-scopes = ["envelope", "headers"]
-permissions = ["reject", "tag", "headers"]
-
-[plugin]
-name = "spam-rule"
-version = "1.0.0"
-description = "Refuses mail whose Subject says spam."
-author = "tests"
-license = "MIT"
-
-[transport]
-kind = "http"
-entrypoint = "{url}"
-
-[[hooks]]
-point = "pre_receive"
-priority = 10
-
-[timeouts]
-call_ms = 2000
-on_error = "tempfail"
-"""
 
 
 def send(server, subject: str) -> tuple[int, str]:
@@ -70,9 +47,7 @@ def test_an_http_plugin_decides_at_pre_receive(
         server = new_server(config=server_config(HOOKS))
         server.start()
         server.add_user("alice@example.test")
-        directory = tmp_path / "spam-rule"
-        directory.mkdir()
-        (directory / "plugin.toml").write_text(MANIFEST.format(url=plugin.url()))
+        directory = plugin.package(tmp_path)
         with server.api() as api:
             installed = api.post("/api/v1/admin/plugins", json={"path": str(directory)})
             assert installed.status_code == 201, installed.text

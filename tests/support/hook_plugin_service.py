@@ -10,9 +10,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 SPAM_REPLY = "554 5.7.1 Rejected by the spam rule"
+_MANIFEST = """
+scopes = ["envelope", "headers"]
+permissions = ["reject", "tag", "headers"]
+
+[plugin]
+name = "spam-rule"
+version = "1.0.0"
+description = "Refuses mail whose Subject says spam."
+author = "tests"
+license = "MIT"
+
+[transport]
+kind = "http"
+entrypoint = "{url}"
+
+[[hooks]]
+point = "pre_receive"
+priority = 10
+
+[timeouts]
+call_ms = 2000
+on_error = "tempfail"
+"""
 
 
 @dataclass
@@ -22,6 +46,14 @@ class RulePlugin:
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
+
+    def package(self, base: Path) -> Path:
+        """A directory holding this plugin's plugin.toml (named ``spam-rule``, at
+        pre_receive, scopes envelope and headers), ready to install."""
+        directory = base / "spam-rule"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "plugin.toml").write_text(_MANIFEST.format(url=self.url()))
+        return directory
 
 
 def decide(request: dict[str, Any]) -> dict[str, Any]:

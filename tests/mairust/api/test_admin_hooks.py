@@ -80,32 +80,10 @@ async def test_refusals_are_problems(client, tmp_path: Path, expect_problem):
     expect_problem(await client.patch(f"{HOOKS}/missing", json={"priority": 3}), 404)
 
 
-RULE_MANIFEST = """
-scopes = ["envelope", "headers"]
-permissions = ["reject", "tag", "headers"]
-
-[plugin]
-name = "spam-rule"
-version = "1.0.0"
-description = "Refuses mail whose Subject says spam."
-author = "tests"
-license = "MIT"
-
-[transport]
-kind = "http"
-entrypoint = "{url}"
-
-[[hooks]]
-point = "pre_receive"
-"""
-
-
 @SECOND_SETTINGS  # the plugin service is on loopback: [hooks] allow_networks
 async def test_a_dry_run_asks_the_bound_plugins_and_stores_nothing(client, tmp_path: Path):
     with rule_plugin() as plugin:
-        directory = tmp_path / "spam-rule"
-        directory.mkdir()
-        (directory / "plugin.toml").write_text(RULE_MANIFEST.format(url=plugin.url()))
+        directory = plugin.package(tmp_path)
         made = await client.post(PLUGINS, json={"path": str(directory)})
         assert made.status_code == 201, made.text
         spam = {"message": "Subject: cheap spam\n\nbuy\n", "rcpt_tos": ["a@example.test"]}

@@ -241,17 +241,14 @@ class Monotonic:
         return self.now
 
 
+def caching_service(stores, clock, seconds: float, ticks: Monotonic) -> TokenService:
+    audit = AuditTrail(stores.metadata, clock)
+    return TokenService(stores.metadata, stores.metadata, audit, TOKEN_KEYS, clock, seconds, ticks)
+
+
 def test_a_token_found_recently_is_known_without_a_store_read(stores, tenants, clock):
     ticks = Monotonic()
-    service = TokenService(
-        stores.metadata,
-        stores.metadata,
-        AuditTrail(stores.metadata, clock),
-        TOKEN_KEYS,
-        clock,
-        cache_seconds=2.0,
-        monotonic=ticks,
-    )
+    service = caching_service(stores, clock, 2.0, ticks)
     issued = service.issue(ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN))
     assert service.known_principal(issued.secret, "s") is None  # never looked up yet
     looked_up = service.authenticate(issued.secret, "s")
@@ -269,16 +266,7 @@ def test_a_token_found_recently_is_known_without_a_store_read(stores, tenants, c
 
 
 def test_an_expired_known_token_is_refused(stores, clock):
-    ticks = Monotonic()
-    service = TokenService(
-        stores.metadata,
-        stores.metadata,
-        AuditTrail(stores.metadata, clock),
-        TOKEN_KEYS,
-        clock,
-        cache_seconds=60.0,
-        monotonic=ticks,
-    )
+    service = caching_service(stores, clock, 60.0, Monotonic())
     expires = clock() + timedelta(minutes=1)
     issued = service.issue(
         ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN, expires_at=expires)
@@ -290,9 +278,7 @@ def test_an_expired_known_token_is_refused(stores, clock):
 
 
 def test_without_a_cache_nothing_is_known(stores, clock):
-    service = TokenService(
-        stores.metadata, stores.metadata, AuditTrail(stores.metadata, clock), TOKEN_KEYS, clock
-    )
+    service = caching_service(stores, clock, 0.0, Monotonic())
     issued = service.issue(ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN))
     service.authenticate(issued.secret, "s")
     assert service.known_principal(issued.secret, "s") is None
