@@ -68,7 +68,11 @@ def plugin_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> 
     """Installed plugins."""
     with operator_application(data_dir, config) as application:
         plugins = application.plugins.list_plugins(cli_principal())
-    table = Table("name", "version", "enabled", "transport", "hooks", "scopes", "permissions")
+    table = Table()
+    # Names are identifiers: never cut short, however narrow the terminal.
+    table.add_column("name", no_wrap=True, min_width=max((len(p.name) for p in plugins), default=4))
+    for heading in ("version", "enabled", "transport", "hooks", "scopes", "permissions"):
+        table.add_column(heading)
     for plugin in plugins:
         manifest = plugin.manifest
         table.add_row(
@@ -161,7 +165,16 @@ def hook_list(
     """Bindings by hook point, in the order they run."""
     with operator_application(data_dir, config) as application:
         bindings = application.plugins.list_bindings(cli_principal(), point)
-    table = Table("id", "point", "priority", "plugin", "mode", "enabled", "tenant", "domain")
+    table = Table()
+    # Ids and plugin names are what the other commands take: never cut short.
+    table.add_column("id", no_wrap=True, min_width=26)
+    table.add_column("point")
+    table.add_column("priority")
+    table.add_column(
+        "plugin", no_wrap=True, min_width=max((len(b.plugin) for b in bindings), default=6)
+    )
+    for heading in ("mode", "enabled", "tenant", "domain"):
+        table.add_column(heading)
     for binding in bindings:
         table.add_row(
             binding.id,
