@@ -70,8 +70,15 @@ def check_delivered(server: MairustServer, load: MailLoad) -> Counter[str]:
 def test_kill_9_of_a_pipeline_worker_mid_batch(new_server, tmp_path):
     server = started_server(new_server, tmp_path)
     settings = server_settings(server.data_dir, server.config)
-    workers_before = server.actor_pids("PipelineWorker")
-    assert len(workers_before) == 2, workers_before
+
+    # `mairust up` is ready once one worker answers; the second may still be starting.
+    def both_workers() -> list[int] | None:
+        pids = server.actor_pids("PipelineWorker")
+        return pids if len(pids) == 2 else None
+
+    workers_before = wait_for(
+        both_workers, timeout=RESTART_BOUND, what="both pipeline workers' processes"
+    )
     load = MailLoad(server.smtp_port, RECIPIENTS, sessions=4, per_session=60).start()
 
     def busy_worker() -> int | None:
