@@ -26,11 +26,10 @@ from typing import Any
 import ray
 
 from actors.supervised import loop_report, start_supervised
-from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.model.scope import TenantScope
-from mairust.net.host_resolver import record_resolver, system_resolver
+from mairust.net.host_resolver import configured_resolver
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
@@ -63,13 +62,7 @@ class WebhookHost:
         def secret_for(tenant_id: str, secret_id: str) -> str:
             return vault.reveal(TenantScope(tenant_id), secret_id).decode()
 
-        # The operator's resolver when one is configured, as for every other lookup.
-        dns = settings.dns
-        resolver = (
-            record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
-            if dns.nameservers
-            else system_resolver
-        )
+        resolver = configured_resolver(settings.dns)
         self._client = safe_client(settings.webhooks, resolver)
         self._delivery = WebhookDeliveryLoop(
             self._stores.metadata,

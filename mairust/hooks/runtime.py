@@ -21,7 +21,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import HooksSettings, Settings
 from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
@@ -36,7 +35,7 @@ from mairust.model.message import Envelope
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.model.verdict import CONTINUE, Verdict
 from mairust.net.address_guard import AddressPolicy
-from mairust.net.host_resolver import record_resolver, system_resolver
+from mairust.net.host_resolver import configured_resolver
 from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.storage.protocols import PluginStore
 
@@ -247,12 +246,7 @@ class HookRuntime:
 def hook_client(settings: Settings) -> SafeHttpClient:
     """The guarded HTTP client http plugins are reached through: ``[hooks]`` networks
     allowed, the operator's resolver, no request outliving the hook deadline."""
-    dns = settings.dns
-    resolver = (
-        record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
-        if dns.nameservers
-        else system_resolver
-    )
+    resolver = configured_resolver(settings.dns)
     deadline = settings.hooks.deadline_seconds
     limits = ClientLimits(
         connect_timeout=min(5.0, deadline),

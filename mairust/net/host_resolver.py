@@ -16,6 +16,8 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from mairust.auth.dns import DnsError, NxDomain, Resolver
+from mairust.auth.dns_resolver import CachingResolver
+from mairust.config import DnsSettings
 from mairust.net.address_guard import IPAddress, OutgoingRequestError
 
 HostResolver = Callable[[str], Awaitable[Sequence[IPAddress]]]
@@ -69,3 +71,11 @@ def record_resolver(resolver: Resolver) -> HostResolver:
         return addresses
 
     return resolve
+
+
+def configured_resolver(dns: DnsSettings) -> HostResolver:
+    """The operator's resolver when ``[dns] nameservers`` names one (as for every other
+    lookup), else the system's."""
+    if not dns.nameservers:
+        return system_resolver
+    return record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
