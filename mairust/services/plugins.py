@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from mairust.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from mairust.hooks.chain import BindingMode, ChainResult
+from mairust.hooks.figures import CallSummary, PluginFigures, plugin_figures, summarise_calls
 from mairust.hooks.manifest import Manifest, load_manifest
 from mairust.hooks.points import POINTS, HookPoint
 from mairust.hooks.runtime import HookRuntime
@@ -228,11 +229,23 @@ class PluginService:
 
     def calls(
         self, principal: Principal, name: str, limit: int = 100, before: str | None = None
-    ) -> list[HookCall]:
-        """The plugin's recorded calls, newest first (its log)."""
+    ) -> tuple[list[HookCall], CallSummary]:
+        """The plugin's recorded calls, newest first (its log), and their summary."""
         _operator(principal)
         self._plugin(name)
-        return self._store.list_hook_calls(name, limit, before)
+        calls = self._store.list_hook_calls(name, limit, before)
+        return calls, summarise_calls(calls)
+
+    def figures(self, principal: Principal, name: str) -> PluginFigures:
+        """The plugin's running totals per point and mode, and its circuit breakers."""
+        _operator(principal)
+        self._plugin(name)
+        return plugin_figures(
+            name,
+            self._store.hook_call_counts(name),
+            self._store.hook_latency_counts(name),
+            self._store.breaker_reports(name),
+        )
 
     # -- dry runs ----------------------------------------------------------------------
     async def dry_run(
