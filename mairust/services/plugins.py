@@ -11,7 +11,7 @@ point's plugins about a posted message and stores nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.smtp.replies import DISCARDED, reply_for
 from mairust.storage.protocols import PluginStore
+
+# Calls forgotten per transaction by the retention job (a short write lock each).
+_FORGET_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,20 @@ class PluginService:
         if found is None:
             raise NotFound(f"no plugin {name!r}")
         return found
+
+
+def expire_plugin_calls(store: PluginStore, now: datetime, days: float) -> int:
+    """The platform's retention job (no principal): forget plugin calls older than
+    ``days``, in bounded transactions; how many. The running totals are not touched."""
+    if days <= 0:
+        return 0
+    before = now - timedelta(days=days)
+    forgotten = 0
+    while (batch := store.forget_hook_calls(before, _FORGET_BATCH)) > 0:
+        forgotten += batch
+        if batch < _FORGET_BATCH:
+            break
+    return forgotten
 
 
 def config_faults(manifest: Manifest, config: dict[str, Any]) -> list[str]:

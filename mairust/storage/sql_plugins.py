@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mairust.errors import Conflict, NotFound
+from mairust.model.ids import first_id_at
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_hook_figures import SqlHookFigures
@@ -198,6 +199,14 @@ class SqlPlugins(SqlHookFigures):
                 ],
             )
             self._add_to_figures(conn, calls)
+
+    def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
+        # By id (time-ordered, the primary key): no scan of the log for its dates.
+        below = first_id_at(int(before.timestamp() * 1000))
+        oldest = sa.select(hook_calls.c.id).where(hook_calls.c.id < below).limit(limit)
+        with self._db.write() as conn:
+            gone = conn.execute(hook_calls.delete().where(hook_calls.c.id.in_(oldest)))
+        return int(gone.rowcount)
 
     def list_hook_calls(
         self, plugin: str, limit: int = 100, before: str | None = None

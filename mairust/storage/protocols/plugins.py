@@ -6,6 +6,7 @@ Part of :mod:`mairust.storage.protocols`; its docstring says what holds for ever
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from mairust.model.plugins import (
@@ -92,6 +93,10 @@ class PluginStore(Protocol):
         ...
 
     def breaker_reports(self, plugin: str | None = None) -> list[BreakerReport]: ...
+
+    def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
+        """Delete up to ``limit`` of the oldest calls made before ``before``; how many."""
+        ...
 
     def list_hook_calls(
         self, plugin: str, limit: int = 100, before: str | None = None

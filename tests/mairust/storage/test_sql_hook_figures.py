@@ -4,8 +4,9 @@ each call in its bucket, reports are kept per process, and an uninstall clears t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from mairust.model.ids import new_id
 from mairust.model.plugins import (
     LATENCY_BUCKETS_MS,
     BreakerReport,
@@ -88,3 +89,23 @@ def test_an_uninstall_clears_the_figures_and_keeps_the_log(
     assert metadata_store.hook_latency_counts("rules") == []
     assert metadata_store.breaker_reports("rules") == []
     assert len(metadata_store.list_hook_calls("rules")) == 1
+
+
+def test_old_calls_are_forgotten_oldest_first_in_bounded_batches(
+    metadata_store: SqlMetadataStore,
+) -> None:
+    day_ms = 86_400_000
+    now_ms = int(NOW.timestamp() * 1000)
+
+    def dated(days_ago: int, n: int) -> HookCall:
+        made = new_id(now_ms - days_ago * day_ms + n)
+        return HookCall(made, NOW, "rcpt_to", "rules", "enforce", "answered", "reject", 1.0)
+
+    metadata_store.record_hook_calls([dated(40, n) for n in range(5)] + [dated(1, 0)])
+    cutoff = NOW - timedelta(days=30)
+    assert metadata_store.forget_hook_calls(cutoff, limit=3) == 3
+    assert metadata_store.forget_hook_calls(cutoff, limit=3) == 2
+    assert metadata_store.forget_hook_calls(cutoff, limit=3) == 0
+    assert len(metadata_store.list_hook_calls("rules")) == 1
+    # The running totals keep what the log forgot.
+    assert sum(c.calls for c in metadata_store.hook_call_counts("rules")) == 6
