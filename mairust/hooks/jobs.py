@@ -137,6 +137,11 @@ class HookJobLoop:
         self._supervisor: Supervisor | None = None
         self.rounds = 0
 
+    @property
+    def runtime(self) -> HookRuntime:
+        """The runtime the plugins are called through (its aclose records the rest)."""
+        return self._runtime
+
     def supervisor(self, backoff: Backoff = LOOP_BACKOFF) -> Supervisor:
         """A supervisor that runs :meth:`run` (and is told of its progress)."""
         self._supervisor = Supervisor(LOOP_NAME, self.run, backoff)
