@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mairust.model.folders import QUARANTINE
 from mairust.model.hook_jobs import HookJobState, JobEffect, JobTarget
@@ -21,7 +22,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 POINT = "post_receive"
 
 
-def setup(store: SqlMetadataStore) -> dict[str, object]:
+def setup(store: SqlMetadataStore) -> dict[str, Any]:
     a = store.create_tenant("a")
     b = store.create_tenant("b")
     store.add_domain("a.example", a.id)
@@ -48,7 +49,7 @@ def setup(store: SqlMetadataStore) -> dict[str, object]:
     return {"a": a, "b": b, "ann": ann, "bob": bob}
 
 
-def message(store: SqlMetadataStore, *mailboxes) -> tuple[str, list]:
+def message(store: SqlMetadataStore, *mailboxes: Any) -> tuple[str, list[Any]]:
     ref = MessageRef(new_id(), 10, "0" * 64, f"blob-{new_id()}")
     envelope = Envelope(
         mail_from="s@remote.example",
@@ -67,7 +68,7 @@ def message(store: SqlMetadataStore, *mailboxes) -> tuple[str, list]:
     return ref.id, entries
 
 
-def targets(message_id: str, *mailboxes) -> list[JobTarget]:
+def targets(message_id: str, *mailboxes: Any) -> list[JobTarget]:
     return [JobTarget(message_id, m.tenant_id, m.address.split("@")[1]) for m in mailboxes]
 
 
