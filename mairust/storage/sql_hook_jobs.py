@@ -32,6 +32,7 @@ from mairust.storage.sql_schema import (
     mailboxes,
     messages,
     plugins,
+    search_backlog,
 )
 
 _J = hook_jobs.c
@@ -98,7 +99,12 @@ class SqlHookJobs:
             ).all()
             for row in finished:
                 _apply(
-                    conn, row.message_id, row.tenant_id, row.domain, JobEffect.from_json(row.result)
+                    conn,
+                    self._db.dialect,
+                    row.message_id,
+                    row.tenant_id,
+                    row.domain,
+                    JobEffect.from_json(row.result),
                 )
         return max(added, 0)
 
@@ -168,7 +174,7 @@ class SqlHookJobs:
                 return False
             row = conn.execute(hook_jobs.select().where(_J.id == job_id)).one()
             if row.mode == _ENFORCE:
-                _apply(conn, row.message_id, row.tenant_id, row.domain, effect)
+                _apply(conn, self._db.dialect, row.message_id, row.tenant_id, row.domain, effect)
         return True
 
     def expire_hook_callbacks(self, now: datetime) -> list[HookJob]:
@@ -236,10 +242,16 @@ def _held(owner: str | None) -> sa.ColumnElement[bool]:
 
 
 def _apply(
-    conn: Connection, message_id: str, tenant_id: str | None, domain: str | None, effect: JobEffect
+    conn: Connection,
+    dialect: str,
+    message_id: str,
+    tenant_id: str | None,
+    domain: str | None,
+    effect: JobEffect,
 ) -> None:
     """``effect`` on the message's entries that the binding's filters match: tags added
-    (each once), the folder set; what is in place already is left as it is."""
+    (each once), the folder set; what is in place already is left as it is. The entries
+    changed go to the search backlog in the same transaction."""
     if not effect.tags and effect.folder is None:
         return
     query = sa.select(entries.c.id, entries.c.tags, entries.c.folder).where(
@@ -256,6 +268,7 @@ def _apply(
         )
         query = query.where(entries.c.mailbox_id.in_(in_domain))
     now = datetime.now(UTC)
+    changed: list[str] = []
     for row in conn.execute(query).all():
         changes: dict[str, Any] = {}
         tags = tuple(dict.fromkeys((*row.tags, *effect.tags)))
@@ -266,6 +279,14 @@ def _apply(
             changes["moved_at"] = now
         if changes:
             conn.execute(entries.update().where(entries.c.id == row.id).values(**changes))
+            changed.append(row.id)
+    if changed:
+        # Search learns the new tags and folder from the indexer's backlog, made durable
+        # with the change itself.
+        insert = UPSERT_INSERTS[dialect](search_backlog).on_conflict_do_nothing(
+            index_elements=["entry_id"]
+        )
+        conn.execute(insert, [{"entry_id": entry_id, "added_at": now} for entry_id in changed])
 
 
 def _due_ids(conn: Connection, now: datetime, limit: int) -> list[str]:

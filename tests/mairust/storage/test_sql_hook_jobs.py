@@ -178,6 +178,8 @@ def test_finishing_applies_the_effect_once_to_the_filtered_entries(
     assert by_mailbox[ann.id].tags == ("suspect", "checked")
     assert by_mailbox[bob.id].folder == "INBOX"
     assert by_mailbox[bob.id].tags == ("checked", "suspect")
+    # Search learns of the changes through the indexer's backlog.
+    assert sorted(metadata_store.search_backlog()) == sorted(e.id for e in by_mailbox.values())
     done = metadata_store.get_hook_job(jobs["watcher"].id)
     assert done is not None and done.state is HookJobState.DONE
     assert done.result == shadow.to_json()
