@@ -37,6 +37,7 @@ from mairust.storage.sql_schema import (
 
 _J = hook_jobs.c
 _ENFORCE = "enforce"
+_CHUNK = 500  # rows per insert: far below every dialect's bound-parameter limit
 
 
 class SqlHookJobs:
@@ -82,11 +83,15 @@ class SqlHookJobs:
                 and (binding.domain is None or binding.domain in domains_of[message_id])
             ]
             added = 0
-            if rows:
-                insert = UPSERT_INSERTS[self._db.dialect](hook_jobs).on_conflict_do_nothing(
-                    index_elements=["message_id", "plugin", "point"]
+            # What was inserted is what RETURNING names (a rowcount is -1 on PostgreSQL).
+            for start in range(0, len(rows), _CHUNK):
+                insert = (
+                    UPSERT_INSERTS[self._db.dialect](hook_jobs)
+                    .values(rows[start : start + _CHUNK])
+                    .on_conflict_do_nothing(index_elements=["message_id", "plugin", "point"])
+                    .returning(_J.id)
                 )
-                added = conn.execute(insert, rows).rowcount
+                added += len(conn.execute(insert).all())
             # A copy delivered after its message's job finished gets the effect too.
             finished = conn.execute(
                 hook_jobs.select().where(
@@ -106,7 +111,7 @@ class SqlHookJobs:
                     row.domain,
                     JobEffect.from_json(row.result),
                 )
-        return max(added, 0)
+        return added
 
     def lease_hook_jobs(self, owner: str, limit: int, lease_seconds: float) -> list[HookJob]:
         if limit <= 0:
