@@ -77,6 +77,9 @@ def test_the_hook_job_loop_runs_post_receive_jobs(spawn, world, wait_until, tmp_
         )
     [found] = metadata.get_entries(PlatformScope(), [entry.id])
     assert found.tags == ("scanned",)
+    # The call is recorded (in the runtime's batches: within a second or so).
+    [call] = wait_until(lambda: metadata.list_hook_calls("tagger"), what="the call recorded")
+    assert (call.point, call.outcome) == ("post_receive", "answered")
     stats = ray.get(actor.stats.remote(), timeout=30)
     assert stats["hook_jobs"]["running"] and not stats["hook_jobs"]["gave_up"]
     assert stats["hook_job_rounds"] >= 1
