@@ -3,11 +3,12 @@
 Jobs work like the webhook outbox (``sql_webhooks``): due rows are leased inside one write
 transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), an expired lease puts a row back in
 play, and only the lease's owner settles a row. ``add_hook_jobs`` is the pipeline's one
-call per batch: it reads the active bindings and inserts a job per (message, plugin,
-point) whose filters match, ``ON CONFLICT DO NOTHING``, so a row run twice makes no second
-job. Finishing a job and applying its effect to the message's entries is one transaction
-guarded by the job's state: the effect is applied once, and applying it again (to a copy
-delivered after the job finished) only adds what is missing.
+call per batch: it reads the active bindings and the jobs made already, and inserts a job
+per (message, plugin, point) whose filters match, ``ON CONFLICT DO NOTHING``, so a row run
+twice makes no second job (and a batch with nothing to add writes nothing). Finishing a
+job and applying its effect to the message's entries is one transaction guarded by the
+job's state: the effect is applied once, and applying it again (to a copy delivered after
+the job finished) only adds what is missing.
 """
 
 from __future__ import annotations
@@ -53,36 +54,55 @@ class SqlHookJobs:
         for target in targets:
             tenants_of.setdefault(target.message_id, set()).add(target.tenant_id)
             domains_of.setdefault(target.message_id, set()).add(target.domain.lower())
-        now = datetime.now(UTC)
-        with self._db.write() as conn:
+        # Read first: a batch with nothing to add or apply (no bindings at the point, the
+        # jobs made already) costs no write transaction.
+        with self._db.read() as conn:
             bound = conn.execute(
                 sa.select(hook_bindings)
                 .join(plugins, plugins.c.name == hook_bindings.c.plugin)
                 .where(hook_bindings.c.point == point, hook_bindings.c.enabled, plugins.c.enabled)
                 .order_by(hook_bindings.c.priority, hook_bindings.c.created_at, hook_bindings.c.id)
             ).all()
-            rows = [
-                {
-                    "id": new_id(),
-                    "message_id": message_id,
-                    "binding_id": binding.id,
-                    "plugin": binding.plugin,
-                    "point": point,
-                    "mode": binding.mode,
-                    "tenant_id": binding.tenant_id,
-                    "domain": binding.domain,
-                    "state": HookJobState.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for message_id, tenants in tenants_of.items()
-                for binding in bound
-                if (binding.tenant_id is None or binding.tenant_id in tenants)
-                and (binding.domain is None or binding.domain in domains_of[message_id])
-            ]
-            added = 0
+            made = conn.execute(
+                hook_jobs.select().where(_J.message_id.in_(list(tenants_of)), _J.point == point)
+            ).all()
+        existing = {(row.message_id, row.plugin) for row in made}
+        # A copy delivered after its message's job finished gets the effect too.
+        finished = [
+            row
+            for row in made
+            if row.state == HookJobState.DONE.value
+            and row.mode == _ENFORCE
+            and row.result is not None
+        ]
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "id": new_id(),
+                "message_id": message_id,
+                "binding_id": binding.id,
+                "plugin": binding.plugin,
+                "point": point,
+                "mode": binding.mode,
+                "tenant_id": binding.tenant_id,
+                "domain": binding.domain,
+                "state": HookJobState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for message_id, tenants in tenants_of.items()
+            for binding in bound
+            if (message_id, binding.plugin) not in existing
+            and (binding.tenant_id is None or binding.tenant_id in tenants)
+            and (binding.domain is None or binding.domain in domains_of[message_id])
+        ]
+        if not rows and not finished:
+            return 0
+        added = 0
+        with self._db.write() as conn:
+            # ON CONFLICT: another run of the same rows may have made them since the read.
             # What was inserted is what RETURNING names (a rowcount is -1 on PostgreSQL).
             for start in range(0, len(rows), _CHUNK):
                 insert = (
@@ -92,16 +112,6 @@ class SqlHookJobs:
                     .returning(_J.id)
                 )
                 added += len(conn.execute(insert).all())
-            # A copy delivered after its message's job finished gets the effect too.
-            finished = conn.execute(
-                hook_jobs.select().where(
-                    _J.message_id.in_(list(tenants_of)),
-                    _J.point == point,
-                    _J.state == HookJobState.DONE.value,
-                    _J.mode == _ENFORCE,
-                    _J.result.is_not(None),
-                )
-            ).all()
             for row in finished:
                 _apply(
                     conn,
