@@ -1,7 +1,7 @@
 """Asynchronous hook jobs (post_receive), durable in the metadata store.
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0020
 Create Date: 2026-11-30
 
 ``hook_jobs`` keeps one row per (message, plugin, point): unique, so that a pipeline row
@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0016"
+# After 0020 (merged first, though numbered later): one line of revisions.
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
