@@ -11,6 +11,7 @@ from dataclasses import dataclass
 INBOX = "INBOX"
 TRASH = "Trash"
 JUNK = "Junk"
+QUARANTINE = "Quarantine"
 SYSTEM_FOLDERS = (INBOX, TRASH, JUNK)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
+from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.runtime import HookRuntime
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
@@ -18,6 +19,7 @@ from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
+from mairust.services.hook_callbacks import HookCallbackService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugin_secrets import PluginSecretService
 from mairust.services.plugins import PluginService
@@ -48,6 +50,7 @@ class Application:
     policy: PolicyService
     plugins: PluginService
     plugin_secrets: PluginSecretService
+    callbacks: HookCallbackService
 
     @classmethod
     def over(
@@ -113,4 +116,9 @@ class Application:
             ),
             plugins=PluginService(stores.metadata, audit, clock, hooks),
             plugin_secrets=PluginSecretService(stores.metadata, vault, audit, clock),
+            # Plugins' later verdicts on post_receive jobs, with tokens keyed from the
+            # same digest keys the job loop signs with.
+            callbacks=HookCallbackService(
+                stores.metadata, CallbackTokens.from_digest_keys(token_keys)
+            ),
         )

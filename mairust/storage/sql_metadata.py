@@ -22,6 +22,7 @@ from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
+from mairust.storage.sql_hook_jobs import SqlHookJobs
 from mairust.storage.sql_plugins import SqlPlugins
 from mairust.storage.sql_policy import SqlPolicy
 from mairust.storage.sql_queue import SqlQueue
@@ -50,6 +51,7 @@ class SqlMetadataStore(
     SqlPolicy,
     SqlEvents,
     SqlPlugins,
+    SqlHookJobs,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

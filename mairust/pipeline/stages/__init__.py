@@ -5,14 +5,16 @@ from __future__ import annotations
 from mairust.pipeline.stages.base import Stage
 from mairust.pipeline.stages.index import IndexStage
 from mairust.pipeline.stages.parse import ParseStage
+from mairust.pipeline.stages.post_receive import PostReceiveStage
 from mairust.pipeline.stages.route import RouteStage
 from mairust.pipeline.stages.store import StoreStage
 
 STAGES: dict[str, type[Stage]] = {
-    stage.name: stage for stage in (ParseStage, RouteStage, StoreStage, IndexStage)
+    stage.name: stage
+    for stage in (ParseStage, RouteStage, StoreStage, IndexStage, PostReceiveStage)
 }
 
-DEFAULT_STAGES: tuple[str, ...] = ("parse", "route", "store", "index")
+DEFAULT_STAGES: tuple[str, ...] = ("parse", "route", "store", "index", "post_receive")
 
 
 def build_stages(names: tuple[str, ...] = DEFAULT_STAGES) -> tuple[Stage, ...]:

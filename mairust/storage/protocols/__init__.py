@@ -11,7 +11,7 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
 :class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
 :class:`EventStore` (each tenant's event log) and :class:`PluginStore` (installed plugins,
-hook bindings). One SQL class
+hook bindings) and :class:`HookJobStore` (asynchronous hook jobs). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -37,7 +37,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
-from mairust.storage.protocols.plugins import PluginStore
+from mairust.storage.protocols.plugins import HookJobStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "DirectoryStore",
     "EntryStore",
     "EventStore",
+    "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
     "PluginStore",
@@ -78,6 +79,7 @@ class MetadataStore(
     PolicyStore,
     EventStore,
     PluginStore,
+    HookJobStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

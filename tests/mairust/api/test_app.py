@@ -243,6 +243,7 @@ EVERY_ROUTE = {
     ("patch", "/api/v1/webhooks/{endpoint_id}"),
     ("delete", "/api/v1/webhooks/{endpoint_id}"),
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
+    ("post", "/api/v1/callbacks/{job}"),
 }
 
 

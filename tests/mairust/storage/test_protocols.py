@@ -13,6 +13,7 @@ from mairust.storage.protocols import (
     DirectoryStore,
     EntryStore,
     EventStore,
+    HookJobStore,
     MailboxFolders,
     MetadataStore,
     PluginStore,
@@ -43,6 +44,7 @@ ROLES: tuple[type, ...] = (
     PolicyStore,
     EventStore,
     PluginStore,
+    HookJobStore,
 )
 
 
@@ -89,6 +91,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         policies: PolicyStore = store
         events: EventStore = store
         plugin_store: PluginStore = store
+        hook_jobs: HookJobStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -108,6 +111,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 policies,
                 events,
                 plugin_store,
+                hook_jobs,
                 metadata,
             ),
             strict=True,
