@@ -9,7 +9,9 @@ from collections.abc import Sequence
 import ray
 
 from mairust.config import Settings
+from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.queue import QueueItem
+from mairust.pipeline.hook_loop import DeliveryHooks
 from mairust.pipeline.runner import BatchReport, PipelineRunner
 from mairust.storage.factory import open_stores
 
@@ -26,7 +28,14 @@ class PipelineWorker:
         wanted = settings.cluster.pipeline_worker_nice
         os.nice(max(0, wanted - os.nice(0)))
         self._stores = open_stores(settings.storage)
-        self._runner = PipelineRunner(self._stores, settings.queue)
+        # The pre_delivery point: its runtime (and HTTP client) is built on first need,
+        # only once a pre_delivery binding exists; until then it costs a cached look-up.
+        self._hooks = DeliveryHooks(
+            self._stores.metadata,
+            settings.hooks,
+            lambda: HookRuntime(self._stores.metadata, hook_client(settings), settings.hooks),
+        )
+        self._runner = PipelineRunner(self._stores, settings.queue, hooks=self._hooks)
         _log.info("pipeline worker ready (pid %d)", os.getpid())
 
     def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:

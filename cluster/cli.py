@@ -15,6 +15,7 @@ from mairust.cli.directory import domain_app, user_app
 from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.plugins import hook_app, plugin_app
+from mairust.cli.quarantine import quarantine_app
 from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
@@ -43,6 +44,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(mailbox_app, name="mailbox")
 app.add_typer(plugin_app, name="plugin")
 app.add_typer(hook_app, name="hook")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console(soft_wrap=True)
 
 

@@ -21,6 +21,7 @@ from mairust.services.events import EventService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
+from mairust.services.quarantine import QuarantineService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
@@ -46,6 +47,7 @@ class Application:
     webhooks: WebhookService
     policy: PolicyService
     plugins: PluginService
+    quarantine: QuarantineService
 
     @classmethod
     def over(
@@ -87,6 +89,7 @@ class Application:
             send_policy = SendPolicy.defaults()
         directory = DirectoryService(stores.metadata, audit)
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
+        mailboxes = MailboxService(stores, mailbox, audit=audit)
         return cls(
             audit=audit,
             directory=directory,
@@ -98,7 +101,7 @@ class Application:
                 clock,
                 cache_seconds=token_cache_seconds,
             ),
-            mailboxes=MailboxService(stores, mailbox, audit=audit),
+            mailboxes=mailboxes,
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
@@ -110,4 +113,5 @@ class Application:
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
             plugins=PluginService(stores.metadata, audit, clock, hooks),
+            quarantine=QuarantineService(stores, mailboxes, audit=audit),
         )

@@ -24,6 +24,7 @@ from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_plugins import SqlPlugins
 from mairust.storage.sql_policy import SqlPolicy
+from mairust.storage.sql_quarantine import SqlQuarantine
 from mairust.storage.sql_queue import SqlQueue
 from mairust.storage.sql_quotas import SqlQuotas
 from mairust.storage.sql_secrets import SqlSecrets
@@ -50,6 +51,7 @@ class SqlMetadataStore(
     SqlPolicy,
     SqlEvents,
     SqlPlugins,
+    SqlQuarantine,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

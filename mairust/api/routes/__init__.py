@@ -14,6 +14,7 @@ from mairust.api.routes import (
     folders,
     health,
     messages,
+    quarantine,
     queue,
     quotas,
     search,
@@ -37,5 +38,6 @@ api_router.include_router(events.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(domain_policy.router)
 api_router.include_router(admin_hooks.router)
+api_router.include_router(quarantine.router)
 
 __all__ = ["api_router"]
