@@ -27,7 +27,6 @@ from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.hooks.chain import ChainResult
 from mairust.hooks.points import HookPoint
 from mairust.model.message import Envelope
-from mairust.storage.protocols import PluginStore
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +50,12 @@ class PointRunner(Protocol):
     async def aclose(self) -> None: ...
 
 
+class BindingLookup(Protocol):
+    """What the bridge reads of the plugin store (``PluginStore`` is one)."""
+
+    def active_bindings(self, point: str) -> Sequence[object]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RowCall:
     """One recipient row's question to the point."""
@@ -64,13 +69,16 @@ class RowCall:
 class DeliveryHooks:
     def __init__(
         self,
-        store: PluginStore,
+        store: BindingLookup,
         settings: HooksSettings,
         runtime_factory: Callable[[], PointRunner],
         *,
         clock: Callable[[], float] = time.monotonic,
+        margin_seconds: float = MARGIN_SECONDS,
     ) -> None:
-        """``runtime_factory`` is called once, on the loop, when a binding first exists."""
+        """``runtime_factory`` is called once, on the loop, when a binding first exists;
+        a batch waits at most ``deadline_seconds + margin_seconds``."""
+        self._margin = margin_seconds
         self._store = store
         self._settings = settings
         self._factory = runtime_factory
@@ -121,7 +129,7 @@ class DeliveryHooks:
             return await asyncio.gather(*runs, return_exceptions=True)
 
         future = asyncio.run_coroutine_threadsafe(every(), loop)
-        limit = self._settings.deadline_seconds + MARGIN_SECONDS
+        limit = self._settings.deadline_seconds + self._margin
         try:
             return future.result(timeout=limit)
         except FutureTimeout as error:

@@ -113,5 +113,5 @@ class Application:
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
             plugins=PluginService(stores.metadata, audit, clock, hooks),
-            quarantine=QuarantineService(stores, mailboxes, audit=audit),
+            quarantine=QuarantineService(stores, mailboxes, audit=audit, clock=clock),
         )

@@ -239,6 +239,9 @@ EVERY_ROUTE = {
     ("patch", "/api/v1/webhooks/{endpoint_id}"),
     ("delete", "/api/v1/webhooks/{endpoint_id}"),
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
+    ("get", "/api/v1/quarantine"),
+    ("post", "/api/v1/quarantine/{entry_id}/release"),
+    ("delete", "/api/v1/quarantine/{entry_id}"),
 }
 
 
