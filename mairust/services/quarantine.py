@@ -98,6 +98,7 @@ class QuarantineService:
             kind=RecordType.QUARANTINE_RELEASED,
             at=self._clock(),
             message_id=entry.message_id,
+            header_message_id=entry.thread.message_id,
             recipient=entry.mailbox_address,
             detail={"entry_id": entry.id, "folder": folder, "released_by": principal.actor},
         )

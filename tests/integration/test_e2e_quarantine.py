@@ -114,7 +114,7 @@ def test_quarantine_at_pre_receive_and_reject_at_pre_delivery(
         [event] = [
             e
             for e in listed(server, "/api/v1/events", type="QuarantineReleased")
-            if e["message_id"] == held_id
+            if e["queue_id"] == held_id
         ]
         assert event["recipient"] == ALICE
         assert event["detail"]["entry_id"] == held["id"]

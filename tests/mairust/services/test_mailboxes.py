@@ -158,6 +158,7 @@ def test_folders_list_counts_with_the_system_folders_first(stores, service, tena
         ("INBOX", 2, 1),
         ("Trash", 0, 0),
         ("Junk", 0, 0),
+        ("Quarantine", 0, 0),
         ("Archive", 1, 1),
         ("Empty", 0, 0),
     ]
