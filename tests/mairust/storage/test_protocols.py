@@ -17,6 +17,7 @@ from mairust.storage.protocols import (
     MetadataStore,
     PluginStore,
     PolicyStore,
+    QuarantineStore,
     QueueStore,
     QuotaStore,
     SearchBacklog,
@@ -43,6 +44,7 @@ ROLES: tuple[type, ...] = (
     PolicyStore,
     EventStore,
     PluginStore,
+    QuarantineStore,
 )
 
 
@@ -89,6 +91,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         policies: PolicyStore = store
         events: EventStore = store
         plugin_store: PluginStore = store
+        quarantine: QuarantineStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -108,6 +111,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 policies,
                 events,
                 plugin_store,
+                quarantine,
                 metadata,
             ),
             strict=True,
