@@ -125,7 +125,9 @@ class FrontEndHost:
         # SMTP AUTH takes a user's API token (with `send`) in place of the password.
         tokens = Application.over(self._stores, load_keyring(settings).token_digest_keys()).tokens
         self._hook_client = hook_client(settings)
-        self._hooks = HookRuntime(self._stores.metadata, self._hook_client, settings.hooks)
+        self._hooks = HookRuntime(
+            self._stores.metadata, self._hook_client, settings.hooks, role="smtp"
+        )
         self._frontend = SmtpFrontEnd(
             settings,
             self._stores.metadata,

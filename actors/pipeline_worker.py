@@ -33,7 +33,9 @@ class PipelineWorker:
         self._hooks = DeliveryHooks(
             self._stores.metadata,
             settings.hooks,
-            lambda: HookRuntime(self._stores.metadata, hook_client(settings), settings.hooks),
+            lambda: HookRuntime(
+                self._stores.metadata, hook_client(settings), settings.hooks, role="pipeline"
+            ),
         )
         self._runner = PipelineRunner(self._stores, settings.queue, hooks=self._hooks)
         _log.info("pipeline worker ready (pid %d)", os.getpid())

@@ -96,7 +96,7 @@ def create_app(
     )
     # Dry runs of hook points reach plugins as the SMTP edge does.
     plugin_client = hook_client(settings)
-    hooks = HookRuntime(stores.metadata, plugin_client, settings.hooks)
+    hooks = HookRuntime(stores.metadata, plugin_client, settings.hooks, role="api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +106,7 @@ def create_app(
         finally:
             # Commits already handed in finish first: their senders are promised an answer.
             await spool.stop()
+            await hooks.aclose()  # its unrecorded calls, its breaker reports
             await plugin_client.aclose()
 
     app = FastAPI(

@@ -11,7 +11,7 @@ point's plugins about a posted message and stores nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from mairust.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from mairust.hooks.chain import BindingMode, ChainResult
+from mairust.hooks.figures import CallSummary, PluginFigures, plugin_figures, summarise_calls
 from mairust.hooks.manifest import Manifest, load_manifest
 from mairust.hooks.points import POINTS, HookPoint
 from mairust.hooks.runtime import HookRuntime
@@ -31,6 +32,9 @@ from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.smtp.replies import DISCARDED, reply_for
 from mairust.storage.protocols import PluginStore
+
+# Calls forgotten per transaction by the retention job (a short write lock each).
+_FORGET_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +232,23 @@ class PluginService:
 
     def calls(
         self, principal: Principal, name: str, limit: int = 100, before: str | None = None
-    ) -> list[HookCall]:
-        """The plugin's recorded calls, newest first (its log)."""
+    ) -> tuple[list[HookCall], CallSummary]:
+        """The plugin's recorded calls, newest first (its log), and their summary."""
         _operator(principal)
         self._plugin(name)
-        return self._store.list_hook_calls(name, limit, before)
+        calls = self._store.list_hook_calls(name, limit, before)
+        return calls, summarise_calls(calls)
+
+    def figures(self, principal: Principal, name: str) -> PluginFigures:
+        """The plugin's running totals per point and mode, and its circuit breakers."""
+        _operator(principal)
+        self._plugin(name)
+        return plugin_figures(
+            name,
+            self._store.hook_call_counts(name),
+            self._store.hook_latency_counts(name),
+            self._store.breaker_reports(name),
+        )
 
     # -- dry runs ----------------------------------------------------------------------
     async def dry_run(
@@ -256,6 +272,20 @@ class PluginService:
         if found is None:
             raise NotFound(f"no plugin {name!r}")
         return found
+
+
+def expire_plugin_calls(store: PluginStore, now: datetime, days: float) -> int:
+    """The platform's retention job (no principal): forget plugin calls older than
+    ``days``, in bounded transactions; how many. The running totals are not touched."""
+    if days <= 0:
+        return 0
+    before = now - timedelta(days=days)
+    forgotten = 0
+    while (batch := store.forget_hook_calls(before, _FORGET_BATCH)) > 0:
+        forgotten += batch
+        if batch < _FORGET_BATCH:
+            break
+    return forgotten
 
 
 def config_faults(manifest: Manifest, config: dict[str, Any]) -> list[str]:

@@ -14,13 +14,25 @@ from typing import Any
 import sqlalchemy as sa
 
 from mairust.errors import Conflict, NotFound
+from mairust.model.ids import first_id_at
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.storage.sql_engine import SqlDatabase
-from mairust.storage.sql_schema import domains, hook_bindings, hook_calls, plugins, tenants
+from mairust.storage.sql_hook_figures import SqlHookFigures
+from mairust.storage.sql_schema import (
+    domains,
+    hook_bindings,
+    hook_breakers,
+    hook_call_counts,
+    hook_call_latency,
+    hook_calls,
+    plugins,
+    tenants,
+)
 
 
-class SqlPlugins:
-    """The plugin part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore`."""
+class SqlPlugins(SqlHookFigures):
+    """The plugin part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore` (with
+    the figures kept beside the call log)."""
 
     _db: SqlDatabase
 
@@ -78,6 +90,9 @@ class SqlPlugins:
         with self._db.write() as conn:
             # Bindings first: the cascade is not relied on (SQLite enforces it per connection).
             conn.execute(hook_bindings.delete().where(hook_bindings.c.plugin == name))
+            # Its figures go with it (a new install counts from zero); its call log stays.
+            for figures in (hook_call_counts, hook_call_latency, hook_breakers):
+                conn.execute(figures.delete().where(figures.c.plugin == name))
             if conn.execute(plugins.delete().where(plugins.c.name == name)).rowcount != 1:
                 raise NotFound(f"no plugin {name!r}")
 
@@ -183,6 +198,15 @@ class SqlPlugins:
                     for call in calls
                 ],
             )
+            self._add_to_figures(conn, calls)
+
+    def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
+        # By id (time-ordered, the primary key): no scan of the log for its dates.
+        below = first_id_at(int(before.timestamp() * 1000))
+        oldest = sa.select(hook_calls.c.id).where(hook_calls.c.id < below).limit(limit)
+        with self._db.write() as conn:
+            gone = conn.execute(hook_calls.delete().where(hook_calls.c.id.in_(oldest)))
+        return int(gone.rowcount)
 
     def list_hook_calls(
         self, plugin: str, limit: int = 100, before: str | None = None

@@ -483,3 +483,38 @@ hook_calls = sa.Table(
     sa.Column("dropped", JsonStrings, nullable=False),
     sa.Index("ix_hook_calls_plugin_id", "plugin", "id"),
 )
+
+# Added by 0020: a plugin's running totals beside its call log, and its circuit breakers.
+hook_call_counts = sa.Table(
+    "hook_call_counts",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("point", sa.Text, primary_key=True),
+    sa.Column("mode", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("verdict", sa.Text, primary_key=True),
+    sa.Column("calls", sa.BigInteger, nullable=False),
+    sa.Column("latency_ms_sum", sa.Float, nullable=False),
+)
+
+hook_call_latency = sa.Table(
+    "hook_call_latency",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("point", sa.Text, primary_key=True),
+    sa.Column("mode", sa.Text, primary_key=True),
+    # The index of the bucket in model.plugins.LATENCY_BUCKETS_MS.
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("calls", sa.BigInteger, nullable=False),
+)
+
+hook_breakers = sa.Table(
+    "hook_breakers",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("open_seconds", sa.Float, nullable=False),
+    sa.Column("times_opened", sa.Integer, nullable=False),
+)

@@ -224,6 +224,7 @@ EVERY_ROUTE = {
     ("delete", "/api/v1/admin/plugins/{name}"),
     ("post", "/api/v1/admin/plugins/{name}/upgrade"),
     ("get", "/api/v1/admin/plugins/{name}/calls"),
+    ("get", "/api/v1/admin/plugins/{name}/figures"),
     ("get", "/api/v1/admin/hooks"),
     ("post", "/api/v1/admin/hooks"),
     ("patch", "/api/v1/admin/hooks/{binding_id}"),

@@ -5,11 +5,15 @@ configuration is one clear line and exit code 1."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cluster.cli import app
+from mairust.cli.options import opened_stores
+from mairust.config import Settings
+from mairust.model.plugins import BreakerReport, HookCall
 from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
 
 runner = CliRunner()
@@ -57,3 +61,24 @@ def test_mistakes_are_one_clear_line(tmp_path: Path) -> None:
     wrong_point = run(data, "hook", "bind", MATRIX_PLUGIN, "pre_receive", code=1)
     assert "does not declare the pre_receive hook" in wrong_point
     assert "no plugin 'ghost'" in run(data, "plugin", "enable", "ghost", code=1)
+
+
+def test_figures_show_the_calls_and_the_circuit(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(data, "plugin", "install", str(matrix_plugin_dir(tmp_path, "1.0.0")))
+    assert "circuit breakers: none has opened" in run(data, "plugin", "figures", MATRIX_PLUGIN)
+    settings = Settings(data_dir=data)
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with opened_stores(settings) as stores:
+        stores.metadata.record_hook_calls(
+            [HookCall("c1", at, "rcpt_to", MATRIX_PLUGIN, "enforce", "answered", "reject", 3.0)]
+        )
+        stores.metadata.report_breaker(
+            BreakerReport(MATRIX_PLUGIN, "smtp@h:1", "open", at, 30.0, 2)
+        )
+    shown = run(data, "plugin", "figures", MATRIX_PLUGIN)
+    cells = " ".join(re.sub(r"[\u2500-\u257f]", " ", shown).split())  # no box drawing
+    assert "rcpt_to enforce 1 answered 1 reject 1 3 5 5" in cells
+    assert "circuit in smtp@h:1: open since 2026-11-30T12:00:00+00:00" in shown
+    assert "one trial call after 12:00:30 (opened 2 times)" in shown
+    assert "no plugin 'ghost'" in run(data, "plugin", "figures", "ghost", code=1)
