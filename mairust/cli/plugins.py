@@ -47,7 +47,8 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
     """The services over this machine's stores; errors become one line and exit code 1."""
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
-        yield Application.over(stores, load_keyring(settings).token_digest_keys())
+        keyring = load_keyring(settings)
+        yield Application.over(stores, keyring.token_digest_keys(), keyring=keyring)
 
 
 @plugin_app.command("install")
@@ -189,9 +190,10 @@ def plugin_figures(
         trial = ""
         if breaker.trial_after is not None:
             trial = f", one trial call after {breaker.trial_after:%H:%M:%S}"
-        console.print(
+        console.print(  # one line whatever the terminal's width: grep-able
             f"circuit in {breaker.holder}: {breaker.state} since {since}{trial} "
-            f"(opened {breaker.times_opened} times)"
+            f"(opened {breaker.times_opened} times)",
+            soft_wrap=True,
         )
 
 

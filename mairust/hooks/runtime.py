@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mairust.config import HooksSettings, Settings
-from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.errors import CheckUnavailable, MairustError, StorageUnavailable
 from mairust.hooks.breaker import BreakerState, CircuitBreaker
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
@@ -79,7 +79,10 @@ class HookRuntime:
         record_batch: int = RECORD_BATCH,
         record_seconds: float = RECORD_SECONDS,
         role: str = "hooks",
+        secret_values: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
+        """``secret_values(plugin)``: a plugin's secrets (read with its bindings) for an http
+        plugin's ``auth_secret``; None: none can be read here."""
         self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
         self._record_seconds = record_seconds
@@ -89,8 +92,11 @@ class HookRuntime:
         self._clock = clock
         self._chain = HookChain(self._call, breaker_for=self._new_breaker, clock=clock)
         self._read: dict[HookPoint, tuple[float, list[_Bound]]] = {}
-        self._transports: dict[tuple[str, str], PluginCall] = {}
+        self._transports: dict[tuple[str, str, str | None], PluginCall] = {}
         self._installed: dict[str, InstalledPlugin] = {}
+        self._secret_values = secret_values
+        # The bearer each http plugin is called with, read with the bindings.
+        self._bearers: dict[str, str | None] = {}
         self.calls = 0
         self._unrecorded: list[HookCall] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -238,7 +244,7 @@ class HookRuntime:
         if read is not None and now - read[0] < self._settings.bindings_cache_seconds:
             return read[1]
         try:
-            rows = await asyncio.to_thread(self._store.active_bindings, point.value)
+            rows = await asyncio.to_thread(self._read_bindings, point)
         except StorageUnavailable as error:
             if read is not None:  # what was read last still holds for a store outage
                 _log.warning("hook bindings not read again (%s): using the last ones", error)
@@ -247,6 +253,19 @@ class HookRuntime:
         bound = [self._bound(point, binding, plugin) for binding, plugin in rows]
         self._read[point] = (now, bound)
         return bound
+
+    def _read_bindings(self, point: HookPoint) -> list[tuple[HookBinding, InstalledPlugin]]:
+        """The point's bindings, and the bearer of each http plugin among them (blocking)."""
+        rows = self._store.active_bindings(point.value)
+        for _, plugin in rows:
+            wanted = Manifest.model_validate(plugin.manifest).transport.auth_secret
+            if wanted is None or self._secret_values is None:
+                continue
+            try:
+                self._bearers[plugin.name] = self._secret_values(plugin.name).get(wanted)
+            except MairustError as error:  # unreadable (a key gone): the last one read stands
+                _log.warning("plugin %s: its auth secret cannot be read: %s", plugin.name, error)
+        return rows
 
     def _bound(self, point: HookPoint, binding: HookBinding, plugin: InstalledPlugin) -> _Bound:
         self._installed[plugin.name] = plugin
@@ -271,7 +290,8 @@ class HookRuntime:
         plugin = self._installed.get(binding.plugin)
         if plugin is None:
             raise PluginFailed(f"plugin {binding.plugin} is not installed")
-        key = (plugin.name, plugin.version)
+        bearer = self._bearers.get(plugin.name)
+        key = (plugin.name, plugin.version, bearer)
         transport = self._transports.get(key)
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
@@ -280,7 +300,7 @@ class HookRuntime:
                     f"plugin {plugin.name}: the {manifest.transport.kind.value} transport "
                     "is not available in this version"
                 )
-            transport = HttpPlugin(self._client, manifest.transport.entrypoint)
+            transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
             self._transports[key] = transport
         return await transport(binding, request)
 

@@ -2,7 +2,8 @@
 
 Installing reads and checks the plugin's ``plugin.toml`` from a directory on the server and
 binds it at the hook points it declares. A plugin whose configuration does not satisfy its
-manifest's schema is installed switched off and cannot be switched on until it does.
+manifest's schema, or which names secrets (``plugin_secrets``), is installed switched off
+and cannot be switched on until it is configured and its secrets are set.
 Bindings may be added, reordered, put in shadow mode, switched off and removed; a binding
 names a point the plugin declares. Every change is in the audit log. A dry run asks a
 point's plugins about a posted message and stores nothing.
@@ -30,6 +31,7 @@ from mairust.model.principal import Permission, Principal, Role
 from mairust.model.verdict import VerdictKind
 from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.services.plugin_secrets import missing_secrets
 from mairust.smtp.replies import DISCARDED, reply_for
 from mairust.storage.protocols import PluginStore
 
@@ -81,7 +83,8 @@ class PluginService:
             name,
             manifest.plugin.version,
             manifest.model_dump(mode="json"),
-            not config_faults(manifest, config),
+            # On only once configured and given the secrets it names.
+            not config_faults(manifest, config) and not manifest.secrets,
             config,
             now,
             now,
@@ -111,11 +114,13 @@ class PluginService:
             if binding.plugin == name and binding.point not in declared:
                 self._store.delete_binding(binding.id)
         faults = config_faults(manifest, current.config)
+        held = self._store.plugin_secrets(name)
+        unset = [secret for secret in manifest.secrets if secret not in held]
         upgraded = self._store.update_plugin(
             name,
             version=manifest.plugin.version,
             manifest=manifest.model_dump(mode="json"),
-            enabled=current.enabled and not faults,
+            enabled=current.enabled and not faults and not unset,
         )
         self._audit.record(
             principal,
@@ -154,6 +159,9 @@ class PluginService:
             )
         if enabled and faults:
             raise InvalidInput(f"plugin {name} needs a configuration first: " + "; ".join(faults))
+        unset = missing_secrets(self._store, current) if enabled else []
+        if unset:
+            raise InvalidInput(f"plugin {name} needs its secrets set first: {', '.join(unset)}")
         changed = self._store.update_plugin(name, enabled=enabled, config=config)
         details: dict[str, Any] = {}
         if enabled is not None:

@@ -94,6 +94,20 @@ class PluginStore(Protocol):
 
     def breaker_reports(self, plugin: str | None = None) -> list[BreakerReport]: ...
 
+    def set_plugin_secret(self, plugin: str, name: str, secret_id: str, at: datetime) -> str | None:
+        """Name ``secret_id`` (a sealed platform secret) as the plugin's ``name``; the
+        secret it held before is deleted with the change (its id returned). NotFound if
+        the plugin is not installed."""
+        ...
+
+    def plugin_secrets(self, plugin: str) -> dict[str, tuple[str, datetime]]:
+        """The plugin's secrets set: name → (secret id, when set)."""
+        ...
+
+    def delete_plugin_secret(self, plugin: str, name: str) -> None:
+        """The name and the sealed value it held; NotFound if not set."""
+        ...
+
     def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
         """Delete up to ``limit`` of the oldest calls made before ``before``; how many."""
         ...

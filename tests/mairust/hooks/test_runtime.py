@@ -245,3 +245,35 @@ async def test_a_plugin_that_keeps_failing_is_reported_shed_until_it_answers(sto
         assert (report.state, report.times_opened) == ("closed", 1)
         await hooks.aclose()  # a graceful stop takes its reports back
         assert stores.metadata.breaker_reports("rules") == []
+
+
+async def test_an_http_plugin_is_called_with_its_auth_secret_as_bearer(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        directory = tmp_path / "authed"
+        directory.mkdir()
+        manifest = MANIFEST.format(name="authed", url=plugin.url()).replace(
+            f'entrypoint = "{plugin.url()}"',
+            f'entrypoint = "{plugin.url()}"\nauth_secret = "token"',
+        )
+        (directory / "plugin.toml").write_text('secrets = ["token"]\n' + manifest)
+        application = Application.over(stores, (b"k" * 32,))
+        application.plugins.install(ADMIN, str(directory))
+        stores.metadata.update_plugin("authed", enabled=True)
+        values = {"authed": {"token": "first"}}
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        clock = Clock()
+        hooks = HookRuntime(
+            stores.metadata,
+            client,
+            HooksSettings(bindings_cache_seconds=5.0),
+            clock=clock,
+            secret_values=lambda name: values[name],
+        )
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        values["authed"] = {"token": "second"}  # set anew: in use once bindings are read
+        clock.now += 5
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert [r.headers.get("authorization") for r in plugin.requests] == [
+            "Bearer first",
+            "Bearer second",
+        ]
