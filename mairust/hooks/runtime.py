@@ -35,6 +35,7 @@ from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, Pl
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
+from mairust.hooks.permissions import granted_at
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
@@ -328,7 +329,7 @@ def _binding_of(
         priority,
         mode,
         frozenset(manifest.scopes),
-        frozenset(manifest.permissions),
+        granted_at(point, manifest.permissions),
         manifest.timeouts.on_timeout,
         manifest.timeouts.on_error,
         manifest.timeouts.call_ms / 1000.0,

@@ -24,6 +24,7 @@ from mairust.services.mailboxes import MailboxService
 from mairust.services.plugin_secrets import PluginSecretService
 from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
+from mairust.services.quarantine import QuarantineService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
@@ -51,6 +52,7 @@ class Application:
     plugins: PluginService
     plugin_secrets: PluginSecretService
     callbacks: HookCallbackService
+    quarantine: QuarantineService
 
     @classmethod
     def over(
@@ -92,6 +94,7 @@ class Application:
             send_policy = SendPolicy.defaults()
         directory = DirectoryService(stores.metadata, audit)
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
+        mailboxes = MailboxService(stores, mailbox, audit=audit)
         return cls(
             audit=audit,
             directory=directory,
@@ -103,7 +106,7 @@ class Application:
                 clock,
                 cache_seconds=token_cache_seconds,
             ),
-            mailboxes=MailboxService(stores, mailbox, audit=audit),
+            mailboxes=mailboxes,
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
@@ -121,4 +124,5 @@ class Application:
             callbacks=HookCallbackService(
                 stores.metadata, CallbackTokens.from_digest_keys(token_keys)
             ),
+            quarantine=QuarantineService(stores, mailboxes, audit=audit, clock=clock),
         )

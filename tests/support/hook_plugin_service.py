@@ -1,7 +1,8 @@
 """A real http hook plugin on 127.0.0.1 for tests: it reads each ``HookRequest`` and answers a
 ``HookResponse`` by a rule — reject mail whose Subject says "spam" (with a reply of its own),
-tag the rest — and keeps every request it was sent, so a test can see what it was given;
-and a post_receive plugin (``job_plugin``) that tags later, answers "pending" or is down."""
+quarantine "quarantine me" at pre_receive, reject "refuse me" at pre_delivery, tag the
+rest — and keeps every request it was sent, so a test can see what it was given; and a
+post_receive plugin (``job_plugin``) that tags later, answers "pending" or is down."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from typing import Any
 SPAM_REPLY = "554 5.7.1 Rejected by the spam rule"
 _MANIFEST = """
 scopes = ["envelope", "headers"]
-permissions = ["reject", "tag", "headers"]
+permissions = [{permissions}]
 
 [plugin]
-name = "spam-rule"
+name = "{name}"
 version = "1.0.0"
 description = "Refuses mail whose Subject says spam."
 author = "tests"
@@ -29,14 +30,15 @@ license = "MIT"
 [transport]
 kind = "http"
 entrypoint = "{url}"
-
-[[hooks]]
-point = "pre_receive"
-priority = 10
-
+{hooks}
 [timeouts]
 call_ms = 2000
 on_error = "tempfail"
+"""
+_HOOK = """
+[[hooks]]
+point = "{point}"
+priority = 10
 """
 
 
@@ -48,12 +50,25 @@ class RulePlugin:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def package(self, base: Path) -> Path:
-        """A directory holding this plugin's plugin.toml (named ``spam-rule``, at
-        pre_receive, scopes envelope and headers), ready to install."""
-        directory = base / "spam-rule"
+    def package(
+        self,
+        base: Path,
+        *,
+        name: str = "spam-rule",
+        points: tuple[str, ...] = ("pre_receive",),
+        permissions: tuple[str, ...] = ("reject", "tag", "headers"),
+    ) -> Path:
+        """A directory holding this plugin's plugin.toml (by default named ``spam-rule``,
+        at pre_receive, scopes envelope and headers), ready to install."""
+        directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "plugin.toml").write_text(_MANIFEST.format(url=self.url()))
+        manifest = _MANIFEST.format(
+            url=self.url(),
+            name=name,
+            permissions=", ".join(f'"{p}"' for p in permissions),
+            hooks="".join(_HOOK.format(point=point) for point in points),
+        )
+        (directory / "plugin.toml").write_text(manifest)
         return directory
 
 
@@ -63,6 +78,12 @@ def decide(request: dict[str, Any]) -> dict[str, Any]:
     )
     if "spam" in subject.lower():
         return {"verdict": "reject", "reason": "spam subject", "reply": SPAM_REPLY}
+    # Two rules for the quarantine scenario (each needs its permission in the manifest):
+    # hold at pre_receive, refuse one recipient's copy at pre_delivery.
+    if "quarantine me" in subject.lower() and request.get("point") == "pre_receive":
+        return {"verdict": "quarantine", "reason": "held by the rule"}
+    if "refuse me" in subject.lower() and request.get("point") == "pre_delivery":
+        return {"verdict": "reject", "reason": "refused at delivery"}
     return {
         "verdict": "continue",
         "tags": ["rule-checked"],

@@ -16,6 +16,7 @@ from mairust.api.routes import (
     folders,
     health,
     messages,
+    quarantine,
     queue,
     quotas,
     search,
@@ -41,5 +42,6 @@ api_router.include_router(domain_policy.router)
 api_router.include_router(admin_hooks.router)
 api_router.include_router(admin_plugin_secrets.router)
 api_router.include_router(callbacks.router)
+api_router.include_router(quarantine.router)
 
 __all__ = ["api_router"]

@@ -10,8 +10,9 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 :class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
 durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
 :class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
-:class:`EventStore` (each tenant's event log) and :class:`PluginStore` (installed plugins,
-hook bindings) and :class:`HookJobStore` (asynchronous hook jobs). One SQL class
+:class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
+hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
+:class:`QuarantineStore` (held mail's release). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -36,7 +37,7 @@ from mairust.storage.protocols.directory import (
     QuotaStore,
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
-from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
+from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
@@ -52,6 +53,7 @@ __all__ = [
     "MetadataStore",
     "PluginStore",
     "PolicyStore",
+    "QuarantineStore",
     "QueueStore",
     "QuotaStore",
     "SearchBacklog",
@@ -80,6 +82,7 @@ class MetadataStore(
     EventStore,
     PluginStore,
     HookJobStore,
+    QuarantineStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -244,6 +244,9 @@ EVERY_ROUTE = {
     ("delete", "/api/v1/webhooks/{endpoint_id}"),
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
     ("post", "/api/v1/callbacks/{job}"),
+    ("get", "/api/v1/quarantine"),
+    ("post", "/api/v1/quarantine/{entry_id}/release"),
+    ("delete", "/api/v1/quarantine/{entry_id}"),
 }
 
 

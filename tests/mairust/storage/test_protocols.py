@@ -18,6 +18,7 @@ from mairust.storage.protocols import (
     MetadataStore,
     PluginStore,
     PolicyStore,
+    QuarantineStore,
     QueueStore,
     QuotaStore,
     SearchBacklog,
@@ -45,6 +46,7 @@ ROLES: tuple[type, ...] = (
     EventStore,
     PluginStore,
     HookJobStore,
+    QuarantineStore,
 )
 
 
@@ -92,6 +94,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         events: EventStore = store
         plugin_store: PluginStore = store
         hook_jobs: HookJobStore = store
+        quarantine: QuarantineStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -112,6 +115,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 events,
                 plugin_store,
                 hook_jobs,
+                quarantine,
                 metadata,
             ),
             strict=True,
