@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cluster.cli import app
+from mairust.cli import quarantine as quarantine_commands
 from mairust.cli.options import opened_stores
 from mairust.config import Settings
 from mairust.errors import NotFound
@@ -19,6 +20,13 @@ from mairust.model.scope import PLATFORM, TenantScope
 from tests.support.stored_entries import deliver, tenant_with_mailboxes
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's console was sized when it was imported (by the terminal of the test
+    run, 80 columns in CI): give the table room, as COLUMNS=200 does for a fresh one."""
+    monkeypatch.setattr(quarantine_commands.console, "width", 200)
 
 
 def run(data_dir: Path, *args: str, code: int = 0) -> str:
