@@ -6,8 +6,9 @@ In one run, each target started once, warmed up and measured with the reference 
 - Postfix durable accept (the reference every ratio of the project is taken against);
 - ``mairust up`` (embedded, checks off) with no plugin bound;
 - the same with 1 and with 3 no-op plugins bound at ``pre_receive`` over the ``http``
-  transport (``load.noop_plugin``: answers ``continue`` at once, in its own process), with
-  every call recorded as in production.
+  transport (``load.noop_plugin``: answers ``continue`` at once, in its own process), and
+  over the ``serve`` transport (a plugin written with the SDK, each its own Serve
+  application with one replica), with every call recorded as in production.
 
 For each ``mairust`` target it reports accepted msg/s (and the ratio to the no-plugin rate:
 the issue's targets are ≥ 0.9x with 1 plugin and ≥ 0.8x with 3), the transaction latency
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from load.mairust_target import mairust_command
-from load.noop_plugin import write_plugin_dir
+from load.noop_plugin import write_plugin_dir, write_serve_plugin_dir
 from load.reference import (
     Endpoint,
     PointResult,
@@ -73,6 +74,8 @@ TARGETS: dict[str, HookTarget] = {
         HookTarget("none", "mairust up, no plugin", "", 0),
         HookTarget("http-1", "mairust up, 1 no-op http plugin", "http", 1),
         HookTarget("http-3", "mairust up, 3 no-op http plugins", "http", 3),
+        HookTarget("serve-1", "mairust up, 1 no-op serve plugin", "serve", 1),
+        HookTarget("serve-3", "mairust up, 3 no-op serve plugins", "serve", 3),
     )
 }
 DEFAULT_TARGETS = tuple(TARGETS)
@@ -100,12 +103,20 @@ def noop_plugin_service() -> Iterator[int]:
         stop_process(process, grace=5.0)
 
 
-def installer(names: Sequence[str], port: int) -> Callable[[str, Path, Path | None], str | None]:
-    """``mairust up``'s extra set-up: install each no-op plugin (it binds at pre_receive)."""
+def installer(
+    names: Sequence[str], port: int | None
+) -> Callable[[str, Path, Path | None], str | None]:
+    """``mairust up``'s extra set-up: install each no-op plugin (it binds at pre_receive);
+    on ``port`` for http, else a serve plugin."""
 
     def install(binary: str, data_dir: Path, config_file: Path | None) -> str | None:
         for priority, name in enumerate(names):
-            directory = write_plugin_dir(data_dir / "bench-plugins" / name, name, port, priority)
+            where = data_dir / "bench-plugins" / name
+            directory = (
+                write_plugin_dir(where, name, port, priority)
+                if port is not None
+                else write_serve_plugin_dir(where, name, priority)
+            )
             problem = mairust_command(
                 binary, data_dir, ["plugin", "install", str(directory)], config_file
             )
@@ -114,6 +125,28 @@ def installer(names: Sequence[str], port: int) -> Callable[[str, Path, Path | No
         return None
 
     return install
+
+
+async def plugins_answering(
+    sender: Sender, api: tuple[str, str], names: Sequence[str], options: TargetOptions
+) -> None:
+    """Send a few messages at a time until every plugin has answered a call: a serve
+    plugin's application is deployed after `mairust up` starts."""
+    give_up = asyncio.get_running_loop().time() + options.startup_timeout
+    while True:
+        await sender.send(1, 2)
+        await asyncio.sleep(1.5)  # calls are recorded in batches of <= 1 s
+        answered = [_answered(await asyncio.to_thread(plugin_figures, api, name)) for name in names]
+        if all(answered):
+            return
+        if asyncio.get_running_loop().time() > give_up:
+            waiting = [name for name, n in zip(names, answered, strict=True) if not n]
+            raise RuntimeError(f"serve plugins not answering: {', '.join(waiting)}")
+
+
+def _answered(figures: dict[str, object]) -> int:
+    outcomes = figures.get("by_outcome")
+    return int(outcomes.get("answered", 0)) if isinstance(outcomes, dict) else 0
 
 
 def plugin_figures(api: tuple[str, str], name: str) -> dict[str, object]:
@@ -144,6 +177,8 @@ async def started(
         prepare = None
         if target.transport == "http":
             prepare = installer(names, stack.enter_context(noop_plugin_service()))
+        elif target.transport == "serve":
+            prepare = installer(names, None)
         async with mairust_up(run, options, HOOKS_CONFIG, prepare=prepare) as endpoint:
             yield endpoint, names
 
@@ -163,6 +198,8 @@ async def measure(
         try:
             async with started(target, run, workdir, options) as (endpoint, names):
                 sender = Sender(run, endpoint, message_file)
+                if target.transport == "serve" and endpoint.api is not None:
+                    await plugins_answering(sender, endpoint.api, names, options)
                 if run.warmup:
                     warm = await sender.send(sessions, run.warmup)
                     if warm.problem is not None:

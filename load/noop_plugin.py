@@ -1,6 +1,7 @@
-"""A no-op ``http`` hook plugin for the hooks benchmark: an asyncio HTTP/1.1 server on
-loopback that answers every POST with ``{"verdict": "continue"}`` at once, keeping the
-connection open, and writes its ``plugin.toml`` (pre_receive, envelope scope).
+"""No-op hook plugins for the hooks benchmark: an ``http`` one — an asyncio HTTP/1.1 server
+on loopback that answers every POST with ``{"verdict": "continue"}`` at once, keeping the
+connection open — and a ``serve`` one written with the plugin SDK; for each, its
+``plugin.toml`` (pre_receive, envelope scope).
 
 It is the cheapest outside service a plugin can be, so what the benchmark measures is the
 platform's cost of a call (payload, the guarded client, the chain, recording), not a
@@ -48,6 +49,59 @@ call_ms = 2000
 on_timeout = "accept"
 on_error = "accept"
 """
+
+
+SERVE_MANIFEST = """\
+scopes = ["envelope"]
+permissions = []
+
+[plugin]
+name = "{name}"
+version = "1.0.0"
+description = "answers continue at once (benchmark)"
+author = "MaiRust load tools"
+license = "MIT"
+
+[transport]
+kind = "serve"
+entrypoint = "plugin:plugin"
+
+[[hooks]]
+point = "pre_receive"
+priority = {priority}
+
+[timeouts]
+call_ms = 2000
+on_timeout = "accept"
+on_error = "accept"
+
+[autoscaling]
+min_replicas = 1
+max_replicas = 1
+
+[resources]
+num_cpus = 0
+"""
+
+SERVE_PLUGIN = """\
+from mairust.plugin_sdk import HookRequest, HookResponse, Plugin, proceed
+
+plugin = Plugin("{name}")
+
+
+@plugin.pre_receive
+def check(request: HookRequest, config: dict) -> HookResponse:
+    return proceed()
+"""
+
+
+def write_serve_plugin_dir(directory: Path, name: str, priority: int = 100) -> Path:
+    """A directory holding the no-op ``serve`` plugin ``name`` (its own Serve app, one
+    replica, no CPU reserved): plugin.toml and plugin.py written with the plugin SDK."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plugin.toml").write_text(SERVE_MANIFEST.format(name=name, priority=priority))
+    (directory / "plugin.py").write_text(SERVE_PLUGIN.format(name=name))
+    return directory
 
 
 def write_plugin_dir(directory: Path, name: str, port: int, priority: int = 100) -> Path:
