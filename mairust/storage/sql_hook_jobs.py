@@ -25,7 +25,7 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_entries import UPSERT_INSERTS
-from mairust.storage.sql_leases import release_leases_update
+from mairust.storage.sql_leases import due_ids, lease_update, release_leases_update
 from mairust.storage.sql_schema import (
     entries,
     hook_bindings,
@@ -128,19 +128,13 @@ class SqlHookJobs:
             return []
         now = datetime.now(UTC)
         with self._db.write() as conn:
-            ids = _due_ids(conn, now, limit)
+            leased, pending = HookJobState.LEASED.value, HookJobState.PENDING.value
+            ids = due_ids(conn, hook_jobs, leased=leased, pending=pending, now=now, limit=limit)
             if not ids:
                 return []
+            until = now + timedelta(seconds=lease_seconds)
             conn.execute(
-                hook_jobs.update()
-                .where(_J.id.in_(ids))
-                .values(
-                    state=HookJobState.LEASED.value,
-                    lease_owner=owner,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                    attempts=_J.attempts + 1,
-                    updated_at=now,
-                )
+                lease_update(hook_jobs, ids, leased=leased, owner=owner, until=until, now=now)
             )
             rows = conn.execute(_jobs().where(_J.id.in_(ids))).all()
         order = {job_id: index for index, job_id in enumerate(ids)}
@@ -302,28 +296,6 @@ def _apply(
             index_elements=["entry_id"]
         )
         conn.execute(insert, [{"entry_id": entry_id, "added_at": now} for entry_id in changed])
-
-
-def _due_ids(conn: Connection, now: datetime, limit: int) -> list[str]:
-    """Ids to lease: expired leases first (a loop that died), then due rows."""
-    expired = (
-        sa.select(_J.id)
-        .where(_J.state == HookJobState.LEASED.value, _J.lease_until <= now)
-        .order_by(_J.lease_until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(conn.execute(expired).scalars())
-    if len(ids) < limit:
-        due = (
-            sa.select(_J.id)
-            .where(_J.state == HookJobState.PENDING.value, _J.next_attempt_at <= now)
-            .order_by(_J.next_attempt_at, _J.id)
-            .limit(limit - len(ids))
-            .with_for_update(skip_locked=True)
-        )
-        ids.extend(conn.execute(due).scalars())
-    return ids
 
 
 def _jobs() -> sa.Select[Any]:

@@ -23,7 +23,7 @@ from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.model.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_entries import UPSERT_INSERTS
-from mairust.storage.sql_leases import release_leases_update
+from mairust.storage.sql_leases import due_ids, lease_update, release_leases_update
 from mairust.storage.sql_schema import tenants, webhook_deliveries, webhook_endpoints
 
 _E = webhook_endpoints.c
@@ -211,17 +211,15 @@ class SqlWebhookOutbox:
             ids = _due_ids(conn, now, limit)
             if not ids:
                 return []
-            conn.execute(
-                webhook_deliveries.update()
-                .where(_D.id.in_(ids))
-                .values(
-                    state=DeliveryState.LEASED.value,
-                    lease_owner=owner,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                    attempts=_D.attempts + 1,
-                    updated_at=now,
-                )
+            leased = lease_update(
+                webhook_deliveries,
+                ids,
+                leased=DeliveryState.LEASED.value,
+                owner=owner,
+                until=now + timedelta(seconds=lease_seconds),
+                now=now,
             )
+            conn.execute(leased)
             rows = conn.execute(_deliveries().where(_D.id.in_(ids))).all()
         order = {delivery_id: index for index, delivery_id in enumerate(ids)}
         return sorted((_delivery(row) for row in rows), key=lambda d: order[d.id])
@@ -333,32 +331,15 @@ def _due_ids(conn: Connection, now: datetime, limit: int) -> list[str]:
     enabled again.
     """
     enabled = sa.select(_E.id).where(_E.enabled.is_(True)).scalar_subquery()
-    expired = (
-        sa.select(_D.id)
-        .where(
-            _D.state == DeliveryState.LEASED.value,
-            _D.lease_until <= now,
-            _D.endpoint_id.in_(enabled),
-        )
-        .order_by(_D.lease_until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    return due_ids(
+        conn,
+        webhook_deliveries,
+        leased=DeliveryState.LEASED.value,
+        pending=DeliveryState.PENDING.value,
+        now=now,
+        limit=limit,
+        where=(_D.endpoint_id.in_(enabled),),
     )
-    ids = list(conn.execute(expired).scalars())
-    if len(ids) < limit:
-        due = (
-            sa.select(_D.id)
-            .where(
-                _D.state == DeliveryState.PENDING.value,
-                _D.next_attempt_at <= now,
-                _D.endpoint_id.in_(enabled),
-            )
-            .order_by(_D.next_attempt_at, _D.id)
-            .limit(limit - len(ids))
-            .with_for_update(skip_locked=True)
-        )
-        ids.extend(conn.execute(due).scalars())
-    return ids
 
 
 def _deliveries() -> sa.Select[Any]:
