@@ -20,6 +20,7 @@ from actors.named import NamedActor
 from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
+from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.message import MessageRef
 from mairust.secrets.master_key import load_keyring
@@ -29,6 +30,7 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -125,7 +127,13 @@ class FrontEndHost:
         # SMTP AUTH takes a user's API token (with `send`) in place of the password.
         tokens = Application.over(self._stores, load_keyring(settings).token_digest_keys()).tokens
         self._hook_client = hook_client(settings)
-        self._hooks = HookRuntime(self._stores.metadata, self._hook_client, settings.hooks)
+        # Serve plugins are reached through their applications' Serve handles.
+        self._hooks = HookRuntime(
+            self._stores.metadata,
+            self._hook_client,
+            settings.hooks,
+            transports={TransportKind.SERVE: serve_transport},
+        )
         self._frontend = SmtpFrontEnd(
             settings,
             self._stores.metadata,

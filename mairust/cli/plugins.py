@@ -29,6 +29,7 @@ from mairust.cli.options import (
 )
 from mairust.errors import InvalidInput
 from mairust.hooks.chain import BindingMode
+from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.points import HookPoint
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
@@ -47,7 +48,11 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
     """The services over this machine's stores; errors become one line and exit code 1."""
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
-        yield Application.over(stores, load_keyring(settings).token_digest_keys())
+        yield Application.over(
+            stores,
+            load_keyring(settings).token_digest_keys(),
+            plugin_packages=plugin_packages(settings.data_dir),
+        )
 
 
 @plugin_app.command("install")

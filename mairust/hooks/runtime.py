@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,6 +44,10 @@ _log = logging.getLogger(__name__)
 RECORD_BATCH = 200
 RECORD_SECONDS = 1.0
 
+# Makes the call of one installed plugin over a transport the core does not hold itself
+# (``serve``: a Ray Serve handle, built outside the core and injected).
+TransportFactory = Callable[[InstalledPlugin, Manifest], PluginCall]
+
 
 @dataclass(frozen=True, slots=True)
 class _Bound:
@@ -69,7 +73,11 @@ class HookRuntime:
         clock: Callable[[], float] = time.monotonic,
         record_batch: int = RECORD_BATCH,
         record_seconds: float = RECORD_SECONDS,
+        transports: Mapping[TransportKind, TransportFactory] | None = None,
     ) -> None:
+        """``transports``: how plugins of each kind other than ``http`` are reached (a kind
+        without one fails its calls, which get the binding's ``on_error`` verdict)."""
+        self._factories = dict(transports or {})
         self._record_batch = record_batch
         self._record_seconds = record_seconds
         self._store = store
@@ -233,12 +241,16 @@ class HookRuntime:
         transport = self._transports.get(key)
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
-            if manifest.transport.kind is not TransportKind.HTTP:
+            kind = manifest.transport.kind
+            if kind is TransportKind.HTTP:
+                transport = HttpPlugin(self._client, manifest.transport.entrypoint)
+            elif kind in self._factories:
+                transport = self._factories[kind](plugin, manifest)
+            else:
                 raise PluginFailed(
-                    f"plugin {plugin.name}: the {manifest.transport.kind.value} transport "
-                    "is not available in this version"
+                    f"plugin {plugin.name}: the {kind.value} transport "
+                    "is not available in this process"
                 )
-            transport = HttpPlugin(self._client, manifest.transport.entrypoint)
             self._transports[key] = transport
         return await transport(binding, request)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
+from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
@@ -65,6 +66,7 @@ class Application:
         policy_defaults: PolicyDefaults | None = None,
         hooks: HookRuntime | None = None,
         token_cache_seconds: float = 0.0,
+        plugin_packages: PluginPackages | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -79,7 +81,8 @@ class Application:
         accepted (default: public https); ``policy_defaults`` is what a domain without its
         own policy gets (default: the configuration's defaults); ``hooks`` runs dry runs of hook
         points (None: they answer StorageUnavailable); ``token_cache_seconds`` lets the token
-        service skip the store for a token found that recently (``api.token_cache_seconds``)."""
+        service skip the store for a token found that recently (``api.token_cache_seconds``);
+        ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -109,5 +112,5 @@ class Application:
             policy=PolicyService(
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
-            plugins=PluginService(stores.metadata, audit, clock, hooks),
+            plugins=PluginService(stores.metadata, audit, clock, hooks, plugin_packages),
         )
