@@ -12,8 +12,6 @@ import asyncio
 from typing import Any
 
 from pydantic import ValidationError
-from ray import serve
-from ray.serve.exceptions import RayServeException
 
 from mairust.hooks.chain import Binding, PluginCall
 from mairust.hooks.deployment import app_name
@@ -30,10 +28,7 @@ class ServePlugin:
 
     async def __call__(self, binding: Binding, request: HookRequest) -> HookResponse:
         if self._handle is None:
-            try:
-                self._handle = await asyncio.to_thread(serve.get_app_handle, app_name(self._plugin))
-            except RayServeException as error:
-                raise PluginFailed(f"plugin {self._plugin} is not deployed: {error}") from None
+            self._handle = await asyncio.to_thread(_handle_of, app_name(self._plugin))
         answer: dict[str, str] = await self._handle.remote(request.model_dump_json())
         if "error" in answer:
             raise PluginFailed(f"plugin {self._plugin} failed: {answer['error']}")
@@ -45,6 +40,19 @@ class ServePlugin:
             raise PluginFailed(
                 f"plugin {self._plugin} answered no hook response ({where}: {first['msg']})"
             ) from None
+
+
+def _handle_of(app: str) -> Any:
+    # Imported on first use: the SMTP front-end builds this transport at start, and Ray
+    # Serve's client is a good part of a second to import for a process that may never
+    # call a serve plugin.
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        return serve.get_app_handle(app)
+    except RayServeException as error:
+        raise PluginFailed(f"{app} is not deployed: {error}") from None
 
 
 def serve_transport(plugin: InstalledPlugin, manifest: Manifest) -> PluginCall:

@@ -133,7 +133,7 @@ def test_a_plugin_that_fails_is_a_plugin_failed(
             asyncio.run(ServePlugin("slow")(BINDING, request()))
     finally:
         deployer.remove("slow")
-    with pytest.raises(PluginFailed, match="not deployed"):
+    with pytest.raises(PluginFailed, match="is not deployed"):
         asyncio.run(ServePlugin("slow")(BINDING, request()))
 
 
