@@ -12,6 +12,7 @@ import threading
 from mairust.config import Settings
 from mairust.hooks.deployment import PluginReconciler, plugin_packages
 from mairust.storage.factory import open_stores
+from mairust.storage.stores import Stores
 from serve.plugin_deployment import ServePluginDeployer
 
 _log = logging.getLogger(__name__)
@@ -28,9 +29,16 @@ class PluginSync:
         self.deployer = ServePluginDeployer(log_level)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stores: Stores | None = None
+        self._reconciler: PluginReconciler | None = None
 
     def start(self) -> None:
         """One pass now (Serve must be started), then the loop in a thread."""
+        # Opened once: the engine's pool serves both threads.
+        self._stores = open_stores(self._settings.storage)
+        self._reconciler = PluginReconciler(
+            self._stores.metadata, plugin_packages(self._settings.data_dir), self.deployer
+        )
         self._pass()
         self._thread = threading.Thread(target=self._loop, name="plugin-sync", daemon=True)
         self._thread.start()
@@ -40,16 +48,11 @@ class PluginSync:
             self._pass()
 
     def _pass(self) -> None:
-        stores = open_stores(self._settings.storage)
+        assert self._reconciler is not None, "start() first"
         try:
-            reconciler = PluginReconciler(
-                stores.metadata, plugin_packages(self._settings.data_dir), self.deployer
-            )
-            reconciler.reconcile()
+            self._reconciler.reconcile()
         except Exception as error:  # the next pass tries again; the platform runs on
             _log.warning("serve plugins not brought in line with the store: %r", error)
-        finally:
-            stores.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -60,3 +63,5 @@ class PluginSync:
                 self.deployer.remove(name)
         except Exception as error:  # Serve is gone already: Ray's shutdown ends the rest
             _log.debug("deleting the plugin applications: %r", error)
+        if self._stores is not None:
+            self._stores.close()
