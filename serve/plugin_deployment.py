@@ -4,8 +4,10 @@ A replica loads the plugin's SDK ``Plugin`` from its stored package and answers 
 requests in batches (``@serve.batch``): a burst of calls becomes a few calls of the
 plugin's batch, never one Serve round per message (DESIGN §7). Requests and answers cross
 as JSON text (the wire models), so a replica depends on the wire version, not on pickled
-classes. The plugin's configuration is Serve's ``user_config``: changing it reconfigures
-the running replicas instead of replacing them. Replicas scale with the manifest's
+classes. The plugin's configuration is Serve's ``user_config`` (``reconfigure``). Each
+``serve.run`` of an application built in Python is a new code version to Serve 2.60 (it
+has no ``version`` option any more), so a new configuration rolls the replicas: new ones
+start, traffic switches, the old ones stop. Replicas scale with the manifest's
 ``autoscaling`` and reserve its ``resources``.
 """
 
@@ -119,6 +121,7 @@ class ServePluginDeployer:
     def __init__(self, log_level: str = "WARNING") -> None:
         self._log_level = log_level
         self._fingerprints: dict[str, str] = {}
+        self._strays_found = False
 
     def deploy(self, app: PluginApp) -> None:
         serve.run(
@@ -135,9 +138,12 @@ class ServePluginDeployer:
         _log.info("plugin %s: its Serve application is deleted", name)
 
     def running(self) -> dict[str, str]:
-        applications = serve.status().applications
-        return {
-            app[len(APP_PREFIX) :]: self._fingerprints.get(app[len(APP_PREFIX) :], "")
-            for app in applications
-            if app.startswith(APP_PREFIX)
-        }
+        """What this deployer runs; the first call also finds plugin applications it did
+        not deploy (a joined cluster that outlived an earlier driver). Serve's status is
+        not asked on every pass: it is one of its controller's heavier calls."""
+        if not self._strays_found:
+            for app in serve.status().applications:
+                if app.startswith(APP_PREFIX):
+                    self._fingerprints.setdefault(app[len(APP_PREFIX) :], "")
+            self._strays_found = True
+        return dict(self._fingerprints)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -37,8 +38,9 @@ APP_PREFIX = "plugin-"
 # A package is code and small data: anything larger is refused at install.
 MAX_PACKAGE_BYTES = 50 * 1024 * 1024
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", "tests")
-# Package directories of plugins not installed are removed only once this old: an install in
-# another process copies the files before it records the plugin.
+# Package directories of plugins not installed (or of versions not running) are removed only
+# once this old: an install or upgrade in another process copies the files before it records
+# the plugin.
 ORPHAN_GRACE_SECONDS = 600.0
 
 
@@ -116,6 +118,7 @@ class PluginPackages:
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source, target, ignore=_SKIPPED)
+        os.utime(target)  # stored now (copytree gives it the source's times)
         return target
 
     def versions(self, name: str) -> list[str]:
@@ -125,11 +128,14 @@ class PluginPackages:
     def names(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir()) if self.root.is_dir() else []
 
-    def discard(self, name: str, keep: str | None = None) -> None:
-        """Removes the plugin's stored versions but ``keep``."""
+    def discard(self, name: str, keep: str | None = None, older_than: float = 0.0) -> None:
+        """Removes the plugin's stored versions but ``keep`` (and those stored less than
+        ``older_than`` seconds ago: an upgrade in progress)."""
+        now = time.time()
         for version in self.versions(name):
-            if version != keep:
-                shutil.rmtree(self.path(name, version), ignore_errors=True)
+            path = self.path(name, version)
+            if version != keep and now - path.stat().st_mtime >= older_than:
+                shutil.rmtree(path, ignore_errors=True)
         directory = self.root / name
         if keep is None and directory.is_dir():
             shutil.rmtree(directory, ignore_errors=True)
@@ -205,7 +211,9 @@ class PluginReconciler:
                 done.failed[name] = repr(error)
                 continue
             self._failed.pop(name, None)
-            self._packages.discard(name, keep=app.version)
+            # Versions but the one running go: not one copied a moment ago by an upgrade
+            # that has not recorded its new version yet.
+            self._packages.discard(name, keep=app.version, older_than=self._grace)
             done.deployed.append(name)
             _log.info("plugin %s %s deployed as %s", name, app.version, app.app_name)
         self._forget_packages({p.name for p in installed})

@@ -84,7 +84,7 @@ def test_header_rules_deploys_reconfigures_and_is_removed(
         assert (refused.verdict, refused.reply) == (VerdictKind.REJECT, "550 5.7.1 No")
         assert asyncio.run(call(BINDING, request("hello"))).verdict is VerdictKind.CONTINUE
 
-        # A new configuration reaches the running replicas (Serve's user_config).
+        # A new configuration is deployed (Serve's user_config; the replicas roll).
         tagging = [{"header": "subject", "pattern": "hello", "action": "tag", "tag": "hi"}]
         deployer.deploy(
             PluginApp("header-rules", "1.0.0", stored, "plugin:plugin", {"rules": tagging})

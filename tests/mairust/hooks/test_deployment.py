@@ -142,7 +142,7 @@ def test_an_upgrade_deploys_the_new_version_and_drops_the_old_package(
 ) -> None:
     application.plugins.install(ADMIN, str(HEADER_RULES))
     deployer = RecordingDeployer()
-    reconciler = PluginReconciler(stores.metadata, packages, deployer)
+    reconciler = PluginReconciler(stores.metadata, packages, deployer, orphan_grace_seconds=0)
     reconciler.reconcile()
     newer = tmp_path / "header_rules_2"
     newer.mkdir()
@@ -169,6 +169,20 @@ def test_a_failed_deployment_waits_for_a_change(
     application.plugins.change(ADMIN, "header-rules", config={"rules": []})
     assert "header-rules" in reconciler.reconcile().failed
     assert len(deployer.deploys) == 2
+
+
+def test_a_version_copied_by_an_upgrade_in_progress_is_left_alone(
+    stores: Stores, packages: PluginPackages, application: Application
+) -> None:
+    """The upgrade copies the new version, then records it: a pass in between (here: a
+    configuration change deployed) must not take the new files away."""
+    application.plugins.install(ADMIN, str(HEADER_RULES))
+    reconciler = PluginReconciler(stores.metadata, packages, RecordingDeployer())
+    reconciler.reconcile()
+    packages.keep("header-rules", "1.1.0", HEADER_RULES)  # copied, not recorded yet
+    application.plugins.change(ADMIN, "header-rules", config={"rules": []})
+    assert reconciler.reconcile().deployed == ["header-rules"]
+    assert packages.versions("header-rules") == ["1.0.0", "1.1.0"]
 
 
 def test_a_fresh_package_of_a_plugin_not_yet_recorded_is_left_alone(
