@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 # `$(PHASE) NAME COMMAND...` runs COMMAND and prints how long it took.
 PHASE  := bash .ci/phase.sh
 
-.PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api
+.PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -52,6 +52,9 @@ bench: setup system-packages  ## the reference run: Postfix, sinks and mairust u
 
 bench-api: setup  ## the API through Serve beside a bare Serve app: embedded, then PostgreSQL + S3 + OpenSearch
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_api --profile 8 --rate 200,40 --markdown bench-api.md
+
+bench-hooks: setup system-packages  ## synchronous pre_receive plugins: 0, 1, 3 no-op plugins beside Postfix (as root)
+	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_hooks --markdown bench-hooks.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

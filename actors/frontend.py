@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import ray
@@ -24,7 +25,9 @@ from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.message import MessageRef
 from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
+from mairust.services.plugin_secrets import plugin_secret_values
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
@@ -125,13 +128,20 @@ class FrontEndHost:
                 authserv_id=settings.auth.authserv_id or settings.smtp.hostname,
             )
         # SMTP AUTH takes a user's API token (with `send`) in place of the password.
-        tokens = Application.over(self._stores, load_keyring(settings).token_digest_keys()).tokens
+        keyring = load_keyring(settings)
+        tokens = Application.over(self._stores, keyring.token_digest_keys()).tokens
         self._hook_client = hook_client(settings)
         # Serve plugins are reached through their applications' Serve handles.
         self._hooks = HookRuntime(
             self._stores.metadata,
             self._hook_client,
             settings.hooks,
+            role="smtp",
+            secret_values=partial(
+                plugin_secret_values,
+                self._stores.metadata,
+                SecretVault(self._stores.metadata, keyring),
+            ),
             transports={TransportKind.SERVE: serve_transport},
         )
         self._frontend = SmtpFrontEnd(

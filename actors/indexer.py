@@ -1,5 +1,6 @@
 """Indexer actor: drains the durable search backlog while the search role is reachable,
-and purges Trash and Junk past their retention (the retention loop).
+and purges Trash and Junk past their retention, and plugin calls past
+``hooks.call_log_days`` from their logs (the retention loop).
 
 Each loop runs under its own Supervisor: a store that is down is an ordinary wait
 (logged, tried again next round); any other error is logged with its traceback and the
@@ -24,6 +25,7 @@ from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.search.indexing import drain_search_backlog
 from mairust.services.mailboxes import MailboxService
+from mairust.services.plugins import expire_plugin_calls
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 
@@ -48,6 +50,8 @@ class IndexerHost:
         self._supervisor = Supervisor(INDEXER_LOOP, self._run, INDEXER_BACKOFF)
         self._tasks = [start_supervised(self._supervisor)]
         self._mailboxes = MailboxService(self._stores, settings.mailbox)
+        self._call_log_days = settings.hooks.call_log_days
+        self.calls_forgotten = 0
         self._expire_interval = settings.mailbox.expire_interval_seconds
         self.expired = 0
         self._retention: Supervisor | None = None
@@ -75,14 +79,19 @@ class IndexerHost:
     async def _run_retention(self) -> None:
         assert self._retention is not None
         while True:
+            now = datetime.now(UTC)
             try:
-                report = await asyncio.to_thread(self._mailboxes.expire, datetime.now(UTC))
+                report = await asyncio.to_thread(self._mailboxes.expire, now)
+                forgotten = await asyncio.to_thread(
+                    expire_plugin_calls, self._stores.metadata, now, self._call_log_days
+                )
             except MairustError as error:  # a store is down: next round
                 _log.info("retention waits: %s", error)
             else:
                 self._retention.progress()
                 purged = report.trash + report.junk
                 self.expired += purged
+                self.calls_forgotten += forgotten
                 if purged:
                     _log.info(
                         "retention purged %d from Trash and %d from Junk (%d bodies deleted)",
@@ -90,6 +99,8 @@ class IndexerHost:
                         report.junk,
                         report.blobs_deleted,
                     )
+                if forgotten:
+                    _log.info("retention forgot %d plugin calls from their logs", forgotten)
             await asyncio.sleep(self._expire_interval)
 
     async def drain_now(self) -> None:
@@ -104,6 +115,7 @@ class IndexerHost:
             "backlog": backlog,
             "loop_restarts": restarts,
             "expired": self.expired,
+            "calls_forgotten": self.calls_forgotten,
             "retention_restarts": self._retention.restarts if self._retention else 0,
         }
 

@@ -14,6 +14,7 @@ from mairust import __version__
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+from mairust.cli.plugin_secrets import secret_app
 from mairust.cli.plugins import hook_app, plugin_app
 from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
@@ -41,6 +42,7 @@ app.add_typer(storage_app, name="storage")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(token_app, name="token")
 app.add_typer(mailbox_app, name="mailbox")
+plugin_app.add_typer(secret_app, name="secret")
 app.add_typer(plugin_app, name="plugin")
 app.add_typer(hook_app, name="hook")
 console = Console(soft_wrap=True)

@@ -86,32 +86,35 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def mairust_command(
+    binary: str, data_dir: Path, args: Sequence[str], config_file: Path | None = None
+) -> str | None:
+    """Run ``mairust ARGS --data-dir DATA_DIR``; return what went wrong, if anything."""
+    extra = ["--config", str(config_file)] if config_file else []
+    done = subprocess.run(
+        [binary, *args, "--data-dir", str(data_dir), *extra],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).decode(errors="replace").strip()
+        last_line = output.splitlines()[-1] if output else f"status {done.returncode}"
+        return f"`mairust {' '.join(args)}` failed: {last_line}"
+    return None
+
+
 def add_users(
     binary: str, data_dir: Path, addresses: Sequence[str], config_file: Path | None = None
 ) -> str | None:
     """Create the recipients with `mairust user add`; return what went wrong, if anything."""
-    extra = ["--config", str(config_file)] if config_file else []
     for address in addresses:
-        added = subprocess.run(
-            [
-                binary,
-                "user",
-                "add",
-                address,
-                "--create-domain",
-                "--data-dir",
-                str(data_dir),
-                *extra,
-            ],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
+        problem = mairust_command(
+            binary, data_dir, ["user", "add", address, "--create-domain"], config_file
         )
-        if added.returncode != 0:
-            output = (added.stderr or added.stdout).decode(errors="replace").strip()
-            last_line = output.splitlines()[-1] if output else f"status {added.returncode}"
-            return f"`mairust user add {address}` failed: {last_line}"
+        if problem is not None:
+            return problem
     return None
 
 

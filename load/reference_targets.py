@@ -53,6 +53,7 @@ API_POLL_SECONDS = 0.2  # the API shares the CPU with the target: ask it less of
 SIGNING_DOMAIN = "sender.test"
 
 StartTarget = Callable[[ReferenceRun, Path], AbstractAsyncContextManager[Endpoint]]
+Prepare = Callable[[str, Path, Path | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,10 @@ async def mairust_up(
     config_file: Path | None = None,
     messages: SignedMessages | None = None,
     sender: SigningDomain | None = None,
+    prepare: Prepare | None = None,
 ) -> AsyncIterator[Endpoint]:
+    """``prepare(binary, data_dir, config_file)``: more set-up before it starts (plugins to
+    install, say); it returns what went wrong, if anything."""
     binary = mairust_binary(options.mairust)
     if binary is None:
         raise RuntimeError("no mairust command found (.venv/bin/mairust or PATH)")
@@ -197,6 +201,8 @@ async def mairust_up(
             config_file = data_dir / "reference.toml"
             config_file.write_text(config_text)
         problem = await asyncio.to_thread(add_users, binary, data_dir, [run.recipient], config_file)
+        if problem is None and prepare is not None:
+            problem = await asyncio.to_thread(prepare, binary, data_dir, config_file)
         if problem is not None:
             raise RuntimeError(problem)
         port, api_port = free_loopback_port(), free_loopback_port()

@@ -263,6 +263,9 @@ class HooksSettings(_Section):
     # Networks http plugins may be on although not public (loopback, private, ...), e.g.
     # ["127.0.0.1/32"] for a plugin service on this machine. Empty: public addresses only.
     allow_networks: list[str] = Field(default_factory=list)
+    # Days a plugin call stays in its log (the running totals stay whole); purged by the
+    # retention loop every mailbox.expire_interval_seconds. 0: kept for ever.
+    call_log_days: float = Field(30.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,7 +33,9 @@ from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
 from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
+from mairust.services.plugin_secrets import plugin_secret_values
 from mairust.services.policy import PolicyDefaults
 from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
@@ -99,9 +102,19 @@ def create_app(
     spool = Spool(
         stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
     )
+    keyring = keyring if keyring is not None else load_keyring(settings)
     # Dry runs of hook points reach plugins as the SMTP edge does.
     plugin_client = hook_client(settings)
-    hooks = HookRuntime(stores.metadata, plugin_client, settings.hooks, transports=hook_transports)
+    hooks = HookRuntime(
+        stores.metadata,
+        plugin_client,
+        settings.hooks,
+        role="api",
+        secret_values=partial(
+            plugin_secret_values, stores.metadata, SecretVault(stores.metadata, keyring)
+        ),
+        transports=hook_transports,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +124,7 @@ def create_app(
         finally:
             # Commits already handed in finish first: their senders are promised an answer.
             await spool.stop()
+            await hooks.aclose()  # its unrecorded calls, its breaker reports
             await plugin_client.aclose()
 
     app = FastAPI(
@@ -131,7 +145,7 @@ def create_app(
         send_policy=SendPolicy.from_settings(settings),
         mailbox=settings.mailbox,
         # Seals tenants' secrets: the domains' DKIM keys, webhook signing secrets.
-        keyring=keyring if keyring is not None else load_keyring(settings),
+        keyring=keyring,
         # Not cached: a tenant who has just published a record checks again at once.
         resolver=CachingResolver(
             settings.dns.nameservers or None,

@@ -18,6 +18,7 @@ from prometheus_client.exposition import generate_latest
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mairust.api.plugin_metrics import PluginCollector
 from mairust.errors import MairustError
 from mairust.model.queue import QueueState
 from mairust.storage.protocols import MetadataStore
@@ -69,6 +70,7 @@ class ApiMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         if metadata is not None:
             self.registry.register(QueueCollector(metadata))
+            self.registry.register(PluginCollector(metadata))
         self.requests = Counter(
             "mairust_api_requests_total",
             "HTTP requests answered by the API, by method, route template and status.",

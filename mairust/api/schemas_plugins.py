@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mairust.hooks import figures
 from mairust.hooks.chain import BindingMode
 from mairust.hooks.points import HookPoint
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
@@ -190,8 +192,85 @@ class CallSummary(BaseModel):
     latency_p50_ms: float | None
     latency_p99_ms: float | None
 
+    @classmethod
+    def from_summary(cls, summary: figures.CallSummary) -> CallSummary:
+        return cls(
+            calls=summary.calls,
+            by_outcome=summary.by_outcome,
+            by_verdict=summary.by_verdict,
+            latency_p50_ms=summary.latency_p50_ms,
+            latency_p99_ms=summary.latency_p99_ms,
+        )
+
 
 class HookCallList(BaseModel):
     items: list[HookCallOut]
     next: str | None = Field(description="Pass as `before` for the next (older) page.")
     summary: CallSummary
+
+
+class PointFiguresOut(BaseModel):
+    point: HookPoint
+    mode: BindingMode
+    calls: int
+    by_outcome: dict[str, int] = Field(description="answered, timeout, error, shed.")
+    by_verdict: dict[str, int] = Field(description="What the calls stood for (enforced or not).")
+    latency_mean_ms: float | None
+    latency_p50_at_most_ms: float | None = Field(
+        description="The upper bound of the latency bucket the median falls in "
+        "(null: slower than the largest bucket, or no calls)."
+    )
+    latency_p99_at_most_ms: float | None
+
+
+class BreakerOut(BaseModel):
+    holder: str = Field(description="The process: role@host:pid.")
+    state: Literal["open", "closed"]
+    changed_at: datetime
+    trial_after: datetime | None = Field(description="While open: when one trial call goes.")
+    times_opened: int
+
+
+class PluginFiguresOut(BaseModel):
+    """A plugin's running totals since it was installed, per hook point and mode, and its
+    circuit breakers as each process last reported them."""
+
+    plugin: str
+    points: list[PointFiguresOut]
+    breakers: list[BreakerOut]
+    shed_by: int = Field(description="How many processes shed its calls now (circuit open).")
+
+    @classmethod
+    def from_figures(cls, found: figures.PluginFigures) -> PluginFiguresOut:
+        return cls(
+            plugin=found.plugin,
+            points=[
+                PointFiguresOut(
+                    point=HookPoint(p.point),
+                    mode=BindingMode(p.mode),
+                    calls=p.calls,
+                    by_outcome=p.by_outcome,
+                    by_verdict=p.by_verdict,
+                    latency_mean_ms=p.latency_mean_ms,
+                    latency_p50_at_most_ms=_finite(p.latency_p50_at_most_ms),
+                    latency_p99_at_most_ms=_finite(p.latency_p99_at_most_ms),
+                )
+                for p in found.points
+            ],
+            breakers=[
+                BreakerOut(
+                    holder=b.holder,
+                    state="open" if b.state == "open" else "closed",
+                    changed_at=b.changed_at,
+                    trial_after=b.trial_after,
+                    times_opened=b.times_opened,
+                )
+                for b in found.breakers
+            ],
+            shed_by=found.shed_by,
+        )
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: slower than every bucket reads as null."""
+    return value if value is not None and math.isfinite(value) else None

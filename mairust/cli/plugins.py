@@ -48,9 +48,11 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
     """The services over this machine's stores; errors become one line and exit code 1."""
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
+        keyring = load_keyring(settings)
         yield Application.over(
             stores,
-            load_keyring(settings).token_digest_keys(),
+            keyring.token_digest_keys(),
+            keyring=keyring,
             plugin_packages=plugin_packages(settings.data_dir),
         )
 
@@ -159,6 +161,56 @@ def plugin_uninstall(
     with operator_application(data_dir, config) as application:
         application.plugins.uninstall(cli_principal(), name)
     console.print(f"uninstalled {name}")
+
+
+@plugin_app.command("figures")
+def plugin_figures(
+    name: str,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The plugin's calls since it was installed, per hook point and mode (how they ended,
+    what they answered, latency), and which processes shed it (circuit open)."""
+    with operator_application(data_dir, config) as application:
+        figures = application.plugins.figures(cli_principal(), name)
+    table = Table(title=f"{figures.plugin}: calls")
+    for heading in ("point", "mode", "calls", "outcomes", "verdicts", "mean ms", "p50 ≤ ms"):
+        table.add_column(heading)
+    table.add_column("p99 ≤ ms")
+    for point in figures.points:
+        table.add_row(
+            point.point,
+            point.mode,
+            str(point.calls),
+            _counted(point.by_outcome),
+            _counted(point.by_verdict),
+            _ms(point.latency_mean_ms),
+            _ms(point.latency_p50_at_most_ms),
+            _ms(point.latency_p99_at_most_ms),
+        )
+    console.print(table)
+    if not figures.breakers:
+        console.print("circuit breakers: none has opened")
+    for breaker in figures.breakers:
+        since = breaker.changed_at.isoformat(timespec="seconds")
+        trial = ""
+        if breaker.trial_after is not None:
+            trial = f", one trial call after {breaker.trial_after:%H:%M:%S}"
+        console.print(  # one line whatever the terminal's width: grep-able
+            f"circuit in {breaker.holder}: {breaker.state} since {since}{trial} "
+            f"(opened {breaker.times_opened} times)",
+            soft_wrap=True,
+        )
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {n}" for key, n in sorted(counts.items()))
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "slower than all buckets" if value == float("inf") else f"{value:g}"
 
 
 @hook_app.command("list")

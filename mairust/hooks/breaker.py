@@ -1,7 +1,8 @@
 """A circuit breaker per plugin: a plugin that keeps failing is not called for a while
 (its binding's ``on_error`` verdict stands in), then tried once; a success closes it.
 
-The state is reported (``state``, ``opened``) for the plugin's metrics, log and API.
+The state is reported (``state``, ``opened``) for the plugin's metrics, log and API:
+``on_change`` hears of each opening (again after a failed trial) and each closing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class CircuitBreaker:
         failures_to_open: int = 5,
         open_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[CircuitBreaker], None] | None = None,
     ) -> None:
         if failures_to_open < 1 or open_seconds <= 0:
             raise ValueError("a breaker opens after at least one failure, for some time")
@@ -35,10 +37,15 @@ class CircuitBreaker:
         self._failures_to_open = failures_to_open
         self._open_seconds = open_seconds
         self._clock = clock
+        self._on_change = on_change
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_out = False
         self.opened = 0  # how many times it opened
+
+    @property
+    def open_seconds(self) -> float:
+        return self._open_seconds
 
     @property
     def state(self) -> BreakerState:
@@ -59,11 +66,14 @@ class CircuitBreaker:
         return False
 
     def succeeded(self) -> None:
-        if self._opened_at is not None:
+        was_open = self._opened_at is not None
+        if was_open:
             _log.info("plugin %s answers again: its circuit is closed", self.name)
         self._failures = 0
         self._opened_at = None
         self._trial_out = False
+        if was_open and self._on_change is not None:
+            self._on_change(self)
 
     def failed(self) -> None:
         self._failures += 1
@@ -80,3 +90,5 @@ class CircuitBreaker:
                 )
             self._opened_at = self._clock()
             self._trial_out = False
+            if self._on_change is not None:
+                self._on_change(self)

@@ -2,7 +2,8 @@
 through the platform's one outgoing HTTP client (its address guard included: a plugin on a
 private or loopback address needs the operator to allow that network).
 
-The request is the ``HookRequest`` JSON, POSTed to the manifest's entrypoint URL; the
+The request is the ``HookRequest`` JSON, POSTed to the manifest's entrypoint URL (with
+``Authorization: Bearer <secret>`` when the manifest names an ``auth_secret``); the
 answer must be 200 with a ``HookResponse`` JSON. Anything else is a ``PluginFailed``, which
 the chain turns into the binding's ``on_error`` verdict.
 """
@@ -29,9 +30,10 @@ class PluginFailed(MairustError):
 class HttpPlugin:
     """Calls one ``http`` plugin at ``url``."""
 
-    def __init__(self, client: SafeHttpClient, url: str) -> None:
+    def __init__(self, client: SafeHttpClient, url: str, bearer: str | None = None) -> None:
         self._client = client
         self._url = url
+        self._bearer = bearer
 
     async def __call__(self, binding: Binding, request: HookRequest) -> HookResponse:
         headers = {
@@ -39,6 +41,8 @@ class HttpPlugin:
             "mairust-hook-point": binding.point.value,
             "mairust-plugin": binding.plugin,
         }
+        if self._bearer is not None:
+            headers["authorization"] = f"Bearer {self._bearer}"
         try:
             answer = await self._client.post(self._url, request.model_dump_json().encode(), headers)
         except OutgoingRequestError as error:

@@ -82,6 +82,9 @@ class Transport(_Strict):
     kind: TransportKind
     # serve: "package.module:Class"; http: the plugin's URL.
     entrypoint: str = Field(min_length=1, max_length=2000)
+    # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
+    # service can tell the platform's calls from anyone else's.
+    auth_secret: str | None = Field(None, min_length=1, max_length=64)
 
 
 class HookDeclaration(_Strict):
@@ -181,6 +184,9 @@ def _cross_checks(manifest: Manifest) -> list[str]:
     points = [hook.point for hook in manifest.hooks]
     if len(points) != len(set(points)):
         faults.append("hooks: a hook point is declared twice")
+    auth_secret = manifest.transport.auth_secret
+    if auth_secret is not None and auth_secret not in manifest.secrets:
+        faults.append(f"transport.auth_secret: {auth_secret!r} is not one of its secrets")
     if manifest.autoscaling.min_replicas > manifest.autoscaling.max_replicas:
         faults.append("autoscaling: min_replicas is above max_replicas")
     scaling = manifest.autoscaling

@@ -9,20 +9,28 @@ the bindings cannot be read and none were read before, the point cannot be decid
 Every call is recorded (``hook_calls``) in batches off the transaction's path: at
 ``RECORD_BATCH`` calls or ``RECORD_SECONDS`` after the first unrecorded one, whichever
 comes first, written in a thread; a batch the store refuses is logged and dropped (the
-mail does not wait for its bookkeeping).
+mail does not wait for its bookkeeping). The store adds each batch to the plugins' running
+totals (their metrics) in the same transaction.
+
+Each plugin's circuit breaker reports its openings and closings to the store under this
+runtime's ``holder`` (role, host and process), off the transaction's path, so the API can
+say which processes shed a plugin; a graceful stop takes the reports back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import platform
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mairust.config import HooksSettings, Settings
-from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.errors import CheckUnavailable, MairustError, StorageUnavailable
+from mairust.hooks.breaker import BreakerState, CircuitBreaker
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
@@ -32,7 +40,7 @@ from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
-from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
+from mairust.model.plugins import BreakerReport, HookBinding, HookCall, InstalledPlugin
 from mairust.model.verdict import CONTINUE, Verdict
 from mairust.net.address_guard import AddressPolicy
 from mairust.net.host_resolver import configured_resolver
@@ -73,21 +81,29 @@ class HookRuntime:
         clock: Callable[[], float] = time.monotonic,
         record_batch: int = RECORD_BATCH,
         record_seconds: float = RECORD_SECONDS,
+        role: str = "hooks",
+        secret_values: Callable[[str], dict[str, str]] | None = None,
         transports: Mapping[TransportKind, TransportFactory] | None = None,
     ) -> None:
-        """``transports``: how plugins of each kind other than ``http`` are reached (a kind
-        without one fails its calls, which get the binding's ``on_error`` verdict)."""
+        """``secret_values(plugin)``: a plugin's secrets (read with its bindings) for an http
+        plugin's ``auth_secret``; None: none can be read here. ``transports``: how plugins
+        of each kind other than ``http`` are reached (a kind without one fails its calls,
+        which get the binding's ``on_error`` verdict)."""
         self._factories = dict(transports or {})
+        self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
         self._record_seconds = record_seconds
         self._store = store
         self._client = client
         self._settings = settings
         self._clock = clock
-        self._chain = HookChain(self._call, clock=clock)
+        self._chain = HookChain(self._call, breaker_for=self._new_breaker, clock=clock)
         self._read: dict[HookPoint, tuple[float, list[_Bound]]] = {}
-        self._transports: dict[tuple[str, str], PluginCall] = {}
+        self._transports: dict[tuple[str, str, str | None], PluginCall] = {}
         self._installed: dict[str, InstalledPlugin] = {}
+        self._secret_values = secret_values
+        # The bearer each http plugin is called with, read with the bindings.
+        self._bearers: dict[str, str | None] = {}
         self.calls = 0
         self._unrecorded: list[HookCall] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -192,11 +208,42 @@ class HookRuntime:
         else:
             self.recorded += count
 
-    async def aclose(self) -> None:
-        """Record what is left (at a graceful stop)."""
+    async def flush(self) -> None:
+        """Record what is unrecorded now, and wait for every write in flight."""
         self._flush()
         if self._writes:
             await asyncio.wait(list(self._writes))
+
+    async def aclose(self) -> None:
+        """Record what is left and take back the breaker reports (at a graceful stop)."""
+        await self.flush()
+        try:
+            await asyncio.to_thread(self._store.forget_breakers, self.holder)
+        except StorageUnavailable as error:
+            _log.warning("breaker reports of %s left in the store: %s", self.holder, error)
+
+    def _new_breaker(self, plugin: str) -> CircuitBreaker:
+        return CircuitBreaker(plugin, clock=self._clock, on_change=self._breaker_changed)
+
+    def _breaker_changed(self, breaker: CircuitBreaker) -> None:
+        """Tell the store, in a thread: the call that tripped it does not wait."""
+        state = "closed" if breaker.state is BreakerState.CLOSED else "open"
+        report = BreakerReport(
+            breaker.name,
+            self.holder,
+            state,
+            datetime.now(UTC),
+            breaker.open_seconds,
+            breaker.opened,
+        )
+        write = asyncio.get_running_loop().run_in_executor(None, self._store.report_breaker, report)
+        self._writes.add(write)
+        write.add_done_callback(self._breaker_reported)
+
+    def _breaker_reported(self, write: asyncio.Future[None]) -> None:
+        self._writes.discard(write)
+        if write.exception() is not None:
+            _log.warning("a circuit breaker change not reported: %r", write.exception())
 
     async def _bindings(self, point: HookPoint) -> list[_Bound]:
         read = self._read.get(point)
@@ -204,7 +251,7 @@ class HookRuntime:
         if read is not None and now - read[0] < self._settings.bindings_cache_seconds:
             return read[1]
         try:
-            rows = await asyncio.to_thread(self._store.active_bindings, point.value)
+            rows = await asyncio.to_thread(self._read_bindings, point)
         except StorageUnavailable as error:
             if read is not None:  # what was read last still holds for a store outage
                 _log.warning("hook bindings not read again (%s): using the last ones", error)
@@ -213,6 +260,19 @@ class HookRuntime:
         bound = [self._bound(point, binding, plugin) for binding, plugin in rows]
         self._read[point] = (now, bound)
         return bound
+
+    def _read_bindings(self, point: HookPoint) -> list[tuple[HookBinding, InstalledPlugin]]:
+        """The point's bindings, and the bearer of each http plugin among them (blocking)."""
+        rows = self._store.active_bindings(point.value)
+        for _, plugin in rows:
+            wanted = Manifest.model_validate(plugin.manifest).transport.auth_secret
+            if wanted is None or self._secret_values is None:
+                continue
+            try:
+                self._bearers[plugin.name] = self._secret_values(plugin.name).get(wanted)
+            except MairustError as error:  # unreadable (a key gone): the last one read stands
+                _log.warning("plugin %s: its auth secret cannot be read: %s", plugin.name, error)
+        return rows
 
     def _bound(self, point: HookPoint, binding: HookBinding, plugin: InstalledPlugin) -> _Bound:
         self._installed[plugin.name] = plugin
@@ -237,13 +297,14 @@ class HookRuntime:
         plugin = self._installed.get(binding.plugin)
         if plugin is None:
             raise PluginFailed(f"plugin {binding.plugin} is not installed")
-        key = (plugin.name, plugin.version)
+        bearer = self._bearers.get(plugin.name)
+        key = (plugin.name, plugin.version, bearer)
         transport = self._transports.get(key)
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
             kind = manifest.transport.kind
             if kind is TransportKind.HTTP:
-                transport = HttpPlugin(self._client, manifest.transport.entrypoint)
+                transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
             elif kind in self._factories:
                 transport = self._factories[kind](plugin, manifest)
             else:

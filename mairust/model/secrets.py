@@ -24,7 +24,7 @@ class SecretRef:
     """A secret as the API may show it: which one, what for, since when. No value."""
 
     id: str
-    tenant_id: str
+    tenant_id: str | None  # None: the platform's own (a plugin's)
     purpose: SecretPurpose
     created_at: datetime
 

@@ -1,4 +1,5 @@
-"""``SecretVault``: create, list, delete and (internally) reveal tenants' secrets.
+"""``SecretVault``: create, list, delete and (internally) reveal tenants' secrets, and the
+platform's own (plugin secrets).
 
 The facade the application services call. ``create`` returns a :class:`SecretRef` and
 nothing a caller could read the value back from; ``reveal`` is for the platform's own
@@ -57,6 +58,17 @@ class SecretVault:
         ciphertext = self._keyring.seal(value, _binding(ref))
         self._store.put_secret(SealedSecret(ref, self._keyring.current.key_id, ciphertext))
         log.info("secret %s (%s) created for tenant %s", ref.id, purpose, ref.tenant_id)
+        return ref
+
+    def create_platform(self, purpose: SecretPurpose, value: bytes) -> SecretRef:
+        """Seal and store a secret of the platform's own (no tenant sees it), e.g. one a
+        plugin needs; read back only through :meth:`reveal` with the platform scope."""
+        if not value or len(value) > MAX_SECRET_BYTES:
+            raise InvalidInput(f"a secret is 1 to {MAX_SECRET_BYTES} bytes")
+        ref = SecretRef(new_id(), None, purpose, datetime.now(UTC))
+        ciphertext = self._keyring.seal(value, _binding(ref))
+        self._store.put_secret(SealedSecret(ref, self._keyring.current.key_id, ciphertext))
+        log.info("platform secret %s (%s) created", ref.id, purpose)
         return ref
 
     def reveal(self, scope: Scope, secret_id: str) -> bytes:
@@ -125,4 +137,5 @@ class SecretVault:
 
 
 def _binding(ref: SecretRef) -> SecretBinding:
-    return SecretBinding(ref.id, ref.tenant_id, ref.purpose.value)
+    # The platform's own secrets are bound to "" (no tenant id is empty).
+    return SecretBinding(ref.id, ref.tenant_id or "", ref.purpose.value)

@@ -20,6 +20,7 @@ from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.mailboxes import MailboxService
+from mairust.services.plugin_secrets import PluginSecretService
 from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
 from mairust.services.queue import QueueService
@@ -47,6 +48,7 @@ class Application:
     webhooks: WebhookService
     policy: PolicyService
     plugins: PluginService
+    plugin_secrets: PluginSecretService
 
     @classmethod
     def over(
@@ -113,4 +115,5 @@ class Application:
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
             plugins=PluginService(stores.metadata, audit, clock, hooks, plugin_packages),
+            plugin_secrets=PluginSecretService(stores.metadata, vault, audit, clock),
         )

@@ -2,7 +2,8 @@
 
 Installing reads and checks the plugin's ``plugin.toml`` from a directory on the server and
 binds it at the hook points it declares. A plugin whose configuration does not satisfy its
-manifest's schema is installed switched off and cannot be switched on until it does.
+manifest's schema, or which names secrets (``plugin_secrets``), is installed switched off
+and cannot be switched on until it is configured and its secrets are set.
 Bindings may be added, reordered, put in shadow mode, switched off and removed; a binding
 names a point the plugin declares. Every change is in the audit log. A dry run asks a
 point's plugins about a posted message and stores nothing.
@@ -11,7 +12,7 @@ point's plugins about a posted message and stores nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from jsonschema import Draft202012Validator
 from mairust.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from mairust.hooks.chain import BindingMode, ChainResult
 from mairust.hooks.deployment import PluginPackages
+from mairust.hooks.figures import CallSummary, PluginFigures, plugin_figures, summarise_calls
 from mairust.hooks.manifest import Manifest, TransportKind, load_manifest
 from mairust.hooks.points import POINTS, HookPoint
 from mairust.hooks.runtime import HookRuntime
@@ -30,8 +32,12 @@ from mairust.model.principal import Permission, Principal, Role
 from mairust.model.verdict import VerdictKind
 from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
+from mairust.services.plugin_secrets import missing_secrets
 from mairust.smtp.replies import DISCARDED, reply_for
 from mairust.storage.protocols import PluginStore
+
+# Calls forgotten per transaction by the retention job (a short write lock each).
+_FORGET_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,8 @@ class PluginService:
             name,
             manifest.plugin.version,
             manifest.model_dump(mode="json"),
-            not config_faults(manifest, config),
+            # On only once configured and given the secrets it names.
+            not config_faults(manifest, config) and not manifest.secrets,
             config,
             now,
             now,
@@ -113,11 +120,13 @@ class PluginService:
             if binding.plugin == name and binding.point not in declared:
                 self._store.delete_binding(binding.id)
         faults = config_faults(manifest, current.config)
+        held = self._store.plugin_secrets(name)
+        unset = [secret for secret in manifest.secrets if secret not in held]
         upgraded = self._store.update_plugin(
             name,
             version=manifest.plugin.version,
             manifest=manifest.model_dump(mode="json"),
-            enabled=current.enabled and not faults,
+            enabled=current.enabled and not faults and not unset,
         )
         self._audit.record(
             principal,
@@ -165,6 +174,9 @@ class PluginService:
             )
         if enabled and faults:
             raise InvalidInput(f"plugin {name} needs a configuration first: " + "; ".join(faults))
+        unset = missing_secrets(self._store, current) if enabled else []
+        if unset:
+            raise InvalidInput(f"plugin {name} needs its secrets set first: {', '.join(unset)}")
         changed = self._store.update_plugin(name, enabled=enabled, config=config)
         details: dict[str, Any] = {}
         if enabled is not None:
@@ -243,11 +255,23 @@ class PluginService:
 
     def calls(
         self, principal: Principal, name: str, limit: int = 100, before: str | None = None
-    ) -> list[HookCall]:
-        """The plugin's recorded calls, newest first (its log)."""
+    ) -> tuple[list[HookCall], CallSummary]:
+        """The plugin's recorded calls, newest first (its log), and their summary."""
         _operator(principal)
         self._plugin(name)
-        return self._store.list_hook_calls(name, limit, before)
+        calls = self._store.list_hook_calls(name, limit, before)
+        return calls, summarise_calls(calls)
+
+    def figures(self, principal: Principal, name: str) -> PluginFigures:
+        """The plugin's running totals per point and mode, and its circuit breakers."""
+        _operator(principal)
+        self._plugin(name)
+        return plugin_figures(
+            name,
+            self._store.hook_call_counts(name),
+            self._store.hook_latency_counts(name),
+            self._store.breaker_reports(name),
+        )
 
     # -- dry runs ----------------------------------------------------------------------
     async def dry_run(
@@ -271,6 +295,20 @@ class PluginService:
         if found is None:
             raise NotFound(f"no plugin {name!r}")
         return found
+
+
+def expire_plugin_calls(store: PluginStore, now: datetime, days: float) -> int:
+    """The platform's retention job (no principal): forget plugin calls older than
+    ``days``, in bounded transactions; how many. The running totals are not touched."""
+    if days <= 0:
+        return 0
+    before = now - timedelta(days=days)
+    forgotten = 0
+    while (batch := store.forget_hook_calls(before, _FORGET_BATCH)) > 0:
+        forgotten += batch
+        if batch < _FORGET_BATCH:
+            break
+    return forgotten
 
 
 def config_faults(manifest: Manifest, config: dict[str, Any]) -> list[str]:

@@ -94,16 +94,19 @@ async def envelope_refusal(
     mail_from: str,
     recipients: tuple[str, ...],
     tenants: tuple[str, ...],
+    *,
+    helo: str | None = None,
 ) -> str | None:
     """The refusal the hooks at an envelope command answer, if any: only a refusal applies
-    there (what else a verdict carries belongs to a message). 451 when they cannot decide."""
+    there (what else a verdict carries belongs to a message). 451 when they cannot decide.
+    ``helo``: the name being given now (at ``connect``, before the session has one)."""
     if hooks is None:
         return None
     envelope = Envelope(
         mail_from=mail_from,
         rcpt_tos=recipients,
         received_at=datetime.now(UTC),
-        helo=without_controls(session.host_name or ""),
+        helo=without_controls(session.host_name or "" if helo is None else helo),
         client_ip=client_ip_of(session),
         authenticated_as=session.auth_data if isinstance(session.auth_data, str) else None,
     )

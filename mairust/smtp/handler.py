@@ -28,6 +28,7 @@ from mairust.hooks.points import HookPoint
 from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.modifications import apply_to_envelope, apply_to_headers
+from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.model.verdict import CONTINUE, Verdict, VerdictKind, most_severe
 from mairust.routing.route_cache import RouteCache
@@ -72,7 +73,8 @@ class InboundHandler:
         default_quota_bytes: int = 0,
         hooks: EdgeHooks | None = None,
     ) -> None:
-        """``hooks`` are asked at MAIL, at each RCPT and at the end of DATA (None: none)."""
+        """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
+        DATA (None: none)."""
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
@@ -94,9 +96,34 @@ class InboundHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        # Only here to advertise ENHANCEDSTATUSCODES (RFC 2034): every reply carries one.
+        refusal = await self._connect_refusal(session, hostname)
+        if refusal is not None:
+            # No name kept (nor one from an earlier greeting): MAIL needs a 250 greeting.
+            session.host_name = None
+            return [refusal]
         session.host_name = hostname
+        # Advertises ENHANCEDSTATUSCODES (RFC 2034): every reply carries one.
         return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str
+    ) -> str:
+        refusal = await self._connect_refusal(session, hostname)
+        if refusal is not None:
+            session.host_name = None
+            return refusal
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
+    async def _connect_refusal(self, session: Session, hostname: str) -> str | None:
+        """The ``connect`` hooks, asked once the client has named itself (its address and
+        HELO are what they decide on); only a refusal applies."""
+        refusal = await envelope_refusal(
+            self._hooks, HookPoint.CONNECT, session, "", (), (), helo=hostname
+        )
+        if refusal is None:
+            return None
+        return rejected(refusal, "CONNECT", session, helo=without_controls(hostname))
 
     async def handle_MAIL(
         self,

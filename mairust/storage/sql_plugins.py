@@ -14,13 +14,27 @@ from typing import Any
 import sqlalchemy as sa
 
 from mairust.errors import Conflict, NotFound
+from mairust.model.ids import first_id_at
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
 from mairust.storage.sql_engine import SqlDatabase
-from mairust.storage.sql_schema import domains, hook_bindings, hook_calls, plugins, tenants
+from mairust.storage.sql_hook_figures import SqlHookFigures
+from mairust.storage.sql_schema import (
+    domains,
+    hook_bindings,
+    hook_breakers,
+    hook_call_counts,
+    hook_call_latency,
+    hook_calls,
+    plugin_secrets,
+    plugins,
+    secrets,
+    tenants,
+)
 
 
-class SqlPlugins:
-    """The plugin part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore`."""
+class SqlPlugins(SqlHookFigures):
+    """The plugin part of :class:`~mairust.storage.sql_metadata.SqlMetadataStore` (with
+    the figures kept beside the call log)."""
 
     _db: SqlDatabase
 
@@ -78,6 +92,15 @@ class SqlPlugins:
         with self._db.write() as conn:
             # Bindings first: the cascade is not relied on (SQLite enforces it per connection).
             conn.execute(hook_bindings.delete().where(hook_bindings.c.plugin == name))
+            # Its figures go with it (a new install counts from zero); its call log stays.
+            for figures in (hook_call_counts, hook_call_latency, hook_breakers):
+                conn.execute(figures.delete().where(figures.c.plugin == name))
+            # Its secrets too: the names, then the sealed values they held.
+            held = sa.select(plugin_secrets.c.secret_id).where(plugin_secrets.c.plugin == name)
+            held_ids = list(conn.execute(held).scalars())
+            conn.execute(plugin_secrets.delete().where(plugin_secrets.c.plugin == name))
+            if held_ids:
+                conn.execute(secrets.delete().where(secrets.c.id.in_(held_ids)))
             if conn.execute(plugins.delete().where(plugins.c.name == name)).rowcount != 1:
                 raise NotFound(f"no plugin {name!r}")
 
@@ -183,6 +206,48 @@ class SqlPlugins:
                     for call in calls
                 ],
             )
+            self._add_to_figures(conn, calls)
+
+    def set_plugin_secret(self, plugin: str, name: str, secret_id: str, at: datetime) -> str | None:
+        with self._db.write() as conn:
+            if not conn.execute(sa.select(plugins.c.name).where(plugins.c.name == plugin)).first():
+                raise NotFound(f"no plugin {plugin!r}")
+            where = (plugin_secrets.c.plugin == plugin) & (plugin_secrets.c.name == name)
+            before = conn.execute(sa.select(plugin_secrets.c.secret_id).where(where)).scalar()
+            if before is None:
+                conn.execute(
+                    plugin_secrets.insert().values(
+                        plugin=plugin, name=name, secret_id=secret_id, set_at=at
+                    )
+                )
+                return None
+            changed = plugin_secrets.update().where(where)
+            conn.execute(changed.values(secret_id=secret_id, set_at=at))
+            # The value it held goes with it, in the same transaction.
+            conn.execute(secrets.delete().where(secrets.c.id == before))
+            return str(before)
+
+    def plugin_secrets(self, plugin: str) -> dict[str, tuple[str, datetime]]:
+        query = sa.select(plugin_secrets).where(plugin_secrets.c.plugin == plugin)
+        with self._db.read() as conn:
+            return {row.name: (row.secret_id, row.set_at) for row in conn.execute(query)}
+
+    def delete_plugin_secret(self, plugin: str, name: str) -> None:
+        where = (plugin_secrets.c.plugin == plugin) & (plugin_secrets.c.name == name)
+        with self._db.write() as conn:
+            held = conn.execute(sa.select(plugin_secrets.c.secret_id).where(where)).scalar()
+            if held is None:
+                raise NotFound(f"plugin {plugin!r} has no secret {name!r} set")
+            conn.execute(plugin_secrets.delete().where(where))
+            conn.execute(secrets.delete().where(secrets.c.id == held))
+
+    def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
+        # By id (time-ordered, the primary key): no scan of the log for its dates.
+        below = first_id_at(int(before.timestamp() * 1000))
+        oldest = sa.select(hook_calls.c.id).where(hook_calls.c.id < below).limit(limit)
+        with self._db.write() as conn:
+            gone = conn.execute(hook_calls.delete().where(hook_calls.c.id.in_(oldest)))
+        return int(gone.rowcount)
 
     def list_hook_calls(
         self, plugin: str, limit: int = 100, before: str | None = None

@@ -282,7 +282,8 @@ secrets = sa.Table(
     # Added by 0007: secrets sealed by mairust.secrets (AES-256-GCM, bound to id, tenant and
     # purpose); key_id names the master key that sealed the row, so rotation finds old ones.
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    # Null (0021): the platform's own secret (a plugin's).
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=True),
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("key_id", sa.Text, nullable=False),
     sa.Column("ciphertext", sa.LargeBinary, nullable=False),
@@ -482,4 +483,51 @@ hook_calls = sa.Table(
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("dropped", JsonStrings, nullable=False),
     sa.Index("ix_hook_calls_plugin_id", "plugin", "id"),
+)
+
+# Added by 0020: a plugin's running totals beside its call log, and its circuit breakers.
+hook_call_counts = sa.Table(
+    "hook_call_counts",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("point", sa.Text, primary_key=True),
+    sa.Column("mode", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("verdict", sa.Text, primary_key=True),
+    sa.Column("calls", sa.BigInteger, nullable=False),
+    sa.Column("latency_ms_sum", sa.Float, nullable=False),
+)
+
+hook_call_latency = sa.Table(
+    "hook_call_latency",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("point", sa.Text, primary_key=True),
+    sa.Column("mode", sa.Text, primary_key=True),
+    # The index of the bucket in model.plugins.LATENCY_BUCKETS_MS.
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("calls", sa.BigInteger, nullable=False),
+)
+
+hook_breakers = sa.Table(
+    "hook_breakers",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("open_seconds", sa.Float, nullable=False),
+    sa.Column("times_opened", sa.Integer, nullable=False),
+)
+
+# Added by 0021: which secret row holds each secret a plugin's manifest names.
+plugin_secrets = sa.Table(
+    "plugin_secrets",
+    metadata,
+    sa.Column(
+        "plugin", sa.Text, sa.ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("secret_id", sa.Text, sa.ForeignKey("secrets.id"), nullable=False),
+    sa.Column("set_at", UtcDateTime, nullable=False),
 )

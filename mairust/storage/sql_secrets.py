@@ -26,9 +26,10 @@ class SqlSecrets:
     def put_secret(self, secret: SealedSecret) -> None:
         ref = secret.ref
         with self._db.write() as conn:
-            tenant = conn.execute(sa.select(tenants.c.id).where(tenants.c.id == ref.tenant_id))
-            if tenant.first() is None:
-                raise NotFound(f"no such tenant: {ref.tenant_id}")
+            if ref.tenant_id is not None:  # None: the platform's own
+                owner = sa.select(tenants.c.id).where(tenants.c.id == ref.tenant_id)
+                if conn.execute(owner).first() is None:
+                    raise NotFound(f"no such tenant: {ref.tenant_id}")
             conn.execute(
                 secrets.insert().values(
                     id=ref.id,

@@ -11,8 +11,10 @@ import pytest
 import ray
 
 from actors.indexer import IndexerActor
-from mairust.config import MailboxSettings
+from mairust.config import HooksSettings, MailboxSettings
+from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
+from mairust.model.plugins import HookCall
 from mairust.model.scope import PLATFORM
 from tests.support.stored_entries import deliver
 
@@ -56,6 +58,28 @@ def test_the_retention_loop_purges_expired_junk_by_itself(spawn, world, wait_unt
     assert [entry.id for entry in left] == [kept.id]
     report = ray.get(indexer.retention_loop.remote(), timeout=30)
     assert report is not None and report["restarts"] == 0
+
+
+def test_the_retention_loop_forgets_old_plugin_calls(spawn, world, wait_until):
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    at = datetime.now(UTC)
+    calls = [
+        HookCall(new_id(now_ms - days * 86_400_000), at, "rcpt_to", "p", "enforce", "ok", "", 1.0)
+        for days in (40, 35, 1)
+    ]
+    world.stores.metadata.record_hook_calls(calls)
+    settings = world.settings.model_copy(
+        update={
+            "mailbox": MailboxSettings(expire_interval_seconds=0.5),
+            "hooks": HooksSettings(call_log_days=30),
+        }
+    )
+    indexer = spawn(IndexerActor, settings)
+    wait_until(
+        lambda: ray.get(indexer.stats.remote(), timeout=30)["calls_forgotten"] == 2,
+        what="the two old plugin calls forgotten",
+    )
+    assert [c.id for c in world.stores.metadata.list_hook_calls("p")] == [calls[-1].id]
 
 
 def test_no_retention_loop_when_it_is_turned_off(spawn, world):

@@ -458,11 +458,15 @@ priority = 10
 """
 
 
-def matrix_plugin_dir(base: Path, version: str) -> Path:
-    """A directory holding the matrix plugin's plugin.toml at ``version``."""
-    directory = base / f"{MATRIX_PLUGIN}-{version}"
+def matrix_plugin_dir(base: Path, version: str, secrets: tuple[str, ...] = ()) -> Path:
+    """A directory holding the matrix plugin's plugin.toml at ``version`` (naming
+    ``secrets``: such a plugin installs switched off until they are set)."""
+    directory = base / f"{MATRIX_PLUGIN}-{version}{'-secrets' if secrets else ''}"
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "plugin.toml").write_text(_MATRIX_MANIFEST.format(version=version))
+    manifest = _MATRIX_MANIFEST.format(version=version)
+    if secrets:
+        manifest = f"secrets = {list(secrets)!r}\n".replace("'", '"') + manifest
+    (directory / "plugin.toml").write_text(manifest)
     return directory
 
 
@@ -474,6 +478,7 @@ _PLATFORM_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/hooks"): {"plugin": MATRIX_PLUGIN, "point": "rcpt_to"},
     ("PATCH", "/api/v1/admin/hooks/{binding_id}"): {"priority": 5},
     ("POST", "/api/v1/admin/hooks/{point}/test"): {"rcpt_tos": ["a@example.test"]},
+    ("PUT", "/api/v1/admin/plugins/{name}/secrets/{secret}"): {"value": "s3cret"},
 }
 
 
@@ -485,13 +490,20 @@ async def platform_call(
     body = _PLATFORM_BODIES.get((method, path))
     if not path.startswith("/api/v1/admin/"):
         return re.sub(r"\{[a-z_]+\}", _FAKE_ID, path), body
-    first = matrix_plugin_dir(base, "1.0.0")
+    # The secrets routes act on a secret the plugin names (DELETE: one that is set).
+    secrets = ("api-key",) if "/secrets" in path else ()
+    first = matrix_plugin_dir(base, "1.0.0", secrets)
     if (method, path) == ("POST", "/api/v1/admin/plugins"):
         return path, {"path": str(first)}
     async with world.client(world.tokens["operator"]) as http:
         installed = await http.post("/api/v1/admin/plugins", json={"path": str(first)})
         assert installed.status_code == 201, installed.text
         bindings = (await http.get("/api/v1/admin/hooks")).json()["items"]
+        if method == "DELETE" and secrets:
+            made = await http.put(
+                f"/api/v1/admin/plugins/{MATRIX_PLUGIN}/secrets/api-key", json={"value": "x"}
+            )
+            assert made.status_code == 204, made.text
     [binding] = [b["id"] for b in bindings if b["plugin"] == MATRIX_PLUGIN]
     if path.endswith("/upgrade"):
         body = {"path": str(matrix_plugin_dir(base, "1.1.0"))}
@@ -499,5 +511,6 @@ async def platform_call(
         path.replace("{name}", MATRIX_PLUGIN)
         .replace("{binding_id}", binding)
         .replace("{point}", "rcpt_to")
+        .replace("{secret}", "api-key")
     )
     return concrete, body

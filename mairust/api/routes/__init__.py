@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from mairust.api.routes import (
     access,
     admin_hooks,
+    admin_plugin_secrets,
     directory,
     domain_policy,
     domain_settings,
@@ -37,5 +38,6 @@ api_router.include_router(events.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(domain_policy.router)
 api_router.include_router(admin_hooks.router)
+api_router.include_router(admin_plugin_secrets.router)
 
 __all__ = ["api_router"]

@@ -5,7 +5,6 @@ Routes parse and present; :class:`~mairust.services.plugins.PluginService` decid
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from mairust.api.schemas_plugins import (
     HookCallList,
     HookCallOut,
     PluginChange,
+    PluginFiguresOut,
     PluginInstall,
     PluginList,
     PluginOut,
@@ -126,25 +126,27 @@ def plugin_calls(
     """The plugin's log: each call (point, mode, outcome, verdict, latency, error, what of
     its answer was dropped), newest first, with counts and latency percentiles over the
     page. Calls are recorded in batches, so the newest second may not be here yet."""
-    calls = application.plugins.calls(principal, name, limit, before)
-    latencies = sorted(call.latency_ms for call in calls)
+    calls, summary = application.plugins.calls(principal, name, limit, before)
     return HookCallList(
         items=[HookCallOut.from_call(call) for call in calls],
         next=calls[-1].id if len(calls) == limit else None,
-        summary=CallSummary(
-            calls=len(calls),
-            by_outcome=dict(Counter(call.outcome for call in calls)),
-            by_verdict=dict(Counter(call.verdict for call in calls)),
-            latency_p50_ms=_percentile(latencies, 0.50),
-            latency_p99_ms=_percentile(latencies, 0.99),
-        ),
+        summary=CallSummary.from_summary(summary),
     )
 
 
-def _percentile(ordered: list[float], fraction: float) -> float | None:
-    if not ordered:
-        return None
-    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
+@router.get(
+    "/plugins/{name}/figures",
+    response_model=PluginFiguresOut,
+    summary="A plugin's running totals and circuit breakers",
+)
+def plugin_figures(
+    name: PluginName, principal: PlatformAdmin, application: AppDep
+) -> PluginFiguresOut:
+    """Since the plugin was installed, per hook point and mode: its calls, how they ended,
+    what they answered, their latency (mean, and the buckets the median and the 99th
+    percentile fall in); and which processes shed its calls now, their circuit open after
+    it kept failing. Shadow bindings' figures stand beside the enforced ones."""
+    return PluginFiguresOut.from_figures(application.plugins.figures(principal, name))
 
 
 @router.get("/hooks", response_model=BindingList, summary="List hook bindings")

@@ -6,9 +6,17 @@ Part of :mod:`mairust.storage.protocols`; its docstring says what holds for ever
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
-from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
+from mairust.model.plugins import (
+    BreakerReport,
+    HookBinding,
+    HookCall,
+    HookCallCount,
+    HookLatencyCount,
+    InstalledPlugin,
+)
 
 
 class PluginStore(Protocol):
@@ -65,7 +73,43 @@ class PluginStore(Protocol):
         ...
 
     def record_hook_calls(self, calls: Sequence[HookCall]) -> None:
-        """Append calls (one transaction)."""
+        """Append calls and add them to the running totals (one transaction)."""
+        ...
+
+    def hook_call_counts(self, plugin: str | None = None) -> list[HookCallCount]:
+        """The running totals by plugin, point, mode, outcome and verdict."""
+        ...
+
+    def hook_latency_counts(self, plugin: str | None = None) -> list[HookLatencyCount]:
+        """The latency histogram by plugin, point and mode (per bucket, not cumulative)."""
+        ...
+
+    def report_breaker(self, report: BreakerReport) -> None:
+        """Keep what one process says of a plugin's breaker (in place of what it said)."""
+        ...
+
+    def forget_breakers(self, holder: str) -> None:
+        """A process that stops takes its breaker reports with it."""
+        ...
+
+    def breaker_reports(self, plugin: str | None = None) -> list[BreakerReport]: ...
+
+    def set_plugin_secret(self, plugin: str, name: str, secret_id: str, at: datetime) -> str | None:
+        """Name ``secret_id`` (a sealed platform secret) as the plugin's ``name``; the
+        secret it held before is deleted with the change (its id returned). NotFound if
+        the plugin is not installed."""
+        ...
+
+    def plugin_secrets(self, plugin: str) -> dict[str, tuple[str, datetime]]:
+        """The plugin's secrets set: name → (secret id, when set)."""
+        ...
+
+    def delete_plugin_secret(self, plugin: str, name: str) -> None:
+        """The name and the sealed value it held; NotFound if not set."""
+        ...
+
+    def forget_hook_calls(self, before: datetime, limit: int = 5000) -> int:
+        """Delete up to ``limit`` of the oldest calls made before ``before``; how many."""
         ...
 
     def list_hook_calls(

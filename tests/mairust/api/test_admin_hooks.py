@@ -4,8 +4,12 @@ uninstall."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from mairust.model.plugins import BreakerReport, HookCall
 from tests.mairust.api.conftest import SECOND_SETTINGS
 from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
 from tests.support.hook_plugin_service import SPAM_REPLY, rule_plugin
@@ -125,6 +129,41 @@ async def test_post_receive_cannot_be_dry_run(client, expect_problem):
         await client.post(f"{HOOKS}/post_receive/test", json={"rcpt_tos": ["a@example.test"]}),
         422,
     )
+
+
+async def test_figures_add_up_the_calls_and_show_who_sheds_the_plugin(
+    client, stores, tmp_path: Path, expect_problem
+):
+    await client.post(PLUGINS, json={"path": str(matrix_plugin_dir(tmp_path, "1.0.0"))})
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    stores.metadata.record_hook_calls(
+        [
+            HookCall(f"f{n}", at, "rcpt_to", MATRIX_PLUGIN, mode, outcome, verdict, latency)
+            for n, (mode, outcome, verdict, latency) in enumerate(
+                [
+                    ("enforce", "answered", "reject", 3.0),
+                    ("enforce", "answered", "continue", 4.0),
+                    ("enforce", "error", "tempfail", 40.0),
+                    ("shadow", "answered", "reject", 1.0),
+                ]
+            )
+        ]
+    )
+    stores.metadata.report_breaker(BreakerReport(MATRIX_PLUGIN, "smtp@h:1", "open", at, 30.0, 1))
+    answer = await client.get(f"{PLUGINS}/{MATRIX_PLUGIN}/figures")
+    assert answer.status_code == 200, answer.text
+    figures = answer.json()
+    enforce, shadow = figures["points"]
+    assert (enforce["point"], enforce["mode"], enforce["calls"]) == ("rcpt_to", "enforce", 3)
+    assert enforce["by_outcome"] == {"answered": 2, "error": 1}
+    assert enforce["by_verdict"] == {"reject": 1, "continue": 1, "tempfail": 1}
+    assert enforce["latency_mean_ms"] == pytest.approx(15.67)
+    assert (enforce["latency_p50_at_most_ms"], enforce["latency_p99_at_most_ms"]) == (5.0, 50.0)
+    assert (shadow["mode"], shadow["calls"], shadow["by_verdict"]) == ("shadow", 1, {"reject": 1})
+    [breaker] = figures["breakers"]
+    assert (breaker["holder"], breaker["state"], figures["shed_by"]) == ("smtp@h:1", "open", 1)
+    assert breaker["trial_after"].startswith("2026-11-30T12:00:30")
+    expect_problem(await client.get(f"{PLUGINS}/missing/figures"), 404)
 
 
 async def test_a_serve_plugin_installs_over_the_api(client):

@@ -5,14 +5,27 @@ configuration is one clear line and exit code 1."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cluster.cli import app
+from mairust.cli import plugins as plugin_commands
+from mairust.cli.options import opened_stores
+from mairust.config import Settings
+from mairust.model.plugins import BreakerReport, HookCall
 from tests.support.bola import MATRIX_PLUGIN, matrix_plugin_dir
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands' console was sized when it was imported (by the terminal of the test
+    run, 80 columns in CI): give the tables room, as COLUMNS=200 does for a fresh one."""
+    monkeypatch.setattr(plugin_commands.console, "width", 200)
 
 
 def run(data_dir: Path, *args: str, code: int = 0) -> str:
@@ -57,3 +70,51 @@ def test_mistakes_are_one_clear_line(tmp_path: Path) -> None:
     wrong_point = run(data, "hook", "bind", MATRIX_PLUGIN, "pre_receive", code=1)
     assert "does not declare the pre_receive hook" in wrong_point
     assert "no plugin 'ghost'" in run(data, "plugin", "enable", "ghost", code=1)
+
+
+def test_figures_show_the_calls_and_the_circuit(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(data, "plugin", "install", str(matrix_plugin_dir(tmp_path, "1.0.0")))
+    assert "circuit breakers: none has opened" in run(data, "plugin", "figures", MATRIX_PLUGIN)
+    settings = Settings(data_dir=data)
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with opened_stores(settings) as stores:
+        stores.metadata.record_hook_calls(
+            [HookCall("c1", at, "rcpt_to", MATRIX_PLUGIN, "enforce", "answered", "reject", 3.0)]
+        )
+        stores.metadata.report_breaker(
+            BreakerReport(MATRIX_PLUGIN, "smtp@h:1", "open", at, 30.0, 2)
+        )
+    shown = run(data, "plugin", "figures", MATRIX_PLUGIN)
+    cells = " ".join(re.sub(r"[\u2500-\u257f]", " ", shown).split())  # no box drawing
+    assert "rcpt_to enforce 1 answered 1 reject 1 3 5 5" in cells
+    assert "circuit in smtp@h:1: open since 2026-11-30T12:00:00+00:00" in shown
+    assert "one trial call after 12:00:30 (opened 2 times)" in shown
+    assert "no plugin 'ghost'" in run(data, "plugin", "figures", "ghost", code=1)
+
+
+def test_secrets_are_set_from_stdin_listed_by_name_and_deleted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    directory = matrix_plugin_dir(tmp_path, "1.0.0", ("api-key",))
+    assert "installed OFF" in run(data, "plugin", "install", str(directory))
+
+    def secret(*args: str, stdin: str | None = None, code: int = 0) -> str:
+        result = runner.invoke(
+            app,
+            ["plugin", "secret", *args, "--data-dir", str(data)],
+            input=stdin,
+            env={"COLUMNS": "200"},
+        )
+        assert result.exit_code == code, result.output
+        return " ".join(result.output.split())
+
+    assert "api-key │ no" in secret("list", MATRIX_PLUGIN)
+    assert "secret api-key set" in secret("set", MATRIX_PLUGIN, "api-key", stdin="sk-cli\n")
+    listed = secret("list", MATRIX_PLUGIN)
+    assert "api-key │ yes" in listed and "sk-cli" not in listed
+    assert "enabled" in run(data, "plugin", "enable", MATRIX_PLUGIN)
+    assert "does not name a secret 'x'" in secret("set", MATRIX_PLUGIN, "x", stdin="v", code=1)
+    assert "empty" in secret("set", MATRIX_PLUGIN, "api-key", stdin="", code=1)
+    assert "secret api-key deleted" in secret("delete", MATRIX_PLUGIN, "api-key")
+    listed = run(data, "plugin", "list")  # it needs the secret: off again
+    assert f"{MATRIX_PLUGIN} │ 1.0.0 │ no │" in listed

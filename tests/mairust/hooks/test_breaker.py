@@ -50,3 +50,28 @@ def test_a_breaker_needs_sane_limits() -> None:
         CircuitBreaker("p", failures_to_open=0)
     with pytest.raises(ValueError):
         CircuitBreaker("p", open_seconds=0)
+
+
+def test_each_opening_and_closing_is_told_and_nothing_else() -> None:
+    clock = Clock()
+    told: list[BreakerState] = []
+    breaker = CircuitBreaker(
+        "p",
+        failures_to_open=2,
+        open_seconds=10,
+        clock=clock,
+        on_change=lambda b: told.append(b.state),
+    )
+    breaker.succeeded()  # closed stays closed: nothing to tell
+    breaker.failed()
+    assert told == []
+    breaker.failed()
+    assert told == [BreakerState.OPEN]
+    clock.now += 10
+    assert breaker.allows()
+    breaker.failed()  # a failed trial: open again, told again
+    clock.now += 10
+    assert breaker.allows()
+    breaker.succeeded()
+    assert told == [BreakerState.OPEN, BreakerState.OPEN, BreakerState.CLOSED]
+    assert breaker.open_seconds == 10

@@ -116,6 +116,10 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
             ('on_error = "tempfail"', 'on_error = "explode"'),
             "timeouts.on_error: 'explode' is not one of",
         ),
+        (
+            ('kind = "http"', 'kind = "http"\nauth_secret = "nowhere"'),
+            "transport.auth_secret: 'nowhere' is not one of its secrets",
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_key(change: tuple[str, str], fault: str) -> None:

@@ -219,6 +219,69 @@ async def test_calls_are_recorded_in_batches_off_the_path(stores, tmp_path):
         assert [c.id for c in newest_first + older] == sorted(
             (c.id for c in stores.metadata.list_hook_calls("rules")), reverse=True
         )
+        # The running totals grew in the same transactions as the log.
+        [total] = stores.metadata.hook_call_counts("rules")
+        assert (total.point, total.outcome, total.verdict, total.calls) == (
+            "pre_receive",
+            "answered",
+            "reject",
+            6,
+        )
+
+
+async def test_a_plugin_that_keeps_failing_is_reported_shed_until_it_answers(stores, tmp_path):
+    with http_sink(default=Reply(500, b"down")) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        clock = Clock()
+        hooks = runtime(stores, clock)
+        for _ in range(5):  # the breaker's default: open after 5 failures in a row
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        await hooks.flush()
+        [report] = stores.metadata.breaker_reports("rules")
+        assert (report.holder, report.state, report.times_opened) == (hooks.holder, "open", 1)
+        assert hooks.holder.startswith("hooks@") and report.open_seconds == 30.0
+        shed = await hooks.run(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE)
+        assert shed.records[0].outcome is Outcome.SHED and len(plugin.requests) == 5
+        plugin.default = Reply(200, REJECT)
+        clock.now += 30  # its trial call answers: closed again, and said so
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        await hooks.flush()
+        [report] = stores.metadata.breaker_reports("rules")
+        assert (report.state, report.times_opened) == ("closed", 1)
+        await hooks.aclose()  # a graceful stop takes its reports back
+        assert stores.metadata.breaker_reports("rules") == []
+
+
+async def test_an_http_plugin_is_called_with_its_auth_secret_as_bearer(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        directory = tmp_path / "authed"
+        directory.mkdir()
+        manifest = MANIFEST.format(name="authed", url=plugin.url()).replace(
+            f'entrypoint = "{plugin.url()}"',
+            f'entrypoint = "{plugin.url()}"\nauth_secret = "token"',
+        )
+        (directory / "plugin.toml").write_text('secrets = ["token"]\n' + manifest)
+        application = Application.over(stores, (b"k" * 32,))
+        application.plugins.install(ADMIN, str(directory))
+        stores.metadata.update_plugin("authed", enabled=True)
+        values = {"authed": {"token": "first"}}
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        clock = Clock()
+        hooks = HookRuntime(
+            stores.metadata,
+            client,
+            HooksSettings(bindings_cache_seconds=5.0),
+            clock=clock,
+            secret_values=lambda name: values[name],
+        )
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        values["authed"] = {"token": "second"}  # set anew: in use once bindings are read
+        clock.now += 5
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert [r.headers.get("authorization") for r in plugin.requests] == [
+            "Bearer first",
+            "Bearer second",
+        ]
 
 
 async def test_a_serve_plugin_is_reached_through_the_injected_transport(stores, tmp_path):

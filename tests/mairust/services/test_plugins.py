@@ -4,6 +4,7 @@ declared points only; the platform admin only; audited."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,12 @@ from mairust.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mairust.hooks.chain import BindingMode
 from mairust.hooks.manifest import ManifestError
 from mairust.hooks.points import HookPoint
+from mairust.model.ids import new_id
+from mairust.model.plugins import HookCall
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
-from mairust.services.plugins import NewBinding
+from mairust.services import plugins
+from mairust.services.plugins import NewBinding, expire_plugin_calls
 from tests.mairust.services.conftest import ADMIN
 
 MANIFEST = """
@@ -142,6 +146,23 @@ def test_only_the_platform_admin(application, tenants, tmp_path):
     ):
         with pytest.raises(Forbidden):
             call()
+
+
+def test_the_retention_job_forgets_old_calls_in_batches(stores, monkeypatch):
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    now_ms = int(now.timestamp() * 1000)
+    days_ago = now_ms - 40 * 86_400_000
+    old = [
+        HookCall(new_id(days_ago + n), now, "rcpt_to", "p", "enforce", "ok", "", 1.0)
+        for n in range(7)
+    ]
+    fresh = HookCall(new_id(now_ms), now, "rcpt_to", "p", "enforce", "ok", "", 1.0)
+    stores.metadata.record_hook_calls([*old, fresh])
+    assert expire_plugin_calls(stores.metadata, now, days=0) == 0  # 0 days: kept for ever
+    monkeypatch.setattr(plugins, "_FORGET_BATCH", 3)  # 3 + 3 + 1: three transactions
+    assert expire_plugin_calls(stores.metadata, now, days=30) == 7
+    assert [c.id for c in stores.metadata.list_hook_calls("p")] == [fresh.id]
+    assert expire_plugin_calls(stores.metadata, now, days=30) == 0
 
 
 def test_a_serve_plugin_keeps_its_code_under_the_data_dir(stores, tmp_path):

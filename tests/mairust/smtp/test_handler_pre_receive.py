@@ -1,6 +1,7 @@
 """The SMTP edge's hook points over a real loopback server: the end of DATA as named steps
 (check, pre_receive, stamp, spool) — what a ``pre_receive`` verdict does to the reply, what
-is stored, how its modifications are applied in one place — and refusals at MAIL and RCPT."""
+is stored, how its modifications are applied in one place — and refusals at HELO/EHLO
+(``connect``), MAIL and RCPT."""
 
 from __future__ import annotations
 
@@ -208,12 +209,70 @@ async def test_mail_and_rcpt_hooks_refuse_before_any_data(start_mta: StartMta, r
     assert replies_seen[4].startswith("250 2.1.5")
     points = [(p, e.mail_from, e.rcpt_tos) for p, e, _ in rules.seen]
     assert points == [
+        (HookPoint.CONNECT, "", ()),
         (HookPoint.MAIL_FROM, "blocked@remote.test", ()),
         (HookPoint.MAIL_FROM, SENDER, ()),
         (HookPoint.RCPT_TO, SENDER, (BOB,)),
         (HookPoint.RCPT_TO, SENDER, (ALICE,)),
     ]
     assert all(len(tenants) == 1 for p, _, tenants in rules.seen if p is HookPoint.RCPT_TO)
+
+
+class ConnectRules:
+    """Refuses clients that call themselves ``spam.test`` at ``connect``."""
+
+    def __init__(self) -> None:
+        self.seen: list[Envelope] = []
+
+    async def decide(
+        self,
+        point: HookPoint,
+        envelope: Envelope,
+        message: bytes | None,
+        tenants: Collection[str],
+    ) -> Verdict:
+        if point is not HookPoint.CONNECT:
+            return CONTINUE
+        self.seen.append(envelope)
+        if envelope.helo == "spam.test":
+            return Verdict(VerdictKind.REJECT, "connect-rules", reply="554 5.7.1 Go away")
+        return CONTINUE
+
+
+async def test_connect_hooks_decide_on_the_clients_address_and_name(
+    start_mta: StartMta, raw_client
+):
+    rules = ConnectRules()
+    mta = await start_mta(hooks=rules)
+
+    def dialog():
+        client = raw_client(mta.port)
+        return client.dialog(
+            [
+                "EHLO spam.test",
+                f"MAIL FROM:<{SENDER}>",
+                "HELO spam.test",
+                "EHLO good.test",
+                f"MAIL FROM:<{SENDER}>",
+                "EHLO spam.test",  # a refused greeting takes back the name given before
+                f"MAIL FROM:<{SENDER}>",
+            ]
+        )
+
+    answers = await asyncio.to_thread(dialog)
+    assert answers[0] == "554 5.7.1 Go away"
+    assert answers[1].startswith("503 ")  # no greeting was answered 250: no mail
+    assert answers[2] == "554 5.7.1 Go away"
+    assert answers[3].startswith("250")
+    assert answers[4].startswith("250 2.1.0")
+    assert answers[5] == "554 5.7.1 Go away"
+    assert answers[6].startswith("503 ")
+    assert [(e.helo, e.client_ip, e.mail_from, e.rcpt_tos) for e in rules.seen] == [
+        ("spam.test", "127.0.0.1", "", ()),
+        ("spam.test", "127.0.0.1", "", ()),
+        ("good.test", "127.0.0.1", "", ()),
+        ("spam.test", "127.0.0.1", "", ()),
+    ]
 
 
 class Points:
