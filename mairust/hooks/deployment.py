@@ -107,18 +107,20 @@ class PluginPackages:
         return self.root / name / version
 
     def keep(self, name: str, version: str, source: Path) -> Path:
-        """Copies the package in ``source`` (caches, VCS data and tests left out)."""
-        size = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
-        if size > MAX_PACKAGE_BYTES:
-            raise InvalidInput(
-                f"the plugin package in {source} holds {size} bytes (at most {MAX_PACKAGE_BYTES})"
-            )
+        """Copies the package in ``source`` (caches, VCS data, virtual environments and
+        tests left out); InvalidInput when what is copied is larger than a package may be."""
         target = self.path(name, version)
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source, target, ignore=_SKIPPED)
         os.utime(target)  # stored now (copytree gives it the source's times)
+        size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+        if size > MAX_PACKAGE_BYTES:
+            shutil.rmtree(target, ignore_errors=True)
+            raise InvalidInput(
+                f"the plugin package in {source} holds {size} bytes (at most {MAX_PACKAGE_BYTES})"
+            )
         return target
 
     def versions(self, name: str) -> list[str]:

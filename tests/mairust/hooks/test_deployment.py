@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mairust.config import Settings
+from mairust.errors import InvalidInput
 from mairust.hooks.deployment import (
     PluginApp,
     PluginPackages,
@@ -196,3 +197,22 @@ def test_a_fresh_package_of_a_plugin_not_yet_recorded_is_left_alone(
         stores.metadata, packages, RecordingDeployer(), orphan_grace_seconds=0
     ).reconcile()
     assert packages.names() == []
+
+
+def test_a_package_is_copied_without_caches_and_within_its_size(
+    packages: PluginPackages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source"
+    (source / "__pycache__").mkdir(parents=True)
+    (source / "__pycache__" / "plugin.cpython-311.pyc").write_bytes(b"x" * 5000)
+    (source / ".git").mkdir()
+    (source / ".git" / "HEAD").write_bytes(b"x" * 5000)
+    (source / "plugin.py").write_text("plugin = None\n")
+    monkeypatch.setattr("mairust.hooks.deployment.MAX_PACKAGE_BYTES", 1000)
+    kept = packages.keep("small", "1.0.0", source)  # the caches alone are above the limit
+    assert sorted(p.name for p in kept.iterdir()) == ["plugin.py"]
+
+    (source / "data.bin").write_bytes(b"x" * 2000)
+    with pytest.raises(InvalidInput, match="holds 2014 bytes"):
+        packages.keep("small", "1.0.1", source)
+    assert packages.versions("small") == ["1.0.0"]
