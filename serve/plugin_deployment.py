@@ -1,7 +1,8 @@
 """Serve plugins: each one its own Ray Serve application, and the deployer that runs them.
 
 A replica loads the plugin's SDK ``Plugin`` from its stored package and answers hook
-requests in batches (``@serve.batch``): a burst of calls becomes a few calls of the
+requests in batches: each caller sends what it has in one Serve call (``many``), and the
+requests of all callers meet in ``@serve.batch``, so a burst becomes a few calls of the
 plugin's batch, never one Serve round per message (DESIGN §7). Requests and answers cross
 as JSON text (the wire models), so a replica depends on the wire version, not on pickled
 classes. The plugin's configuration is Serve's ``user_config`` (``reconfigure``). Each
@@ -54,6 +55,11 @@ class PluginReplica:
         """``{"response": HookResponse JSON}`` or ``{"error": what went wrong}``."""
         answer: dict[str, str] = await self._batched(request)
         return answer
+
+    async def many(self, requests: list[str]) -> list[dict[str, str]]:
+        """A caller's batch (``serve.plugin_transport`` sends one per event-loop turn); its
+        requests join the replica's batches with those of the other callers."""
+        return list(await asyncio.gather(*(self._batched(request) for request in requests)))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _batched(self, requests: list[str]) -> list[dict[str, str]]:

@@ -113,7 +113,9 @@ class Autoscaling(_Strict):
     # Requests a replica holds at once (batches are cut from these).
     max_ongoing_requests: int = Field(64, ge=1, le=10_000)
     max_batch_size: int = Field(32, ge=1, le=1000)
-    batch_wait_ms: float = Field(2.0, ge=0, le=1000)
+    # How long a replica's batch waits to fill; 0: it takes what is there (each caller
+    # sends a batch already, and a lone request waits for nothing).
+    batch_wait_ms: float = Field(0.0, ge=0, le=1000)
 
 
 class Resources(_Strict):

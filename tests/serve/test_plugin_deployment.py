@@ -112,10 +112,25 @@ def test_a_burst_is_answered_in_batches(
             return [tag for answer in answers for tag in answer.tags]
 
         assert asyncio.run(burst()) == ["seen"] * 40
+        assert call.calls == 1  # one Serve call carried the 40 requests
         stats = asyncio.run(replica_stats("slow"))
         assert stats["requests"] == 40
-        # 40 calls at once, at most 16 a batch: at least 3 batches, far fewer than 40.
+        # At most 16 a batch of the plugin: at least 3 batches, far fewer than 40.
         assert 3 <= stats["batches"] <= 10, stats
+
+        # Several callers (front-ends) at once: their requests meet in the replica's batches.
+        callers = [ServePlugin("slow") for _ in range(8)]
+
+        async def from_everyone() -> int:
+            answers = await asyncio.gather(
+                *(caller(BINDING, request()) for caller in callers for _ in range(5))
+            )
+            return len(answers)
+
+        assert asyncio.run(from_everyone()) == 40
+        after = asyncio.run(replica_stats("slow"))
+        assert after["requests"] == 80
+        assert after["batches"] - stats["batches"] < 8, after  # fewer than one per caller
     finally:
         deployer.remove("slow")
 
@@ -156,14 +171,15 @@ def test_a_burst_scales_the_plugin_up_and_back_down(
     deployer.deploy(app)
     try:
         assert replicas("slow") == 1
-        call = ServePlugin("slow")
+        # Eight front-ends, each with a call out: eight ongoing requests for one replica.
+        callers = [ServePlugin("slow") for _ in range(8)]
 
         async def burst_until_scaled(limit: float) -> int:
             """Keeps 8 calls in flight until a second replica runs (or ``limit`` s)."""
             ends = time.monotonic() + limit
             peak = 1
             while time.monotonic() < ends and peak < 2:
-                await asyncio.gather(*(call(BINDING, request()) for _ in range(8)))
+                await asyncio.gather(*(caller(BINDING, request()) for caller in callers))
                 peak = max(peak, replicas("slow"))
             return peak
 
