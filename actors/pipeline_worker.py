@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from functools import partial
 
 import ray
 
 from mairust.config import Settings
+from mairust.hooks.manifest import TransportKind
+from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.queue import QueueItem
+from mairust.pipeline.hook_loop import DeliveryHooks
 from mairust.pipeline.runner import BatchReport, PipelineRunner
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
+from mairust.services.plugin_secrets import plugin_secret_values
 from mairust.storage.factory import open_stores
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -25,9 +33,27 @@ class PipelineWorker:
         # rises (an unprivileged process cannot lower it again), so add the difference.
         wanted = settings.cluster.pipeline_worker_nice
         os.nice(max(0, wanted - os.nice(0)))
+        self._settings = settings
         self._stores = open_stores(settings.storage)
-        self._runner = PipelineRunner(self._stores, settings.queue)
+        # The pre_delivery point: its runtime (and HTTP client) is built on first need,
+        # only once a pre_delivery binding exists; until then it costs a cached look-up.
+        self._hooks = DeliveryHooks(self._stores.metadata, settings.hooks, self._hook_runtime)
+
+        self._runner = PipelineRunner(self._stores, settings.queue, hooks=self._hooks)
         _log.info("pipeline worker ready (pid %d)", os.getpid())
+
+    def _hook_runtime(self) -> HookRuntime:
+        """Made on first need, so a node without pre_delivery bindings never loads the
+        secrets key nor opens an HTTP client here."""
+        vault = SecretVault(self._stores.metadata, load_keyring(self._settings))
+        return HookRuntime(
+            self._stores.metadata,
+            hook_client(self._settings),
+            self._settings.hooks,
+            role="pipeline",
+            secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
+            transports={TransportKind.SERVE: serve_transport},
+        )
 
     def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:
         return self._runner.process(items, owner)

@@ -1,6 +1,7 @@
-"""Webhook actor: publishes the event log to the webhook outbox and delivers the outbox.
+"""Webhook actor: publishes the event log to the webhook outbox and delivers the outbox,
+and runs the asynchronous hook jobs (the other durable outbox of outgoing calls).
 
-Two loops, each under a Supervisor (a store that is down is an ordinary wait; any other
+Three loops, each under a Supervisor (a store that is down is an ordinary wait; any other
 error restarts the loop with backoff; a loop that keeps failing exits the actor, and Ray
 restarts it):
 
@@ -9,9 +10,13 @@ restarts it):
   seconds or at once while there is more, and nudges the delivery loop when it did;
 - the delivery loop (:class:`mairust.webhooks.delivery.WebhookDeliveryLoop`) sends what is
   due through the one outgoing HTTP client, signed with the endpoint's secret from the
-  secret vault (read in the delivery's own tenant).
+  secret vault (read in the delivery's own tenant);
+- the hook job loop (:class:`mairust.hooks.jobs.HookJobLoop`) calls the plugins bound at
+  ``post_receive`` for the jobs the pipeline made, through the hook runtime's transports,
+  and applies their verdicts (``hooks.job_poll_interval``).
 
-Idle, each loop makes one small query per ``webhooks.poll_interval`` seconds.
+Idle, the webhook loops make one small query per ``webhooks.poll_interval`` seconds, the
+hook job loop two per ``hooks.job_poll_interval``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import contextlib
 import hashlib
 import logging
 import platform
+from functools import partial
 from typing import Any
 
 import ray
@@ -28,14 +34,20 @@ import ray
 from actors.supervised import loop_report, start_supervised
 from mairust.config import Settings
 from mairust.errors import MairustError
+from mairust.hooks.callbacks import CallbackTokens
+from mairust.hooks.jobs import HookJobLoop, JobPolicy, callback_urls
+from mairust.hooks.manifest import TransportKind
+from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.scope import TenantScope
 from mairust.net.host_resolver import configured_resolver
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
+from mairust.services.plugin_secrets import plugin_secret_values
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 from mairust.webhooks.delivery import DeliveryPolicy, WebhookDeliveryLoop, safe_client
 from mairust.webhooks.events import publish_pending_events
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -44,10 +56,10 @@ DRAIN_BACKOFF = Backoff(give_up_after=8)
 DRAIN_PAGE = 200
 
 
-def webhook_identity(settings: Settings) -> str:
-    """The delivery loop's name across restarts: node name + data dir (as the dispatcher)."""
+def webhook_identity(settings: Settings, kind: str = "webhooks") -> str:
+    """A loop's name across restarts: node name + data dir (as the dispatcher)."""
     digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
-    return f"webhooks@{platform.node() or 'localhost'}:{digest}"
+    return f"{kind}@{platform.node() or 'localhost'}:{digest}"
 
 
 class WebhookHost:
@@ -57,7 +69,8 @@ class WebhookHost:
     async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]
         logging.basicConfig(level=settings.log_level)
         self._stores = open_stores(settings.storage)
-        vault = SecretVault(self._stores.metadata, load_keyring(settings))
+        keyring = load_keyring(settings)
+        vault = SecretVault(self._stores.metadata, keyring)
 
         def secret_for(tenant_id: str, secret_id: str) -> str:
             return vault.reveal(TenantScope(tenant_id), secret_id).decode()
@@ -76,7 +89,31 @@ class WebhookHost:
         self._wake = asyncio.Event()
         self._drain = Supervisor(DRAIN_LOOP, self._run_drain, DRAIN_BACKOFF)
         self._deliver = self._delivery.supervisor()
-        self._tasks = [start_supervised(self._drain), start_supervised(self._deliver)]
+        self._plugin_client = hook_client(settings)
+        self._hooks = HookRuntime(
+            self._stores.metadata,
+            self._plugin_client,
+            settings.hooks,
+            role="hookjobs",
+            secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
+            transports={TransportKind.SERVE: serve_transport},
+        )
+        self._jobs = HookJobLoop(
+            self._stores.metadata,
+            self._stores.blobs,
+            self._hooks,
+            # The API checks the callbacks with tokens keyed the same way.
+            CallbackTokens.from_digest_keys(keyring.token_digest_keys()),
+            webhook_identity(settings, "hookjobs"),
+            callback_urls(settings.hooks.callback_base_url, settings.api.host, settings.api.port),
+            JobPolicy.from_settings(settings.hooks),
+        )
+        self._run_jobs = self._jobs.supervisor()
+        self._tasks = [
+            start_supervised(self._drain),
+            start_supervised(self._deliver),
+            start_supervised(self._run_jobs),
+        ]
 
     async def _run_drain(self) -> None:
         metadata = self._stores.metadata
@@ -109,18 +146,24 @@ class WebhookHost:
             "delivery_rounds": self._delivery.rounds,
             "drain": loop_report(self._drain.state),
             "delivery": loop_report(self._deliver.state),
+            "hook_job_rounds": self._jobs.rounds,
+            "hook_jobs": loop_report(self._run_jobs.state),
         }
 
     async def stop(self) -> None:
         self._drain.stop()
         self._deliver.stop()
         self._delivery.stop()
+        self._run_jobs.stop()
+        self._jobs.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._hooks.aclose()  # the calls not yet recorded
         await self._client.aclose()
+        await self._plugin_client.aclose()
         self._stores.close()
 
 

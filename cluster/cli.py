@@ -16,6 +16,7 @@ from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.plugin_secrets import secret_app
 from mairust.cli.plugins import hook_app, plugin_app
+from mairust.cli.quarantine import quarantine_app
 from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
@@ -45,6 +46,7 @@ app.add_typer(mailbox_app, name="mailbox")
 plugin_app.add_typer(secret_app, name="secret")
 app.add_typer(plugin_app, name="plugin")
 app.add_typer(hook_app, name="hook")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console(soft_wrap=True)
 
 

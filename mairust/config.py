@@ -266,6 +266,20 @@ class HooksSettings(_Section):
     # Days a plugin call stays in its log (the running totals stay whole); purged by the
     # retention loop every mailbox.expire_interval_seconds. 0: kept for ever.
     call_log_days: float = Field(30.0, ge=0)
+    # post_receive bindings run as durable jobs after the 250: how often an idle job loop
+    # looks for due jobs, how often a failing call is tried (backoff from the base, doubled
+    # each time, capped), how long a leased job is held before another loop may take it,
+    # and how long a plugin that answered "pending" has to call back.
+    job_poll_interval: float = Field(1.0, gt=0)
+    job_max_attempts: int = Field(5, ge=1)
+    job_retry_base_seconds: float = Field(10.0, gt=0)
+    job_retry_max_seconds: float = Field(3600.0, gt=0)
+    job_lease_seconds: float = Field(60.0, gt=0)
+    job_batch_size: int = Field(16, ge=1, le=1000)
+    callback_token_seconds: float = Field(3600.0, gt=0)
+    # The API's address as plugins reach it, for the callback URL; empty: the API's own
+    # host and port (http://api.host:api.port).
+    callback_base_url: str = ""
 
 
 class Settings(BaseSettings):

@@ -27,7 +27,10 @@ class RecordType(enum.StrEnum):
     TRANSIENT_FAILURE = "TransientFailure"
     BOUNCE = "Bounce"
     EXPIRATION = "Expiration"
-    # Hook verdicts join here when the hook issue lands (one member per verdict record).
+    # A pre_delivery hook's discard: the row ends without an entry, never silently.
+    DISCARD = "Discard"
+    # A held (quarantined) entry released to its folder: plugins may learn from it.
+    QUARANTINE_RELEASED = "QuarantineReleased"
 
 
 class WebhookType(enum.StrEnum):
@@ -40,6 +43,8 @@ class WebhookType(enum.StrEnum):
     DEFERRED = "message.deferred"
     BOUNCED = "message.bounced"
     EXPIRED = "message.expired"
+    DISCARDED = "message.discarded"
+    QUARANTINE_RELEASED = "quarantine.released"
 
 
 WEBHOOK_TYPES: Mapping[RecordType, WebhookType] = {
@@ -49,6 +54,8 @@ WEBHOOK_TYPES: Mapping[RecordType, WebhookType] = {
     RecordType.TRANSIENT_FAILURE: WebhookType.DEFERRED,
     RecordType.BOUNCE: WebhookType.BOUNCED,
     RecordType.EXPIRATION: WebhookType.EXPIRED,
+    RecordType.DISCARD: WebhookType.DISCARDED,
+    RecordType.QUARANTINE_RELEASED: WebhookType.QUARANTINE_RELEASED,
 }
 WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(WebhookType)
 

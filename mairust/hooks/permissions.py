@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from mairust.errors import InvalidInput
+from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookResponse
 from mairust.model.address import normalize_address
 from mairust.model.annotations import Annotations
@@ -34,6 +35,21 @@ class HookPermission(enum.StrEnum):
     FOLDER = "folder"
     HEADERS = "headers"  # add, change, delete header fields
     ENVELOPE = "envelope"  # change the sender, add or delete recipients
+
+
+# What a point cannot honour, taken from every binding there: at pre_delivery the message
+# is one blob shared by its recipients and already routed, so neither its header fields
+# nor its envelope can be edited per recipient (the edits are dropped and logged).
+REFUSED_AT: dict[HookPoint, frozenset[HookPermission]] = {
+    HookPoint.PRE_DELIVERY: frozenset({HookPermission.HEADERS, HookPermission.ENVELOPE}),
+}
+
+
+def granted_at(
+    point: HookPoint, permissions: Collection[HookPermission]
+) -> frozenset[HookPermission]:
+    """A binding's permissions at ``point``: its manifest's, less what the point refuses."""
+    return frozenset(permissions) - REFUSED_AT.get(point, frozenset())
 
 
 _FOR_KIND = {

@@ -24,7 +24,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +35,7 @@ from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, Pl
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
+from mairust.hooks.permissions import granted_at
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
@@ -164,6 +165,24 @@ class HookRuntime:
         """The SMTP edge's ``EdgeHooks``: the point's enforced verdict."""
         return (await self.run(point, envelope, message, tenants=tenants)).verdict
 
+    def job_binding(self, point: HookPoint, plugin: InstalledPlugin, mode: str) -> Binding:
+        """An asynchronous job's binding: ``plugin`` as its manifest declares it, at
+        ``point`` in ``mode``; :meth:`call` then reaches it by its transport. Blocking (it
+        reads the plugin's auth secret, if it has one): call it in a thread."""
+        self._installed[plugin.name] = plugin
+        self._read_bearer(plugin)
+        return _binding_of(point, plugin, BindingMode(mode), 100)
+
+    async def call(self, binding: Binding, request: HookRequest) -> HookResponse:
+        """One call of ``binding``'s plugin by its transport (no chain, no deadline: the
+        caller, a job loop, sets its own)."""
+        return await self._call(binding, request)
+
+    def record_calls(self, calls: Sequence[HookCall]) -> None:
+        """Calls made outside a chain (asynchronous jobs), recorded in the same batches."""
+        self._unrecorded.extend(calls)
+        self._schedule_flush()
+
     def _record(self, point: HookPoint, result: ChainResult) -> None:
         now = datetime.now(UTC)
         self._unrecorded.extend(
@@ -181,6 +200,9 @@ class HookRuntime:
             )
             for r in result.records
         )
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if len(self._unrecorded) >= self._record_batch:
             self._flush()
         elif self._flush_timer is None:
@@ -265,30 +287,23 @@ class HookRuntime:
         """The point's bindings, and the bearer of each http plugin among them (blocking)."""
         rows = self._store.active_bindings(point.value)
         for _, plugin in rows:
-            wanted = Manifest.model_validate(plugin.manifest).transport.auth_secret
-            if wanted is None or self._secret_values is None:
-                continue
-            try:
-                self._bearers[plugin.name] = self._secret_values(plugin.name).get(wanted)
-            except MairustError as error:  # unreadable (a key gone): the last one read stands
-                _log.warning("plugin %s: its auth secret cannot be read: %s", plugin.name, error)
+            self._read_bearer(plugin)
         return rows
+
+    def _read_bearer(self, plugin: InstalledPlugin) -> None:
+        """The value of the plugin's ``auth_secret``, if it names one (blocking)."""
+        wanted = Manifest.model_validate(plugin.manifest).transport.auth_secret
+        if wanted is None or self._secret_values is None:
+            return
+        try:
+            self._bearers[plugin.name] = self._secret_values(plugin.name).get(wanted)
+        except MairustError as error:  # unreadable (a key gone): the last one read stands
+            _log.warning("plugin %s: its auth secret cannot be read: %s", plugin.name, error)
 
     def _bound(self, point: HookPoint, binding: HookBinding, plugin: InstalledPlugin) -> _Bound:
         self._installed[plugin.name] = plugin
-        manifest = Manifest.model_validate(plugin.manifest)
         return _Bound(
-            Binding(
-                plugin.name,
-                point,
-                binding.priority,
-                BindingMode(binding.mode),
-                frozenset(manifest.scopes),
-                frozenset(manifest.permissions),
-                manifest.timeouts.on_timeout,
-                manifest.timeouts.on_error,
-                manifest.timeouts.call_ms / 1000.0,
-            ),
+            _binding_of(point, plugin, BindingMode(binding.mode), binding.priority),
             binding.tenant_id,
             binding.domain,
         )
@@ -314,6 +329,23 @@ class HookRuntime:
                 )
             self._transports[key] = transport
         return await transport(binding, request)
+
+
+def _binding_of(
+    point: HookPoint, plugin: InstalledPlugin, mode: BindingMode, priority: int
+) -> Binding:
+    manifest = Manifest.model_validate(plugin.manifest)
+    return Binding(
+        plugin.name,
+        point,
+        priority,
+        mode,
+        frozenset(manifest.scopes),
+        granted_at(point, manifest.permissions),
+        manifest.timeouts.on_timeout,
+        manifest.timeouts.on_error,
+        manifest.timeouts.call_ms / 1000.0,
+    )
 
 
 def hook_client(settings: Settings) -> SafeHttpClient:

@@ -1,7 +1,11 @@
 """What a plugin is sent and what it answers: versioned JSON models (version 1), the same
 for every transport. A request holds only the parts of the message its binding's scopes
 name (``payload.build_request``); a response is read into a ``Verdict`` through the
-plugin's permissions (``permissions.verdict_of``)."""
+plugin's permissions (``permissions.verdict_of``).
+
+Version 1 grew two optional parts for asynchronous hooks (a plugin that ignores them is
+unaffected): a ``post_receive`` request carries ``callback_url`` and ``callback_token``,
+and a response may say ``pending: true`` to answer later on that URL."""
 
 from __future__ import annotations
 
@@ -44,6 +48,10 @@ class HookRequest(BaseModel):
     body_preview: str | None = None
     body_base64: str | None = None
     attachments: list[AttachmentView] | None = None
+    # post_receive only: where and with which token the plugin may answer later (when it
+    # answers ``pending``). Absent elsewhere.
+    callback_url: str | None = None
+    callback_token: str | None = None
 
 
 class HeaderEdit(BaseModel):
@@ -76,3 +84,5 @@ class HookResponse(BaseModel):
     folder: str | None = Field(None, max_length=200)
     headers: list[HeaderEdit] = Field(default_factory=list, max_length=32)
     envelope: list[EnvelopeEdit] = Field(default_factory=list, max_length=32)
+    # post_receive only: "I answer later, on the callback URL"; the rest is then ignored.
+    pending: bool = False

@@ -1,7 +1,10 @@
 """Folders of a mailbox as the API shows them, and what a purge freed.
 
 Folders are names on entries; a few are the system's own (every mailbox has them, they can
-be neither renamed nor deleted).
+be neither renamed nor deleted). ``Quarantine`` holds what a hook's ``quarantine`` verdict
+kept away from the mailbox: listings without a folder leave it out (held mail is not the
+user's mail until released), it is listed when asked for by name, and an entry leaves it
+only by a release or a delete (``mairust.services.quarantine``), never by a plain move.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 INBOX = "INBOX"
 TRASH = "Trash"
 JUNK = "Junk"
-SYSTEM_FOLDERS = (INBOX, TRASH, JUNK)
+QUARANTINE = "Quarantine"
+SYSTEM_FOLDERS = (INBOX, TRASH, JUNK, QUARANTINE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The tenant events of a settled batch: Delivery, TransientFailure, Bounce, Expiration.
+"""The tenant events of a settled batch: Delivery, TransientFailure, Bounce, Expiration,
+Discard (a pre_delivery hook dropped the copy).
 
 Built from the rows' outcomes and written by the settle transaction itself (one INSERT
 for the batch), so an event is kept exactly when the outcome it tells is.
@@ -14,7 +15,7 @@ from typing import Any
 from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.threads import normalised_msg_id
-from mairust.pipeline.work import Deferred, Delivered, Outcome, RecipientWork
+from mairust.pipeline.work import Deferred, Delivered, Discarded, Outcome, RecipientWork
 from mairust.routing.router import (
     AliasTargets,
     LocalMailbox,
@@ -63,6 +64,9 @@ def tenant_events(
                     "folders": [entry.folder for entry in work.entries],
                 }
             kept.append((item.id, _made(base, RecordType.DELIVERY, detail)))
+        elif isinstance(outcome, Discarded):
+            detail = {"reason": outcome.reason, "by": outcome.by, "attempts": item.attempts}
+            kept.append((item.id, _made(base, RecordType.DISCARD, detail)))
         elif isinstance(outcome, Deferred):
             detail = {"reason": outcome.reason, "attempts": item.attempts}
             detail |= _retry(retry_at, item.id)

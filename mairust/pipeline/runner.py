@@ -22,12 +22,14 @@ from mairust.events import RecordType
 from mairust.model.address import domain_of
 from mairust.model.queue import QueueItem
 from mairust.pipeline.events import tenant_events
+from mairust.pipeline.hook_loop import DeliveryHooks
 from mairust.pipeline.stages import DEFAULT_STAGES, build_stages
 from mairust.pipeline.stages.base import Stage
 from mairust.pipeline.work import (
     BatchContext,
     Deferred,
     Delivered,
+    Discarded,
     Failed,
     MessageWork,
     Outcome,
@@ -70,9 +72,11 @@ class PipelineRunner:
         stores: Stores,
         queue_settings: QueueSettings,
         stage_names: tuple[str, ...] = DEFAULT_STAGES,
+        hooks: DeliveryHooks | None = None,
     ) -> None:
+        """``hooks``: the pre_delivery point (None: no plugin is asked in the pipeline)."""
         self._stores = stores
-        self._stages: tuple[Stage, ...] = build_stages(stage_names)
+        self._stages: tuple[Stage, ...] = build_stages(stage_names, hooks)
         self._retry = RetryPolicy(queue_settings)
 
     def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:
@@ -167,6 +171,8 @@ class PipelineRunner:
                 if len(work.entries) > 1:  # an alias: every copy is named
                     fields["entry_ids"] = ",".join(entry.id for entry in work.entries)
                 events.record(RecordType.DELIVERY, **fields, entry_id=entry_id)
+            elif isinstance(outcome, Discarded):
+                events.record(RecordType.DISCARD, **fields, reason=outcome.reason, by=outcome.by)
             elif isinstance(outcome, Deferred):
                 events.record(
                     RecordType.TRANSIENT_FAILURE,

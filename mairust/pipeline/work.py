@@ -31,7 +31,15 @@ class Failed:
     reason: str
 
 
-Outcome = Delivered | Deferred | Failed
+@dataclass(frozen=True, slots=True)
+class Discarded:
+    """A hook's ``discard``: the queue row is done and no copy is kept (an event says so)."""
+
+    reason: str
+    by: str = ""
+
+
+Outcome = Delivered | Deferred | Failed | Discarded
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
+from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
 from mairust.secrets.keyring import Keyring
@@ -19,10 +20,12 @@ from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
+from mairust.services.hook_callbacks import HookCallbackService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugin_secrets import PluginSecretService
 from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
+from mairust.services.quarantine import QuarantineService
 from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
@@ -49,6 +52,8 @@ class Application:
     policy: PolicyService
     plugins: PluginService
     plugin_secrets: PluginSecretService
+    callbacks: HookCallbackService
+    quarantine: QuarantineService
 
     @classmethod
     def over(
@@ -92,6 +97,7 @@ class Application:
             send_policy = SendPolicy.defaults()
         directory = DirectoryService(stores.metadata, audit)
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
+        mailboxes = MailboxService(stores, mailbox, audit=audit)
         return cls(
             audit=audit,
             directory=directory,
@@ -103,7 +109,7 @@ class Application:
                 clock,
                 cache_seconds=token_cache_seconds,
             ),
-            mailboxes=MailboxService(stores, mailbox, audit=audit),
+            mailboxes=mailboxes,
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
@@ -116,4 +122,10 @@ class Application:
             ),
             plugins=PluginService(stores.metadata, audit, clock, hooks, plugin_packages),
             plugin_secrets=PluginSecretService(stores.metadata, vault, audit, clock),
+            # Plugins' later verdicts on post_receive jobs, with tokens keyed from the
+            # same digest keys the job loop signs with.
+            callbacks=HookCallbackService(
+                stores.metadata, CallbackTokens.from_digest_keys(token_keys)
+            ),
+            quarantine=QuarantineService(stores, mailboxes, audit=audit, clock=clock),
         )

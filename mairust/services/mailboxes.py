@@ -7,10 +7,12 @@ search index in place (the blob is not read again); when search is down the entr
 in the durable search backlog and the change still succeeds (the metadata store is the
 truth, the indexer catches up).
 
-Folders are names on entries. INBOX, Trash and Junk belong to every mailbox and can be
-neither renamed nor deleted; another folder can be deleted only when empty (Conflict
+Folders are names on entries. INBOX, Trash, Junk and Quarantine belong to every mailbox and
+can be neither renamed nor deleted; another folder can be deleted only when empty (Conflict
 otherwise: the client moves or deletes its messages first, so nothing goes away unasked).
-Purging and its blobs are in :mod:`mairust.services.purging`.
+Purging and its blobs are in :mod:`mairust.services.purging`. Quarantine holds what hooks
+held back: a listing without a folder leaves it out, and an entry leaves it only through
+:mod:`mairust.services.quarantine` (release or delete), so every release is recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from mairust.config import MailboxSettings
 from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.attachments import Attachment, attachment_of
-from mairust.model.folders import JUNK, SYSTEM_FOLDERS, TRASH, FolderCount
+from mairust.model.folders import JUNK, QUARANTINE, SYSTEM_FOLDERS, TRASH, FolderCount
 from mairust.model.mailbox import MailboxEntry, ThreadSummary
 from mairust.model.parsing import ParsedMessage, parse_message
 from mairust.model.principal import Permission, Principal, Role
@@ -121,6 +123,8 @@ class MailboxService:
                 unread=wanted.unread,
                 flagged=wanted.flagged,
                 auth=wanted.auth,
+                # Held mail is not the user's mail until released: listed only by name.
+                except_folder=QUARANTINE if folder is None else None,
             )
         except NotFound as exc:
             # The mailbox was checked above, so only the cursor can be unknown: bad input.
@@ -209,7 +213,11 @@ class MailboxService:
         )
 
     def move(self, principal: Principal, entry_id: str, folder: str) -> MailboxEntry:
+        """Moves the entry; Conflict for a held one (a release or a delete of the
+        quarantine takes it out, and is recorded)."""
         require(principal, Permission.WRITE)
+        if self._stores.metadata.get_entry(principal.scope, entry_id).folder == QUARANTINE:
+            raise Conflict(f"the message is held in {QUARANTINE}: release or delete it there")
         entry = self._stores.metadata.move_entry(principal.scope, entry_id, folder)
         relabel_or_backlog(self._stores, entry)
         return entry

@@ -300,6 +300,8 @@ class InboundHandler:
         if verdict.kind is VerdictKind.DISCARD:
             log.info("discarded by %s: %s", verdict.source or "policy", verdict.reason)
             return replies.DISCARDED
+        if hooked.kind is VerdictKind.QUARANTINE:  # a hook's hold; DMARC's stays in Junk
+            verdict = replace(verdict, annotations=verdict.annotations.quarantined())
         message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
         return await self._commit(
             session, message, accepted, transaction, header_id, auth_results, verdict

@@ -152,6 +152,7 @@ class SqlEntries:
         unread: bool | None = None,
         flagged: bool | None = None,
         auth: Mapping[str, str] | None = None,
+        except_folder: str | None = None,
     ) -> list[MailboxEntry]:
         if limit <= 0:
             return []
@@ -160,6 +161,8 @@ class SqlEntries:
             query = query.where(entries.c.mailbox_id == mailbox_id)
         if folder is not None:
             query = query.where(entries.c.folder == folder)
+        if except_folder is not None:
+            query = query.where(entries.c.folder != except_folder)
         if from_addr is not None:
             query = query.where(_from_matches(from_addr))
         if tag is not None:

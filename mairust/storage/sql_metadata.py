@@ -22,8 +22,10 @@ from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
+from mairust.storage.sql_hook_jobs import SqlHookJobs
 from mairust.storage.sql_plugins import SqlPlugins
 from mairust.storage.sql_policy import SqlPolicy
+from mairust.storage.sql_quarantine import SqlQuarantine
 from mairust.storage.sql_queue import SqlQueue
 from mairust.storage.sql_quotas import SqlQuotas
 from mairust.storage.sql_secrets import SqlSecrets
@@ -50,6 +52,8 @@ class SqlMetadataStore(
     SqlPolicy,
     SqlEvents,
     SqlPlugins,
+    SqlHookJobs,
+    SqlQuarantine,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from mairust.errors import Conflict
 from mairust.events import Event
 from mairust.model.annotations import Annotations
-from mairust.model.message import MessageRef, SpoolRecord
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem, QueueState
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_events import insert_events
@@ -245,6 +245,32 @@ class SqlQueue:
         for state, count in rows:
             counts[QueueState(state)] = count
         return counts
+
+    def message_envelopes(self, message_ids: Sequence[str]) -> dict[str, Envelope]:
+        wanted = list(dict.fromkeys(message_ids))
+        columns = (
+            messages.c.id,
+            messages.c.mail_from,
+            messages.c.rcpt_tos,
+            messages.c.received_at,
+            messages.c.helo,
+            messages.c.client_ip,
+            messages.c.authenticated_as,
+        )
+        found: dict[str, Envelope] = {}
+        with self._db.read() as conn:
+            for start in range(0, len(wanted), 500):  # far below any parameter limit
+                chunk = wanted[start : start + 500]
+                for row in conn.execute(sa.select(*columns).where(messages.c.id.in_(chunk))):
+                    found[row.id] = Envelope(
+                        mail_from=row.mail_from,
+                        rcpt_tos=tuple(row.rcpt_tos),
+                        received_at=row.received_at,
+                        helo=row.helo,
+                        client_ip=row.client_ip,
+                        authenticated_as=row.authenticated_as,
+                    )
+        return found
 
 
 def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:

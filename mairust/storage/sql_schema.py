@@ -531,3 +531,31 @@ plugin_secrets = sa.Table(
     sa.Column("secret_id", sa.Text, sa.ForeignKey("secrets.id"), nullable=False),
     sa.Column("set_at", UtcDateTime, nullable=False),
 )
+
+# Added by 0017: asynchronous hook jobs, one per (message, plugin, point), leased like the
+# queue; ``result`` is the verdict's effect as recorded (applied for an enforce binding).
+hook_jobs = sa.Table(
+    "hook_jobs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("binding_id", sa.Text, nullable=False),
+    sa.Column("plugin", sa.Text, nullable=False),
+    sa.Column("point", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("domain", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("callback_until", UtcDateTime, nullable=True),
+    sa.Column("result", JsonObject, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("message_id", "plugin", "point"),
+    sa.Index("ix_hook_jobs_state_next_attempt_at", "state", "next_attempt_at"),
+)

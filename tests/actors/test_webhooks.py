@@ -1,11 +1,13 @@
 """Webhook actor: an event in a tenant's log reaches the tenant's endpoint (a loopback
-receiver the settings allow-list), signed with the secret sealed in the vault."""
+receiver the settings allow-list), signed with the secret sealed in the vault; and its
+hook job loop runs a post_receive job against a loopback plugin."""
 
 from __future__ import annotations
 
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
+import json
 import time
 from datetime import UTC, datetime
 
@@ -14,13 +16,15 @@ import ray
 
 from actors.webhooks import WebhookActor
 from mairust.events import Event, RecordType
+from mairust.model.hook_jobs import HookJobState, JobTarget
 from mairust.model.ids import new_id
-from mairust.model.scope import TenantScope
+from mairust.model.scope import PlatformScope, TenantScope
 from mairust.model.secrets import SecretPurpose
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.webhooks.signing import generate_secret, verify
-from tests.support.http_sink import http_sink
+from tests.support.hook_jobs import deliver, install_job_plugin
+from tests.support.http_sink import Reply, http_sink
 
 from .conftest import DOMAIN
 
@@ -52,4 +56,31 @@ def test_an_event_is_published_and_delivered_signed(spawn, world, wait_until):
     )
     assert stats["drain"]["gave_up"] is False and stats["delivery"]["gave_up"] is False
     assert metadata.unpublished_events(10) == []
+    ray.get(actor.stop.remote(), timeout=60)
+
+
+def test_the_hook_job_loop_runs_post_receive_jobs(spawn, world, wait_until, tmp_path):
+    world.settings.hooks.allow_networks = ["127.0.0.1/32"]
+    world.settings.hooks.job_poll_interval = 0.2
+    metadata = world.stores.metadata
+    mailbox = metadata.find_mailbox(world.mailbox())
+    assert mailbox is not None
+    tag = json.dumps({"verdict": "continue", "tags": ["scanned"]}).encode()
+    with http_sink(default=Reply(200, tag)) as plugin:
+        install_job_plugin(world.stores, tmp_path, "tagger", plugin.url())
+        ref, [entry] = deliver(world.stores, [mailbox])
+        metadata.add_hook_jobs("post_receive", [JobTarget(ref.id, mailbox.tenant_id, DOMAIN)])
+        actor = spawn(WebhookActor, world.settings)
+        wait_until(
+            lambda: [j.state for j in metadata.list_hook_jobs(ref.id)] == [HookJobState.DONE],
+            what="the job done",
+        )
+    [found] = metadata.get_entries(PlatformScope(), [entry.id])
+    assert found.tags == ("scanned",)
+    # The call is recorded (in the runtime's batches: within a second or so).
+    [call] = wait_until(lambda: metadata.list_hook_calls("tagger"), what="the call recorded")
+    assert (call.point, call.outcome) == ("post_receive", "answered")
+    stats = ray.get(actor.stats.remote(), timeout=30)
+    assert stats["hook_jobs"]["running"] and not stats["hook_jobs"]["gave_up"]
+    assert stats["hook_job_rounds"] >= 1
     ray.get(actor.stop.remote(), timeout=60)

@@ -23,6 +23,8 @@ def test_the_vocabulary_is_closed():
         "TransientFailure",
         "Bounce",
         "Expiration",
+        "Discard",
+        "QuarantineReleased",
     ]
 
 

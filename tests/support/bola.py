@@ -2,7 +2,8 @@
 
 A *world* is built through the REST API alone (so it can be built on a live `mairust up`):
 tenant A (alice and amos, users) and tenant B (bob), each tenant's admin token, alice's and
-amos's user tokens, and one message delivered to alice by the caller's ``deliver``. A *case*
+amos's user tokens, and two messages delivered to alice by the caller's ``deliver`` (the
+second then held in Quarantine). A *case*
 names, for one route, A's object and how to reach it; :func:`check_case` then asks as tenant
 B's admin (404 or a listing without it), as amos (404/absent, or 403 where a role is needed)
 and as the owner (2xx and the object), in that order, so a refused write cannot hide a
@@ -302,6 +303,19 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),
+    ("GET", "/api/v1/quarantine"): lambda w: Call(
+        "/api/v1/quarantine", None, "list", w.ids["held"], owner="alice"
+    ),
+    ("POST", "/api/v1/quarantine/{entry_id}/release"): lambda w: Call(
+        f"/api/v1/quarantine/{w.ids['held']}/release", None, "object", w.ids["held"], owner="alice"
+    ),
+    ("DELETE", "/api/v1/quarantine/{entry_id}"): lambda w: Call(
+        f"/api/v1/quarantine/{w.ids['held']}",
+        None,
+        "object",
+        "",
+        owner="alice",  # 204
+    ),
 }
 
 
@@ -351,6 +365,12 @@ async def build_world(
         alice_token = next(t["id"] for t in listed if t["mailbox_id"] == users["alice"]["id"])
         subject = f"walrus{suffix}"
         alice_address = users["alice"]["address"]
+        # First a message held in Quarantine (as a hook's quarantine verdict holds one): held
+        # before the next arrives, so a ``deliver`` that answers the newest entry a listing
+        # shows (listings leave Quarantine out) answers each message's own.
+        held = await deliver(alice_address, world_message(alice_address, f"held{suffix}"))
+        moved = await http.post(f"/api/v1/messages/{held}/move", json={"folder": "Quarantine"})
+        assert moved.status_code == 200, moved.text
         entry = await deliver(alice_address, world_message(alice_address, subject))
         domain_paths = f"/api/v1/domains/{domain_a}"
         alias = await http.post(
@@ -395,6 +415,7 @@ async def build_world(
         audit_a=audit_a,
         entry=entry,
         subject=subject,
+        held=held,
     )
     return world
 

@@ -11,8 +11,9 @@ in-process tests each get fresh stores and count on it (the operator's listings,
 names like ``a.example``), and emptying costs far less than a server start.
 
 The base settings keep the server's own background loops out of the tests' way: the
-queue, the webhook outbox and the search backlog poll once an hour, so the rows a test
-seeds (or sends) stay as the API left them, as they do in-process where no loop runs.
+queue, the webhook outbox, the hook jobs and the search backlog poll once an hour, so the
+rows a test seeds (or sends) stay as the API left them, as they do in-process where no
+loop runs.
 (Delivery through the pipeline has its e2e scenarios in tests/integration/.) Rate limits
 are per token and per client address and live as long as the server: the base settings
 raise them, so one test's requests never spend another's allowance.
@@ -51,6 +52,7 @@ BASE: Sections = {
     },
     "queue": {"poll_interval": 3600},
     "webhooks": {"poll_interval": 3600},
+    "hooks": {"job_poll_interval": 3600},
     "cluster": {"search_backlog_interval": 3600},
 }
 

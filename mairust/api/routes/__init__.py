@@ -8,6 +8,7 @@ from mairust.api.routes import (
     access,
     admin_hooks,
     admin_plugin_secrets,
+    callbacks,
     directory,
     domain_policy,
     domain_settings,
@@ -15,6 +16,7 @@ from mairust.api.routes import (
     folders,
     health,
     messages,
+    quarantine,
     queue,
     quotas,
     search,
@@ -39,5 +41,7 @@ api_router.include_router(webhooks.router)
 api_router.include_router(domain_policy.router)
 api_router.include_router(admin_hooks.router)
 api_router.include_router(admin_plugin_secrets.router)
+api_router.include_router(callbacks.router)
+api_router.include_router(quarantine.router)
 
 __all__ = ["api_router"]

@@ -52,8 +52,8 @@ def _mailbox_id(application: Application, principal: Principal, address: str) ->
 
 @router.get("", response_model=FolderList, summary="List folders with counts")
 def list_folders(mailbox: MailboxAddress, principal: Reader, application: AppDep) -> FolderList:
-    """Every folder of the mailbox (INBOX, Trash and Junk always, then by name) with how
-    many messages it holds and how many of them are unread."""
+    """Every folder of the mailbox (INBOX, Trash, Junk and Quarantine always, then by name)
+    with how many messages it holds and how many of them are unread."""
     mailbox_id = _mailbox_id(application, principal, mailbox)
     folders = application.mailboxes.folders(principal, mailbox_id)
     return FolderList(items=[FolderInfo.from_count(f, f.name in SYSTEM_FOLDERS) for f in folders])
@@ -89,7 +89,7 @@ def rename_folder(
     application: AppDep,
 ) -> FolderRenamed:
     """Renames the folder and moves every message in it, in one transaction; 409 if the
-    new name exists or either name is a system folder (INBOX, Trash, Junk)."""
+    new name exists or either name is a system folder (INBOX, Trash, Junk, Quarantine)."""
     mailbox_id = _mailbox_id(application, principal, mailbox)
     moved = application.mailboxes.rename_folder(principal, mailbox_id, folder, rename.name)
     return FolderRenamed(name=rename.name, moved=moved)

@@ -194,12 +194,13 @@ def update_tags(
     "/{entry_id}/move",
     response_model=MessageSummary,
     summary="Move to another folder",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 409, 422),
 )
 def move_message(
     entry_id: EntryId, move: FolderMove, principal: Writer, application: AppDep
 ) -> MessageSummary:
-    """Moves the entry to `folder` (created implicitly; folders are names on entries)."""
+    """Moves the entry to `folder` (created implicitly; folders are names on entries);
+    409 for a message held in Quarantine (release or delete it under /api/v1/quarantine)."""
     return MessageSummary.from_entry(application.mailboxes.move(principal, entry_id, move.folder))
 
 

@@ -10,8 +10,9 @@ commit, the leased queue and its loop heartbeats), :class:`EntryStore` (mailbox 
 :class:`WebhookEndpoints` (where tenants want their events), :class:`WebhookOutbox` (the
 durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`QuotaStore`,
 :class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
-:class:`EventStore` (each tenant's event log) and :class:`PluginStore` (installed plugins,
-hook bindings). One SQL class
+:class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
+hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
+:class:`QuarantineStore` (held mail's release). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -36,8 +37,8 @@ from mairust.storage.protocols.directory import (
     QuotaStore,
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
-from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders
-from mairust.storage.protocols.plugins import PluginStore
+from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
+from mairust.storage.protocols.plugins import HookJobStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
 __all__ = [
@@ -47,10 +48,12 @@ __all__ = [
     "DirectoryStore",
     "EntryStore",
     "EventStore",
+    "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
     "PluginStore",
     "PolicyStore",
+    "QuarantineStore",
     "QueueStore",
     "QuotaStore",
     "SearchBacklog",
@@ -78,6 +81,8 @@ class MetadataStore(
     PolicyStore,
     EventStore,
     PluginStore,
+    HookJobStore,
+    QuarantineStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

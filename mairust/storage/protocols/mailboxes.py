@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from mairust.events import Event
+from mairust.model.annotations import Annotations
 from mairust.model.folders import FolderCount, Purged
 from mairust.model.mailbox import (
     MailboxEntry,
@@ -56,13 +58,15 @@ class EntryStore(Protocol):
         unread: bool | None = None,
         flagged: bool | None = None,
         auth: Mapping[str, str] | None = None,
+        except_folder: str | None = None,
     ) -> list[MailboxEntry]:
         """Newest first; ``before`` is an entry id cursor (exclusive; NotFound when it is
         not an entry in the scope). Every filter given must hold: ``from_addr`` an address
         or ``@domain`` (case-insensitive); ``tag`` one of the entry's tags (exact);
         ``received_after`` <= received_at < ``received_before``; ``unread`` not seen (or
         seen, when False); ``flagged``; ``auth`` one word per method, keys from
-        ``AUTH_FILTER_KEYS`` (``{"dmarc": "fail"}``; an unknown key is InvalidInput)."""
+        ``AUTH_FILTER_KEYS`` (``{"dmarc": "fail"}``; an unknown key is InvalidInput);
+        ``except_folder`` leaves that folder's entries out."""
         ...
 
     def count_entries(self, scope: Scope) -> int:
@@ -136,4 +140,17 @@ class MailboxFolders(Protocol):
 
     def expired_entry_ids(self, folder: str, cutoff: datetime, limit: int = 500) -> list[str]:
         """Entries of every tenant that arrived in ``folder`` before ``cutoff``."""
+        ...
+
+
+class QuarantineStore(Protocol):
+    """Held mail (folder Quarantine): where a release puts it, and the release."""
+
+    def message_annotations(self, message_ids: Sequence[str]) -> dict[str, Annotations]:
+        """The accept-time annotations of each message found (empty when it has none)."""
+        ...
+
+    def release_entry(self, scope: Scope, entry_id: str, folder: str, event: Event) -> MailboxEntry:
+        """Move the entry from Quarantine to ``folder`` and append ``event``, in one
+        transaction; NotFound outside the scope, Conflict when it is not in Quarantine."""
         ...

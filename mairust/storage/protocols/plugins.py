@@ -1,4 +1,5 @@
-"""Installed plugins and their hook bindings (the platform operator's).
+"""Installed plugins and their hook bindings (the platform operator's), and the
+asynchronous hook jobs.
 
 Part of :mod:`mairust.storage.protocols`; its docstring says what holds for every role.
 """
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from mairust.model.hook_jobs import HookJob, JobEffect, JobTarget
 from mairust.model.plugins import (
     BreakerReport,
     HookBinding,
@@ -120,4 +122,52 @@ class PluginStore(Protocol):
 
     def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:
         """The enabled bindings of enabled plugins at ``point``, in the order tried."""
+        ...
+
+
+class HookJobStore(Protocol):
+    """Asynchronous hook jobs (``post_receive``): one per (message, plugin, point),
+    leased like the queue; only a lease's owner (or, for a job waiting for its callback,
+    the callback API) settles one."""
+
+    def add_hook_jobs(self, point: str, targets: Sequence[JobTarget]) -> int:
+        """A job for each message of ``targets`` and each active binding at ``point`` whose
+        tenant / domain filters match one of the message's targets; none twice (returns
+        how many are new). Effects of finished jobs are applied to these copies too."""
+        ...
+
+    def lease_hook_jobs(self, owner: str, limit: int, lease_seconds: float) -> list[HookJob]:
+        """Due jobs (and jobs whose lease expired), leased to ``owner``; attempts + 1."""
+        ...
+
+    def defer_hook_job(self, job_id: str, owner: str, error: str, retry_at: datetime) -> bool:
+        """Pending again from ``retry_at``; False if ``owner`` holds no lease on it."""
+        ...
+
+    def fail_hook_job(self, job_id: str, owner: str | None, error: str) -> bool:
+        """Failed for good (``owner`` None: a job waiting for its callback)."""
+        ...
+
+    def await_hook_callback(self, job_id: str, owner: str, until: datetime) -> bool:
+        """The plugin answers later: waiting until ``until``."""
+        ...
+
+    def finish_hook_job(self, job_id: str, owner: str | None, effect: JobEffect) -> bool:
+        """Done with ``effect`` recorded, and applied to the message's entries for an
+        enforce binding, in one transaction; ``owner`` None: from waiting (the callback).
+        False when the job is not so held (then nothing is applied)."""
+        ...
+
+    def expire_hook_callbacks(self, now: datetime) -> list[HookJob]:
+        """Jobs that waited for a callback past their time: failed, and returned."""
+        ...
+
+    def release_hook_job_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
+        """As ``QueueStore.release_leases``, for the jobs."""
+        ...
+
+    def get_hook_job(self, job_id: str) -> HookJob | None: ...
+
+    def list_hook_jobs(self, message_id: str | None = None, limit: int = 100) -> list[HookJob]:
+        """Oldest first."""
         ...

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mairust.events import Event
-from mairust.model.message import SpoolRecord
+from mairust.model.message import Envelope, SpoolRecord
 from mairust.model.queue import QueueItem, QueueState
 
 
@@ -92,6 +92,11 @@ class QueueStore(Protocol):
 
     def last_heartbeat(self, loop: str) -> datetime | None:
         """The newest heartbeat of any instance of ``loop``; None if none was recorded."""
+        ...
+
+    def message_envelopes(self, message_ids: Sequence[str]) -> dict[str, Envelope]:
+        """The envelope each message was accepted with (those found), for the hooks the
+        pipeline runs (``pre_delivery``)."""
         ...
 
 

@@ -243,6 +243,10 @@ EVERY_ROUTE = {
     ("patch", "/api/v1/webhooks/{endpoint_id}"),
     ("delete", "/api/v1/webhooks/{endpoint_id}"),
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"),
+    ("post", "/api/v1/callbacks/{job}"),
+    ("get", "/api/v1/quarantine"),
+    ("post", "/api/v1/quarantine/{entry_id}/release"),
+    ("delete", "/api/v1/quarantine/{entry_id}"),
 }
 
 

@@ -30,6 +30,7 @@ async def test_folders_list_with_counts(client, seeder, parties):
         {"name": "INBOX", "total": 2, "unread": 1, "system": True},
         {"name": "Trash", "total": 0, "unread": 0, "system": True},
         {"name": "Junk", "total": 0, "unread": 0, "system": True},
+        {"name": "Quarantine", "total": 0, "unread": 0, "system": True},
         {"name": "Archive/2025", "total": 1, "unread": 1, "system": False},
     ]
 
@@ -64,7 +65,7 @@ async def test_create_rename_and_delete(client, seeder, parties, expect_problem)
     assert "Done/2026" not in names and "Projects" not in names
 
 
-@pytest.mark.parametrize("name", ["INBOX", "Trash", "Junk", "inbox"])
+@pytest.mark.parametrize("name", ["INBOX", "Trash", "Junk", "Quarantine", "inbox"])
 async def test_system_folders_cannot_be_created_renamed_or_deleted(
     client, parties, expect_problem, name
 ):
@@ -136,4 +137,4 @@ async def test_outsiders_get_404_and_the_owner_gets_the_folder(
         "patch": {"Old", "Empty"},
         "delete": {"Archive"},
     }[method]
-    assert names - {"INBOX", "Trash", "Junk"} == expected
+    assert names - {"INBOX", "Trash", "Junk", "Quarantine"} == expected

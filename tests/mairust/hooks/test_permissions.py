@@ -3,7 +3,8 @@ and said, never applied."""
 
 from __future__ import annotations
 
-from mairust.hooks.permissions import HookPermission, verdict_of
+from mairust.hooks.permissions import HookPermission, granted_at, verdict_of
+from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import EnvelopeEdit, HeaderEdit, HookResponse
 from mairust.model.annotations import Annotations
 from mairust.model.modifications import AddHeader, AddRecipient, DeleteHeader
@@ -61,3 +62,17 @@ def test_malformed_edits_are_dropped_one_by_one() -> None:
     assert judged.verdict.modifications == (DeleteHeader("X-Old"),)
     assert len(judged.dropped) == 3
     assert judged.verdict.kind is VerdictKind.CONTINUE  # continue needs no permission
+
+
+def test_pre_delivery_takes_header_and_envelope_edits_away() -> None:
+    everything = set(HookPermission)
+    at_delivery = granted_at(HookPoint.PRE_DELIVERY, everything)
+    assert at_delivery == everything - {HookPermission.HEADERS, HookPermission.ENVELOPE}
+    assert granted_at(HookPoint.PRE_RECEIVE, everything) == everything
+    judged = verdict_of(ANSWER, "editor", at_delivery)
+    assert judged.verdict.kind is VerdictKind.REJECT
+    assert judged.verdict.modifications == ()
+    assert judged.dropped == (
+        "header edits (no headers permission)",
+        "envelope edits (no envelope permission)",
+    )

@@ -158,6 +158,7 @@ def test_folders_list_counts_with_the_system_folders_first(stores, service, tena
         ("INBOX", 2, 1),
         ("Trash", 0, 0),
         ("Junk", 0, 0),
+        ("Quarantine", 0, 0),
         ("Archive", 1, 1),
         ("Empty", 0, 0),
     ]
@@ -181,7 +182,7 @@ def test_folders_are_reached_only_through_the_scope(stores, service, tenants: Te
 def test_create_refuses_an_existing_or_system_folder(stores, service, tenants: Tenants):
     alice = user(tenants.alice)
     deliver(stores, [tenants.alice], folder="Archive")
-    for name in ("Archive", "INBOX", "inbox", "Trash", "Junk"):
+    for name in ("Archive", "INBOX", "inbox", "Trash", "Junk", "Quarantine"):
         with pytest.raises(Conflict):
             service.create_folder(alice, tenants.alice.id, name)
     service.create_folder(alice, tenants.alice.id, "Projects/2026")
@@ -233,7 +234,7 @@ def test_delete_folder_only_when_empty_and_never_a_system_one(stores, service, t
     [entry] = deliver(stores, [tenants.alice], folder="Archive")
     with pytest.raises(Conflict):
         service.delete_folder(alice, tenants.alice.id, "Archive")
-    for name in ("INBOX", "Trash", "Junk"):
+    for name in ("INBOX", "Trash", "Junk", "Quarantine"):
         with pytest.raises(Conflict):
             service.delete_folder(alice, tenants.alice.id, name)
     service.move(alice, entry.id, "INBOX")

@@ -100,6 +100,17 @@ async def test_a_quarantine_is_stored_with_its_folder_and_tags(start_mta: StartM
     assert item.annotations == held
 
 
+async def test_a_hooks_quarantine_holds_the_message_remembering_its_folder(start_mta: StartMta):
+    # The plugin's own folder is where the message would have gone: a release puts it there.
+    wanted = Annotations(folder="Newsletters", tags=("held",))
+    mta = await start_mta(hooks=Decides(Verdict(VerdictKind.QUARANTINE, "r", annotations=wanted)))
+    code, _ = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE)
+    assert code == 250
+    [item] = mta.queued()
+    assert item.annotations == Annotations("Quarantine", ("held",), release_folder="Newsletters")
+    assert item.annotations.release_to() == "Newsletters"
+
+
 async def test_modifications_are_applied_before_the_message_is_stored(start_mta: StartMta):
     verdict = Verdict(
         VerdictKind.CONTINUE,

@@ -13,10 +13,12 @@ from mairust.storage.protocols import (
     DirectoryStore,
     EntryStore,
     EventStore,
+    HookJobStore,
     MailboxFolders,
     MetadataStore,
     PluginStore,
     PolicyStore,
+    QuarantineStore,
     QueueStore,
     QuotaStore,
     SearchBacklog,
@@ -43,6 +45,8 @@ ROLES: tuple[type, ...] = (
     PolicyStore,
     EventStore,
     PluginStore,
+    HookJobStore,
+    QuarantineStore,
 )
 
 
@@ -89,6 +93,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         policies: PolicyStore = store
         events: EventStore = store
         plugin_store: PluginStore = store
+        hook_jobs: HookJobStore = store
+        quarantine: QuarantineStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -108,6 +114,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 policies,
                 events,
                 plugin_store,
+                hook_jobs,
+                quarantine,
                 metadata,
             ),
             strict=True,

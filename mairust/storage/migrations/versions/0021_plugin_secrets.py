@@ -1,7 +1,7 @@
 """Plugin secrets: the platform's own secrets in the secret store, named per plugin.
 
 Revision ID: 0021
-Revises: 0020
+Revises: 0017
 Create Date: 2026-11-30
 
 A plugin's manifest names the secrets it needs; their values are sealed like every other
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0020"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
