@@ -21,6 +21,7 @@ from actors.named import NamedActor
 from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
+from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.message import MessageRef
 from mairust.secrets.master_key import load_keyring
@@ -32,6 +33,7 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ class FrontEndHost:
         keyring = load_keyring(settings)
         tokens = Application.over(self._stores, keyring.token_digest_keys()).tokens
         self._hook_client = hook_client(settings)
+        # Serve plugins are reached through their applications' Serve handles.
         self._hooks = HookRuntime(
             self._stores.metadata,
             self._hook_client,
@@ -139,6 +142,7 @@ class FrontEndHost:
                 self._stores.metadata,
                 SecretVault(self._stores.metadata, keyring),
             ),
+            transports={TransportKind.SERVE: serve_transport},
         )
         self._frontend = SmtpFrontEnd(
             settings,

@@ -10,6 +10,7 @@ from functools import partial
 import ray
 
 from mairust.config import Settings
+from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.queue import QueueItem
 from mairust.pipeline.hook_loop import DeliveryHooks
@@ -18,6 +19,7 @@ from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.plugin_secrets import plugin_secret_values
 from mairust.storage.factory import open_stores
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class PipelineWorker:
             self._settings.hooks,
             role="pipeline",
             secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
+            transports={TransportKind.SERVE: serve_transport},
         )
 
     def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:

@@ -36,6 +36,7 @@ from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.jobs import HookJobLoop, JobPolicy, callback_urls
+from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.scope import TenantScope
 from mairust.net.host_resolver import configured_resolver
@@ -46,6 +47,7 @@ from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 from mairust.webhooks.delivery import DeliveryPolicy, WebhookDeliveryLoop, safe_client
 from mairust.webhooks.events import publish_pending_events
+from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class WebhookHost:
             settings.hooks,
             role="hookjobs",
             secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
+            transports={TransportKind.SERVE: serve_transport},
         )
         self._jobs = HookJobLoop(
             self._stores.metadata,

@@ -36,6 +36,7 @@ from actors.indexer import IndexerActor
 from actors.pipeline_worker import PipelineWorkerActor
 from actors.webhooks import WebhookActor
 from cluster.loopback import bind_serve_grpc_to_node_ip
+from cluster.plugin_sync import PluginSync
 from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
@@ -89,6 +90,7 @@ class EmbeddedCluster:
         self._auth_checkers: list[Any] = []
         self._indexer: Any = None
         self._webhooks: Any = None
+        self._plugins: PluginSync | None = None
 
     def prepare_stores(self) -> str:
         """Migrate, create the --domain domains, hand back leases of a dead run; the token."""
@@ -130,6 +132,11 @@ class EmbeddedCluster:
             listening = self._wait_for_actors(deadline, clock)
             api_ready.result(timeout=_remaining(deadline, "the API on Ray Serve"))
             clock.reached("serve.run")
+            # Serve plugins run before the platform says it is ready: a bound plugin that
+            # is not deployed yet would answer every hook call with its on_error verdict.
+            self._plugins = PluginSync(settings, RAY_LOG_LEVEL)
+            self._plugins.start()
+            clock.reached("serve plugins")
             api = (settings.api.host, settings.api.port)
             _wait_for_healthz(api, deadline)
             clock.reached("API healthy")
@@ -229,6 +236,8 @@ class EmbeddedCluster:
                 ray.get(actor.stop.remote(), timeout=60)
             except (ray.exceptions.RayError, TimeoutError) as exc:
                 _log.warning("stopping the %s: %s", step, exc)
+        if self._plugins is not None:
+            self._plugins.stop()
         if ray.is_initialized():
             try:
                 # Deleting the app drains its replica; Ray's shutdown then ends the controller

@@ -1,1 +1,1 @@
-"""Ray Serve applications: the API ingress now, plugin deployments later."""
+"""Ray Serve applications: the API ingress, and one application per serve plugin."""

@@ -47,8 +47,16 @@ class ApiIngress:
         from mairust.secrets.master_key import load_keyring
 
         keyring = load_keyring(self._settings)
+        from mairust.hooks.manifest import TransportKind
+        from serve.plugin_transport import serve_transport
+
         return create_app(
-            self._settings, self._stores, keyring.token_digest_keys(), keyring=keyring
+            self._settings,
+            self._stores,
+            keyring.token_digest_keys(),
+            keyring=keyring,
+            # Dry runs reach serve plugins as the SMTP edge does.
+            hook_transports={TransportKind.SERVE: serve_transport},
         )
 
     def __del__(self) -> None:

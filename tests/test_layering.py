@@ -24,7 +24,7 @@ LAYERS = [
     {"model"},
     {"auth", "routing", "net"},
     {"storage"},
-    {"search", "spool", "secrets", "webhooks", "hooks"},
+    {"search", "spool", "secrets", "webhooks", "hooks", "plugin_sdk"},
     {"smtp"},
     {"pipeline"},
     {"services"},

@@ -10,7 +10,7 @@ only after its spool commit, exactly like SMTP's 250.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -27,7 +27,9 @@ from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.routes import api_router
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
-from mairust.hooks.runtime import HookRuntime, hook_client
+from mairust.hooks.deployment import plugin_packages
+from mairust.hooks.manifest import TransportKind
+from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
 from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
@@ -88,12 +90,15 @@ def create_app(
     token_keys: Sequence[bytes],
     commit_listener: CommitListener | None = None,
     keyring: Keyring | None = None,
+    hook_transports: Mapping[TransportKind, TransportFactory] | None = None,
 ) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
     platform admin; ``token_keys`` key the digests of every other API token (current first).
     ``keyring`` seals secrets (the domains' DKIM keys); by default the configured one.
     ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
-    queue); without one, the dispatcher finds the rows at its next poll."""
+    queue); without one, the dispatcher finds the rows at its next poll.
+    ``hook_transports`` reach plugins beyond ``http`` in dry runs (``serve``: a Serve handle).
+    Serve plugins' code is kept under the data directory."""
     spool = Spool(
         stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
     )
@@ -108,6 +113,7 @@ def create_app(
         secret_values=partial(
             plugin_secret_values, stores.metadata, SecretVault(stores.metadata, keyring)
         ),
+        transports=hook_transports,
     )
 
     @asynccontextmanager
@@ -150,6 +156,7 @@ def create_app(
         mx_host=settings.smtp.hostname,
         policy_defaults=PolicyDefaults.from_settings(settings),
         hooks=hooks,
+        plugin_packages=plugin_packages(settings.data_dir),
         token_cache_seconds=settings.api.token_cache_seconds,
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),

@@ -29,6 +29,7 @@ from mairust.cli.options import (
 )
 from mairust.errors import InvalidInput
 from mairust.hooks.chain import BindingMode
+from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.points import HookPoint
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
@@ -48,7 +49,12 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
         keyring = load_keyring(settings)
-        yield Application.over(stores, keyring.token_digest_keys(), keyring=keyring)
+        yield Application.over(
+            stores,
+            keyring.token_digest_keys(),
+            keyring=keyring,
+            plugin_packages=plugin_packages(settings.data_dir),
+        )
 
 
 @plugin_app.command("install")

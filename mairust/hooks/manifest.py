@@ -35,9 +35,12 @@ class TransportKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-# What this version of the platform can run: the serve transport is the hooks work's next
-# step, grpc, stdin and webhook come with the plugin ecosystem.
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP})
+# What this version of the platform can run: grpc, stdin and webhook come with the plugin
+# ecosystem.
+SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE})
+# A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
+# in it, e.g. "plugin:plugin" or "rules.engine:plugin".
+_SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 class ManifestError(InvalidInput):
@@ -97,9 +100,22 @@ class Timeouts(_Strict):
 
 
 class Autoscaling(_Strict):
+    """A serve plugin's replicas (Ray Serve's ``autoscaling_config``)."""
+
     min_replicas: int = Field(1, ge=0, le=1000)
     max_replicas: int = Field(1, ge=1, le=1000)
     target_ongoing_requests: float = Field(2.0, gt=0)
+    # How long the load must stay high (low) before a replica is added (removed).
+    upscale_delay_s: float = Field(30.0, ge=0, le=3600)
+    downscale_delay_s: float = Field(600.0, ge=0, le=3600)
+    # The window the ongoing requests are averaged over.
+    look_back_period_s: float = Field(30.0, gt=0, le=3600)
+    # Requests a replica holds at once (batches are cut from these).
+    max_ongoing_requests: int = Field(64, ge=1, le=10_000)
+    max_batch_size: int = Field(32, ge=1, le=1000)
+    # How long a replica's batch waits to fill; 0: it takes what is there (each caller
+    # sends a batch already, and a lone request waits for nothing).
+    batch_wait_ms: float = Field(0.0, ge=0, le=1000)
 
 
 class Resources(_Strict):
@@ -155,6 +171,13 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             f"transport.kind: {manifest.transport.kind.value} is not available in this "
             f"version (it runs {supported})"
         )
+    if manifest.transport.kind is TransportKind.SERVE and not _SERVE_ENTRYPOINT.fullmatch(
+        manifest.transport.entrypoint
+    ):
+        faults.append(
+            "transport.entrypoint: a serve plugin names module:attribute in its directory "
+            '(e.g. "plugin:plugin")'
+        )
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:
@@ -168,6 +191,9 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         faults.append(f"transport.auth_secret: {auth_secret!r} is not one of its secrets")
     if manifest.autoscaling.min_replicas > manifest.autoscaling.max_replicas:
         faults.append("autoscaling: min_replicas is above max_replicas")
+    scaling = manifest.autoscaling
+    if scaling.max_batch_size > scaling.max_ongoing_requests:
+        faults.append("autoscaling: max_batch_size is above max_ongoing_requests")
     try:
         Draft202012Validator.check_schema(manifest.config_schema)
     except SchemaError as error:

@@ -24,7 +24,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,6 +53,10 @@ _log = logging.getLogger(__name__)
 RECORD_BATCH = 200
 RECORD_SECONDS = 1.0
 
+# Makes the call of one installed plugin over a transport the core does not hold itself
+# (``serve``: a Ray Serve handle, built outside the core and injected).
+TransportFactory = Callable[[InstalledPlugin, Manifest], PluginCall]
+
 
 @dataclass(frozen=True, slots=True)
 class _Bound:
@@ -80,9 +84,13 @@ class HookRuntime:
         record_seconds: float = RECORD_SECONDS,
         role: str = "hooks",
         secret_values: Callable[[str], dict[str, str]] | None = None,
+        transports: Mapping[TransportKind, TransportFactory] | None = None,
     ) -> None:
         """``secret_values(plugin)``: a plugin's secrets (read with its bindings) for an http
-        plugin's ``auth_secret``; None: none can be read here."""
+        plugin's ``auth_secret``; None: none can be read here. ``transports``: how plugins
+        of each kind other than ``http`` are reached (a kind without one fails its calls,
+        which get the binding's ``on_error`` verdict)."""
+        self._factories = dict(transports or {})
         self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
         self._record_seconds = record_seconds
@@ -309,12 +317,16 @@ class HookRuntime:
         transport = self._transports.get(key)
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
-            if manifest.transport.kind is not TransportKind.HTTP:
+            kind = manifest.transport.kind
+            if kind is TransportKind.HTTP:
+                transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
+            elif kind in self._factories:
+                transport = self._factories[kind](plugin, manifest)
+            else:
                 raise PluginFailed(
-                    f"plugin {plugin.name}: the {manifest.transport.kind.value} transport "
-                    "is not available in this version"
+                    f"plugin {plugin.name}: the {kind.value} transport "
+                    "is not available in this process"
                 )
-            transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
             self._transports[key] = transport
         return await transport(binding, request)
 

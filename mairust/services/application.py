@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from mairust.auth.dns import Resolver
 from mairust.config import MailboxSettings
 from mairust.hooks.callbacks import CallbackTokens
+from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
@@ -72,6 +73,7 @@ class Application:
         policy_defaults: PolicyDefaults | None = None,
         hooks: HookRuntime | None = None,
         token_cache_seconds: float = 0.0,
+        plugin_packages: PluginPackages | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -86,7 +88,8 @@ class Application:
         accepted (default: public https); ``policy_defaults`` is what a domain without its
         own policy gets (default: the configuration's defaults); ``hooks`` runs dry runs of hook
         points (None: they answer StorageUnavailable); ``token_cache_seconds`` lets the token
-        service skip the store for a token found that recently (``api.token_cache_seconds``)."""
+        service skip the store for a token found that recently (``api.token_cache_seconds``);
+        ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -117,7 +120,7 @@ class Application:
             policy=PolicyService(
                 stores.metadata, directory, audit, policy_defaults or PolicyDefaults()
             ),
-            plugins=PluginService(stores.metadata, audit, clock, hooks),
+            plugins=PluginService(stores.metadata, audit, clock, hooks, plugin_packages),
             plugin_secrets=PluginSecretService(stores.metadata, vault, audit, clock),
             # Plugins' later verdicts on post_receive jobs, with tokens keyed from the
             # same digest keys the job loop signs with.

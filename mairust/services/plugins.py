@@ -20,8 +20,9 @@ from jsonschema import Draft202012Validator
 
 from mairust.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from mairust.hooks.chain import BindingMode, ChainResult
+from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.figures import CallSummary, PluginFigures, plugin_figures, summarise_calls
-from mairust.hooks.manifest import Manifest, load_manifest
+from mairust.hooks.manifest import Manifest, TransportKind, load_manifest
 from mairust.hooks.points import POINTS, HookPoint
 from mairust.hooks.runtime import HookRuntime
 from mairust.model.ids import new_id
@@ -63,8 +64,11 @@ class PluginService:
         audit: AuditTrail,
         clock: Clock = utc_now,
         runtime: HookRuntime | None = None,
+        packages: PluginPackages | None = None,
     ) -> None:
-        """``runtime`` runs dry runs (the API builds one; without it they are unavailable)."""
+        """``runtime`` runs dry runs (the API builds one; without it they are unavailable);
+        ``packages`` keeps serve plugins' code (without it they cannot be installed)."""
+        self._packages = packages
         self._store = store
         self._audit = audit
         self._clock = clock
@@ -77,6 +81,7 @@ class PluginService:
         name = manifest.plugin.name
         if self._store.get_plugin(name) is not None:
             raise Conflict(f"plugin {name} is installed already (upgrade it instead)")
+        self._keep_package(manifest, Path(directory))
         now = self._clock()
         config: dict[str, Any] = {}
         plugin = InstalledPlugin(
@@ -109,6 +114,7 @@ class PluginService:
             raise InvalidInput(f"the manifest in {directory} is {manifest.plugin.name}, not {name}")
         if manifest.plugin.version == current.version:
             raise Conflict(f"plugin {name} {current.version} is installed already")
+        self._keep_package(manifest, Path(directory))
         declared = {hook.point.value for hook in manifest.hooks}
         for binding in self._store.list_bindings():
             if binding.plugin == name and binding.point not in declared:
@@ -130,6 +136,15 @@ class PluginService:
             {"from": current.version, "to": upgraded.version},
         )
         return upgraded
+
+    def _keep_package(self, manifest: Manifest, directory: Path) -> None:
+        """A serve plugin's code is copied under the data directory: what runs is what was
+        installed (``mairust up`` deploys it from there)."""
+        if manifest.transport.kind is not TransportKind.SERVE:
+            return
+        if self._packages is None:
+            raise InvalidInput("serve plugins cannot be installed by this process")
+        self._packages.keep(manifest.plugin.name, manifest.plugin.version, directory)
 
     def list_plugins(self, principal: Principal) -> list[InstalledPlugin]:
         _operator(principal)

@@ -16,6 +16,7 @@ from tests.support.hook_plugin_service import SPAM_REPLY, rule_plugin
 
 PLUGINS = "/api/v1/admin/plugins"
 HOOKS = "/api/v1/admin/hooks"
+HEADER_RULES = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
 
 
 async def test_install_configure_bind_and_uninstall(client, tmp_path: Path):
@@ -163,3 +164,13 @@ async def test_figures_add_up_the_calls_and_show_who_sheds_the_plugin(
     assert (breaker["holder"], breaker["state"], figures["shed_by"]) == ("smtp@h:1", "open", 1)
     assert breaker["trial_after"].startswith("2026-11-30T12:00:30")
     expect_problem(await client.get(f"{PLUGINS}/missing/figures"), 404)
+
+
+async def test_a_serve_plugin_installs_over_the_api(client):
+    """Its code is kept by the platform (a serve plugin runs from the data directory)."""
+    made = await client.post(PLUGINS, json={"path": str(HEADER_RULES)})
+    assert made.status_code == 201, made.text
+    assert (made.json()["name"], made.json()["transport"]) == ("header-rules", "serve")
+    [binding] = (await client.get(HOOKS, params={"point": "pre_receive"})).json()["items"]
+    assert binding["plugin"] == "header-rules"
+    assert (await client.delete(f"{PLUGINS}/header-rules")).status_code == 204

@@ -87,7 +87,15 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
         ),
         (
             ('kind = "http"', 'kind = "serve"'),
-            "transport.kind: serve is not available in this version",
+            "transport.entrypoint: a serve plugin names module:attribute",
+        ),
+        (
+            ("target_ongoing_requests = 4", "target_ongoing_requests = 4\nmax_batch_size = 100"),
+            "autoscaling: max_batch_size is above max_ongoing_requests",
+        ),
+        (
+            ("target_ongoing_requests = 4", "target_ongoing_requests = 4\nupscale_delay_s = -1"),
+            "autoscaling.upscale_delay_s: Input should be greater than or equal to 0",
         ),
         (
             ('point = "pre_receive"', 'point = "rcpt_to"'),
@@ -130,6 +138,47 @@ def test_every_fault_is_said_at_once() -> None:
         parse_manifest(bad)
     assert len(caught.value.faults) == 2
     assert "plugin.toml is not valid" in str(caught.value)
+
+
+def test_a_serve_manifest_with_its_autoscaling_and_resources() -> None:
+    serve = GOOD.replace('kind = "http"', 'kind = "serve"').replace(
+        'entrypoint = "http://127.0.0.1:8125/hook"', 'entrypoint = "rules.engine:plugin"'
+    )
+    serve = serve.replace(
+        "target_ongoing_requests = 4",
+        "target_ongoing_requests = 4\nupscale_delay_s = 1\ndownscale_delay_s = 5\n"
+        "look_back_period_s = 3\nmax_ongoing_requests = 10\nmax_batch_size = 8\n"
+        "batch_wait_ms = 5",
+    ).replace("num_cpus = 0.25", "num_cpus = 0.25\nnum_gpus = 1")
+    manifest = parse_manifest(serve)
+    assert manifest.transport.kind is TransportKind.SERVE
+    assert manifest.transport.entrypoint == "rules.engine:plugin"
+    scaling = manifest.autoscaling
+    assert (scaling.min_replicas, scaling.max_replicas, scaling.target_ongoing_requests) == (
+        1,
+        3,
+        4,
+    )
+    assert (scaling.upscale_delay_s, scaling.downscale_delay_s, scaling.look_back_period_s) == (
+        1,
+        5,
+        3,
+    )
+    assert (scaling.max_ongoing_requests, scaling.max_batch_size, scaling.batch_wait_ms) == (
+        10,
+        8,
+        5,
+    )
+    assert (manifest.resources.num_cpus, manifest.resources.num_gpus) == (0.25, 1)
+
+
+def test_the_bundled_plugins_manifests_are_valid() -> None:
+    plugins = Path(__file__).resolve().parents[3] / "plugins"
+    kinds = {
+        load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
+        for path in plugins.glob("*/plugin.toml")
+    }
+    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:

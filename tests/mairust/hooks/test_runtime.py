@@ -15,20 +15,25 @@ import pytest
 
 from mairust.config import HooksSettings, Settings
 from mairust.errors import CheckUnavailable, StorageUnavailable
-from mairust.hooks.chain import Outcome
+from mairust.hooks.chain import Binding, Outcome, PluginCall
+from mairust.hooks.deployment import PluginPackages
+from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.points import HookPoint
 from mairust.hooks.runtime import HookRuntime
+from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.message import Envelope
 from mairust.model.plugins import HookBinding, InstalledPlugin
 from mairust.model.principal import Principal
 from mairust.model.verdict import VerdictKind
 from mairust.net.address_guard import AddressPolicy
 from mairust.net.http_client import SafeHttpClient
+from mairust.plugin_sdk.loading import load_plugin
 from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
 from tests.support.http_sink import Reply, http_sink
 
 ADMIN = Principal.platform("test", "127.0.0.1")
+HEADER_RULES = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
 ENVELOPE = Envelope(
     mail_from="s@remote.example",
     rcpt_tos=("ann@a.example",),
@@ -277,3 +282,43 @@ async def test_an_http_plugin_is_called_with_its_auth_secret_as_bearer(stores, t
             "Bearer first",
             "Bearer second",
         ]
+
+
+async def test_a_serve_plugin_is_reached_through_the_injected_transport(stores, tmp_path):
+    """The serve transport comes from outside the core (a Serve handle in production);
+    here it runs the stored package's SDK plugin in process. Without one, the calls fail
+    and the binding's on_error stands in."""
+    packages = PluginPackages(tmp_path / "kept")
+    application = Application.over(stores, (b"k" * 32,), plugin_packages=packages)
+    application.plugins.install(ADMIN, str(HEADER_RULES))
+    rules = [{"header": "subject", "pattern": "^hi$", "action": "reject"}]
+    application.plugins.change(ADMIN, "header-rules", config={"rules": rules})
+    made: list[str] = []
+
+    def in_process(plugin: InstalledPlugin, manifest: Manifest) -> PluginCall:
+        made.append(plugin.name)
+        loaded = load_plugin(
+            packages.path(plugin.name, plugin.version), manifest.transport.entrypoint, "rt"
+        )
+
+        async def call(binding: Binding, request: HookRequest) -> HookResponse:
+            return await loaded.handle(request, plugin.config)
+
+        return call
+
+    client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+    hooks = HookRuntime(
+        stores.metadata,
+        client,
+        HooksSettings(deadline_seconds=2.0),
+        transports={TransportKind.SERVE: in_process},
+    )
+    for _ in range(2):
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert verdict.kind is VerdictKind.REJECT
+    assert made == ["header-rules"]  # one transport per plugin version, kept
+
+    without = HookRuntime(stores.metadata, client, HooksSettings(deadline_seconds=2.0))
+    [record] = (await without.run(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE)).records
+    assert record.outcome is Outcome.ERROR and "not available in this process" in record.error
+    assert record.verdict.kind is VerdictKind.CONTINUE  # header-rules' on_error: accept

@@ -163,3 +163,24 @@ def test_the_retention_job_forgets_old_calls_in_batches(stores, monkeypatch):
     assert expire_plugin_calls(stores.metadata, now, days=30) == 7
     assert [c.id for c in stores.metadata.list_hook_calls("p")] == [fresh.id]
     assert expire_plugin_calls(stores.metadata, now, days=30) == 0
+
+
+def test_a_serve_plugin_keeps_its_code_under_the_data_dir(stores, tmp_path):
+    from mairust.hooks.deployment import PluginPackages
+    from mairust.services.application import Application
+    from tests.mairust.services.conftest import TOKEN_KEYS
+
+    bundled = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
+    # A process that cannot keep plugin code refuses serve plugins, and records nothing.
+    without = Application.over(stores, TOKEN_KEYS)
+    with pytest.raises(InvalidInput, match="serve plugins cannot be installed"):
+        without.plugins.install(ADMIN, str(bundled))
+    assert without.plugins.list_plugins(ADMIN) == []
+
+    packages = PluginPackages(tmp_path / "kept")
+    application = Application.over(stores, TOKEN_KEYS, plugin_packages=packages)
+    plugin = application.plugins.install(ADMIN, str(bundled))
+    assert (plugin.name, plugin.manifest["transport"]["kind"]) == ("header-rules", "serve")
+    kept = packages.path("header-rules", "1.0.0")
+    assert (kept / "plugin.py").read_bytes() == (bundled / "plugin.py").read_bytes()
+    assert not (kept / "__pycache__").exists()

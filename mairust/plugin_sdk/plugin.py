@@ -1,0 +1,80 @@
+"""``Plugin``: a plugin's handlers, one per hook point, registered with a decorator.
+
+``@plugin.hook("pre_receive")`` and ``@plugin.pre_receive`` are the same. A handler may be
+a plain function (cheap checks) or a coroutine function (one that waits on something).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from mairust.hooks.points import HookPoint
+from mairust.hooks.wire import HookRequest, HookResponse
+
+Config = Mapping[str, Any]
+Handler = Callable[[HookRequest, Config], HookResponse | Awaitable[HookResponse]]
+H = TypeVar("H", bound=Handler)
+
+
+class NoHandler(LookupError):
+    """The plugin was asked at a hook point it has no handler for."""
+
+
+class Plugin:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._handlers: dict[HookPoint, Handler] = {}
+
+    @property
+    def points(self) -> frozenset[HookPoint]:
+        return frozenset(self._handlers)
+
+    def hook(self, point: HookPoint | str) -> Callable[[H], H]:
+        """Registers the decorated function as the handler at ``point``."""
+        at = HookPoint(point)
+
+        def register(handler: H) -> H:
+            if at in self._handlers:
+                raise ValueError(f"plugin {self.name} has a {at.value} handler already")
+            self._handlers[at] = handler
+            return handler
+
+        return register
+
+    def connect(self, handler: H) -> H:
+        return self.hook(HookPoint.CONNECT)(handler)
+
+    def mail_from(self, handler: H) -> H:
+        return self.hook(HookPoint.MAIL_FROM)(handler)
+
+    def rcpt_to(self, handler: H) -> H:
+        return self.hook(HookPoint.RCPT_TO)(handler)
+
+    def pre_receive(self, handler: H) -> H:
+        return self.hook(HookPoint.PRE_RECEIVE)(handler)
+
+    def post_receive(self, handler: H) -> H:
+        return self.hook(HookPoint.POST_RECEIVE)(handler)
+
+    def pre_delivery(self, handler: H) -> H:
+        return self.hook(HookPoint.PRE_DELIVERY)(handler)
+
+    def pre_send(self, handler: H) -> H:
+        return self.hook(HookPoint.PRE_SEND)(handler)
+
+    async def handle(self, request: HookRequest, config: Config) -> HookResponse:
+        """The handler's answer for ``request`` (at its point)."""
+        handler = self._handlers.get(request.point)
+        if handler is None:
+            raise NoHandler(f"plugin {self.name} has no {request.point.value} handler")
+        answer = handler(request, config)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not isinstance(answer, HookResponse):
+            raise TypeError(
+                f"plugin {self.name}'s {request.point.value} handler answered "
+                f"{type(answer).__name__}, not a HookResponse"
+            )
+        return answer
