@@ -137,9 +137,17 @@ def test_a_serve_plugin_holds_at_pre_delivery_and_tags_as_a_post_receive_job(
     inbox_ids = {m["message_id"] for m in listed(server, "/api/v1/messages", mailbox=ALICE)}
     held = listed(server, "/api/v1/quarantine", mailbox=ALICE)
     assert held and all(m["message_id"] not in inbox_ids for m in held)
-    with server.api() as api:
-        figures = api.get("/api/v1/admin/plugins/later-rules/figures").json()
-    points = {p["point"]: p for p in figures["points"]}
-    assert points["pre_delivery"]["by_verdict"].get("quarantine", 0) >= 1
-    assert points["post_receive"]["by_outcome"].get("answered", 0) >= 1
+
+    def recorded() -> dict[str, Any] | None:  # calls are recorded in batches of <= 1 s
+        with server.api() as api:
+            figures = api.get("/api/v1/admin/plugins/later-rules/figures").json()
+        points = {p["point"]: p for p in figures["points"]}
+        held_there = points.get("pre_delivery", {}).get("by_verdict", {}).get("quarantine", 0)
+        answered = points.get("post_receive", {}).get("by_outcome", {}).get("answered", 0)
+        return points if held_there >= 1 and answered >= 1 else None
+
+    try:
+        wait_until(recorded, timeout=20, interval=0.5, what="the calls recorded")
+    except AssertionError:
+        raise AssertionError("".join(server.output[-60:])) from None
     server.stop()
