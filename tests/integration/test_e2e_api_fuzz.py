@@ -30,6 +30,16 @@ from tests.support.mairust_server import ADMIN_TOKEN, free_port, wait_for
 
 EXAMPLES_PER_OPERATION = 8
 MAX_REFUSED_SHARE = 0.20
+# Operations refused for every seed by design, left out of that share (still checked for
+# schema conformance and never a 5xx): a callback needs a job waiting with its token, and
+# the quarantine routes share ``entry_id`` with the message routes, whose seed is not held.
+REFUSED_BY_DESIGN = frozenset(
+    {
+        "POST /api/v1/callbacks/{job}",
+        "POST /api/v1/quarantine/{entry_id}/release",
+        "DELETE /api/v1/quarantine/{entry_id}",
+    }
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -55,8 +65,9 @@ CONFIG = (
 
 def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path) -> dict[str, Any]:
     """Real values for every path parameter the API has: a delivered message with an
-    attachment, its mailbox and a folder of it, a user, a domain and an alias and a routing
-    rule of it, a token, a webhook endpoint and an installed plugin with its binding."""
+        attachment, its mailbox and a folder of it, a user, a domain and an alias and a routing
+        rule of it, a token, a webhook endpoint, an installed plugin with its binding and a secret
+    it names, and a hook job id (none waits: its callback is refused)."""
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
         smtp.sendmail("sender@remote.example", ["alice@example.test"], SEED_MESSAGE)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
@@ -85,7 +96,9 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
             "/api/v1/domains/example.test/routes",
             {"pattern": "fuzz-*", "action": "local", "target": "alice@example.test"},
         )
-        plugin = made("/api/v1/admin/plugins", {"path": str(matrix_plugin_dir(plugins, "1.0.0"))})
+        # It names a secret, so the secrets routes have one to act on.
+        plugin_dir = matrix_plugin_dir(plugins, "1.0.0", ("api-key",))
+        plugin = made("/api/v1/admin/plugins", {"path": str(plugin_dir)})
         binding = http.get("/api/v1/admin/hooks").json()["items"][0]
         tenant = alice["tenant_id"]
         hook = made("/api/v1/webhooks", {"url": "http://127.0.0.1:9/fuzz", "tenant_id": tenant})
@@ -104,6 +117,9 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
         "name": plugin["name"],
         "binding_id": binding["id"],
         "point": "rcpt_to",
+        "secret": "api-key",
+        # No job waits for a callback: every call is refused (401/403/404), never a 5xx.
+        "job": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
     }
 
 
@@ -118,6 +134,7 @@ def test_every_operation_answers_within_its_schema(new_server, tmp_path: Path) -
     ids = seeded_ids(base, headers, server.smtp_port, tmp_path / "plugins")
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     statuses: Counter[int] = Counter()
+    by_design: Counter[int] = Counter()
     refusals: Counter[str] = Counter()  # 401/404 per operation, to show where they come from
     operations = []
     for result in schema.get_all_operations():
@@ -144,14 +161,17 @@ def test_every_operation_answers_within_its_schema(new_server, tmp_path: Path) -
         def exercise(case: schemathesis.Case[Any]) -> None:
             response = case.call(base_url=base, headers=headers, timeout=30)
             statuses[response.status_code] += 1
-            if response.status_code in (401, 404):
+            if case.operation.label in REFUSED_BY_DESIGN:
+                by_design[response.status_code] += 1
+            elif response.status_code in (401, 404):
                 refusals[case.operation.label] += 1
             case.validate_response(response, checks=CHECKS)
 
         exercise()
     total = sum(statuses.values())
-    refused = statuses[401] + statuses[404]
-    print(f"{total} calls: {dict(sorted(statuses.items()))}")
+    print(f"{total} calls: {dict(sorted(statuses.items()))}; by design refused: {by_design}")
     assert total >= len(operations) * 2
-    assert refused / total <= MAX_REFUSED_SHARE, f"too many 401/404: {refusals.most_common(8)}"
+    counted = total - sum(by_design.values())
+    refused = sum(refusals.values())
+    assert refused / counted <= MAX_REFUSED_SHARE, f"too many 401/404: {refusals.most_common(8)}"
     server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -91,7 +92,11 @@ class MairustServer:
             self.output.append(line)
             if READY_LINE in line:
                 ready.set()
-        ready.set()  # the process ended: let start() report it
+        # The output ended: the process is ending. Wait for it, so that start() sees it
+        # gone and reports its output (instead of returning as if it were up).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(30)
+        ready.set()
 
     def stop(self, timeout: float = 120.0) -> int:
         """Ctrl-C, as a user would, and wait for a clean exit."""
