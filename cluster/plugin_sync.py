@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from cluster.loopback import bind_serve_grpc_to_node_ip
 from mairust.config import Settings
 from mairust.hooks.deployment import PluginReconciler, plugin_packages
 from mairust.storage.factory import open_stores
@@ -26,7 +27,8 @@ class PluginSync:
     ) -> None:
         self._settings = settings
         self._interval = interval
-        self.deployer = ServePluginDeployer(log_level)
+        # Plugin replicas' gRPC servers on the node's IP (loopback), never on [::].
+        self.deployer = ServePluginDeployer(log_level, bind_serve_grpc_to_node_ip)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stores: Stores | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,16 @@ class PluginReplica:
     """One replica of one serve plugin."""
 
     def __init__(
-        self, package: str, entrypoint: str, name: str, max_batch_size: int, batch_wait_s: float
+        self,
+        package: str,
+        entrypoint: str,
+        name: str,
+        max_batch_size: int,
+        batch_wait_s: float,
+        replica_setup: Callable[[], None] | None = None,
     ) -> None:
+        if replica_setup is not None:  # first: before Serve opens this replica's gRPC port
+            replica_setup()
         self._plugin: Plugin = load_plugin(Path(package), entrypoint, name)
         self._config: dict[str, Any] = {}
         batched: Any = self._batched  # serve.batch's wrapper: its limits set per plugin
@@ -81,8 +90,13 @@ class PluginReplica:
         return {"requests": self.requests, "batches": self.batches}
 
 
-def build_plugin_app(app: PluginApp, log_level: str = "WARNING") -> Any:
-    """The bound Serve application of one serve plugin."""
+def build_plugin_app(
+    app: PluginApp,
+    log_level: str = "WARNING",
+    replica_setup: Callable[[], None] | None = None,
+) -> Any:
+    """The bound Serve application of one serve plugin; each replica runs ``replica_setup``
+    first (``mairust up`` binds the replica's gRPC server to the node's loopback IP)."""
     deployment: Any = PluginReplica  # a serve.Deployment once decorated
     scaling = app.autoscaling
     options: dict[str, Any] = {
@@ -106,6 +120,7 @@ def build_plugin_app(app: PluginApp, log_level: str = "WARNING") -> Any:
         app.name,
         scaling.max_batch_size,
         scaling.batch_wait_ms / 1000.0,
+        replica_setup,
     )
 
 
@@ -124,14 +139,17 @@ def autoscaling_config(scaling: Autoscaling) -> dict[str, Any]:
 class ServePluginDeployer:
     """The core's ``PluginDeployer`` on Ray Serve (Serve must be started)."""
 
-    def __init__(self, log_level: str = "WARNING") -> None:
+    def __init__(
+        self, log_level: str = "WARNING", replica_setup: Callable[[], None] | None = None
+    ) -> None:
         self._log_level = log_level
+        self._replica_setup = replica_setup
         self._fingerprints: dict[str, str] = {}
         self._strays_found = False
 
     def deploy(self, app: PluginApp) -> None:
         serve.run(
-            build_plugin_app(app, self._log_level),
+            build_plugin_app(app, self._log_level, self._replica_setup),
             name=app.app_name,
             route_prefix=None,  # reached by handle only, never over Serve's HTTP proxy
             logging_config={"log_level": self._log_level},

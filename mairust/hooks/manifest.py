@@ -158,8 +158,8 @@ def load_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_NAME
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError([f"cannot read {path}: {error}"]) from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL or an unencodable character
+        raise ManifestError([f"cannot read {path!r}: {error}"]) from None
     return parse_manifest(text)
 
 

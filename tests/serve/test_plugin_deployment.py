@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from ray import serve
 
+from cluster.loopback import bind_serve_grpc_to_node_ip
 from mairust.hooks.chain import Binding
 from mairust.hooks.deployment import PluginApp, PluginPackages, app_name
 from mairust.hooks.manifest import Autoscaling, Resources
@@ -72,7 +73,7 @@ async def replica_stats(plugin: str) -> dict[str, int]:
 def test_header_rules_deploys_reconfigures_and_is_removed(
     ray_serve: None, packages: PluginPackages
 ) -> None:
-    deployer = ServePluginDeployer()
+    deployer = ServePluginDeployer(replica_setup=bind_serve_grpc_to_node_ip)
     stored = packages.keep("header-rules", "1.0.0", HEADER_RULES)
     rules = [{"header": "subject", "pattern": "pills", "action": "reject", "reply": "550 5.7.1 No"}]
     app = PluginApp("header-rules", "1.0.0", stored, "plugin:plugin", {"rules": rules})
@@ -100,7 +101,7 @@ def test_header_rules_deploys_reconfigures_and_is_removed(
 def test_a_burst_is_answered_in_batches(
     ray_serve: None, packages: PluginPackages, tmp_path: Path
 ) -> None:
-    deployer = ServePluginDeployer()
+    deployer = ServePluginDeployer(replica_setup=bind_serve_grpc_to_node_ip)
     stored = packages.keep("slow", "1.0.0", slow_plugin_package(tmp_path))
     scaling = Autoscaling(max_batch_size=16, batch_wait_ms=50)
     deployer.deploy(PluginApp("slow", "1.0.0", stored, "slow:plugin", {"sleep": 0.01}, scaling))
@@ -140,7 +141,7 @@ def test_a_plugin_that_fails_is_a_plugin_failed(
 ) -> None:
     from mairust.hooks.http_transport import PluginFailed
 
-    deployer = ServePluginDeployer()
+    deployer = ServePluginDeployer(replica_setup=bind_serve_grpc_to_node_ip)
     stored = packages.keep("slow", "1.0.0", slow_plugin_package(tmp_path))
     deployer.deploy(PluginApp("slow", "1.0.0", stored, "slow:plugin", {"fail": True}))
     try:
@@ -156,7 +157,7 @@ def test_a_burst_scales_the_plugin_up_and_back_down(
     ray_serve: None, packages: PluginPackages, tmp_path: Path
 ) -> None:
     """Test-sized autoscaling: one replica, two under load (one ongoing request each)."""
-    deployer = ServePluginDeployer()
+    deployer = ServePluginDeployer(replica_setup=bind_serve_grpc_to_node_ip)
     stored = packages.keep("slow", "1.0.0", slow_plugin_package(tmp_path))
     scaling = Autoscaling(
         min_replicas=1,

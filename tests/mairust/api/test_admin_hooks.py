@@ -67,6 +67,10 @@ async def test_refusals_are_problems(client, tmp_path: Path, expect_problem):
     problem = expect_problem(await client.post(PLUGINS, json={"path": str(bad)}), 422)
     assert "hooks[0].point: 'rcpt_too' is not one of" in problem["detail"]
     expect_problem(await client.post(PLUGINS, json={"path": str(tmp_path / "none")}), 422)
+    # What the fuzz test posted (a NUL and a surrogate pair, JSON-escaped): a 500 once.
+    odd = rb'{"path": "\u00f0\u0000\udbb1\udf04`E"}'
+    headers = {"content-type": "application/json"}
+    expect_problem(await client.post(PLUGINS, content=odd, headers=headers), 422)
     expect_problem(await client.get(f"{PLUGINS}/missing"), 404)
     expect_problem(await client.post(HOOKS, json={"plugin": "missing", "point": "rcpt_to"}), 404)
     await client.post(PLUGINS, json={"path": str(matrix_plugin_dir(tmp_path, "1.0.0"))})

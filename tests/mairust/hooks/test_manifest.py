@@ -186,3 +186,10 @@ def test_not_toml_and_no_file(tmp_path: Path) -> None:
         parse_manifest("[plugin\nname=")
     with pytest.raises(ManifestError, match="cannot read"):
         load_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("odd", ["a\x00b", "\udbb1\udf04"])
+def test_a_path_no_file_system_takes_is_a_manifest_error(odd: str) -> None:
+    # The fuzz test found it: a NUL or a lone surrogate in the posted path was a 500.
+    with pytest.raises(ManifestError, match="cannot read"):
+        load_manifest(Path("/tmp") / odd)
