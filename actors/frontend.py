@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import ray
@@ -22,12 +21,10 @@ from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
-from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.message import MessageRef
 from mairust.secrets.master_key import load_keyring
-from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
-from mairust.services.plugin_secrets import plugin_secret_values
+from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
@@ -130,19 +127,13 @@ class FrontEndHost:
         # SMTP AUTH takes a user's API token (with `send`) in place of the password.
         keyring = load_keyring(settings)
         tokens = Application.over(self._stores, keyring.token_digest_keys()).tokens
-        self._hook_client = hook_client(settings)
         # Serve plugins are reached through their applications' Serve handles.
-        self._hooks = HookRuntime(
+        self._hooks = platform_hook_runtime(
+            settings,
             self._stores.metadata,
-            self._hook_client,
-            settings.hooks,
-            role="smtp",
-            secret_values=partial(
-                plugin_secret_values,
-                self._stores.metadata,
-                SecretVault(self._stores.metadata, keyring),
-            ),
-            transports={TransportKind.SERVE: serve_transport},
+            keyring,
+            "smtp",
+            {TransportKind.SERVE: serve_transport},
         )
         self._frontend = SmtpFrontEnd(
             settings,
@@ -171,8 +162,7 @@ class FrontEndHost:
             spool.max_batch_size,
         )
         self._nudge.close()
-        await self._hooks.aclose()
-        await self._hook_client.aclose()
+        await self._hooks.aclose()  # its unrecorded calls, breaker reports, HTTP client
         self._stores.close()
 
 

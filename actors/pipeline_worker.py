@@ -5,19 +5,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from functools import partial
 
 import ray
 
 from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
-from mairust.hooks.runtime import HookRuntime, hook_client
+from mairust.hooks.runtime import HookRuntime
 from mairust.model.queue import QueueItem
 from mairust.pipeline.hook_loop import DeliveryHooks
 from mairust.pipeline.runner import BatchReport, PipelineRunner
 from mairust.secrets.master_key import load_keyring
-from mairust.secrets.vault import SecretVault
-from mairust.services.plugin_secrets import plugin_secret_values
+from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.storage.factory import open_stores
 from serve.plugin_transport import serve_transport
 
@@ -45,14 +43,12 @@ class PipelineWorker:
     def _hook_runtime(self) -> HookRuntime:
         """Made on first need, so a node without pre_delivery bindings never loads the
         secrets key nor opens an HTTP client here."""
-        vault = SecretVault(self._stores.metadata, load_keyring(self._settings))
-        return HookRuntime(
+        return platform_hook_runtime(
+            self._settings,
             self._stores.metadata,
-            hook_client(self._settings),
-            self._settings.hooks,
-            role="pipeline",
-            secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
-            transports={TransportKind.SERVE: serve_transport},
+            load_keyring(self._settings),
+            "pipeline",
+            {TransportKind.SERVE: serve_transport},
         )
 
     def process(self, items: Sequence[QueueItem], owner: str) -> BatchReport:

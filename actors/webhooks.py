@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import logging
 import platform
-from functools import partial
 from typing import Any
 
 import ray
@@ -37,12 +36,11 @@ from mairust.errors import MairustError
 from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.jobs import HookJobLoop, JobPolicy, callback_urls
 from mairust.hooks.manifest import TransportKind
-from mairust.hooks.runtime import HookRuntime, hook_client
 from mairust.model.scope import TenantScope
 from mairust.net.host_resolver import configured_resolver
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
-from mairust.services.plugin_secrets import plugin_secret_values
+from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 from mairust.webhooks.delivery import DeliveryPolicy, WebhookDeliveryLoop, safe_client
@@ -89,14 +87,12 @@ class WebhookHost:
         self._wake = asyncio.Event()
         self._drain = Supervisor(DRAIN_LOOP, self._run_drain, DRAIN_BACKOFF)
         self._deliver = self._delivery.supervisor()
-        self._plugin_client = hook_client(settings)
-        self._hooks = HookRuntime(
+        self._hooks = platform_hook_runtime(
+            settings,
             self._stores.metadata,
-            self._plugin_client,
-            settings.hooks,
-            role="hookjobs",
-            secret_values=partial(plugin_secret_values, self._stores.metadata, vault),
-            transports={TransportKind.SERVE: serve_transport},
+            keyring,
+            "hookjobs",
+            {TransportKind.SERVE: serve_transport},
         )
         self._jobs = HookJobLoop(
             self._stores.metadata,
@@ -161,9 +157,8 @@ class WebhookHost:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._hooks.aclose()  # the calls not yet recorded
+        await self._hooks.aclose()  # the calls not yet recorded, its HTTP client
         await self._client.aclose()
-        await self._plugin_client.aclose()
         self._stores.close()
 
 

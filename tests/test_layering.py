@@ -24,7 +24,7 @@ LAYERS = [
     {"model"},
     {"auth", "routing", "net"},
     {"storage"},
-    {"search", "spool", "secrets", "webhooks", "hooks", "plugin_sdk"},
+    {"search", "spool", "secrets", "webhooks", "hooks", "plugin_sdk", "leased_loop"},
     {"smtp"},
     {"pipeline"},
     {"services"},

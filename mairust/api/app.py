@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,13 +28,12 @@ from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.manifest import TransportKind
-from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
+from mairust.hooks.runtime import TransportFactory
 from mairust.net.address_guard import AddressPolicy
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
-from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
-from mairust.services.plugin_secrets import plugin_secret_values
+from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.services.policy import PolicyDefaults
 from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
@@ -104,17 +102,7 @@ def create_app(
     )
     keyring = keyring if keyring is not None else load_keyring(settings)
     # Dry runs of hook points reach plugins as the SMTP edge does.
-    plugin_client = hook_client(settings)
-    hooks = HookRuntime(
-        stores.metadata,
-        plugin_client,
-        settings.hooks,
-        role="api",
-        secret_values=partial(
-            plugin_secret_values, stores.metadata, SecretVault(stores.metadata, keyring)
-        ),
-        transports=hook_transports,
-    )
+    hooks = platform_hook_runtime(settings, stores.metadata, keyring, "api", hook_transports)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,8 +112,7 @@ def create_app(
         finally:
             # Commits already handed in finish first: their senders are promised an answer.
             await spool.stop()
-            await hooks.aclose()  # its unrecorded calls, its breaker reports
-            await plugin_client.aclose()
+            await hooks.aclose()  # its unrecorded calls, breaker reports, HTTP client
 
     app = FastAPI(
         title=TITLE,

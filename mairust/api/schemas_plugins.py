@@ -9,9 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mairust.hooks import figures
-from mairust.hooks.chain import BindingMode
+from mairust.hooks.chain import BindingMode, CallRecord
 from mairust.hooks.points import HookPoint
 from mairust.model.plugins import HookBinding, HookCall, InstalledPlugin
+from mairust.services.plugins import DryRun
 
 
 class PluginInstall(BaseModel):
@@ -149,12 +150,39 @@ class CallOut(BaseModel):
     error: str
     latency_ms: float
 
+    @classmethod
+    def from_record(cls, record: CallRecord) -> CallOut:
+        verdict = record.verdict
+        return cls(
+            plugin=record.plugin,
+            mode=record.mode,
+            outcome=record.outcome.value,
+            verdict=verdict.kind.value,
+            reason=verdict.reason,
+            reply=verdict.reply,
+            tags=list(verdict.annotations.tags),
+            folder=verdict.annotations.folder,
+            modifications=[repr(m) for m in verdict.modifications],
+            dropped=list(record.dropped),
+            error=record.error,
+            latency_ms=round(record.latency_ms, 2),
+        )
+
 
 class DryRunOut(BaseModel):
     point: HookPoint
     verdict: str = Field(description="What would be enforced (the most severe, by priority).")
     reply: str | None = Field(description="The SMTP reply it would give (null: it goes on).")
     calls: list[CallOut] = Field(description="Each binding's call, in the order they run.")
+
+    @classmethod
+    def from_dry_run(cls, point: HookPoint, ran: DryRun) -> DryRunOut:
+        return cls(
+            point=point,
+            verdict=ran.result.verdict.kind.value,
+            reply=ran.reply,
+            calls=[CallOut.from_record(record) for record in ran.result.records],
+        )
 
 
 class HookCallOut(BaseModel):

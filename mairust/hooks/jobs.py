@@ -25,7 +25,6 @@ called twice, never applied twice: settling is guarded by the lease.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -41,16 +40,15 @@ from mairust.hooks.payload import build_request
 from mairust.hooks.permissions import verdict_of
 from mairust.hooks.points import DataScope, HookPoint
 from mairust.hooks.runtime import HookRuntime
+from mairust.leased_loop import LeasedLoop
 from mairust.model.hook_jobs import HookJob, JobEffect
 from mairust.model.ids import new_id
 from mairust.model.plugins import HookCall
 from mairust.storage.protocols import BlobStore, HookJobStore, PluginStore
-from mairust.supervision import Backoff, Supervisor
 
 _log = logging.getLogger(__name__)
 
 LOOP_NAME = "hook job loop"
-LOOP_BACKOFF = Backoff(give_up_after=8)
 PENDING = "pending"  # the outcome recorded for a call answered "later"
 _MAX_ERROR_CHARS = 500
 
@@ -107,9 +105,12 @@ class RoundResult:
         return self.done + self.waiting + self.deferred + self.failed
 
 
-class HookJobLoop:
+class HookJobLoop(LeasedLoop):
     """Runs the due jobs; ``identity`` names this loop across restarts (node, data dir);
     ``callback_url`` gives a job's callback URL from its id."""
+
+    loop_name = LOOP_NAME
+    rows = "jobs"
 
     def __init__(
         self,
@@ -123,59 +124,33 @@ class HookJobLoop:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(identity)
         self._store = store
         self._blobs = blobs
         self._runtime = runtime
         self._tokens = tokens
-        self.identity = identity
-        self.owner = f"{identity}/{new_id()}"
         self._callback_url = callback_url
         self.policy = policy or JobPolicy()
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._supervisor: Supervisor | None = None
-        self.rounds = 0
 
     @property
     def runtime(self) -> HookRuntime:
         """The runtime the plugins are called through (its aclose records the rest)."""
         return self._runtime
 
-    def supervisor(self, backoff: Backoff = LOOP_BACKOFF) -> Supervisor:
-        """A supervisor that runs :meth:`run` (and is told of its progress)."""
-        self._supervisor = Supervisor(LOOP_NAME, self.run, backoff)
-        return self._supervisor
+    @property
+    def batch_size(self) -> int:
+        return self.policy.batch_size
 
-    def nudge(self) -> None:
-        self._wake.set()
+    @property
+    def poll_interval(self) -> float:
+        return self.policy.poll_interval
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+    def release_leases(self, owner_prefix: str, keep_owner: str) -> int:
+        return self._store.release_hook_job_leases(owner_prefix, keep_owner)
 
-    async def run(self) -> None:
-        """Run jobs until stopped. A store outage is waited out; other errors propagate
-        to the supervisor, which restarts this (and the restart hands the leases back)."""
-        self.owner = f"{self.identity}/{new_id()}"
-        released = await asyncio.to_thread(
-            self._store.release_hook_job_leases, f"{self.identity}/", self.owner
-        )
-        if released:
-            _log.info("%s: took back %d jobs of an earlier run", LOOP_NAME, released)
-        while not self._stopping:
-            try:
-                result = await self.run_due()
-            except StorageUnavailable as error:
-                _log.warning("%s: store unavailable, waiting: %s", LOOP_NAME, error)
-                result = RoundResult()
-            else:
-                if self._supervisor is not None:
-                    self._supervisor.progress()
-            if result.leased < self.policy.batch_size and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
-                self._wake.clear()
+    async def leased_round(self) -> int:
+        return (await self.run_due()).leased
 
     async def run_due(self) -> RoundResult:
         """One round: expire the callbacks that never came, lease a batch, run each."""

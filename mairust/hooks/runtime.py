@@ -85,9 +85,11 @@ class HookRuntime:
         role: str = "hooks",
         secret_values: Callable[[str], dict[str, str]] | None = None,
         transports: Mapping[TransportKind, TransportFactory] | None = None,
+        owns_client: bool = False,
     ) -> None:
-        """``secret_values(plugin)``: a plugin's secrets (read with its bindings) for an http
-        plugin's ``auth_secret``; None: none can be read here. ``transports``: how plugins
+        """``owns_client``: ``aclose`` closes ``client`` too. ``secret_values(plugin)``: a
+        plugin's secrets (read with its bindings) for an http plugin's ``auth_secret``;
+        None: none can be read here. ``transports``: how plugins
         of each kind other than ``http`` are reached (a kind without one fails its calls,
         which get the binding's ``on_error`` verdict)."""
         self._factories = dict(transports or {})
@@ -96,6 +98,7 @@ class HookRuntime:
         self._record_seconds = record_seconds
         self._store = store
         self._client = client
+        self._owns_client = owns_client
         self._settings = settings
         self._clock = clock
         self._chain = HookChain(self._call, breaker_for=self._new_breaker, clock=clock)
@@ -243,6 +246,8 @@ class HookRuntime:
             await asyncio.to_thread(self._store.forget_breakers, self.holder)
         except StorageUnavailable as error:
             _log.warning("breaker reports of %s left in the store: %s", self.holder, error)
+        if self._owns_client:
+            await self._client.aclose()
 
     def _new_breaker(self, plugin: str) -> CircuitBreaker:
         return CircuitBreaker(plugin, clock=self._clock, on_change=self._breaker_changed)

@@ -22,7 +22,6 @@ twice; its ``webhook-id`` is the same each time, for the receiver to drop the re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -31,20 +30,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mairust.config import WebhookSettings
-from mairust.errors import MairustError, StorageUnavailable
-from mairust.model.ids import new_id
+from mairust.errors import MairustError
+from mairust.leased_loop import LeasedLoop
 from mairust.model.webhooks import WebhookDelivery
 from mairust.net.address_guard import AddressPolicy, DestinationRefused, OutgoingRequestError
 from mairust.net.host_resolver import HostResolver, system_resolver
 from mairust.net.http_client import ClientLimits, InvalidDestination, SafeHttpClient
 from mairust.storage.protocols import WebhookOutbox
-from mairust.supervision import Backoff, Supervisor
 from mairust.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
 LOOP_NAME = "webhook delivery loop"
-LOOP_BACKOFF = Backoff(give_up_after=8)
 _MAX_ERROR_CHARS = 500
 
 # (tenant id, secret id) → the secret (``whsec_...``), from the secret store, read in the
@@ -118,8 +115,11 @@ class _Outcome:
     error: str | None = None
 
 
-class WebhookDeliveryLoop:
+class WebhookDeliveryLoop(LeasedLoop):
     """Delivers the outbox; ``identity`` names this loop across restarts (node, data dir)."""
+
+    loop_name = LOOP_NAME
+    rows = "deliveries"
 
     def __init__(
         self,
@@ -132,56 +132,27 @@ class WebhookDeliveryLoop:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(identity)
         self._outbox = outbox
         self._client = client
         self._secret_for = secret_for
-        self.identity = identity
-        self.owner = f"{identity}/{new_id()}"
         self.policy = policy or DeliveryPolicy()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._supervisor: Supervisor | None = None
-        self.rounds = 0
 
-    def supervisor(self, backoff: Backoff = LOOP_BACKOFF) -> Supervisor:
-        """A supervisor that runs :meth:`run` (and is told of its progress)."""
-        self._supervisor = Supervisor(LOOP_NAME, self.run, backoff)
-        return self._supervisor
+    @property
+    def batch_size(self) -> int:
+        return self.policy.batch_size
 
-    def nudge(self) -> None:
-        """Something was enqueued: look at the outbox now rather than at the next poll."""
-        self._wake.set()
+    @property
+    def poll_interval(self) -> float:
+        return self.policy.poll_interval
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+    def release_leases(self, owner_prefix: str, keep_owner: str) -> int:
+        return self._outbox.release_webhook_leases(owner_prefix, keep_owner)
 
-    async def run(self) -> None:
-        """Deliver until stopped. A store outage is waited out; other errors propagate to
-        the supervisor, which restarts this (and whose restart hands the leases back)."""
-        # A new incarnation each (re)start, so that what an earlier run of this identity
-        # holds, including the failed run's own leases, is handed back at once.
-        self.owner = f"{self.identity}/{new_id()}"
-        released = await asyncio.to_thread(
-            self._outbox.release_webhook_leases, f"{self.identity}/", self.owner
-        )
-        if released:
-            log.info("%s: took back %d deliveries of an earlier run", LOOP_NAME, released)
-        while not self._stopping:
-            try:
-                result = await self.deliver_due()
-            except StorageUnavailable as error:
-                log.warning("%s: store unavailable, waiting: %s", LOOP_NAME, error)
-                result = RoundResult()
-            else:
-                if self._supervisor is not None:
-                    self._supervisor.progress()
-            if result.leased < self.policy.batch_size and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
-                self._wake.clear()
+    async def leased_round(self) -> int:
+        return (await self.deliver_due()).leased
 
     async def deliver_due(self) -> RoundResult:
         """One round: lease a batch, send each, settle each."""

@@ -17,7 +17,6 @@ from mairust.api.schemas_plugins import (
     BindingCreate,
     BindingList,
     BindingOut,
-    CallOut,
     CallSummary,
     DryRunOut,
     DryRunRequest,
@@ -227,25 +226,4 @@ async def dry_run(
     if body.message is not None:
         message = normalize_line_endings(body.message.encode("utf-8"))
     ran = await application.plugins.dry_run(principal, point, envelope, message)
-    return DryRunOut(
-        point=point,
-        verdict=ran.result.verdict.kind.value,
-        reply=ran.reply,
-        calls=[
-            CallOut(
-                plugin=record.plugin,
-                mode=record.mode,
-                outcome=record.outcome.value,
-                verdict=record.verdict.kind.value,
-                reason=record.verdict.reason,
-                reply=record.verdict.reply,
-                tags=list(record.verdict.annotations.tags),
-                folder=record.verdict.annotations.folder,
-                modifications=[repr(m) for m in record.verdict.modifications],
-                dropped=list(record.dropped),
-                error=record.error,
-                latency_ms=round(record.latency_ms, 2),
-            )
-            for record in ran.result.records
-        ],
-    )
+    return DryRunOut.from_dry_run(point, ran)
