@@ -84,9 +84,16 @@ def test_stats_count_failed_rows(running, world, body, wait_until):
     assert (stats["rows_leased"], stats["delivered"], stats["failed"]) == (1, 0, 1)
 
 
-def test_stop_returns_and_nothing_is_leased_afterwards(running, world, body):
+def test_stop_returns_and_nothing_is_leased_afterwards(running, world, body, wait_until):
     delivered = world.spool(body("wombat"), world.mailbox())
     ray.get(running.nudge.remote(), timeout=CALL_TIMEOUT)
+    # A nudge only wakes the loop: a stop() that lands first rightly leases nothing, so
+    # the row must be leased before stop() can show that batches in flight finish.
+    wait_until(
+        lambda: ray.get(running.stats.remote(), timeout=CALL_TIMEOUT)["rows_leased"] == 1,
+        timeout=15,
+        what="the row leased",
+    )
 
     assert ray.get(running.stop.remote(), timeout=CALL_TIMEOUT) is None
 
