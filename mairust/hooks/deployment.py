@@ -9,9 +9,10 @@ install, enable, configure, upgrade or uninstall (over the API or the CLI, which
 store directly) takes effect without a restart. The deployer itself lives outside the core
 (``serve.plugin_deployment``).
 
-A serve plugin's code is kept by :class:`PluginPackages` under the data directory, one
-directory per plugin version, copied at install and upgrade from the directory installed
-from: the running platform never imports from where the operator happened to unpack it.
+A serve plugin's code (and a stdin plugin's files) is kept by :class:`PluginPackages` under
+the data directory, one directory per plugin version, copied at install and upgrade from the
+directory installed from: the running platform never imports from where the operator
+happened to unpack it.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class PluginDeployer(Protocol):
 
 
 class PluginPackages:
-    """Serve plugins' code: ``<root>/<name>/<version>/``."""
+    """Serve and stdin plugins' files: ``<root>/<name>/<version>/``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,9 @@ class TransportKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-# What this version of the platform can run: grpc, stdin and webhook come with the plugin
+# What this version of the platform can run: grpc and webhook come with the plugin
 # ecosystem.
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE})
+SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE, TransportKind.STDIN})
 # A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
 # in it, e.g. "plugin:plugin" or "rules.engine:plugin".
 _SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
@@ -80,7 +81,8 @@ class PluginInfo(_Strict):
 
 class Transport(_Strict):
     kind: TransportKind
-    # serve: "package.module:Class"; http: the plugin's URL.
+    # serve: "package.module:Class"; http: the plugin's URL; stdin: a command line (split
+    # as a shell would, a relative program path taken in the plugin's installed directory).
     entrypoint: str = Field(min_length=1, max_length=2000)
     # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
     # service can tell the platform's calls from anyone else's.
@@ -178,6 +180,8 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             "transport.entrypoint: a serve plugin names module:attribute in its directory "
             '(e.g. "plugin:plugin")'
         )
+    if manifest.transport.kind is TransportKind.STDIN:
+        faults.extend(_stdin_faults(manifest.transport))
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:
@@ -198,6 +202,21 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         Draft202012Validator.check_schema(manifest.config_schema)
     except SchemaError as error:
         faults.append(f"config_schema: not a JSON Schema: {error.message}")
+    return faults
+
+
+def _stdin_faults(transport: Transport) -> list[str]:
+    faults = []
+    try:
+        argv = shlex.split(transport.entrypoint)
+    except ValueError as error:
+        argv = []
+        faults.append(f"transport.entrypoint: not a command line: {error}")
+    if not argv and not faults:
+        faults.append("transport.entrypoint: a stdin plugin names the command that runs it")
+    if transport.auth_secret is not None:
+        # A child process of the platform is not reached over a network: no bearer.
+        faults.append("transport.auth_secret: a stdin plugin is not given one")
     return faults
 
 

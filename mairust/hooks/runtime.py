@@ -27,16 +27,20 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from mairust.config import HooksSettings, Settings
 from mairust.errors import CheckUnavailable, MairustError, StorageUnavailable
 from mairust.hooks.breaker import BreakerState, CircuitBreaker
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
+from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
 from mairust.hooks.permissions import granted_at
 from mairust.hooks.points import HookPoint
+from mairust.hooks.stdin_transport import StdinPlugin, stdin_plugin
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
 from mairust.model.ids import new_id
@@ -86,13 +90,17 @@ class HookRuntime:
         secret_values: Callable[[str], dict[str, str]] | None = None,
         transports: Mapping[TransportKind, TransportFactory] | None = None,
         owns_client: bool = False,
+        packages: PluginPackages | None = None,
     ) -> None:
         """``owns_client``: ``aclose`` closes ``client`` too. ``secret_values(plugin)``: a
         plugin's secrets (read with its bindings) for an http plugin's ``auth_secret``;
         None: none can be read here. ``transports``: how plugins
         of each kind other than ``http`` are reached (a kind without one fails its calls,
-        which get the binding's ``on_error`` verdict)."""
+        which get the binding's ``on_error`` verdict). ``packages``: where stdin plugins'
+        files are kept (their children start there; without it they cannot be called)."""
         self._factories = dict(transports or {})
+        self._packages = packages
+        self._retiring: set[asyncio.Future[None]] = set()
         self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
         self._record_seconds = record_seconds
@@ -246,6 +254,9 @@ class HookRuntime:
             await asyncio.to_thread(self._store.forget_breakers, self.holder)
         except StorageUnavailable as error:
             _log.warning("breaker reports of %s left in the store: %s", self.holder, error)
+        await asyncio.gather(
+            *(self._retire(t) for t in list(self._transports.values())), *self._retiring
+        )
         if self._owns_client:
             await self._client.aclose()
 
@@ -325,6 +336,10 @@ class HookRuntime:
             kind = manifest.transport.kind
             if kind is TransportKind.HTTP:
                 transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
+            elif kind is TransportKind.STDIN and self._packages is not None:
+                directory = self._packages.path(plugin.name, plugin.version)
+                config = partial(self._config_of, plugin.name)
+                transport = stdin_plugin(plugin, manifest, directory, config)
             elif kind in self._factories:
                 transport = self._factories[kind](plugin, manifest)
             else:
@@ -332,8 +347,22 @@ class HookRuntime:
                     f"plugin {plugin.name}: the {kind.value} transport "
                     "is not available in this process"
                 )
+            for stale in [k for k in self._transports if k[0] == plugin.name]:
+                # Another version (or bearer) of it: a stdin child of the old one is stopped.
+                retiring = asyncio.ensure_future(self._retire(self._transports.pop(stale)))
+                self._retiring.add(retiring)
+                retiring.add_done_callback(self._retiring.discard)
             self._transports[key] = transport
         return await transport(binding, request)
+
+    def _config_of(self, plugin: str) -> dict[str, Any]:
+        """Its configuration as last read (a change applies without a restart)."""
+        return self._installed[plugin].config
+
+    @staticmethod
+    async def _retire(transport: PluginCall) -> None:
+        if isinstance(transport, StdinPlugin):
+            await transport.aclose()
 
 
 def _binding_of(

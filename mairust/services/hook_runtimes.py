@@ -2,7 +2,9 @@
 the pipeline's ``pre_delivery``, the hook job loop): its own guarded HTTP client
 (``hook_client``), the plugins' auth secrets read through the secret vault, and the
 transports the process can reach beyond ``http`` (a Serve handle, injected by the caller
-that may import Ray). The runtime it returns owns the client: ``aclose`` closes both."""
+that may import Ray), and the stdin plugins' files kept under the data directory (each
+process starts its own child of each stdin plugin it calls). The runtime it returns owns
+the client: ``aclose`` closes both (and the stdin plugins' children)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from functools import partial
 
 from mairust.config import Settings
+from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
 from mairust.secrets.keyring import Keyring
@@ -34,4 +37,5 @@ def platform_hook_runtime(
         secret_values=partial(plugin_secret_values, store, SecretVault(store, keyring)),
         transports=transports,
         owns_client=True,
+        packages=plugin_packages(settings.data_dir),
     )

@@ -67,7 +67,8 @@ class PluginService:
         packages: PluginPackages | None = None,
     ) -> None:
         """``runtime`` runs dry runs (the API builds one; without it they are unavailable);
-        ``packages`` keeps serve plugins' code (without it they cannot be installed)."""
+        ``packages`` keeps serve and stdin plugins' files (without it they cannot be
+        installed)."""
         self._packages = packages
         self._store = store
         self._audit = audit
@@ -138,12 +139,14 @@ class PluginService:
         return upgraded
 
     def _keep_package(self, manifest: Manifest, directory: Path) -> None:
-        """A serve plugin's code is copied under the data directory: what runs is what was
-        installed (``mairust up`` deploys it from there)."""
-        if manifest.transport.kind is not TransportKind.SERVE:
+        """A serve or stdin plugin's files are copied under the data directory: what runs
+        is what was installed (``mairust up`` deploys a serve plugin from there, and each
+        process calling a stdin plugin starts its command there)."""
+        kind = manifest.transport.kind
+        if kind not in (TransportKind.SERVE, TransportKind.STDIN):
             return
         if self._packages is None:
-            raise InvalidInput("serve plugins cannot be installed by this process")
+            raise InvalidInput(f"{kind.value} plugins cannot be installed by this process")
         self._packages.keep(manifest.plugin.name, manifest.plugin.version, directory)
 
     def list_plugins(self, principal: Principal) -> list[InstalledPlugin]:
