@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 # `$(PHASE) NAME COMMAND...` runs COMMAND and prints how long it took.
 PHASE  := bash .ci/phase.sh
 
-.PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks
+.PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
+	rust-plugins
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -39,12 +40,17 @@ typecheck: setup
 # (tests/mairust/api/conftest.py): a run of their own (the mode is per session), on the same
 # servers; it runs even when the first failed, and either failing fails the target.
 API_LIVE := $(VENV)/bin/pytest --api-live -p no:cacheprovider --durations=5 tests/mairust/api
-pytest: setup system-packages  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
+pytest: setup system-packages rust-plugins  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
 	bash .ci/with-services.sh sh -c '$(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
 	  -p no:cacheprovider --durations=15 --group-times; status=$$?; \
 	  $(PHASE) "pytest api-live" $(API_LIVE) || exit 1; exit $$status'
 
 test: lint typecheck pytest  ## everything CI runs
+
+# The Rust plugins: their `cargo test`, then their release build (cached outside the clone,
+# quick when nothing changed); the tests that run a binary call the same script.
+rust-plugins:
+	$(PHASE) "build: rust plugins (cargo test + build)" bash .ci/build-rust-plugins.sh --test
 
 bench: setup system-packages  ## the reference run: Postfix, sinks and mairust up side by side (as root)
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_reference --sessions 20 \

@@ -178,7 +178,11 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
         for path in plugins.glob("*/plugin.toml")
     }
-    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
+    assert kinds == {
+        "header-rules": TransportKind.SERVE,
+        "recipient-policy": TransportKind.HTTP,
+        "header-rules-rs": TransportKind.STDIN,
+    }
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:
@@ -193,3 +197,36 @@ def test_a_path_no_file_system_takes_is_a_manifest_error(odd: str) -> None:
     # The fuzz test found it: a NUL or a lone surrogate in the posted path was a 500.
     with pytest.raises(ManifestError, match="cannot read"):
         load_manifest(Path("/tmp") / odd)
+
+
+STDIN = GOOD.replace('kind = "http"', 'kind = "stdin"').replace(
+    'entrypoint = "http://127.0.0.1:8125/hook"', "entrypoint = \"bin/rules --strict 'a b'\""
+)
+
+
+def test_a_stdin_manifest_names_a_command_line() -> None:
+    manifest = parse_manifest(STDIN)
+    assert manifest.transport.kind is TransportKind.STDIN
+    assert manifest.transport.entrypoint == "bin/rules --strict 'a b'"
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "fault"),
+    [
+        ('"bin/rules \'unclosed"', "transport.entrypoint: not a command line"),
+        ('"  "', "transport.entrypoint: a stdin plugin names the command that runs it"),
+    ],
+)
+def test_a_stdin_entrypoint_that_is_no_command_is_refused(entrypoint: str, fault: str) -> None:
+    text = STDIN.replace("\"bin/rules --strict 'a b'\"", entrypoint)
+    with pytest.raises(ManifestError) as refused:
+        parse_manifest(text)
+    [said] = refused.value.faults
+    assert said.startswith(fault)
+
+
+def test_a_stdin_plugin_is_given_no_bearer() -> None:
+    text = STDIN.replace('kind = "stdin"', 'kind = "stdin"\nauth_secret = "api_key"')
+    with pytest.raises(ManifestError) as refused:
+        parse_manifest(text)
+    assert refused.value.faults == ["transport.auth_secret: a stdin plugin is not given one"]

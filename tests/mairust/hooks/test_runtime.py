@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,6 +34,7 @@ from mairust.plugin_sdk.loading import load_plugin
 from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
 from tests.support.http_sink import Reply, http_sink
+from tests.support.stdin_plugins import python_child
 
 ADMIN = Principal.platform("test", "127.0.0.1")
 HEADER_RULES = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
@@ -322,3 +326,66 @@ async def test_a_serve_plugin_is_reached_through_the_injected_transport(stores, 
     [record] = (await without.run(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE)).records
     assert record.outcome is Outcome.ERROR and "not available in this process" in record.error
     assert record.verdict.kind is VerdictKind.CONTINUE  # header-rules' on_error: accept
+
+
+STDIN_MANIFEST = (
+    MANIFEST.replace('kind = "http"', 'kind = "stdin"')
+    .replace('entrypoint = "{url}"', 'entrypoint = "{command}"')
+    .replace('version = "1.0.0"', 'version = "{version}"')
+)
+
+
+def stdin_package(base: Path, version: str) -> Path:
+    """A stdin plugin's directory: the Python child of tests/support, run from there."""
+    directory = base / f"child-{version}"
+    python_child(directory)
+    command = f"{sys.executable} child.py"  # child.py: found in its installed directory
+    text = STDIN_MANIFEST.format(name="child", command=command, version=version)
+    (directory / "plugin.toml").write_text(text)
+    return directory
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_a_stdin_plugin_runs_from_its_kept_files_with_its_configuration(stores, tmp_path):
+    """Installed, its files are kept under the packages root and its child starts there;
+    its configuration reaches it with each call (a change needs no restart); an upgrade
+    stops the old version's child; aclose stops the child."""
+    packages = PluginPackages(tmp_path / "kept")
+    plugins = Application.over(stores, (b"k" * 32,), plugin_packages=packages).plugins
+    source = stdin_package(tmp_path / "src", "1.0.0")
+    plugins.install(ADMIN, str(source))
+    shutil.rmtree(source)  # what runs is what was kept
+    assert (packages.path("child", "1.0.0") / "child.py").is_file()
+    plugins.change(ADMIN, "child", config={"verdict": "reject", "reply": "554 5.7.1 Child"})
+    client = SafeHttpClient(AddressPolicy.allowing([]))
+    settings = HooksSettings(deadline_seconds=5.0, bindings_cache_seconds=0)
+    hooks = HookRuntime(stores.metadata, client, settings, packages=packages)
+    try:
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert verdict.kind is VerdictKind.REJECT and verdict.reply == "554 5.7.1 Child"
+        first = int(verdict.reason.removeprefix("pid "))
+
+        plugins.change(ADMIN, "child", config={"tags": ["changed"]})
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert verdict.kind is VerdictKind.CONTINUE and verdict.reason == f"pid {first}"
+
+        plugins.upgrade(ADMIN, "child", str(stdin_package(tmp_path / "src", "1.1.0")))
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        second = int(verdict.reason.removeprefix("pid "))
+        assert second != first
+        for _ in range(100):  # the old version's child is stopped in the background
+            if not alive(first):
+                break
+            await asyncio.sleep(0.05)
+        assert not alive(first) and alive(second)
+        await hooks.aclose()
+        assert not alive(second)
+    finally:
+        await hooks.aclose()
