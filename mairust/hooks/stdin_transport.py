@@ -137,7 +137,7 @@ class StdinPlugin:
         self._limits = limits
         self._clock = clock
         self._slots = asyncio.Semaphore(limits.max_in_flight)
-        self._starting = asyncio.Lock()
+        self._starting: asyncio.Future[_Child] | None = None
         self._ids = itertools.count(1)
         self._child: _Child | None = None
         self._young_deaths = 0
@@ -183,40 +183,48 @@ class StdinPlugin:
         return body
 
     async def _running_child(self) -> _Child:
-        async with self._starting:  # calls arriving together start one child
-            if self._closed:
-                raise PluginFailed(f"plugin {self.name}: closed")
-            if self._child is not None:
-                return self._child
+        if self._closed:
+            raise PluginFailed(f"plugin {self.name}: closed")
+        if self._child is not None:
+            return self._child
+        if self._starting is None:  # calls arriving together wait for one start
             wait = self._next_start - self._clock()
             if wait > 0:
                 raise PluginFailed(
                     f"plugin {self.name}: its process keeps dying; started again in {wait:.1f} s"
                 )
-            self.starts += 1
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    *self._command,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    cwd=self._directory,
-                    env=self._env,
-                    limit=self._limits.max_answer_bytes,
-                )
-            except OSError as error:
-                self._died(0.0)
-                raise PluginFailed(
-                    f"plugin {self.name}: cannot start {self._command[0]!r}: {error}"
-                ) from error
-            child = _Child(process, self._clock())
-            child.tasks = [
-                asyncio.create_task(self._read_answers(child)),
-                asyncio.create_task(self._log_stderr(child)),
-            ]
-            self._child = child
-            _log.info("plugin %s: process %d started", self.name, process.pid)
-            return child
+            self._starting = asyncio.ensure_future(self._start())
+            self._starting.add_done_callback(_retrieved)
+        # Shielded: a caller's deadline must not leave a started child unrecorded.
+        return await asyncio.shield(self._starting)
+
+    async def _start(self) -> _Child:
+        self.starts += 1
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self._directory,
+                env=self._env,
+                limit=self._limits.max_answer_bytes,
+            )
+        except OSError as error:
+            self._died(0.0)
+            raise PluginFailed(
+                f"plugin {self.name}: cannot start {self._command[0]!r}: {error}"
+            ) from error
+        finally:
+            self._starting = None
+        child = _Child(process, self._clock())
+        child.tasks = [
+            asyncio.create_task(self._read_answers(child)),
+            asyncio.create_task(self._log_stderr(child)),
+        ]
+        self._child = child
+        _log.info("plugin %s: process %d started", self.name, process.pid)
+        return child
 
     def _died(self, lived_seconds: float) -> None:
         """When the next child may start: at once, unless children keep dying young."""
@@ -326,13 +334,21 @@ class StdinPlugin:
 
     async def aclose(self) -> None:
         """Stop the child (calls in flight fail); later calls fail."""
-        async with self._starting:
-            self._closed = True
-            child = self._child
+        self._closed = True
+        if self._starting is not None:
+            with contextlib.suppress(PluginFailed):
+                await asyncio.shield(self._starting)
+        child = self._child
         if child is None:
             return
         await self._stop(child.process)
         await asyncio.gather(*child.tasks, return_exceptions=True)
+
+
+def _retrieved(start: asyncio.Future[_Child]) -> None:
+    """A start's failure is its callers' to report (it may have none left)."""
+    if not start.cancelled():
+        start.exception()
 
 
 async def _skip_line(stdout: asyncio.StreamReader, consumed: int) -> None:

@@ -150,6 +150,16 @@ async def test_a_child_that_dies_at_once_is_not_restarted_in_a_loop(tmp_path: Pa
         await plugin.aclose()
 
 
+async def test_a_call_cancelled_while_its_child_starts_leaves_that_child_in_use(child) -> None:
+    plugin = child(tags=["kept"])
+    first = asyncio.ensure_future(plugin.plugin(BINDING, request()))
+    await asyncio.sleep(0)  # the start is under way
+    first.cancel()
+    answers = await asyncio.gather(*(plugin.plugin(BINDING, request()) for _ in range(3)))
+    assert [a.tags for a in answers] == [["kept"]] * 3 and plugin.plugin.starts == 1
+    assert first.cancelled()
+
+
 async def test_a_program_that_cannot_start_is_a_failure(tmp_path: Path) -> None:
     plugin = StdinPlugin("none", ["bin/absent"], tmp_path, dict)
     with pytest.raises(PluginFailed, match="cannot start 'bin/absent'"):

@@ -184,3 +184,26 @@ def test_a_serve_plugin_keeps_its_code_under_the_data_dir(stores, tmp_path):
     kept = packages.path("header-rules", "1.0.0")
     assert (kept / "plugin.py").read_bytes() == (bundled / "plugin.py").read_bytes()
     assert not (kept / "__pycache__").exists()
+
+
+def test_a_stdin_plugin_keeps_its_files_under_the_data_dir(stores, tmp_path):
+    from mairust.hooks.deployment import PluginPackages
+    from mairust.services.application import Application
+    from tests.mairust.services.conftest import TOKEN_KEYS
+
+    source = tmp_path / "rules-rs"
+    (source / "bin").mkdir(parents=True)
+    (source / "bin" / "rules").write_bytes(b"#!/bin/sh\n")
+    (source / "bin" / "rules").chmod(0o755)
+    text = MANIFEST.format(version="1.0.0", hooks=BOTH_HOOKS, required="[]")
+    text = text.replace('kind = "http"', 'kind = "stdin"')
+    (source / "plugin.toml").write_text(text.replace("http://127.0.0.1:9/policy", "bin/rules"))
+    without = Application.over(stores, TOKEN_KEYS)
+    with pytest.raises(InvalidInput, match="stdin plugins cannot be installed"):
+        without.plugins.install(ADMIN, str(source))
+
+    packages = PluginPackages(tmp_path / "kept")
+    application = Application.over(stores, TOKEN_KEYS, plugin_packages=packages)
+    application.plugins.install(ADMIN, str(source))
+    kept = packages.path("recipient-policy", "1.0.0") / "bin" / "rules"
+    assert kept.read_bytes() == b"#!/bin/sh\n" and kept.stat().st_mode & 0o111
