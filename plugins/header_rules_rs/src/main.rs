@@ -140,13 +140,19 @@ mod tests {
             .replace('\n', " ");
         let answer = parsed(answer(&line, &mut Compiled::default()));
         assert_eq!(answer["id"], 1);
-        assert!(answer["error"].as_str().unwrap().starts_with("rules[0].pattern"));
+        assert!(answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rules[0].pattern"));
     }
 
     #[test]
     fn a_call_without_a_request_is_an_error_answer() {
         let answer = parsed(answer(r#"{"id": 2}"#, &mut Compiled::default()));
-        assert!(answer["error"].as_str().unwrap().contains("request"), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("request"),
+            "{answer}"
+        );
     }
 
     #[test]

@@ -109,8 +109,17 @@ impl Rules {
                 Action::Tag => tags.push(rule.tag.clone()),
             }
         }
-        let reason = if tags.is_empty() { "" } else { "header rules matched" };
-        Verdict { verdict: "continue", reason: reason.to_string(), reply: None, tags }
+        let reason = if tags.is_empty() {
+            ""
+        } else {
+            "header rules matched"
+        };
+        Verdict {
+            verdict: "continue",
+            reason: reason.to_string(),
+            reply: None,
+            tags,
+        }
     }
 }
 
@@ -135,7 +144,10 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sample() -> Rules {
@@ -150,7 +162,15 @@ mod tests {
     #[test]
     fn no_match_continues_without_tags() {
         let verdict = sample().judge(&headers(&[("Subject", "quarterly numbers")]));
-        assert_eq!(verdict, Verdict { verdict: "continue", reason: String::new(), reply: None, tags: vec![] });
+        assert_eq!(
+            verdict,
+            Verdict {
+                verdict: "continue",
+                reason: String::new(),
+                reply: None,
+                tags: vec![]
+            }
+        );
     }
 
     #[test]
@@ -168,14 +188,20 @@ mod tests {
             ("Subject", "a special offer"),
         ]));
         assert_eq!(verdict.verdict, "continue");
-        assert_eq!(verdict.tags, vec!["bulk".to_string(), DEFAULT_TAG.to_string()]);
+        assert_eq!(
+            verdict.tags,
+            vec!["bulk".to_string(), DEFAULT_TAG.to_string()]
+        );
     }
 
     #[test]
     fn any_value_of_a_repeated_field_matches() {
         let found = rules(json!({"rules": [
             {"header": "Received", "pattern": "evil\\.example", "action": "reject"}]}))
-        .judge(&headers(&[("Received", "from good.example"), ("Received", "from evil.example")]));
+        .judge(&headers(&[
+            ("Received", "from good.example"),
+            ("Received", "from evil.example"),
+        ]));
         assert_eq!(found.verdict, "reject");
         assert_eq!(found.reply, None);
     }
