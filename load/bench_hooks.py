@@ -8,7 +8,8 @@ In one run, each target started once, warmed up and measured with the reference 
 - the same with 1 and with 3 no-op plugins bound at ``pre_receive`` over the ``http``
   transport (``load.noop_plugin``: answers ``continue`` at once, in its own process), and
   over the ``serve`` transport (a plugin written with the SDK, each its own Serve
-  application with one replica), with every call recorded as in production.
+  application with one replica), and over the ``stdin`` transport (a child process of
+  each front-end answering JSON lines), with every call recorded as in production.
 
 For each ``mairust`` target it reports accepted msg/s (and the ratio to the no-plugin rate:
 the issue's targets are ≥ 0.9x with 1 plugin and ≥ 0.8x with 3), the transaction latency
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from load.mairust_target import mairust_command
-from load.noop_plugin import write_plugin_dir, write_serve_plugin_dir
+from load.noop_plugin import write_plugin_dir, write_serve_plugin_dir, write_stdin_plugin_dir
 from load.reference import (
     Endpoint,
     PointResult,
@@ -76,6 +77,8 @@ TARGETS: dict[str, HookTarget] = {
         HookTarget("http-3", "mairust up, 3 no-op http plugins", "http", 3),
         HookTarget("serve-1", "mairust up, 1 no-op serve plugin", "serve", 1),
         HookTarget("serve-3", "mairust up, 3 no-op serve plugins", "serve", 3),
+        HookTarget("stdin-1", "mairust up, 1 no-op stdin plugin", "stdin", 1),
+        HookTarget("stdin-3", "mairust up, 3 no-op stdin plugins", "stdin", 3),
     )
 }
 DEFAULT_TARGETS = tuple(TARGETS)
@@ -104,19 +107,21 @@ def noop_plugin_service() -> Iterator[int]:
 
 
 def installer(
-    names: Sequence[str], port: int | None
+    names: Sequence[str], transport: str, port: int | None = None
 ) -> Callable[[str, Path, Path | None], str | None]:
-    """``mairust up``'s extra set-up: install each no-op plugin (it binds at pre_receive);
-    on ``port`` for http, else a serve plugin."""
+    """``mairust up``'s extra set-up: install each no-op plugin of ``transport`` (it binds
+    at pre_receive); an http one answers on ``port``."""
 
     def install(binary: str, data_dir: Path, config_file: Path | None) -> str | None:
         for priority, name in enumerate(names):
             where = data_dir / "bench-plugins" / name
-            directory = (
-                write_plugin_dir(where, name, port, priority)
-                if port is not None
-                else write_serve_plugin_dir(where, name, priority)
-            )
+            if transport == "http":
+                assert port is not None
+                directory = write_plugin_dir(where, name, port, priority)
+            elif transport == "stdin":
+                directory = write_stdin_plugin_dir(where, name, priority)
+            else:
+                directory = write_serve_plugin_dir(where, name, priority)
             problem = mairust_command(
                 binary, data_dir, ["plugin", "install", str(directory)], config_file
             )
@@ -176,9 +181,9 @@ async def started(
     with contextlib.ExitStack() as stack:
         prepare = None
         if target.transport == "http":
-            prepare = installer(names, stack.enter_context(noop_plugin_service()))
-        elif target.transport == "serve":
-            prepare = installer(names, None)
+            prepare = installer(names, "http", stack.enter_context(noop_plugin_service()))
+        elif target.transport:
+            prepare = installer(names, target.transport)
         async with mairust_up(run, options, HOOKS_CONFIG, prepare=prepare) as endpoint:
             yield endpoint, names
 
@@ -325,7 +330,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m load.bench_hooks",
         description="What synchronous pre_receive plugins cost the accept path: Postfix "
-        "durable accept, `mairust up` with no plugin, and with 1 and 3 no-op http plugins "
+        "durable accept, `mairust up` with no plugin, and with 1 and 3 no-op plugins over "
+        "http, serve and stdin "
         "(every call recorded), side by side in one run on loopback, with the reference "
         "protocol (smtp-source, 5 KiB, a connection per message, median of --repeats). "
         "Reports msg/s and its ratio to the no-plugin rate, latency at --sessions and at one "

@@ -1,7 +1,8 @@
 """No-op hook plugins for the hooks benchmark: an ``http`` one — an asyncio HTTP/1.1 server
 on loopback that answers every POST with ``{"verdict": "continue"}`` at once, keeping the
-connection open — and a ``serve`` one written with the plugin SDK; for each, its
-``plugin.toml`` (pre_receive, envelope scope).
+connection open —, a ``serve`` one written with the plugin SDK and a ``stdin`` one (a
+Python child answering each JSON line at once); for each, its ``plugin.toml``
+(pre_receive, envelope scope).
 
 It is the cheapest outside service a plugin can be, so what the benchmark measures is the
 platform's cost of a call (payload, the guarded client, the chain, recording), not a
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from pathlib import Path
 
 log = logging.getLogger("load.noop_plugin")
@@ -93,6 +95,54 @@ plugin = Plugin("{name}")
 def check(request: HookRequest, config: dict) -> HookResponse:
     return proceed()
 """
+
+
+STDIN_MANIFEST = """\
+scopes = ["envelope"]
+permissions = []
+
+[plugin]
+name = "{name}"
+version = "1.0.0"
+description = "answers continue at once (benchmark)"
+author = "MaiRust load tools"
+license = "MIT"
+
+[transport]
+kind = "stdin"
+entrypoint = "{python} noop_stdin.py"
+
+[[hooks]]
+point = "pre_receive"
+priority = {priority}
+
+[timeouts]
+call_ms = 2000
+on_timeout = "accept"
+on_error = "accept"
+"""
+
+# The child: one answer line per request line, flushed at once (the transport matches
+# answers to calls by id, so it need not parse more than the id).
+STDIN_PLUGIN = """\
+import json
+import sys
+
+for line in sys.stdin:
+    call_id = json.loads(line)["id"]
+    sys.stdout.write(json.dumps({"id": call_id, "response": {"verdict": "continue"}}) + "\\n")
+    sys.stdout.flush()
+"""
+
+
+def write_stdin_plugin_dir(directory: Path, name: str, priority: int = 100) -> Path:
+    """A directory holding the no-op ``stdin`` plugin ``name``: plugin.toml and the child's
+    script, run by this interpreter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = STDIN_MANIFEST.format(name=name, python=sys.executable, priority=priority)
+    (directory / "plugin.toml").write_text(manifest)
+    (directory / "noop_stdin.py").write_text(STDIN_PLUGIN)
+    return directory
 
 
 def write_serve_plugin_dir(directory: Path, name: str, priority: int = 100) -> Path:

@@ -1,18 +1,24 @@
-"""The no-op plugin of the hooks benchmark: a hook response at once, on a kept-alive
-connection, to requests of any size; its plugin.toml is one the platform installs."""
+"""The no-op plugins of the hooks benchmark: the http one answers at once, on a kept-alive
+connection, to requests of any size; the stdin one answers through the real transport; each
+plugin.toml is one the platform installs."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from load.noop_plugin import serve, write_plugin_dir
+from load.noop_plugin import serve, write_plugin_dir, write_stdin_plugin_dir
 from load.targets import free_loopback_port
-from mairust.hooks.manifest import load_manifest
-from mairust.hooks.points import HookPoint
+from mairust.hooks.chain import Binding
+from mairust.hooks.manifest import TransportKind, load_manifest
+from mairust.hooks.payload import build_request
+from mairust.hooks.points import DataScope, HookPoint
+from mairust.hooks.stdin_transport import StdinPlugin, command_of
 from mairust.hooks.wire import HookResponse
+from mairust.model.message import Envelope
 from mairust.model.verdict import VerdictKind
 
 
@@ -44,3 +50,26 @@ def test_its_manifest_is_valid_and_binds_pre_receive(tmp_path: Path) -> None:
     assert manifest.transport.entrypoint == "http://127.0.0.1:4321/hook"
     [hook] = manifest.hooks
     assert (hook.point, hook.priority) == (HookPoint.PRE_RECEIVE, 2)
+
+
+async def test_the_stdin_one_answers_continue_through_the_transport(tmp_path: Path) -> None:
+    directory = write_stdin_plugin_dir(tmp_path / "noop", "noop-stdin-0", priority=1)
+    manifest = load_manifest(directory)
+    assert manifest.transport.kind is TransportKind.STDIN
+    assert [hook.point for hook in manifest.hooks] == [HookPoint.PRE_RECEIVE]
+    plugin = StdinPlugin(
+        "noop-stdin-0", command_of(manifest.transport.entrypoint, directory), directory, dict
+    )
+    envelope = Envelope(
+        mail_from="s@remote.example",
+        rcpt_tos=("a@example.test",),
+        received_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    request = build_request(HookPoint.PRE_RECEIVE, {DataScope.ENVELOPE}, envelope, None)
+    binding = Binding("noop-stdin-0", HookPoint.PRE_RECEIVE)
+    try:
+        answers = await asyncio.gather(*(plugin(binding, request) for _ in range(20)))
+    finally:
+        await plugin.aclose()
+    assert {answer.verdict for answer in answers} == {VerdictKind.CONTINUE}
+    assert plugin.starts == 1
