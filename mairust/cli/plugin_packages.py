@@ -104,7 +104,9 @@ def plugin_install(
                 settings, lambda source: distribution.install_named(cli_principal(), source, target)
             )
         else:
-            raise InvalidInput(f"{target} is no directory, package file or plugin name")
+            raise InvalidInput(
+                f"{target}: no such directory or package file (and not a plugin name)"
+            )
     state = "enabled" if plugin.enabled else "installed OFF: configure it first"
     console.print(f"installed [bold]{plugin.name}[/] {plugin.version} ({state})")
 
