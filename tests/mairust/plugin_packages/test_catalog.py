@@ -26,7 +26,9 @@ from tests.support.plugin_packages import Publisher, header_rules_at, signed_pac
 DIGEST = "ab" * 32
 
 
-def entry(version: str, requires: str = "", name: str = "header-rules", **extra: Any) -> dict:
+def entry(
+    version: str, requires: str = "", name: str = "header-rules", **extra: Any
+) -> dict[str, Any]:
     return {
         "name": name,
         "version": version,
@@ -39,7 +41,7 @@ def entry(version: str, requires: str = "", name: str = "header-rules", **extra:
     }
 
 
-def index(*entries: dict) -> CatalogIndex:
+def index(*entries: dict[str, Any]) -> CatalogIndex:
     return parse_index(json.dumps({"format": INDEX_FORMAT, "packages": list(entries)}).encode())
 
 
@@ -63,7 +65,7 @@ def test_a_valid_index_parses() -> None:
         ({"format": INDEX_FORMAT, "packages": [entry("1.0.0", name="Bad_Name")]}, "name"),
     ],
 )
-def test_a_bad_index_is_refused_saying_why(document: dict, fault: str) -> None:
+def test_a_bad_index_is_refused_saying_why(document: dict[str, Any], fault: str) -> None:
     with pytest.raises(CatalogError, match=fault):
         parse_index(json.dumps(document).encode())
 

@@ -61,8 +61,9 @@ def test_a_signed_package_installs_like_a_directory(
     assert [b.point for b in application.plugins.list_bindings(ADMIN)] == ["pre_receive"]
     assert (kept.path("header-rules", "1.0.0") / "plugin.py").is_file()
     [entry] = [r for r in application.audit.page(ADMIN) if r.action == "plugin.install"]
-    assert entry.details["from"].startswith("header-rules-1.0.0.tar.gz (sha256 ")
-    assert entry.details["from"].endswith("signed by acme)")
+    origin = (entry.details or {})["from"]
+    assert origin.startswith("header-rules-1.0.0.tar.gz (sha256 ")
+    assert origin.endswith("signed by acme)")
 
 
 def test_refused_packages_install_nothing(
