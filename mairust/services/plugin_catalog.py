@@ -27,7 +27,12 @@ from mairust.model.plugins import InstalledPlugin
 from mairust.model.principal import Permission, Principal, Role
 from mairust.plugin_packages.archive import unpack
 from mairust.plugin_packages.catalog import CatalogEntry, CatalogError, choose
-from mairust.plugin_packages.signing import TrustedKeys, Verified, signature_path
+from mairust.plugin_packages.signing import (
+    SignatureRefused,
+    TrustedKeys,
+    Verified,
+    signature_path,
+)
 from mairust.plugin_packages.source import CatalogSource
 from mairust.services.access import require
 from mairust.services.plugins import PluginService
@@ -102,8 +107,12 @@ class PluginDistribution:
         self, principal: Principal, source: CatalogSource, entry: CatalogEntry, upgrade: str | None
     ) -> InstalledPlugin:
         fetched = await source.fetch(entry)
-        # Never unsigned from a catalog, whatever the operator allows for local files.
-        verified = self._trusted.verify(fetched.path, fetched.signature, allow_unsigned=False)
+        try:
+            # Never unsigned from a catalog, whatever the operator allows for local files.
+            verified = self._trusted.verify(fetched.path, fetched.signature, allow_unsigned=False)
+        except SignatureRefused:
+            fetched.path.unlink(missing_ok=True)  # not kept for a second try
+            raise
         if verified.signed_by != entry.key_id:
             raise CatalogError(
                 f"{entry.file} is signed by {verified.signed_by!r}, the index says {entry.key_id!r}"

@@ -48,13 +48,16 @@ class Publisher:
         return sign_package(package, load_private_key(self.key_path), self.key_id)
 
 
-def header_rules_at(base: Path, version: str, requires_mairust: str = "") -> Path:
+def header_rules_at(
+    base: Path, version: str, requires_mairust: str = "", name: str = "header-rules"
+) -> Path:
     """A copy of plugins/header_rules whose manifest says ``version`` (and, when given,
-    the MaiRust versions it runs)."""
-    directory = base / f"header-rules-src-{version}"
+    the MaiRust versions it runs, and another plugin name)."""
+    directory = base / f"{name}-src-{version}"
     shutil.copytree(HEADER_RULES, directory, ignore=shutil.ignore_patterns("__pycache__"))
     manifest = directory / "plugin.toml"
     text = re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', manifest.read_text())
+    text = text.replace('name = "header-rules"', f'name = "{name}"')
     if requires_mairust:
         text = text.replace("[plugin]\n", f'[plugin]\nrequires_mairust = "{requires_mairust}"\n')
     manifest.write_text(text)
