@@ -77,7 +77,8 @@ def plugin_install(
         str,
         typer.Argument(
             help="A plugin's directory (with its plugin.toml), a signed package file "
-            "(FILE.tar.gz with FILE.tar.gz.sig beside it), or a plugin's name in the catalog.",
+            "(FILE.tar.gz with FILE.tar.gz.sig beside it), or a plugin's name in the catalog "
+            "(a path that exists is installed from; anything else is looked up by name).",
             show_default=False,
         ),
     ],

@@ -14,9 +14,9 @@ decompressed stream, the files' total size and their number. Files are written w
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 import zlib
@@ -70,13 +70,6 @@ def pack(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-def pack_to(directory: Path, target: Path) -> str:
-    """Writes the package of ``directory`` to ``target``; its SHA-256 (hex)."""
-    data = pack(directory)
-    target.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
 def _members(directory: Path) -> list[PurePosixPath]:
     found: list[PurePosixPath] = []
     for root, dirs, files in os.walk(directory, followlinks=False):
@@ -101,7 +94,8 @@ def _members(directory: Path) -> list[PurePosixPath]:
 
 def unpack(package: Path, target: Path, limits: UnpackLimits | None = None) -> None:
     """Unpacks ``package`` into ``target`` (created; must not exist); PackageRefused for
-    anything but a plain, bounded tree of files with a plugin.toml at its top."""
+    anything but a plain, bounded tree of files with a plugin.toml at its top (and then
+    ``target`` is removed again: nothing half-unpacked stays)."""
     limits = limits or UnpackLimits()
     try:
         size = package.stat().st_size
@@ -112,6 +106,14 @@ def unpack(package: Path, target: Path, limits: UnpackLimits | None = None) -> N
             f"the package {package.name} is {size} bytes (at most {limits.max_package_bytes})"
         )
     target.mkdir(parents=False, exist_ok=False)
+    try:
+        _unpack_into(package, target, limits)
+    except PackageRefused:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _unpack_into(package: Path, target: Path, limits: UnpackLimits) -> None:
     # Tar headers and padding on top of the files: 1 KiB a member covers them.
     stream_bound = limits.max_unpacked_bytes + 1024 * (limits.max_members + 20)
     try:
