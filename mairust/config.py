@@ -13,6 +13,7 @@ import binascii
 import ipaddress
 import os
 import platform
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -282,6 +283,54 @@ class HooksSettings(_Section):
     callback_base_url: str = ""
 
 
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ED25519_PUBLIC_KEY_BYTES = 32
+
+
+def decode_public_key(value: str) -> bytes:
+    """The 32 raw bytes of a base64 ed25519 public key; ValueError for anything else."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("a trusted key is the base64 of a raw ed25519 public key") from error
+    if len(key) != ED25519_PUBLIC_KEY_BYTES:
+        raise ValueError(f"an ed25519 public key is 32 bytes, got {len(key)}")
+    return key
+
+
+class PluginsSettings(_Section):
+    """Plugin packages: whose signatures are trusted, and the catalog installs come from."""
+
+    # Key id -> base64 raw ed25519 public key (what `mairust plugin keygen` prints). A
+    # package installs only when its detached signature (FILE.sig) names one of these ids
+    # and verifies with that key.
+    trusted_keys: dict[str, str] = Field(default_factory=dict)
+    # Install package FILES that carry no signature (a local build). Never applies to the
+    # catalog, and a signature that is present must still verify.
+    allow_unsigned_files: bool = False
+    # Where `mairust plugin search` and install-by-name look: a directory or an http(s)
+    # URL holding index.json and the packages it lists. Empty: no catalog.
+    catalog: str = ""
+    # Networks the catalog may be on although not public (loopback, private, ...), e.g.
+    # ["127.0.0.1/32"]. Empty: public addresses only.
+    allow_networks: list[str] = Field(default_factory=list)
+    # Downloading one package, redirects included.
+    download_timeout: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PluginsSettings:
+        for key_id, key in self.trusted_keys.items():
+            if not _KEY_ID.fullmatch(key_id):
+                raise ValueError(f"plugins.trusted_keys: {key_id!r} is not a key id")
+            try:
+                decode_public_key(key)
+            except ValueError as error:
+                raise ValueError(f"plugins.trusted_keys.{key_id}: {error}") from None
+        for network in self.allow_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -304,6 +353,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     hooks: HooksSettings = Field(default_factory=HooksSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

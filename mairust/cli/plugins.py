@@ -1,5 +1,6 @@
 """``mairust plugin ...`` and ``mairust hook ...``: installed plugins and their bindings to
-hook points, managed by the operator on this machine.
+hook points, managed by the operator on this machine. Installing and upgrading (from a
+directory, a signed package or the catalog) are in :mod:`mairust.cli.plugin_packages`.
 
 The commands act as the platform admin through the same
 :class:`~mairust.services.plugins.PluginService` as ``/api/v1/admin``, so the checks and
@@ -36,8 +37,9 @@ from mairust.services.application import Application
 from mairust.services.plugins import NewBinding
 
 plugin_app = typer.Typer(
-    help="Plugins: install from a directory with its plugin.toml, list, enable, disable, "
-    "configure, upgrade, uninstall."
+    help="Plugins: install (a directory with its plugin.toml, a signed package, or a name "
+    "from the catalog), list, enable, disable, configure, upgrade, uninstall; publishers "
+    "keygen, pack, sign and build a catalog."
 )
 hook_app = typer.Typer(help="Bindings of plugins to hook points: list, bind, change, unbind.")
 console = Console()
@@ -55,19 +57,6 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
             keyring=keyring,
             plugin_packages=plugin_packages(settings.data_dir),
         )
-
-
-@plugin_app.command("install")
-def plugin_install(
-    directory: Annotated[Path, typer.Argument(help="A directory holding a plugin.toml.")],
-    data_dir: DataDirOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Check the plugin's manifest, record it and bind it at the points it declares."""
-    with operator_application(data_dir, config) as application:
-        plugin = application.plugins.install(cli_principal(), str(directory.resolve()))
-    state = "enabled" if plugin.enabled else "installed OFF: configure it first"
-    console.print(f"installed [bold]{plugin.name}[/] {plugin.version} ({state})")
 
 
 @plugin_app.command("list")
@@ -138,19 +127,6 @@ def plugin_configure(
 ) -> None:
     """Give a plugin its configuration, checked against its manifest's schema."""
     _change(name, data_dir, config, settings_json=settings_json)
-
-
-@plugin_app.command("upgrade")
-def plugin_upgrade(
-    name: str,
-    directory: Annotated[Path, typer.Argument(help="The new version's directory.")],
-    data_dir: DataDirOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Replace a plugin by a new version (bindings at points it still declares stay)."""
-    with operator_application(data_dir, config) as application:
-        plugin = application.plugins.upgrade(cli_principal(), name, str(directory.resolve()))
-    console.print(f"upgraded [bold]{plugin.name}[/] to {plugin.version}")
 
 
 @plugin_app.command("uninstall")

@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mairust.errors import InvalidInput
@@ -63,12 +64,24 @@ class PluginInfo(_Strict):
     author: str = Field(min_length=1, max_length=200)
     license: str = Field(min_length=1, max_length=100)
     changelog: str = ""
+    # The MaiRust versions it runs on, a PEP 440 specifier (">=0.1,<0.3"); empty: any.
+    # Installing it elsewhere is refused, and a catalog offers it only to these versions.
+    requires_mairust: str = Field("", max_length=200)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.fullmatch(value):
             raise ValueError("a name is 2-64 of a-z, 0-9 and -, starting with a letter")
+        return value
+
+    @field_validator("requires_mairust")
+    @classmethod
+    def _specifier(cls, value: str) -> str:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError("not a PEP 440 version specifier (e.g. >=0.1,<0.3)") from None
         return value
 
     @field_validator("version")

@@ -76,7 +76,11 @@ class PluginService:
         self._runtime = runtime
 
     # -- plugins -----------------------------------------------------------------------
-    def install(self, principal: Principal, directory: str) -> InstalledPlugin:
+    def install(
+        self, principal: Principal, directory: str, origin: str | None = None
+    ) -> InstalledPlugin:
+        """``origin`` names where it came from for the audit log (default: ``directory``;
+        a package's unpacked copy is not worth recording)."""
         _operator(principal)
         manifest = load_manifest(Path(directory))
         name = manifest.plugin.name
@@ -101,13 +105,19 @@ class PluginService:
                 _binding(NewBinding(name, hook.point, hook.priority, hook.mode), now)
             )
         self._audit.record(
-            principal, "plugin.install", name, None, {"version": plugin.version, "from": directory}
+            principal,
+            "plugin.install",
+            name,
+            None,
+            {"version": plugin.version, "from": origin or directory},
         )
         return plugin
 
-    def upgrade(self, principal: Principal, name: str, directory: str) -> InstalledPlugin:
+    def upgrade(
+        self, principal: Principal, name: str, directory: str, origin: str | None = None
+    ) -> InstalledPlugin:
         """The new version's manifest replaces the old; bindings stay (those at points the
-        new version no longer declares are removed)."""
+        new version no longer declares are removed). ``origin`` as for :meth:`install`."""
         _operator(principal)
         current = self._plugin(name)
         manifest = load_manifest(Path(directory))
@@ -134,7 +144,7 @@ class PluginService:
             "plugin.upgrade",
             name,
             None,
-            {"from": current.version, "to": upgraded.version},
+            {"from": current.version, "to": upgraded.version, "source": origin or directory},
         )
         return upgraded
 

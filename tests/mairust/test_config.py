@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import tomllib
 from pathlib import Path
 
@@ -91,3 +92,18 @@ def test_webhook_settings_check_networks_and_lease(tmp_path):
         load_settings(None, data_dir=tmp_path, webhooks={"allow_networks": ["not-a-net"]})
     with pytest.raises(ValueError, match="lease_seconds must exceed"):
         load_settings(None, data_dir=tmp_path, webhooks={"lease_seconds": 10, "total_timeout": 30})
+
+
+def test_plugin_trusted_keys_are_checked_when_loaded():
+    from mairust.config import PluginsSettings
+
+    key = base64.b64encode(bytes(32)).decode()
+    assert PluginsSettings(trusted_keys={"acme-2026": key}).trusted_keys == {"acme-2026": key}
+    with pytest.raises(ValueError, match="is not a key id"):
+        PluginsSettings(trusted_keys={"bad id": key})
+    with pytest.raises(ValueError, match=r"trusted_keys\.acme: an ed25519 public key is 32 bytes"):
+        PluginsSettings(trusted_keys={"acme": base64.b64encode(bytes(31)).decode()})
+    with pytest.raises(ValueError, match="base64"):
+        PluginsSettings(trusted_keys={"acme": "not base64!"})
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        PluginsSettings(allow_networks=["nowhere"])
