@@ -37,10 +37,11 @@ class TransportKind(enum.StrEnum):
 
 # What this version of the platform can run: grpc, stdin and webhook come with the plugin
 # ecosystem.
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE})
+SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE, TransportKind.WEBHOOK})
 # A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
 # in it, e.g. "plugin:plugin" or "rules.engine:plugin".
 _SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+_URL = re.compile(r"https?://[^\s/?#]+\S*")
 
 
 class ManifestError(InvalidInput):
@@ -80,10 +81,11 @@ class PluginInfo(_Strict):
 
 class Transport(_Strict):
     kind: TransportKind
-    # serve: "package.module:Class"; http: the plugin's URL.
+    # serve: "package.module:Class"; http, webhook: the plugin's URL.
     entrypoint: str = Field(min_length=1, max_length=2000)
     # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
-    # service can tell the platform's calls from anyone else's.
+    # service can tell the platform's calls from anyone else's. webhook (required): the
+    # Standard Webhooks signing secret (whsec_...) its deliveries are signed with.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
 
 
@@ -178,6 +180,8 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             "transport.entrypoint: a serve plugin names module:attribute in its directory "
             '(e.g. "plugin:plugin")'
         )
+    if manifest.transport.kind is TransportKind.WEBHOOK:
+        faults += _webhook_faults(manifest)
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:
@@ -198,6 +202,25 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         Draft202012Validator.check_schema(manifest.config_schema)
     except SchemaError as error:
         faults.append(f"config_schema: not a JSON Schema: {error.message}")
+    return faults
+
+
+def _webhook_faults(manifest: Manifest) -> list[str]:
+    """A webhook is delivered later, signed: it can give no verdict, and needs a secret."""
+    faults = [
+        f"hooks[{index}].point: a webhook plugin cannot give a verdict (its call is "
+        f"delivered later), so it runs only at asynchronous points (post_receive), "
+        f"not at {hook.point.value}"
+        for index, hook in enumerate(manifest.hooks)
+        if POINTS[hook.point].synchronous
+    ]
+    if not _URL.fullmatch(manifest.transport.entrypoint):
+        faults.append("transport.entrypoint: a webhook plugin's entrypoint is its http(s) URL")
+    if manifest.transport.auth_secret is None:
+        faults.append(
+            "transport.auth_secret: a webhook plugin names the secret its calls are signed "
+            "with (one of its secrets)"
+        )
     return faults
 
 

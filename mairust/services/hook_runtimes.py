@@ -2,7 +2,9 @@
 the pipeline's ``pre_delivery``, the hook job loop): its own guarded HTTP client
 (``hook_client``), the plugins' auth secrets read through the secret vault, and the
 transports the process can reach beyond ``http`` (a Serve handle, injected by the caller
-that may import Ray). The runtime it returns owns the client: ``aclose`` closes both."""
+that may import Ray; ``webhook``, the outbox in the metadata store, is always there and a
+caller may give its own, e.g. one that nudges its delivery loop). The runtime it returns
+owns the client: ``aclose`` closes both."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from functools import partial
 from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
+from mairust.hooks.webhook_transport import webhook_transport
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.plugin_secrets import plugin_secret_values
@@ -32,6 +35,6 @@ def platform_hook_runtime(
         settings.hooks,
         role=role,
         secret_values=partial(plugin_secret_values, store, SecretVault(store, keyring)),
-        transports=transports,
+        transports={TransportKind.WEBHOOK: webhook_transport(store), **(transports or {})},
         owns_client=True,
     )
