@@ -187,6 +187,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         if beyond:
             names = ", ".join(sorted(beyond))
             faults.append(f"hooks[{index}].point: {hook.point.value} has no {names} to give")
+    if (
+        HookPermission.STATE in manifest.permissions
+        and manifest.transport.kind is not TransportKind.SERVE
+    ):
+        faults.append("permissions: state is kept for serve plugins only")
     points = [hook.point for hook in manifest.hooks]
     if len(points) != len(set(points)):
         faults.append("hooks: a hook point is declared twice")

@@ -178,7 +178,12 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
         for path in plugins.glob("*/plugin.toml")
     }
-    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
+    assert kinds == {
+        "header-rules": TransportKind.SERVE,
+        "recipient-policy": TransportKind.HTTP,
+        "greylist": TransportKind.SERVE,
+        "ticket-webhook": TransportKind.WEBHOOK,
+    }
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:
@@ -193,3 +198,14 @@ def test_a_path_no_file_system_takes_is_a_manifest_error(odd: str) -> None:
     # The fuzz test found it: a NUL or a lone surrogate in the posted path was a 500.
     with pytest.raises(ManifestError, match="cannot read"):
         load_manifest(Path("/tmp") / odd)
+
+
+def test_state_is_kept_for_serve_plugins_only() -> None:
+    with pytest.raises(ManifestError) as refused:
+        parse_manifest(GOOD.replace('permissions = ["tag", "reject"]', 'permissions = ["state"]'))
+    assert refused.value.faults == ["permissions: state is kept for serve plugins only"]
+    serve = GOOD.replace('permissions = ["tag", "reject"]', 'permissions = ["state"]').replace(
+        'kind = "http"\nentrypoint = "http://127.0.0.1:8125/hook"',
+        'kind = "serve"\nentrypoint = "plugin:plugin"',
+    )
+    assert HookPermission.STATE in parse_manifest(serve).permissions
