@@ -13,7 +13,8 @@ restarts it):
   secret vault (read in the delivery's own tenant);
 - the hook job loop (:class:`mairust.hooks.jobs.HookJobLoop`) calls the plugins bound at
   ``post_receive`` for the jobs the pipeline made, through the hook runtime's transports,
-  and applies their verdicts (``hooks.job_poll_interval``).
+  and applies their verdicts (``hooks.job_poll_interval``); a ``webhook`` plugin's call
+  enqueues its delivery in the outbox and nudges the delivery loop.
 
 Idle, the webhook loops make one small query per ``webhooks.poll_interval`` seconds, the
 hook job loop two per ``hooks.job_poll_interval``.
@@ -36,7 +37,8 @@ from mairust.errors import MairustError
 from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.jobs import HookJobLoop, JobPolicy, callback_urls
 from mairust.hooks.manifest import TransportKind
-from mairust.model.scope import TenantScope
+from mairust.hooks.webhook_transport import webhook_transport
+from mairust.model.scope import PLATFORM, TenantScope
 from mairust.net.host_resolver import configured_resolver
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
@@ -70,8 +72,10 @@ class WebhookHost:
         keyring = load_keyring(settings)
         vault = SecretVault(self._stores.metadata, keyring)
 
-        def secret_for(tenant_id: str, secret_id: str) -> str:
-            return vault.reveal(TenantScope(tenant_id), secret_id).decode()
+        def secret_for(tenant_id: str | None, secret_id: str) -> str:
+            # No tenant: a webhook plugin's delivery, signed with its platform secret.
+            scope = PLATFORM if tenant_id is None else TenantScope(tenant_id)
+            return vault.reveal(scope, secret_id).decode()
 
         resolver = configured_resolver(settings.dns)
         self._client = safe_client(settings.webhooks, resolver)
@@ -92,7 +96,13 @@ class WebhookHost:
             self._stores.metadata,
             keyring,
             "hookjobs",
-            {TransportKind.SERVE: serve_transport},
+            {
+                TransportKind.SERVE: serve_transport,
+                # A webhook plugin's delivery goes out at once, not at the next poll.
+                TransportKind.WEBHOOK: webhook_transport(
+                    self._stores.metadata, self._delivery.nudge
+                ),
+            },
         )
         self._jobs = HookJobLoop(
             self._stores.metadata,

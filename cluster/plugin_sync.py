@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 
 from cluster.loopback import bind_serve_grpc_to_node_ip
 from mairust.config import Settings
 from mairust.hooks.deployment import PluginReconciler, plugin_packages
-from mairust.storage.factory import open_stores
+from mairust.storage.factory import open_plugin_state, open_stores
 from mairust.storage.stores import Stores
 from serve.plugin_deployment import ServePluginDeployer
 
@@ -27,8 +28,11 @@ class PluginSync:
     ) -> None:
         self._settings = settings
         self._interval = interval
-        # Plugin replicas' gRPC servers on the node's IP (loopback), never on [::].
-        self.deployer = ServePluginDeployer(log_level, bind_serve_grpc_to_node_ip)
+        # Plugin replicas' gRPC servers on the node's IP (loopback), never on [::]; a plugin
+        # that keeps state opens the metadata store in each of its replicas.
+        self.deployer = ServePluginDeployer(
+            log_level, bind_serve_grpc_to_node_ip, partial(open_plugin_state, settings.storage)
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stores: Stores | None = None

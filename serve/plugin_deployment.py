@@ -9,7 +9,10 @@ classes. The plugin's configuration is Serve's ``user_config`` (``reconfigure``)
 ``serve.run`` of an application built in Python is a new code version to Serve 2.60 (it
 has no ``version`` option any more), so a new configuration rolls the replicas: new ones
 start, traffic switches, the old ones stop. Replicas scale with the manifest's
-``autoscaling`` and reserve its ``resources``.
+``autoscaling`` and reserve its ``resources``. A plugin whose manifest declares the
+``state`` permission gets its ``PluginState``: each of its replicas opens the metadata
+store with the deployer's ``state_opener`` (the settings' storage URL; the replica is a
+process of its own, so it opens its own connection pool, as every actor does).
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ from mairust.hooks.manifest import Autoscaling
 from mairust.hooks.wire import HookRequest
 from mairust.plugin_sdk.loading import load_plugin
 from mairust.plugin_sdk.plugin import Plugin
+from mairust.plugin_sdk.state import PluginState
+from mairust.storage.protocols import PluginStateStore
 
 _log = logging.getLogger(__name__)
 
 DEPLOYMENT = "plugin"
 HEALTH_CHECK_PERIOD_S = 30.0
+# Opens the store a replica keeps its plugin's state in (picklable: it crosses to Ray).
+StateOpener = Callable[[], PluginStateStore]
 
 
 @serve.deployment(name=DEPLOYMENT)
@@ -46,10 +53,13 @@ class PluginReplica:
         max_batch_size: int,
         batch_wait_s: float,
         replica_setup: Callable[[], None] | None = None,
+        state_opener: StateOpener | None = None,
     ) -> None:
         if replica_setup is not None:  # first: before Serve opens this replica's gRPC port
             replica_setup()
         self._plugin: Plugin = load_plugin(Path(package), entrypoint, name)
+        # Open for the replica's life (its process ends with it).
+        self._state = PluginState(state_opener(), name) if state_opener is not None else None
         self._config: dict[str, Any] = {}
         batched: Any = self._batched  # serve.batch's wrapper: its limits set per plugin
         batched.set_max_batch_size(max_batch_size)
@@ -79,7 +89,7 @@ class PluginReplica:
     async def _one(self, text: str) -> dict[str, str]:
         try:
             request = HookRequest.model_validate_json(text)
-            answer = await self._plugin.handle(request, self._config)
+            answer = await self._plugin.handle(request, self._config, self._state)
         except Exception as error:  # the platform applies the plugin's on_error
             _log.warning("plugin %s failed: %r", self._plugin.name, error)
             return {"error": repr(error)}
@@ -94,9 +104,11 @@ def build_plugin_app(
     app: PluginApp,
     log_level: str = "WARNING",
     replica_setup: Callable[[], None] | None = None,
+    state_opener: StateOpener | None = None,
 ) -> Any:
     """The bound Serve application of one serve plugin; each replica runs ``replica_setup``
-    first (``mairust up`` binds the replica's gRPC server to the node's loopback IP)."""
+    first (``mairust up`` binds the replica's gRPC server to the node's loopback IP), and
+    opens its state store with ``state_opener`` if the plugin keeps state."""
     deployment: Any = PluginReplica  # a serve.Deployment once decorated
     scaling = app.autoscaling
     options: dict[str, Any] = {
@@ -121,6 +133,7 @@ def build_plugin_app(
         scaling.max_batch_size,
         scaling.batch_wait_ms / 1000.0,
         replica_setup,
+        state_opener if app.state else None,
     )
 
 
@@ -140,16 +153,22 @@ class ServePluginDeployer:
     """The core's ``PluginDeployer`` on Ray Serve (Serve must be started)."""
 
     def __init__(
-        self, log_level: str = "WARNING", replica_setup: Callable[[], None] | None = None
+        self,
+        log_level: str = "WARNING",
+        replica_setup: Callable[[], None] | None = None,
+        state_opener: StateOpener | None = None,
     ) -> None:
+        """``state_opener``: how replicas of plugins that keep state open their store (None:
+        such a plugin's stateful handlers fail, and get the binding's ``on_error``)."""
         self._log_level = log_level
         self._replica_setup = replica_setup
+        self._state_opener = state_opener
         self._fingerprints: dict[str, str] = {}
         self._strays_found = False
 
     def deploy(self, app: PluginApp) -> None:
         serve.run(
-            build_plugin_app(app, self._log_level, self._replica_setup),
+            build_plugin_app(app, self._log_level, self._replica_setup, self._state_opener),
             name=app.app_name,
             route_prefix=None,  # reached by handle only, never over Serve's HTTP proxy
             logging_config={"log_level": self._log_level},

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from mairust.errors import InvalidInput
 from mairust.hooks.manifest import Autoscaling, Manifest, Resources, TransportKind
+from mairust.hooks.permissions import HookPermission
 from mairust.model.plugins import InstalledPlugin
 from mairust.storage.protocols import PluginStore
 
@@ -61,6 +62,9 @@ class PluginApp:
     config: dict[str, Any] = field(default_factory=dict)
     autoscaling: Autoscaling = field(default_factory=Autoscaling)
     resources: Resources = field(default_factory=Resources)
+    # The manifest declares the ``state`` permission: its replicas open the metadata store
+    # and hand the plugin its ``PluginState`` (part of the version: not in the fingerprint).
+    state: bool = False
 
     @property
     def app_name(self) -> str:
@@ -165,6 +169,7 @@ def wanted_app(plugin: InstalledPlugin, packages: PluginPackages) -> PluginApp |
         dict(plugin.config),
         manifest.autoscaling,
         manifest.resources,
+        HookPermission.STATE in manifest.permissions,
     )
 
 

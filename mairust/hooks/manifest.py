@@ -37,12 +37,14 @@ class TransportKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-# What this version of the platform can run: grpc and webhook come with the plugin
-# ecosystem.
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE, TransportKind.STDIN})
+# What this version of the platform can run: grpc comes with the plugin ecosystem.
+SUPPORTED_TRANSPORTS = frozenset(
+    {TransportKind.HTTP, TransportKind.SERVE, TransportKind.STDIN, TransportKind.WEBHOOK}
+)
 # A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
 # in it, e.g. "plugin:plugin" or "rules.engine:plugin".
 _SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+_URL = re.compile(r"https?://[^\s/?#]+\S*")
 
 
 class ManifestError(InvalidInput):
@@ -94,11 +96,13 @@ class PluginInfo(_Strict):
 
 class Transport(_Strict):
     kind: TransportKind
-    # serve: "package.module:Class"; http: the plugin's URL; stdin: a command line (split
-    # as a shell would, a relative program path taken in the plugin's installed directory).
+    # serve: "package.module:Class"; http, webhook: the plugin's URL; stdin: a command line
+    # (split as a shell would, a relative program path taken in the plugin's installed
+    # directory).
     entrypoint: str = Field(min_length=1, max_length=2000)
     # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
-    # service can tell the platform's calls from anyone else's.
+    # service can tell the platform's calls from anyone else's. webhook (required): the
+    # Standard Webhooks signing secret (whsec_...) its deliveries are signed with.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
 
 
@@ -195,11 +199,18 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         )
     if manifest.transport.kind is TransportKind.STDIN:
         faults.extend(_stdin_faults(manifest.transport))
+    if manifest.transport.kind is TransportKind.WEBHOOK:
+        faults += _webhook_faults(manifest)
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:
             names = ", ".join(sorted(beyond))
             faults.append(f"hooks[{index}].point: {hook.point.value} has no {names} to give")
+    if (
+        HookPermission.STATE in manifest.permissions
+        and manifest.transport.kind is not TransportKind.SERVE
+    ):
+        faults.append("permissions: state is kept for serve plugins only")
     points = [hook.point for hook in manifest.hooks]
     if len(points) != len(set(points)):
         faults.append("hooks: a hook point is declared twice")
@@ -230,6 +241,25 @@ def _stdin_faults(transport: Transport) -> list[str]:
     if transport.auth_secret is not None:
         # A child process of the platform is not reached over a network: no bearer.
         faults.append("transport.auth_secret: a stdin plugin is not given one")
+    return faults
+
+
+def _webhook_faults(manifest: Manifest) -> list[str]:
+    """A webhook is delivered later, signed: it can give no verdict, and needs a secret."""
+    faults = [
+        f"hooks[{index}].point: a webhook plugin cannot give a verdict (its call is "
+        f"delivered later), so it runs only at asynchronous points (post_receive), "
+        f"not at {hook.point.value}"
+        for index, hook in enumerate(manifest.hooks)
+        if POINTS[hook.point].synchronous
+    ]
+    if not _URL.fullmatch(manifest.transport.entrypoint):
+        faults.append("transport.entrypoint: a webhook plugin's entrypoint is its http(s) URL")
+    if manifest.transport.auth_secret is None:
+        faults.append(
+            "transport.auth_secret: a webhook plugin names the secret its calls are signed "
+            "with (one of its secrets)"
+        )
     return faults
 
 

@@ -35,6 +35,7 @@ class HookPermission(enum.StrEnum):
     FOLDER = "folder"
     HEADERS = "headers"  # add, change, delete header fields
     ENVELOPE = "envelope"  # change the sender, add or delete recipients
+    STATE = "state"  # keep key/value state in the metadata store (serve plugins)
 
 
 # What a point cannot honour, taken from every binding there: at pre_delivery the message

@@ -41,10 +41,11 @@ class WebhookEndpoint:
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:
     """One event on its way to one endpoint (with the endpoint's url and secret id, as
-    read when the row was last loaded)."""
+    read when the row was last loaded). ``tenant_id`` None: a webhook plugin's delivery,
+    the platform's own."""
 
     id: str
-    tenant_id: str
+    tenant_id: str | None
     endpoint_id: str
     event_id: str
     event_type: str

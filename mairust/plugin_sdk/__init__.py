@@ -28,7 +28,8 @@ from mairust.hooks.wire import (
 from mairust.model.message import Envelope
 from mairust.model.verdict import VerdictKind
 from mairust.plugin_sdk.http_server import serve_http
-from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, Plugin
+from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, NoState, Plugin
+from mairust.plugin_sdk.state import PluginState
 from mairust.plugin_sdk.testing import run_plugin, run_plugin_async
 from mairust.plugin_sdk.verdicts import (
     accept,
@@ -54,7 +55,9 @@ __all__ = [
     "HookRequest",
     "HookResponse",
     "NoHandler",
+    "NoState",
     "Plugin",
+    "PluginState",
     "VerdictKind",
     "accept",
     "add_header",

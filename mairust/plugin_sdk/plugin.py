@@ -2,6 +2,9 @@
 
 ``@plugin.hook("pre_receive")`` and ``@plugin.pre_receive`` are the same. A handler may be
 a plain function (cheap checks) or a coroutine function (one that waits on something).
+A handler with a third parameter named ``state`` is given the plugin's
+:class:`~mairust.plugin_sdk.state.PluginState` (its manifest declares the ``state``
+permission).
 """
 
 from __future__ import annotations
@@ -12,14 +15,23 @@ from typing import Any, TypeVar
 
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
+from mairust.plugin_sdk.state import PluginState
 
 Config = Mapping[str, Any]
-Handler = Callable[[HookRequest, Config], HookResponse | Awaitable[HookResponse]]
+Handler = Callable[..., HookResponse | Awaitable[HookResponse]]
 H = TypeVar("H", bound=Handler)
 
 
 class NoHandler(LookupError):
     """The plugin was asked at a hook point it has no handler for."""
+
+
+class NoState(RuntimeError):
+    """A handler that keeps state was run without it (no ``state`` permission)."""
+
+
+def wants_state(handler: Handler) -> bool:
+    return "state" in inspect.signature(handler).parameters
 
 
 class Plugin:
@@ -64,12 +76,26 @@ class Plugin:
     def pre_send(self, handler: H) -> H:
         return self.hook(HookPoint.PRE_SEND)(handler)
 
-    async def handle(self, request: HookRequest, config: Config) -> HookResponse:
+    @property
+    def keeps_state(self) -> bool:
+        """Whether a handler of its takes ``state``."""
+        return any(wants_state(handler) for handler in self._handlers.values())
+
+    async def handle(
+        self, request: HookRequest, config: Config, state: PluginState | None = None
+    ) -> HookResponse:
         """The handler's answer for ``request`` (at its point)."""
         handler = self._handlers.get(request.point)
         if handler is None:
             raise NoHandler(f"plugin {self.name} has no {request.point.value} handler")
-        answer = handler(request, config)
+        if wants_state(handler):
+            if state is None:
+                raise NoState(
+                    f"plugin {self.name} keeps state: its manifest declares the state permission"
+                )
+            answer = handler(request, config, state=state)
+        else:
+            answer = handler(request, config)
         if inspect.isawaitable(answer):
             answer = await answer
         if not isinstance(answer, HookResponse):

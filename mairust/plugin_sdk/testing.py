@@ -15,6 +15,7 @@ from mairust.hooks.points import DataScope, HookPoint
 from mairust.hooks.wire import HookResponse
 from mairust.model.message import Envelope
 from mairust.plugin_sdk.plugin import Config, Plugin
+from mairust.plugin_sdk.state import PluginState
 
 
 def test_envelope(rcpt_tos: Collection[str] = ("user@example.test",)) -> Envelope:
@@ -41,10 +42,11 @@ async def run_plugin_async(
     scopes: Collection[DataScope] | None = None,
     config: Config | None = None,
     message_id: str | None = None,
+    state: PluginState | None = None,
 ) -> HookResponse:
     """The plugin's answer at ``point``. The scopes are the ``plugin.toml``'s in the
     ``manifest`` directory (which must declare ``point``), else ``scopes``, else the
-    envelope only."""
+    envelope only. ``state``: what a handler that keeps state is given."""
     at = HookPoint(point)
     given: Collection[DataScope] = scopes if scopes is not None else (DataScope.ENVELOPE,)
     if manifest is not None:
@@ -53,7 +55,7 @@ async def run_plugin_async(
             raise ValueError(f"{manifest} does not declare the {at.value} hook")
         given = declared.scopes
     request = build_request(at, given, envelope or test_envelope(), message, message_id=message_id)
-    return await plugin.handle(request, config or {})
+    return await plugin.handle(request, config or {}, state)
 
 
 def run_plugin(
@@ -66,6 +68,7 @@ def run_plugin(
     scopes: Collection[DataScope] | None = None,
     config: Config | None = None,
     message_id: str | None = None,
+    state: PluginState | None = None,
 ) -> HookResponse:
     """:func:`run_plugin_async` for a test without an event loop of its own."""
     return asyncio.run(
@@ -78,5 +81,6 @@ def run_plugin(
             scopes=scopes,
             config=config,
             message_id=message_id,
+            state=state,
         )
     )

@@ -2,9 +2,11 @@
 the pipeline's ``pre_delivery``, the hook job loop): its own guarded HTTP client
 (``hook_client``), the plugins' auth secrets read through the secret vault, and the
 transports the process can reach beyond ``http`` (a Serve handle, injected by the caller
-that may import Ray), and the stdin plugins' files kept under the data directory (each
-process starts its own child of each stdin plugin it calls). The runtime it returns owns
-the client: ``aclose`` closes both (and the stdin plugins' children)."""
+that may import Ray; ``webhook``, the outbox in the metadata store, is always there and a
+caller may give its own, e.g. one that nudges its delivery loop), and the stdin plugins'
+files kept under the data directory (each process starts its own child of each stdin
+plugin it calls). The runtime it returns owns the client: ``aclose`` closes both (and the
+stdin plugins' children)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from mairust.config import Settings
 from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import HookRuntime, TransportFactory, hook_client
+from mairust.hooks.webhook_transport import webhook_transport
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.plugin_secrets import plugin_secret_values
@@ -35,7 +38,7 @@ def platform_hook_runtime(
         settings.hooks,
         role=role,
         secret_values=partial(plugin_secret_values, store, SecretVault(store, keyring)),
-        transports=transports,
+        transports={TransportKind.WEBHOOK: webhook_transport(store), **(transports or {})},
         owns_client=True,
         packages=plugin_packages(settings.data_dir),
     )

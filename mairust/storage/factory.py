@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from mairust.config import StorageSettings
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
-from mairust.storage.protocols import BlobStore, MetadataStore, SearchIndex
+from mairust.storage.protocols import BlobStore, MetadataStore, PluginStateStore, SearchIndex
 from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.stores import Stores
@@ -46,6 +46,12 @@ def open_stores(storage: StorageSettings) -> Stores:
         search = _open_search(storage.search)
         opened.pop_all()
     return Stores(metadata=metadata, blobs=blobs, search=search)
+
+
+def open_plugin_state(storage: StorageSettings) -> PluginStateStore:
+    """The metadata store alone, for a serve plugin's replica that keeps state (it needs
+    neither bodies nor search); the caller closes it (``close``) when done."""
+    return _open_metadata(storage.metadata)
 
 
 def migrate(storage: StorageSettings) -> None:

@@ -5,8 +5,8 @@ from the Alembic migrations (``mairust.storage.sql_migrations``); opening a stor
 never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
-``sql_quotas``, ``sql_folders``, ``sql_aliases`` and ``sql_events``; connection set-up
-and error mapping in ``sql_engine``.
+``sql_quotas``, ``sql_folders``, ``sql_aliases``, ``sql_events`` and ``sql_plugin_state``;
+connection set-up and error mapping in ``sql_engine``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_hook_jobs import SqlHookJobs
+from mairust.storage.sql_plugin_state import SqlPluginState
 from mairust.storage.sql_plugins import SqlPlugins
 from mairust.storage.sql_policy import SqlPolicy
 from mairust.storage.sql_quarantine import SqlQuarantine
@@ -54,6 +55,7 @@ class SqlMetadataStore(
     SqlPlugins,
     SqlHookJobs,
     SqlQuarantine,
+    SqlPluginState,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -297,13 +297,16 @@ webhook_endpoints = sa.Table(
     # Added by 0008: where a tenant's events are POSTed. The signing secret lives in the
     # secret store; this row names it by id only.
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    # Null (0022): a webhook plugin's endpoint, the platform's (``plugin`` names it).
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=True, index=True),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("secret_id", sa.Text, nullable=False),
     sa.Column("event_types", JsonStrings, nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("plugin", sa.Text, nullable=True),
+    sa.UniqueConstraint("plugin"),
 )
 
 webhook_deliveries = sa.Table(
@@ -312,7 +315,8 @@ webhook_deliveries = sa.Table(
     # Added by 0008: the durable webhook outbox, one row per (endpoint, event), leased like
     # the queue; delivered and failed rows stay, for the tenant to see.
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    # Null (0022): a webhook plugin's delivery.
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=True),
     sa.Column("endpoint_id", sa.Text, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
     sa.Column("event_id", sa.Text, nullable=False),
     sa.Column("event_type", sa.Text, nullable=False),
@@ -558,4 +562,17 @@ hook_jobs = sa.Table(
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("message_id", "plugin", "point"),
     sa.Index("ix_hook_jobs_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# Added by 0022: plugins' small key/value state (serve plugins with the ``state``
+# permission), each entry expiring; what has expired is never read, and is swept on write.
+plugin_state = sa.Table(
+    "plugin_state",
+    metadata,
+    sa.Column("plugin", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_plugin_state_expires_at", "expires_at"),
 )

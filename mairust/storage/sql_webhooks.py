@@ -6,6 +6,12 @@ PostgreSQL), a lease that expires puts the row back in play, and only the lease'
 can settle a row. Retry times live in the rows, so nothing is lost when a delivery loop
 stops. Every tenant-owned read goes through a :class:`~mairust.model.scope.Scope` in the
 query itself (invariant 5): another tenant's id is NotFound.
+
+A ``webhook`` plugin's deliveries share the outbox (and its delivery loop): its endpoint
+is a row with no tenant and the plugin's name, kept in step with the plugin's manifest
+and secret by :meth:`SqlWebhookOutbox.enqueue_plugin_webhook`. No scope sees those rows,
+not even the platform's: they are the plugin's, managed with the plugin, not over the
+webhook API.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ def _scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
     """
     match scope:
         case PlatformScope():
-            return sa.true()
+            return table.c.tenant_id.is_not(None)
         case TenantScope(tenant_id=tenant_id, mailbox_id=None):
             return table.c.tenant_id == tenant_id
         case TenantScope():
@@ -163,7 +169,8 @@ class SqlWebhookOutbox:
             ).all()
             wanted = [_endpoint(row) for row in rows if _endpoint(row).wants(event_type)]
             return [
-                self._enqueue(conn, endpoint, event_id, event_type, body) for endpoint in wanted
+                self._enqueue(conn, endpoint.id, endpoint.tenant_id, event_id, event_type, body)
+                for endpoint in wanted
             ]
 
     def enqueue_webhook(
@@ -171,12 +178,62 @@ class SqlWebhookOutbox:
     ) -> WebhookDelivery:
         with self._db.write() as conn:
             row = _owned_endpoint(conn, TenantScope(tenant_id), endpoint_id)
-            return self._enqueue(conn, _endpoint(row), event_id, event_type, body)
+            return self._enqueue(conn, row.id, row.tenant_id, event_id, event_type, body)
+
+    def enqueue_plugin_webhook(
+        self, plugin: str, url: str, secret_id: str, event_id: str, event_type: str, body: str
+    ) -> WebhookDelivery:
+        if not url or not secret_id:
+            raise InvalidInput("a webhook plugin needs a url and a secret")
+        now = datetime.now(UTC)
+        with self._db.write() as conn:
+            found = conn.execute(
+                sa.select(_E.id, _E.url, _E.secret_id, _E.enabled).where(_E.plugin == plugin)
+            ).first()
+            if found is None:
+                endpoint_id = new_id()
+                conn.execute(
+                    webhook_endpoints.insert().values(
+                        id=endpoint_id,
+                        tenant_id=None,
+                        plugin=plugin,
+                        url=url,
+                        secret_id=secret_id,
+                        event_types=(),
+                        enabled=True,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                endpoint_id = found.id
+                if (found.url, found.secret_id, found.enabled) != (url, secret_id, True):
+                    # The plugin was upgraded or its secret set anew: what is still waiting
+                    # goes to the new address, signed with the new secret.
+                    conn.execute(
+                        webhook_endpoints.update()
+                        .where(_E.id == endpoint_id)
+                        .values(url=url, secret_id=secret_id, enabled=True, updated_at=now)
+                    )
+            return self._enqueue(conn, endpoint_id, None, event_id, event_type, body)
+
+    def list_plugin_webhook_deliveries(
+        self, plugin: str, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        query = (
+            _deliveries()
+            .where(_E.plugin == plugin)
+            .order_by(_D.created_at.desc(), _D.id.desc())
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [_delivery(row) for row in conn.execute(query).all()]
 
     def _enqueue(
         self,
         conn: Connection,
-        endpoint: WebhookEndpoint,
+        endpoint_id: str,
+        tenant_id: str | None,
         event_id: str,
         event_type: str,
         body: str,
@@ -184,8 +241,8 @@ class SqlWebhookOutbox:
         now = datetime.now(UTC)
         insert = UPSERT_INSERTS[self._db.dialect](webhook_deliveries).values(
             id=new_id(),
-            tenant_id=endpoint.tenant_id,
-            endpoint_id=endpoint.id,
+            tenant_id=tenant_id,
+            endpoint_id=endpoint_id,
             event_id=event_id,
             event_type=event_type,
             body=body,
@@ -197,7 +254,7 @@ class SqlWebhookOutbox:
         )
         conn.execute(insert.on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]))
         row = conn.execute(
-            _deliveries().where(_D.endpoint_id == endpoint.id, _D.event_id == event_id)
+            _deliveries().where(_D.endpoint_id == endpoint_id, _D.event_id == event_id)
         ).one()
         return _delivery(row)
 

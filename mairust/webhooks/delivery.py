@@ -46,8 +46,9 @@ _MAX_ERROR_CHARS = 500
 
 # (tenant id, secret id) → the secret (``whsec_...``), from the secret store, read in the
 # delivery's tenant (so an endpoint naming another tenant's secret id gets NotFound, never
-# that secret). Called in a thread; a MairustError means "not now" (retried).
-SecretLookup = Callable[[str, str], str]
+# that secret); tenant None: a webhook plugin's delivery, signed with a platform secret.
+# Called in a thread; a MairustError means "not now" (retried).
+SecretLookup = Callable[[str | None, str], str]
 
 
 def safe_client(

@@ -12,7 +12,8 @@ durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`
 :class:`AliasStore`, :class:`PolicyStore` (domain policies, routing rules) and
 :class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
 hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
-:class:`QuarantineStore` (held mail's release). One SQL class
+:class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
+small key/value state). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -38,7 +39,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
-from mairust.storage.protocols.plugins import HookJobStore, PluginStore
+from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
+    "PluginStateStore",
     "PluginStore",
     "PolicyStore",
     "QuarantineStore",
@@ -83,6 +85,7 @@ class MetadataStore(
     PluginStore,
     HookJobStore,
     QuarantineStore,
+    PluginStateStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -114,6 +114,21 @@ class WebhookOutbox(Protocol):
         (endpoint, event) like ``enqueue_webhook_event``."""
         ...
 
+    def enqueue_plugin_webhook(
+        self, plugin: str, url: str, secret_id: str, event_id: str, event_type: str, body: str
+    ) -> WebhookDelivery:
+        """One delivery of a ``webhook`` plugin's call to ``url``, signed with the platform
+        secret ``secret_id``: the plugin's endpoint (no tenant; made, or brought up to date
+        with ``url`` and ``secret_id``, in the same transaction), idempotent per (plugin,
+        event) like ``enqueue_webhook_event``."""
+        ...
+
+    def list_plugin_webhook_deliveries(
+        self, plugin: str, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        """A webhook plugin's deliveries, newest first (no scope sees them otherwise)."""
+        ...
+
     def lease_webhook_deliveries(
         self, owner: str, limit: int, lease_seconds: float
     ) -> list[WebhookDelivery]:

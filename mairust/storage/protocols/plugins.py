@@ -171,3 +171,34 @@ class HookJobStore(Protocol):
     def list_hook_jobs(self, message_id: str | None = None, limit: int = 100) -> list[HookJob]:
         """Oldest first."""
         ...
+
+
+class PluginStateStore(Protocol):
+    """Plugins' small key/value state (a greylist's triplets), per plugin: each entry
+    expires, and an expired one reads as absent. Keys are at most ``STATE_KEY_MAX`` and
+    values ``STATE_VALUE_MAX`` characters (InvalidInput otherwise)."""
+
+    def get_plugin_state(self, plugin: str, key: str, now: datetime) -> str | None:
+        """The value, or None when there is none or it expired by ``now``."""
+        ...
+
+    def put_plugin_state(
+        self, plugin: str, key: str, value: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Set (or replace) the entry, and sweep a few of the plugin's expired ones."""
+        ...
+
+    def add_plugin_state(
+        self, plugin: str, key: str, value: str, expires_at: datetime, now: datetime
+    ) -> str:
+        """Set the entry only if there is none alive at ``now``; the value that holds
+        afterwards (``value``, or the one another writer put first)."""
+        ...
+
+    def delete_plugin_state(self, plugin: str, key: str) -> bool:
+        """True if there was an entry (expired or not)."""
+        ...
+
+    def sweep_plugin_state(self, now: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` entries (of any plugin) expired by ``now``."""
+        ...

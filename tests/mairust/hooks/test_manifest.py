@@ -182,6 +182,8 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         "header-rules": TransportKind.SERVE,
         "recipient-policy": TransportKind.HTTP,
         "header-rules-rs": TransportKind.STDIN,
+        "greylist": TransportKind.SERVE,
+        "ticket-webhook": TransportKind.WEBHOOK,
     }
 
 
@@ -230,3 +232,14 @@ def test_a_stdin_plugin_is_given_no_bearer() -> None:
     with pytest.raises(ManifestError) as refused:
         parse_manifest(text)
     assert refused.value.faults == ["transport.auth_secret: a stdin plugin is not given one"]
+
+
+def test_state_is_kept_for_serve_plugins_only() -> None:
+    with pytest.raises(ManifestError) as refused:
+        parse_manifest(GOOD.replace('permissions = ["tag", "reject"]', 'permissions = ["state"]'))
+    assert refused.value.faults == ["permissions: state is kept for serve plugins only"]
+    serve = GOOD.replace('permissions = ["tag", "reject"]', 'permissions = ["state"]').replace(
+        'kind = "http"\nentrypoint = "http://127.0.0.1:8125/hook"',
+        'kind = "serve"\nentrypoint = "plugin:plugin"',
+    )
+    assert HookPermission.STATE in parse_manifest(serve).permissions

@@ -175,3 +175,44 @@ def test_concurrent_leasers_never_share_a_delivery(
         thread.join(60)
     every = [d for ids in taken.values() for d in ids]
     assert len(every) == len(set(every)) == 60
+
+
+def test_a_plugins_deliveries_share_the_outbox_and_no_scope_sees_them(
+    metadata_store: SqlMetadataStore, tenants: tuple[str, str]
+) -> None:
+    a, _ = tenants
+    store = metadata_store
+    first = store.enqueue_plugin_webhook(
+        "tickets", "https://t.example/in", "sec-p", "post_receive:m1", "hook.post_receive", BODY
+    )
+    assert first.tenant_id is None and first.url == "https://t.example/in"
+    assert (first.secret_id, first.state) == ("sec-p", DeliveryState.PENDING)
+    # The same call again (a job run twice) is one delivery.
+    again = store.enqueue_plugin_webhook(
+        "tickets", "https://t.example/in", "sec-p", "post_receive:m1", "hook.post_receive", BODY
+    )
+    assert again.id == first.id
+    # An upgrade (new URL) or a secret set anew: one endpoint, brought up to date.
+    moved = store.enqueue_plugin_webhook(
+        "tickets", "https://t.example/v2", "sec-q", "post_receive:m2", "hook.post_receive", BODY
+    )
+    assert (moved.endpoint_id, moved.url, moved.secret_id) == (
+        first.endpoint_id,
+        "https://t.example/v2",
+        "sec-q",
+    )
+    listed = store.list_plugin_webhook_deliveries("tickets")
+    assert [d.event_id for d in listed] == ["post_receive:m2", "post_receive:m1"]
+    assert all(d.url == "https://t.example/v2" for d in listed)
+    assert store.list_plugin_webhook_deliveries("other") == []
+    # Neither a tenant nor the platform's webhook API sees the plugin's endpoint.
+    for scope in (PLATFORM, TenantScope(a)):
+        assert store.list_webhook_endpoints(scope) == []
+        assert store.list_webhook_deliveries(scope) == []
+        with pytest.raises(NotFound):
+            store.get_webhook_endpoint(scope, first.endpoint_id)
+    # The delivery loop leases them like any other, and settles them.
+    leased = store.lease_webhook_deliveries("loop", 10, 60)
+    assert {d.id for d in leased} == {first.id, moved.id}
+    assert store.mark_webhook_delivered(first.id, "loop", 204)
+    assert store.list_plugin_webhook_deliveries("tickets")[1].state is DeliveryState.DELIVERED

@@ -45,7 +45,7 @@ class Secrets:
     def __init__(self) -> None:
         self.owners: dict[str, str] = {}  # secret id -> tenant id
 
-    def __call__(self, tenant_id: str, secret_id: str) -> str:
+    def __call__(self, tenant_id: str | None, secret_id: str) -> str:
         if self.owners.get(secret_id) != tenant_id:
             raise NotFound(f"no secret {secret_id}")
         return SECRET
@@ -210,7 +210,7 @@ async def test_a_missing_secret_is_retried_not_sent_unsigned(
 async def test_one_deliverys_error_does_not_hold_up_the_others(
     store: SqlMetadataStore, tenant: str, client: SafeHttpClient
 ) -> None:
-    def lookup(tenant_id: str, secret_id: str) -> str:
+    def lookup(tenant_id: str | None, secret_id: str) -> str:
         if secret_id == "bad-base64":
             return "whsec_not base64!"
         if secret_id == "bug":
