@@ -8,6 +8,7 @@ one message per fault, each naming the key (``hooks[0].point: ...``).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -37,10 +38,32 @@ class TransportKind(enum.StrEnum):
 
 # What this version of the platform can run: grpc, stdin and webhook come with the plugin
 # ecosystem.
-SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE})
+SUPPORTED_TRANSPORTS = frozenset({TransportKind.HTTP, TransportKind.SERVE, TransportKind.GRPC})
 # A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
 # in it, e.g. "plugin:plugin" or "rules.engine:plugin".
 _SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+# A grpc entrypoint: "host:port", a DNS name or an IPv4 address, or an IPv6 one in brackets.
+_GRPC_TARGET = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})"
+)
+
+
+def parse_grpc_target(target: str) -> tuple[str, int]:
+    """A grpc plugin's ``host:port`` as (host without brackets, port); ValueError saying
+    what is wrong."""
+    match = _GRPC_TARGET.fullmatch(target)
+    if match is None:
+        raise ValueError(f"{target!r} is not host:port (an IPv6 address in brackets)")
+    host, port = match.group("host"), int(match.group("port"))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{target!r}: port {port} is not 1-65535")
+    if host.startswith("["):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{target!r}: [{host}] is not an IPv6 address") from None
+    return host, port
 
 
 class ManifestError(InvalidInput):
@@ -80,9 +103,9 @@ class PluginInfo(_Strict):
 
 class Transport(_Strict):
     kind: TransportKind
-    # serve: "package.module:Class"; http: the plugin's URL.
+    # serve: "package.module:Class"; http: the plugin's URL; grpc: its "host:port".
     entrypoint: str = Field(min_length=1, max_length=2000)
-    # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
+    # http, grpc: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
     # service can tell the platform's calls from anyone else's.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
 
@@ -178,6 +201,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             "transport.entrypoint: a serve plugin names module:attribute in its directory "
             '(e.g. "plugin:plugin")'
         )
+    if manifest.transport.kind is TransportKind.GRPC:
+        try:
+            parse_grpc_target(manifest.transport.entrypoint)
+        except ValueError as error:
+            faults.append(f"transport.entrypoint: a grpc plugin names host:port: {error}")
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:

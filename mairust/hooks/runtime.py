@@ -32,6 +32,7 @@ from mairust.config import HooksSettings, Settings
 from mairust.errors import CheckUnavailable, MairustError, StorageUnavailable
 from mairust.hooks.breaker import BreakerState, CircuitBreaker
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
+from mairust.hooks.grpc_transport import GrpcPlugin
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
@@ -88,10 +89,10 @@ class HookRuntime:
         owns_client: bool = False,
     ) -> None:
         """``owns_client``: ``aclose`` closes ``client`` too. ``secret_values(plugin)``: a
-        plugin's secrets (read with its bindings) for an http plugin's ``auth_secret``;
-        None: none can be read here. ``transports``: how plugins
-        of each kind other than ``http`` are reached (a kind without one fails its calls,
-        which get the binding's ``on_error`` verdict)."""
+        plugin's secrets (read with its bindings) for an http or grpc plugin's ``auth_secret``;
+        None: none can be read here. ``transports``: how plugins of each kind other than
+        ``http`` and ``grpc`` are reached (a kind without one fails its calls, which get the
+        binding's ``on_error`` verdict)."""
         self._factories = dict(transports or {})
         self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
@@ -106,7 +107,7 @@ class HookRuntime:
         self._transports: dict[tuple[str, str, str | None], PluginCall] = {}
         self._installed: dict[str, InstalledPlugin] = {}
         self._secret_values = secret_values
-        # The bearer each http plugin is called with, read with the bindings.
+        # The bearer each http or grpc plugin is called with, read with the bindings.
         self._bearers: dict[str, str | None] = {}
         self.calls = 0
         self._unrecorded: list[HookCall] = []
@@ -248,6 +249,9 @@ class HookRuntime:
             _log.warning("breaker reports of %s left in the store: %s", self.holder, error)
         if self._owns_client:
             await self._client.aclose()
+        for transport in self._transports.values():
+            if isinstance(transport, GrpcPlugin):  # its channel
+                await transport.aclose()
 
     def _new_breaker(self, plugin: str) -> CircuitBreaker:
         return CircuitBreaker(plugin, clock=self._clock, on_change=self._breaker_changed)
@@ -289,7 +293,8 @@ class HookRuntime:
         return bound
 
     def _read_bindings(self, point: HookPoint) -> list[tuple[HookBinding, InstalledPlugin]]:
-        """The point's bindings, and the bearer of each http plugin among them (blocking)."""
+        """The point's bindings, and the bearer of each http or grpc plugin among them
+        (blocking)."""
         rows = self._store.active_bindings(point.value)
         for _, plugin in rows:
             self._read_bearer(plugin)
@@ -325,6 +330,14 @@ class HookRuntime:
             kind = manifest.transport.kind
             if kind is TransportKind.HTTP:
                 transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
+            elif kind is TransportKind.GRPC:
+                # Through the http client's address guard and resolver; one channel each.
+                transport = GrpcPlugin(
+                    manifest.transport.entrypoint,
+                    self._client.checked_addresses,
+                    bearer=bearer,
+                    timeout_seconds=manifest.timeouts.call_ms / 1000.0,
+                )
             elif kind in self._factories:
                 transport = self._factories[kind](plugin, manifest)
             else:
