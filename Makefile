@@ -27,7 +27,7 @@ setup: $(STAMP)
 # The Go plugins (plugins/attachment_policy): generated from the hook .proto, built, vetted
 # and unit-tested; Go's caches live outside the clone (the script says where).
 go-plugins: setup
-	$(PHASE) "build: go plugins + go test" bash .ci/build-go-plugins.sh --test
+	PYTHON=$(VENV)/bin/python $(PHASE) "build: go plugins + go test" bash .ci/build-go-plugins.sh --test
 
 up: setup  ## run everything embedded: make up ARGS="--domain example.test --api-port 8000"
 	$(VENV)/bin/mairust up $(ARGS)

@@ -18,6 +18,10 @@ export GOPATH=$CACHE/go GOMODCACHE=$CACHE/go/pkg/mod GOCACHE=$CACHE/go-build GOB
 # Never download a toolchain; modules only from the module proxy, checked against go.sum.
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -modcacherw" CGO_ENABLED=0
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+case $PYTHON in # a relative path is the clone's (the steps below change directory)
+  /*) ;;
+  */*) PYTHON=$ROOT/$PYTHON ;;
+esac
 GO=$(command -v go || echo /usr/local/go/bin/go)
 if ! [ -x "$GO" ] && ! command -v "$GO" >/dev/null; then
   echo "build-go-plugins: no Go toolchain (go) on PATH or in /usr/local/go" >&2
