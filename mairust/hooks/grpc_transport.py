@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -42,19 +43,20 @@ METHOD = f"/{_CALL.containing_service.full_name}/{_CALL.name}"
 # A hook response is small; a plugin that answers more is broken (the http transport's
 # bound on a response body, too).
 MAX_ANSWER_BYTES = 64 * 1024
-_Method = grpc.aio.UnaryUnaryMultiCallable[pb.HookRequest, pb.HookResponse]
+if TYPE_CHECKING:  # generic in the type stubs, not in every grpcio at run time
+    _Method = grpc.aio.UnaryUnaryMultiCallable[pb.HookRequest, pb.HookResponse]
 # The address guard: a host's addresses, each allowed (an OutgoingRequestError otherwise).
 AddressCheck = Callable[[str], Awaitable[Sequence[IPAddress]]]
 
 
 def _channel_target(addresses: Sequence[IPAddress], port: int) -> str:
     """gRPC's target for checked addresses (tried in order): ``ipv4:a:p,b:p`` or
-    ``ipv6:[a]:p``; one family, the first address's."""
-    family = addresses[0].version
-    chosen = [a for a in addresses if a.version == family]
-    if family == 4:
-        return "ipv4:" + ",".join(f"{a}:{port}" for a in chosen)
-    return "ipv6:" + ",".join(f"[{a}]:{port}" for a in chosen)
+    ``ipv6:[a]:p``. One target names one family: IPv4 when the name has any (a
+    ``localhost`` answering ::1 first still reaches a plugin on 127.0.0.1)."""
+    ipv4 = [a for a in addresses if a.version == 4]
+    if ipv4:
+        return "ipv4:" + ",".join(f"{a}:{port}" for a in ipv4)
+    return "ipv6:" + ",".join(f"[{a}]:{port}" for a in addresses)
 
 
 class GrpcPlugin:

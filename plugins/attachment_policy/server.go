@@ -49,8 +49,8 @@ func (s *hookServer) Call(ctx context.Context, request *hookv1.HookRequest) (*ho
 	if found == nil {
 		return &hookv1.HookResponse{Reason: "no forbidden attachment"}, nil
 	}
-	log.Printf("message %s refused: part %q (%s) matches %s",
-		request.GetMessageId(), found.Filename, found.ContentType, found.Matched)
+	log.Printf("refused mail from %s: part %q (%s) matches %s",
+		request.GetEnvelope().GetMailFrom(), found.Filename, found.ContentType, found.Matched)
 	return &hookv1.HookResponse{
 		Verdict: proto.String("reject"),
 		Reason:  fmt.Sprintf("forbidden attachment %q (%s)", found.Filename, found.Matched),

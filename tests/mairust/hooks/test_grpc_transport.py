@@ -6,13 +6,14 @@ refuses, is a PluginFailed (its on_error)."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 
 import grpc
 import pytest
 
 from mairust.hooks.chain import Binding, FailurePolicy, HookChain, Outcome
-from mairust.hooks.grpc_transport import GrpcPlugin
+from mairust.hooks.grpc_transport import GrpcPlugin, _channel_target
 from mairust.hooks.http_transport import PluginFailed, PluginsByName
 from mairust.hooks.payload import build_request
 from mairust.hooks.permissions import HookPermission
@@ -144,3 +145,18 @@ async def test_through_the_chain_slow_is_on_timeout_and_down_is_on_error() -> No
         "down": (Outcome.ERROR, VerdictKind.REJECT),
     }
     assert result.verdict.kind is VerdictKind.REJECT
+
+
+async def test_a_name_is_resolved_once_checked_and_its_addresses_connected_to() -> None:
+    async with grpc_plugin_server(REJECT) as server:
+        plugin = GrpcPlugin(f"localhost:{server.port}", guard(), timeout_seconds=2.0)
+        assert await plugin(BINDING, request()) == REJECT
+        await plugin.aclose()
+    assert len(server.seen) == 1
+
+
+def test_the_channel_target_names_the_checked_addresses_of_one_family() -> None:
+    ip = ipaddress.ip_address
+    both = [ip("::1"), ip("127.0.0.1"), ip("127.0.0.2")]
+    assert _channel_target(both, 7) == "ipv4:127.0.0.1:7,127.0.0.2:7"
+    assert _channel_target([ip("::1"), ip("fd00::1")], 7) == "ipv6:[::1]:7,[fd00::1]:7"
