@@ -89,10 +89,10 @@ class HookRuntime:
         owns_client: bool = False,
     ) -> None:
         """``owns_client``: ``aclose`` closes ``client`` too. ``secret_values(plugin)``: a
-        plugin's secrets (read with its bindings) for an http or grpc plugin's ``auth_secret``;
-        None: none can be read here. ``transports``: how plugins of each kind other than
-        ``http`` and ``grpc`` are reached (a kind without one fails its calls, which get the
-        binding's ``on_error`` verdict)."""
+        plugin's secrets (read with its bindings) for an http plugin's ``auth_secret``;
+        None: none can be read here. ``transports``: how plugins
+        of each kind other than ``http`` are reached (a kind without one fails its calls,
+        which get the binding's ``on_error`` verdict)."""
         self._factories = dict(transports or {})
         self.holder = f"{role}@{platform.node() or 'localhost'}:{os.getpid()}"
         self._record_batch = record_batch
@@ -107,7 +107,7 @@ class HookRuntime:
         self._transports: dict[tuple[str, str, str | None], PluginCall] = {}
         self._installed: dict[str, InstalledPlugin] = {}
         self._secret_values = secret_values
-        # The bearer each http or grpc plugin is called with, read with the bindings.
+        # The bearer each http plugin is called with, read with the bindings.
         self._bearers: dict[str, str | None] = {}
         self.calls = 0
         self._unrecorded: list[HookCall] = []
@@ -293,8 +293,7 @@ class HookRuntime:
         return bound
 
     def _read_bindings(self, point: HookPoint) -> list[tuple[HookBinding, InstalledPlugin]]:
-        """The point's bindings, and the bearer of each http or grpc plugin among them
-        (blocking)."""
+        """The point's bindings, and the bearer of each http plugin among them (blocking)."""
         rows = self._store.active_bindings(point.value)
         for _, plugin in rows:
             self._read_bearer(plugin)
@@ -331,7 +330,8 @@ class HookRuntime:
             if kind is TransportKind.HTTP:
                 transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
             elif kind is TransportKind.GRPC:
-                # Through the http client's address guard and resolver; one channel each.
+                # Through the http client's address guard and resolver (grpc has its
+                # auth_secret bearer too, and ``_transports`` keeps its channel open).
                 transport = GrpcPlugin(
                     manifest.transport.entrypoint,
                     self._client.checked_addresses,
