@@ -2,7 +2,7 @@
 # Builds the Go plugins (plugins/attachment_policy): the gRPC code generated from
 # mairust/hooks/proto/mairust_hook_v1.proto (protoc from grpcio-tools, protoc-gen-go and
 # protoc-gen-go-grpc installed with `go install tool` at the versions go.mod pins), then
-# the binary. With --test it runs their `go vet` and `go test` too.
+# the binary. With --test it checks gofmt and runs their `go vet` and `go test` too.
 # Everything Go keeps (modules, build cache, the generators, the binary) lives under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/mairust-build, outside the clone, so a second run is a
 # few cache hits. Prints the binary's path (the last line of stdout); the tests' fixtures
@@ -56,6 +56,11 @@ fi
 BINARY=$GOBIN/attachment-policy
 "$GO" build -trimpath -o "$BINARY" . >&2
 if [ "$RUN_TESTS" -eq 1 ]; then
+  unformatted=$("$(dirname "$GO")/gofmt" -l ./*.go)
+  if [ -n "$unformatted" ]; then
+    echo "build-go-plugins: not gofmt-formatted: $unformatted" >&2
+    exit 1
+  fi
   "$GO" vet ./... >&2
   "$GO" test -count=1 ./... >&2
 fi
