@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
-	rust-plugins
+	rust-plugins go-plugins
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -23,6 +23,11 @@ system-packages:
 	$(PHASE) "install: system packages" bash .ci/system-packages.sh
 
 setup: $(STAMP)
+
+# The Go plugins (plugins/attachment_policy): generated from the hook .proto, built, vetted
+# and unit-tested; Go's caches live outside the clone (the script says where).
+go-plugins: setup
+	PYTHON=$(VENV)/bin/python $(PHASE) "build: go plugins + go test" bash .ci/build-go-plugins.sh --test
 
 up: setup  ## run everything embedded: make up ARGS="--domain example.test --api-port 8000"
 	$(VENV)/bin/mairust up $(ARGS)
@@ -40,7 +45,7 @@ typecheck: setup
 # (tests/mairust/api/conftest.py): a run of their own (the mode is per session), on the same
 # servers; it runs even when the first failed, and either failing fails the target.
 API_LIVE := $(VENV)/bin/pytest --api-live -p no:cacheprovider --durations=5 tests/mairust/api
-pytest: setup system-packages rust-plugins  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
+pytest: setup system-packages rust-plugins go-plugins  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
 	bash .ci/with-services.sh sh -c '$(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
 	  -p no:cacheprovider --durations=15 --group-times; status=$$?; \
 	  $(PHASE) "pytest api-live" $(API_LIVE) || exit 1; exit $$status'

@@ -8,6 +8,7 @@ one message per fault, each naming the key (``hooks[0].point: ...``).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 import shlex
 import tomllib
@@ -37,14 +38,32 @@ class TransportKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-# What this version of the platform can run: grpc comes with the plugin ecosystem.
-SUPPORTED_TRANSPORTS = frozenset(
-    {TransportKind.HTTP, TransportKind.SERVE, TransportKind.STDIN, TransportKind.WEBHOOK}
-)
 # A serve entrypoint: a module of the plugin's directory (a package) and the SDK ``Plugin``
 # in it, e.g. "plugin:plugin" or "rules.engine:plugin".
 _SERVE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 _URL = re.compile(r"https?://[^\s/?#]+\S*")
+# A grpc entrypoint: "host:port", a DNS name or an IPv4 address, or an IPv6 one in brackets.
+_GRPC_TARGET = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})"
+)
+
+
+def parse_grpc_target(target: str) -> tuple[str, int]:
+    """A grpc plugin's ``host:port`` as (host without brackets, port); ValueError saying
+    what is wrong."""
+    match = _GRPC_TARGET.fullmatch(target)
+    if match is None:
+        raise ValueError(f"{target!r} is not host:port (an IPv6 address in brackets)")
+    host, port = match.group("host"), int(match.group("port"))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{target!r}: port {port} is not 1-65535")
+    if host.startswith("["):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{target!r}: [{host}] is not an IPv6 address") from None
+    return host, port
 
 
 class ManifestError(InvalidInput):
@@ -96,11 +115,11 @@ class PluginInfo(_Strict):
 
 class Transport(_Strict):
     kind: TransportKind
-    # serve: "package.module:Class"; http, webhook: the plugin's URL; stdin: a command line
-    # (split as a shell would, a relative program path taken in the plugin's installed
-    # directory).
+    # serve: "package.module:Class"; http, webhook: the plugin's URL; grpc: its
+    # "host:port"; stdin: a command line (split as a shell would, a relative program path
+    # taken in the plugin's installed directory).
     entrypoint: str = Field(min_length=1, max_length=2000)
-    # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
+    # http, grpc: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
     # service can tell the platform's calls from anyone else's. webhook (required): the
     # Standard Webhooks signing secret (whsec_...) its deliveries are signed with.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
@@ -184,12 +203,6 @@ def load_manifest(directory: Path) -> Manifest:
 
 def _cross_checks(manifest: Manifest) -> list[str]:
     faults: list[str] = []
-    if manifest.transport.kind not in SUPPORTED_TRANSPORTS:
-        supported = ", ".join(sorted(SUPPORTED_TRANSPORTS))
-        faults.append(
-            f"transport.kind: {manifest.transport.kind.value} is not available in this "
-            f"version (it runs {supported})"
-        )
     if manifest.transport.kind is TransportKind.SERVE and not _SERVE_ENTRYPOINT.fullmatch(
         manifest.transport.entrypoint
     ):
@@ -201,6 +214,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
         faults.extend(_stdin_faults(manifest.transport))
     if manifest.transport.kind is TransportKind.WEBHOOK:
         faults += _webhook_faults(manifest)
+    if manifest.transport.kind is TransportKind.GRPC:
+        try:
+            parse_grpc_target(manifest.transport.entrypoint)
+        except ValueError as error:
+            faults.append(f"transport.entrypoint: a grpc plugin names host:port: {error}")
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:

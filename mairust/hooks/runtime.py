@@ -35,6 +35,7 @@ from mairust.errors import CheckUnavailable, MairustError, StorageUnavailable
 from mairust.hooks.breaker import BreakerState, CircuitBreaker
 from mairust.hooks.chain import Binding, BindingMode, ChainResult, HookChain, PluginCall
 from mairust.hooks.deployment import PluginPackages
+from mairust.hooks.grpc_transport import GrpcPlugin
 from mairust.hooks.http_transport import HttpPlugin, PluginFailed
 from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
@@ -259,6 +260,9 @@ class HookRuntime:
         )
         if self._owns_client:
             await self._client.aclose()
+        for transport in self._transports.values():
+            if isinstance(transport, GrpcPlugin):  # its channel
+                await transport.aclose()
 
     def _new_breaker(self, plugin: str) -> CircuitBreaker:
         return CircuitBreaker(plugin, clock=self._clock, on_change=self._breaker_changed)
@@ -340,6 +344,15 @@ class HookRuntime:
                 directory = self._packages.path(plugin.name, plugin.version)
                 config = partial(self._config_of, plugin.name)
                 transport = stdin_plugin(plugin, manifest, directory, config)
+            elif kind is TransportKind.GRPC:
+                # Through the http client's address guard and resolver (grpc has its
+                # auth_secret bearer too, and ``_transports`` keeps its channel open).
+                transport = GrpcPlugin(
+                    manifest.transport.entrypoint,
+                    self._client.checked_addresses,
+                    bearer=bearer,
+                    timeout_seconds=manifest.timeouts.call_ms / 1000.0,
+                )
             elif kind in self._factories:
                 transport = self._factories[kind](plugin, manifest)
             else:

@@ -200,6 +200,7 @@ class SafeHttpClient:
     ) -> None:
         self.limits = limits or ClientLimits()
         backend = GuardedNetworkBackend(policy, resolver)
+        self._backend = backend
         self._client = httpx.AsyncClient(
             transport=_GuardedTransport(backend, ssl_context or ssl.create_default_context()),
             timeout=httpx.Timeout(
@@ -209,6 +210,12 @@ class SafeHttpClient:
             trust_env=False,  # no proxy or netrc from the environment
             headers={"user-agent": user_agent},
         )
+
+    async def checked_addresses(self, host: str) -> list[IPAddress]:
+        """The addresses of ``host`` this client's guard allows (resolved once, each one
+        checked; DestinationRefused otherwise): for a transport of another protocol (gRPC)
+        that connects under the same policy and resolver."""
+        return await self._backend.checked_addresses(host)
 
     async def post(
         self, url: str, content: bytes, headers: Mapping[str, str] | None = None

@@ -82,10 +82,6 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
             "transport.kind: 'carrier-pigeon' is not one of",
         ),
         (
-            ('kind = "http"', 'kind = "grpc"'),
-            "transport.kind: grpc is not available in this version",
-        ),
-        (
             ('kind = "http"', 'kind = "serve"'),
             "transport.entrypoint: a serve plugin names module:attribute",
         ),
@@ -184,7 +180,44 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         "header-rules-rs": TransportKind.STDIN,
         "greylist": TransportKind.SERVE,
         "ticket-webhook": TransportKind.WEBHOOK,
+        "attachment-policy": TransportKind.GRPC,
     }
+
+
+@pytest.mark.parametrize(
+    "entrypoint", ["127.0.0.1:50051", "plugins.example:443", "[::1]:7000", "localhost:1"]
+)
+def test_a_grpc_plugin_names_host_and_port(entrypoint: str) -> None:
+    manifest = parse_manifest(
+        GOOD.replace('kind = "http"', 'kind = "grpc"').replace(
+            "http://127.0.0.1:8125/hook", entrypoint
+        )
+    )
+    assert manifest.transport.kind is TransportKind.GRPC
+    assert manifest.transport.entrypoint == entrypoint
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "says"),
+    [
+        ("http://127.0.0.1:8125/hook", "is not host:port"),
+        ("127.0.0.1", "is not host:port"),
+        ("::1:7000", "is not host:port"),
+        ("[1::2::3]:7000", "is not an IPv6 address"),
+        ("127.0.0.1:70000", "port 70000 is not 1-65535"),
+        ("127.0.0.1:0", "port 0 is not 1-65535"),
+        ("-bad-.example:1", "is not host:port"),
+    ],
+)
+def test_a_grpc_entrypoint_that_is_not_host_and_port_is_refused(entrypoint: str, says: str) -> None:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(
+            GOOD.replace('kind = "http"', 'kind = "grpc"').replace(
+                "http://127.0.0.1:8125/hook", entrypoint
+            )
+        )
+    [fault] = caught.value.faults
+    assert fault.startswith("transport.entrypoint: a grpc plugin names host:port") and says in fault
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from mairust.net.http_client import SafeHttpClient
 from mairust.plugin_sdk.loading import load_plugin
 from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
+from tests.support.grpc_plugin_server import grpc_plugin_server
 from tests.support.http_sink import Reply, http_sink
 from tests.support.stdin_plugins import python_child
 
@@ -389,3 +390,36 @@ async def test_a_stdin_plugin_runs_from_its_kept_files_with_its_configuration(st
         assert not alive(second)
     finally:
         await hooks.aclose()
+
+
+async def test_a_grpc_plugin_is_reached_over_grpc_with_its_bearer(stores, tmp_path):
+    async with grpc_plugin_server(HookResponse.model_validate(json.loads(REJECT))) as plugin:
+        directory = tmp_path / "go-rules"
+        directory.mkdir()
+        manifest = (
+            MANIFEST.format(name="go-rules", url=plugin.target)
+            .replace('kind = "http"', 'kind = "grpc"')
+            .replace(
+                f'entrypoint = "{plugin.target}"',
+                f'entrypoint = "{plugin.target}"\nauth_secret = "token"',
+            )
+        )
+        (directory / "plugin.toml").write_text('secrets = ["token"]\n' + manifest)
+        Application.over(stores, (b"k" * 32,)).plugins.install(ADMIN, str(directory))
+        stores.metadata.update_plugin("go-rules", enabled=True)
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        hooks = HookRuntime(
+            stores.metadata,
+            client,
+            HooksSettings(deadline_seconds=2.0),
+            secret_values=lambda name: {"token": "t0k"},
+            owns_client=True,
+        )
+        for _ in range(2):
+            verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+            assert verdict.kind is VerdictKind.REJECT and verdict.reply == "554 5.7.1 No"
+        await hooks.aclose()
+    first, second = plugin.seen
+    assert first.metadata["authorization"] == "Bearer t0k"
+    assert first.request.headers == [("Subject", "hi")] and first.request.body_base64 is None
+    assert first.peer == second.peer  # one channel, kept
