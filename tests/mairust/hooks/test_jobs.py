@@ -219,10 +219,11 @@ async def test_a_dead_loops_job_is_leased_again_and_applied_once(
         install_job_plugin(stores, tmp_path, "tagger", plugin.url())
         ref, entries = delivered(stores)
         # A loop leased it and died (kill -9): its lease runs out.
-        [held] = stores.metadata.lease_hook_jobs("node-0/dead", 10, 0.2)
+        # A lease long enough that a loaded machine still sees it held, then expired.
+        [held] = stores.metadata.lease_hook_jobs("node-0/dead", 10, 2.0)
         loop = make_loop(stores, JobPolicy())
         assert (await loop.run_due()).leased == 0  # still held
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(2.1)
         assert (await loop.run_due()).done == 1
         [job] = stores.metadata.list_hook_jobs(ref.id)
         assert job.id == held.id and job.attempts == 2 and job.state is HookJobState.DONE
@@ -264,12 +265,13 @@ async def test_pending_waits_for_the_callback_and_fails_without_one(
     with http_sink(default=Reply(200, pending)) as plugin:
         install_job_plugin(stores, tmp_path, "later", plugin.url())
         ref, entries = delivered(stores)
-        loop = make_loop(stores, JobPolicy(callback_seconds=1))
+        # A window long enough that a loaded machine still sees the job waiting in it.
+        loop = make_loop(stores, JobPolicy(callback_seconds=3))
         started = datetime.now(UTC)
         assert (await loop.run_due()).waiting == 1
         [job] = stores.metadata.list_hook_jobs(ref.id)
         assert job.state is HookJobState.WAITING and job.callback_until is not None
-        assert started < job.callback_until <= started + timedelta(seconds=2)
+        assert started < job.callback_until <= datetime.now(UTC) + timedelta(seconds=3)
         request = json.loads(plugin.requests[0].body)
         expires = TOKENS.check(job.id, request["callback_token"])
         assert datetime.fromtimestamp(expires, UTC) == job.callback_until
