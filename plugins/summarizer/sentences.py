@@ -10,13 +10,14 @@ import re
 from collections import Counter
 
 # Abbreviations that end in a full stop without ending a sentence (lower case, no dot).
-ABBREVIATIONS = frozenset(
+_ABBREVIATION_WORDS = (
     "mr mrs ms dr prof st vs etc eg ie e.g i.e approx dept inc ltd co corp jan feb mar apr "
-    "jun jul aug sep sept oct nov dec no nr tel fig ca cf resp bzw usw z.b d.h mme mlle".split()
+    "jun jul aug sep sept oct nov dec no nr tel fig ca cf resp bzw usw z.b d.h mme mlle"
 )
+ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 # Words too common to say what a message is about (English, French, German, Spanish).
-STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have he her
+_STOPWORD_TEXT = """
+    a an and are as at be been but by can could did do does for from had has have he her
     his how i if in into is it its just me my no not of on or our she so than that the
     their them then there these they this to too us was we were what when which who will
     with would you your please thanks thank hi hello dear regards best
@@ -24,8 +25,8 @@ STOPWORDS = frozenset(
     vous nous je il elle au aux ne se sont bonjour merci cordialement
     der die das und ist ein eine zu den von mit sich des auf für nicht im dem sie ich es wir
     ihr am hallo danke grüße
-    el los las y es en un una que por con para del al lo se su sus hola gracias saludos""".split()
-)
+    el los las y es en un una que por con para del al lo se su sus hola gracias saludos"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-ZÀ-ÖØ-Þ0-9])")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _GREETING = re.compile(r"^(hi|hello|dear|hey|bonjour|hallo|hola|guten tag)\b[^.!?]*,$", re.I)
