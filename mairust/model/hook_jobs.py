@@ -73,9 +73,7 @@ class JobEffect:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobEffect:
         notes = tuple(sorted((str(k), str(v)) for k, v in (data.get("notes") or {}).items()))
-        return cls(
-            str(data["verdict"]), tuple(data.get("tags") or ()), data.get("folder"), notes
-        )
+        return cls(str(data["verdict"]), tuple(data.get("tags") or ()), data.get("folder"), notes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
-"""What a job's verdict does to the entries: tags and folder, quarantine to its folder."""
+"""What a job's verdict does to the entries (tags and folder, quarantine to its folder), and
+which of its notes an entry shows."""
 
 from __future__ import annotations
 
-from mairust.model.annotations import Annotations
-from mairust.model.folders import QUARANTINE
 from datetime import UTC, datetime
 
+from mairust.model.annotations import Annotations
+from mairust.model.folders import QUARANTINE
 from mairust.model.hook_jobs import HookJob, HookJobState, JobEffect, notes_for
 from mairust.model.verdict import Verdict, VerdictKind
 
