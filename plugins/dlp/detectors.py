@@ -14,6 +14,9 @@ from collections.abc import Iterable
 # and JCB, 4 Visa, 6 Discover, UnionPay and Maestro): order and phone numbers starting
 # otherwise are not cards, whatever their check digit.
 _CARD = re.compile(r"(?<![\d-])[2-6](?:[ -]?\d){12,18}(?![\d])")
+# An IBAN-shaped run (country, check digits, groups of letters and digits): its digits are
+# an account number, never a card, whatever their Luhn sum.
+_IBAN_SHAPED = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}\b")
 _IBAN_START = re.compile(r"\b([A-Z]{2})(\d{2})")
 _IBAN_CHAR = re.compile(r"[A-Z0-9]")
 
@@ -42,7 +45,7 @@ def luhn_ok(digits: str) -> bool:
 def card_numbers(text: str) -> int:
     """How many Luhn-valid card numbers ``text`` holds."""
     found = 0
-    for match in _CARD.finditer(text):
+    for match in _CARD.finditer(_IBAN_SHAPED.sub(" ", text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_ok(digits):
             found += 1
