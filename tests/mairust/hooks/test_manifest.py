@@ -178,7 +178,14 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
         for path in plugins.glob("*/plugin.toml")
     }
-    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
+    assert kinds == {
+        "header-rules": TransportKind.SERVE,
+        "recipient-policy": TransportKind.HTTP,
+        "classifier": TransportKind.SERVE,
+        "summarizer": TransportKind.SERVE,
+        "language": TransportKind.SERVE,
+        "dlp": TransportKind.SERVE,
+    }
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:
