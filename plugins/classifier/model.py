@@ -2,7 +2,7 @@
 French, German and Spanish mail shares features with English: "factur", "rechnung",
 "abmeld") and a multinomial logistic regression, trained on ``corpus.jsonl`` beside this
 file (the project's own labelled examples) the first time a process asks for it: about half
-a second once, then well under a millisecond per message. Training at load time, from
+a second once on an idle core, then 1 to 3 ms per message. Training at load time, from
 text in the repository, keeps a pickled model (and its version lock) out of the package.
 """
 
