@@ -30,6 +30,7 @@ from mairust.model.verdict import VerdictKind
 from mairust.plugin_sdk.http_server import serve_http
 from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, Plugin
 from mairust.plugin_sdk.testing import run_plugin, run_plugin_async
+from mairust.plugin_sdk.text import plain_text
 from mairust.plugin_sdk.verdicts import (
     accept,
     add_header,
@@ -59,6 +60,7 @@ __all__ = [
     "accept",
     "add_header",
     "discard",
+    "plain_text",
     "proceed",
     "quarantine",
     "reject",

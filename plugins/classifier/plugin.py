@@ -1,14 +1,23 @@
 """The classifier plugin: after delivery (``post_receive``) it gives the message's text
-preview (its only scope: no header, no sender) to the category model (``model``) and
-answers the tag ``category:<name>`` and the notes ``category`` and ``confidence``. A
-preview with too few letters (``min_letters``, default 20) or an answer below
-``min_confidence`` (default 0.3; among five categories 0.2 is a guess) gets no tag."""
+preview (its only scope: no header, no sender; an HTML preview as its visible words) to
+the category model (``model``) and answers the tag ``category:<name>`` and the notes
+``category`` and ``confidence``. A preview with too few letters (``min_letters``, default
+20) or an answer below ``min_confidence`` (default 0.3; among five categories 0.2 is a
+guess) gets no tag."""
 
 from __future__ import annotations
 
 import re
 
-from mairust.plugin_sdk import Config, HookRequest, HookResponse, Plugin, proceed, tag
+from mairust.plugin_sdk import (
+    Config,
+    HookRequest,
+    HookResponse,
+    Plugin,
+    plain_text,
+    proceed,
+    tag,
+)
 
 from .model import shared_model
 
@@ -19,7 +28,7 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 @plugin.post_receive
 def classify(request: HookRequest, config: Config) -> HookResponse:
-    found = categorize(request.body_preview or "", config)
+    found = categorize(plain_text(request.body_preview or ""), config)
     if found is None:
         return proceed("too little text, or no category stands out")
     category, confidence = found

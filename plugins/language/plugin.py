@@ -12,7 +12,15 @@ from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from mairust.plugin_sdk import Config, HookRequest, HookResponse, Plugin, proceed, tag
+from mairust.plugin_sdk import (
+    Config,
+    HookRequest,
+    HookResponse,
+    Plugin,
+    plain_text,
+    proceed,
+    tag,
+)
 
 plugin = Plugin("language")
 
@@ -23,7 +31,7 @@ _QUOTED = re.compile(r"^\s*>.*$|^On .{5,200} wrote:\s*$", re.MULTILINE)
 @plugin.post_receive
 def identify(request: HookRequest, config: Config) -> HookResponse:
     subject = next((v for n, v in request.headers or [] if n.lower() == "subject"), "")
-    found = detect(f"{subject}\n{own_text(request.body_preview or '')}", config)
+    found = detect(f"{subject}\n{own_text(plain_text(request.body_preview or ''))}", config)
     if found is None:
         return proceed("too little or too mixed text to tell")
     code, confidence = found

@@ -5,7 +5,7 @@ A message without a text of three words or more gets no note."""
 
 from __future__ import annotations
 
-from mairust.plugin_sdk import Config, HookRequest, HookResponse, Plugin, proceed
+from mairust.plugin_sdk import Config, HookRequest, HookResponse, Plugin, plain_text, proceed
 
 from .sentences import summarize
 
@@ -17,7 +17,7 @@ def summarize_message(request: HookRequest, config: Config) -> HookResponse:
     subject = next((v for n, v in request.headers or [] if n.lower() == "subject"), "")
     summary = summarize(
         subject,
-        request.body_preview or "",
+        plain_text(request.body_preview or ""),
         max_sentences=int(config.get("max_sentences", 2)),
         max_chars=int(config.get("max_chars", 400)),
     )

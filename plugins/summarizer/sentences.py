@@ -40,7 +40,8 @@ _CLOSING = re.compile(
 
 def clean_lines(text: str) -> list[str]:
     """The message's own text as paragraphs: quoted lines (``>``), the signature (after
-    ``-- ``) and a quoted reply's "On ... wrote:" line left out."""
+    ``-- ``), a quoted reply's "On ... wrote:" line and a greeting line ("Hi Anna,") left
+    out."""
     paragraphs: list[str] = []
     current: list[str] = []
     for line in text.replace("\r\n", "\n").split("\n"):
@@ -49,7 +50,7 @@ def clean_lines(text: str) -> list[str]:
         stripped = line.strip()
         if stripped.startswith(">") or re.match(r"^On .{5,200} wrote:$", stripped):
             continue
-        if not stripped:
+        if not stripped or _GREETING.match(stripped):  # a greeting stands alone
             if current:
                 paragraphs.append(" ".join(current))
                 current = []

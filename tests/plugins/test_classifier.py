@@ -68,6 +68,20 @@ def test_a_message_gets_its_category_tag_and_notes() -> None:
     assert run(mail(invoice), min_confidence=1.0).tags == []  # nothing is that sure
 
 
+def test_an_html_only_newsletter_is_read_by_its_words() -> None:
+    html = (
+        "<html><head><style>.x{color:red}</style></head><body><div><h1>Autumn deals</h1>"
+        "<p>New arrivals in our online shop: 30% off jackets and boots for subscribers, "
+        "this weekend only.</p><p><a href='https://shop.example/u'>Unsubscribe</a> from "
+        "this newsletter.</p></div></body></html>"
+    )
+    message = (
+        "From: shop@remote.example\r\nSubject: deals\r\n"
+        f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    ).encode()
+    assert run(message).tags == ["category:newsletter"]
+
+
 def test_too_little_text_gets_no_tag() -> None:
     quiet = run(mail("ok, thx"))
     assert (quiet.tags, quiet.notes) == ([], {})

@@ -82,6 +82,8 @@ def test_sentences_split_at_ends_not_at_abbreviations_initials_or_decimals() -> 
         "He said: “no.” Then he left…",
         "A new paragraph starts here",
     ]
+    # A greeting on its own line is left out, even with no blank line after it.
+    assert split_sentences("Hi Anna,\nThe report is late.") == ["The report is late."]
 
 
 def test_other_languages_and_nothing_to_summarize() -> None:
@@ -93,3 +95,17 @@ def test_other_languages_and_nothing_to_summarize() -> None:
     assert summary == "La réunion du comité est reportée au jeudi 12 juin."
     assert run(mail("ok\r\n")).notes == {}
     assert run(mail("")).notes == {}
+
+
+def test_an_html_only_message_is_summarized_from_its_words() -> None:
+    html = (
+        "<html><body><p>Dear team,</p><p>The <b>quarterly report</b> is ready and the "
+        "revenue grew by 12&nbsp;percent.</p><p>The report is on the shared drive.</p>"
+        "</body></html>"
+    )
+    message = (
+        "From: cfo@example.test\r\nSubject: Quarterly report\r\n"
+        f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    ).encode()
+    summary = run(message, max_sentences=1).notes["summary"]
+    assert summary == "The quarterly report is ready and the revenue grew by 12\xa0percent."
