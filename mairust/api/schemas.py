@@ -122,12 +122,24 @@ class MessageDetail(MessageSummary):
         description="SPF, DKIM, DMARC and ARC results checked when the message was accepted "
         "(RFC 8601 words); null for mail from trusted networks or accepted before checks.",
     )
+    notes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="What post_receive plugins noted about the message, by plugin name "
+        "(e.g. a summary, a language); filled in as their jobs finish.",
+        examples=[{"summarizer": {"summary": "The invoice for March is attached."}}],
+    )
 
     @classmethod
-    def from_parsed(cls, entry: MailboxEntry, parsed: ParsedMessage) -> MessageDetail:
+    def from_parsed(
+        cls,
+        entry: MailboxEntry,
+        parsed: ParsedMessage,
+        notes: dict[str, dict[str, str]] | None = None,
+    ) -> MessageDetail:
         summary = MessageSummary.from_entry(entry).model_dump()
         return cls(
             **summary,
+            notes=notes or {},
             auth=AuthResults.from_json(entry.auth_results) if entry.auth_results else None,
             headers=[HeaderField(name=name, value=value) for name, value in parsed.headers],
             text=parsed.text,

@@ -239,7 +239,7 @@ class HookJobLoop(LeasedLoop):
                 plugin.name,
                 "; ".join(judged.dropped),
             )
-        effect = JobEffect.of(judged.verdict)
+        effect = JobEffect.of(judged.verdict, judged.notes)
         self._runtime.record_calls(
             [_call_of(job, Outcome.ANSWERED.value, effect.verdict, latency, "", judged.dropped)]
         )

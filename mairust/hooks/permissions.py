@@ -36,6 +36,7 @@ class HookPermission(enum.StrEnum):
     HEADERS = "headers"  # add, change, delete header fields
     ENVELOPE = "envelope"  # change the sender, add or delete recipients
     STATE = "state"  # keep key/value state in the metadata store (serve plugins)
+    ANNOTATE = "annotate"  # keep notes with the message (post_receive only)
 
 
 # What a point cannot honour, taken from every binding there: at pre_delivery the message
@@ -68,6 +69,8 @@ class Judged:
 
     verdict: Verdict
     dropped: tuple[str, ...] = ()
+    # The response's notes within the permissions, sorted by name (post_receive keeps them).
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 def verdict_of(
@@ -111,6 +114,12 @@ def verdict_of(
                 modifications.append(_envelope_edit(change.action, change.address))
             except InvalidInput as error:
                 dropped.append(f"envelope edit {change.action}: {error}")
+    notes: tuple[tuple[str, str], ...] = ()
+    if response.notes:
+        if HookPermission.ANNOTATE in permissions:
+            notes = tuple(sorted(response.notes.items()))
+        else:
+            dropped.append("notes (no annotate permission)")
     verdict = Verdict(
         kind,
         plugin,
@@ -119,7 +128,7 @@ def verdict_of(
         Annotations(folder=folder, tags=tags),
         tuple(modifications),
     )
-    return Judged(verdict, tuple(dropped))
+    return Judged(verdict, tuple(dropped), notes)
 
 
 def _header_edit(action: str, name: str, value: str | None, occurrence: int | None) -> Modification:

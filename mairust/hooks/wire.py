@@ -5,18 +5,24 @@ plugin's permissions (``permissions.verdict_of``).
 
 Version 1 grew two optional parts for asynchronous hooks (a plugin that ignores them is
 unaffected): a ``post_receive`` request carries ``callback_url`` and ``callback_token``,
-and a response may say ``pending: true`` to answer later on that URL."""
+and a response may say ``pending: true`` to answer later on that URL. It grew ``notes`` too:
+short named texts a ``post_receive`` answer keeps with the message (a summary, a language),
+which the message API shows; other points ignore them."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mairust.hooks.points import DataScope, HookPoint
 from mairust.model.verdict import VerdictKind
 
 WIRE_VERSION: Literal[1] = 1
+MAX_NOTES = 8
+MAX_NOTE_CHARS = 2000
+NoteName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+NoteText = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)]
 
 
 class EnvelopeView(BaseModel):
@@ -86,3 +92,6 @@ class HookResponse(BaseModel):
     envelope: list[EnvelopeEdit] = Field(default_factory=list, max_length=32)
     # post_receive only: "I answer later, on the callback URL"; the rest is then ignored.
     pending: bool = False
+    # post_receive only (needs the ``annotate`` permission): named texts kept with the
+    # message's job and shown by the message API, e.g. {"summary": "..."}.
+    notes: dict[NoteName, NoteText] = Field(default_factory=dict, max_length=MAX_NOTES)

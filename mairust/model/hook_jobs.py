@@ -10,6 +10,7 @@ again (a later copy of the message) changes nothing twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,14 +40,16 @@ class JobTarget:
 
 @dataclass(frozen=True, slots=True)
 class JobEffect:
-    """What a verdict does to the message's entries: tags added, and a folder to move to."""
+    """What a verdict does to the message's entries: tags added, and a folder to move to;
+    and the plugin's notes (name, text), kept with the job's result for the message API."""
 
     verdict: str
     tags: tuple[str, ...] = ()
     folder: str | None = None
+    notes: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, verdict: Verdict) -> JobEffect:
+    def of(cls, verdict: Verdict, notes: tuple[tuple[str, str], ...] = ()) -> JobEffect:
         """A ``quarantine`` verdict moves the entries to the quarantine folder; the others
         (after the 250 nothing is refused any more) add tags and maybe move them."""
         folder = QUARANTINE if verdict.kind is VerdictKind.QUARANTINE else None
@@ -54,14 +57,23 @@ class JobEffect:
             verdict.kind.value,
             verdict.annotations.tags,
             folder or verdict.annotations.folder,
+            notes,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "tags": list(self.tags), "folder": self.folder}
+        data: dict[str, Any] = {
+            "verdict": self.verdict,
+            "tags": list(self.tags),
+            "folder": self.folder,
+        }
+        if self.notes:
+            data["notes"] = dict(self.notes)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobEffect:
-        return cls(str(data["verdict"]), tuple(data.get("tags") or ()), data.get("folder"))
+        notes = tuple(sorted((str(k), str(v)) for k, v in (data.get("notes") or {}).items()))
+        return cls(str(data["verdict"]), tuple(data.get("tags") or ()), data.get("folder"), notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +100,22 @@ class HookJob:
     # Read with the job, for the call: where the message's bytes are, and its envelope.
     blob_key: str = ""
     envelope: Envelope | None = field(default=None, compare=False)
+
+
+def notes_for(jobs: Sequence[HookJob], tenant_id: str, address: str) -> dict[str, dict[str, str]]:
+    """The notes a mailbox entry shows, by plugin: those of the message's jobs that are done,
+    ``enforce`` (a ``shadow`` binding's answer is only recorded) and whose binding filters
+    match the entry (its tenant, its mailbox's domain), as their effects are applied."""
+    domain = address.rpartition("@")[2].lower()
+    shown: dict[str, dict[str, str]] = {}
+    for job in jobs:
+        if job.state is not HookJobState.DONE or job.mode != "enforce" or not job.result:
+            continue
+        if job.tenant_id is not None and job.tenant_id != tenant_id:
+            continue
+        if job.domain is not None and job.domain.lower() != domain:
+            continue
+        notes = JobEffect.from_json(job.result).notes
+        if notes:
+            shown.setdefault(job.plugin, {}).update(notes)
+    return shown

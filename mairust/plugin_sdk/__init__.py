@@ -31,6 +31,7 @@ from mairust.plugin_sdk.http_server import serve_http
 from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, NoState, Plugin
 from mairust.plugin_sdk.state import PluginState
 from mairust.plugin_sdk.testing import run_plugin, run_plugin_async
+from mairust.plugin_sdk.text import plain_text
 from mairust.plugin_sdk.verdicts import (
     accept,
     add_header,
@@ -62,6 +63,7 @@ __all__ = [
     "accept",
     "add_header",
     "discard",
+    "plain_text",
     "proceed",
     "quarantine",
     "reject",

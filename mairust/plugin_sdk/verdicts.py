@@ -6,7 +6,7 @@ annotation outside them is dropped by the platform (and logged), never applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from mairust.hooks.wire import HeaderEdit, HookResponse
 from mairust.model.verdict import VerdictKind
@@ -20,6 +20,7 @@ def _response(
     tags: Iterable[str] = (),
     headers: Iterable[HeaderEdit] = (),
     folder: str | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> HookResponse:
     return HookResponse(
         verdict=kind,
@@ -28,19 +29,30 @@ def _response(
         tags=list(tags),
         headers=list(headers),
         folder=folder,
+        notes=dict(notes or {}),
     )
 
 
 def proceed(
-    reason: str = "", *, tags: Iterable[str] = (), headers: Iterable[HeaderEdit] = ()
+    reason: str = "",
+    *,
+    tags: Iterable[str] = (),
+    headers: Iterable[HeaderEdit] = (),
+    notes: Mapping[str, str] | None = None,
 ) -> HookResponse:
-    """No opinion (``continue``): the others decide; annotations still count."""
-    return _response(VerdictKind.CONTINUE, reason, tags=tags, headers=headers)
+    """No opinion (``continue``): the others decide; annotations still count. ``notes``
+    (``post_receive`` only, needs the ``annotate`` permission) are kept with the message."""
+    return _response(VerdictKind.CONTINUE, reason, tags=tags, headers=headers, notes=notes)
 
 
-def tag(*tags: str, reason: str = "", headers: Iterable[HeaderEdit] = ()) -> HookResponse:
-    """``continue`` with tags (needs the ``tag`` permission)."""
-    return _response(VerdictKind.CONTINUE, reason, tags=tags, headers=headers)
+def tag(
+    *tags: str,
+    reason: str = "",
+    headers: Iterable[HeaderEdit] = (),
+    notes: Mapping[str, str] | None = None,
+) -> HookResponse:
+    """``continue`` with tags (needs the ``tag`` permission), and maybe ``notes``."""
+    return _response(VerdictKind.CONTINUE, reason, tags=tags, headers=headers, notes=notes)
 
 
 def accept(reason: str = "", *, tags: Iterable[str] = ()) -> HookResponse:

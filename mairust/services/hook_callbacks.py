@@ -55,7 +55,7 @@ class HookCallbackService:
             raise Conflict(f"plugin {job.plugin} is not installed any more")
         permissions = frozenset(Manifest.model_validate(plugin.manifest).permissions)
         judged = verdict_of(response, plugin.name, permissions)
-        effect = JobEffect.of(judged.verdict)
+        effect = JobEffect.of(judged.verdict, judged.notes)
         if not self._store.finish_hook_job(job_id, None, effect):
             raise Conflict(f"hook job {job_id} was answered already")
         latency = (time.monotonic() - started) * 1000.0

@@ -25,6 +25,7 @@ from mairust.config import MailboxSettings
 from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.attachments import Attachment, attachment_of
 from mairust.model.folders import JUNK, QUARANTINE, SYSTEM_FOLDERS, TRASH, FolderCount
+from mairust.model.hook_jobs import notes_for
 from mairust.model.mailbox import MailboxEntry, ThreadSummary
 from mairust.model.parsing import ParsedMessage, parse_message
 from mairust.model.principal import Permission, Principal, Role
@@ -144,6 +145,12 @@ class MailboxService:
     def read(self, principal: Principal, entry_id: str) -> tuple[MailboxEntry, ParsedMessage]:
         entry = self.get(principal, entry_id)
         return entry, parse_message(self._stores.blobs.get(entry.blob_key))
+
+    def notes(self, entry: MailboxEntry) -> dict[str, dict[str, str]]:
+        """The ``post_receive`` plugins' notes on ``entry`` (read through the caller's
+        scope already), by plugin name: see :func:`~mairust.model.hook_jobs.notes_for`."""
+        jobs = self._stores.metadata.list_hook_jobs(entry.message_id)
+        return notes_for(jobs, entry.tenant_id, entry.mailbox_address)
 
     def raw(self, principal: Principal, entry_id: str) -> tuple[MailboxEntry, bytes]:
         entry = self.get(principal, entry_id)

@@ -14,8 +14,9 @@ checked (each refusal changes nothing, invariant 7):
 5. the message is composed and stamped with our ``Received:`` trace header naming the
    API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
-   503; their header and envelope edits and annotations are applied, an added recipient
-   only if it routes to a mailbox here); it is committed through the same
+   503; a quarantine holds the message in the recipients' Quarantine; their header and
+   envelope edits and annotations are applied, an added recipient only if it routes to a
+   mailbox here); it is committed through the same
    :class:`~mairust.spool.Spool` as SMTP mail. The answer comes only after the spool
    commit (the 250 promise, invariant 1); a store that cannot make it durable is
    :class:`StorageUnavailable` (a 503).
@@ -231,11 +232,10 @@ class SendService:
         )
         if not recipients:
             raise SendRefused("the pre_send hooks removed every recipient. Nothing was sent.")
-        return (
-            content,
-            replace(envelope, mail_from=mail_from, rcpt_tos=recipients),
-            (verdict.annotations),
-        )
+        annotations = verdict.annotations
+        if verdict.kind is VerdictKind.QUARANTINE:  # held, as a pre_receive hold over SMTP
+            annotations = annotations.quarantined()
+        return content, replace(envelope, mail_from=mail_from, rcpt_tos=recipients), annotations
 
     async def _routes_here(self, address: str) -> bool:
         route = await asyncio.to_thread(route_recipient, self._directory, address)

@@ -21,7 +21,7 @@ RAW = b"Subject: hello\r\nFrom: s@remote.example\r\n\r\nbody text\r\n"
 
 JOB_MANIFEST = """
 scopes = {scopes}
-permissions = ["tag", "folder", "quarantine"]
+permissions = ["tag", "folder", "quarantine", "annotate"]
 
 [plugin]
 name = "{name}"

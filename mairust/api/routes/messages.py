@@ -152,9 +152,10 @@ def list_messages(
     responses=problem_responses(404),
 )
 def get_message(entry_id: EntryId, principal: Reader, application: AppDep) -> MessageDetail:
-    """The summary plus the parsed headers, text and HTML bodies and the attachment list."""
+    """The summary plus the parsed headers, text and HTML bodies, the attachment list and
+    the notes post_receive plugins kept about it."""
     entry, parsed = application.mailboxes.read(principal, entry_id)
-    return MessageDetail.from_parsed(entry, parsed)
+    return MessageDetail.from_parsed(entry, parsed, application.mailboxes.notes(entry))
 
 
 @router.get(

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mairust.errors import StorageUnavailable
+from mairust.model.hook_jobs import JobEffect, JobTarget
+from mairust.model.ids import new_id
 from mairust.model.parsing import parse_message
 from mairust.model.scope import PLATFORM
 from mairust.search.indexing import drain_search_backlog
 from mairust.services.application import Application
 from mairust.storage.stores import Stores
 from tests.mairust.api.conftest import TOKEN_KEYS, act_as_tenant
+from tests.support.hook_jobs import install_job_plugin
 from tests.support.mailbox_parties import mailbox_parties
 
 MULTIPART = (
@@ -172,6 +175,30 @@ async def test_detail_has_headers_bodies_and_attachments(client, seeder, jane):
     assert detail["attachments"] == [
         {"filename": "report.pdf", "content_type": "application/pdf", "size": 9}
     ]
+
+
+async def test_detail_shows_the_notes_of_finished_enforce_jobs(
+    client, seeder, stores, jane, tmp_path
+):
+    """A post_receive job's notes, kept with its result, are shown by plugin; a shadow
+    binding's are recorded only, and a message without jobs has none."""
+    entry = seeder.deliver(jane, MULTIPART)
+    plain = seeder.deliver(jane, seeder.message())
+    nowhere = "http://127.0.0.1:9/hook"  # never called: the test plays the job loop's part
+    install_job_plugin(stores, tmp_path, "summary-notes", nowhere)
+    install_job_plugin(stores, tmp_path, "trial-notes", nowhere, mode="shadow")
+    tenant_id = stores.metadata.find_mailbox(jane.address).tenant_id
+    target = JobTarget(entry.message_id, tenant_id, "example.com")
+    assert stores.metadata.add_hook_jobs("post_receive", [target]) == 2
+    owner = f"test/{new_id()}"
+    jobs = stores.metadata.lease_hook_jobs(owner, 10, 3600)
+    assert {job.message_id for job in jobs} == {entry.message_id}
+    for job in jobs:
+        effect = JobEffect("continue", notes=(("summary", f"said by {job.plugin}"),))
+        assert stores.metadata.finish_hook_job(job.id, owner, effect)
+    detail = (await client.get(f"/api/v1/messages/{entry.id}")).json()
+    assert detail["notes"] == {"summary-notes": {"summary": "said by summary-notes"}}
+    assert (await client.get(f"/api/v1/messages/{plain.id}")).json()["notes"] == {}
 
 
 async def test_raw_is_the_exact_stored_bytes(client, seeder, jane):

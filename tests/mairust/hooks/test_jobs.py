@@ -107,6 +107,17 @@ async def test_an_answer_is_applied_once_and_recorded(stores: Stores, tmp_path: 
         )
 
 
+async def test_notes_are_kept_with_the_jobs_result(stores: Stores, tmp_path: Path) -> None:
+    noted = json.dumps({"verdict": "continue", "notes": {"summary": "the gist"}}).encode()
+    with http_sink(default=Reply(200, noted)) as plugin:
+        install_job_plugin(stores, tmp_path, "noter", plugin.url())
+        ref, entries = delivered(stores)
+        assert (await make_loop(stores, JobPolicy()).run_due()).done == 1
+        [job] = stores.metadata.list_hook_jobs(ref.id)
+        assert job.result is not None and job.result["notes"] == {"summary": "the gist"}
+        assert [e.tags for e in entries_of(stores, entries)] == [(), ()]
+
+
 async def test_a_full_body_plugin_gets_the_message_from_the_blob_store(
     stores: Stores, tmp_path: Path
 ) -> None:

@@ -181,6 +181,10 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         "greylist": TransportKind.SERVE,
         "ticket-webhook": TransportKind.WEBHOOK,
         "attachment-policy": TransportKind.GRPC,
+        "classifier": TransportKind.SERVE,
+        "summarizer": TransportKind.SERVE,
+        "language": TransportKind.SERVE,
+        "dlp": TransportKind.SERVE,
     }
 
 

@@ -76,3 +76,13 @@ def test_pre_delivery_takes_header_and_envelope_edits_away() -> None:
         "header edits (no headers permission)",
         "envelope edits (no envelope permission)",
     )
+
+
+def test_notes_need_the_annotate_permission() -> None:
+    answer = HookResponse(notes={"summary": "the gist", "language": "fr"})
+    kept = verdict_of(answer, "noter", {HookPermission.ANNOTATE})
+    assert kept.notes == (("language", "fr"), ("summary", "the gist"))
+    assert kept.dropped == ()
+    refused = verdict_of(answer, "tagger", {HookPermission.TAG})
+    assert refused.notes == ()
+    assert refused.dropped == ("notes (no annotate permission)",)

@@ -46,3 +46,10 @@ def test_tags_and_headers_ride_on_continue() -> None:
     assert tagged.headers == [HeaderEdit(action="add", name="X-Checked", value="yes")]
     # What goes on the wire is the plain hook response JSON.
     assert '"verdict":"continue"' in tagged.model_dump_json()
+
+
+def test_notes_ride_on_continue() -> None:
+    assert proceed(notes={"summary": "the gist"}).notes == {"summary": "the gist"}
+    answer = tag("lang:fr", notes={"language": "fr"})
+    assert (answer.tags, answer.notes) == (["lang:fr"], {"language": "fr"})
+    assert proceed().notes == {}

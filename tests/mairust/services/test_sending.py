@@ -14,6 +14,7 @@ from mairust.errors import CheckUnavailable, Forbidden, InvalidInput, NotFound, 
 from mairust.hooks.points import HookPoint
 from mairust.model.annotations import Annotations
 from mairust.model.compose import Composition, NamedAddress
+from mairust.model.folders import QUARANTINE
 from mairust.model.message import BlobInfo, Envelope
 from mairust.model.modifications import AddHeader, AddRecipient
 from mairust.model.policy import RouteAction
@@ -334,6 +335,18 @@ async def test_pre_send_hooks_are_asked_and_their_edits_applied(
     assert sorted(r.recipient for r in rows) == ["amos@a.example", "bob@b.example"]
     assert {r.annotations.tags for r in rows} == {("dlp-checked",)}
     assert b"X-DLP: clean\r\n" in stores.blobs.get(rows[0].message.blob_key)
+
+
+async def test_a_pre_send_quarantine_holds_the_message(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    held = Verdict(VerdictKind.QUARANTINE, "dlp", annotations=Annotations(tags=("dlp:card",)))
+    service, _ = hooked(stores, spool, clock, held)
+    await service.send(
+        user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
+    )
+    [row] = stores.metadata.list_queue()
+    assert row.annotations == Annotations(QUARANTINE, ("dlp:card",))
 
 
 @pytest.mark.parametrize(
