@@ -117,6 +117,7 @@ def response_to_proto(response: HookResponse) -> pb.HookResponse:
         reason=response.reason,
         tags=response.tags,
         pending=response.pending,
+        notes=response.notes,
     )
     if response.reply is not None:
         message.reply = response.reply
@@ -157,6 +158,7 @@ def response_from_proto(message: pb.HookResponse) -> HookResponse:
             for e in message.envelope
         ],
         "pending": message.pending,
+        "notes": dict(message.notes),
     }
     # Absent means the model's default (version 1, continue): a plugin need not say them.
     if message.HasField("version"):

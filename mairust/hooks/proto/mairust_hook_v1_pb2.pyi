@@ -101,7 +101,14 @@ class EnvelopeEdit(_message.Message):
     def __init__(self, action: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class HookResponse(_message.Message):
-    __slots__ = ("version", "verdict", "reason", "reply", "tags", "folder", "headers", "envelope", "pending")
+    __slots__ = ("version", "verdict", "reason", "reply", "tags", "folder", "headers", "envelope", "pending", "notes")
+    class NotesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +118,7 @@ class HookResponse(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     version: int
     verdict: str
     reason: str
@@ -120,4 +128,5 @@ class HookResponse(_message.Message):
     headers: _containers.RepeatedCompositeFieldContainer[HeaderEdit]
     envelope: _containers.RepeatedCompositeFieldContainer[EnvelopeEdit]
     pending: bool
-    def __init__(self, version: _Optional[int] = ..., verdict: _Optional[str] = ..., reason: _Optional[str] = ..., reply: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., folder: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderEdit, _Mapping]]] = ..., envelope: _Optional[_Iterable[_Union[EnvelopeEdit, _Mapping]]] = ..., pending: _Optional[bool] = ...) -> None: ...
+    notes: _containers.ScalarMap[str, str]
+    def __init__(self, version: _Optional[int] = ..., verdict: _Optional[str] = ..., reason: _Optional[str] = ..., reply: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., folder: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderEdit, _Mapping]]] = ..., envelope: _Optional[_Iterable[_Union[EnvelopeEdit, _Mapping]]] = ..., pending: _Optional[bool] = ..., notes: _Optional[_Mapping[str, str]] = ...) -> None: ...
