@@ -19,7 +19,8 @@ child (the manifest's ``autoscaling.max_ongoing_requests``: the child is the plu
 replica); a call beyond them waits for a slot, within the chain's deadline. A request line
 over ``max_request_bytes`` is refused before it is sent; an answer line over
 ``max_answer_bytes`` is dropped (its call then times out). ``aclose`` closes the child's
-input, terminates it, and kills it if it is still there ``stop_seconds`` later.
+input, terminates it if it is still there half of ``stop_seconds`` later, and kills it
+after the other half.
 
 The command is the manifest's entrypoint split as a shell would (no shell runs it); a
 relative program path (``bin/plugin``) is the plugin's installed directory's, which is also
@@ -319,18 +320,21 @@ class StdinPlugin:
             self._died(lived)
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
-        """Close its input, terminate it, kill it if it is still there after a while."""
+        """Close its input (a plugin ends then), terminate it if it is still there after
+        half of ``stop_seconds``, kill it after the other half. A child whose output ended
+        is usually exiting already: a signal now would replace its own exit code."""
         if process.stdin is not None:
             process.stdin.close()
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), self._limits.stop_seconds)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        grace = self._limits.stop_seconds / 2
+        if await _exited(process, grace):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        if await _exited(process, grace):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
     async def aclose(self) -> None:
         """Stop the child (calls in flight fail); later calls fail."""
@@ -360,3 +364,12 @@ async def _skip_line(stdout: asyncio.StreamReader, consumed: int) -> None:
             return
         except asyncio.LimitOverrunError as over:
             consumed = over.consumed
+
+
+async def _exited(process: asyncio.subprocess.Process, seconds: float) -> bool:
+    """Whether ``process`` ends within ``seconds``."""
+    try:
+        await asyncio.wait_for(process.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
