@@ -23,14 +23,14 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from mairust.errors import InvalidInput
 from mairust.hooks.manifest import Autoscaling, Manifest, Resources, TransportKind
 from mairust.model.plugins import InstalledPlugin
-from mairust.storage.protocols import PluginStore
+from mairust.storage.protocols import PluginStateStore, PluginStore
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class PluginApp:
     config: dict[str, Any] = field(default_factory=dict)
     autoscaling: Autoscaling = field(default_factory=Autoscaling)
     resources: Resources = field(default_factory=Resources)
+    # A learning plugin's newest trained state (0: none, its default) and, when deployed,
+    # that state's bytes (fetched only then: the version alone says when to redeploy).
+    state_version: int = 0
+    state: bytes | None = field(default=None, repr=False)
 
     @property
     def app_name(self) -> str:
@@ -75,6 +79,7 @@ class PluginApp:
             "config": self.config,
             "autoscaling": self.autoscaling.model_dump(mode="json"),
             "resources": self.resources.model_dump(mode="json"),
+            "state_version": self.state_version,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -151,7 +156,9 @@ def plugin_packages(data_dir: Path) -> PluginPackages:
     return PluginPackages(data_dir / "plugins")
 
 
-def wanted_app(plugin: InstalledPlugin, packages: PluginPackages) -> PluginApp | None:
+def wanted_app(
+    plugin: InstalledPlugin, packages: PluginPackages, state_version: int = 0
+) -> PluginApp | None:
     """The application an installed plugin should have running (None: none)."""
     manifest = Manifest.model_validate(plugin.manifest)
     if manifest.transport.kind is not TransportKind.SERVE or not plugin.enabled:
@@ -164,6 +171,7 @@ def wanted_app(plugin: InstalledPlugin, packages: PluginPackages) -> PluginApp |
         dict(plugin.config),
         manifest.autoscaling,
         manifest.resources,
+        state_version,
     )
 
 
@@ -183,7 +191,11 @@ class PluginReconciler:
         *,
         orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
         on_change: Callable[[Reconciled], None] | None = None,
+        states: PluginStateStore | None = None,
     ) -> None:
+        """``states`` holds learning plugins' trained states (None: none are deployed; a
+        trained plugin's replicas then run its default)."""
+        self._states = states
         self._store = store
         self._packages = packages
         self._deployer = deployer
@@ -196,7 +208,8 @@ class PluginReconciler:
         """One pass: make the running applications what the store says."""
         done = Reconciled()
         installed = self._store.list_plugins()
-        wanted = {app.name: app for app in _apps(installed, self._packages)}
+        versions = self._states.plugin_state_versions() if self._states is not None else {}
+        wanted = {app.name: app for app in _apps(installed, self._packages, versions)}
         running = self._deployer.running()
         for name in sorted(set(running) - set(wanted)):
             self._deployer.remove(name)
@@ -206,7 +219,7 @@ class PluginReconciler:
             if running.get(name) == fingerprint or self._failed.get(name) == fingerprint:
                 continue
             try:
-                self._deployer.deploy(app)
+                self._deployer.deploy(self._with_state(app))
             except Exception as error:  # a plugin's own fault: logged, the others go on
                 _log.error("plugin %s %s could not be deployed: %r", name, app.version, error)
                 self._failed[name] = fingerprint
@@ -223,6 +236,14 @@ class PluginReconciler:
             self._on_change(done)
         return done
 
+    def _with_state(self, app: PluginApp) -> PluginApp:
+        if self._states is None or app.state_version == 0:
+            return app
+        stored = self._states.get_plugin_state(app.name, app.state_version)
+        if stored is None:  # pruned by newer trainings since the versions were read
+            raise LookupError(f"plugin {app.name}'s state {app.state_version} is gone")
+        return replace(app, state=stored.state)
+
     def _forget_packages(self, installed: set[str]) -> None:
         for name in self._packages.names():
             if name not in installed and self._packages.age_seconds(name) > self._grace:
@@ -230,10 +251,12 @@ class PluginReconciler:
                 self._packages.discard(name)
 
 
-def _apps(installed: Iterable[InstalledPlugin], packages: PluginPackages) -> list[PluginApp]:
+def _apps(
+    installed: Iterable[InstalledPlugin], packages: PluginPackages, versions: dict[str, int]
+) -> list[PluginApp]:
     apps = []
     for plugin in installed:
-        app = wanted_app(plugin, packages)
+        app = wanted_app(plugin, packages, versions.get(plugin.name, 0))
         if app is not None:
             apps.append(app)
     return apps

@@ -28,8 +28,9 @@ from mairust.hooks.wire import (
 from mairust.model.message import Envelope
 from mairust.model.verdict import VerdictKind
 from mairust.plugin_sdk.http_server import serve_http
+from mairust.plugin_sdk.learning import TrainingExample
 from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, Plugin
-from mairust.plugin_sdk.testing import run_plugin, run_plugin_async
+from mairust.plugin_sdk.testing import request_for, run_plugin, run_plugin_async
 from mairust.plugin_sdk.verdicts import (
     accept,
     add_header,
@@ -55,6 +56,7 @@ __all__ = [
     "HookResponse",
     "NoHandler",
     "Plugin",
+    "TrainingExample",
     "VerdictKind",
     "accept",
     "add_header",
@@ -62,6 +64,7 @@ __all__ = [
     "proceed",
     "quarantine",
     "reject",
+    "request_for",
     "run_plugin",
     "run_plugin_async",
     "serve_http",

@@ -7,15 +7,18 @@ a plain function (cheap checks) or a coroutine function (one that waits on somet
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
+from mairust.plugin_sdk.learning import NotLearning, StateLoader, Trainer, TrainingExample
 
 Config = Mapping[str, Any]
 Handler = Callable[[HookRequest, Config], HookResponse | Awaitable[HookResponse]]
 H = TypeVar("H", bound=Handler)
+T = TypeVar("T", bound=Trainer)
+L = TypeVar("L", bound=StateLoader)
 
 
 class NoHandler(LookupError):
@@ -26,6 +29,8 @@ class Plugin:
     def __init__(self, name: str) -> None:
         self.name = name
         self._handlers: dict[HookPoint, Handler] = {}
+        self._trainer: Trainer | None = None
+        self._state_loader: StateLoader | None = None
 
     @property
     def points(self) -> frozenset[HookPoint]:
@@ -78,3 +83,35 @@ class Plugin:
                 f"{type(answer).__name__}, not a HookResponse"
             )
         return answer
+
+    # -- learning (mairust.plugin_sdk.learning) ------------------------------------------
+    @property
+    def learns(self) -> bool:
+        return self._trainer is not None
+
+    def trainer(self, handler: T) -> T:
+        """Registers the decorated function as the plugin's trainer."""
+        self._trainer = handler
+        return handler
+
+    def state_loader(self, handler: L) -> L:
+        """Registers the decorated function as what takes the plugin's latest state."""
+        self._state_loader = handler
+        return handler
+
+    def train(
+        self, state: bytes | None, examples: Sequence[TrainingExample], config: Config
+    ) -> bytes:
+        """The plugin's new state after learning ``examples``; NotLearning without a
+        trainer."""
+        if self._trainer is None:
+            raise NotLearning(f"plugin {self.name} does not learn")
+        new_state = self._trainer(state, examples, config)
+        if not isinstance(new_state, bytes):
+            raise TypeError(f"plugin {self.name}'s trainer answered no bytes")
+        return new_state
+
+    def load_state(self, state: bytes | None) -> None:
+        """Gives the plugin its latest state (nothing for a plugin without a loader)."""
+        if self._state_loader is not None:
+            self._state_loader(state)
