@@ -16,6 +16,7 @@ from mairust.storage.protocols import (
     HookJobStore,
     MailboxFolders,
     MetadataStore,
+    PluginStateStore,
     PluginStore,
     PolicyStore,
     QuarantineStore,
@@ -47,6 +48,7 @@ ROLES: tuple[type, ...] = (
     PluginStore,
     HookJobStore,
     QuarantineStore,
+    PluginStateStore,
 )
 
 
@@ -95,6 +97,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         plugin_store: PluginStore = store
         hook_jobs: HookJobStore = store
         quarantine: QuarantineStore = store
+        plugin_states: PluginStateStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -116,6 +119,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 plugin_store,
                 hook_jobs,
                 quarantine,
+                plugin_states,
                 metadata,
             ),
             strict=True,
