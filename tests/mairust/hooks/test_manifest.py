@@ -120,6 +120,18 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
             ('kind = "http"', 'kind = "http"\nauth_secret = "nowhere"'),
             "transport.auth_secret: 'nowhere' is not one of its secrets",
         ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["spam", "ham"]\n\n[[hooks]]'),
+            "learning: only a serve plugin can learn",
+        ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["a"]\nrelease_label = "b"\n\n[[hooks]]'),
+            "learning.release_label: not one of learning.labels",
+        ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["-x"]\n\n[[hooks]]'),
+            "learning.labels: Value error, a label is",
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_key(change: tuple[str, str], fault: str) -> None:
@@ -178,7 +190,14 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
         for path in plugins.glob("*/plugin.toml")
     }
-    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
+    assert kinds == {
+        "header-rules": TransportKind.SERVE,
+        "recipient-policy": TransportKind.HTTP,
+        "spam-filter": TransportKind.SERVE,
+    }
+    spam_filter = load_manifest(plugins / "spam_filter")
+    assert spam_filter.learning is not None and spam_filter.learning.labels == ["spam", "ham"]
+    assert spam_filter.resources.num_gpus == 0
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:
