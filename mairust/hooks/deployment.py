@@ -9,6 +9,9 @@ install, enable, configure, upgrade or uninstall (over the API or the CLI, which
 store directly) takes effect without a restart. The deployer itself lives outside the core
 (``serve.plugin_deployment``).
 
+A learning plugin's newest trained state (``plugin_states``) is part of what runs: a new
+version is deployed like a new configuration, the state handed to every replica.
+
 A serve plugin's code is kept by :class:`PluginPackages` under the data directory, one
 directory per plugin version, copied at install and upgrade from the directory installed
 from: the running platform never imports from where the operator happened to unpack it.
@@ -72,15 +75,16 @@ class PluginApp:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the running application must change."""
-        state = {
+        state: dict[str, Any] = {
             "version": self.version,
             "package": str(self.package),
             "entrypoint": self.entrypoint,
             "config": self.config,
             "autoscaling": self.autoscaling.model_dump(mode="json"),
             "resources": self.resources.model_dump(mode="json"),
-            "state_version": self.state_version,
         }
+        if self.state_version:  # absent for plugins that never learnt: their prints stay
+            state["state_version"] = self.state_version
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -11,13 +11,13 @@ hook requests show it (only its manifest's scopes), so it learns from what it wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mairust.hooks.wire import HookRequest
 
-Config = Any  # a Mapping[str, Any]: the plugin's configuration
+Config = Mapping[str, Any]  # the plugin's configuration (as ``plugin.Config``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from mairust.errors import InvalidInput, NotFound
 from mairust.hooks.deployment import PluginPackages
@@ -207,7 +206,5 @@ def _envelope_of(entry: MailboxEntry) -> Envelope:
     """What is known of the message's envelope once stored (its sender as the header
     says, the mailbox it was stored for)."""
     return Envelope(
-        mail_from=entry.from_addr,
-        rcpt_tos=(entry.mailbox_address,),
-        received_at=entry.received_at.astimezone(UTC) if entry.received_at else datetime.now(UTC),
+        mail_from=entry.from_addr, rcpt_tos=(entry.mailbox_address,), received_at=entry.received_at
     )
