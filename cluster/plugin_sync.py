@@ -42,7 +42,7 @@ class PluginSync:
             self._stores.metadata,
             plugin_packages(self._settings.data_dir),
             self.deployer,
-            states=self._stores.metadata,
+            models=self._stores.metadata,
         )
         self._pass()
         self._thread = threading.Thread(target=self._loop, name="plugin-sync", daemon=True)

@@ -46,13 +46,13 @@ class PluginReplica:
         max_batch_size: int,
         batch_wait_s: float,
         replica_setup: Callable[[], None] | None = None,
-        state: bytes | None = None,
+        model: bytes | None = None,
     ) -> None:
         if replica_setup is not None:  # first: before Serve opens this replica's gRPC port
             replica_setup()
         self._plugin: Plugin = load_plugin(Path(package), entrypoint, name)
-        # A learning plugin's newest trained state (None: its default), before any call.
-        self._plugin.load_state(state)
+        # A learning plugin's newest trained model (None: its default), before any call.
+        self._plugin.load_model(model)
         self._config: dict[str, Any] = {}
         batched: Any = self._batched  # serve.batch's wrapper: its limits set per plugin
         batched.set_max_batch_size(max_batch_size)
@@ -124,7 +124,7 @@ def build_plugin_app(
         scaling.max_batch_size,
         scaling.batch_wait_ms / 1000.0,
         replica_setup,
-        app.state,
+        app.model,
     )
 
 

@@ -9,7 +9,7 @@ install, enable, configure, upgrade or uninstall (over the API or the CLI, which
 store directly) takes effect without a restart. The deployer itself lives outside the core
 (``serve.plugin_deployment``).
 
-A learning plugin's newest trained state (``plugin_states``) is part of what runs: a new
+A learning plugin's newest trained model (``plugin_models``) is part of what runs: a new
 version is deployed like a new configuration, the state handed to every replica.
 
 A serve plugin's code is kept by :class:`PluginPackages` under the data directory, one
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from mairust.errors import InvalidInput
 from mairust.hooks.manifest import Autoscaling, Manifest, Resources, TransportKind
 from mairust.model.plugins import InstalledPlugin
-from mairust.storage.protocols import PluginStateStore, PluginStore
+from mairust.storage.protocols import PluginModelStore, PluginStore
 
 _log = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ class PluginApp:
     config: dict[str, Any] = field(default_factory=dict)
     autoscaling: Autoscaling = field(default_factory=Autoscaling)
     resources: Resources = field(default_factory=Resources)
-    # A learning plugin's newest trained state (0: none, its default) and, when deployed,
+    # A learning plugin's newest trained model (0: none, its default) and, when deployed,
     # that state's bytes (fetched only then: the version alone says when to redeploy).
-    state_version: int = 0
-    state: bytes | None = field(default=None, repr=False)
+    model_version: int = 0
+    model: bytes | None = field(default=None, repr=False)
 
     @property
     def app_name(self) -> str:
@@ -83,8 +83,8 @@ class PluginApp:
             "autoscaling": self.autoscaling.model_dump(mode="json"),
             "resources": self.resources.model_dump(mode="json"),
         }
-        if self.state_version:  # absent for plugins that never learnt: their prints stay
-            state["state_version"] = self.state_version
+        if self.model_version:  # absent for plugins that never learnt: their prints stay
+            state["model_version"] = self.model_version
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -161,7 +161,7 @@ def plugin_packages(data_dir: Path) -> PluginPackages:
 
 
 def wanted_app(
-    plugin: InstalledPlugin, packages: PluginPackages, state_version: int = 0
+    plugin: InstalledPlugin, packages: PluginPackages, model_version: int = 0
 ) -> PluginApp | None:
     """The application an installed plugin should have running (None: none)."""
     manifest = Manifest.model_validate(plugin.manifest)
@@ -175,7 +175,7 @@ def wanted_app(
         dict(plugin.config),
         manifest.autoscaling,
         manifest.resources,
-        state_version,
+        model_version,
     )
 
 
@@ -195,11 +195,11 @@ class PluginReconciler:
         *,
         orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
         on_change: Callable[[Reconciled], None] | None = None,
-        states: PluginStateStore | None = None,
+        models: PluginModelStore | None = None,
     ) -> None:
-        """``states`` holds learning plugins' trained states (None: none are deployed; a
+        """``models`` holds learning plugins' trained models (None: none are deployed; a
         trained plugin's replicas then run its default)."""
-        self._states = states
+        self._models = models
         self._store = store
         self._packages = packages
         self._deployer = deployer
@@ -212,7 +212,7 @@ class PluginReconciler:
         """One pass: make the running applications what the store says."""
         done = Reconciled()
         installed = self._store.list_plugins()
-        versions = self._states.plugin_state_versions() if self._states is not None else {}
+        versions = self._models.plugin_model_versions() if self._models is not None else {}
         wanted = {app.name: app for app in _apps(installed, self._packages, versions)}
         running = self._deployer.running()
         for name in sorted(set(running) - set(wanted)):
@@ -223,7 +223,7 @@ class PluginReconciler:
             if running.get(name) == fingerprint or self._failed.get(name) == fingerprint:
                 continue
             try:
-                self._deployer.deploy(self._with_state(app))
+                self._deployer.deploy(self._with_model(app))
             except Exception as error:  # a plugin's own fault: logged, the others go on
                 _log.error("plugin %s %s could not be deployed: %r", name, app.version, error)
                 self._failed[name] = fingerprint
@@ -240,13 +240,13 @@ class PluginReconciler:
             self._on_change(done)
         return done
 
-    def _with_state(self, app: PluginApp) -> PluginApp:
-        if self._states is None or app.state_version == 0:
+    def _with_model(self, app: PluginApp) -> PluginApp:
+        if self._models is None or app.model_version == 0:
             return app
-        stored = self._states.get_plugin_state(app.name, app.state_version)
+        stored = self._models.get_plugin_model(app.name, app.model_version)
         if stored is None:  # pruned by newer trainings since the versions were read
-            raise LookupError(f"plugin {app.name}'s state {app.state_version} is gone")
-        return replace(app, state=stored.state)
+            raise LookupError(f"plugin {app.name}'s state {app.model_version} is gone")
+        return replace(app, model=stored.model)
 
     def _forget_packages(self, installed: set[str]) -> None:
         for name in self._packages.names():

@@ -1,10 +1,10 @@
 """What a learning plugin is given to learn from, and the two handlers that make one.
 
-A plugin that learns registers a **trainer** (``@plugin.trainer``): given its current state
+A plugin that learns registers a **trainer** (``@plugin.trainer``): given its current model
 (bytes it wrote earlier, or None before its first training), labelled examples and its
-configuration, it answers its new state as bytes. The platform keeps every state in the
+configuration, it answers its new model as bytes. The platform keeps every model in the
 metadata store with a version, and hands the latest to each replica through the plugin's
-**state loader** (``@plugin.state_loader``), called once a replica has loaded the plugin
+**model loader** (``@plugin.model_loader``), called once a replica has loaded the plugin
 (None: no training yet, the plugin's default). Each example is the message as the plugin's
 hook requests show it (only its manifest's scopes), so it learns from what it will see.
 """
@@ -27,7 +27,7 @@ class TrainingExample:
 
 
 Trainer = Callable[[bytes | None, Sequence[TrainingExample], Config], bytes]
-StateLoader = Callable[[bytes | None], None]
+ModelLoader = Callable[[bytes | None], None]
 
 
 class NotLearning(LookupError):

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
-from mairust.plugin_sdk.learning import NotLearning, StateLoader, Trainer, TrainingExample
+from mairust.plugin_sdk.learning import ModelLoader, NotLearning, Trainer, TrainingExample
 
 Config = Mapping[str, Any]
 Handler = Callable[[HookRequest, Config], HookResponse | Awaitable[HookResponse]]
 H = TypeVar("H", bound=Handler)
 T = TypeVar("T", bound=Trainer)
-L = TypeVar("L", bound=StateLoader)
+L = TypeVar("L", bound=ModelLoader)
 
 
 class NoHandler(LookupError):
@@ -30,7 +30,7 @@ class Plugin:
         self.name = name
         self._handlers: dict[HookPoint, Handler] = {}
         self._trainer: Trainer | None = None
-        self._state_loader: StateLoader | None = None
+        self._model_loader: ModelLoader | None = None
 
     @property
     def points(self) -> frozenset[HookPoint]:
@@ -94,24 +94,24 @@ class Plugin:
         self._trainer = handler
         return handler
 
-    def state_loader(self, handler: L) -> L:
+    def model_loader(self, handler: L) -> L:
         """Registers the decorated function as what takes the plugin's latest state."""
-        self._state_loader = handler
+        self._model_loader = handler
         return handler
 
     def train(
-        self, state: bytes | None, examples: Sequence[TrainingExample], config: Config
+        self, model: bytes | None, examples: Sequence[TrainingExample], config: Config
     ) -> bytes:
         """The plugin's new state after learning ``examples``; NotLearning without a
         trainer."""
         if self._trainer is None:
             raise NotLearning(f"plugin {self.name} does not learn")
-        new_state = self._trainer(state, examples, config)
-        if not isinstance(new_state, bytes):
+        new_model = self._trainer(model, examples, config)
+        if not isinstance(new_model, bytes):
             raise TypeError(f"plugin {self.name}'s trainer answered no bytes")
-        return new_state
+        return new_model
 
-    def load_state(self, state: bytes | None) -> None:
+    def load_model(self, model: bytes | None) -> None:
         """Gives the plugin its latest state (nothing for a plugin without a loader)."""
-        if self._state_loader is not None:
-            self._state_loader(state)
+        if self._model_loader is not None:
+            self._model_loader(model)

@@ -5,7 +5,7 @@ A plugin whose manifest has a ``[learning]`` table is trained with messages alre
 labels. Each message is shown to the plugin as its hook requests show it (only the
 manifest's scopes, ``payload.build_request``), its trainer turns the newest state and the
 examples into the next state, and that is stored as the next version in the metadata
-store (``plugin_states``), the truth every replica follows: the reconciler of ``mairust up``
+store (``plugin_models``), the truth every replica follows: the reconciler of ``mairust up``
 sees the new version on its next pass and rolls the plugin's replicas onto it. Two
 trainings at once cannot both win: the second is a Conflict and changes nothing.
 
@@ -31,7 +31,7 @@ from mairust.hooks.manifest import Learning, Manifest
 from mairust.hooks.payload import build_request
 from mairust.model.mailbox import MailboxEntry
 from mairust.model.message import Envelope
-from mairust.model.plugin_states import PluginState
+from mairust.model.plugin_models import PluginModel
 from mairust.model.plugins import InstalledPlugin
 from mairust.model.principal import Permission, Principal, Role
 from mairust.plugin_sdk.learning import TrainingExample
@@ -44,7 +44,7 @@ from mairust.storage.stores import Stores
 _log = logging.getLogger(__name__)
 
 # A state travels to every replica with its deployment: it must stay small.
-MAX_STATE_BYTES = 16 * 1024 * 1024
+MAX_MODEL_BYTES = 16 * 1024 * 1024
 MAX_EXAMPLES = 500
 
 PluginLoader = Callable[[InstalledPlugin, Manifest], Plugin]
@@ -75,7 +75,7 @@ class PluginTraining:
         self._loaded: dict[str, tuple[str, Plugin]] = {}
         self._lock = threading.Lock()
 
-    def train(self, principal: Principal, name: str, examples: Sequence[Labelled]) -> PluginState:
+    def train(self, principal: Principal, name: str, examples: Sequence[Labelled]) -> PluginModel:
         """Trains plugin ``name`` with the entries ``examples`` name; NotFound for an
         unknown plugin, InvalidInput for one that does not learn, a label it does not
         know or entries not found; Conflict when it was trained meanwhile."""
@@ -141,7 +141,7 @@ class PluginTraining:
 
     def _train(
         self, plugin: InstalledPlugin, entries: Sequence[tuple[MailboxEntry, str]], source: str
-    ) -> PluginState:
+    ) -> PluginModel:
         manifest = Manifest.model_validate(plugin.manifest)
         point = manifest.hooks[0].point
         examples = [
@@ -158,27 +158,27 @@ class PluginTraining:
             for entry, label in entries
         ]
         states = self._stores.metadata
-        newest = states.get_plugin_state(plugin.name)
+        newest = states.get_plugin_model(plugin.name)
         try:
-            new_state = self._loader(plugin, manifest).train(
-                newest.state if newest is not None else None, examples, plugin.config
+            new_model = self._loader(plugin, manifest).train(
+                newest.model if newest is not None else None, examples, plugin.config
             )
         except ValueError as error:  # the plugin refused the examples
             raise InvalidInput(f"plugin {plugin.name} refused the examples: {error}") from None
-        if len(new_state) > MAX_STATE_BYTES:
+        if len(new_model) > MAX_MODEL_BYTES:
             raise InvalidInput(
-                f"plugin {plugin.name}'s trained state is {len(new_state)} bytes "
-                f"(at most {MAX_STATE_BYTES})"
+                f"plugin {plugin.name}'s trained model is {len(new_model)} bytes "
+                f"(at most {MAX_MODEL_BYTES})"
             )
-        state = PluginState(
+        state = PluginModel(
             plugin.name,
             (newest.version if newest is not None else 0) + 1,
-            new_state,
+            new_model,
             len(examples),
             source,
             self._clock(),
         )
-        states.add_plugin_state(state)
+        states.add_plugin_model(state)
         return state
 
     def _from_package(self, plugin: InstalledPlugin, manifest: Manifest) -> Plugin:

@@ -560,15 +560,15 @@ hook_jobs = sa.Table(
     sa.Index("ix_hook_jobs_state_next_attempt_at", "state", "next_attempt_at"),
 )
 
-# Added by 0023: learning plugins' trained states, newest few versions per plugin.
-plugin_states = sa.Table(
-    "plugin_states",
+# Added by 0023: learning plugins' trained models, newest few versions per plugin.
+plugin_models = sa.Table(
+    "plugin_models",
     metadata,
     sa.Column(
         "plugin", sa.Text, sa.ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("model", sa.LargeBinary, nullable=False),
     sa.Column("examples", sa.Integer, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -3,7 +3,7 @@ model and rejects (above ``reject_threshold``), tags ``spam`` with the score in 
 ``X-Spam-Score`` header field (above ``tag_threshold``) or says nothing.
 
 It learns: the platform trains it over the API and from quarantine releases (``trainer``)
-and gives every replica the latest trained state (``state_loader``); before any training
+and gives every replica the latest trained model (``model_loader``); before any training
 it uses the default model built from the project's corpus (``model/default.npz``, made
 by ``python -m plugins.spam_filter.build_model``).
 """
@@ -53,8 +53,8 @@ def current_model() -> SpamModel:
         return _current
 
 
-@plugin.state_loader
-def use_state(state: bytes | None) -> None:
+@plugin.model_loader
+def use_model(state: bytes | None) -> None:
     global _current
     model = SpamModel.from_bytes(state) if state is not None else default_model()
     with _lock:

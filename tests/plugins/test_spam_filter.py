@@ -1,7 +1,7 @@
 """The spam-filter plugin through the SDK's test helpers: its default model's precision and
 recall on the held-out part of the project's corpus (printed, with a floor), its verdicts
 at the configured thresholds, the committed default model being what the build script
-makes, and learning: a trained state flips a verdict and round-trips as data only."""
+makes, and learning: a trained model flips a verdict and round-trips as data only."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from plugins.spam_filter.plugin import (
     REJECT_THRESHOLD,
     TAG_THRESHOLD,
     plugin,
-    use_state,
+    use_model,
 )
 
 HERE = Path(__file__).resolve().parents[2] / "plugins" / "spam_filter"
@@ -54,9 +54,9 @@ CLUB = (
 @pytest.fixture(autouse=True)
 def default_state() -> Iterator[None]:
     """Every test starts (and leaves) the plugin on its default model."""
-    use_state(None)
+    use_model(None)
     yield
-    use_state(None)
+    use_model(None)
 
 
 def run(message: bytes, **config: float) -> HookResponse:
@@ -115,12 +115,12 @@ def test_training_on_a_kind_of_message_flips_its_verdict() -> None:
     assert run(CLUB).verdict is VerdictKind.CONTINUE
     variants = [CLUB.replace(b"Saturday", day.encode()) for day in ("Sunday", "Friday", "Monday")]
     state = plugin.train(None, [example("spam", v) for v in variants], {})
-    plugin.load_state(state)
+    plugin.load_model(state)
     assert run(CLUB).verdict is VerdictKind.REJECT
     # Ham it knew stays ham: training adds to the corpus's counts, it does not replace them.
     assert run(HAMMY).verdict is VerdictKind.CONTINUE
     # And back: the same messages as ham, on top of that state.
-    plugin.load_state(plugin.train(state, [example("ham", v) for v in variants * 3], {}))
+    plugin.load_model(plugin.train(state, [example("ham", v) for v in variants * 3], {}))
     assert run(CLUB).verdict is VerdictKind.CONTINUE
 
 

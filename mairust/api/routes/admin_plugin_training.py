@@ -1,6 +1,6 @@
 """Training a learning plugin, under ``/api/v1/admin/plugins/{name}/train`` (platform admin
 only): stored messages, each with a label its manifest declares (``spam``/``ham`` for the
-spam filter), become its next trained state, which every replica then runs.
+spam filter), become its next trained model, which every replica then runs.
 
 Routes parse and present; :class:`~mairust.services.plugin_training.PluginTraining`
 decides.
@@ -44,7 +44,7 @@ class TrainRequest(BaseModel):
     examples: list[Example] = Field(min_length=1, max_length=MAX_EXAMPLES)
 
 
-class TrainedState(BaseModel):
+class TrainedModel(BaseModel):
     plugin: str
     version: int = Field(description="The new state's version; every replica moves to it.")
     examples: int
@@ -53,20 +53,20 @@ class TrainedState(BaseModel):
 
 @router.post(
     "",
-    response_model=TrainedState,
+    response_model=TrainedModel,
     summary="Train a learning plugin with labelled stored messages",
     responses=problem_responses(409, 422),
 )
 def train_plugin(
     name: PluginName, body: TrainRequest, principal: PlatformAdmin, application: AppDep
-) -> TrainedState:
+) -> TrainedModel:
     """The messages are read from the body store and shown to the plugin as its hook
     requests show them; its new state is stored as the next version and its replicas are
     rolled onto it within seconds. 422 for a plugin that does not learn, a label it does
     not know or a message not found; 409 when it was trained meanwhile (try again)."""
     examples = [Labelled(e.message_id, e.label) for e in body.examples]
     state = application.training.train(principal, name, examples)
-    return TrainedState(
+    return TrainedModel(
         plugin=state.plugin,
         version=state.version,
         examples=state.examples,

@@ -38,7 +38,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
-from mairust.storage.protocols.plugin_states import PluginStateStore
+from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
@@ -52,7 +52,7 @@ __all__ = [
     "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
-    "PluginStateStore",
+    "PluginModelStore",
     "PluginStore",
     "PolicyStore",
     "QuarantineStore",
@@ -85,7 +85,7 @@ class MetadataStore(
     PluginStore,
     HookJobStore,
     QuarantineStore,
-    PluginStateStore,
+    PluginModelStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -51,10 +51,10 @@ async def test_each_training_stores_the_next_state(client, seeder, parties, stor
     assert first.json()["examples"] == 2
     second = await client.post(TRAIN, json={"examples": body["examples"][:1]})
     assert (second.status_code, second.json()["version"]) == (200, 2)
-    stored = stores.metadata.get_plugin_state(LEARNING_PLUGIN)
+    stored = stores.metadata.get_plugin_model(LEARNING_PLUGIN)
     assert stored is not None and (stored.version, stored.source) == (2, "api")
-    SpamModel.from_bytes(stored.state)  # the plugin's own state, as it wrote it
-    assert stores.metadata.plugin_state_versions() == {LEARNING_PLUGIN: 2}
+    SpamModel.from_bytes(stored.model)  # the plugin's own state, as it wrote it
+    assert stores.metadata.plugin_model_versions() == {LEARNING_PLUGIN: 2}
 
 
 async def test_a_release_of_mail_it_tagged_teaches_it_ham(client, seeder, parties, stores):
@@ -65,10 +65,10 @@ async def test_a_release_of_mail_it_tagged_teaches_it_ham(client, seeder, partie
     )
     released = await client.post(f"/api/v1/quarantine/{untagged.id}/release", headers=parties.owner)
     assert released.status_code == 200, released.text
-    assert stores.metadata.get_plugin_state(LEARNING_PLUGIN) is None  # not its doing
+    assert stores.metadata.get_plugin_model(LEARNING_PLUGIN) is None  # not its doing
     released = await client.post(f"/api/v1/quarantine/{tagged.id}/release", headers=parties.owner)
     assert released.status_code == 200, released.text
-    stored = stores.metadata.get_plugin_state(LEARNING_PLUGIN)
+    stored = stores.metadata.get_plugin_model(LEARNING_PLUGIN)
     assert stored is not None and (stored.version, stored.source, stored.examples) == (
         1,
         "release",

@@ -2,7 +2,7 @@
 deployed from their stored packages, a changed configuration or version is deployed again,
 a disabled or uninstalled one is removed, a deployment that fails is not retried until the
 plugin changes, packages of uninstalled plugins go after their grace period, and a learning
-plugin's new trained state is deployed with it.
+plugin's new trained model is deployed with it.
 
 The deployer here records what it is asked (it stands for Ray Serve, which
 tests/serve/test_plugin_deployment.py runs for real)."""
@@ -24,7 +24,7 @@ from mairust.hooks.deployment import (
     app_name,
     plugin_packages,
 )
-from mairust.model.plugin_states import PluginState
+from mairust.model.plugin_models import PluginModel
 from mairust.model.principal import Principal
 from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
@@ -227,14 +227,14 @@ def test_a_new_trained_state_rolls_the_plugin_onto_it(
 ) -> None:
     application.plugins.install(ADMIN, str(SPAM_FILTER))
     deployer = RecordingDeployer()
-    reconciler = PluginReconciler(stores.metadata, packages, deployer, states=stores.metadata)
+    reconciler = PluginReconciler(stores.metadata, packages, deployer, models=stores.metadata)
     assert reconciler.reconcile().deployed == ["spam-filter"]
     first = deployer.apps["spam-filter"]
-    assert (first.state_version, first.state) == (0, None)  # untrained: its default
-    trained = PluginState("spam-filter", 1, b"counts", 3, "api", datetime.now(UTC))
-    stores.metadata.add_plugin_state(trained)
+    assert (first.model_version, first.model) == (0, None)  # untrained: its default
+    trained = PluginModel("spam-filter", 1, b"counts", 3, "api", datetime.now(UTC))
+    stores.metadata.add_plugin_model(trained)
     assert reconciler.reconcile().deployed == ["spam-filter"]
     second = deployer.apps["spam-filter"]
-    assert (second.state_version, second.state) == (1, b"counts")
+    assert (second.model_version, second.model) == (1, b"counts")
     assert second.fingerprint != first.fingerprint
     assert reconciler.reconcile().deployed == []  # the same state: nothing to roll

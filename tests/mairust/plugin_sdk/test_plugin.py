@@ -1,5 +1,5 @@
 """Plugin: handlers registered per hook point by decorator, plain or async, and asked only
-at the points they were registered for; a learning plugin's trainer and state loader."""
+at the points they were registered for; a learning plugin's trainer and model loader."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_a_learning_plugin_trains_and_takes_its_state() -> None:
     assert not plain.learns
     with pytest.raises(NotLearning):
         plain.train(None, [], {})
-    plain.load_state(b"ignored")  # no loader: nothing to tell
+    plain.load_model(b"ignored")  # no loader: nothing to tell
 
     learner = Plugin("learner")
     taken: list[bytes | None] = []
@@ -82,12 +82,12 @@ def test_a_learning_plugin_trains_and_takes_its_state() -> None:
     def train(state: bytes | None, examples: Sequence[TrainingExample], config: Config) -> bytes:
         return (state or b"") + b"+" * len(examples)
 
-    learner.state_loader(taken.append)
+    learner.model_loader(taken.append)
     example = TrainingExample("spam", request(HookPoint.PRE_RECEIVE))
     assert learner.learns
     assert learner.train(b"s", [example, example], {}) == b"s++"
-    learner.load_state(b"s++")
-    learner.load_state(None)
+    learner.load_model(b"s++")
+    learner.load_model(None)
     assert taken == [b"s++", None]
 
     wrong = Plugin("wrong")

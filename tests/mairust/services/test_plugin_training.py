@@ -13,7 +13,7 @@ import pytest
 
 from mairust.errors import Conflict, Forbidden, InvalidInput
 from mairust.hooks.manifest import load_manifest
-from mairust.model.plugin_states import PluginState
+from mairust.model.plugin_models import PluginModel
 from mairust.model.plugins import InstalledPlugin
 from mairust.plugin_sdk import Plugin, TrainingExample
 from mairust.services.application import Application
@@ -69,14 +69,14 @@ def test_examples_arrive_as_its_hook_requests_and_states_follow_each_other(
     plugin = Counting()
     service = training(application, stores, plugin)
     first = service.train(ADMIN, "spam-filter", [Labelled(entry.id, "spam")] * 2)
-    assert (first.version, first.state, first.examples, first.source) == (1, b"2", 2, "api")
+    assert (first.version, first.model, first.examples, first.source) == (1, b"2", 2, "api")
     [example, _] = plugin.seen
     assert example.label == "spam"
     request = example.request
     assert ("Subject", "win big") in (request.headers or [])
     assert request.body_preview and request.body_base64 is None  # its scopes, no more
     second = service.train(ADMIN, "spam-filter", [Labelled(entry.id, "ham")])
-    assert (second.version, second.state) == (2, b"3")  # on top of the newest state
+    assert (second.version, second.model) == (2, b"3")  # on top of the newest state
     for examples, fault in (
         ([], "give 1 to"),
         ([Labelled(entry.id, "eggs")], "learns the labels spam, ham, not eggs"),
@@ -89,7 +89,7 @@ def test_examples_arrive_as_its_hook_requests_and_states_follow_each_other(
         refusing.train(ADMIN, "spam-filter", [Labelled(entry.id, "spam")])
     with pytest.raises(Forbidden):
         service.train(tenant_admin(tenants.a.id), "spam-filter", [Labelled(entry.id, "spam")])
-    assert stores.metadata.plugin_state_versions() == {"spam-filter": 2}
+    assert stores.metadata.plugin_model_versions() == {"spam-filter": 2}
 
 
 def test_a_training_that_lost_the_race_changes_nothing(
@@ -97,14 +97,14 @@ def test_a_training_that_lost_the_race_changes_nothing(
 ) -> None:
     seeder = MailSeeder(stores)
     entry = seeder.deliver(tenants.alice, seeder.message(to="alice@a.example"))
-    meanwhile = PluginState("spam-filter", 1, b"theirs", 1, "api", datetime.now(UTC))
+    meanwhile = PluginModel("spam-filter", 1, b"theirs", 1, "api", datetime.now(UTC))
 
-    plugin = Counting(before_store=lambda: stores.metadata.add_plugin_state(meanwhile))
+    plugin = Counting(before_store=lambda: stores.metadata.add_plugin_model(meanwhile))
     with pytest.raises(Conflict):
         training(application, stores, plugin).train(
             ADMIN, "spam-filter", [Labelled(entry.id, "spam")]
         )
-    assert stores.metadata.get_plugin_state("spam-filter") == meanwhile
+    assert stores.metadata.get_plugin_model("spam-filter") == meanwhile
 
 
 def test_a_release_teaches_only_plugins_whose_tags_it_carries_and_never_fails(
@@ -118,8 +118,8 @@ def test_a_release_teaches_only_plugins_whose_tags_it_carries_and_never_fails(
     assert plugin.seen == []
     service.learn_from_release(entry, ["spam"])
     assert [e.label for e in plugin.seen] == ["ham"]
-    stored = stores.metadata.get_plugin_state("spam-filter")
+    stored = stores.metadata.get_plugin_model("spam-filter")
     assert stored is not None and (stored.version, stored.source) == (1, "release")
     failing = Counting(before_store=lambda: (_ for _ in ()).throw(RuntimeError("broken")))
     training(application, stores, failing).learn_from_release(entry, ["spam"])  # logged only
-    assert stores.metadata.plugin_state_versions() == {"spam-filter": 1}
+    assert stores.metadata.plugin_model_versions() == {"spam-filter": 1}

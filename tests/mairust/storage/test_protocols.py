@@ -16,7 +16,7 @@ from mairust.storage.protocols import (
     HookJobStore,
     MailboxFolders,
     MetadataStore,
-    PluginStateStore,
+    PluginModelStore,
     PluginStore,
     PolicyStore,
     QuarantineStore,
@@ -48,7 +48,7 @@ ROLES: tuple[type, ...] = (
     PluginStore,
     HookJobStore,
     QuarantineStore,
-    PluginStateStore,
+    PluginModelStore,
 )
 
 
@@ -97,7 +97,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         plugin_store: PluginStore = store
         hook_jobs: HookJobStore = store
         quarantine: QuarantineStore = store
-        plugin_states: PluginStateStore = store
+        plugin_models: PluginModelStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -119,7 +119,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 plugin_store,
                 hook_jobs,
                 quarantine,
-                plugin_states,
+                plugin_models,
                 metadata,
             ),
             strict=True,

@@ -1,4 +1,4 @@
-"""A learning plugin's trained state, as stored: opaque bytes the plugin wrote, numbered.
+"""A learning plugin's trained model, as stored: opaque bytes the plugin wrote, numbered.
 
 Version 1 is its first training; each training stores the next version, and the replicas
 run the newest (``mairust.plugin_sdk.learning``, ``mairust.services.plugin_training``).
@@ -11,10 +11,10 @@ from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
-class PluginState:
+class PluginModel:
     plugin: str
     version: int
-    state: bytes
+    model: bytes
     # How many examples this training added, and what asked for it ("api", "release").
     examples: int
     source: str

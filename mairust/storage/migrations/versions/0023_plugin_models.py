@@ -1,10 +1,10 @@
-"""Learning plugins' trained states.
+"""Learning plugins' trained models.
 
 Revision ID: 0023
 Revises: 0021
 Create Date: 2026-11-30
 
-``plugin_states`` holds a learning plugin's trained state (opaque bytes it wrote) per
+``plugin_models`` holds a learning plugin's trained model (opaque bytes it wrote) per
 version; every replica of the plugin runs the newest. Uninstalling the plugin removes them.
 """
 
@@ -23,19 +23,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "plugin_states",
+        "plugin_models",
         sa.Column("plugin", sa.Text, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("state", sa.LargeBinary, nullable=False),
+        sa.Column("model", sa.LargeBinary, nullable=False),
         sa.Column("examples", sa.Integer, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("plugin", "version", name="pk_plugin_states"),
+        sa.PrimaryKeyConstraint("plugin", "version", name="pk_plugin_models"),
         sa.ForeignKeyConstraint(
-            ["plugin"], ["plugins.name"], name="fk_plugin_states_plugin_plugins", ondelete="CASCADE"
+            ["plugin"], ["plugins.name"], name="fk_plugin_models_plugin_plugins", ondelete="CASCADE"
         ),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("plugin_states")
+    op.drop_table("plugin_models")
