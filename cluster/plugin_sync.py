@@ -43,7 +43,10 @@ class PluginSync:
         # Opened once: the engine's pool serves both threads.
         self._stores = open_stores(self._settings.storage)
         self._reconciler = PluginReconciler(
-            self._stores.metadata, plugin_packages(self._settings.data_dir), self.deployer
+            self._stores.metadata,
+            plugin_packages(self._settings.data_dir),
+            self.deployer,
+            models=self._stores.metadata,
         )
         self._pass()
         self._thread = threading.Thread(target=self._loop, name="plugin-sync", daemon=True)

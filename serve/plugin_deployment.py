@@ -54,12 +54,15 @@ class PluginReplica:
         batch_wait_s: float,
         replica_setup: Callable[[], None] | None = None,
         state_opener: StateOpener | None = None,
+        model: bytes | None = None,
     ) -> None:
         if replica_setup is not None:  # first: before Serve opens this replica's gRPC port
             replica_setup()
         self._plugin: Plugin = load_plugin(Path(package), entrypoint, name)
         # Open for the replica's life (its process ends with it).
         self._state = PluginState(state_opener(), name) if state_opener is not None else None
+        # A learning plugin's newest trained model (None: its default), before any call.
+        self._plugin.load_model(model)
         self._config: dict[str, Any] = {}
         batched: Any = self._batched  # serve.batch's wrapper: its limits set per plugin
         batched.set_max_batch_size(max_batch_size)
@@ -134,6 +137,7 @@ def build_plugin_app(
         scaling.batch_wait_ms / 1000.0,
         replica_setup,
         state_opener if app.state else None,
+        app.model,
     )
 
 

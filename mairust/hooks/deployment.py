@@ -9,6 +9,9 @@ install, enable, configure, upgrade or uninstall (over the API or the CLI, which
 store directly) takes effect without a restart. The deployer itself lives outside the core
 (``serve.plugin_deployment``).
 
+A learning plugin's newest trained model (``plugin_models``) is part of what runs: a new
+version is deployed like a new configuration, the model handed to every replica.
+
 A serve plugin's code (and a stdin plugin's files) is kept by :class:`PluginPackages` under
 the data directory, one directory per plugin version, copied at install and upgrade from the
 directory installed from: the running platform never imports from where the operator
@@ -24,7 +27,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +35,7 @@ from mairust.errors import InvalidInput
 from mairust.hooks.manifest import Autoscaling, Manifest, Resources, TransportKind
 from mairust.hooks.permissions import HookPermission
 from mairust.model.plugins import InstalledPlugin
-from mairust.storage.protocols import PluginStore
+from mairust.storage.protocols import PluginModelStore, PluginStore
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ class PluginApp:
     # The manifest declares the ``state`` permission: its replicas open the metadata store
     # and hand the plugin its ``PluginState`` (part of the version: not in the fingerprint).
     state: bool = False
+    # A learning plugin's newest trained model (0: none, its default) and, when deployed,
+    # that model's bytes (fetched only then: the version alone says when to redeploy).
+    model_version: int = 0
+    model: bytes | None = field(default=None, repr=False)
 
     @property
     def app_name(self) -> str:
@@ -73,7 +80,7 @@ class PluginApp:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the running application must change."""
-        state = {
+        state: dict[str, Any] = {
             "version": self.version,
             "package": str(self.package),
             "entrypoint": self.entrypoint,
@@ -81,6 +88,8 @@ class PluginApp:
             "autoscaling": self.autoscaling.model_dump(mode="json"),
             "resources": self.resources.model_dump(mode="json"),
         }
+        if self.model_version:  # absent for plugins that never learnt: their prints stay
+            state["model_version"] = self.model_version
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -156,7 +165,9 @@ def plugin_packages(data_dir: Path) -> PluginPackages:
     return PluginPackages(data_dir / "plugins")
 
 
-def wanted_app(plugin: InstalledPlugin, packages: PluginPackages) -> PluginApp | None:
+def wanted_app(
+    plugin: InstalledPlugin, packages: PluginPackages, model_version: int = 0
+) -> PluginApp | None:
     """The application an installed plugin should have running (None: none)."""
     manifest = Manifest.model_validate(plugin.manifest)
     if manifest.transport.kind is not TransportKind.SERVE or not plugin.enabled:
@@ -170,6 +181,7 @@ def wanted_app(plugin: InstalledPlugin, packages: PluginPackages) -> PluginApp |
         manifest.autoscaling,
         manifest.resources,
         HookPermission.STATE in manifest.permissions,
+        model_version,
     )
 
 
@@ -189,7 +201,11 @@ class PluginReconciler:
         *,
         orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
         on_change: Callable[[Reconciled], None] | None = None,
+        models: PluginModelStore | None = None,
     ) -> None:
+        """``models`` holds learning plugins' trained models (None: none are deployed; a
+        trained plugin's replicas then run its default)."""
+        self._models = models
         self._store = store
         self._packages = packages
         self._deployer = deployer
@@ -202,7 +218,8 @@ class PluginReconciler:
         """One pass: make the running applications what the store says."""
         done = Reconciled()
         installed = self._store.list_plugins()
-        wanted = {app.name: app for app in _apps(installed, self._packages)}
+        versions = self._models.plugin_model_versions() if self._models is not None else {}
+        wanted = {app.name: app for app in _apps(installed, self._packages, versions)}
         running = self._deployer.running()
         for name in sorted(set(running) - set(wanted)):
             self._deployer.remove(name)
@@ -212,7 +229,7 @@ class PluginReconciler:
             if running.get(name) == fingerprint or self._failed.get(name) == fingerprint:
                 continue
             try:
-                self._deployer.deploy(app)
+                self._deployer.deploy(self._with_model(app))
             except Exception as error:  # a plugin's own fault: logged, the others go on
                 _log.error("plugin %s %s could not be deployed: %r", name, app.version, error)
                 self._failed[name] = fingerprint
@@ -229,6 +246,14 @@ class PluginReconciler:
             self._on_change(done)
         return done
 
+    def _with_model(self, app: PluginApp) -> PluginApp:
+        if self._models is None or app.model_version == 0:
+            return app
+        stored = self._models.get_plugin_model(app.name, app.model_version)
+        if stored is None:  # pruned by newer trainings since the versions were read
+            raise LookupError(f"plugin {app.name}'s state {app.model_version} is gone")
+        return replace(app, model=stored.model)
+
     def _forget_packages(self, installed: set[str]) -> None:
         for name in self._packages.names():
             if name not in installed and self._packages.age_seconds(name) > self._grace:
@@ -236,10 +261,12 @@ class PluginReconciler:
                 self._packages.discard(name)
 
 
-def _apps(installed: Iterable[InstalledPlugin], packages: PluginPackages) -> list[PluginApp]:
+def _apps(
+    installed: Iterable[InstalledPlugin], packages: PluginPackages, versions: dict[str, int]
+) -> list[PluginApp]:
     apps = []
     for plugin in installed:
-        app = wanted_app(plugin, packages)
+        app = wanted_app(plugin, packages, versions.get(plugin.name, 0))
         if app is not None:
             apps.append(app)
     return apps

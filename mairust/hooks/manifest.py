@@ -161,6 +161,26 @@ class Resources(_Strict):
     num_gpus: float = Field(0.0, ge=0)
 
 
+_LABEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class Learning(_Strict):
+    """A plugin that learns (``mairust.plugin_sdk.learning``): the labels its examples may
+    carry, and which label a release from quarantine of mail it tagged stands for."""
+
+    labels: list[str] = Field(min_length=1, max_length=32)
+    release_label: str | None = None
+    # A released message carrying one of these tags is an example of release_label.
+    release_tags: list[str] = Field(default_factory=list, max_length=32)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        if not all(_LABEL.fullmatch(label) for label in value):
+            raise ValueError("a label is 1-64 of a-z, 0-9, _ and -, not starting with _ or -")
+        return value
+
+
 class Manifest(_Strict):
     plugin: PluginInfo
     transport: Transport
@@ -174,6 +194,8 @@ class Manifest(_Strict):
     config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     # Names of the secrets it needs (kept in the secret store, never in the config).
     secrets: list[str] = Field(default_factory=list)
+    # Set by a plugin that learns from labelled examples (the train route, releases).
+    learning: Learning | None = None
 
 
 def parse_manifest(text: str) -> Manifest:
@@ -240,6 +262,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
     scaling = manifest.autoscaling
     if scaling.max_batch_size > scaling.max_ongoing_requests:
         faults.append("autoscaling: max_batch_size is above max_ongoing_requests")
+    learning = manifest.learning
+    if learning is not None and learning.release_label not in (None, *learning.labels):
+        faults.append("learning.release_label: not one of learning.labels")
+    if learning is not None and manifest.transport.kind is not TransportKind.SERVE:
+        faults.append("learning: only a serve plugin can learn (its state goes to its replicas)")
     try:
         Draft202012Validator.check_schema(manifest.config_schema)
     except SchemaError as error:

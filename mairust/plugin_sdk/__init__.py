@@ -28,9 +28,10 @@ from mairust.hooks.wire import (
 from mairust.model.message import Envelope
 from mairust.model.verdict import VerdictKind
 from mairust.plugin_sdk.http_server import serve_http
+from mairust.plugin_sdk.learning import TrainingExample
 from mairust.plugin_sdk.plugin import Config, Handler, NoHandler, NoState, Plugin
 from mairust.plugin_sdk.state import PluginState
-from mairust.plugin_sdk.testing import run_plugin, run_plugin_async
+from mairust.plugin_sdk.testing import request_for, run_plugin, run_plugin_async
 from mairust.plugin_sdk.text import plain_text
 from mairust.plugin_sdk.verdicts import (
     accept,
@@ -59,6 +60,7 @@ __all__ = [
     "NoState",
     "Plugin",
     "PluginState",
+    "TrainingExample",
     "VerdictKind",
     "accept",
     "add_header",
@@ -67,6 +69,7 @@ __all__ = [
     "proceed",
     "quarantine",
     "reject",
+    "request_for",
     "run_plugin",
     "run_plugin_async",
     "serve_http",

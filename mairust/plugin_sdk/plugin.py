@@ -10,16 +10,19 @@ permission).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mairust.hooks.points import HookPoint
 from mairust.hooks.wire import HookRequest, HookResponse
+from mairust.plugin_sdk.learning import ModelLoader, NotLearning, Trainer, TrainingExample
 from mairust.plugin_sdk.state import PluginState
 
 Config = Mapping[str, Any]
 Handler = Callable[..., HookResponse | Awaitable[HookResponse]]
 H = TypeVar("H", bound=Handler)
+T = TypeVar("T", bound=Trainer)
+L = TypeVar("L", bound=ModelLoader)
 
 
 class NoHandler(LookupError):
@@ -38,6 +41,8 @@ class Plugin:
     def __init__(self, name: str) -> None:
         self.name = name
         self._handlers: dict[HookPoint, Handler] = {}
+        self._trainer: Trainer | None = None
+        self._model_loader: ModelLoader | None = None
 
     @property
     def points(self) -> frozenset[HookPoint]:
@@ -104,3 +109,35 @@ class Plugin:
                 f"{type(answer).__name__}, not a HookResponse"
             )
         return answer
+
+    # -- learning (mairust.plugin_sdk.learning) ------------------------------------------
+    @property
+    def learns(self) -> bool:
+        return self._trainer is not None
+
+    def trainer(self, handler: T) -> T:
+        """Registers the decorated function as the plugin's trainer."""
+        self._trainer = handler
+        return handler
+
+    def model_loader(self, handler: L) -> L:
+        """Registers the decorated function as what takes the plugin's latest state."""
+        self._model_loader = handler
+        return handler
+
+    def train(
+        self, model: bytes | None, examples: Sequence[TrainingExample], config: Config
+    ) -> bytes:
+        """The plugin's new state after learning ``examples``; NotLearning without a
+        trainer."""
+        if self._trainer is None:
+            raise NotLearning(f"plugin {self.name} does not learn")
+        new_model = self._trainer(model, examples, config)
+        if not isinstance(new_model, bytes):
+            raise TypeError(f"plugin {self.name}'s trainer answered no bytes")
+        return new_model
+
+    def load_model(self, model: bytes | None) -> None:
+        """Gives the plugin its latest state (nothing for a plugin without a loader)."""
+        if self._model_loader is not None:
+            self._model_loader(model)

@@ -12,7 +12,7 @@ from pathlib import Path
 from mairust.hooks.manifest import load_manifest
 from mairust.hooks.payload import build_request
 from mairust.hooks.points import DataScope, HookPoint
-from mairust.hooks.wire import HookResponse
+from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.message import Envelope
 from mairust.plugin_sdk.plugin import Config, Plugin
 from mairust.plugin_sdk.state import PluginState
@@ -47,6 +47,23 @@ async def run_plugin_async(
     """The plugin's answer at ``point``. The scopes are the ``plugin.toml``'s in the
     ``manifest`` directory (which must declare ``point``), else ``scopes``, else the
     envelope only. ``state``: what a handler that keeps state is given."""
+    request = request_for(
+        point, message, envelope=envelope, manifest=manifest, scopes=scopes, message_id=message_id
+    )
+    return await plugin.handle(request, config or {}, state)
+
+
+def request_for(
+    point: HookPoint | str,
+    message: bytes | None = None,
+    *,
+    envelope: Envelope | None = None,
+    manifest: Path | None = None,
+    scopes: Collection[DataScope] | None = None,
+    message_id: str | None = None,
+) -> HookRequest:
+    """The request the platform would send at ``point`` (scopes as for
+    :func:`run_plugin_async`): what a learning plugin's training examples hold, too."""
     at = HookPoint(point)
     given: Collection[DataScope] = scopes if scopes is not None else (DataScope.ENVELOPE,)
     if manifest is not None:
@@ -54,8 +71,7 @@ async def run_plugin_async(
         if at not in {hook.point for hook in declared.hooks}:
             raise ValueError(f"{manifest} does not declare the {at.value} hook")
         given = declared.scopes
-    request = build_request(at, given, envelope or test_envelope(), message, message_id=message_id)
-    return await plugin.handle(request, config or {}, state)
+    return build_request(at, given, envelope or test_envelope(), message, message_id=message_id)
 
 
 def run_plugin(

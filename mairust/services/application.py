@@ -23,6 +23,7 @@ from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugin_secrets import PluginSecretService
+from mairust.services.plugin_training import PluginTraining
 from mairust.services.plugins import PluginService
 from mairust.services.policy import PolicyDefaults, PolicyService
 from mairust.services.quarantine import QuarantineService
@@ -54,6 +55,7 @@ class Application:
     plugin_secrets: PluginSecretService
     callbacks: HookCallbackService
     quarantine: QuarantineService
+    training: PluginTraining
 
     @classmethod
     def over(
@@ -98,6 +100,7 @@ class Application:
         directory = DirectoryService(stores.metadata, audit)
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         mailboxes = MailboxService(stores, mailbox, audit=audit)
+        training = PluginTraining(stores, audit, plugin_packages, clock)
         return cls(
             audit=audit,
             directory=directory,
@@ -127,5 +130,13 @@ class Application:
             callbacks=HookCallbackService(
                 stores.metadata, CallbackTokens.from_digest_keys(token_keys)
             ),
-            quarantine=QuarantineService(stores, mailboxes, audit=audit, clock=clock),
+            # A release teaches the learning plugins that tagged the message.
+            quarantine=QuarantineService(
+                stores,
+                mailboxes,
+                audit=audit,
+                clock=clock,
+                on_release=training.learn_from_release,
+            ),
+            training=training,
         )

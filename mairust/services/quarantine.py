@@ -7,14 +7,16 @@ and acts on their own mailbox's held mail; a tenant admin on the whole tenant's;
 tenant's entry is a NotFound (invariant 5). A release moves the entry to the folder the
 message would have gone to (remembered at accept time; INBOX when none) and records a
 ``QuarantineReleased`` event in the tenant's event log in the same transaction, so webhooks
-(``quarantine.released``) and plugins learn which holds were wrong. A delete purges the
+(``quarantine.released``) and plugins learn which holds were wrong; ``on_release`` is
+told each release with the message's tags (the platform's teaches learning plugins, see
+``mairust.services.plugin_training``). A delete purges the
 entry for good and frees its blob like any purge (:class:`~mairust.services.purging.
 BlobPurger`). An administrator's release or delete is audited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,12 +61,14 @@ class QuarantineService:
         blob_grace: timedelta | None = None,
         audit: AuditTrail | None = None,
         clock: Callable[[], datetime] = _now,
+        on_release: Callable[[MailboxEntry, Sequence[str]], None] | None = None,
     ) -> None:
         self._stores = stores
         self._mailboxes = mailboxes
         self._purger = BlobPurger(stores, blob_grace)
         self._audit = audit
         self._clock = clock
+        self._on_release = on_release
 
     def page(
         self,
@@ -105,6 +109,9 @@ class QuarantineService:
         released = metadata.release_entry(principal.scope, entry_id, folder, event)
         relabel_or_backlog(self._stores, released)
         self._record(principal, "quarantine.release", released)
+        if self._on_release is not None:
+            held = notes.get(entry.message_id, Annotations())
+            self._on_release(released, tuple(dict.fromkeys((*held.tags, *released.tags))))
         return released
 
     def delete(self, principal: Principal, entry_id: str) -> None:

@@ -23,6 +23,7 @@ from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_hook_jobs import SqlHookJobs
+from mairust.storage.sql_plugin_models import SqlPluginModels
 from mairust.storage.sql_plugin_state import SqlPluginState
 from mairust.storage.sql_plugins import SqlPlugins
 from mairust.storage.sql_policy import SqlPolicy
@@ -56,6 +57,7 @@ class SqlMetadataStore(
     SqlHookJobs,
     SqlQuarantine,
     SqlPluginState,
+    SqlPluginModels,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

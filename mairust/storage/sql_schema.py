@@ -576,3 +576,17 @@ plugin_state = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_plugin_state_expires_at", "expires_at"),
 )
+
+# Added by 0023: learning plugins' trained models, newest few versions per plugin.
+plugin_models = sa.Table(
+    "plugin_models",
+    metadata,
+    sa.Column(
+        "plugin", sa.Text, sa.ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("model", sa.LargeBinary, nullable=False),
+    sa.Column("examples", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

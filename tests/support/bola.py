@@ -511,6 +511,8 @@ async def platform_call(
     body = _PLATFORM_BODIES.get((method, path))
     if not path.startswith("/api/v1/admin/"):
         return re.sub(r"\{[a-z_]+\}", _FAKE_ID, path), body
+    if path.endswith("/train"):
+        return await _training_call(world, path)
     # The secrets routes act on a secret the plugin names (DELETE: one that is set).
     secrets = ("api-key",) if "/secrets" in path else ()
     first = matrix_plugin_dir(base, "1.0.0", secrets)
@@ -535,3 +537,19 @@ async def platform_call(
         .replace("{secret}", "api-key")
     )
     return concrete, body
+
+
+LEARNING_PLUGIN = "spam-filter"
+LEARNING_PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "spam_filter"
+
+
+async def _training_call(world: World, path: str) -> tuple[str, dict[str, Any] | None]:
+    """The train route acts on a learning plugin (the bundled spam filter, installed from
+    the repository: a live server runs on this machine) and on a stored message: alice's."""
+    async with world.client(world.tokens["operator"]) as http:
+        installed = await http.post(
+            "/api/v1/admin/plugins", json={"path": str(LEARNING_PLUGIN_DIR)}
+        )
+        assert installed.status_code in (201, 409), installed.text  # 409: a live run's second
+    body = {"examples": [{"message_id": world.ids["entry"], "label": "spam"}]}
+    return path.replace("{name}", LEARNING_PLUGIN), body

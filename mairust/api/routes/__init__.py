@@ -8,6 +8,7 @@ from mairust.api.routes import (
     access,
     admin_hooks,
     admin_plugin_secrets,
+    admin_plugin_training,
     callbacks,
     directory,
     domain_policy,
@@ -43,5 +44,6 @@ api_router.include_router(admin_hooks.router)
 api_router.include_router(admin_plugin_secrets.router)
 api_router.include_router(callbacks.router)
 api_router.include_router(quarantine.router)
+api_router.include_router(admin_plugin_training.router)
 
 __all__ = ["api_router"]

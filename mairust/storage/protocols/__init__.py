@@ -39,6 +39,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
+from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 
@@ -52,6 +53,7 @@ __all__ = [
     "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
+    "PluginModelStore",
     "PluginStateStore",
     "PluginStore",
     "PolicyStore",
@@ -86,6 +88,7 @@ class MetadataStore(
     HookJobStore,
     QuarantineStore,
     PluginStateStore,
+    PluginModelStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

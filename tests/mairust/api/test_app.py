@@ -251,6 +251,7 @@ EVERY_ROUTE = {
     ("get", "/api/v1/quarantine"),
     ("post", "/api/v1/quarantine/{entry_id}/release"),
     ("delete", "/api/v1/quarantine/{entry_id}"),
+    ("post", "/api/v1/admin/plugins/{name}/train"),
 }
 
 

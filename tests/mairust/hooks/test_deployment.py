@@ -1,7 +1,8 @@
 """The serve plugins' reconciler over a real embedded store: enabled serve plugins are
 deployed from their stored packages, a changed configuration or version is deployed again,
 a disabled or uninstalled one is removed, a deployment that fails is not retried until the
-plugin changes, and packages of uninstalled plugins go after their grace period.
+plugin changes, packages of uninstalled plugins go after their grace period, and a learning
+plugin's new trained model is deployed with it.
 
 The deployer here records what it is asked (it stands for Ray Serve, which
 tests/serve/test_plugin_deployment.py runs for real)."""
@@ -9,6 +10,7 @@ tests/serve/test_plugin_deployment.py runs for real)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from mairust.hooks.deployment import (
     app_name,
     plugin_packages,
 )
+from mairust.model.plugin_models import PluginModel
 from mairust.model.principal import Principal
 from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
@@ -29,6 +32,7 @@ from mairust.storage.stores import Stores
 
 ADMIN = Principal.platform("test", "127.0.0.1")
 HEADER_RULES = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
+SPAM_FILTER = HEADER_RULES.parent / "spam_filter"
 HTTP_PLUGIN = """
 [plugin]
 name = "outside"
@@ -216,3 +220,21 @@ def test_a_package_is_copied_without_caches_and_within_its_size(
     with pytest.raises(InvalidInput, match="holds 2014 bytes"):
         packages.keep("small", "1.0.1", source)
     assert packages.versions("small") == ["1.0.0"]
+
+
+def test_a_new_trained_state_rolls_the_plugin_onto_it(
+    stores: Stores, packages: PluginPackages, application: Application
+) -> None:
+    application.plugins.install(ADMIN, str(SPAM_FILTER))
+    deployer = RecordingDeployer()
+    reconciler = PluginReconciler(stores.metadata, packages, deployer, models=stores.metadata)
+    assert reconciler.reconcile().deployed == ["spam-filter"]
+    first = deployer.apps["spam-filter"]
+    assert (first.model_version, first.model) == (0, None)  # untrained: its default
+    trained = PluginModel("spam-filter", 1, b"counts", 3, "api", datetime.now(UTC))
+    stores.metadata.add_plugin_model(trained)
+    assert reconciler.reconcile().deployed == ["spam-filter"]
+    second = deployer.apps["spam-filter"]
+    assert (second.model_version, second.model) == (1, b"counts")
+    assert second.fingerprint != first.fingerprint
+    assert reconciler.reconcile().deployed == []  # the same state: nothing to roll

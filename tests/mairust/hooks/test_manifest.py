@@ -116,6 +116,18 @@ def test_a_good_manifest_reads_into_its_model(tmp_path: Path) -> None:
             ('kind = "http"', 'kind = "http"\nauth_secret = "nowhere"'),
             "transport.auth_secret: 'nowhere' is not one of its secrets",
         ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["spam", "ham"]\n\n[[hooks]]'),
+            "learning: only a serve plugin can learn",
+        ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["a"]\nrelease_label = "b"\n\n[[hooks]]'),
+            "learning.release_label: not one of learning.labels",
+        ),
+        (
+            ("[[hooks]]", '[learning]\nlabels = ["-x"]\n\n[[hooks]]'),
+            "learning.labels: Value error, a label is",
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_key(change: tuple[str, str], fault: str) -> None:
@@ -185,7 +197,11 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         "summarizer": TransportKind.SERVE,
         "language": TransportKind.SERVE,
         "dlp": TransportKind.SERVE,
+        "spam-filter": TransportKind.SERVE,
     }
+    spam_filter = load_manifest(plugins / "spam_filter")
+    assert spam_filter.learning is not None and spam_filter.learning.labels == ["spam", "ham"]
+    assert spam_filter.resources.num_gpus == 0
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """Plugin: handlers registered per hook point by decorator, plain or async, and asked only
-at the points they were registered for."""
+at the points they were registered for; a learning plugin's trainer and model loader."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pytest
 
@@ -12,10 +14,12 @@ from mairust.plugin_sdk import (
     HookResponse,
     NoHandler,
     Plugin,
+    TrainingExample,
     VerdictKind,
     proceed,
     reject,
 )
+from mairust.plugin_sdk.learning import NotLearning
 
 
 def request(point: HookPoint) -> HookRequest:
@@ -62,3 +66,31 @@ async def test_a_handler_must_answer_a_hook_response() -> None:
     plugin.connect(lambda request, config: {"verdict": "reject"})  # type: ignore[type-var]
     with pytest.raises(TypeError, match="answered dict, not a HookResponse"):
         await plugin.handle(request(HookPoint.CONNECT), {})
+
+
+def test_a_learning_plugin_trains_and_takes_its_state() -> None:
+    plain = Plugin("plain")
+    assert not plain.learns
+    with pytest.raises(NotLearning):
+        plain.train(None, [], {})
+    plain.load_model(b"ignored")  # no loader: nothing to tell
+
+    learner = Plugin("learner")
+    taken: list[bytes | None] = []
+
+    @learner.trainer
+    def train(state: bytes | None, examples: Sequence[TrainingExample], config: Config) -> bytes:
+        return (state or b"") + b"+" * len(examples)
+
+    learner.model_loader(taken.append)
+    example = TrainingExample("spam", request(HookPoint.PRE_RECEIVE))
+    assert learner.learns
+    assert learner.train(b"s", [example, example], {}) == b"s++"
+    learner.load_model(b"s++")
+    learner.load_model(None)
+    assert taken == [b"s++", None]
+
+    wrong = Plugin("wrong")
+    wrong.trainer(lambda state, examples, config: "text")  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="no bytes"):
+        wrong.train(None, [], {})

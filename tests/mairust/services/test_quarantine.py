@@ -173,3 +173,21 @@ def test_release_and_delete_need_the_write_permission(
         application.quarantine.release(reader, entry.id)
     with pytest.raises(Forbidden):
         application.quarantine.delete(reader, entry.id)
+
+
+def test_a_release_is_told_with_the_message_s_tags(
+    stores: Stores, tenants: Tenants, application: Application
+) -> None:
+    """The accept-time tags (the hook's) reach ``on_release``, which is how learning
+    plugins hear of their mistakes; a delete tells nothing."""
+    told: list[tuple[str, tuple[str, ...]]] = []
+    service = QuarantineService(
+        stores,
+        application.mailboxes,
+        on_release=lambda entry, tags: told.append((entry.id, tuple(tags))),
+    )
+    [kept] = held(stores, [tenants.alice], Annotations(tags=("spam",)).quarantined())
+    [dropped] = held(stores, [tenants.alice], HELD, "gone")
+    service.delete(user(tenants.alice), dropped.id)
+    service.release(user(tenants.alice), kept.id)
+    assert told == [(kept.id, ("spam",))]

@@ -16,6 +16,7 @@ from mairust.storage.protocols import (
     HookJobStore,
     MailboxFolders,
     MetadataStore,
+    PluginModelStore,
     PluginStore,
     PolicyStore,
     QuarantineStore,
@@ -47,6 +48,7 @@ ROLES: tuple[type, ...] = (
     PluginStore,
     HookJobStore,
     QuarantineStore,
+    PluginModelStore,
 )
 
 
@@ -95,6 +97,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         plugin_store: PluginStore = store
         hook_jobs: HookJobStore = store
         quarantine: QuarantineStore = store
+        plugin_models: PluginModelStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -116,6 +119,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 plugin_store,
                 hook_jobs,
                 quarantine,
+                plugin_models,
                 metadata,
             ),
             strict=True,
