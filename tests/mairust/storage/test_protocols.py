@@ -17,6 +17,7 @@ from mairust.storage.protocols import (
     MailboxFolders,
     MetadataStore,
     PluginModelStore,
+    PluginStateStore,
     PluginStore,
     PolicyStore,
     QuarantineStore,
@@ -49,6 +50,7 @@ ROLES: tuple[type, ...] = (
     HookJobStore,
     QuarantineStore,
     PluginModelStore,
+    PluginStateStore,
 )
 
 
@@ -98,6 +100,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         hook_jobs: HookJobStore = store
         quarantine: QuarantineStore = store
         plugin_models: PluginModelStore = store
+        plugin_state: PluginStateStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -120,6 +123,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 hook_jobs,
                 quarantine,
                 plugin_models,
+                plugin_state,
                 metadata,
             ),
             strict=True,
