@@ -8,8 +8,9 @@ In one run, each target started once, warmed up and measured with the reference 
 - the same with 1 and with 3 no-op plugins bound at ``pre_receive`` over the ``http``
   transport (``load.noop_plugin``: answers ``continue`` at once, in its own process), and
   over the ``serve`` transport (a plugin written with the SDK, each its own Serve
-  application with one replica), and over the ``stdin`` transport (a child process of
-  each front-end answering JSON lines), with every call recorded as in production.
+  application with one replica), over the ``stdin`` transport (a child process of each
+  front-end answering JSON lines) and over the ``grpc`` transport (a ``grpc.aio`` server in
+  its own process), with every call recorded as in production.
 
 For each ``mairust`` target it reports accepted msg/s (and the ratio to the no-plugin rate:
 the issue's targets are ≥ 0.9x with 1 plugin and ≥ 0.8x with 3), the transaction latency
@@ -79,6 +80,8 @@ TARGETS: dict[str, HookTarget] = {
         HookTarget("serve-3", "mairust up, 3 no-op serve plugins", "serve", 3),
         HookTarget("stdin-1", "mairust up, 1 no-op stdin plugin", "stdin", 1),
         HookTarget("stdin-3", "mairust up, 3 no-op stdin plugins", "stdin", 3),
+        HookTarget("grpc-1", "mairust up, 1 no-op grpc plugin", "grpc", 1),
+        HookTarget("grpc-3", "mairust up, 3 no-op grpc plugins", "grpc", 3),
     )
 }
 DEFAULT_TARGETS = tuple(TARGETS)
@@ -94,12 +97,12 @@ class TargetResult:
 
 
 @contextlib.contextmanager
-def noop_plugin_service() -> Iterator[int]:
-    """A no-op plugin service in its own process on a free loopback port."""
+def noop_plugin_service(grpc: bool = False) -> Iterator[int]:
+    """A no-op plugin service (http, or with ``grpc`` the gRPC one) in its own process on a
+    free loopback port."""
     port = free_loopback_port()
-    process = start_target(
-        [sys.executable, "-m", "load.noop_plugin", "--port", str(port)], subprocess.DEVNULL
-    )
+    command = [sys.executable, "-m", "load.noop_plugin", "--port", str(port)]
+    process = start_target([*command, "--grpc"] if grpc else command, subprocess.DEVNULL)
     try:
         yield port
     finally:
@@ -115,9 +118,9 @@ def installer(
     def install(binary: str, data_dir: Path, config_file: Path | None) -> str | None:
         for priority, name in enumerate(names):
             where = data_dir / "bench-plugins" / name
-            if transport == "http":
+            if transport in ("http", "grpc"):
                 assert port is not None
-                directory = write_plugin_dir(where, name, port, priority)
+                directory = write_plugin_dir(where, name, port, priority, grpc=transport == "grpc")
             elif transport == "stdin":
                 directory = write_stdin_plugin_dir(where, name, priority)
             else:
@@ -180,8 +183,9 @@ async def started(
     names = [f"noop-{target.transport}-{n}" for n in range(target.plugins)]
     with contextlib.ExitStack() as stack:
         prepare = None
-        if target.transport == "http":
-            prepare = installer(names, "http", stack.enter_context(noop_plugin_service()))
+        if target.transport in ("http", "grpc"):
+            service = noop_plugin_service(grpc=target.transport == "grpc")
+            prepare = installer(names, target.transport, stack.enter_context(service))
         elif target.transport:
             prepare = installer(names, target.transport)
         async with mairust_up(run, options, HOOKS_CONFIG, prepare=prepare) as endpoint:
@@ -331,7 +335,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m load.bench_hooks",
         description="What synchronous pre_receive plugins cost the accept path: Postfix "
         "durable accept, `mairust up` with no plugin, and with 1 and 3 no-op plugins over "
-        "http, serve and stdin "
+        "http, serve, stdin and grpc "
         "(every call recorded), side by side in one run on loopback, with the reference "
         "protocol (smtp-source, 5 KiB, a connection per message, median of --repeats). "
         "Reports msg/s and its ratio to the no-plugin rate, latency at --sessions and at one "

@@ -1,12 +1,14 @@
 """No-op hook plugins for the hooks benchmark: an ``http`` one — an asyncio HTTP/1.1 server
 on loopback that answers every POST with ``{"verdict": "continue"}`` at once, keeping the
-connection open —, a ``serve`` one written with the plugin SDK and a ``stdin`` one (a
-Python child answering each JSON line at once); for each, its ``plugin.toml``
-(pre_receive, envelope scope).
+connection open —, a ``grpc`` one (a ``grpc.aio`` server answering ``Call`` with an empty
+``HookResponse``, i.e. continue), a ``serve`` one written with the plugin SDK and a
+``stdin`` one (a Python child answering each JSON line at once); for each, its
+``plugin.toml`` (pre_receive, envelope scope).
 
 It is the cheapest outside service a plugin can be, so what the benchmark measures is the
 platform's cost of a call (payload, the guarded client, the chain, recording), not a
-plugin's work. Run it in its own process: ``python -m load.noop_plugin --port N``.
+plugin's work. Run it in its own process: ``python -m load.noop_plugin --port N``
+(``--grpc`` for the gRPC one).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+
+import grpc
+import grpc.aio
+
+from mairust.hooks.proto import mairust_hook_v1_pb2 as pb
 
 log = logging.getLogger("load.noop_plugin")
 
@@ -154,10 +161,18 @@ def write_serve_plugin_dir(directory: Path, name: str, priority: int = 100) -> P
     return directory
 
 
-def write_plugin_dir(directory: Path, name: str, port: int, priority: int = 100) -> Path:
-    """A directory holding the plugin.toml of the no-op plugin ``name`` on ``port``."""
+def write_plugin_dir(
+    directory: Path, name: str, port: int, priority: int = 100, *, grpc: bool = False
+) -> Path:
+    """A directory holding the plugin.toml of the no-op plugin ``name`` on ``port`` (the
+    http one, or with ``grpc`` the gRPC one)."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "plugin.toml").write_text(MANIFEST.format(name=name, port=port, priority=priority))
+    manifest = MANIFEST.format(name=name, port=port, priority=priority)
+    if grpc:
+        manifest = manifest.replace('kind = "http"', 'kind = "grpc"').replace(
+            f"http://127.0.0.1:{port}/hook", f"127.0.0.1:{port}"
+        )
+    (directory / "plugin.toml").write_text(manifest)
     return directory
 
 
@@ -186,17 +201,48 @@ async def serve(port: int) -> None:
         await server.serve_forever()
 
 
+async def serve_grpc(port: int) -> None:
+    """The gRPC one: ``mairust.hook.v1.HookPlugin/Call`` answered with an empty response
+    (every field at its default: version 1, continue)."""
+    answer = pb.HookResponse()
+
+    async def call(request: pb.HookRequest, context: object) -> pb.HookResponse:
+        return answer
+
+    handler = grpc.method_handlers_generic_handler(
+        "mairust.hook.v1.HookPlugin",
+        {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                call,
+                request_deserializer=pb.HookRequest.FromString,
+                response_serializer=pb.HookResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    log.info("no-op gRPC plugin on 127.0.0.1:%d", port)
+    await server.wait_for_termination()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m load.noop_plugin",
         description="A no-op http hook plugin on 127.0.0.1 for the hooks benchmark: every "
-        'POST is answered {"verdict": "continue"} at once. Stops on Ctrl-C or SIGTERM.',
+        'POST is answered {"verdict": "continue"} at once (with --grpc: every '
+        "mairust.hook.v1 Call with an empty response, i.e. continue). Stops on Ctrl-C or "
+        "SIGTERM.",
     )
     parser.add_argument("--port", type=int, required=True, help="the loopback port to listen on")
+    parser.add_argument(
+        "--grpc", action="store_true", help="serve the gRPC plugin (mairust.hook.v1) instead"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port))
+        asyncio.run(serve_grpc(args.port) if args.grpc else serve(args.port))
     return 0
 
 

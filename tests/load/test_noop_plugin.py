@@ -10,16 +10,19 @@ from pathlib import Path
 
 import httpx
 
-from load.noop_plugin import serve, write_plugin_dir, write_stdin_plugin_dir
+from load.noop_plugin import serve, serve_grpc, write_plugin_dir, write_stdin_plugin_dir
 from load.targets import free_loopback_port
 from mairust.hooks.chain import Binding
+from mairust.hooks.grpc_transport import GrpcPlugin
 from mairust.hooks.manifest import TransportKind, load_manifest
 from mairust.hooks.payload import build_request
 from mairust.hooks.points import DataScope, HookPoint
 from mairust.hooks.stdin_transport import StdinPlugin, command_of
-from mairust.hooks.wire import HookResponse
+from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.message import Envelope
 from mairust.model.verdict import VerdictKind
+from mairust.net.address_guard import AddressPolicy
+from mairust.net.http_client import SafeHttpClient
 
 
 async def test_it_answers_continue_on_one_connection() -> None:
@@ -52,6 +55,38 @@ def test_its_manifest_is_valid_and_binds_pre_receive(tmp_path: Path) -> None:
     assert (hook.point, hook.priority) == (HookPoint.PRE_RECEIVE, 2)
 
 
+async def test_the_grpc_one_answers_continue_through_the_transport(tmp_path: Path) -> None:
+    port = free_loopback_port()
+    manifest = load_manifest(write_plugin_dir(tmp_path / "noop", "noop-grpc-0", port, grpc=True))
+    assert manifest.transport.kind is TransportKind.GRPC
+    assert manifest.transport.entrypoint == f"127.0.0.1:{port}"
+    server = asyncio.create_task(serve_grpc(port))
+    client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+    plugin = GrpcPlugin(manifest.transport.entrypoint, client.checked_addresses)
+    binding = Binding("noop-grpc-0", HookPoint.PRE_RECEIVE)
+    try:
+        for _ in range(50):  # until the server listens
+            try:
+                answer = await plugin(binding, envelope_request())
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        assert answer.verdict is VerdictKind.CONTINUE
+    finally:
+        await plugin.aclose()
+        await client.aclose()
+        server.cancel()
+
+
+def envelope_request() -> HookRequest:
+    envelope = Envelope(
+        mail_from="s@remote.example",
+        rcpt_tos=("a@example.test",),
+        received_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    return build_request(HookPoint.PRE_RECEIVE, {DataScope.ENVELOPE}, envelope, None)
+
+
 async def test_the_stdin_one_answers_continue_through_the_transport(tmp_path: Path) -> None:
     directory = write_stdin_plugin_dir(tmp_path / "noop", "noop-stdin-0", priority=1)
     manifest = load_manifest(directory)
@@ -60,12 +95,7 @@ async def test_the_stdin_one_answers_continue_through_the_transport(tmp_path: Pa
     plugin = StdinPlugin(
         "noop-stdin-0", command_of(manifest.transport.entrypoint, directory), directory, dict
     )
-    envelope = Envelope(
-        mail_from="s@remote.example",
-        rcpt_tos=("a@example.test",),
-        received_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    request = build_request(HookPoint.PRE_RECEIVE, {DataScope.ENVELOPE}, envelope, None)
+    request = envelope_request()
     binding = Binding("noop-stdin-0", HookPoint.PRE_RECEIVE)
     try:
         answers = await asyncio.gather(*(plugin(binding, request) for _ in range(20)))
