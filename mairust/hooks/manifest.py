@@ -11,7 +11,7 @@ import enum
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -85,6 +85,9 @@ class Transport(_Strict):
     # http: one of the plugin's secrets, sent as "Authorization: Bearer <value>" so the
     # service can tell the platform's calls from anyone else's.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
+    # http: what is spoken over it: "mairust" (the HookRequest / HookResponse JSON) or
+    # "rspamd" (the entrypoint is a Rspamd scanner's /checkv2: mairust.hooks.rspamd_transport).
+    protocol: Literal["mairust", "rspamd"] = "mairust"
 
 
 class HookDeclaration(_Strict):
@@ -178,6 +181,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             "transport.entrypoint: a serve plugin names module:attribute in its directory "
             '(e.g. "plugin:plugin")'
         )
+    if (
+        manifest.transport.protocol != "mairust"
+        and manifest.transport.kind is not TransportKind.HTTP
+    ):
+        faults.append("transport.protocol: only an http plugin speaks another protocol")
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:
