@@ -178,7 +178,16 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         load_manifest(path.parent).plugin.name: load_manifest(path.parent).transport.kind
         for path in plugins.glob("*/plugin.toml")
     }
-    assert kinds == {"header-rules": TransportKind.SERVE, "recipient-policy": TransportKind.HTTP}
+    # Every manifest loads (above); these are known by kind (others are added by other work).
+    assert (
+        kinds.items()
+        >= {
+            "header-rules": TransportKind.SERVE,
+            "recipient-policy": TransportKind.HTTP,
+            "rspamd": TransportKind.HTTP,
+            "dnsbl": TransportKind.SERVE,
+        }.items()
+    )
 
 
 def test_not_toml_and_no_file(tmp_path: Path) -> None:
