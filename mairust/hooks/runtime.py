@@ -37,6 +37,7 @@ from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
 from mairust.hooks.permissions import granted_at
 from mairust.hooks.points import HookPoint
+from mairust.hooks.rspamd_transport import PROTOCOL as RSPAMD_PROTOCOL
 from mairust.hooks.rspamd_transport import RspamdPlugin
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
@@ -324,7 +325,7 @@ class HookRuntime:
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
             kind = manifest.transport.kind
-            if kind is TransportKind.HTTP and manifest.transport.protocol == "rspamd":
+            if kind is TransportKind.HTTP and manifest.transport.protocol == RSPAMD_PROTOCOL:
                 transport = RspamdPlugin(self._client, manifest.transport.entrypoint, bearer)
             elif kind is TransportKind.HTTP:
                 transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)

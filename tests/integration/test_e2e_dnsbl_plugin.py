@@ -80,13 +80,12 @@ def test_a_listed_client_is_refused_at_the_greeting_and_an_unlisted_one_sends(
     assert "dnsbl" in ok(server.cli("hook", "list", "--point", "connect"))
 
     # The serve application is deployed within seconds of being enabled.
-    refused = wait_until(
+    wait_until(
         lambda: greet(server) == (554, REFUSAL),
         timeout=120,
         interval=1.0,
         what="dnsbl deployed and refusing the listed client",
     )
-    assert refused
     assert blocklist.queries_for(LISTING, "A")
     # Refused at the greeting, the client cannot send: MAIL needs a 250 greeting.
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=60) as smtp:
