@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start (or stop) the real servers the production-storage tests talk to, on loopback:
-# PostgreSQL, an S3-compatible server and OpenSearch. Each .ci/services/NAME.sh installs what
+# PostgreSQL, an S3-compatible server, OpenSearch and Rspamd (the rspamd plugin's scanner). Each .ci/services/NAME.sh installs what
 # is missing (cached between runs), starts its server under $STATE/NAME, waits until it
 # answers, and prints KEY=VALUE lines; they are collected in $STATE/services.env for pytest.
 #   usage: .ci/services.sh start|stop [STATE_DIR]

@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -123,6 +123,9 @@ class Transport(_Strict):
     # service can tell the platform's calls from anyone else's. webhook (required): the
     # Standard Webhooks signing secret (whsec_...) its deliveries are signed with.
     auth_secret: str | None = Field(None, min_length=1, max_length=64)
+    # http: what is spoken over it: "mairust" (the HookRequest / HookResponse JSON) or
+    # "rspamd" (the entrypoint is a Rspamd scanner's /checkv2: mairust.hooks.rspamd_transport).
+    protocol: Literal["mairust", "rspamd"] = "mairust"
 
 
 class HookDeclaration(_Strict):
@@ -241,6 +244,11 @@ def _cross_checks(manifest: Manifest) -> list[str]:
             parse_grpc_target(manifest.transport.entrypoint)
         except ValueError as error:
             faults.append(f"transport.entrypoint: a grpc plugin names host:port: {error}")
+    if (
+        manifest.transport.protocol != "mairust"
+        and manifest.transport.kind is not TransportKind.HTTP
+    ):
+        faults.append("transport.protocol: only an http plugin speaks another protocol")
     for index, hook in enumerate(manifest.hooks):
         beyond = set(manifest.scopes) - POINTS[hook.point].scopes
         if beyond:

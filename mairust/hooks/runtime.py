@@ -41,6 +41,8 @@ from mairust.hooks.manifest import Manifest, TransportKind
 from mairust.hooks.payload import build_request
 from mairust.hooks.permissions import granted_at
 from mairust.hooks.points import HookPoint
+from mairust.hooks.rspamd_transport import PROTOCOL as RSPAMD_PROTOCOL
+from mairust.hooks.rspamd_transport import RspamdPlugin
 from mairust.hooks.stdin_transport import StdinPlugin, stdin_plugin
 from mairust.hooks.wire import HookRequest, HookResponse
 from mairust.model.address import domain_of
@@ -338,7 +340,9 @@ class HookRuntime:
         if transport is None:
             manifest = Manifest.model_validate(plugin.manifest)
             kind = manifest.transport.kind
-            if kind is TransportKind.HTTP:
+            if kind is TransportKind.HTTP and manifest.transport.protocol == RSPAMD_PROTOCOL:
+                transport = RspamdPlugin(self._client, manifest.transport.entrypoint, bearer)
+            elif kind is TransportKind.HTTP:
                 transport = HttpPlugin(self._client, manifest.transport.entrypoint, bearer)
             elif kind is TransportKind.STDIN and self._packages is not None:
                 directory = self._packages.path(plugin.name, plugin.version)

@@ -198,6 +198,8 @@ def test_the_bundled_plugins_manifests_are_valid() -> None:
         "language": TransportKind.SERVE,
         "dlp": TransportKind.SERVE,
         "spam-filter": TransportKind.SERVE,
+        "rspamd": TransportKind.HTTP,
+        "dnsbl": TransportKind.SERVE,
     }
     spam_filter = load_manifest(plugins / "spam_filter")
     assert spam_filter.learning is not None and spam_filter.learning.labels == ["spam", "ham"]
