@@ -224,7 +224,10 @@ async def serve_grpc(port: int) -> None:
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     log.info("no-op gRPC plugin on 127.0.0.1:%d", port)
-    await server.wait_for_termination()
+    try:
+        await server.wait_for_termination()
+    finally:  # cancelled: stop it, or grpc's threads keep the process alive
+        await server.stop(None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ plugin.toml is one the platform installs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +77,8 @@ async def test_the_grpc_one_answers_continue_through_the_transport(tmp_path: Pat
         await plugin.aclose()
         await client.aclose()
         server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
 
 
 def envelope_request() -> HookRequest:
