@@ -64,7 +64,7 @@ bench: setup system-packages  ## the reference run: Postfix, sinks and mairust u
 bench-api: setup  ## the API through Serve beside a bare Serve app: embedded, then PostgreSQL + S3 + OpenSearch
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_api --profile 8 --rate 200,40 --markdown bench-api.md
 
-bench-hooks: setup system-packages  ## synchronous pre_receive plugins: 0, 1, 3 no-op plugins beside Postfix (as root)
+bench-hooks: setup system-packages  ## synchronous plugins: no-op ones over each transport and the bundled spam-filter + rspamd + dnsbl, beside Postfix (as root)
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_hooks --markdown bench-hooks.md
 
 clean:
