@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import platform
+import random
 import signal
 import socket
 import subprocess
@@ -38,12 +39,24 @@ class TargetRun:
     problem: str | None = None
 
 
+# Ports handed out for servers started later: below Linux's ephemeral range (32768-60999,
+# where the OS takes every port it picks itself: outgoing connections' source ports, Ray's
+# and gRPC's "any free port"), so nothing the OS picks can take one before its server binds
+# it; and above Ray's worker ports (10002-19999 by default).
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A TCP port free on 127.0.0.1 right now, from ``LISTEN_PORTS`` (at random)."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken: try another
+            return port
+    raise OSError(f"no free port on 127.0.0.1 in {LISTEN_PORTS}")
 
 
 def start_target(args: Sequence[str], output: IO[Any] | int) -> subprocess.Popen[bytes]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from load.targets import free_loopback_port
 from mairust.config import load_settings
 from tests.support.process_tree import ProcessTree
 from tests.support.s3_buckets import object_names
@@ -28,9 +28,8 @@ READY_LINE = "MaiRust is up"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port for a server started later, out of the range the OS picks from."""
+    return free_loopback_port()
 
 
 @dataclass
