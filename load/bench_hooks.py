@@ -364,8 +364,9 @@ def markdown(results: Sequence[TargetResult], sessions: int) -> str:
     if attributed:
         lines += [
             "",
-            "Where the time went, per plugin (the platform's figures at pre_receive, over the "
-            "whole run: warm-up, throughput and latency runs):",
+            "Where the time went, per plugin (the platform's figures where it is bound: "
+            "pre_receive, dnsbl at connect; over the whole run: warm-up, throughput and "
+            "latency runs):",
             "",
             "| target | plugin | calls | outcomes | mean ms | p50 ≤ ms | p99 ≤ ms |",
             "| --- | --- | --- | --- | --- | --- | --- |",
