@@ -14,7 +14,11 @@ In one run, each target started once, warmed up and measured with the reference 
 - the same with three bundled plugins that do real work bound at once: ``spam-filter``
   (serve, pre_receive), ``rspamd`` (http to the real Rspamd of ``--rspamd-url``, default
   ``$MAIRUST_TEST_RSPAMD_URL`` as ``.ci/services`` starts it, pre_receive) and ``dnsbl``
-  (serve, connect; one blocklist served by ``load.nxdomain_dns``: no client is listed).
+  (serve, connect; one blocklist served by ``load.nxdomain_dns``: no client is listed);
+- with one ``webhook`` plugin at ``post_receive`` (every message posted, signed, through the
+  webhook outbox to the no-op http service): a webhook gives no verdict, so it is not on
+  the SMTP transaction's path; its row shows what the job and the outbox cost the platform,
+  and its figures what one call (an enqueue) takes.
 
 For each ``mairust`` target it reports accepted msg/s (and the ratio to the no-plugin rate:
 the issue's targets are ≥ 0.9x with 1 plugin and ≥ 0.8x with 3), the transaction latency
@@ -45,7 +49,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from load.mairust_target import mairust_command
-from load.noop_plugin import write_plugin_dir, write_serve_plugin_dir, write_stdin_plugin_dir
+from load.noop_plugin import (
+    write_plugin_dir,
+    write_serve_plugin_dir,
+    write_stdin_plugin_dir,
+    write_webhook_plugin_dir,
+)
 from load.reference import (
     Endpoint,
     PointResult,
@@ -59,10 +68,15 @@ from load.reference import (
 from load.reference_targets import TargetOptions, mairust_up, postfix_durable
 from load.smtp_load import LoadResult
 from load.targets import free_loopback_port, machine_line, start_target, stop_process
+from mairust.hooks.manifest import load_manifest
+from mairust.webhooks.signing import generate_secret
 
 log = logging.getLogger("load.bench_hooks")
 
-HOOKS_CONFIG = '[hooks]\nallow_networks = ["127.0.0.0/8"]\n'
+HOOKS_CONFIG = (
+    '[hooks]\nallow_networks = ["127.0.0.0/8"]\n'
+    '[webhooks]\nallow_networks = ["127.0.0.0/8"]\nallow_http = true\n'
+)
 PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 BUNDLED = ("spam-filter", "rspamd", "dnsbl")
 TARGET_RATIOS = {1: 0.9, 3: 0.8}  # the issue's floors: with N plugins, x the no-plugin rate
@@ -89,6 +103,7 @@ TARGETS: dict[str, HookTarget] = {
         HookTarget("stdin-3", "mairust up, 3 no-op stdin plugins", "stdin", 3),
         HookTarget("grpc-1", "mairust up, 1 no-op grpc plugin", "grpc", 1),
         HookTarget("grpc-3", "mairust up, 3 no-op grpc plugins", "grpc", 3),
+        HookTarget("webhook-1", "mairust up, 1 webhook plugin at post_receive", "webhook", 1),
         HookTarget("bundled", "mairust up, spam-filter + rspamd + dnsbl", "bundled", 3),
     )
 }
@@ -153,6 +168,27 @@ def bundled_installer(
     return install
 
 
+def install_webhook_plugin(
+    binary: str, data_dir: Path, config_file: Path | None, directory: Path
+) -> str | None:
+    """Install the webhook plugin in ``directory``, give it a signing secret (read from
+    standard input by the CLI) and enable it; what went wrong, if anything."""
+    name = load_manifest(directory).plugin.name
+    problem = mairust_command(binary, data_dir, ["plugin", "install", str(directory)], config_file)
+    if problem is not None:
+        return problem
+    extra = ["--config", str(config_file)] if config_file else []
+    done = subprocess.run(
+        [binary, "plugin", "secret", "set", name, "signing", "--data-dir", str(data_dir), *extra],
+        input=generate_secret().encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        return f"`mairust plugin secret set {name}` failed: {done.stderr.decode().strip()}"
+    return mairust_command(binary, data_dir, ["plugin", "enable", name], config_file)
+
+
 @contextlib.contextmanager
 def noop_plugin_service(grpc: bool = False) -> Iterator[int]:
     """A no-op plugin service (http, or with ``grpc`` the gRPC one) in its own process on a
@@ -175,6 +211,14 @@ def installer(
     def install(binary: str, data_dir: Path, config_file: Path | None) -> str | None:
         for priority, name in enumerate(names):
             where = data_dir / "bench-plugins" / name
+            if transport == "webhook":
+                assert port is not None
+                problem = install_webhook_plugin(
+                    binary, data_dir, config_file, write_webhook_plugin_dir(where, name, port)
+                )
+                if problem is not None:
+                    return problem
+                continue
             if transport in ("http", "grpc"):
                 assert port is not None
                 directory = write_plugin_dir(where, name, port, priority, grpc=transport == "grpc")
@@ -251,7 +295,7 @@ async def started(
             names = list(BUNDLED)
             dns_port = stack.enter_context(nxdomain_dns_service())
             prepare = bundled_installer(rspamd_url, dns_port)
-        elif target.transport in ("http", "grpc"):
+        elif target.transport in ("http", "grpc", "webhook"):
             service = noop_plugin_service(grpc=target.transport == "grpc")
             prepare = installer(names, target.transport, stack.enter_context(service))
         elif target.transport:
@@ -335,8 +379,8 @@ def markdown(results: Sequence[TargetResult], sessions: int) -> str:
         if point.problem is not None:
             lines.append(f"| {result.target.name} | failed: {point.problem} | | | | | |")
             continue
-        # The floors are the no-op plugins' (issue 9's); the bundled plugins have none.
-        noop = result.target.transport not in ("", "bundled")
+        # The floors are the synchronous no-op plugins' (issue 9's); none for the others.
+        noop = result.target.transport not in ("", "bundled", "webhook")
         floor = TARGET_RATIOS.get(result.target.plugins) if noop else None
         versus_bare = (
             ratio(point.accepted, bare.point.accepted)

@@ -142,6 +142,37 @@ for line in sys.stdin:
 """
 
 
+WEBHOOK_MANIFEST = """\
+scopes = ["envelope", "headers", "body-preview"]
+secrets = ["signing"]
+
+[plugin]
+name = "{name}"
+version = "1.0.0"
+description = "posts every message to a no-op receiver (benchmark)"
+author = "MaiRust load tools"
+license = "MIT"
+
+[transport]
+kind = "webhook"
+entrypoint = "http://127.0.0.1:{port}/hook"
+auth_secret = "signing"
+
+[[hooks]]
+point = "post_receive"
+priority = {priority}
+"""
+
+
+def write_webhook_plugin_dir(directory: Path, name: str, port: int, priority: int = 100) -> Path:
+    """A directory holding the plugin.toml of the webhook plugin ``name``: every message
+    posted, signed, to the no-op http service on ``port`` (which answers 200)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = WEBHOOK_MANIFEST.format(name=name, port=port, priority=priority)
+    (directory / "plugin.toml").write_text(manifest)
+    return directory
+
+
 def write_stdin_plugin_dir(directory: Path, name: str, priority: int = 100) -> Path:
     """A directory holding the no-op ``stdin`` plugin ``name``: plugin.toml and the child's
     script, run by this interpreter."""

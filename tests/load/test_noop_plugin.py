@@ -11,7 +11,13 @@ from pathlib import Path
 
 import httpx
 
-from load.noop_plugin import serve, serve_grpc, write_plugin_dir, write_stdin_plugin_dir
+from load.noop_plugin import (
+    serve,
+    serve_grpc,
+    write_plugin_dir,
+    write_stdin_plugin_dir,
+    write_webhook_plugin_dir,
+)
 from load.targets import free_loopback_port
 from mairust.hooks.chain import Binding
 from mairust.hooks.grpc_transport import GrpcPlugin
@@ -106,3 +112,11 @@ async def test_the_stdin_one_answers_continue_through_the_transport(tmp_path: Pa
         await plugin.aclose()
     assert {answer.verdict for answer in answers} == {VerdictKind.CONTINUE}
     assert plugin.starts == 1
+
+
+def test_the_webhook_one_posts_to_the_http_service_at_post_receive(tmp_path: Path) -> None:
+    manifest = load_manifest(write_webhook_plugin_dir(tmp_path / "wh", "noop-webhook-0", 4321))
+    assert manifest.transport.kind is TransportKind.WEBHOOK
+    assert manifest.transport.entrypoint == "http://127.0.0.1:4321/hook"
+    assert manifest.transport.auth_secret == "signing" and manifest.secrets == ["signing"]
+    assert [hook.point for hook in manifest.hooks] == [HookPoint.POST_RECEIVE]
