@@ -3,8 +3,9 @@
 (built by the project's build script) and configured, it is a child process of each
 front-end that calls it: a matching mail gets its rule's 5xx with the enhanced code at the
 end of DATA, a clean mail 250, delivered with its tag. kill -9 of the children is survived:
-the next mail gets the verdict from a restarted child. Stopped, the platform leaves no
-child behind. Embedded stores only: the transport does not depend on the store backends."""
+the next mail gets the verdict from a restarted child. Paused children are a timeout: the
+binding's on_timeout (accept) answers within the call's 500 ms, and resumed they decide
+again. Stopped, the platform leaves no child behind. Embedded stores only: the transport does not depend on the store backends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import re
 import signal
 import smtplib
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +122,38 @@ def test_the_rust_stdin_plugin_decides_and_survives_its_childs_death(
     restarted = children(binary)
     assert restarted and not restarted & killed
 
-    def rejections() -> int:  # calls are recorded in batches, a second at most later
+    # Paused (SIGSTOP), a child answers nothing: within the manifest's call_ms (500 ms) its
+    # binding's on_timeout (accept) stands in. A front-end without a child yet starts an
+    # unpaused one on its first call, so pause every child before each try.
+    paused: set[int] = set()
+    try:
+        for _ in range(8):
+            for pid in children(binary) - paused:
+                os.kill(pid, signal.SIGSTOP)
+                paused.add(pid)
+            started = time.monotonic()
+            code, reply = send(server, "paused pills")
+            took = time.monotonic() - started
+            if code == 250:
+                break
+        assert code == 250 and took < 4.5, (code, reply, took)
+    finally:
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+    assert send(server, "resumed pills") == (550, "5.7.1 No pills here")
+
+    def outcomes() -> dict[str, int]:  # calls are recorded in batches, a second at most later
         with server.api() as api:
             calls = api.get("/api/v1/admin/plugins/header-rules-rs/calls").json()
-        return int(calls["summary"]["by_verdict"].get("reject", 0))
+        return dict(calls["summary"]["by_outcome"]) | {
+            "reject": int(calls["summary"]["by_verdict"].get("reject", 0))
+        }
 
-    wait_until(lambda: rejections() >= 2, timeout=30, what="the plugin's calls recorded")
+    wait_until(
+        lambda: outcomes()["reject"] >= 3 and outcomes().get("timeout", 0) >= 1,
+        timeout=30,
+        what="the plugin's rejections and its timeout recorded",
+    )
 
     # Stopped, the platform leaves no child of it running.
     server.stop()
