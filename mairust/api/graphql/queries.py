@@ -90,7 +90,8 @@ class Query:
     async def message(self, info: Context, id: strawberry.ID) -> MessageDetail | None:
         ctx = info.context
         entry, parsed = await ctx.call(ctx.application.mailboxes.read, ctx.principal, id)
-        return MessageDetail.read(entry, parsed)
+        notes = await ctx.call(ctx.application.mailboxes.notes, entry)
+        return MessageDetail.read(entry, parsed, notes)
 
     @strawberry.field(description="A page of threads, newest activity first.")
     async def threads(

@@ -6,6 +6,7 @@ every id a client may pass back is an ``ID`` (a test walks the schema for ID arg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol, TypedDict
 
@@ -96,15 +97,35 @@ class Attachment:
     size: int = strawberry.field(description="Decoded size in bytes.")
 
 
+@strawberry.type
+class Note:
+    name: str
+    text: str
+
+
+@strawberry.type(description="What one post_receive plugin noted about the message.")
+class PluginNotes:
+    plugin: str
+    notes: list[Note]
+
+
 @strawberry.type(description="A message with its headers, readable bodies and attachments.")
 class MessageDetail(Message):
     headers: list[Header]
     text: str | None = strawberry.field(description="The first text/plain part.")
     html: str | None = strawberry.field(description="The first text/html part.")
     attachments: list[Attachment]
+    notes: list[PluginNotes] = strawberry.field(
+        description="Notes kept by post_receive plugins (a summary, a language), by plugin."
+    )
 
     @classmethod
-    def read(cls, entry: MailboxEntry, parsed: ParsedMessage) -> MessageDetail:
+    def read(
+        cls,
+        entry: MailboxEntry,
+        parsed: ParsedMessage,
+        notes: Mapping[str, Mapping[str, str]],
+    ) -> MessageDetail:
         return cls(
             **_message_fields(entry),
             headers=[Header(name=name, value=value) for name, value in parsed.headers],
@@ -113,6 +134,13 @@ class MessageDetail(Message):
             attachments=[
                 Attachment(filename=a.filename, content_type=a.content_type, size=a.size)
                 for a in parsed.attachments
+            ],
+            notes=[
+                PluginNotes(
+                    plugin=plugin,
+                    notes=[Note(name=name, text=text) for name, text in sorted(kept.items())],
+                )
+                for plugin, kept in sorted(notes.items())
             ],
         )
 

@@ -4,13 +4,18 @@ search backends) and refused input."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mairust.model.hook_jobs import JobEffect, JobTarget
+from mairust.model.ids import new_id
 from mairust.model.principal import Role
+from mairust.storage.stores import Stores
 from tests.mairust.api.conftest import Connect, SearchBackend, issue_token
 from tests.mairust.api.graphql.conftest import T0, GraphQL, World
+from tests.support.hook_jobs import install_job_plugin
 
 MESSAGES = """
 query($mailbox: ID, $filter: MessageFilter, $first: Int! = 50, $after: ID) {
@@ -130,6 +135,37 @@ async def test_one_message_parsed(graphql: GraphQL, world: World) -> None:
     assert message["html"] is None and message["attachments"] == [] and message["auth"] is None
     assert {"name": "In-Reply-To", "value": "<p1@partner.example>"} in message["headers"]
     assert message["threadId"] == world.first.thread_id
+
+
+async def test_a_message_shows_its_post_receive_notes_by_plugin(
+    graphql: GraphQL, world: World, stores: Stores, tmp_path: Path
+) -> None:
+    # The test plays the job loop's part: the plugin's job finished with two notes.
+    install_job_plugin(stores, tmp_path, "summary-notes", "http://127.0.0.1:9/hook")
+    target = JobTarget(world.reply.message_id, world.reply.tenant_id, "a.example")
+    assert stores.metadata.add_hook_jobs("post_receive", [target]) == 1
+    owner = f"test/{new_id()}"
+    [job] = stores.metadata.lease_hook_jobs(owner, 10, 3600)
+    effect = JobEffect("continue", notes=(("summary", "Plans for Monday."), ("language", "en")))
+    assert stores.metadata.finish_hook_job(job.id, owner, effect)
+    query = "query($id: ID!) { message(id: $id) { notes { plugin notes { name text } } } }"
+    answer = await graphql(query, {"id": world.reply.id})
+    assert answer.errors == []
+    assert answer.data == {
+        "message": {
+            "notes": [
+                {
+                    "plugin": "summary-notes",
+                    "notes": [
+                        {"name": "language", "text": "en"},
+                        {"name": "summary", "text": "Plans for Monday."},
+                    ],
+                }
+            ]
+        }
+    }
+    untouched = await graphql(query, {"id": world.first.id})
+    assert untouched.data == {"message": {"notes": []}}
 
 
 async def test_a_checked_message_shows_its_result_words(graphql: GraphQL, world: World) -> None:
