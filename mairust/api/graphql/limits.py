@@ -50,7 +50,7 @@ MAX_TOKENS = 2_000
 MAX_COST = 10_000
 # Lists without a page argument, counted at the size they may reach.
 _UNPAGED_BOUNDS = {"mailboxes": 500, "folders": 100}
-_PAGED_FIELDS = frozenset({"messages", "threads", "search", "thread"})
+_PAGED_FIELDS = frozenset({"messages", "threads", "search", "thread", "quarantine"})
 # The list inside a paged field's answer.
 _PAGE_LISTS = frozenset({"items", "messages"})
 

@@ -63,3 +63,21 @@ class Mutation:
         if deleted.entry is None:  # only a purge leaves no entry, and this one moves
             raise NotFound(f"no such entry: {id}")
         return Message.of(deleted.entry)
+
+    @strawberry.mutation(
+        description="Release a held message to the folder it would have been delivered to "
+        "(INBOX when none); CONFLICT when it is not held."
+    )
+    async def release_message(self, info: Context, id: strawberry.ID) -> Message:
+        ctx = info.context
+        released = await ctx.call(ctx.application.quarantine.release, ctx.principal, id)
+        return Message.of(released)
+
+    @strawberry.mutation(
+        description="Delete a held message for good (its stored body too once nothing else "
+        "needs it); CONFLICT when it is not held. Answers its id."
+    )
+    async def delete_held_message(self, info: Context, id: strawberry.ID) -> strawberry.ID:
+        ctx = info.context
+        await ctx.call(ctx.application.quarantine.delete, ctx.principal, id)
+        return id

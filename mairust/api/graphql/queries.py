@@ -15,6 +15,8 @@ from mairust.api.graphql.context import GraphQLContext
 from mairust.api.graphql.limits import DEFAULT_PAGE, page_size
 from mairust.api.graphql.types import (
     Folder,
+    HeldMessage,
+    HeldPage,
     Mailbox,
     Message,
     MessageDetail,
@@ -83,6 +85,26 @@ class Query:
         )
         return MessagePage(
             items=[Message.of(entry) for entry in page.items],
+            next=strawberry.ID(page.next) if page.next is not None else None,
+        )
+
+    @strawberry.field(
+        description="A page of the messages held in Quarantine (by hooks' quarantine "
+        "verdicts), newest first, each with the folder a release puts it in."
+    )
+    async def quarantine(
+        self,
+        info: Context,
+        mailbox_id: strawberry.ID | None = None,
+        first: int = DEFAULT_PAGE,
+        after: strawberry.ID | None = None,
+    ) -> HeldPage:
+        ctx = info.context
+        page = await ctx.call(
+            ctx.application.quarantine.page, ctx.principal, mailbox_id, page_size(first), after
+        )
+        return HeldPage(
+            items=[HeldMessage.of_held(held) for held in page.items],
             next=strawberry.ID(page.next) if page.next is not None else None,
         )
 

@@ -17,6 +17,7 @@ from mairust.model.directory import Mailbox as CoreMailbox
 from mairust.model.mailbox import MailboxEntry
 from mairust.model.mailbox import ThreadSummary as CoreThreadSummary
 from mairust.model.parsing import ParsedMessage
+from mairust.services.quarantine import Held
 
 
 @strawberry.type(description="A mailbox (a user) in the caller's scope.")
@@ -95,6 +96,23 @@ class Attachment:
     filename: str
     content_type: str
     size: int = strawberry.field(description="Decoded size in bytes.")
+
+
+@strawberry.type(description="A message held in Quarantine by a hook's quarantine verdict.")
+class HeldMessage(Message):
+    release_to: str = strawberry.field(description="The folder a release puts it in.")
+
+    @classmethod
+    def of_held(cls, held: Held) -> HeldMessage:
+        return cls(**_message_fields(held.entry), release_to=held.release_to)
+
+
+@strawberry.type
+class HeldPage:
+    items: list[HeldMessage]
+    next: strawberry.ID | None = strawberry.field(
+        description="Cursor of the next (older) page, to pass as `after`; null at the end."
+    )
 
 
 @strawberry.type

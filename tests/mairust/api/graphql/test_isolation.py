@@ -22,10 +22,11 @@ from graphql import (
 )
 
 from mairust.api.graphql import build_schema
+from mairust.model.folders import QUARANTINE
 from mairust.model.ids import new_id
 from mairust.model.scope import PLATFORM
 from mairust.storage.stores import Stores
-from tests.mairust.api.graphql.conftest import Answer, GraphQL, World
+from tests.mairust.api.graphql.conftest import T0, Answer, GraphQL, World, deliver, mail
 
 
 def _input_ids(name: str, kind: GraphQLInputType) -> Iterator[str]:
@@ -64,6 +65,11 @@ class Case:
     # the first owner's token): a search of A's admin, so alice's own token is an outsider.
     owners: tuple[str, ...] = ("a", "alice")
     sealed_by: str | None = None
+    # Mail held in Quarantine first (``held(stores, world)`` answers the id to use in place
+    # of ``own_id``); ``fresh``: a new held message for each owner (a release or a delete
+    # takes it out of Quarantine).
+    held: Callable[[Stores, World], str] | None = None
+    fresh: bool = False
 
 
 def _alice(world: World) -> str:
@@ -76,6 +82,27 @@ def _other(world: World) -> str:
 
 def _reply(world: World) -> str:
     return world.reply.id
+
+
+def _hold_reply(stores: Stores, world: World) -> str:
+    """alice's reply held: her mailbox's Quarantine is not empty; the mailbox's id."""
+    stores.metadata.move_entry(PLATFORM, world.reply.id, QUARANTINE)
+    return world.alice.id
+
+
+def _hold_two(stores: Stores, world: World) -> str:
+    """alice's reply and newest message held; the newest one is the cursor."""
+    for entry in (world.reply, world.other):
+        stores.metadata.move_entry(PLATFORM, entry.id, QUARANTINE)
+    return world.other.id
+
+
+def _hold_new(stores: Stores, world: World) -> str:
+    """A new message of alice's, held; its entry id."""
+    raw = mail("held", world.alice.address, f"{new_id()}@partner.example")
+    entry = deliver(stores, world.alice, raw, T0)
+    stores.metadata.move_entry(PLATFORM, entry.id, QUARANTINE)
+    return entry.id
 
 
 CASES: dict[str, Case] = {
@@ -131,6 +158,33 @@ CASES: dict[str, Case] = {
     "Mutation.deleteMessage(id)": Case(
         "mutation($id: ID!) { deleteMessage(id: $id) { id folder } }", "deleteMessage", _reply
     ),
+    "Query.quarantine(mailboxId)": Case(
+        "query($id: ID!) { quarantine(mailboxId: $id) { items { id releaseTo } } }",
+        "quarantine",
+        _alice,
+        held=_hold_reply,
+    ),
+    "Query.quarantine(after)": Case(
+        "query($id: ID!) { quarantine(after: $id) { items { id } } }",
+        "quarantine",
+        _other,
+        cursor=True,
+        held=_hold_two,
+    ),
+    "Mutation.releaseMessage(id)": Case(
+        "mutation($id: ID!) { releaseMessage(id: $id) { id folder } }",
+        "releaseMessage",
+        _reply,
+        held=_hold_new,
+        fresh=True,
+    ),
+    "Mutation.deleteHeldMessage(id)": Case(
+        "mutation($id: ID!) { deleteHeldMessage(id: $id) }",
+        "deleteHeldMessage",
+        _reply,
+        held=_hold_new,
+        fresh=True,
+    ),
 }
 
 
@@ -160,6 +214,7 @@ def _has_object(answer: Answer, field: str) -> Any:
 def _snapshot(stores: Stores, world: World) -> list[Any]:
     """What a refused mutation must leave as it was: every entry of tenant A."""
     ids = [world.first.id, world.reply.id, world.other.id, world.amos_note.id]
+    ids += [e.id for e in stores.metadata.list_entries(PLATFORM, world.alice.id, QUARANTINE)]
     return stores.metadata.get_entries(PLATFORM, ids)
 
 
@@ -168,7 +223,7 @@ async def test_another_tenant_or_user_gets_nothing_and_the_owner_gets_it(
     graphql: GraphQL, world: World, stores: Stores, argument: str
 ) -> None:
     case = CASES[argument]
-    own = {"id": case.own_id(world)}
+    own = {"id": case.held(stores, world) if case.held else case.own_id(world)}
     if case.sealed_by is not None:
         sealed = await graphql(case.sealed_by, token=case.owners[0])
         assert sealed.data is not None and sealed.data[case.field]["next"], sealed.errors
@@ -187,4 +242,6 @@ async def test_another_tenant_or_user_gets_nothing_and_the_owner_gets_it(
             _not_found(unknown, case.field)
     assert _snapshot(stores, world) == before
     for owner in case.owners:
+        if case.fresh and case.held is not None:
+            own = {"id": case.held(stores, world)}
         _has_object(await graphql(case.operation, own, token=owner), case.field)
