@@ -1,6 +1,7 @@
 """Indexer actor: drains the durable search backlog while the search role is reachable,
-and purges Trash and Junk past their retention, and plugin calls past
-``hooks.call_log_days`` from their logs (the retention loop).
+and purges Trash and Junk past their retention, plugin calls past
+``hooks.call_log_days`` from their logs, and plugins' expired key/value state (the
+retention loop).
 
 Each loop runs under its own Supervisor: a store that is down is an ordinary wait
 (logged, tried again next round); any other error is logged with its traceback and the
@@ -25,7 +26,7 @@ from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.search.indexing import drain_search_backlog
 from mairust.services.mailboxes import MailboxService
-from mairust.services.plugins import expire_plugin_calls
+from mairust.services.plugins import expire_plugin_calls, sweep_expired_plugin_state
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 
@@ -85,6 +86,9 @@ class IndexerHost:
                 forgotten = await asyncio.to_thread(
                     expire_plugin_calls, self._stores.metadata, now, self._call_log_days
                 )
+                swept = await asyncio.to_thread(
+                    sweep_expired_plugin_state, self._stores.metadata, now
+                )
             except MairustError as error:  # a store is down: next round
                 _log.info("retention waits: %s", error)
             else:
@@ -101,6 +105,8 @@ class IndexerHost:
                     )
                 if forgotten:
                     _log.info("retention forgot %d plugin calls from their logs", forgotten)
+                if swept:
+                    _log.info("retention swept %d expired plugin state entries", swept)
             await asyncio.sleep(self._expire_interval)
 
     async def drain_now(self) -> None:

@@ -34,10 +34,11 @@ from mairust.services.access import require
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.plugin_secrets import missing_secrets
 from mairust.smtp.replies import DISCARDED, reply_for
-from mairust.storage.protocols import PluginStore
+from mairust.storage.protocols import PluginStateStore, PluginStore
 
 # Calls forgotten per transaction by the retention job (a short write lock each).
 _FORGET_BATCH = 5000
+_SWEEP_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +323,18 @@ def expire_plugin_calls(store: PluginStore, now: datetime, days: float) -> int:
         if batch < _FORGET_BATCH:
             break
     return forgotten
+
+
+def sweep_expired_plugin_state(store: PluginStateStore, now: datetime) -> int:
+    """The platform's retention job: delete plugins' key/value state that expired by
+    ``now``, in bounded transactions; how many. (Writes sweep a few of their plugin's as
+    they go; this clears what a plugin that stopped writing left behind.)"""
+    swept = 0
+    while (batch := store.sweep_plugin_state(now, _SWEEP_BATCH)) > 0:
+        swept += batch
+        if batch < _SWEEP_BATCH:
+            break
+    return swept
 
 
 def config_faults(manifest: Manifest, config: dict[str, Any]) -> list[str]:

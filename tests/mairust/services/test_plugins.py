@@ -4,7 +4,7 @@ declared points only; the platform admin only; audited."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,11 @@ from mairust.model.plugins import HookCall
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.services import plugins
-from mairust.services.plugins import NewBinding, expire_plugin_calls
+from mairust.services.plugins import (
+    NewBinding,
+    expire_plugin_calls,
+    sweep_expired_plugin_state,
+)
 from tests.mairust.services.conftest import ADMIN
 
 MANIFEST = """
@@ -207,3 +211,18 @@ def test_a_stdin_plugin_keeps_its_files_under_the_data_dir(stores, tmp_path):
     application.plugins.install(ADMIN, str(source))
     kept = packages.path("recipient-policy", "1.0.0") / "bin" / "rules"
     assert kept.read_bytes() == b"#!/bin/sh\n" and kept.stat().st_mode & 0o111
+
+
+def test_the_retention_job_sweeps_expired_plugin_state_in_batches(stores, monkeypatch):
+    written = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    now = written + timedelta(hours=2)
+    for n in range(7):  # written while alive: no write sweeps them
+        stores.metadata.put_plugin_state(
+            "greylist", f"k{n}", "v", written + timedelta(hours=1), written
+        )
+    stores.metadata.put_plugin_state("greylist", "alive", "v", now + timedelta(days=1), written)
+    monkeypatch.setattr(plugins, "_SWEEP_BATCH", 3)  # 3 + 3 + 1: three transactions
+    assert sweep_expired_plugin_state(stores.metadata, now) == 7
+    assert stores.metadata.get_plugin_state("greylist", "alive", now) == "v"
+    assert not stores.metadata.delete_plugin_state("greylist", "k0")  # gone, not just hidden
+    assert sweep_expired_plugin_state(stores.metadata, now) == 0
