@@ -262,9 +262,6 @@ class HookRuntime:
         )
         if self._owns_client:
             await self._client.aclose()
-        for transport in self._transports.values():
-            if isinstance(transport, GrpcPlugin):  # its channel
-                await transport.aclose()
 
     def _new_breaker(self, plugin: str) -> CircuitBreaker:
         return CircuitBreaker(plugin, clock=self._clock, on_change=self._breaker_changed)
@@ -365,7 +362,8 @@ class HookRuntime:
                     "is not available in this process"
                 )
             for stale in [k for k in self._transports if k[0] == plugin.name]:
-                # Another version (or bearer) of it: a stdin child of the old one is stopped.
+                # Another version (or bearer) of it: a stdin child or a gRPC channel of the
+                # old one is closed.
                 retiring = asyncio.ensure_future(self._retire(self._transports.pop(stale)))
                 self._retiring.add(retiring)
                 retiring.add_done_callback(self._retiring.discard)
@@ -378,7 +376,8 @@ class HookRuntime:
 
     @staticmethod
     async def _retire(transport: PluginCall) -> None:
-        if isinstance(transport, StdinPlugin):
+        """What a transport holds open goes: a stdin child, a gRPC channel."""
+        if isinstance(transport, StdinPlugin | GrpcPlugin):
             await transport.aclose()
 
 

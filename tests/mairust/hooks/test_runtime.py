@@ -423,3 +423,63 @@ async def test_a_grpc_plugin_is_reached_over_grpc_with_its_bearer(stores, tmp_pa
     assert first.metadata["authorization"] == "Bearer t0k"
     assert first.request.headers == [("Subject", "hi")] and first.request.body_base64 is None
     assert first.peer == second.peer  # one channel, kept
+
+
+def established_to(port: int) -> int:
+    """TCP connections established to ``port`` on this machine (the server's side), from
+    /proc (grpc's sockets are IPv6 ones holding IPv4-mapped addresses: both tables)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
+                count += 1
+    return count
+
+
+async def test_a_new_bearer_closes_the_grpc_channel_it_replaces(stores, tmp_path):
+    """A rotated auth secret makes a new channel (the bearer is part of it); the old one is
+    closed, not left open until the process stops."""
+    async with grpc_plugin_server(HookResponse.model_validate(json.loads(REJECT))) as plugin:
+        directory = tmp_path / "go-rules"
+        directory.mkdir()
+        manifest = (
+            MANIFEST.format(name="go-rules", url=plugin.target)
+            .replace('kind = "http"', 'kind = "grpc"')
+            .replace(
+                f'entrypoint = "{plugin.target}"',
+                f'entrypoint = "{plugin.target}"\nauth_secret = "token"',
+            )
+        )
+        (directory / "plugin.toml").write_text('secrets = ["token"]\n' + manifest)
+        Application.over(stores, (b"k" * 32,)).plugins.install(ADMIN, str(directory))
+        stores.metadata.update_plugin("go-rules", enabled=True)
+        token = {"token": "first"}
+        hooks = HookRuntime(
+            stores.metadata,
+            SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"])),
+            HooksSettings(deadline_seconds=2.0, bindings_cache_seconds=0),
+            secret_values=lambda name: dict(token),
+            owns_client=True,
+        )
+        try:
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+            assert established_to(plugin.port) == 1
+            token["token"] = "second"
+            await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+            for _ in range(100):  # the old channel is closed in the background
+                if established_to(plugin.port) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert established_to(plugin.port) == 1
+            first, second = plugin.seen
+            assert first.metadata["authorization"] == "Bearer first"
+            assert second.metadata["authorization"] == "Bearer second"
+            assert first.peer != second.peer  # a new channel
+        finally:
+            await hooks.aclose()
+        for _ in range(100):
+            if established_to(plugin.port) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert established_to(plugin.port) == 0
