@@ -292,7 +292,7 @@ class HookRuntime:
         if read is not None and now - read[0] < self._settings.bindings_cache_seconds:
             return read[1]
         try:
-            rows = await asyncio.to_thread(self._read_bindings, point)
+            rows, enabled = await asyncio.to_thread(self._read_bindings, point)
         except StorageUnavailable as error:
             if read is not None:  # what was read last still holds for a store outage
                 _log.warning("hook bindings not read again (%s): using the last ones", error)
@@ -300,14 +300,29 @@ class HookRuntime:
             raise CheckUnavailable(f"the {point.value} bindings cannot be read") from error
         bound = [self._bound(point, binding, plugin) for binding, plugin in rows]
         self._read[point] = (now, bound)
+        self._retire_all_but(enabled)
         return bound
 
-    def _read_bindings(self, point: HookPoint) -> list[tuple[HookBinding, InstalledPlugin]]:
-        """The point's bindings, and the bearer of each http plugin among them (blocking)."""
+    def _read_bindings(
+        self, point: HookPoint
+    ) -> tuple[list[tuple[HookBinding, InstalledPlugin]], set[str]]:
+        """The point's bindings, the bearer of each http plugin among them, and the names
+        of the plugins installed and enabled now (blocking)."""
         rows = self._store.active_bindings(point.value)
         for _, plugin in rows:
             self._read_bearer(plugin)
-        return rows
+        return rows, {plugin.name for plugin in self._store.list_plugins() if plugin.enabled}
+
+    def _retire_all_but(self, enabled: set[str]) -> None:
+        """Transports of plugins uninstalled or disabled since they were made go (a stdin
+        child would otherwise idle until this process stops)."""
+        for gone in [key for key in self._transports if key[0] not in enabled]:
+            self._retire_later(self._transports.pop(gone))
+
+    def _retire_later(self, transport: PluginCall) -> None:
+        retiring = asyncio.ensure_future(self._retire(transport))
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
 
     def _read_bearer(self, plugin: InstalledPlugin) -> None:
         """The value of the plugin's ``auth_secret``, if it names one (blocking)."""
@@ -364,9 +379,7 @@ class HookRuntime:
             for stale in [k for k in self._transports if k[0] == plugin.name]:
                 # Another version (or bearer) of it: a stdin child or a gRPC channel of the
                 # old one is closed.
-                retiring = asyncio.ensure_future(self._retire(self._transports.pop(stale)))
-                self._retiring.add(retiring)
-                retiring.add_done_callback(self._retiring.discard)
+                self._retire_later(self._transports.pop(stale))
             self._transports[key] = transport
         return await transport(binding, request)
 

@@ -357,7 +357,7 @@ def alive(pid: int) -> bool:
 async def test_a_stdin_plugin_runs_from_its_kept_files_with_its_configuration(stores, tmp_path):
     """Installed, its files are kept under the packages root and its child starts there;
     its configuration reaches it with each call (a change needs no restart); an upgrade
-    stops the old version's child; aclose stops the child."""
+    stops the old version's child, and so does disabling it; aclose stops the child."""
     packages = PluginPackages(tmp_path / "kept")
     plugins = Application.over(stores, (b"k" * 32,), plugin_packages=packages).plugins
     source = stdin_package(tmp_path / "src", "1.0.0")
@@ -386,8 +386,22 @@ async def test_a_stdin_plugin_runs_from_its_kept_files_with_its_configuration(st
                 break
             await asyncio.sleep(0.05)
         assert not alive(first) and alive(second)
-        await hooks.aclose()
+
+        # Disabled, it is called no more: its child goes at the next read of the bindings.
+        plugins.change(ADMIN, "child", enabled=False)
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        assert verdict.kind is VerdictKind.CONTINUE
+        for _ in range(100):
+            if not alive(second):
+                break
+            await asyncio.sleep(0.05)
         assert not alive(second)
+        plugins.change(ADMIN, "child", enabled=True)
+        verdict = await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        third = int(verdict.reason.removeprefix("pid "))
+        assert alive(third)
+        await hooks.aclose()
+        assert not alive(third)
     finally:
         await hooks.aclose()
 
