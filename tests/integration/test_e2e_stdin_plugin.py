@@ -5,7 +5,8 @@ front-end that calls it: a matching mail gets its rule's 5xx with the enhanced c
 end of DATA, a clean mail 250, delivered with its tag. kill -9 of the children is survived:
 the next mail gets the verdict from a restarted child. Paused children are a timeout: the
 binding's on_timeout (accept) answers within the call's 500 ms, and resumed they decide
-again. Stopped, the platform leaves no child behind. Embedded stores only: the transport does not depend on the store backends."""
+again. Stopped, the platform leaves no child behind. Embedded stores only: the transport
+does not depend on the store backends."""
 
 from __future__ import annotations
 
