@@ -58,6 +58,22 @@ def test_a_rotated_key_still_opens_and_an_unknown_one_does_not() -> None:
         SearchCursors([])
 
 
+def test_a_mac_written_another_way_is_refused() -> None:
+    """A 32-byte MAC is 43 base64 characters, whose last one carries 2 unused bits: the
+    three other spellings of that character decode to the same MAC, and are refused."""
+    cursors = SearchCursors([NEW])
+    cursor = cursors.seal(BINDING, (1.0, "t", "e"))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(cursor[-1])
+    for unused in (1, 2, 3):
+        respelled = cursor[:-1] + alphabet[last ^ unused]
+        assert base64.urlsafe_b64decode(respelled.rsplit(".", 1)[1] + "=") == (
+            base64.urlsafe_b64decode(cursor.rsplit(".", 1)[1] + "=")
+        )
+        with pytest.raises(InvalidInput):
+            cursors.open(BINDING, respelled)
+
+
 def test_a_sealed_payload_that_is_not_a_position_is_invalid() -> None:
     # Only a holder of the key could make these; refused all the same, never a 500.
     cursors = SearchCursors([NEW])
