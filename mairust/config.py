@@ -331,6 +331,38 @@ class PluginsSettings(_Section):
         return self
 
 
+class OutboundSettings(_Section):
+    """Outbound delivery: the queue's delivery loop, its sessions, and the retry schedule."""
+
+    # Delivery loops (actors) in the cluster; 0 keeps outbound mail queued, undelivered.
+    workers: int = Field(1, ge=0)
+    # The port an MX is connected to (25; tests point it at loopback sinks).
+    port: int = Field(25, ge=1, le=65535)
+    # What we say in EHLO; empty: smtp.hostname.
+    helo_name: str = ""
+    # Rows leased a round, and how long a lease lasts before another loop may take them.
+    batch_size: int = Field(200, ge=1)
+    lease_seconds: float = Field(300.0, gt=0)
+    poll_interval: float = Field(1.0, gt=0)
+    # Sessions open at once, in all and to one destination; messages sent over one
+    # session before it is closed (1: no connection reuse).
+    max_connections: int = Field(64, ge=1)
+    connections_per_destination: int = Field(4, ge=1)
+    messages_per_connection: int = Field(100, ge=1)
+    connect_timeout: float = Field(30.0, gt=0)
+    command_timeout: float = Field(300.0, gt=0)
+    # STARTTLS towards MXs: off, opportunistic (when offered), required (never in clear).
+    tls: Literal["off", "opportunistic", "required"] = "opportunistic"
+    # The retry schedule (RFC 5321 section 4.5.4.1): the first retry after
+    # retry_initial_seconds, each next one retry_factor times later (at most
+    # retry_max_seconds), +/- retry_jitter of it; after expire_seconds (5 days) a bounce.
+    retry_initial_seconds: float = Field(300.0, gt=0)
+    retry_factor: float = Field(2.0, ge=1)
+    retry_max_seconds: float = Field(4 * 3600.0, gt=0)
+    retry_jitter: float = Field(0.2, ge=0, lt=1)
+    expire_seconds: float = Field(5 * 86400.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -354,6 +386,7 @@ class Settings(BaseSettings):
     hooks: HooksSettings = Field(default_factory=HooksSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

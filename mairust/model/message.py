@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mairust.events import Event
 from mairust.model.annotations import Annotations
+
+if TYPE_CHECKING:  # model.outbound imports MessageRef from here
+    from mairust.model.outbound import RemoteRecipient
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +56,8 @@ class SpoolRecord:
     annotations: Annotations = field(default_factory=Annotations)
     # The Reception events committed with it (one per recipient, in its tenant).
     events: tuple[Event, ...] = ()
+    # Recipients that go to the outbound queue (one row each) instead of a local queue
+    # row; the envelope's other recipients are local. RFC 3461 RET and ENVID for DSNs.
+    remote: tuple[RemoteRecipient, ...] = ()
+    dsn_ret: str | None = None
+    dsn_envid: str | None = None

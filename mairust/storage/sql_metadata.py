@@ -23,6 +23,7 @@ from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_hook_jobs import SqlHookJobs
+from mairust.storage.sql_outbound import SqlOutbound
 from mairust.storage.sql_plugin_models import SqlPluginModels
 from mairust.storage.sql_plugin_state import SqlPluginState
 from mairust.storage.sql_plugins import SqlPlugins
@@ -58,6 +59,7 @@ class SqlMetadataStore(
     SqlQuarantine,
     SqlPluginState,
     SqlPluginModels,
+    SqlOutbound,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

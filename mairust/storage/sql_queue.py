@@ -16,15 +16,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mairust.errors import Conflict
+from mairust.errors import Conflict, InvalidInput
 from mairust.events import Event
 from mairust.model.annotations import Annotations
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import RecipientState
 from mairust.model.queue import QueueItem, QueueState
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_events import insert_events
 from mairust.storage.sql_leases import release_leases_update
-from mairust.storage.sql_schema import messages, queue
+from mairust.storage.sql_schema import messages, outbound_recipients, queue
 
 log = logging.getLogger(__name__)
 
@@ -48,47 +49,9 @@ class SqlQueue:
                 with self._db.write() as conn:
                     insert_events(conn, events)
             return
-        now = datetime.now(UTC)
-        message_rows: list[dict[str, Any]] = []
-        queue_rows: list[dict[str, Any]] = []
-        for record in records:
-            envelope = record.envelope
-            message_rows.append(
-                {
-                    "id": record.ref.id,
-                    "blob_key": record.ref.blob_key,
-                    "sha256": record.ref.sha256,
-                    "size": record.ref.size,
-                    "mail_from": envelope.mail_from,
-                    "rcpt_tos": envelope.rcpt_tos,
-                    "helo": envelope.helo,
-                    "client_ip": envelope.client_ip,
-                    "authenticated_as": envelope.authenticated_as,
-                    "received_at": envelope.received_at,
-                    "auth_results": record.auth_results,
-                    "annotations": record.annotations.to_json()
-                    if record.annotations != Annotations()
-                    else None,
-                }
-            )
-            # A recipient given twice in one envelope is delivered once.
-            for recipient in dict.fromkeys(envelope.rcpt_tos):
-                queue_rows.append(
-                    {
-                        "message_id": record.ref.id,
-                        "recipient": recipient,
-                        "state": QueueState.QUEUED.value,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "updated_at": now,
-                    }
-                )
         try:
             with self._db.write() as conn:
-                conn.execute(messages.insert(), message_rows)
-                if queue_rows:
-                    conn.execute(queue.insert(), queue_rows)
-                insert_events(conn, [e for record in records for e in record.events])
+                insert_spooled(conn, records, datetime.now(UTC))
                 insert_events(conn, events)
         except Conflict as error:
             raise Conflict(f"a message of this batch is already committed: {error}") from error
@@ -335,3 +298,75 @@ def _item(row: sa.Row[Any]) -> QueueItem:
         last_error=row.last_error,
         annotations=Annotations.from_json(row.annotations),
     )
+
+
+def insert_spooled(conn: Connection, records: Sequence[SpoolRecord], now: datetime) -> None:
+    """Insert the spool ``records`` on ``conn`` (inside the caller's transaction): each
+    message row, a QUEUED row per local recipient, an outbound row per remote one, and the
+    records' events. The spool's commit and the delivery loop's DSNs both come here."""
+    message_rows: list[dict[str, Any]] = []
+    queue_rows: list[dict[str, Any]] = []
+    outbound_rows: list[dict[str, Any]] = []
+    for record in records:
+        envelope = record.envelope
+        message_rows.append(
+            {
+                "id": record.ref.id,
+                "blob_key": record.ref.blob_key,
+                "sha256": record.ref.sha256,
+                "size": record.ref.size,
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": envelope.rcpt_tos,
+                "helo": envelope.helo,
+                "client_ip": envelope.client_ip,
+                "authenticated_as": envelope.authenticated_as,
+                "received_at": envelope.received_at,
+                "auth_results": record.auth_results,
+                "annotations": record.annotations.to_json()
+                if record.annotations != Annotations()
+                else None,
+            }
+        )
+        remote = {recipient.address: recipient for recipient in record.remote}
+        # A recipient given twice in one envelope is delivered once.
+        for address in dict.fromkeys(envelope.rcpt_tos):
+            outbound = remote.pop(address, None)
+            if outbound is None:
+                queue_rows.append(
+                    {
+                        "message_id": record.ref.id,
+                        "recipient": address,
+                        "state": QueueState.QUEUED.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            outbound_rows.append(
+                {
+                    "message_id": record.ref.id,
+                    "tenant_id": outbound.tenant_id,
+                    "mail_from": envelope.mail_from,
+                    "recipient": address,
+                    "destination": outbound.destination,
+                    "relay_host": outbound.relay_host,
+                    "notify": outbound.notify or None,
+                    "orcpt": outbound.orcpt,
+                    "ret": record.dsn_ret,
+                    "envid": record.dsn_envid,
+                    "state": RecipientState.SCHEDULED.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        if remote:
+            raise InvalidInput(f"remote recipients not in the envelope: {sorted(remote)}")
+    conn.execute(messages.insert(), message_rows)
+    if queue_rows:
+        conn.execute(queue.insert(), queue_rows)
+    if outbound_rows:
+        conn.execute(outbound_recipients.insert(), outbound_rows)
+    insert_events(conn, [event for record in records for event in record.events])

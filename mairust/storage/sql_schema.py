@@ -590,3 +590,49 @@ plugin_models = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Added by 0024: the outbound queue. One row per (message, remote recipient), made by the
+# spool's commit; leased by the delivery loop by destination; settled with an attempt row.
+outbound_recipients = sa.Table(
+    "outbound_recipients",
+    metadata,
+    sa.Column("id", QUEUE_ID_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Text, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("mail_from", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("relay_host", sa.Text, nullable=True),
+    sa.Column("notify", JsonStrings, nullable=True),
+    sa.Column("orcpt", sa.Text, nullable=True),
+    sa.Column("ret", sa.Text, nullable=True),
+    sa.Column("envid", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_reply", sa.Text, nullable=True),
+    sa.Column("bounce_class", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("message_id", "recipient"),
+    sa.Index("ix_outbound_recipients_state_next_attempt_at", "state", "next_attempt_at"),
+    sa.Index("ix_outbound_recipients_destination_state", "destination", "state"),
+)
+
+outbound_attempts = sa.Table(
+    "outbound_attempts",
+    metadata,
+    sa.Column("id", QUEUE_ID_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("recipient_id", QUEUE_ID_TYPE, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("reply", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=True),
+    sa.Column("address", sa.Text, nullable=True),
+    sa.Column("bounce_class", sa.Text, nullable=True),
+    sa.Index("ix_outbound_attempts_message_id", "message_id"),
+)

@@ -13,7 +13,8 @@ durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`
 :class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
 hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
-small key/value state). One SQL class
+small key/value state) and :class:`OutboundQueue` (remote recipients, their attempts).
+One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -39,6 +40,7 @@ from mairust.storage.protocols.directory import (
 )
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
+from mairust.storage.protocols.outbound import OutboundQueue
 from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
@@ -53,6 +55,7 @@ __all__ = [
     "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
+    "OutboundQueue",
     "PluginModelStore",
     "PluginStateStore",
     "PluginStore",
@@ -89,6 +92,7 @@ class MetadataStore(
     QuarantineStore,
     PluginStateStore,
     PluginModelStore,
+    OutboundQueue,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""
