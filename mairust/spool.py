@@ -27,6 +27,7 @@ from mairust.events import Event
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import RemoteRecipient
 from mairust.storage.protocols import BlobStore, QueueStore
 
 log = logging.getLogger(__name__)
@@ -141,13 +142,17 @@ class Spool:
         auth_results: dict[str, Any] | None = None,
         annotations: Annotations | None = None,
         events: Sequence[Event] = (),
+        remote: Sequence[RemoteRecipient] = (),
+        dsn_ret: str | None = None,
+        dsn_envid: str | None = None,
     ) -> MessageRef:
         """Make ``content`` durable for ``envelope`` and return its reference.
 
         ``message_id`` lets the caller choose the id (the SMTP edge writes it into the
         ``Received:`` header before the bytes are stored); a new one is made otherwise.
         ``auth_results`` and ``annotations`` are stored with the message row, ``events``
-        (its Reception records) in the same transaction.
+        (its Reception records) in the same transaction; ``remote`` recipients get an
+        outbound row (with ``dsn_ret``/``dsn_envid``) instead of a local queue row.
         Raises StorageUnavailable when the message is not durable.
         """
         if not self._accepting:
@@ -173,6 +178,9 @@ class Spool:
                 auth_results=auth_results,
                 annotations=annotations or Annotations(),
                 events=tuple(events),
+                remote=tuple(remote),
+                dsn_ret=dsn_ret,
+                dsn_envid=dsn_envid,
             )
             self._pending.append(_Pending(record, done))
         finally:

@@ -9,8 +9,10 @@ checked (each refusal changes nothing, invariant 7):
    address (another address of their tenant is a 403), a ``tenant_admin`` any address in
    their tenant's domains, the platform admin any address in a local domain. A From
    domain outside the caller's reach answers like a missing one (404, invariant 5);
-4. every recipient is a local mailbox: outbound delivery is not wired yet, so a remote
-   (or unknown local) recipient refuses the whole message with a 422 naming them;
+4. every recipient is a local mailbox, or remote (another domain, or one of ours a relay
+   rule sends to its relay host): remote ones are queued for outbound delivery; an unknown
+   local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
+   refuses the whole message with a 422 naming them;
 5. the message is composed and stamped with our ``Received:`` trace header naming the
    API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
@@ -23,7 +25,8 @@ checked (each refusal changes nothing, invariant 7):
 
 The pipeline then delivers it like any accepted message: the dispatcher leases the new
 queue rows (woken by the spool's commit listener where one is wired, else at its next
-poll) and the workers store and index it in each recipient's mailbox.
+poll) and the workers store and index it in each recipient's mailbox; the outbound
+delivery loop sends it to the remote recipients.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from mairust.model.compose import ComposedMessage, Composition, compose
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
 from mairust.model.modifications import apply_to_envelope, apply_to_headers
+from mairust.model.outbound import RemoteRecipient
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.model.verdict import VerdictKind
@@ -116,16 +120,16 @@ class SendReceipt:
 
 
 class RecipientsNotLocal(InvalidInput):
-    """Recipients that cannot be delivered here (a 422); nothing was stored."""
+    """Recipients that cannot be delivered (a 422); nothing was stored."""
 
-    def __init__(self, remote: tuple[str, ...], unknown: tuple[str, ...]) -> None:
-        self.remote = remote
+    def __init__(self, forwarded: tuple[str, ...], unknown: tuple[str, ...]) -> None:
+        self.forwarded = forwarded
         self.unknown = unknown
         parts = []
-        if remote:
+        if forwarded:
             parts.append(
-                "outbound delivery is not available yet, so only local mailboxes can "
-                f"receive mail sent through the API; remote recipients: {', '.join(remote)}"
+                "forwarding to another server is not available yet; recipients a routing "
+                f"rule forwards: {', '.join(forwarded)}"
             )
         if unknown:
             parts.append(f"no such local mailbox: {', '.join(unknown)}")
@@ -185,13 +189,17 @@ class SendService:
         require(principal, Permission.SEND)
         # Decoding attachments, reading the directory and building MIME block or take CPU
         # in proportion to the message: one hop to a thread for all of it, off the loop.
-        queue_id, envelope, content, composed = await asyncio.to_thread(
+        queue_id, envelope, content, composed, remote = await asyncio.to_thread(
             self._prepare, principal, request
         )
         content, envelope, annotations = await self._pre_send(principal, envelope, content)
         # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
         ref = await self._spool.commit(
-            content, envelope, message_id=queue_id, annotations=annotations
+            content,
+            envelope,
+            message_id=queue_id,
+            annotations=annotations,
+            remote=[remote[r] for r in envelope.rcpt_tos if r in remote],
         )
         receipt = SendReceipt(
             queue_id=ref.id,
@@ -246,10 +254,10 @@ class SendService:
 
     def _prepare(
         self, principal: Principal, request: CompositionSource
-    ) -> tuple[str, Envelope, bytes, ComposedMessage]:
+    ) -> tuple[str, Envelope, bytes, ComposedMessage, dict[str, RemoteRecipient]]:
         """The checks of the module's steps 2 to 4, then the bytes to commit."""
         composition = request.to_composition(max_size=self._policy.max_send_size)
-        self._check_addresses(principal, composition)
+        remote = self._check_addresses(principal, composition)
         queue_id = new_id()
         now = self._clock()
         composed = compose(composition, unique_id=queue_id, now=now)
@@ -262,23 +270,40 @@ class SendService:
             authenticated_as=principal.actor,
         )
         trace = received_header(principal, composed, queue_id, self._policy.hostname, now)
-        return queue_id, envelope, trace + composed.content, composed
+        return queue_id, envelope, trace + composed.content, composed, remote
 
-    def _check_addresses(self, principal: Principal, composition: Composition) -> None:
-        self._check_sender(principal, normalize_address(composition.from_addr.address))
-        remote: list[str] = []
+    def _check_addresses(
+        self, principal: Principal, composition: Composition
+    ) -> dict[str, RemoteRecipient]:
+        """The sender rule, then each recipient's route: the remote ones returned (for the
+        outbound queue), unknown or forwarded ones refuse the message."""
+        # The sending domain's tenant owns what happens to the remote recipients.
+        sender_tenant = self._check_sender(
+            principal, normalize_address(composition.from_addr.address)
+        )
+        remote: dict[str, RemoteRecipient] = {}
+        forwarded: list[str] = []
         unknown: list[str] = []
         for recipient in composition.recipients:
             route = route_recipient(self._directory, recipient)
-            if isinstance(route, NotLocal | Outbound):
-                remote.append(recipient)
-            elif not isinstance(route, LocalMailbox | AliasTargets):
-                unknown.append(recipient)
-        if remote or unknown:
-            raise RecipientsNotLocal(tuple(remote), tuple(unknown))
+            match route:
+                case NotLocal():
+                    remote[recipient] = RemoteRecipient(recipient, sender_tenant)
+                case Outbound(relay_host=str(host), recipient=target) if target == recipient:
+                    remote[recipient] = RemoteRecipient(recipient, route.tenant_id, host)
+                case Outbound():
+                    forwarded.append(recipient)
+                case LocalMailbox() | AliasTargets():
+                    pass
+                case _:
+                    unknown.append(recipient)
+        if forwarded or unknown:
+            raise RecipientsNotLocal(tuple(forwarded), tuple(unknown))
+        return remote
 
-    def _check_sender(self, principal: Principal, sender: str) -> None:
-        """Returns if ``principal`` may send as ``sender``; NotFound or Forbidden otherwise."""
+    def _check_sender(self, principal: Principal, sender: str) -> str:
+        """The tenant of ``sender``'s domain if ``principal`` may send as ``sender``;
+        NotFound or Forbidden otherwise."""
         domain = self._directory.get_domain(domain_of(sender))
         scope = principal.scope
         if domain is None or (
@@ -287,11 +312,12 @@ class SendService:
             # A domain of another tenant answers exactly like one that is not local at all.
             raise NotFound(f"no domain {domain_of(sender)!r} you may send from")
         if principal.role is not Role.USER:
-            return
+            return domain.tenant_id
         assert isinstance(scope, TenantScope) and scope.mailbox_id is not None
         own = self._directory.find_mailbox(sender)
         if own is None or own.id != scope.mailbox_id:
             raise Forbidden("a user may send only as their own address")
+        return domain.tenant_id
 
 
 def received_header(

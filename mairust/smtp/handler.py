@@ -46,6 +46,7 @@ from mairust.smtp import replies
 from mairust.smtp.deciders import EdgeHooks, InboundAuth, checked_data, envelope_refusal
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
+from mairust.smtp.relay import as_spelt, dsn_mail_parameters, remote_recipient, submitter_tenant
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
 from mairust.smtp.transaction import (
     NULL_SENDER,
@@ -102,8 +103,9 @@ class InboundHandler:
             session.host_name = None
             return [refusal]
         session.host_name = hostname
-        # Advertises ENHANCEDSTATUSCODES (RFC 2034): every reply carries one.
-        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
+        # Advertises ENHANCEDSTATUSCODES (RFC 2034): every reply carries one; and DSN
+        # (RFC 3461): its MAIL and RCPT parameters are kept for the outbound queue's DSNs.
+        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", "250-DSN", responses[-1]]
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str
@@ -163,6 +165,7 @@ class InboundHandler:
         # Only now: a MAIL that failed (or raised) leaves no sender for a RCPT to follow.
         envelope.mail_from = sender
         envelope.mail_options.extend(mail_options)
+        self._state(envelope).dsn = dsn_mail_parameters(as_spelt(server, mail_options))
         return replies.SENDER_OK
 
     async def handle_RCPT(
@@ -190,17 +193,26 @@ class InboundHandler:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
         if isinstance(route, NotLocal):
-            reply = (
-                replies.OUTBOUND_RELAY_DISABLED if session.authenticated else replies.RELAY_DENIED
-            )
-            return rejected(reply, "RCPT", session, recipient=recipient)
+            if not session.authenticated:
+                return rejected(replies.RELAY_DENIED, "RCPT", session, recipient=recipient)
+            return await self._relay(session, envelope, recipient, as_spelt(server, rcpt_options))
         if isinstance(route, UnknownUser):
             self._note_refusal(
                 replies.UNKNOWN_USER, "RCPT", session, envelope, [(recipient, route.tenant_id)]
             )
             return rejected(replies.UNKNOWN_USER, "RCPT", session, recipient=recipient)
         if isinstance(route, Outbound):
-            # A routing rule forwards or relays it; outbound delivery comes later (4xx:
+            if route.relay_host is not None and route.recipient == recipient:
+                # A relay rule: the domain's mail goes on to its relay host, from anyone.
+                transaction = self._state(envelope)
+                transaction.remote[recipient] = replace(
+                    remote_recipient(recipient, as_spelt(server, rcpt_options), route.tenant_id),
+                    relay_host=route.relay_host,
+                )
+                transaction.tenants[recipient] = route.tenant_id
+                envelope.rcpt_tos.append(recipient)
+                return replies.RECIPIENT_OK
+            # A forward to another server needs SRS and ARC sealing, not built yet (4xx:
             # the sender keeps the message and retries).
             self._note_refusal(
                 replies.ROUTED_ELSEWHERE, "RCPT", session, envelope, [(recipient, route.tenant_id)]
@@ -251,6 +263,22 @@ class InboundHandler:
             transaction.tenants[recipient] = tenant_id
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.extend(rcpt_options)
+        return replies.RECIPIENT_OK
+
+    async def _relay(
+        self, session: Session, envelope: SmtpEnvelope, recipient: str, rcpt_options: list[str]
+    ) -> str:
+        """An authenticated submitter's remote recipient: queued for outbound delivery."""
+        try:
+            tenant_id = await submitter_tenant(self._routes, session)
+        except StorageUnavailable as error:
+            log.warning("the tenant of %r could not be looked up: %r", session.auth_data, error)
+            return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+        transaction = self._state(envelope)
+        transaction.remote[recipient] = remote_recipient(recipient, rcpt_options, tenant_id)
+        if tenant_id is not None:
+            transaction.tenants[recipient] = tenant_id
+        envelope.rcpt_tos.append(recipient)
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
@@ -382,6 +410,12 @@ class InboundHandler:
                 auth_results=auth_results.to_json() if auth_results is not None else None,
                 annotations=verdict.annotations,
                 events=received,
+                remote=tuple(
+                    transaction.remote[rcpt]
+                    for rcpt in accepted.rcpt_tos
+                    if rcpt in transaction.remote
+                ),
+                **transaction.dsn,
             )
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)

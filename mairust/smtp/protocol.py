@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
@@ -106,6 +106,9 @@ class _Unchecked:
     credentials: LoginPassword
 
 
+_DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
+
+
 class MairustSMTP(SMTP):
     """aiosmtpd's SMTP with enhanced status codes everywhere and async AUTH checks."""
 
@@ -115,6 +118,8 @@ class MairustSMTP(SMTP):
         _SCANNED_CLASSES.update((type(self), type(handler)))
         super().__init__(handler, **kwargs)
         self._password_check = password_check
+        # The parameters of the last MAIL or RCPT as the client spelt them.
+        self.original_parameters: list[str] = []
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
@@ -145,7 +150,19 @@ class MairustSMTP(SMTP):
         local_part = address.rpartition("@")[0]
         if self.local_part_limit and len(local_part) > self.local_part_limit:
             return None, None
+        # aiosmtpd upper-cases the parameters it hands on; ENVID and ORCPT are
+        # case-sensitive (RFC 3461), so the command's own spelling is kept here.
+        self.original_parameters = (rest or "").split()
         return address, rest
+
+    def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
+        """aiosmtpd's parameter check, with the DSN extension's parameters (RFC 3461:
+        RET, ENVID, NOTIFY, ORCPT) taken as known: they stay in the command's options for
+        the handler, and aiosmtpd no longer answers 555 for them."""
+        parsed = super()._getparams(params)
+        if parsed is None:
+            return None
+        return {name: value for name, value in parsed.items() if name not in _DSN_PARAMETERS}
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # Called synchronously by the built-in mechanisms: hand the parsed credentials

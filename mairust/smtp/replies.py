@@ -29,14 +29,14 @@ BAD_RECIPIENT_ADDRESS = "553 5.1.3 Malformed recipient address"
 ADDRESS_TOO_LONG = "501 5.5.4 Address too long"
 NON_ASCII_NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address requires SMTPUTF8"
 RELAY_DENIED = "554 5.7.1 Relay access denied"
-OUTBOUND_RELAY_DISABLED = "550 5.7.1 Outbound relay is not enabled yet"
 UNKNOWN_USER = "550 5.1.1 Recipient address rejected: user unknown"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # RFC 3463 X.2.2: the mailbox is over its quota; a transient refusal, it may empty.
 MAILBOX_FULL = "452 4.2.2 Mailbox full"
-# A routing rule sends the recipient to another server; outbound delivery is not built yet.
+# A routing rule forwards the recipient to another server: that needs SRS and ARC sealing,
+# which are not built yet (a relay rule's recipients are queued for their relay host).
 ROUTED_ELSEWHERE = (
-    "451 4.3.5 Recipient is routed to another server, but outbound delivery is not enabled"
+    "451 4.3.5 Recipient is forwarded to another server, but forwarding is not enabled"
 )
 # The recipient domain's own policy: its per-minute allowance, its largest message.
 DOMAIN_RATE_LIMITED = "450 4.7.1 Too much mail for this domain right now, try again later"

@@ -17,6 +17,7 @@ from mairust.errors import InvalidInput
 from mairust.model.address import normalize_address
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope
+from mairust.model.outbound import RemoteRecipient
 from mairust.model.parsing import without_controls
 from mairust.model.policy import DomainPolicy
 from mairust.smtp import replies
@@ -36,6 +37,10 @@ class Transaction:
     tenants: dict[str, str] = field(default_factory=dict)
     # The own policy of each recipient domain.
     policies: dict[str, DomainPolicy] = field(default_factory=dict)
+    # An authenticated submitter's recipients that are not ours: the outbound queue's.
+    remote: dict[str, RemoteRecipient] = field(default_factory=dict)
+    # RFC 3461 RET and ENVID of the MAIL command, for those recipients' DSNs.
+    dsn: dict[str, str | None] = field(default_factory=dict)
     # The message's queue id if it is accepted; refusals are recorded under it too, so a
     # trace of the message shows them.
     id: str = field(default_factory=new_id)

@@ -171,7 +171,7 @@ async def test_another_tenants_domain_as_from_is_a_404_and_its_twin_a_202(
     assert [r.recipient for r in stores.metadata.list_queue()] == ["alice@a.example"]
 
 
-async def test_a_remote_recipient_is_a_422_naming_it_and_nothing_is_stored(
+async def test_an_unknown_local_recipient_is_a_422_naming_it_and_nothing_is_stored(
     running, world: World, stores: Stores
 ):
     response = await running.post(
@@ -184,10 +184,25 @@ async def test_a_remote_recipient_is_a_422_naming_it_and_nothing_is_stored(
         },
     )
     problem = assert_problem(response, 422)
-    assert "outbound delivery is not available yet" in problem["detail"]
-    assert "joe@remote.example" in problem["detail"]
     assert "nobody@a.example" in problem["detail"]
+    assert "joe@remote.example" not in problem["detail"]  # remote ones are not refused
     assert_nothing_stored(stores)
+    assert stores.metadata.list_outbound(tenant_id=world.a.id) == []
+
+
+async def test_a_remote_recipient_is_queued_for_outbound_delivery(
+    running, world: World, stores: Stores
+):
+    response = await running.post(
+        SEND,
+        json={"from": "alice@a.example", "to": ["joe@remote.example"], "text": "hi"},
+    )
+    assert response.status_code == 202, response.text
+    queue_id = response.json()["queue_id"]
+    [remote] = stores.metadata.list_outbound(message_id=queue_id)
+    assert (remote.recipient, remote.destination) == ("joe@remote.example", "remote.example")
+    assert remote.tenant_id == world.a.id
+    assert stores.metadata.list_queue() == []
 
 
 Setter = Callable[[dict[str, Any], str], None]

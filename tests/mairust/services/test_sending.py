@@ -196,7 +196,7 @@ async def test_the_platform_admin_sends_as_any_local_address_but_no_remote_one(
     assert len(stores.metadata.list_queue()) == 1
 
 
-async def test_remote_and_unknown_recipients_refuse_the_whole_message(
+async def test_an_unknown_local_recipient_refuses_the_whole_message(
     service: SendService, stores: Stores, tenants: Tenants
 ):
     request = message("alice@a.example", "amos@a.example", "joe@remote.example", "ghost@a.example")
@@ -204,11 +204,30 @@ async def test_remote_and_unknown_recipients_refuse_the_whole_message(
         await service.send(user(tenants, tenants.alice.id), request)
     refusal = caught.value
     assert isinstance(refusal, InvalidInput)
-    assert refusal.remote == ("joe@remote.example",)
+    assert refusal.forwarded == ()
     assert refusal.unknown == ("ghost@a.example",)
-    assert "outbound delivery is not available yet" in str(refusal)
-    assert "joe@remote.example" in str(refusal) and "ghost@a.example" in str(refusal)
+    assert "ghost@a.example" in str(refusal)
     assert_nothing_stored(stores)
+    assert stores.metadata.list_outbound() == []
+
+
+async def test_remote_recipients_are_queued_for_outbound_delivery_in_the_same_commit(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    request = message("alice@a.example", "amos@a.example", "joe@remote.example")
+    receipt = await service.send(user(tenants, tenants.alice.id), request)
+
+    assert receipt.recipients == ("amos@a.example", "joe@remote.example")
+    assert [r.recipient for r in stores.metadata.list_queue()] == ["amos@a.example"]
+    [remote] = stores.metadata.list_outbound()
+    assert (remote.recipient, remote.destination, remote.mail_from) == (
+        "joe@remote.example",
+        "remote.example",
+        "alice@a.example",
+    )
+    assert remote.message.id == receipt.queue_id
+    assert remote.tenant_id == tenants.a.id
+    assert remote.state.value == "scheduled"
 
 
 async def test_sending_needs_the_send_permission(
@@ -265,7 +284,7 @@ async def test_an_observer_hears_of_each_send_and_its_failure_costs_nothing(
     assert len(stores.metadata.list_queue()) == 1
 
 
-async def test_an_alias_is_local_and_a_rule_that_leaves_the_platform_is_remote(
+async def test_an_alias_is_local_and_a_forward_off_the_platform_is_refused(
     service: SendService, stores: Stores, tenants: Tenants
 ):
     stores.metadata.add_alias("team@a.example", tenants.a.id, [tenants.amos.id])
@@ -275,7 +294,7 @@ async def test_an_alias_is_local_and_a_rule_that_leaves_the_platform_is_remote(
     refused = message("alice@a.example", "out-1@a.example")
     with pytest.raises(RecipientsNotLocal) as caught:
         await service.send(user(tenants, tenants.alice.id), refused)
-    assert caught.value.remote == ("out-1@a.example",) and caught.value.unknown == ()
+    assert caught.value.forwarded == ("out-1@a.example",) and caught.value.unknown == ()
     assert_nothing_stored(stores)
     receipt = await service.send(
         user(tenants, tenants.alice.id), message("alice@a.example", "team@a.example")

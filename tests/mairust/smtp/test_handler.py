@@ -263,18 +263,53 @@ async def test_relay_attempt_is_denied(mta: Mta, raw_client: RawClientFactory) -
     assert mta.queued() == []
 
 
-async def test_authenticated_relay_is_refused_until_outbound_exists(mta: Mta) -> None:
+async def test_authenticated_relay_queues_remote_recipients_for_outbound_delivery(
+    mta: Mta,
+) -> None:
+    """A submitter's remote recipients get an outbound row each (with NOTIFY, ORCPT, RET
+    and ENVID kept for their DSNs), its local ones a local queue row: one message."""
+
     def run() -> tuple[int, bytes]:
         with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
             client.ehlo("client.test")
             client.login(ALICE, PASSWORD)
-            client.mail(ALICE)
-            return client.rcpt("friend@elsewhere.test")
+            client.mail(ALICE, ["RET=HDRS", "ENVID=env-1"])
+            assert client.rcpt("friend@elsewhere.test", ["NOTIFY=FAILURE,DELAY"])[0] == 250
+            assert client.rcpt("other@far.test", ["ORCPT=rfc822;x@far.test"])[0] == 250
+            assert client.rcpt(BOB)[0] == 250
+            return client.data(simple_message())
 
     code, text = await asyncio.to_thread(run)
-    assert code == 550
-    assert text.decode().startswith("5.7.1 ")
-    assert "not enabled" in text.decode()
+    assert code == 250
+    message_id = queued_id(text.decode())
+    assert mta.recipients_of(message_id) == [BOB]
+    remote = mta.stores.metadata.list_outbound(message_id=message_id)
+    by_address = {item.recipient: item for item in remote}
+    assert sorted(by_address) == ["friend@elsewhere.test", "other@far.test"]
+    friend = by_address["friend@elsewhere.test"]
+    assert (friend.state.value, friend.destination, friend.mail_from) == (
+        "scheduled",
+        "elsewhere.test",
+        ALICE,
+    )
+    assert friend.notify == ("FAILURE", "DELAY")
+    assert (friend.ret, friend.envid) == ("HDRS", "env-1")
+    assert friend.tenant_id is not None
+    assert by_address["other@far.test"].orcpt == "rfc822;x@far.test"
+
+
+async def test_unauthenticated_remote_recipient_is_refused_and_queues_nothing(
+    mta: Mta, raw_client: RawClientFactory
+) -> None:
+    def run() -> list[str]:
+        client = raw_client(mta.port)
+        return client.dialog(
+            ["EHLO client.test", f"MAIL FROM:<{SENDER}>", "RCPT TO:<victim@far.test>"]
+        )
+
+    replies = await asyncio.to_thread(run)
+    assert replies[2] == "554 5.7.1 Relay access denied"
+    assert mta.stores.metadata.list_outbound() == []
 
 
 async def test_declared_size_over_the_limit_is_refused(

@@ -1,0 +1,427 @@
+"""The outbound delivery loop: lease due recipients, send them per destination, settle
+each one, and make the DSNs that bounces owe — every round's outcome in one transaction.
+
+A plain core class (no Ray): a delivery actor hosts it under a
+:class:`~mairust.supervision.Supervisor`. All state is in the store (invariant 2): a round
+leases up to ``batch_size`` due rows (``OutboundQueue.lease_outbound``, grouped by
+destination, then message), reads each message's body once, and hands each destination's
+messages to the :class:`DestinationSender` in sessions of at most
+``messages_per_connection`` messages, at most ``connections_per_destination`` sessions to
+one destination and ``max_connections`` in all at once. Each recipient then is
+
+- delivered (a 2xx reply);
+- bounced (a 5xx reply, or a temporary failure once its time is up: expired), with one
+  DSN per original message to its reverse path when NOTIFY asks for one — never to ``<>``;
+- deferred (4xx, a timeout, a connection or DNS failure) until the retry schedule's next
+  moment.
+
+The round's outcomes, their attempts, the DSNs (as new messages, their bodies made durable
+first) and the tenant events are settled in ONE transaction, only for rows this loop still
+holds. A loop killed mid-round leaves leases that expire (or that its next start takes
+back): those recipients are sent again, so a remote MTA may see a duplicate only for a
+session that was in flight at the kill — never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Protocol
+
+from mairust.config import OutboundSettings
+from mairust.errors import StorageUnavailable
+from mairust.events import Event, RecordType, record
+from mairust.leased_loop import LeasedLoop
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import (
+    AttemptOutcome,
+    AttemptResult,
+    DeliveryAttempt,
+    OutboundItem,
+    RemoteRecipient,
+)
+from mairust.outbound.retry import RetrySchedule
+from mairust.storage.protocols import BlobStore, OutboundQueue
+
+log = logging.getLogger(__name__)
+
+LOOP_NAME = "outbound delivery loop"
+_MAX_REPLY_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteReply:
+    """What a remote MTA (or our side, for a failure before any reply) said about one
+    recipient; ``host``/``address`` say which server answered, when one did."""
+
+    code: int
+    enhanced: str | None
+    text: str
+    host: str | None = None
+    address: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+    def __str__(self) -> str:
+        words = " ".join(part for part in (self.enhanced, self.text) if part)
+        return f"{self.code} {words}"[:_MAX_REPLY_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One message for one destination: its bytes (signed and normalised already), the
+    reverse path, and the leased rows of its recipients there."""
+
+    ref: MessageRef
+    mail_from: str
+    recipients: tuple[OutboundItem, ...]
+    content: bytes
+
+
+class DestinationSender(Protocol):
+    async def send(
+        self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
+    ) -> dict[int, RemoteReply]:
+        """Send ``messages`` over one session to ``destination`` (its MX hosts, or
+        ``relay_host``), and return a reply per recipient row id. A row missing from the
+        answer counts as a temporary failure; nothing may raise for a remote fault (a DNS
+        failure or refused connection is a reply for every row: 4xx or 5xx)."""
+        ...
+
+
+class BounceNotices(Protocol):
+    def notice(
+        self,
+        original: bytes,
+        bounced: Sequence[tuple[OutboundItem, RemoteReply, bool]],
+        now: datetime,
+    ) -> bytes | None:
+        """The DSN (RFC 3464, CRLF) for one message's ``bounced`` recipients — (row, the
+        last reply, expired) — or None when none is owed (NOTIFY=NEVER, a null reverse
+        path)."""
+        ...
+
+
+# The bounce class of a reply (mailbox_full, unknown_user, ...); None: not classified.
+BounceClassifier = Callable[[RemoteReply], str | None]
+# Whether an address is one of our own (a DSN to it goes to the local queue).
+LocalAddress = Callable[[str], bool]
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class DeliveryFigures:
+    """Running totals (the actor's metrics and report)."""
+
+    delivered: int = 0
+    deferred: int = 0
+    bounced: int = 0
+    expired: int = 0
+    dsns: int = 0
+    sessions: int = 0
+    rounds_settled: int = 0
+    by_destination: dict[str, int] = field(default_factory=dict)
+
+
+class OutboundDeliveryLoop(LeasedLoop):
+    loop_name = LOOP_NAME
+    rows = "outbound recipients"
+
+    def __init__(
+        self,
+        identity: str,
+        store: OutboundQueue,
+        blobs: BlobStore,
+        sender: DestinationSender,
+        settings: OutboundSettings,
+        *,
+        hostname: str,
+        notices: BounceNotices | None = None,
+        classify: BounceClassifier | None = None,
+        is_local: LocalAddress | None = None,
+        clock: Clock = _utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(identity)
+        self._store = store
+        self._blobs = blobs
+        self._sender = sender
+        self._settings = settings
+        self._schedule = RetrySchedule.from_settings(settings)
+        self._hostname = hostname
+        self._notices = notices
+        self._classify = classify
+        self._is_local = is_local or (lambda _address: False)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._connections = asyncio.Semaphore(settings.max_connections)
+        self.figures = DeliveryFigures()
+
+    @property
+    def batch_size(self) -> int:
+        return self._settings.batch_size
+
+    @property
+    def poll_interval(self) -> float:
+        return self._settings.poll_interval
+
+    def release_leases(self, owner_prefix: str, keep_owner: str) -> int:
+        return self._store.release_outbound_leases(owner_prefix, keep_owner)
+
+    async def leased_round(self) -> int:
+        now = self._clock()
+        items = await asyncio.to_thread(
+            self._store.lease_outbound,
+            self.owner,
+            self._settings.batch_size,
+            self._settings.lease_seconds,
+            now,
+        )
+        if items:
+            await self.deliver(items)
+        return len(items)
+
+    async def deliver(self, items: Sequence[OutboundItem]) -> None:
+        """Send the leased ``items`` and settle them (one round)."""
+        bodies = await self._bodies(items)
+        replies: dict[int, RemoteReply] = {}
+        sends = []
+        for destination, group in groupby(items, key=lambda item: item.destination):
+            rows = list(group)
+            sends.append(self._send_destination(destination, rows, bodies, replies))
+        await asyncio.gather(*sends)
+        await self._settle(items, bodies, replies)
+
+    async def _bodies(self, items: Sequence[OutboundItem]) -> dict[str, bytes | None]:
+        refs = {item.message.id: item.message for item in items}
+
+        def read_all() -> dict[str, bytes | None]:
+            found: dict[str, bytes | None] = {}
+            for message_id, ref in refs.items():
+                try:
+                    found[message_id] = self._blobs.get(ref.blob_key)
+                except StorageUnavailable:
+                    raise
+                except Exception as error:  # a body gone missing defers its rows, loudly
+                    log.error("outbound: body of %s unreadable: %r", message_id, error)
+                    found[message_id] = None
+            return found
+
+        return await asyncio.to_thread(read_all)
+
+    async def _send_destination(
+        self,
+        destination: str,
+        rows: list[OutboundItem],
+        bodies: dict[str, bytes | None],
+        replies: dict[int, RemoteReply],
+    ) -> None:
+        messages: list[OutgoingMessage] = []
+        for message_id, group in groupby(rows, key=lambda item: item.message.id):
+            recipients = tuple(group)
+            content = bodies.get(message_id)
+            if content is None:
+                for item in recipients:
+                    replies[item.id] = RemoteReply(451, "4.3.0", "message body unavailable")
+                continue
+            first = recipients[0]
+            messages.append(OutgoingMessage(first.message, first.mail_from, recipients, content))
+        if not messages:
+            return
+        per_session = self._settings.messages_per_connection
+        sessions = [messages[i : i + per_session] for i in range(0, len(messages), per_session)]
+        lanes = asyncio.Semaphore(self._settings.connections_per_destination)
+        relay_host = rows[0].relay_host
+
+        async def one_session(batch: list[OutgoingMessage]) -> None:
+            async with lanes, self._connections:
+                self.figures.sessions += 1
+                try:
+                    answered = await self._sender.send(destination, relay_host, batch)
+                except Exception as error:  # a sender bug must not lose the round
+                    log.exception("outbound: sending to %s failed", destination)
+                    answered = {}
+                    reason = f"delivery to {destination} failed: {type(error).__name__}"
+                    for message in batch:
+                        for item in message.recipients:
+                            replies[item.id] = RemoteReply(451, "4.4.0", reason)
+                replies.update(answered)
+
+        await asyncio.gather(*(one_session(batch) for batch in sessions))
+
+    async def _settle(
+        self,
+        items: Sequence[OutboundItem],
+        bodies: dict[str, bytes | None],
+        replies: dict[int, RemoteReply],
+    ) -> None:
+        now = self._clock()
+        delivered: list[AttemptOutcome] = []
+        deferred: list[AttemptOutcome] = []
+        bounced: list[AttemptOutcome] = []
+        events: list[Event] = []
+        to_notice: dict[str, list[tuple[OutboundItem, RemoteReply, bool]]] = {}
+        for item in items:
+            reply = replies.get(item.id) or RemoteReply(451, "4.4.0", "no reply for recipient")
+            outcome = self._outcome(item, reply, now)
+            attempt = outcome.attempt
+            if attempt.result is AttemptResult.DELIVERED:
+                delivered.append(outcome)
+                self.figures.by_destination[item.destination] = (
+                    self.figures.by_destination.get(item.destination, 0) + 1
+                )
+            elif attempt.result is AttemptResult.DEFERRED:
+                deferred.append(outcome)
+            else:
+                bounced.append(outcome)
+                expired = attempt.result is AttemptResult.EXPIRED
+                to_notice.setdefault(item.message.id, []).append((item, reply, expired))
+            events.extend(_events_of(item, attempt, outcome.retry_at, now))
+            _log_record(item, attempt, outcome.retry_at)
+        dsns = await self._dsns(to_notice, bodies, now)
+        changed = await asyncio.to_thread(
+            self._store.settle_outbound,
+            self.owner,
+            now,
+            delivered,
+            deferred,
+            bounced,
+            dsns,
+            events,
+        )
+        if changed < len(items):
+            log.warning(
+                "outbound: %d of %d rows were no longer ours at settle (lease expired)",
+                len(items) - changed,
+                len(items),
+            )
+        self.figures.delivered += len(delivered)
+        self.figures.deferred += len(deferred)
+        self.figures.bounced += len(bounced)
+        self.figures.expired += sum(1 for o in bounced if o.attempt.result is AttemptResult.EXPIRED)
+        self.figures.dsns += len(dsns)
+        self.figures.rounds_settled += 1
+
+    def _outcome(self, item: OutboundItem, reply: RemoteReply, now: datetime) -> AttemptOutcome:
+        """What ``reply`` makes of ``item``: delivered, bounced, deferred until the
+        schedule's next moment, or expired when that moment is past its time."""
+        retry_at: datetime | None = None
+        if reply.delivered:
+            result = AttemptResult.DELIVERED
+        elif reply.permanent:
+            result = AttemptResult.BOUNCED
+        else:
+            schedule = self._schedule
+            retry_at = schedule.next_attempt(item.attempts, item.created_at, now, self._rng)
+            result = AttemptResult.DEFERRED if retry_at is not None else AttemptResult.EXPIRED
+        classified = None if reply.delivered or self._classify is None else self._classify(reply)
+        attempt = DeliveryAttempt(
+            recipient_id=item.id,
+            message_id=item.message.id,
+            recipient=item.recipient,
+            at=now,
+            result=result,
+            reply=str(reply),
+            host=reply.host,
+            address=reply.address,
+            bounce_class=classified,
+        )
+        return AttemptOutcome(attempt, retry_at)
+
+    async def _dsns(
+        self,
+        to_notice: dict[str, list[tuple[OutboundItem, RemoteReply, bool]]],
+        bodies: dict[str, bytes | None],
+        now: datetime,
+    ) -> list[tuple[str, SpoolRecord]]:
+        if self._notices is None or not to_notice:
+            return []
+        made: list[tuple[str, SpoolRecord]] = []
+        for message_id, bounced in to_notice.items():
+            first = bounced[0][0]
+            if not first.mail_from:
+                continue  # never a DSN to <> (RFC 3461 §6.2, RFC 5321 §4.5.5)
+            original = bodies.get(message_id)
+            if original is None:
+                original = b""
+            notice = self._notices.notice(original, bounced, now)
+            if notice is None:
+                continue
+            blob = await asyncio.to_thread(self._blobs.put, notice)
+            ref = MessageRef(id=new_id(), size=blob.size, sha256=blob.sha256, blob_key=blob.key)
+            to = first.mail_from
+            envelope = Envelope(mail_from="", rcpt_tos=(to,), received_at=now, helo=self._hostname)
+            remote = () if self._is_local(to) else (RemoteRecipient(to, first.tenant_id),)
+            made.append((message_id, SpoolRecord(ref=ref, envelope=envelope, remote=remote)))
+        return made
+
+
+def _events_of(
+    item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None, now: datetime
+) -> list[Event]:
+    if item.tenant_id is None:
+        return []
+    kinds = {
+        AttemptResult.DELIVERED: [RecordType.DELIVERY],
+        AttemptResult.DEFERRED: [RecordType.TRANSIENT_FAILURE],
+        AttemptResult.BOUNCED: [RecordType.BOUNCE],
+        AttemptResult.EXPIRED: [RecordType.EXPIRATION, RecordType.BOUNCE],
+    }[attempt.result]
+    detail: dict[str, object] = {
+        "outbound": True,
+        "attempts": item.attempts,
+        "destination": item.destination,
+        "remote_host": attempt.host,
+    }
+    if retry_at is not None:
+        detail["retry_at"] = retry_at.isoformat()
+    if attempt.bounce_class:
+        detail["bounce_class"] = attempt.bounce_class
+    return [
+        Event(
+            id=new_id(),
+            tenant_id=item.tenant_id,
+            kind=kind,
+            at=now,
+            message_id=item.message.id,
+            recipient=item.recipient,
+            reply=attempt.reply,
+            detail=detail,
+        )
+        for kind in kinds
+    ]
+
+
+def _log_record(item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None) -> None:
+    kind = {
+        AttemptResult.DELIVERED: RecordType.DELIVERY,
+        AttemptResult.DEFERRED: RecordType.TRANSIENT_FAILURE,
+        AttemptResult.BOUNCED: RecordType.BOUNCE,
+        AttemptResult.EXPIRED: RecordType.EXPIRATION,
+    }[attempt.result]
+    record(
+        kind,
+        message_id=item.message.id,
+        recipient=item.recipient,
+        destination=item.destination,
+        reply=attempt.reply,
+        host=attempt.host,
+        attempts=item.attempts,
+        retry_at=retry_at.isoformat() if retry_at else None,
+    )

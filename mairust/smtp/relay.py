@@ -1,0 +1,75 @@
+"""Relaying for authenticated submitters: the tenant a submitter sends for, and the remote
+recipient (with its RFC 3461 DSN parameters) the spool hands to the outbound queue.
+
+Only an authenticated session relays; everyone else hears ``554 5.7.1 Relay access
+denied`` for a recipient that is not ours (the handler's RCPT decides that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiosmtpd.smtp import Session
+
+from mairust.model.outbound import RemoteRecipient
+from mairust.routing.route_cache import RouteCache
+from mairust.routing.router import mailboxes_of
+
+_NOTIFY_WORDS = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
+
+
+async def submitter_tenant(routes: RouteCache, session: Session) -> str | None:
+    """The tenant of the authenticated user's mailbox (None: not authenticated, or a
+    login that is no mailbox here). Raises StorageUnavailable when it cannot be told."""
+    login = session.auth_data if session.authenticated else None
+    if not isinstance(login, str):
+        return None
+    route = routes.cached(login)
+    if route is None:
+        route = await asyncio.to_thread(routes.route, login)
+    owners = mailboxes_of(route)
+    return owners[0].tenant_id if owners else None
+
+
+def remote_recipient(
+    address: str, rcpt_options: list[str], tenant_id: str | None
+) -> RemoteRecipient:
+    """The outbound recipient for ``address`` with the NOTIFY and ORCPT it was given
+    (RFC 3461 §4.1, §4.2); unknown or malformed words are ignored, not refused."""
+    notify: tuple[str, ...] = ()
+    orcpt: str | None = None
+    for option in rcpt_options:
+        name, _, value = option.partition("=")
+        match name.upper():
+            case "NOTIFY":
+                words = tuple(word.upper() for word in value.split(",") if word)
+                if words and set(words) <= _NOTIFY_WORDS:
+                    notify = words
+            case "ORCPT" if value:
+                orcpt = value
+    return RemoteRecipient(address, tenant_id, notify=notify, orcpt=orcpt)
+
+
+def as_spelt(server: object, options: list[str]) -> list[str]:
+    """The command's parameters as the client spelt them (our protocol class keeps them:
+    ENVID and ORCPT are case-sensitive), else aiosmtpd's upper-cased ``options``."""
+    original = getattr(server, "original_parameters", None)
+    if isinstance(original, list) and len(original) == len(options):
+        return [str(option) for option in original]
+    return options
+
+
+def dsn_mail_parameters(mail_options: Sequence[str]) -> dict[str, str | None]:
+    """RET (FULL or HDRS) and ENVID of a MAIL command (RFC 3461 §4.3, §4.4), as the
+    spool's ``dsn_ret`` and ``dsn_envid``; anything else is not ours to keep."""
+    ret: str | None = None
+    envid: str | None = None
+    for option in mail_options:
+        name, _, value = option.partition("=")
+        match name.upper():
+            case "RET" if value.upper() in ("FULL", "HDRS"):
+                ret = value.upper()
+            case "ENVID" if value:
+                envid = value[:100]
+    return {"dsn_ret": ret, "dsn_envid": envid}
