@@ -72,6 +72,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "search", "description": "Full-text search over messages."},
     {"name": "directory", "description": "Local domains, their tenants and mailbox users."},
     {"name": "queue", "description": "The delivery queue (operator only)."},
+    {
+        "name": "outbound",
+        "description": "The outbound queue: remote recipients, their attempts, operations.",
+    },
     {"name": "access", "description": "API tokens, log-in and the audit log."},
     {"name": "operations", "description": "Health and metrics, without authentication."},
     {"name": "sending", "description": "Send a message from a local address."},

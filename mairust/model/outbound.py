@@ -128,3 +128,30 @@ class OutboundCounts:
 
     by_state: dict[RecipientState, int] = field(default_factory=dict)
     pending_by_destination: dict[str, int] = field(default_factory=dict)
+
+
+class QueueAction(enum.StrEnum):
+    """What an operator may do to waiting outbound recipients (never to leased ones: a
+    delivery in flight is left to finish)."""
+
+    HOLD = "hold"  # scheduled/deferred → held: never due until released
+    RELEASE = "release"  # held → scheduled/deferred, due now
+    RETRY = "retry"  # scheduled/deferred/held → due now (a held one is released)
+    BOUNCE = "bounce"  # waiting → bounced, with an attempt saying the operator did it
+    DELETE = "delete"  # waiting → gone, with its attempts (no DSN, no delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSelection:
+    """Which outbound rows an operation means: every given criterion must hold, and at
+    least one of ``ids``, ``message_id`` or ``destination`` must be given."""
+
+    ids: tuple[int, ...] = ()
+    message_id: str | None = None
+    destination: str | None = None
+    # Set by the service from the caller's scope, never by the caller.
+    tenant_id: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.ids and self.message_id is None and self.destination is None

@@ -22,6 +22,7 @@ from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
 from mairust.services.mailboxes import MailboxService
+from mairust.services.outbound_queue import OutboundQueueService
 from mairust.services.plugin_secrets import PluginSecretService
 from mairust.services.plugin_training import PluginTraining
 from mairust.services.plugins import PluginService
@@ -45,6 +46,7 @@ class Application:
     mailboxes: MailboxService
     search: SearchService
     queue: QueueService
+    outbound: OutboundQueueService
     quotas: QuotaService
     sending: SendService
     dns: DomainDnsService
@@ -115,6 +117,7 @@ class Application:
             mailboxes=mailboxes,
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
+            outbound=OutboundQueueService(stores.metadata, audit, clock),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
             sending=SendService(stores.metadata, spool, send_policy, clock, hooks=hooks),
             dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),

@@ -8,7 +8,7 @@ expired lease puts a row back in play, and only the lease's owner settles a row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,12 @@ from mairust.model.message import MessageRef, SpoolRecord
 from mairust.model.outbound import (
     PENDING_STATES,
     AttemptOutcome,
+    AttemptResult,
     DeliveryAttempt,
     OutboundCounts,
     OutboundItem,
+    OutboundSelection,
+    QueueAction,
     RecipientState,
 )
 from mairust.storage.sql_engine import SqlDatabase
@@ -215,6 +218,79 @@ class SqlOutbound:
             ).scalar()
         moments = [moment for moment in (pending, leased) if moment is not None]
         return min(moments) if moments else None
+
+    def change_outbound(
+        self,
+        action: QueueAction,
+        selection: OutboundSelection,
+        now: datetime,
+        reply: str = "",
+        event_for: Callable[[OutboundItem], Event | None] | None = None,
+    ) -> list[OutboundItem]:
+        if selection.empty:
+            raise ValueError("an outbound operation needs ids, a message or a destination")
+        held = RecipientState.HELD.value
+        allowed = {
+            QueueAction.HOLD: _PENDING,
+            QueueAction.RELEASE: [held],
+        }.get(action, [*_PENDING, held])
+        with self._db.write() as conn:
+            query = _items().where(_R.state.in_(allowed), *_selected(selection))
+            locked = query.with_for_update(of=outbound_recipients)
+            rows = [_item(row) for row in conn.execute(locked).all()]
+            ids = [item.id for item in rows]
+            if not ids:
+                return []
+            change = outbound_recipients.update().where(_R.id.in_(ids))
+            if action is QueueAction.DELETE:
+                conn.execute(outbound_attempts.delete().where(_A.recipient_id.in_(ids)))
+                conn.execute(outbound_recipients.delete().where(_R.id.in_(ids)))
+            elif action is QueueAction.HOLD:
+                conn.execute(change.values(state=held, updated_at=now))
+            elif action is QueueAction.BOUNCE:
+                conn.execute(
+                    change.values(
+                        state=RecipientState.BOUNCED.value, last_reply=reply, updated_at=now
+                    )
+                )
+                conn.execute(
+                    outbound_attempts.insert(),
+                    [_attempt_row(_operator_bounce(item, reply, now)) for item in rows],
+                )
+            else:  # RELEASE, RETRY: due now, in the pending state they had
+                pending = sa.case(
+                    (_R.attempts > 0, RecipientState.DEFERRED.value),
+                    else_=RecipientState.SCHEDULED.value,
+                )
+                conn.execute(change.values(state=pending, next_attempt_at=now, updated_at=now))
+            if event_for is not None:
+                insert_events(conn, [e for e in map(event_for, rows) if e is not None])
+        return rows
+
+
+def _selected(selection: OutboundSelection) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if selection.ids:
+        conditions.append(_R.id.in_(selection.ids))
+    if selection.message_id is not None:
+        conditions.append(_R.message_id == selection.message_id)
+    if selection.destination is not None:
+        conditions.append(_R.destination == selection.destination)
+    if selection.tenant_id is not None:
+        conditions.append(_R.tenant_id == selection.tenant_id)
+    return conditions
+
+
+def _operator_bounce(item: OutboundItem, reply: str, now: datetime) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        recipient_id=item.id,
+        message_id=item.message.id,
+        recipient=item.recipient,
+        at=now,
+        result=AttemptResult.BOUNCED,
+        reply=reply,
+        bounce_class="operator",
+    )
 
 
 def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:

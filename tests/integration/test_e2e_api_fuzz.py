@@ -80,7 +80,7 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
 
         def made(path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
             answer = http.request(method, path, json=body)
-            assert answer.status_code in (200, 201), answer.text
+            assert answer.status_code in (200, 201, 202), answer.text
             created: dict[str, Any] = answer.json()
             return created
 
@@ -103,6 +103,12 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
         tenant = alice["tenant_id"]
         hook = made("/api/v1/webhooks", {"url": "http://127.0.0.1:9/fuzz", "tenant_id": tenant})
         entry_id = delivered()[0]["id"]
+        # A remote recipient: a message in the outbound queue (its DNS never answers, so
+        # it waits, deferred).
+        outbound = made(
+            "/api/v1/send",
+            {"from": "alice@example.test", "to": ["far@remote.example"], "text": "out"},
+        )
     return {
         "entry_id": entry_id,
         "index": 0,
@@ -120,6 +126,8 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
         "secret": "api-key",
         # No job waits for a callback: every call is refused (401/403/404), never a 5xx.
         "job": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "message_id": outbound["queue_id"],
+        "action": "hold",
     }
 
 

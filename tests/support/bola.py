@@ -309,6 +309,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/quarantine/{entry_id}/release"): lambda w: Call(
         f"/api/v1/quarantine/{w.ids['held']}/release", None, "object", w.ids["held"], owner="alice"
     ),
+    ("GET", "/api/v1/outbound"): lambda w: Call(
+        "/api/v1/outbound", None, "list", w.ids["outbound_id"], amos="403"
+    ),
+    ("GET", "/api/v1/outbound/messages/{message_id}/attempts"): lambda w: Call(
+        f"/api/v1/outbound/messages/{w.ids['outbound_id']}/attempts",
+        None,
+        "object",
+        w.ids["outbound_id"],
+        amos="403",
+    ),
+    ("POST", "/api/v1/outbound/{action}"): lambda w: Call(
+        "/api/v1/outbound/retry",
+        {"message_id": w.ids["outbound_id"]},
+        "object",
+        w.ids["outbound_id"],
+        amos="403",
+    ),
     ("DELETE", "/api/v1/quarantine/{entry_id}"): lambda w: Call(
         f"/api/v1/quarantine/{w.ids['held']}",
         None,
@@ -401,6 +418,12 @@ async def build_world(
                 f"/api/v1/mailboxes/{alice_address}/folders", json={"name": folder}
             )
             assert made.status_code == 201, made.text
+        # A message for a remote recipient: tenant A's row in the outbound queue.
+        outbound = await http.post(
+            "/api/v1/send",
+            json={"from": alice_address, "to": [f"far@remote-{suffix}.example"], "text": "out"},
+        )
+        assert outbound.status_code == 202, outbound.text
         records = (await http.get("/api/v1/audit", params={"limit": 500})).json()["items"]
         audit_a = next(r["id"] for r in records if r["tenant_id"] == tenant_a)
     world.ids.update(
@@ -411,6 +434,7 @@ async def build_world(
         webhook_a=webhook_a,
         rule_a=rule.json()["id"],
         queue_id=queue_id,
+        outbound_id=outbound.json()["queue_id"],
         alice_token=alice_token,
         audit_a=audit_a,
         entry=entry,

@@ -53,6 +53,9 @@ BASE: Sections = {
     "queue": {"poll_interval": 3600},
     "webhooks": {"poll_interval": 3600},
     "hooks": {"job_poll_interval": 3600},
+    # The API's outbound routes act on waiting recipients: no delivery loop takes them
+    # (outbound delivery has its own end-to-end scenarios).
+    "outbound": {"workers": 0},
     "cluster": {"search_backlog_interval": 3600},
 }
 

@@ -17,6 +17,7 @@ from mairust.api.routes import (
     folders,
     health,
     messages,
+    outbound,
     quarantine,
     queue,
     quotas,
@@ -45,5 +46,6 @@ api_router.include_router(admin_plugin_secrets.router)
 api_router.include_router(callbacks.router)
 api_router.include_router(quarantine.router)
 api_router.include_router(admin_plugin_training.router)
+api_router.include_router(outbound.router)
 
 __all__ = ["api_router"]

@@ -9,7 +9,7 @@ schedule and expiry with its own clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -20,6 +20,8 @@ from mairust.model.outbound import (
     DeliveryAttempt,
     OutboundCounts,
     OutboundItem,
+    OutboundSelection,
+    QueueAction,
     RecipientState,
 )
 
@@ -79,4 +81,19 @@ class OutboundQueue(Protocol):
 
     def next_outbound_due(self) -> datetime | None:
         """When the earliest pending row falls due (the loop sleeps until then at most)."""
+        ...
+
+    def change_outbound(
+        self,
+        action: QueueAction,
+        selection: OutboundSelection,
+        now: datetime,
+        reply: str = "",
+        event_for: Callable[[OutboundItem], Event | None] | None = None,
+    ) -> list[OutboundItem]:
+        """Apply an operator's ``action`` to the waiting rows ``selection`` names (see
+        QueueAction; leased and final rows are never touched) in one transaction, and
+        return the rows changed as they were before. BOUNCE records an attempt with
+        ``reply``; ``event_for`` a changed row's event, kept in the same transaction.
+        An empty selection is a ValueError."""
         ...
