@@ -14,6 +14,7 @@ from mairust import __version__
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+from mairust.cli.outbound import outbound_app
 from mairust.cli.plugin_packages import catalog_app
 from mairust.cli.plugin_secrets import secret_app
 from mairust.cli.plugins import hook_app, plugin_app
@@ -49,6 +50,7 @@ plugin_app.add_typer(catalog_app, name="catalog")
 app.add_typer(plugin_app, name="plugin")
 app.add_typer(hook_app, name="hook")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(outbound_app, name="outbound")
 console = Console(soft_wrap=True)
 
 

@@ -199,7 +199,7 @@ class SqlOutbound:
                 message_id=row.message_id,
                 recipient=row.recipient,
                 at=row.at,
-                result=row.result,
+                result=AttemptResult(row.result),
                 reply=row.reply,
                 host=row.host,
                 address=row.address,

@@ -136,6 +136,7 @@ def test_settling_records_each_outcome_and_its_attempt_for_the_owner_only(
         ("ok@far.test", AttemptResult.DELIVERED),
     ]
     assert {a.host for a in trace} == {"mx.far.test"}
+    assert all(isinstance(a.result, AttemptResult) for a in trace)
     # The deferred row is due again only at its retry time.
     assert metadata_store.lease_outbound("loop/1", 10, 60, now) == []
     assert metadata_store.next_outbound_due() == retry_at
