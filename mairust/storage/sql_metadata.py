@@ -32,6 +32,7 @@ from mairust.storage.sql_quarantine import SqlQuarantine
 from mairust.storage.sql_queue import SqlQueue
 from mairust.storage.sql_quotas import SqlQuotas
 from mairust.storage.sql_secrets import SqlSecrets
+from mairust.storage.sql_suppressions import SqlSuppressions
 from mairust.storage.sql_threads import SqlThreads
 from mairust.storage.sql_tokens import SqlTokens
 from mairust.storage.sql_webhooks import SqlWebhookEndpoints, SqlWebhookOutbox
@@ -60,6 +61,7 @@ class SqlMetadataStore(
     SqlPluginState,
     SqlPluginModels,
     SqlOutbound,
+    SqlSuppressions,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -636,3 +636,14 @@ outbound_attempts = sa.Table(
     sa.Column("bounce_class", sa.Text, nullable=True),
     sa.Index("ix_outbound_attempts_message_id", "message_id"),
 )
+
+# Added by 0025: each tenant's suppression list (addresses it must not send to, and why).
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

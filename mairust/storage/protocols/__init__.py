@@ -13,8 +13,8 @@ durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`
 :class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
 hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
-small key/value state) and :class:`OutboundQueue` (remote recipients, their attempts).
-One SQL class
+small key/value state), :class:`OutboundQueue` (remote recipients, their attempts) and
+:class:`SuppressionStore` (each tenant's suppression list). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -44,6 +44,7 @@ from mairust.storage.protocols.outbound import OutboundQueue
 from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
+from mairust.storage.protocols.suppressions import SuppressionStore
 
 __all__ = [
     "AliasStore",
@@ -66,6 +67,7 @@ __all__ = [
     "SearchBacklog",
     "SearchIndex",
     "SecretStore",
+    "SuppressionStore",
     "TokenStore",
     "WebhookEndpoints",
     "WebhookOutbox",
@@ -93,6 +95,7 @@ class MetadataStore(
     PluginStateStore,
     PluginModelStore,
     OutboundQueue,
+    SuppressionStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""
