@@ -65,6 +65,7 @@ from mairust.routing.router import (
     Outbound,
     route_recipient,
 )
+from mairust.routing.senders import sender_refusal
 from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
 from mairust.smtp.deciders import EdgeHooks
@@ -279,15 +280,13 @@ class SendService:
 
     def _check_sender(self, principal: Principal, sender: str) -> None:
         """Returns if ``principal`` may send as ``sender``; NotFound or Forbidden otherwise."""
-        domain = self._directory.get_domain(domain_of(sender))
-        scope = principal.scope
-        if domain is None or (
-            isinstance(scope, TenantScope) and domain.tenant_id != scope.tenant_id
-        ):
+        # The rule SMTP submission applies to MAIL FROM as well (one function for both).
+        if sender_refusal(self._directory, sender, tenant_id=principal.tenant_id) is not None:
             # A domain of another tenant answers exactly like one that is not local at all.
             raise NotFound(f"no domain {domain_of(sender)!r} you may send from")
         if principal.role is not Role.USER:
             return
+        scope = principal.scope
         assert isinstance(scope, TenantScope) and scope.mailbox_id is not None
         own = self._directory.find_mailbox(sender)
         if own is None or own.id != scope.mailbox_id:

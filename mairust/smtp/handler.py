@@ -42,6 +42,7 @@ from mairust.routing.router import (
     UnknownUser,
     mailboxes_of,
 )
+from mairust.routing.senders import SenderRefusal, login_sender_refusal
 from mairust.smtp import replies
 from mairust.smtp.deciders import EdgeHooks, InboundAuth, checked_data, envelope_refusal
 from mairust.smtp.domain_limits import DomainLimits
@@ -76,6 +77,7 @@ class InboundHandler:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none)."""
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
         self._spool = spool
@@ -140,6 +142,10 @@ class InboundHandler:
             if isinstance(checked, AddressRefusal):
                 return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
+        if session.authenticated:
+            refusal = await self._own_sender_refusal(session, sender)
+            if refusal is not None:
+                return rejected(refusal, "MAIL", session, mail_from=sender)
         if self._auth is not None and self._auth.checks(session):
             try:
                 self._state(envelope).sender_check = await self._auth.service.check_sender(
@@ -396,6 +402,22 @@ class InboundHandler:
             authenticated_as=accepted.authenticated_as,
         )
         return replies.queued(ref.id)
+
+    async def _own_sender_refusal(self, session: Session, sender: str) -> str | None:
+        """The reply refusing an authenticated client's MAIL FROM outside its tenant's
+        domains (the rule the send API shares: ``mairust.routing.senders``)."""
+        login = session.auth_data if isinstance(session.auth_data, str) else ""
+        address = "" if sender == NULL_SENDER else sender
+        try:
+            refusal = await asyncio.to_thread(login_sender_refusal, self._directory, login, address)
+        except StorageUnavailable as error:
+            log.warning("sender <%s> of %r could not be checked: %s", address, login, error)
+            return replies.TEMP_FAILURE
+        if refusal is None:
+            return None
+        if refusal is SenderRefusal.NULL_SENDER:
+            return replies.NULL_SENDER_NOT_ALLOWED
+        return replies.SENDER_NOT_OWNED
 
     def _state(self, envelope: SmtpEnvelope) -> Transaction:
         return self._open.setdefault(envelope, Transaction())
