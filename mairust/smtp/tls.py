@@ -142,9 +142,10 @@ def ensure_self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
             f"{cert_file} is not the certificate of {key_file}: delete both to make a new pair"
         )
     if made:
-        log.info(
-            "generated a self-signed TLS certificate for %s in %s (set smtp.tls_cert_file "
-            "and smtp.tls_key_file to serve your own)",
+        # A warning, once per data dir: clients cannot verify this certificate.
+        log.warning(
+            "generated a self-signed TLS certificate for %s in %s; clients cannot verify "
+            "it (set smtp.tls_cert_file and smtp.tls_key_file to serve your own)",
             hostname,
             directory,
         )
