@@ -8,7 +8,8 @@ checked (each refusal changes nothing, invariant 7):
 3. the From address is one the caller may send as: a ``user`` only their own mailbox's
    address (another address of their tenant is a 403), a ``tenant_admin`` any address in
    their tenant's domains, the platform admin any address in a local domain. A From
-   domain outside the caller's reach answers like a missing one (404, invariant 5);
+   domain outside the caller's reach answers like a missing one (404, invariant 5); the
+   domain part is the rule SMTP submission applies (``mairust.routing.senders``);
 4. every recipient is a local mailbox: outbound delivery is not wired yet, so a remote
    (or unknown local) recipient refuses the whole message with a 422 naming them;
 5. the message is composed and stamped with our ``Received:`` trace header naming the

@@ -7,9 +7,9 @@ requires it (RFC 6409); both offer STARTTLS when a certificate is configured, an
 optional submissions listener (port 465 role, RFC 8314) speaks TLS from the first byte.
 AUTH goes only over TLS, or in the clear from loopback clients when allowed.
 
-Passwords are checked against the mailbox directory; an API
-token of the user with the ``send`` permission is taken in place of the password when a
-token check is given (the service layer's, injected by the host).
+Passwords are checked against the mailbox directory; an API token of the user with the
+``send`` permission is taken in place of the password when a token check is given (the
+service layer's, injected by the host).
 """
 
 from __future__ import annotations
