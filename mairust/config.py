@@ -61,6 +61,10 @@ class SmtpSettings(_Section):
     def _tls_pair(self) -> SmtpSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("smtp.tls_cert_file and smtp.tls_key_file go together")
+        # Absolute now: the actors that open them may run in another directory.
+        if self.tls_cert_file is not None and self.tls_key_file is not None:
+            self.tls_cert_file = self.tls_cert_file.expanduser().absolute()
+            self.tls_key_file = self.tls_key_file.expanduser().absolute()
         return self
 
 

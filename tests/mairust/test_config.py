@@ -119,4 +119,9 @@ def test_tls_certificate_and_key_go_together(tmp_path):
         smtp={"tls_cert_file": tmp_path / "c.pem", "tls_key_file": tmp_path / "k.pem"},
     )
     assert both.smtp.tls_key_file == tmp_path / "k.pem"
+    relative = Settings(
+        data_dir=tmp_path, smtp={"tls_cert_file": "c.pem", "tls_key_file": "~/k.pem"}
+    )
+    assert relative.smtp.tls_cert_file == Path.cwd() / "c.pem"
+    assert relative.smtp.tls_key_file == Path.home() / "k.pem"
     assert Settings(data_dir=tmp_path).smtp.submissions_port == 0
