@@ -42,9 +42,14 @@ from mairust.routing.router import (
     UnknownUser,
     mailboxes_of,
 )
-from mairust.routing.senders import SenderRefusal, login_sender_refusal
 from mairust.smtp import replies
-from mairust.smtp.deciders import EdgeHooks, InboundAuth, checked_data, envelope_refusal
+from mairust.smtp.deciders import (
+    EdgeHooks,
+    InboundAuth,
+    checked_data,
+    envelope_refusal,
+    own_sender_refusal,
+)
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
@@ -143,7 +148,7 @@ class InboundHandler:
                 return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
         if session.authenticated:
-            refusal = await self._own_sender_refusal(session, sender)
+            refusal = await own_sender_refusal(self._directory, session, sender)
             if refusal is not None:
                 return rejected(refusal, "MAIL", session, mail_from=sender)
         if self._auth is not None and self._auth.checks(session):
@@ -402,22 +407,6 @@ class InboundHandler:
             authenticated_as=accepted.authenticated_as,
         )
         return replies.queued(ref.id)
-
-    async def _own_sender_refusal(self, session: Session, sender: str) -> str | None:
-        """The reply refusing an authenticated client's MAIL FROM outside its tenant's
-        domains (the rule the send API shares: ``mairust.routing.senders``)."""
-        login = session.auth_data if isinstance(session.auth_data, str) else ""
-        address = "" if sender == NULL_SENDER else sender
-        try:
-            refusal = await asyncio.to_thread(login_sender_refusal, self._directory, login, address)
-        except StorageUnavailable as error:
-            log.warning("sender <%s> of %r could not be checked: %s", address, login, error)
-            return replies.TEMP_FAILURE
-        if refusal is None:
-            return None
-        if refusal is SenderRefusal.NULL_SENDER:
-            return replies.NULL_SENDER_NOT_ALLOWED
-        return replies.SENDER_NOT_OWNED
 
     def _state(self, envelope: SmtpEnvelope) -> Transaction:
         return self._open.setdefault(envelope, Transaction())
