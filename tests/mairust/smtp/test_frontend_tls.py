@@ -157,7 +157,10 @@ async def test_swaks_submits_over_starttls_and_over_implicit_tls(tls_mta: Mta) -
         assert "<~  250 2.0.0 Ok: queued as " in run.stdout
     # Implicit TLS: no STARTTLS offered where TLS is already on.
     assert "STARTTLS" not in on_connect.stdout.split("EHLO", 1)[1]
-    assert len(tls_mta.queued()) == 2
+    queued = tls_mta.queued()
+    assert len(queued) == 2
+    # Implicit TLS is TLS to the trace header too (RFC 3848).
+    assert all(b" with ESMTPSA id " in tls_mta.body_of(item.message.id) for item in queued)
 
 
 async def test_smtplib_smtp_ssl_on_the_submissions_listener(tls_mta: Mta) -> None:
