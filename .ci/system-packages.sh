@@ -11,6 +11,9 @@ missing=()
 command -v swaks >/dev/null || missing+=(swaks)
 [ -x /usr/sbin/opendkim ] || missing+=(opendkim)
 [ -x /usr/sbin/opendkim-genkey ] || missing+=(opendkim-tools)
+# swaks --tls / --tls-on-connect (the SMTP TLS tests) need Net::SSLeay and IO::Socket::SSL.
+perl -MNet::SSLeay -MIO::Socket::SSL -e1 2>/dev/null \
+  || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing system packages: ${missing[*]}"

@@ -114,6 +114,10 @@ def up(
     api_host, api_port_bound = endpoints.api
     console.print(f"SMTP        listening on {host}:{port}")
     console.print(f"Submission  listening on {sub_host}:{sub_port} (AUTH required)")
+    if endpoints.submissions is not None:
+        tls_host, tls_port = endpoints.submissions
+        console.print(f"Submissions listening on {tls_host}:{tls_port} (implicit TLS)")
+    console.print(f"TLS         certificate {settings.smtp.tls_cert_file} (STARTTLS offered)")
     console.print(
         f"API         listening on http://{api_host}:{api_port_bound}/api/v1 "
         f"(OpenAPI at /openapi.json)"

@@ -44,6 +44,7 @@ from mairust.cli.options import opened_stores
 from mairust.config import Settings
 from mairust.pipeline.dispatcher import dispatcher_identity, owner_prefix
 from mairust.search.indexing import reindex_all
+from mairust.smtp.tls import ensure_self_signed
 from serve.api_ingress import build_api_app
 
 _log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Endpoints:
     submission: tuple[str, int]
     api: tuple[str, int]
     admin_token: str
+    # Implicit TLS submission (smtp.submissions_port), when configured.
+    submissions: tuple[str, int] | None = None
 
 
 class StartClock:
@@ -126,6 +129,7 @@ class EmbeddedCluster:
             clock.reached("stores")
             # Every component (the API replicas above all) checks the same token.
             settings.api.admin_token = SecretStr(token)
+            self._ensure_tls()
             api_ready = side.submit(self._start_api)
             self._create_actors()
             clock.reached("actors created")
@@ -152,7 +156,17 @@ class EmbeddedCluster:
             submission=listening["submission"],
             api=api,
             admin_token=token,
+            submissions=listening.get("submissions"),
         )
+
+    def _ensure_tls(self) -> None:
+        """No certificate configured: the self-signed pair of this data dir (made on the
+        first start), so STARTTLS is always offered; the actors get its paths."""
+        smtp = self._settings.smtp
+        if smtp.tls_cert_file is None:
+            smtp.tls_cert_file, smtp.tls_key_file = ensure_self_signed(
+                self._settings.data_dir / "tls", smtp.hostname
+            )
 
     def _start_api(self) -> None:
         """Serve's controller, proxy and the API replica; returns when the app is RUNNING."""

@@ -45,8 +45,27 @@ class SmtpSettings(_Section):
     max_recipients: int = Field(100, ge=1)
     # How long RCPT remembers a local mailbox it found (0: ask the store every time).
     recipient_cache_seconds: float = Field(10.0, ge=0)
-    # Plain AUTH without TLS is only sane on loopback; TLS arrives with the outbound work.
+    # AUTH without TLS, for loopback clients only (anyone else must STARTTLS first).
     allow_plaintext_auth: bool = True
+    # PEM certificate (chain) and key for STARTTLS and implicit TLS; both or neither. None:
+    # no TLS (`mairust up` then makes a self-signed pair in <data_dir>/tls once).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # At most how often a new TLS handshake looks whether the two files changed (a changed
+    # pair is served from the next connection on, without a restart).
+    tls_reload_seconds: float = Field(5.0, ge=0)
+    # Implicit TLS submission (RFC 8314, "submissions", usually 465); 0: no such listener.
+    submissions_port: int = Field(0, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SmtpSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("smtp.tls_cert_file and smtp.tls_key_file go together")
+        # Absolute now: the actors that open them may run in another directory.
+        if self.tls_cert_file is not None and self.tls_key_file is not None:
+            self.tls_cert_file = self.tls_cert_file.expanduser().absolute()
+            self.tls_key_file = self.tls_key_file.expanduser().absolute()
+        return self
 
 
 class ApiSettings(_Section):

@@ -8,7 +8,8 @@ checked (each refusal changes nothing, invariant 7):
 3. the From address is one the caller may send as: a ``user`` only their own mailbox's
    address (another address of their tenant is a 403), a ``tenant_admin`` any address in
    their tenant's domains, the platform admin any address in a local domain. A From
-   domain outside the caller's reach answers like a missing one (404, invariant 5);
+   domain outside the caller's reach answers like a missing one (404, invariant 5); the
+   domain part is the rule SMTP submission applies (``mairust.routing.senders``);
 4. every recipient is a local mailbox, or remote (another domain, or one of ours a relay
    rule sends to its relay host): remote ones are queued for outbound delivery; an unknown
    local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
@@ -69,6 +70,7 @@ from mairust.routing.router import (
     Outbound,
     route_recipient,
 )
+from mairust.routing.senders import sender_refusal
 from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
 from mairust.smtp.deciders import EdgeHooks
@@ -304,15 +306,15 @@ class SendService:
     def _check_sender(self, principal: Principal, sender: str) -> str:
         """The tenant of ``sender``'s domain if ``principal`` may send as ``sender``;
         NotFound or Forbidden otherwise."""
+        # The rule SMTP submission applies to MAIL FROM as well (one function for both).
         domain = self._directory.get_domain(domain_of(sender))
-        scope = principal.scope
-        if domain is None or (
-            isinstance(scope, TenantScope) and domain.tenant_id != scope.tenant_id
-        ):
+        refused = sender_refusal(self._directory, sender, tenant_id=principal.tenant_id)
+        if domain is None or refused is not None:
             # A domain of another tenant answers exactly like one that is not local at all.
             raise NotFound(f"no domain {domain_of(sender)!r} you may send from")
         if principal.role is not Role.USER:
             return domain.tenant_id
+        scope = principal.scope
         assert isinstance(scope, TenantScope) and scope.mailbox_id is not None
         own = self._directory.find_mailbox(sender)
         if own is None or own.id != scope.mailbox_id:

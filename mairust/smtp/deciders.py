@@ -1,10 +1,12 @@
 """Who the inbound handler asks for a decision: the authentication checks with their policy
 (``InboundAuth``, and DATA's ``check`` step over it), and the hook points of the SMTP edge
 (``EdgeHooks``, the hook runtime's entry; ``envelope_refusal`` asks them at MAIL and RCPT).
-Each answers with a ``Verdict``."""
+Each answers with a ``Verdict``. And the sender rule after AUTH (``own_sender_refusal``),
+which answers with the reply itself."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,15 +20,17 @@ from mairust.auth.headers import authentication_results, prepend_header, strip_f
 from mairust.auth.policy import AuthPolicy
 from mairust.auth.results import AuthResults
 from mairust.auth.service import AuthService
-from mairust.errors import CheckUnavailable
+from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.hooks.points import HookPoint
 from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.parsing import without_controls
 from mairust.model.policy import DomainPolicy
 from mairust.model.verdict import CONTINUE, Verdict
+from mairust.routing.router import Directory
+from mairust.routing.senders import SenderRefusal, login_sender_refusal
 from mairust.smtp import replies
-from mairust.smtp.transaction import client_ip_of
+from mairust.smtp.transaction import NULL_SENDER, client_ip_of
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +120,21 @@ async def envelope_refusal(
         log.warning("%s hooks could not run: %s", point.value, error)
         return replies.TEMP_FAILURE
     return replies.reply_for(verdict)
+
+
+async def own_sender_refusal(directory: Directory, session: Session, sender: str) -> str | None:
+    """The reply refusing an authenticated client's MAIL FROM (``sender``, ``"<>"`` for the
+    null sender) outside its tenant's domains; None when it is the client's to use. The
+    rule is the one the send API applies (``mairust.routing.senders``)."""
+    login = session.auth_data if isinstance(session.auth_data, str) else ""
+    address = "" if sender == NULL_SENDER else sender
+    try:
+        refusal = await asyncio.to_thread(login_sender_refusal, directory, login, address)
+    except StorageUnavailable as error:
+        log.warning("sender <%s> of %r could not be checked: %s", address, login, error)
+        return replies.TEMP_FAILURE
+    if refusal is None:
+        return None
+    if refusal is SenderRefusal.NULL_SENDER:
+        return replies.NULL_SENDER_NOT_ALLOWED
+    return replies.SENDER_NOT_OWNED

@@ -3,9 +3,13 @@
 It runs inside an async host (the front-end Ray actor, or a test's loop), so it makes
 its servers with ``loop.create_server`` itself instead of aiosmtpd's threaded
 ``Controller``. Inbound (port 25 role) offers AUTH; submission (port 587 role)
-requires it (RFC 6409). Passwords are checked against the mailbox directory; an API
-token of the user with the ``send`` permission is taken in place of the password when a
-token check is given (the service layer's, injected by the host).
+requires it (RFC 6409); both offer STARTTLS when a certificate is configured, and the
+optional submissions listener (port 465 role, RFC 8314) speaks TLS from the first byte.
+AUTH goes only over TLS, or in the clear from loopback clients when allowed.
+
+Passwords are checked against the mailbox directory; an API token of the user with the
+``send`` permission is taken in place of the password when a token check is given (the
+service layer's, injected by the host).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mairust.config import Settings
+from mairust.config import Settings, SmtpSettings
 from mairust.errors import InvalidInput
 from mairust.model.address import normalize_address
 from mairust.passwords import hash_password, verify_password
@@ -26,6 +30,7 @@ from mairust.smtp import replies
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 IDENT = "MaiRust ESMTP"
 INBOUND = "smtp"
 SUBMISSION = "submission"
+SUBMISSIONS = "submissions"
 # How often stop() looks whether sessions in a transaction have finished.
 _SHUTDOWN_POLL_SECONDS = 0.05
 
@@ -79,6 +85,7 @@ class _Listener:
     host: str
     port: int
     auth_required: bool
+    implicit_tls: bool = False
 
 
 class SmtpFrontEnd:
@@ -107,6 +114,7 @@ class SmtpFrontEnd:
             directory, token_check
         )
         self._servers: list[asyncio.Server] = []
+        self._tls: ReloadingTls | None = None
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()
 
     async def start(self) -> list[tuple[str, str, int]]:
@@ -118,14 +126,24 @@ class SmtpFrontEnd:
             _Listener(INBOUND, smtp.host, smtp.port, auth_required=False),
             _Listener(SUBMISSION, smtp.host, smtp.submission_port, auth_required=True),
         ]
+        tls = self._tls = _tls_of(smtp)
+        if smtp.submissions_port:
+            if tls is None:
+                raise ValueError("smtp.submissions_port needs smtp.tls_cert_file and tls_key_file")
+            listeners.append(
+                _Listener(SUBMISSIONS, smtp.host, smtp.submissions_port, True, implicit_tls=True)
+            )
         if smtp.allow_plaintext_auth:
-            log.warning("SMTP AUTH is offered without TLS (smtp.allow_plaintext_auth = true)")
+            log.warning("SMTP AUTH is offered without TLS to loopback clients")
         bound: list[tuple[str, str, int]] = []
         loop = asyncio.get_running_loop()
         try:
             for listener in listeners:
                 server = await loop.create_server(
-                    self._protocol_factory(loop, listener), listener.host, listener.port
+                    self._protocol_factory(loop, listener),
+                    listener.host,
+                    listener.port,
+                    ssl=tls.context if tls is not None and listener.implicit_tls else None,
                 )
                 self._servers.append(server)
                 port = int(server.sockets[0].getsockname()[1])
@@ -161,6 +179,9 @@ class SmtpFrontEnd:
         self, loop: asyncio.AbstractEventLoop, listener: _Listener
     ) -> Callable[[], MairustSMTP]:
         smtp = self._settings
+        tls = self._tls
+        # Implicit TLS is the transport's; STARTTLS the session's (the same reloading context).
+        starttls = tls.context if tls is not None and not listener.implicit_tls else None
 
         def new_session() -> MairustSMTP:
             session = MairustSMTP(
@@ -171,13 +192,20 @@ class SmtpFrontEnd:
                 hostname=smtp.hostname,
                 ident=IDENT,
                 auth_required=listener.auth_required,
-                auth_require_tls=not smtp.allow_plaintext_auth,
+                allow_plaintext_auth=smtp.allow_plaintext_auth,
+                tls_context=starttls,
                 loop=loop,
             )
             self._sessions.add(session)
             return session
 
         return new_session
+
+
+def _tls_of(smtp: SmtpSettings) -> ReloadingTls | None:
+    if smtp.tls_cert_file is None or smtp.tls_key_file is None:
+        return None
+    return ReloadingTls(smtp.tls_cert_file, smtp.tls_key_file, smtp.tls_reload_seconds)
 
 
 def _finished(session: MairustSMTP) -> bool:

@@ -43,7 +43,13 @@ from mairust.routing.router import (
     mailboxes_of,
 )
 from mairust.smtp import replies
-from mairust.smtp.deciders import EdgeHooks, InboundAuth, checked_data, envelope_refusal
+from mairust.smtp.deciders import (
+    EdgeHooks,
+    InboundAuth,
+    checked_data,
+    envelope_refusal,
+    own_sender_refusal,
+)
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
 from mairust.smtp.relay import as_spelt, dsn_mail_parameters, remote_recipient, submitter_tenant
@@ -77,6 +83,7 @@ class InboundHandler:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none)."""
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
         self._default_quota = default_quota_bytes
         self._spool = spool
@@ -142,6 +149,10 @@ class InboundHandler:
             if isinstance(checked, AddressRefusal):
                 return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
+        if session.authenticated:
+            refusal = await own_sender_refusal(self._directory, session, sender)
+            if refusal is not None:
+                return rejected(refusal, "MAIL", session, mail_from=sender)
         if self._auth is not None and self._auth.checks(session):
             try:
                 self._state(envelope).sender_check = await self._auth.service.check_sender(

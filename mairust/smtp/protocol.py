@@ -1,6 +1,6 @@
 """Protocol quirks: where MaiRust's SMTP differs from stock aiosmtpd, and nothing more.
 
-Four things live here:
+Five things live here:
 
 * every reply aiosmtpd writes on its own ("503 Error: need MAIL command",
   "552 Error: Too much mail data", ...) gains its enhanced status code on the way
@@ -14,6 +14,9 @@ Four things live here:
   ``<local@domain>`` with one regular expression and hands anything else to the same
   RFC 5322 parser aiosmtpd uses, with the same results (a property test holds them
   equal);
+* TLS: implicit TLS (a listener that handshakes at connect) counts as TLS, whether AUTH
+  may go without TLS is decided per client (:func:`~mairust.smtp.tls.plaintext_auth_allowed`),
+  and a second STARTTLS is refused instead of stacking TLS on TLS;
 * the cost of a new connection: aiosmtpd's ``SMTP.__init__`` scans every attribute of the
   protocol and the handler (``inspect.getmembers``) and builds a signature, per connection
   (~23 % of the front-end's CPU with a connection per message). The names found depend
@@ -23,6 +26,7 @@ Four things live here:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
@@ -33,15 +37,17 @@ from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.replies import (
     AUTH_INVALID,
     AUTH_SUCCEEDED,
     AUTH_TEMP_FAILURE,
+    TLS_ALREADY_ACTIVE,
     with_enhanced_code,
 )
+from mairust.smtp.tls import plaintext_auth_allowed
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +116,52 @@ _DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
 
 
 class MairustSMTP(SMTP):
-    """aiosmtpd's SMTP with enhanced status codes everywhere and async AUTH checks."""
+    """aiosmtpd's SMTP with enhanced status codes everywhere, async AUTH checks and the
+    TLS rules: AUTH only under TLS (or from loopback when ``allow_plaintext_auth``), TLS
+    at connect (implicit, RFC 8314) counted as TLS, and one STARTTLS per connection."""
 
     def __init__(
-        self, handler: Any, *, password_check: PasswordCheck | None = None, **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        password_check: PasswordCheck | None = None,
+        allow_plaintext_auth: bool = False,
+        **kwargs: Any,
     ) -> None:
         _SCANNED_CLASSES.update((type(self), type(handler)))
         super().__init__(handler, **kwargs)
         self._password_check = password_check
         # The parameters of the last MAIL or RCPT as the client spelt them.
         self.original_parameters: list[str] = []
+        self._allow_plaintext_auth = allow_plaintext_auth
+        self._implicit_tls = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        starttls_done = self._original_transport is not None
+        super().connection_made(transport)
+        if starttls_done:
+            # aiosmtpd's second call, once the STARTTLS handshake is over. It has already
+            # dropped what the client pipelined after STARTTLS in the clear (RFC 3207 §6,
+            # CVE-2011-0411), and the new session is TLS: aiosmtpd offers AUTH itself.
+            return
+        assert self.session is not None
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            # Implicit TLS: the listener's transport did the handshake before this call.
+            self._implicit_tls = True
+            self.session.ssl = {"ssl_object": ssl_object, "cipher": ssl_object.cipher()}
+        # aiosmtpd reads this flag in EHLO and AUTH: it decides per client, not per server.
+        self._auth_require_tls = self._auth_require_tls and not (
+            self._implicit_tls
+            or plaintext_auth_allowed(self.session.peer, self._allow_plaintext_auth)
+        )
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self._implicit_tls or self._tls_protocol is not None:
+            await self.push(TLS_ALREADY_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):

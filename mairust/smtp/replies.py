@@ -49,6 +49,13 @@ EMPTY_MESSAGE = "554 5.6.0 Message has no content"
 # -- authentication -------------------------------------------------------------------
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 AUTH_TEMP_FAILURE = "454 4.7.0 Temporary authentication failure"
+# STARTTLS on a connection that is TLS already (Postfix's words).
+TLS_ALREADY_ACTIVE = "554 5.5.1 Error: TLS already active"
+# An authenticated client sends as an address outside its tenant's domains (one reply for
+# a domain of another tenant and one that is not ours: neither is told apart).
+SENDER_NOT_OWNED = "553 5.7.1 Sender address rejected: not a domain of your account"
+# An authenticated client submits new mail: bounces (<>) are the MTA's own to send.
+NULL_SENDER_NOT_ALLOWED = "553 5.7.1 Sender address rejected: <> is not allowed after AUTH"
 
 # -- our side is not well ---------------------------------------------------------------
 TEMP_FAILURE = "451 4.3.0 Temporary failure, please try again later"
@@ -115,7 +122,7 @@ _DEFAULT_ENHANCED = {
 # aiosmtpd's fixed success replies outside greeting and HELO/EHLO (RFC 2034 §3 wants a
 # code on every other 2xx once ENHANCEDSTATUSCODES is advertised). A HELO reply is
 # "250 <hostname>", so only whole texts or prefixes no host name can have are matched.
-_SUCCESS_EXACT = frozenset({"250 OK", "221 Bye"})
+_SUCCESS_EXACT = frozenset({"250 OK", "221 Bye", "220 Ready to start TLS"})
 _SUCCESS_PREFIXES = ("252 Cannot VRFY ", "250 Supported commands: ", "250 Syntax: ")
 
 _REPLY_LINE = re.compile(r"(?P<code>[245]\d\d)(?P<sep>[ -]|$)(?P<text>.*)", re.DOTALL)

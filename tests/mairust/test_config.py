@@ -107,3 +107,21 @@ def test_plugin_trusted_keys_are_checked_when_loaded():
         PluginsSettings(trusted_keys={"acme": "not base64!"})
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         PluginsSettings(allow_networks=["nowhere"])
+
+
+def test_tls_certificate_and_key_go_together(tmp_path):
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(data_dir=tmp_path, smtp={"tls_cert_file": tmp_path / "cert.pem"})
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(data_dir=tmp_path, smtp={"tls_key_file": tmp_path / "key.pem"})
+    both = Settings(
+        data_dir=tmp_path,
+        smtp={"tls_cert_file": tmp_path / "c.pem", "tls_key_file": tmp_path / "k.pem"},
+    )
+    assert both.smtp.tls_key_file == tmp_path / "k.pem"
+    relative = Settings(
+        data_dir=tmp_path, smtp={"tls_cert_file": "c.pem", "tls_key_file": "~/k.pem"}
+    )
+    assert relative.smtp.tls_cert_file == Path.cwd() / "c.pem"
+    assert relative.smtp.tls_key_file == Path.home() / "k.pem"
+    assert Settings(data_dir=tmp_path).smtp.submissions_port == 0

@@ -1,11 +1,15 @@
-"""MairustSMTP: aiosmtpd's own replies gain enhanced codes; AUTH checks are awaited."""
+"""MairustSMTP: aiosmtpd's own replies gain enhanced codes; AUTH checks are awaited; AUTH in
+the clear only for loopback clients."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import inspect
+import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,6 +19,7 @@ from hypothesis.strategies import text
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.tls import ensure_self_signed, server_context
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).
@@ -366,3 +371,72 @@ async def test_connections_see_the_same_tables_as_stock_aiosmtpd(handler_class) 
     owners = {getattr(impl.method, "__self__", None) for impl in again._auth_methods.values()}
     assert owners <= {again, handler} and again in owners
     assert ("CUSTOM" in again._auth_methods) == (handler_class is HandlerWithAuthMechanism)
+
+
+def _reply(sock: socket.socket) -> str:
+    """One reply, read byte by byte (nothing after it is taken off the socket)."""
+    data = b""
+    while not (data.endswith(b"\r\n") and data.split(b"\r\n")[-2][3:4] in (b" ", b"")):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data.decode().rstrip("\r\n")
+
+
+def _auth_dialog(sock: socket.socket) -> list[str]:
+    """EHLO, AUTH in the clear, STARTTLS, EHLO and AUTH under TLS: the replies."""
+    replies = [_reply(sock)]
+    for command in ("EHLO client.test", f"AUTH PLAIN {plain(GOOD_LOGIN, GOOD_PASSWORD)}"):
+        sock.sendall(command.encode() + b"\r\n")
+        replies.append(_reply(sock))
+    sock.sendall(b"STARTTLS\r\n")
+    replies.append(_reply(sock))
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    with client.wrap_socket(sock) as tls:
+        for command in ("EHLO client.test", f"AUTH PLAIN {plain(GOOD_LOGIN, GOOD_PASSWORD)}"):
+            tls.sendall(command.encode() + b"\r\n")
+            replies.append(_reply(tls))
+    return replies
+
+
+async def test_plaintext_auth_is_allowed_to_loopback_clients_only(tmp_path: Path) -> None:
+    """``allow_plaintext_auth`` on: a loopback client may AUTH in the clear; a client
+    whose address is not loopback (here a socket pair's peer, which has no IP address:
+    tests bind nothing but loopback) gets no AUTH until STARTTLS, then does."""
+    loop = asyncio.get_running_loop()
+    cert, key = ensure_self_signed(tmp_path, "mx.example.test")
+    context = server_context(cert, key)
+
+    def session() -> MairustSMTP:
+        return MairustSMTP(
+            AcceptAll(),
+            password_check=slow_check,
+            allow_plaintext_auth=True,
+            tls_context=context,
+            hostname="mx.example.test",
+            loop=loop,
+        )
+
+    server = await loop.create_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    ours, theirs = socket.socketpair()
+    await loop.connect_accepted_socket(session, ours)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as tcp:
+            on_loopback = await asyncio.to_thread(_auth_dialog, tcp)
+        theirs.settimeout(30)
+        elsewhere = await asyncio.to_thread(_auth_dialog, theirs)
+    finally:
+        server.close()
+        theirs.close()
+    assert "250-AUTH LOGIN PLAIN" in on_loopback[1].split("\r\n")
+    assert on_loopback[2] == "235 2.7.0 Authentication successful"
+    assert "250-AUTH LOGIN PLAIN" not in elsewhere[1].split("\r\n")
+    assert "250-STARTTLS" in elsewhere[1].split("\r\n")
+    assert elsewhere[2] == "538 5.7.11 Encryption required for requested authentication mechanism"
+    assert elsewhere[3] == "220 2.0.0 Ready to start TLS"
+    assert "250-AUTH LOGIN PLAIN" in elsewhere[4].split("\r\n")
+    assert elsewhere[5] == "235 2.7.0 Authentication successful"

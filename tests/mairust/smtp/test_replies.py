@@ -94,6 +94,7 @@ def test_replies_that_need_nothing_are_unchanged(reply: str) -> None:
     [
         ("250 OK", "250 2.0.0 OK"),
         ("221 Bye", "221 2.0.0 Bye"),
+        ("220 Ready to start TLS", "220 2.0.0 Ready to start TLS"),
         ("252 Cannot VRFY user, but will accept", "252 2.0.0 Cannot VRFY user, but will accept"),
         ("250 Supported commands: DATA EHLO", "250 2.0.0 Supported commands: DATA EHLO"),
     ],
