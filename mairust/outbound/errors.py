@@ -36,4 +36,3 @@ class DeliveryFailure(MairustError):
     def smtp_code(self) -> int:
         """The basic reply code that goes with it in a DSN's Diagnostic-Code."""
         return 554 if self.permanent else 451
-

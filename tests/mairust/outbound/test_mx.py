@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from mairust.outbound.mx import (
 )
 from tests.support.dns_server import ZoneServer
 
-ZONE = {
+ZONE: dict[str, dict[str, Any]] = {
     "pref.test": {"MX": [(20, "mx-b.pref.test"), (10, "mx-a.pref.test"), (30, "mx-c.pref.test")]},
     "mx-a.pref.test": {"A": ["127.0.0.11"], "AAAA": ["::1"]},
     "mx-b.pref.test": {"A": ["127.0.0.12"]},
@@ -33,9 +34,7 @@ ZONE = {
     "implicit.test": {"A": ["127.0.0.14"], "AAAA": ["2001:db8::14"]},
     "bare.test": {"TXT": ["v=spf1 -all"]},
     "servfail.test": {"MX": [(10, "mx.servfail.test")]},
-    "skip.test": {
-        "MX": [(5, "gone.skip.test"), (10, "noaddr.skip.test"), (15, "ok.skip.test")]
-    },
+    "skip.test": {"MX": [(5, "gone.skip.test"), (10, "noaddr.skip.test"), (15, "ok.skip.test")]},
     "noaddr.skip.test": {"TXT": ["nothing here"]},
     "ok.skip.test": {"A": ["127.0.0.15"]},
     "allgone.test": {"MX": [(10, "gone.allgone.test")]},
@@ -87,7 +86,7 @@ def test_null_mx_is_a_permanent_5_1_10_even_with_an_address_record(
     resolver: CachingResolver,
 ) -> None:
     # What our resolver gives for "0 ." (the test documents the rendering null MX hinges on).
-    assert resolver.lookup("null.test", "MX") in (("0 .",), ("0 ",))
+    assert resolver.lookup("null.test", "MX") == ("0 .",)
     with pytest.raises(NullMx) as failure:
         resolve_route("null.test", resolver)
     assert (failure.value.enhanced_code, failure.value.permanent) == ("5.1.10", True)

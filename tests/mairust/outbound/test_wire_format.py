@@ -90,9 +90,9 @@ def test_ascii_mail_needs_no_parameters_even_from_a_plain_peer() -> None:
 def test_8bit_content_goes_with_body_8bitmime_or_bounces_with_5_6_3() -> None:
     message = normalize("Subject: café\r\n\r\nnaïve\r\n".encode())
     assert message.eight_bit
-    assert mail_parameters(
-        message, ["a@example.com"], peer_8bitmime=True, peer_smtputf8=False
-    ) == ("BODY=8BITMIME",)
+    assert mail_parameters(message, ["a@example.com"], peer_8bitmime=True, peer_smtputf8=False) == (
+        "BODY=8BITMIME",
+    )
     with pytest.raises(EightBitRefused) as refused:
         mail_parameters(message, ["a@example.com"], peer_8bitmime=False, peer_smtputf8=True)
     assert refused.value.enhanced_code == "5.6.3"
@@ -111,7 +111,7 @@ def test_non_ascii_addresses_need_smtputf8_or_bounce_with_5_6_7() -> None:
 
 
 def test_unstuffing_refuses_data_without_its_end_line() -> None:
-    with pytest.raises(ValueError, match="CRLF.CRLF"):
+    with pytest.raises(ValueError, match=r"CRLF\.CRLF"):
         dot_unstuff(b"abc\r\n")
-    with pytest.raises(ValueError, match="CRLF.CRLF"):
+    with pytest.raises(ValueError, match=r"CRLF\.CRLF"):
         dot_unstuff(b"abc.\r\n")

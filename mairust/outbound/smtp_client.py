@@ -1,0 +1,425 @@
+"""The SMTP client of outbound delivery: one session to one remote MTA, many messages.
+
+:meth:`SmtpSession.open` tries the route's endpoints in order until one greets with 2xx
+(a refused connection, a timeout, a 4xx/5xx greeting or a failed EHLO *and* HELO moves on to
+the next; RFC 5321 §5.1), says EHLO (HELO if refused), and takes STARTTLS per the
+:class:`TlsPolicy` (REQUIRED with no STARTTLS or a failed handshake: a temporary 4.7.4 /
+4.7.5, never sent in clear; OPPORTUNISTIC after a failed handshake: once more in clear).
+:meth:`SmtpSession.send` sends one message and returns a result per recipient: one 550 at
+RCPT fails only that recipient, the reply after the final dot applies to the accepted ones,
+a 421 or a lost connection makes every recipient still pending temporary and ends the
+session. With PIPELINING offered (RFC 2920), MAIL, every RCPT and DATA go in one write
+and the replies are read back in order. A transaction left half done is cleared with
+RSET before the next MAIL; after a completed one RFC 5321 §4.1.4 needs none, so no round
+trip is spent. How many messages share a session is the caller's choice (connection reuse).
+
+Why not aiosmtplib: it sends every command and waits for its reply (no PIPELINING, checked
+in 5.1.3), and its ``sendmail`` raises on the first refused recipient instead of keeping a
+result per recipient with the answering host. What we need of the wire is small: command
+lines out, (multi-line) replies in, one ``start_tls``; asyncio streams do that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from types import TracebackType
+
+from mairust.outbound.errors import DeliveryFailure
+from mairust.outbound.mx import Endpoint
+from mairust.outbound.smtp_types import (
+    Capabilities,
+    ClientSettings,
+    ConnectionFailure,
+    ConnectionLost,
+    MessageResult,
+    OutboundMessage,
+    RecipientResult,
+    Reply,
+    SessionUnavailable,
+    SizeExceeded,
+    SmtpProtocolError,
+    Stage,
+    TlsHandshakeFailed,
+    TlsNotOffered,
+    TlsPolicy,
+)
+from mairust.outbound.wire_format import WireMessage, dot_stuff, mail_parameters, normalize
+
+log = logging.getLogger(__name__)
+
+_MAX_REPLY_LINES = 100
+_CLOSE_SECONDS = 2.0
+
+
+class _PeerClosing(Exception):
+    """A 421 arrived: the peer is closing the connection (RFC 5321 §3.8)."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(str(reply))
+        self.reply = reply
+
+
+def default_ssl_context(policy: TlsPolicy) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if policy is TlsPolicy.OPPORTUNISTIC:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class SmtpSession:
+    """An open, greeted, EHLO'd (and maybe encrypted) session; use :meth:`open`."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        endpoint: Endpoint,
+        settings: ClientSettings,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.endpoint = endpoint
+        self.settings = settings
+        self.capabilities = Capabilities.helo_only()
+        self.tls = False
+        self.messages_sent = 0
+        self._closed = False
+        self._dirty = False  # a transaction was started and not completed: RSET first
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, endpoints: Sequence[Endpoint], settings: ClientSettings) -> SmtpSession:
+        """The first endpoint that gives a usable session; SessionUnavailable (temporary)
+        with every attempt's reason if none does."""
+        attempts: list[tuple[Endpoint, str]] = []
+        last: DeliveryFailure = ConnectionFailure("no endpoint to connect to")
+        for endpoint in endpoints:
+            try:
+                return await cls._open_one(endpoint, settings, try_tls=True)
+            except DeliveryFailure as failure:
+                log.info("%s [%s]:%d: %s", endpoint.host, endpoint.address, endpoint.port, failure)
+                attempts.append((endpoint, str(failure)))
+                last = failure
+        raise SessionUnavailable(
+            "; ".join(f"{e.host}[{e.address}]: {why}" for e, why in attempts) or str(last),
+            enhanced_code=last.enhanced_code,
+            attempts=tuple(attempts),
+        )
+
+    @classmethod
+    async def _open_one(
+        cls, endpoint: Endpoint, settings: ClientSettings, *, try_tls: bool
+    ) -> SmtpSession:
+        timeouts = settings.timeouts
+        local = (settings.source_address, 0) if settings.source_address else None
+        try:
+            async with asyncio.timeout(timeouts.connect):
+                reader, writer = await asyncio.open_connection(
+                    endpoint.address, endpoint.port, local_addr=local
+                )
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionFailure(f"cannot connect: {exc or 'timed out'}") from exc
+        session = cls(reader, writer, endpoint, settings)
+        try:
+            await session._greet(try_tls=try_tls)
+        except _TlsRetryInClear:
+            session._abort()
+            return await cls._open_one(endpoint, settings, try_tls=False)
+        except _PeerClosing as closing:
+            session._abort()
+            raise ConnectionFailure(f"the server is closing: {closing.reply}") from None
+        except OSError as exc:
+            session._abort()
+            raise ConnectionFailure(f"connection lost: {exc}") from exc
+        except (ConnectionLost, TlsHandshakeFailed, SmtpProtocolError):
+            session._abort()  # the peer is gone or the stream is unusable: no QUIT
+            raise
+        except DeliveryFailure:
+            await session.close()
+            raise
+        return session
+
+    async def _greet(self, *, try_tls: bool) -> None:
+        greeting = await self._read_reply(self.settings.timeouts.greeting, "greeting")
+        if greeting.code != 220:
+            raise ConnectionFailure(f"greeted with {greeting}")
+        await self._hello()
+        policy = self.settings.tls
+        if policy is TlsPolicy.OFF or (policy is TlsPolicy.OPPORTUNISTIC and not try_tls):
+            return
+        if not self.capabilities.starttls:
+            if policy is TlsPolicy.REQUIRED:
+                raise TlsNotOffered(
+                    "TLS is required and the server offers no STARTTLS: not sent in clear"
+                )
+            return
+        reply = await self._command("STARTTLS", self.settings.timeouts.command)
+        if reply.code != 220:
+            if policy is TlsPolicy.REQUIRED:
+                raise TlsNotOffered(
+                    f"TLS is required and STARTTLS was refused ({reply}): not sent in clear"
+                )
+            return
+        context = self.settings.ssl_context or default_ssl_context(policy)
+        server_name = None if self.endpoint.host.startswith("[") else self.endpoint.host
+        try:
+            await self._writer.start_tls(
+                context,
+                server_hostname=server_name,
+                ssl_handshake_timeout=self.settings.timeouts.tls_handshake,
+            )
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            if policy is TlsPolicy.REQUIRED:
+                raise TlsHandshakeFailed(
+                    f"TLS handshake failed ({exc}): not sent in clear"
+                ) from exc
+            log.info("%s: TLS handshake failed (%s); once more in clear", self.endpoint.host, exc)
+            raise _TlsRetryInClear from exc
+        self.tls = True
+        await self._hello()  # RFC 3207 §4.2: forget what was learnt before TLS
+
+    async def _hello(self) -> None:
+        name = self.settings.helo_name
+        reply = await self._command(f"EHLO {name}", self.settings.timeouts.command)
+        if reply.code == 250:
+            self.capabilities = Capabilities.from_ehlo(reply)
+            return
+        reply = await self._command(f"HELO {name}", self.settings.timeouts.command)
+        if reply.code != 250:
+            raise ConnectionFailure(f"EHLO and HELO refused: {reply}")
+        self.capabilities = Capabilities.helo_only()
+
+    # -- sending -------------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """Still open: the caller may hand it another message."""
+        return not self._closed and not self._reader.at_eof()
+
+    async def send(self, message: OutboundMessage) -> MessageResult:
+        """Send ``message``; never raises for what the peer or the network does: every
+        recipient gets a result (see the module docstring)."""
+        try:
+            wire = normalize(message.data)
+            params = self._parameters(message, wire)
+        except DeliveryFailure as failure:
+            return self._all(message, Reply.local(failure), "content")
+        if not self.usable:
+            closed = ConnectionLost("the session is closed")
+            return self._all(message, Reply.local(closed), "session")
+        pending: dict[str, tuple[Reply, Stage]] = {}
+        try:
+            return await self._transaction(message, wire, params, pending)
+        except _PeerClosing as closing:
+            self._abort()
+            return self._finish(message, pending, closing.reply, "session")
+        except (DeliveryFailure, OSError, TimeoutError) as exc:
+            self._abort()
+            lost: DeliveryFailure = (
+                exc
+                if isinstance(exc, DeliveryFailure)
+                else ConnectionLost(f"connection lost: {exc or type(exc).__name__}")
+            )
+            return self._finish(message, pending, Reply.local(lost), "session")
+
+    def _parameters(self, message: OutboundMessage, wire: WireMessage) -> list[str]:
+        caps = self.capabilities
+        if caps.size_limit and wire.size > caps.size_limit:
+            raise SizeExceeded(
+                f"the message ({wire.size} octets) exceeds the server's limit ({caps.size_limit})"
+            )
+        params = list(
+            mail_parameters(
+                wire,
+                (message.mail_from, *message.recipients),
+                peer_8bitmime=caps.eight_bit_mime,
+                peer_smtputf8=caps.smtputf8,
+            )
+        )
+        if caps.size_limit is not None:
+            params.insert(0, f"SIZE={wire.size}")
+        return params
+
+    async def _transaction(
+        self,
+        message: OutboundMessage,
+        wire: WireMessage,
+        params: list[str],
+        pending: dict[str, tuple[Reply, Stage]],
+    ) -> MessageResult:
+        """One transaction; ``pending`` gets each recipient's reply as it is read, so an
+        interruption keeps the final ones (a 550 at RCPT) and replaces only the rest."""
+        timeouts = self.settings.timeouts
+        steps: list[tuple[str, str | None]] = [("RSET", None)] if self._dirty else []
+        steps.append((" ".join([f"MAIL FROM:<{message.mail_from}>", *params]), None))
+        steps.extend((f"RCPT TO:<{recipient}>", recipient) for recipient in message.recipients)
+        pipelined = self.settings.use_pipelining and self.capabilities.pipelining
+        self._dirty = True
+        if pipelined:  # RFC 2920 §3.1: DATA ends the group
+            self._write(*(line for line, _ in steps), "DATA")
+        mail_ok = False
+        accepted: list[str] = []
+        for line, recipient in steps:
+            if not pipelined:
+                if recipient is not None and not mail_ok:
+                    break  # MAIL refused: no RCPT is worth sending
+                self._write(line)
+            reply = await self._read_reply(timeouts.command, line.split(":")[0])
+            if line == "RSET":
+                continue
+            if recipient is None:
+                mail_ok = reply.positive
+                if not mail_ok:
+                    pending.update((r, (reply, "mail")) for r in message.recipients)
+            elif mail_ok:
+                pending[recipient] = (reply, "rcpt")
+                if reply.positive:
+                    accepted.append(recipient)
+        if not pipelined and not accepted:
+            return self._finish(message, pending, None, "rcpt")
+        if not pipelined:
+            self._write("DATA")
+        data_reply = await self._read_reply(timeouts.data_init, "DATA")
+        if data_reply.code != 354:
+            for recipient in accepted:
+                pending[recipient] = (data_reply, "data")
+            return self._finish(message, pending, None, "data")
+        if not accepted:  # a pipelined DATA the server took anyway: end it empty (RFC 2920)
+            self._write(".")
+            await self._read_reply(timeouts.data_end, "end of data")
+            return self._finish(message, pending, None, "data")
+        self._writer.write(dot_stuff(wire.data))
+        async with asyncio.timeout(timeouts.data_block):
+            await self._writer.drain()
+        final = await self._read_reply(timeouts.data_end, "end of data")
+        self._dirty = False
+        self.messages_sent += 1
+        for recipient in accepted:
+            pending[recipient] = (final, "data")
+        return self._finish(message, pending, None, "data")
+
+    # -- results -------------------------------------------------------------------------
+
+    def _result(self, recipient: str, reply: Reply, stage: Stage) -> RecipientResult:
+        return RecipientResult(recipient, reply, stage, self.endpoint, self.tls)
+
+    def _all(self, message: OutboundMessage, reply: Reply, stage: Stage) -> MessageResult:
+        results = tuple(self._result(r, reply, stage) for r in message.recipients)
+        return MessageResult(message, results)
+
+    def _finish(
+        self,
+        message: OutboundMessage,
+        pending: dict[str, tuple[Reply, Stage]],
+        interrupted: Reply | None,
+        stage: Stage,
+    ) -> MessageResult:
+        """Each recipient's last reply; ``interrupted`` (a 421, a lost connection) replaces
+        every one that is not yet final: no reply, or a positive one before the final dot."""
+        results = []
+        for recipient in message.recipients:
+            reply, at = pending.get(recipient, (None, stage))
+            final = reply is not None and (not reply.positive or at == "data")
+            if interrupted is not None and not final:
+                reply, at = interrupted, stage
+            assert reply is not None, "every recipient has a reply unless interrupted"
+            results.append(self._result(recipient, reply, at))
+        return MessageResult(message, tuple(results))
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def _write(self, *lines: str) -> None:
+        # UTF-8 only reaches here for SMTPUTF8 peers (mail_parameters refused the others).
+        self._writer.write("".join(f"{line}\r\n" for line in lines).encode("utf-8"))
+
+    async def _command(self, line: str, seconds: float) -> Reply:
+        self._write(line)
+        return await self._read_reply(seconds, line.split(" ")[0])
+
+    async def _read_reply(self, seconds: float, what: str) -> Reply:
+        lines: list[str] = []
+        try:
+            async with asyncio.timeout(seconds):
+                await self._writer.drain()
+                while len(lines) < _MAX_REPLY_LINES:
+                    raw = await self._reader.readline()
+                    if not raw.endswith(b"\n"):
+                        raise ConnectionLost(f"connection closed waiting for the {what} reply")
+                    line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                    lines.append(line)
+                    if line[3:4] != "-":
+                        break
+                else:
+                    raise SmtpProtocolError(f"a reply of more than {_MAX_REPLY_LINES} lines")
+        except TimeoutError as exc:
+            raise ConnectionLost(f"no {what} reply within {seconds:g} s") from exc
+        except ValueError as exc:  # a line over the reader's limit
+            raise SmtpProtocolError(f"an overlong {what} reply line") from exc
+        reply = Reply.parse(lines)
+        if reply.code == 421:
+            raise _PeerClosing(reply)
+        return reply
+
+    def _abort(self) -> None:
+        self._closed = True
+        self._writer.transport.abort()
+
+    async def close(self) -> None:
+        """QUIT politely when still open, then close; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self._command("QUIT", min(self.settings.timeouts.command, _CLOSE_SECONDS))
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CLOSE_SECONDS):
+                await self._writer.wait_closed()
+
+    async def __aenter__(self) -> SmtpSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class _TlsRetryInClear(Exception):
+    """Opportunistic TLS failed in the handshake: reconnect once without STARTTLS."""
+
+
+async def deliver(
+    endpoints: Sequence[Endpoint],
+    messages: Sequence[OutboundMessage],
+    settings: ClientSettings,
+) -> list[MessageResult]:
+    """Every message over ONE session to the first endpoint that answers (connection
+    reuse), then QUIT. Never raises for the network or the peer: when no session can be
+    had, or it ends early, the recipients not yet answered get a temporary result."""
+    try:
+        session = await SmtpSession.open(endpoints, settings)
+    except SessionUnavailable as failure:
+        reply = Reply.local(failure)
+        return [
+            MessageResult(
+                message,
+                tuple(
+                    RecipientResult(r, reply, "connect", failure.endpoint)
+                    for r in message.recipients
+                ),
+            )
+            for message in messages
+        ]
+    async with session:
+        return [await session.send(message) for message in messages]
