@@ -140,6 +140,8 @@ class Capabilities:
         for line in reply.text.split("\n")[1:]:  # the first line is the server's name
             keyword, _, params = line.strip().partition(" ")
             keyword = keyword.upper()
+            if not keyword:
+                continue  # smtp-sink ends its list with a bare "250 "
             keywords.add(keyword)
             if keyword == "SIZE":
                 size = int(params) if params.strip().isdigit() else 0
