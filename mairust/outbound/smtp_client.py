@@ -21,8 +21,6 @@ lines out, (multi-line) replies in, one ``start_tls``; asyncio streams do that.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Sequence
@@ -47,20 +45,19 @@ from mairust.outbound.smtp_types import (
     TlsNotOffered,
     TlsPolicy,
 )
-from mairust.outbound.wire_format import WireMessage, dot_stuff, mail_parameters, normalize
+from mairust.outbound.smtp_wire import PeerClosing, SmtpConnection
+from mairust.outbound.wire_format import (
+    WireMessage,
+    check_recipient,
+    check_sender,
+    dot_stuff,
+    dsn_mail_parameters,
+    dsn_rcpt_parameters,
+    mail_parameters,
+    normalize,
+)
 
 log = logging.getLogger(__name__)
-
-_MAX_REPLY_LINES = 100
-_CLOSE_SECONDS = 2.0
-
-
-class _PeerClosing(Exception):
-    """A 421 arrived: the peer is closing the connection (RFC 5321 §3.8)."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(str(reply))
-        self.reply = reply
 
 
 def default_ssl_context(policy: TlsPolicy) -> ssl.SSLContext:
@@ -76,20 +73,14 @@ class SmtpSession:
     """An open, greeted, EHLO'd (and maybe encrypted) session; use :meth:`open`."""
 
     def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        endpoint: Endpoint,
-        settings: ClientSettings,
+        self, connection: SmtpConnection, endpoint: Endpoint, settings: ClientSettings
     ) -> None:
-        self._reader = reader
-        self._writer = writer
+        self._wire = connection
         self.endpoint = endpoint
         self.settings = settings
         self.capabilities = Capabilities.helo_only()
         self.tls = False
         self.messages_sent = 0
-        self._closed = False
         self._dirty = False  # a transaction was started and not completed: RSET first
 
     # -- opening -----------------------------------------------------------------------
@@ -117,29 +108,26 @@ class SmtpSession:
     async def _open_one(
         cls, endpoint: Endpoint, settings: ClientSettings, *, try_tls: bool
     ) -> SmtpSession:
-        timeouts = settings.timeouts
-        local = (settings.source_address, 0) if settings.source_address else None
-        try:
-            async with asyncio.timeout(timeouts.connect):
-                reader, writer = await asyncio.open_connection(
-                    endpoint.address, endpoint.port, local_addr=local
-                )
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionFailure(f"cannot connect: {exc or 'timed out'}") from exc
-        session = cls(reader, writer, endpoint, settings)
+        connection = await SmtpConnection.connect(
+            endpoint.address,
+            endpoint.port,
+            seconds=settings.timeouts.connect,
+            local_address=settings.source_address,
+        )
+        session = cls(connection, endpoint, settings)
         try:
             await session._greet(try_tls=try_tls)
         except _TlsRetryInClear:
-            session._abort()
+            connection.abort()
             return await cls._open_one(endpoint, settings, try_tls=False)
-        except _PeerClosing as closing:
-            session._abort()
+        except PeerClosing as closing:
+            connection.abort()
             raise ConnectionFailure(f"the server is closing: {closing.reply}") from None
         except OSError as exc:
-            session._abort()
+            connection.abort()
             raise ConnectionFailure(f"connection lost: {exc}") from exc
         except (ConnectionLost, TlsHandshakeFailed, SmtpProtocolError):
-            session._abort()  # the peer is gone or the stream is unusable: no QUIT
+            connection.abort()  # the peer is gone or the stream is unusable: no QUIT
             raise
         except DeliveryFailure:
             await session.close()
@@ -147,7 +135,7 @@ class SmtpSession:
         return session
 
     async def _greet(self, *, try_tls: bool) -> None:
-        greeting = await self._read_reply(self.settings.timeouts.greeting, "greeting")
+        greeting = await self._wire.read_reply(self.settings.timeouts.greeting, "greeting")
         if greeting.code != 220:
             raise ConnectionFailure(f"greeted with {greeting}")
         await self._hello()
@@ -160,7 +148,7 @@ class SmtpSession:
                     "TLS is required and the server offers no STARTTLS: not sent in clear"
                 )
             return
-        reply = await self._command("STARTTLS", self.settings.timeouts.command)
+        reply = await self._wire.command("STARTTLS", self.settings.timeouts.command)
         if reply.code != 220:
             if policy is TlsPolicy.REQUIRED:
                 raise TlsNotOffered(
@@ -170,10 +158,8 @@ class SmtpSession:
         context = self.settings.ssl_context or default_ssl_context(policy)
         server_name = None if self.endpoint.host.startswith("[") else self.endpoint.host
         try:
-            await self._writer.start_tls(
-                context,
-                server_hostname=server_name,
-                ssl_handshake_timeout=self.settings.timeouts.tls_handshake,
+            await self._wire.start_tls(
+                context, server_hostname=server_name, seconds=self.settings.timeouts.tls_handshake
             )
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             if policy is TlsPolicy.REQUIRED:
@@ -187,11 +173,11 @@ class SmtpSession:
 
     async def _hello(self) -> None:
         name = self.settings.helo_name
-        reply = await self._command(f"EHLO {name}", self.settings.timeouts.command)
+        reply = await self._wire.command(f"EHLO {name}", self.settings.timeouts.command)
         if reply.code == 250:
             self.capabilities = Capabilities.from_ehlo(reply)
             return
-        reply = await self._command(f"HELO {name}", self.settings.timeouts.command)
+        reply = await self._wire.command(f"HELO {name}", self.settings.timeouts.command)
         if reply.code != 250:
             raise ConnectionFailure(f"EHLO and HELO refused: {reply}")
         self.capabilities = Capabilities.helo_only()
@@ -201,27 +187,37 @@ class SmtpSession:
     @property
     def usable(self) -> bool:
         """Still open: the caller may hand it another message."""
-        return not self._closed and not self._reader.at_eof()
+        return self._wire.open
 
     async def send(self, message: OutboundMessage) -> MessageResult:
         """Send ``message``; never raises for what the peer or the network does: every
         recipient gets a result (see the module docstring)."""
+        # Refusals decided here, before the wire: a recipient we cannot write down.
+        pending: dict[str, tuple[Reply, Stage]] = {}
+        for recipient in message.recipients:
+            try:
+                check_recipient(recipient)
+            except DeliveryFailure as failure:
+                pending[recipient] = (Reply.local(failure), "content")
+        recipients = [r for r in dict.fromkeys(message.recipients) if r not in pending]
         try:
+            check_sender(message.mail_from)
             wire = normalize(message.data)
             params = self._parameters(message, wire)
         except DeliveryFailure as failure:
             return self._all(message, Reply.local(failure), "content")
+        if not recipients:
+            return self._finish(message, pending, None, "content")
         if not self.usable:
             closed = ConnectionLost("the session is closed")
-            return self._all(message, Reply.local(closed), "session")
-        pending: dict[str, tuple[Reply, Stage]] = {}
+            return self._finish(message, pending, Reply.local(closed), "session")
         try:
-            return await self._transaction(message, wire, params, pending)
-        except _PeerClosing as closing:
-            self._abort()
+            return await self._transaction(message, recipients, wire, params, pending)
+        except PeerClosing as closing:
+            self._wire.abort()
             return self._finish(message, pending, closing.reply, "session")
         except (DeliveryFailure, OSError, TimeoutError) as exc:
-            self._abort()
+            self._wire.abort()
             lost: DeliveryFailure = (
                 exc
                 if isinstance(exc, DeliveryFailure)
@@ -245,11 +241,23 @@ class SmtpSession:
         )
         if caps.size_limit is not None:
             params.insert(0, f"SIZE={wire.size}")
+        if caps.dsn:
+            params.extend(dsn_mail_parameters(message.ret, message.envid))
         return params
+
+    def _rcpt_line(self, message: OutboundMessage, recipient: str) -> str:
+        line = f"RCPT TO:<{recipient}>"
+        if not self.capabilities.dsn:
+            return line
+        params = dsn_rcpt_parameters(
+            message.notify.get(recipient, ()), message.orcpt.get(recipient)
+        )
+        return " ".join([line, *params])
 
     async def _transaction(
         self,
         message: OutboundMessage,
+        recipients: list[str],
         wire: WireMessage,
         params: list[str],
         pending: dict[str, tuple[Reply, Stage]],
@@ -259,25 +267,25 @@ class SmtpSession:
         timeouts = self.settings.timeouts
         steps: list[tuple[str, str | None]] = [("RSET", None)] if self._dirty else []
         steps.append((" ".join([f"MAIL FROM:<{message.mail_from}>", *params]), None))
-        steps.extend((f"RCPT TO:<{recipient}>", recipient) for recipient in message.recipients)
+        steps.extend((self._rcpt_line(message, r), r) for r in recipients)
         pipelined = self.settings.use_pipelining and self.capabilities.pipelining
         self._dirty = True
         if pipelined:  # RFC 2920 §3.1: DATA ends the group
-            self._write(*(line for line, _ in steps), "DATA")
+            self._wire.write(*(line for line, _ in steps), "DATA")
         mail_ok = False
         accepted: list[str] = []
         for line, recipient in steps:
             if not pipelined:
                 if recipient is not None and not mail_ok:
                     break  # MAIL refused: no RCPT is worth sending
-                self._write(line)
-            reply = await self._read_reply(timeouts.command, line.split(":")[0])
+                self._wire.write(line)
+            reply = await self._wire.read_reply(timeouts.command, line.split(":")[0])
             if line == "RSET":
                 continue
             if recipient is None:
                 mail_ok = reply.positive
                 if not mail_ok:
-                    pending.update((r, (reply, "mail")) for r in message.recipients)
+                    pending.update((r, (reply, "mail")) for r in recipients)
             elif mail_ok:
                 pending[recipient] = (reply, "rcpt")
                 if reply.positive:
@@ -285,20 +293,19 @@ class SmtpSession:
         if not pipelined and not accepted:
             return self._finish(message, pending, None, "rcpt")
         if not pipelined:
-            self._write("DATA")
-        data_reply = await self._read_reply(timeouts.data_init, "DATA")
+            self._wire.write("DATA")
+        data_reply = await self._wire.read_reply(timeouts.data_init, "DATA")
         if data_reply.code != 354:
             for recipient in accepted:
                 pending[recipient] = (data_reply, "data")
             return self._finish(message, pending, None, "data")
         if not accepted:  # a pipelined DATA the server took anyway: end it empty (RFC 2920)
-            self._write(".")
-            await self._read_reply(timeouts.data_end, "end of data")
+            self._wire.write(".")
+            await self._wire.read_reply(timeouts.data_end, "end of data")
             return self._finish(message, pending, None, "data")
-        self._writer.write(dot_stuff(wire.data))
-        async with asyncio.timeout(timeouts.data_block):
-            await self._writer.drain()
-        final = await self._read_reply(timeouts.data_end, "end of data")
+        self._wire.write_bytes(dot_stuff(wire.data))
+        await self._wire.drain(timeouts.data_block)
+        final = await self._wire.read_reply(timeouts.data_end, "end of data")
         self._dirty = False
         self.messages_sent += 1
         for recipient in accepted:
@@ -312,7 +319,7 @@ class SmtpSession:
 
     def _all(self, message: OutboundMessage, reply: Reply, stage: Stage) -> MessageResult:
         results = tuple(self._result(r, reply, stage) for r in message.recipients)
-        return MessageResult(message, results)
+        return MessageResult(message, results, self.capabilities)
 
     def _finish(
         self,
@@ -331,57 +338,11 @@ class SmtpSession:
                 reply, at = interrupted, stage
             assert reply is not None, "every recipient has a reply unless interrupted"
             results.append(self._result(recipient, reply, at))
-        return MessageResult(message, tuple(results))
-
-    # -- the wire ------------------------------------------------------------------------
-
-    def _write(self, *lines: str) -> None:
-        # UTF-8 only reaches here for SMTPUTF8 peers (mail_parameters refused the others).
-        self._writer.write("".join(f"{line}\r\n" for line in lines).encode("utf-8"))
-
-    async def _command(self, line: str, seconds: float) -> Reply:
-        self._write(line)
-        return await self._read_reply(seconds, line.split(" ")[0])
-
-    async def _read_reply(self, seconds: float, what: str) -> Reply:
-        lines: list[str] = []
-        try:
-            async with asyncio.timeout(seconds):
-                await self._writer.drain()
-                while len(lines) < _MAX_REPLY_LINES:
-                    raw = await self._reader.readline()
-                    if not raw.endswith(b"\n"):
-                        raise ConnectionLost(f"connection closed waiting for the {what} reply")
-                    line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-                    lines.append(line)
-                    if line[3:4] != "-":
-                        break
-                else:
-                    raise SmtpProtocolError(f"a reply of more than {_MAX_REPLY_LINES} lines")
-        except TimeoutError as exc:
-            raise ConnectionLost(f"no {what} reply within {seconds:g} s") from exc
-        except ValueError as exc:  # a line over the reader's limit
-            raise SmtpProtocolError(f"an overlong {what} reply line") from exc
-        reply = Reply.parse(lines)
-        if reply.code == 421:
-            raise _PeerClosing(reply)
-        return reply
-
-    def _abort(self) -> None:
-        self._closed = True
-        self._writer.transport.abort()
+        return MessageResult(message, tuple(results), self.capabilities)
 
     async def close(self) -> None:
         """QUIT politely when still open, then close; never raises."""
-        if self._closed:
-            return
-        self._closed = True
-        with contextlib.suppress(Exception):
-            await self._command("QUIT", min(self.settings.timeouts.command, _CLOSE_SECONDS))
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(_CLOSE_SECONDS):
-                await self._writer.wait_closed()
+        await self._wire.close(self.settings.timeouts.command)
 
     async def __aenter__(self) -> SmtpSession:
         return self
@@ -403,10 +364,25 @@ async def deliver(
     endpoints: Sequence[Endpoint],
     messages: Sequence[OutboundMessage],
     settings: ClientSettings,
+    *,
+    messages_per_session: int | None = None,
 ) -> list[MessageResult]:
-    """Every message over ONE session to the first endpoint that answers (connection
-    reuse), then QUIT. Never raises for the network or the peer: when no session can be
-    had, or it ends early, the recipients not yet answered get a temporary result."""
+    """Every message, in order, over sessions to the first endpoint that answers: one
+    session for all (connection reuse), or a new one every ``messages_per_session``.
+    Never raises for the network or the peer: when no session can be had, or one ends
+    early, the recipients not yet answered get a temporary result."""
+    size = messages_per_session or max(len(messages), 1)
+    results: list[MessageResult] = []
+    for start in range(0, len(messages), size):
+        results.extend(
+            await _deliver_over_one_session(endpoints, messages[start : start + size], settings)
+        )
+    return results
+
+
+async def _deliver_over_one_session(
+    endpoints: Sequence[Endpoint], messages: Sequence[OutboundMessage], settings: ClientSettings
+) -> list[MessageResult]:
     try:
         session = await SmtpSession.open(endpoints, settings)
     except SessionUnavailable as failure:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mairust.config import OutboundSettings
 from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mx import Endpoint
 
@@ -109,10 +110,11 @@ class Reply:
         texts = [line[4:] for line in lines]
         enhanced = None
         match = _ENHANCED.match(texts[0])
-        # RFC 2034 §4: the enhanced code's class matches the reply's first digit.
+        # RFC 2034 §4: the enhanced code's class matches the reply's first digit, and
+        # every line of a multi-line reply starts with it: keep the text without it.
         if match and match.group(1) == code_text[0]:
             enhanced = ".".join(match.group(1, 2, 3))
-            texts[0] = texts[0][match.end() :]
+            texts = [_without_code(text, enhanced) for text in texts]
         return cls(code=int(code_text), text="\n".join(texts), enhanced_code=enhanced)
 
     @classmethod
@@ -123,6 +125,13 @@ class Reply:
             enhanced_code=failure.enhanced_code,
             from_peer=False,
         )
+
+
+def _without_code(text: str, enhanced: str) -> str:
+    match = _ENHANCED.match(text)
+    if match and ".".join(match.group(1, 2, 3)) == enhanced:
+        return text[match.end() :]
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +224,33 @@ class ClientSettings:
     use_pipelining: bool = True  # when the peer offers it
     source_address: str | None = None  # the local address to connect from (IP pools)
 
+    @classmethod
+    def from_settings(
+        cls,
+        outbound: OutboundSettings,
+        *,
+        default_helo: str,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> ClientSettings:
+        """From the ``[outbound]`` section: its one command timeout stands for every
+        step's, its connect timeout for the connection and the TLS handshake."""
+        command = outbound.command_timeout
+        timeouts = Timeouts(
+            connect=outbound.connect_timeout,
+            greeting=command,
+            command=command,
+            tls_handshake=outbound.connect_timeout,
+            data_init=command,
+            data_block=command,
+            data_end=command,
+        )
+        return cls(
+            helo_name=outbound.helo_name or default_helo,
+            tls=TlsPolicy(outbound.tls),
+            ssl_context=ssl_context,
+            timeouts=timeouts,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
@@ -223,6 +259,12 @@ class OutboundMessage:
     mail_from: str  # "" for the null reverse path (a DSN)
     recipients: tuple[str, ...]
     data: bytes
+    # RFC 3461, passed on only to a peer that offers DSN: RET (FULL/HDRS) and ENVID for
+    # the message, NOTIFY and ORCPT per recipient (absent: the peer's default).
+    ret: str | None = None
+    envid: str | None = None
+    notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    orcpt: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +296,9 @@ class RecipientResult:
 class MessageResult:
     message: OutboundMessage
     recipients: tuple[RecipientResult, ...]
+    # What the peer offered (None: no session). Without DSN there, NOTIFY=SUCCESS/DELAY
+    # were not passed on, and RFC 3461 §6.2.1 makes us the one to say "relayed".
+    peer: Capabilities | None = None
 
     def result_for(self, recipient: str) -> RecipientResult:
         return next(r for r in self.recipients if r.recipient == recipient)

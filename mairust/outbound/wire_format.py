@@ -34,6 +34,9 @@ CRLF = b"\r\n"
 END_OF_DATA = b".\r\n"
 
 _ANY_LINE_END = re.compile(rb"\r\n|\r|\n")
+_UNSAFE_IN_ADDRESS = re.compile(r"[\x00-\x1f\x7f<>]")  # a space may be quoted
+_XTEXT_SAFE = re.compile(r"(?:[!-*,-<>-~]|\+[0-9A-F]{2})*")
+_NOTIFY = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
 
 
 class LineTooLong(DeliveryFailure):
@@ -52,6 +55,13 @@ class SmtpUtf8Refused(DeliveryFailure):
     """Non-ASCII addresses for a peer without SMTPUTF8 (RFC 6531)."""
 
     default_code = "5.6.7"
+
+
+class BadAddress(DeliveryFailure):
+    """An envelope address that cannot go on a command line (a control character, <, >):
+    refused before it could inject a command (5.1.3; 5.1.7 for the sender)."""
+
+    default_code = "5.1.3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +153,53 @@ def mail_parameters(
                 "(RFC 6531)"
             )
         params.append("SMTPUTF8")
+    return tuple(params)
+
+
+def check_sender(address: str) -> None:
+    """BadAddress (5.1.7) unless ``address`` is safe on a MAIL FROM line ("" is the null
+    reverse path)."""
+    if _UNSAFE_IN_ADDRESS.search(address):
+        raise BadAddress(f"unusable sender address {address!r}", enhanced_code="5.1.7")
+
+
+def check_recipient(address: str) -> None:
+    """BadAddress (5.1.3) unless ``address`` is safe on a RCPT TO line."""
+    if not address or _UNSAFE_IN_ADDRESS.search(address):
+        raise BadAddress(f"unusable recipient address {address!r}")
+
+
+def xtext(value: str) -> str:
+    """``value`` as RFC 3461 §4 xtext; a value that is valid xtext already is kept, so
+    what arrived in a client's ORCPT/ENVID is passed on as it was."""
+    if _XTEXT_SAFE.fullmatch(value):
+        return value
+    return "".join(
+        chr(b) if 0x21 <= b <= 0x7E and b not in (0x2B, 0x3D) else f"+{b:02X}"
+        for b in value.encode("utf-8")
+    )
+
+
+def dsn_mail_parameters(ret: str | None, envid: str | None) -> tuple[str, ...]:
+    """RET and ENVID for MAIL FROM (RFC 3461 §4.3, §4.4); an unknown RET is left out."""
+    params: list[str] = []
+    if ret and ret.upper() in ("FULL", "HDRS"):
+        params.append(f"RET={ret.upper()}")
+    if envid:
+        params.append(f"ENVID={xtext(envid)}")
+    return tuple(params)
+
+
+def dsn_rcpt_parameters(notify: Iterable[str], orcpt: str | None) -> tuple[str, ...]:
+    """NOTIFY and ORCPT for one RCPT TO (RFC 3461 §4.1, §4.2); unknown keywords dropped."""
+    params: list[str] = []
+    keywords = [word.upper() for word in notify if word.upper() in _NOTIFY]
+    if keywords:
+        # NEVER stands alone (§4.1); with anything else it is a client's error: keep NEVER.
+        params.append("NOTIFY=NEVER" if "NEVER" in keywords else "NOTIFY=" + ",".join(keywords))
+    if orcpt:
+        kind, semicolon, address = orcpt.partition(";")
+        if not semicolon:
+            kind, address = "rfc822", orcpt
+        params.append(f"ORCPT={kind};{xtext(address)}")
     return tuple(params)

@@ -32,7 +32,8 @@ from aiosmtpd.smtp import SMTP
 @dataclass
 class Script:
     greeting: str | None = None
-    extensions: tuple[str, ...] = ("PIPELINING", "ENHANCEDSTATUSCODES", "DSN")
+    # Not DSN: aiosmtpd refuses its parameters (555), so offering it would be a lie.
+    extensions: tuple[str, ...] = ("PIPELINING", "ENHANCEDSTATUSCODES")
     drop_extensions: tuple[str, ...] = ()
     ehlo: str | None = None
     mail: list[str | None] = field(default_factory=list)

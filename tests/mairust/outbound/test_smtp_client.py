@@ -184,6 +184,34 @@ async def test_8bit_mail_to_a_sink_without_8bitmime_bounces_unsent(
     sink.wait_for(sessions=1, messages=1)
 
 
+async def test_dsn_parameters_are_passed_on_only_to_a_peer_that_offers_dsn(
+    smtp_sink: Callable[..., Sink],
+) -> None:
+    dsn = OutboundMessage(
+        "sender@client.test",
+        ("a@d.test", "b@d.test"),
+        b"Subject: dsn\r\n\r\nx\r\n",
+        ret="hdrs",
+        envid="id 1+",
+        notify={"a@d.test": ("SUCCESS", "FAILURE")},
+        orcpt={"a@d.test": "rfc822;A@d.test"},
+    )
+    offering = smtp_sink("127.0.0.10")
+    [result] = await deliver([offering.endpoint], [dsn], SETTINGS)
+    assert result.peer is not None and result.peer.dsn
+    assert all(r.delivered for r in result.recipients)
+    offering.wait_for(sessions=1, messages=1)
+    log = offering.log.read_text()
+    assert "MAIL FROM:<sender@client.test> RET=HDRS ENVID=id+201+2B" in log
+    assert "RCPT TO:<a@d.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;A@d.test" in log
+    assert "RCPT TO:<b@d.test>\n" in log  # nothing asked for b: nothing sent
+    silent = smtp_sink("127.0.0.11", "-N")
+    [plain] = await deliver([silent.endpoint], [dsn], SETTINGS)
+    assert plain.peer is not None and not plain.peer.dsn
+    silent.wait_for(sessions=1, messages=1)
+    assert "RET=" not in silent.log.read_text() and "NOTIFY=" not in silent.log.read_text()
+
+
 # -- the scripted server ---------------------------------------------------------------------
 
 
@@ -472,3 +500,40 @@ async def test_tls_off_never_starts_tls(tls_server: ScriptedSmtpServer) -> None:
     settings = ClientSettings(helo_name="client.test", tls=TlsPolicy.OFF, timeouts=FAST)
     [result] = await deliver([endpoint_of(tls_server, TLS_HOST)], [message("a@d.test")], settings)
     assert result.recipients[0].delivered and not result.recipients[0].tls
+
+
+async def test_an_address_that_could_inject_a_command_fails_alone_before_the_wire(
+    scripted: Callable[..., ScriptedSmtpServer],
+) -> None:
+    server = scripted(Script(), address="127.0.0.18")
+    evil = "x@d.test>\r\nRCPT TO:<y@d.test"
+    [result] = await deliver([endpoint_of(server)], [message("a@d.test", evil)], SETTINGS)
+    good, bad = result.recipients
+    assert good.delivered
+    assert bad.permanent and bad.reply.enhanced_code == "5.1.3" and not bad.reply.from_peer
+    assert server.messages[0].rcpt_tos == ["a@d.test"]
+    assert not any("y@d.test" in c for c in server.sessions[0].commands)
+    bad_sender = OutboundMessage("s@d.test\r\nQUIT", ("a@d.test",), b"x\r\n")
+    [refused] = await deliver([endpoint_of(server)], [bad_sender], SETTINGS)
+    assert refused.recipients[0].reply.enhanced_code == "5.1.7"
+
+
+async def test_messages_per_session_bounds_connection_reuse(
+    scripted: Callable[..., ScriptedSmtpServer],
+) -> None:
+    server = scripted(Script(), address="127.0.0.18")
+    messages = [message(f"r{i}@d.test") for i in range(5)]
+    results = await deliver([endpoint_of(server)], messages, SETTINGS, messages_per_session=2)
+    assert all(r.recipients[0].delivered for r in results)
+    assert [len(log.messages) for log in server.sessions] == [2, 2, 1]
+
+
+async def test_a_session_the_peer_closed_is_not_usable(
+    scripted: Callable[..., ScriptedSmtpServer],
+) -> None:
+    server = scripted(Script(mail=["421 4.3.2 Going down"]), address="127.0.0.18")
+    async with await SmtpSession.open([endpoint_of(server)], SETTINGS) as session:
+        assert session.usable
+        [first] = (await session.send(message("a@d.test"))).recipients
+        assert first.temporary and first.reply.code == 421 and first.stage == "session"
+        assert not session.usable

@@ -9,15 +9,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mairust.outbound.wire_format import (
+    BadAddress,
     EightBitRefused,
     LineTooLong,
     SmtpUtf8Refused,
     WireMessage,
+    check_recipient,
+    check_sender,
     dot_stuff,
     dot_unstuff,
+    dsn_mail_parameters,
+    dsn_rcpt_parameters,
     mail_parameters,
     normalize,
     to_crlf,
+    xtext,
 )
 
 BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
@@ -115,3 +121,39 @@ def test_unstuffing_refuses_data_without_its_end_line() -> None:
         dot_unstuff(b"abc\r\n")
     with pytest.raises(ValueError, match=r"CRLF\.CRLF"):
         dot_unstuff(b"abc.\r\n")
+
+
+@pytest.mark.parametrize("address", ["a@b.test\r\nQUIT", "a@b>", "<a@b.test", "a\x00@b.test"])
+def test_addresses_that_would_break_the_command_line_are_refused(address: str) -> None:
+    with pytest.raises(BadAddress) as refused:
+        check_recipient(address)
+    assert refused.value.enhanced_code == "5.1.3"
+    with pytest.raises(BadAddress) as sender:
+        check_sender(address)
+    assert sender.value.enhanced_code == "5.1.7"
+
+
+def test_ordinary_addresses_pass() -> None:
+    check_sender("")  # the null reverse path
+    check_recipient('"john doe"@example.com')
+    check_recipient("jöran@exämple.se")
+    with pytest.raises(BadAddress):
+        check_recipient("")
+
+
+def test_xtext_encodes_what_it_must_and_keeps_what_is_encoded() -> None:
+    assert xtext("id 1+=") == "id+201+2B+3D"
+    assert xtext("id+201") == "id+201"  # valid xtext already: passed on as it came
+    assert xtext("é") == "+C3+A9"
+
+
+def test_dsn_parameters() -> None:
+    assert dsn_mail_parameters("full", "abc") == ("RET=FULL", "ENVID=abc")
+    assert dsn_mail_parameters("bogus", None) == ()
+    assert dsn_rcpt_parameters(["success", "delay"], "a@b.test") == (
+        "NOTIFY=SUCCESS,DELAY",
+        "ORCPT=rfc822;a@b.test",
+    )
+    assert dsn_rcpt_parameters(["NEVER", "SUCCESS"], None) == ("NOTIFY=NEVER",)
+    assert dsn_rcpt_parameters(["whatever"], "rfc822;a b@c") == ("ORCPT=rfc822;a+20b@c",)
+    assert dsn_rcpt_parameters((), None) == ()
