@@ -1,6 +1,6 @@
 """The SMTP client of outbound delivery: one session to one remote MTA, many messages.
 
-:meth:`SmtpSession.open` tries the route's endpoints in order until one greets with 2xx
+:meth:`SmtpSession.open` tries the route's endpoints in order until one greets with 220
 (a refused connection, a timeout, a 4xx/5xx greeting or a failed EHLO *and* HELO moves on to
 the next; RFC 5321 §5.1), says EHLO (HELO if refused), and takes STARTTLS per the
 :class:`TlsPolicy` (REQUIRED with no STARTTLS or a failed handshake: a temporary 4.7.4 /
@@ -12,11 +12,14 @@ session. With PIPELINING offered (RFC 2920), MAIL, every RCPT and DATA go in one
 and the replies are read back in order. A transaction left half done is cleared with
 RSET before the next MAIL; after a completed one RFC 5321 §4.1.4 needs none, so no round
 trip is spent. How many messages share a session is the caller's choice (connection reuse).
+The bytes and the clock are ``smtp_wire.py``'s; what goes after DATA is ``wire_format.py``'s.
 
-Why not aiosmtplib: it sends every command and waits for its reply (no PIPELINING, checked
-in 5.1.3), and its ``sendmail`` raises on the first refused recipient instead of keeping a
-result per recipient with the answering host. What we need of the wire is small: command
-lines out, (multi-line) replies in, one ``start_tls``; asyncio streams do that.
+Why not aiosmtplib: it has no PIPELINING (checked in 5.1.3: every command waits for its
+reply), and pipelining is half of what a session to a sink costs. The rest we need would be
+code around it anyway: a result per recipient with the host that answered, a 421 anywhere
+turning the unanswered recipients temporary, the TLS policy with its clear-text retry. What
+we need of the wire is small (lines out, multi-line replies in, one ``start_tls``), and
+asyncio streams do it.
 """
 
 from __future__ import annotations
