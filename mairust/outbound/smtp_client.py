@@ -100,7 +100,10 @@ class SmtpSession:
             except DeliveryFailure as failure:
                 log.info("%s [%s]:%d: %s", endpoint.host, endpoint.address, endpoint.port, failure)
                 attempts.append((endpoint, str(failure)))
-                last = failure
+                # The code told is the last failure's, unless a host refused to go without
+                # TLS: "not sent in clear" is what the trace and the DSN must say then.
+                if not isinstance(last, TlsNotOffered | TlsHandshakeFailed):
+                    last = failure
         raise SessionUnavailable(
             "; ".join(f"{e.host}[{e.address}]: {why}" for e, why in attempts) or str(last),
             enhanced_code=last.enhanced_code,

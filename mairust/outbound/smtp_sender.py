@@ -12,14 +12,20 @@ fault. The rows' DSN requests (NOTIFY, ORCPT, RET, ENVID) go with the messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mairust.auth.dns import Resolver
 from mairust.outbound.delivery import OutgoingMessage, RemoteReply
 from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mx import SMTP_PORT, AddressType, resolve_route_async
 from mairust.outbound.smtp_client import deliver
-from mairust.outbound.smtp_types import ClientSettings, OutboundMessage, RecipientResult
+from mairust.outbound.smtp_types import (
+    ClientSettings,
+    OutboundMessage,
+    RecipientResult,
+    TlsPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +34,9 @@ class SmtpDestinationSender:
     """Sends a destination's messages over one SMTP session (see the module docstring).
 
     ``port``: the port of MX hosts (25; tests point it at loopback sinks); a relay host
-    brings its own. One instance serves every destination of a delivery loop.
+    brings its own. ``tls_for``: a destination's own TLS policy when it has one (a
+    per-domain ``require_tls``, an MTA-STS ``enforce``), else None for the settings' own.
+    One instance serves every destination of a delivery loop.
     """
 
     def __init__(
@@ -38,11 +46,13 @@ class SmtpDestinationSender:
         *,
         port: int = SMTP_PORT,
         address_types: Sequence[AddressType] = ("A", "AAAA"),
+        tls_for: Callable[[str], TlsPolicy | None] | None = None,
     ) -> None:
         self._resolver = resolver
         self._settings = settings
         self._port = port
         self._address_types = tuple(address_types)
+        self._tls_for = tls_for
 
     async def send(
         self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
@@ -61,7 +71,11 @@ class SmtpDestinationSender:
             reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
             return {item.id: reply for message in messages for item in message.recipients}
         outbound = [outbound_message(message) for message in messages]
-        results = await deliver(route.endpoints(), outbound, self._settings)
+        settings = self._settings
+        policy = self._tls_for(destination) if self._tls_for else None
+        if policy is not None and policy is not settings.tls:
+            settings = replace(settings, tls=policy)
+        results = await deliver(route.endpoints(), outbound, settings)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):
             by_address = {r.recipient: r for r in result.recipients}

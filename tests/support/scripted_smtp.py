@@ -4,8 +4,8 @@
 ``address:port`` and answers each command from the script, else as a plain server would:
 
 - ``greeting``: replaces the 220 line (``"554 5.7.1 Go away"``);
-- ``extensions`` are added to the EHLO reply, ``drop_extensions`` removed from it
-  (``("8BITMIME",)``); ``ehlo``: a reply refusing EHLO (the client falls back to HELO);
+- ``extensions`` are added to the EHLO reply (aiosmtpd's own: SIZE, 8BITMIME, SMTPUTF8,
+  STARTTLS with a TLS context); ``ehlo``: a reply refusing EHLO (the client then says HELO);
 - ``mail`` / ``data`` / ``end_of_data``: replies for the 1st, 2nd... MAIL, DATA and final dot
   of the whole server's life (``None`` or a list run out: the normal reply);
 - ``rcpt``: per recipient address, its replies in turn (``{"b@x.test": ["451 4.3.0 busy"]}``).
@@ -34,7 +34,6 @@ class Script:
     greeting: str | None = None
     # Not DSN: aiosmtpd refuses its parameters (555), so offering it would be a lie.
     extensions: tuple[str, ...] = ("PIPELINING", "ENHANCEDSTATUSCODES")
-    drop_extensions: tuple[str, ...] = ()
     ehlo: str | None = None
     mail: list[str | None] = field(default_factory=list)
     rcpt: dict[str, list[str | None]] = field(default_factory=dict)
@@ -106,8 +105,7 @@ class _Handler:
         session.host_name = hostname
         if self.script.ehlo:
             return [self.script.ehlo]
-        dropped = {name.upper() for name in self.script.drop_extensions}
-        lines = [r[4:] for r in responses if r[4:].split(" ")[0].upper() not in dropped]
+        lines = [response[4:] for response in responses]
         lines = [line for line in lines if line != "HELP"] + list(self.script.extensions)
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 

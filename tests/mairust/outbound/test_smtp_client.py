@@ -498,6 +498,10 @@ async def test_required_tls_without_starttls_offered_is_deferred_unsent(
     assert recipient.temporary and recipient.reply.enhanced_code == "4.7.4"
     assert recipient.stage == "connect" and "not sent in clear" in recipient.reply.text
     assert all(not c.startswith("MAIL") for c in server.sessions[0].commands)
+    # A host after it that merely refuses connections does not hide why nothing was sent.
+    closed = Endpoint("closed", "127.0.0.19", free_port("127.0.0.19"))
+    [again] = await deliver([endpoint_of(server), closed], [message("a@d.test")], settings)
+    assert again.recipients[0].reply.enhanced_code == "4.7.4"
 
 
 async def test_tls_off_never_starts_tls(tls_server: ScriptedSmtpServer) -> None:
@@ -552,3 +556,17 @@ async def test_an_ipv6_endpoint_after_an_ipv4_one_that_refuses(
     [result] = await deliver([refusing, v6], [message("a@d.test")], SETTINGS)
     assert result.recipients[0].delivered and result.recipients[0].endpoint == v6
     assert server.messages[0].rcpt_tos == ["a@d.test"]
+
+
+async def test_a_421_greeting_moves_on_to_the_next_host(
+    scripted: Callable[..., ScriptedSmtpServer],
+) -> None:
+    busy = scripted(Script(greeting="421 4.7.0 Too many connections"), address="127.0.0.17")
+    ready = scripted(Script(), address="127.0.0.18")
+    with pytest.raises(SessionUnavailable) as failure:
+        await SmtpSession.open([endpoint_of(busy)], SETTINGS)
+    assert "421 4.7.0 Too many connections" in str(failure.value)
+    [result] = await deliver(
+        [endpoint_of(busy), endpoint_of(ready)], [message("a@d.test")], SETTINGS
+    )
+    assert result.recipients[0].endpoint == endpoint_of(ready) and result.recipients[0].delivered

@@ -17,7 +17,7 @@ from mairust.model.message import MessageRef
 from mairust.model.outbound import OutboundItem, RecipientState
 from mairust.outbound.delivery import DestinationSender, OutgoingMessage
 from mairust.outbound.smtp_sender import SmtpDestinationSender, outbound_message
-from mairust.outbound.smtp_types import ClientSettings, Timeouts
+from mairust.outbound.smtp_types import ClientSettings, Timeouts, TlsPolicy
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
@@ -119,6 +119,23 @@ async def test_a_relay_host_is_used_instead_of_mx(
     replies = await sender.send(f"relay:{relay}", relay, [outgoing(item(7, "x@nomail.test"))])
     assert replies[7].delivered and replies[7].address == "127.0.0.12"
     assert server.messages[-1].rcpt_tos == ["x@nomail.test"]
+
+
+async def test_a_destinations_own_tls_policy_wins(
+    world: tuple[CachingResolver, int, ScriptedSmtpServer],
+) -> None:
+    resolver, port, server = world  # the server offers no STARTTLS
+    asked: list[str] = []
+
+    def tls_for(destination: str) -> TlsPolicy | None:
+        asked.append(destination)
+        return TlsPolicy.REQUIRED if destination == "far.test" else None
+
+    sender = SmtpDestinationSender(resolver, SETTINGS, port=port, tls_for=tls_for)
+    before = len(server.messages)
+    replies = await sender.send("far.test", None, [outgoing(item(1, "joe@far.test"))])
+    assert (replies[1].code, replies[1].enhanced) == (451, "4.7.4")
+    assert len(server.messages) == before and asked == ["far.test"]
 
 
 def test_the_rows_dsn_requests_go_with_the_message() -> None:
