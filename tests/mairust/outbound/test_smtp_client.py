@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from load.targets import LISTEN_PORTS, stop_process
 from mairust.outbound.mx import Endpoint
@@ -31,6 +33,7 @@ from mairust.outbound.smtp_types import (
     Timeouts,
     TlsPolicy,
 )
+from mairust.outbound.wire_format import dot_unstuff, normalize
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -570,3 +573,81 @@ async def test_a_421_greeting_moves_on_to_the_next_host(
         [endpoint_of(busy), endpoint_of(ready)], [message("a@d.test")], SETTINGS
     )
     assert result.recipients[0].endpoint == endpoint_of(ready) and result.recipients[0].delivered
+
+
+# -- the bytes on the wire -------------------------------------------------------------------
+
+
+class WireRecorder:
+    """A minimal SMTP server on loopback that records every byte a client sends, and each
+    DATA section as it came (still dot-stuffed)."""
+
+    def __init__(self) -> None:
+        self.sessions: list[bytes] = []
+        self.sections: list[bytes] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received = bytearray()
+        writer.write(b"220 raw.test\r\n")
+        try:
+            while line := await reader.readuntil(b"\r\n"):
+                received += line
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    writer.write(b"250-raw.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"354 go on\r\n")
+                    await writer.drain()
+                    section = bytearray()
+                    while True:
+                        data_line = await reader.readuntil(b"\r\n")
+                        section += data_line
+                        if data_line == b".\r\n":
+                            break
+                    received += section
+                    self.sections.append(bytes(section))
+                    writer.write(b"250 2.0.0 Ok\r\n")
+                elif verb == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    break
+                else:
+                    writer.write(b"250 Ok\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.sessions.append(bytes(received))
+            writer.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"..", b"x", b"\xc3\xa9", b" "]),
+            max_size=40,
+        ).map(b"".join),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_no_bare_cr_or_lf_ever_reaches_the_wire(bodies: list[bytes]) -> None:
+    recorder = WireRecorder()
+
+    async def session() -> list[bytes]:
+        server = await asyncio.start_server(recorder.serve, "127.0.0.1", 0)
+        endpoint = Endpoint("raw", "127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            messages = [message("a@d.test", data=body) for body in bodies]
+            results = await deliver([endpoint], messages, SETTINGS)
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert all(r.recipients[0].delivered for r in results)
+        return [normalize(body).data for body in bodies]
+
+    expected = asyncio.run(session())
+    [wire] = recorder.sessions
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", wire) is None
+    # Each DATA section, unstuffed, is the normalised message.
+    assert [dot_unstuff(section) for section in recorder.sections] == expected
