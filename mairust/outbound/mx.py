@@ -205,8 +205,12 @@ def _parse_mx(domain: str, answer: str) -> tuple[int, str]:
 
 
 def _by_preference(records: list[tuple[int, str]], rng: random.Random) -> list[tuple[int, str]]:
+    # A host listed twice is tried once, at its best preference.
+    best: dict[str, int] = {}
+    for preference, exchange in records:
+        best[exchange] = min(preference, best.get(exchange, preference))
+    shuffled = [(preference, exchange) for exchange, preference in best.items()]
     # Shuffle first, then a stable sort: equal preferences end up in random order (§5.1).
-    shuffled = list(dict.fromkeys(records))  # a duplicated record is one host
     rng.shuffle(shuffled)
     return sorted(shuffled, key=lambda record: record[0])
 

@@ -24,6 +24,7 @@ asyncio streams do it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from collections.abc import Sequence
@@ -63,12 +64,18 @@ from mairust.outbound.wire_format import (
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def default_ssl_context(policy: TlsPolicy) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    """The context when the settings bring none: built once per policy, since loading the
+    system's CAs costs milliseconds and a context serves any number of connections."""
     if policy is TlsPolicy.OPPORTUNISTIC:
+        # RFC 7435: unauthenticated encryption beats clear text; no CAs to load.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 

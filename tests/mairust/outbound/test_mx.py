@@ -41,6 +41,7 @@ ZONE: dict[str, dict[str, Any]] = {
     "halfbroken.test": {"MX": [(10, "slow.halfbroken.test")]},
     "slow.halfbroken.test": {"A": ["127.0.0.16"]},
     "relay.test": {"A": ["127.0.0.17"]},
+    "twice.test": {"MX": [(30, "mx-b.pref.test"), (10, "mx-b.pref.test"), (20, "mx-a.pref.test")]},
 }
 
 
@@ -117,6 +118,16 @@ def test_servfail_is_a_temporary_4_4_3(resolver: CachingResolver) -> None:
     with pytest.raises(DnsTemporaryFailure) as failure:
         resolve_route("servfail.test", resolver)
     assert (failure.value.enhanced_code, failure.value.permanent) == ("4.4.3", False)
+
+
+def test_a_host_listed_twice_is_tried_once_at_its_best_preference(
+    resolver: CachingResolver,
+) -> None:
+    route = resolve_route("twice.test", resolver)
+    assert [(h.name, h.preference) for h in route.hosts] == [
+        ("mx-b.pref.test", 10),
+        ("mx-a.pref.test", 20),
+    ]
 
 
 def test_hosts_without_addresses_are_skipped(resolver: CachingResolver) -> None:
