@@ -33,6 +33,7 @@ LAYERS = [
         "plugin_sdk",
         "leased_loop",
         "plugin_packages",
+        "outbound",
     },
     {"smtp"},
     {"pipeline"},
