@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from actors.auth_checker import RayAuthService
+from actors.delivery import delivery_actor_names
 from actors.named import NamedActor
 from actors.supervised import start_supervised
 from mairust.auth.policy import AuthPolicy
@@ -41,12 +42,13 @@ NUDGE_MIN_INTERVAL = 0.02
 
 
 class CoalescedNudge:
-    """A CommitListener that wakes the dispatcher, folding bursts into one call.
+    """A CommitListener that wakes a peer (the dispatcher, a delivery loop), folding
+    bursts into one call.
 
     The forwarding loop is supervised and restarted with backoff for as long as the
-    actor lives, never given up on: a nudge is only a hint (the dispatcher polls the
-    queue anyway), so failing the front-end, and its SMTP sessions, over it would cost
-    more than it saves.
+    actor lives, never given up on: a nudge is only a hint (the peer polls its table
+    anyway), so failing the front-end, and its SMTP sessions, over it would cost more
+    than it saves.
     """
 
     def __init__(
@@ -55,12 +57,15 @@ class CoalescedNudge:
         backoff: Backoff | None = None,
         *,
         min_interval: float = NUDGE_MIN_INTERVAL,
+        peer: str = "dispatcher",
     ) -> None:
         self._dispatcher = dispatcher
         self._min_interval = min_interval
+        self._peer = peer
         self.sent = 0
         self._pending = asyncio.Event()
-        self.supervisor = Supervisor(NUDGE_LOOP, self._forward, backoff or NUDGE_BACKOFF)
+        loop_name = NUDGE_LOOP if peer == "dispatcher" else f"{peer} nudge forwarder"
+        self.supervisor = Supervisor(loop_name, self._forward, backoff or NUDGE_BACKOFF)
         self._task = start_supervised(self.supervisor)
 
     def committed(self, refs: Sequence[MessageRef]) -> None:
@@ -73,8 +78,8 @@ class CoalescedNudge:
             try:
                 await self._dispatcher.nudge.remote()
             except ray.exceptions.RayActorError:
-                # The dispatcher restarts and polls the queue itself; the nudge is only a hint.
-                _log.warning("dispatcher unreachable; it will find the rows when it polls")
+                # The peer restarts and polls its table itself; the nudge is only a hint.
+                _log.warning("%s unreachable; it will find the rows when it polls", self._peer)
                 await asyncio.sleep(1.0)
             else:
                 self.sent += 1
@@ -109,12 +114,20 @@ class FrontEndHost:
         self._stores = open_stores(settings.storage)
         # Looked up on first use: the peers may still be starting.
         self._nudge = CoalescedNudge(NamedActor(dispatcher_name))
+        # Remote recipients wake the first delivery loop (the others poll).
+        deliveries = delivery_actor_names(settings)
+        self._outbound_nudge = (
+            CoalescedNudge(NamedActor(deliveries[0]), peer="outbound delivery loop")
+            if deliveries
+            else None
+        )
         auth_checkers = [NamedActor(name) for name in auth_checker_names]
         self._spool = Spool(
             self._stores.metadata,
             self._stores.blobs,
             max_batch=settings.spool.max_batch,
             listener=self._nudge,
+            outbound_listener=self._outbound_nudge,
         )
         await self._spool.start()
         auth = None
@@ -162,6 +175,8 @@ class FrontEndHost:
             spool.max_batch_size,
         )
         self._nudge.close()
+        if self._outbound_nudge is not None:
+            self._outbound_nudge.close()
         await self._hooks.aclose()  # its unrecorded calls, breaker reports, HTTP client
         self._stores.close()
 

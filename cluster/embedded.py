@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from ray import serve
 
 from actors.auth_checker import AuthCheckerActor
+from actors.delivery import DeliveryActor, delivery_actor_names
 from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.indexer import IndexerActor
@@ -93,6 +94,7 @@ class EmbeddedCluster:
         self._auth_checkers: list[Any] = []
         self._indexer: Any = None
         self._webhooks: Any = None
+        self._deliveries: list[Any] = []
         self._plugins: PluginSync | None = None
 
     def prepare_stores(self) -> str:
@@ -208,9 +210,14 @@ class EmbeddedCluster:
         ]
 
     def _create_background_actors(self) -> None:
-        """The search backlog and retention loops, and the webhook loops."""
+        """The search backlog and retention loops, the webhook loops, the outbound
+        delivery loops."""
         self._indexer = IndexerActor.options(name="indexer").remote(self._settings)
         self._webhooks = WebhookActor.options(name="webhooks").remote(self._settings)
+        self._deliveries = [
+            DeliveryActor.options(name=name).remote(self._settings, index)
+            for index, name in enumerate(delivery_actor_names(self._settings))
+        ]
 
     def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
         """Block until SMTP listens and the dispatcher and one pipeline worker answer."""
@@ -243,6 +250,7 @@ class EmbeddedCluster:
             ("dispatcher", self._dispatcher),
             ("indexer", self._indexer),
             ("webhook loops", self._webhooks),
+            *(("outbound delivery loop", actor) for actor in self._deliveries),
         ):
             if actor is None:
                 continue

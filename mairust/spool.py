@@ -61,13 +61,18 @@ class Spool:
         *,
         max_batch: int = 128,
         listener: CommitListener | None = None,
+        outbound_listener: CommitListener | None = None,
     ) -> None:
+        """``listener`` is told of every committed batch (it wakes the dispatcher);
+        ``outbound_listener`` of the messages with remote recipients (it wakes a
+        delivery loop)."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._metadata = metadata
         self._blobs = blobs
         self._max_batch = max_batch
         self._listener = listener
+        self._outbound_listener = outbound_listener
         self._pending: list[_Pending] = []
         self._noted: list[Event] = []
         self._wakeup = asyncio.Event()
@@ -259,7 +264,10 @@ class Spool:
             # durable all the same and will be delivered (the client may send it again).
             if not pending.done.done():
                 pending.done.set_result(None)
-        self._tell_listener([record.ref for record in records])
+        self._tell_listener(self._listener, [record.ref for record in records])
+        self._tell_listener(
+            self._outbound_listener, [record.ref for record in records if record.remote]
+        )
 
     @staticmethod
     def _fail(batch: list[_Pending], cause: BaseException | None) -> None:
@@ -271,11 +279,12 @@ class Spool:
             failure.__cause__ = cause
             pending.done.set_exception(failure)
 
-    def _tell_listener(self, refs: list[MessageRef]) -> None:
-        if self._listener is None:
+    @staticmethod
+    def _tell_listener(listener: CommitListener | None, refs: list[MessageRef]) -> None:
+        if listener is None or not refs:
             return
         try:
-            self._listener.committed(refs)
+            listener.committed(refs)
         except Exception:
             # The commit is durable whatever the listener does; its failure is its own.
             log.exception("spool: commit listener failed for %d messages", len(refs))

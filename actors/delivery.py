@@ -1,0 +1,104 @@
+"""Delivery actor: hosts one outbound delivery loop of the node.
+
+The loop (:class:`mairust.outbound.delivery.OutboundDeliveryLoop`) runs under a
+Supervisor: a store that is down is an ordinary wait; any other error restarts it with
+backoff; a loop that keeps failing exits the actor (``actors/supervised.py``) and Ray
+restarts it — a new incarnation that hands back its predecessor's leases at once.
+Messages go out through :class:`mairust.outbound.smtp_sender.SmtpDestinationSender`
+(MX through the configured resolver, one SMTP session per batch of a destination).
+The front-end's spool nudges the first delivery actor when it commits remote recipients;
+the others (and it, after a nudge is lost) find them at their next poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import platform
+from typing import Any
+
+import ray
+
+from actors.supervised import loop_report, start_supervised
+from mairust.auth.dns_resolver import CachingResolver
+from mairust.config import Settings
+from mairust.model.address import domain_of
+from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.smtp_sender import SmtpDestinationSender
+from mairust.outbound.smtp_types import ClientSettings
+from mairust.storage.factory import open_stores
+
+_log = logging.getLogger(__name__)
+
+DELIVERY_ACTOR = "outbound-delivery"
+
+
+def delivery_actor_names(settings: Settings) -> list[str]:
+    return [f"{DELIVERY_ACTOR}-{n}" for n in range(settings.outbound.workers)]
+
+
+def delivery_identity(settings: Settings, index: int) -> str:
+    """A loop's name across restarts: node name + data dir + its index on the node."""
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
+    return f"outbound{index}@{platform.node() or 'localhost'}:{digest}"
+
+
+class DeliveryHost:
+    """One outbound delivery loop, its SMTP sender and its stores."""
+
+    # Ray runs an async __init__ on the actor's loop (again after a restart).
+    async def __init__(self, settings: Settings, index: int) -> None:  # type: ignore[misc]
+        logging.basicConfig(level=settings.log_level)
+        self._stores = open_stores(settings.storage)
+        dns = settings.dns
+        resolver = CachingResolver(
+            dns.nameservers or None, port=dns.port, timeout=dns.timeout, cache_size=dns.cache_size
+        )
+        client = ClientSettings.from_settings(
+            settings.outbound, default_helo=settings.smtp.hostname
+        )
+        metadata = self._stores.metadata
+
+        def is_local(address: str) -> bool:
+            return metadata.get_domain(domain_of(address)) is not None
+
+        self._loop = OutboundDeliveryLoop(
+            delivery_identity(settings, index),
+            metadata,
+            self._stores.blobs,
+            SmtpDestinationSender(resolver, client, port=settings.outbound.port),
+            settings.outbound,
+            hostname=settings.smtp.hostname,
+            is_local=is_local,
+        )
+        self._supervisor = self._loop.supervisor()
+        self._task = start_supervised(self._supervisor)
+
+    async def nudge(self) -> None:
+        """Remote recipients were committed: look now rather than at the next poll."""
+        self._loop.nudge()
+
+    async def stats(self) -> dict[str, Any]:
+        figures = self._loop.figures
+        return {
+            "rounds": self._loop.rounds,
+            "delivered": figures.delivered,
+            "deferred": figures.deferred,
+            "bounced": figures.bounced,
+            "expired": figures.expired,
+            "dsns": figures.dsns,
+            "sessions": figures.sessions,
+            "loop": loop_report(self._supervisor.state),
+        }
+
+    async def stop(self) -> None:
+        self._supervisor.stop()
+        self._loop.stop()
+        self._task.cancel()
+        with contextlib.suppress(Exception):
+            await self._task
+        self._stores.close()
+
+
+DeliveryActor = ray.remote(num_cpus=0, max_restarts=-1)(DeliveryHost)

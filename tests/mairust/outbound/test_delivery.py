@@ -1,0 +1,239 @@
+"""The outbound delivery loop over a real metadata store and blob store, a real DNS server
+on loopback and real SMTP servers on loopback (scripted replies), on a test's own clock:
+delivered, deferred then delivered once on schedule, one recipient bounced alone, expired
+after its time, null MX bounced at once, DNS failure deferred, leases of a dead loop
+taken back."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mairust.auth.dns_resolver import CachingResolver
+from mairust.config import OutboundSettings
+from mairust.events import RecordType
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import AttemptResult, RecipientState, RemoteRecipient
+from mairust.model.scope import TenantScope
+from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.smtp_sender import SmtpDestinationSender
+from mairust.outbound.smtp_types import ClientSettings, Timeouts
+from mairust.storage.file_blobs import FileBlobStore
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
+from tests.mairust.outbound.test_smtp_sender import port_free_on
+from tests.support.dns_server import ZoneServer
+from tests.support.scripted_smtp import Script, ScriptedSmtpServer
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TENANT = "tenant-a"
+MX_ADDRESS = "127.0.0.41"
+CLIENT = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
+SCHEDULE = OutboundSettings(
+    retry_initial_seconds=600,
+    retry_factor=2,
+    retry_max_seconds=4 * 3600,
+    retry_jitter=0,
+    expire_seconds=5 * 86400,
+    poll_interval=0.05,
+)
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    store: SqlMetadataStore
+    blobs: FileBlobStore
+    server: ScriptedSmtpServer
+    resolver: CachingResolver
+    port: int
+    clock: Clock = field(default_factory=Clock)
+
+    def loop(self, identity: str = "node-a") -> OutboundDeliveryLoop:
+        sender = SmtpDestinationSender(self.resolver, CLIENT, port=self.port)
+        return OutboundDeliveryLoop(
+            identity,
+            self.store,
+            self.blobs,
+            sender,
+            SCHEDULE,
+            hostname="out.ours.test",
+            clock=self.clock,
+            rng=random.Random(7),
+        )
+
+    def submit(self, *recipients: str, sender: str = "ann@ours.test") -> str:
+        body = f"From: {sender}\r\nSubject: {new_id()}\r\n\r\nhello\r\n".encode()
+        blob = self.blobs.put(body)
+        ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
+        envelope = Envelope(sender, recipients, self.clock.now)
+        remote = tuple(RemoteRecipient(r, TENANT) for r in recipients)
+        self.store.commit_messages([SpoolRecord(ref, envelope, remote=remote)])
+        # commit_messages stamps rows with the wall clock; the test's clock is what counts.
+        return ref.id
+
+    def states(self, message_id: str) -> dict[str, RecipientState]:
+        return {r.recipient: r.state for r in self.store.list_outbound(message_id=message_id)}
+
+    async def round(self, loop: OutboundDeliveryLoop) -> int:
+        return await loop.leased_round()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    port = port_free_on(MX_ADDRESS)
+    zone: dict[str, dict[str, Any]] = {
+        "far.test": {"MX": [(10, "mx.far.test")]},
+        "mx.far.test": {"A": [MX_ADDRESS]},
+        "nomail.test": {"MX": [(0, ".")]},
+        "down.test": {"MX": [(10, "mx.down.test")]},
+    }
+    script = Script(
+        rcpt={
+            "nobody@far.test": ["550 5.1.1 No such user"],
+            "busy@far.test": ["451 4.2.0 Busy", "451 4.2.0 Busy"],
+            "never@far.test": ["451 4.2.0 Busy"] * 100,
+        }
+    )
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    upgrade_to_head(url)
+    store = SqlMetadataStore(url)
+    with (
+        ZoneServer(zone, servfail_names=["down.test"]) as dns,
+        ScriptedSmtpServer(script, address=MX_ADDRESS, port=port) as server,
+    ):
+        resolver = CachingResolver(["127.0.0.1"], port=dns.port, timeout=1.0)
+        yield World(store, FileBlobStore(tmp_path / "blobs"), server, resolver, port)
+    store.close()
+
+
+def received_by(world: World, recipient: str) -> int:
+    return sum(recipient in m.rcpt_tos for m in world.server.messages)
+
+
+async def test_a_message_is_delivered_with_its_attempt_and_a_delivery_event(world: World) -> None:
+    message_id = world.submit("joe@far.test", "kim@far.test")
+    loop = world.loop()
+
+    assert await world.round(loop) == 2
+
+    assert world.states(message_id) == {
+        "joe@far.test": RecipientState.DELIVERED,
+        "kim@far.test": RecipientState.DELIVERED,
+    }
+    [message] = world.server.messages  # both recipients in one transaction
+    assert sorted(message.rcpt_tos) == ["joe@far.test", "kim@far.test"]
+    assert message.mail_from == "ann@ours.test"
+    attempts = world.store.outbound_attempts(message_id)
+    assert {(a.result, a.host, a.address) for a in attempts} == {
+        (AttemptResult.DELIVERED, "mx.far.test", MX_ADDRESS)
+    }
+    events = world.store.list_events(TenantScope(TENANT), limit=10)
+    assert sorted(e.kind for e in events) == [RecordType.DELIVERY, RecordType.DELIVERY]
+    assert loop.figures.delivered == 2 and loop.figures.sessions == 1
+
+
+async def test_a_deferred_recipient_is_delivered_once_on_schedule(world: World) -> None:
+    message_id = world.submit("busy@far.test")
+    loop = world.loop()
+
+    await world.round(loop)  # 451: retry in 600 s
+    [row] = world.store.list_outbound(message_id=message_id)
+    assert row.state is RecipientState.DEFERRED
+    assert row.next_attempt_at == T0 + timedelta(seconds=600)
+    assert row.last_reply == "451 4.2.0 Busy"
+
+    world.clock.now = T0 + timedelta(seconds=599)
+    assert await world.round(loop) == 0  # not due yet
+    world.clock.now = T0 + timedelta(seconds=600)
+    await world.round(loop)  # 451 again: the next wait is twice as long
+    [row] = world.store.list_outbound(message_id=message_id)
+    assert row.next_attempt_at == world.clock.now + timedelta(seconds=1200)
+
+    world.clock.now = row.next_attempt_at
+    await world.round(loop)
+    assert world.states(message_id) == {"busy@far.test": RecipientState.DELIVERED}
+    assert received_by(world, "busy@far.test") == 1
+    results = [a.result for a in world.store.outbound_attempts(message_id)]
+    assert results == [AttemptResult.DEFERRED, AttemptResult.DEFERRED, AttemptResult.DELIVERED]
+
+
+async def test_a_550_bounces_only_that_recipient(world: World) -> None:
+    message_id = world.submit("joe@far.test", "nobody@far.test")
+    await world.round(world.loop())
+
+    assert world.states(message_id) == {
+        "joe@far.test": RecipientState.DELIVERED,
+        "nobody@far.test": RecipientState.BOUNCED,
+    }
+    [row] = world.store.list_outbound(message_id=message_id, state=RecipientState.BOUNCED)
+    assert row.last_reply == "550 5.1.1 No such user"
+    assert received_by(world, "joe@far.test") == 1
+
+
+async def test_a_recipient_deferred_past_its_time_expires_as_a_bounce(world: World) -> None:
+    message_id = world.submit("never@far.test")
+    loop = world.loop()
+    await world.round(loop)
+    tries = 1
+    while world.states(message_id)["never@far.test"] is RecipientState.DEFERRED:
+        [row] = world.store.list_outbound(message_id=message_id)
+        world.clock.now = row.next_attempt_at
+        await world.round(loop)
+        tries += 1
+        assert tries < 60, "never expired"
+
+    # The last try falls on the expiry moment (never later), and nothing bounces early.
+    [row] = world.store.list_outbound(message_id=message_id)
+    assert world.clock.now == row.created_at + timedelta(days=5)
+    attempts = world.store.outbound_attempts(message_id)
+    assert attempts[-1].result is AttemptResult.EXPIRED
+    assert all(a.result is AttemptResult.DEFERRED for a in attempts[:-1])
+    kinds = [e.kind for e in world.store.list_events(TenantScope(TENANT), limit=200)]
+    assert kinds.count(RecordType.EXPIRATION) == 1 and kinds.count(RecordType.BOUNCE) == 1
+    assert loop.figures.expired == 1
+    # Backoff doubled up to its cap: no more than ~40 tries in 5 days.
+    assert 10 < tries < 45
+
+
+async def test_null_mx_bounces_at_once_and_a_dns_failure_defers(world: World) -> None:
+    nomail = world.submit("x@nomail.test")
+    down = world.submit("y@down.test")
+    await world.round(world.loop())
+
+    [bounced] = world.store.list_outbound(message_id=nomail)
+    assert bounced.state is RecipientState.BOUNCED
+    assert bounced.last_reply is not None and "5.1.10" in bounced.last_reply
+    [deferred] = world.store.list_outbound(message_id=down)
+    assert deferred.state is RecipientState.DEFERRED
+    assert deferred.last_reply is not None and "4.4.3" in deferred.last_reply
+    assert world.server.messages == []
+
+
+async def test_a_new_incarnation_takes_back_a_dead_loops_leases(world: World) -> None:
+    message_id = world.submit("joe@far.test")
+    dead = world.loop("node-a")
+    leased = world.store.lease_outbound(dead.owner, 10, 300, world.clock.now)
+    assert [row.recipient for row in leased] == ["joe@far.test"]  # and then it died
+
+    fresh = world.loop("node-a")
+    fresh.stop()  # run() then only hands back what earlier incarnations hold
+    await fresh.run()
+    await world.round(fresh)
+
+    assert world.states(message_id) == {"joe@far.test": RecipientState.DELIVERED}
+    assert received_by(world, "joe@far.test") == 1
