@@ -35,6 +35,7 @@ LAYERS = [
         "plugin_packages",
         "outbound",
     },
+    {"outbound"},
     {"smtp"},
     {"pipeline"},
     {"services"},

@@ -1,0 +1,391 @@
+"""Delivery status notifications we send: one RFC 3464 ``multipart/report`` per original
+message, about the recipients the delivery loop settled, honouring RFC 3461's NOTIFY, RET,
+ENVID and ORCPT.
+
+Pure: the caller passes the original's bytes, its envelope, the recipients' outcomes and
+the clock; it gets back the DSN's bytes (CRLF only) and its envelope (sender ``<>``), or a
+:class:`NoDsn` saying why none is due. Storing it and queueing it is the caller's part.
+"""
+
+from __future__ import annotations
+
+import email.quoprimime
+import enum
+import re
+import secrets
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, make_msgid
+
+from mairust.outbound.bounce_class import classify_reply_text
+from mairust.outbound.dsn_fields import (
+    DsnAction,
+    ascii_only,
+    fold,
+    one_line,
+    strip_brackets,
+    typed_address,
+    typed_diagnostic,
+    xtext_decode,
+)
+
+DEFAULT_MAX_RETURNED_BYTES = 128 * 1024
+_MAX_LINE = 998  # RFC 5322 §2.1.1, without the CRLF
+_MAX_DIAGNOSTIC = 900
+_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+_LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
+_HEADER_END = re.compile(rb"\r\n\r\n")
+
+
+_STATUS_CLASS = {
+    DsnAction.FAILED: "5",
+    DsnAction.DELAYED: "4",
+    DsnAction.DELIVERED: "2",
+    DsnAction.RELAYED: "2",
+    DsnAction.EXPANDED: "2",
+}
+# RFC 3461 §4.1: which NOTIFY keyword asks for a DSN with this action.
+_NOTIFY_FOR = {
+    DsnAction.FAILED: "FAILURE",
+    DsnAction.DELAYED: "DELAY",
+    DsnAction.DELIVERED: "SUCCESS",
+    DsnAction.RELAYED: "SUCCESS",
+    DsnAction.EXPANDED: "SUCCESS",
+}
+
+
+class NoDsnReason(enum.StrEnum):
+    NULL_REVERSE_PATH = "null_reverse_path"  # never a DSN to <> (RFC 3461 §6.2, no loops)
+    NOT_REQUESTED = "not_requested"  # NOTIFY (or its default) asks for none of these
+
+
+@dataclass(frozen=True, slots=True)
+class NoDsn:
+    reason: NoDsnReason
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """Who reports: the reporting MTA's name and the cap on the original we return."""
+
+    mta_name: str
+    max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES
+
+    @property
+    def from_address(self) -> str:
+        return f"MAILER-DAEMON@{self.mta_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalEnvelope:
+    """The original message's envelope: its reverse path (``""`` or ``"<>"`` for the null
+    one) and its RFC 3461 parameters as given at MAIL FROM."""
+
+    reverse_path: str
+    envid: str | None = None
+    ret: str | None = None  # "FULL" or "HDRS"; None: headers only
+    arrival_date: datetime | None = None
+
+    @property
+    def is_null(self) -> bool:
+        return self.reverse_path.strip() in ("", "<>")
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientOutcome:
+    """One recipient's outcome, as the DSN reports it. ``original_recipient`` is ORCPT as
+    given (``rfc822;user@example.com``, xtext); ``notify`` the RCPT's NOTIFY keywords
+    (empty: RFC 3461's default, failures only); ``diagnostic`` the remote reply
+    (``550 5.1.1 ...``) or a typed one (``smtp; 550 ...``, ``x-mairust; timeout``)."""
+
+    final_recipient: str
+    action: DsnAction
+    status: str
+    original_recipient: str | None = None
+    notify: tuple[str, ...] = ()
+    remote_mta: str | None = None
+    diagnostic: str | None = None
+    last_attempt: datetime | None = None
+    will_retry_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not _STATUS.fullmatch(self.status):
+            raise ValueError(f"status {self.status!r} is not an RFC 3463 x.y.z code")
+        if self.status[0] != _STATUS_CLASS[self.action]:
+            raise ValueError(f"action {self.action} cannot carry status {self.status}")
+
+
+@dataclass(frozen=True, slots=True)
+class Dsn:
+    """A DSN ready to queue: its envelope (sender always null) and bytes (CRLF only)."""
+
+    envelope_from: str
+    envelope_to: str
+    message_id: str
+    message: bytes
+    recipients: tuple[RecipientOutcome, ...]  # the ones it reports (NOTIFY let through)
+    returned: str  # "full", "headers" or "none": what of the original it carries
+
+
+def dsn_requested(action: DsnAction, notify: Sequence[str]) -> bool:
+    """Whether RFC 3461 NOTIFY asks for a DSN about this action (no NOTIFY: failures only)."""
+    keywords = {keyword.strip().upper() for keyword in notify if keyword.strip()}
+    if "NEVER" in keywords:
+        return False
+    if not keywords:
+        return action is DsnAction.FAILED
+    return _NOTIFY_FOR[action] in keywords
+
+
+def build_dsn(
+    original: bytes,
+    envelope: OriginalEnvelope,
+    outcomes: Sequence[RecipientOutcome],
+    reporter: Reporter,
+    *,
+    now: datetime,
+    message_id: str | None = None,
+) -> Dsn | NoDsn:
+    """The one DSN about ``original`` covering every outcome NOTIFY asks about, or why none."""
+    if envelope.is_null:
+        return NoDsn(NoDsnReason.NULL_REVERSE_PATH)
+    reported = tuple(o for o in outcomes if dsn_requested(o.action, o.notify))
+    if not reported:
+        return NoDsn(NoDsnReason.NOT_REQUESTED)
+    message_id = message_id or make_msgid(domain=reporter.mta_name)
+    normalised = _LINE_BREAKS.sub(b"\r\n", original)
+    returned_part, returned, size_note = _returned_part(normalised, envelope, reporter)
+    boundary = _boundary(normalised)
+    recipient_to = strip_brackets(one_line(envelope.reverse_path))
+    original_id = _original_message_id(normalised)
+    headers = [
+        f"From: Mail Delivery System <{reporter.from_address}>",
+        f"To: <{recipient_to}>",
+        f"Subject: {_subject(reported)}",
+        f"Date: {_date(now)}",
+        f"Message-ID: {message_id}",
+    ]
+    if original_id:
+        headers += [f"In-Reply-To: {original_id}", f"References: {original_id}"]
+    headers += [
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+    ]
+    human = _human_text(reported, reporter, size_note)
+    parts = [_text_part(human), _status_part(envelope, reported, reporter)]
+    if returned_part is not None:
+        parts.append(returned_part)
+    body = b"".join(b"--" + boundary.encode() + b"\r\n" + part for part in parts)
+    message = (
+        _lines(headers)
+        + b"\r\nThis is a delivery status notification in MIME format.\r\n\r\n"
+        + body
+        + b"--"
+        + boundary.encode()
+        + b"--\r\n"
+    )
+    return Dsn("", recipient_to, message_id, message, reported, returned)
+
+
+def _subject(reported: Sequence[RecipientOutcome]) -> str:
+    actions = {o.action for o in reported}
+    if actions == {DsnAction.FAILED}:
+        return "Undelivered Mail Returned to Sender"
+    if actions == {DsnAction.DELAYED}:
+        return "Delayed Mail (still being retried)"
+    if DsnAction.FAILED not in actions and DsnAction.DELAYED not in actions:
+        return "Successful Mail Delivery Report"
+    return "Delivery Status Notification"
+
+
+def _human_text(reported: Sequence[RecipientOutcome], reporter: Reporter, note: str) -> str:
+    paragraphs = [f"This is the mail system at {reporter.mta_name}.", ""]
+    for outcome in reported:
+        paragraphs += _about(outcome)
+    if note:
+        paragraphs += [note, ""]
+    paragraphs += ["Details for software follow in the delivery report below.", ""]
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        indent = "    " if paragraph.startswith("  ") else ""
+        wrapped = textwrap.wrap(
+            paragraph.strip(), width=76, initial_indent=indent, subsequent_indent=indent
+        )
+        lines += wrapped or [""]
+    return "\r\n".join(lines)
+
+
+def _about(outcome: RecipientOutcome) -> list[str]:
+    who = one_line(outcome.final_recipient)
+    said = ""
+    if outcome.diagnostic:
+        host = f" {one_line(outcome.remote_mta)}" if outcome.remote_mta else ""
+        said = f"  The server{host} said: {_diagnostic_text(outcome.diagnostic)}"
+    if outcome.action is DsnAction.FAILED:
+        reason = _reason(outcome)
+        lines = [f"Your message could not be delivered to <{who}>: {reason}."]
+        lines.append("  This failure is permanent; we will not try again.")
+    elif outcome.action is DsnAction.DELAYED:
+        reason = _reason(outcome)
+        lines = [f"Your message has not been delivered to <{who}> yet: {reason}."]
+        until = outcome.will_retry_until
+        lines.append(
+            f"  We will keep trying until {_date(until)}; you need not send it again."
+            if until
+            else "  We will keep trying; you need not send it again."
+        )
+    elif outcome.action is DsnAction.DELIVERED:
+        lines = [f"Your message was delivered to <{who}>."]
+    elif outcome.action is DsnAction.RELAYED:
+        lines = [
+            f"Your message was relayed for <{who}> to a server that does not send "
+            "delivery notifications; you may hear nothing more about it."
+        ]
+    else:
+        lines = [f"Your message was delivered to <{who}>, a list or alias that forwards it on."]
+    if said:
+        lines.append(said)
+    return [*lines, ""]
+
+
+def _reason(outcome: RecipientOutcome) -> str:
+    text = _diagnostic_text(outcome.diagnostic) if outcome.diagnostic else outcome.status
+    return f"{classify_reply_text(text).description} ({outcome.status})"
+
+
+def _text_part(text: str) -> bytes:
+    if text.isascii():
+        headers = ["Content-Type: text/plain; charset=us-ascii", "Content-Transfer-Encoding: 7bit"]
+        body = text.encode("ascii")
+    else:
+        headers = [
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: quoted-printable",
+        ]
+        encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), eol="\r\n")
+        body = encoded.encode("ascii")
+    return _lines(["Content-Description: Notification", *headers]) + b"\r\n" + body + b"\r\n"
+
+
+def _status_part(
+    envelope: OriginalEnvelope, reported: Sequence[RecipientOutcome], reporter: Reporter
+) -> bytes:
+    fields = [f"Reporting-MTA: dns; {one_line(reporter.mta_name)}"]
+    if envelope.envid:
+        fields.append(f"Original-Envelope-Id: {one_line(xtext_decode(envelope.envid))}")
+    if envelope.arrival_date:
+        fields.append(f"Arrival-Date: {_date(envelope.arrival_date)}")
+    blocks = [_lines(fields)]
+    for outcome in reported:
+        recipient = [f"Final-Recipient: {typed_address(outcome.final_recipient)}"]
+        if outcome.original_recipient:
+            recipient.append(f"Original-Recipient: {_original_recipient(outcome)}")
+        recipient += [f"Action: {outcome.action}", f"Status: {outcome.status}"]
+        if outcome.remote_mta:
+            recipient.append(f"Remote-MTA: dns; {one_line(outcome.remote_mta)}")
+        if outcome.diagnostic:
+            recipient.append(
+                fold(f"Diagnostic-Code: {typed_diagnostic(outcome.diagnostic, _MAX_DIAGNOSTIC)}")
+            )
+        if outcome.last_attempt:
+            recipient.append(f"Last-Attempt-Date: {_date(outcome.last_attempt)}")
+        if outcome.will_retry_until and outcome.action is DsnAction.DELAYED:
+            recipient.append(f"Will-Retry-Until: {_date(outcome.will_retry_until)}")
+        blocks.append(_lines(recipient))
+    head = _lines(["Content-Description: Delivery report", "Content-Type: message/delivery-status"])
+    return head + b"\r\n" + b"\r\n".join(blocks) + b"\r\n"
+
+
+def _returned_part(
+    original: bytes, envelope: OriginalEnvelope, reporter: Reporter
+) -> tuple[bytes | None, str, str]:
+    """The third part (the original, or its headers) and a note for the human part."""
+    match = _HEADER_END.search(original)
+    header_block = original[: match.start() + 2] if match else original
+    if header_block and not header_block.endswith(b"\r\n"):
+        header_block += b"\r\n"
+    full = (envelope.ret or "").strip().upper() == "FULL"
+    note = ""
+    if full and len(original) > reporter.max_returned_bytes:
+        full = False
+        note = (
+            f"The original message was {len(original)} bytes, over our "
+            f"{reporter.max_returned_bytes}-byte limit: only its headers are returned."
+        )
+    if full and not _transportable(original):
+        full = False
+        note = "The original message cannot be returned as it was: only its headers are."
+    if full:
+        body = original if original.endswith(b"\r\n") else original + b"\r\n"
+        head = _lines(
+            [
+                "Content-Description: Undelivered Message",
+                "Content-Type: message/rfc822",
+                f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
+            ]
+        )
+        return head + b"\r\n" + body + b"\r\n", "full", note
+    if (
+        not header_block
+        or len(header_block) > reporter.max_returned_bytes
+        or not _transportable(header_block)
+    ):
+        return None, "none", "The original message's headers cannot be returned."
+    head = _lines(
+        [
+            "Content-Description: Undelivered Message Headers",
+            "Content-Type: text/rfc822-headers",
+            f"Content-Transfer-Encoding: {'7bit' if header_block.isascii() else '8bit'}",
+        ]
+    )
+    return head + b"\r\n" + header_block + b"\r\n", "headers", note
+
+
+def _transportable(data: bytes) -> bool:
+    """Whether bytes fit a 7bit/8bit MIME part as they are: no NUL, no line over 998."""
+    return b"\x00" not in data and all(len(line) <= _MAX_LINE for line in data.split(b"\r\n"))
+
+
+def _boundary(original: bytes) -> str:
+    while True:
+        boundary = f"=_dsn_{secrets.token_hex(12)}"
+        if boundary.encode() not in original:
+            return boundary
+
+
+def _original_message_id(original: bytes) -> str | None:
+    match = _HEADER_END.search(original)
+    block = original[: match.start()] if match else original
+    found = re.search(rb"(?im)^message-id:[ \t]*(<[\x21-\x7e]{1,900}>)", block)
+    return found.group(1).decode("ascii") if found else None
+
+
+def _original_recipient(outcome: RecipientOutcome) -> str:
+    value = one_line(outcome.original_recipient or "")
+    kind, sep, address = value.partition(";")
+    if not sep:
+        return typed_address(value)
+    decoded = xtext_decode(address.strip())
+    if kind.strip().lower() == "rfc822":
+        return typed_address(decoded)
+    return f"{kind.strip()}; {ascii_only(decoded)}"
+
+
+def _diagnostic_text(diagnostic: str) -> str:
+    text = typed_diagnostic(diagnostic, _MAX_DIAGNOSTIC)
+    return text.partition(";")[2].strip()
+
+
+def _date(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment)
+
+
+def _lines(lines: Sequence[str]) -> bytes:
+    # UTF-8 only where an SMTPUTF8 reverse path reaches the To: field (RFC 6532); every
+    # other field is ASCII by construction.
+    return "".join(f"{line}\r\n" for line in lines).encode("utf-8")
