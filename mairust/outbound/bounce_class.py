@@ -17,7 +17,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from mairust.outbound.dsn_fields import STATUS_CODE
+from mairust.outbound.dsn_fields import STATUS_CODE, flatten_reply
 
 
 class BounceClass(enum.StrEnum):
@@ -107,7 +107,11 @@ _DEFINITIVE: dict[str, BounceClass] = {
     "5.7.25": _C.AUTHENTICATION,  # reverse DNS validation failed
     "4.7.25": _C.AUTHENTICATION,
     "5.7.26": _C.AUTHENTICATION,  # multiple authentication checks failed
-    "5.7.27": _C.BAD_DOMAIN,  # sender address has null MX
+    # The sender's address refused: a fault of ours, never a reason to drop the recipient.
+    "5.1.7": _C.POLICY,
+    "5.1.8": _C.POLICY,
+    "4.1.8": _C.POLICY,
+    "5.7.27": _C.POLICY,  # sender address has null MX
     "4.7.28": _C.REPUTATION,  # mail flood detected
     "5.7.28": _C.REPUTATION,
     # Microsoft 365's own three-digit details.
@@ -183,7 +187,7 @@ _PHRASES: tuple[tuple[BounceClass, tuple[str, ...]], ...] = (
     # Our side of the connection.
     (_C.NETWORK, (
         r"timed? ?out", r"timeout", r"connection (refused|reset|closed|lost)",
-        r"lost connection", r"network is unreachable", r"no route to host",
+        r"lost (input )?connection", r"network is unreachable", r"no route to host",
         r"connect to .* failed", r"servfail", r"temporary failure in name resolution",
     )),
     (_C.TEMPORARY_OTHER, (
@@ -217,9 +221,6 @@ _BY_SUBJECT: dict[str, BounceClass] = {
 # Registry meanings of the codes whose text is consulted first.
 _AMBIGUOUS_FALLBACK: dict[str, BounceClass] = {
     "5.1.10": _C.BAD_DOMAIN,  # RFC 7505: recipient address has null MX
-    "5.1.7": _C.POLICY,  # bad sender's mailbox address syntax
-    "5.1.8": _C.POLICY,  # bad sender's system address
-    "4.1.8": _C.POLICY,
     "4.2.1": _C.MAILBOX_DISABLED,
     "4.4.3": _C.NETWORK,  # directory server failure (DNS for now)
     "5.4.1": _C.NETWORK,  # no answer from host
@@ -227,7 +228,7 @@ _AMBIGUOUS_FALLBACK: dict[str, BounceClass] = {
     "5.6.1": _C.OTHER,
 }
 
-_REPLY_LINE = re.compile(r"^\s*(\d{3})[ -]?(.*)$")
+_REPLY_LINE = re.compile(r"^(\d{3})(?:[ -](.*))?$", re.DOTALL)
 
 
 def classify_reply(code: int | None, enhanced: str | None, text: str) -> BounceClassification:
@@ -252,16 +253,11 @@ def classify_reply_text(reply: str) -> BounceClassification:
     body = reply.strip()
     if ";" in body[:16] and not body[:1].isdigit():
         body = body.split(";", 1)[1].strip()
-    code: int | None = None
-    texts: list[str] = []
-    for line in body.splitlines() or [body]:
-        match = _REPLY_LINE.match(line)
-        if match:
-            code = code or int(match.group(1))
-            texts.append(match.group(2))
-        else:
-            texts.append(line)
-    return classify_reply(code, None, " ".join(part.strip() for part in texts))
+    body = flatten_reply(body)
+    match = _REPLY_LINE.match(body)
+    if match is None:
+        return classify_reply(None, None, body)
+    return classify_reply(int(match.group(1)), None, match.group(2).strip())
 
 
 def _classify(code: int | None, status: str | None, text: str, permanent: bool) -> BounceClass:

@@ -111,6 +111,8 @@ class RecipientOutcome:
     will_retry_until: datetime | None = None
 
     def __post_init__(self) -> None:
+        if not strip_brackets(one_line(self.final_recipient)):
+            raise ValueError("an outcome needs its final recipient's address")
         if not _STATUS.fullmatch(self.status):
             raise ValueError(f"status {self.status!r} is not an RFC 3463 x.y.z code")
         if self.status[0] != _STATUS_CLASS[self.action]:
