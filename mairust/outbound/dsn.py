@@ -130,6 +130,16 @@ class Dsn:
     recipients: tuple[RecipientOutcome, ...]  # the ones it reports (NOTIFY let through)
     returned: str  # "full", "headers" or "none": what of the original it carries
 
+    @property
+    def eight_bit(self) -> bool:
+        """It carries 8-bit octets (an 8bit original): send it with BODY=8BITMIME."""
+        return not self.message.isascii()
+
+    @property
+    def smtputf8(self) -> bool:
+        """Its recipient is a non-ASCII address: send it with SMTPUTF8."""
+        return not self.envelope_to.isascii()
+
 
 def dsn_requested(action: DsnAction, notify: Sequence[str]) -> bool:
     """Whether RFC 3461 NOTIFY asks for a DSN about this action (no NOTIFY: failures only)."""
@@ -161,7 +171,12 @@ def build_dsn(
     returned_part, returned, size_note = _returned_part(normalised, envelope, reporter)
     boundary = _boundary(normalised)
     recipient_to = strip_brackets(one_line(envelope.reverse_path))
-    original_id = _original_message_id(normalised)
+    human = _human_text(reported, reporter, size_note)
+    parts = [_text_part(human), _status_part(envelope, reported, reporter)]
+    if returned_part is not None:
+        parts.append(returned_part)
+    delimiter = b"--" + boundary.encode()
+    body = b"".join(delimiter + b"\r\n" + part for part in parts) + delimiter + b"--\r\n"
     headers = [
         f"From: Mail Delivery System <{reporter.from_address}>",
         f"To: <{recipient_to}>",
@@ -169,6 +184,7 @@ def build_dsn(
         f"Date: {_date(now)}",
         f"Message-ID: {message_id}",
     ]
+    original_id = _original_message_id(normalised)
     if original_id:
         headers += [f"In-Reply-To: {original_id}", f"References: {original_id}"]
     headers += [
@@ -176,19 +192,11 @@ def build_dsn(
         "MIME-Version: 1.0",
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
     ]
-    human = _human_text(reported, reporter, size_note)
-    parts = [_text_part(human), _status_part(envelope, reported, reporter)]
-    if returned_part is not None:
-        parts.append(returned_part)
-    body = b"".join(b"--" + boundary.encode() + b"\r\n" + part for part in parts)
-    message = (
-        _lines(headers)
-        + b"\r\nThis is a delivery status notification in MIME format.\r\n\r\n"
-        + body
-        + b"--"
-        + boundary.encode()
-        + b"--\r\n"
-    )
+    if not body.isascii():
+        # RFC 2045 §6.4: a multipart holding an 8bit part is itself labelled 8bit.
+        headers.append("Content-Transfer-Encoding: 8bit")
+    preamble = b"\r\nThis is a delivery status notification in MIME format.\r\n\r\n"
+    message = _lines(headers) + preamble + body
     return Dsn("", recipient_to, message_id, message, reported, returned)
 
 
@@ -307,6 +315,8 @@ def _returned_part(
     """The third part (the original, or its headers) and a note for the human part."""
     match = _HEADER_END.search(original)
     header_block = original[: match.start() + 2] if match else original
+    if original.startswith(b"\r\n"):
+        header_block = b""  # no header section at all
     if header_block and not header_block.endswith(b"\r\n"):
         header_block += b"\r\n"
     full = (envelope.ret or "").strip().upper() == "FULL"

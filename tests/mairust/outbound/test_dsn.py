@@ -372,3 +372,31 @@ def test_any_input_gives_crlf_only_short_lines_and_round_trips(
     report = parse_report(dsn.message)
     assert isinstance(report, DeliveryReport)
     assert [(r.action, r.status) for r in report.recipients] == [(DsnAction.FAILED, "5.7.1")]
+
+
+def test_eight_bit_dsn_says_so_for_the_sender() -> None:
+    original = ORIGINAL.replace(b"Shall we?", "Grüße".encode())
+    eight = build([FAILED], original=original)
+    seven = build([FAILED])
+    assert parsed(eight)["Content-Transfer-Encoding"] == "8bit"
+    assert (eight.eight_bit, seven.eight_bit) == (True, False)
+    assert parsed(seven)["Content-Transfer-Encoding"] is None
+    assert not seven.smtputf8
+    assert build([FAILED], reverse_path="<jörg@example.de>").smtputf8
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        b"X-Long: " + b"z" * 1200 + b"\r\n\r\nbody\r\n",  # a header line over 998 octets
+        b"\r\nno header section at all\r\n",
+    ],
+)
+def test_nothing_returned_when_not_even_the_headers_can_be(original: bytes) -> None:
+    dsn = build([FAILED], original=original, ret="HDRS")
+    assert dsn.returned == "none"
+    assert [p.get_content_type() for p in parts_of(dsn)] == [
+        "text/plain",
+        "message/delivery-status",
+    ]
+    assert "headers cannot be returned" in human_text(dsn)
