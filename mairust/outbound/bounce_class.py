@@ -232,9 +232,10 @@ _REPLY_LINE = re.compile(r"^(\d{3})(?:[ -](.*))?$", re.DOTALL)
 
 
 def classify_reply(code: int | None, enhanced: str | None, text: str) -> BounceClassification:
-    """Classify one remote reply. ``code`` is the basic reply code (None when there was no
-    reply: a connection or DNS failure, described by ``text``); ``enhanced`` the enhanced
-    status if the caller parsed one (else it is looked for at the start of ``text``)."""
+    """Classify one failure: a 4xx/5xx reply, or none. ``code`` is the basic reply code
+    (None when there was no reply: a connection or DNS failure, described by ``text``);
+    ``enhanced`` the enhanced status if the caller has one (else it is looked for at the
+    start of ``text``). Our own failures pass ``code=None`` with a status (``4.4.1``)."""
     status = _normalise_status(enhanced) or _find_status(text)
     permanent = _is_permanent(code, status)
     if code is None and status is None:
@@ -265,8 +266,6 @@ def _classify(code: int | None, status: str | None, text: str, permanent: bool) 
         return _DEFINITIVE[status]
     found = _first_pattern(text)
     if found is not None:
-        if not permanent and found is _C.OTHER:
-            return _C.TEMPORARY_OTHER
         return found
     if status is not None:
         fallback = _AMBIGUOUS_FALLBACK.get(status) or _BY_SUBJECT.get(status.split(".")[1])

@@ -37,6 +37,7 @@ _MAX_DIAGNOSTIC = 900
 _STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 _LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
 _HEADER_END = re.compile(rb"\r\n\r\n")
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
 _STATUS_CLASS = {
@@ -61,6 +62,14 @@ class NoDsnReason(enum.StrEnum):
     NOT_REQUESTED = "not_requested"  # NOTIFY (or its default) asks for none of these
 
 
+class Returned(enum.StrEnum):
+    """What of the original a DSN carries (RFC 3461 RET, within our cap)."""
+
+    FULL = "full"  # the whole message, message/rfc822
+    HEADERS = "headers"  # its header section, text/rfc822-headers
+    NONE = "none"  # not even that could be carried
+
+
 @dataclass(frozen=True, slots=True)
 class NoDsn:
     reason: NoDsnReason
@@ -72,6 +81,10 @@ class Reporter:
 
     mta_name: str
     max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES
+
+    def __post_init__(self) -> None:
+        if not _HOST_NAME.fullmatch(self.mta_name):
+            raise ValueError(f"reporting MTA name {self.mta_name!r} is not a host name")
 
     @property
     def from_address(self) -> str:
@@ -128,7 +141,7 @@ class Dsn:
     message_id: str
     message: bytes
     recipients: tuple[RecipientOutcome, ...]  # the ones it reports (NOTIFY let through)
-    returned: str  # "full", "headers" or "none": what of the original it carries
+    returned: Returned
 
     @property
     def eight_bit(self) -> bool:
@@ -232,8 +245,10 @@ def _about(outcome: RecipientOutcome) -> list[str]:
     who = one_line(outcome.final_recipient)
     said = ""
     if outcome.diagnostic:
+        kind, _, text = typed_diagnostic(outcome.diagnostic, _MAX_DIAGNOSTIC).partition(";")
         host = f" {one_line(outcome.remote_mta)}" if outcome.remote_mta else ""
-        said = f"  The server{host} said: {_diagnostic_text(outcome.diagnostic)}"
+        # Only an SMTP diagnostic is what a server said; anything else is our own account.
+        said = f"  The server{host} said: {text.strip()}" if kind == "smtp" else f"  {text.strip()}"
     if outcome.action is DsnAction.FAILED:
         reason = _reason(outcome)
         lines = [f"Your message could not be delivered to <{who}>: {reason}."]
@@ -311,7 +326,7 @@ def _status_part(
 
 def _returned_part(
     original: bytes, envelope: OriginalEnvelope, reporter: Reporter
-) -> tuple[bytes | None, str, str]:
+) -> tuple[bytes | None, Returned, str]:
     """The third part (the original, or its headers) and a note for the human part."""
     match = _HEADER_END.search(original)
     header_block = original[: match.start() + 2] if match else original
@@ -339,13 +354,13 @@ def _returned_part(
                 f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
             ]
         )
-        return head + b"\r\n" + body + b"\r\n", "full", note
+        return head + b"\r\n" + body + b"\r\n", Returned.FULL, note
     if (
         not header_block
         or len(header_block) > reporter.max_returned_bytes
         or not _transportable(header_block)
     ):
-        return None, "none", "The original message's headers cannot be returned."
+        return None, Returned.NONE, "The original message's headers cannot be returned."
     head = _lines(
         [
             "Content-Description: Undelivered Message Headers",
@@ -353,7 +368,7 @@ def _returned_part(
             f"Content-Transfer-Encoding: {'7bit' if header_block.isascii() else '8bit'}",
         ]
     )
-    return head + b"\r\n" + header_block + b"\r\n", "headers", note
+    return head + b"\r\n" + header_block + b"\r\n", Returned.HEADERS, note
 
 
 def _transportable(data: bytes) -> bool:
@@ -371,7 +386,7 @@ def _boundary(original: bytes) -> str:
 def _original_message_id(original: bytes) -> str | None:
     match = _HEADER_END.search(original)
     block = original[: match.start()] if match else original
-    found = re.search(rb"(?im)^message-id:[ \t]*(<[\x21-\x7e]{1,900}>)", block)
+    found = re.search(rb"(?im)^message-id:\s*(<[^<>\s]{1,900}>)", block)
     return found.group(1).decode("ascii") if found else None
 
 

@@ -400,3 +400,58 @@ def test_nothing_returned_when_not_even_the_headers_can_be(original: bytes) -> N
         "message/delivery-status",
     ]
     assert "headers cannot be returned" in human_text(dsn)
+
+
+@pytest.mark.parametrize("name", ["", "mx example", "mx.example.net\r\nBcc: x@y", "-mx"])
+def test_reporter_must_be_a_host_name(name: str) -> None:
+    with pytest.raises(ValueError):
+        Reporter(name)
+
+
+def test_a_folded_message_id_is_still_referenced() -> None:
+    original = b"From: a@example.com\r\nMessage-ID:\r\n <folded-9@example.com>\r\n\r\nhi\r\n"
+    assert parsed(build([FAILED], original=original))["In-Reply-To"] == "<folded-9@example.com>"
+
+
+def test_our_own_diagnostic_is_not_put_in_a_servers_mouth() -> None:
+    text = human_text(build([DELAYED]))
+    assert "The server said" not in text
+    assert "    connection timed out" in text
+    assert "The server mx.example.net said: 550 5.1.1" in human_text(build([FAILED]))
+
+
+STATUS_FOR = {
+    DsnAction.FAILED: "5.1.1",
+    DsnAction.DELAYED: "4.4.7",
+    DsnAction.DELIVERED: "2.0.0",
+    DsnAction.RELAYED: "2.1.5",
+    DsnAction.EXPANDED: "2.0.0",
+}
+OUTCOMES = st.builds(
+    lambda local, action, notify: RecipientOutcome(
+        f"{local}@example.net", action, STATUS_FOR[action], notify=notify
+    ),
+    st.from_regex(r"[a-z0-9.+_-]{1,20}", fullmatch=True),
+    st.sampled_from(list(DsnAction)),
+    st.sampled_from(
+        [(), ("NEVER",), ("FAILURE",), ("DELAY",), ("SUCCESS",), ("SUCCESS", "FAILURE", "DELAY")]
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(OUTCOMES, min_size=1, max_size=8))
+def test_round_trip_reports_exactly_what_notify_asked_for(
+    outcomes: list[RecipientOutcome],
+) -> None:
+    wanted = [o for o in outcomes if dsn_requested(o.action, o.notify)]
+    result = build_dsn(ORIGINAL, OriginalEnvelope("a@example.com"), outcomes, REPORTER, now=NOW)
+    if not wanted:
+        assert result == NoDsn(NoDsnReason.NOT_REQUESTED)
+        return
+    assert isinstance(result, Dsn)
+    report = parse_report(result.message)
+    assert isinstance(report, DeliveryReport)
+    assert [(r.final_recipient, r.action, r.status) for r in report.recipients] == [
+        (o.final_recipient, o.action, o.status) for o in wanted
+    ]
