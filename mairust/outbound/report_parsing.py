@@ -21,6 +21,7 @@ from email.message import Message
 from email.parser import BytesParser, HeaderParser
 from email.utils import parsedate_to_datetime
 
+from mairust.outbound.bounce_class import BounceClassification, classify_reply
 from mairust.outbound.dsn_fields import (
     DsnAction,
     find_status,
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _WHITESPACE = re.compile(r"\s+")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_REPLY_CODE = re.compile(r"^([2-5]\d\d)[ -](.*)$", re.DOTALL)
 _STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _FEEDBACK_TYPE = "message/feedback-report"
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
@@ -80,6 +82,24 @@ class ReportedRecipient:
     diagnostic_type: str | None = None  # "smtp", "x-unix" ...
     last_attempt: datetime | None = None
     will_retry_until: datetime | None = None
+
+    @property
+    def classification(self) -> BounceClassification:
+        """Why it failed, in our closed set: the remote's reply where the DSN quotes one,
+        with the DSN's status unless that is only generic (``5.0.0``)."""
+        code: int | None = None
+        text = self.diagnostic or ""
+        if self.diagnostic_type in (None, "smtp"):
+            reply = _REPLY_CODE.match(text)
+            if reply:
+                code, text = int(reply.group(1)), reply.group(2)
+        quoted = find_status(text[:12])
+        status = quoted if quoted and self.status.endswith(".0.0") else self.status
+        found = classify_reply(code, status, text)
+        # The DSN's action is the verdict on permanence: a "failed" recipient will not retry.
+        return BounceClassification(
+            found.bounce_class, self.action is DsnAction.FAILED, found.status
+        )
 
 
 @dataclass(frozen=True, slots=True)

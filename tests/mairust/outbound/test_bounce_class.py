@@ -375,3 +375,20 @@ def test_every_class_has_plain_words() -> None:
 def test_every_class_is_reached_by_some_real_reply() -> None:
     reached = {expected for _, expected, _ in REPLIES}
     assert reached == set(BounceClass)
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected", "permanent"),
+    [
+        ("5.1.10", "recipient domain has a null MX", C.BAD_DOMAIN, True),
+        ("4.4.1", "connection timed out", C.NETWORK, False),
+        ("4.4.3", "DNS SERVFAIL for example.net", C.NETWORK, False),
+        ("4.7.5", "MTA-STS enforce: no valid TLS at mx.example.net", C.TLS_REQUIRED, False),
+        ("4.4.7", "gave up after 4 days", C.NETWORK, False),
+    ],
+)
+def test_our_own_failures_carry_a_status_and_no_reply(
+    status: str, text: str, expected: BounceClass, permanent: bool
+) -> None:
+    result = classify_reply(None, status, text)
+    assert (result.bounce_class, result.permanent, result.status) == (expected, permanent, status)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mairust.outbound.bounce_class import BounceClass
 from mairust.outbound.dsn import (
     Dsn,
     OriginalEnvelope,
@@ -29,6 +30,7 @@ from mairust.outbound.report_parsing import (
     DeliveryReport,
     MalformedReport,
     NotAReport,
+    ReportedRecipient,
     parse_report,
 )
 
@@ -358,3 +360,31 @@ def test_reports_of_random_fields_get_a_typed_answer(
             assert re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", recipient.status)
     if isinstance(result, ComplaintReport):
         assert result.feedback_type
+
+
+def test_reported_recipients_carry_their_bounce_class() -> None:
+    postfix = delivery(read("postfix-bounce.eml")).recipients
+    assert [r.classification.bounce_class for r in postfix] == [
+        BounceClass.UNKNOWN_USER,
+        BounceClass.MAILBOX_FULL,
+    ]
+    assert postfix[0].classification.hard
+    (exchange,) = delivery(read("exchange-online-ndr.eml")).recipients
+    assert exchange.classification.bounce_class is BounceClass.UNKNOWN_USER
+    (delayed,) = delivery(read("postfix-delayed.eml")).recipients
+    assert delayed.classification.bounce_class is BounceClass.NETWORK
+    assert not delayed.classification.permanent
+    # Sun IMS: a generic 5.0.0 and words only ("recipient reached disk quota" in the status
+    # comment is not a diagnostic): the status's registry meaning, permanent.
+    (sun,) = delivery(read("cpython/msg_16.txt")).recipients
+    assert sun.classification.permanent
+    amavis = delivery(read("cpython/msg_43.txt")).recipients
+    assert {r.classification.bounce_class for r in amavis} == {BounceClass.SPAM_CONTENT}
+
+
+def test_a_generic_dsn_status_gives_way_to_the_quoted_reply() -> None:
+    recipient = ReportedRecipient(
+        "a@example.net", DsnAction.FAILED, "5.0.0", diagnostic="550 5.2.1 mailbox disabled"
+    )
+    assert recipient.classification.status == "5.2.1"
+    assert recipient.classification.bounce_class is BounceClass.MAILBOX_DISABLED
