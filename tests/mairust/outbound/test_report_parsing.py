@@ -1,8 +1,8 @@
 """Reading DSNs and ARF complaint reports about our outbound mail.
 
-Data in tests/data/dsn (provenance and licences in its SOURCES.md): real DSNs from CPython's
-email test data, RFC 5965's example, and DSNs written in the shape of Postfix's and
-Exchange Online's. Hostile input comes from hypothesis and the MIME corpus in
+Data in tests/data/dsn (provenance and licences in its SOURCES.md): a bounce and a delay
+notice from a real Postfix 3.7, real DSNs from CPython's email test data, RFC 5965's
+example, and DSNs written in the shape of Postfix's and Exchange Online's. Hostile input comes from hypothesis and the MIME corpus in
 tests/data/mime: whatever the bytes, a typed answer and never an exception.
 """
 
@@ -273,7 +273,8 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 
 
 def _report_templates() -> list[bytes]:
-    return [read("postfix-bounce.eml"), read("exchange-online-ndr.eml"), read("rfc5965-arf.eml")]
+    names = ["postfix-3.7-bounce.eml", "exchange-online-ndr.eml", "rfc5965-arf.eml"]
+    return [read(name) for name in names]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -388,3 +389,33 @@ def test_a_generic_dsn_status_gives_way_to_the_quoted_reply() -> None:
     )
     assert recipient.classification.status == "5.2.1"
     assert recipient.classification.bounce_class is BounceClass.MAILBOX_DISABLED
+
+
+def test_real_postfix_bounce() -> None:
+    report = delivery(read("postfix-3.7-bounce.eml"))
+    assert report.reporting_mta == "postfix-reference.test"
+    assert report.original_envelope_id == "mairust-env-1"
+    assert report.original_message_id == "<q3-numbers-real@sender.test>"
+    (recipient,) = report.recipients
+    assert recipient == ReportedRecipient(
+        final_recipient="user@bad.test",
+        action=DsnAction.FAILED,
+        status="5.3.0",
+        original_recipient="User@bad.test",
+        remote_mta="127.0.0.1",
+        diagnostic="500 5.3.0 Error: command failed",
+        diagnostic_type="smtp",
+    )
+
+
+def test_real_postfix_delay_notice() -> None:
+    report = delivery(read("postfix-3.7-delay.eml"))
+    assert report.original_message_id == "<q3-numbers-real@sender.test>"  # headers only
+    (recipient,) = report.recipients
+    assert (recipient.final_recipient, recipient.original_recipient) == (
+        "other@soft.test",
+        "other@soft.test",
+    )
+    assert (recipient.action, recipient.status) == (DsnAction.DELAYED, "4.3.0")
+    assert recipient.will_retry_until == datetime(2026, 12, 5, 11, 20, 18, tzinfo=UTC)
+    assert not recipient.classification.permanent
