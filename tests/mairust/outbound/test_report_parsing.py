@@ -2,8 +2,9 @@
 
 Data in tests/data/dsn (provenance and licences in its SOURCES.md): a bounce and a delay
 notice from a real Postfix 3.7, real DSNs from CPython's email test data, RFC 5965's
-example, and DSNs written in the shape of Postfix's and Exchange Online's. Hostile input comes from hypothesis and the MIME corpus in
-tests/data/mime: whatever the bytes, a typed answer and never an exception.
+example, and DSNs written in the shape of Postfix's and Exchange Online's. Hostile input
+comes from hypothesis and the MIME corpus in tests/data/mime: whatever the bytes, a typed
+answer and never an exception.
 """
 
 from __future__ import annotations
