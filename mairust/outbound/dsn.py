@@ -13,27 +13,27 @@ import email.quoprimime
 import enum
 import re
 import secrets
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime, make_msgid
+from datetime import datetime
+from email.utils import make_msgid
 
-from mairust.outbound.bounce_class import classify_reply_text
 from mairust.outbound.dsn_fields import (
+    MAX_DIAGNOSTIC,
     DsnAction,
     ascii_only,
     fold,
     one_line,
+    rfc5322_date,
     strip_brackets,
     typed_address,
     typed_diagnostic,
     xtext_decode,
 )
+from mairust.outbound.dsn_text import human_text, subject
 
 DEFAULT_MAX_RETURNED_BYTES = 128 * 1024
 _MAX_LINE = 998  # RFC 5322 §2.1.1, without the CRLF
-_MAX_DIAGNOSTIC = 900
 _STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 _LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
 _HEADER_END = re.compile(rb"\r\n\r\n")
@@ -184,7 +184,7 @@ def build_dsn(
     returned_part, returned, size_note = _returned_part(normalised, envelope, reporter)
     boundary = _boundary(normalised)
     recipient_to = strip_brackets(one_line(envelope.reverse_path))
-    human = _human_text(reported, reporter, size_note)
+    human = human_text(reported, reporter.mta_name, size_note)
     parts = [_text_part(human), _status_part(envelope, reported, reporter)]
     if returned_part is not None:
         parts.append(returned_part)
@@ -193,8 +193,8 @@ def build_dsn(
     headers = [
         f"From: Mail Delivery System <{reporter.from_address}>",
         f"To: <{recipient_to}>",
-        f"Subject: {_subject(reported)}",
-        f"Date: {_date(now)}",
+        f"Subject: {subject(reported)}",
+        f"Date: {rfc5322_date(now)}",
         f"Message-ID: {message_id}",
     ]
     original_id = _original_message_id(normalised)
@@ -211,74 +211,6 @@ def build_dsn(
     preamble = b"\r\nThis is a delivery status notification in MIME format.\r\n\r\n"
     message = _lines(headers) + preamble + body
     return Dsn("", recipient_to, message_id, message, reported, returned)
-
-
-def _subject(reported: Sequence[RecipientOutcome]) -> str:
-    actions = {o.action for o in reported}
-    if actions == {DsnAction.FAILED}:
-        return "Undelivered Mail Returned to Sender"
-    if actions == {DsnAction.DELAYED}:
-        return "Delayed Mail (still being retried)"
-    if DsnAction.FAILED not in actions and DsnAction.DELAYED not in actions:
-        return "Successful Mail Delivery Report"
-    return "Delivery Status Notification"
-
-
-def _human_text(reported: Sequence[RecipientOutcome], reporter: Reporter, note: str) -> str:
-    paragraphs = [f"This is the mail system at {reporter.mta_name}.", ""]
-    for outcome in reported:
-        paragraphs += _about(outcome)
-    if note:
-        paragraphs += [note, ""]
-    paragraphs += ["Details for software follow in the delivery report below.", ""]
-    lines: list[str] = []
-    for paragraph in paragraphs:
-        indent = "    " if paragraph.startswith("  ") else ""
-        wrapped = textwrap.wrap(
-            paragraph.strip(), width=76, initial_indent=indent, subsequent_indent=indent
-        )
-        lines += wrapped or [""]
-    return "\r\n".join(lines)
-
-
-def _about(outcome: RecipientOutcome) -> list[str]:
-    who = one_line(outcome.final_recipient)
-    said = ""
-    if outcome.diagnostic:
-        kind, _, text = typed_diagnostic(outcome.diagnostic, _MAX_DIAGNOSTIC).partition(";")
-        host = f" {one_line(outcome.remote_mta)}" if outcome.remote_mta else ""
-        # Only an SMTP diagnostic is what a server said; anything else is our own account.
-        said = f"  The server{host} said: {text.strip()}" if kind == "smtp" else f"  {text.strip()}"
-    if outcome.action is DsnAction.FAILED:
-        reason = _reason(outcome)
-        lines = [f"Your message could not be delivered to <{who}>: {reason}."]
-        lines.append("  This failure is permanent; we will not try again.")
-    elif outcome.action is DsnAction.DELAYED:
-        reason = _reason(outcome)
-        lines = [f"Your message has not been delivered to <{who}> yet: {reason}."]
-        until = outcome.will_retry_until
-        lines.append(
-            f"  We will keep trying until {_date(until)}; you need not send it again."
-            if until
-            else "  We will keep trying; you need not send it again."
-        )
-    elif outcome.action is DsnAction.DELIVERED:
-        lines = [f"Your message was delivered to <{who}>."]
-    elif outcome.action is DsnAction.RELAYED:
-        lines = [
-            f"Your message was relayed for <{who}> to a server that does not send "
-            "delivery notifications; you may hear nothing more about it."
-        ]
-    else:
-        lines = [f"Your message was delivered to <{who}>, a list or alias that forwards it on."]
-    if said:
-        lines.append(said)
-    return [*lines, ""]
-
-
-def _reason(outcome: RecipientOutcome) -> str:
-    text = _diagnostic_text(outcome.diagnostic) if outcome.diagnostic else outcome.status
-    return f"{classify_reply_text(text).description} ({outcome.status})"
 
 
 def _text_part(text: str) -> bytes:
@@ -302,7 +234,7 @@ def _status_part(
     if envelope.envid:
         fields.append(f"Original-Envelope-Id: {one_line(xtext_decode(envelope.envid))}")
     if envelope.arrival_date:
-        fields.append(f"Arrival-Date: {_date(envelope.arrival_date)}")
+        fields.append(f"Arrival-Date: {rfc5322_date(envelope.arrival_date)}")
     blocks = [_lines(fields)]
     for outcome in reported:
         recipient = [f"Final-Recipient: {typed_address(outcome.final_recipient)}"]
@@ -313,12 +245,12 @@ def _status_part(
             recipient.append(f"Remote-MTA: dns; {one_line(outcome.remote_mta)}")
         if outcome.diagnostic:
             recipient.append(
-                fold(f"Diagnostic-Code: {typed_diagnostic(outcome.diagnostic, _MAX_DIAGNOSTIC)}")
+                fold(f"Diagnostic-Code: {typed_diagnostic(outcome.diagnostic, MAX_DIAGNOSTIC)}")
             )
         if outcome.last_attempt:
-            recipient.append(f"Last-Attempt-Date: {_date(outcome.last_attempt)}")
+            recipient.append(f"Last-Attempt-Date: {rfc5322_date(outcome.last_attempt)}")
         if outcome.will_retry_until and outcome.action is DsnAction.DELAYED:
-            recipient.append(f"Will-Retry-Until: {_date(outcome.will_retry_until)}")
+            recipient.append(f"Will-Retry-Until: {rfc5322_date(outcome.will_retry_until)}")
         blocks.append(_lines(recipient))
     head = _lines(["Content-Description: Delivery report", "Content-Type: message/delivery-status"])
     return head + b"\r\n" + b"\r\n".join(blocks) + b"\r\n"
@@ -399,17 +331,6 @@ def _original_recipient(outcome: RecipientOutcome) -> str:
     if kind.strip().lower() == "rfc822":
         return typed_address(decoded)
     return f"{kind.strip()}; {ascii_only(decoded)}"
-
-
-def _diagnostic_text(diagnostic: str) -> str:
-    text = typed_diagnostic(diagnostic, _MAX_DIAGNOSTIC)
-    return text.partition(";")[2].strip()
-
-
-def _date(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment)
 
 
 def _lines(lines: Sequence[str]) -> bytes:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
+# A diagnostic's length cap: no folded line of a report can then pass 998 octets.
+MAX_DIAGNOSTIC = 900
 _WHITESPACE = re.compile(r"\s+")
 _REPLY_PREFIX = re.compile(r"^(\d{3})[ -]([245]\.\d{1,3}\.\d{1,3} )?")
 _TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
@@ -136,3 +140,10 @@ def fold(field: str, width: int = 78) -> str:
             current = f"{current} {word}" if current else word
     lines.append(current)
     return "\r\n".join(lines)
+
+
+def rfc5322_date(moment: datetime) -> str:
+    """An RFC 5322 date; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment)

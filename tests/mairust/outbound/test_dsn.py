@@ -455,3 +455,14 @@ def test_round_trip_reports_exactly_what_notify_asked_for(
     assert [(r.final_recipient, r.action, r.status) for r in report.recipients] == [
         (o.final_recipient, o.action, o.status) for o in wanted
     ]
+
+
+def test_our_own_failure_is_explained_by_its_status() -> None:
+    null_mx = RecipientOutcome(
+        "x@nullmx.example",
+        DsnAction.FAILED,
+        "5.1.10",
+        diagnostic="x-mairust; the domain publishes a null MX",
+    )
+    text = " ".join(human_text(build([null_mx])).split())
+    assert "the recipient's domain does not exist or accepts no mail (5.1.10)" in text
