@@ -40,8 +40,10 @@ _HEADER_END = re.compile(rb"\r\n\r\n")
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
+# The status classes each action may carry. A "failed" recipient may keep the 4.x.x it got
+# until its time ran out (an expiry; Postfix reports those so too).
 _STATUS_CLASS = {
-    DsnAction.FAILED: "5",
+    DsnAction.FAILED: "54",
     DsnAction.DELAYED: "4",
     DsnAction.DELIVERED: "2",
     DsnAction.RELAYED: "2",
@@ -128,7 +130,7 @@ class RecipientOutcome:
             raise ValueError("an outcome needs its final recipient's address")
         if not _STATUS.fullmatch(self.status):
             raise ValueError(f"status {self.status!r} is not an RFC 3463 x.y.z code")
-        if self.status[0] != _STATUS_CLASS[self.action]:
+        if self.status[0] not in _STATUS_CLASS[self.action]:
             raise ValueError(f"action {self.action} cannot carry status {self.status}")
 
 

@@ -62,7 +62,11 @@ def _about(outcome: RecipientOutcome) -> list[str]:
     if outcome.action is DsnAction.FAILED:
         reason = _reason(outcome)
         lines = [f"Your message could not be delivered to <{who}>: {reason}."]
-        lines.append("  This failure is permanent; we will not try again.")
+        lines.append(
+            "  This failure is permanent; we will not try again."
+            if outcome.status.startswith("5")
+            else "  We tried for as long as we keep a message and have now given up."
+        )
     elif outcome.action is DsnAction.DELAYED:
         reason = _reason(outcome)
         lines = [f"Your message has not been delivered to <{who}> yet: {reason}."]

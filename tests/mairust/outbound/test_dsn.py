@@ -333,7 +333,7 @@ def test_a_new_message_id_when_none_is_given() -> None:
 @pytest.mark.parametrize(
     ("action", "status"),
     [
-        (DsnAction.FAILED, "4.4.1"),
+        (DsnAction.FAILED, "2.0.0"),
         (DsnAction.DELAYED, "5.1.1"),
         (DsnAction.DELIVERED, "5.0.0"),
         (DsnAction.FAILED, "5.1"),
