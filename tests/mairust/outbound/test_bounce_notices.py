@@ -11,7 +11,7 @@ from email.message import Message
 from mairust.model.message import MessageRef
 from mairust.model.outbound import OutboundItem, RecipientState
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply, outcome_of
-from mairust.outbound.delivery import RemoteReply
+from mairust.outbound.delivery import BounceClassifier, BounceNotices, RemoteReply
 from mairust.outbound.dsn_fields import DsnAction
 from mairust.outbound.report_parsing import DeliveryReport, parse_report
 
@@ -111,3 +111,12 @@ def test_classifier_gives_the_stored_class() -> None:
     assert classify_remote_reply(blocked) == "reputation"
     assert classify_remote_reply(RemoteReply(451, "4.4.1", "connection refused")) == "network"
     assert classify_remote_reply(RemoteReply(250, "2.0.0", "ok", host="mx")) is None
+
+
+def test_they_fit_the_delivery_loop_s_hooks() -> None:
+    # Checked by mypy: the structural types the loop's constructor takes.
+    notices: BounceNotices = DsnNotices("mx.mairust.test")
+    classify: BounceClassifier = classify_remote_reply
+    reply = RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net")
+    assert notices.notice(ORIGINAL, [(item("bob@example.net"), reply, False)], NOW)
+    assert classify(reply) == "unknown_user"
