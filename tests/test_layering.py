@@ -35,7 +35,6 @@ LAYERS = [
         "plugin_packages",
         "outbound",
     },
-    {"outbound"},
     {"smtp"},
     {"pipeline"},
     {"services"},
