@@ -1,0 +1,122 @@
+"""The delivery loop's bounce hooks: DsnNotices (its BounceNotices) and
+classify_remote_reply (its BounceClassifier), over real rows and replies."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import Message
+
+from mairust.model.message import MessageRef
+from mairust.model.outbound import OutboundItem, RecipientState
+from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply, outcome_of
+from mairust.outbound.delivery import BounceClassifier, BounceNotices, RemoteReply
+from mairust.outbound.dsn_fields import DsnAction
+from mairust.outbound.report_parsing import DeliveryReport, parse_report
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+ORIGINAL = (
+    b"From: alice@example.com\r\nTo: bob@example.net\r\nSubject: hi\r\n"
+    b"Message-ID: <hi-1@example.com>\r\n\r\nhello\r\n"
+)
+REF = MessageRef(id="m1", size=len(ORIGINAL), sha256="0" * 64, blob_key="m1")
+
+
+def item(recipient: str, **fields: object) -> OutboundItem:
+    values: dict[str, object] = {
+        "id": 1,
+        "message": REF,
+        "mail_from": "alice@example.com",
+        "recipient": recipient,
+        "destination": recipient.rpartition("@")[2],
+        "state": RecipientState.LEASED,
+        "attempts": 3,
+        "next_attempt_at": NOW,
+        "created_at": NOW - timedelta(days=4),
+    }
+    values.update(fields)
+    return OutboundItem(**values)  # type: ignore[arg-type]
+
+
+def status_blocks(raw: bytes) -> list[Message]:
+    message = email.message_from_bytes(raw, policy=policy.compat32)
+    parts = message.get_payload()
+    assert isinstance(parts, list) and isinstance(parts[1], Message)
+    blocks = parts[1].get_payload()
+    assert isinstance(blocks, list)
+    return [block for block in blocks if isinstance(block, Message)]
+
+
+def test_one_dsn_for_a_message_s_bounced_rows() -> None:
+    notices = DsnNotices("mx.mairust.test")
+    bounced = [
+        (
+            item("bob@example.net", orcpt="rfc822;Bob@example.net", envid="E-7", ret="HDRS"),
+            RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net"),
+            False,
+        ),
+        (
+            item("carol@example.org", id=2),
+            RemoteReply(451, "4.4.1", "connection timed out"),
+            True,
+        ),
+    ]
+    raw = notices.notice(ORIGINAL, bounced, NOW)
+    assert raw is not None
+    report = parse_report(raw)
+    assert isinstance(report, DeliveryReport)
+    assert report.original_envelope_id == "E-7"
+    assert report.original_message_id == "<hi-1@example.com>"
+    got = [
+        (r.final_recipient, r.original_recipient, r.action, r.status, r.diagnostic_type)
+        for r in report.recipients
+    ]
+    assert got == [
+        ("bob@example.net", "Bob@example.net", DsnAction.FAILED, "5.1.1", "smtp"),
+        # Expired: failed, keeping the 4.x.x it kept getting; our own words, no server's.
+        ("carol@example.org", None, DsnAction.FAILED, "4.4.1", "x-mairust"),
+    ]
+    per_message = status_blocks(raw)[0]
+    assert per_message["Arrival-Date"] == "Mon, 30 Nov 2026 12:00:00 +0000"
+
+
+def test_no_dsn_when_none_is_owed() -> None:
+    notices = DsnNotices("mx.mairust.test")
+    reply = RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net")
+    never = [(item("bob@example.net", notify=("NEVER",)), reply, False)]
+    null_sender = [(item("bob@example.net", mail_from=""), reply, False)]
+    success_only = [(item("bob@example.net", notify=("SUCCESS",)), reply, False)]
+    assert notices.notice(ORIGINAL, never, NOW) is None
+    assert notices.notice(ORIGINAL, null_sender, NOW) is None
+    assert notices.notice(ORIGINAL, success_only, NOW) is None
+    assert notices.notice(ORIGINAL, [], NOW) is None
+
+
+def test_status_when_the_reply_has_none_or_a_wrong_one() -> None:
+    row = item("bob@example.net")
+    bare = outcome_of(row, RemoteReply(554, None, "Transaction failed", host="mx"), False, NOW)
+    expired = outcome_of(row, RemoteReply(421, None, "try later", host="mx"), True, NOW)
+    in_text = outcome_of(row, RemoteReply(550, None, "5.7.26 unauthenticated"), False, NOW)
+    contradictory = outcome_of(row, RemoteReply(550, "4.2.2", "full", host="mx"), False, NOW)
+    assert (bare.status, expired.status, in_text.status) == ("5.0.0", "4.4.7", "5.7.26")
+    assert contradictory.status == "5.0.0"
+    assert bare.diagnostic == "smtp; 554 Transaction failed"
+
+
+def test_classifier_gives_the_stored_class() -> None:
+    unknown = RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net")
+    blocked = RemoteReply(554, "5.7.1", "Client host blocked using zen.spamhaus.org")
+    assert classify_remote_reply(unknown) == "unknown_user"
+    assert classify_remote_reply(blocked) == "reputation"
+    assert classify_remote_reply(RemoteReply(451, "4.4.1", "connection refused")) == "network"
+    assert classify_remote_reply(RemoteReply(250, "2.0.0", "ok", host="mx")) is None
+
+
+def test_they_fit_the_delivery_loop_s_hooks() -> None:
+    # Checked by mypy: the structural types the loop's constructor takes.
+    notices: BounceNotices = DsnNotices("mx.mairust.test")
+    classify: BounceClassifier = classify_remote_reply
+    reply = RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net")
+    assert notices.notice(ORIGINAL, [(item("bob@example.net"), reply, False)], NOW)
+    assert classify(reply) == "unknown_user"
