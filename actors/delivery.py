@@ -24,6 +24,8 @@ from actors.supervised import loop_report, start_supervised
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.model.address import domain_of
+from mairust.outbound.bounce_class import HARD_CLASSES
+from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
@@ -70,7 +72,10 @@ class DeliveryHost:
             SmtpDestinationSender(resolver, client, port=settings.outbound.port),
             settings.outbound,
             hostname=settings.smtp.hostname,
+            notices=DsnNotices(settings.smtp.hostname),
+            classify=classify_remote_reply,
             is_local=is_local,
+            hard_classes=frozenset(HARD_CLASSES),
         )
         self._supervisor = self._loop.supervisor()
         self._task = start_supervised(self._supervisor)

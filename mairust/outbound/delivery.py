@@ -46,12 +46,14 @@ from mairust.model.outbound import (
     OutboundItem,
     RemoteRecipient,
 )
+from mairust.model.suppression import Suppression, SuppressionReason, suppression_key
 from mairust.outbound.retry import RetrySchedule
 from mairust.storage.protocols import BlobStore, OutboundQueue
 
 log = logging.getLogger(__name__)
 
 LOOP_NAME = "outbound delivery loop"
+HARD_BOUNCE = SuppressionReason.HARD_BOUNCE
 _MAX_REPLY_CHARS = 500
 
 
@@ -155,6 +157,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         notices: BounceNotices | None = None,
         classify: BounceClassifier | None = None,
         is_local: LocalAddress | None = None,
+        hard_classes: frozenset[str] = frozenset(),
         clock: Clock = _utc_now,
         rng: random.Random | None = None,
     ) -> None:
@@ -168,6 +171,8 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._notices = notices
         self._classify = classify
         self._is_local = is_local or (lambda _address: False)
+        # Bounce classes that say an address is dead: its tenant suppresses it from then on.
+        self._hard_classes = hard_classes
         self._clock = clock
         self._rng = rng or random.Random()
         self._connections = asyncio.Semaphore(settings.max_connections)
@@ -277,9 +282,11 @@ class OutboundDeliveryLoop(LeasedLoop):
         bounced: list[AttemptOutcome] = []
         events: list[Event] = []
         to_notice: dict[str, list[tuple[OutboundItem, RemoteReply, bool]]] = {}
+        outcomes: list[AttemptOutcome] = []
         for item in items:
             reply = replies.get(item.id) or RemoteReply(451, "4.4.0", "no reply for recipient")
             outcome = self._outcome(item, reply, now)
+            outcomes.append(outcome)
             attempt = outcome.attempt
             if attempt.result is AttemptResult.DELIVERED:
                 delivered.append(outcome)
@@ -295,6 +302,7 @@ class OutboundDeliveryLoop(LeasedLoop):
             events.extend(_events_of(item, attempt, outcome.retry_at, now))
             _log_record(item, attempt, outcome.retry_at)
         dsns = await self._dsns(to_notice, bodies, now)
+        suppress = self._suppressions(items, outcomes, now)
         changed = await asyncio.to_thread(
             self._store.settle_outbound,
             self.owner,
@@ -304,6 +312,7 @@ class OutboundDeliveryLoop(LeasedLoop):
             bounced,
             dsns,
             events,
+            suppress,
         )
         if changed < len(items):
             log.warning(
@@ -317,6 +326,23 @@ class OutboundDeliveryLoop(LeasedLoop):
         self.figures.expired += sum(1 for o in bounced if o.attempt.result is AttemptResult.EXPIRED)
         self.figures.dsns += len(dsns)
         self.figures.rounds_settled += 1
+
+    def _suppressions(
+        self, items: Sequence[OutboundItem], outcomes: Sequence[AttemptOutcome], now: datetime
+    ) -> list[Suppression]:
+        """A suppression entry for each recipient whose bounce says it is dead (a hard
+        class, never an expiry), in its tenant."""
+        entries: list[Suppression] = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            attempt = outcome.attempt
+            if (
+                item.tenant_id is not None
+                and attempt.result is AttemptResult.BOUNCED
+                and attempt.bounce_class in self._hard_classes
+            ):
+                key = suppression_key(item.recipient)
+                entries.append(Suppression(item.tenant_id, key, HARD_BOUNCE, now, attempt.reply))
+        return entries
 
     def _outcome(self, item: OutboundItem, reply: RemoteReply, now: datetime) -> AttemptOutcome:
         """What ``reply`` makes of ``item``: delivered, bounced, deferred until the

@@ -28,10 +28,12 @@ from mairust.model.outbound import (
     QueueAction,
     RecipientState,
 )
+from mairust.model.suppression import Suppression, suppression_key
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_events import insert_events
 from mairust.storage.sql_queue import insert_spooled
 from mairust.storage.sql_schema import messages, outbound_attempts, outbound_recipients
+from mairust.storage.sql_suppressions import insert_suppressions
 
 _R = outbound_recipients.c
 _A = outbound_attempts.c
@@ -78,6 +80,7 @@ class SqlOutbound:
         bounced: Sequence[AttemptOutcome] = (),
         dsns: Sequence[tuple[str, SpoolRecord]] = (),
         events: Sequence[Event] = (),
+        suppress: Sequence[Suppression] = (),
     ) -> int:
         outcomes = [*delivered, *deferred, *bounced]
         if not outcomes and not dsns and not events:
@@ -125,6 +128,12 @@ class SqlOutbound:
             if fresh:
                 insert_spooled(conn, fresh, now)
             insert_events(conn, [e for e in events if e.message_id in settled_messages])
+            bounced_here = {
+                suppression_key(o.attempt.recipient) for o in bounced if o.item_id in held
+            }
+            kept_suppressions = [e for e in suppress if suppression_key(e.address) in bounced_here]
+            if kept_suppressions:
+                insert_suppressions(conn, kept_suppressions)
         return len(held)
 
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:

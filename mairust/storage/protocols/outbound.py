@@ -24,6 +24,7 @@ from mairust.model.outbound import (
     QueueAction,
     RecipientState,
 )
+from mairust.model.suppression import Suppression
 
 
 class OutboundQueue(Protocol):
@@ -45,6 +46,7 @@ class OutboundQueue(Protocol):
         bounced: Sequence[AttemptOutcome] = (),
         dsns: Sequence[tuple[str, SpoolRecord]] = (),
         events: Sequence[Event] = (),
+        suppress: Sequence[Suppression] = (),
     ) -> int:
         """A round's outcomes in ONE transaction: DELIVERED, DEFERRED (next_attempt_at =
         the outcome's retry_at), BOUNCED (bounce class kept); one attempt row each; the
@@ -52,7 +54,8 @@ class OutboundQueue(Protocol):
         as the spool commits (their blobs are durable already); the ``events``. Only rows
         still leased by ``owner`` change; an outcome for a row it no longer holds is dropped
         with its attempt, and a DSN or event is kept only if some row of its original
-        message changed. Returns rows changed."""
+        message changed; ``suppress`` (hard bounces) joins the tenants' suppression lists,
+        for rows that changed. Returns rows changed."""
         ...
 
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:

@@ -6,10 +6,12 @@ taken back."""
 
 from __future__ import annotations
 
+import email
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import AttemptResult, RecipientState, RemoteRecipient
 from mairust.model.scope import TenantScope
+from mairust.outbound.bounce_class import HARD_CLASSES
+from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
@@ -72,16 +76,22 @@ class World:
             sender,
             SCHEDULE,
             hostname="out.ours.test",
+            notices=DsnNotices("out.ours.test"),
+            classify=classify_remote_reply,
+            is_local=lambda address: address.endswith("@ours.test"),
+            hard_classes=frozenset(HARD_CLASSES),
             clock=self.clock,
             rng=random.Random(7),
         )
 
-    def submit(self, *recipients: str, sender: str = "ann@ours.test") -> str:
+    def submit(
+        self, *recipients: str, sender: str = "ann@ours.test", notify: tuple[str, ...] = ()
+    ) -> str:
         body = f"From: {sender}\r\nSubject: {new_id()}\r\n\r\nhello\r\n".encode()
         blob = self.blobs.put(body)
         ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
         envelope = Envelope(sender, recipients, self.clock.now)
-        remote = tuple(RemoteRecipient(r, TENANT) for r in recipients)
+        remote = tuple(RemoteRecipient(r, TENANT, notify=notify) for r in recipients)
         self.store.commit_messages([SpoolRecord(ref, envelope, remote=remote)])
         # commit_messages stamps rows with the wall clock; the test's clock is what counts.
         return ref.id
@@ -104,7 +114,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     }
     script = Script(
         rcpt={
-            "nobody@far.test": ["550 5.1.1 No such user"],
+            "nobody@far.test": ["550 5.1.1 No such user"] * 10,
             "busy@far.test": ["451 4.2.0 Busy", "451 4.2.0 Busy"],
             "never@far.test": ["451 4.2.0 Busy"] * 100,
         }
@@ -182,7 +192,51 @@ async def test_a_550_bounces_only_that_recipient(world: World) -> None:
     }
     [row] = world.store.list_outbound(message_id=message_id, state=RecipientState.BOUNCED)
     assert row.last_reply == "550 5.1.1 No such user"
+    assert row.bounce_class == "unknown_user"
     assert received_by(world, "joe@far.test") == 1
+
+
+async def test_a_bounce_makes_one_dsn_to_a_local_sender_and_suppresses_a_dead_address(
+    world: World,
+) -> None:
+    message_id = world.submit("joe@far.test", "nobody@far.test")
+    await world.round(world.loop())
+
+    # The DSN is a new message in the same commit, queued for the local sender's mailbox.
+    [dsn_row] = world.store.list_queue()
+    assert dsn_row.recipient == "ann@ours.test"
+    dsn = email.message_from_bytes(world.blobs.get(dsn_row.message.blob_key), policy=default)
+    assert dsn.get_content_type() == "multipart/report"
+    assert dsn.get_param("report-type") == "delivery-status"
+    status = next(p for p in dsn.walk() if p.get_content_type() == "message/delivery-status")
+    assert "nobody@far.test" in status.as_string() and "5.1.1" in status.as_string()
+    assert "joe@far.test" not in status.as_string()  # delivered ones are not reported
+    [suppressed] = world.store.list_suppressions(TENANT)
+    assert (suppressed.address, suppressed.reason.value) == ("nobody@far.test", "hard_bounce")
+    assert world.states(message_id)["nobody@far.test"] is RecipientState.BOUNCED
+
+
+async def test_a_dsn_to_a_remote_sender_goes_out_with_a_null_reverse_path(world: World) -> None:
+    world.submit("nobody@far.test", sender="zed@far.test")
+    await world.round(world.loop())
+
+    [dsn] = world.store.list_outbound(state=RecipientState.SCHEDULED)
+    assert (dsn.mail_from, dsn.recipient, dsn.destination) == ("", "zed@far.test", "far.test")
+    # A bounce of the DSN itself owes nobody a DSN (never to <>).
+    await world.round(world.loop())
+    assert world.states(dsn.message.id) == {"zed@far.test": RecipientState.DELIVERED}
+    [bounce_mail] = [m for m in world.server.messages if m.rcpt_tos == ["zed@far.test"]]
+    assert bounce_mail.mail_from == "<>"  # aiosmtpd's spelling of the null reverse path
+
+
+async def test_notify_never_asks_for_no_dsn_and_a_null_sender_gets_none(world: World) -> None:
+    world.submit("nobody@far.test", notify=("NEVER",))
+    world.submit("nobody@far.test", sender="")
+    await world.round(world.loop())
+
+    assert world.store.list_queue() == []
+    assert world.store.list_outbound(state=RecipientState.SCHEDULED) == []
+    assert len(world.store.list_outbound(state=RecipientState.BOUNCED)) == 2
 
 
 async def test_a_recipient_deferred_past_its_time_expires_as_a_bounce(world: World) -> None:
