@@ -155,6 +155,7 @@ class FrontEndHost:
             auth=auth,
             token_check=tokens.authenticate_sender,
             hooks=self._hooks,
+            suppressions=self._stores.metadata.suppressed,
         )
         self._listening = await self._frontend.start()
 

@@ -23,6 +23,7 @@ from mairust.cli.queue import queue_app
 from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
+from mairust.cli.suppressions import suppression_app
 from mairust.cli.tokens import token_app
 from mairust.secrets.master_key import load_keyring
 
@@ -51,6 +52,7 @@ app.add_typer(plugin_app, name="plugin")
 app.add_typer(hook_app, name="hook")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(outbound_app, name="outbound")
+app.add_typer(suppression_app, name="suppression")
 console = Console(soft_wrap=True)
 
 

@@ -32,6 +32,7 @@ from mairust.services.queue import QueueService
 from mairust.services.quotas import QuotaService
 from mairust.services.search import SearchService
 from mairust.services.sending import SendPolicy, SendService
+from mairust.services.suppressions import SuppressionService
 from mairust.services.tokens import TokenService
 from mairust.services.webhooks import UrlRules, WebhookService
 from mairust.spool import Spool
@@ -47,6 +48,7 @@ class Application:
     search: SearchService
     queue: QueueService
     outbound: OutboundQueueService
+    suppressions: SuppressionService
     quotas: QuotaService
     sending: SendService
     dns: DomainDnsService
@@ -118,8 +120,16 @@ class Application:
             search=SearchService(stores, token_keys),
             queue=QueueService(stores.metadata),
             outbound=OutboundQueueService(stores.metadata, audit, clock),
+            suppressions=SuppressionService(stores.metadata, audit, clock),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
-            sending=SendService(stores.metadata, spool, send_policy, clock, hooks=hooks),
+            sending=SendService(
+                stores.metadata,
+                spool,
+                send_policy,
+                clock,
+                hooks=hooks,
+                suppressions=stores.metadata,
+            ),
             dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
             events=EventService(stores.metadata),
             webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),

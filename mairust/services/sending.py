@@ -13,7 +13,8 @@ checked (each refusal changes nothing, invariant 7):
 4. every recipient is a local mailbox, or remote (another domain, or one of ours a relay
    rule sends to its relay host): remote ones are queued for outbound delivery; an unknown
    local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
-   refuses the whole message with a 422 naming them;
+   refuses the whole message with a 422 naming them, and so does a remote one on the
+   sending tenant's suppression list (with the reason it was suppressed for);
 5. the message is composed and stamped with our ``Received:`` trace header naming the
    API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
@@ -73,9 +74,11 @@ from mairust.routing.router import (
 from mairust.routing.senders import sender_refusal
 from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
+from mairust.services.suppressions import RecipientsSuppressed
 from mairust.smtp.deciders import EdgeHooks
 from mairust.smtp.replies import reply_for
 from mairust.spool import Spool
+from mairust.storage.protocols import SuppressionStore
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +177,10 @@ class SendService:
         clock: Clock = utc_now,
         observer: SentObserver = log_reception,
         hooks: EdgeHooks | None = None,
+        suppressions: SuppressionStore | None = None,
     ) -> None:
         self._hooks = hooks
+        self._suppressions = suppressions
         self._directory = directory
         self._spool = spool
         self._policy = policy
@@ -301,6 +306,10 @@ class SendService:
                     unknown.append(recipient)
         if forwarded or unknown:
             raise RecipientsNotLocal(tuple(forwarded), tuple(unknown))
+        if remote and self._suppressions is not None:
+            found = self._suppressions.suppressed(sender_tenant, list(remote))
+            if found:
+                raise RecipientsSuppressed(found)
         return remote
 
     def _check_sender(self, principal: Principal, sender: str) -> str:

@@ -30,6 +30,7 @@ from mairust.smtp import replies
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.relay import SuppressionLookup
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
 
@@ -100,6 +101,7 @@ class SmtpFrontEnd:
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
         hooks: EdgeHooks | None = None,
+        suppressions: SuppressionLookup | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
@@ -109,6 +111,7 @@ class SmtpFrontEnd:
             auth,
             settings.mailbox.default_quota_bytes,
             hooks,
+            suppressions,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

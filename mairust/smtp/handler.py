@@ -52,7 +52,13 @@ from mairust.smtp.deciders import (
 )
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
-from mairust.smtp.relay import as_spelt, dsn_mail_parameters, remote_recipient, submitter_tenant
+from mairust.smtp.relay import (
+    SuppressionLookup,
+    as_spelt,
+    dsn_mail_parameters,
+    remote_recipient,
+    submitter_tenant,
+)
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
 from mairust.smtp.transaction import (
     NULL_SENDER,
@@ -79,9 +85,12 @@ class InboundHandler:
         auth: InboundAuth | None = None,
         default_quota_bytes: int = 0,
         hooks: EdgeHooks | None = None,
+        suppressions: SuppressionLookup | None = None,
     ) -> None:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
-        DATA (None: none)."""
+        DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
+        nothing is suppressed)."""
+        self._suppressions = suppressions
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
@@ -285,6 +294,17 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("the tenant of %r could not be looked up: %r", session.auth_data, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+        if tenant_id is not None and self._suppressions is not None:
+            try:
+                found = await asyncio.to_thread(self._suppressions, tenant_id, [recipient])
+            except StorageUnavailable as error:
+                log.warning("suppression list of %s unreadable: %r", tenant_id, error)
+                return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+            if found:
+                reason = found[recipient].reason.value
+                return rejected(
+                    replies.recipient_suppressed(reason), "RCPT", session, recipient=recipient
+                )
         transaction = self._state(envelope)
         transaction.remote[recipient] = remote_recipient(recipient, rcpt_options, tenant_id)
         if tenant_id is not None:

@@ -8,13 +8,17 @@ denied`` for a recipient that is not ours (the handler's RCPT decides that).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiosmtpd.smtp import Session
 
 from mairust.model.outbound import RemoteRecipient
+from mairust.model.suppression import Suppression
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import mailboxes_of
+
+# (tenant id, addresses) → those the tenant suppresses (a store's ``suppressed``).
+SuppressionLookup = Callable[[str, Sequence[str]], Mapping[str, Suppression]]
 
 _NOTIFY_WORDS = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
 

@@ -157,3 +157,8 @@ def _success_code(reply: str) -> str | None:
     if reply in _SUCCESS_EXACT or reply.startswith(_SUCCESS_PREFIXES):
         return "2.0.0"
     return None
+
+
+def recipient_suppressed(reason: str) -> str:
+    """A submitter's recipient its account must not send to (its suppression list)."""
+    return f"550 5.7.1 Recipient is on this account's suppression list ({reason})"

@@ -109,6 +109,10 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
             "/api/v1/send",
             {"from": "alice@example.test", "to": ["far@remote.example"], "text": "out"},
         )
+        made(
+            "/api/v1/suppressions",
+            {"addresses": ["team@example.test"], "tenant_id": tenant},
+        )
     return {
         "entry_id": entry_id,
         "index": 0,

@@ -326,6 +326,19 @@ CASES: dict[tuple[str, str], Case] = {
         w.ids["outbound_id"],
         amos="403",
     ),
+    ("GET", "/api/v1/suppressions"): lambda w: Call(
+        "/api/v1/suppressions", None, "list", w.ids["suppressed"], amos="403"
+    ),
+    ("POST", "/api/v1/suppressions"): lambda w: Call(
+        "/api/v1/suppressions",
+        {"addresses": [f"new-{w.ids['suppressed']}"], "tenant_id": w.ids["tenant_a"]},
+        "object",
+        '"added"',
+        amos="403",
+    ),
+    ("DELETE", "/api/v1/suppressions/{address}"): lambda w: Call(
+        f"/api/v1/suppressions/{w.ids['suppressed']}", None, "object", "", amos="403"
+    ),
     ("DELETE", "/api/v1/quarantine/{entry_id}"): lambda w: Call(
         f"/api/v1/quarantine/{w.ids['held']}",
         None,
@@ -424,6 +437,11 @@ async def build_world(
             json={"from": alice_address, "to": [f"far@remote-{suffix}.example"], "text": "out"},
         )
         assert outbound.status_code == 202, outbound.text
+        suppressed = f"gone-{suffix}@remote.example"
+        listed = await http.post(
+            "/api/v1/suppressions", json={"addresses": [suppressed], "tenant_id": tenant_a}
+        )
+        assert listed.status_code == 200, listed.text
         records = (await http.get("/api/v1/audit", params={"limit": 500})).json()["items"]
         audit_a = next(r["id"] for r in records if r["tenant_id"] == tenant_a)
     world.ids.update(
@@ -435,6 +453,7 @@ async def build_world(
         rule_a=rule.json()["id"],
         queue_id=queue_id,
         outbound_id=outbound.json()["queue_id"],
+        suppressed=suppressed,
         alice_token=alice_token,
         audit_a=audit_a,
         entry=entry,

@@ -23,6 +23,7 @@ from mairust.api.routes import (
     quotas,
     search,
     send,
+    suppressions,
     webhooks,
 )
 
@@ -47,5 +48,6 @@ api_router.include_router(callbacks.router)
 api_router.include_router(quarantine.router)
 api_router.include_router(admin_plugin_training.router)
 api_router.include_router(outbound.router)
+api_router.include_router(suppressions.router)
 
 __all__ = ["api_router"]

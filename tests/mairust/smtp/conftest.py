@@ -132,6 +132,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             auth=auth,
             token_check=token_check,
             hooks=hooks,
+            suppressions=stores.metadata.suppressed,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

@@ -23,6 +23,7 @@ from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.scope import PLATFORM
+from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.trace import normalize_line_endings, received_header
 from mairust.storage.stores import Stores
@@ -39,6 +40,7 @@ ALICE = f"alice@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
 PASSWORD = "correct horse battery"
 SENDER = "sender@remote.test"
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 QUEUED = re.compile(r"2\.0\.0 Ok: queued as ([0-9A-Z]{26})")
 
 
@@ -296,6 +298,25 @@ async def test_authenticated_relay_queues_remote_recipients_for_outbound_deliver
     assert (friend.ret, friend.envid) == ("HDRS", "env-1")
     assert friend.tenant_id is not None
     assert by_address["other@far.test"].orcpt == "rfc822;x@far.test"
+
+
+async def test_a_suppressed_remote_recipient_is_refused_with_its_reason(mta: Mta) -> None:
+    alice = mta.stores.metadata.find_mailbox(ALICE)
+    assert alice is not None
+    mta.stores.metadata.add_suppressions(
+        [Suppression(alice.tenant_id, "gone@elsewhere.test", SuppressionReason.HARD_BOUNCE, NOW)]
+    )
+
+    def run() -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            client.mail(ALICE)
+            return client.rcpt("Gone@Elsewhere.test"), client.rcpt("fine@elsewhere.test")
+
+    (code, text), (ok, _) = await asyncio.to_thread(run)
+    assert (code, ok) == (550, 250)
+    assert text.decode() == "5.7.1 Recipient is on this account's suppression list (hard_bounce)"
 
 
 async def test_unauthenticated_remote_recipient_is_refused_and_queues_nothing(

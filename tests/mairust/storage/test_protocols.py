@@ -16,6 +16,7 @@ from mairust.storage.protocols import (
     HookJobStore,
     MailboxFolders,
     MetadataStore,
+    OutboundQueue,
     PluginModelStore,
     PluginStateStore,
     PluginStore,
@@ -25,6 +26,7 @@ from mairust.storage.protocols import (
     QuotaStore,
     SearchBacklog,
     SecretStore,
+    SuppressionStore,
     TokenStore,
     WebhookEndpoints,
     WebhookOutbox,
@@ -51,6 +53,8 @@ ROLES: tuple[type, ...] = (
     QuarantineStore,
     PluginModelStore,
     PluginStateStore,
+    OutboundQueue,
+    SuppressionStore,
 )
 
 
@@ -101,6 +105,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         quarantine: QuarantineStore = store
         plugin_models: PluginModelStore = store
         plugin_state: PluginStateStore = store
+        outbound: OutboundQueue = store
+        suppressions: SuppressionStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -124,6 +130,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 quarantine,
                 plugin_models,
                 plugin_state,
+                outbound,
+                suppressions,
                 metadata,
             ),
             strict=True,
