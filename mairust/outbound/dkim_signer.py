@@ -29,31 +29,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from mairust.errors import InvalidInput
-
-
-class DkimAlgorithm(StrEnum):
-    """The key types we sign with: RSA-2048 (rsa-sha256) and ed25519 (ed25519-sha256)."""
-
-    RSA2048 = "rsa2048"
-    ED25519 = "ed25519"
-
-    @property
-    def signature_algorithm(self) -> str:
-        """The ``a=`` tag."""
-        return "rsa-sha256" if self is DkimAlgorithm.RSA2048 else "ed25519-sha256"
-
-    @property
-    def key_type(self) -> str:
-        """The ``k=`` tag of the DNS record."""
-        return "rsa" if self is DkimAlgorithm.RSA2048 else "ed25519"
-
+from mairust.model.dkim_keys import DkimAlgorithm
 
 # Signed when present. MIME and list fields too: List-Unsubscribe(-Post) must be covered
 # for one-click unsubscribe to be honoured (RFC 8058 §4).

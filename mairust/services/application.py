@@ -18,6 +18,7 @@ from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
+from mairust.services.dkim_keys import DkimKeyService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
@@ -58,6 +59,7 @@ class Application:
     callbacks: HookCallbackService
     quarantine: QuarantineService
     training: PluginTraining
+    dkim: DkimKeyService
 
     @classmethod
     def over(
@@ -103,6 +105,7 @@ class Application:
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         mailboxes = MailboxService(stores, mailbox, audit=audit)
         training = PluginTraining(stores, audit, plugin_packages, clock)
+        dkim = DkimKeyService(directory, stores.metadata, vault, audit, clock)
         return cls(
             audit=audit,
             directory=directory,
@@ -120,7 +123,7 @@ class Application:
             outbound=OutboundQueueService(stores.metadata, audit, clock),
             quotas=QuotaService(stores.metadata, stores.metadata, audit, default_quota_bytes),
             sending=SendService(stores.metadata, spool, send_policy, clock, hooks=hooks),
-            dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
+            dns=DomainDnsService(directory, dkim, resolver, mx_host),
             events=EventService(stores.metadata),
             webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),
             policy=PolicyService(
@@ -142,4 +145,5 @@ class Application:
                 on_release=training.learn_from_release,
             ),
             training=training,
+            dkim=dkim,
         )

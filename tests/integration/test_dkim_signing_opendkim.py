@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.outbound.dkim_signer import (
-    DkimAlgorithm,
     DkimSigner,
     SigningKey,
     dns_record_text,

@@ -13,8 +13,8 @@ import pytest
 from mairust.auth.dkim import verify_dkim
 from mairust.auth.results import DkimWord
 from mairust.errors import InvalidInput
+from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.outbound.dkim_signer import (
-    DkimAlgorithm,
     DkimSigner,
     SigningKey,
     dns_record_text,
