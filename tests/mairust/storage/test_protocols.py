@@ -11,6 +11,7 @@ from mairust.storage.protocols import (
     AliasStore,
     AuditStore,
     DirectoryStore,
+    DkimKeyStore,
     EntryStore,
     EventStore,
     HookJobStore,
@@ -51,6 +52,7 @@ ROLES: tuple[type, ...] = (
     QuarantineStore,
     PluginModelStore,
     PluginStateStore,
+    DkimKeyStore,
 )
 
 
@@ -101,6 +103,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         quarantine: QuarantineStore = store
         plugin_models: PluginModelStore = store
         plugin_state: PluginStateStore = store
+        dkim_keys: DkimKeyStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -124,6 +127,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 quarantine,
                 plugin_models,
                 plugin_state,
+                dkim_keys,
                 metadata,
             ),
             strict=True,
