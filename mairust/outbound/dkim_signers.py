@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from mairust.config import DkimSettings
 from mairust.model.scope import PLATFORM
 from mairust.outbound.dkim_signer import DkimSigner, SigningKey
 from mairust.secrets.vault import SecretVault
@@ -46,6 +47,24 @@ class DkimSigners:
         self._expire_after = expire_after
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[datetime, DkimSigner | None]] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        store: DkimKeyStore,
+        vault: SecretVault,
+        settings: DkimSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> DkimSigners:
+        """Signers as ``[dkim]`` configures them (cache time, ``x=``)."""
+        days = settings.signature_expire_days
+        return cls(
+            store,
+            vault,
+            clock=clock,
+            cache_seconds=settings.signer_cache_seconds,
+            expire_after=timedelta(days=days) if days else None,
+        )
 
     def signer_for(self, domain: str) -> DkimSigner | None:
         """The signer for ``domain``'s active keys (rsa and ed25519 when both are), None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mairust.config import DkimSettings
 from mairust.model.dkim_keys import DkimAlgorithm, DkimKey, DkimKeyState
 from mairust.model.ids import new_id
 from mairust.model.scope import TenantScope
@@ -76,3 +77,19 @@ def test_signers_are_cached_for_their_time_to_live(store: SqlMetadataStore) -> N
     store.rotate_dkim_key(store.active_dkim_keys("a.test")[0], third, clock.now)
     signers.forget("a.test")
     assert signers.signer_for("a.test").selectors == ("three",)  # type: ignore[union-attr]
+
+
+def test_from_settings_sets_the_cache_time_and_expiry(store: SqlMetadataStore) -> None:
+    tenant = store.create_tenant("a").id
+    store.add_domain("a.test", tenant)
+    vault = SecretVault(store, Keyring.from_bytes(b"dkim-signers-test-master-key-32b"))
+    store.add_dkim_key(_key(store, vault, tenant, "one"))
+    clock = Clock()
+    settings = DkimSettings(signer_cache_seconds=0, signature_expire_days=2)
+    signers = DkimSigners.from_settings(store, vault, settings, clock)
+    first = signers.signer_for("a.test")
+    assert first is not None and signers.signer_for("a.test") is not first  # no cache
+    fields = first.sign(b"From: a@a.test\r\n\r\nHi.\r\n").replace(b"\r\n\t", b" ")
+    assert f"x={int(clock.now.timestamp()) + 2 * 86400};".encode() in fields
+    plain = DkimSigners.from_settings(store, vault, DkimSettings(), clock).signer_for("a.test")
+    assert plain is not None and b"x=" not in plain.sign(b"From: a@a.test\r\n\r\nHi.\r\n")
