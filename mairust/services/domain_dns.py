@@ -98,9 +98,10 @@ class DomainDnsService:
         )
         # The selector shown on its own: the active RSA key's (the one every verifier
         # understands), else the first active one.
-        active = [key for key in keys if key.state is DkimKeyState.ACTIVE]
-        first = next((k for k in active if k.algorithm is DkimAlgorithm.RSA2048), active[0])
-        return DomainDns(name, first.selector, records)
+        active = [key for key in keys if key.state is DkimKeyState.ACTIVE] or keys
+        first = next((k for k in active if k.algorithm is DkimAlgorithm.RSA2048), None)
+        shown = first or (active[0] if active else None)
+        return DomainDns(name, shown.selector if shown else "", records)
 
     def check(self, principal: Principal, domain: str) -> list[RecordCheck]:
         """Each record looked up through the resolver, compared with what it should be."""
