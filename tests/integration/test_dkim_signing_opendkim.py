@@ -1,7 +1,8 @@
 """Our outbound DKIM signatures checked by an independent verifier: OpenDKIM (``opendkim -t``
 in verify mode), its resolver pointed at a loopback ``ZoneServer`` publishing our public keys
-as ``DkimKeyService`` would have them published. Both key types, signed at once; a changed
-body or signed header fails. Missing binaries fail the test (Debian package opendkim)."""
+(made here, then made by ``DkimKeyService`` and taken from the DNS helper's records). Both
+key types, signed at once; a changed body or signed header fails. Missing binaries fail
+the test (Debian package opendkim)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from mairust.config import Settings
 from mairust.model.dkim_keys import DkimAlgorithm
+from mairust.model.principal import Principal
 from mairust.outbound.dkim_signer import (
     DkimSigner,
     SigningKey,
@@ -18,6 +22,9 @@ from mairust.outbound.dkim_signer import (
     private_key_pem,
     public_key_text,
 )
+from mairust.secrets.master_key import load_keyring
+from mairust.services.application import Application
+from mairust.storage.factory import migrate, open_stores
 from tests.support.dns_server import ZoneServer
 
 MESSAGE = (
@@ -89,3 +96,44 @@ def test_rsa_and_ed25519_signatures_verify_with_opendkim(tmp_path: Path) -> None
         selector = "mr1" if name.startswith("rsa") else "mr2"
         assert re.search(rf"verification \(s={selector}.*\) failed", outputs[name]), outputs
         assert "succeeded" not in outputs[name], outputs
+
+
+def test_keys_made_by_the_service_verify_through_the_records_it_publishes(tmp_path: Path) -> None:
+    """keygen (both kinds) -> the DNS helper's records served by the zone -> the service's
+    signer signs -> OpenDKIM verifies each kind (each on top once, as above)."""
+    settings = Settings(data_dir=tmp_path / "data")
+    migrate(settings.storage)
+    stores = open_stores(settings.storage)
+    try:
+        app = Application.over(
+            stores, (b"dkim-e2e-token-digest-key-32byte",), keyring=load_keyring(settings)
+        )
+        tenant = stores.metadata.create_tenant("acme").id
+        stores.metadata.add_domain("example.org", tenant)
+        admin = Principal.platform("test", "test")
+        rsa_key = app.dkim.keygen(admin, "example.org", DkimAlgorithm.RSA2048)
+        ed_key = app.dkim.keygen(admin, "example.org", DkimAlgorithm.ED25519)
+        published = [r for r in app.dns.records(admin, "example.org").records]
+        signer = app.dkim.signer_for("example.org")
+    finally:
+        stores.close()
+    assert signer is not None
+    zone: dict[str, dict[str, Any]] = {}
+    for record in published:
+        if record.purpose == "dkim":
+            zone.setdefault(record.name, {"TXT": []})["TXT"].append(record.value)
+    assert set(zone) == {rsa_key.dns_name, ed_key.dns_name}
+    fields = signer.sign(MESSAGE).split(b"\r\nDKIM-Signature:")
+    assert len(fields) == 2
+    first, second = fields[0] + b"\r\n", b"DKIM-Signature:" + fields[1]
+    with ZoneServer(zone) as server:
+        outputs = [
+            _opendkim_verify(tmp_path, server.port, top + bottom + MESSAGE)
+            for top, bottom in ((first, second), (second, first))
+        ]
+    selectors = {rsa_key.selector, ed_key.selector}
+    for output in outputs:
+        found = re.search(r"verification \(s=([^,]+), d=example\.org, .*\) succeeded", output)
+        assert found is not None, output
+        selectors.discard(found.group(1))
+    assert selectors == set(), outputs  # both kinds were checked by OpenDKIM
