@@ -382,6 +382,19 @@ class OutboundSettings(_Section):
     expire_seconds: float = Field(5 * 86400.0, gt=0)
 
 
+class DkimSettings(_Section):
+    """Outbound DKIM signing; the keys themselves: `mairust dkim keygen`, the API."""
+
+    # How long a key replaced by a rotation stays published (and kept), so mail signed
+    # before the rotation, still queued or in transit, verifies.
+    rotation_grace_days: float = Field(7.0, gt=0)
+    # How long a process keeps a domain's signer before it reads the keys again (a
+    # rotation made elsewhere shows after this; the retired key verifies meanwhile).
+    signer_cache_seconds: float = Field(60.0, ge=0)
+    # x= on signatures: they expire this many days after signing (0: no x=).
+    signature_expire_days: float = Field(0.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -406,6 +419,7 @@ class Settings(BaseSettings):
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    dkim: DkimSettings = Field(default_factory=DkimSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -149,6 +149,7 @@ def create_app(
         hooks=hooks,
         plugin_packages=plugin_packages(settings.data_dir),
         token_cache_seconds=settings.api.token_cache_seconds,
+        dkim_settings=settings.dkim,
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

@@ -56,6 +56,7 @@ def operator_application(data_dir: Path | None, config: Path | None) -> Iterator
             keyring.token_digest_keys(),
             keyring=keyring,
             plugin_packages=plugin_packages(settings.data_dir),
+            dkim_settings=settings.dkim,
         )
 
 

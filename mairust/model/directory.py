@@ -61,15 +61,3 @@ class CatchAll:
     tenant_id: str
     mailbox_address: str
     updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DkimKey:
-    """A domain's DKIM key as it may be shown: the selector and the public key (base64 of
-    the DER SubjectPublicKeyInfo). The private key is in the secret store only."""
-
-    domain: str
-    selector: str
-    public_key: str
-    secret_id: str
-    created_at: datetime

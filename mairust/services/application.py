@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from mairust.auth.dns import Resolver
-from mairust.config import MailboxSettings
+from mairust.config import DkimSettings, MailboxSettings
 from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
+from mairust.outbound.dkim_signers import DkimSigners
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
+from mairust.services.dkim_keys import DkimKeyService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
@@ -60,6 +63,7 @@ class Application:
     callbacks: HookCallbackService
     quarantine: QuarantineService
     training: PluginTraining
+    dkim: DkimKeyService
 
     @classmethod
     def over(
@@ -80,6 +84,7 @@ class Application:
         hooks: HookRuntime | None = None,
         token_cache_seconds: float = 0.0,
         plugin_packages: PluginPackages | None = None,
+        dkim_settings: DkimSettings | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -95,7 +100,8 @@ class Application:
         own policy gets (default: the configuration's defaults); ``hooks`` runs dry runs of hook
         points (None: they answer StorageUnavailable); ``token_cache_seconds`` lets the token
         service skip the store for a token found that recently (``api.token_cache_seconds``);
-        ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed)."""
+        ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed);
+        ``dkim_settings`` is ``[dkim]`` (the rotation's grace, the signers' cache, ``x=``)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -105,6 +111,20 @@ class Application:
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         mailboxes = MailboxService(stores, mailbox, audit=audit)
         training = PluginTraining(stores, audit, plugin_packages, clock)
+        dkim_settings = dkim_settings or DkimSettings()
+        dkim = DkimKeyService(
+            directory,
+            stores.metadata,
+            vault,
+            audit,
+            clock,
+            grace=timedelta(days=dkim_settings.rotation_grace_days),
+            signers=(
+                DkimSigners.from_settings(stores.metadata, vault, dkim_settings, clock)
+                if vault is not None
+                else None
+            ),
+        )
         return cls(
             audit=audit,
             directory=directory,
@@ -130,7 +150,7 @@ class Application:
                 hooks=hooks,
                 suppressions=stores.metadata,
             ),
-            dns=DomainDnsService(directory, stores.metadata, vault, resolver, mx_host),
+            dns=DomainDnsService(directory, dkim, resolver, mx_host),
             events=EventService(stores.metadata),
             webhooks=WebhookService(stores.metadata, vault, audit, webhook_urls or UrlRules()),
             policy=PolicyService(
@@ -152,4 +172,5 @@ class Application:
                 on_release=training.learn_from_release,
             ),
             training=training,
+            dkim=dkim,
         )

@@ -1,38 +1,30 @@
 """The DNS records a tenant publishes for a local domain, and a check of what is published.
 
 MX points at the platform's host name (``smtp.hostname``); SPF allows that host; DKIM
-publishes the public half of the domain's own RSA-2048 key, made on first request (its
-private half goes to the secret store and is never shown; outbound signing reads it
-there); DMARC asks receivers to quarantine what fails. ``check`` looks each record up
-through the configured resolver and says, per record, ``ok``, ``missing``, ``different``
-(with what was found) or ``error`` (the lookup failed: we do not know, and say so).
+publishes one record per key of the domain (:mod:`mairust.services.dkim_keys`: the active
+ones, rsa and/or ed25519, and those retired within the rotation's grace period), an
+RSA-2048 key being made on the first request if the domain has none (its private half
+goes to the secret store and is never shown; outbound signing reads it there); DMARC asks
+receivers to quarantine what fails. ``check`` looks each record up through the
+configured resolver and says, per record, ``ok``, ``missing``, ``different`` (with what
+was found) or ``error`` (the lookup failed: we do not know, and say so).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from mairust.auth.dns import DnsTempError, NxDomain, RecordType, Resolver
-from mairust.errors import Conflict
-from mairust.model.directory import DkimKey, Domain
+from mairust.model.dkim_keys import DkimAlgorithm, DkimKeyState
 from mairust.model.principal import Permission, Principal
-from mairust.model.scope import TenantScope
-from mairust.model.secrets import SecretPurpose
-from mairust.secrets.vault import SecretVault
 from mairust.services.access import require
 from mairust.services.directory import DirectoryService
-from mairust.storage.protocols import AliasStore
+from mairust.services.dkim_keys import DkimKeyService
 
 log = logging.getLogger(__name__)
 
-DKIM_KEY_BITS = 2048
 TTL = 3600
 MX_PREFERENCE = 10
 DMARC_POLICY = "v=DMARC1; p=quarantine; adkim=r; aspf=r"
@@ -81,16 +73,14 @@ class DomainDnsService:
     def __init__(
         self,
         directory: DirectoryService,
-        keys: AliasStore,
-        vault: SecretVault | None,
+        dkim: DkimKeyService,
         resolver: Resolver | None,
         mx_host: str,
     ) -> None:
-        """``vault`` holds the DKIM private keys (None: keys cannot be made, a domain without
-        one answers StorageUnavailable); ``resolver`` serves ``check``."""
+        """``dkim`` holds the domains' DKIM keys (without a secret store, a domain that has
+        none answers InvalidInput); ``resolver`` serves ``check``."""
         self._directory = directory
-        self._keys = keys
-        self._vault = vault
+        self._dkim = dkim
         self._resolver = resolver
         self._mx_host = mx_host.rstrip(".").lower()
 
@@ -98,20 +88,20 @@ class DomainDnsService:
         """What the tenant publishes for ``domain``; NotFound outside their tenant."""
         require(principal, Permission.READ)
         owned = self._directory.own_domain(principal, domain)
-        key = self._dkim_key(owned)
+        keys = self._dkim.published(owned)
         name = owned.name
         records = (
             DnsRecord("mx", name, "MX", f"{MX_PREFERENCE} {self._mx_host}"),
             DnsRecord("spf", name, "TXT", f"v=spf1 a:{self._mx_host} -all"),
-            DnsRecord(
-                "dkim",
-                f"{key.selector}._domainkey.{name}",
-                "TXT",
-                f"v=DKIM1; k=rsa; p={key.public_key}",
-            ),
+            *(DnsRecord("dkim", key.dns_name, "TXT", key.dns_record) for key in keys),
             DnsRecord("dmarc", f"_dmarc.{name}", "TXT", DMARC_POLICY),
         )
-        return DomainDns(name, key.selector, records)
+        # The selector shown on its own: the active RSA key's (the one every verifier
+        # understands), else the first active one.
+        active = [key for key in keys if key.state is DkimKeyState.ACTIVE] or keys
+        first = next((k for k in active if k.algorithm is DkimAlgorithm.RSA2048), None)
+        shown = first or (active[0] if active else None)
+        return DomainDns(name, shown.selector if shown else "", records)
 
     def check(self, principal: Principal, domain: str) -> list[RecordCheck]:
         """Each record looked up through the resolver, compared with what it should be."""
@@ -134,43 +124,6 @@ class DomainDnsService:
         if any(_matches(record, answer) for answer in relevant):
             return RecordCheck(record, "ok", relevant)
         return RecordCheck(record, "different", relevant)
-
-    def _dkim_key(self, domain: Domain) -> DkimKey:
-        existing = self._keys.get_dkim_key(domain.name)
-        if existing is not None:
-            return existing
-        if self._vault is None:
-            raise RuntimeError("no secret store configured: cannot make a DKIM key")
-        private = rsa.generate_private_key(public_exponent=65537, key_size=DKIM_KEY_BITS)
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        public = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        now = datetime.now(UTC)
-        scope = TenantScope(domain.tenant_id)
-        ref = self._vault.create(scope, SecretPurpose.DKIM_KEY, pem)
-        key = DkimKey(
-            domain.name,
-            f"mr{now:%Y%m}",
-            base64.b64encode(public).decode("ascii"),
-            ref.id,
-            now,
-        )
-        try:
-            self._keys.add_dkim_key(key)
-        except Conflict:
-            # Another request made one first: keep theirs, drop ours.
-            self._vault.delete(scope, ref.id)
-            raced = self._keys.get_dkim_key(domain.name)
-            if raced is None:
-                raise
-            return raced
-        log.info("DKIM key %s made for %s", key.selector, domain.name)
-        return key
 
 
 def _same_kind(record: DnsRecord, answer: str) -> bool:

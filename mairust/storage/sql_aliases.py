@@ -1,4 +1,4 @@
-"""Aliases, catch-alls and DKIM keys of local domains in the SQL metadata store.
+"""Aliases and catch-alls of local domains in the SQL metadata store.
 
 Every management read and delete goes through the caller's scope in the query itself
 (another tenant's alias is a missing one, invariant 5); the routing lookups
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from mairust.errors import Conflict, InvalidInput, NotFound
 from mairust.model.address import normalize_address, normalize_domain
-from mairust.model.directory import Alias, CatchAll, DkimKey, Mailbox
+from mairust.model.directory import Alias, CatchAll, Mailbox
 from mairust.model.scope import PlatformScope, Scope, TenantScope
 from mairust.storage.sql_directory import mailbox_from_row
 from mairust.storage.sql_engine import SqlDatabase
@@ -23,7 +23,6 @@ from mairust.storage.sql_schema import (
     alias_targets,
     aliases,
     domain_catchalls,
-    domain_dkim_keys,
     domains,
     mailboxes,
 )
@@ -169,33 +168,6 @@ class SqlAliases:
         with self._db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else mailbox_from_row(row)
-
-    # -- DKIM keys -------------------------------------------------------------------
-    def add_dkim_key(self, key: DkimKey) -> None:
-        with self._db.write() as conn:
-            if conn.execute(
-                sa.select(domain_dkim_keys.c.domain).where(domain_dkim_keys.c.domain == key.domain)
-            ).first():
-                raise Conflict(f"{key.domain} has a DKIM key already")
-            conn.execute(
-                domain_dkim_keys.insert().values(
-                    domain=key.domain,
-                    selector=key.selector,
-                    public_key=key.public_key,
-                    secret_id=key.secret_id,
-                    created_at=key.created_at,
-                )
-            )
-
-    def get_dkim_key(self, domain: str) -> DkimKey | None:
-        query = domain_dkim_keys.select().where(
-            domain_dkim_keys.c.domain == normalize_domain(domain)
-        )
-        with self._db.read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return DkimKey(row.domain, row.selector, row.public_key, row.secret_id, row.created_at)
 
 
 def require_domain_of(conn: sa.Connection, domain: str, tenant_id: str) -> None:

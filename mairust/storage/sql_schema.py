@@ -387,18 +387,6 @@ domain_catchalls = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-domain_dkim_keys = sa.Table(
-    "domain_dkim_keys",
-    metadata,
-    # Added by 0013: a domain's DKIM selector and public key; the private key is in the
-    # secret store under secret_id.
-    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), primary_key=True),
-    sa.Column("selector", sa.Text, nullable=False),
-    sa.Column("public_key", sa.Text, nullable=False),
-    sa.Column("secret_id", sa.Text, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-)
-
 events = sa.Table(
     "events",
     metadata,
@@ -646,4 +634,31 @@ suppressions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Added by 0026: sending domains' DKIM keys; the private halves are in ``secrets``. At
+# most one active key per (domain, algorithm): rotation retires the old one in the same
+# transaction that adds the new.
+dkim_keys = sa.Table(
+    "dkim_keys",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), nullable=False),
+    sa.Column("selector", sa.Text, nullable=False),
+    sa.Column("algorithm", sa.Text, nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("secret_id", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("retired_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("domain", "selector"),
+    sa.Index(
+        "ux_dkim_keys_active_algorithm",
+        "domain",
+        "algorithm",
+        unique=True,
+        sqlite_where=sa.text("state = 'active'"),
+        postgresql_where=sa.text("state = 'active'"),
+    ),
 )

@@ -65,9 +65,9 @@ CONFIG = (
 
 def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path) -> dict[str, Any]:
     """Real values for every path parameter the API has: a delivered message with an
-        attachment, its mailbox and a folder of it, a user, a domain and an alias and a routing
-        rule of it, a token, a webhook endpoint, an installed plugin with its binding and a secret
-    it names, and a hook job id (none waits: its callback is refused)."""
+        attachment, its mailbox and a folder of it, a user, a domain and an alias, a routing
+        rule and a DKIM key of it, a token, a webhook endpoint, an installed plugin with its
+    binding and a secret it names, and a hook job id (none waits: its callback is refused)."""
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
         smtp.sendmail("sender@remote.example", ["alice@example.test"], SEED_MESSAGE)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
@@ -96,6 +96,8 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
             "/api/v1/domains/example.test/routes",
             {"pattern": "fuzz-*", "action": "local", "target": "alice@example.test"},
         )
+        # An active key, so the rotation has one to rotate.
+        made("/api/v1/domains/example.test/dkim-keys", {"algorithm": "ed25519"})
         # It names a secret, so the secrets routes have one to act on.
         plugin_dir = matrix_plugin_dir(plugins, "1.0.0", ("api-key",))
         plugin = made("/api/v1/admin/plugins", {"path": str(plugin_dir)})

@@ -260,6 +260,27 @@ CASES: dict[tuple[str, str], Case] = {
         w.ids["domain_a"],
         amos="visible",
     ),
+    ("GET", "/api/v1/domains/{domain}/dkim-keys"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dkim-keys",
+        None,
+        "object",
+        w.ids["dkim_a"],
+        amos="403",
+    ),
+    ("POST", "/api/v1/domains/{domain}/dkim-keys"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dkim-keys",
+        {"algorithm": "rsa2048"},
+        "object",
+        "v=DKIM1; k=rsa; p=",
+        amos="403",
+    ),
+    ("POST", "/api/v1/domains/{domain}/dkim-keys/rotate"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dkim-keys/rotate",
+        None,
+        "object",
+        "v=DKIM1; k=ed25519; p=",
+        amos="403",
+    ),
     ("GET", "/api/v1/events"): lambda w: Call(
         "/api/v1/events", None, "list", w.ids["queue_id"], amos="403"
     ),
@@ -417,6 +438,8 @@ async def build_world(
             json={"pattern": "sales-*", "action": "local", "target": alice_address},
         )
         assert rule.status_code == 201, rule.text
+        dkim = await http.post(f"{domain_paths}/dkim-keys", json={"algorithm": "ed25519"})
+        assert dkim.status_code == 201, dkim.text
         hook = await http.post(
             "/api/v1/webhooks",
             json={"url": "http://127.0.0.1:9/hook-a", "tenant_id": tenant_a},
@@ -451,6 +474,7 @@ async def build_world(
         alice_address=alice_address,
         webhook_a=webhook_a,
         rule_a=rule.json()["id"],
+        dkim_a=dkim.json()["id"],
         queue_id=queue_id,
         outbound_id=outbound.json()["queue_id"],
         suppressed=suppressed,

@@ -11,6 +11,7 @@ from mairust.api.routes import (
     admin_plugin_training,
     callbacks,
     directory,
+    dkim_keys,
     domain_policy,
     domain_settings,
     events,
@@ -49,5 +50,6 @@ api_router.include_router(quarantine.router)
 api_router.include_router(admin_plugin_training.router)
 api_router.include_router(outbound.router)
 api_router.include_router(suppressions.router)
+api_router.include_router(dkim_keys.router)
 
 __all__ = ["api_router"]

@@ -107,8 +107,9 @@ def clear_catchall(domain: DomainName, principal: TenantAdmin, application: AppD
 
 @router.get("/dns", response_model=DomainDnsOut, summary="DNS records to publish")
 def dns_records(domain: DomainName, principal: Reader, application: AppDep) -> DomainDnsOut:
-    """MX, SPF, DKIM (the domain's own key, made on first request; its private half is
-    never shown) and DMARC, as structured fields and as zone-file lines."""
+    """MX, SPF, DKIM (one record per key: the active ones and those retired within the
+    rotation's grace; an RSA key is made on the first request if the domain has none; a
+    private half is never shown) and DMARC, as structured fields and as zone-file lines."""
     return DomainDnsOut.from_dns(application.dns.records(principal, domain))
 
 

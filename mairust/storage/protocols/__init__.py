@@ -13,8 +13,9 @@ durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`
 :class:`EventStore` (each tenant's event log), :class:`PluginStore` (installed plugins,
 hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
-small key/value state), :class:`OutboundQueue` (remote recipients, their attempts) and
-:class:`SuppressionStore` (each tenant's suppression list). One SQL class
+small key/value state), :class:`OutboundQueue` (remote recipients, their attempts),
+:class:`SuppressionStore` (each tenant's suppression list) and :class:`DkimKeyStore`
+(sending domains' DKIM keys). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -38,6 +39,7 @@ from mairust.storage.protocols.directory import (
     PolicyStore,
     QuotaStore,
 )
+from mairust.storage.protocols.dkim_keys import DkimKeyStore
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
 from mairust.storage.protocols.outbound import OutboundQueue
@@ -51,6 +53,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "DirectoryStore",
+    "DkimKeyStore",
     "EntryStore",
     "EventStore",
     "HookJobStore",
@@ -96,6 +99,7 @@ class MetadataStore(
     PluginModelStore,
     OutboundQueue,
     SuppressionStore,
+    DkimKeyStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

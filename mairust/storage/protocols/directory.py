@@ -1,5 +1,5 @@
-"""Tenants, domains, mailboxes and what hangs off them: quotas, aliases, catch-alls, DKIM
-keys, each domain's own policy and its routing rules.
+"""Tenants, domains, mailboxes and what hangs off them: quotas, aliases, catch-alls,
+each domain's own policy and its routing rules.
 
 Part of :mod:`mairust.storage.protocols`; its docstring says what holds for every role.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from mairust.model.directory import Alias, CatchAll, DkimKey, Domain, Mailbox, Tenant
+from mairust.model.directory import Alias, CatchAll, Domain, Mailbox, Tenant
 from mairust.model.policy import DomainPolicy, RouteAction, RoutingRule
 from mairust.model.principal import Role
 from mairust.model.scope import Scope
@@ -68,7 +68,7 @@ class QuotaStore(Protocol):
 
 
 class AliasStore(Protocol):
-    """Aliases, catch-alls and DKIM keys of local domains. Reads and deletes go through a
+    """Aliases and catch-alls of local domains. Reads and deletes go through a
     scope (a user's scope holds none); the two routing lookups span every tenant."""
 
     def add_alias(self, address: str, tenant_id: str, target_ids: Sequence[str]) -> Alias:
@@ -97,12 +97,6 @@ class AliasStore(Protocol):
         ...
 
     def catchall_mailbox(self, domain: str) -> Mailbox | None: ...
-
-    def add_dkim_key(self, key: DkimKey) -> None:
-        """Conflict if the domain has one already."""
-        ...
-
-    def get_dkim_key(self, domain: str) -> DkimKey | None: ...
 
 
 class PolicyStore(Protocol):

@@ -119,15 +119,15 @@ async def test_dns_records_bola_pair(http, tenants, stores, expect_problem):
     expect_problem(
         await http.get("/api/v1/domains/a.example/dns", headers=as_(tenants.token_b)), 404
     )
-    assert stores.metadata.get_dkim_key("a.example") is None
+    assert stores.metadata.active_dkim_keys("a.example") == []
     response = await http.get("/api/v1/domains/a.example/dns", headers=as_(tenants.user_a))
     assert response.status_code == 200, response.text
     dns = response.json()
     assert [r["purpose"] for r in dns["records"]] == ["mx", "spf", "dkim", "dmarc"]
     assert dns["records"][0]["zone"] == "a.example. 3600 IN MX 10 mx.platform.test."
     assert dns["zone"].count("\n") == 4
-    key = stores.metadata.get_dkim_key("a.example")
-    assert key is not None and dns["dkim_selector"] == key.selector
+    (key,) = stores.metadata.active_dkim_keys("a.example")
+    assert dns["dkim_selector"] == key.selector
     # Never the private key, in any form.
     assert "PRIVATE" not in response.text and key.secret_id not in response.text
 

@@ -63,7 +63,7 @@ def test_the_records_name_the_platform_and_the_domains_own_key(dns_app, stores, 
     # A TXT value longer than 255 bytes is split into character-strings on the zone line.
     assert dkim.zone_line().count('" "') >= 1
     # The private half is in the secret store, sealed, and matches the published key.
-    key = stores.metadata.get_dkim_key("a.example")
+    (key,) = stores.metadata.active_dkim_keys("a.example")
     vault = SecretVault(stores.metadata, KEYRING)
     assert vault.get(TenantScope(tenants.a.id), key.secret_id).purpose is SecretPurpose.DKIM_KEY
     pem = vault.reveal(TenantScope(tenants.a.id), key.secret_id)
@@ -82,7 +82,7 @@ def test_another_tenants_domain_is_not_found(dns_app, stores, tenants):
             call(reader(tenants.b.id), "a.example")
         with pytest.raises(NotFound):
             call(reader(tenants.a.id), "missing.example")
-    assert stores.metadata.get_dkim_key("a.example") is None  # nothing was made for B
+    assert stores.metadata.active_dkim_keys("a.example") == []  # nothing was made for B
 
 
 def test_the_check_says_ok_missing_different_or_error(dns_app, zone, tenants):

@@ -11,6 +11,7 @@ from mairust.storage.protocols import (
     AliasStore,
     AuditStore,
     DirectoryStore,
+    DkimKeyStore,
     EntryStore,
     EventStore,
     HookJobStore,
@@ -55,6 +56,7 @@ ROLES: tuple[type, ...] = (
     PluginStateStore,
     OutboundQueue,
     SuppressionStore,
+    DkimKeyStore,
 )
 
 
@@ -107,6 +109,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         plugin_state: PluginStateStore = store
         outbound: OutboundQueue = store
         suppressions: SuppressionStore = store
+        dkim_keys: DkimKeyStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -132,6 +135,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 plugin_state,
                 outbound,
                 suppressions,
+                dkim_keys,
                 metadata,
             ),
             strict=True,

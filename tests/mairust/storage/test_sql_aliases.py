@@ -1,15 +1,13 @@
-"""Contract tests of aliases, catch-alls and DKIM keys in the metadata store (every
+"""Contract tests of aliases and catch-alls in the metadata store (every
 backend in conftest.METADATA_URLS): scoped reads and deletes, tenant checks in the query,
 and the routing lookups."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from mairust.errors import Conflict, InvalidInput, NotFound
-from mairust.model.directory import DkimKey, Mailbox
+from mairust.model.directory import Mailbox
 from mairust.model.scope import PLATFORM, TenantScope
 from mairust.storage.sql_metadata import SqlMetadataStore
 
@@ -100,13 +98,3 @@ def test_a_catchall_is_set_replaced_and_cleared_in_its_tenant(
     assert metadata_store.catchall_mailbox("a.test") is None
     with pytest.raises(NotFound):
         metadata_store.clear_catchall(TenantScope(two.a), "a.test")
-
-
-def test_a_domain_has_one_dkim_key(metadata_store: SqlMetadataStore, two: Two) -> None:
-    assert metadata_store.get_dkim_key("a.test") is None
-    key = DkimKey("a.test", "mr202611", "MIIBIjAN", "secret-1", datetime.now(UTC))
-    metadata_store.add_dkim_key(key)
-    assert metadata_store.get_dkim_key("A.test") == key
-    with pytest.raises(Conflict):
-        metadata_store.add_dkim_key(DkimKey("a.test", "mr2", "other", "secret-2", key.created_at))
-    assert metadata_store.get_dkim_key("a.test") == key
