@@ -23,7 +23,9 @@ from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
 from mairust.model.message import MessageRef
+from mairust.outbound.dkim_signers import DkimSigners
 from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
 from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.smtp.deciders import InboundAuth
@@ -156,6 +158,12 @@ class FrontEndHost:
             token_check=tokens.authenticate_sender,
             hooks=self._hooks,
             suppressions=self._stores.metadata.suppressed,
+            # What a user submits is DKIM-signed before the spool commit.
+            signer_for=DkimSigners.from_settings(
+                self._stores.metadata,
+                SecretVault(self._stores.metadata, keyring),
+                settings.dkim,
+            ).signer_for,
         )
         self._listening = await self._frontend.start()
 

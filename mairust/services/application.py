@@ -149,6 +149,7 @@ class Application:
                 clock,
                 hooks=hooks,
                 suppressions=stores.metadata,
+                signer_for=dkim.signer_for,
             ),
             dns=DomainDnsService(directory, dkim, resolver, mx_host),
             events=EventService(stores.metadata),

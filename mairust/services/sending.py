@@ -20,7 +20,8 @@ checked (each refusal changes nothing, invariant 7):
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
    503; a quarantine holds the message in the recipients' Quarantine; their header and
    envelope edits and annotations are applied, an added recipient only if it routes to a
-   mailbox here); it is committed through the same
+   mailbox here); it is DKIM-signed for its From domain (when that has keys); it is
+   committed through the same
    :class:`~mairust.spool.Spool` as SMTP mail. The answer comes only after the spool
    commit (the 250 promise, invariant 1); a store that cannot make it durable is
    :class:`StorageUnavailable` (a 503).
@@ -63,6 +64,7 @@ from mairust.model.outbound import RemoteRecipient
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.model.verdict import VerdictKind
+from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.routing.router import (
     AliasTargets,
     Directory,
@@ -178,8 +180,10 @@ class SendService:
         observer: SentObserver = log_reception,
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionStore | None = None,
+        signer_for: SignerLookup | None = None,
     ) -> None:
         self._hooks = hooks
+        self._signer_for = signer_for
         self._suppressions = suppressions
         self._directory = directory
         self._spool = spool
@@ -200,6 +204,10 @@ class SendService:
             self._prepare, principal, request
         )
         content, envelope, annotations = await self._pre_send(principal, envelope, content)
+        if self._signer_for is not None:  # after the hooks' edits, before the commit
+            content = await asyncio.to_thread(
+                signed_submission, self._signer_for, content, envelope.mail_from
+            )
         # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
         ref = await self._spool.commit(
             content,

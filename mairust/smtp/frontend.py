@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from mairust.config import Settings, SmtpSettings
 from mairust.errors import InvalidInput
 from mairust.model.address import normalize_address
+from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
@@ -102,6 +103,7 @@ class SmtpFrontEnd:
         token_check: TokenCheck | None = None,
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionLookup | None = None,
+        signer_for: SignerLookup | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
@@ -112,6 +114,7 @@ class SmtpFrontEnd:
             settings.mailbox.default_quota_bytes,
             hooks,
             suppressions,
+            signer_for,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

@@ -31,6 +31,7 @@ from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.model.verdict import CONTINUE, Verdict, VerdictKind, most_severe
+from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
@@ -86,11 +87,14 @@ class InboundHandler:
         default_quota_bytes: int = 0,
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionLookup | None = None,
+        signer_for: SignerLookup | None = None,
     ) -> None:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
-        nothing is suppressed)."""
+        nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
+        domain (None: nothing is signed)."""
         self._suppressions = suppressions
+        self._signer_for = signer_for
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
@@ -362,6 +366,14 @@ class InboundHandler:
         if hooked.kind is VerdictKind.QUARANTINE:  # a hook's hold; DMARC's stays in Junk
             verdict = replace(verdict, annotations=verdict.annotations.quarantined())
         message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
+        if session.authenticated and self._signer_for is not None:
+            try:
+                message = await asyncio.to_thread(
+                    signed_submission, self._signer_for, message, accepted.mail_from
+                )
+            except StorageUnavailable as error:  # its keys cannot be read: "later"
+                log.warning("DKIM keys unreadable: %r", error)
+                return rejected(replies.TEMP_FAILURE, "DATA", session)
         return await self._commit(
             session, message, accepted, transaction, header_id, auth_results, verdict
         )

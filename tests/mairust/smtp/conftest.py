@@ -17,6 +17,7 @@ import pytest
 from mairust.config import Settings
 from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
+from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
@@ -101,7 +102,8 @@ StartMta = Callable[..., Awaitable[Mta]]
 async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
-    ``authenticator`` inject fakes, ``hooks`` are the hook points."""
+    ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
+    DKIM signers of submitters' domains."""
     running: list[Mta] = []
 
     async def start(
@@ -113,6 +115,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         auth: InboundAuth | None = None,
         token_check: TokenCheck | None = None,
         hooks: EdgeHooks | None = None,
+        signer_for: SignerLookup | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         **smtp: Any,
@@ -133,6 +136,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             token_check=token_check,
             hooks=hooks,
             suppressions=stores.metadata.suppressed,
+            signer_for=signer_for,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

@@ -21,9 +21,11 @@ from mairust.auth.service import ThreadedAuthService
 from mairust.config import AuthSettings
 from mairust.errors import CheckUnavailable, StorageUnavailable
 from mairust.model.directory import Domain, Mailbox
+from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.scope import PLATFORM
 from mairust.model.suppression import Suppression, SuppressionReason
+from mairust.outbound.dkim_signer import DkimSigner, SigningKey, private_key_pem
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.trace import normalize_line_endings, received_header
 from mairust.storage.stores import Stores
@@ -298,6 +300,32 @@ async def test_authenticated_relay_queues_remote_recipients_for_outbound_deliver
     assert (friend.ret, friend.envid) == ("HDRS", "env-1")
     assert friend.tenant_id is not None
     assert by_address["other@far.test"].orcpt == "rfc822;x@far.test"
+
+
+async def test_submitted_mail_is_dkim_signed_before_the_spool_commit(
+    start_mta: StartMta,
+) -> None:
+    key = SigningKey(DOMAIN, "s1", DkimAlgorithm.ED25519, private_key_pem(DkimAlgorithm.ED25519))
+    signer = DkimSigner((key,))
+    mta = await start_mta(signer_for=lambda domain: signer if domain == DOMAIN else None)
+
+    def submit() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            client.mail(ALICE)
+            client.rcpt("friend@elsewhere.test")
+            return client.data(simple_message().replace(SENDER.encode(), ALICE.encode()))
+
+    code, reply = await asyncio.to_thread(submit)
+    assert code == 250
+    [row] = mta.stores.metadata.list_outbound(message_id=queued_id(reply.decode()))
+    stored = mta.stores.blobs.get(row.message.blob_key)
+    assert stored.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256;")
+    assert f"d={DOMAIN};".encode() in stored and b"s=s1;" in stored
+    # Mail from outside (no AUTH) is not ours to sign.
+    code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], simple_message())
+    assert b"DKIM-Signature" not in mta.body_of(queued_id(reply))
 
 
 async def test_a_suppressed_remote_recipient_is_refused_with_its_reason(mta: Mta) -> None:
