@@ -324,8 +324,8 @@ async def test_submitted_mail_is_dkim_signed_before_the_spool_commit(
     assert stored.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256;")
     assert f"d={DOMAIN};".encode() in stored and b"s=s1;" in stored
     # Mail from outside (no AUTH) is not ours to sign.
-    code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], simple_message())
-    assert b"DKIM-Signature" not in mta.body_of(queued_id(reply))
+    _, inbound = await asyncio.to_thread(deliver, mta.port, [ALICE], simple_message())
+    assert b"DKIM-Signature" not in mta.body_of(queued_id(inbound))
 
 
 async def test_a_suppressed_remote_recipient_is_refused_with_its_reason(mta: Mta) -> None:
