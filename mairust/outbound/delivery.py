@@ -1,5 +1,5 @@
 """The outbound delivery loop: lease due recipients, send them per destination, settle
-each one, and make the DSNs that bounces owe — every round's outcome in one transaction.
+each one, and make the DSNs that bounces owe — each session's outcome in one transaction.
 
 A plain core class (no Ray): a delivery actor hosts it under a
 :class:`~mairust.supervision.Supervisor`. All state is in the store (invariant 2): a round
@@ -7,7 +7,8 @@ leases up to ``batch_size`` due rows (``OutboundQueue.lease_outbound``, grouped 
 destination, then message), reads each message's body once, and hands each destination's
 messages to the :class:`DestinationSender` in sessions of at most
 ``messages_per_connection`` messages, at most ``connections_per_destination`` sessions to
-one destination and ``max_connections`` in all at once. Each recipient then is
+one destination and ``max_connections`` in all at once. When a session ends, each of its
+recipients is
 
 - delivered (a 2xx reply);
 - bounced (a 5xx reply, or a temporary failure once its time is up: expired), with one
@@ -15,8 +16,9 @@ one destination and ``max_connections`` in all at once. Each recipient then is
 - deferred (4xx, a timeout, a connection or DNS failure) until the retry schedule's next
   moment.
 
-The round's outcomes, their attempts, the DSNs (as new messages, their bodies made durable
-first) and the tenant events are settled in ONE transaction, only for rows this loop still
+A session's outcomes, their attempts, the DSNs (as new messages, their bodies made durable
+first; one per message and session), the hard bounces' suppressions and the tenant events
+are settled in ONE transaction as soon as the session ends, only for rows this loop still
 holds. A loop killed mid-round leaves leases that expire (or that its next start takes
 back): those recipients are sent again, so a remote MTA may see a duplicate only for a
 session that was in flight at the kill — never a loss.
@@ -203,15 +205,14 @@ class OutboundDeliveryLoop(LeasedLoop):
         return len(items)
 
     async def deliver(self, items: Sequence[OutboundItem]) -> None:
-        """Send the leased ``items`` and settle them (one round)."""
+        """Send the leased ``items``, settling each session's recipients as soon as its
+        session ends (a kill then re-sends only what sessions still in flight held)."""
         bodies = await self._bodies(items)
-        replies: dict[int, RemoteReply] = {}
         sends = []
         for destination, group in groupby(items, key=lambda item: item.destination):
             rows = list(group)
-            sends.append(self._send_destination(destination, rows, bodies, replies))
+            sends.append(self._send_destination(destination, rows, bodies))
         await asyncio.gather(*sends)
-        await self._settle(items, bodies, replies)
 
     async def _bodies(self, items: Sequence[OutboundItem]) -> dict[str, bytes | None]:
         refs = {item.message.id: item.message for item in items}
@@ -231,24 +232,23 @@ class OutboundDeliveryLoop(LeasedLoop):
         return await asyncio.to_thread(read_all)
 
     async def _send_destination(
-        self,
-        destination: str,
-        rows: list[OutboundItem],
-        bodies: dict[str, bytes | None],
-        replies: dict[int, RemoteReply],
+        self, destination: str, rows: list[OutboundItem], bodies: dict[str, bytes | None]
     ) -> None:
         messages: list[OutgoingMessage] = []
+        unreadable: list[OutboundItem] = []
         for message_id, group in groupby(rows, key=lambda item: item.message.id):
             recipients = tuple(group)
             content = bodies.get(message_id)
             if content is None:
-                for item in recipients:
-                    replies[item.id] = RemoteReply(451, "4.3.0", "message body unavailable")
+                unreadable.extend(recipients)
                 continue
             first = recipients[0]
             messages.append(OutgoingMessage(first.message, first.mail_from, recipients, content))
-        if not messages:
-            return
+        if unreadable:
+            missing = RemoteReply(451, "4.3.0", "message body unavailable")
+            await self._settle(
+                unreadable, bodies, dict.fromkeys((i.id for i in unreadable), missing)
+            )
         per_session = self._settings.messages_per_connection
         sessions = [messages[i : i + per_session] for i in range(0, len(messages), per_session)]
         lanes = asyncio.Semaphore(self._settings.connections_per_destination)
@@ -258,15 +258,16 @@ class OutboundDeliveryLoop(LeasedLoop):
             async with lanes, self._connections:
                 self.figures.sessions += 1
                 try:
-                    answered = await self._sender.send(destination, relay_host, batch)
-                except Exception as error:  # a sender bug must not lose the round
+                    replies = await self._sender.send(destination, relay_host, batch)
+                except Exception as error:  # a sender bug must not lose the recipients
                     log.exception("outbound: sending to %s failed", destination)
-                    answered = {}
                     reason = f"delivery to {destination} failed: {type(error).__name__}"
+                    replies = {}
                     for message in batch:
                         for item in message.recipients:
                             replies[item.id] = RemoteReply(451, "4.4.0", reason)
-                replies.update(answered)
+            session_rows = [item for message in batch for item in message.recipients]
+            await self._settle(session_rows, bodies, replies)
 
         await asyncio.gather(*(one_session(batch) for batch in sessions))
 
