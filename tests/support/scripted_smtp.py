@@ -19,6 +19,8 @@ the same write, so they are waiting in the server's buffer when MAIL is handled)
 
 from __future__ import annotations
 
+import asyncio
+
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ class Script:
     rcpt: dict[str, list[str | None]] = field(default_factory=dict)
     data: list[str | None] = field(default_factory=list)
     end_of_data: list[str | None] = field(default_factory=list)
+    # Seconds each end of DATA waits before its reply (a slow MX: sessions stay in flight).
+    data_delay: float = 0.0
 
 
 @dataclass
@@ -140,6 +144,8 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         log = self.log_of(server)
         log.commands.append("DATA")
+        if self.script.data_delay:
+            await asyncio.sleep(self.script.data_delay)
         reply = self._next("END", self.script.end_of_data)
         if reply is not None:
             return reply
