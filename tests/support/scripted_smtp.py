@@ -20,7 +20,6 @@ the same write, so they are waiting in the server's buffer when MAIL is handled)
 from __future__ import annotations
 
 import asyncio
-
 import ssl
 import threading
 from dataclasses import dataclass, field
