@@ -1,4 +1,4 @@
-"""Master keys and what is derived from them: the sealing of secrets and the token key.
+"""Master keys and what is derived from them: secret sealing, the token key, the SRS key.
 
 A master key (32 random bytes, from ``secrets.key`` or the embedded key file) is never
 used directly: HKDF-SHA-256 derives one subkey per purpose, so a key that signs API
@@ -33,6 +33,7 @@ _TAG_BYTES = 16
 _ENCRYPTION_INFO = b"mairust/secrets/aes-256-gcm/v1"
 _TOKEN_DIGEST_INFO = b"mairust/api-tokens/hmac-sha256/v1"
 _KEY_ID_INFO = b"mairust/secrets/key-id/v1"
+_SRS_INFO = b"mairust/srs/hmac-sha1/v1"
 
 
 class SecretUnreadable(MairustError):
@@ -51,6 +52,7 @@ class MasterKey:
     key_id: str
     encryption_key: bytes = field(repr=False)
     token_digest_key: bytes = field(repr=False)
+    srs_key: bytes = field(repr=False)
 
     @classmethod
     def from_bytes(cls, master: bytes) -> MasterKey:
@@ -60,6 +62,7 @@ class MasterKey:
             key_id=_derive(master, _KEY_ID_INFO, _KEY_ID_BYTES).hex(),
             encryption_key=_derive(master, _ENCRYPTION_INFO, 32),
             token_digest_key=_derive(master, _TOKEN_DIGEST_INFO, 32),
+            srs_key=_derive(master, _SRS_INFO, 32),
         )
 
 
@@ -102,6 +105,11 @@ class Keyring:
         """Every token digest key, current first: a token digested before a key rotation
         is found under a previous key for as long as that key is configured."""
         return (self.current.token_digest_key, *(key.token_digest_key for key in self.previous))
+
+    def srs_keys(self) -> tuple[bytes, ...]:
+        """The SRS hash secrets, current first: a bounce to an address rewritten before a
+        key rotation still finds its way back while the old key is configured."""
+        return (self.current.srs_key, *(key.srs_key for key in self.previous))
 
     def seal(self, plaintext: bytes, binding: SecretBinding) -> bytes:
         """``plaintext`` encrypted under the current key and bound to ``binding``."""
