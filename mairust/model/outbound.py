@@ -63,10 +63,20 @@ class RemoteRecipient:
     # RFC 3461: NOTIFY (empty: the default, failures only), ORCPT as given.
     notify: tuple[str, ...] = ()
     orcpt: str | None = None
+    # A forward (or a bounce to an SRS address): the envelope recipient this row stands
+    # for when it is not ``address``, and the reverse path when it is not the envelope's
+    # (the SRS address of a forwarded copy). None: the envelope's own.
+    envelope_recipient: str | None = None
+    mail_from: str | None = None
 
     @property
     def destination(self) -> str:
         return destination_of(self.address, self.relay_host)
+
+    @property
+    def rcpt(self) -> str:
+        """The envelope recipient this row is made for."""
+        return self.envelope_recipient or self.address
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,7 +236,11 @@ class OutboundDeliveryLoop(LeasedLoop):
     ) -> None:
         messages: list[OutgoingMessage] = []
         unreadable: list[OutboundItem] = []
-        for message_id, group in groupby(rows, key=lambda item: item.message.id):
+        # One message per reverse path: a forwarded copy (SRS) and a relayed one of the
+        # same message leave with different MAIL FROMs.
+        for (message_id, _), group in groupby(
+            rows, key=lambda item: (item.message.id, item.mail_from)
+        ):
             recipients = tuple(group)
             content = bodies.get(message_id)
             if content is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from mairust.config import Settings, SmtpSettings
 from mairust.errors import InvalidInput
 from mairust.model.address import normalize_address
+from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
@@ -104,6 +105,7 @@ class SmtpFrontEnd:
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionLookup | None = None,
         signer_for: SignerLookup | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self._settings = settings.smtp
         self._handler = InboundHandler(
@@ -115,6 +117,7 @@ class SmtpFrontEnd:
             hooks,
             suppressions,
             signer_for,
+            forwarder,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

@@ -31,7 +31,9 @@ from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.model.verdict import CONTINUE, Verdict, VerdictKind, most_severe
+from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup, signed_submission
+from mairust.outbound.srs import SrsError
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
@@ -53,6 +55,7 @@ from mairust.smtp.deciders import (
 )
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
+from mairust.smtp.forwarding import bounce_recipient, forward_recipient, forwarded_message
 from mairust.smtp.relay import (
     SuppressionLookup,
     as_spelt,
@@ -88,11 +91,15 @@ class InboundHandler:
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionLookup | None = None,
         signer_for: SignerLookup | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
-        domain (None: nothing is signed)."""
+        domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
+        rules forward off the platform and takes back bounces to its SRS addresses (None:
+        forwards are refused for now, 451)."""
+        self._forwarder = forwarder
         self._suppressions = suppressions
         self._signer_for = signer_for
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
@@ -216,6 +223,17 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
+        if self._forwarder is not None and self._forwarder.is_bounce_address(
+            recipient, not isinstance(route, NotLocal)
+        ):
+            reply = bounce_recipient(
+                self._forwarder,
+                self._state(envelope),
+                recipient,
+                route,
+                as_spelt(server, rcpt_options),
+            )
+            return self._remote_reply(reply, session, envelope, recipient)
         if isinstance(route, NotLocal):
             if not session.authenticated:
                 return rejected(replies.RELAY_DENIED, "RCPT", session, recipient=recipient)
@@ -236,8 +254,17 @@ class InboundHandler:
                 transaction.tenants[recipient] = route.tenant_id
                 envelope.rcpt_tos.append(recipient)
                 return replies.RECIPIENT_OK
-            # A forward to another server needs SRS and ARC sealing, not built yet (4xx:
-            # the sender keeps the message and retries).
+            if self._forwarder is not None:  # a forward: SRS and ARC, queued for the target
+                reply = forward_recipient(
+                    self._forwarder,
+                    self._state(envelope),
+                    recipient,
+                    route,
+                    as_spelt(server, rcpt_options),
+                    envelope.mail_from or "",
+                )
+                return self._remote_reply(reply, session, envelope, recipient)
+            # No forwarder: 4xx, the sender keeps the message and retries.
             self._note_refusal(
                 replies.ROUTED_ELSEWHERE, "RCPT", session, envelope, [(recipient, route.tenant_id)]
             )
@@ -374,6 +401,16 @@ class InboundHandler:
             except StorageUnavailable as error:  # its keys cannot be read: "later"
                 log.warning("DKIM keys unreadable: %r", error)
                 return rejected(replies.TEMP_FAILURE, "DATA", session)
+        if self._forwarder is not None and transaction.forwarded:
+            try:
+                message = await forwarded_message(
+                    self._forwarder, transaction, message, accepted.mail_from, auth_results
+                )
+            except SrsError:  # a hook made the sender one SRS cannot rewrite
+                return rejected(replies.SENDER_NOT_FORWARDABLE, "DATA", session)
+            except StorageUnavailable as error:  # the sealing key cannot be read: "later"
+                log.warning("ARC key unreadable: %r", error)
+                return rejected(replies.TEMP_FAILURE, "DATA", session)
         return await self._commit(
             session, message, accepted, transaction, header_id, auth_results, verdict
         )
@@ -473,6 +510,15 @@ class InboundHandler:
             authenticated_as=accepted.authenticated_as,
         )
         return replies.queued(ref.id)
+
+    def _remote_reply(
+        self, reply: str, session: Session, envelope: SmtpEnvelope, recipient: str
+    ) -> str:
+        """RCPT's answer for a forward or an SRS bounce: the recipient kept if accepted."""
+        if reply != replies.RECIPIENT_OK:
+            return rejected(reply, "RCPT", session, recipient=recipient)
+        envelope.rcpt_tos.append(recipient)
+        return reply
 
     def _state(self, envelope: SmtpEnvelope) -> Transaction:
         return self._open.setdefault(envelope, Transaction())

@@ -33,11 +33,15 @@ UNKNOWN_USER = "550 5.1.1 Recipient address rejected: user unknown"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # RFC 3463 X.2.2: the mailbox is over its quota; a transient refusal, it may empty.
 MAILBOX_FULL = "452 4.2.2 Mailbox full"
-# A routing rule forwards the recipient to another server: that needs SRS and ARC sealing,
-# which are not built yet (a relay rule's recipients are queued for their relay host).
+# A routing rule forwards the recipient to another server, and this server has no
+# forwarder (SRS and ARC) configured; a relay rule's recipients are queued for their host.
 ROUTED_ELSEWHERE = (
     "451 4.3.5 Recipient is forwarded to another server, but forwarding is not enabled"
 )
+# A bounce to an SRS address of ours whose hash or day stamp does not hold: no such address.
+BAD_SRS_ADDRESS = "550 5.1.1 Recipient address rejected: invalid or expired SRS address"
+# The sender of mail to a forwarding address cannot be rewritten by SRS (RFC 5321 limits).
+SENDER_NOT_FORWARDABLE = "550 5.1.7 Sender address cannot be rewritten for forwarding"
 # The recipient domain's own policy: its per-minute allowance, its largest message.
 DOMAIN_RATE_LIMITED = "450 4.7.1 Too much mail for this domain right now, try again later"
 TOO_BIG_FOR_DOMAIN = "552 5.3.4 Message size exceeds the recipient domain's limit"

@@ -39,6 +39,8 @@ class Transaction:
     policies: dict[str, DomainPolicy] = field(default_factory=dict)
     # An authenticated submitter's recipients that are not ours: the outbound queue's.
     remote: dict[str, RemoteRecipient] = field(default_factory=dict)
+    # The recipients of ``remote`` that a routing rule forwards (SRS and ARC at DATA).
+    forwarded: set[str] = field(default_factory=set)
     # RFC 3461 RET and ENVID of the MAIL command, for those recipients' DSNs.
     dsn: dict[str, str | None] = field(default_factory=dict)
     # The message's queue id if it is accepted; refusals are recorded under it too, so a

@@ -327,7 +327,7 @@ def insert_spooled(conn: Connection, records: Sequence[SpoolRecord], now: dateti
                 else None,
             }
         )
-        remote = {recipient.address: recipient for recipient in record.remote}
+        remote = {recipient.rcpt: recipient for recipient in record.remote}
         # A recipient given twice in one envelope is delivered once.
         for address in dict.fromkeys(envelope.rcpt_tos):
             outbound = remote.pop(address, None)
@@ -347,8 +347,10 @@ def insert_spooled(conn: Connection, records: Sequence[SpoolRecord], now: dateti
                 {
                     "message_id": record.ref.id,
                     "tenant_id": outbound.tenant_id,
-                    "mail_from": envelope.mail_from,
-                    "recipient": address,
+                    "mail_from": envelope.mail_from
+                    if outbound.mail_from is None
+                    else outbound.mail_from,
+                    "recipient": outbound.address,
                     "destination": outbound.destination,
                     "relay_host": outbound.relay_host,
                     "notify": outbound.notify or None,

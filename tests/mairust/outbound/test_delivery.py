@@ -291,3 +291,25 @@ async def test_a_new_incarnation_takes_back_a_dead_loops_leases(world: World) ->
 
     assert world.states(message_id) == {"joe@far.test": RecipientState.DELIVERED}
     assert received_by(world, "joe@far.test") == 1
+
+
+async def test_a_forwarded_and_a_relayed_copy_leave_with_their_own_reverse_paths(
+    world: World,
+) -> None:
+    """One message, one destination, two reverse paths (a forward's SRS address beside the
+    envelope's): two transactions, each MAIL FROM its own."""
+    body = b"From: ann@ours.test\r\nSubject: both\r\n\r\nhello\r\n"
+    blob = world.blobs.put(body)
+    ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
+    srs = "SRS0=abcd=2W=ours.test=ann@fwd.ours.test"
+    envelope = Envelope("ann@ours.test", ("joe@far.test", "fwd@ours.test"), world.clock.now)
+    remote = (
+        RemoteRecipient("joe@far.test", TENANT),
+        RemoteRecipient("kim@far.test", TENANT, envelope_recipient="fwd@ours.test", mail_from=srs),
+    )
+    world.store.commit_messages([SpoolRecord(ref, envelope, remote=remote)])
+
+    assert await world.round(world.loop()) == 2
+
+    by_sender = {m.mail_from: sorted(m.rcpt_tos) for m in world.server.messages}
+    assert by_sender == {"ann@ours.test": ["joe@far.test"], srs: ["kim@far.test"]}

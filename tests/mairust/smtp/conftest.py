@@ -17,6 +17,7 @@ import pytest
 from mairust.config import Settings
 from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
+from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
@@ -103,7 +104,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
-    DKIM signers of submitters' domains."""
+    DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards."""
     running: list[Mta] = []
 
     async def start(
@@ -116,6 +117,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         token_check: TokenCheck | None = None,
         hooks: EdgeHooks | None = None,
         signer_for: SignerLookup | None = None,
+        forwarder: Forwarder | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         **smtp: Any,
@@ -137,6 +139,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             hooks=hooks,
             suppressions=stores.metadata.suppressed,
             signer_for=signer_for,
+            forwarder=forwarder,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

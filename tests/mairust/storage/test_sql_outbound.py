@@ -79,6 +79,38 @@ def test_the_spool_commit_splits_local_and_remote_recipients(
     assert first.message == record.ref
 
 
+def test_a_forwarded_recipient_is_queued_for_its_target_with_its_own_reverse_path(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    """A forward stands for its envelope recipient but is queued for the rule's target,
+    with the SRS reverse path; a relayed recipient of the same message keeps the envelope's."""
+    record = replace(
+        make_record("fwd@a.example", "joe@far.test", mail_from="ann@b.example"),
+        remote=(
+            RemoteRecipient(
+                "kim@other.test",
+                "tenant-a",
+                orcpt="rfc822;fwd@a.example",
+                envelope_recipient="fwd@a.example",
+                mail_from="SRS0=abcd=2W=b.example=ann@a.example",
+            ),
+            RemoteRecipient("joe@far.test", "tenant-a"),
+        ),
+    )
+    metadata_store.commit_messages([record])
+    assert metadata_store.list_queue() == []
+    rows = sorted(metadata_store.list_outbound(), key=lambda item: item.recipient)
+    assert [(r.recipient, r.destination, r.mail_from, r.orcpt) for r in rows] == [
+        ("joe@far.test", "far.test", "ann@b.example", None),
+        (
+            "kim@other.test",
+            "other.test",
+            "SRS0=abcd=2W=b.example=ann@a.example",
+            "rfc822;fwd@a.example",
+        ),
+    ]
+
+
 def test_a_remote_recipient_outside_the_envelope_is_refused_and_nothing_is_stored(
     metadata_store: SqlMetadataStore, make_record: RecordMaker
 ) -> None:
