@@ -27,8 +27,10 @@ from mairust.model.address import domain_of
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.forwarding import forwarder_from_settings
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
+from mairust.secrets.master_key import load_keyring
 from mairust.storage.factory import open_stores
 
 _log = logging.getLogger(__name__)
@@ -65,6 +67,14 @@ class DeliveryHost:
         def is_local(address: str) -> bool:
             return metadata.get_domain(domain_of(address)) is not None
 
+        # A forwarded copy's DSN goes to its original sender, not to our SRS address.
+        forwarder = forwarder_from_settings(settings, load_keyring(settings))
+
+        def dsn_recipient(address: str) -> str:
+            if forwarder is None or "@" not in address:
+                return address
+            return forwarder.dsn_recipient(address, is_local(address))
+
         self._loop = OutboundDeliveryLoop(
             delivery_identity(settings, index),
             metadata,
@@ -76,6 +86,7 @@ class DeliveryHost:
             classify=classify_remote_reply,
             is_local=is_local,
             hard_classes=frozenset(HARD_CLASSES),
+            dsn_recipient=dsn_recipient,
         )
         self._supervisor = self._loop.supervisor()
         self._task = start_supervised(self._supervisor)

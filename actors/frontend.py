@@ -24,6 +24,7 @@ from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
 from mairust.model.message import MessageRef
 from mairust.outbound.dkim_signers import DkimSigners
+from mairust.outbound.forwarding import ArcKeys, forwarder_from_settings
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
@@ -141,6 +142,7 @@ class FrontEndHost:
             )
         # SMTP AUTH takes a user's API token (with `send`) in place of the password.
         keyring = load_keyring(settings)
+        vault = SecretVault(self._stores.metadata, keyring)
         tokens = Application.over(self._stores, keyring.token_digest_keys()).tokens
         # Serve plugins are reached through their applications' Serve handles.
         self._hooks = platform_hook_runtime(
@@ -160,10 +162,18 @@ class FrontEndHost:
             suppressions=self._stores.metadata.suppressed,
             # What a user submits is DKIM-signed before the spool commit.
             signer_for=DkimSigners.from_settings(
-                self._stores.metadata,
-                SecretVault(self._stores.metadata, keyring),
-                settings.dkim,
+                self._stores.metadata, vault, settings.dkim
             ).signer_for,
+            # Forwards off the platform: SRS, and ARC with the forwarding domain's RSA key.
+            forwarder=forwarder_from_settings(
+                settings,
+                keyring,
+                ArcKeys(
+                    self._stores.metadata,
+                    vault,
+                    cache_seconds=settings.forwarding.key_cache_seconds,
+                ).key_for,
+            ),
         )
         self._listening = await self._frontend.start()
 

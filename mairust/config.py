@@ -395,6 +395,20 @@ class DkimSettings(_Section):
     signature_expire_days: float = Field(0.0, ge=0)
 
 
+class ForwardingSettings(_Section):
+    """Routing rules that forward off the platform: SRS and ARC (mairust.outbound.forwarding)."""
+
+    # Off: such forwards are refused with 451 4.3.5 at RCPT, as before forwarding existed.
+    enabled: bool = True
+    # The domain SRS addresses are made at (its MX must be us, its SPF our outbound
+    # addresses); empty: the forwarding address's own domain.
+    srs_domain: str = ""
+    # A bounce to an SRS address older than this many days is refused (550 5.1.1).
+    srs_max_age_days: int = Field(21, ge=1, le=1000)
+    # How long a process keeps a domain's ARC sealing key before reading it again.
+    key_cache_seconds: float = Field(60.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -420,6 +434,7 @@ class Settings(BaseSettings):
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
+    forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -160,6 +160,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         classify: BounceClassifier | None = None,
         is_local: LocalAddress | None = None,
         hard_classes: frozenset[str] = frozenset(),
+        dsn_recipient: Callable[[str], str] | None = None,
         clock: Clock = _utc_now,
         rng: random.Random | None = None,
     ) -> None:
@@ -173,6 +174,9 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._notices = notices
         self._classify = classify
         self._is_local = is_local or (lambda _address: False)
+        # Where a DSN for a reverse path goes: a forwarded copy's SRS address is reversed to
+        # its original sender (None: the reverse path itself).
+        self._dsn_recipient = dsn_recipient or (lambda address: address)
         # Bounce classes that say an address is dead: its tenant suppresses it from then on.
         self._hard_classes = hard_classes
         self._clock = clock
@@ -396,7 +400,7 @@ class OutboundDeliveryLoop(LeasedLoop):
                 continue
             blob = await asyncio.to_thread(self._blobs.put, notice)
             ref = MessageRef(id=new_id(), size=blob.size, sha256=blob.sha256, blob_key=blob.key)
-            to = first.mail_from
+            to = self._dsn_recipient(first.mail_from)
             envelope = Envelope(mail_from="", rcpt_tos=(to,), received_at=now, helo=self._hostname)
             remote = () if self._is_local(to) else (RemoteRecipient(to, first.tenant_id),)
             made.append((message_id, SpoolRecord(ref=ref, envelope=envelope, remote=remote)))

@@ -26,10 +26,12 @@ from datetime import UTC, datetime, timedelta
 from mairust.auth.arc import ArcSealError, seal_arc
 from mairust.auth.headers import authentication_results
 from mairust.auth.results import AuthResults
+from mairust.config import Settings
 from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.model.scope import PLATFORM
 from mairust.outbound.dkim_signer import SigningKey
-from mairust.outbound.srs import Srs, is_srs_address
+from mairust.outbound.srs import Srs, SrsError, is_srs_address
+from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.protocols import DkimKeyStore
 
@@ -72,6 +74,18 @@ class Forwarder:
         hash, a stale day stamp)."""
         return self.srs.reverse(address)
 
+    def dsn_recipient(self, address: str, domain_is_ours: bool) -> str:
+        """Where a DSN for the reverse path ``address`` goes: for one of our SRS addresses
+        (a forwarded copy bounced here) the original sender, else ``address`` itself; an
+        SRS address that no longer reverses stays as it is (it will bounce at RCPT)."""
+        if not self.is_bounce_address(address, domain_is_ours):
+            return address
+        try:
+            return self.bounce_target(address)
+        except SrsError as error:
+            log.info("DSN to %s: not reversed (%s)", address, error)
+            return address
+
     def sealed(self, message: bytes, domain: str, stamped: AuthResults | None) -> bytes:
         """``message`` with this hop's ARC set on top, sealed for ``domain``; as it is when
         the domain has no RSA key or the chain cannot be extended.
@@ -98,6 +112,22 @@ class Forwarder:
             log.warning("forwarded mail of %s not ARC-sealed: %s", domain, error)
             return message
         return arc_set + message
+
+
+def forwarder_from_settings(
+    settings: Settings, keyring: Keyring, arc_key_for: ArcKeyLookup | None = None
+) -> Forwarder | None:
+    """The forwarder ``[forwarding]`` configures (None: forwarding is off), its SRS hashes
+    keyed from ``keyring``, its authserv-id the one the edge stamps results with."""
+    forwarding = settings.forwarding
+    if not forwarding.enabled:
+        return None
+    return Forwarder(
+        Srs(keyring.srs_keys(), max_age_days=forwarding.srs_max_age_days),
+        settings.auth.authserv_id or settings.smtp.hostname,
+        arc_key_for=arc_key_for,
+        srs_domain=forwarding.srs_domain or None,
+    )
 
 
 class ArcKeys:

@@ -37,11 +37,14 @@ class RouteStage:
                     # Accepted at RCPT, gone since (mailbox deleted): permanent.
                     return Failed(f"5.1.1 mailbox {address} no longer exists")
                 case Outbound(recipient=target, relay_host=host):
-                    # RCPT refuses these; a rule changed after the 250 sends the row here.
-                    # Kept (temporary) until outbound delivery exists to take it.
+                    # The edge queues forwards and relays for the outbound queue at RCPT
+                    # (aliases and catch-alls only ever name mailboxes), so only a rule
+                    # made after the 250 (or a route cached across it) sends a row here.
+                    # The copy was not sealed or rewritten for forwarding: kept (temporary)
+                    # while the rule stands, delivered if it goes, bounced at expiry.
                     return Deferred(
-                        f"4.3.5 routed to {host or target}, but outbound delivery is not "
-                        "enabled on this server"
+                        f"4.3.5 routed to {host or target} by a rule made after the message "
+                        "was accepted; mail already accepted is not forwarded"
                     )
                 case NotLocal(domain=domain):
                     return Failed(

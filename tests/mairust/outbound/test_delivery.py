@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.policy import default
@@ -27,8 +27,10 @@ from mairust.model.scope import TenantScope
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
+from mairust.outbound.srs import Srs
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
@@ -67,7 +69,9 @@ class World:
     port: int
     clock: Clock = field(default_factory=Clock)
 
-    def loop(self, identity: str = "node-a") -> OutboundDeliveryLoop:
+    def loop(
+        self, identity: str = "node-a", dsn_recipient: Callable[[str], str] | None = None
+    ) -> OutboundDeliveryLoop:
         sender = SmtpDestinationSender(self.resolver, CLIENT, port=self.port)
         return OutboundDeliveryLoop(
             identity,
@@ -80,6 +84,7 @@ class World:
             classify=classify_remote_reply,
             is_local=lambda address: address.endswith("@ours.test"),
             hard_classes=frozenset(HARD_CLASSES),
+            dsn_recipient=dsn_recipient,
             clock=self.clock,
             rng=random.Random(7),
         )
@@ -313,3 +318,28 @@ async def test_a_forwarded_and_a_relayed_copy_leave_with_their_own_reverse_paths
 
     by_sender = {m.mail_from: sorted(m.rcpt_tos) for m in world.server.messages}
     assert by_sender == {"ann@ours.test": ["joe@far.test"], srs: ["kim@far.test"]}
+
+
+async def test_a_forwarded_copys_dsn_goes_to_the_original_sender_not_our_srs_address(
+    world: World,
+) -> None:
+    """The reverse path of a forwarded copy is our SRS address: its DSN is made for the
+    sender the SRS address stands for (a remote one here: out with a null sender)."""
+    forwarder = Forwarder(Srs([b"k"], clock=lambda: world.clock.now.timestamp()), "out.ours.test")
+    srs = forwarder.return_path("zed@far.test", "fwd@ours.test")
+    blob = world.blobs.put(b"From: zed@far.test\r\nSubject: fwd\r\n\r\nhello\r\n")
+    ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
+    envelope = Envelope("zed@far.test", ("fwd@ours.test",), world.clock.now)
+    forward = RemoteRecipient(
+        "nobody@far.test", TENANT, envelope_recipient="fwd@ours.test", mail_from=srs
+    )
+    world.store.commit_messages([SpoolRecord(ref, envelope, remote=(forward,))])
+
+    def dsn_recipient(address: str) -> str:
+        return forwarder.dsn_recipient(address, address.endswith("@ours.test"))
+
+    await world.round(world.loop(dsn_recipient=dsn_recipient))
+
+    assert world.store.list_queue() == []  # not a local row for the SRS address
+    [dsn] = world.store.list_outbound(state=RecipientState.SCHEDULED)
+    assert (dsn.mail_from, dsn.recipient) == ("", "zed@far.test")
