@@ -17,32 +17,44 @@ import logging
 from dataclasses import replace
 
 from mairust.auth.results import AuthResults
+from mairust.errors import StorageUnavailable
 from mairust.model.address import domain_of
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.srs import SrsError
 from mairust.routing.router import NotLocal, Outbound, Route, UnknownUser, mailboxes_of
 from mairust.smtp import replies
-from mairust.smtp.relay import remote_recipient
+from mairust.smtp.relay import SuppressionLookup, remote_recipient
 from mairust.smtp.transaction import NULL_SENDER, Transaction
 
 log = logging.getLogger(__name__)
 
 
-def forward_recipient(
+async def forward_recipient(
     forwarder: Forwarder,
     transaction: Transaction,
     recipient: str,
     route: Outbound,
     rcpt_options: list[str],
     mail_from: str,
+    suppressions: SuppressionLookup | None = None,
 ) -> str:
-    """RCPT of a forwarding address: its target queued in ``transaction``; the reply."""
+    """RCPT of a forwarding address: its target queued in ``transaction``; the reply. A
+    target the forwarding domain's tenant suppresses (it bounced hard, or complained) is
+    refused as a submitter's would be."""
     sender = "" if mail_from == NULL_SENDER else mail_from
     try:
         return_path = forwarder.return_path(sender, recipient)
     except SrsError as error:
         log.info("forward of %s refused for sender %r: %s", recipient, sender, error)
         return replies.SENDER_NOT_FORWARDABLE
+    if suppressions is not None:
+        try:
+            found = await asyncio.to_thread(suppressions, route.tenant_id, [route.recipient])
+        except StorageUnavailable as error:
+            log.warning("suppression list of %s unreadable: %r", route.tenant_id, error)
+            return replies.TEMP_FAILURE
+        if found:
+            return replies.recipient_suppressed(next(iter(found.values())).reason.value)
     queued = remote_recipient(route.recipient, rcpt_options, route.tenant_id)
     transaction.remote[recipient] = replace(
         queued,

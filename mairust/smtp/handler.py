@@ -255,13 +255,14 @@ class InboundHandler:
                 envelope.rcpt_tos.append(recipient)
                 return replies.RECIPIENT_OK
             if self._forwarder is not None:  # a forward: SRS and ARC, queued for the target
-                reply = forward_recipient(
+                reply = await forward_recipient(
                     self._forwarder,
                     self._state(envelope),
                     recipient,
                     route,
                     as_spelt(server, rcpt_options),
                     envelope.mail_from or "",
+                    self._suppressions,
                 )
                 return self._remote_reply(reply, session, envelope, recipient)
             # No forwarder: 4xx, the sender keeps the message and retries.

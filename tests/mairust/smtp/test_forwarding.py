@@ -9,6 +9,7 @@ import base64
 import re
 import smtplib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import dkim  # type: ignore[import-untyped]
@@ -23,6 +24,7 @@ from mairust.auth.service import ThreadedAuthService
 from mairust.config import AuthSettings
 from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.model.policy import RouteAction
+from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.outbound.dkim_signer import SigningKey, private_key_pem
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.srs import Srs
@@ -200,3 +202,24 @@ async def test_without_a_forwarder_a_forward_is_still_deferred_451(
     forward_everything(stores)
     answers, _ = await asyncio.to_thread(send, mta.port, SENDER, [FORWARDING])
     assert answers[0][0] == 451 and answers[0][1].startswith(b"4.3.5"), answers
+
+
+async def test_a_forward_to_a_target_the_tenant_suppresses_is_refused(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    forward_everything(stores)
+    stores.metadata.add_suppressions(
+        [
+            Suppression(
+                tenant_of(stores),
+                TARGET,
+                SuppressionReason.COMPLAINT,
+                datetime.fromtimestamp(NOW, UTC),
+            )
+        ]
+    )
+    mta = await start_mta(forwarder=forwarder(None), recipient_cache_seconds=0)
+    answers, data = await asyncio.to_thread(send, mta.port, SENDER, [FORWARDING])
+    assert data is None
+    assert answers[0] == (550, b"5.7.1 Recipient is on this account's suppression list (complaint)")
+    assert mta.stores.metadata.list_outbound() == []
