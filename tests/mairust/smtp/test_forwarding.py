@@ -81,6 +81,7 @@ def tenant_of(stores: Stores) -> str:
 def forward_everything(stores: Stores) -> None:
     tenant_id = tenant_of(stores)
     stores.metadata.add_routing_rule(DOMAIN, tenant_id, "any*", RouteAction.FORWARD, TARGET)
+    stores.metadata.add_routing_rule(DOMAIN, tenant_id, "list+*", RouteAction.FORWARD, TARGET)
 
 
 def send(
@@ -223,3 +224,13 @@ async def test_a_forward_to_a_target_the_tenant_suppresses_is_refused(
     assert data is None
     assert answers[0] == (550, b"5.7.1 Recipient is on this account's suppression list (complaint)")
     assert mta.stores.metadata.list_outbound() == []
+
+
+async def test_the_forwarding_address_is_kept_as_orcpt_in_xtext(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    forward_everything(stores)
+    mta = await start_mta(forwarder=forwarder(None), recipient_cache_seconds=0)
+    _, data = await asyncio.to_thread(send, mta.port, SENDER, [f"list+AB=x@{DOMAIN}"])
+    [row] = mta.stores.metadata.list_outbound(message_id=queued_id(data))
+    assert row.orcpt == f"rfc822;list+2Bab+3Dx@{DOMAIN}"  # the edge lower-cases addresses
