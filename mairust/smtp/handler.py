@@ -98,7 +98,7 @@ class InboundHandler:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
         domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
         rules forward off the platform and takes back bounces to its SRS addresses (None:
-        forwards are refused for now, 451)."""
+        a forward is answered 451 4.3.5, an SRS address is routed like any other)."""
         self._forwarder = forwarder
         self._suppressions = suppressions
         self._signer_for = signer_for
