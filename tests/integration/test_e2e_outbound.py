@@ -2,7 +2,10 @@
 server's MX; `mairust up` signs it (rsa2048 and ed25519 keys made through the API), finds
 the MX, delivers one recipient to a real SMTP server on another loopback address, and
 bounces the other (550): one DSN lands in the user's own mailbox, the dead address joins the
-tenant's suppression list, and the attempts show in the outbound trace."""
+tenant's suppression list, and the attempts show in the outbound trace. Then mail from
+outside to an address a routing rule forwards to d0.test arrives there with our SRS address
+as MAIL FROM and an ARC set (sealed with the domain's RSA key) that verifies through the
+loopback DNS; the MX's bounce to that SRS address goes back to the original sender."""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ import smtplib
 from email.policy import default
 from typing import Any
 
+from mairust.auth.arc import verify_arc
 from mairust.auth.dkim import verify_dkim
 from mairust.auth.dns_resolver import CachingResolver
-from mairust.auth.results import DkimWord
+from mairust.auth.results import ArcWord, DkimWord
+from mairust.outbound.srs import is_srs_address
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.mairust_server import wait_for
@@ -32,6 +37,7 @@ def test_submission_is_signed_delivered_bounced_and_traced(new_server, tmp_path)
     zone: dict[str, dict[str, Any]] = {
         "d0.test": {"MX": [(10, "mx.d0.test")]},
         "mx.d0.test": {"A": [MX_ADDRESS]},
+        "origin.test": {"MX": [(10, "mx.d0.test")]},
     }
     script = Script(rcpt={"nobody@d0.test": ["550 5.1.1 No such user here"] * 5})
     with (
@@ -105,3 +111,25 @@ def test_submission_is_signed_delivered_bounced_and_traced(new_server, tmp_path)
             550,
             "5.7.1 Recipient is on this account's suppression list (hard_bounce)",
         )
+
+        # Forwarding off the platform: SRS and ARC, and the bounce's way back.
+        with server.api() as api:
+            rule = {"pattern": "fwd", "action": "forward", "target": "kim@d0.test"}
+            made = api.post("/api/v1/domains/example.test/routes", json=rule)
+            assert made.status_code == 201, made.text
+        forward = "From: ann@origin.test\r\nSubject: forward me\r\n\r\nHello.\r\n"
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as client:
+            client.sendmail("ann@origin.test", ["fwd@example.test"], forward)
+
+        def arrived(rcpt: str) -> Any:
+            return next((m for m in mx.messages if m.rcpt_tos == [rcpt]), None)
+
+        forwarded = wait_for(lambda: arrived("kim@d0.test"), timeout=60, what="the forward")
+        assert is_srs_address(forwarded.mail_from), forwarded.mail_from
+        assert forwarded.mail_from.endswith("=origin.test=ann@example.test")
+        assert forwarded.content.startswith(b"ARC-Seal: i=1; cv=none; a=rsa-sha256;")
+        assert verify_arc(resolver, forwarded.content).result is ArcWord.PASS
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as client:
+            client.sendmail("<>", [forwarded.mail_from], "Subject: failed\r\n\r\ngone\r\n")
+        back = wait_for(lambda: arrived("ann@origin.test"), timeout=60, what="the bounce")
+        assert back.mail_from == "<>"
