@@ -350,6 +350,31 @@ class PluginsSettings(_Section):
         return self
 
 
+class SourcePool(_Section):
+    """Local addresses outbound sessions may come from (each session takes the next), and
+    what the pool may carry: sessions open at once and messages a minute (0: no limit)."""
+
+    addresses: list[str] = Field(default_factory=list)
+    connections: int = Field(0, ge=0)
+    rate_per_minute: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _addresses_are_ips(self) -> SourcePool:
+        for address in self.addresses:
+            ipaddress.ip_address(address)  # ValueError names the bad one
+        return self
+
+
+class DestinationLimits(_Section):
+    """One destination's own shaping (a domain, or ``relay:host:port``); unset values
+    fall back to the ``[outbound]`` defaults."""
+
+    connections: int | None = Field(None, ge=1)
+    messages_per_connection: int | None = Field(None, ge=1)
+    rate_per_minute: float | None = Field(None, ge=0)
+    pool: str | None = None
+
+
 class OutboundSettings(_Section):
     """Outbound delivery: the queue's delivery loop, its sessions, and the retry schedule."""
 
@@ -380,6 +405,21 @@ class OutboundSettings(_Section):
     retry_max_seconds: float = Field(4 * 3600.0, gt=0)
     retry_jitter: float = Field(0.2, ge=0, lt=1)
     expire_seconds: float = Field(5 * 86400.0, gt=0)
+    # Messages a minute to one destination (0: no limit); what is over waits, unattempted.
+    rate_per_minute: float = Field(0.0, ge=0)
+    # Source-address pools by name, the one sessions use by default ("": the OS's choice),
+    # and each destination's own limits and pool.
+    pools: dict[str, SourcePool] = Field(default_factory=dict)
+    default_pool: str = ""
+    destinations: dict[str, DestinationLimits] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _pools_named_exist(self) -> OutboundSettings:
+        named = {self.default_pool} | {d.pool for d in self.destinations.values() if d.pool}
+        missing = sorted(name for name in named if name and name not in self.pools)
+        if missing:
+            raise ValueError(f"outbound pools not defined: {', '.join(missing)}")
+        return self
 
 
 class DkimSettings(_Section):

@@ -27,11 +27,12 @@ session that was in flight at the kill — never a loss.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Protocol
 
@@ -50,6 +51,7 @@ from mairust.model.outbound import (
 )
 from mairust.model.suppression import Suppression, SuppressionReason, suppression_key
 from mairust.outbound.retry import RetrySchedule
+from mairust.outbound.shaping import TrafficShaper
 from mairust.storage.protocols import BlobStore, OutboundQueue
 
 log = logging.getLogger(__name__)
@@ -96,10 +98,16 @@ class OutgoingMessage:
 
 class DestinationSender(Protocol):
     async def send(
-        self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
+        self,
+        destination: str,
+        relay_host: str | None,
+        messages: Sequence[OutgoingMessage],
+        *,
+        source_address: str | None = None,
     ) -> dict[int, RemoteReply]:
         """Send ``messages`` over one session to ``destination`` (its MX hosts, or
-        ``relay_host``), and return a reply per recipient row id. A row missing from the
+        ``relay_host``), from ``source_address`` when given (a pool's), and return a
+        reply per recipient row id. A row missing from the
         answer counts as a temporary failure; nothing may raise for a remote fault (a DNS
         failure or refused connection is a reply for every row: 4xx or 5xx)."""
         ...
@@ -139,6 +147,7 @@ class DeliveryFigures:
     expired: int = 0
     dsns: int = 0
     sessions: int = 0
+    postponed: int = 0
     rounds_settled: int = 0
     by_destination: dict[str, int] = field(default_factory=dict)
 
@@ -178,6 +187,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._clock = clock
         self._rng = rng or random.Random()
         self._connections = asyncio.Semaphore(settings.max_connections)
+        self._shaper = TrafficShaper(settings)
         self.figures = DeliveryFigures()
 
     @property
@@ -249,16 +259,25 @@ class OutboundDeliveryLoop(LeasedLoop):
             await self._settle(
                 unreadable, bodies, dict.fromkeys((i.id for i in unreadable), missing)
             )
-        per_session = self._settings.messages_per_connection
+        limits = self._shaper.limits(destination)
+        admitted = self._shaper.admit(destination, len(messages))
+        if admitted.allowed < len(messages):
+            await self._postpone(messages[admitted.allowed :], admitted.retry_in)
+            messages = messages[: admitted.allowed]
+        per_session = limits.messages_per_connection
         sessions = [messages[i : i + per_session] for i in range(0, len(messages), per_session)]
-        lanes = asyncio.Semaphore(self._settings.connections_per_destination)
+        lane = self._shaper.lane(destination)
+        pool_lane = self._shaper.pool_lane(limits.pool) or contextlib.nullcontext()
         relay_host = rows[0].relay_host
 
         async def one_session(batch: list[OutgoingMessage]) -> None:
-            async with lanes, self._connections:
+            async with lane, pool_lane, self._connections:
                 self.figures.sessions += 1
+                source = self._shaper.source_address(limits.pool)
                 try:
-                    replies = await self._sender.send(destination, relay_host, batch)
+                    replies = await self._sender.send(
+                        destination, relay_host, batch, source_address=source
+                    )
                 except Exception as error:  # a sender bug must not lose the recipients
                     log.exception("outbound: sending to %s failed", destination)
                     reason = f"delivery to {destination} failed: {type(error).__name__}"
@@ -270,6 +289,13 @@ class OutboundDeliveryLoop(LeasedLoop):
             await self._settle(session_rows, bodies, replies)
 
         await asyncio.gather(*(one_session(batch) for batch in sessions))
+
+    async def _postpone(self, messages: Sequence[OutgoingMessage], retry_in: float) -> None:
+        """Traffic shaping holds ``messages`` back: their rows go back unattempted."""
+        ids = [item.id for message in messages for item in message.recipients]
+        until = self._clock() + timedelta(seconds=max(retry_in, 1.0))
+        await asyncio.to_thread(self._store.postpone_outbound, self.owner, ids, until)
+        self.figures.postponed += len(ids)
 
     async def _settle(
         self,

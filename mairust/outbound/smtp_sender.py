@@ -55,7 +55,12 @@ class SmtpDestinationSender:
         self._tls_for = tls_for
 
     async def send(
-        self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
+        self,
+        destination: str,
+        relay_host: str | None,
+        messages: Sequence[OutgoingMessage],
+        *,
+        source_address: str | None = None,
     ) -> dict[int, RemoteReply]:
         domain = destination.removeprefix("relay:") if relay_host else destination
         try:
@@ -75,6 +80,8 @@ class SmtpDestinationSender:
         policy = self._tls_for(destination) if self._tls_for else None
         if policy is not None and policy is not settings.tls:
             settings = replace(settings, tls=policy)
+        if source_address is not None:
+            settings = replace(settings, source_address=source_address)
         results = await deliver(route.endpoints(), outbound, settings)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):

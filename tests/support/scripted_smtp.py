@@ -58,6 +58,7 @@ class SessionLog:
     tls: bool = False
     messages: list[Received] = field(default_factory=list)
     waiting_at_mail: list[bytes] = field(default_factory=list)
+    peer: str = ""  # the client's address (which source address a session came from)
 
 
 class _ScriptedSmtp(SMTP):
@@ -105,6 +106,7 @@ class _Handler:
         log = self.log_of(server)
         log.commands.append(f"EHLO {hostname}")
         log.tls = server._tls_protocol is not None
+        log.peer = str(session.peer[0]) if session.peer else ""
         session.host_name = hostname
         if self.script.ehlo:
             return [self.script.ehlo]
