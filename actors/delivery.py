@@ -101,6 +101,9 @@ class DeliveryHost:
         self._supervisor.stop()
         self._loop.stop()
         self._task.cancel()
+        # Sessions in flight are cut: their rows stay leased and the next start takes
+        # them back (a remote MTA may see those again, never fewer).
+        self._loop.cancel_in_flight()
         with contextlib.suppress(Exception):
             await self._task
         self._stores.close()

@@ -189,6 +189,12 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._connections = asyncio.Semaphore(settings.max_connections)
         self._shaper = TrafficShaper(settings)
         self.figures = DeliveryFigures()
+        # Rounds do not wait for their sessions: each round's delivery runs as a task, and
+        # the loop leases again (up to batch_size rows in flight) when one ends, so a slow
+        # destination never holds up the others.
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._rows_in_flight = 0
+        self._failure: BaseException | None = None
 
     @property
     def batch_size(self) -> int:
@@ -202,17 +208,52 @@ class OutboundDeliveryLoop(LeasedLoop):
         return self._store.release_outbound_leases(owner_prefix, keep_owner)
 
     async def leased_round(self) -> int:
-        now = self._clock()
+        """Lease what room is left (batch_size rows in flight at most) and start sending it;
+        an earlier round's failure is raised here, for the supervisor to see."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        room = self._settings.batch_size - self._rows_in_flight
+        if room <= 0:
+            return 0
         items = await asyncio.to_thread(
             self._store.lease_outbound,
             self.owner,
-            self._settings.batch_size,
+            room,
             self._settings.lease_seconds,
-            now,
+            self._clock(),
         )
         if items:
+            self._rows_in_flight += len(items)
+            task = asyncio.create_task(self._deliver_in_flight(items))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        # A full lease means more may be due: the loop leases again at once while room lasts.
+        return self.batch_size if len(items) == room else len(items)
+
+    async def _deliver_in_flight(self, items: Sequence[OutboundItem]) -> None:
+        try:
             await self.deliver(items)
-        return len(items)
+        except StorageUnavailable as error:
+            # Rows that could not be settled stay leased: their lease expires (or the next
+            # incarnation takes them back), and they are sent again.
+            log.warning("outbound: settling a round failed, its rows wait: %s", error)
+        except Exception as error:
+            log.exception("outbound: a delivery round failed")
+            self._failure = error
+        finally:
+            self._rows_in_flight -= len(items)
+            self.nudge()
+
+    async def wait_idle(self) -> None:
+        """Until every round in flight has settled (tests; a graceful stop)."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def cancel_in_flight(self) -> None:
+        """Stop sending at once: what was leased stays leased for the next start to take."""
+        for task in self._in_flight:
+            task.cancel()
 
     async def deliver(self, items: Sequence[OutboundItem]) -> None:
         """Send the leased ``items``, settling each session's recipients as soon as its

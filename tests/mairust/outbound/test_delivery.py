@@ -102,7 +102,10 @@ class World:
         return {r.recipient: r.state for r in self.store.list_outbound(message_id=message_id)}
 
     async def round(self, loop: OutboundDeliveryLoop) -> int:
-        return await loop.leased_round()
+        """One lease, and its deliveries settled."""
+        leased = await loop.leased_round()
+        await loop.wait_idle()
+        return leased
 
 
 @pytest.fixture
