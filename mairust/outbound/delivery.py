@@ -3,7 +3,8 @@ each one, and make the DSNs that bounces owe — each session's outcome in one t
 
 A plain core class (no Ray): a delivery actor hosts it under a
 :class:`~mairust.supervision.Supervisor`. All state is in the store (invariant 2): a round
-leases up to ``batch_size`` due rows (``OutboundQueue.lease_outbound``, grouped by
+leases due rows (at most ``batch_size`` in flight across rounds; each round's deliveries run
+as their own task, so rounds overlap) (``OutboundQueue.lease_outbound``, grouped by
 destination, then message), reads each message's body once, and hands each destination's
 messages to the :class:`DestinationSender` in sessions of at most
 ``messages_per_connection`` messages, at most ``connections_per_destination`` sessions to
