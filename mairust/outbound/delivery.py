@@ -3,9 +3,9 @@ each one, and make the DSNs that bounces owe — each session's outcome in one t
 
 A plain core class (no Ray): a delivery actor hosts it under a
 :class:`~mairust.supervision.Supervisor`. All state is in the store (invariant 2): a round
-leases due rows (at most ``batch_size`` in flight across rounds; each round's deliveries run
-as their own task, so rounds overlap) (``OutboundQueue.lease_outbound``, grouped by
-destination, then message), reads each message's body once, and hands each destination's
+leases due rows (``OutboundQueue.lease_outbound``, grouped by destination, then message;
+at most ``batch_size`` in flight, each round's deliveries a task of their own, so rounds
+overlap), reads each message's body once, and hands each destination's
 messages to the :class:`DestinationSender` in sessions of at most
 ``messages_per_connection`` messages, at most ``connections_per_destination`` sessions to
 one destination and ``max_connections`` in all at once. When a session ends, each of its
