@@ -395,6 +395,15 @@ class DkimSettings(_Section):
     signature_expire_days: float = Field(0.0, ge=0)
 
 
+class RelayLogin(_Section):
+    """How we log in to one relay host (``[relay_auth."host:port"]``): the user name here,
+    the password only in the secret store (``mairust secrets relay-password`` seals it and
+    prints the id that goes in ``password_secret``)."""
+
+    username: str = Field(min_length=1)
+    password_secret: str = Field(min_length=1)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -420,6 +429,9 @@ class Settings(BaseSettings):
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
+    # Relay hosts that want SMTP AUTH, keyed by the relay rule's target (as the rule stores
+    # it: lower case, "host:port"); AUTH only after STARTTLS, never in clear.
+    relay_auth: dict[str, RelayLogin] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -68,10 +68,6 @@ service lmtp {{
 """
 
 
-def dovecot_installed() -> bool:
-    return os.access(DOVECOT, os.X_OK) and os.access(LMTP_BINARY, os.X_OK)
-
-
 class DovecotLmtp:
     """The private server while the context is open (see the module docstring)."""
 
@@ -115,6 +111,8 @@ class DovecotLmtp:
         return [path.read_bytes() for path in sorted(found, key=lambda p: p.name)]
 
     def __enter__(self) -> DovecotLmtp:
+        if not os.access(LMTP_BINARY, os.X_OK):
+            raise RuntimeError(f"{LMTP_BINARY} missing: .ci/system-packages.sh installs it")
         nobody = pwd.getpwnam("nobody")
         self.root.chmod(0o755)  # the mail processes run as nobody
         mail = self.root / "mail"

@@ -13,7 +13,8 @@
 Any reply starting with ``421`` is sent and the connection closed, as RFC 5321 §3.8 has it.
 ``tls_context`` makes the server offer STARTTLS. ``logins`` (user → password) makes it a
 relay that wants AUTH (aiosmtpd's PLAIN and LOGIN); ``auth_require_tls`` (default) offers
-AUTH only after STARTTLS (538 before), False offers it in clear too. What happened is
+AUTH only after STARTTLS (538 before), False offers it in clear too; ``auth_exclude``
+takes mechanisms off the list. What happened is
 recorded per session (``sessions``): the commands, whether TLS was on, the messages
 received, each AUTH's mechanism with whether TLS was on at the time and its outcome, and
 for each MAIL the bytes the client had already sent after it (a pipelined client sends
@@ -221,6 +222,7 @@ class ScriptedSmtpServer:
         size_limit: int | None = None,
         logins: dict[str, str] | None = None,
         auth_require_tls: bool = True,
+        auth_exclude: tuple[str, ...] = (),
     ) -> None:
         self.script = script
         self.address = address
@@ -232,6 +234,7 @@ class ScriptedSmtpServer:
                 "authenticator": _Logins(self.handler, logins),
                 "auth_required": True,  # MAIL before a login: 530
                 "auth_require_tls": auth_require_tls,
+                "auth_exclude_mechanism": list(auth_exclude),
             }
         self._controller = _ScriptedController(
             self.handler,

@@ -15,7 +15,7 @@ from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, OutboundMessage, Timeouts
 from tests.mairust.outbound.test_smtp_sender import item, outgoing, port_free_on
 from tests.support.dict_resolver import DictResolver
-from tests.support.dovecot_lmtp import DovecotLmtp, dovecot_installed
+from tests.support.dovecot_lmtp import DovecotLmtp
 
 ADDRESS = "127.0.0.100"
 SETTINGS = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=5, command=10))
@@ -26,11 +26,6 @@ BODY = (
     "Grüße aus dem Test\r\n.a line that starts with a dot\r\n..two dots\r\n.\r\n"
     "the end\r\n"
 ).encode()
-
-pytestmark = pytest.mark.skipif(
-    not dovecot_installed(), reason="needs dovecot-core and dovecot-lmtpd (.ci/system-packages.sh)"
-)
-
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[DovecotLmtp]:
