@@ -104,8 +104,8 @@ class SmtpDestinationSender:
             # A local store: not an MX, so neither the MX policy nor the recipient
             # domain's MTA-STS applies; a unix socket never leaves the machine.
             unix = all(endpoint.unix for endpoint in route.endpoints())
-            policy = TlsPolicy.OFF if unix else TlsPolicy.OPPORTUNISTIC
-            return replace(settings, tls=policy, credentials=None)
+            local = TlsPolicy.OFF if unix else TlsPolicy.OPPORTUNISTIC
+            return replace(settings, tls=local, credentials=None)
         policy = self._tls_for(destination) if self._tls_for else None
         if policy is not None and policy is not settings.tls:
             settings = replace(settings, tls=policy)

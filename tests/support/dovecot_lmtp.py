@@ -127,13 +127,14 @@ class DovecotLmtp:
         (self.root / "users").write_text("".join(lines))
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(root=self.root, address=self.address, port=self.port))
-        self._process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "master.err", "wb"),  # noqa: SIM115 (kept by the child)
-            start_new_session=True,
-        )
+        with open(self.root / "master.err", "wb") as errors:  # the child keeps its copy
+            self._process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                start_new_session=True,
+            )
         try:
             self._wait_ready()
         except BaseException:
@@ -147,9 +148,10 @@ class DovecotLmtp:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise RuntimeError(f"dovecot exited: {self._errors()}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.address, self.port), timeout=1
-            ) as probe:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.address, self.port), timeout=1) as probe,
+            ):
                 if probe.recv(512).startswith(b"220") and Path(self.socket_path).exists():
                     return
             time.sleep(0.05)

@@ -27,6 +27,7 @@ BODY = (
     "the end\r\n"
 ).encode()
 
+
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[DovecotLmtp]:
     port = port_free_on(ADDRESS)
