@@ -396,12 +396,20 @@ class DkimSettings(_Section):
 
 
 class RelayLogin(_Section):
-    """How we log in to one relay host (``[relay_auth."host:port"]``): the user name here,
+    """How we log in to one relay host (``[relay.auth."host:port"]``): the user name here,
     the password only in the secret store (``mairust secrets relay-password`` seals it and
     prints the id that goes in ``password_secret``)."""
 
     username: str = Field(min_length=1)
     password_secret: str = Field(min_length=1)
+
+
+class RelaySettings(_Section):
+    """Relay hosts (the targets of relay routing rules) and how we talk to them."""
+
+    # Relay hosts that want SMTP AUTH, keyed by the rule's target as the rule stores it
+    # (lower case, "host:port"); AUTH only after STARTTLS with a verified certificate.
+    auth: dict[str, RelayLogin] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -429,9 +437,7 @@ class Settings(BaseSettings):
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
-    # Relay hosts that want SMTP AUTH, keyed by the relay rule's target (as the rule stores
-    # it: lower case, "host:port"); AUTH only after STARTTLS, never in clear.
-    relay_auth: dict[str, RelayLogin] = Field(default_factory=dict)
+    relay: RelaySettings = Field(default_factory=RelaySettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

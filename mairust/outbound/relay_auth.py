@@ -1,4 +1,4 @@
-"""The credentials outbound delivery logs in to relay hosts with (``[relay_auth]``).
+"""The credentials outbound delivery logs in to relay hosts with (``[relay] auth``).
 
 The configuration names, per relay host, a user name and the id of a platform secret
 (purpose ``relay-password``) holding the password: the password lives only in the secret
@@ -28,7 +28,7 @@ from mairust.secrets.vault import SecretVault
 
 
 class RelayLogins:
-    """``[relay_auth]`` over the secret store (see the module docstring)."""
+    """``[relay] auth`` over the secret store (see the module docstring)."""
 
     def __init__(self, logins: Mapping[str, RelayLogin], vault: SecretVault | None) -> None:
         """InvalidInput for a key that is no SMTP relay host, or logins without a vault
@@ -37,10 +37,10 @@ class RelayLogins:
         for relay, login in logins.items():
             key = normalize_relay_host(relay)
             if key.startswith(LMTP_PREFIX):
-                raise InvalidInput(f"relay_auth: {relay!r} is an LMTP server (no AUTH there)")
+                raise InvalidInput(f"relay.auth: {relay!r} is an LMTP server (no AUTH there)")
             self._logins[key] = login
         if self._logins and vault is None:
-            raise InvalidInput("relay_auth needs the secret store (secrets.key) for passwords")
+            raise InvalidInput("relay.auth needs the secret store (secrets.key) for passwords")
         self._vault = vault
 
     @property

@@ -1,7 +1,7 @@
 """The delivery loop over a real metadata store and blob store with relay rules: an
 ``lmtp:`` rule's mail lands in a private Dovecot's Maildir (the unknown user bounces
 alone, with a DSN), and an SMTP relay that wants AUTH gets the password sealed in the
-secret store, named by ``[relay_auth]`` (a wrong one defers, never bounces)."""
+secret store, named by ``[relay] auth`` (a wrong one defers, never bounces)."""
 
 from __future__ import annotations
 
