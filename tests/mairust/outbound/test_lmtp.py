@@ -75,14 +75,21 @@ async def test_the_sender_routes_an_lmtp_relay_to_the_unix_socket_without_mx(
     assert len(dovecot.delivered("ann@lmtp.test")) == before + 1
 
 
-async def test_the_sender_routes_an_lmtp_relay_over_tcp(dovecot: DovecotLmtp) -> None:
+async def test_the_sender_routes_an_lmtp_relay_over_tcp_two_messages_in_a_row(
+    dovecot: DovecotLmtp,
+) -> None:
     resolver = DictResolver({"store.lmtp.test": {"A": [ADDRESS]}})
     sender = SmtpDestinationSender(resolver, SETTINGS)
     relay = f"lmtp:store.lmtp.test:{dovecot.port}"
     before = len(dovecot.delivered("carl@lmtp.test"))
-    replies = await sender.send(f"relay:{relay}", relay, [outgoing(item(3, "carl@lmtp.test"))])
+    messages = [
+        outgoing(item(3, "carl@lmtp.test", "m3")),
+        outgoing(item(5, "carl@lmtp.test", "m5")),
+    ]
+    replies = await sender.send(f"relay:{relay}", relay, messages)
     assert replies[3].delivered and replies[3].host == "store.lmtp.test"
-    assert len(dovecot.delivered("carl@lmtp.test")) == before + 1
+    assert replies[5].delivered
+    assert len(dovecot.delivered("carl@lmtp.test")) == before + 2
 
 
 async def test_a_stopped_lmtp_server_defers(dovecot: DovecotLmtp) -> None:
