@@ -435,6 +435,23 @@ class DkimSettings(_Section):
     signature_expire_days: float = Field(0.0, ge=0)
 
 
+class RelayLogin(_Section):
+    """How we log in to one relay host (``[relay.auth."host:port"]``): the user name here,
+    the password only in the secret store (``mairust secrets relay-password`` seals it and
+    prints the id that goes in ``password_secret``)."""
+
+    username: str = Field(min_length=1)
+    password_secret: str = Field(min_length=1)
+
+
+class RelaySettings(_Section):
+    """Relay hosts (the targets of relay routing rules) and how we talk to them."""
+
+    # Relay hosts that want SMTP AUTH, keyed by the rule's target as the rule stores it
+    # (lower case, "host:port"); AUTH only after STARTTLS with a verified certificate.
+    auth: dict[str, RelayLogin] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -460,6 +477,7 @@ class Settings(BaseSettings):
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
+    relay: RelaySettings = Field(default_factory=RelaySettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
