@@ -46,8 +46,8 @@ log = logging.getLogger("load.bench_outbound")
 TARGETS = ("postfix", "mairust", "mairust-no-reuse")
 NAMES = {
     "postfix": "Postfix relay (queue on disk)",
-    "mairust": "mairust up (embedded), DKIM, connection reuse on",
-    "mairust-no-reuse": "mairust up (embedded), DKIM, connection reuse off",
+    "mairust": "mairust up (embedded), connection reuse on",
+    "mairust-no-reuse": "mairust up (embedded), connection reuse off",
 }
 RECIPIENTS = "user{n}@d{n}.test"  # recipient n goes to domain d{n}.test, n = 0..9 in turn
 

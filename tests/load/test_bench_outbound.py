@@ -1,0 +1,50 @@
+"""The outbound benchmark's measurement, on its Postfix target (real Postfix relaying to real
+sinks): every run's figure is end to end, what the sinks counted equals what was accepted, and
+the table shows the rates, the ratio to Postfix and a target's problem instead of a figure."""
+
+from __future__ import annotations
+
+from load.bench_outbound import (
+    NAMES,
+    OutboundRun,
+    RunFigures,
+    TargetResult,
+    markdown,
+    measure,
+    starts,
+)
+from load.sink_fleet import sink_fleet
+
+
+async def test_postfix_relay_is_measured_end_to_end_and_counted_exactly() -> None:
+    run = OutboundRun(messages=40, sessions=4, warmup=10, repeats=2, deadline=60.0)
+    with sink_fleet(10, port=None) as fleet:
+        result = await measure("postfix", starts(fleet, 0, None, 10.0)["postfix"], fleet, run)
+    assert result.problem is None
+    assert (result.sent, result.at_sinks) == (90, 90)  # the warm-up counts at the sinks too
+    assert [figures.accepted for figures in result.runs] == [40, 40]
+    for figures in result.runs:
+        assert figures.delivered_seconds is not None
+        assert figures.delivered_seconds >= figures.submitted_seconds
+    assert result.sink_sessions is not None and 0 < result.sink_sessions <= 90
+    assert result.end_to_end is not None and result.end_to_end.median > 0
+
+
+def test_the_table_gives_ratios_to_postfix_and_problems_in_place_of_figures() -> None:
+    postfix = TargetResult("postfix", NAMES["postfix"], [RunFigures(100, 0.5, 1.0)] * 3)
+    postfix.sent, postfix.at_sinks, postfix.sink_sessions = 300, 300, 150
+    mairust = TargetResult("mairust", NAMES["mairust"], [RunFigures(100, 0.4, 0.8)], ("DKIM on",))
+    mairust.sent, mairust.at_sinks, mairust.sink_sessions = 100, 100, 10
+    broken = TargetResult("mairust-no-reuse", NAMES["mairust-no-reuse"], problem="3 not accepted")
+    broken.sent, broken.at_sinks, broken.sink_sessions = 0, 0, 0
+    table = markdown([postfix, mairust, broken], OutboundRun()).splitlines()
+    assert table[-3] == (
+        f"| {NAMES['postfix']} | 100 (100-100) | 1.00 | 200 (200-200) | 2.0 | 300 / 300 |  |"
+    )
+    assert table[-2] == (
+        f"| {NAMES['mairust']} | 125 (125-125) | 1.25 | 250 (250-250) | 10.0 | 100 / 100 "
+        "| DKIM on |"
+    )
+    assert (
+        table[-1] == f"| {NAMES['mairust-no-reuse']} | - | - | - | - | 0 / 0 | **3 not accepted** |"
+    )

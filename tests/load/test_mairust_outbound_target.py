@@ -1,0 +1,24 @@
+"""The outbound benchmark's ``mairust up`` config: what MaiRust reads from it (the loopback
+resolver, the sinks' port, connection reuse on or off, plain AUTH on loopback)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from load.mairust_outbound_target import outbound_config
+from mairust.config import OutboundSettings, load_settings
+
+
+@pytest.mark.parametrize("reuse", [None, 1])
+def test_the_config_points_dns_and_delivery_at_loopback(tmp_path: Path, reuse: int | None) -> None:
+    path = tmp_path / "outbound.toml"
+    path.write_text(outbound_config(dns_port=5353, sink_port=2525, messages_per_connection=reuse))
+    settings = load_settings(path, data_dir=tmp_path)
+    assert (settings.dns.nameservers, settings.dns.port) == (["127.0.0.1"], 5353)
+    assert settings.outbound.port == 2525
+    default = OutboundSettings().messages_per_connection
+    assert settings.outbound.messages_per_connection == (default if reuse is None else 1)
+    assert default > 1  # "reuse on" is the default
+    assert settings.smtp.allow_plaintext_auth
