@@ -166,6 +166,9 @@ async def measure(key: str, start: Start, fleet: SinkFleet, run: OutboundRun) ->
     after = fleet.counters()
     result.at_sinks = sum(a.messages - b.messages for a, b in zip(after, before, strict=True))
     result.sink_sessions = sum(a.sessions - b.sessions for a, b in zip(after, before, strict=True))
+    if result.problem is None and result.at_sinks != result.sent:
+        # Fewer: lost (or still in its queue at stop); more: sent twice.
+        result.problem = f"the sinks counted {result.at_sinks} of {result.sent} accepted"
     return result
 
 
