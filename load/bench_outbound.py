@@ -115,7 +115,8 @@ class TargetResult:
 
     @property
     def submission(self) -> Spread | None:
-        return Spread.of([run.submission_rate for run in self.runs if run.problem is None])
+        # Shown even when delivery failed: how fast the target took the mail is still known.
+        return Spread.of([run.submission_rate for run in self.runs if run.accepted > 0])
 
 
 async def one_run(fleet: SinkFleet, config: LoadConfig, deadline: float) -> RunFigures:
