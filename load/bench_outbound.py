@@ -37,7 +37,7 @@ from load.mairust_target import mairust_binary
 from load.message_factory import parse_size
 from load.postfix_relay_target import postfix_relay
 from load.reference import Spread, ratio
-from load.sink_fleet import MAX_SINKS, SMTP_PORT, SinkFleet, sink_fleet, zone_records
+from load.sink_fleet import MAX_SINKS, SMTP_PORT, SinkFleet, destinations
 from load.smtp_load import LoadConfig, run_load
 from load.targets import free_loopback_port, machine_line
 
@@ -255,15 +255,10 @@ def outbound_run(args: argparse.Namespace) -> OutboundRun:
 
 
 async def bench(args: argparse.Namespace, targets: Sequence[str]) -> list[TargetResult]:
-    from tests.support.dns_server import ZoneServer  # the one loopback DNS server
-
     run = outbound_run(args)
     binary = mairust_binary(args.mairust)
     results = []
-    with (
-        sink_fleet(MAX_SINKS, port=args.sink_port or None) as fleet,
-        ZoneServer(zone_records(fleet)) as zone,
-    ):
+    with destinations(MAX_SINKS, port=args.sink_port or None) as (fleet, zone):
         available = starts(fleet, zone.port, binary, args.startup_timeout)
         for key in targets:
             results.append(await measure(key, available[key], fleet, run))

@@ -288,6 +288,19 @@ def sink_fleet(
                     stop_process(sink.process, grace=10)
 
 
+@contextlib.contextmanager
+def destinations(
+    count: int = MAX_SINKS, port: int | None = SMTP_PORT, *, dump: bool = False
+) -> Iterator[tuple[SinkFleet, Any]]:
+    """A fleet and the loopback DNS server (``tests.support.dns_server.ZoneServer``) serving
+    its MX records, for the life of the block: point a resolver at 127.0.0.1 port
+    ``zone.port`` and deliver to port ``fleet.port``."""
+    from tests.support.dns_server import ZoneServer  # the one loopback DNS server
+
+    with sink_fleet(count, port, dump=dump) as fleet, ZoneServer(zone_records(fleet)) as zone:
+        yield fleet, zone
+
+
 def _probe_counted(sink: Sink, timeout: float) -> Counters:
     """The counters once the sink has counted the readiness probe's session as ended."""
     give_up = time.monotonic() + timeout

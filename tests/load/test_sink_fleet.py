@@ -14,12 +14,12 @@ import pytest
 from load.sink_fleet import (
     Counters,
     destination_domain,
+    destinations,
     free_fleet_port,
     sink_address,
     sink_fleet,
     zone_records,
 )
-from tests.support.dns_server import ZoneServer
 
 
 def send(address: str, port: int, recipients: list[str], per_connection: int) -> None:
@@ -49,7 +49,7 @@ def test_each_sink_counts_exactly_the_messages_and_sessions_it_was_sent() -> Non
 
 
 def test_the_zone_leads_each_destination_domain_to_its_sink() -> None:
-    with sink_fleet(3, port=None) as fleet, ZoneServer(zone_records(fleet)) as zone:
+    with destinations(3, port=None) as (fleet, zone):
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers, resolver.port = ["127.0.0.1"], zone.port
         for sink in fleet.sinks:
@@ -61,6 +61,10 @@ def test_the_zone_leads_each_destination_domain_to_its_sink() -> None:
             )
         with pytest.raises(dns.resolver.NXDOMAIN):
             resolver.resolve(destination_domain(3), "MX")  # no fourth sink, no fourth domain
+    assert zone_records(1) == {
+        "d0.test": {"MX": [(10, "mx0.d0.test")], "TTL": 86_400},
+        "mx0.d0.test": {"A": ["127.0.0.10"], "TTL": 86_400},
+    }
 
 
 def test_every_sink_is_stopped_and_its_port_freed_when_the_block_ends() -> None:
