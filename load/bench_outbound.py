@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from load.mairust_outbound_target import SENDER, Submission, mairust_outbound
@@ -149,6 +149,9 @@ async def measure(key: str, start: Start, fleet: SinkFleet, run: OutboundRun) ->
                 warmup = run.warmup and attempt == 0
                 messages = run.warmup if warmup else run.messages
                 figures = await one_run(fleet, run.load_config(submission, messages), run.deadline)
+                if figures.problem is not None and submission.queue_state is not None:
+                    state = await asyncio.to_thread(submission.queue_state)
+                    figures = replace(figures, problem=f"{figures.problem} ({state})")
                 result.sent += figures.accepted
                 if not warmup:
                     result.runs.append(figures)

@@ -14,11 +14,13 @@ or off (1). Plain AUTH on loopback: ``[smtp] allow_plaintext_auth``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+import urllib.request
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +36,28 @@ SENDER = f"sender@{SENDER_DOMAIN}"
 @dataclass(frozen=True)
 class Submission:
     """Where and as whom the load generator submits: 127.0.0.1:``port`` with ``auth``
-    (None: no AUTH), from ``mail_from``. ``notes`` say how the target was set up."""
+    (None: no AUTH), from ``mail_from``. ``notes`` say how the target was set up;
+    ``queue_state()`` says what the target's queue holds (when mail did not arrive)."""
 
     port: int
     mail_from: str
     auth: tuple[str, str] | None = None
     notes: tuple[str, ...] = ()
+    queue_state: Callable[[], str] | None = None
+
+
+def outbound_stats(api_port: int, token: str) -> str:
+    """``GET /api/v1/outbound/stats`` in one line: the recipients in each state."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{api_port}/api/v1/outbound/stats",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            counts = json.load(response)["counts"]
+    except (OSError, ValueError, KeyError) as error:
+        return f"outbound stats unavailable: {error}"
+    return "outbound queue: " + ", ".join(f"{state} {n}" for state, n in counts.items() if n)
 
 
 def outbound_config(dns_port: int, sink_port: int, messages_per_connection: int | None) -> str:
@@ -127,12 +145,25 @@ async def mairust_outbound(
             else "connection reuse on (messages_per_connection default)"
         )
         smtp_port, submission_port = free_loopback_port(), free_loopback_port()
+        api_port = free_loopback_port()
         with running_mairust_up(
-            binary, data_dir, smtp_port, config_file, submission_port=submission_port
+            binary,
+            data_dir,
+            smtp_port,
+            config_file,
+            api_port=api_port,
+            submission_port=submission_port,
         ) as process:
             try:
                 await wait_for_greeting(submission_port, process, within_seconds=startup_timeout)
             except RuntimeError:
                 log.error("mairust up failed:\n%s", log_tail(data_dir / "mairust-up.log"))
                 raise
-            yield Submission(submission_port, SENDER, (SENDER, password), (dkim, reuse))
+            yield Submission(
+                submission_port,
+                SENDER,
+                (SENDER, password),
+                (dkim, reuse),
+                # The admin token `mairust up` generated for this data directory.
+                lambda: outbound_stats(api_port, (data_dir / "admin_token").read_text().strip()),
+            )
