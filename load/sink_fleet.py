@@ -209,10 +209,12 @@ def free_fleet_port(addresses: Sequence[str]) -> int:
     raise OSError(f"no port in {LISTEN_PORTS} free on all of {', '.join(addresses)}")
 
 
-def _wait_listening(sink: Sink, timeout: float) -> None:
-    """Until the sink accepts a connection (then closed at once: a session it counts)."""
+def _wait_listening(sink: Sink, timeout: float) -> int:
+    """Until the sink greets a connection; return how many connections it took (each one a
+    session the sink counts once it is closed)."""
     assert sink.process is not None
     give_up = time.monotonic() + timeout
+    connected = 0
     while True:
         if sink.process.poll() is not None:
             raise RuntimeError(
@@ -221,14 +223,16 @@ def _wait_listening(sink: Sink, timeout: float) -> None:
             )
         try:
             with socket.create_connection((sink.address, sink.port), timeout=1) as probe:
-                probe.recv(512)  # the greeting: the sink is serving
-            return
+                connected += 1
+                if probe.recv(512).startswith(b"220"):
+                    return connected
         except OSError:
-            if time.monotonic() > give_up:
-                raise RuntimeError(
-                    f"smtp-sink on {sink.address}:{sink.port} not listening in {timeout:.0f} s"
-                ) from None
-            time.sleep(0.02)
+            pass  # not listening yet, or no greeting within the second
+        if time.monotonic() > give_up:
+            raise RuntimeError(
+                f"smtp-sink on {sink.address}:{sink.port} not greeting in {timeout:.0f} s"
+            )
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -279,8 +283,8 @@ def sink_fleet(
                 sink.process = start_target(args, output)
                 fleet.sinks.append(sink)
             for sink in fleet.sinks:
-                _wait_listening(sink, start_timeout)
-                sink.baseline = _probe_counted(sink, start_timeout)
+                probes = _wait_listening(sink, start_timeout)
+                sink.baseline = _probes_counted(sink, probes, start_timeout)
             yield fleet
         finally:
             for sink in fleet.sinks:
@@ -301,11 +305,11 @@ def destinations(
         yield fleet, zone
 
 
-def _probe_counted(sink: Sink, timeout: float) -> Counters:
-    """The counters once the sink has counted the readiness probe's session as ended."""
+def _probes_counted(sink: Sink, probes: int, timeout: float) -> Counters:
+    """The counters once the sink has counted the readiness probes' sessions as ended."""
     give_up = time.monotonic() + timeout
-    while (counters := sink.raw_counters()).sessions < 1:
+    while (counters := sink.raw_counters()).sessions < probes:
         if time.monotonic() > give_up:
-            raise RuntimeError(f"smtp-sink on {sink.address} counted no session in {timeout} s")
+            raise RuntimeError(f"smtp-sink on {sink.address}: probe sessions not counted")
         time.sleep(0.01)
     return counters
