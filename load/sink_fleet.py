@@ -28,7 +28,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,15 +294,23 @@ def sink_fleet(
 
 @contextlib.contextmanager
 def destinations(
-    count: int = MAX_SINKS, port: int | None = SMTP_PORT, *, dump: bool = False
+    count: int = MAX_SINKS,
+    port: int | None = SMTP_PORT,
+    *,
+    dump: bool = False,
+    records: Mapping[str, Mapping[str, Any]] | None = None,
+    **zone_options: Any,
 ) -> Iterator[tuple[SinkFleet, Any]]:
     """A fleet and the loopback DNS server (``tests.support.dns_server.ZoneServer``) serving
-    its MX records, for the life of the block: point a resolver at 127.0.0.1 port
-    ``zone.port`` and deliver to port ``fleet.port``."""
+    its MX records, plus ``records`` (a null MX, say), for the life of the block: point a
+    resolver at 127.0.0.1 port ``zone.port`` and deliver to port ``fleet.port``.
+    ``zone_options`` go to ``ZoneServer`` (``servfail_names``, ``timeout_names``, ...)."""
     from tests.support.dns_server import ZoneServer  # the one loopback DNS server
 
-    with sink_fleet(count, port, dump=dump) as fleet, ZoneServer(zone_records(fleet)) as zone:
-        yield fleet, zone
+    with sink_fleet(count, port, dump=dump) as fleet:
+        served = {**zone_records(fleet), **(records or {})}
+        with ZoneServer(served, **zone_options) as zone:
+            yield fleet, zone
 
 
 def _probes_counted(sink: Sink, probes: int, timeout: float) -> Counters:

@@ -49,7 +49,11 @@ def test_each_sink_counts_exactly_the_messages_and_sessions_it_was_sent() -> Non
 
 
 def test_the_zone_leads_each_destination_domain_to_its_sink() -> None:
-    with destinations(3, port=None) as (fleet, zone):
+    null_mx = {"nullmx.test": {"MX": [(0, "")]}}
+    with destinations(3, port=None, records=null_mx, servfail_names=["broken.test"]) as (
+        fleet,
+        zone,
+    ):
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers, resolver.port = ["127.0.0.1"], zone.port
         for sink in fleet.sinks:
@@ -61,6 +65,10 @@ def test_the_zone_leads_each_destination_domain_to_its_sink() -> None:
             )
         with pytest.raises(dns.resolver.NXDOMAIN):
             resolver.resolve(destination_domain(3), "MX")  # no fourth sink, no fourth domain
+        (null,) = resolver.resolve("nullmx.test", "MX")
+        assert (null.preference, null.exchange.to_text()) == (0, ".")
+        with pytest.raises(dns.resolver.NoNameservers):  # every server said SERVFAIL
+            resolver.resolve("broken.test", "MX")
     assert zone_records(1) == {
         "d0.test": {"MX": [(10, "mx0.d0.test")], "TTL": 86_400},
         "mx0.d0.test": {"A": ["127.0.0.10"], "TTL": 86_400},
