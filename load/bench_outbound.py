@@ -24,20 +24,22 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from load.mairust_outbound_target import SENDER, Submission, mairust_outbound
+from load.mairust_outbound_target import SENDER, SENDER_DOMAIN, Submission, mairust_outbound
 from load.mairust_target import mairust_binary
 from load.message_factory import parse_size
 from load.postfix_relay_target import postfix_relay
 from load.reference import Spread, ratio
-from load.sink_fleet import MAX_SINKS, SMTP_PORT, SinkFleet, destinations
+from load.sink_fleet import MAX_SINKS, SMTP_PORT, Counters, SinkFleet, destinations
 from load.smtp_load import LoadConfig, run_load
 from load.targets import free_loopback_port, machine_line
 
@@ -49,6 +51,7 @@ NAMES = {
     "mairust": "mairust up (embedded), connection reuse on",
     "mairust-no-reuse": "mairust up (embedded), connection reuse off",
 }
+_DKIM_SIGNATURE = re.compile(rb"^DKIM-Signature:(.*(?:\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
 RECIPIENTS = "user{n}@d{n}.test"  # recipient n goes to domain d{n}.test, n = 0..9 in turn
 
 Start = Callable[[], AbstractAsyncContextManager[Submission]]
@@ -107,6 +110,7 @@ class TargetResult:
     sent: int = 0  # accepted by the target, warm-up included
     at_sinks: int | None = None  # what the sinks counted meanwhile
     sink_sessions: int | None = None
+    signed: int | None = None  # messages at the sinks DKIM-signed by the sender's domain
     problem: str | None = None
 
     @property
@@ -142,9 +146,12 @@ async def measure(key: str, start: Start, fleet: SinkFleet, run: OutboundRun) ->
     the sinks counted with what it accepted."""
     result = TargetResult(key, NAMES[key])
     before = fleet.counters()
+    dumped = [sink.dumped_bytes() for sink in fleet.sinks] if fleet.sinks[0].dump else None
+    signing_domain: str | None = None
     try:
         async with start() as submission:
             result.notes = submission.notes
+            signing_domain = submission.signing_domain
             for attempt in range(run.repeats + (1 if run.warmup else 0)):
                 warmup = run.warmup and attempt == 0
                 messages = run.warmup if warmup else run.messages
@@ -166,14 +173,67 @@ async def measure(key: str, start: Start, fleet: SinkFleet, run: OutboundRun) ->
                     break
     except RuntimeError as error:
         result.problem = str(error)
-    # Stopped: every session it had open is closed and counted (a late arrival would show).
-    after = fleet.counters()
+    # Stopped: every session it had open is closed; the sinks count each once they read the
+    # close, so wait until their counters are still (a late arrival would show too).
+    after = await asyncio.to_thread(still_counters, fleet)
     result.at_sinks = sum(a.messages - b.messages for a, b in zip(after, before, strict=True))
     result.sink_sessions = sum(a.sessions - b.sessions for a, b in zip(after, before, strict=True))
     if result.problem is None and result.at_sinks != result.sent:
         # Fewer: lost (or still in its queue at stop); more: sent twice.
         result.problem = f"the sinks counted {result.at_sinks} of {result.sent} accepted"
+    if dumped is not None:
+        result.signed = await asyncio.to_thread(
+            count_signed, fleet, dumped, SENDER_DOMAIN, result.at_sinks
+        )
+        if result.problem is None and signing_domain and result.signed != result.at_sinks:
+            result.problem = f"{result.signed} of {result.at_sinks} DKIM-signed at the sinks"
     return result
+
+
+def still_counters(fleet: SinkFleet, quiet: float = 0.3, timeout: float = 10.0) -> list[Counters]:
+    """The sinks' counters once they have not changed for ``quiet`` seconds (or at timeout)."""
+    give_up = time.monotonic() + timeout
+    last = fleet.counters()
+    while time.monotonic() < give_up:
+        time.sleep(quiet)
+        now = fleet.counters()
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def signed_by(transaction: bytes, domain: str) -> bool:
+    """Whether a transaction smtp-sink dumped carries a DKIM-Signature with ``d=domain``."""
+    header = transaction.split(b"\n\n", 1)[0]
+    wanted = domain.lower().encode()
+    for found in _DKIM_SIGNATURE.finditer(header):
+        tags = dict(
+            tag.split(b"=", 1)
+            for tag in re.sub(rb"\s+", b"", found.group(1)).split(b";")
+            if b"=" in tag
+        )
+        if tags.get(b"d", b"").lower() == wanted:
+            return True
+    return False
+
+
+def count_signed(
+    fleet: SinkFleet, dumped: Sequence[int], domain: str, expected: int, timeout: float = 10.0
+) -> int:
+    """Transactions dumped since the offsets ``dumped`` that are DKIM-signed by ``domain``,
+    once ``expected`` of them are in the dumps (they trail the counters by a moment), or at
+    ``timeout``."""
+    give_up = time.monotonic() + timeout
+    while True:
+        transactions = [
+            transaction
+            for sink, since in zip(fleet.sinks, dumped, strict=True)
+            for transaction in sink.transactions(since)
+        ]
+        if len(transactions) >= expected or time.monotonic() > give_up:
+            return sum(signed_by(transaction, domain) for transaction in transactions)
+        time.sleep(0.05)
 
 
 def starts(fleet: SinkFleet, dns_port: int, binary: str | None, startup: float) -> dict[str, Start]:
@@ -208,8 +268,8 @@ def markdown(results: Sequence[TargetResult], run: OutboundRun) -> str:
         "(min-max).",
         "",
         "| target | end-to-end msg/s | ratio to Postfix | submission msg/s | messages per sink "
-        "session | at the sinks / accepted | notes |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "session | at the sinks / accepted | DKIM-signed at the sinks | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for result in results:
         share = ratio(result.end_to_end, baseline)
@@ -224,7 +284,8 @@ def markdown(results: Sequence[TargetResult], run: OutboundRun) -> str:
         rows.append(
             f"| {result.name} | {_rate(result.end_to_end)} | "
             f"{'-' if share is None else f'{share:.2f}'} | {_rate(result.submission)} | "
-            f"{per_session} | {result.at_sinks} / {result.sent} | {notes.replace('|', '/')} |"
+            f"{per_session} | {result.at_sinks} / {result.sent} | "
+            f"{'-' if result.signed is None else result.signed} | {notes.replace('|', '/')} |"
         )
     return "\n".join(rows)
 
@@ -246,6 +307,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def dump_parent() -> Path | None:
+    """Where the sinks dump every transaction (to check signatures): memory, not the disk
+    where Postfix fsyncs its queue."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() else None
+
+
 def outbound_run(args: argparse.Namespace) -> OutboundRun:
     return OutboundRun(
         messages=args.messages,
@@ -261,7 +329,10 @@ async def bench(args: argparse.Namespace, targets: Sequence[str]) -> list[Target
     run = outbound_run(args)
     binary = mairust_binary(args.mairust)
     results = []
-    with destinations(MAX_SINKS, port=args.sink_port or None) as (fleet, zone):
+    with (
+        tempfile.TemporaryDirectory(prefix="outbound-sinks-", dir=dump_parent()) as tmp,
+        destinations(MAX_SINKS, args.sink_port or None, Path(tmp), dump=True) as (fleet, zone),
+    ):
         available = starts(fleet, zone.port, binary, args.startup_timeout)
         for key in targets:
             results.append(await measure(key, available[key], fleet, run))

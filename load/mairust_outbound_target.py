@@ -44,6 +44,7 @@ class Submission:
     auth: tuple[str, str] | None = None
     notes: tuple[str, ...] = ()
     queue_state: Callable[[], str] | None = None
+    signing_domain: str | None = None  # every message must arrive DKIM-signed by it
 
 
 def outbound_stats(api_port: int, token: str) -> str:
@@ -106,19 +107,20 @@ def add_sender(binary: str, data_dir: Path, config_file: Path, password: str) ->
     return _failed(done, "user add")
 
 
-def enable_dkim(binary: str, data_dir: Path, config_file: Path) -> str:
+def enable_dkim(binary: str, data_dir: Path, config_file: Path) -> str | None:
     """DKIM signing for the sender's domain: the hook point of the benchmark's "DKIM on".
 
-    Calls ``mairust dkim keygen DOMAIN`` when the command has it; returns a note for the
-    report either way (a failing keygen raises: a run that was meant to sign must not pass
-    for one that did)."""
+    Calls ``mairust dkim keygen DOMAIN`` when the command has it and returns the signing
+    domain (the benchmark then checks every message at the sinks carries its signature);
+    None when this mairust has no such command. A failing keygen raises: a run that was meant
+    to sign must not pass for one that did."""
     if mairust_cli(binary, data_dir, config_file, ["dkim", "--help"]).returncode != 0:
-        return "DKIM signing OFF: this mairust has no `dkim keygen` command"
+        return None
     done = mairust_cli(binary, data_dir, config_file, ["dkim", "keygen", SENDER_DOMAIN])
     problem = _failed(done, f"dkim keygen {SENDER_DOMAIN}")
     if problem is not None:
         raise RuntimeError(problem)
-    return f"DKIM signing on ({SENDER_DOMAIN}, `mairust dkim keygen` defaults)"
+    return SENDER_DOMAIN
 
 
 @contextlib.asynccontextmanager
@@ -138,7 +140,12 @@ async def mairust_outbound(
         problem = add_sender(binary, data_dir, config_file, password)
         if problem is not None:
             raise RuntimeError(problem)
-        dkim = enable_dkim(binary, data_dir, config_file)
+        signing_domain = enable_dkim(binary, data_dir, config_file)
+        dkim = (
+            "DKIM signing OFF: this mairust has no `dkim keygen` command"
+            if signing_domain is None
+            else f"DKIM signing on ({signing_domain}, `mairust dkim keygen` defaults)"
+        )
         reuse = (
             "connection reuse off (messages_per_connection = 1)"
             if messages_per_connection == 1
@@ -166,4 +173,5 @@ async def mairust_outbound(
                 (dkim, reuse),
                 # The admin token `mairust up` generated for this data directory.
                 lambda: outbound_stats(api_port, (data_dir / "admin_token").read_text().strip()),
+                signing_domain,
             )

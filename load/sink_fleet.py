@@ -112,14 +112,23 @@ class Sink:
     def messages(self) -> int:
         return self.counters().messages
 
-    def transactions(self) -> list[bytes]:
-        """Every transaction dumped so far (``dump=True``), as smtp-sink wrote it: its
-        X-Client/X-Mail/X-Rcpt-Args lines, a Received: header, then the message."""
+    def dumped_bytes(self) -> int:
+        """The dump file's size now: ``transactions(since=...)`` reads what comes after."""
+        if self.dump is None:
+            raise RuntimeError("this fleet was started without dump=True")
+        return self.dump.stat().st_size if self.dump.exists() else 0
+
+    def transactions(self, since: int = 0) -> list[bytes]:
+        """Every transaction dumped (``dump=True``) after byte ``since`` of the dump file, as
+        smtp-sink wrote it (LF line ends): its X-Client/X-Mail/X-Rcpt-Args lines, a Received:
+        header, then the message."""
         if self.dump is None:
             raise RuntimeError("this fleet was started without dump=True")
         if not self.dump.exists():
             return []
-        return [part for part in self.dump.read_bytes().split(_DUMP_SEPARATOR) if part.strip()]
+        with self.dump.open("rb") as dump:
+            dump.seek(since)
+            return [part for part in dump.read().split(_DUMP_SEPARATOR) if part.strip()]
 
     def recipients(self) -> list[str]:
         """The RCPT TO addresses of every transaction received (``dump=True``)."""
@@ -162,6 +171,16 @@ class SinkFleet:
         """True once the sinks have received ``total`` messages in all; False at ``timeout``."""
         give_up = time.monotonic() + timeout
         while self.messages() < total:
+            if time.monotonic() > give_up:
+                return False
+            time.sleep(interval)
+        return True
+
+    def wait_for_sessions(self, total: int, timeout: float, interval: float = 0.02) -> bool:
+        """True once the sinks have seen ``total`` sessions end (a session is counted when
+        the sink reads the client's close, a moment after the client's QUIT)."""
+        give_up = time.monotonic() + timeout
+        while self.sessions() < total:
             if time.monotonic() > give_up:
                 return False
             time.sleep(interval)
@@ -296,6 +315,7 @@ def sink_fleet(
 def destinations(
     count: int = MAX_SINKS,
     port: int | None = SMTP_PORT,
+    directory: Path | None = None,
     *,
     dump: bool = False,
     records: Mapping[str, Mapping[str, Any]] | None = None,
@@ -307,7 +327,7 @@ def destinations(
     ``zone_options`` go to ``ZoneServer`` (``servfail_names``, ``timeout_names``, ...)."""
     from tests.support.dns_server import ZoneServer  # the one loopback DNS server
 
-    with sink_fleet(count, port, dump=dump) as fleet:
+    with sink_fleet(count, port, directory, dump=dump) as fleet:
         served = {**zone_records(fleet), **(records or {})}
         with ZoneServer(served, **zone_options) as zone:
             yield fleet, zone

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import time
 
 import dns.resolver
 import pytest
@@ -40,12 +41,22 @@ def test_each_sink_counts_exactly_the_messages_and_sessions_it_was_sent() -> Non
             # Even sinks: all over one connection; odd ones: a connection per message.
             send(sink.address, sink.port, recipients, len(recipients) if sink.index % 2 else 1)
         assert fleet.wait_for_messages(55, timeout=10)
+        assert fleet.wait_for_sessions(5 * 1 + (1 + 3 + 5 + 7 + 9), timeout=10)
         for sink in fleet.sinks:
             sessions = 1 if sink.index % 2 else sink.index + 1
             assert sink.counters() == Counters(sessions, sessions, sink.index + 1), sink.address
             assert sink.recipients() == [f"user{n}@{sink.domain}" for n in range(sink.index + 1)]
             assert len(set(sink.message_ids())) == sink.index + 1
         assert (fleet.messages(), fleet.sessions()) == (55, 5 * 1 + (1 + 3 + 5 + 7 + 9))
+        first = fleet.sinks[0]
+        since = first.dumped_bytes()
+        send(first.address, first.port, ["late@d0.test"], 1)
+        assert fleet.wait_for_messages(56, timeout=10)
+        give_up = time.monotonic() + 10
+        while not first.transactions(since) and time.monotonic() < give_up:
+            time.sleep(0.01)  # the dump may trail the counter by a moment
+        (late,) = first.transactions(since)  # only what came after the offset
+        assert b"X-Rcpt-Args: <late@d0.test>" in late
 
 
 def test_the_zone_leads_each_destination_domain_to_its_sink() -> None:
