@@ -11,9 +11,10 @@ Counting is ``smtp-sink -c``: it rewrites ``sess=S quit=Q mesg=M`` (CR-separated
 standard output whenever a message's final dot arrives, a QUIT is read or a session ends; one
 process serves every connection, so the last counters are exact. ``mesg`` is the number of
 mail transactions completed (each a 250), ``sess`` the sessions ended: messages over
-sessions is the connection reuse a client achieved. With ``dump=True`` each sink also appends
-every transaction to a file (``-D``; slower: for tests that must see recipients and
-Message-IDs, such as a count of duplicates).
+sessions is the connection reuse a client achieved. With ``dump=True`` each sink (or with a
+collection of indexes, those sinks) also appends every transaction to a file (``-D``; more
+work for the sink: for tests and checks that must see recipients, headers and Message-IDs,
+such as a count of duplicates; the counters trail nothing, a dump may trail the counters).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ class Sink:
     def dumped_bytes(self) -> int:
         """The dump file's size now: ``transactions(since=...)`` reads what comes after."""
         if self.dump is None:
-            raise RuntimeError("this fleet was started without dump=True")
+            raise RuntimeError("this sink was started without a dump")
         return self.dump.stat().st_size if self.dump.exists() else 0
 
     def transactions(self, since: int = 0) -> list[bytes]:
@@ -123,7 +124,7 @@ class Sink:
         smtp-sink wrote it (LF line ends): its X-Client/X-Mail/X-Rcpt-Args lines, a Received:
         header, then the message."""
         if self.dump is None:
-            raise RuntimeError("this fleet was started without dump=True")
+            raise RuntimeError("this sink was started without a dump")
         if not self.dump.exists():
             return []
         with self.dump.open("rb") as dump:
@@ -260,7 +261,7 @@ def sink_fleet(
     port: int | None = SMTP_PORT,
     directory: Path | None = None,
     *,
-    dump: bool = False,
+    dump: bool | Collection[int] = False,
     hostname: str = "sink.test",
     start_timeout: float = 15.0,
 ) -> Iterator[SinkFleet]:
@@ -278,7 +279,8 @@ def sink_fleet(
     with contextlib.ExitStack() as stack:
         workdir = directory or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         dumps = workdir / "sink-dumps"
-        if dump:
+        dumping = set(range(count)) if dump is True else set(dump or ())
+        if dumping:
             # smtp-sink writes each transaction to a file of its own in the dump file's
             # folder (then appends it), as the user it switched to: the folder is theirs.
             workdir.chmod(workdir.stat().st_mode | 0o111)
@@ -291,7 +293,7 @@ def sink_fleet(
             for index, address in enumerate(addresses):
                 sink = Sink(index, address, chosen, workdir / f"sink-{index}.counters")
                 dump_args: list[str] = []
-                if dump:
+                if index in dumping:
                     sink.dump = dumps / f"sink-{index}.dump"
                     dump_args = ["-D", str(sink.dump), "-S", _DUMP_START]
                 args = [
@@ -317,7 +319,7 @@ def destinations(
     port: int | None = SMTP_PORT,
     directory: Path | None = None,
     *,
-    dump: bool = False,
+    dump: bool | Collection[int] = False,
     records: Mapping[str, Mapping[str, Any]] | None = None,
     **zone_options: Any,
 ) -> Iterator[tuple[SinkFleet, Any]]:
