@@ -34,7 +34,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from load.mairust_outbound_target import SENDER, SENDER_DOMAIN, Submission, mairust_outbound
+from load.mairust_outbound_target import (
+    SENDER,
+    SENDER_DOMAIN,
+    Submission,
+    mairust_outbound,
+    outbound_config,
+)
 from load.mairust_target import mairust_binary
 from load.message_factory import parse_size
 from load.postfix_relay_target import postfix_relay
@@ -242,7 +248,13 @@ def count_signed(
         time.sleep(0.05)
 
 
-def starts(fleet: SinkFleet, dns_port: int, binary: str | None, startup: float) -> dict[str, Start]:
+def starts(
+    fleet: SinkFleet,
+    dns_port: int,
+    binary: str | None,
+    startup: float,
+    overrides: Sequence[str] = (),
+) -> dict[str, Start]:
     @contextlib.asynccontextmanager
     async def postfix():  # type: ignore[no-untyped-def]
         port = free_loopback_port()
@@ -253,7 +265,9 @@ def starts(fleet: SinkFleet, dns_port: int, binary: str | None, startup: float) 
         def start() -> AbstractAsyncContextManager[Submission]:
             if binary is None:
                 raise RuntimeError("no mairust command found (.venv/bin/mairust or PATH)")
-            return mairust_outbound(binary, dns_port, fleet.port, messages_per_connection, startup)
+            return mairust_outbound(
+                binary, dns_port, fleet.port, messages_per_connection, startup, overrides
+            )
 
         return start
 
@@ -310,6 +324,15 @@ def _parser() -> argparse.ArgumentParser:
     add("--sink-port", type=int, default=SMTP_PORT, help="the sinks' port (25; 0: a free one)")
     add("--mairust", default=None, help="the mairust command (default .venv/bin/mairust)")
     add("--startup-timeout", type=float, default=180.0, help="seconds for mairust up to start")
+    add(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a mairust setting for both MaiRust targets, VALUE in TOML (outbound.workers=2, "
+        'outbound.tls="off"); repeat for more',
+    )
     add("--markdown", type=Path, default=None, help="also write the table to this file")
     return parser
 
@@ -343,7 +366,7 @@ async def bench(args: argparse.Namespace, targets: Sequence[str]) -> list[Target
             zone,
         ),
     ):
-        available = starts(fleet, zone.port, binary, args.startup_timeout)
+        available = starts(fleet, zone.port, binary, args.startup_timeout, args.overrides)
         for key in targets:
             results.append(await measure(key, available[key], fleet, run))
             print(f"{NAMES[key]}: {_rate(results[-1].end_to_end)} msg/s end to end", flush=True)
@@ -358,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(targets) - set(TARGETS))
     if unknown or not targets:
         parser.error(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
+    try:
+        outbound_config(0, 0, None, args.overrides)
+    except ValueError as error:
+        parser.error(str(error))
     load_before = os.getloadavg()[0]
     results = asyncio.run(bench(args, targets))
     command = shlex.join(["python", "-m", "load.bench_outbound", *(argv or sys.argv[1:])])

@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import tempfile
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +61,31 @@ def outbound_stats(api_port: int, token: str) -> str:
     return "outbound queue: " + ", ".join(f"{state} {n}" for state, n in counts.items() if n)
 
 
-def outbound_config(dns_port: int, sink_port: int, messages_per_connection: int | None) -> str:
-    """The ``mairust up`` config of an outbound run (None: the default connection reuse)."""
-    reuse = (
-        ""
-        if messages_per_connection is None
-        else f"messages_per_connection = {messages_per_connection}\n"
-    )
-    return (
-        "[smtp]\nallow_plaintext_auth = true\n"
-        f'[dns]\nnameservers = ["127.0.0.1"]\nport = {dns_port}\n'
-        f"[outbound]\nport = {sink_port}\n{reuse}"
+def outbound_config(
+    dns_port: int,
+    sink_port: int,
+    messages_per_connection: int | None,
+    overrides: Sequence[str] = (),
+) -> str:
+    """The ``mairust up`` config of an outbound run (None: the default connection reuse).
+    ``overrides`` are ``section.key=value`` settings (``value`` in TOML: ``2``, ``"off"``)
+    added to or replacing the run's own, to try other settings without editing this module."""
+    sections: dict[str, dict[str, str]] = {
+        "smtp": {"allow_plaintext_auth": "true"},
+        "dns": {"nameservers": '["127.0.0.1"]', "port": str(dns_port)},
+        "outbound": {"port": str(sink_port)},
+    }
+    if messages_per_connection is not None:
+        sections["outbound"]["messages_per_connection"] = str(messages_per_connection)
+    for override in overrides:
+        name, _, value = override.partition("=")
+        section, _, key = name.strip().partition(".")
+        if not (section and key and value.strip()):
+            raise ValueError(f"not section.key=value: {override!r}")
+        sections.setdefault(section, {})[key] = value.strip()
+    return "".join(
+        f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in settings.items())
+        for section, settings in sections.items()
     )
 
 
@@ -130,12 +144,15 @@ async def mairust_outbound(
     sink_port: int,
     messages_per_connection: int | None,
     startup_timeout: float = 180.0,
+    overrides: Sequence[str] = (),
 ) -> AsyncIterator[Submission]:
     """A ``mairust up`` ready to take submissions for the fleet's domains, for the block."""
     with tempfile.TemporaryDirectory(prefix="mairust-outbound-") as tmp:
         data_dir = Path(tmp)
         config_file = data_dir / "outbound.toml"
-        config_file.write_text(outbound_config(dns_port, sink_port, messages_per_connection))
+        config_file.write_text(
+            outbound_config(dns_port, sink_port, messages_per_connection, overrides)
+        )
         password = secrets.token_urlsafe(18)
         problem = add_sender(binary, data_dir, config_file, password)
         if problem is not None:
@@ -170,7 +187,7 @@ async def mairust_outbound(
                 submission_port,
                 SENDER,
                 (SENDER, password),
-                (dkim, reuse),
+                (dkim, reuse, *(f"set {override}" for override in overrides)),
                 # The admin token `mairust up` generated for this data directory.
                 lambda: outbound_stats(api_port, (data_dir / "admin_token").read_text().strip()),
                 signing_domain,

@@ -22,3 +22,19 @@ def test_the_config_points_dns_and_delivery_at_loopback(tmp_path: Path, reuse: i
     assert settings.outbound.messages_per_connection == (default if reuse is None else 1)
     assert default > 1  # "reuse on" is the default
     assert settings.smtp.allow_plaintext_auth
+
+
+def test_settings_given_on_the_command_line_replace_or_add_to_the_runs(tmp_path: Path) -> None:
+    path = tmp_path / "outbound.toml"
+    overrides = ["outbound.port=2626", 'outbound.tls="off"', "outbound.workers = 2"]
+    path.write_text(outbound_config(5353, 2525, 1, overrides))
+    settings = load_settings(path, data_dir=tmp_path)
+    assert (settings.outbound.port, settings.outbound.tls, settings.outbound.workers) == (
+        2626,
+        "off",
+        2,
+    )
+    assert settings.outbound.messages_per_connection == 1
+    for bad in ("workers=2", "outbound.workers=", "=2"):
+        with pytest.raises(ValueError, match=r"section\.key=value"):
+            outbound_config(5353, 2525, None, [bad])
