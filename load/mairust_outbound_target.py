@@ -121,6 +121,18 @@ def add_sender(binary: str, data_dir: Path, config_file: Path, password: str) ->
     return _failed(done, "user add")
 
 
+def has_command(binary: str, command: Sequence[str]) -> bool:
+    """Whether this mairust has ``command`` (its ``--help`` succeeds; no data directory)."""
+    done = subprocess.run(
+        [binary, *command, "--help"],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
+    return done.returncode == 0
+
+
 def enable_dkim(binary: str, data_dir: Path, config_file: Path) -> str | None:
     """DKIM signing for the sender's domain: the hook point of the benchmark's "DKIM on".
 
@@ -128,7 +140,7 @@ def enable_dkim(binary: str, data_dir: Path, config_file: Path) -> str | None:
     domain (the benchmark then checks every message at the sinks carries its signature);
     None when this mairust has no such command. A failing keygen raises: a run that was meant
     to sign must not pass for one that did."""
-    if mairust_cli(binary, data_dir, config_file, ["dkim", "--help"]).returncode != 0:
+    if not has_command(binary, ["dkim", "keygen"]):
         return None
     done = mairust_cli(binary, data_dir, config_file, ["dkim", "keygen", SENDER_DOMAIN])
     problem = _failed(done, f"dkim keygen {SENDER_DOMAIN}")

@@ -3,11 +3,12 @@ resolver, the sinks' port, connection reuse on or off, plain AUTH on loopback)."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from load.mairust_outbound_target import outbound_config
+from load.mairust_outbound_target import has_command, outbound_config
 from mairust.config import OutboundSettings, load_settings
 
 
@@ -38,3 +39,9 @@ def test_settings_given_on_the_command_line_replace_or_add_to_the_runs(tmp_path:
     for bad in ("workers=2", "outbound.workers=", "=2"):
         with pytest.raises(ValueError, match=r"section\.key=value"):
             outbound_config(5353, 2525, None, [bad])
+
+
+def test_a_command_is_there_when_its_help_succeeds() -> None:
+    mairust = str(Path(sys.executable).parent / "mairust")
+    assert has_command(mairust, ["user", "add"])
+    assert not has_command(mairust, ["no-such-command"])
