@@ -1,8 +1,12 @@
 """The outbound benchmark's measurement, on its Postfix target (real Postfix relaying to real
-sinks): every run's figure is end to end, what the sinks counted equals what was accepted, and
-the table shows the rates, the ratio to Postfix and a target's problem instead of a figure."""
+sinks): every run's figure is end to end, what the sinks counted equals what was accepted, the
+DKIM signatures of the sender's domain are counted on what a dumping sink received (dkimpy
+signed), and the table shows the rates, the ratio to Postfix and a target's problem instead
+of a figure."""
 
 from __future__ import annotations
+
+import smtplib
 
 from load.bench_outbound import (
     CHECKED_SINK,
@@ -10,11 +14,13 @@ from load.bench_outbound import (
     OutboundRun,
     RunFigures,
     TargetResult,
+    count_signed,
     markdown,
     measure,
     signed_by,
     starts,
 )
+from load.signed_mail import SigningDomain
 from load.sink_fleet import sink_fleet
 
 
@@ -70,3 +76,18 @@ def test_the_table_gives_ratios_to_postfix_and_problems_in_place_of_figures() ->
         table[-1]
         == f"| {NAMES['mairust-no-reuse']} | - | - | - | - | 0 / 0 | - | **3 not accepted** |"
     )
+
+
+def test_signatures_are_counted_on_what_the_dumping_sink_received() -> None:
+    """A message dkimpy signed for outbound.test, one signed for another domain and one not
+    signed at all, sent to a dumping sink: one counts."""
+    ours, theirs = SigningDomain.generate("outbound.test"), SigningDomain.generate("other.test")
+    body = b"From: <sender@outbound.test>\r\nTo: <user0@d0.test>\r\nSubject: s\r\n\r\nhello\r\n"
+    with sink_fleet(1, port=None, dump=[0]) as fleet:
+        sink = fleet.sinks[0]
+        with smtplib.SMTP(sink.address, sink.port, timeout=10) as client:
+            for message in (ours.sign(body), theirs.sign(body), body):
+                client.sendmail("sender@outbound.test", ["user0@d0.test"], message)
+        assert fleet.wait_for_messages(3, timeout=10)
+        assert count_signed(fleet, {0: 0}, "outbound.test", expected=3) == 1
+        assert count_signed(fleet, {0: sink.dumped_bytes()}, "outbound.test", 0) == 0
