@@ -254,6 +254,7 @@ def starts(
     binary: str | None,
     startup: float,
     overrides: Sequence[str] = (),
+    sign: bool = True,
 ) -> dict[str, Start]:
     @contextlib.asynccontextmanager
     async def postfix():  # type: ignore[no-untyped-def]
@@ -266,7 +267,7 @@ def starts(
             if binary is None:
                 raise RuntimeError("no mairust command found (.venv/bin/mairust or PATH)")
             return mairust_outbound(
-                binary, dns_port, fleet.port, messages_per_connection, startup, overrides
+                binary, dns_port, fleet.port, messages_per_connection, startup, overrides, sign
             )
 
         return start
@@ -333,6 +334,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a mairust setting for both MaiRust targets, VALUE in TOML (outbound.workers=2, "
         'outbound.tls="off"); repeat for more',
     )
+    add(
+        "--no-dkim",
+        dest="sign",
+        action="store_false",
+        help="no DKIM key for the MaiRust targets (what signing costs; not the issue's figure)",
+    )
     add("--markdown", type=Path, default=None, help="also write the table to this file")
     return parser
 
@@ -366,7 +373,9 @@ async def bench(args: argparse.Namespace, targets: Sequence[str]) -> list[Target
             zone,
         ),
     ):
-        available = starts(fleet, zone.port, binary, args.startup_timeout, args.overrides)
+        available = starts(
+            fleet, zone.port, binary, args.startup_timeout, args.overrides, args.sign
+        )
         for key in targets:
             results.append(await measure(key, available[key], fleet, run))
             print(f"{NAMES[key]}: {_rate(results[-1].end_to_end)} msg/s end to end", flush=True)

@@ -157,8 +157,10 @@ async def mairust_outbound(
     messages_per_connection: int | None,
     startup_timeout: float = 180.0,
     overrides: Sequence[str] = (),
+    sign: bool = True,
 ) -> AsyncIterator[Submission]:
-    """A ``mairust up`` ready to take submissions for the fleet's domains, for the block."""
+    """A ``mairust up`` ready to take submissions for the fleet's domains, for the block
+    (``sign=False``: no DKIM key made, to see what signing costs)."""
     with tempfile.TemporaryDirectory(prefix="mairust-outbound-") as tmp:
         data_dir = Path(tmp)
         config_file = data_dir / "outbound.toml"
@@ -169,12 +171,13 @@ async def mairust_outbound(
         problem = add_sender(binary, data_dir, config_file, password)
         if problem is not None:
             raise RuntimeError(problem)
-        signing_domain = enable_dkim(binary, data_dir, config_file)
-        dkim = (
-            "DKIM signing OFF: this mairust has no `dkim keygen` command"
-            if signing_domain is None
-            else f"DKIM signing on ({signing_domain}, `mairust dkim keygen` defaults)"
-        )
+        signing_domain = enable_dkim(binary, data_dir, config_file) if sign else None
+        if not sign:
+            dkim = "DKIM signing OFF (--no-dkim)"
+        elif signing_domain is None:
+            dkim = "DKIM signing OFF: this mairust has no `dkim keygen` command"
+        else:
+            dkim = f"DKIM signing on ({signing_domain}, `mairust dkim keygen` defaults)"
         reuse = (
             "connection reuse off (messages_per_connection = 1)"
             if messages_per_connection == 1
