@@ -28,6 +28,7 @@ from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
 from mairust.outbound.relay_auth import RelayLogins
+from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
 from mairust.secrets.master_key import load_keyring
@@ -72,16 +73,21 @@ class DeliveryHost:
         logins = settings.relay.auth
         vault = SecretVault(metadata, load_keyring(settings)) if logins else None
         relay_logins = RelayLogins(logins, vault)
+        # Sessions kept open between batches to the same destination (connection reuse).
+        self._sender = SmtpDestinationSender(
+            resolver,
+            client,
+            port=settings.outbound.port,
+            credentials_for=relay_logins.credentials_for,
+            cache=SessionCache(
+                settings.outbound.idle_session_seconds, settings.outbound.messages_per_connection
+            ),
+        )
         self._loop = OutboundDeliveryLoop(
             delivery_identity(settings, index),
             metadata,
             self._stores.blobs,
-            SmtpDestinationSender(
-                resolver,
-                client,
-                port=settings.outbound.port,
-                credentials_for=relay_logins.credentials_for,
-            ),
+            self._sender,
             settings.outbound,
             hostname=settings.smtp.hostname,
             notices=DsnNotices(settings.smtp.hostname),
@@ -116,6 +122,7 @@ class DeliveryHost:
         # Sessions in flight are cut: their rows stay leased and the next start takes
         # them back (a remote MTA may see those again, never fewer).
         self._loop.cancel_in_flight()
+        await self._sender.aclose()
         with contextlib.suppress(Exception):
             await self._task
         self._stores.close()

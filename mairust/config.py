@@ -393,6 +393,9 @@ class OutboundSettings(_Section):
     max_connections: int = Field(64, ge=1)
     connections_per_destination: int = Field(4, ge=1)
     messages_per_connection: int = Field(100, ge=1)
+    # How long a session stays open, idle, for the next batch to its destination (0: closed
+    # after each batch); it still carries at most messages_per_connection in its life.
+    idle_session_seconds: float = Field(5.0, ge=0)
     connect_timeout: float = Field(30.0, gt=0)
     command_timeout: float = Field(300.0, gt=0)
     # STARTTLS towards MXs: off, opportunistic (when offered), required (never in clear).

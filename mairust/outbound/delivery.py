@@ -113,6 +113,10 @@ class DestinationSender(Protocol):
         failure or refused connection is a reply for every row: 4xx or 5xx)."""
         ...
 
+    async def close_idle(self) -> None:
+        """Close connections kept open past their idle time (called every round)."""
+        ...
+
 
 class BounceNotices(Protocol):
     def notice(
@@ -214,6 +218,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise failure
+        await self._sender.close_idle()
         room = self._settings.batch_size - self._rows_in_flight
         if room <= 0:
             return 0

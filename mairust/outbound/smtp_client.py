@@ -388,6 +388,22 @@ class SmtpSession:
             results.append(self._result(recipient, reply, at))
         return MessageResult(message, tuple(results), self.capabilities)
 
+    async def still_usable(self) -> bool:
+        """Whether an idle session can carry another message: a RSET answered 250 (a peer
+        that closed the connection meanwhile, or times out, is aborted here, so a reused
+        session never costs a message a spurious deferral)."""
+        if not self.usable:
+            return False
+        try:
+            reply = await self._wire.command("RSET", self.settings.timeouts.command)
+        except (DeliveryFailure, OSError, TimeoutError):
+            self._wire.abort()
+            return False
+        if reply.code != 250:
+            await self.close()
+            return False
+        return True
+
     async def close(self) -> None:
         """QUIT politely when still open, then close; never raises."""
         await self._wire.close(self.settings.timeouts.command)
@@ -434,16 +450,22 @@ async def _deliver_over_one_session(
     try:
         session = await SmtpSession.open(endpoints, settings)
     except SessionUnavailable as failure:
-        reply = Reply.local(failure)
-        return [
-            MessageResult(
-                message,
-                tuple(
-                    RecipientResult(r, reply, "connect", failure.endpoint)
-                    for r in message.recipients
-                ),
-            )
-            for message in messages
-        ]
+        return unreachable(messages, failure)
     async with session:
         return [await session.send(message) for message in messages]
+
+
+def unreachable(
+    messages: Sequence[OutboundMessage], failure: SessionUnavailable
+) -> list[MessageResult]:
+    """Every recipient of ``messages`` answered with why no session could be had."""
+    reply = Reply.local(failure)
+    return [
+        MessageResult(
+            message,
+            tuple(
+                RecipientResult(r, reply, "connect", failure.endpoint) for r in message.recipients
+            ),
+        )
+        for message in messages
+    ]

@@ -25,13 +25,16 @@ from mairust.auth.dns import Resolver
 from mairust.outbound.delivery import OutgoingMessage, RemoteReply
 from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mx import SMTP_PORT, AddressType, Route, resolve_route_async
-from mairust.outbound.smtp_client import deliver
+from mairust.outbound.session_cache import SessionCache
+from mairust.outbound.smtp_client import SmtpSession, deliver, unreachable
 from mairust.outbound.smtp_types import (
     AuthenticationFailed,
     ClientSettings,
     Credentials,
+    MessageResult,
     OutboundMessage,
     RecipientResult,
+    SessionUnavailable,
     TlsPolicy,
 )
 
@@ -45,8 +48,9 @@ class SmtpDestinationSender:
     brings its own. ``tls_for``: a destination's own TLS policy when it has one (a
     per-domain ``require_tls``, an MTA-STS ``enforce``), else None for the settings' own.
     ``credentials_for``: a relay host's credentials (as the rule names it), or None; it may
-    read the secret store, so it runs on a worker thread. One instance serves every
-    destination of a delivery loop.
+    read the secret store, so it runs on a worker thread. ``cache``: idle sessions kept
+    for the next batch to the same destination (None: each batch its own session). One
+    instance serves every destination of a delivery loop.
     """
 
     def __init__(
@@ -58,7 +62,9 @@ class SmtpDestinationSender:
         address_types: Sequence[AddressType] = ("A", "AAAA"),
         tls_for: Callable[[str], TlsPolicy | None] | None = None,
         credentials_for: Callable[[str], Credentials | None] | None = None,
+        cache: SessionCache | None = None,
     ) -> None:
+        self._cache = cache
         self._resolver = resolver
         self._settings = settings
         self._port = port
@@ -95,13 +101,55 @@ class SmtpDestinationSender:
         outbound = [outbound_message(message) for message in messages]
         if source_address is not None:
             settings = replace(settings, source_address=source_address)
-        results = await deliver(route.endpoints(), outbound, settings)
+        if self._cache is None:
+            results = await deliver(route.endpoints(), outbound, settings)
+        else:
+            key = (destination, relay_host, settings.source_address)
+            results = await self._over_cached_sessions(key, route, outbound, settings)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):
             by_address = {r.recipient: r for r in result.recipients}
             for item in message.recipients:
                 replies[item.id] = remote_reply(by_address[item.recipient])
         return replies
+
+    async def _over_cached_sessions(
+        self,
+        key: tuple[str, str | None, str | None],
+        route: Route,
+        outbound: Sequence[OutboundMessage],
+        settings: ClientSettings,
+    ) -> list[MessageResult]:
+        """``outbound`` over an idle session of the destination if one still answers,
+        else a new one (and a next one after ``max_messages``); the last kept idle."""
+        cache = self._cache
+        assert cache is not None
+        cached = await cache.take(key)
+        session, sent = (cached.session, cached.sent) if cached else (None, 0)
+        results: list[MessageResult] = []
+        for position, message in enumerate(outbound):
+            if session is None or not session.usable or sent >= cache.max_messages:
+                if session is not None:
+                    await session.close()
+                try:
+                    session, sent = await SmtpSession.open(route.endpoints(), settings), 0
+                except SessionUnavailable as failure:
+                    results.extend(unreachable(outbound[position:], failure))
+                    return results
+            results.append(await session.send(message))
+            sent += 1
+        if session is not None:
+            await cache.give(key, session, sent)
+        return results
+
+    async def close_idle(self) -> None:
+        """Close the sessions idle past their time (the delivery loop, each round)."""
+        if self._cache is not None:
+            await self._cache.close_idle()
+
+    async def aclose(self) -> None:
+        if self._cache is not None:
+            await self._cache.aclose()
 
     async def _settings_for(
         self, destination: str, relay_host: str | None, route: Route
