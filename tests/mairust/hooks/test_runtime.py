@@ -215,7 +215,8 @@ async def test_calls_are_recorded_in_batches_off_the_path(stores, tmp_path):
         # The counter moves once the recording task resumes after its write, which a
         # loaded machine may let the store's readers see first.
         deadline = time.monotonic() + 2.0
-        while hooks.recorded < 5 and time.monotonic() < deadline:
+        while hooks.recorded < 5:
+            assert time.monotonic() < deadline, f"{hooks.recorded} counted"
             await asyncio.sleep(0.01)
         assert len(calls) == 5 and hooks.recorded == 5
         assert {(c.point, c.outcome, c.verdict, c.mode) for c in calls} == {
