@@ -45,7 +45,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mairust import events
-from mairust.config import ApiSettings, Settings, SmtpSettings
+from mairust.config import ApiSettings, Settings, SmtpSettings, UnsubscribeSettings
 from mairust.errors import (
     CheckUnavailable,
     Forbidden,
@@ -65,6 +65,11 @@ from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.model.verdict import VerdictKind
 from mairust.outbound.signing import SignerLookup, signed_submission
+from mairust.outbound.unsubscribe import (
+    UnsubscribeTokens,
+    unsubscribe_headers,
+    unsubscribe_link,
+)
 from mairust.routing.router import (
     AliasTargets,
     Directory,
@@ -100,14 +105,24 @@ class CompositionSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SendPolicy:
-    """The settings sending needs (from ``smtp.hostname`` and ``api.max_send_size``)."""
+    """The settings sending needs (from ``smtp.hostname``, ``api.max_send_size`` and
+    ``[unsubscribe]``)."""
 
     hostname: str
     max_send_size: int
+    # Where one-click unsubscribe links point (empty: the option is refused), and how
+    # long they work.
+    unsubscribe_base_url: str = ""
+    unsubscribe_seconds: float = UnsubscribeSettings().token_days * 86400
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SendPolicy:
-        return cls(hostname=settings.smtp.hostname, max_send_size=settings.api.max_send_size)
+        return cls(
+            hostname=settings.smtp.hostname,
+            max_send_size=settings.api.max_send_size,
+            unsubscribe_base_url=settings.unsubscribe.base_url,
+            unsubscribe_seconds=settings.unsubscribe.token_days * 86400,
+        )
 
     @classmethod
     def defaults(cls) -> SendPolicy:
@@ -181,7 +196,11 @@ class SendService:
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionStore | None = None,
         signer_for: SignerLookup | None = None,
+        unsubscribe_tokens: UnsubscribeTokens | None = None,
     ) -> None:
+        """``unsubscribe_tokens`` sign one-click unsubscribe links (None: the option is
+        refused)."""
+        self._unsubscribe_tokens = unsubscribe_tokens
         self._hooks = hooks
         self._signer_for = signer_for
         self._suppressions = suppressions
@@ -273,9 +292,12 @@ class SendService:
         """The checks of the module's steps 2 to 4, then the bytes to commit."""
         composition = request.to_composition(max_size=self._policy.max_send_size)
         remote = self._check_addresses(principal, composition)
+        unsubscribe = self._unsubscribe_headers(composition, remote)
         queue_id = new_id()
         now = self._clock()
-        composed = compose(composition, unique_id=queue_id, now=now)
+        composed = compose(
+            composition, unique_id=queue_id, now=now, unsubscribe_headers=unsubscribe
+        )
         envelope = Envelope(
             mail_from=composed.mail_from,
             rcpt_tos=composed.recipients,
@@ -286,6 +308,34 @@ class SendService:
         )
         trace = received_header(principal, composed, queue_id, self._policy.hostname, now)
         return queue_id, envelope, trace + composed.content, composed, remote
+
+    def _unsubscribe_headers(
+        self, composition: Composition, remote: dict[str, RemoteRecipient]
+    ) -> tuple[tuple[str, str], ...]:
+        """The List-Unsubscribe pair when the composition asks for it: a link naming its
+        one remote recipient in the tenant whose suppression list sending checks."""
+        if not composition.unsubscribe:
+            return ()
+        base_url = self._policy.unsubscribe_base_url
+        if not base_url or self._unsubscribe_tokens is None:
+            raise InvalidInput(
+                "unsubscribe links are not available: this server has no unsubscribe.base_url"
+            )
+        recipients = composition.recipients
+        if len(recipients) != 1:
+            # One commit serves every recipient: a shared link would let each unsubscribe
+            # the others.
+            raise InvalidInput("`unsubscribe` needs exactly one recipient")
+        target = remote.get(recipients[0])
+        if target is None or target.tenant_id is None:
+            raise InvalidInput(
+                "`unsubscribe` is for a remote recipient (a suppression list "
+                "applies to mail sent out)"
+            )
+        token = self._unsubscribe_tokens.issue(
+            target.tenant_id, target.address, self._policy.unsubscribe_seconds
+        )
+        return unsubscribe_headers(unsubscribe_link(base_url, token))
 
     def _check_addresses(
         self, principal: Principal, composition: Composition
