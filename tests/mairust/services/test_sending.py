@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import dkim
+import dkim  # type: ignore[import-untyped]
 import pytest
 
 from mairust.config import Settings
