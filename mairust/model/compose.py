@@ -128,6 +128,8 @@ class ComposedMessage:
     recipients: tuple[str, ...]
     # The Message-ID header's value, angle brackets included.
     message_id: str
+    # It carries a one-click unsubscribe link naming its one recipient.
+    unsubscribe: bool = False
 
 
 def compose(
@@ -182,6 +184,7 @@ def compose(
         mail_from=normalize_address(composition.from_addr.address),
         recipients=composition.recipients,
         message_id=message_id,
+        unsubscribe=composition.unsubscribe,
     )
 
 

@@ -15,7 +15,12 @@ checked (each refusal changes nothing, invariant 7):
    local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
    refuses the whole message with a 422 naming them, and so does a remote one on the
    sending tenant's suppression list (with the reason it was suppressed for);
-5. the message is composed and stamped with our ``Received:`` trace header naming the
+5. with ``unsubscribe``, the message must have exactly one recipient, a remote one, and
+   the server an ``unsubscribe.base_url`` (else a 422): it gets the RFC 8058 pair
+   ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` with a signed link naming that
+   recipient in its tenant (:mod:`mairust.outbound.unsubscribe`; one link per message, so
+   one recipient, or each could unsubscribe the others);
+6. the message is composed and stamped with our ``Received:`` trace header naming the
    API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
    503; a quarantine holds the message in the recipients' Quarantine; their header and
@@ -223,6 +228,12 @@ class SendService:
             self._prepare, principal, request
         )
         content, envelope, annotations = await self._pre_send(principal, envelope, content)
+        if composed.unsubscribe and envelope.rcpt_tos != composed.recipients:
+            # The link names its one recipient: nobody else may get it.
+            raise SendRefused(
+                "the pre_send hooks changed the recipients of a message with an unsubscribe "
+                "link. Nothing was sent."
+            )
         if self._signer_for is not None:  # after the hooks' edits, before the commit
             content = await asyncio.to_thread(
                 signed_submission, self._signer_for, content, envelope.mail_from
@@ -289,7 +300,7 @@ class SendService:
     def _prepare(
         self, principal: Principal, request: CompositionSource
     ) -> tuple[str, Envelope, bytes, ComposedMessage, dict[str, RemoteRecipient]]:
-        """The checks of the module's steps 2 to 4, then the bytes to commit."""
+        """The checks of the module's steps 2 to 5, then the bytes to commit."""
         composition = request.to_composition(max_size=self._policy.max_send_size)
         remote = self._check_addresses(principal, composition)
         unsubscribe = self._unsubscribe_headers(composition, remote)

@@ -509,3 +509,25 @@ async def test_one_click_unsubscribe_needs_a_base_url_and_the_headers_to_itself(
     with pytest.raises(InvalidInput, match="written by the `unsubscribe` option"):
         await configured.send(user(tenants, tenants.alice.id), given)
     assert stores.metadata.list_outbound() == []
+
+
+async def test_a_pre_send_hook_may_not_copy_an_unsubscribe_link_to_another_recipient(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    verdict = Verdict(VerdictKind.CONTINUE, "cc", modifications=(AddRecipient("bob@b.example"),))
+    hooks = SendHooks(verdict)
+    service = SendService(
+        stores.metadata,
+        spool,
+        UNSUBSCRIBE_POLICY,
+        clock,
+        hooks=hooks,
+        unsubscribe_tokens=UnsubscribeTokens.from_digest_keys([b"k" * 32]),
+    )
+    with pytest.raises(SendRefused, match="unsubscribe link"):
+        await service.send(
+            user(tenants, tenants.alice.id), one_click("alice@a.example", "joe@remote.example")
+        )
+    assert len(hooks.asked) == 1
+    assert_nothing_stored(stores)
+    assert stores.metadata.list_outbound() == []
