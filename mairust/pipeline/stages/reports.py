@@ -62,8 +62,8 @@ class ReportsStage:
         ended: Ended = {}
         for work in works:
             raw = work.message.raw
-            if raw is None:
-                continue  # the parse stage did not load it (it ended the row)
+            if raw is None or not _may_be_report(work):
+                continue  # most mail: one look at the parsed headers, no second parse
             message_id = work.message.ref.id
             if message_id not in reports:
                 reports[message_id] = parse_report(raw)
@@ -101,6 +101,17 @@ class ReportsStage:
             else:
                 effects = complaint_effects(report, rows, _tenant_of(work), now)
             _record(stores, effects, now)
+
+
+def _may_be_report(work: RecipientWork) -> bool:
+    """Whether the message says it is a ``multipart/report`` (every DSN and ARF does)."""
+    parsed = work.message.parsed
+    if parsed is None:
+        return False
+    for name, value in parsed.headers:
+        if name.lower() == "content-type":
+            return value.strip().lower().startswith("multipart/report")
+    return False
 
 
 def _rows(stores: Stores, message_id: str) -> list[OutboundItem]:

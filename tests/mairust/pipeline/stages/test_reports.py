@@ -2,13 +2,16 @@
 ours that a remote MTA took bounces those recipients (and suppresses the dead address), an
 ARF complaint suppresses the complained-about recipient; the reports still reach their
 mailboxes, tagged; an unrelated report, a report to the wrong mailbox, and the same report
-a second time change nothing."""
+a second time change nothing; an unreachable store defers the report, a bug of ours
+delays nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from mairust.errors import StorageUnavailable
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import (
@@ -18,9 +21,12 @@ from mairust.model.outbound import (
     RecipientState,
     RemoteRecipient,
 )
+from mairust.model.parsing import parse_message
 from mairust.model.scope import PLATFORM
 from mairust.model.suppression import SuppressionReason
 from mairust.pipeline.runner import PipelineRunner
+from mairust.pipeline.stages.reports import ReportsStage
+from mairust.pipeline.work import BatchContext, Deferred, MessageWork, RecipientWork
 from mairust.storage.stores import Stores
 
 DATA = Path(__file__).parents[3] / "data" / "dsn"
@@ -187,3 +193,42 @@ def test_reports_about_nothing_of_ours_or_to_the_wrong_mailbox_change_nothing(st
         a.result is AttemptResult.DELIVERED for a in stores.metadata.outbound_attempts(original)
     )
     assert tags_of(stores, plain) == [()]
+
+
+class Unreachable:
+    """A metadata store whose outbound queue cannot be reached (everything else works)."""
+
+    def __init__(self, metadata: Any) -> None:
+        self._metadata = metadata
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "list_outbound":
+            raise StorageUnavailable("the metadata store is unreachable")
+        return getattr(self._metadata, name)
+
+
+def test_a_store_that_cannot_be_reached_defers_the_report_and_a_bug_delays_nothing(
+    stores, settings
+):
+    original = sent(stores, "nobody@example.net")
+    info = stores.blobs.put(bounce_of(original))
+    ref = MessageRef(id=new_id(), size=info.size, sha256=info.sha256, blob_key=info.key)
+    envelope = Envelope(mail_from="", rcpt_tos=(SENDER,), received_at=datetime.now(UTC))
+    stores.metadata.commit_messages([SpoolRecord(ref=ref, envelope=envelope)])
+    [item] = stores.metadata.lease_batch("w1", 100, 60)
+    raw = stores.blobs.get(ref.blob_key)
+
+    def work() -> RecipientWork:
+        return RecipientWork(item, MessageWork(ref, raw, parse_message(raw)))
+
+    down = Stores(Unreachable(stores.metadata), stores.blobs, stores.search)
+    ended = ReportsStage().run([work()], BatchContext(stores=down))
+    assert isinstance(ended[item.id], Deferred)
+
+    def broken_clock() -> datetime:
+        raise RuntimeError("a bug of ours")
+
+    tagged = work()
+    assert ReportsStage(clock=broken_clock).run([tagged], BatchContext(stores=stores)) == {}
+    assert tagged.item.annotations.tags == ("report:dsn",)
+    assert states(stores, original) == {"nobody@example.net": (RecipientState.DELIVERED, None)}
