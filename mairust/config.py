@@ -455,6 +455,24 @@ class RelaySettings(_Section):
     auth: dict[str, RelayLogin] = Field(default_factory=dict)
 
 
+class UnsubscribeSettings(_Section):
+    """One-click unsubscribe links (RFC 8058) the send API adds when asked."""
+
+    # The API's address as recipients' mail providers reach it, e.g.
+    # "https://mail.example.com" (the link is BASE/api/v1/unsubscribe/TOKEN; RFC 8058 wants
+    # https). Empty: the send API refuses the `unsubscribe` option.
+    base_url: str = ""
+    # How long a link works after the message is sent (mail is read late; CAN-SPAM asks
+    # for at least 30 days).
+    token_days: float = Field(90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> UnsubscribeSettings:
+        if self.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.base_url):
+            raise ValueError("unsubscribe.base_url is an http(s) URL without query or fragment")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -481,6 +499,7 @@ class Settings(BaseSettings):
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
     relay: RelaySettings = Field(default_factory=RelaySettings)
+    unsubscribe: UnsubscribeSettings = Field(default_factory=UnsubscribeSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

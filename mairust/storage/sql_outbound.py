@@ -250,6 +250,40 @@ class SqlOutbound:
         moments = [moment for moment in (pending, leased) if moment is not None]
         return min(moments) if moments else None
 
+    def record_remote_bounces(
+        self,
+        bounced: Sequence[DeliveryAttempt],
+        now: datetime,
+        suppress: Sequence[Suppression] = (),
+    ) -> int:
+        if not bounced:
+            return 0
+        changed: list[DeliveryAttempt] = []
+        with self._db.write() as conn:
+            for attempt in bounced:
+                result = conn.execute(
+                    outbound_recipients.update()
+                    .where(
+                        _R.id == attempt.recipient_id,
+                        _R.state == RecipientState.DELIVERED.value,
+                    )
+                    .values(
+                        state=RecipientState.BOUNCED.value,
+                        last_reply=attempt.reply,
+                        bounce_class=attempt.bounce_class,
+                        updated_at=now,
+                    )
+                )
+                if result.rowcount == 1:
+                    changed.append(attempt)
+            if changed:
+                conn.execute(outbound_attempts.insert(), [_attempt_row(a) for a in changed])
+            keys = {suppression_key(attempt.recipient) for attempt in changed}
+            kept = [entry for entry in suppress if suppression_key(entry.address) in keys]
+            if kept:
+                insert_suppressions(conn, kept)
+        return len(changed)
+
     def change_outbound(
         self,
         action: QueueAction,

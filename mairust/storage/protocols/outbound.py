@@ -106,3 +106,17 @@ class OutboundQueue(Protocol):
         ``reply``; ``event_for`` a changed row's event, kept in the same transaction.
         An empty selection is a ValueError."""
         ...
+
+    def record_remote_bounces(
+        self,
+        bounced: Sequence[DeliveryAttempt],
+        now: datetime,
+        suppress: Sequence[Suppression] = (),
+    ) -> int:
+        """Failures reported after a 250 (a DSN from further on), in ONE transaction: each
+        attempt's row, if still DELIVERED, becomes BOUNCED with the attempt's reply and
+        bounce class, and the attempt is recorded; ``suppress`` entries join their
+        tenants' lists for recipients whose row changed here. A row in any other state is
+        left alone with its attempt, so a report read twice changes nothing the second
+        time. Returns rows changed."""
+        ...
