@@ -13,6 +13,7 @@ the others (and it, after a nudge is lost) find them at their next poll.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import platform
@@ -27,10 +28,14 @@ from mairust.model.address import domain_of
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
-from mairust.outbound.forwarding import forwarder_from_settings
+from mairust.outbound.forwarding import Forwarder, forwarder_from_settings
+from mairust.outbound.relay_auth import RelayLogins
+from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
+from mairust.outbound.srs import is_srs_address
 from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
 
 _log = logging.getLogger(__name__)
@@ -67,19 +72,35 @@ class DeliveryHost:
         def is_local(address: str) -> bool:
             return metadata.get_domain(domain_of(address)) is not None
 
-        # A forwarded copy's DSN goes to its original sender, not to our SRS address.
-        forwarder = forwarder_from_settings(settings, load_keyring(settings))
+        # A forwarded copy's DSN goes to its original sender, not to our SRS address; the
+        # keyring (SRS's key) is read at the first such DSN, not before.
+        @functools.cache
+        def forwarder() -> Forwarder | None:
+            return forwarder_from_settings(settings, load_keyring(settings))
 
         def dsn_recipient(address: str) -> str:
-            if forwarder is None or "@" not in address:
-                return address
-            return forwarder.dsn_recipient(address, is_local(address))
+            found = forwarder() if is_srs_address(address) else None
+            return address if found is None else found.dsn_recipient(address, is_local(address))
 
+        # [relay] auth: relay hosts' passwords from the secret store (none: no keyring needed).
+        logins = settings.relay.auth
+        vault = SecretVault(metadata, load_keyring(settings)) if logins else None
+        relay_logins = RelayLogins(logins, vault)
+        # Sessions kept open between batches to the same destination (connection reuse).
+        self._sender = SmtpDestinationSender(
+            resolver,
+            client,
+            port=settings.outbound.port,
+            credentials_for=relay_logins.credentials_for,
+            cache=SessionCache(
+                settings.outbound.idle_session_seconds, settings.outbound.messages_per_connection
+            ),
+        )
         self._loop = OutboundDeliveryLoop(
             delivery_identity(settings, index),
             metadata,
             self._stores.blobs,
-            SmtpDestinationSender(resolver, client, port=settings.outbound.port),
+            self._sender,
             settings.outbound,
             hostname=settings.smtp.hostname,
             notices=DsnNotices(settings.smtp.hostname),
@@ -112,6 +133,10 @@ class DeliveryHost:
         self._supervisor.stop()
         self._loop.stop()
         self._task.cancel()
+        # Sessions in flight are cut: their rows stay leased and the next start takes
+        # them back (a remote MTA may see those again, never fewer).
+        self._loop.cancel_in_flight()
+        await self._sender.aclose()
         with contextlib.suppress(Exception):
             await self._task
         self._stores.close()

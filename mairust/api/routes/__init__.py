@@ -25,6 +25,7 @@ from mairust.api.routes import (
     search,
     send,
     suppressions,
+    unsubscribe,
     webhooks,
 )
 
@@ -51,5 +52,6 @@ api_router.include_router(admin_plugin_training.router)
 api_router.include_router(outbound.router)
 api_router.include_router(suppressions.router)
 api_router.include_router(dkim_keys.router)
+api_router.include_router(unsubscribe.router)
 
 __all__ = ["api_router"]

@@ -67,10 +67,11 @@ def add_rule(
     domain: DomainName, body: RuleCreate, principal: TenantAdmin, application: AppDep
 ) -> RuleOut:
     """Send matching addresses to a mailbox (`local`), another address (`forward`) or a
-    host (`relay`, platform admin only: 403 otherwise). A recipient forwarded off this
-    platform is queued for its target with an SRS reverse path and an ARC seal (`451
-    4.3.5` at RCPT when `[forwarding]` is off). 404 for a target outside the tenant, 409
-    for a pattern the domain has a rule for."""
+    host (`relay`, platform admin only: 403 otherwise; `lmtp:...` targets deliver over LMTP
+    to a local mail store). A recipient forwarded off this platform is queued for its
+    target with an SRS reverse path and an ARC seal (`451 4.3.5` at RCPT when
+    `[forwarding]` is off). 404 for a target outside the tenant, 409 for a pattern the
+    domain has a rule for."""
     return RuleOut.from_rule(application.policy.add_rule(principal, domain, body.to_rule()))
 
 

@@ -8,6 +8,7 @@ from mairust.pipeline.stages.index import IndexStage
 from mairust.pipeline.stages.parse import ParseStage
 from mairust.pipeline.stages.post_receive import PostReceiveStage
 from mairust.pipeline.stages.pre_delivery import PreDeliveryStage
+from mairust.pipeline.stages.reports import ReportsStage
 from mairust.pipeline.stages.route import RouteStage
 from mairust.pipeline.stages.store import StoreStage
 
@@ -20,12 +21,14 @@ STAGES: dict[str, type[Stage]] = {
         StoreStage,
         IndexStage,
         PostReceiveStage,
+        ReportsStage,
     )
 }
 
 DEFAULT_STAGES: tuple[str, ...] = (
     "parse",
     "route",
+    "reports",
     "pre_delivery",
     "store",
     "index",
