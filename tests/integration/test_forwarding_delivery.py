@@ -123,6 +123,7 @@ async def test_a_forward_arrives_srs_rewritten_and_arc_sealed_and_its_bounce_com
             code, _ = await asyncio.to_thread(send, edge_port, SENDER, FORWARDING, MESSAGE)
             assert code == 250
             assert await loop.leased_round() == 1
+            await loop.wait_idle()
 
             [forwarded] = mx.messages
             assert forwarded.rcpt_tos == [TARGET]
@@ -144,6 +145,7 @@ async def test_a_forward_arrives_srs_rewritten_and_arc_sealed_and_its_bounce_com
             code, _ = await asyncio.to_thread(send, edge_port, "<>", srs_address, bounce)
             assert code == 250
             assert await loop.leased_round() == 1
+            await loop.wait_idle()
             returned = mx.messages[1]
             assert (returned.mail_from, returned.rcpt_tos) == ("<>", [SENDER])  # MAIL FROM:<>
             assert returned.content.endswith(b"gone\r\n")
