@@ -7,7 +7,9 @@ for); at DATA its reverse path becomes the SRS address of the sender as it stand
 (a hook may have changed it) and the message gets this hop's ARC set. A bounce to an SRS
 address of ours is reversed at RCPT and relayed to the original sender with the envelope
 as it came (a null sender stays null); an address that does not reverse is no address of
-ours: 550 5.1.1. The rewriting and sealing themselves are ``mairust.outbound.forwarding``.
+ours: 550 5.1.1. A message to forward with MAX_HOPS Received fields or more is looping
+(another server forwards it back to us): 554 5.4.6 at DATA. The rewriting and sealing
+themselves are ``mairust.outbound.forwarding``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 from dataclasses import replace
 
 from mairust.auth.results import AuthResults
-from mairust.errors import StorageUnavailable
+from mairust.errors import MairustError, StorageUnavailable
 from mairust.model.address import domain_of
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.srs import SrsError
@@ -27,6 +29,14 @@ from mairust.smtp.relay import SuppressionLookup, remote_recipient
 from mairust.smtp.transaction import NULL_SENDER, Transaction
 
 log = logging.getLogger(__name__)
+
+# RFC 5321 §6.3: count the Received fields to find a loop; Postfix's hopcount_limit.
+MAX_HOPS = 50
+_MAX_HEADER_SCAN = 256 * 1024
+
+
+class ForwardingLoop(MairustError):
+    """A message to forward has been through MAX_HOPS hops or more: it is looping."""
 
 
 async def forward_recipient(
@@ -102,12 +112,21 @@ async def forwarded_message(
     forwards = [rcpt for rcpt in transaction.remote if rcpt in transaction.forwarded]
     if not forwards:
         return message
+    hops = received_count(message)
+    if hops >= MAX_HOPS:
+        raise ForwardingLoop(f"{hops} Received fields")
     for rcpt in forwards:
         transaction.remote[rcpt] = replace(
             transaction.remote[rcpt], mail_from=forwarder.return_path(mail_from, rcpt)
         )
     # One ARC set per hop: sealed for the first forwarding address's domain.
     return await asyncio.to_thread(forwarder.sealed, message, domain_of(forwards[0]), stamped)
+
+
+def received_count(message: bytes) -> int:
+    """How many Received fields the header section of ``message`` (CRLF) has."""
+    head = message[:_MAX_HEADER_SCAN].split(b"\r\n\r\n", 1)[0]
+    return sum(1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:")
 
 
 def _tenant_of(route: Route) -> str | None:

@@ -55,7 +55,12 @@ from mairust.smtp.deciders import (
 )
 from mairust.smtp.domain_limits import DomainLimits
 from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
-from mairust.smtp.forwarding import bounce_recipient, forward_recipient, forwarded_message
+from mairust.smtp.forwarding import (
+    ForwardingLoop,
+    bounce_recipient,
+    forward_recipient,
+    forwarded_message,
+)
 from mairust.smtp.relay import (
     SuppressionLookup,
     as_spelt,
@@ -409,6 +414,9 @@ class InboundHandler:
                 )
             except SrsError:  # a hook made the sender one SRS cannot rewrite
                 return rejected(replies.SENDER_NOT_FORWARDABLE, "DATA", session)
+            except ForwardingLoop as loop:
+                log.warning("forwarding loop refused: %s", loop)
+                return rejected(replies.FORWARDING_LOOP, "DATA", session)
             except StorageUnavailable as error:  # the sealing key cannot be read: "later"
                 log.warning("ARC key unreadable: %r", error)
                 return rejected(replies.TEMP_FAILURE, "DATA", session)

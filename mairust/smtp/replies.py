@@ -42,6 +42,8 @@ ROUTED_ELSEWHERE = (
 BAD_SRS_ADDRESS = "550 5.1.1 Recipient address rejected: invalid or expired SRS address"
 # The sender of mail to a forwarding address cannot be rewritten by SRS (RFC 5321 limits).
 SENDER_NOT_FORWARDABLE = "550 5.1.7 Sender address cannot be rewritten for forwarding"
+# RFC 5321 §6.3: a message to be forwarded that has been through too many hops is looping.
+FORWARDING_LOOP = "554 5.4.6 Too many hops: mail forwarding loop"
 # The recipient domain's own policy: its per-minute allowance, its largest message.
 DOMAIN_RATE_LIMITED = "450 4.7.1 Too much mail for this domain right now, try again later"
 TOO_BIG_FOR_DOMAIN = "552 5.3.4 Message size exceeds the recipient domain's limit"

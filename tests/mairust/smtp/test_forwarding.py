@@ -234,3 +234,19 @@ async def test_the_forwarding_address_is_kept_as_orcpt_in_xtext(
     _, data = await asyncio.to_thread(send, mta.port, SENDER, [f"list+AB=x@{DOMAIN}"])
     [row] = mta.stores.metadata.list_outbound(message_id=queued_id(data))
     assert row.orcpt == f"rfc822;list+2Bab+3Dx@{DOMAIN}"  # the edge lower-cases addresses
+
+
+async def test_a_message_that_has_been_through_too_many_hops_is_not_forwarded(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    """Our own Received field makes the 50th (RFC 5321 §6.3, Postfix's hopcount_limit): a
+    forwarding loop is refused at DATA; one hop fewer is forwarded."""
+    forward_everything(stores)
+    mta = await start_mta(forwarder=forwarder(None), recipient_cache_seconds=0)
+    hops = b"".join(b"Received: from hop%d.test by loop.test\r\n" % n for n in range(49))
+    _, refused = await asyncio.to_thread(send, mta.port, SENDER, [FORWARDING], hops + MESSAGE)
+    assert refused == (554, b"5.4.6 Too many hops: mail forwarding loop")
+    assert mta.stores.metadata.list_outbound() == []
+    one_fewer = hops.split(b"\r\n", 1)[1]
+    _, data = await asyncio.to_thread(send, mta.port, SENDER, [FORWARDING], one_fewer + MESSAGE)
+    assert len(mta.stores.metadata.list_outbound(message_id=queued_id(data))) == 1
