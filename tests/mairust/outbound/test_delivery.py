@@ -36,7 +36,9 @@ from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# The spool's commit stamps rows with the wall clock; the loop's own clock starts an hour
+# ahead of it, so what was just committed is due.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 TENANT = "tenant-a"
 MX_ADDRESS = "127.0.0.41"
 CLIENT = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
