@@ -29,6 +29,8 @@ from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
+from mairust.outbound.tls_policy import destination_tls_policies
+from mairust.outbound.tls_reports import TlsReportLog
 from mairust.storage.factory import open_stores
 
 _log = logging.getLogger(__name__)
@@ -61,6 +63,11 @@ class DeliveryHost:
             settings.outbound, default_helo=settings.smtp.hostname
         )
         metadata = self._stores.metadata
+        # MTA-STS and require_tls per destination; TLS failures kept for TLS reports.
+        self._tls_reports = TlsReportLog()
+        tls_plans = destination_tls_policies(
+            settings.outbound_tls, resolver, reports=self._tls_reports
+        )
 
         def is_local(address: str) -> bool:
             return metadata.get_domain(domain_of(address)) is not None
@@ -69,7 +76,9 @@ class DeliveryHost:
             delivery_identity(settings, index),
             metadata,
             self._stores.blobs,
-            SmtpDestinationSender(resolver, client, port=settings.outbound.port),
+            SmtpDestinationSender(
+                resolver, client, port=settings.outbound.port, tls_plan_for=tls_plans
+            ),
             settings.outbound,
             hostname=settings.smtp.hostname,
             notices=DsnNotices(settings.smtp.hostname),
@@ -94,6 +103,7 @@ class DeliveryHost:
             "expired": figures.expired,
             "dsns": figures.dsns,
             "sessions": figures.sessions,
+            "tls_failures": sum(self._tls_reports.failures.values()),
             "loop": loop_report(self._supervisor.state),
         }
 

@@ -156,6 +156,7 @@ class SmtpSession:
         if policy is TlsPolicy.OFF or (policy is TlsPolicy.OPPORTUNISTIC and not try_tls):
             return
         if not self.capabilities.starttls:
+            self._tls_failed(TlsNotOffered("the server offers no STARTTLS"))
             if policy is TlsPolicy.REQUIRED:
                 raise TlsNotOffered(
                     "TLS is required and the server offers no STARTTLS: not sent in clear"
@@ -163,6 +164,7 @@ class SmtpSession:
             return
         reply = await self._wire.command("STARTTLS", self.settings.timeouts.command)
         if reply.code != 220:
+            self._tls_failed(TlsNotOffered(f"STARTTLS refused ({reply})"))
             if policy is TlsPolicy.REQUIRED:
                 raise TlsNotOffered(
                     f"TLS is required and STARTTLS was refused ({reply}): not sent in clear"
@@ -175,6 +177,9 @@ class SmtpSession:
                 context, server_hostname=server_name, seconds=self.settings.timeouts.tls_handshake
             )
         except (ssl.SSLError, OSError, TimeoutError) as exc:
+            failed = TlsHandshakeFailed(f"TLS handshake failed ({exc})")
+            failed.__cause__ = exc
+            self._tls_failed(failed)
             if policy is TlsPolicy.REQUIRED:
                 raise TlsHandshakeFailed(
                     f"TLS handshake failed ({exc}): not sent in clear"
@@ -183,6 +188,11 @@ class SmtpSession:
             raise _TlsRetryInClear from exc
         self.tls = True
         await self._hello()  # RFC 3207 §4.2: forget what was learnt before TLS
+
+    def _tls_failed(self, failure: DeliveryFailure) -> None:
+        observer = self.settings.tls_observer
+        if observer is not None:
+            observer(self.endpoint, failure)
 
     async def _hello(self) -> None:
         name = self.settings.helo_name

@@ -12,8 +12,9 @@ fault. The rows' DSN requests (NOTIFY, ORCPT, RET, ENVID) go with the messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mairust.auth.dns import Resolver
 from mairust.outbound.delivery import OutgoingMessage, RemoteReply
@@ -27,6 +28,9 @@ from mairust.outbound.smtp_types import (
     TlsPolicy,
 )
 
+if TYPE_CHECKING:  # tls_policy imports smtp_types; only the type is needed here
+    from mairust.outbound.tls_policy import DestinationTls
+
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +40,9 @@ class SmtpDestinationSender:
     ``port``: the port of MX hosts (25; tests point it at loopback sinks); a relay host
     brings its own. ``tls_for``: a destination's own TLS policy when it has one (a
     per-domain ``require_tls``, an MTA-STS ``enforce``), else None for the settings' own.
+    ``tls_plan_for``: the fuller form (``tls_policy.DestinationTlsPolicies``): a
+    destination's TLS policy with its validating context, the MX hosts it allows and
+    where its failures are reported; it wins over ``tls_for``.
     One instance serves every destination of a delivery loop.
     """
 
@@ -47,12 +54,14 @@ class SmtpDestinationSender:
         port: int = SMTP_PORT,
         address_types: Sequence[AddressType] = ("A", "AAAA"),
         tls_for: Callable[[str], TlsPolicy | None] | None = None,
+        tls_plan_for: Callable[[str], Awaitable[DestinationTls | None]] | None = None,
     ) -> None:
         self._resolver = resolver
         self._settings = settings
         self._port = port
         self._address_types = tuple(address_types)
         self._tls_for = tls_for
+        self._tls_plan_for = tls_plan_for
 
     async def send(
         self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
@@ -75,7 +84,19 @@ class SmtpDestinationSender:
         policy = self._tls_for(destination) if self._tls_for else None
         if policy is not None and policy is not settings.tls:
             settings = replace(settings, tls=policy)
-        results = await deliver(route.endpoints(), outbound, settings)
+        plan = await self._tls_plan_for(destination) if self._tls_plan_for else None
+        endpoints = route.endpoints()
+        if plan is not None:
+            try:
+                endpoints = plan.endpoints(route)
+            except DeliveryFailure as failure:
+                log.info("outbound: %s: %s", destination, failure)
+                reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
+                return {item.id: reply for message in messages for item in message.recipients}
+            settings = plan.client_settings(settings)
+        results = await deliver(endpoints, outbound, settings)
+        if plan is not None:
+            plan.settled(results)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):
             by_address = {r.recipient: r for r in result.recipients}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -223,6 +223,9 @@ class ClientSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     use_pipelining: bool = True  # when the peer offers it
     source_address: str | None = None  # the local address to connect from (IP pools)
+    # Told of every TLS failure with an endpoint (TlsNotOffered, or TlsHandshakeFailed with
+    # the ssl error as its cause), whatever the policy: what TLS reports are built from.
+    tls_observer: Callable[[Endpoint, DeliveryFailure], None] | None = None
 
     @classmethod
     def from_settings(

@@ -1,0 +1,166 @@
+"""A domain's MTA-STS policy as a sender must see it (RFC 8461 §3.3, §5.1): discovered,
+fetched, cached, refreshed.
+
+:meth:`MtaStsPolicies.policy_for` looks up ``_mta-sts.<domain>`` TXT through the injected
+:class:`~mairust.auth.dns.Resolver`; when it names an id that the cache does not hold
+(or the cached policy's ``max_age`` ran out), the policy is fetched from
+``https://mta-sts.<domain>/.well-known/mta-sts.txt`` through the platform's one outgoing
+HTTP client (:class:`~mairust.net.http_client.SafeHttpClient`: the address guard, the
+certificate checked against the CA bundle it was given, bounded time and size). RFC 8461
+§3.3: no redirect is followed, only a 200 with ``text/plain`` counts.
+
+What the cache gives when something fails (§5.1): a cached policy still within its
+``max_age`` is used when the TXT record is gone, DNS fails, or a new id's policy cannot be
+fetched; without one the domain has no policy (mail goes out as it would without
+MTA-STS). Failures are told to ``on_failure`` (domain, TLS-RPT result type, detail) so a
+TLS report can be built.
+
+The cache is per process, in memory, bounded (least recently used out first): a restart
+costs one TXT lookup and one fetch per domain; durable caching (which also guards the
+first delivery after a restart against a stripped TXT record) is not done here.
+Concurrent deliveries to one domain share one fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mairust.auth.dns import DnsError, NxDomain, Resolver
+from mairust.net.address_guard import OutgoingRequestError
+from mairust.net.http_client import SafeHttpClient
+from mairust.outbound.mta_sts import PolicyError, StsPolicy, parse_policy, parse_sts_record
+
+log = logging.getLogger(__name__)
+
+# (policy domain, TLS-RPT result type, detail): RFC 8460 §4.3's words.
+PolicyFailureSink = Callable[[str, str, str], None]
+FETCH_ERROR = "sts-policy-fetch-error"
+POLICY_INVALID = "sts-policy-invalid"
+WEBPKI_INVALID = "sts-webpki-invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPolicy:
+    """A policy a sender holds: the domain's, under ``policy_id``, good until ``expires``."""
+
+    domain: str
+    policy_id: str
+    policy: StsPolicy
+    fetched_at: float
+    expires: float
+
+
+def policy_url(domain: str) -> str:
+    return f"https://mta-sts.{domain}/.well-known/mta-sts.txt"
+
+
+class MtaStsPolicies:
+    """Policies by recipient domain (see the module docstring). ``clock``: seconds (epoch)."""
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        http: SafeHttpClient,
+        *,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        on_failure: PolicyFailureSink | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._http = http
+        self._cache_size = cache_size
+        self._clock = clock
+        self._on_failure = on_failure
+        self._cache: OrderedDict[str, KnownPolicy] = OrderedDict()
+        self._fetching: dict[str, asyncio.Future[KnownPolicy | None]] = {}
+        self.fetches = 0  # HTTPS fetches started (figures, tests)
+
+    async def policy_for(self, domain: str) -> KnownPolicy | None:
+        """The policy to apply to mail for ``domain`` now, or None (no MTA-STS)."""
+        domain = domain.strip().rstrip(".").lower()
+        if not domain or any(c in domain for c in ":[]/@ "):
+            return None  # a relay destination or an address literal: not a policy domain
+        cached = self._valid(domain)
+        try:
+            records = await asyncio.to_thread(self._resolver.lookup, f"_mta-sts.{domain}", "TXT")
+        except NxDomain:
+            records = ()
+        except DnsError as error:
+            log.info("mta-sts: %s: TXT lookup failed (%s); cached: %s", domain, error, cached)
+            return cached
+        policy_id = parse_sts_record(records)
+        if policy_id is None:
+            return cached  # §5.1: a cached policy outlives its withdrawn record until max_age
+        if cached is not None and cached.policy_id == policy_id:
+            return cached
+        running = self._fetching.get(domain)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[KnownPolicy | None] = asyncio.get_running_loop().create_future()
+        self._fetching[domain] = future
+        try:
+            known = await self._refresh(domain, policy_id, cached)
+            future.set_result(known)
+            return known
+        except BaseException as error:  # cancelled: waiters must not hang on the future
+            future.set_exception(error)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._fetching[domain]
+
+    def _valid(self, domain: str) -> KnownPolicy | None:
+        known = self._cache.get(domain)
+        if known is None:
+            return None
+        if known.expires <= self._clock():
+            del self._cache[domain]
+            return None
+        self._cache.move_to_end(domain)
+        return known
+
+    async def _refresh(
+        self, domain: str, policy_id: str, cached: KnownPolicy | None
+    ) -> KnownPolicy | None:
+        try:
+            policy = await self._fetch(domain)
+        except PolicyError as error:
+            log.warning("mta-sts: %s: policy id %s unusable: %s", domain, policy_id, error)
+            return cached
+        now = self._clock()
+        known = KnownPolicy(domain, policy_id, policy, now, now + policy.max_age)
+        self._cache[domain] = known
+        self._cache.move_to_end(domain)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        log.info("mta-sts: %s: policy %s: %s %s", domain, policy_id, policy.mode, policy.mx)
+        return known
+
+    async def _fetch(self, domain: str) -> StsPolicy:
+        """The policy file, parsed; PolicyError (reported) for every way it can fail."""
+        self.fetches += 1
+        url = policy_url(domain)
+        try:
+            response = await self._http.request("GET", url)
+        except OutgoingRequestError as error:
+            kind = WEBPKI_INVALID if "CERTIFICATE_VERIFY_FAILED" in str(error) else FETCH_ERROR
+            raise self._failed(domain, kind, f"{url}: {error}") from None
+        if response.status != 200:
+            raise self._failed(domain, FETCH_ERROR, f"{url}: HTTP {response.status}")
+        content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "text/plain":
+            raise self._failed(domain, POLICY_INVALID, f"{url}: served as {content_type!r}")
+        try:
+            return parse_policy(response.body)
+        except PolicyError as error:
+            raise self._failed(domain, POLICY_INVALID, f"{url}: {error}") from None
+
+    def _failed(self, domain: str, result_type: str, detail: str) -> PolicyError:
+        if self._on_failure is not None:
+            self._on_failure(domain, result_type, detail)
+        return PolicyError(detail)
