@@ -4,24 +4,34 @@ and three MXs — one offering STARTTLS with a certificate for its name from the
 (127.0.0.62), one offering no STARTTLS (127.0.0.63), one with a certificate for another
 name (127.0.0.64). MTA-STS enforce defers rather than send in clear, testing delivers and
 records, MX hosts outside the policy are skipped, the policy is fetched once and again
-when its id changes, require_tls domains defer without TLS."""
+when its id changes, require_tls domains defer without TLS. Last, the same through the
+delivery loop over a real store: the enforce domain's row deferred with its attempt, the
+other delivered over TLS."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mairust.auth.dns_resolver import CachingResolver
-from mairust.config import OutboundTlsSettings
-from mairust.outbound.delivery import RemoteReply
+from mairust.config import OutboundSettings, OutboundTlsSettings
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import AttemptResult, RecipientState, RemoteRecipient
+from mairust.outbound.delivery import OutboundDeliveryLoop, RemoteReply
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
 from mairust.outbound.tls_policy import DestinationTlsPolicies, destination_tls_policies
 from mairust.outbound.tls_reports import TlsReportLog
+from mairust.storage.file_blobs import FileBlobStore
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
 from tests.mairust.outbound.test_smtp_sender import item, outgoing, port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.policy_host import PolicyHost
@@ -237,3 +247,49 @@ async def test_a_domain_without_policy_or_requirement_goes_as_before(world: Worl
 async def test_a_relay_destination_is_not_a_policy_domain(world: World) -> None:
     plans = world.plans(TlsReportLog())
     assert await plans("relay:[127.0.0.63]:25") is None
+
+
+async def test_the_delivery_loop_defers_the_enforce_domain_and_delivers_the_other_over_tls(
+    world: World, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    upgrade_to_head(url)
+    store = SqlMetadataStore(url)
+    blobs = FileBlobStore(tmp_path / "blobs")
+    try:
+        body = b"From: ann@ours.test\r\nSubject: mta-sts\r\n\r\nhello\r\n"
+        blob = blobs.put(body)
+        ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
+        recipients = ("mo@enforce-plain.test", "ned@enforce-good.test")
+        envelope = Envelope("ann@ours.test", recipients, datetime.now(UTC))
+        remote = tuple(RemoteRecipient(r, "tenant-a") for r in recipients)
+        store.commit_messages([SpoolRecord(ref, envelope, remote=remote)])
+        reports = TlsReportLog()
+        loop = OutboundDeliveryLoop(
+            "node-a",
+            store,
+            blobs,
+            world.sender(world.plans(reports)),
+            OutboundSettings(retry_jitter=0),
+            hostname="out.ours.test",
+        )
+
+        assert await loop.leased_round() == 2
+
+        states = {r.recipient: r.state for r in store.list_outbound(message_id=ref.id)}
+        assert states == {
+            "mo@enforce-plain.test": RecipientState.DEFERRED,
+            "ned@enforce-good.test": RecipientState.DELIVERED,
+        }
+        attempts = {a.recipient: a for a in store.outbound_attempts(ref.id)}
+        deferred = attempts["mo@enforce-plain.test"]
+        assert deferred.result is AttemptResult.DEFERRED
+        assert deferred.reply.startswith("451 4.7.4") and "not sent in clear" in deferred.reply
+        assert world.received("plain", "mo@enforce-plain.test") == []
+        assert world.received("good", "ned@enforce-good.test") == [True]
+        assert reports.summary("enforce-plain.test") == {
+            "starttls-not-supported": 1,
+            "successful-sessions": 0,
+        }
+    finally:
+        store.close()
