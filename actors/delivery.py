@@ -5,7 +5,8 @@ Supervisor: a store that is down is an ordinary wait; any other error restarts i
 backoff; a loop that keeps failing exits the actor (``actors/supervised.py``) and Ray
 restarts it — a new incarnation that hands back its predecessor's leases at once.
 Messages go out through :class:`mairust.outbound.smtp_sender.SmtpDestinationSender`
-(MX through the configured resolver, one SMTP session per batch of a destination).
+(MX through the configured resolver, one SMTP session per batch of a destination), with
+each destination's TLS policy (MTA-STS, ``[outbound_tls]``: ``mairust.outbound.tls_policy``).
 The front-end's spool nudges the first delivery actor when it commits remote recipients;
 the others (and it, after a nudge is lost) find them at their next poll.
 """
@@ -65,7 +66,7 @@ class DeliveryHost:
         metadata = self._stores.metadata
         # MTA-STS and require_tls per destination; TLS failures kept for TLS reports.
         self._tls_reports = TlsReportLog()
-        tls_plans = destination_tls_policies(
+        self._tls_plans = tls_plans = destination_tls_policies(
             settings.outbound_tls, resolver, reports=self._tls_reports
         )
 
@@ -113,6 +114,8 @@ class DeliveryHost:
         self._task.cancel()
         with contextlib.suppress(Exception):
             await self._task
+        with contextlib.suppress(Exception):
+            await self._tls_plans.aclose()
         self._stores.close()
 
 

@@ -114,6 +114,9 @@ class MtaStsPolicies:
         finally:
             del self._fetching[domain]
 
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     def _valid(self, domain: str) -> KnownPolicy | None:
         known = self._cache.get(domain)
         if known is None:

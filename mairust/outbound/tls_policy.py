@@ -159,6 +159,11 @@ class DestinationTlsPolicies:
         self._context = ssl_context or validating_context()
         self.reports = reports
 
+    async def aclose(self) -> None:
+        """Close the policy fetcher's HTTP client."""
+        if self._mta_sts is not None:
+            await self._mta_sts.aclose()
+
     async def __call__(self, destination: str) -> DestinationTls | None:
         if destination.startswith("relay:"):
             return None
