@@ -13,7 +13,9 @@ What the cache gives when something fails (§5.1): a cached policy still within 
 ``max_age`` is used when the TXT record is gone, DNS fails, or a new id's policy cannot be
 fetched; without one the domain has no policy (mail goes out as it would without
 MTA-STS). Failures are told to ``on_failure`` (domain, TLS-RPT result type, detail) so a
-TLS report can be built.
+TLS report can be built. A policy id that could not be fetched is not tried again for
+``retry_failed_after`` seconds: a domain whose policy host hangs would otherwise hold every
+delivery to it for the whole fetch timeout.
 
 The cache is per process, in memory, bounded (least recently used out first): a restart
 costs one TXT lookup and one fetch per domain; durable caching (which also guards the
@@ -70,6 +72,7 @@ class MtaStsPolicies:
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
         on_failure: PolicyFailureSink | None = None,
+        retry_failed_after: float = 300.0,
     ) -> None:
         self._resolver = resolver
         self._http = http
@@ -78,6 +81,8 @@ class MtaStsPolicies:
         self._on_failure = on_failure
         self._cache: OrderedDict[str, KnownPolicy] = OrderedDict()
         self._fetching: dict[str, asyncio.Future[KnownPolicy | None]] = {}
+        self._retry_failed_after = retry_failed_after
+        self._unfetchable: OrderedDict[str, tuple[str, float]] = OrderedDict()  # domain → id, until
         self.fetches = 0  # HTTPS fetches started (figures, tests)
 
     async def policy_for(self, domain: str) -> KnownPolicy | None:
@@ -97,6 +102,9 @@ class MtaStsPolicies:
         if policy_id is None:
             return cached  # §5.1: a cached policy outlives its withdrawn record until max_age
         if cached is not None and cached.policy_id == policy_id:
+            return cached
+        failed_id, until = self._unfetchable.get(domain, ("", 0.0))
+        if failed_id == policy_id and self._clock() < until:
             return cached
         running = self._fetching.get(domain)
         if running is not None:
@@ -134,7 +142,12 @@ class MtaStsPolicies:
             policy = await self._fetch(domain)
         except PolicyError as error:
             log.warning("mta-sts: %s: policy id %s unusable: %s", domain, policy_id, error)
+            self._unfetchable[domain] = (policy_id, self._clock() + self._retry_failed_after)
+            self._unfetchable.move_to_end(domain)
+            while len(self._unfetchable) > self._cache_size:
+                self._unfetchable.popitem(last=False)
             return cached
+        self._unfetchable.pop(domain, None)
         now = self._clock()
         known = KnownPolicy(domain, policy_id, policy, now, now + policy.max_age)
         self._cache[domain] = known

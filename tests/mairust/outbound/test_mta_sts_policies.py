@@ -18,7 +18,7 @@ from mairust.net.host_resolver import record_resolver
 from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.outbound.mta_sts import MAX_POLICY_BYTES, PolicyMode
 from mairust.outbound.mta_sts_policies import MtaStsPolicies
-from tests.support.dns_server import ZoneServer
+from tests.support.dns_server import ZoneServer, name_type_selectors
 from tests.support.policy_host import Page, PolicyHost
 from tests.support.tls_ca import LoopbackCa
 
@@ -152,6 +152,28 @@ async def test_dns_failure_without_a_cache_means_no_policy(policies: MtaStsPolic
     assert await policies.policy_for("nosuch.test") is None  # NXDOMAIN
     assert await policies.policy_for("[127.0.0.1]") is None
     assert policies.fetches == 0
+
+
+async def test_dns_failure_keeps_the_cached_policy(world: World, policies: MtaStsPolicies) -> None:
+    known = await policies.policy_for("a.test")
+    world.zone.servfail_names = name_type_selectors(["_mta-sts.a.test"])
+    try:
+        assert await policies.policy_for("a.test") is known is not None
+    finally:
+        world.zone.servfail_names = name_type_selectors(["_mta-sts.dnsfail.test"])
+
+
+async def test_a_policy_that_failed_is_not_fetched_again_before_the_retry_time(
+    world: World, policies: MtaStsPolicies
+) -> None:
+    before = world.host.fetches_for("notfound.test")
+    assert await policies.policy_for("notfound.test") is None
+    world.now[0] += 299
+    assert await policies.policy_for("notfound.test") is None
+    assert world.host.fetches_for("notfound.test") - before == 1
+    world.now[0] += 2
+    assert await policies.policy_for("notfound.test") is None
+    assert world.host.fetches_for("notfound.test") - before == 2
 
 
 @pytest.mark.parametrize(
