@@ -67,7 +67,7 @@ class DeliveryHost:
         # MTA-STS and require_tls per destination; TLS failures kept for TLS reports.
         self._tls_reports = TlsReportLog()
         self._tls_plans = tls_plans = destination_tls_policies(
-            settings.outbound_tls, resolver, reports=self._tls_reports
+            settings.outbound_tls, resolver, reports=self._tls_reports, store=metadata
         )
 
         def is_local(address: str) -> bool:

@@ -17,10 +17,12 @@ TLS report can be built. A policy id that could not be fetched is not tried agai
 ``retry_failed_after`` seconds: a domain whose policy host hangs would otherwise hold every
 delivery to it for the whole fetch timeout.
 
-The cache is per process, in memory, bounded (least recently used out first): a restart
-costs one TXT lookup and one fetch per domain; durable caching (which also guards the
-first delivery after a restart against a stripped TXT record) is not done here.
-Concurrent deliveries to one domain share one fetch.
+The cache is in memory, bounded (least recently used out first), and, given a
+:class:`~mairust.storage.protocols.MtaStsPolicyStore`, durable: every fetched policy is
+stored, and a domain the process has not seen yet is looked for there once, so a restart
+neither fetches again nor forgets a policy whose TXT record an attacker now hides (§10.2).
+A store that is down costs the durable part only. Concurrent deliveries to one domain share
+one fetch.
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mairust.auth.dns import DnsError, NxDomain, Resolver
+from mairust.errors import StorageUnavailable
+from mairust.model.mta_sts import StsPolicyRecord
 from mairust.net.address_guard import OutgoingRequestError
 from mairust.net.http_client import SafeHttpClient
 from mairust.outbound.mta_sts import PolicyError, StsPolicy, parse_policy, parse_sts_record
+from mairust.storage.protocols import MtaStsPolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,7 @@ class MtaStsPolicies:
         clock: Callable[[], float] = time.time,
         on_failure: PolicyFailureSink | None = None,
         retry_failed_after: float = 300.0,
+        store: MtaStsPolicyStore | None = None,
     ) -> None:
         self._resolver = resolver
         self._http = http
@@ -83,6 +90,8 @@ class MtaStsPolicies:
         self._fetching: dict[str, asyncio.Future[KnownPolicy | None]] = {}
         self._retry_failed_after = retry_failed_after
         self._unfetchable: OrderedDict[str, tuple[str, float]] = OrderedDict()  # domain → id, until
+        self._store = store
+        self._store_checked: OrderedDict[str, None] = OrderedDict()  # looked up there once
         self.fetches = 0  # HTTPS fetches started (figures, tests)
 
     async def policy_for(self, domain: str) -> KnownPolicy | None:
@@ -90,7 +99,7 @@ class MtaStsPolicies:
         domain = domain.strip().rstrip(".").lower()
         if not domain or any(c in domain for c in ":[]/@ "):
             return None  # a relay destination or an address literal: not a policy domain
-        cached = self._valid(domain)
+        cached = self._valid(domain) or await self._stored(domain)
         try:
             records = await asyncio.to_thread(self._resolver.lookup, f"_mta-sts.{domain}", "TXT")
         except NxDomain:
@@ -125,6 +134,43 @@ class MtaStsPolicies:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _stored(self, domain: str) -> KnownPolicy | None:
+        """The store's policy for a domain not looked up there yet by this process."""
+        if self._store is None or domain in self._store_checked:
+            return None
+        self._store_checked[domain] = None
+        while len(self._store_checked) > self._cache_size:
+            self._store_checked.popitem(last=False)
+        try:
+            record = await asyncio.to_thread(self._store.get_sts_policy, domain)
+        except StorageUnavailable as error:
+            log.warning("mta-sts: %s: stored policy unreadable: %s", domain, error)
+            return None
+        if record is None or record.expires_at.timestamp() <= self._clock():
+            return None
+        try:
+            policy = parse_policy(record.text)
+        except PolicyError as error:
+            log.warning(
+                "mta-sts: %s: stored policy %s unusable: %s", domain, record.policy_id, error
+            )
+            return None
+        known = KnownPolicy(
+            domain,
+            record.policy_id,
+            policy,
+            record.fetched_at.timestamp(),
+            record.expires_at.timestamp(),
+        )
+        self._remember(known)
+        return known
+
+    def _remember(self, known: KnownPolicy) -> None:
+        self._cache[known.domain] = known
+        self._cache.move_to_end(known.domain)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def _valid(self, domain: str) -> KnownPolicy | None:
         known = self._cache.get(domain)
         if known is None:
@@ -139,7 +185,7 @@ class MtaStsPolicies:
         self, domain: str, policy_id: str, cached: KnownPolicy | None
     ) -> KnownPolicy | None:
         try:
-            policy = await self._fetch(domain)
+            policy, text = await self._fetch(domain)
         except PolicyError as error:
             log.warning("mta-sts: %s: policy id %s unusable: %s", domain, policy_id, error)
             self._unfetchable[domain] = (policy_id, self._clock() + self._retry_failed_after)
@@ -150,15 +196,28 @@ class MtaStsPolicies:
         self._unfetchable.pop(domain, None)
         now = self._clock()
         known = KnownPolicy(domain, policy_id, policy, now, now + policy.max_age)
-        self._cache[domain] = known
-        self._cache.move_to_end(domain)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._remember(known)
+        if self._store is not None:
+            record = StsPolicyRecord(
+                domain,
+                policy_id,
+                text,
+                datetime.fromtimestamp(now, UTC),
+                datetime.fromtimestamp(known.expires, UTC),
+            )
+            try:
+                await asyncio.to_thread(self._store.put_sts_policy, record)
+                # Fetches are rare (one per domain and max_age): the moment to forget
+                # policies that no longer hold, so the table stays the size of what holds.
+                await asyncio.to_thread(self._store.delete_expired_sts_policies, record.fetched_at)
+            except StorageUnavailable as error:
+                log.warning("mta-sts: %s: policy not stored: %s", domain, error)
         log.info("mta-sts: %s: policy %s: %s %s", domain, policy_id, policy.mode, policy.mx)
         return known
 
-    async def _fetch(self, domain: str) -> StsPolicy:
-        """The policy file, parsed; PolicyError (reported) for every way it can fail."""
+    async def _fetch(self, domain: str) -> tuple[StsPolicy, str]:
+        """The policy file, parsed, and its text; PolicyError (reported) for every way it
+        can fail."""
         self.fetches += 1
         url = policy_url(domain)
         try:
@@ -172,7 +231,7 @@ class MtaStsPolicies:
         if content_type.split(";")[0].strip().lower() != "text/plain":
             raise self._failed(domain, POLICY_INVALID, f"{url}: served as {content_type!r}")
         try:
-            return parse_policy(response.body)
+            return parse_policy(response.body), response.body.decode()
         except PolicyError as error:
             raise self._failed(domain, POLICY_INVALID, f"{url}: {error}") from None
 

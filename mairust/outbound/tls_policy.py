@@ -39,6 +39,7 @@ from mairust.outbound.mta_sts_policies import MtaStsPolicies
 from mairust.outbound.mx import Endpoint, Route
 from mairust.outbound.smtp_types import ClientSettings, MessageResult, TlsPolicy
 from mairust.outbound.tls_reports import TlsReportLog, result_type_of
+from mairust.storage.protocols import MtaStsPolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +204,15 @@ def validating_context(ca_file: str | None = None) -> ssl.SSLContext:
 
 
 def destination_tls_policies(
-    settings: OutboundTlsSettings, resolver: Resolver, *, reports: TlsReportLog | None = None
+    settings: OutboundTlsSettings,
+    resolver: Resolver,
+    *,
+    reports: TlsReportLog | None = None,
+    store: MtaStsPolicyStore | None = None,
 ) -> DestinationTlsPolicies:
     """The ``[outbound_tls]`` section made live: policy hosts resolved by ``resolver`` (the
-    one MX lookups use), fetched through the guarded HTTP client with the CA bundle."""
+    one MX lookups use), fetched through the guarded HTTP client with the CA bundle,
+    policies kept in ``store`` across restarts when one is given."""
     context = validating_context(settings.ca_file or None)
     mta_sts = None
     if settings.mta_sts:
@@ -229,6 +235,7 @@ def destination_tls_policies(
             http,
             cache_size=settings.policy_cache_size,
             on_failure=reports.policy_failure if reports is not None else None,
+            store=store,
         )
     return DestinationTlsPolicies(
         require_tls_domains=settings.require_tls_domains,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from mairust.net.host_resolver import record_resolver
 from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.outbound.mta_sts import MAX_POLICY_BYTES, PolicyMode
 from mairust.outbound.mta_sts_policies import MtaStsPolicies
+from mairust.storage.sql_metadata import SqlMetadataStore
+from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.dns_server import ZoneServer, name_type_selectors
 from tests.support.policy_host import Page, PolicyHost
 from tests.support.tls_ca import LoopbackCa
 
 HOST_ADDRESS = "127.0.0.60"
-DOMAINS = ("a.test", "b.test", "c.test", "gone.test", "dnsfail.test", "many.test")
+DOMAINS = ("a.test", "b.test", "c.test", "gone.test", "dnsfail.test", "many.test", "restart.test")
 BROKEN = ("notfound.test", "moved.test", "html.test", "garbage.test", "badcert.test")
 
 
@@ -43,7 +46,9 @@ class World:
     def txt(self, domain: str, *records: str) -> None:
         self.zone.records[f"_mta-sts.{domain}"] = {"TXT": list(records)}
 
-    def policies(self, *, allow: tuple[str, ...] = ("127.0.0.0/8",)) -> MtaStsPolicies:
+    def policies(
+        self, *, allow: tuple[str, ...] = ("127.0.0.0/8",), store: SqlMetadataStore | None = None
+    ) -> MtaStsPolicies:
         http = SafeHttpClient(
             AddressPolicy.allowing(allow),
             record_resolver(self.resolver),
@@ -55,6 +60,7 @@ class World:
             http,
             clock=lambda: self.now[0],
             on_failure=lambda *failure: self.failures.append(failure),
+            store=store,
         )
 
 
@@ -223,3 +229,28 @@ async def test_the_address_guard_stands_between_us_and_a_private_policy_host(
     assert await guarded.policy_for("a.test") is None
     [(_, kind, detail)] = world.failures
     assert kind == "sts-policy-fetch-error" and "loopback" in detail
+
+
+async def test_a_stored_policy_survives_a_restart_even_with_its_record_hidden(
+    world: World, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    upgrade_to_head(url)
+    store = SqlMetadataStore(url)
+    try:
+        world.host.serve_policy("restart.test", policy(mx="mx.restart.test"))
+        before = world.host.fetches_for("restart.test")
+        first = await world.policies(store=store).policy_for("restart.test")
+        assert first is not None
+        # A new process with the same store: the policy is known without a fetch...
+        again = await world.policies(store=store).policy_for("restart.test")
+        assert again is not None and (again.policy_id, again.policy) == ("first", first.policy)
+        # ...and still applies when an attacker strips the TXT record (RFC 8461 §10.2).
+        del world.zone.records["_mta-sts.restart.test"]
+        hidden = await world.policies(store=store).policy_for("restart.test")
+        assert hidden is not None and hidden.policy.mx == ("mx.restart.test",)
+        assert world.host.fetches_for("restart.test") - before == 1
+        world.now[0] += 3601  # past max_age: nothing holds any more
+        assert await world.policies(store=store).policy_for("restart.test") is None
+    finally:
+        store.close()
