@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # (policy domain, TLS-RPT result type, detail): RFC 8460 §4.3's words.
 PolicyFailureSink = Callable[[str, str, str], None]
+# Dot-separated labels with nothing a URL or a DNS name would read otherwise.
+_POLICY_DOMAIN = re.compile(r"[^\s./?#@:\[\]%\\]+(?:\.[^\s./?#@:\[\]%\\]+)+")
 FETCH_ERROR = "sts-policy-fetch-error"
 POLICY_INVALID = "sts-policy-invalid"
 WEBPKI_INVALID = "sts-webpki-invalid"
@@ -97,8 +100,8 @@ class MtaStsPolicies:
     async def policy_for(self, domain: str) -> KnownPolicy | None:
         """The policy to apply to mail for ``domain`` now, or None (no MTA-STS)."""
         domain = domain.strip().rstrip(".").lower()
-        if not domain or any(c in domain for c in ":[]/@ "):
-            return None  # a relay destination or an address literal: not a policy domain
+        if not _POLICY_DOMAIN.fullmatch(domain):
+            return None  # a relay destination, an address literal: not a policy domain
         cached = self._valid(domain) or await self._stored(domain)
         try:
             records = await asyncio.to_thread(self._resolver.lookup, f"_mta-sts.{domain}", "TXT")
@@ -124,9 +127,10 @@ class MtaStsPolicies:
             known = await self._refresh(domain, policy_id, cached)
             future.set_result(known)
             return known
-        except BaseException as error:  # cancelled: waiters must not hang on the future
-            future.set_exception(error)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        except BaseException:
+            # Cancelled (the loop stops): the others waiting go on with what was known.
+            if not future.done():
+                future.set_result(cached)
             raise
         finally:
             del self._fetching[domain]

@@ -156,7 +156,8 @@ async def test_a_withdrawn_record_keeps_the_cached_policy_until_max_age(
 async def test_dns_failure_without_a_cache_means_no_policy(policies: MtaStsPolicies) -> None:
     assert await policies.policy_for("dnsfail.test") is None
     assert await policies.policy_for("nosuch.test") is None  # NXDOMAIN
-    assert await policies.policy_for("[127.0.0.1]") is None
+    for not_a_domain in ("[127.0.0.1]", "relay:mx.a.test", "a..test", "localhost", "a.test/x"):
+        assert await policies.policy_for(not_a_domain) is None
     assert policies.fetches == 0
 
 
