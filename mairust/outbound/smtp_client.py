@@ -4,7 +4,8 @@
 (a refused connection, a timeout, a 4xx/5xx greeting or a failed EHLO *and* HELO moves on to
 the next; RFC 5321 §5.1), says EHLO (HELO if refused), and takes STARTTLS per the
 :class:`TlsPolicy` (REQUIRED with no STARTTLS or a failed handshake: a temporary 4.7.4 /
-4.7.5, never sent in clear; OPPORTUNISTIC after a failed handshake: once more in clear).
+4.7.5, never sent in clear; OPPORTUNISTIC after a failed handshake: once more with the
+settings' ``fallback_context`` if any, else in clear).
 :meth:`SmtpSession.send` sends one message and returns a result per recipient: one 550 at
 RCPT fails only that recipient, the reply after the final dot applies to the accepted ones,
 a 421 or a lost connection makes every recipient still pending temporary and ends the
@@ -28,6 +29,7 @@ import functools
 import logging
 import ssl
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 
 from mairust.outbound.errors import DeliveryFailure
@@ -132,6 +134,11 @@ class SmtpSession:
             await session._greet(try_tls=try_tls)
         except _TlsRetryInClear:
             connection.abort()
+            if settings.fallback_context is not None:  # once more, with the fallback's TLS
+                fallback = replace(settings, ssl_context=settings.fallback_context)
+                return await cls._open_one(
+                    endpoint, replace(fallback, fallback_context=None), try_tls=True
+                )
             return await cls._open_one(endpoint, settings, try_tls=False)
         except PeerClosing as closing:
             connection.abort()

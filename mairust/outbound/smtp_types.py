@@ -226,6 +226,9 @@ class ClientSettings:
     # Told of every TLS failure with an endpoint (TlsNotOffered, or TlsHandshakeFailed with
     # the ssl error as its cause), whatever the policy: what TLS reports are built from.
     tls_observer: Callable[[Endpoint, DeliveryFailure], None] | None = None
+    # OPPORTUNISTIC with a validating ssl_context: the context to try once more with after
+    # a failed handshake, before clear text (MTA-STS testing: unverified TLS, as without).
+    fallback_context: ssl.SSLContext | None = None
 
     @classmethod
     def from_settings(

@@ -10,9 +10,9 @@ default applies:
   validates against the configured CAs for the MX host name is required; any failure is a
   temporary failure, never a delivery in clear (the client's REQUIRED policy).
 - MTA-STS ``testing``: delivery as without a policy, but TLS is tried with the
-  validating context and every failure (no STARTTLS, bad certificate, an MX outside the
-  patterns) is logged and recorded; a certificate that does not validate means the
-  message goes in clear.
+  validating context first and every failure (no STARTTLS, bad certificate, an MX outside
+  the patterns) is logged and recorded; after a certificate that does not validate, the
+  session is opened again with unverified TLS (clear text only without STARTTLS).
 - ``require_tls`` domains: STARTTLS with a validating certificate required, as above,
   whatever MX the domain names. A domain with both gets the stricter of each.
 
@@ -37,6 +37,7 @@ from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mta_sts import MAX_POLICY_BYTES, PolicyMode, mx_matches
 from mairust.outbound.mta_sts_policies import MtaStsPolicies
 from mairust.outbound.mx import Endpoint, Route
+from mairust.outbound.smtp_client import default_ssl_context
 from mairust.outbound.smtp_types import ClientSettings, MessageResult, TlsPolicy
 from mairust.outbound.tls_reports import TlsReportLog, result_type_of
 from mairust.storage.protocols import MtaStsPolicyStore
@@ -98,11 +99,17 @@ class DestinationTls:
         tls = self.tls or base.tls
         if tls is TlsPolicy.OFF:
             return base
+        fallback = None
+        if tls is TlsPolicy.OPPORTUNISTIC:
+            # testing: a certificate that fails validation is reported, and the mail goes
+            # over unverified TLS as it would without a policy, not in clear.
+            fallback = default_ssl_context(TlsPolicy.OPPORTUNISTIC)
         return replace(
             base,
             tls=tls,
             ssl_context=self.ssl_context or base.ssl_context,
             tls_observer=self._observe,
+            fallback_context=fallback,
         )
 
     def _observe(self, endpoint: Endpoint, failure: DeliveryFailure) -> None:

@@ -3,8 +3,9 @@ with the domains' MX and ``_mta-sts`` records, an HTTPS policy host on 127.0.0.6
 and three MXs — one offering STARTTLS with a certificate for its name from the test's CA
 (127.0.0.62), one offering no STARTTLS (127.0.0.63), one with a certificate for another
 name (127.0.0.64). MTA-STS enforce defers rather than send in clear, testing delivers and
-records, MX hosts outside the policy are skipped, the policy is fetched once and again
-when its id changes, require_tls domains defer without TLS. Last, the same through the
+records (over unverified TLS after a bad certificate), MX hosts outside the policy are
+skipped, the policy is fetched once and again when its id changes, require_tls domains
+defer without TLS. Last, the same through the
 delivery loop over a real store: the enforce domain's row deferred with its attempt, the
 other delivered over TLS."""
 
@@ -165,20 +166,27 @@ async def test_enforce_with_a_certificate_for_another_name_defers(world: World) 
 
 
 @pytest.mark.parametrize(
-    ("domain", "mx", "result_type"),
+    ("domain", "mx", "result_type", "over_tls"),
     [
-        ("testing-plain.test", "plain", "starttls-not-supported"),
-        ("testing-wrong.test", "wrong", "certificate-host-mismatch"),
+        # No STARTTLS: in clear, as without a policy.
+        ("testing-plain.test", "plain", "starttls-not-supported", False),
+        # A certificate for another name: unverified TLS, as without a policy.
+        ("testing-wrong.test", "wrong", "certificate-host-mismatch", True),
     ],
 )
-async def test_testing_mode_delivers_in_clear_if_need_be_and_records_the_failure(
-    world: World, caplog: pytest.LogCaptureFixture, domain: str, mx: str, result_type: str
+async def test_testing_mode_delivers_as_without_a_policy_and_records_the_failure(
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    domain: str,
+    mx: str,
+    result_type: str,
+    over_tls: bool,
 ) -> None:
     reports = TlsReportLog()
     with caplog.at_level(logging.WARNING, logger="mairust.outbound.tls_policy"):
         reply = await send_one(world, reports, f"dee@{domain}")
     assert reply.delivered
-    assert world.received(mx, f"dee@{domain}") == [False]
+    assert world.received(mx, f"dee@{domain}") == [over_tls]
     assert failures(reports, domain) == [(result_type, f"mx.{mx}.test")]
     assert f"{domain}: mta-sts testing (id one): mx.{mx}.test" in caplog.text
 
