@@ -136,6 +136,28 @@ class SqlOutbound:
                 insert_suppressions(conn, kept_suppressions)
         return len(held)
 
+    def postpone_outbound(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
+        if not item_ids:
+            return 0
+        untried = sa.case(
+            (_R.attempts > 1, RecipientState.DEFERRED.value),
+            else_=RecipientState.SCHEDULED.value,
+        )
+        with self._db.write() as conn:
+            result = conn.execute(
+                outbound_recipients.update()
+                .where(_R.id.in_(list(item_ids)), _R.state == _LEASED, _R.lease_owner == owner)
+                .values(
+                    state=untried,
+                    attempts=_R.attempts - 1,
+                    next_attempt_at=until,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return result.rowcount
+
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         if not owner_prefix:
             raise ValueError("releasing leases needs an owner prefix (an empty one matches all)")

@@ -58,6 +58,12 @@ class OutboundQueue(Protocol):
         for rows that changed. Returns rows changed."""
         ...
 
+    def postpone_outbound(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
+        """Hand back rows the owner leased but did not try (traffic shaping held them):
+        their pending state again, due at ``until``, the lease's attempt not counted, no
+        attempt row. Only rows still leased by ``owner`` change; returns how many."""
+        ...
+
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         """As ``QueueStore.release_leases``, for outbound rows: LEASED rows of owners
         starting with ``owner_prefix`` (but not ``keep_owner``) back to their pending state

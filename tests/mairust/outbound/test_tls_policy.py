@@ -283,6 +283,7 @@ async def test_the_delivery_loop_defers_the_enforce_domain_and_delivers_the_othe
         )
 
         assert await loop.leased_round() == 2
+        await loop.wait_idle()  # the sessions settled
 
         states = {r.recipient: r.state for r in store.list_outbound(message_id=ref.id)}
         assert states == {
