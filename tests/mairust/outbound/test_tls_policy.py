@@ -26,6 +26,7 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import AttemptResult, RecipientState, RemoteRecipient
 from mairust.outbound.delivery import OutboundDeliveryLoop, RemoteReply
+from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
 from mairust.outbound.tls_policy import DestinationTlsPolicies, destination_tls_policies
@@ -52,6 +53,7 @@ DOMAINS: dict[str, tuple[list[str], tuple[str, str] | None]] = {
     "skip.test": (["mx.plain.test", "mx.good.test"], ("enforce", "mx.good.test")),
     "nomatch.test": (["mx.plain.test"], ("enforce", "mx.good.test")),
     "cached.test": (["mx.good.test"], ("enforce", "*.good.test")),
+    "kept.test": (["mx.good.test"], ("enforce", "mx.good.test")),
     "required.test": (["mx.plain.test"], None),
     "required-good.test": (["mx.good.test"], None),
     "plain.test": (["mx.plain.test"], None),
@@ -226,6 +228,37 @@ async def test_the_policy_is_fetched_once_for_several_deliveries_and_again_for_a
     replies = await sender.send("cached.test", None, [outgoing(item(6, "i@cached.test"))])
     assert (replies[6].code, replies[6].enhanced) == (451, "4.7.5")
     assert world.host.fetches_for("cached.test") - before == 2
+
+
+async def test_kept_sessions_serve_the_same_policy_only(world: World) -> None:
+    before = world.host.fetches_for("kept.test")
+    cache = SessionCache(60.0, 100)
+    sender = SmtpDestinationSender(
+        world.resolver,
+        SETTINGS,
+        port=world.port,
+        tls_plan_for=world.plans(TlsReportLog()),
+        cache=cache,
+    )
+    try:
+        for n in range(2):
+            replies = await sender.send("kept.test", None, [outgoing(item(n, f"k{n}@kept.test"))])
+            assert replies[n].delivered
+        assert world.received("good", "k0@kept.test") == [True]
+        [kept_session] = [
+            s
+            for s in world.mxs["good"].sessions
+            if s.messages and "k0@kept.test" in s.messages[0].rcpt_tos
+        ]
+        assert len(kept_session.messages) == 2  # the second batch reused the first's session
+        # A new policy id: the session kept under the old one is not used for it.
+        world.zone.records["_mta-sts.kept.test"] = {"TXT": ["v=STSv1; id=two;"]}
+        replies = await sender.send("kept.test", None, [outgoing(item(9, "k9@kept.test"))])
+        assert replies[9].delivered and len(kept_session.messages) == 2
+        assert world.received("good", "k9@kept.test") == [True]
+        assert world.host.fetches_for("kept.test") - before == 2
+    finally:
+        await sender.aclose()
 
 
 async def test_require_tls_with_an_mx_offering_no_starttls_defers(world: World) -> None:
