@@ -1,11 +1,11 @@
 """Per-destination TLS through the SMTP sender, every peer real on loopback: a DNS server
 with the domains' MX and ``_mta-sts`` records, an HTTPS policy host on 127.0.0.61 port 443
-and three MXs — one offering STARTTLS with a certificate for its name from the test's CA
+and four MXs — one offering STARTTLS with a certificate for its name from the test's CA
 (127.0.0.62), one offering no STARTTLS (127.0.0.63), one with a certificate for another
-name (127.0.0.64). MTA-STS enforce defers rather than send in clear, testing delivers and
-records (over unverified TLS after a bad certificate), MX hosts outside the policy are
-skipped, the policy is fetched once and again when its id changes, require_tls domains
-defer without TLS. Last, the same through the
+name (127.0.0.64), one with an expired certificate (127.0.0.68). MTA-STS enforce defers
+rather than send in clear, testing delivers and records (over unverified TLS after a bad
+certificate), MX hosts outside the policy are skipped, the policy is fetched once and again
+when its id changes, require_tls domains defer without TLS. Last, the same through the
 delivery loop over a real store: the enforce domain's row deferred with its attempt, the
 other delivered over TLS."""
 
@@ -41,13 +41,14 @@ from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 from tests.support.tls_ca import LoopbackCa
 
 POLICY_HOST = "127.0.0.61"
-MX = {"good": "127.0.0.62", "plain": "127.0.0.63", "wrong": "127.0.0.64"}
+MX = {"good": "127.0.0.62", "plain": "127.0.0.63", "wrong": "127.0.0.64", "expired": "127.0.0.68"}
 SETTINGS = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
 # domain: (its MX hosts, its MTA-STS policy: mode and mx patterns, or None)
 DOMAINS: dict[str, tuple[list[str], tuple[str, str] | None]] = {
     "enforce-plain.test": (["mx.plain.test"], ("enforce", "mx.plain.test")),
     "enforce-good.test": (["mx.good.test"], ("enforce", "*.good.test")),
     "enforce-wrong.test": (["mx.wrong.test"], ("enforce", "mx.wrong.test")),
+    "enforce-expired.test": (["mx.expired.test"], ("enforce", "mx.expired.test")),
     "testing-plain.test": (["mx.plain.test"], ("testing", "mx.plain.test")),
     "testing-wrong.test": (["mx.wrong.test"], ("testing", "mx.wrong.test")),
     "skip.test": (["mx.plain.test", "mx.good.test"], ("enforce", "mx.good.test")),
@@ -118,12 +119,18 @@ def world() -> Iterator[World]:
         ScriptedSmtpServer(
             Script(), address=MX["wrong"], port=port, tls_context=ca.server_context("other.test")
         ) as wrong,
+        ScriptedSmtpServer(
+            Script(),
+            address=MX["expired"],
+            port=port,
+            tls_context=ca.server_context("mx.expired.test", expired=True),
+        ) as expired,
     ):
         for domain, (_, policy) in DOMAINS.items():
             if policy is not None:
                 host.serve_policy(domain, policy_text(*policy))
         resolver = CachingResolver(["127.0.0.1"], port=zone.port, timeout=1.0, cache_size=0)
-        mxs = {"good": good, "plain": plain, "wrong": wrong}
+        mxs = {"good": good, "plain": plain, "wrong": wrong, "expired": expired}
         yield World(zone, host, ca, resolver, port, mxs)
 
 
@@ -157,14 +164,18 @@ async def test_enforce_with_a_valid_certificate_delivers_over_tls(world: World) 
     assert reports.summary("enforce-good.test") == {"successful-sessions": 1}
 
 
-async def test_enforce_with_a_certificate_for_another_name_defers(world: World) -> None:
+@pytest.mark.parametrize(
+    ("mx", "result_type"),
+    [("wrong", "certificate-host-mismatch"), ("expired", "certificate-expired")],
+)
+async def test_enforce_with_a_certificate_that_does_not_validate_defers(
+    world: World, mx: str, result_type: str
+) -> None:
     reports = TlsReportLog()
-    reply = await send_one(world, reports, "cy@enforce-wrong.test")
+    reply = await send_one(world, reports, f"cy@enforce-{mx}.test")
     assert (reply.code, reply.enhanced) == (451, "4.7.5")
-    assert world.received("wrong", "cy@enforce-wrong.test") == []
-    assert failures(reports, "enforce-wrong.test") == [
-        ("certificate-host-mismatch", "mx.wrong.test")
-    ]
+    assert world.received(mx, f"cy@enforce-{mx}.test") == []
+    assert failures(reports, f"enforce-{mx}.test") == [(result_type, f"mx.{mx}.test")]
 
 
 @pytest.mark.parametrize(
