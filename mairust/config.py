@@ -473,6 +473,32 @@ class UnsubscribeSettings(_Section):
         return self
 
 
+class OutboundTlsSettings(_Section):
+    """Per-destination TLS of outbound delivery: MTA-STS (RFC 8461) and require_tls."""
+
+    # Domains whose mail goes only over STARTTLS with a certificate valid for the MX
+    # host name (never in clear; a failure defers).
+    require_tls_domains: list[str] = Field(default_factory=list)
+    # Look up and apply recipient domains' MTA-STS policies.
+    mta_sts: bool = True
+    # CA bundle (PEM) that MX certificates and policy hosts are checked against;
+    # empty: the system's CAs.
+    ca_file: str = ""
+    # Policies kept per process (least recently used dropped first).
+    policy_cache_size: int = Field(10_000, ge=1)
+    # The whole HTTPS fetch of one policy (RFC 8461 section 3.3 suggests under a minute).
+    policy_fetch_timeout: float = Field(30.0, gt=0)
+    # Networks a policy host may be on although not public (loopback, private), e.g.
+    # ["127.0.0.0/8"] for tests. Empty: public addresses only.
+    policy_allow_networks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> OutboundTlsSettings:
+        for network in self.policy_allow_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -500,6 +526,7 @@ class Settings(BaseSettings):
     dkim: DkimSettings = Field(default_factory=DkimSettings)
     relay: RelaySettings = Field(default_factory=RelaySettings)
     unsubscribe: UnsubscribeSettings = Field(default_factory=UnsubscribeSettings)
+    outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

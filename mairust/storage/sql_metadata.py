@@ -25,6 +25,7 @@ from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_hook_jobs import SqlHookJobs
+from mairust.storage.sql_mta_sts import SqlMtaStsPolicies
 from mairust.storage.sql_outbound import SqlOutbound
 from mairust.storage.sql_plugin_models import SqlPluginModels
 from mairust.storage.sql_plugin_state import SqlPluginState
@@ -65,6 +66,7 @@ class SqlMetadataStore(
     SqlOutbound,
     SqlSuppressions,
     SqlDkimKeys,
+    SqlMtaStsPolicies,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

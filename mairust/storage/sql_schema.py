@@ -662,3 +662,14 @@ dkim_keys = sa.Table(
         postgresql_where=sa.text("state = 'active'"),
     ),
 )
+
+# Added by 0027: recipient domains' MTA-STS policies as fetched, one row per domain.
+mta_sts_policies = sa.Table(
+    "mta_sts_policies",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("policy_id", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("fetched_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)

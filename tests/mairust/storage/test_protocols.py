@@ -17,6 +17,7 @@ from mairust.storage.protocols import (
     HookJobStore,
     MailboxFolders,
     MetadataStore,
+    MtaStsPolicyStore,
     OutboundQueue,
     PluginModelStore,
     PluginStateStore,
@@ -57,6 +58,7 @@ ROLES: tuple[type, ...] = (
     OutboundQueue,
     SuppressionStore,
     DkimKeyStore,
+    MtaStsPolicyStore,
 )
 
 
@@ -110,6 +112,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         outbound: OutboundQueue = store
         suppressions: SuppressionStore = store
         dkim_keys: DkimKeyStore = store
+        sts_policies: MtaStsPolicyStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -136,6 +139,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 outbound,
                 suppressions,
                 dkim_keys,
+                sts_policies,
                 metadata,
             ),
             strict=True,
