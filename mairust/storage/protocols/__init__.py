@@ -15,7 +15,8 @@ hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
 small key/value state), :class:`OutboundQueue` (remote recipients, their attempts),
 :class:`SuppressionStore` (each tenant's suppression list) and :class:`DkimKeyStore`
-(sending domains' DKIM keys). One SQL class
+(sending domains' DKIM keys) and :class:`DmarcReportStore` (DMARC aggregate reports
+received, and what the ones sent are made of). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -40,6 +41,7 @@ from mairust.storage.protocols.directory import (
     QuotaStore,
 )
 from mairust.storage.protocols.dkim_keys import DkimKeyStore
+from mairust.storage.protocols.dmarc_reports import DmarcReportStore
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
 from mairust.storage.protocols.outbound import OutboundQueue
@@ -54,6 +56,7 @@ __all__ = [
     "BlobStore",
     "DirectoryStore",
     "DkimKeyStore",
+    "DmarcReportStore",
     "EntryStore",
     "EventStore",
     "HookJobStore",
@@ -100,6 +103,7 @@ class MetadataStore(
     OutboundQueue,
     SuppressionStore,
     DkimKeyStore,
+    DmarcReportStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""
