@@ -195,4 +195,3 @@ def test_reports_in_a_message_are_found_by_type_or_name_and_errors_come_back_as_
     error = found[2]
     assert isinstance(error, ReportError) and error.kind == "dtd_refused"
     assert reports_in_message(b"Subject: hi\r\n\r\nno attachment\r\n") == []
-
