@@ -6,7 +6,15 @@ from mairust.pipeline.stages import DEFAULT_STAGES, STAGES, build_stages
 
 
 def test_default_pipeline_is_named_stages_in_order():
-    assert DEFAULT_STAGES == ("parse", "route", "pre_delivery", "store", "index", "post_receive")
+    assert DEFAULT_STAGES == (
+        "parse",
+        "route",
+        "pre_delivery",
+        "store",
+        "index",
+        "post_receive",
+        "dmarc_reports",
+    )
     assert [stage.name for stage in build_stages()] == list(DEFAULT_STAGES)
     for stage in STAGES.values():
         assert stage.description
