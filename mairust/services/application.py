@@ -21,6 +21,7 @@ from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.dkim_keys import DkimKeyService
+from mairust.services.dmarc_reports import DmarcReportService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
@@ -64,6 +65,7 @@ class Application:
     quarantine: QuarantineService
     training: PluginTraining
     dkim: DkimKeyService
+    dmarc_reports: DmarcReportService
 
     @classmethod
     def over(
@@ -174,4 +176,5 @@ class Application:
             ),
             training=training,
             dkim=dkim,
+            dmarc_reports=DmarcReportService(directory, stores.metadata),
         )

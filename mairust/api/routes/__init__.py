@@ -12,6 +12,7 @@ from mairust.api.routes import (
     callbacks,
     directory,
     dkim_keys,
+    dmarc_reports,
     domain_policy,
     domain_settings,
     events,
@@ -51,5 +52,6 @@ api_router.include_router(admin_plugin_training.router)
 api_router.include_router(outbound.router)
 api_router.include_router(suppressions.router)
 api_router.include_router(dkim_keys.router)
+api_router.include_router(dmarc_reports.router)
 
 __all__ = ["api_router"]
