@@ -4,8 +4,8 @@ Built from the auth results of the mail received in the period, one per domain w
 DMARC record asks for reports (``rua=mailto:``), as ``[dmarc_reports]`` configures
 (:mod:`mairust.outbound.dmarc_report_sender`). Without ``--send`` it lists what would go;
 with it the reports are committed to the spool as outbound mail, which the running
-platform's delivery loop sends. Run it once per period (from cron, say): a period run
-twice is reported twice.
+platform's delivery loop sends. A period is sent once: the period is claimed in the store
+first, so running it again (or the platform's own report loop) sends nothing more.
 """
 
 from __future__ import annotations
@@ -27,24 +27,17 @@ from mairust.cli.options import (
 )
 from mairust.config import DmarcReportSettings
 from mairust.errors import InvalidInput
+from mairust.outbound.dmarc_report_loop import last_period_end, send_period_once
 from mairust.outbound.dmarc_report_sender import (
     ReportStore,
     SendSummary,
     build_aggregate_reports,
-    send_aggregate_reports,
 )
 from mairust.spool import Spool
 from mairust.storage.stores import Stores
 
 dmarc_app = typer.Typer(help="DMARC aggregate reports we send to the domains that ask for them.")
 console = Console()
-
-
-def last_period_end(now: datetime, interval_seconds: float) -> datetime:
-    """The end of the last full period: periods are aligned on the epoch (a day's on
-    midnight UTC)."""
-    step = int(interval_seconds)
-    return datetime.fromtimestamp(int(now.timestamp()) // step * step, UTC)
 
 
 @dmarc_app.command("report")
@@ -74,6 +67,9 @@ def report(
         resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
         if send:
             summary = asyncio.run(_send(stores, resolver, wanted, end))
+            if summary is None:
+                console.print(f"the period ending {end.isoformat()} was reported already")
+                return
             for domain in summary.sent:
                 console.print(f"queued: report for {domain}")
             for domain in summary.skipped:
@@ -93,13 +89,18 @@ def report(
 
 async def _send(
     stores: Stores, resolver: CachingResolver, settings: DmarcReportSettings, end: datetime
-) -> SendSummary:
+) -> SendSummary | None:
     store: ReportStore = stores.metadata
     spool = Spool(stores.metadata, stores.blobs)
     await spool.start()
     try:
-        return await send_aggregate_reports(
-            end, store=store, spool=spool, resolver=resolver, settings=settings
+        return await send_period_once(
+            end,
+            store=store,
+            spool=spool,
+            resolver=resolver,
+            settings=settings,
+            now=datetime.now(UTC),
         )
     finally:
         await spool.stop()

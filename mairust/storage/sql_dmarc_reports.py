@@ -21,7 +21,7 @@ from mairust.model.dmarc_reports import (
 )
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_entries import UPSERT_INSERTS
-from mairust.storage.sql_schema import dmarc_reports, messages
+from mairust.storage.sql_schema import dmarc_report_periods, dmarc_reports, messages
 
 _R = dmarc_reports.c
 _M = messages.c
@@ -93,6 +93,16 @@ class SqlDmarcReports:
             )
             for row in rows
         ]
+
+    def claim_dmarc_period(self, period_end: datetime, claimed_at: datetime) -> bool:
+        insert = (
+            UPSERT_INSERTS[self._db.dialect](dmarc_report_periods)
+            .values(period_end=period_end, claimed_at=claimed_at)
+            .on_conflict_do_nothing(index_elements=["period_end"])
+            .returning(dmarc_report_periods.c.period_end)
+        )
+        with self._db.write() as conn:
+            return conn.execute(insert).first() is not None
 
 
 def report_to_json(report: AggregateReport) -> dict[str, Any]:

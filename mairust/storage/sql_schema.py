@@ -688,3 +688,12 @@ dmarc_reports = sa.Table(
     sa.UniqueConstraint("domain", "org_name", "report_id"),
     sa.Index("ix_dmarc_reports_domain_id", "domain", "id"),
 )
+
+# Added by 0029: the periods whose aggregate reports we sent (or are sending): claimed
+# before the reports are built, so a period goes out at most once whoever runs it.
+dmarc_report_periods = sa.Table(
+    "dmarc_report_periods",
+    metadata,
+    sa.Column("period_end", UtcDateTime, primary_key=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+)

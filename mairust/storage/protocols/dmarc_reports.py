@@ -31,3 +31,8 @@ class DmarcReportStore(Protocol):
         """Messages received in [begin, end) from outside (not submitted by our users)
         that carry authentication results, by id; ``after``: the previous page's last id."""
         ...
+
+    def claim_dmarc_period(self, period_end: datetime, claimed_at: datetime) -> bool:
+        """Claim the period ending at ``period_end`` for sending its reports; False when
+        it was claimed before (by this process or another)."""
+        ...

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from cluster.cli import app
 from mairust.auth.results import AuthResults, DmarcResult, DmarcWord, SpfResult, SpfWord
-from mairust.cli.dmarc import last_period_end
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.storage.sql_metadata import SqlMetadataStore
@@ -59,7 +58,9 @@ def test_reports_are_listed_then_queued(tmp_path: Path) -> None:
         listed = _run(data, "dmarc", "report", *when)
         assert "would send: far.test to dmarc@far.test: 2 messages, 1 passed, 1 failed" in listed
         sent = _run(data, "dmarc", "report", "--send", *when)
+        again = _run(data, "dmarc", "report", "--send", *when)
     assert "queued: report for far.test" in sent
+    assert "was reported already" in again
     store = SqlMetadataStore(f"sqlite:///{data / 'metadata.db'}")
     try:
         [row] = store.list_outbound()
@@ -71,9 +72,3 @@ def test_reports_are_listed_then_queued(tmp_path: Path) -> None:
 def test_not_configured_is_one_error_line(tmp_path: Path) -> None:
     output = _run(tmp_path / "data", "dmarc", "report", "--send", code=1)
     assert "DMARC reports are not enabled (dmarc_reports.enabled" in output
-
-
-def test_the_last_full_period_ends_on_its_boundary() -> None:
-    now = datetime(2026, 11, 30, 13, 5, 7, tzinfo=UTC)
-    assert last_period_end(now, 86400) == datetime(2026, 11, 30, tzinfo=UTC)
-    assert last_period_end(now, 3600) == datetime(2026, 11, 30, 13, tzinfo=UTC)

@@ -127,3 +127,9 @@ def test_inbound_auth_results_are_a_periods_received_mail_with_results_by_id(
     assert by_id[inside[0].ref.id].folder == ""
     assert AuthResults.from_json(by_id[inside[0].ref.id].auth_results).dmarc is not None
     assert by_id[inside[0].ref.id].client_ip == "127.0.0.1"
+
+
+def test_a_period_is_claimed_once(metadata_store: SqlMetadataStore) -> None:
+    assert metadata_store.claim_dmarc_period(T0, T0) is True
+    assert metadata_store.claim_dmarc_period(T0, T0 + timedelta(hours=1)) is False
+    assert metadata_store.claim_dmarc_period(T0 + timedelta(days=1), T0) is True

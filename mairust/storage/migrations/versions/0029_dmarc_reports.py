@@ -6,7 +6,8 @@ Create Date: 2026-11-30
 
 ``dmarc_reports`` keeps each aggregate report (RFC 7489 §7.2) a receiver mailed to a
 domain's ``rua`` address, once per (domain, reporting org, report id); messages get an
-index on ``received_at`` for the reports we send (a period's auth results). Chained to 0026,
+index on ``received_at`` for the reports we send (a period's auth results), and
+``dmarc_report_periods`` the periods whose reports went out (at most once each). Chained to 0026,
 the head when it was written; 0027 and 0028 are being written beside it and the chain is
 put in order when they meet.
 """
@@ -54,11 +55,18 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_dmarc_reports_domain_id", "dmarc_reports", ["domain", "id"])
+    op.create_table(
+        "dmarc_report_periods",
+        sa.Column("period_end", _TIME, nullable=False),
+        sa.Column("claimed_at", _TIME, nullable=False),
+        sa.PrimaryKeyConstraint("period_end", name="pk_dmarc_report_periods"),
+    )
     # The aggregate reports we send read one period's messages at a time.
     op.create_index("ix_messages_received_at", "messages", ["received_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_messages_received_at", table_name="messages")
+    op.drop_table("dmarc_report_periods")
     op.drop_index("ix_dmarc_reports_domain_id", table_name="dmarc_reports")
     op.drop_table("dmarc_reports")
