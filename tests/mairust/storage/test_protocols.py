@@ -12,6 +12,7 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     DkimKeyStore,
+    DmarcReportStore,
     EntryStore,
     EventStore,
     HookJobStore,
@@ -57,6 +58,7 @@ ROLES: tuple[type, ...] = (
     OutboundQueue,
     SuppressionStore,
     DkimKeyStore,
+    DmarcReportStore,
 )
 
 
@@ -110,6 +112,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         outbound: OutboundQueue = store
         suppressions: SuppressionStore = store
         dkim_keys: DkimKeyStore = store
+        dmarc_reports: DmarcReportStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -136,6 +139,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 outbound,
                 suppressions,
                 dkim_keys,
+                dmarc_reports,
                 metadata,
             ),
             strict=True,
