@@ -136,7 +136,14 @@ def _unzip(data: bytes) -> bytes:
                 content = member.read(MAX_XML_BYTES + 1)
     except ReportError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+        OSError,
+        zlib.error,
+    ):
         raise ReportError("bad_archive", "not a readable zip archive") from None
     except RuntimeError:  # an encrypted member
         raise ReportError("bad_archive", "the zip member is encrypted") from None
@@ -198,8 +205,8 @@ def _parse_xml(data: bytes) -> _Node:
         parser.Parse(data, True)
     except expat.ExpatError as error:
         raise ReportError("bad_xml", f"not well-formed XML: {error}") from None
-    except LookupError:  # an encoding declaration Python does not know
-        raise ReportError("bad_xml", "unknown character encoding") from None
+    except (LookupError, ValueError):  # an encoding Python does not know, or expat refuses
+        raise ReportError("bad_xml", "unknown or unsupported character encoding") from None
     if not root or root[0].tag != "feedback":
         raise ReportError("not_a_report", "the document is not a DMARC <feedback>")
     return root[0]

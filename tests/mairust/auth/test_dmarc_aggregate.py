@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 import re
 import zipfile
 from email.message import EmailMessage
@@ -92,6 +93,10 @@ def test_opendmarc_bad_report_is_refused_as_ill_formed_xml() -> None:
         pytest.param(b"<html><body>hi</body></html>", "not_a_report", id="not-a-report"),
         pytest.param(b"Dear postmaster, ...", "bad_xml", id="plain-text"),
         pytest.param(b"", "bad_xml", id="empty"),
+        pytest.param(
+            b'<?xml version="1.0" encoding="bogus"?><feedback/>', "bad_xml", id="bogus-enc"
+        ),
+        pytest.param(b'<?xml version="1.0" encoding="utf-7"?><feedback/>', "bad_xml", id="utf-7"),
         pytest.param(MINIMAL.replace(b"<count>3", b"<count>-3"), "invalid", id="negative-count"),
         pytest.param(MINIMAL.replace(b"2001:db8::1", b"108r.1.2.3"), "invalid", id="bad-ip"),
         pytest.param(MINIMAL.replace(b"<p>quarantine", b"<p>maybe"), "invalid", id="bad-p"),
@@ -168,3 +173,20 @@ def test_reports_in_a_message_are_found_by_type_or_name_and_errors_come_back_as_
     error = found[2]
     assert isinstance(error, ReportError) and error.kind == "dtd_refused"
     assert reports_in_message(b"Subject: hi\r\n\r\nno attachment\r\n") == []
+
+
+def test_mangled_reports_give_a_report_or_a_report_error_and_nothing_else() -> None:
+    randomness = random.Random(7489)
+    originals = (MINIMAL, gzip.compress(MINIMAL), zipped(MINIMAL))
+    kinds: set[str] = set()
+    for n in range(600):
+        data = bytearray(originals[n % 3])
+        for _ in range(randomness.randint(1, 8)):
+            spot = randomness.randrange(len(data))
+            data[spot] = randomness.randrange(256)
+        cut = bytes(data[: randomness.randint(1, len(data))]) if n % 5 == 0 else bytes(data)
+        try:
+            parse_aggregate_report(cut)
+        except ReportError as error:
+            kinds.add(error.kind)
+    assert {"bad_xml", "bad_gzip", "bad_archive"} <= kinds
