@@ -28,8 +28,11 @@ from actors.supervised import loop_report, start_supervised
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.errors import MairustError
+from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.dmarc_report_loop import DmarcReportLoop
 from mairust.search.indexing import drain_search_backlog
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugins import expire_plugin_calls, sweep_expired_plugin_state
 from mairust.spool import Spool
@@ -73,8 +76,14 @@ class IndexerHost:
             await self._dmarc_spool.start()
             dns = settings.dns
             resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+            vault = SecretVault(self._stores.metadata, load_keyring(settings))
+            signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
             self._dmarc_loop = DmarcReportLoop(
-                self._stores.metadata, self._dmarc_spool, resolver, settings.dmarc_reports
+                self._stores.metadata,
+                self._dmarc_spool,
+                resolver,
+                settings.dmarc_reports,
+                signer_for=signers.signer_for,
             )
             self._dmarc = Supervisor(DMARC_REPORT_LOOP, self._run_dmarc, INDEXER_BACKOFF)
             self._tasks.append(start_supervised(self._dmarc))

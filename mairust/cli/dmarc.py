@@ -3,7 +3,8 @@
 Built from the auth results of the mail received in the period, one per domain whose
 DMARC record asks for reports (``rua=mailto:``), as ``[dmarc_reports]`` configures
 (:mod:`mairust.outbound.dmarc_report_sender`). Without ``--send`` it lists what would go;
-with it the reports are committed to the spool as outbound mail, which the running
+with it the reports are committed to the spool as outbound mail (DKIM-signed when the
+sender's domain has keys), which the running
 platform's delivery loop sends. A period is sent once: the period is claimed in the store
 first, so running it again (or the platform's own report loop) sends nothing more.
 """
@@ -27,12 +28,15 @@ from mairust.cli.options import (
 )
 from mairust.config import DmarcReportSettings
 from mairust.errors import InvalidInput
+from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.dmarc_report_loop import last_period_end, send_period_once
 from mairust.outbound.dmarc_report_sender import (
     ReportStore,
     SendSummary,
     build_aggregate_reports,
 )
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.spool import Spool
 from mairust.storage.stores import Stores
 
@@ -66,7 +70,9 @@ def report(
         dns = settings.dns
         resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
         if send:
-            summary = asyncio.run(_send(stores, resolver, wanted, end))
+            vault = SecretVault(stores.metadata, load_keyring(settings))
+            signers = DkimSigners.from_settings(stores.metadata, vault, settings.dkim)
+            summary = asyncio.run(_send(stores, resolver, wanted, end, signers))
             if summary is None:
                 console.print(f"the period ending {end.isoformat()} was reported already")
                 return
@@ -88,7 +94,11 @@ def report(
 
 
 async def _send(
-    stores: Stores, resolver: CachingResolver, settings: DmarcReportSettings, end: datetime
+    stores: Stores,
+    resolver: CachingResolver,
+    settings: DmarcReportSettings,
+    end: datetime,
+    signers: DkimSigners,
 ) -> SendSummary | None:
     store: ReportStore = stores.metadata
     spool = Spool(stores.metadata, stores.blobs)
@@ -101,6 +111,7 @@ async def _send(
             resolver=resolver,
             settings=settings,
             now=datetime.now(UTC),
+            signer_for=signers.signer_for,
         )
     finally:
         await spool.stop()

@@ -19,6 +19,7 @@ from mairust.auth.dns import Resolver
 from mairust.config import DmarcReportSettings
 from mairust.errors import MairustError
 from mairust.outbound.dmarc_report_sender import ReportStore, SendSummary, send_aggregate_reports
+from mairust.outbound.signing import SignerLookup
 from mairust.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ async def send_period_once(
     resolver: Resolver,
     settings: DmarcReportSettings,
     now: datetime,
+    signer_for: SignerLookup | None = None,
 ) -> SendSummary | None:
     """Claim the period, then send its reports; None when it was claimed before."""
     claimed = await asyncio.to_thread(store.claim_dmarc_period, period_end, now)
@@ -48,7 +50,12 @@ async def send_period_once(
         return None
     try:
         return await send_aggregate_reports(
-            period_end, store=store, spool=spool, resolver=resolver, settings=settings
+            period_end,
+            store=store,
+            spool=spool,
+            resolver=resolver,
+            settings=settings,
+            signer_for=signer_for,
         )
     except MairustError:
         log.error("DMARC reports of the period ending %s were not all sent", period_end)
@@ -65,15 +72,17 @@ class DmarcReportLoop:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        signer_for: SignerLookup | None = None,
     ) -> None:
         """``spool`` must be started by the caller; ``settings.enabled`` is the caller's
-        to check (the loop sends whenever it runs)."""
+        to check (the loop sends whenever it runs); ``signer_for`` DKIM-signs the reports."""
         self._store = store
         self._spool = spool
         self._resolver = resolver
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._signer_for = signer_for
         self.poll_seconds = min(settings.interval_seconds / 4, MAX_POLL_SECONDS)
 
     async def run_once(self) -> SendSummary | None:
@@ -86,6 +95,7 @@ class DmarcReportLoop:
             resolver=self._resolver,
             settings=self._settings,
             now=now,
+            signer_for=self._signer_for,
         )
         if summary is not None:
             log.info(

@@ -6,8 +6,9 @@ author domain (:func:`~mairust.outbound.dmarc_report_xml.report_rows`); each aut
 domain's DMARC record is looked up through the resolver (the policy domain may be its
 organizational domain: rows are reported to the domain whose record applied); a record
 with ``rua=mailto:`` addresses gets one report, gzip'd XML attached to a message from the
-configured sender, committed through the spool like any outbound mail (a remote address
-gets an outbound row, one of our own domains a local queue row).
+configured sender, DKIM-signed when the sender's domain has keys (given a signer lookup),
+committed through the spool like any outbound mail (a remote address gets an outbound
+row, one of our own domains a local queue row).
 
 RFC 7489 §7.1: a ``rua`` address outside the policy domain's organizational domain is used
 only when the destination publishes ``<policy domain>._report._dmarc.<its domain>`` with
@@ -43,6 +44,7 @@ from mairust.model.dmarc_reports import (
 from mairust.model.message import Envelope
 from mairust.model.outbound import RemoteRecipient
 from mairust.outbound.dmarc_report_xml import report_rows, report_xml
+from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.spool import Spool
 from mairust.storage.protocols import DirectoryStore, DmarcReportStore
 
@@ -125,10 +127,12 @@ async def send_aggregate_reports(
     spool: Spool,
     resolver: Resolver,
     settings: DmarcReportSettings,
+    signer_for: SignerLookup | None = None,
 ) -> SendSummary:
     """Build the period's reports and commit each through ``spool`` (started by the
-    caller) as outbound mail. Raises StorageUnavailable when a commit fails (the reports
-    committed before it are queued)."""
+    caller) as outbound mail, DKIM-signed for the sender's domain when ``signer_for``
+    finds its keys (as the send API signs). Raises StorageUnavailable when a commit fails
+    (the reports committed before it are queued)."""
     reports, skipped = await asyncio.to_thread(
         build_aggregate_reports, store, resolver, settings, period_end
     )
@@ -147,7 +151,12 @@ async def send_aggregate_reports(
             client_ip="127.0.0.1",
             authenticated_as=SUBMITTER,
         )
-        await spool.commit(outgoing.content, envelope, remote=remote)
+        content = outgoing.content
+        if signer_for is not None:
+            content = await asyncio.to_thread(
+                signed_submission, signer_for, content, settings.sender
+            )
+        await spool.commit(content, envelope, remote=remote)
         log.info("DMARC report for %s queued to %s", outgoing.domain, outgoing.recipients)
         sent.append(outgoing.domain)
     begin = period_end - timedelta(seconds=settings.interval_seconds)

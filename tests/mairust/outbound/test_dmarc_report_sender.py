@@ -1,9 +1,9 @@
 """Sending DMARC aggregate reports: auth results in a real store, DMARC records served by a
 real DNS server on loopback, the reports committed through a real spool. One report per
-policy domain with a ``rua``, queued as outbound mail to it (or locally, for one of our own
-domains); its gzip'd XML reads back through our strict parser with the right counts; an
-external ``rua`` only when the destination authorises it (RFC 7489 §7.1); a ``!size`` too
-small, a record without ``rua``, or no record at all: no report."""
+policy domain with a ``rua``, DKIM-signed, queued as outbound mail to it (or locally, for
+one of our own domains); its gzip'd XML reads back through our strict parser with the
+right counts; an external ``rua`` only when the destination authorises it (RFC 7489
+§7.1); a ``!size`` too small, a record without ``rua``, or no record at all: no report."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dkim  # type: ignore[import-untyped]
 import pytest
 
 from mairust.auth.dmarc_aggregate import parse_aggregate_report
@@ -30,10 +31,18 @@ from mairust.auth.results import (
 )
 from mairust.config import DmarcReportSettings, Settings
 from mairust.model.annotations import Annotations
+from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.model.dmarc_reports import AggregateReport
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueState
+from mairust.outbound.dkim_signer import (
+    DkimSigner,
+    SigningKey,
+    dns_record_text,
+    private_key_pem,
+    public_key_text,
+)
 from mairust.outbound.dmarc_report_sender import build_aggregate_reports, send_aggregate_reports
 from mairust.spool import Spool
 from mairust.storage.factory import migrate, open_stores
@@ -54,6 +63,19 @@ ZONE = {
     "_dmarc.small.test": {"TXT": ["v=DMARC1; p=none; rua=mailto:d@small.test!10"]},
     "_dmarc.ours.test": {"TXT": ["v=DMARC1; p=none; rua=mailto:dmarc@ours.test"]},
 }
+
+
+KEY = SigningKey("ours.test", "s1", DkimAlgorithm.ED25519, private_key_pem(DkimAlgorithm.ED25519))
+SIGNER = DkimSigner((KEY,))
+
+
+def signer_for(domain: str) -> DkimSigner | None:
+    return SIGNER if domain == "ours.test" else None
+
+
+def dkim_dns(name: bytes, timeout: int = 5) -> bytes:
+    record = dns_record_text(KEY.algorithm, public_key_text(KEY.algorithm, KEY.private_pem))
+    return record.encode() if name.decode().rstrip(".") == "s1._domainkey.ours.test" else b""
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +172,12 @@ async def test_one_report_per_domain_with_a_rua_queued_to_it_with_the_right_coun
     await spool.start()
     try:
         summary = await send_aggregate_reports(
-            END, store=stores.metadata, spool=spool, resolver=resolver, settings=REPORTS
+            END,
+            store=stores.metadata,
+            spool=spool,
+            resolver=resolver,
+            settings=REPORTS,
+            signer_for=signer_for,
         )
     finally:
         await spool.stop()
@@ -162,7 +189,10 @@ async def test_one_report_per_domain_with_a_rua_queued_to_it_with_the_right_coun
     assert sorted(outbound) == ["agg@collector.example", "dmarc@far.test"]
     far = outbound["dmarc@far.test"]
     assert far.mail_from == "dmarc-reports@ours.test"
-    name, report = attached_report(stores.blobs.get(far.message.blob_key))
+    raw = stores.blobs.get(far.message.blob_key)
+    assert raw.startswith(b"DKIM-Signature:") and b"d=ours.test" in raw
+    assert dkim.DKIM(raw).verify(dnsfunc=dkim_dns)
+    name, report = attached_report(raw)
     begin, end = int((END - timedelta(days=1)).timestamp()), int(END.timestamp())
     assert name == f"mx.ours.test!far.test!{begin}!{end}.xml.gz"
     assert report.metadata.org_name == "mx.ours.test"
