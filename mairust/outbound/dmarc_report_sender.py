@@ -254,7 +254,13 @@ def _mailto(uri: str) -> tuple[str, int | None] | None:
         return None
     target, _, size = uri[len("mailto:") :].partition("!")
     address = target.split("?", 1)[0].strip()
-    if address.count("@") != 1 or any(c.isspace() or c in "<>," for c in address):
+    # Only plain ASCII addresses: the record is the domain owner's text, and it goes into
+    # a header and an envelope.
+    if (
+        not address.isascii()
+        or address.count("@") != 1
+        or any(c.isspace() or c in '<>,;"\\' for c in address)
+    ):
         return None
     if not size:
         return address, None
@@ -270,6 +276,11 @@ def _authorised(resolver: Resolver, policy_domain: str, destination: str) -> boo
     if organizational_domain(destination) == organizational_domain(policy_domain):
         return True
     name = f"{policy_domain}._report._dmarc.{destination}"
+    if len(name) > 253 or any(not 0 < len(label) < 64 for label in name.split(".")):
+        log.info(
+            "DMARC report for %s: %s cannot be checked (name too long)", policy_domain, destination
+        )
+        return False
     try:
         records = resolver.lookup(name, "TXT")
     except NxDomain:

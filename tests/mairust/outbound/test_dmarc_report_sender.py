@@ -235,3 +235,18 @@ def test_a_dns_failure_skips_the_domain_this_period(stores: Stores) -> None:
             [],
             ["far.test"],
         )
+
+
+def test_only_plain_mailto_addresses_of_a_rua_list_are_used(stores: Stores) -> None:
+    received(stores, checked("weird.test"))
+    long_label = "x" * 70
+    record = (
+        "v=DMARC1; p=none; rua=mailto:\u00fc@weird.test,https://collector.example/r,"
+        f"mailto:a@{long_label}.example,mailto:ok@weird.test!50m,mailto:ok@weird.test"
+    )
+    with ZoneServer({"_dmarc.weird.test": {"TXT": [record]}}) as dns:
+        resolver = CachingResolver(["127.0.0.1"], port=dns.port, timeout=1.0)
+        [outgoing], skipped = build_aggregate_reports(stores.metadata, resolver, REPORTS, END)
+    assert skipped == []
+    assert (outgoing.domain, outgoing.recipients) == ("weird.test", ("ok@weird.test",))
+    assert b"To: ok@weird.test\r\n" in outgoing.content
