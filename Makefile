@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
-	rust-plugins go-plugins
+	rust-plugins go-plugins bench-outbound
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -66,6 +66,9 @@ bench-api: setup  ## the API through Serve beside a bare Serve app: embedded, th
 
 bench-hooks: setup system-packages  ## synchronous plugins: no-op ones over each transport and the bundled spam-filter + rspamd + dnsbl, beside Postfix (as root)
 	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_hooks --markdown bench-hooks.md
+
+bench-outbound: setup system-packages  ## outbound delivery to ten smtp-sinks (port 25): Postfix relaying beside mairust up with DKIM, connection reuse on and off, end to end (as root)
+	$(VENV)/bin/python -m load.bench_outbound --messages 3000 --repeats 3 --markdown bench-outbound.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

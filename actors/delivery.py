@@ -27,8 +27,12 @@ from mairust.model.address import domain_of
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.relay_auth import RelayLogins
+from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
 
 _log = logging.getLogger(__name__)
@@ -65,11 +69,25 @@ class DeliveryHost:
         def is_local(address: str) -> bool:
             return metadata.get_domain(domain_of(address)) is not None
 
+        # [relay] auth: relay hosts' passwords from the secret store (none: no keyring needed).
+        logins = settings.relay.auth
+        vault = SecretVault(metadata, load_keyring(settings)) if logins else None
+        relay_logins = RelayLogins(logins, vault)
+        # Sessions kept open between batches to the same destination (connection reuse).
+        self._sender = SmtpDestinationSender(
+            resolver,
+            client,
+            port=settings.outbound.port,
+            credentials_for=relay_logins.credentials_for,
+            cache=SessionCache(
+                settings.outbound.idle_session_seconds, settings.outbound.messages_per_connection
+            ),
+        )
         self._loop = OutboundDeliveryLoop(
             delivery_identity(settings, index),
             metadata,
             self._stores.blobs,
-            SmtpDestinationSender(resolver, client, port=settings.outbound.port),
+            self._sender,
             settings.outbound,
             hostname=settings.smtp.hostname,
             notices=DsnNotices(settings.smtp.hostname),
@@ -101,6 +119,10 @@ class DeliveryHost:
         self._supervisor.stop()
         self._loop.stop()
         self._task.cancel()
+        # Sessions in flight are cut: their rows stay leased and the next start takes
+        # them back (a remote MTA may see those again, never fewer).
+        self._loop.cancel_in_flight()
+        await self._sender.aclose()
         with contextlib.suppress(Exception):
             await self._task
         self._stores.close()

@@ -50,9 +50,10 @@ def running_mairust_up(
     config_file: Path | None = None,
     *,
     api_port: int | None = None,
+    submission_port: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``mairust up`` on free loopback ports, its output in ``data_dir/mairust-up.log``;
-    stopped with SIGINT (graceful shutdown) on the way out."""
+    """``mairust up`` on free loopback ports (or the ones given), its output in
+    ``data_dir/mairust-up.log``; stopped with SIGINT (graceful shutdown) on the way out."""
     args = [
         binary,
         "up",
@@ -61,7 +62,7 @@ def running_mairust_up(
         "--smtp-port",
         str(smtp_port),
         "--submission-port",
-        str(free_loopback_port()),
+        str(submission_port or free_loopback_port()),
         "--api-port",
         str(api_port or free_loopback_port()),
         "--domain",

@@ -75,9 +75,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def main_cf(root: Path, relay_domain: str, transport: str) -> str:
-    """main.cf of an instance under ``root`` that accepts mail for ``relay_domain`` from
-    loopback and hands all of it to ``transport`` (``discard:...`` or ``smtp:[host]:port``)."""
+def main_cf(root: Path, relay_domain: str, transport: str, extra: str = "") -> str:
+    """main.cf of an instance under ``root`` that accepts mail for ``relay_domain`` (one
+    domain, or several separated by commas) from loopback and hands all of it to ``transport``
+    (``discard:...`` or ``smtp:[host]:port``); ``extra`` lines are appended."""
     return f"""\
 compatibility_level = 3.6
 queue_directory = {root}/queue
@@ -102,7 +103,7 @@ local_recipient_maps =
 biff = no
 maillog_file = {root}/maillog
 maillog_file_prefixes = {root}
-"""
+{extra}"""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ class PostfixInstance:
         return None
 
 
-def prepare_instance(root: Path, port: int, relay_domain: str, transport: str) -> PostfixInstance:
+def prepare_instance(
+    root: Path, port: int, relay_domain: str, transport: str, extra_main_cf: str = ""
+) -> PostfixInstance:
     """Write the configuration of an instance under ``root`` (not started)."""
     instance = PostfixInstance(root, port)
     root.chmod(0o755)  # mail_owner's daemons must reach the queue and the log below it
@@ -162,7 +165,9 @@ def prepare_instance(root: Path, port: int, relay_domain: str, transport: str) -
     owner = pwd.getpwnam(MAIL_OWNER)
     (root / "data").mkdir()
     os.chown(root / "data", owner.pw_uid, owner.pw_gid)
-    (instance.config_dir / "main.cf").write_text(main_cf(root, relay_domain, transport))
+    (instance.config_dir / "main.cf").write_text(
+        main_cf(root, relay_domain, transport, extra_main_cf)
+    )
     (instance.config_dir / "master.cf").write_text(MASTER_CF.format(port=port))
     return instance
 
@@ -211,6 +216,7 @@ def private_postfix(
     start_timeout: float = 60.0,
     drain_timeout: float = 120.0,
     parent: Path | None = None,
+    extra_main_cf: str = "",
 ) -> Iterator[PostfixInstance]:
     """A private Postfix on 127.0.0.1:``port`` for the life of the block; on the way out it
     waits (bounded) for its queue to empty, stops, and its directory (made in ``parent``,
@@ -219,7 +225,7 @@ def private_postfix(
         raise RuntimeError("a private Postfix instance is started as root (`postfix -c DIR`)")
     root = Path(tempfile.mkdtemp(prefix="postfix-reference-", dir=parent))
     try:
-        instance = prepare_instance(root, port, relay_domain, transport)
+        instance = prepare_instance(root, port, relay_domain, transport, extra_main_cf)
         started = instance.postfix("start", timeout=start_timeout)
         if started.returncode != 0:
             output = (started.stderr or started.stdout).decode(errors="replace").strip()

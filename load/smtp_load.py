@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import ipaddress
 import json
 import math
@@ -93,6 +94,8 @@ class LoadConfig:
     timeout: float = 30.0
     deadline: float = 300.0
     ehlo_name: str = "load.example.test"
+    # (user, password): AUTH PLAIN after EHLO on every connection (a submission port).
+    auth: tuple[str, str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("sessions", "messages", "size", "recipients", "to_count"):
@@ -286,10 +289,17 @@ async def _open_session(address: str, config: LoadConfig) -> tuple[SmtpClient | 
         reply = await client.command(f"EHLO {config.ehlo_name}")
         if reply.code // 100 == 5:
             reply = await client.command(f"HELO {config.ehlo_name}")
+        if reply.code // 100 == 2 and config.auth is not None:
+            reply = await _authenticate(client, *config.auth)
         if reply.code // 100 == 2:
             return client, reply
     client.abort()
     return None, reply
+
+
+async def _authenticate(client: SmtpClient, user: str, password: str) -> Reply:
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+    return await client.command(f"AUTH PLAIN {token}")
 
 
 async def _run_session(

@@ -350,6 +350,31 @@ class PluginsSettings(_Section):
         return self
 
 
+class SourcePool(_Section):
+    """Local addresses outbound sessions may come from (each session takes the next), and
+    what the pool may carry: sessions open at once and messages a minute (0: no limit)."""
+
+    addresses: list[str] = Field(default_factory=list)
+    connections: int = Field(0, ge=0)
+    rate_per_minute: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _addresses_are_ips(self) -> SourcePool:
+        for address in self.addresses:
+            ipaddress.ip_address(address)  # ValueError names the bad one
+        return self
+
+
+class DestinationLimits(_Section):
+    """One destination's own shaping (a domain, or ``relay:host:port``); unset values
+    fall back to the ``[outbound]`` defaults."""
+
+    connections: int | None = Field(None, ge=1)
+    messages_per_connection: int | None = Field(None, ge=1)
+    rate_per_minute: float | None = Field(None, ge=0)
+    pool: str | None = None
+
+
 class OutboundSettings(_Section):
     """Outbound delivery: the queue's delivery loop, its sessions, and the retry schedule."""
 
@@ -368,6 +393,9 @@ class OutboundSettings(_Section):
     max_connections: int = Field(64, ge=1)
     connections_per_destination: int = Field(4, ge=1)
     messages_per_connection: int = Field(100, ge=1)
+    # How long a session stays open, idle, for the next batch to its destination (0: closed
+    # after each batch); it still carries at most messages_per_connection in its life.
+    idle_session_seconds: float = Field(5.0, ge=0)
     connect_timeout: float = Field(30.0, gt=0)
     command_timeout: float = Field(300.0, gt=0)
     # STARTTLS towards MXs: off, opportunistic (when offered), required (never in clear).
@@ -380,6 +408,21 @@ class OutboundSettings(_Section):
     retry_max_seconds: float = Field(4 * 3600.0, gt=0)
     retry_jitter: float = Field(0.2, ge=0, lt=1)
     expire_seconds: float = Field(5 * 86400.0, gt=0)
+    # Messages a minute to one destination (0: no limit); what is over waits, unattempted.
+    rate_per_minute: float = Field(0.0, ge=0)
+    # Source-address pools by name, the one sessions use by default ("": the OS's choice),
+    # and each destination's own limits and pool.
+    pools: dict[str, SourcePool] = Field(default_factory=dict)
+    default_pool: str = ""
+    destinations: dict[str, DestinationLimits] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _pools_named_exist(self) -> OutboundSettings:
+        named = {self.default_pool} | {d.pool for d in self.destinations.values() if d.pool}
+        missing = sorted(name for name in named if name and name not in self.pools)
+        if missing:
+            raise ValueError(f"outbound pools not defined: {', '.join(missing)}")
+        return self
 
 
 class DkimSettings(_Section):
@@ -393,6 +436,41 @@ class DkimSettings(_Section):
     signer_cache_seconds: float = Field(60.0, ge=0)
     # x= on signatures: they expire this many days after signing (0: no x=).
     signature_expire_days: float = Field(0.0, ge=0)
+
+
+class RelayLogin(_Section):
+    """How we log in to one relay host (``[relay.auth."host:port"]``): the user name here,
+    the password only in the secret store (``mairust secrets relay-password`` seals it and
+    prints the id that goes in ``password_secret``)."""
+
+    username: str = Field(min_length=1)
+    password_secret: str = Field(min_length=1)
+
+
+class RelaySettings(_Section):
+    """Relay hosts (the targets of relay routing rules) and how we talk to them."""
+
+    # Relay hosts that want SMTP AUTH, keyed by the rule's target as the rule stores it
+    # (lower case, "host:port"); AUTH only after STARTTLS with a verified certificate.
+    auth: dict[str, RelayLogin] = Field(default_factory=dict)
+
+
+class UnsubscribeSettings(_Section):
+    """One-click unsubscribe links (RFC 8058) the send API adds when asked."""
+
+    # The API's address as recipients' mail providers reach it, e.g.
+    # "https://mail.example.com" (the link is BASE/api/v1/unsubscribe/TOKEN; RFC 8058 wants
+    # https). Empty: the send API refuses the `unsubscribe` option.
+    base_url: str = ""
+    # How long a link works after the message is sent (mail is read late; CAN-SPAM asks
+    # for at least 30 days).
+    token_days: float = Field(90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> UnsubscribeSettings:
+        if self.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.base_url):
+            raise ValueError("unsubscribe.base_url is an http(s) URL without query or fragment")
+        return self
 
 
 class DmarcReportSettings(_Section):
@@ -441,6 +519,8 @@ class Settings(BaseSettings):
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     dkim: DkimSettings = Field(default_factory=DkimSettings)
+    relay: RelaySettings = Field(default_factory=RelaySettings)
+    unsubscribe: UnsubscribeSettings = Field(default_factory=UnsubscribeSettings)
     dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
 
     @model_validator(mode="after")

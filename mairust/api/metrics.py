@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mairust.api.plugin_metrics import PluginCollector
 from mairust.errors import MairustError
+from mairust.model.outbound import RecipientState
 from mairust.model.queue import QueueState
 from mairust.storage.protocols import MetadataStore
 
@@ -27,6 +28,9 @@ METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED_ROUTE = "<unmatched>"
 
 # Seconds; an API call that reads one blob should stay well under 100 ms.
+# Destinations reported by name: a queue for thousands of domains must not make thousands
+# of series.
+_TOP_DESTINATIONS = 20
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -44,6 +48,7 @@ class QueueCollector:
         try:
             counts = self._metadata.queue_counts()
             backlog = self._metadata.search_backlog_size()
+            outbound = self._metadata.outbound_counts()
         except MairustError:
             up.add_metric([], 0)
             yield up
@@ -61,6 +66,23 @@ class QueueCollector:
             "Mailbox entries waiting to be indexed (left by a search outage).",
             value=backlog,
         )
+        remote = GaugeMetricFamily(
+            "mairust_outbound_recipients",
+            "Outbound recipients (message x remote recipient) by state.",
+            labels=["state"],
+        )
+        for recipient_state in RecipientState:
+            remote.add_metric([recipient_state.value], outbound.by_state.get(recipient_state, 0))
+        yield remote
+        waiting = GaugeMetricFamily(
+            "mairust_outbound_waiting",
+            "Outbound recipients waiting or in flight, for the destinations with the most.",
+            labels=["destination"],
+        )
+        busiest = sorted(outbound.pending_by_destination.items(), key=lambda kv: -kv[1])
+        for destination, count in busiest[:_TOP_DESTINATIONS]:
+            waiting.add_metric([destination], count)
+        yield waiting
 
 
 class ApiMetrics:

@@ -85,7 +85,9 @@ class RuleCreate(BaseModel):
     action: RouteAction = Field(
         description="`local`: into the mailbox `target` of the domain's tenant; `forward`: to "
         "the address `target` (a local one must be the tenant's mailbox or alias); `relay`: "
-        "to the host `target` (`host`, `host:port`, `[address]:port`; platform admin only)."
+        "to the host `target` (`host`, `host:port`, `[address]:port`; platform admin only), "
+        "or over LMTP to a local mail store: `lmtp:host:port`, `lmtp:[address]:port` or "
+        "`lmtp:/path/to/socket` (no MX lookup; a reply per recipient)."
     )
     target: str = Field(min_length=1, max_length=254, examples=["sales@example.com"])
     position: int | None = Field(

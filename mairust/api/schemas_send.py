@@ -163,6 +163,13 @@ class SendRequest(BaseModel):
         description="Extra header fields. The platform's own (From, To, Date, Message-ID, "
         "Content-*, Received, DKIM-Signature, ARC-*, ...) are refused.",
     )
+    unsubscribe: bool = Field(
+        default=False,
+        description="Add a one-click unsubscribe link (RFC 8058: List-Unsubscribe and "
+        "List-Unsubscribe-Post) that puts the recipient on this account's suppression "
+        "list. Only for a message to exactly one remote recipient (the link names them); "
+        "the server must have `unsubscribe.base_url` configured.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SendRequest:
@@ -173,6 +180,10 @@ class SendRequest(BaseModel):
             raise ValueError(f"at most {MAX_RECIPIENTS} recipients in to, cc and bcc together")
         if self.text is None and self.html is None:
             raise ValueError("a message needs a text or an html body")
+        if self.unsubscribe and count != 1:
+            # One commit serves every recipient: a link shared by several would let each
+            # unsubscribe the others. Send one message per recipient instead.
+            raise ValueError("`unsubscribe` needs exactly one recipient (to, cc or bcc)")
         return self
 
     def to_composition(self, *, max_size: int) -> Composition:
@@ -197,6 +208,7 @@ class SendRequest(BaseModel):
             html=self.html,
             attachments=attachments,
             headers=tuple(self.headers.items()),
+            unsubscribe=self.unsubscribe,
         )
 
 

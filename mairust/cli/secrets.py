@@ -1,7 +1,10 @@
-"""``mairust secrets ...``: the master key of the secret store."""
+"""``mairust secrets ...``: the master key of the secret store, and the passwords of relay
+hosts (``relay-password``: sealed from standard input or a prompt, never the command line,
+where other users and the shell's history would see it)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -14,6 +17,8 @@ from mairust.cli.options import (
     reported_errors,
     settings_from,
 )
+from mairust.errors import InvalidInput
+from mairust.model.secrets import SecretPurpose
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import RotationProgress, SecretVault
@@ -58,6 +63,27 @@ def rotate_key(
             f"key and were left as they are: {', '.join(report.unreadable)}"
         )
         raise typer.Exit(1)
+
+
+@secrets_app.command("relay-password")
+def relay_password(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Seal a relay host's AUTH password (read from standard input, or asked for at a
+    terminal) and print the secret's id, for `password_secret` in `[relay.auth."host:port"]`.
+    Changing a password: seal the new one, put its id in the config."""
+    if sys.stdin.isatty():
+        value = typer.prompt("relay password", hide_input=True)
+    else:
+        value = sys.stdin.read().removesuffix("\n")
+    with reported_errors():
+        if not value:
+            raise InvalidInput("the password is empty")
+        settings = settings_from(data_dir, config)
+        keyring = load_keyring(settings)
+        with opened_stores(settings) as stores:
+            ref = SecretVault(stores.metadata, keyring).create_platform(
+                SecretPurpose.RELAY_PASSWORD, value.encode("utf-8")
+            )
+    console.print(ref.id)
 
 
 def _print_progress(progress: RotationProgress) -> None:

@@ -14,6 +14,7 @@ from mairust.cli.options import ConfigOption, DataDirOption
 from mairust.cli.plugins import operator_application
 from mairust.cli.quarantine import _principal as operator_or_tenant
 from mairust.model.suppression import SuppressionReason
+from mairust.services.suppressions import Imported
 
 suppression_app = typer.Typer(
     help=(
@@ -63,8 +64,7 @@ def suppression_add(
     config: ConfigOption = None,
 ) -> None:
     """Suppress addresses for a tenant."""
-    with operator_application(data_dir, config) as application:
-        result = application.suppressions.add(operator_or_tenant(None), addresses, tenant, reason)
+    result = _add(tenant, addresses, reason, data_dir, config)
     console.print(f"added {result.added}, already listed {result.already}")
 
 
@@ -89,9 +89,19 @@ def suppression_import(
         for line in file.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    with operator_application(data_dir, config) as application:
-        result = application.suppressions.add(operator_or_tenant(None), addresses, tenant, reason)
+    result = _add(tenant, addresses, reason, data_dir, config)
     console.print(f"imported {len(addresses)}: added {result.added}, already {result.already}")
+
+
+def _add(
+    tenant: str,
+    addresses: list[str],
+    reason: SuppressionReason,
+    data_dir: DataDirOption,
+    config: ConfigOption,
+) -> Imported:
+    with operator_application(data_dir, config) as application:
+        return application.suppressions.add(operator_or_tenant(None), addresses, tenant, reason)
 
 
 @suppression_app.command("remove")

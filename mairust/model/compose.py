@@ -71,6 +71,8 @@ _OWNED_HEADERS: dict[str, str | None] = {
     "authentication-results": None,
 }
 _OWNED_PREFIXES = ("content-", "arc-", "resent-")
+# A client may write these itself, unless it asks the platform to (``unsubscribe``).
+_UNSUBSCRIBE_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,10 @@ class Composition:
     attachments: tuple[Attachment, ...] = ()
     # Extra header fields, in order; never one the platform owns (see check_header_name).
     headers: tuple[tuple[str, str], ...] = ()
+    # One-click unsubscribe (RFC 8058): the platform writes List-Unsubscribe and
+    # List-Unsubscribe-Post with a link naming the one recipient (the send service makes
+    # the pair; see compose); the client may then not write them itself.
+    unsubscribe: bool = False
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -122,19 +128,31 @@ class ComposedMessage:
     recipients: tuple[str, ...]
     # The Message-ID header's value, angle brackets included.
     message_id: str
+    # It carries a one-click unsubscribe link naming its one recipient.
+    unsubscribe: bool = False
 
 
-def compose(composition: Composition, *, unique_id: str, now: datetime) -> ComposedMessage:
+def compose(
+    composition: Composition,
+    *,
+    unique_id: str,
+    now: datetime,
+    unsubscribe_headers: tuple[tuple[str, str], ...] = (),
+) -> ComposedMessage:
     """The message ``composition`` describes, dated ``now``, Message-ID ``<unique_id@domain>``.
 
-    ``domain`` is the From address's domain (as an A-label). Raises InvalidInput when the
-    composition cannot be written as a valid message, before anything is built.
+    ``domain`` is the From address's domain (as an A-label). ``unsubscribe_headers`` are
+    the List-Unsubscribe pair when ``composition.unsubscribe`` asks for it (written as
+    given: a URL is never folded). Raises InvalidInput when the composition cannot be
+    written as a valid message, before anything is built.
     """
     if now.tzinfo is None:
         raise ValueError("compose needs an aware datetime")
     if not _ID_LEFT.fullmatch(unique_id):
         raise ValueError(f"not usable as a Message-ID's left part: {unique_id!r}")
     check_composition(composition)
+    if composition.unsubscribe != bool(unsubscribe_headers):
+        raise ValueError("unsubscribe headers go with composition.unsubscribe, and only then")
     sender = _header_address(composition.from_addr, "from")
     message_id = f"<{unique_id}@{sender.domain}>"
     msg = EmailMessage(policy=_POLICY)
@@ -151,6 +169,8 @@ def compose(composition: Composition, *, unique_id: str, now: datetime) -> Compo
     if composition.subject:
         _set_unstructured(msg, "Subject", composition.subject)
     msg["Message-ID"] = message_id
+    for name, value in unsubscribe_headers:
+        msg.set_raw(name, check_single_line(value, name))
     for name, value in composition.headers:
         _set_unstructured(msg, name, value)
     _set_body(msg, composition)
@@ -164,6 +184,7 @@ def compose(composition: Composition, *, unique_id: str, now: datetime) -> Compo
         mail_from=normalize_address(composition.from_addr.address),
         recipients=composition.recipients,
         message_id=message_id,
+        unsubscribe=composition.unsubscribe,
     )
 
 
@@ -202,6 +223,8 @@ def check_composition(composition: Composition) -> None:
     for name, value in composition.headers:
         check_header_name(name)
         check_single_line(value, f"header {name}")
+        if composition.unsubscribe and name.lower() in _UNSUBSCRIBE_HEADERS:
+            raise InvalidInput(f"the {name} header is written by the `unsubscribe` option")
 
 
 def check_single_line(value: str, field: str) -> str:

@@ -52,6 +52,11 @@ _RELAY_HOST = re.compile(
     r"(?:(?=.{1,253}(?::|$))(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*"
     r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?"
 )
+LMTP_PREFIX = "lmtp:"
+# An LMTP server's unix socket: an absolute path of plain characters, no step starting
+# with "." (so no "." or ".."), short enough for sun_path (108 bytes with its NUL).
+_SOCKET_PATH = re.compile(r"(?:/[A-Za-z0-9_+@=,-][A-Za-z0-9._+@=,-]*)+")
+_MAX_SOCKET_PATH = 107
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -66,13 +71,39 @@ def normalize_pattern(pattern: str) -> str:
 
 
 def normalize_relay_host(host: str) -> str:
-    """``host`` or ``host:port`` or ``[literal]:port``, lower-cased; InvalidInput otherwise."""
-    normalized = host.strip().lower()
+    """The relay rule target, normalised; InvalidInput unless it is one of
+
+    - ``host``, ``host:port``, ``[address]``, ``[address]:port``: an SMTP relay (lower-cased);
+    - ``lmtp:host:port``, ``lmtp:[address]:port``: an LMTP server (RFC 2033) over TCP; a
+      port is required, since LMTP has no port of its own;
+    - ``lmtp:/path/to/socket``: an LMTP server's unix socket (the path keeps its case).
+    """
+    text = host.strip()
+    if text[: len(LMTP_PREFIX)].lower() == LMTP_PREFIX:
+        rest = text[len(LMTP_PREFIX) :]
+        if rest.startswith("/"):
+            if not _SOCKET_PATH.fullmatch(rest) or len(rest) > _MAX_SOCKET_PATH:
+                raise InvalidInput(
+                    f"not an LMTP socket: {host!r} (an absolute path of letters, digits "
+                    f"and . _ - + @ = , at most {_MAX_SOCKET_PATH} characters)"
+                )
+            return LMTP_PREFIX + rest
+        if ":" not in rest.rpartition("]")[2]:
+            raise InvalidInput(f"an LMTP relay needs a port: {host!r} (lmtp:host:port)")
+        return LMTP_PREFIX + _normalize_smtp_host(rest, host)
+    return _normalize_smtp_host(text, host)
+
+
+def _normalize_smtp_host(text: str, given: str) -> str:
+    normalized = text.lower()
     port = normalized.rpartition(":")[2] if not normalized.endswith("]") else ""
     if not _RELAY_HOST.fullmatch(normalized) or (
         port.isdigit() and ":" in normalized and not 0 < int(port) < 65536
     ):
-        raise InvalidInput(f"not a relay host: {host!r} (host, host:port or [address]:port)")
+        raise InvalidInput(
+            f"not a relay host: {given!r} (host, host:port, [address]:port, "
+            "lmtp:host:port or lmtp:/path/to/socket)"
+        )
     return normalized
 
 

@@ -17,6 +17,7 @@ class SecretPurpose(StrEnum):
     WEBHOOK_SIGNING = "webhook-signing"
     DKIM_KEY = "dkim-key"
     PLUGIN = "plugin"
+    RELAY_PASSWORD = "relay-password"  # a relay host's AUTH password ([relay] auth)
 
 
 @dataclass(frozen=True, slots=True)

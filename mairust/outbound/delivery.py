@@ -3,8 +3,9 @@ each one, and make the DSNs that bounces owe — each session's outcome in one t
 
 A plain core class (no Ray): a delivery actor hosts it under a
 :class:`~mairust.supervision.Supervisor`. All state is in the store (invariant 2): a round
-leases up to ``batch_size`` due rows (``OutboundQueue.lease_outbound``, grouped by
-destination, then message), reads each message's body once, and hands each destination's
+leases due rows (``OutboundQueue.lease_outbound``, grouped by destination, then message;
+at most ``batch_size`` in flight, each round's deliveries a task of their own, so rounds
+overlap), reads each message's body once, and hands each destination's
 messages to the :class:`DestinationSender` in sessions of at most
 ``messages_per_connection`` messages, at most ``connections_per_destination`` sessions to
 one destination and ``max_connections`` in all at once. When a session ends, each of its
@@ -27,11 +28,12 @@ session that was in flight at the kill — never a loss.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Protocol
 
@@ -50,6 +52,7 @@ from mairust.model.outbound import (
 )
 from mairust.model.suppression import Suppression, SuppressionReason, suppression_key
 from mairust.outbound.retry import RetrySchedule
+from mairust.outbound.shaping import TrafficShaper
 from mairust.storage.protocols import BlobStore, OutboundQueue
 
 log = logging.getLogger(__name__)
@@ -96,12 +99,22 @@ class OutgoingMessage:
 
 class DestinationSender(Protocol):
     async def send(
-        self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
+        self,
+        destination: str,
+        relay_host: str | None,
+        messages: Sequence[OutgoingMessage],
+        *,
+        source_address: str | None = None,
     ) -> dict[int, RemoteReply]:
         """Send ``messages`` over one session to ``destination`` (its MX hosts, or
-        ``relay_host``), and return a reply per recipient row id. A row missing from the
+        ``relay_host``), from ``source_address`` when given (a pool's), and return a
+        reply per recipient row id. A row missing from the
         answer counts as a temporary failure; nothing may raise for a remote fault (a DNS
         failure or refused connection is a reply for every row: 4xx or 5xx)."""
+        ...
+
+    async def close_idle(self) -> None:
+        """Close connections kept open past their idle time (called every round)."""
         ...
 
 
@@ -139,6 +152,7 @@ class DeliveryFigures:
     expired: int = 0
     dsns: int = 0
     sessions: int = 0
+    postponed: int = 0
     rounds_settled: int = 0
     by_destination: dict[str, int] = field(default_factory=dict)
 
@@ -178,7 +192,14 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._clock = clock
         self._rng = rng or random.Random()
         self._connections = asyncio.Semaphore(settings.max_connections)
+        self._shaper = TrafficShaper(settings)
         self.figures = DeliveryFigures()
+        # Rounds do not wait for their sessions: each round's delivery runs as a task, and
+        # the loop leases again (up to batch_size rows in flight) when one ends, so a slow
+        # destination never holds up the others.
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._rows_in_flight = 0
+        self._failure: BaseException | None = None
 
     @property
     def batch_size(self) -> int:
@@ -192,17 +213,53 @@ class OutboundDeliveryLoop(LeasedLoop):
         return self._store.release_outbound_leases(owner_prefix, keep_owner)
 
     async def leased_round(self) -> int:
-        now = self._clock()
+        """Lease what room is left (batch_size rows in flight at most) and start sending it;
+        an earlier round's failure is raised here, for the supervisor to see."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        await self._sender.close_idle()
+        room = self._settings.batch_size - self._rows_in_flight
+        if room <= 0:
+            return 0
         items = await asyncio.to_thread(
             self._store.lease_outbound,
             self.owner,
-            self._settings.batch_size,
+            room,
             self._settings.lease_seconds,
-            now,
+            self._clock(),
         )
         if items:
+            self._rows_in_flight += len(items)
+            task = asyncio.create_task(self._deliver_in_flight(items))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        # A full lease means more may be due: the loop leases again at once while room lasts.
+        return self.batch_size if len(items) == room else len(items)
+
+    async def _deliver_in_flight(self, items: Sequence[OutboundItem]) -> None:
+        try:
             await self.deliver(items)
-        return len(items)
+        except StorageUnavailable as error:
+            # Rows that could not be settled stay leased: their lease expires (or the next
+            # incarnation takes them back), and they are sent again.
+            log.warning("outbound: settling a round failed, its rows wait: %s", error)
+        except Exception as error:
+            log.exception("outbound: a delivery round failed")
+            self._failure = error
+        finally:
+            self._rows_in_flight -= len(items)
+            self.nudge()
+
+    async def wait_idle(self) -> None:
+        """Until every round in flight has settled (tests; a graceful stop)."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def cancel_in_flight(self) -> None:
+        """Stop sending at once: what was leased stays leased for the next start to take."""
+        for task in self._in_flight:
+            task.cancel()
 
     async def deliver(self, items: Sequence[OutboundItem]) -> None:
         """Send the leased ``items``, settling each session's recipients as soon as its
@@ -249,16 +306,25 @@ class OutboundDeliveryLoop(LeasedLoop):
             await self._settle(
                 unreadable, bodies, dict.fromkeys((i.id for i in unreadable), missing)
             )
-        per_session = self._settings.messages_per_connection
+        limits = self._shaper.limits(destination)
+        admitted = self._shaper.admit(destination, len(messages))
+        if admitted.allowed < len(messages):
+            await self._postpone(messages[admitted.allowed :], admitted.retry_in)
+            messages = messages[: admitted.allowed]
+        per_session = limits.messages_per_connection
         sessions = [messages[i : i + per_session] for i in range(0, len(messages), per_session)]
-        lanes = asyncio.Semaphore(self._settings.connections_per_destination)
+        lane = self._shaper.lane(destination)
+        pool_lane = self._shaper.pool_lane(limits.pool) or contextlib.nullcontext()
         relay_host = rows[0].relay_host
 
         async def one_session(batch: list[OutgoingMessage]) -> None:
-            async with lanes, self._connections:
+            async with lane, pool_lane, self._connections:
                 self.figures.sessions += 1
+                source = self._shaper.source_address(limits.pool)
                 try:
-                    replies = await self._sender.send(destination, relay_host, batch)
+                    replies = await self._sender.send(
+                        destination, relay_host, batch, source_address=source
+                    )
                 except Exception as error:  # a sender bug must not lose the recipients
                     log.exception("outbound: sending to %s failed", destination)
                     reason = f"delivery to {destination} failed: {type(error).__name__}"
@@ -270,6 +336,13 @@ class OutboundDeliveryLoop(LeasedLoop):
             await self._settle(session_rows, bodies, replies)
 
         await asyncio.gather(*(one_session(batch) for batch in sessions))
+
+    async def _postpone(self, messages: Sequence[OutgoingMessage], retry_in: float) -> None:
+        """Traffic shaping holds ``messages`` back: their rows go back unattempted."""
+        ids = [item.id for message in messages for item in message.recipients]
+        until = self._clock() + timedelta(seconds=max(retry_in, 1.0))
+        await asyncio.to_thread(self._store.postpone_outbound, self.owner, ids, until)
+        self.figures.postponed += len(ids)
 
     async def _settle(
         self,

@@ -14,6 +14,9 @@ Owns RFC 5321 §5.1 and RFC 7505 on top of the injected :class:`~mairust.auth.dn
   see :func:`mairust.model.policy.normalize_relay_host`) replaces the MX lookup: its name
   is resolved for addresses only (RFC 5321 §5.1: a relay is not looked up for MX). A relay
   that does not resolve is temporary: it is our configuration, not the recipient's domain.
+- an LMTP relay (``lmtp:host:port``, ``lmtp:[address]:port``, ``lmtp:/path/to/socket``)
+  likewise, its endpoints marked ``protocol="lmtp"`` (RFC 2033: LHLO, a reply per
+  recipient); a socket path is an endpoint with ``port`` 0 and the path as its address.
 
 The resolver is synchronous (dnspython); :func:`resolve_route_async` runs it on a thread.
 """
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 SMTP_PORT = 25
 AddressType = Literal["A", "AAAA"]
 RouteSource = Literal["mx", "implicit", "relay"]
+Protocol = Literal["smtp", "lmtp"]
+LMTP_PREFIX = "lmtp:"
 _NULL_EXCHANGES = frozenset({"", ".", "@"})
 
 
@@ -83,8 +88,14 @@ class Endpoint:
     """One address to connect to, and the host name it stands for (for TLS and traces)."""
 
     host: str
-    address: str
+    address: str  # an IP address, or the path of a unix socket (``port`` 0)
     port: int
+    protocol: Protocol = "smtp"
+
+    @property
+    def unix(self) -> bool:
+        """A unix socket: ``address`` is its path."""
+        return self.address.startswith("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +106,12 @@ class Route:
     hosts: tuple[MxHost, ...]
     port: int
     source: RouteSource
+    protocol: Protocol = "smtp"
 
     def endpoints(self) -> tuple[Endpoint, ...]:
         """Every (host, address) in the order to try them."""
         return tuple(
-            Endpoint(host=host.name, address=address, port=self.port)
+            Endpoint(host=host.name, address=address, port=self.port, protocol=self.protocol)
             for host in self.hosts
             for address in host.addresses
         )
@@ -111,15 +123,26 @@ class RelayHost:
 
     host: str
     port: int
-    literal: str | None  # the address, when given as [address]
+    literal: str | None  # the address, when given as [address]; a socket's path
+    protocol: Protocol = "smtp"
 
 
 def parse_relay_host(relay: str) -> RelayHost:
-    """``host`` / ``host:port`` / ``[1.2.3.4]:port`` / ``[2001:db8::1]`` → RelayHost.
+    """``host`` / ``host:port`` / ``[1.2.3.4]:port`` / ``[2001:db8::1]`` → RelayHost, and
+    the same after ``lmtp:`` (a port required), or ``lmtp:/path/to/socket``.
 
     Expects the form ``normalize_relay_host`` stores; ValueError on an unusable address.
     """
-    text = relay.strip().lower()
+    text = relay.strip()
+    if text[: len(LMTP_PREFIX)].lower() == LMTP_PREFIX:
+        rest = text[len(LMTP_PREFIX) :]
+        if rest.startswith("/"):  # a path is case-sensitive: kept as it is
+            return RelayHost(host=LMTP_PREFIX + rest, port=0, literal=rest, protocol="lmtp")
+        parsed = parse_relay_host(rest)
+        if ":" not in rest.rpartition("]")[2]:
+            raise ValueError(f"an LMTP relay needs a port: {relay!r}")
+        return RelayHost(parsed.host, parsed.port, parsed.literal, protocol="lmtp")
+    text = text.lower()
     if text.startswith("["):
         inside, _, rest = text[1:].partition("]")
         address = ipaddress.ip_address(inside.removeprefix("ipv6:"))
@@ -255,4 +278,6 @@ def _relay_route(
             cls = DnsTemporaryFailure if failed else NoReachableHost
             raise cls(f"relay host {relay.host} has no address")
     host = MxHost(name=relay.host, preference=0, addresses=addresses)
-    return Route(domain=domain, hosts=(host,), port=relay.port, source="relay")
+    return Route(
+        domain=domain, hosts=(host,), port=relay.port, source="relay", protocol=relay.protocol
+    )

@@ -14,6 +14,13 @@ RSET before the next MAIL; after a completed one RFC 5321 §4.1.4 needs none, so
 trip is spent. How many messages share a session is the caller's choice (connection reuse).
 The bytes and the clock are ``smtp_wire.py``'s; what goes after DATA is ``wire_format.py``'s.
 
+LMTP (RFC 2033) is the same session to an endpoint marked ``protocol="lmtp"`` (TCP or a
+unix socket): LHLO instead of EHLO (no HELO to fall back to), and after the final dot one
+reply per accepted recipient, in RCPT order, each that recipient's own outcome. With
+``ClientSettings.credentials`` (a relay host that wants AUTH), TLS is required whatever
+the policy, and AUTH (``smtp_auth.py``) follows the EHLO after STARTTLS: a relay without
+STARTTLS is a temporary 4.7.4, and the credentials never go in clear.
+
 Why not aiosmtplib: it has no PIPELINING (checked in 5.1.3: every command waits for its
 reply), and pipelining is half of what a session to a sink costs. The rest we need would be
 code around it anyway: a result per recipient with the host that answered, a 421 anywhere
@@ -32,6 +39,7 @@ from types import TracebackType
 
 from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mx import Endpoint
+from mairust.outbound.smtp_auth import authenticate
 from mairust.outbound.smtp_types import (
     Capabilities,
     ClientSettings,
@@ -121,12 +129,17 @@ class SmtpSession:
     async def _open_one(
         cls, endpoint: Endpoint, settings: ClientSettings, *, try_tls: bool
     ) -> SmtpSession:
-        connection = await SmtpConnection.connect(
-            endpoint.address,
-            endpoint.port,
-            seconds=settings.timeouts.connect,
-            local_address=settings.source_address,
-        )
+        if endpoint.unix:
+            connection = await SmtpConnection.connect_unix(
+                endpoint.address, seconds=settings.timeouts.connect
+            )
+        else:
+            connection = await SmtpConnection.connect(
+                endpoint.address,
+                endpoint.port,
+                seconds=settings.timeouts.connect,
+                local_address=settings.source_address,
+            )
         session = cls(connection, endpoint, settings)
         try:
             await session._greet(try_tls=try_tls)
@@ -152,21 +165,33 @@ class SmtpSession:
         if greeting.code != 220:
             raise ConnectionFailure(f"greeted with {greeting}")
         await self._hello()
-        policy = self.settings.tls
+        await self._start_tls(try_tls=try_tls)
+        credentials = self.settings.credentials
+        if credentials is not None:
+            await authenticate(
+                self._wire,
+                self.capabilities,
+                credentials,
+                encrypted=self.tls,
+                seconds=self.settings.timeouts.command,
+                host=self.endpoint.host,
+            )
+
+    async def _start_tls(self, *, try_tls: bool) -> None:
+        # Credentials to send: TLS or nothing, whatever the policy says.
+        credentials = self.settings.credentials is not None
+        policy = TlsPolicy.REQUIRED if credentials else self.settings.tls
+        why = "our credentials are never sent in clear" if credentials else "TLS is required"
         if policy is TlsPolicy.OFF or (policy is TlsPolicy.OPPORTUNISTIC and not try_tls):
             return
         if not self.capabilities.starttls:
             if policy is TlsPolicy.REQUIRED:
-                raise TlsNotOffered(
-                    "TLS is required and the server offers no STARTTLS: not sent in clear"
-                )
+                raise TlsNotOffered(f"{why} and the server offers no STARTTLS: not sent in clear")
             return
         reply = await self._wire.command("STARTTLS", self.settings.timeouts.command)
         if reply.code != 220:
             if policy is TlsPolicy.REQUIRED:
-                raise TlsNotOffered(
-                    f"TLS is required and STARTTLS was refused ({reply}): not sent in clear"
-                )
+                raise TlsNotOffered(f"{why} and STARTTLS was refused ({reply}): not sent in clear")
             return
         context = self.settings.ssl_context or default_ssl_context(policy)
         server_name = None if self.endpoint.host.startswith("[") else self.endpoint.host
@@ -184,12 +209,19 @@ class SmtpSession:
         self.tls = True
         await self._hello()  # RFC 3207 §4.2: forget what was learnt before TLS
 
+    @property
+    def lmtp(self) -> bool:
+        return self.endpoint.protocol == "lmtp"
+
     async def _hello(self) -> None:
         name = self.settings.helo_name
-        reply = await self._wire.command(f"EHLO {name}", self.settings.timeouts.command)
+        verb = "LHLO" if self.lmtp else "EHLO"
+        reply = await self._wire.command(f"{verb} {name}", self.settings.timeouts.command)
         if reply.code == 250:
             self.capabilities = Capabilities.from_ehlo(reply)
             return
+        if self.lmtp:  # RFC 2033 §4.1: LMTP has no HELO
+            raise ConnectionFailure(f"LHLO refused: {reply}")
         reply = await self._wire.command(f"HELO {name}", self.settings.timeouts.command)
         if reply.code != 250:
             raise ConnectionFailure(f"EHLO and HELO refused: {reply}")
@@ -318,11 +350,14 @@ class SmtpSession:
             return self._finish(message, pending, None, "data")
         self._wire.write_bytes(dot_stuff(wire.data))
         await self._wire.drain(timeouts.data_block)
-        final = await self._wire.read_reply(timeouts.data_end, "end of data")
+        # LMTP: a reply per accepted recipient, in RCPT order (RFC 2033 §4.2); each is
+        # kept as it comes, so a connection lost midway spares the ones already read.
+        for recipient in accepted if self.lmtp else accepted[:1]:
+            final = await self._wire.read_reply(timeouts.data_end, "end of data")
+            for answered in [recipient] if self.lmtp else accepted:
+                pending[answered] = (final, "data")
         self._dirty = False
         self.messages_sent += 1
-        for recipient in accepted:
-            pending[recipient] = (final, "data")
         return self._finish(message, pending, None, "data")
 
     # -- results -------------------------------------------------------------------------
@@ -352,6 +387,22 @@ class SmtpSession:
             assert reply is not None, "every recipient has a reply unless interrupted"
             results.append(self._result(recipient, reply, at))
         return MessageResult(message, tuple(results), self.capabilities)
+
+    async def still_usable(self) -> bool:
+        """Whether an idle session can carry another message: a RSET answered 250 (a peer
+        that closed the connection meanwhile, or times out, is aborted here, so a reused
+        session never costs a message a spurious deferral)."""
+        if not self.usable:
+            return False
+        try:
+            reply = await self._wire.command("RSET", self.settings.timeouts.command)
+        except (DeliveryFailure, OSError, TimeoutError):
+            self._wire.abort()
+            return False
+        if reply.code != 250:
+            await self.close()
+            return False
+        return True
 
     async def close(self) -> None:
         """QUIT politely when still open, then close; never raises."""
@@ -399,16 +450,22 @@ async def _deliver_over_one_session(
     try:
         session = await SmtpSession.open(endpoints, settings)
     except SessionUnavailable as failure:
-        reply = Reply.local(failure)
-        return [
-            MessageResult(
-                message,
-                tuple(
-                    RecipientResult(r, reply, "connect", failure.endpoint)
-                    for r in message.recipients
-                ),
-            )
-            for message in messages
-        ]
+        return unreachable(messages, failure)
     async with session:
         return [await session.send(message) for message in messages]
+
+
+def unreachable(
+    messages: Sequence[OutboundMessage], failure: SessionUnavailable
+) -> list[MessageResult]:
+    """Every recipient of ``messages`` answered with why no session could be had."""
+    reply = Reply.local(failure)
+    return [
+        MessageResult(
+            message,
+            tuple(
+                RecipientResult(r, reply, "connect", failure.endpoint) for r in message.recipients
+            ),
+        )
+        for message in messages
+    ]

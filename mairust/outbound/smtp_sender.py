@@ -7,10 +7,16 @@ leased recipient row, with the host and address that answered. A failure before 
 remote reply (null MX, NXDOMAIN, DNS down, no host reachable, TLS required and not had)
 is a reply for every row, 4xx or 5xx by its enhanced code; nothing raises for a remote
 fault. The rows' DSN requests (NOTIFY, ORCPT, RET, ENVID) go with the messages.
+
+An LMTP relay (``lmtp:...``, a local mail store) is reached without MX lookup, with LHLO
+and a reply per recipient; the MX TLS policy is not its own: opportunistic over TCP, none
+over a unix socket. A relay host with credentials (``credentials_for``) gets AUTH after
+STARTTLS, TLS required.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -18,12 +24,17 @@ from dataclasses import replace
 from mairust.auth.dns import Resolver
 from mairust.outbound.delivery import OutgoingMessage, RemoteReply
 from mairust.outbound.errors import DeliveryFailure
-from mairust.outbound.mx import SMTP_PORT, AddressType, resolve_route_async
-from mairust.outbound.smtp_client import deliver
+from mairust.outbound.mx import SMTP_PORT, AddressType, Route, resolve_route_async
+from mairust.outbound.session_cache import SessionCache
+from mairust.outbound.smtp_client import SmtpSession, deliver, unreachable
 from mairust.outbound.smtp_types import (
+    AuthenticationFailed,
     ClientSettings,
+    Credentials,
+    MessageResult,
     OutboundMessage,
     RecipientResult,
+    SessionUnavailable,
     TlsPolicy,
 )
 
@@ -36,7 +47,10 @@ class SmtpDestinationSender:
     ``port``: the port of MX hosts (25; tests point it at loopback sinks); a relay host
     brings its own. ``tls_for``: a destination's own TLS policy when it has one (a
     per-domain ``require_tls``, an MTA-STS ``enforce``), else None for the settings' own.
-    One instance serves every destination of a delivery loop.
+    ``credentials_for``: a relay host's credentials (as the rule names it), or None; it may
+    read the secret store, so it runs on a worker thread. ``cache``: idle sessions kept
+    for the next batch to the same destination (None: each batch its own session). One
+    instance serves every destination of a delivery loop.
     """
 
     def __init__(
@@ -47,15 +61,24 @@ class SmtpDestinationSender:
         port: int = SMTP_PORT,
         address_types: Sequence[AddressType] = ("A", "AAAA"),
         tls_for: Callable[[str], TlsPolicy | None] | None = None,
+        credentials_for: Callable[[str], Credentials | None] | None = None,
+        cache: SessionCache | None = None,
     ) -> None:
+        self._cache = cache
         self._resolver = resolver
         self._settings = settings
         self._port = port
         self._address_types = tuple(address_types)
         self._tls_for = tls_for
+        self._credentials_for = credentials_for
 
     async def send(
-        self, destination: str, relay_host: str | None, messages: Sequence[OutgoingMessage]
+        self,
+        destination: str,
+        relay_host: str | None,
+        messages: Sequence[OutgoingMessage],
+        *,
+        source_address: str | None = None,
     ) -> dict[int, RemoteReply]:
         domain = destination.removeprefix("relay:") if relay_host else destination
         try:
@@ -70,18 +93,88 @@ class SmtpDestinationSender:
             log.info("outbound: no route to %s: %s", destination, failure)
             reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
             return {item.id: reply for message in messages for item in message.recipients}
+        try:
+            settings = await self._settings_for(destination, relay_host, route)
+        except DeliveryFailure as failure:
+            reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
+            return {item.id: reply for message in messages for item in message.recipients}
         outbound = [outbound_message(message) for message in messages]
-        settings = self._settings
-        policy = self._tls_for(destination) if self._tls_for else None
-        if policy is not None and policy is not settings.tls:
-            settings = replace(settings, tls=policy)
-        results = await deliver(route.endpoints(), outbound, settings)
+        if source_address is not None:
+            settings = replace(settings, source_address=source_address)
+        if self._cache is None:
+            results = await deliver(route.endpoints(), outbound, settings)
+        else:
+            key = (destination, relay_host, settings.source_address)
+            results = await self._over_cached_sessions(key, route, outbound, settings)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):
             by_address = {r.recipient: r for r in result.recipients}
             for item in message.recipients:
                 replies[item.id] = remote_reply(by_address[item.recipient])
         return replies
+
+    async def _over_cached_sessions(
+        self,
+        key: tuple[str, str | None, str | None],
+        route: Route,
+        outbound: Sequence[OutboundMessage],
+        settings: ClientSettings,
+    ) -> list[MessageResult]:
+        """``outbound`` over an idle session of the destination if one still answers,
+        else a new one (and a next one after ``max_messages``); the last kept idle."""
+        cache = self._cache
+        assert cache is not None
+        cached = await cache.take(key)
+        session, sent = (cached.session, cached.sent) if cached else (None, 0)
+        results: list[MessageResult] = []
+        for position, message in enumerate(outbound):
+            if session is None or not session.usable or sent >= cache.max_messages:
+                if session is not None:
+                    await session.close()
+                try:
+                    session, sent = await SmtpSession.open(route.endpoints(), settings), 0
+                except SessionUnavailable as failure:
+                    results.extend(unreachable(outbound[position:], failure))
+                    return results
+            results.append(await session.send(message))
+            sent += 1
+        if session is not None:
+            await cache.give(key, session, sent)
+        return results
+
+    async def close_idle(self) -> None:
+        """Close the sessions idle past their time (the delivery loop, each round)."""
+        if self._cache is not None:
+            await self._cache.close_idle()
+
+    async def aclose(self) -> None:
+        if self._cache is not None:
+            await self._cache.aclose()
+
+    async def _settings_for(
+        self, destination: str, relay_host: str | None, route: Route
+    ) -> ClientSettings:
+        settings = self._settings
+        if route.protocol == "lmtp":
+            # A local store: not an MX, so neither the MX policy nor the recipient
+            # domain's MTA-STS applies; a unix socket never leaves the machine.
+            unix = all(endpoint.unix for endpoint in route.endpoints())
+            local = TlsPolicy.OFF if unix else TlsPolicy.OPPORTUNISTIC
+            return replace(settings, tls=local, credentials=None)
+        policy = self._tls_for(destination) if self._tls_for else None
+        if policy is not None and policy is not settings.tls:
+            settings = replace(settings, tls=policy)
+        if relay_host is not None and self._credentials_for is not None:
+            try:
+                credentials = await asyncio.to_thread(self._credentials_for, relay_host)
+            except Exception as exc:  # a secret gone or unreadable: ours to fix, not a bounce
+                log.error("outbound: credentials for relay %s unusable: %s", relay_host, exc)
+                raise AuthenticationFailed(
+                    f"our credentials for relay {relay_host} cannot be read: {exc}"
+                ) from exc
+            if credentials is not None:
+                settings = replace(settings, credentials=credentials)
+        return settings
 
 
 def outbound_message(message: OutgoingMessage) -> OutboundMessage:

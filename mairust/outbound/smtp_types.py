@@ -54,6 +54,18 @@ class TlsHandshakeFailed(DeliveryFailure):
     default_code = "4.7.5"
 
 
+class AuthenticationFailed(DeliveryFailure):
+    """The relay refused our credentials (535), or offers no mechanism we speak.
+
+    Temporary on purpose: the credentials are the operator's configuration, not the
+    recipient's fault; bouncing the queue over a mistyped or rotated password would lose
+    mail an operator can still save. The message waits (the reason in its trace) until
+    the credentials are fixed or it expires.
+    """
+
+    default_code = "4.7.8"
+
+
 class SizeExceeded(DeliveryFailure):
     """The message is larger than the peer's declared SIZE limit (RFC 1870)."""
 
@@ -141,11 +153,13 @@ class Capabilities:
     esmtp: bool
     keywords: frozenset[str]
     size_limit: int | None  # None: SIZE not offered; 0: offered without a fixed limit
+    auth_mechanisms: frozenset[str] = frozenset()  # AUTH's parameters (RFC 4954), upper-case
 
     @classmethod
     def from_ehlo(cls, reply: Reply) -> Capabilities:
         keywords: set[str] = set()
         size: int | None = None
+        mechanisms: set[str] = set()
         for line in reply.text.split("\n")[1:]:  # the first line is the server's name
             keyword, _, params = line.strip().partition(" ")
             keyword = keyword.upper()
@@ -154,7 +168,14 @@ class Capabilities:
             keywords.add(keyword)
             if keyword == "SIZE":
                 size = int(params) if params.strip().isdigit() else 0
-        return cls(esmtp=True, keywords=frozenset(keywords), size_limit=size)
+            elif keyword == "AUTH":
+                mechanisms.update(params.upper().split())
+        return cls(
+            esmtp=True,
+            keywords=frozenset(keywords),
+            size_limit=size,
+            auth_mechanisms=frozenset(mechanisms),
+        )
 
     @classmethod
     def helo_only(cls) -> Capabilities:
@@ -197,6 +218,14 @@ class TlsPolicy(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """What AUTH PLAIN/LOGIN sends to a relay host: only ever over TLS."""
+
+    username: str
+    password: str = field(repr=False)  # never in a log line or a repr
+
+
+@dataclass(frozen=True, slots=True)
 class Timeouts:
     """Seconds to wait, by step (RFC 5321 §4.5.3.2 names them; its minimums are 5 min for
     the greeting, MAIL and RCPT, 2 min DATA, 3 min per data block, 10 min after the final
@@ -223,6 +252,9 @@ class ClientSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     use_pipelining: bool = True  # when the peer offers it
     source_address: str | None = None  # the local address to connect from (IP pools)
+    # AUTH after STARTTLS (a relay host that wants it); set, TLS is required whatever
+    # ``tls`` says: credentials never go in clear.
+    credentials: Credentials | None = None
 
     @classmethod
     def from_settings(

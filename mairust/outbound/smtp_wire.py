@@ -48,6 +48,16 @@ class SmtpConnection:
             raise ConnectionFailure(f"cannot connect: {exc or 'timed out'}") from exc
         return cls(reader, writer)
 
+    @classmethod
+    async def connect_unix(cls, path: str, *, seconds: float) -> SmtpConnection:
+        """The same over a unix socket (an LMTP server's); ConnectionFailure as above."""
+        try:
+            async with asyncio.timeout(seconds):
+                reader, writer = await asyncio.open_unix_connection(path)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionFailure(f"cannot connect to {path}: {exc or 'timed out'}") from exc
+        return cls(reader, writer)
+
     @property
     def open(self) -> bool:
         """Neither closed here nor by the peer (an idle server may have hung up)."""

@@ -16,6 +16,7 @@ from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
 from mairust.outbound.dkim_signers import DkimSigners
+from mairust.outbound.unsubscribe import UnsubscribeTokens
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
@@ -38,6 +39,7 @@ from mairust.services.search import SearchService
 from mairust.services.sending import SendPolicy, SendService
 from mairust.services.suppressions import SuppressionService
 from mairust.services.tokens import TokenService
+from mairust.services.unsubscribe import UnsubscribeService
 from mairust.services.webhooks import UrlRules, WebhookService
 from mairust.spool import Spool
 from mairust.storage.stores import Stores
@@ -65,6 +67,7 @@ class Application:
     quarantine: QuarantineService
     training: PluginTraining
     dkim: DkimKeyService
+    unsubscribe: UnsubscribeService
     dmarc_reports: DmarcReportService
 
     @classmethod
@@ -114,6 +117,7 @@ class Application:
         mailboxes = MailboxService(stores, mailbox, audit=audit)
         training = PluginTraining(stores, audit, plugin_packages, clock)
         dkim_settings = dkim_settings or DkimSettings()
+        unsubscribe_tokens = UnsubscribeTokens.from_digest_keys(token_keys)
         dkim = DkimKeyService(
             directory,
             stores.metadata,
@@ -152,6 +156,7 @@ class Application:
                 hooks=hooks,
                 suppressions=stores.metadata,
                 signer_for=dkim.signer_for,
+                unsubscribe_tokens=unsubscribe_tokens,
             ),
             dns=DomainDnsService(directory, dkim, resolver, mx_host),
             events=EventService(stores.metadata),
@@ -176,5 +181,6 @@ class Application:
             ),
             training=training,
             dkim=dkim,
+            unsubscribe=UnsubscribeService(stores.metadata, unsubscribe_tokens, clock),
             dmarc_reports=DmarcReportService(directory, stores.metadata),
         )

@@ -15,7 +15,12 @@ checked (each refusal changes nothing, invariant 7):
    local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
    refuses the whole message with a 422 naming them, and so does a remote one on the
    sending tenant's suppression list (with the reason it was suppressed for);
-5. the message is composed and stamped with our ``Received:`` trace header naming the
+5. with ``unsubscribe``, the message must have exactly one recipient, a remote one, and
+   the server an ``unsubscribe.base_url`` (else a 422): it gets the RFC 8058 pair
+   ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` with a signed link naming that
+   recipient in its tenant (:mod:`mairust.outbound.unsubscribe`; one link per message, so
+   one recipient, or each could unsubscribe the others);
+6. the message is composed and stamped with our ``Received:`` trace header naming the
    API and the principal; the ``pre_send`` hooks are asked about it (a refusal or a
    discard is a 422 naming the plugin's reply, a tempfail or hooks that cannot decide a
    503; a quarantine holds the message in the recipients' Quarantine; their header and
@@ -45,7 +50,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mairust import events
-from mairust.config import ApiSettings, Settings, SmtpSettings
+from mairust.config import ApiSettings, Settings, SmtpSettings, UnsubscribeSettings
 from mairust.errors import (
     CheckUnavailable,
     Forbidden,
@@ -65,6 +70,11 @@ from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.model.verdict import VerdictKind
 from mairust.outbound.signing import SignerLookup, signed_submission
+from mairust.outbound.unsubscribe import (
+    UnsubscribeTokens,
+    unsubscribe_headers,
+    unsubscribe_link,
+)
 from mairust.routing.router import (
     AliasTargets,
     Directory,
@@ -100,14 +110,24 @@ class CompositionSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SendPolicy:
-    """The settings sending needs (from ``smtp.hostname`` and ``api.max_send_size``)."""
+    """The settings sending needs (from ``smtp.hostname``, ``api.max_send_size`` and
+    ``[unsubscribe]``)."""
 
     hostname: str
     max_send_size: int
+    # Where one-click unsubscribe links point (empty: the option is refused), and how
+    # long they work.
+    unsubscribe_base_url: str = ""
+    unsubscribe_seconds: float = UnsubscribeSettings().token_days * 86400
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SendPolicy:
-        return cls(hostname=settings.smtp.hostname, max_send_size=settings.api.max_send_size)
+        return cls(
+            hostname=settings.smtp.hostname,
+            max_send_size=settings.api.max_send_size,
+            unsubscribe_base_url=settings.unsubscribe.base_url,
+            unsubscribe_seconds=settings.unsubscribe.token_days * 86400,
+        )
 
     @classmethod
     def defaults(cls) -> SendPolicy:
@@ -181,7 +201,11 @@ class SendService:
         hooks: EdgeHooks | None = None,
         suppressions: SuppressionStore | None = None,
         signer_for: SignerLookup | None = None,
+        unsubscribe_tokens: UnsubscribeTokens | None = None,
     ) -> None:
+        """``unsubscribe_tokens`` sign one-click unsubscribe links (None: the option is
+        refused)."""
+        self._unsubscribe_tokens = unsubscribe_tokens
         self._hooks = hooks
         self._signer_for = signer_for
         self._suppressions = suppressions
@@ -204,6 +228,12 @@ class SendService:
             self._prepare, principal, request
         )
         content, envelope, annotations = await self._pre_send(principal, envelope, content)
+        if composed.unsubscribe and envelope.rcpt_tos != composed.recipients:
+            # The link names its one recipient: nobody else may get it.
+            raise SendRefused(
+                "the pre_send hooks changed the recipients of a message with an unsubscribe "
+                "link. Nothing was sent."
+            )
         if self._signer_for is not None:  # after the hooks' edits, before the commit
             content = await asyncio.to_thread(
                 signed_submission, self._signer_for, content, envelope.mail_from
@@ -270,12 +300,15 @@ class SendService:
     def _prepare(
         self, principal: Principal, request: CompositionSource
     ) -> tuple[str, Envelope, bytes, ComposedMessage, dict[str, RemoteRecipient]]:
-        """The checks of the module's steps 2 to 4, then the bytes to commit."""
+        """The checks of the module's steps 2 to 5, then the bytes to commit."""
         composition = request.to_composition(max_size=self._policy.max_send_size)
         remote = self._check_addresses(principal, composition)
+        unsubscribe = self._unsubscribe_headers(composition, remote)
         queue_id = new_id()
         now = self._clock()
-        composed = compose(composition, unique_id=queue_id, now=now)
+        composed = compose(
+            composition, unique_id=queue_id, now=now, unsubscribe_headers=unsubscribe
+        )
         envelope = Envelope(
             mail_from=composed.mail_from,
             rcpt_tos=composed.recipients,
@@ -286,6 +319,34 @@ class SendService:
         )
         trace = received_header(principal, composed, queue_id, self._policy.hostname, now)
         return queue_id, envelope, trace + composed.content, composed, remote
+
+    def _unsubscribe_headers(
+        self, composition: Composition, remote: dict[str, RemoteRecipient]
+    ) -> tuple[tuple[str, str], ...]:
+        """The List-Unsubscribe pair when the composition asks for it: a link naming its
+        one remote recipient in the tenant whose suppression list sending checks."""
+        if not composition.unsubscribe:
+            return ()
+        base_url = self._policy.unsubscribe_base_url
+        if not base_url or self._unsubscribe_tokens is None:
+            raise InvalidInput(
+                "unsubscribe links are not available: this server has no unsubscribe.base_url"
+            )
+        recipients = composition.recipients
+        if len(recipients) != 1:
+            # One commit serves every recipient: a shared link would let each unsubscribe
+            # the others.
+            raise InvalidInput("`unsubscribe` needs exactly one recipient")
+        target = remote.get(recipients[0])
+        if target is None or target.tenant_id is None:
+            raise InvalidInput(
+                "`unsubscribe` is for a remote recipient (a suppression list "
+                "applies to mail sent out)"
+            )
+        token = self._unsubscribe_tokens.issue(
+            target.tenant_id, target.address, self._policy.unsubscribe_seconds
+        )
+        return unsubscribe_headers(unsubscribe_link(base_url, token))
 
     def _check_addresses(
         self, principal: Principal, composition: Composition

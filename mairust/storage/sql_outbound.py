@@ -136,6 +136,28 @@ class SqlOutbound:
                 insert_suppressions(conn, kept_suppressions)
         return len(held)
 
+    def postpone_outbound(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
+        if not item_ids:
+            return 0
+        untried = sa.case(
+            (_R.attempts > 1, RecipientState.DEFERRED.value),
+            else_=RecipientState.SCHEDULED.value,
+        )
+        with self._db.write() as conn:
+            result = conn.execute(
+                outbound_recipients.update()
+                .where(_R.id.in_(list(item_ids)), _R.state == _LEASED, _R.lease_owner == owner)
+                .values(
+                    state=untried,
+                    attempts=_R.attempts - 1,
+                    next_attempt_at=until,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return result.rowcount
+
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         if not owner_prefix:
             raise ValueError("releasing leases needs an owner prefix (an empty one matches all)")
@@ -227,6 +249,40 @@ class SqlOutbound:
             ).scalar()
         moments = [moment for moment in (pending, leased) if moment is not None]
         return min(moments) if moments else None
+
+    def record_remote_bounces(
+        self,
+        bounced: Sequence[DeliveryAttempt],
+        now: datetime,
+        suppress: Sequence[Suppression] = (),
+    ) -> int:
+        if not bounced:
+            return 0
+        changed: list[DeliveryAttempt] = []
+        with self._db.write() as conn:
+            for attempt in bounced:
+                result = conn.execute(
+                    outbound_recipients.update()
+                    .where(
+                        _R.id == attempt.recipient_id,
+                        _R.state == RecipientState.DELIVERED.value,
+                    )
+                    .values(
+                        state=RecipientState.BOUNCED.value,
+                        last_reply=attempt.reply,
+                        bounce_class=attempt.bounce_class,
+                        updated_at=now,
+                    )
+                )
+                if result.rowcount == 1:
+                    changed.append(attempt)
+            if changed:
+                conn.execute(outbound_attempts.insert(), [_attempt_row(a) for a in changed])
+            keys = {suppression_key(attempt.recipient) for attempt in changed}
+            kept = [entry for entry in suppress if suppression_key(entry.address) in keys]
+            if kept:
+                insert_suppressions(conn, kept)
+        return len(changed)
 
     def change_outbound(
         self,

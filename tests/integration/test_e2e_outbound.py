@@ -17,10 +17,10 @@ from mairust.auth.results import DkimWord
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.mairust_server import wait_for
+from tests.support.outbound_server import PASSWORD, outbound_server
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
 MX_ADDRESS = "127.0.0.52"
-PASSWORD = "correct horse battery"
 MESSAGE = (
     "From: Alice <alice@example.test>\r\nTo: joe@d0.test, nobody@d0.test\r\n"
     "Subject: outbound e2e\r\nMessage-ID: <outbound-e2e@example.test>\r\n\r\nHello out there.\r\n"
@@ -38,18 +38,7 @@ def test_submission_is_signed_delivered_bounced_and_traced(new_server, tmp_path)
         ZoneServer(zone) as dns,
         ScriptedSmtpServer(script, address=MX_ADDRESS, port=port) as mx,
     ):
-        config = tmp_path / "mairust.toml"
-        config.write_text(
-            f'[dns]\nnameservers = ["127.0.0.1"]\nport = {dns.port}\ntimeout = 1.0\n'
-            f"[outbound]\nport = {port}\npoll_interval = 0.2\n"
-        )
-        server = new_server(config=config)
-        added = server.cli(
-            "user", "add", "alice@example.test", "--create-domain", "--password-stdin",
-            stdin=PASSWORD,
-        )  # fmt: skip
-        assert added.returncode == 0, added.stdout + added.stderr
-        server.start()
+        server = outbound_server(new_server, tmp_path, dns.port, port)
         with server.api() as api:
             for algorithm in ("rsa2048", "ed25519"):
                 made = api.post(

@@ -13,10 +13,10 @@ from typing import Any
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.mairust_server import wait_for
+from tests.support.outbound_server import PASSWORD, outbound_server
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
 MX_ADDRESS = "127.0.0.53"
-PASSWORD = "correct horse battery"
 MESSAGES = 60
 DOMAINS = ("d1.test", "d2.test", "d3.test")
 PER_SESSION = 5
@@ -42,21 +42,17 @@ def test_a_kill_mid_delivery_loses_nothing_and_repeats_only_sessions_in_flight(
         ZoneServer(zone) as dns,
         ScriptedSmtpServer(Script(data_delay=0.4), address=MX_ADDRESS, port=port) as mx,
     ):
-        config = tmp_path / "mairust.toml"
-        config.write_text(
-            f'[dns]\nnameservers = ["127.0.0.1"]\nport = {dns.port}\ntimeout = 1.0\n'
-            f"[outbound]\nport = {port}\npoll_interval = 0.2\nbatch_size = {MESSAGES}\n"
-            f"messages_per_connection = {PER_SESSION}\nconnections_per_destination = {LANES}\n"
+        server = outbound_server(
+            new_server,
+            tmp_path,
+            dns.port,
+            port,
+            batch_size=MESSAGES,
+            messages_per_connection=PER_SESSION,
+            connections_per_destination=LANES,
             # A killed loop's leases are taken back by its next start, not by expiry.
-            "lease_seconds = 600\n"
+            lease_seconds=600,
         )
-        server = new_server(config=config)
-        added = server.cli(
-            "user", "add", "alice@example.test", "--create-domain", "--password-stdin",
-            stdin=PASSWORD,
-        )  # fmt: skip
-        assert added.returncode == 0, added.stdout + added.stderr
-        server.start()
         sent = []
         with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=30) as client:
             client.ehlo("client.test")

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 from load.bench_accept import start_smtp_sink
 from load.message_factory import MessageFactory, parse_size
@@ -297,3 +297,43 @@ def test_sizes_parse_with_binary_suffixes(text: str, size: int) -> None:
 def test_malformed_sizes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
+
+
+class AcceptAll:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 2.0.0 Queued"
+
+
+def only_alice(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    """Accepts alice@example.test with the password "secret" (AUTH PLAIN's LoginPassword)."""
+    granted = (data.login, data.password) == (b"alice@example.test", b"secret")
+    return AuthResult(success=granted, handled=False)  # handled=False: aiosmtpd says 535
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize(
+    ("password", "accepted", "failures"), [("secret", 9, {}), ("wrong", 0, {"535": 9})]
+)
+async def test_auth_plain_is_sent_on_every_connection_before_mail(
+    password: str, accepted: int, failures: dict[str, int]
+) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(
+            AcceptAll(), authenticator=only_alice, auth_required=True, auth_require_tls=False
+        ),
+        "127.0.0.1",
+        0,
+    )
+    try:
+        port = server.sockets[0].getsockname()[1]
+        config = LoadConfig(
+            port=port, sessions=3, messages=9, messages_per_connection=2, timeout=10.0,
+            auth=("alice@example.test", password),
+        )  # fmt: skip
+        result = await run_load(config)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (result.accepted, result.failures) == (accepted, failures)
+    assert "secret" not in repr(config)

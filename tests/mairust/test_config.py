@@ -125,3 +125,17 @@ def test_tls_certificate_and_key_go_together(tmp_path):
     assert relative.smtp.tls_cert_file == Path.cwd() / "c.pem"
     assert relative.smtp.tls_key_file == Path.home() / "k.pem"
     assert Settings(data_dir=tmp_path).smtp.submissions_port == 0
+
+
+def test_the_unsubscribe_base_url_is_an_http_url_without_query(tmp_path):
+    assert Settings(data_dir=tmp_path).unsubscribe.base_url == ""
+    made = Settings(data_dir=tmp_path, unsubscribe={"base_url": "https://mail.example.com/x"})
+    assert made.unsubscribe.base_url == "https://mail.example.com/x"
+    for bad in (
+        "mail.example.com",
+        "ftp://mail.example.com",
+        "https://m.example?u=1",
+        "https:// x",
+    ):
+        with pytest.raises(ValidationError, match=r"unsubscribe\.base_url"):
+            Settings(data_dir=tmp_path, unsubscribe={"base_url": bad})

@@ -11,10 +11,15 @@
 - ``rcpt``: per recipient address, its replies in turn (``{"b@x.test": ["451 4.3.0 busy"]}``).
 
 Any reply starting with ``421`` is sent and the connection closed, as RFC 5321 §3.8 has it.
-``tls_context`` makes the server offer STARTTLS. What happened is recorded per session
-(``sessions``): the commands, whether TLS was on, the messages received, and for each MAIL
-the bytes the client had already sent after it (a pipelined client sends RCPT and DATA in
-the same write, so they are waiting in the server's buffer when MAIL is handled).
+``tls_context`` makes the server offer STARTTLS. ``logins`` (user → password) makes it a
+relay that wants AUTH (aiosmtpd's PLAIN and LOGIN); ``auth_require_tls`` (default) offers
+AUTH only after STARTTLS (538 before), False offers it in clear too; ``auth_exclude``
+takes mechanisms off the list. What happened is
+recorded per session (``sessions``): the commands, whether TLS was on, the messages
+received, each AUTH's mechanism with whether TLS was on at the time and its outcome, and
+for each MAIL the bytes the client had already sent after it (a pipelined client sends
+RCPT and DATA in the same write, so they are waiting in the server's buffer when MAIL is
+handled).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 @dataclass
@@ -58,6 +63,10 @@ class SessionLog:
     tls: bool = False
     messages: list[Received] = field(default_factory=list)
     waiting_at_mail: list[bytes] = field(default_factory=list)
+    peer: str = ""  # the client's address (which source address a session came from)
+    # Each AUTH: (mechanism, TLS on when it came); and each login tried: (user, accepted).
+    auth: list[tuple[str, bool]] = field(default_factory=list)
+    logins: list[tuple[str, bool]] = field(default_factory=list)
 
 
 class _ScriptedSmtp(SMTP):
@@ -71,6 +80,13 @@ class _ScriptedSmtp(SMTP):
         await super().push(text)
         if text.startswith("421") and self.transport is not None:
             self.transport.close()
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        mechanism = arg.split(" ")[0].upper() if arg else ""
+        log = self.event_handler.log_of(self)
+        log.commands.append(f"AUTH {mechanism}")
+        log.auth.append((mechanism, self._tls_protocol is not None))
+        await super().smtp_AUTH(arg)
 
     async def smtp_DATA(self, arg: str) -> None:
         reply = self.event_handler._next("DATA", self.script.data)
@@ -105,6 +121,7 @@ class _Handler:
         log = self.log_of(server)
         log.commands.append(f"EHLO {hostname}")
         log.tls = server._tls_protocol is not None
+        log.peer = str(session.peer[0]) if session.peer else ""
         session.host_name = hostname
         if self.script.ehlo:
             return [self.script.ehlo]
@@ -164,6 +181,24 @@ class _Handler:
         return "250 2.0.0 Ok"
 
 
+class _Logins:
+    """aiosmtpd's authenticator over a user → password table, logging each attempt."""
+
+    def __init__(self, handler: _Handler, logins: dict[str, str]) -> None:
+        self.handler = handler
+        self.logins = logins
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        ok = self.logins.get(user) == auth_data.password.decode("utf-8", "replace")
+        self.handler.log_of(server).logins.append((user, ok))
+        return AuthResult(success=ok, handled=False)
+
+
 class _ScriptedController(Controller):
     def __init__(self, handler: _Handler, script: Script, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
@@ -187,11 +222,22 @@ class ScriptedSmtpServer:
         tls_context: ssl.SSLContext | None = None,
         smtputf8: bool = True,
         size_limit: int | None = None,
+        logins: dict[str, str] | None = None,
+        auth_require_tls: bool = True,
+        auth_exclude: tuple[str, ...] = (),
     ) -> None:
         self.script = script
         self.address = address
         self.port = port
         self.handler = _Handler(script)
+        auth: dict[str, Any] = {}
+        if logins is not None:
+            auth = {
+                "authenticator": _Logins(self.handler, logins),
+                "auth_required": True,  # MAIL before a login: 530
+                "auth_require_tls": auth_require_tls,
+                "auth_exclude_mechanism": list(auth_exclude),
+            }
         self._controller = _ScriptedController(
             self.handler,
             script,
@@ -203,6 +249,7 @@ class ScriptedSmtpServer:
             enable_SMTPUTF8=smtputf8,
             decode_data=False,
             data_size_limit=size_limit,
+            **auth,
         )
 
     @property

@@ -26,6 +26,7 @@ from mairust.api.routes import (
     search,
     send,
     suppressions,
+    unsubscribe,
     webhooks,
 )
 
@@ -52,6 +53,7 @@ api_router.include_router(admin_plugin_training.router)
 api_router.include_router(outbound.router)
 api_router.include_router(suppressions.router)
 api_router.include_router(dkim_keys.router)
+api_router.include_router(unsubscribe.router)
 api_router.include_router(dmarc_reports.router)
 
 __all__ = ["api_router"]

@@ -67,7 +67,8 @@ def add_rule(
     domain: DomainName, body: RuleCreate, principal: TenantAdmin, application: AppDep
 ) -> RuleOut:
     """Send matching addresses to a mailbox (`local`), another address (`forward`) or a
-    host (`relay`, platform admin only: 403 otherwise). Until outbound delivery exists, a
+    host (`relay`, platform admin only: 403 otherwise; `lmtp:...` targets deliver over LMTP
+    to a local mail store). Until outbound delivery exists, a
     recipient routed off this platform is answered `451 4.3.5` at RCPT (the sender keeps
     it and retries). 404 for a target outside the tenant, 409 for a pattern the domain has
     a rule for."""

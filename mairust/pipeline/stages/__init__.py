@@ -9,6 +9,7 @@ from mairust.pipeline.stages.index import IndexStage
 from mairust.pipeline.stages.parse import ParseStage
 from mairust.pipeline.stages.post_receive import PostReceiveStage
 from mairust.pipeline.stages.pre_delivery import PreDeliveryStage
+from mairust.pipeline.stages.reports import ReportsStage
 from mairust.pipeline.stages.route import RouteStage
 from mairust.pipeline.stages.store import StoreStage
 
@@ -21,6 +22,7 @@ STAGES: dict[str, type[Stage]] = {
         StoreStage,
         IndexStage,
         PostReceiveStage,
+        ReportsStage,
         DmarcReportStage,
     )
 }
@@ -28,6 +30,7 @@ STAGES: dict[str, type[Stage]] = {
 DEFAULT_STAGES: tuple[str, ...] = (
     "parse",
     "route",
+    "reports",
     "pre_delivery",
     "store",
     "index",

@@ -58,6 +58,12 @@ class OutboundQueue(Protocol):
         for rows that changed. Returns rows changed."""
         ...
 
+    def postpone_outbound(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
+        """Hand back rows the owner leased but did not try (traffic shaping held them):
+        their pending state again, due at ``until``, the lease's attempt not counted, no
+        attempt row. Only rows still leased by ``owner`` change; returns how many."""
+        ...
+
     def release_outbound_leases(self, owner_prefix: str, keep_owner: str | None = None) -> int:
         """As ``QueueStore.release_leases``, for outbound rows: LEASED rows of owners
         starting with ``owner_prefix`` (but not ``keep_owner``) back to their pending state
@@ -99,4 +105,18 @@ class OutboundQueue(Protocol):
         return the rows changed as they were before. BOUNCE records an attempt with
         ``reply``; ``event_for`` a changed row's event, kept in the same transaction.
         An empty selection is a ValueError."""
+        ...
+
+    def record_remote_bounces(
+        self,
+        bounced: Sequence[DeliveryAttempt],
+        now: datetime,
+        suppress: Sequence[Suppression] = (),
+    ) -> int:
+        """Failures reported after a 250 (a DSN from further on), in ONE transaction: each
+        attempt's row, if still DELIVERED, becomes BOUNCED with the attempt's reply and
+        bounce class, and the attempt is recorded; ``suppress`` entries join their
+        tenants' lists for recipients whose row changed here. A row in any other state is
+        left alone with its attempt, so a report read twice changes nothing the second
+        time. Returns rows changed."""
         ...

@@ -262,6 +262,7 @@ EVERY_ROUTE = {
     ("post", "/api/v1/quarantine/{entry_id}/release"),
     ("delete", "/api/v1/quarantine/{entry_id}"),
     ("post", "/api/v1/admin/plugins/{name}/train"),
+    ("post", "/api/v1/unsubscribe/{token}"),
     ("get", "/api/v1/domains/{domain}/dmarc-reports"),
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -9,6 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from mairust.api import create_app
 from mairust.api.metrics import ApiMetrics
 from mairust.errors import StorageUnavailable
+from mairust.model.ids import new_id
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import RemoteRecipient
 from tests.mairust.api.conftest import TOKEN_KEYS
 
 
@@ -106,6 +111,24 @@ async def test_queue_rows_and_search_backlog_are_reported(anonymous, seeder, sto
     assert sum(rows.values()) == len(stores.metadata.list_queue())
     assert set(rows) == {(("state", s),) for s in ("queued", "leased", "done", "failed")}
     assert samples(text, "mairust_search_backlog_entries") == {(): 1.0}
+
+
+async def test_outbound_recipients_are_reported_by_state_and_busiest_destination(anonymous, stores):
+    body = b"Subject: out\r\n\r\nhi\r\n"
+    ref = MessageRef(new_id(), len(body), "0" * 64, new_id())
+    recipients = ("a@far.example", "b@far.example", "c@near.example")
+    envelope = Envelope("ann@ours.example", recipients, datetime.now(UTC))
+    remote = tuple(RemoteRecipient(address) for address in recipients)
+    stores.metadata.commit_messages([SpoolRecord(ref, envelope, remote=remote)])
+
+    text = (await anonymous.get("/metrics")).text
+    by_state = samples(text, "mairust_outbound_recipients")
+    assert set(by_state) == {
+        (("state", s),) for s in ("scheduled", "deferred", "leased", "delivered", "bounced", "held")
+    }
+    assert by_state[(("state", "scheduled"),)] >= 3
+    waiting = samples(text, "mairust_outbound_waiting")
+    assert waiting[(("destination", "far.example"),)] >= 2
 
 
 @pytest.mark.in_process_only("breaks a store method in this process")

@@ -58,7 +58,11 @@ def _marks(dependant: Dependant) -> list[Any]:
 
 
 ROUTES = _api_routes()
-PUBLIC = {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/callbacks/{job}")}
+PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/callbacks/{job}"),
+    ("POST", "/api/v1/unsubscribe/{token}"),
+}
 CALLS = sorted((method, route.path) for route in ROUTES for method in (route.methods or ()))
 
 

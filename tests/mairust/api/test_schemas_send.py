@@ -43,6 +43,8 @@ FULL: dict[str, Any] = {
         }
     ],
     "headers": {"X-Campaign": "q3", "In-Reply-To": "<parent@example.org>"},
+    # True needs exactly one recipient (test_unsubscribe_needs_exactly_one_recipient).
+    "unsubscribe": False,
 }
 # The only string fields that may hold line breaks: they are the message's bodies.
 BODIES = {("text",), ("html",)}
@@ -341,3 +343,14 @@ async def test_the_composed_message_goes_through_the_spool(stores: Stores):
     queued = stores.metadata.list_queue()
     assert sorted(item.recipient for item in queued) == sorted(sent.recipients)
     assert len(queued) == 4
+
+
+def test_unsubscribe_needs_exactly_one_recipient():
+    one = {"from": "alice@example.com", "to": ["bob@example.org"], "text": "hi"}
+    assert SendRequest.model_validate({**one, "unsubscribe": True}).unsubscribe
+    composition = SendRequest.model_validate({**one, "unsubscribe": True}).to_composition(
+        max_size=1000
+    )
+    assert composition.unsubscribe
+    with pytest.raises(ValidationError, match="exactly one recipient"):
+        SendRequest.model_validate({**one, "bcc": ["carol@example.org"], "unsubscribe": True})

@@ -311,3 +311,19 @@ async def test_without_a_running_spool_a_send_is_a_503_with_retry_after(
     assert_problem(response, 503)
     assert response.headers["Retry-After"].isdigit()
     assert_nothing_stored(stores)
+
+
+async def test_a_sent_message_is_dkim_signed_for_its_from_domain(
+    running, world: World, stores: Stores
+):
+    made = await running.post("/api/v1/domains/a.example/dkim-keys", json={"algorithm": "ed25519"})
+    assert made.status_code == 201, made.text
+    selector = made.json()["selector"]
+    sent = await running.post(
+        SEND, json={"from": "alice@a.example", "to": ["joe@remote.example"], "text": "hi"}
+    )
+    assert sent.status_code == 202, sent.text
+    [row] = stores.metadata.list_outbound(message_id=sent.json()["queue_id"])
+    stored = stores.blobs.get(row.message.blob_key)
+    assert stored.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256;")
+    assert b"d=a.example;" in stored and f"s={selector};".encode() in stored

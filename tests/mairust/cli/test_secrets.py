@@ -1,4 +1,5 @@
-"""``mairust secrets rotate-key`` on an embedded data dir, as an operator runs it."""
+"""``mairust secrets rotate-key`` and ``relay-password`` on an embedded data dir, as an
+operator runs them."""
 
 from __future__ import annotations
 
@@ -98,3 +99,15 @@ def test_embedded_rotate_key_uses_the_data_dirs_key(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "done: 0 secrets examined" in result.output
     assert (tmp_path / KEY_FILE).is_file()
+
+
+def test_relay_password_is_sealed_from_stdin_and_only_its_id_printed(tmp_path: Path) -> None:
+    config = _config(tmp_path / "mairust.toml", NEW)
+    args = ["secrets", "relay-password", "--data-dir", str(tmp_path), "--config", str(config)]
+    result = CliRunner().invoke(app, args, input="pa55 word\n")
+    assert result.exit_code == 0, result.output
+    assert "pa55" not in result.output
+    secret_id = result.output.strip()
+    assert _reveal_all(tmp_path, NEW, [secret_id]) == [b"pa55 word"]
+    empty = CliRunner().invoke(app, args, input="")
+    assert empty.exit_code != 0 and "empty" in empty.output

@@ -57,6 +57,32 @@ def test_relay_hosts() -> None:
             normalize_relay_host(bad)
 
 
+def test_lmtp_relay_targets() -> None:
+    assert normalize_relay_host(" LMTP:Store.Example:24 ") == "lmtp:store.example:24"
+    assert normalize_relay_host("lmtp:[192.0.2.7]:2424") == "lmtp:[192.0.2.7]:2424"
+    assert normalize_relay_host("lmtp:[2001:db8::1]:24") == "lmtp:[2001:db8::1]:24"
+    # A socket path keeps its case: paths are case-sensitive.
+    assert normalize_relay_host("lmtp:/run/Dovecot/lmtp") == "lmtp:/run/Dovecot/lmtp"
+    bad_ones = (
+        "lmtp:store.example",  # no port: LMTP has none of its own
+        "lmtp:[192.0.2.7]",
+        "lmtp:store.example:0",
+        "lmtp:",
+        "lmtp:relative/path",
+        "lmtp:/run/../etc/socket",
+        "lmtp:/run/./lmtp",
+        "lmtp:/run/lmtp/",
+        "lmtp:/run/with space",
+        "lmtp:/run/x\ny",
+        "lmtp:/" + "a" * 107,
+        "lmtp:lmtp:host:24",
+        "smtp:host:25",
+    )
+    for bad in bad_ones:
+        with pytest.raises(InvalidInput):
+            normalize_relay_host(bad)
+
+
 def test_a_policy_limit_is_positive_or_unset() -> None:
     assert DomainPolicy(max_message_bytes=1, messages_per_minute=1).messages_per_minute == 1
     with pytest.raises(InvalidInput):

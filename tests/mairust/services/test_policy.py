@@ -127,6 +127,13 @@ def test_relay_rules_are_the_platform_admins(application, tenants):
         ADMIN, "a.example", NewRule("*", RouteAction.RELAY, "[10.0.0.5]:25")
     )
     assert application.policy.list_rules(admin_a, "a.example") == [relay]
+    # LMTP to a local mail store: the socket path keeps its case, a TCP target needs a port.
+    with pytest.raises(InvalidInput):
+        application.policy.add_rule(ADMIN, "a.example", NewRule("s*", RouteAction.RELAY, "lmtp:x"))
+    store = application.policy.add_rule(
+        ADMIN, "a.example", NewRule("store-*", RouteAction.RELAY, "LMTP:/run/Dovecot/lmtp")
+    )
+    assert store.target == "lmtp:/run/Dovecot/lmtp"
 
 
 def test_another_tenant_and_lesser_roles_get_nothing(application, tenants):

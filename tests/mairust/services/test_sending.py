@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import dkim  # type: ignore[import-untyped]
 import pytest
 
 from mairust.config import Settings
@@ -14,6 +16,7 @@ from mairust.errors import CheckUnavailable, Forbidden, InvalidInput, NotFound, 
 from mairust.hooks.points import HookPoint
 from mairust.model.annotations import Annotations
 from mairust.model.compose import Composition, NamedAddress
+from mairust.model.dkim_keys import DkimAlgorithm
 from mairust.model.folders import QUARANTINE
 from mairust.model.message import BlobInfo, Envelope
 from mairust.model.modifications import AddHeader, AddRecipient
@@ -21,7 +24,16 @@ from mairust.model.policy import RouteAction
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
+from mairust.model.suppression import SuppressionReason
 from mairust.model.verdict import Verdict, VerdictKind
+from mairust.outbound.dkim_signer import (
+    DkimSigner,
+    SigningKey,
+    dns_record_text,
+    private_key_pem,
+    public_key_text,
+)
+from mairust.outbound.unsubscribe import UnsubscribeTokens
 from mairust.services.sending import (
     RecipientsNotLocal,
     SendPolicy,
@@ -29,6 +41,8 @@ from mairust.services.sending import (
     SendRefused,
     SendService,
 )
+from mairust.services.suppressions import RecipientsSuppressed
+from mairust.services.unsubscribe import UnsubscribeService
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
@@ -390,3 +404,130 @@ async def test_a_pre_send_refusal_sends_nothing(
             user(tenants, tenants.alice.id), message("alice@a.example", "amos@a.example")
         )
     assert_nothing_stored(stores)
+
+
+UNSUBSCRIBE_POLICY = replace(POLICY, unsubscribe_base_url="https://mail.a.example")
+
+
+def one_click(sender: str, *to: str) -> Given:
+    given = message(sender, *to)
+    given.composition = replace(given.composition, unsubscribe=True)
+    return given
+
+
+def dkim_signer() -> tuple[DkimSigner, bytes]:
+    pem = private_key_pem(DkimAlgorithm.ED25519)
+    record = dns_record_text(DkimAlgorithm.ED25519, public_key_text(DkimAlgorithm.ED25519, pem))
+    return DkimSigner([SigningKey("a.example", "s1", DkimAlgorithm.ED25519, pem)]), record.encode()
+
+
+async def test_one_click_unsubscribe_links_name_the_recipient_are_signed_and_suppress(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    unsubscribe_tokens = UnsubscribeTokens.from_digest_keys([b"k" * 32])
+    signer, record = dkim_signer()
+    service = SendService(
+        stores.metadata,
+        spool,
+        UNSUBSCRIBE_POLICY,
+        clock,
+        suppressions=stores.metadata,
+        signer_for=lambda domain: signer if domain == "a.example" else None,
+        unsubscribe_tokens=unsubscribe_tokens,
+    )
+    receipt = await service.send(
+        user(tenants, tenants.alice.id), one_click("alice@a.example", "Joe@Remote.example")
+    )
+
+    [row] = stores.metadata.list_outbound()
+    raw = stores.blobs.get(row.message.blob_key)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = str(parsed["List-Unsubscribe"])
+    prefix = "<https://mail.a.example/api/v1/unsubscribe/"
+    assert link.startswith(prefix) and link.endswith(">") and "mailto:" not in link
+    # The signature covers the pair (and oversigns it: a copy added in transit breaks it).
+    signature = str(parsed["DKIM-Signature"]).replace(" ", "").replace("\t", "")
+    signed = signature.split("h=", 1)[1].split(";", 1)[0].split(":")
+    assert signed.count("list-unsubscribe") == 2 and signed.count("list-unsubscribe-post") == 2
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)
+    # The token round trip: it names this tenant and this recipient, and suppresses it.
+    token = link[len(prefix) : -1]
+    claim = unsubscribe_tokens.open(token)
+    assert (claim.tenant_id, claim.address) == (tenants.a.id, "joe@remote.example")
+    done = UnsubscribeService(stores.metadata, unsubscribe_tokens, clock).unsubscribe(token)
+    assert done.added
+    [entry] = stores.metadata.list_suppressions(tenants.a.id)
+    assert (entry.address, entry.reason) == ("joe@remote.example", SuppressionReason.UNSUBSCRIBE)
+    assert stores.metadata.list_suppressions(tenants.b.id) == []
+    assert receipt.recipients == ("joe@remote.example",)
+    with pytest.raises(RecipientsSuppressed):
+        await service.send(
+            user(tenants, tenants.alice.id), message("alice@a.example", "joe@remote.example")
+        )
+
+
+@pytest.mark.parametrize(
+    ("request_", "why"),
+    [
+        (one_click("alice@a.example", "joe@remote.example", "ann@remote.example"), "exactly one"),
+        (one_click("alice@a.example", "amos@a.example"), "remote recipient"),
+    ],
+)
+async def test_one_click_unsubscribe_needs_one_remote_recipient(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants, request_: Given, why: str
+):
+    service = SendService(
+        stores.metadata,
+        spool,
+        UNSUBSCRIBE_POLICY,
+        clock,
+        unsubscribe_tokens=UnsubscribeTokens.from_digest_keys([b"k" * 32]),
+    )
+    with pytest.raises(InvalidInput, match=why):
+        await service.send(user(tenants, tenants.alice.id), request_)
+    assert_nothing_stored(stores)
+    assert stores.metadata.list_outbound() == []
+
+
+async def test_one_click_unsubscribe_needs_a_base_url_and_the_headers_to_itself(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    tokens = UnsubscribeTokens.from_digest_keys([b"k" * 32])
+    unconfigured = SendService(stores.metadata, spool, POLICY, clock, unsubscribe_tokens=tokens)
+    with pytest.raises(InvalidInput, match="base_url"):
+        await unconfigured.send(
+            user(tenants, tenants.alice.id), one_click("alice@a.example", "joe@remote.example")
+        )
+    configured = SendService(
+        stores.metadata, spool, UNSUBSCRIBE_POLICY, clock, unsubscribe_tokens=tokens
+    )
+    given = one_click("alice@a.example", "joe@remote.example")
+    given.composition = replace(
+        given.composition, headers=(("List-Unsubscribe", "<https://elsewhere.example/u>"),)
+    )
+    with pytest.raises(InvalidInput, match="written by the `unsubscribe` option"):
+        await configured.send(user(tenants, tenants.alice.id), given)
+    assert stores.metadata.list_outbound() == []
+
+
+async def test_a_pre_send_hook_may_not_copy_an_unsubscribe_link_to_another_recipient(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    verdict = Verdict(VerdictKind.CONTINUE, "cc", modifications=(AddRecipient("bob@b.example"),))
+    hooks = SendHooks(verdict)
+    service = SendService(
+        stores.metadata,
+        spool,
+        UNSUBSCRIBE_POLICY,
+        clock,
+        hooks=hooks,
+        unsubscribe_tokens=UnsubscribeTokens.from_digest_keys([b"k" * 32]),
+    )
+    with pytest.raises(SendRefused, match="unsubscribe link"):
+        await service.send(
+            user(tenants, tenants.alice.id), one_click("alice@a.example", "joe@remote.example")
+        )
+    assert len(hooks.asked) == 1
+    assert_nothing_stored(stores)
+    assert stores.metadata.list_outbound() == []

@@ -24,6 +24,7 @@ from mairust.model.outbound import (
 )
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
+from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.storage.sql_metadata import SqlMetadataStore
 from tests.mairust.storage.conftest import RecordMaker
 
@@ -225,3 +226,42 @@ def test_threads_leasing_together_never_share_a_row(
     for thread in threads:
         thread.join()
     assert len(taken) == 200 and len(set(taken)) == 200
+
+
+def test_a_bounce_reported_after_delivery_moves_only_delivered_rows_once(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    record = submitted(make_record, "took@far.test", "pending@far.test")
+    metadata_store.commit_messages([record])
+    now = datetime.now(UTC)
+    items = {i.recipient: i for i in metadata_store.lease_outbound("loop/1", 10, 60, now)}
+    took = items["took@far.test"]
+    ok = AttemptOutcome(attempt(took, AttemptResult.DELIVERED, "250 2.0.0 ok"))
+    later = AttemptOutcome(
+        attempt(items["pending@far.test"], AttemptResult.DEFERRED, "451 4.3.0 later"), now
+    )
+    metadata_store.settle_outbound("loop/1", now, [ok], [later])
+    reported = [
+        replace(attempt(row, AttemptResult.BOUNCED, "550 5.1.1 gone after all"), at=now)
+        for row in (took, items["pending@far.test"])
+    ]
+    dead = [
+        Suppression("tenant-a", "took@far.test", SuppressionReason.HARD_BOUNCE, now, "dsn"),
+        Suppression("tenant-a", "pending@far.test", SuppressionReason.HARD_BOUNCE, now, "dsn"),
+    ]
+
+    assert metadata_store.record_remote_bounces(reported, now, dead) == 1
+    after = {i.recipient: i for i in metadata_store.list_outbound(message_id=record.ref.id)}
+    assert after["took@far.test"].state is RecipientState.BOUNCED
+    assert after["took@far.test"].last_reply == "550 5.1.1 gone after all"
+    assert after["took@far.test"].bounce_class == "unknown_user"
+    # The delivery loop's row is its own: untouched, and not suppressed either.
+    assert after["pending@far.test"].state is RecipientState.DEFERRED
+    assert [s.address for s in metadata_store.list_suppressions("tenant-a")] == ["took@far.test"]
+    attempts = metadata_store.outbound_attempts(record.ref.id)
+    assert [a.result for a in attempts].count(AttemptResult.BOUNCED) == 1
+
+    # Read twice: nothing more.
+    assert metadata_store.record_remote_bounces(reported, now, dead) == 0
+    assert metadata_store.outbound_attempts(record.ref.id) == attempts
+    assert metadata_store.record_remote_bounces([], now) == 0

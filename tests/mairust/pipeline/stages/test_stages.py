@@ -9,6 +9,7 @@ def test_default_pipeline_is_named_stages_in_order():
     assert DEFAULT_STAGES == (
         "parse",
         "route",
+        "reports",
         "pre_delivery",
         "store",
         "index",
