@@ -499,6 +499,27 @@ class OutboundTlsSettings(_Section):
         return self
 
 
+class DmarcReportSettings(_Section):
+    """The DMARC aggregate reports we send (RFC 7489 §7.2) to the domains whose records
+    ask for them (``rua=mailto:``), from the auth results of the mail we received."""
+
+    enabled: bool = False
+    # Who we are in the reports (<org_name>), usually our host's domain.
+    org_name: str = ""
+    # The From and envelope sender of the reports; receivers write to it about them.
+    sender: str = ""
+    # The period one report covers, and how often reports go out.
+    interval_seconds: float = Field(86400.0, ge=3600)
+    # <extra_contact_info> (a URL or words), optional.
+    contact: str = ""
+
+    @model_validator(mode="after")
+    def _sender_when_enabled(self) -> DmarcReportSettings:
+        if self.enabled and ("@" not in self.sender or not self.org_name):
+            raise ValueError("[dmarc_reports] enabled needs sender (an address) and org_name")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -527,6 +548,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = Field(default_factory=RelaySettings)
     unsubscribe: UnsubscribeSettings = Field(default_factory=UnsubscribeSettings)
     outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
+    dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

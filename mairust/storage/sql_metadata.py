@@ -6,7 +6,7 @@ never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
 ``sql_quotas``, ``sql_folders``, ``sql_aliases``, ``sql_events``, ``sql_plugin_state`` and
-``sql_dkim_keys``;
+``sql_dkim_keys`` and ``sql_dmarc_reports``;
 connection set-up and error mapping in ``sql_engine``.
 """
 
@@ -19,6 +19,7 @@ from mairust.storage.sql_audit import SqlAudit
 from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
 from mairust.storage.sql_dkim_keys import SqlDkimKeys
+from mairust.storage.sql_dmarc_reports import SqlDmarcReports
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_events import SqlEvents
@@ -67,6 +68,7 @@ class SqlMetadataStore(
     SqlSuppressions,
     SqlDkimKeys,
     SqlMtaStsPolicies,
+    SqlDmarcReports,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

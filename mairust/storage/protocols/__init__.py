@@ -15,8 +15,9 @@ hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
 small key/value state), :class:`OutboundQueue` (remote recipients, their attempts),
 :class:`SuppressionStore` (each tenant's suppression list), :class:`DkimKeyStore`
-(sending domains' DKIM keys) and :class:`MtaStsPolicyStore` (recipient domains' MTA-STS
-policies). One SQL class
+(sending domains' DKIM keys), :class:`MtaStsPolicyStore` (recipient domains' MTA-STS
+policies) and :class:`DmarcReportStore` (DMARC aggregate reports received, and what the
+ones sent are made of). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -41,6 +42,7 @@ from mairust.storage.protocols.directory import (
     QuotaStore,
 )
 from mairust.storage.protocols.dkim_keys import DkimKeyStore
+from mairust.storage.protocols.dmarc_reports import DmarcReportStore
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
 from mairust.storage.protocols.mta_sts import MtaStsPolicyStore
@@ -56,6 +58,7 @@ __all__ = [
     "BlobStore",
     "DirectoryStore",
     "DkimKeyStore",
+    "DmarcReportStore",
     "EntryStore",
     "EventStore",
     "HookJobStore",
@@ -104,6 +107,7 @@ class MetadataStore(
     SuppressionStore,
     DkimKeyStore,
     MtaStsPolicyStore,
+    DmarcReportStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -12,6 +12,7 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     DkimKeyStore,
+    DmarcReportStore,
     EntryStore,
     EventStore,
     HookJobStore,
@@ -59,6 +60,7 @@ ROLES: tuple[type, ...] = (
     SuppressionStore,
     DkimKeyStore,
     MtaStsPolicyStore,
+    DmarcReportStore,
 )
 
 
@@ -113,6 +115,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         suppressions: SuppressionStore = store
         dkim_keys: DkimKeyStore = store
         sts_policies: MtaStsPolicyStore = store
+        dmarc_reports: DmarcReportStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -140,6 +143,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 suppressions,
                 dkim_keys,
                 sts_policies,
+                dmarc_reports,
                 metadata,
             ),
             strict=True,
