@@ -5,7 +5,8 @@ Supervisor: a store that is down is an ordinary wait; any other error restarts i
 backoff; a loop that keeps failing exits the actor (``actors/supervised.py``) and Ray
 restarts it — a new incarnation that hands back its predecessor's leases at once.
 Messages go out through :class:`mairust.outbound.smtp_sender.SmtpDestinationSender`
-(MX through the configured resolver, one SMTP session per batch of a destination).
+(MX through the configured resolver, one SMTP session per batch of a destination), with
+each destination's TLS policy (MTA-STS, ``[outbound_tls]``: ``mairust.outbound.tls_policy``).
 The front-end's spool nudges the first delivery actor when it commits remote recipients;
 the others (and it, after a nudge is lost) find them at their next poll.
 """
@@ -34,6 +35,8 @@ from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
 from mairust.outbound.srs import is_srs_address
+from mairust.outbound.tls_policy import destination_tls_policies
+from mairust.outbound.tls_reports import TlsReportLog
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
@@ -68,6 +71,11 @@ class DeliveryHost:
             settings.outbound, default_helo=settings.smtp.hostname
         )
         metadata = self._stores.metadata
+        # MTA-STS and require_tls per destination; TLS failures kept for TLS reports.
+        self._tls_reports = TlsReportLog()
+        self._tls_plans = tls_plans = destination_tls_policies(
+            settings.outbound_tls, resolver, reports=self._tls_reports, store=metadata
+        )
 
         def is_local(address: str) -> bool:
             return metadata.get_domain(domain_of(address)) is not None
@@ -92,6 +100,7 @@ class DeliveryHost:
             client,
             port=settings.outbound.port,
             credentials_for=relay_logins.credentials_for,
+            tls_plan_for=tls_plans,
             cache=SessionCache(
                 settings.outbound.idle_session_seconds, settings.outbound.messages_per_connection
             ),
@@ -126,6 +135,7 @@ class DeliveryHost:
             "expired": figures.expired,
             "dsns": figures.dsns,
             "sessions": figures.sessions,
+            "tls_failures": sum(self._tls_reports.failures.values()),
             "loop": loop_report(self._supervisor.state),
         }
 
@@ -139,6 +149,8 @@ class DeliveryHost:
         await self._sender.aclose()
         with contextlib.suppress(Exception):
             await self._task
+        with contextlib.suppress(Exception):
+            await self._tls_plans.aclose()
         self._stores.close()
 
 

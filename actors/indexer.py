@@ -8,7 +8,10 @@ Each loop runs under its own Supervisor: a store that is down is an ordinary wai
 loop restarts with backoff; a loop that keeps failing exits the actor, and Ray restarts
 it. The retention loop runs every ``mailbox.expire_interval_seconds`` (0: not at all),
 first at start-up; a purge removes the search documents too, so it lives beside the
-search backlog.
+search backlog. With ``[dmarc_reports] enabled``, a third loop sends each period's DMARC
+aggregate reports once (:class:`~mairust.outbound.dmarc_report_loop.DmarcReportLoop`,
+through a spool of its own): one indexer runs per cluster, and the period claim in the
+store keeps a restarted one from sending a period twice.
 """
 
 from __future__ import annotations
@@ -22,11 +25,17 @@ from typing import Any
 import ray
 
 from actors.supervised import loop_report, start_supervised
+from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.errors import MairustError
+from mairust.outbound.dkim_signers import DkimSigners
+from mairust.outbound.dmarc_report_loop import DmarcReportLoop
 from mairust.search.indexing import drain_search_backlog
+from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.mailboxes import MailboxService
 from mairust.services.plugins import expire_plugin_calls, sweep_expired_plugin_state
+from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 
@@ -35,6 +44,7 @@ _log = logging.getLogger(__name__)
 INDEXER_LOOP = "search backlog loop"
 INDEXER_BACKOFF = Backoff(give_up_after=8)
 RETENTION_LOOP = "retention loop"
+DMARC_REPORT_LOOP = "dmarc report loop"
 
 
 class IndexerHost:
@@ -59,6 +69,24 @@ class IndexerHost:
         if self._expire_interval > 0:
             self._retention = Supervisor(RETENTION_LOOP, self._run_retention, INDEXER_BACKOFF)
             self._tasks.append(start_supervised(self._retention))
+        self._dmarc: Supervisor | None = None
+        self._dmarc_spool: Spool | None = None
+        if settings.dmarc_reports.enabled:
+            self._dmarc_spool = Spool(self._stores.metadata, self._stores.blobs)
+            await self._dmarc_spool.start()
+            dns = settings.dns
+            resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+            vault = SecretVault(self._stores.metadata, load_keyring(settings))
+            signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
+            self._dmarc_loop = DmarcReportLoop(
+                self._stores.metadata,
+                self._dmarc_spool,
+                resolver,
+                settings.dmarc_reports,
+                signer_for=signers.signer_for,
+            )
+            self._dmarc = Supervisor(DMARC_REPORT_LOOP, self._run_dmarc, INDEXER_BACKOFF)
+            self._tasks.append(start_supervised(self._dmarc))
 
     async def _run(self) -> None:
         while True:
@@ -109,6 +137,10 @@ class IndexerHost:
                     _log.info("retention swept %d expired plugin state entries", swept)
             await asyncio.sleep(self._expire_interval)
 
+    async def _run_dmarc(self) -> None:
+        assert self._dmarc is not None
+        await self._dmarc_loop.run(self._dmarc.progress)
+
     async def drain_now(self) -> None:
         """Wake the loop (tests, and operators after an outage)."""
         self._wake.set()
@@ -137,10 +169,14 @@ class IndexerHost:
         self._supervisor.stop()
         if self._retention is not None:
             self._retention.stop()
+        if self._dmarc is not None:
+            self._dmarc.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._dmarc_spool is not None:
+            await self._dmarc_spool.stop()
         self._stores.close()
 
 

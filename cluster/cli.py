@@ -13,6 +13,7 @@ from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.dkim import dkim_app
+from mairust.cli.dmarc import dmarc_app
 from mairust.cli.mailbox import mailbox_app
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.cli.outbound import outbound_app
@@ -55,6 +56,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(outbound_app, name="outbound")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(dkim_app, name="dkim")
+app.add_typer(dmarc_app, name="dmarc")
 console = Console(soft_wrap=True)
 
 

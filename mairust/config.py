@@ -473,6 +473,53 @@ class UnsubscribeSettings(_Section):
         return self
 
 
+class OutboundTlsSettings(_Section):
+    """Per-destination TLS of outbound delivery: MTA-STS (RFC 8461) and require_tls."""
+
+    # Domains whose mail goes only over STARTTLS with a certificate valid for the MX
+    # host name (never in clear; a failure defers).
+    require_tls_domains: list[str] = Field(default_factory=list)
+    # Look up and apply recipient domains' MTA-STS policies.
+    mta_sts: bool = True
+    # CA bundle (PEM) that MX certificates and policy hosts are checked against;
+    # empty: the system's CAs.
+    ca_file: str = ""
+    # Policies kept per process (least recently used dropped first).
+    policy_cache_size: int = Field(10_000, ge=1)
+    # The whole HTTPS fetch of one policy (RFC 8461 section 3.3 suggests under a minute).
+    policy_fetch_timeout: float = Field(30.0, gt=0)
+    # Networks a policy host may be on although not public (loopback, private), e.g.
+    # ["127.0.0.0/8"] for tests. Empty: public addresses only.
+    policy_allow_networks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> OutboundTlsSettings:
+        for network in self.policy_allow_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return self
+
+
+class DmarcReportSettings(_Section):
+    """The DMARC aggregate reports we send (RFC 7489 §7.2) to the domains whose records
+    ask for them (``rua=mailto:``), from the auth results of the mail we received."""
+
+    enabled: bool = False
+    # Who we are in the reports (<org_name>), usually our host's domain.
+    org_name: str = ""
+    # The From and envelope sender of the reports; receivers write to it about them.
+    sender: str = ""
+    # The period one report covers, and how often reports go out.
+    interval_seconds: float = Field(86400.0, ge=3600)
+    # <extra_contact_info> (a URL or words), optional.
+    contact: str = ""
+
+    @model_validator(mode="after")
+    def _sender_when_enabled(self) -> DmarcReportSettings:
+        if self.enabled and ("@" not in self.sender or not self.org_name):
+            raise ValueError("[dmarc_reports] enabled needs sender (an address) and org_name")
+        return self
+
+
 class ForwardingSettings(_Section):
     """Routing rules that forward off the platform: SRS and ARC (mairust.outbound.forwarding)."""
 
@@ -514,6 +561,8 @@ class Settings(BaseSettings):
     dkim: DkimSettings = Field(default_factory=DkimSettings)
     relay: RelaySettings = Field(default_factory=RelaySettings)
     unsubscribe: UnsubscribeSettings = Field(default_factory=UnsubscribeSettings)
+    outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
+    dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
     forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
 
     @model_validator(mode="after")

@@ -58,16 +58,18 @@ class SessionCache:
     async def close_idle(self) -> None:
         """Close the sessions idle for longer than ``idle_seconds``."""
         now = self._clock()
-        for key in list(self._idle):
-            waiting = self._idle[key]
+        expired: list[CachedSession] = []
+        # Taken out of the table before any await: other sessions' batches use the table
+        # while these close.
+        for key, waiting in list(self._idle.items()):
             keep = [c for c in waiting if now - c.idle_since < self.idle_seconds]
-            for cached in waiting:
-                if cached not in keep:
-                    await cached.session.close()
+            expired += [c for c in waiting if c not in keep]
             if keep:
                 self._idle[key] = keep
             else:
                 del self._idle[key]
+        for cached in expired:
+            await cached.session.close()
 
     async def aclose(self) -> None:
         """Close every idle session (a delivery loop stopping)."""

@@ -4,7 +4,8 @@
 (a refused connection, a timeout, a 4xx/5xx greeting or a failed EHLO *and* HELO moves on to
 the next; RFC 5321 §5.1), says EHLO (HELO if refused), and takes STARTTLS per the
 :class:`TlsPolicy` (REQUIRED with no STARTTLS or a failed handshake: a temporary 4.7.4 /
-4.7.5, never sent in clear; OPPORTUNISTIC after a failed handshake: once more in clear).
+4.7.5, never sent in clear; OPPORTUNISTIC after a failed handshake: once more with the
+settings' ``fallback_context`` if any, else in clear).
 :meth:`SmtpSession.send` sends one message and returns a result per recipient: one 550 at
 RCPT fails only that recipient, the reply after the final dot applies to the accepted ones,
 a 421 or a lost connection makes every recipient still pending temporary and ends the
@@ -35,6 +36,7 @@ import functools
 import logging
 import ssl
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 
 from mairust.outbound.errors import DeliveryFailure
@@ -145,6 +147,11 @@ class SmtpSession:
             await session._greet(try_tls=try_tls)
         except _TlsRetryInClear:
             connection.abort()
+            if settings.fallback_context is not None:  # once more, with the fallback's TLS
+                fallback = replace(settings, ssl_context=settings.fallback_context)
+                return await cls._open_one(
+                    endpoint, replace(fallback, fallback_context=None), try_tls=True
+                )
             return await cls._open_one(endpoint, settings, try_tls=False)
         except PeerClosing as closing:
             connection.abort()
@@ -185,11 +192,13 @@ class SmtpSession:
         if policy is TlsPolicy.OFF or (policy is TlsPolicy.OPPORTUNISTIC and not try_tls):
             return
         if not self.capabilities.starttls:
+            self._tls_failed(TlsNotOffered("the server offers no STARTTLS"))
             if policy is TlsPolicy.REQUIRED:
                 raise TlsNotOffered(f"{why} and the server offers no STARTTLS: not sent in clear")
             return
         reply = await self._wire.command("STARTTLS", self.settings.timeouts.command)
         if reply.code != 220:
+            self._tls_failed(TlsNotOffered(f"STARTTLS refused ({reply})"))
             if policy is TlsPolicy.REQUIRED:
                 raise TlsNotOffered(f"{why} and STARTTLS was refused ({reply}): not sent in clear")
             return
@@ -200,14 +209,23 @@ class SmtpSession:
                 context, server_hostname=server_name, seconds=self.settings.timeouts.tls_handshake
             )
         except (ssl.SSLError, OSError, TimeoutError) as exc:
+            failed = TlsHandshakeFailed(f"TLS handshake failed ({exc})")
+            failed.__cause__ = exc
+            self._tls_failed(failed)
             if policy is TlsPolicy.REQUIRED:
                 raise TlsHandshakeFailed(
                     f"TLS handshake failed ({exc}): not sent in clear"
                 ) from exc
-            log.info("%s: TLS handshake failed (%s); once more in clear", self.endpoint.host, exc)
+            again = "with the fallback context" if self.settings.fallback_context else "in clear"
+            log.info("%s: TLS handshake failed (%s); once more %s", self.endpoint.host, exc, again)
             raise _TlsRetryInClear from exc
         self.tls = True
         await self._hello()  # RFC 3207 §4.2: forget what was learnt before TLS
+
+    def _tls_failed(self, failure: DeliveryFailure) -> None:
+        observer = self.settings.tls_observer
+        if observer is not None:
+            observer(self.endpoint, failure)
 
     @property
     def lmtp(self) -> bool:

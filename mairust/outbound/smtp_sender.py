@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mairust.auth.dns import Resolver
 from mairust.outbound.delivery import OutgoingMessage, RemoteReply
 from mairust.outbound.errors import DeliveryFailure
-from mairust.outbound.mx import SMTP_PORT, AddressType, Route, resolve_route_async
+from mairust.outbound.mx import SMTP_PORT, AddressType, Endpoint, Route, resolve_route_async
 from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_client import SmtpSession, deliver, unreachable
 from mairust.outbound.smtp_types import (
@@ -38,6 +39,9 @@ from mairust.outbound.smtp_types import (
     TlsPolicy,
 )
 
+if TYPE_CHECKING:  # tls_policy imports smtp_client; only the type is needed here
+    from mairust.outbound.tls_policy import DestinationTls
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +51,9 @@ class SmtpDestinationSender:
     ``port``: the port of MX hosts (25; tests point it at loopback sinks); a relay host
     brings its own. ``tls_for``: a destination's own TLS policy when it has one (a
     per-domain ``require_tls``, an MTA-STS ``enforce``), else None for the settings' own.
+    ``tls_plan_for``: the fuller form (``tls_policy.DestinationTlsPolicies``): a
+    destination's TLS policy with its validating context, the MX hosts it allows and
+    where its failures are reported; it wins over ``tls_for``.
     ``credentials_for``: a relay host's credentials (as the rule names it), or None; it may
     read the secret store, so it runs on a worker thread. ``cache``: idle sessions kept
     for the next batch to the same destination (None: each batch its own session). One
@@ -61,6 +68,7 @@ class SmtpDestinationSender:
         port: int = SMTP_PORT,
         address_types: Sequence[AddressType] = ("A", "AAAA"),
         tls_for: Callable[[str], TlsPolicy | None] | None = None,
+        tls_plan_for: Callable[[str], Awaitable[DestinationTls | None]] | None = None,
         credentials_for: Callable[[str], Credentials | None] | None = None,
         cache: SessionCache | None = None,
     ) -> None:
@@ -70,6 +78,7 @@ class SmtpDestinationSender:
         self._port = port
         self._address_types = tuple(address_types)
         self._tls_for = tls_for
+        self._tls_plan_for = tls_plan_for
         self._credentials_for = credentials_for
 
     async def send(
@@ -98,14 +107,30 @@ class SmtpDestinationSender:
         except DeliveryFailure as failure:
             reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
             return {item.id: reply for message in messages for item in message.recipients}
+        endpoints = route.endpoints()
+        plan = None
+        if self._tls_plan_for is not None and route.protocol != "lmtp":
+            plan = await self._tls_plan_for(destination)
+        if plan is not None:
+            try:
+                endpoints = plan.endpoints(route)  # MTA-STS enforce: only the policy's MXs
+            except DeliveryFailure as failure:
+                log.info("outbound: %s: %s", destination, failure)
+                reply = RemoteReply(failure.smtp_code, failure.enhanced_code, str(failure))
+                return {item.id: reply for message in messages for item in message.recipients}
+            settings = plan.client_settings(settings)
         outbound = [outbound_message(message) for message in messages]
         if source_address is not None:
             settings = replace(settings, source_address=source_address)
         if self._cache is None:
-            results = await deliver(route.endpoints(), outbound, settings)
+            results = await deliver(endpoints, outbound, settings)
         else:
-            key = (destination, relay_host, settings.source_address)
-            results = await self._over_cached_sessions(key, route, outbound, settings)
+            # A session opened under another TLS policy (another id, mode) is not reused.
+            policy_key = plan.reason if plan is not None else None
+            key = (destination, relay_host, settings.source_address, policy_key)
+            results = await self._over_cached_sessions(key, endpoints, outbound, settings)
+        if plan is not None:
+            plan.settled(results)
         replies: dict[int, RemoteReply] = {}
         for message, result in zip(messages, results, strict=True):
             by_address = {r.recipient: r for r in result.recipients}
@@ -115,8 +140,8 @@ class SmtpDestinationSender:
 
     async def _over_cached_sessions(
         self,
-        key: tuple[str, str | None, str | None],
-        route: Route,
+        key: tuple[str, str | None, str | None, str | None],
+        endpoints: Sequence[Endpoint],
         outbound: Sequence[OutboundMessage],
         settings: ClientSettings,
     ) -> list[MessageResult]:
@@ -132,7 +157,7 @@ class SmtpDestinationSender:
                 if session is not None:
                     await session.close()
                 try:
-                    session, sent = await SmtpSession.open(route.endpoints(), settings), 0
+                    session, sent = await SmtpSession.open(endpoints, settings), 0
                 except SessionUnavailable as failure:
                     results.extend(unreachable(outbound[position:], failure))
                     return results

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -252,6 +252,12 @@ class ClientSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     use_pipelining: bool = True  # when the peer offers it
     source_address: str | None = None  # the local address to connect from (IP pools)
+    # Told of every TLS failure with an endpoint (TlsNotOffered, or TlsHandshakeFailed with
+    # the ssl error as its cause), whatever the policy: what TLS reports are built from.
+    tls_observer: Callable[[Endpoint, DeliveryFailure], None] | None = None
+    # OPPORTUNISTIC with a validating ssl_context: the context to try once more with after
+    # a failed handshake, before clear text (MTA-STS testing: unverified TLS, as without).
+    fallback_context: ssl.SSLContext | None = None
     # AUTH after STARTTLS (a relay host that wants it); set, TLS is required whatever
     # ``tls`` says: credentials never go in clear.
     credentials: Credentials | None = None

@@ -22,6 +22,7 @@ from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.services.directory import DirectoryService
 from mairust.services.dkim_keys import DkimKeyService
+from mairust.services.dmarc_reports import DmarcReportService
 from mairust.services.domain_dns import DomainDnsService
 from mairust.services.events import EventService
 from mairust.services.hook_callbacks import HookCallbackService
@@ -67,6 +68,7 @@ class Application:
     training: PluginTraining
     dkim: DkimKeyService
     unsubscribe: UnsubscribeService
+    dmarc_reports: DmarcReportService
 
     @classmethod
     def over(
@@ -180,4 +182,5 @@ class Application:
             training=training,
             dkim=dkim,
             unsubscribe=UnsubscribeService(stores.metadata, unsubscribe_tokens, clock),
+            dmarc_reports=DmarcReportService(directory, stores.metadata),
         )

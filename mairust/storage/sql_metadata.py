@@ -6,7 +6,7 @@ never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
 ``sql_quotas``, ``sql_folders``, ``sql_aliases``, ``sql_events``, ``sql_plugin_state`` and
-``sql_dkim_keys``;
+``sql_dkim_keys`` and ``sql_dmarc_reports``;
 connection set-up and error mapping in ``sql_engine``.
 """
 
@@ -19,12 +19,14 @@ from mairust.storage.sql_audit import SqlAudit
 from mairust.storage.sql_backlog import SqlSearchBacklog
 from mairust.storage.sql_directory import SqlDirectory
 from mairust.storage.sql_dkim_keys import SqlDkimKeys
+from mairust.storage.sql_dmarc_reports import SqlDmarcReports
 from mairust.storage.sql_engine import DEFAULT_BUSY_TIMEOUT, SqlDatabase
 from mairust.storage.sql_entries import SqlEntries
 from mairust.storage.sql_events import SqlEvents
 from mairust.storage.sql_folders import SqlFolders
 from mairust.storage.sql_heartbeats import SqlLoopHeartbeats
 from mairust.storage.sql_hook_jobs import SqlHookJobs
+from mairust.storage.sql_mta_sts import SqlMtaStsPolicies
 from mairust.storage.sql_outbound import SqlOutbound
 from mairust.storage.sql_plugin_models import SqlPluginModels
 from mairust.storage.sql_plugin_state import SqlPluginState
@@ -65,6 +67,8 @@ class SqlMetadataStore(
     SqlOutbound,
     SqlSuppressions,
     SqlDkimKeys,
+    SqlMtaStsPolicies,
+    SqlDmarcReports,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -143,6 +143,8 @@ messages = sa.Table(
     sa.Column("annotations", JsonObject, nullable=True),
     # Added by 0005: the blob sweeper looks blobs up by key.
     sa.Index("ix_messages_blob_key", "blob_key"),
+    # Added by 0028: the DMARC report builder reads a period's messages.
+    sa.Index("ix_messages_received_at", "received_at"),
 )
 
 queue = sa.Table(
@@ -661,4 +663,48 @@ dkim_keys = sa.Table(
         sqlite_where=sa.text("state = 'active'"),
         postgresql_where=sa.text("state = 'active'"),
     ),
+)
+
+# Added by 0027: recipient domains' MTA-STS policies as fetched, one row per domain.
+mta_sts_policies = sa.Table(
+    "mta_sts_policies",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("policy_id", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("fetched_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Added by 0028: DMARC aggregate reports received for the tenants' domains, one row per
+# (domain, reporting org, report id): a report mailed twice is kept once. The rows of the
+# report are kept as JSON (read back whole, never queried into); the counts beside them
+# are what listings show.
+dmarc_reports = sa.Table(
+    "dmarc_reports",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("domain", sa.Text, sa.ForeignKey("domains.name"), nullable=False),
+    sa.Column("org_name", sa.Text, nullable=False),
+    sa.Column("report_id", sa.Text, nullable=False),
+    sa.Column("begin_at", UtcDateTime, nullable=False),
+    sa.Column("end_at", UtcDateTime, nullable=False),
+    sa.Column("messages", sa.BigInteger, nullable=False),
+    sa.Column("passed", sa.BigInteger, nullable=False),
+    sa.Column("failed", sa.BigInteger, nullable=False),
+    sa.Column("report", JsonObject, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("domain", "org_name", "report_id"),
+    sa.Index("ix_dmarc_reports_domain_id", "domain", "id"),
+)
+
+# Added by 0028: the periods whose aggregate reports we sent (or are sending): claimed
+# before the reports are built, so a period goes out at most once whoever runs it.
+dmarc_report_periods = sa.Table(
+    "dmarc_report_periods",
+    metadata,
+    sa.Column("period_end", UtcDateTime, primary_key=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
 )

@@ -1,21 +1,27 @@
-"""Indexer actor: entries left in the search backlog get indexed when search answers."""
+"""Indexer actor: entries left in the search backlog get indexed when search answers;
+retention purges; with [dmarc_reports] enabled, the last period's DMARC reports go out once."""
 
 from __future__ import annotations
 
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import ray
 
 from actors.indexer import IndexerActor
-from mairust.config import HooksSettings, MailboxSettings
+from mairust.auth.results import AuthResults, DmarcResult, DmarcWord
+from mairust.config import DmarcReportSettings, DnsSettings, HooksSettings, MailboxSettings
 from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
+from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.plugins import HookCall
 from mairust.model.scope import PLATFORM
+from mairust.outbound.dmarc_report_loop import last_period_end
+from tests.support.dns_server import ZoneServer
 from tests.support.stored_entries import deliver
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
@@ -88,3 +94,41 @@ def test_no_retention_loop_when_it_is_turned_off(spawn, world):
     )
     indexer = spawn(IndexerActor, settings)
     assert ray.get(indexer.retention_loop.remote(), timeout=30) is None
+
+
+def test_the_dmarc_report_loop_sends_the_last_periods_reports_once(spawn, world, wait_until):
+    period_end = last_period_end(datetime.now(UTC), 3600)
+    results = AuthResults(dmarc=DmarcResult(DmarcWord.PASS, "far.test", "none", True))
+    envelope = Envelope(
+        "x@far.test", ("u@far.test",), period_end - timedelta(minutes=5), client_ip="192.0.2.1"
+    )
+    # One in the last full period, one in the current: should the hour turn before the
+    # actor starts, the period it then reports holds the second.
+    now = replace(envelope, received_at=datetime.now(UTC))
+    world.stores.metadata.commit_messages(
+        [
+            SpoolRecord(MessageRef(new_id(), 1, "0" * 64, "0" * 64), env, results.to_json())
+            for env in (envelope, now)
+        ]
+    )
+    zone = {"_dmarc.far.test": {"TXT": ["v=DMARC1; p=none; rua=mailto:dmarc@far.test"]}}
+    with ZoneServer(zone) as dns:
+        settings = world.settings.model_copy(
+            update={
+                "dns": DnsSettings(nameservers=["127.0.0.1"], port=dns.port, timeout=1.0),
+                "dmarc_reports": DmarcReportSettings(
+                    enabled=True,
+                    org_name="mx.example",
+                    sender="reports@mx.example",
+                    interval_seconds=3600,
+                ),
+            }
+        )
+        spawn(IndexerActor, settings)
+        wait_until(
+            lambda: len(world.stores.metadata.list_outbound()) == 1,
+            what="the period's DMARC report queued",
+        )
+    [row] = world.stores.metadata.list_outbound()
+    assert (row.recipient, row.mail_from) == ("dmarc@far.test", "reports@mx.example")
+    assert world.stores.metadata.claim_dmarc_period(period_end, datetime.now(UTC)) is False

@@ -281,6 +281,13 @@ CASES: dict[tuple[str, str], Case] = {
         "v=DKIM1; k=ed25519; p=",
         amos="403",
     ),
+    ("GET", "/api/v1/domains/{domain}/dmarc-reports"): lambda w: Call(
+        f"/api/v1/domains/{w.ids['domain_a']}/dmarc-reports",
+        None,
+        "object",
+        '"items"',  # the world receives no report: the owner's empty page, B's 404
+        amos="403",
+    ),
     ("GET", "/api/v1/events"): lambda w: Call(
         "/api/v1/events", None, "list", w.ids["queue_id"], amos="403"
     ),

@@ -12,6 +12,7 @@ from mairust.api.routes import (
     callbacks,
     directory,
     dkim_keys,
+    dmarc_reports,
     domain_policy,
     domain_settings,
     events,
@@ -53,5 +54,6 @@ api_router.include_router(outbound.router)
 api_router.include_router(suppressions.router)
 api_router.include_router(dkim_keys.router)
 api_router.include_router(unsubscribe.router)
+api_router.include_router(dmarc_reports.router)
 
 __all__ = ["api_router"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mairust.pipeline.hook_loop import DeliveryHooks
 from mairust.pipeline.stages.base import Stage
+from mairust.pipeline.stages.dmarc_reports import DmarcReportStage
 from mairust.pipeline.stages.index import IndexStage
 from mairust.pipeline.stages.parse import ParseStage
 from mairust.pipeline.stages.post_receive import PostReceiveStage
@@ -22,6 +23,7 @@ STAGES: dict[str, type[Stage]] = {
         IndexStage,
         PostReceiveStage,
         ReportsStage,
+        DmarcReportStage,
     )
 }
 
@@ -33,6 +35,7 @@ DEFAULT_STAGES: tuple[str, ...] = (
     "store",
     "index",
     "post_receive",
+    "dmarc_reports",
 )
 
 

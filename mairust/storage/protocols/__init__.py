@@ -14,8 +14,10 @@ durable webhook deliveries), :class:`MailboxFolders` (folders, purges), :class:`
 hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 :class:`QuarantineStore` (held mail's release) and :class:`PluginStateStore` (plugins'
 small key/value state), :class:`OutboundQueue` (remote recipients, their attempts),
-:class:`SuppressionStore` (each tenant's suppression list) and :class:`DkimKeyStore`
-(sending domains' DKIM keys). One SQL class
+:class:`SuppressionStore` (each tenant's suppression list), :class:`DkimKeyStore`
+(sending domains' DKIM keys), :class:`MtaStsPolicyStore` (recipient domains' MTA-STS
+policies) and :class:`DmarcReportStore` (DMARC aggregate reports received, and what the
+ones sent are made of). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -40,8 +42,10 @@ from mairust.storage.protocols.directory import (
     QuotaStore,
 )
 from mairust.storage.protocols.dkim_keys import DkimKeyStore
+from mairust.storage.protocols.dmarc_reports import DmarcReportStore
 from mairust.storage.protocols.events import EventStore, WebhookEndpoints, WebhookOutbox
 from mairust.storage.protocols.mailboxes import EntryStore, MailboxFolders, QuarantineStore
+from mairust.storage.protocols.mta_sts import MtaStsPolicyStore
 from mairust.storage.protocols.outbound import OutboundQueue
 from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
@@ -54,11 +58,13 @@ __all__ = [
     "BlobStore",
     "DirectoryStore",
     "DkimKeyStore",
+    "DmarcReportStore",
     "EntryStore",
     "EventStore",
     "HookJobStore",
     "MailboxFolders",
     "MetadataStore",
+    "MtaStsPolicyStore",
     "OutboundQueue",
     "PluginModelStore",
     "PluginStateStore",
@@ -100,6 +106,8 @@ class MetadataStore(
     OutboundQueue,
     SuppressionStore,
     DkimKeyStore,
+    MtaStsPolicyStore,
+    DmarcReportStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

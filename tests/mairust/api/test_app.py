@@ -263,6 +263,7 @@ EVERY_ROUTE = {
     ("delete", "/api/v1/quarantine/{entry_id}"),
     ("post", "/api/v1/admin/plugins/{name}/train"),
     ("post", "/api/v1/unsubscribe/{token}"),
+    ("get", "/api/v1/domains/{domain}/dmarc-reports"),
 }
 
 

@@ -38,9 +38,9 @@ from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
-# The store stamps new rows with the wall clock, so the test's clock must start after it
-# (a fixed moment stops working once the wall clock passes it).
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=10)
+# The spool's commit stamps rows with the wall clock; the loop's own clock starts an hour
+# ahead of it, so what was just committed is due.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 TENANT = "tenant-a"
 MX_ADDRESS = "127.0.0.41"
 CLIENT = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))

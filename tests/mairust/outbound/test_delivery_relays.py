@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,9 @@ from tests.support.dovecot_lmtp import DovecotLmtp
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 from tests.support.tls_certs import self_signed
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# The spool's commit stamps rows with the wall clock; the loop's own clock starts an hour
+# ahead of it, so what was just committed is due.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 LMTP_ADDRESS = "127.0.0.102"
 RELAY_ADDRESS = "127.0.0.103"
 RELAY = "smtp.relay.test"

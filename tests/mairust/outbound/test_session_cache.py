@@ -4,6 +4,7 @@ against a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,3 +95,27 @@ async def test_without_idle_time_every_batch_closes_its_session(
     for n in range(2):
         await sender.send("far.test", None, [outgoing(item(n, f"r{n}@far.test", f"m{n}"))])
     assert len(server.sessions) == 2 and len(cache) == 0
+
+
+async def test_batches_to_many_destinations_at_once_share_the_table_safely(
+    world: tuple[CachingResolver, int, ScriptedSmtpServer],
+) -> None:
+    """Idle sessions of many keys (here: source addresses) close while other batches take
+    and give sessions on the same event loop: nothing trips over the table changing."""
+    resolver, port, server = world
+    clock = Clock()
+    cache = SessionCache(idle_seconds=1, max_messages=100, clock=clock)
+    sender = SmtpDestinationSender(resolver, SETTINGS, port=port, cache=cache)
+
+    async def batch(n: int) -> bool:
+        source = f"127.0.0.{21 + n % 6}"
+        rows = [outgoing(item(n, f"r{n}@far.test", f"m{n}"))]
+        replies = await sender.send("far.test", None, rows, source_address=source)
+        return replies[n].delivered
+
+    assert all(await asyncio.gather(*(batch(n) for n in range(6))))
+    assert len(cache) == 6
+    clock.now += 2  # every idle session is now past its time
+    delivered = await asyncio.gather(*(batch(n) for n in range(6, 12)))
+    assert all(delivered) and len(server.messages) == 12
+    await sender.aclose()

@@ -24,13 +24,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from load.targets import LISTEN_PORTS, stop_process
+from mairust.outbound.errors import DeliveryFailure
 from mairust.outbound.mx import Endpoint
-from mairust.outbound.smtp_client import SmtpSession, deliver
+from mairust.outbound.smtp_client import SmtpSession, default_ssl_context, deliver
 from mairust.outbound.smtp_types import (
     ClientSettings,
     OutboundMessage,
     SessionUnavailable,
     Timeouts,
+    TlsHandshakeFailed,
     TlsPolicy,
 )
 from mairust.outbound.wire_format import dot_unstuff, normalize
@@ -489,6 +491,26 @@ async def test_opportunistic_tls_with_a_failing_handshake_falls_back_to_clear(
     first, second = tls_server.sessions
     assert (first.messages, first.tls) == ([], False)
     assert (len(second.messages), second.tls) == (1, False)
+
+
+async def test_a_fallback_context_is_tried_before_clear_and_the_observer_hears_why(
+    tls_server: ScriptedSmtpServer,
+) -> None:
+    heard: list[tuple[str, DeliveryFailure]] = []
+    settings = ClientSettings(
+        helo_name="client.test",
+        ssl_context=ssl.create_default_context(),  # will not trust the self-signed certificate
+        fallback_context=default_ssl_context(TlsPolicy.OPPORTUNISTIC),
+        tls_observer=lambda endpoint, failure: heard.append((endpoint.host, failure)),
+        timeouts=FAST,
+    )
+    [result] = await deliver([endpoint_of(tls_server, TLS_HOST)], [message("a@d.test")], settings)
+    assert result.recipients[0].delivered and result.recipients[0].tls
+    first, second = tls_server.sessions
+    assert (first.messages, len(second.messages), second.tls) == ([], 1, True)
+    [(host, failure)] = heard
+    assert host == TLS_HOST and isinstance(failure, TlsHandshakeFailed)
+    assert isinstance(failure.__cause__, ssl.SSLCertVerificationError)
 
 
 async def test_required_tls_without_starttls_offered_is_deferred_unsent(

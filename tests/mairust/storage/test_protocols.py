@@ -12,11 +12,13 @@ from mairust.storage.protocols import (
     AuditStore,
     DirectoryStore,
     DkimKeyStore,
+    DmarcReportStore,
     EntryStore,
     EventStore,
     HookJobStore,
     MailboxFolders,
     MetadataStore,
+    MtaStsPolicyStore,
     OutboundQueue,
     PluginModelStore,
     PluginStateStore,
@@ -57,6 +59,8 @@ ROLES: tuple[type, ...] = (
     OutboundQueue,
     SuppressionStore,
     DkimKeyStore,
+    MtaStsPolicyStore,
+    DmarcReportStore,
 )
 
 
@@ -110,6 +114,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         outbound: OutboundQueue = store
         suppressions: SuppressionStore = store
         dkim_keys: DkimKeyStore = store
+        sts_policies: MtaStsPolicyStore = store
+        dmarc_reports: DmarcReportStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -136,6 +142,8 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 outbound,
                 suppressions,
                 dkim_keys,
+                sts_policies,
+                dmarc_reports,
                 metadata,
             ),
             strict=True,

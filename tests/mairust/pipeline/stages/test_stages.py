@@ -14,6 +14,7 @@ def test_default_pipeline_is_named_stages_in_order():
         "store",
         "index",
         "post_receive",
+        "dmarc_reports",
     )
     assert [stage.name for stage in build_stages()] == list(DEFAULT_STAGES)
     for stage in STAGES.values():
