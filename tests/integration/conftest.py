@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.mairust_server import MairustServer, wait_for
+from tests.support.mairust_server import MairustServer, free_port, wait_for
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
 from tests.support.services import PrivateService, required_env, unique
 
@@ -25,9 +25,14 @@ def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     scenario runs twice: on the embedded stores and on PostgreSQL + S3 + OpenSearch."""
     base = tmp_path_factory.mktemp(request.param)
     with ExitStack() as cleanup:
-        config = None
+        # Scenarios send to remote domains (forwards, relays): their delivery loop asks a
+        # loopback port where nothing answers, so no lookup leaves the machine.
+        quiet_dns = f'[dns]\nnameservers = ["127.0.0.1"]\nport = {free_port()}\ntimeout = 0.5\n'
         if request.param == "production":
-            config = production_config(base, cleanup)
+            config = production_config(base, cleanup, quiet_dns)
+        else:
+            config = base / "mairust.toml"
+            config.write_text(quiet_dns)
         server = MairustServer(data_dir=base / "data", config=config)
         server.start()
         yield server
