@@ -64,16 +64,16 @@ def document_rate_limits(schema: dict[str, Any]) -> dict[str, Any]:
         if not path.startswith("/api/v1/"):
             continue
         for operation in operations.values():
-            operation.setdefault("responses", {}).setdefault(
-                "429",
+            answer = operation.setdefault("responses", {}).setdefault(
+                "429", {"description": "Too Many Requests (see `Retry-After`)"}
+            )
+            # A route that declares its own 429 (the public unsubscribe link's per-client
+            # limit) gets the header documented too.
+            answer.setdefault("headers", {}).setdefault(
+                "Retry-After",
                 {
-                    "description": "Too Many Requests (see `Retry-After`)",
-                    "headers": {
-                        "Retry-After": {
-                            "description": "Seconds to wait before the next request.",
-                            "schema": {"type": "integer"},
-                        }
-                    },
+                    "description": "Seconds to wait before the next request.",
+                    "schema": {"type": "integer"},
                 },
             )
     return schema

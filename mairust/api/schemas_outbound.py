@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mairust.model.outbound import DeliveryAttempt, OutboundItem, OutboundSelection, RecipientState
 
 MAX_SELECTED_IDS = 1000
+# A row id as the store keeps it (BIGINT): anything else is a 422, never a database error.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class OutboundRow(BaseModel):
@@ -85,7 +88,7 @@ class OutboundSelectionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(default_factory=list, max_length=MAX_SELECTED_IDS)
+    ids: list[RowId] = Field(default_factory=list, max_length=MAX_SELECTED_IDS)
     message_id: str | None = Field(None, min_length=1, max_length=64)
     destination: str | None = Field(None, min_length=1, max_length=300)
 

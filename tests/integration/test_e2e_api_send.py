@@ -101,24 +101,36 @@ def test_a_user_logged_in_sends_as_themselves_only(server, wait_until):
     entries_for(server, wait_until, "eli@example.test", own.json()["queue_id"])
 
 
-def test_a_remote_recipient_is_refused_and_nothing_is_queued(server):
+def test_a_remote_recipient_is_queued_for_outbound_and_an_unknown_local_one_refused(server):
     with server.api() as api:
         before = api.get("/api/v1/queue/stats").json()["total"]
-        response = api.post(
+        refused = api.post(
+            "/api/v1/send",
+            json={
+                "from": "dora@example.test",
+                "to": ["nobody-here@example.test", "someone@remote.example"],
+                "text": "one of them does not exist",
+            },
+        )
+        assert api.get("/api/v1/queue/stats").json()["total"] == before
+        sent = api.post(
             "/api/v1/send",
             json={
                 "from": "dora@example.test",
                 "to": ["eli@example.test", "someone@remote.example"],
-                "text": "not for the outside yet",
+                "text": "for the inside and the outside",
             },
         )
-        after = api.get("/api/v1/queue/stats").json()["total"]
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail = response.json()["detail"]
-    assert "outbound delivery is not available yet" in detail
-    assert "someone@remote.example" in detail
-    assert after == before
+        assert sent.status_code == 202, sent.text
+        queue_id = sent.json()["queue_id"]
+        outbound = api.get("/api/v1/outbound", params={"message_id": queue_id}).json()["items"]
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    detail = refused.json()["detail"]
+    assert "nobody-here@example.test" in detail and "someone@remote.example" not in detail
+    assert [(r["recipient"], r["destination"]) for r in outbound] == [
+        ("someone@remote.example", "remote.example")
+    ]
 
 
 def test_a_message_larger_than_one_mib_is_sent_through_the_ingress(server, wait_until):

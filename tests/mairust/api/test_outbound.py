@@ -162,6 +162,8 @@ async def test_an_empty_selection_is_a_422_and_an_unknown_action_too(
     assert_problem(await client.post(f"{OUTBOUND}/hold", json={}), 422)
     assert_problem(await client.post(f"{OUTBOUND}/explode", json={"ids": [1]}), 422)
     assert_problem(await client.post(f"{OUTBOUND}/hold", json={"ids": [1], "tenant_id": "x"}), 422)
+    for bad in (0, -5, 2**63, 10**30):  # not a row id the store could hold: a 422, not a 500
+        assert_problem(await client.post(f"{OUTBOUND}/hold", json={"ids": [bad]}), 422)
 
 
 async def test_users_and_tokens_without_admin_are_refused(

@@ -25,6 +25,10 @@ from tests.support.dns_server import ZoneServer, name_type_selectors
 from tests.support.policy_host import Page, PolicyHost
 from tests.support.tls_ca import LoopbackCa
 
+# Its servers listen on fixed loopback addresses at port 443: the module's tests run on one
+# xdist worker, one after the other.
+pytestmark = [pytest.mark.xdist_group("https443")]
+
 HOST_ADDRESS = "127.0.0.60"
 DOMAINS = ("a.test", "b.test", "c.test", "gone.test", "dnsfail.test", "many.test", "restart.test")
 BROKEN = ("notfound.test", "moved.test", "html.test", "garbage.test", "badcert.test")

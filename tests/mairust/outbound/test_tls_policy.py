@@ -40,6 +40,10 @@ from tests.support.policy_host import PolicyHost
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 from tests.support.tls_ca import LoopbackCa
 
+# Its servers listen on fixed loopback addresses at port 443: the module's tests run on one
+# xdist worker, one after the other.
+pytestmark = [pytest.mark.xdist_group("https443")]
+
 POLICY_HOST = "127.0.0.61"
 MX = {"good": "127.0.0.62", "plain": "127.0.0.63", "wrong": "127.0.0.64", "expired": "127.0.0.68"}
 SETTINGS = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
