@@ -8,9 +8,11 @@ test's CA for the ``mta-sts.<domain>`` names it serves). ``pages`` maps (Host, p
 
 from __future__ import annotations
 
+import errno
 import http.server
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -26,6 +28,9 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+BIND_PATIENCE_SECONDS = 30.0
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     host: PolicyHost
@@ -36,6 +41,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
+    # A client that stops mid-handshake must not keep a connection of this port for long.
+    timeout = 5
 
     def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0].lower()
@@ -79,7 +86,7 @@ class PolicyHost:
             return sum(host == f"mta-sts.{domain}" for host, _ in self.requests)
 
     def __enter__(self) -> PolicyHost:
-        server = _Server((self.address, self.port), _Handler)
+        server = self._bound()
         server.host = self
         server.socket = self.context.wrap_socket(server.socket, server_side=True)
         self._server = server
@@ -88,6 +95,19 @@ class PolicyHost:
         )
         self._thread.start()
         return self
+
+    def _bound(self) -> _Server:
+        """The server, bound. Port 443 is fixed (RFC 8461): a host of an earlier set-up on
+        this address may still be letting go of it, so a refused bind is tried again for a
+        while before it fails the test."""
+        deadline = time.monotonic() + BIND_PATIENCE_SECONDS
+        while True:
+            try:
+                return _Server((self.address, self.port), _Handler)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def __exit__(
         self,
