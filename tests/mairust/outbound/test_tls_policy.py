@@ -100,7 +100,9 @@ class World:
         ]
 
 
-@pytest.fixture(scope="module")
+# One world a test: a module-wide one was set up again, while its first was still
+# listening on port 443, when xdist ran the module's tests between other modules' (CI).
+@pytest.fixture
 def world() -> Iterator[World]:
     ca = LoopbackCa()
     records: dict[str, dict[str, Any]] = {
