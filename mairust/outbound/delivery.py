@@ -35,11 +35,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Protocol
 
 from mairust.config import OutboundSettings
 from mairust.errors import StorageUnavailable
-from mairust.events import Event, RecordType, record
+from mairust.events import Event
 from mairust.leased_loop import LeasedLoop
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
@@ -51,91 +50,33 @@ from mairust.model.outbound import (
     RemoteRecipient,
 )
 from mairust.model.suppression import Suppression, SuppressionReason, suppression_key
+from mairust.outbound.delivery_records import log_record, tenant_events
+from mairust.outbound.delivery_types import (
+    BounceClassifier,
+    BounceNotices,
+    Clock,
+    DestinationSender,
+    LocalAddress,
+    OutgoingMessage,
+    RemoteReply,
+)
 from mairust.outbound.retry import RetrySchedule
 from mairust.outbound.shaping import TrafficShaper
 from mairust.storage.protocols import BlobStore, OutboundQueue
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "BounceClassifier",
+    "BounceNotices",
+    "DestinationSender",
+    "OutboundDeliveryLoop",
+    "OutgoingMessage",
+    "RemoteReply",
+]
+
 LOOP_NAME = "outbound delivery loop"
 HARD_BOUNCE = SuppressionReason.HARD_BOUNCE
-_MAX_REPLY_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteReply:
-    """What a remote MTA (or our side, for a failure before any reply) said about one
-    recipient; ``host``/``address`` say which server answered, when one did."""
-
-    code: int
-    enhanced: str | None
-    text: str
-    host: str | None = None
-    address: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return 200 <= self.code < 300
-
-    @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
-    def __str__(self) -> str:
-        words = " ".join(part for part in (self.enhanced, self.text) if part)
-        return f"{self.code} {words}"[:_MAX_REPLY_CHARS]
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """One message for one destination: its bytes (signed and normalised already), the
-    reverse path, and the leased rows of its recipients there."""
-
-    ref: MessageRef
-    mail_from: str
-    recipients: tuple[OutboundItem, ...]
-    content: bytes
-
-
-class DestinationSender(Protocol):
-    async def send(
-        self,
-        destination: str,
-        relay_host: str | None,
-        messages: Sequence[OutgoingMessage],
-        *,
-        source_address: str | None = None,
-    ) -> dict[int, RemoteReply]:
-        """Send ``messages`` over one session to ``destination`` (its MX hosts, or
-        ``relay_host``), from ``source_address`` when given (a pool's), and return a
-        reply per recipient row id. A row missing from the
-        answer counts as a temporary failure; nothing may raise for a remote fault (a DNS
-        failure or refused connection is a reply for every row: 4xx or 5xx)."""
-        ...
-
-    async def close_idle(self) -> None:
-        """Close connections kept open past their idle time (called every round)."""
-        ...
-
-
-class BounceNotices(Protocol):
-    def notice(
-        self,
-        original: bytes,
-        bounced: Sequence[tuple[OutboundItem, RemoteReply, bool]],
-        now: datetime,
-    ) -> bytes | None:
-        """The DSN (RFC 3464, CRLF) for one message's ``bounced`` recipients — (row, the
-        last reply, expired) — or None when none is owed (NOTIFY=NEVER, a null reverse
-        path)."""
-        ...
-
-
-# The bounce class of a reply (mailbox_full, unknown_user, ...); None: not classified.
-BounceClassifier = Callable[[RemoteReply], str | None]
-# Whether an address is one of our own (a DSN to it goes to the local queue).
-LocalAddress = Callable[[str], bool]
-Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
@@ -381,8 +322,8 @@ class OutboundDeliveryLoop(LeasedLoop):
                 bounced.append(outcome)
                 expired = attempt.result is AttemptResult.EXPIRED
                 to_notice.setdefault(item.message.id, []).append((item, reply, expired))
-            events.extend(_events_of(item, attempt, outcome.retry_at, now))
-            _log_record(item, attempt, outcome.retry_at)
+            events.extend(tenant_events(item, attempt, outcome.retry_at, now))
+            log_record(item, attempt, outcome.retry_at)
         dsns = await self._dsns(to_notice, bodies, now)
         suppress = self._suppressions(items, outcomes, now)
         changed = await asyncio.to_thread(
@@ -478,58 +419,3 @@ class OutboundDeliveryLoop(LeasedLoop):
             remote = () if self._is_local(to) else (RemoteRecipient(to, first.tenant_id),)
             made.append((message_id, SpoolRecord(ref=ref, envelope=envelope, remote=remote)))
         return made
-
-
-def _events_of(
-    item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None, now: datetime
-) -> list[Event]:
-    if item.tenant_id is None:
-        return []
-    kinds = {
-        AttemptResult.DELIVERED: [RecordType.DELIVERY],
-        AttemptResult.DEFERRED: [RecordType.TRANSIENT_FAILURE],
-        AttemptResult.BOUNCED: [RecordType.BOUNCE],
-        AttemptResult.EXPIRED: [RecordType.EXPIRATION, RecordType.BOUNCE],
-    }[attempt.result]
-    detail: dict[str, object] = {
-        "outbound": True,
-        "attempts": item.attempts,
-        "destination": item.destination,
-        "remote_host": attempt.host,
-    }
-    if retry_at is not None:
-        detail["retry_at"] = retry_at.isoformat()
-    if attempt.bounce_class:
-        detail["bounce_class"] = attempt.bounce_class
-    return [
-        Event(
-            id=new_id(),
-            tenant_id=item.tenant_id,
-            kind=kind,
-            at=now,
-            message_id=item.message.id,
-            recipient=item.recipient,
-            reply=attempt.reply,
-            detail=detail,
-        )
-        for kind in kinds
-    ]
-
-
-def _log_record(item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None) -> None:
-    kind = {
-        AttemptResult.DELIVERED: RecordType.DELIVERY,
-        AttemptResult.DEFERRED: RecordType.TRANSIENT_FAILURE,
-        AttemptResult.BOUNCED: RecordType.BOUNCE,
-        AttemptResult.EXPIRED: RecordType.EXPIRATION,
-    }[attempt.result]
-    record(
-        kind,
-        message_id=item.message.id,
-        recipient=item.recipient,
-        destination=item.destination,
-        reply=attempt.reply,
-        host=attempt.host,
-        attempts=item.attempts,
-        retry_at=retry_at.isoformat() if retry_at else None,
-    )
