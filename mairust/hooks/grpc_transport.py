@@ -128,6 +128,11 @@ class GrpcPlugin:
                         ("grpc.initial_reconnect_backoff_ms", 200),
                         ("grpc.min_reconnect_backoff_ms", 200),
                         ("grpc.max_reconnect_backoff_ms", 2000),
+                        # The connection belongs to this channel alone: gRPC's process-wide
+                        # subchannel pool would otherwise hand a replacing channel (a rotated
+                        # bearer) the old one's connection, and closing a channel would not
+                        # close what it opened.
+                        ("grpc.use_local_subchannel_pool", 1),
                     ],
                 )
                 self._method = self._channel.unary_unary(
