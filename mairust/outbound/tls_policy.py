@@ -17,8 +17,8 @@ default applies:
   whatever MX the domain names. A domain with both gets the stricter of each.
 
 Failures go to a :class:`~mairust.outbound.tls_reports.TlsReportLog` by policy domain, in
-RFC 8460's result types, with the successful TLS sessions, so a TLS-RPT report can be
-built. Relay destinations are not policy domains (the relay's own settings apply).
+RFC 8460's result types, with the policy's lines and the successful TLS sessions, so a
+TLS-RPT report can be built. Relay destinations are not policy domains (the relay's own settings apply).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from mairust.outbound.mta_sts_policies import MtaStsPolicies
 from mairust.outbound.mx import Endpoint, Route
 from mairust.outbound.smtp_client import default_ssl_context
 from mairust.outbound.smtp_types import ClientSettings, MessageResult, TlsPolicy
-from mairust.outbound.tls_reports import TlsReportLog, result_type_of
+from mairust.outbound.tls_reports import TlsReportLog, result_type_of, sts_policy_string
 from mairust.storage.protocols import MtaStsPolicyStore
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class DestinationTls:
     mx_patterns: tuple[str, ...] | None = None
     enforce_mx: bool = False
     reports: TlsReportLog | None = None
+    policy_string: tuple[str, ...] = ()  # the MTA-STS policy's lines, for TLS reports
 
     def endpoints(self, route: Route) -> tuple[Endpoint, ...]:
         """The route's endpoints this policy lets mail go to; MxNotInPolicy if none."""
@@ -79,7 +80,14 @@ class DestinationTls:
             log.warning("%s: %s: %s", self.policy_domain, self.reason, detail)
             if self.reports is not None:
                 self.reports.failure(
-                    self.policy_domain, self.policy_type, "validation-failure", host, None, detail
+                    self.policy_domain,
+                    self.policy_type,
+                    "validation-failure",
+                    host,
+                    None,
+                    detail,
+                    policy_string=self.policy_string,
+                    mx_patterns=self.mx_patterns or (),
                 )
         if not self.enforce_mx:
             return endpoints
@@ -131,6 +139,8 @@ class DestinationTls:
                 endpoint.host,
                 endpoint.address,
                 str(failure),
+                policy_string=self.policy_string,
+                mx_patterns=self.mx_patterns or (),
             )
 
     def settled(self, results: Sequence[MessageResult]) -> None:
@@ -144,7 +154,13 @@ class DestinationTls:
             if r.tls and r.endpoint is not None
         }
         if sessions:
-            self.reports.success(self.policy_domain, self.policy_type, len(sessions))
+            self.reports.success(
+                self.policy_domain,
+                self.policy_type,
+                len(sessions),
+                policy_string=self.policy_string,
+                mx_patterns=self.mx_patterns or (),
+            )
 
 
 class DestinationTlsPolicies:
@@ -189,6 +205,7 @@ class DestinationTlsPolicies:
                 mx_patterns=known.policy.mx,
                 enforce_mx=enforce,
                 reports=self.reports,
+                policy_string=sts_policy_string(known.policy),
             )
         if required:
             return DestinationTls(

@@ -6,7 +6,7 @@ never creates tables. The parts live in ``sql_directory``, ``sql_queue``,
 ``sql_entries`` (threads in ``sql_thread_links`` and ``sql_threads``), ``sql_backlog``,
 ``sql_heartbeats``, ``sql_tokens``, ``sql_audit``, ``sql_secrets``, ``sql_webhooks``,
 ``sql_quotas``, ``sql_folders``, ``sql_aliases``, ``sql_events``, ``sql_plugin_state`` and
-``sql_dkim_keys`` and ``sql_dmarc_reports``;
+``sql_dkim_keys``, ``sql_dmarc_reports`` and ``sql_tls_reports``;
 connection set-up and error mapping in ``sql_engine``.
 """
 
@@ -38,6 +38,7 @@ from mairust.storage.sql_quotas import SqlQuotas
 from mairust.storage.sql_secrets import SqlSecrets
 from mairust.storage.sql_suppressions import SqlSuppressions
 from mairust.storage.sql_threads import SqlThreads
+from mairust.storage.sql_tls_reports import SqlTlsReports
 from mairust.storage.sql_tokens import SqlTokens
 from mairust.storage.sql_webhooks import SqlWebhookEndpoints, SqlWebhookOutbox
 
@@ -69,6 +70,7 @@ class SqlMetadataStore(
     SqlDkimKeys,
     SqlMtaStsPolicies,
     SqlDmarcReports,
+    SqlTlsReports,
 ):
     """Implements :class:`mairust.storage.protocols.MetadataStore`; thread-safe (pooled)."""
 

@@ -708,3 +708,33 @@ dmarc_report_periods = sa.Table(
     sa.Column("period_end", UtcDateTime, primary_key=True),
     sa.Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# Added by 0029: TLS-RPT counts per UTC day. ``row_key`` is a digest of the other key
+# columns (a policy's text is too long for an index of its own); a flush adds its counts
+# to the row of the same key, so every delivery loop and restart adds up.
+tls_report_counts = sa.Table(
+    "tls_report_counts",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("row_key", sa.Text, primary_key=True),
+    sa.Column("policy_domain", sa.Text, nullable=False),
+    sa.Column("policy_type", sa.Text, nullable=False),
+    sa.Column("policy_string", sa.Text, nullable=False),
+    sa.Column("mx_hosts", sa.Text, nullable=False),
+    sa.Column("result_type", sa.Text, nullable=False),
+    sa.Column("sending_ip", sa.Text, nullable=False),
+    sa.Column("receiving_mx", sa.Text, nullable=False),
+    sa.Column("receiving_ip", sa.Text, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+# Added by 0029: the (day, policy domain) TLS reports claimed for sending, before they go.
+tls_reports_sent = sa.Table(
+    "tls_reports_sent",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("policy_domain", sa.Text, primary_key=True),
+    sa.Column("report_id", sa.Text, nullable=False),
+    sa.Column("destinations", sa.Text, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+)

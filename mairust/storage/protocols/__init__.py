@@ -16,8 +16,8 @@ hook bindings), :class:`HookJobStore` (asynchronous hook jobs) and
 small key/value state), :class:`OutboundQueue` (remote recipients, their attempts),
 :class:`SuppressionStore` (each tenant's suppression list), :class:`DkimKeyStore`
 (sending domains' DKIM keys), :class:`MtaStsPolicyStore` (recipient domains' MTA-STS
-policies) and :class:`DmarcReportStore` (DMARC aggregate reports received, and what the
-ones sent are made of). One SQL class
+policies), :class:`DmarcReportStore` (DMARC aggregate reports received, and what the
+ones sent are made of) and :class:`TlsReportStore` (TLS-RPT counts, reports sent). One SQL class
 implements them all; :class:`MetadataStore` combines them for whoever opens and closes it.
 
 The roles live in modules by subject (``bodies``, ``directory``, ``queue``, ``mailboxes``,
@@ -51,6 +51,7 @@ from mairust.storage.protocols.plugin_models import PluginModelStore
 from mairust.storage.protocols.plugins import HookJobStore, PluginStateStore, PluginStore
 from mairust.storage.protocols.queue import QueueStore, SearchBacklog
 from mairust.storage.protocols.suppressions import SuppressionStore
+from mairust.storage.protocols.tls_reports import TlsReportStore
 
 __all__ = [
     "AliasStore",
@@ -77,6 +78,7 @@ __all__ = [
     "SearchIndex",
     "SecretStore",
     "SuppressionStore",
+    "TlsReportStore",
     "TokenStore",
     "WebhookEndpoints",
     "WebhookOutbox",
@@ -108,6 +110,7 @@ class MetadataStore(
     DkimKeyStore,
     MtaStsPolicyStore,
     DmarcReportStore,
+    TlsReportStore,
     Protocol,
 ):
     """Every metadata role in one transactional store (one backend implements them all)."""

@@ -30,6 +30,7 @@ from mairust.storage.protocols import (
     SearchBacklog,
     SecretStore,
     SuppressionStore,
+    TlsReportStore,
     TokenStore,
     WebhookEndpoints,
     WebhookOutbox,
@@ -61,6 +62,7 @@ ROLES: tuple[type, ...] = (
     DkimKeyStore,
     MtaStsPolicyStore,
     DmarcReportStore,
+    TlsReportStore,
 )
 
 
@@ -116,6 +118,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
         dkim_keys: DkimKeyStore = store
         sts_policies: MtaStsPolicyStore = store
         dmarc_reports: DmarcReportStore = store
+        tls_reports: TlsReportStore = store
         metadata: MetadataStore = store
         for role, played in zip(
             (*ROLES, MetadataStore),
@@ -144,6 +147,7 @@ def test_the_sql_store_plays_every_role(tmp_path: Path) -> None:
                 dkim_keys,
                 sts_policies,
                 dmarc_reports,
+                tls_reports,
                 metadata,
             ),
             strict=True,
