@@ -534,6 +534,38 @@ class ForwardingSettings(_Section):
     key_cache_seconds: float = Field(60.0, ge=0)
 
 
+class TlsReportSettings(_Section):
+    """The TLS reports (RFC 8460, TLS-RPT) we send each day to the recipient domains whose
+    ``_smtp._tls`` record asks for them, from our outbound TLS sessions and failures."""
+
+    enabled: bool = False
+    # Who we are in the reports (organization-name, TLS-Report-Submitter): our host's
+    # domain, usually.
+    org_name: str = ""
+    # The From and envelope sender of the reports that go by mail.
+    sender: str = ""
+    # contact-info (an address or a URL); empty: the sender.
+    contact: str = ""
+    # A day's reports (UTC) go out from this hour of the next day on.
+    send_hour: int = Field(1, ge=0, le=23)
+    # How often a delivery loop writes its counts to the metadata store.
+    flush_seconds: float = Field(10.0, gt=0)
+    # Days of counts kept (reports go out the day after).
+    keep_days: int = Field(7, ge=2)
+    # One https: report upload, in seconds in all.
+    post_timeout: float = Field(30.0, gt=0)
+    # Networks an https: report host may be on although not public; empty: public only.
+    allow_networks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> TlsReportSettings:
+        if self.enabled and ("@" not in self.sender or not self.org_name):
+            raise ValueError("[tls_reports] enabled needs sender (an address) and org_name")
+        for network in self.allow_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -564,6 +596,7 @@ class Settings(BaseSettings):
     outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
     dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
     forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
+    tls_reports: TlsReportSettings = Field(default_factory=TlsReportSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

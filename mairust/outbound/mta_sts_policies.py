@@ -23,6 +23,12 @@ stored, and a domain the process has not seen yet is looked for there once, so a
 neither fetches again nor forgets a policy whose TXT record an attacker now hides (§10.2).
 A store that is down costs the durable part only. Concurrent deliveries to one domain share
 one fetch.
+
+Proactive refresh (§10.2): a delivery that finds its domain's policy (same TXT id) within
+``refresh_before`` seconds of its expiry (or half its max_age, if less) uses it and starts
+a fetch in the background, so a domain in use never falls back to no policy because its
+cache lapsed; a refresh that fails leaves the cached policy, and is tried again after
+``retry_failed_after``. A new TXT id is fetched at once, as before.
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ class MtaStsPolicies:
         on_failure: PolicyFailureSink | None = None,
         retry_failed_after: float = 300.0,
         store: MtaStsPolicyStore | None = None,
+        refresh_before: float = 86400.0,
     ) -> None:
         self._resolver = resolver
         self._http = http
@@ -95,6 +102,8 @@ class MtaStsPolicies:
         self._unfetchable: OrderedDict[str, tuple[str, float]] = OrderedDict()  # domain → id, until
         self._store = store
         self._store_checked: OrderedDict[str, None] = OrderedDict()  # looked up there once
+        self._refresh_before = refresh_before
+        self._refreshing: set[asyncio.Task[KnownPolicy | None]] = set()
         self.fetches = 0  # HTTPS fetches started (figures, tests)
 
     async def policy_for(self, domain: str) -> KnownPolicy | None:
@@ -113,14 +122,36 @@ class MtaStsPolicies:
         policy_id = parse_sts_record(records)
         if policy_id is None:
             return cached  # §5.1: a cached policy outlives its withdrawn record until max_age
-        if cached is not None and cached.policy_id == policy_id:
-            return cached
         failed_id, until = self._unfetchable.get(domain, ("", 0.0))
         if failed_id == policy_id and self._clock() < until:
+            return cached
+        if cached is not None and cached.policy_id == policy_id:
+            if self._refresh_due(cached) and domain not in self._fetching:
+                # §10.2: fetched again before it lapses, so an attacker who later hides the
+                # TXT record or the policy host finds a policy still held; the delivery
+                # goes on with the cached one meanwhile.
+                task = asyncio.create_task(self._shared_fetch(domain, policy_id, cached))
+                self._refreshing.add(task)
+                task.add_done_callback(self._refreshing.discard)
             return cached
         running = self._fetching.get(domain)
         if running is not None:
             return await asyncio.shield(running)
+        return await self._shared_fetch(domain, policy_id, cached)
+
+    async def refreshes_done(self) -> None:
+        """Wait for the refreshes started in the background (tests, shutdown)."""
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing, return_exceptions=True)
+
+    def _refresh_due(self, known: KnownPolicy) -> bool:
+        margin = min(self._refresh_before, (known.expires - known.fetched_at) / 2)
+        return known.expires - self._clock() <= margin
+
+    async def _shared_fetch(
+        self, domain: str, policy_id: str, cached: KnownPolicy | None
+    ) -> KnownPolicy | None:
+        """One fetch of ``domain``'s policy that deliveries arriving meanwhile share."""
         future: asyncio.Future[KnownPolicy | None] = asyncio.get_running_loop().create_future()
         self._fetching[domain] = future
         try:
@@ -136,6 +167,9 @@ class MtaStsPolicies:
             del self._fetching[domain]
 
     async def aclose(self) -> None:
+        for task in list(self._refreshing):
+            task.cancel()
+        await asyncio.gather(*self._refreshing, return_exceptions=True)
         await self._http.aclose()
 
     async def _stored(self, domain: str) -> KnownPolicy | None:

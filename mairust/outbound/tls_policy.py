@@ -18,7 +18,8 @@ default applies:
 
 Failures go to a :class:`~mairust.outbound.tls_reports.TlsReportLog` by policy domain, in
 RFC 8460's result types, with the policy's lines and the successful TLS sessions, so a
-TLS-RPT report can be built. Relay destinations are not policy domains (the relay's own settings apply).
+TLS-RPT report can be built. Relay destinations are not policy domains (the relay's own
+settings apply).
 """
 
 from __future__ import annotations

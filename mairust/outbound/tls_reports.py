@@ -33,7 +33,6 @@ from mairust.errors import StorageUnavailable
 from mairust.model.tls_reports import (
     NO_POLICY_FOUND,
     POLICY_STS,
-    SUCCESS,
     TlsResultCount,
     TlsResultKey,
 )

@@ -125,5 +125,4 @@ def _count(row: Row[Any]) -> TlsResultCount:
         receiving_mx=row.receiving_mx,
         receiving_ip=row.receiving_ip,
     )
-    return TlsResultCount(key, row.count)
-
+    return TlsResultCount(key, int(row._mapping["count"]))  # Row.count is a tuple method

@@ -30,7 +30,16 @@ from tests.support.tls_ca import LoopbackCa
 pytestmark = [pytest.mark.xdist_group("https443")]
 
 HOST_ADDRESS = "127.0.0.60"
-DOMAINS = ("a.test", "b.test", "c.test", "gone.test", "dnsfail.test", "many.test", "restart.test")
+DOMAINS = (
+    "a.test",
+    "b.test",
+    "c.test",
+    "gone.test",
+    "dnsfail.test",
+    "many.test",
+    "restart.test",
+    "refresh.test",
+)
 BROKEN = ("notfound.test", "moved.test", "html.test", "garbage.test", "badcert.test")
 
 
@@ -140,9 +149,9 @@ async def test_a_new_txt_id_fetches_the_new_policy(world: World, policies: MtaSt
 
 async def test_max_age_ends_the_cache(world: World, policies: MtaStsPolicies) -> None:
     first = await policies.policy_for("c.test")
-    world.now[0] += 3599
+    world.now[0] += 1799  # not yet in the refresh window (the last half of max_age)
     assert await policies.policy_for("c.test") is first
-    world.now[0] += 2
+    world.now[0] += 1802
     again = await policies.policy_for("c.test")
     assert again is not None and again is not first and policies.fetches == 2
 
@@ -261,3 +270,44 @@ async def test_a_stored_policy_survives_a_restart_even_with_its_record_hidden(
         assert await world.policies(store=store).policy_for("restart.test") is None
     finally:
         store.close()
+
+
+async def test_a_policy_is_refreshed_before_it_expires_and_outlives_a_hidden_record(
+    world: World, policies: MtaStsPolicies
+) -> None:
+    before = world.host.fetches_for("refresh.test")
+    first = await policies.policy_for("refresh.test")
+    assert first is not None and first.policy.mode is PolicyMode.ENFORCE
+    world.host.serve_policy("refresh.test", policy(mx="mx.refresh.test", max_age=7200))
+    world.now[0] += 1801  # within the last half of max_age (3600): a refresh starts
+    assert await policies.policy_for("refresh.test") is first  # the delivery does not wait
+    await policies.refreshes_done()
+    assert world.host.fetches_for("refresh.test") - before == 2
+    # Past the first one's max_age, with the TXT record hidden: the refreshed policy holds.
+    world.zone.records["_mta-sts.refresh.test"] = {"TXT": []}
+    world.now[0] += 1800
+    refreshed = await policies.policy_for("refresh.test")
+    assert refreshed is not None and refreshed.policy.mx == ("mx.refresh.test",)
+    assert refreshed.expires == first.fetched_at + 1801 + 7200
+    assert world.host.fetches_for("refresh.test") - before == 2 and world.failures == []
+
+
+async def test_a_refresh_that_fails_keeps_the_policy_and_is_tried_again_later(
+    world: World, policies: MtaStsPolicies
+) -> None:
+    first = await policies.policy_for("refresh.test")
+    world.host.serve_policy("refresh.test", "", status=503)
+    world.now[0] += 2000
+    assert await policies.policy_for("refresh.test") is first
+    await policies.refreshes_done()
+    assert [kind for _, kind, _ in world.failures] == ["sts-policy-fetch-error"]
+    world.now[0] += 100  # within retry_failed_after: no new attempt
+    assert await policies.policy_for("refresh.test") is first
+    await policies.refreshes_done()
+    assert len(world.failures) == 1
+    world.host.serve_policy("refresh.test", policy(mx="mx.refresh.test"))
+    world.now[0] += 300  # retried, and this time it works
+    assert await policies.policy_for("refresh.test") is first
+    await policies.refreshes_done()
+    later = await policies.policy_for("refresh.test")
+    assert later is not None and later.policy.mx == ("mx.refresh.test",)
