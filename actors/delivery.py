@@ -7,6 +7,9 @@ restarts it — a new incarnation that hands back its predecessor's leases at on
 Messages go out through :class:`mairust.outbound.smtp_sender.SmtpDestinationSender`
 (MX through the configured resolver, one SMTP session per batch of a destination), with
 each destination's TLS policy (MTA-STS, ``[outbound_tls]``: ``mairust.outbound.tls_policy``).
+With ``[tls_reports] enabled``, the TLS sessions and failures counted for TLS reports are
+written to the metadata store every ``flush_seconds`` by a second supervised loop (and at
+stop), where the indexer's report loop reads them.
 The front-end's spool nudges the first delivery actor when it commits remote recipients;
 the others (and it, after a nudge is lost) find them at their next poll.
 """
@@ -36,14 +39,16 @@ from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
 from mairust.outbound.srs import is_srs_address
 from mairust.outbound.tls_policy import destination_tls_policies
-from mairust.outbound.tls_reports import TlsReportLog
+from mairust.outbound.tls_reports import TlsReportLog, run_flushes
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
+from mairust.supervision import Backoff, Supervisor
 
 _log = logging.getLogger(__name__)
 
 DELIVERY_ACTOR = "outbound-delivery"
+TLS_FLUSH_LOOP = "tls report counts loop"
 
 
 def delivery_actor_names(settings: Settings) -> list[str]:
@@ -71,8 +76,9 @@ class DeliveryHost:
             settings.outbound, default_helo=settings.smtp.hostname
         )
         metadata = self._stores.metadata
-        # MTA-STS and require_tls per destination; TLS failures kept for TLS reports.
-        self._tls_reports = TlsReportLog()
+        # MTA-STS and require_tls per destination; TLS results counted for TLS reports.
+        reports_on = settings.tls_reports.enabled
+        self._tls_reports = TlsReportLog(batch=reports_on)
         self._tls_plans = tls_plans = destination_tls_policies(
             settings.outbound_tls, resolver, reports=self._tls_reports, store=metadata
         )
@@ -120,6 +126,19 @@ class DeliveryHost:
         )
         self._supervisor = self._loop.supervisor()
         self._task = start_supervised(self._supervisor)
+        self._tls_flush: Supervisor | None = None
+        self._tls_flush_task = None
+        if reports_on:
+            interval = settings.tls_reports.flush_seconds
+
+            async def flushes() -> None:
+                assert self._tls_flush is not None
+                await run_flushes(
+                    self._tls_reports, metadata, interval, progress=self._tls_flush.progress
+                )
+
+            self._tls_flush = Supervisor(TLS_FLUSH_LOOP, flushes, Backoff(give_up_after=8))
+            self._tls_flush_task = start_supervised(self._tls_flush)
 
     async def nudge(self) -> None:
         """Remote recipients were committed: look now rather than at the next poll."""
@@ -151,6 +170,13 @@ class DeliveryHost:
             await self._task
         with contextlib.suppress(Exception):
             await self._tls_plans.aclose()
+        if self._tls_flush is not None and self._tls_flush_task is not None:
+            self._tls_flush.stop()
+            self._tls_flush_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._tls_flush_task
+            with contextlib.suppress(Exception):  # the store may be down: counts lost
+                await self._tls_reports.flush(self._stores.metadata)
         self._stores.close()
 
 

@@ -11,7 +11,11 @@ first at start-up; a purge removes the search documents too, so it lives beside 
 search backlog. With ``[dmarc_reports] enabled``, a third loop sends each period's DMARC
 aggregate reports once (:class:`~mairust.outbound.dmarc_report_loop.DmarcReportLoop`,
 through a spool of its own): one indexer runs per cluster, and the period claim in the
-store keeps a restarted one from sending a period twice.
+store keeps a restarted one from sending a period twice. With ``[tls_reports] enabled``,
+another sends each day's TLS reports (RFC 8460) once
+(:class:`~mairust.outbound.tls_report_loop.TlsReportLoop`), from the counts the delivery
+loops write to the store, by mail through a spool of its own and by https through the
+guarded HTTP client.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from mairust.config import Settings
 from mairust.errors import MairustError
 from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.dmarc_report_loop import DmarcReportLoop
+from mairust.outbound.tls_report_loop import TlsReportLoop
+from mairust.outbound.tls_report_sender import ReportSender, report_http_client
 from mairust.search.indexing import drain_search_backlog
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
@@ -45,6 +51,7 @@ INDEXER_LOOP = "search backlog loop"
 INDEXER_BACKOFF = Backoff(give_up_after=8)
 RETENTION_LOOP = "retention loop"
 DMARC_REPORT_LOOP = "dmarc report loop"
+TLS_REPORT_LOOP = "tls report loop"
 
 
 class IndexerHost:
@@ -87,6 +94,30 @@ class IndexerHost:
             )
             self._dmarc = Supervisor(DMARC_REPORT_LOOP, self._run_dmarc, INDEXER_BACKOFF)
             self._tasks.append(start_supervised(self._dmarc))
+        self._tls: Supervisor | None = None
+        self._tls_spool: Spool | None = None
+        self._tls_sender: ReportSender | None = None
+        if settings.tls_reports.enabled:
+            self._tls_sender = await self._tls_report_sender(settings)
+            self._tls_loop = TlsReportLoop(self._tls_sender)
+            self._tls = Supervisor(TLS_REPORT_LOOP, self._run_tls_reports, INDEXER_BACKOFF)
+            self._tasks.append(start_supervised(self._tls))
+
+    async def _tls_report_sender(self, settings: Settings) -> ReportSender:
+        self._tls_spool = Spool(self._stores.metadata, self._stores.blobs)
+        await self._tls_spool.start()
+        dns = settings.dns
+        resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+        vault = SecretVault(self._stores.metadata, load_keyring(settings))
+        signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
+        return ReportSender(
+            self._stores.metadata,
+            self._tls_spool,
+            resolver,
+            report_http_client(settings.tls_reports, resolver, settings.outbound_tls.ca_file),
+            settings.tls_reports,
+            signer_for=signers.signer_for,
+        )
 
     async def _run(self) -> None:
         while True:
@@ -141,6 +172,10 @@ class IndexerHost:
         assert self._dmarc is not None
         await self._dmarc_loop.run(self._dmarc.progress)
 
+    async def _run_tls_reports(self) -> None:
+        assert self._tls is not None
+        await self._tls_loop.run(self._tls.progress)
+
     async def drain_now(self) -> None:
         """Wake the loop (tests, and operators after an outage)."""
         self._wake.set()
@@ -171,12 +206,18 @@ class IndexerHost:
             self._retention.stop()
         if self._dmarc is not None:
             self._dmarc.stop()
+        if self._tls is not None:
+            self._tls.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._dmarc_spool is not None:
             await self._dmarc_spool.stop()
+        if self._tls_spool is not None:
+            await self._tls_spool.stop()
+        if self._tls_sender is not None:
+            await self._tls_sender.http.aclose()
         self._stores.close()
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,8 +40,9 @@ from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.outbound import RemoteRecipient
 from mairust.model.tls_reports import SentTlsReport, TlsResultCount
-from mairust.net.address_guard import OutgoingRequestError
-from mairust.net.http_client import SafeHttpClient
+from mairust.net.address_guard import AddressPolicy, OutgoingRequestError
+from mairust.net.host_resolver import record_resolver
+from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.outbound.tls_report_json import (
     day_range,
@@ -191,6 +193,30 @@ async def _queue_mail(
     )
     await sender.spool.commit(content, envelope, remote=remote)
     log.info("TLS report for %s queued to %s", domain, addresses)
+
+
+def report_http_client(
+    settings: TlsReportSettings, resolver: Resolver, ca_file: str = ""
+) -> SafeHttpClient:
+    """The client https: reports go through: report hosts resolved by ``resolver``, the
+    address guard (``allow_networks``), certificates checked against ``ca_file`` (else
+    the system's CAs), no redirects, a short answer read."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    timeout = settings.post_timeout
+    return SafeHttpClient(
+        AddressPolicy.allowing(settings.allow_networks),
+        record_resolver(resolver),
+        ClientLimits(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            total_timeout=timeout,
+            max_redirects=0,
+            max_response_bytes=16 * 1024,
+        ),
+        ssl_context=context,
+        user_agent="MaiRust-TLSRPT/1",
+    )
 
 
 def report_message(
