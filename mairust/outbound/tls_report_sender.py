@@ -129,7 +129,8 @@ async def send_tls_reports(
             report_id=report_id,
         )
         reached, missed = await _deliver(sender, day, domain, report, ruas)
-        sent[domain] = reached
+        if reached:
+            sent[domain] = reached
         if missed:
             failed[domain] = missed
     return TlsReportSummary(day, sent, failed, tuple(without), tuple(postponed))

@@ -4,6 +4,7 @@
 run as root) in its own thread, with the server ``SSLContext`` given (a certificate from the
 test's CA for the ``mta-sts.<domain>`` names it serves). ``pages`` maps (Host, path) to a
 :class:`Page`; anything else is a 404. ``requests`` records every (Host, path) asked for.
+A POST (a TLS report upload) is answered the same way, and recorded whole in ``posts``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class Page:
     status: int = 200
     content_type: str = "text/plain"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Post:
+    host: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
 
 BIND_PATIENCE_SECONDS = 30.0
@@ -60,6 +69,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(page.body)
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        with self.server.host.lock:
+            self.server.host.posts.append(Post(host, self.path, dict(self.headers), body))
+        self.do_GET()
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -73,6 +90,7 @@ class PolicyHost:
         self.context = context
         self.pages: dict[tuple[str, str], Page] = {}
         self.requests: list[tuple[str, str]] = []
+        self.posts: list[Post] = []
         self.lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +106,7 @@ class PolicyHost:
     def __enter__(self) -> PolicyHost:
         server = self._bound()
         server.host = self
+        self.port = server.server_address[1]  # port 0: the one the system gave
         server.socket = self.context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(

@@ -160,6 +160,22 @@ async def test_enforce_with_an_mx_offering_no_starttls_defers_and_sends_nothing_
     assert "not sent in clear" in reply.text
     assert world.received("plain", "ann@enforce-plain.test") == []
     assert failures(reports, "enforce-plain.test") == [("starttls-not-supported", "mx.plain.test")]
+    # The TLS report's row names the policy, the MX, its address and ours.
+    [counted] = reports.drain()
+    assert (counted.key.policy_type, counted.key.result_type, counted.count) == (
+        "sts",
+        "starttls-not-supported",
+        1,
+    )
+    assert counted.key.policy_string == (
+        "version: STSv1",
+        "mode: enforce",
+        "mx: mx.plain.test",
+        "max_age: 86400",
+    )
+    assert counted.key.mx_hosts == ("mx.plain.test",)
+    assert (counted.key.receiving_mx, counted.key.receiving_ip) == ("mx.plain.test", MX["plain"])
+    assert counted.key.sending_ip == "127.0.0.1"
 
 
 async def test_enforce_with_a_valid_certificate_delivers_over_tls(world: World) -> None:
