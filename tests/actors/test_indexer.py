@@ -1,5 +1,6 @@
 """Indexer actor: entries left in the search backlog get indexed when search answers;
-retention purges; with [dmarc_reports] enabled, the last period's DMARC reports go out once."""
+retention purges; with [dmarc_reports] enabled, the last period's DMARC reports go out once;
+with [tls_reports] enabled, yesterday's TLS report goes out once."""
 
 from __future__ import annotations
 
@@ -14,13 +15,21 @@ import ray
 
 from actors.indexer import IndexerActor
 from mairust.auth.results import AuthResults, DmarcResult, DmarcWord
-from mairust.config import DmarcReportSettings, DnsSettings, HooksSettings, MailboxSettings
+from mairust.config import (
+    DmarcReportSettings,
+    DnsSettings,
+    HooksSettings,
+    MailboxSettings,
+    TlsReportSettings,
+)
 from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.plugins import HookCall
 from mairust.model.scope import PLATFORM
+from mairust.model.tls_reports import TlsResultCount, TlsResultKey
 from mairust.outbound.dmarc_report_loop import last_period_end
+from mairust.outbound.tls_report_loop import due_day
 from tests.support.dns_server import ZoneServer
 from tests.support.stored_entries import deliver
 
@@ -132,3 +141,33 @@ def test_the_dmarc_report_loop_sends_the_last_periods_reports_once(spawn, world,
     [row] = world.stores.metadata.list_outbound()
     assert (row.recipient, row.mail_from) == ("dmarc@far.test", "reports@mx.example")
     assert world.stores.metadata.claim_dmarc_period(period_end, datetime.now(UTC)) is False
+
+
+def test_the_tls_report_loop_sends_yesterdays_report_once(spawn, world, wait_until):
+    due = due_day(datetime.now(UTC), 0)
+    # The due day's counts, and today's: should the day turn before the actor starts, the
+    # day it then reports has counts too.
+    world.stores.metadata.add_tls_results(
+        [TlsResultCount(TlsResultKey(d, "far.test", "sts"), 3) for d in (due, due + timedelta(1))]
+    )
+    zone = {"_smtp._tls.far.test": {"TXT": ["v=TLSRPTv1; rua=mailto:tls@far.test"]}}
+    with ZoneServer(zone) as dns:
+        settings = world.settings.model_copy(
+            update={
+                "dns": DnsSettings(nameservers=["127.0.0.1"], port=dns.port, timeout=1.0),
+                "tls_reports": TlsReportSettings(
+                    enabled=True, org_name="mx.example", sender="tlsrpt@mx.example", send_hour=0
+                ),
+            }
+        )
+        spawn(IndexerActor, settings)
+        wait_until(
+            lambda: len(world.stores.metadata.list_outbound()) == 1,
+            what="yesterday's TLS report queued",
+        )
+    [row] = world.stores.metadata.list_outbound()
+    assert (row.recipient, row.mail_from) == ("tls@far.test", "tlsrpt@mx.example")
+    [sent] = [
+        r for d in (due, due + timedelta(1)) for r in world.stores.metadata.sent_tls_reports(d)
+    ]
+    assert (sent.policy_domain, sent.destinations) == ("far.test", ("mailto:tls@far.test",))

@@ -4,13 +4,17 @@ one require_tls domain. `sts.test` publishes an MTA-STS enforce policy (fetched 
 from 127.0.0.65 port 443) and its MX offers STARTTLS with a certificate from that CA:
 delivered over TLS. `locked.test` publishes one too but its MX offers no STARTTLS, and
 `needtls.test` (require_tls) has the same MX: both deferred with 4.7.4 in the trace, and
-nothing reaches that MX in clear."""
+nothing reaches that MX in clear. With `[tls_reports]` on, the delivery loop writes the
+TLS-RPT counts of all three to the metadata store."""
 
 from __future__ import annotations
 
 import smtplib
+from datetime import UTC, datetime
 from typing import Any
 
+from mairust.config import load_settings
+from mairust.storage.sql_metadata import SqlMetadataStore
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.mairust_server import wait_for
@@ -60,6 +64,8 @@ def test_mta_sts_and_require_tls_through_mairust_up(new_server, tmp_path) -> Non
             f"[outbound]\nport = {port}\npoll_interval = 0.2\n"
             f'[outbound_tls]\nca_file = "{ca.ca_file}"\n'
             'policy_allow_networks = ["127.0.0.0/8"]\nrequire_tls_domains = ["needtls.test"]\n'
+            '[tls_reports]\nenabled = true\norg_name = "mx.example.test"\n'
+            'sender = "tlsrpt@example.test"\nflush_seconds = 0.5\n'
         )
         server = new_server(config=config)
         added = server.cli(
@@ -92,3 +98,22 @@ def test_mta_sts_and_require_tls_through_mairust_up(new_server, tmp_path) -> Non
                 assert "not sent in clear" in reply
         assert plain.messages == []
         assert policy_host.fetches_for("sts.test") == 1
+        # The TLS report counts, flushed by the delivery loop into the metadata store.
+        url = load_settings(config, data_dir=server.data_dir).storage.metadata
+        store = SqlMetadataStore(url)
+        try:
+
+            def counted() -> dict[tuple[str, str, str], int] | None:
+                day = datetime.now(UTC).date()
+                found = {
+                    (c.key.policy_domain, c.key.policy_type, c.key.result_type): c.count
+                    for c in store.tls_results(day)
+                }
+                return found if len(found) >= 3 else None
+
+            counts = wait_for(counted, timeout=30, what="the TLS report counts in the store")
+        finally:
+            store.close()
+        assert counts[("sts.test", "sts", "success")] == 1
+        assert counts[("locked.test", "sts", "starttls-not-supported")] >= 1
+        assert counts[("needtls.test", "no-policy-found", "starttls-not-supported")] >= 1
