@@ -26,6 +26,7 @@ from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
 from mairust.cli.suppressions import suppression_app
+from mairust.cli.tls_reports import tls_reports_app
 from mairust.cli.tokens import token_app
 from mairust.secrets.master_key import load_keyring
 
@@ -57,6 +58,7 @@ app.add_typer(outbound_app, name="outbound")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(dkim_app, name="dkim")
 app.add_typer(dmarc_app, name="dmarc")
+app.add_typer(tls_reports_app, name="tls-reports")
 console = Console(soft_wrap=True)
 
 
