@@ -16,6 +16,7 @@ the others (and it, after a nudge is lost) find them at their next poll.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -127,7 +128,7 @@ class DeliveryHost:
         self._supervisor = self._loop.supervisor()
         self._task = start_supervised(self._supervisor)
         self._tls_flush: Supervisor | None = None
-        self._tls_flush_task = None
+        self._tls_flush_task: asyncio.Task[None] | None = None
         if reports_on:
             interval = settings.tls_reports.flush_seconds
 
