@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from mairust.auth.dns import Resolver
 from mairust.config import OutboundTlsSettings
@@ -69,6 +69,9 @@ class DestinationTls:
     enforce_mx: bool = False
     reports: TlsReportLog | None = None
     policy_string: tuple[str, ...] = ()  # the MTA-STS policy's lines, for TLS reports
+    # MX hosts of this delivery whose TLS failed: their sessions (testing mode goes on over
+    # unverified TLS) are failures in a TLS report, not successful sessions as well.
+    failed_hosts: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def endpoints(self, route: Route) -> tuple[Endpoint, ...]:
         """The route's endpoints this policy lets mail go to; MxNotInPolicy if none."""
@@ -76,6 +79,7 @@ class DestinationTls:
         if self.mx_patterns is None or route.source == "relay":
             return endpoints
         outside = {e.host for e in endpoints if not self._allowed(e.host)}
+        self.failed_hosts.update(outside)
         for host in sorted(outside):
             detail = f"MX {host} does not match the policy's mx {list(self.mx_patterns)}"
             log.warning("%s: %s: %s", self.policy_domain, self.reason, detail)
@@ -123,6 +127,7 @@ class DestinationTls:
 
     def _observe(self, endpoint: Endpoint, failure: DeliveryFailure) -> None:
         result_type = result_type_of(failure)
+        self.failed_hosts.add(endpoint.host)
         log.warning(
             "%s: %s: %s [%s]: %s (%s)",
             self.policy_domain,
@@ -145,14 +150,15 @@ class DestinationTls:
             )
 
     def settled(self, results: Sequence[MessageResult]) -> None:
-        """Count the sessions that went over TLS (a TLS report's successful sessions)."""
+        """Count the sessions that went over TLS as the policy asked (a TLS report's
+        successful sessions)."""
         if self.reports is None:
             return
         sessions = {
             (r.endpoint.host, r.endpoint.address)
             for result in results
             for r in result.recipients
-            if r.tls and r.endpoint is not None
+            if r.tls and r.endpoint is not None and r.endpoint.host not in self.failed_hosts
         }
         if sessions:
             self.reports.success(

@@ -224,6 +224,8 @@ async def test_testing_mode_delivers_as_without_a_policy_and_records_the_failure
     assert world.received(mx, f"dee@{domain}") == [over_tls]
     assert failures(reports, domain) == [(result_type, f"mx.{mx}.test")]
     assert f"{domain}: mta-sts testing (id one): mx.{mx}.test" in caplog.text
+    # A session after a failure is the failure's, not a successful one too (RFC 8460).
+    assert reports.summary(domain)["successful-sessions"] == 0
 
 
 async def test_an_mx_outside_the_policy_is_skipped(world: World) -> None:
@@ -233,6 +235,7 @@ async def test_an_mx_outside_the_policy_is_skipped(world: World) -> None:
     assert world.received("plain", "eve@skip.test") == []
     assert world.received("good", "eve@skip.test") == [True]
     assert failures(reports, "skip.test") == [("validation-failure", "mx.plain.test")]
+    assert reports.summary("skip.test")["successful-sessions"] == 1
 
 
 async def test_no_mx_matching_the_policy_defers_and_connects_nowhere(world: World) -> None:
