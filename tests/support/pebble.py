@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.dns_server import ZoneServer
 from tests.support.go_plugins import build_go_plugins
 from tests.support.tls_ca import LoopbackCa
 
@@ -127,6 +128,16 @@ def pebble(
             process.kill()
             process.wait(timeout=10)
         log_file.close()
+
+
+@contextmanager
+def acme_world(folder: Path, names: dict[str, str], http_port: int) -> Iterator[RunningPebble]:
+    """Pebble with a ZoneServer that resolves each of ``names`` to its address (A), and
+    validates HTTP-01 at ``http_port`` there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    records = {name: {"A": [address]} for name, address in names.items()}
+    with ZoneServer(records) as zone, pebble(folder, dns_port=zone.port, http_port=http_port) as ca:
+        yield ca
 
 
 def _wait_until_up(running: RunningPebble, log: Path) -> None:
