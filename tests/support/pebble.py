@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
 
 from tests.support.dns_server import ZoneServer
 from tests.support.go_plugins import build_go_plugins
@@ -128,6 +131,18 @@ def pebble(
             process.kill()
             process.wait(timeout=10)
         log_file.close()
+
+
+def starttls_certificate(port: int, name: str, trust: Path) -> x509.Certificate:
+    """The certificate the SMTP listener on 127.0.0.1:``port`` shows after STARTTLS,
+    verified for ``name`` against ``trust`` only (ssl.SSLCertVerificationError if not)."""
+    context = ssl.create_default_context(cafile=str(trust))
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client._host = name  # type: ignore[attr-defined]  # the name starttls() checks
+        client.starttls(context=context)
+        der = client.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
 
 
 @contextmanager

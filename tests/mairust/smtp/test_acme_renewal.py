@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import smtplib
 import ssl
 import stat
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -31,7 +30,7 @@ from mairust.smtp.acme_renewal import (
     write_pair,
 )
 from mairust.smtp.tls import ReloadingTls
-from tests.support.pebble import RunningPebble, acme_world, free_port
+from tests.support.pebble import RunningPebble, acme_world, free_port, starttls_certificate
 from tests.support.tls_ca import LoopbackCa
 
 if TYPE_CHECKING:
@@ -208,18 +207,6 @@ def world(tmp_path: Path) -> Iterator[tuple[RunningPebble, int]]:
         yield pebble, http_port
 
 
-def served_certificate(port: int, trust: Path) -> x509.Certificate:
-    """The certificate the listener on ``port`` shows after STARTTLS, verified for NAME
-    against ``trust`` only."""
-    context = ssl.create_default_context(cafile=str(trust))
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client._host = NAME  # type: ignore[attr-defined]  # the name starttls() checks
-        client.starttls(context=context)
-        der = client.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
-    assert der is not None
-    return x509.load_der_x509_certificate(der)
-
-
 async def test_listener_serves_the_issued_then_the_renewed_certificate_without_restart(
     tmp_path: Path, world: tuple[RunningPebble, int], start_mta: StartMta
 ) -> None:
@@ -249,17 +236,17 @@ async def test_listener_serves_the_issued_then_the_renewed_certificate_without_r
     intermediate = x509.load_pem_x509_certificate(await asyncio.to_thread(pebble.intermediate_pem))
 
     with pytest.raises(ssl.SSLCertVerificationError):  # the stand-in: nobody trusts it
-        await asyncio.to_thread(served_certificate, mta.port, root)
+        await asyncio.to_thread(starttls_certificate, mta.port, NAME, root)
 
     assert await acme.renew_if_due()
-    issued = await asyncio.to_thread(served_certificate, mta.port, root)
+    issued = await asyncio.to_thread(starttls_certificate, mta.port, NAME, root)
     assert issued.issuer == intermediate.subject
     assert acme.status().due is None
     assert stat.S_IMODE(settings.acme.account_key_file.stat().st_mode) == 0o600  # type: ignore[union-attr]
 
     clock.now = issued.not_valid_after_utc - DAY * 29  # 30 days before is when it renews
     assert await acme.renew_if_due()
-    renewed = await asyncio.to_thread(served_certificate, mta.port, root)
+    renewed = await asyncio.to_thread(starttls_certificate, mta.port, NAME, root)
     assert renewed.issuer == intermediate.subject
     assert renewed.serial_number != issued.serial_number
     assert renewed.public_key() != issued.public_key()  # a new key with each certificate
