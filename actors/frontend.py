@@ -157,7 +157,7 @@ class FrontEndHost:
         # listeners that read them; a stand-in lets them start before the first one.
         renewer = renewer_from_settings(settings) if settings.acme.enabled else None
         if renewer is not None:
-            ensure_stand_in(renewer.cert_file, renewer.key_file, settings.smtp.hostname)
+            ensure_stand_in(renewer.cert_file, renewer.key_file, renewer.domains[0])
         self._frontend = SmtpFrontEnd(
             settings,
             self._stores.metadata,

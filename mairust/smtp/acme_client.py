@@ -67,12 +67,9 @@ class _ChallengeHandler(BaseHTTPRequestHandler):
     server: _ChallengeHttpServer
 
     def do_GET(self) -> None:
-        token = (
-            self.path.removeprefix(CHALLENGE_PREFIX)
-            if self.path.startswith(CHALLENGE_PREFIX)
-            else None
-        )
-        answer = self.server.responses.get(token) if token else None
+        answer = None
+        if self.path.startswith(CHALLENGE_PREFIX):
+            answer = self.server.responses.get(self.path.removeprefix(CHALLENGE_PREFIX))
         body = (answer or "not found").encode("ascii")
         self.send_response(200 if answer else 404)
         self.send_header("Content-Type", "text/plain")

@@ -22,6 +22,7 @@ import asyncio
 import datetime
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,14 +196,10 @@ def renewal_backoff(settings: AcmeSettings) -> Backoff:
 
 
 def renewal_supervisor(
-    renewer: AcmeRenewer, settings: AcmeSettings, clock: Callable[[], float] | None = None
+    renewer: AcmeRenewer, settings: AcmeSettings, clock: Callable[[], float] = time.monotonic
 ) -> Supervisor:
     """The supervisor of ``renewer``'s loop (its host starts and stops it)."""
-    supervisor = (
-        Supervisor(LOOP_NAME, renewer.run, renewal_backoff(settings))
-        if clock is None
-        else Supervisor(LOOP_NAME, renewer.run, renewal_backoff(settings), clock=clock)
-    )
+    supervisor = Supervisor(LOOP_NAME, renewer.run, renewal_backoff(settings), clock=clock)
     renewer.on_progress = supervisor.progress
     return supervisor
 
