@@ -534,6 +534,44 @@ class ForwardingSettings(_Section):
     key_cache_seconds: float = Field(60.0, ge=0)
 
 
+class AcmeSettings(_Section):
+    """Certificates for the SMTP listeners from an ACME CA (RFC 8555, HTTP-01 challenges):
+    written to smtp.tls_cert_file / tls_key_file, which the listeners reload on change."""
+
+    enabled: bool = False
+    directory_url: str = "https://acme-v02.api.letsencrypt.org/directory"
+    # CA bundle (PEM) the directory's HTTPS certificate is checked against; empty: the
+    # system's CAs.
+    ca_file: str = ""
+    # The account's contact (optional; a CA may write about expiring certificates).
+    email: str = ""
+    # The names the certificate is for (the first is its subject); each must resolve to
+    # where http_address:http_port is reachable as port 80 from the CA.
+    domains: list[str] = Field(default_factory=list)
+    # The HTTP-01 challenge listener, open only while an order is validated.
+    http_address: str = "127.0.0.1"
+    http_port: int = Field(80, ge=1, le=65535)
+    # Renew when fewer than this many days of the certificate remain.
+    renew_before_days: float = Field(30.0, gt=0)
+    # How often the renewal loop looks at the certificate.
+    check_interval_seconds: float = Field(3600.0, gt=0)
+    # After a failed order: the first wait before the next, doubling up to the second.
+    retry_first_seconds: float = Field(60.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    # The account's private key (made on first use, 0600); None: <data_dir>/acme/account-key.pem.
+    account_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AcmeSettings:
+        if self.enabled and not self.domains:
+            raise ValueError("[acme] enabled needs domains")
+        if self.email and "@" not in self.email:
+            raise ValueError("acme.email is an address")
+        if not re.fullmatch(r"https?://\S+", self.directory_url):
+            raise ValueError("acme.directory_url is an http(s) URL")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -564,6 +602,7 @@ class Settings(BaseSettings):
     outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
     dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
     forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
+    acme: AcmeSettings = Field(default_factory=AcmeSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -575,6 +614,12 @@ class Settings(BaseSettings):
             self.storage.blobs = f"file://{self.data_dir / 'blobs'}"
         if not self.storage.search:
             self.storage.search = f"fts5://{self.data_dir / 'search.db'}"
+        if self.acme.enabled and self.smtp.tls_cert_file is None:
+            # ACME writes the files the listeners watch: they must be named.
+            raise ValueError("[acme] enabled needs smtp.tls_cert_file and smtp.tls_key_file")
+        if self.acme.account_key_file is None:
+            self.acme.account_key_file = self.data_dir / "acme" / "account-key.pem"
+        self.acme.account_key_file = self.acme.account_key_file.expanduser().absolute()
         return self
 
 
