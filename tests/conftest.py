@@ -12,7 +12,7 @@ busiest, so the minutes CI spends can be traced to the scenarios that spend them
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
@@ -67,7 +67,7 @@ def group_of(nodeid: str) -> str:
 class GroupTimes:
     def __init__(self) -> None:
         self.groups: dict[str, Group] = {}
-        self.busy_by_file: Counter[str] = Counter()
+        self.busy_by_file: defaultdict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         group = self.groups.setdefault(group_of(report.nodeid), Group())
@@ -95,5 +95,6 @@ class GroupTimes:
                         f"{len(group.tests)} tests, {group.busy:.1f} s busy, inside pytest\n"
                     )
         terminalreporter.section(f"busiest {BUSIEST_FILES_SHOWN} test files")
-        for path, busy in self.busy_by_file.most_common(BUSIEST_FILES_SHOWN):
+        busiest = sorted(self.busy_by_file.items(), key=lambda item: -item[1])
+        for path, busy in busiest[:BUSIEST_FILES_SHOWN]:
             terminalreporter.write_line(f"{busy:>8.1f} s  {path}")
