@@ -606,6 +606,8 @@ outbound_recipients = sa.Table(
     sa.Column("bounce_class", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Added by 0030: when the recipient's one "delayed" DSN was made.
+    sa.Column("delay_notified_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("message_id", "recipient"),
     sa.Index("ix_outbound_recipients_state_next_attempt_at", "state", "next_attempt_at"),
     sa.Index("ix_outbound_recipients_destination_state", "destination", "state"),
