@@ -124,7 +124,8 @@ def _refused_auth(
     last = after
     while len(found) < limit:
         query = sa.select(_E.message_id, _E.at, _E.detail).where(
-            _E.type == RecordType.REJECTION.value,
+            # A literal, not a parameter: it is what lets SQLite use the partial index.
+            sa.text(f"events.type = '{RecordType.REJECTION.value}'"),
             _E.at >= begin,
             _E.at < end,
             _E.message_id.is_not(None),

@@ -1,4 +1,5 @@
-"""Delay DSNs: when an outbound recipient's one "delayed" notice was made.
+"""Delay DSNs: when an outbound recipient's one "delayed" notice was made; the index the
+DMARC reports we send read a period's refusals by.
 
 Revision ID: 0030
 Revises: 0028
@@ -6,6 +7,8 @@ Create Date: 2026-11-30
 
 ``outbound_recipients.delay_notified_at`` is set in the settle that commits the recipient's
 "delayed" DSN (RFC 3464), so it is made once, whatever restarts come after.
+``ix_events_rejections_at`` (partial: Rejection events only) finds a period's refusals,
+whose events keep the auth results of a DMARC refusal.
 """
 
 from __future__ import annotations
@@ -26,8 +29,16 @@ def upgrade() -> None:
         "outbound_recipients",
         sa.Column("delay_notified_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index(
+        "ix_events_rejections_at",
+        "events",
+        ["at"],
+        sqlite_where=sa.text("type = 'Rejection'"),
+        postgresql_where=sa.text("type = 'Rejection'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_rejections_at", table_name="events")
     with op.batch_alter_table("outbound_recipients") as batch:
         batch.drop_column("delay_notified_at")
