@@ -20,7 +20,7 @@ checked (each refusal changes nothing, invariant 7):
    (:mod:`mairust.smtp.forwarding`): queued for the rule's target, standing for the
    forwarding address (its ORCPT), with the SRS address of the sender as it stands after
    the hooks as its reverse path, and the message ARC-sealed for the first forwarding
-   address's domain after DKIM signing (the AAR says ``none``: no checks ran on it);
+   address's domain after DKIM signing (its AAR names no results: no checks ran on it);
 5. with ``unsubscribe``, the message must have exactly one recipient, a remote one, and
    the server an ``unsubscribe.base_url`` (else a 422): it gets the RFC 8058 pair
    ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` with a signed link naming that
