@@ -415,6 +415,17 @@ class OutboundSettings(_Section):
     pools: dict[str, SourcePool] = Field(default_factory=dict)
     default_pool: str = ""
     destinations: dict[str, DestinationLimits] = Field(default_factory=dict)
+    # Delay DSNs (RFC 3464 "Action: delayed"; Postfix's delay_warning_time): a recipient
+    # still deferred this long after it was queued gets ONE notice to the reverse path
+    # (never to <>) saying it is still being retried, and until when. 0: never. 4 hours,
+    # as Sendmail's queuewarn (Exim warns after 24 h): a sender then hears about a stuck
+    # message the same working day, and the first few retries (5, 10, 20, 40 minutes...)
+    # have had their chance. Postfix's default is 0 (off).
+    delay_warning_seconds: float = Field(4 * 3600.0, ge=0)
+    # Whether a recipient given without NOTIFY is warned too (RFC 3461 section 4.1 leaves
+    # it to us; Postfix warns when delay_warning_time is on). NOTIFY=DELAY is always
+    # warned, NOTIFY without DELAY (or NEVER) never.
+    delay_warning_without_notify: bool = True
 
     @model_validator(mode="after")
     def _pools_named_exist(self) -> OutboundSettings:
