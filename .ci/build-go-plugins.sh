@@ -2,7 +2,8 @@
 # Builds the Go plugins (plugins/attachment_policy): the gRPC code generated from
 # mairust/hooks/proto/mairust_hook_v1.proto (protoc from grpcio-tools, protoc-gen-go and
 # protoc-gen-go-grpc installed with `go install tool` at the versions go.mod pins), then
-# the binary. With --test it checks gofmt and runs their `go vet` and `go test` too.
+# the binary; and Pebble (an ACME test CA, see below). With --test it checks gofmt and runs
+# their `go vet` and `go test` too.
 # Everything Go keeps (modules, build cache, the generators, the binary) lives under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/mairust-build, outside the clone, so a second run is a
 # few cache hits. Prints the binary's path (the last line of stdout); the tests' fixtures
@@ -63,5 +64,16 @@ if [ "$RUN_TESTS" -eq 1 ]; then
   fi
   "$GO" vet ./... >&2
   "$GO" test -count=1 ./... >&2
+fi
+
+# Pebble, Let's Encrypt's ACME test CA, for the ACME tests (tests/support/pebble.py runs
+# it next to the plugin binary, in $GOBIN): installed from the module proxy at a pinned
+# version, once; skipped when the binary there is that version already.
+PEBBLE_MODULE=github.com/letsencrypt/pebble/v2
+PEBBLE_VERSION=v2.10.3
+if ! "$GO" version -m "$GOBIN/pebble" 2>/dev/null |
+  grep -Eq "^[[:space:]]+mod[[:space:]]+$PEBBLE_MODULE[[:space:]]+$PEBBLE_VERSION([[:space:]]|$)"; then
+  # Outside the plugin's module: `go install pkg@version` builds that module on its own.
+  (cd / && "$GO" install "$PEBBLE_MODULE/cmd/pebble@$PEBBLE_VERSION") >&2
 fi
 echo "$BINARY"

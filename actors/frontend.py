@@ -29,6 +29,7 @@ from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
 from mairust.services.hook_runtimes import platform_hook_runtime
+from mairust.smtp.acme_renewal import ensure_stand_in, renewal_supervisor, renewer_from_settings
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
@@ -152,6 +153,11 @@ class FrontEndHost:
             "smtp",
             {TransportKind.SERVE: serve_transport},
         )
+        # ACME keeps the listeners' certificate files fresh from here, the host of the
+        # listeners that read them; a stand-in lets them start before the first one.
+        renewer = renewer_from_settings(settings) if settings.acme.enabled else None
+        if renewer is not None:
+            ensure_stand_in(renewer.cert_file, renewer.key_file, renewer.domains[0])
         self._frontend = SmtpFrontEnd(
             settings,
             self._stores.metadata,
@@ -176,6 +182,10 @@ class FrontEndHost:
             ),
         )
         self._listening = await self._frontend.start()
+        # Never given up on: a failed order is retried after its backoff, while the
+        # listeners go on serving the certificate they have.
+        self._acme = None if renewer is None else renewal_supervisor(renewer, settings.acme)
+        self._acme_task = None if self._acme is None else start_supervised(self._acme)
 
     async def listening(self) -> list[tuple[str, str, int]]:
         """(name, host, port) of each listener, ports as bound."""
@@ -183,6 +193,9 @@ class FrontEndHost:
 
     async def stop(self) -> None:
         """Stop accepting, finish sessions in progress, drain the spool."""
+        if self._acme is not None and self._acme_task is not None:
+            self._acme.stop()
+            self._acme_task.cancel()
         await self._frontend.stop()
         await self._spool.stop()
         spool = self._spool

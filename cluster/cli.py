@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
+from mairust.cli.acme import acme_app
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.dkim import dkim_app
 from mairust.cli.dmarc import dmarc_app
@@ -58,6 +59,7 @@ app.add_typer(outbound_app, name="outbound")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(dkim_app, name="dkim")
 app.add_typer(dmarc_app, name="dmarc")
+app.add_typer(acme_app, name="acme")
 app.add_typer(tls_reports_app, name="tls-reports")
 console = Console(soft_wrap=True)
 

@@ -415,6 +415,17 @@ class OutboundSettings(_Section):
     pools: dict[str, SourcePool] = Field(default_factory=dict)
     default_pool: str = ""
     destinations: dict[str, DestinationLimits] = Field(default_factory=dict)
+    # Delay DSNs (RFC 3464 "Action: delayed"; Postfix's delay_warning_time): a recipient
+    # still deferred this long after it was queued gets ONE notice to the reverse path
+    # (never to <>) saying it is still being retried, and until when. 0: never. 4 hours,
+    # as Sendmail's queuewarn (Exim warns after 24 h): a sender then hears about a stuck
+    # message the same working day, and the first few retries (5, 10, 20, 40 minutes...)
+    # have had their chance. Postfix's default is 0 (off).
+    delay_warning_seconds: float = Field(4 * 3600.0, ge=0)
+    # Whether a recipient given without NOTIFY is warned too (RFC 3461 section 4.1 leaves
+    # it to us; Postfix warns when delay_warning_time is on). NOTIFY=DELAY is always
+    # warned, NOTIFY without DELAY (or NEVER) never.
+    delay_warning_without_notify: bool = True
 
     @model_validator(mode="after")
     def _pools_named_exist(self) -> OutboundSettings:
@@ -534,6 +545,44 @@ class ForwardingSettings(_Section):
     key_cache_seconds: float = Field(60.0, ge=0)
 
 
+class AcmeSettings(_Section):
+    """Certificates for the SMTP listeners from an ACME CA (RFC 8555, HTTP-01 challenges):
+    written to smtp.tls_cert_file / tls_key_file, which the listeners reload on change."""
+
+    enabled: bool = False
+    directory_url: str = "https://acme-v02.api.letsencrypt.org/directory"
+    # CA bundle (PEM) the directory's HTTPS certificate is checked against; empty: the
+    # system's CAs.
+    ca_file: str = ""
+    # The account's contact (optional; a CA may write about expiring certificates).
+    email: str = ""
+    # The names the certificate is for (the first is its subject); each must resolve to
+    # where http_address:http_port is reachable as port 80 from the CA.
+    domains: list[str] = Field(default_factory=list)
+    # The HTTP-01 challenge listener, open only while an order is validated.
+    http_address: str = "127.0.0.1"
+    http_port: int = Field(80, ge=1, le=65535)
+    # Renew when fewer than this many days of the certificate remain.
+    renew_before_days: float = Field(30.0, gt=0)
+    # How often the renewal loop looks at the certificate.
+    check_interval_seconds: float = Field(3600.0, gt=0)
+    # After a failed order: the first wait before the next, doubling up to the second.
+    retry_first_seconds: float = Field(60.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    # The account's private key (made on first use, 0600); None: <data_dir>/acme/account-key.pem.
+    account_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AcmeSettings:
+        if self.enabled and not self.domains:
+            raise ValueError("[acme] enabled needs domains")
+        if self.email and "@" not in self.email:
+            raise ValueError("acme.email is an address")
+        if not re.fullmatch(r"https?://\S+", self.directory_url):
+            raise ValueError("acme.directory_url is an http(s) URL")
+        return self
+
+
 class TlsReportSettings(_Section):
     """The TLS reports (RFC 8460, TLS-RPT) we send each day to the recipient domains whose
     ``_smtp._tls`` record asks for them, from our outbound TLS sessions and failures."""
@@ -596,6 +645,7 @@ class Settings(BaseSettings):
     outbound_tls: OutboundTlsSettings = Field(default_factory=OutboundTlsSettings)
     dmarc_reports: DmarcReportSettings = Field(default_factory=DmarcReportSettings)
     forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
+    acme: AcmeSettings = Field(default_factory=AcmeSettings)
     tls_reports: TlsReportSettings = Field(default_factory=TlsReportSettings)
 
     @model_validator(mode="after")
@@ -608,6 +658,12 @@ class Settings(BaseSettings):
             self.storage.blobs = f"file://{self.data_dir / 'blobs'}"
         if not self.storage.search:
             self.storage.search = f"fts5://{self.data_dir / 'search.db'}"
+        if self.acme.enabled and self.smtp.tls_cert_file is None:
+            # ACME writes the files the listeners watch: they must be named.
+            raise ValueError("[acme] enabled needs smtp.tls_cert_file and smtp.tls_key_file")
+        if self.acme.account_key_file is None:
+            self.acme.account_key_file = self.data_dir / "acme" / "account-key.pem"
+        self.acme.account_key_file = self.acme.account_key_file.expanduser().absolute()
         return self
 
 

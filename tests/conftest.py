@@ -5,12 +5,14 @@ tests/serve, tests/cluster) and e2e (tests/integration). One pytest run serves t
 (xdist overlaps the serial e2e scenarios with the rest), so each group's time is read from
 its tests' reports: wall (first start to last stop; groups overlap) and busy (the sum of
 setup, call and teardown). The table is printed at the end and, when $MAIRUST_PHASE_LOG
-names a file, added to the phase table `.ci/run` prints.
+names a file, added to the phase table `.ci/run` prints. Below it, the test files that were
+busiest, so the minutes CI spends can be traced to the scenarios that spend them.
 """
 
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,6 +26,7 @@ GROUP_OF_FOLDER = {
     "cluster": "ray",
     "integration": "e2e",
 }
+BUSIEST_FILES_SHOWN = 25
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,6 +67,7 @@ def group_of(nodeid: str) -> str:
 class GroupTimes:
     def __init__(self) -> None:
         self.groups: dict[str, Group] = {}
+        self.busy_by_file: defaultdict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         group = self.groups.setdefault(group_of(report.nodeid), Group())
@@ -71,6 +75,7 @@ class GroupTimes:
         group.stop = max(group.stop, report.stop)
         group.busy += report.duration
         group.tests.add(report.nodeid)
+        self.busy_by_file[report.nodeid.split("::", 1)[0]] += report.duration
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.groups:
@@ -89,3 +94,7 @@ class GroupTimes:
                         f"pytest group {name}\t{wall:.1f}\t"
                         f"{len(group.tests)} tests, {group.busy:.1f} s busy, inside pytest\n"
                     )
+        terminalreporter.section(f"busiest {BUSIEST_FILES_SHOWN} test files")
+        busiest = sorted(self.busy_by_file.items(), key=lambda item: -item[1])
+        for path, busy in busiest[:BUSIEST_FILES_SHOWN]:
+            terminalreporter.write_line(f"{busy:>8.1f} s  {path}")

@@ -30,8 +30,10 @@ from mairust.hooks.deployment import plugin_packages
 from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import TransportFactory
 from mairust.net.address_guard import AddressPolicy
+from mairust.outbound.forwarding import ArcKeys, forwarder_from_settings
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
+from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
 from mairust.services.hook_runtimes import platform_hook_runtime
 from mairust.services.policy import PolicyDefaults
@@ -150,6 +152,16 @@ def create_app(
         plugin_packages=plugin_packages(settings.data_dir),
         token_cache_seconds=settings.api.token_cache_seconds,
         dkim_settings=settings.dkim,
+        # Forwards the send API makes: SRS, and ARC with the forwarding domain's RSA key.
+        forwarder=forwarder_from_settings(
+            settings,
+            keyring,
+            ArcKeys(
+                stores.metadata,
+                SecretVault(stores.metadata, keyring),
+                cache_seconds=settings.forwarding.key_cache_seconds,
+            ).key_for,
+        ),
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

@@ -26,6 +26,8 @@ class OutboundRow(BaseModel):
     created_at: datetime
     last_reply: str | None
     bounce_class: str | None
+    # When its "delayed" DSN went to the sender (null: none yet; never a second).
+    delay_notified_at: datetime | None = None
 
     @classmethod
     def from_item(cls, item: OutboundItem) -> OutboundRow:
@@ -41,6 +43,7 @@ class OutboundRow(BaseModel):
             created_at=item.created_at,
             last_reply=item.last_reply,
             bounce_class=item.bounce_class,
+            delay_notified_at=item.delay_notified_at,
         )
 
 

@@ -102,10 +102,12 @@ class StoredReport:
 @dataclass(frozen=True, slots=True)
 class InboundAuth:
     """What the report builder reads of one received message: where it came from, its
-    stored authentication results (``AuthResults.to_json``) and the folder it went to."""
+    stored authentication results (``AuthResults.to_json``) and the folder it went to,
+    or ``refused`` (a DMARC p=reject refusal at DATA; its id is the transaction's)."""
 
     message_id: str
     received_at: datetime
     client_ip: str
     auth_results: dict[str, Any]
     folder: str = ""
+    refused: bool = False

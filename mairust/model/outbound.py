@@ -102,6 +102,8 @@ class OutboundItem:
     lease_until: datetime | None = None
     last_reply: str | None = None
     bounce_class: str | None = None
+    # When its one "delayed" DSN was made (None: none yet); never a second one.
+    delay_notified_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ class AttemptOutcome:
 
     attempt: DeliveryAttempt
     retry_at: datetime | None = None
+    # A deferral whose "delayed" DSN is made in this settle (the row remembers it).
+    delay_notified: bool = False
 
     @property
     def item_id(self) -> int:

@@ -1,6 +1,7 @@
 """The delivery loop's bounce hooks made of this package's pure parts: :class:`DsnNotices`
 is its ``BounceNotices`` (one RFC 3464 DSN per message from the leased rows and their last
-replies) and :func:`classify_remote_reply` its ``BounceClassifier``.
+replies: "failed" for bounces, "delayed" for long deferrals) and
+:func:`classify_remote_reply` its ``BounceClassifier``.
 
 A reply with no ``host`` is the loop's own account of a failure (a DNS failure, a refused
 connection, a body it could not read): the DSN says so in an ``x-mairust`` diagnostic
@@ -29,6 +30,7 @@ from mairust.outbound.dsn_fields import DsnAction, find_status
 # carried no status of its own.
 _EXPIRED = "4.4.7"
 _PERMANENT = "5.0.0"
+_TEMPORARY = "4.0.0"
 
 
 class DsnNotices:
@@ -56,6 +58,24 @@ class DsnNotices:
         result = build_dsn(original, envelope, outcomes, self._reporter, now=now)
         return result.message if isinstance(result, Dsn) else None
 
+    def delay_notice(
+        self,
+        original: bytes,
+        delayed: Sequence[tuple[OutboundItem, RemoteReply, datetime]],
+        now: datetime,
+    ) -> bytes | None:
+        if not delayed:
+            return None
+        first = delayed[0][0]
+        # RFC 3461 section 4.3 ties RET to failed DSNs; a delayed one returns the same
+        # part (the original or its headers) so the sender knows which message it is.
+        envelope = OriginalEnvelope(
+            first.mail_from, envid=first.envid, ret=first.ret, arrival_date=first.created_at
+        )
+        outcomes = [delayed_outcome_of(item, reply, until, now) for item, reply, until in delayed]
+        result = build_dsn(original, envelope, outcomes, self._reporter, now=now)
+        return result.message if isinstance(result, Dsn) else None
+
 
 def outcome_of(
     item: OutboundItem, reply: RemoteReply, expired: bool, now: datetime
@@ -76,6 +96,29 @@ def outcome_of(
         remote_mta=reply.host,
         diagnostic=diagnostic,
         last_attempt=now,
+    )
+
+
+def delayed_outcome_of(
+    item: OutboundItem, reply: RemoteReply, until: datetime, now: datetime
+) -> RecipientOutcome:
+    """A deferred row as a delay DSN reports it: action ``delayed``, the reply's 4.x.x
+    status (else a generic one), retried until ``until``. The caller has found that its
+    NOTIFY (or our default for none) asks for it, so the outcome says DELAY."""
+    status = find_status(reply.enhanced or "") or find_status(reply.text[:12])
+    if status is None or status[0] != "4":
+        status = _TEMPORARY
+    diagnostic = f"smtp; {reply}" if reply.host else f"x-mairust; {reply.text or reply}"
+    return RecipientOutcome(
+        final_recipient=item.recipient,
+        action=DsnAction.DELAYED,
+        status=status,
+        original_recipient=item.orcpt,
+        notify=("DELAY",),
+        remote_mta=reply.host,
+        diagnostic=diagnostic,
+        last_attempt=now,
+        will_retry_until=until,
     )
 
 

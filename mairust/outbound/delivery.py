@@ -15,7 +15,8 @@ recipients is
 - bounced (a 5xx reply, or a temporary failure once its time is up: expired), with one
   DSN per original message to its reverse path when NOTIFY asks for one — never to ``<>``;
 - deferred (4xx, a timeout, a connection or DNS failure) until the retry schedule's next
-  moment.
+  moment; one still deferred ``delay_warning_seconds`` after it was queued makes ONE
+  "delayed" DSN per message to its reverse path when NOTIFY asks (``delay_warnings``).
 
 A session's outcomes, their attempts, the DSNs (as new messages, their bodies made durable
 first; one per message and session), the hard bounces' suppressions and the tenant events
@@ -31,10 +32,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import TypeVar
 
 from mairust.config import OutboundSettings
 from mairust.errors import StorageUnavailable
@@ -50,6 +52,7 @@ from mairust.model.outbound import (
     RemoteRecipient,
 )
 from mairust.model.suppression import Suppression, SuppressionReason, suppression_key
+from mairust.outbound.delay_warnings import DelayWarnings
 from mairust.outbound.delivery_records import log_record, tenant_events
 from mairust.outbound.delivery_types import (
     BounceClassifier,
@@ -77,6 +80,8 @@ __all__ = [
 
 LOOP_NAME = "outbound delivery loop"
 HARD_BOUNCE = SuppressionReason.HARD_BOUNCE
+# What a DSN tells of each recipient: (row, last reply, expired) or (row, last reply, until).
+_Told = TypeVar("_Told", bound=tuple[OutboundItem, RemoteReply, object])
 
 
 def _utc_now() -> datetime:
@@ -92,6 +97,7 @@ class DeliveryFigures:
     bounced: int = 0
     expired: int = 0
     dsns: int = 0
+    delay_dsns: int = 0
     sessions: int = 0
     postponed: int = 0
     rounds_settled: int = 0
@@ -125,6 +131,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._sender = sender
         self._settings = settings
         self._schedule = RetrySchedule.from_settings(settings)
+        self._delay_warnings = DelayWarnings.from_settings(settings)
         self._hostname = hostname
         self._notices = notices
         self._classify = classify
@@ -305,6 +312,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         bounced: list[AttemptOutcome] = []
         events: list[Event] = []
         to_notice: dict[str, list[tuple[OutboundItem, RemoteReply, bool]]] = {}
+        to_warn: dict[str, list[tuple[OutboundItem, RemoteReply, datetime]]] = {}
         outcomes: list[AttemptOutcome] = []
         for item in items:
             reply = replies.get(item.id) or RemoteReply(451, "4.4.0", "no reply for recipient")
@@ -317,14 +325,29 @@ class OutboundDeliveryLoop(LeasedLoop):
                     self.figures.by_destination.get(item.destination, 0) + 1
                 )
             elif attempt.result is AttemptResult.DEFERRED:
-                deferred.append(outcome)
+                until = self._delay_warnings.due(item, outcome, now)
+                if until is not None:
+                    to_warn.setdefault(item.message.id, []).append((item, reply, until))
             else:
                 bounced.append(outcome)
                 expired = attempt.result is AttemptResult.EXPIRED
                 to_notice.setdefault(item.message.id, []).append((item, reply, expired))
-            events.extend(tenant_events(item, attempt, outcome.retry_at, now))
-            log_record(item, attempt, outcome.retry_at)
-        dsns = await self._dsns(to_notice, bodies, now)
+        dsns: list[tuple[str, SpoolRecord]] = []
+        warnings: list[tuple[str, SpoolRecord]] = []
+        if self._notices is not None:
+            dsns = await self._dsns(to_notice, self._notices.notice, bodies, now)
+            warnings = await self._dsns(to_warn, self._notices.delay_notice, bodies, now)
+        # A row is marked warned only when its message's delay DSN was made (settled with it).
+        warned = {
+            item.id: until for message_id, _ in warnings for item, _, until in to_warn[message_id]
+        }
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.attempt.result is AttemptResult.DEFERRED:
+                if item.id in warned:
+                    outcome = replace(outcome, delay_notified=True)
+                deferred.append(outcome)
+            events.extend(tenant_events(item, outcome.attempt, outcome.retry_at, now, warned))
+            log_record(item, outcome.attempt, outcome.retry_at, warned.get(item.id))
         suppress = self._suppressions(items, outcomes, now)
         changed = await asyncio.to_thread(
             self._store.settle_outbound,
@@ -333,7 +356,7 @@ class OutboundDeliveryLoop(LeasedLoop):
             delivered,
             deferred,
             bounced,
-            dsns,
+            [*dsns, *warnings],
             events,
             suppress,
         )
@@ -348,6 +371,7 @@ class OutboundDeliveryLoop(LeasedLoop):
         self.figures.bounced += len(bounced)
         self.figures.expired += sum(1 for o in bounced if o.attempt.result is AttemptResult.EXPIRED)
         self.figures.dsns += len(dsns)
+        self.figures.delay_dsns += len(warnings)
         self.figures.rounds_settled += 1
 
     def _suppressions(
@@ -395,21 +419,22 @@ class OutboundDeliveryLoop(LeasedLoop):
 
     async def _dsns(
         self,
-        to_notice: dict[str, list[tuple[OutboundItem, RemoteReply, bool]]],
+        to_notice: Mapping[str, Sequence[_Told]],
+        make: Callable[[bytes, Sequence[_Told], datetime], bytes | None],
         bodies: dict[str, bytes | None],
         now: datetime,
     ) -> list[tuple[str, SpoolRecord]]:
-        if self._notices is None or not to_notice:
-            return []
+        """One DSN per message of ``to_notice``, made by ``make`` (the notices' failed or
+        delayed kind), spooled to the reverse path."""
         made: list[tuple[str, SpoolRecord]] = []
-        for message_id, bounced in to_notice.items():
-            first = bounced[0][0]
+        for message_id, told in to_notice.items():
+            first = told[0][0]
             if not first.mail_from:
                 continue  # never a DSN to <> (RFC 3461 §6.2, RFC 5321 §4.5.5)
             original = bodies.get(message_id)
             if original is None:
                 original = b""
-            notice = self._notices.notice(original, bounced, now)
+            notice = make(original, told, now)
             if notice is None:
                 continue
             blob = await asyncio.to_thread(self._blobs.put, notice)

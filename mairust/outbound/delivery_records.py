@@ -22,9 +22,15 @@ RECORDS: Mapping[AttemptResult, Sequence[RecordType]] = {
 
 
 def tenant_events(
-    item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None, now: datetime
+    item: OutboundItem,
+    attempt: DeliveryAttempt,
+    retry_at: datetime | None,
+    now: datetime,
+    delay_notified: Mapping[int, datetime] | None = None,
 ) -> list[Event]:
-    """The events of ``attempt`` in its recipient's tenant (none without a tenant)."""
+    """The events of ``attempt`` in its recipient's tenant (none without a tenant). A
+    deferral whose "delayed" DSN went out now (``delay_notified``: row id → until when it
+    is retried) says so in its TransientFailure event's detail (the message trace)."""
     if item.tenant_id is None:
         return []
     detail: dict[str, object] = {
@@ -37,6 +43,10 @@ def tenant_events(
         detail["retry_at"] = retry_at.isoformat()
     if attempt.bounce_class:
         detail["bounce_class"] = attempt.bounce_class
+    until = (delay_notified or {}).get(item.id)
+    if until is not None:
+        detail["delay_dsn"] = True
+        detail["will_retry_until"] = until.isoformat()
     return [
         Event(
             id=new_id(),
@@ -52,8 +62,15 @@ def tenant_events(
     ]
 
 
-def log_record(item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime | None) -> None:
-    """The one structured log line of ``attempt``."""
+def log_record(
+    item: OutboundItem,
+    attempt: DeliveryAttempt,
+    retry_at: datetime | None,
+    delay_notified_until: datetime | None = None,
+) -> None:
+    """The one structured log line of ``attempt`` (with ``will_retry_until`` when a
+    "delayed" DSN went out with it)."""
+    extra = {"will_retry_until": delay_notified_until.isoformat()} if delay_notified_until else {}
     record(
         RECORDS[attempt.result][0],
         message_id=item.message.id,
@@ -63,4 +80,5 @@ def log_record(item: OutboundItem, attempt: DeliveryAttempt, retry_at: datetime 
         host=attempt.host,
         attempts=item.attempts,
         retry_at=retry_at.isoformat() if retry_at else None,
+        **extra,
     )

@@ -84,6 +84,17 @@ class BounceNotices(Protocol):
         path)."""
         ...
 
+    def delay_notice(
+        self,
+        original: bytes,
+        delayed: Sequence[tuple[OutboundItem, RemoteReply, datetime]],
+        now: datetime,
+    ) -> bytes | None:
+        """The "delayed" DSN (RFC 3464, CRLF) for one message's ``delayed`` recipients —
+        (row, the last reply, until when it is retried) — whose NOTIFY the caller found
+        asks for one; None when none can be made (a null reverse path)."""
+        ...
+
 
 # The bounce class of a reply (mailbox_full, unknown_user, ...); None: not classified.
 BounceClassifier = Callable[[RemoteReply], str | None]

@@ -6,8 +6,8 @@ domain: one row per (source IP, evaluated result, identifiers, auth results) wit
 many messages had them. Only messages DMARC was evaluated for count (a ``pass`` or a
 ``fail``): ``none`` means the domain publishes no policy, and a ``temperror`` or
 ``permerror`` says nothing a domain owner could act on. The disposition is the one we
-applied and kept: ``quarantine`` for mail that went to the Quarantine folder, else
-``none`` (mail we refused is not stored, so it is in no report).
+applied: ``reject`` for mail refused at DATA for DMARC (its Rejection event kept the
+results), ``quarantine`` for mail that went to the Quarantine folder, else ``none``.
 
 ``report_xml`` writes a report as appendix C's XML (what our own parser reads back).
 """
@@ -51,7 +51,11 @@ def _row_key(message: InboundAuth) -> _RowKey | None:
     if dmarc is None or dmarc.result not in _EVALUATED or not dmarc.from_domain:
         return None
     failed = dmarc.result is DmarcWord.FAIL
-    disposition = "quarantine" if failed and message.folder == QUARANTINE_FOLDER else "none"
+    disposition = "none"
+    if failed and message.refused:
+        disposition = "reject"
+    elif failed and message.folder == QUARANTINE_FOLDER:
+        disposition = "quarantine"
     spf = results.spf
     spf_results = (
         ()

@@ -114,6 +114,18 @@ class Forwarder:
         return arc_set + message
 
 
+def forwarding_orcpt(address: str) -> str:
+    """The ORCPT (RFC 3461 section 4.2) of a forwarded copy: the forwarding address, as
+    ``rfc822;`` xtext, always encoded (``wire_format.xtext`` keeps what already looks like
+    xtext, right for a client's ORCPT, not for a raw address: ``a+AB@x`` would decode as
+    another address)."""
+    encoded = "".join(
+        chr(b) if 0x21 <= b <= 0x7E and b not in (0x2B, 0x3D) else f"+{b:02X}"
+        for b in address.encode("utf-8")
+    )
+    return f"rfc822;{encoded}"
+
+
 def forwarder_from_settings(
     settings: Settings, keyring: Keyring, arc_key_for: ArcKeyLookup | None = None
 ) -> Forwarder | None:

@@ -16,6 +16,7 @@ from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.deployment import PluginPackages
 from mairust.hooks.runtime import HookRuntime
 from mairust.outbound.dkim_signers import DkimSigners
+from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.unsubscribe import UnsubscribeTokens
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
@@ -90,6 +91,7 @@ class Application:
         token_cache_seconds: float = 0.0,
         plugin_packages: PluginPackages | None = None,
         dkim_settings: DkimSettings | None = None,
+        forwarder: Forwarder | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -106,7 +108,9 @@ class Application:
         points (None: they answer StorageUnavailable); ``token_cache_seconds`` lets the token
         service skip the store for a token found that recently (``api.token_cache_seconds``);
         ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed);
-        ``dkim_settings`` is ``[dkim]`` (the rotation's grace, the signers' cache, ``x=``)."""
+        ``dkim_settings`` is ``[dkim]`` (the rotation's grace, the signers' cache, ``x=``);
+        ``forwarder`` makes what the send API forwards off the platform SRS-rewritten and
+        ARC-sealed as at SMTP (None: such recipients are a 422)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
@@ -157,6 +161,7 @@ class Application:
                 suppressions=stores.metadata,
                 signer_for=dkim.signer_for,
                 unsubscribe_tokens=unsubscribe_tokens,
+                forwarder=forwarder,
             ),
             dns=DomainDnsService(directory, dkim, resolver, mx_host),
             events=EventService(stores.metadata),

@@ -11,10 +11,16 @@ checked (each refusal changes nothing, invariant 7):
    domain outside the caller's reach answers like a missing one (404, invariant 5); the
    domain part is the rule SMTP submission applies (``mairust.routing.senders``);
 4. every recipient is a local mailbox, or remote (another domain, or one of ours a relay
-   rule sends to its relay host): remote ones are queued for outbound delivery; an unknown
-   local recipient, or one a rule forwards elsewhere (forwarding is not built yet),
-   refuses the whole message with a 422 naming them, and so does a remote one on the
-   sending tenant's suppression list (with the reason it was suppressed for);
+   rule sends to its relay host), or forwarded (one of ours a rule forwards off the
+   platform): remote and forwarded ones are queued for outbound delivery; an unknown
+   local recipient refuses the whole message with a 422 naming them, and so does a remote
+   one on the sending tenant's suppression list (a forward's target: on the forwarding
+   domain's tenant's list, with the reason it was suppressed for), and a forward when
+   ``[forwarding]`` is off. A forward behaves as on the SMTP path
+   (:mod:`mairust.smtp.forwarding`): queued for the rule's target, standing for the
+   forwarding address (its ORCPT), with the SRS address of the sender as it stands after
+   the hooks as its reverse path, and the message ARC-sealed for the first forwarding
+   address's domain after DKIM signing (its AAR names no results: no checks ran on it);
 5. with ``unsubscribe``, the message must have exactly one recipient, a remote one, and
    the server an ``unsubscribe.base_url`` (else a 422): it gets the RFC 8058 pair
    ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` with a signed link naming that
@@ -69,7 +75,9 @@ from mairust.model.outbound import RemoteRecipient
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.model.verdict import VerdictKind
+from mairust.outbound.forwarding import Forwarder, forwarding_orcpt
 from mairust.outbound.signing import SignerLookup, signed_submission
+from mairust.outbound.srs import SrsError
 from mairust.outbound.unsubscribe import (
     UnsubscribeTokens,
     unsubscribe_headers,
@@ -155,7 +163,7 @@ class RecipientsNotLocal(InvalidInput):
         parts = []
         if forwarded:
             parts.append(
-                "forwarding to another server is not available yet; recipients a routing "
+                "forwarding to another server is off on this server; recipients a routing "
                 f"rule forwards: {', '.join(forwarded)}"
             )
         if unknown:
@@ -202,10 +210,13 @@ class SendService:
         suppressions: SuppressionStore | None = None,
         signer_for: SignerLookup | None = None,
         unsubscribe_tokens: UnsubscribeTokens | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         """``unsubscribe_tokens`` sign one-click unsubscribe links (None: the option is
-        refused)."""
+        refused); ``forwarder`` rewrites and seals what routing rules forward off the
+        platform (None: forwarding is off, such recipients are a 422)."""
         self._unsubscribe_tokens = unsubscribe_tokens
+        self._forwarder = forwarder
         self._hooks = hooks
         self._signer_for = signer_for
         self._suppressions = suppressions
@@ -238,6 +249,11 @@ class SendService:
             content = await asyncio.to_thread(
                 signed_submission, self._signer_for, content, envelope.mail_from
             )
+        forwards = [r for r in envelope.rcpt_tos if r in remote and remote[r].envelope_recipient]
+        if forwards:  # after signing, as at SMTP DATA: the seal covers the signature
+            content, remote = await asyncio.to_thread(
+                self._forwarded, content, envelope.mail_from, forwards, remote
+            )
         # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
         ref = await self._spool.commit(
             content,
@@ -258,6 +274,28 @@ class SendService:
             # The message is durable and will be delivered: the answer must say so.
             log.exception("send: observer failed for %s", receipt.queue_id)
         return receipt
+
+    def _forwarded(
+        self,
+        content: bytes,
+        mail_from: str,
+        forwards: list[str],
+        remote: dict[str, RemoteRecipient],
+    ) -> tuple[bytes, dict[str, RemoteRecipient]]:
+        """The forwards' SRS reverse paths made from ``mail_from`` as it stands after the
+        hooks, and ``content`` ARC-sealed (one set per hop, for the first forward's domain)."""
+        assert self._forwarder is not None  # a forward is queued only with a forwarder
+        try:
+            rewritten = {
+                rcpt: replace(remote[rcpt], mail_from=self._forwarder.return_path(mail_from, rcpt))
+                for rcpt in forwards
+            }
+        except SrsError as error:
+            raise InvalidInput(
+                f"the sender cannot be rewritten for forwarding ({error}). Nothing was sent."
+            ) from None
+        sealed = self._forwarder.sealed(content, domain_of(forwards[0]), None)
+        return sealed, {**remote, **rewritten}
 
     async def _pre_send(
         self, principal: Principal, envelope: Envelope, content: bytes
@@ -338,7 +376,7 @@ class SendService:
             # the others.
             raise InvalidInput("`unsubscribe` needs exactly one recipient")
         target = remote.get(recipients[0])
-        if target is None or target.tenant_id is None:
+        if target is None or target.tenant_id is None or target.envelope_recipient is not None:
             raise InvalidInput(
                 "`unsubscribe` is for a remote recipient (a suppression list "
                 "applies to mail sent out)"
@@ -367,6 +405,15 @@ class SendService:
                     remote[recipient] = RemoteRecipient(recipient, sender_tenant)
                 case Outbound(relay_host=str(host), recipient=target) if target == recipient:
                     remote[recipient] = RemoteRecipient(recipient, route.tenant_id, host)
+                case Outbound(recipient=target) if self._forwarder is not None:
+                    # A forward, queued for the rule's target in the forwarding domain's
+                    # tenant; its reverse path is made once the hooks have had their say.
+                    remote[recipient] = RemoteRecipient(
+                        target,
+                        route.tenant_id,
+                        orcpt=forwarding_orcpt(recipient),
+                        envelope_recipient=recipient,
+                    )
                 case Outbound():
                     forwarded.append(recipient)
                 case LocalMailbox() | AliasTargets():
@@ -376,7 +423,12 @@ class SendService:
         if forwarded or unknown:
             raise RecipientsNotLocal(tuple(forwarded), tuple(unknown))
         if remote and self._suppressions is not None:
-            found = self._suppressions.suppressed(sender_tenant, list(remote))
+            direct = [rcpt for rcpt, queued in remote.items() if queued.envelope_recipient is None]
+            found = self._suppressions.suppressed(sender_tenant, direct) if direct else {}
+            for queued in remote.values():
+                # A forward's target on its forwarding tenant's list, as at SMTP RCPT.
+                if queued.envelope_recipient is not None and queued.tenant_id is not None:
+                    found |= self._suppressions.suppressed(queued.tenant_id, [queued.address])
             if found:
                 raise RecipientsSuppressed(found)
         return remote

@@ -21,7 +21,7 @@ from dataclasses import replace
 from mairust.auth.results import AuthResults
 from mairust.errors import MairustError, StorageUnavailable
 from mairust.model.address import domain_of
-from mairust.outbound.forwarding import Forwarder
+from mairust.outbound.forwarding import Forwarder, forwarding_orcpt
 from mairust.outbound.srs import SrsError
 from mairust.routing.router import NotLocal, Outbound, Route, UnknownUser, mailboxes_of
 from mairust.smtp import replies
@@ -69,7 +69,7 @@ async def forward_recipient(
     transaction.remote[recipient] = replace(
         queued,
         # RFC 3461 §4.2: the address the sender gave, unless it gave one itself.
-        orcpt=queued.orcpt or f"rfc822;{_xtext(recipient)}",
+        orcpt=queued.orcpt or forwarding_orcpt(recipient),
         envelope_recipient=recipient,
         mail_from=return_path,
     )
@@ -137,13 +137,3 @@ def _tenant_of(route: Route) -> str | None:
             return None
     owners = mailboxes_of(route)
     return owners[0].tenant_id if owners else None
-
-
-def _xtext(address: str) -> str:
-    """``address`` as RFC 3461 xtext, always encoded (``wire_format.xtext`` keeps what
-    already looks like xtext, right for a client's ORCPT, not for a raw address:
-    ``a+AB@x`` would decode as another address)."""
-    return "".join(
-        chr(b) if 0x21 <= b <= 0x7E and b not in (0x2B, 0x3D) else f"+{b:02X}"
-        for b in address.encode("utf-8")
-    )

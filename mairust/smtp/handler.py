@@ -16,6 +16,7 @@ import logging
 import weakref
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
@@ -30,7 +31,7 @@ from mairust.model.message import Envelope
 from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
-from mairust.model.verdict import CONTINUE, Verdict, VerdictKind, most_severe
+from mairust.model.verdict import CONTINUE, Source, Verdict, VerdictKind, most_severe
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.outbound.srs import SrsError
@@ -391,7 +392,10 @@ class InboundHandler:
         verdict = most_severe([checked, hooked])
         refusal = replies.reply_for(verdict)
         if refusal is not None:
-            self._note_refusal(refusal, "DATA", session, envelope, tenants, header_id)
+            # A DMARC p=reject refusal keeps the results it was made on: the aggregate
+            # reports we send count it (disposition reject), as they count stored mail.
+            kept = auth_results if checked.refuses and checked.source is Source.DMARC else None
+            self._note_refusal(refusal, "DATA", session, envelope, tenants, header_id, kept)
             return rejected(refusal, "DATA", session, reason=verdict.reason, by=verdict.source)
         if verdict.kind is VerdictKind.DISCARD:
             log.info("discarded by %s: %s", verdict.source or "policy", verdict.reason)
@@ -540,17 +544,21 @@ class InboundHandler:
         envelope: SmtpEnvelope,
         recipients: Iterable[tuple[str, str | None]],
         header_id: str | None = None,
+        auth_results: AuthResults | None = None,
     ) -> None:
-        """Keep a refusal in the event log of each local recipient's tenant, if any."""
+        """Keep a refusal in the event log of each local recipient's tenant, if any (with
+        ``auth_results``: what the DMARC aggregate reports read of it)."""
         owned = [(rcpt, tenant) for rcpt, tenant in recipients if tenant is not None]
         if not owned:
             return
         mail_from = envelope.mail_from or ""
-        detail = {
+        detail: dict[str, Any] = {
             "stage": stage,
             "client": client_ip_of(session),
             "mail_from": "" if mail_from == NULL_SENDER else mail_from,
         }
+        if auth_results is not None:
+            detail["auth_results"] = auth_results.to_json()
         transaction_id = self._state(envelope).id
         self._spool.note_events(rejection_events(reply, owned, detail, transaction_id, header_id))
 

@@ -152,6 +152,16 @@ def ensure_self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
+def self_signed_pair(hostname: str) -> tuple[bytes, bytes]:
+    """A new self-signed certificate for ``hostname`` and its new key, as PEM
+    ``(certificate, key)``: a stand-in until a real certificate is there."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return _self_signed_cert(key, hostname), key_pem
+
+
 def _self_signed_cert(key: ec.EllipticCurvePrivateKey, hostname: str) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname[:64] or "localhost")])
     now = datetime.datetime.now(datetime.UTC)

@@ -1,5 +1,6 @@
 """DMARC aggregate reports in the SQL metadata store: received reports (``dmarc_reports``)
-and the received messages' auth results the reports we send are built from."""
+and the auth results the reports we send are built from: the received messages', and
+those the Rejection events of DMARC refusals at DATA kept (``detail.auth_results``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from mairust.events import RecordType
 from mairust.model.dmarc_reports import (
     AggregateReport,
     AuthDomainResult,
@@ -21,10 +23,11 @@ from mairust.model.dmarc_reports import (
 )
 from mairust.storage.sql_engine import SqlDatabase
 from mairust.storage.sql_entries import UPSERT_INSERTS
-from mairust.storage.sql_schema import dmarc_report_periods, dmarc_reports, messages
+from mairust.storage.sql_schema import dmarc_report_periods, dmarc_reports, events, messages
 
 _R = dmarc_reports.c
 _M = messages.c
+_E = events.c
 
 
 class SqlDmarcReports:
@@ -83,7 +86,8 @@ class SqlDmarcReports:
             query = query.where(_M.id > after)
         with self._db.read() as conn:
             rows = conn.execute(query.order_by(_M.id).limit(limit)).all()
-        return [
+            refused = _refused_auth(conn, begin, end, limit, after)
+        stored = [
             InboundAuth(
                 message_id=row.id,
                 received_at=row.received_at,
@@ -93,6 +97,11 @@ class SqlDmarcReports:
             )
             for row in rows
         ]
+        # Two id-ordered sources, one page: their first ``limit`` ids together (a stored
+        # message wins over a refusal under the same transaction id).
+        merged = {item.message_id: item for item in refused}
+        merged.update({item.message_id: item for item in stored})
+        return [merged[key] for key in sorted(merged)][:limit]
 
     def claim_dmarc_period(self, period_end: datetime, claimed_at: datetime) -> bool:
         insert = (
@@ -103,6 +112,42 @@ class SqlDmarcReports:
         )
         with self._db.write() as conn:
             return conn.execute(insert).first() is not None
+
+
+def _refused_auth(
+    conn: sa.Connection, begin: datetime, end: datetime, limit: int, after: str | None
+) -> list[InboundAuth]:
+    """Up to ``limit`` transactions refused in [begin, end) whose Rejection events kept
+    auth results, by transaction id; a transaction's several events (one per recipient
+    tenant) count once."""
+    found: dict[str, InboundAuth] = {}
+    last = after
+    while len(found) < limit:
+        query = sa.select(_E.message_id, _E.at, _E.detail).where(
+            # A literal, not a parameter: it is what lets SQLite use the partial index.
+            sa.text(f"events.type = '{RecordType.REJECTION.value}'"),
+            _E.at >= begin,
+            _E.at < end,
+            _E.message_id.is_not(None),
+        )
+        if last is not None:
+            query = query.where(_E.message_id > last)
+        rows = conn.execute(query.order_by(_E.message_id).limit(limit)).all()
+        for row in rows:
+            detail = row.detail or {}
+            results = detail.get("auth_results")
+            if isinstance(results, dict) and row.message_id not in found:
+                found[row.message_id] = InboundAuth(
+                    message_id=row.message_id,
+                    received_at=row.at,
+                    client_ip=str(detail.get("client") or ""),
+                    auth_results=results,
+                    refused=True,
+                )
+        if len(rows) < limit:
+            break
+        last = rows[-1].message_id
+    return [found[key] for key in sorted(found)][:limit]
 
 
 def report_to_json(report: AggregateReport) -> dict[str, Any]:

@@ -109,12 +109,16 @@ class SqlOutbound:
                         )
             for outcome in deferred:
                 if outcome.item_id in held:
+                    # The delay DSN (in ``dsns``) and the mark that forbids a second one
+                    # commit together.
+                    notified = {"delay_notified_at": now} if outcome.delay_notified else {}
                     conn.execute(
                         _owned(outcome.item_id, owner).values(
                             state=RecipientState.DEFERRED.value,
                             next_attempt_at=outcome.retry_at or now,
                             last_reply=outcome.attempt.reply,
                             bounce_class=outcome.attempt.bounce_class,
+                            **notified,
                             **_unleased(now),
                         )
                     )
@@ -433,4 +437,5 @@ def _item(row: Row[Any]) -> OutboundItem:
         lease_until=row.lease_until,
         last_reply=row.last_reply,
         bounce_class=row.bounce_class,
+        delay_notified_at=row.delay_notified_at,
     )

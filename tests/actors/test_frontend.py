@@ -13,16 +13,20 @@ import asyncio
 import re
 import smtplib
 import socket
+import ssl
 
 import pytest
 import ray
+from cryptography import x509
 
 from actors.dispatcher import DispatcherActor
 from actors.frontend import CoalescedNudge, FrontEndActor
 from actors.pipeline_worker import PipelineWorkerActor
+from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.queue import QueueState
 from mairust.supervision import Backoff
+from tests.support.pebble import acme_world, free_port, starttls_certificate
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
@@ -167,3 +171,46 @@ async def test_a_burst_of_commits_folds_into_few_nudges():
         await eventually(lambda: nudge.sent == 3)
     finally:
         nudge.close()
+
+
+ACME_ADDRESS = "127.0.0.115"  # where the ACME test name resolves: the challenge listener
+ACME_NAME = "mx.frontend-actor.test"
+
+
+def test_acme_certificate_is_ordered_and_served_by_the_running_actor(
+    spawn, module_world, dispatcher, tmp_path, wait_until
+):
+    http_port = free_port(ACME_ADDRESS)
+    with acme_world(tmp_path / "pebble", {ACME_NAME: ACME_ADDRESS}, http_port) as pebble:
+        config = module_world.settings.model_dump()
+        config["smtp"] |= {
+            "tls_cert_file": tmp_path / "tls" / "cert.pem",
+            "tls_key_file": tmp_path / "tls" / "key.pem",
+            "tls_reload_seconds": 0,
+        }
+        config["acme"] = {
+            "enabled": True,
+            "directory_url": pebble.directory_url,
+            "ca_file": str(pebble.ca_file),
+            "domains": [ACME_NAME],
+            "http_address": ACME_ADDRESS,
+            "http_port": http_port,
+            "account_key_file": tmp_path / "acme" / "account-key.pem",
+        }
+        handle = spawn(FrontEndActor, Settings.model_validate(config), dispatcher, [])
+        bound = ray.get(handle.listening.remote(), timeout=CALL_TIMEOUT)
+        port = next(port for name, _host, port in bound if name == "smtp")
+        root = tmp_path / "pebble-root.pem"
+        root.write_bytes(pebble.root_pem())
+
+        def served() -> x509.Certificate | None:
+            # The stand-in until the actor's loop has its first certificate.
+            try:
+                return starttls_certificate(port, ACME_NAME, root)
+            except ssl.SSLCertVerificationError:
+                return None
+
+        issued = wait_until(served, timeout=30, what="the ACME certificate to be served")
+        intermediate = x509.load_pem_x509_certificate(pebble.intermediate_pem())
+        assert issued.issuer == intermediate.subject
+        ray.get(handle.stop.remote(), timeout=CALL_TIMEOUT)

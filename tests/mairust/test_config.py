@@ -139,3 +139,31 @@ def test_the_unsubscribe_base_url_is_an_http_url_without_query(tmp_path):
     ):
         with pytest.raises(ValidationError, match=r"unsubscribe\.base_url"):
             Settings(data_dir=tmp_path, unsubscribe={"base_url": bad})
+
+
+def test_acme_needs_names_and_the_listeners_files_and_keeps_its_account_key_in_data_dir(
+    tmp_path,
+):
+    off = Settings(data_dir=tmp_path)
+    assert not off.acme.enabled
+    assert off.acme.account_key_file == tmp_path.resolve() / "acme" / "account-key.pem"
+    tls = {"tls_cert_file": tmp_path / "c.pem", "tls_key_file": tmp_path / "k.pem"}
+    with pytest.raises(ValidationError, match=r"\[acme\] enabled needs domains"):
+        Settings(data_dir=tmp_path, smtp=tls, acme={"enabled": True})
+    with pytest.raises(ValidationError, match=r"needs smtp\.tls_cert_file"):
+        Settings(data_dir=tmp_path, acme={"enabled": True, "domains": ["mx.example.com"]})
+    with pytest.raises(ValidationError, match=r"acme\.directory_url"):
+        Settings(data_dir=tmp_path, acme={"directory_url": "acme.example.com/dir"})
+    with pytest.raises(ValidationError, match=r"acme\.email"):
+        Settings(data_dir=tmp_path, acme={"email": "nobody"})
+    on = Settings(
+        data_dir=tmp_path,
+        smtp=tls,
+        acme={"enabled": True, "domains": ["mx.example.com"], "account_key_file": "a.pem"},
+    )
+    assert on.acme.account_key_file == Path.cwd() / "a.pem"
+    assert (on.acme.http_address, on.acme.http_port, on.acme.renew_before_days) == (
+        "127.0.0.1",
+        80,
+        30.0,
+    )

@@ -29,7 +29,9 @@ class DmarcReportStore(Protocol):
         self, begin: datetime, end: datetime, limit: int = 1000, after: str | None = None
     ) -> list[InboundAuth]:
         """Messages received in [begin, end) from outside (not submitted by our users)
-        that carry authentication results, by id; ``after``: the previous page's last id."""
+        that carry authentication results, and the ones refused at DATA for DMARC whose
+        Rejection events kept theirs (``refused``; once per transaction, whatever its
+        tenants), by id; ``after``: the previous page's last id."""
         ...
 
     def claim_dmarc_period(self, period_end: datetime, claimed_at: datetime) -> bool:

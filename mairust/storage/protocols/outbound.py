@@ -49,7 +49,8 @@ class OutboundQueue(Protocol):
         suppress: Sequence[Suppression] = (),
     ) -> int:
         """A round's outcomes in ONE transaction: DELIVERED, DEFERRED (next_attempt_at =
-        the outcome's retry_at), BOUNCED (bounce class kept); one attempt row each; the
+        the outcome's retry_at; delay_notified_at = ``now`` when the outcome says its
+        "delayed" DSN is among ``dsns``), BOUNCED (bounce class kept); one attempt row each; the
         ``dsns`` ((original message id, DSN record) pairs) committed as new messages exactly
         as the spool commits (their blobs are durable already); the ``events``. Only rows
         still leased by ``owner`` change; an outcome for a row it no longer holds is dropped

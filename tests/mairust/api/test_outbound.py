@@ -60,6 +60,7 @@ async def test_a_tenant_admin_lists_its_own_remote_recipients_only(
         ("joe@far.example", "far.example", "scheduled"),
         ("kim@near.example", "near.example", "scheduled"),
     }
+    assert all(row["delay_notified_at"] is None for row in rows)  # no delay DSN yet
     one = await client.get(
         OUTBOUND, params={"destination": "near.example"}, headers=world.admin_of(world.a)
     )

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from mairust.api.app import MAX_REQUEST_BODY, send_body_limit
 from mairust.config import Settings
 from mairust.model.directory import Mailbox, Tenant
+from mairust.model.policy import RouteAction
 from mairust.model.principal import Permission, Role
 from mairust.model.queue import QueueState
 from mairust.storage.factory import open_stores
@@ -203,6 +204,25 @@ async def test_a_remote_recipient_is_queued_for_outbound_delivery(
     assert (remote.recipient, remote.destination) == ("joe@remote.example", "remote.example")
     assert remote.tenant_id == world.a.id
     assert stores.metadata.list_queue() == []
+
+
+async def test_a_forwarded_recipient_is_queued_for_its_target_from_an_srs_address(
+    running, world: World, stores: Stores
+):
+    stores.metadata.add_routing_rule(
+        "a.example", world.a.id, "fwd-*", RouteAction.FORWARD, "joe@remote.example"
+    )
+    response = await running.post(
+        SEND, json={"from": "alice@b.example", "to": ["fwd-1@a.example"], "text": "hi"}
+    )
+    assert response.status_code == 202, response.text
+    [row] = stores.metadata.list_outbound(message_id=response.json()["queue_id"])
+    assert (row.recipient, row.orcpt, row.tenant_id) == (
+        "joe@remote.example",
+        "rfc822;fwd-1@a.example",
+        world.a.id,
+    )
+    assert row.mail_from.startswith("SRS0=") and row.mail_from.endswith("@a.example")
 
 
 Setter = Callable[[dict[str, Any], str], None]

@@ -120,3 +120,57 @@ def test_they_fit_the_delivery_loop_s_hooks() -> None:
     reply = RemoteReply(550, "5.1.1", "user unknown", host="mx.example.net")
     assert notices.notice(ORIGINAL, [(item("bob@example.net"), reply, False)], NOW)
     assert classify(reply) == "unknown_user"
+
+
+def test_a_delay_dsn_says_delayed_with_a_4xx_status_and_until_when() -> None:
+    notices = DsnNotices("mx.mairust.test")
+    until = NOW + timedelta(days=1)
+    delayed = [
+        (
+            item("bob@example.net", orcpt="rfc822;Bob@example.net", envid="E-8", ret="HDRS"),
+            RemoteReply(451, "4.2.0", "mailbox busy", host="mx.example.net"),
+            until,
+        ),
+        (item("carol@example.org", id=2), RemoteReply(421, None, "dns failure"), until),
+    ]
+    raw = notices.delay_notice(ORIGINAL, delayed, NOW)
+    assert raw is not None and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+
+    report = parse_report(raw)
+    assert isinstance(report, DeliveryReport)
+    assert report.original_envelope_id == "E-8"
+    assert report.original_message_id == "<hi-1@example.com>"
+    got = [
+        (r.final_recipient, r.action, r.status, r.diagnostic_type, r.will_retry_until)
+        for r in report.recipients
+    ]
+    assert got == [
+        ("bob@example.net", DsnAction.DELAYED, "4.2.0", "smtp", until),
+        ("carol@example.org", DsnAction.DELAYED, "4.0.0", "x-mairust", until),
+    ]
+    # The same, read by Python's own parser: headers returned (RET=HDRS), nothing more.
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Delayed Mail (still being retried)"
+    assert message["To"].addresses[0].addr_spec == "alice@example.com"
+    kinds = [part.get_content_type() for part in message.iter_parts()]
+    assert kinds == ["text/plain", "message/delivery-status", "text/rfc822-headers"]
+    [bob, _] = status_blocks(raw)[1:]
+    assert (bob["Action"], bob["Status"]) == ("delayed", "4.2.0")
+    assert bob["Will-Retry-Until"] == "Sat, 05 Dec 2026 12:00:00 +0000"
+    text = next(message.iter_parts()).get_content()
+    assert "not been delivered to <bob@example.net> yet" in text
+    assert "We will keep trying until Sat, 05 Dec 2026 12:00:00 +0000" in text
+
+
+def test_a_delay_dsn_returns_the_full_original_on_ret_full_and_none_to_a_null_sender() -> None:
+    notices = DsnNotices("mx.mairust.test")
+    reply = RemoteReply(451, "4.2.0", "busy", host="mx.example.net")
+    full = notices.delay_notice(ORIGINAL, [(item("bob@example.net", ret="FULL"), reply, NOW)], NOW)
+    assert full is not None
+    message = email.message_from_bytes(full, policy=policy.default)
+    returned = list(message.iter_parts())[2]
+    assert returned.get_content_type() == "message/rfc822"
+    assert b"hello" in returned.as_bytes()
+    null_sender = [(item("bob@example.net", mail_from=""), reply, NOW)]
+    assert notices.delay_notice(ORIGINAL, null_sender, NOW) is None
+    assert notices.delay_notice(ORIGINAL, [], NOW) is None

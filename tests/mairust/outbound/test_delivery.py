@@ -2,7 +2,7 @@
 on loopback and real SMTP servers on loopback (scripted replies), on a test's own clock:
 delivered, deferred then delivered once on schedule, one recipient bounced alone, expired
 after its time, null MX bounced at once, DNS failure deferred, leases of a dead loop
-taken back."""
+taken back, a long deferral warned once with a "delayed" DSN."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from mairust.model.scope import TenantScope
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
+from mairust.outbound.dsn_fields import DsnAction
 from mairust.outbound.forwarding import Forwarder
+from mairust.outbound.report_parsing import DeliveryReport, parse_report
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
 from mairust.outbound.srs import Srs
@@ -394,3 +396,54 @@ async def test_a_forwarded_copys_dsn_goes_to_the_original_sender_not_our_srs_add
     assert world.store.list_queue() == []  # not a local row for the SRS address
     [dsn] = world.store.list_outbound(state=RecipientState.SCHEDULED)
     assert (dsn.mail_from, dsn.recipient) == ("", "zed@far.test")
+
+
+async def test_a_long_deferral_warns_its_sender_once_with_a_delayed_dsn(world: World) -> None:
+    """Still deferred past delay_warning_seconds: ONE "delayed" DSN (no NOTIFY: our default
+    warns), in the trace's TransientFailure event; never a second, not after a restart."""
+    warn_after = SCHEDULE.model_copy(update={"delay_warning_seconds": 3 * 3600})
+    message_id = world.submit("never@far.test")
+    quiet = world.submit("never@far.test", notify=("FAILURE",))  # asks for failures only
+    await world.round(world.loop(settings=warn_after))  # queued an hour ago: no warning yet
+    assert world.store.list_queue() == []
+
+    world.clock.now = T0 + timedelta(hours=2, minutes=30)
+    loop = world.loop(settings=warn_after)
+    await world.round(loop)
+    [row] = world.store.list_outbound(message_id=message_id)
+    assert (row.state, row.delay_notified_at) == (RecipientState.DEFERRED, world.clock.now)
+    [quiet_row] = world.store.list_outbound(message_id=quiet)
+    assert quiet_row.delay_notified_at is None
+    [warning] = world.store.list_queue()  # to the local sender's mailbox
+    assert warning.recipient == "ann@ours.test" and loop.figures.delay_dsns == 1
+    report = parse_report(world.blobs.get(warning.message.blob_key))
+    assert isinstance(report, DeliveryReport)
+    [reported] = report.recipients
+    assert (reported.final_recipient, reported.action) == ("never@far.test", DsnAction.DELAYED)
+    assert reported.status == "4.2.0"
+    expiry = row.created_at + timedelta(days=5)  # a DSN's dates are to the second
+    assert reported.will_retry_until == expiry.replace(microsecond=0)
+    events = world.store.list_events(TenantScope(TENANT), limit=20)
+    [told] = [e for e in events if e.detail and e.detail.get("delay_dsn")]
+    assert (told.kind, told.message_id) == (RecordType.TRANSIENT_FAILURE, message_id)
+    assert told.detail is not None
+    assert told.detail["will_retry_until"] == expiry.isoformat()
+
+    # Deferred again, by this loop and by a new incarnation: no second warning.
+    for again in (loop, world.loop(settings=warn_after)):
+        [row] = world.store.list_outbound(message_id=message_id)
+        world.clock.now = row.next_attempt_at
+        await world.round(again)
+        assert again.figures.deferred >= 1
+    assert len(world.store.list_queue()) == 1
+    assert world.states(message_id) == {"never@far.test": RecipientState.DEFERRED}
+
+
+async def test_no_delayed_dsn_when_the_warning_is_off(world: World) -> None:
+    off = SCHEDULE.model_copy(update={"delay_warning_seconds": 0})
+    message_id = world.submit("never@far.test", notify=("DELAY", "FAILURE"))
+    world.clock.now = T0 + timedelta(days=1)
+    loop = world.loop(settings=off)
+    await world.round(loop)
+    assert world.states(message_id) == {"never@far.test": RecipientState.DEFERRED}
+    assert world.store.list_queue() == [] and loop.figures.delay_dsns == 0

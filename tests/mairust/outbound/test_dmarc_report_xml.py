@@ -4,6 +4,7 @@ and the XML read back by our own strict parser to the same report."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from mairust.auth.dmarc_aggregate import parse_aggregate_report
@@ -53,6 +54,8 @@ def test_rows_group_equal_messages_and_count_only_evaluated_mail() -> None:
             inbound("192.0.2.1", good),
             inbound("192.0.2.2", bad, folder="Quarantine"),
             inbound("192.0.2.2", bad),
+            # Refused at DATA for DMARC (its Rejection event kept the results).
+            replace(inbound("192.0.2.2", bad), refused=True),
             inbound("192.0.2.3", results("none.test", DmarcWord.NONE, spf=True, dkim=True)),
             inbound("192.0.2.3", results("t.test", DmarcWord.TEMPERROR, spf=True, dkim=True)),
             inbound("192.0.2.3", AuthResults()),
@@ -65,6 +68,7 @@ def test_rows_group_equal_messages_and_count_only_evaluated_mail() -> None:
         ("192.0.2.1", "none", 2),
         ("192.0.2.2", "none", 1),
         ("192.0.2.2", "quarantine", 1),
+        ("192.0.2.2", "reject", 1),
     ]
     passed = grouped[("192.0.2.1", "none")]
     assert (passed.dkim, passed.spf, passed.envelope_from) == ("pass", "pass", "b.Far.Test")

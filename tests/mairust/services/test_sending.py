@@ -24,7 +24,7 @@ from mairust.model.policy import RouteAction
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.queue import QueueState
 from mairust.model.scope import TenantScope
-from mairust.model.suppression import SuppressionReason
+from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.model.verdict import Verdict, VerdictKind
 from mairust.outbound.dkim_signer import (
     DkimSigner,
@@ -33,6 +33,8 @@ from mairust.outbound.dkim_signer import (
     private_key_pem,
     public_key_text,
 )
+from mairust.outbound.forwarding import Forwarder
+from mairust.outbound.srs import Srs
 from mairust.outbound.unsubscribe import UnsubscribeTokens
 from mairust.services.sending import (
     RecipientsNotLocal,
@@ -301,6 +303,7 @@ async def test_an_observer_hears_of_each_send_and_its_failure_costs_nothing(
 async def test_an_alias_is_local_and_a_forward_off_the_platform_is_refused(
     service: SendService, stores: Stores, tenants: Tenants
 ):
+    """With forwarding off (no forwarder), a forwarded recipient refuses the message."""
     stores.metadata.add_alias("team@a.example", tenants.a.id, [tenants.amos.id])
     stores.metadata.add_routing_rule(
         "a.example", tenants.a.id, "out-*", RouteAction.FORWARD, "joe@remote.example"
@@ -315,6 +318,77 @@ async def test_an_alias_is_local_and_a_forward_off_the_platform_is_refused(
     )
     assert receipt.recipients == ("team@a.example",)
     assert [r.recipient for r in stores.metadata.list_queue()] == ["team@a.example"]
+
+
+async def test_a_forward_leaves_as_on_the_smtp_path_srs_sender_and_arc_seal(
+    stores: Stores, spool: Spool, clock: Clock, tenants: Tenants
+):
+    """With [forwarding] on, a recipient a rule forwards is queued for the rule's target,
+    standing for the forwarding address, from the sender's SRS address, the message
+    sealed after it was DKIM-signed; a target the tenant suppresses is a 422."""
+    stores.metadata.add_routing_rule(
+        "a.example", tenants.a.id, "out-*", RouteAction.FORWARD, "joe@remote.example"
+    )
+    stores.metadata.add_routing_rule(
+        "a.example", tenants.a.id, "gone-*", RouteAction.FORWARD, "dead@remote.example"
+    )
+    stores.metadata.add_suppressions(
+        [
+            Suppression(
+                tenants.a.id,
+                "dead@remote.example",
+                SuppressionReason.HARD_BOUNCE,
+                datetime.now(UTC),
+            )
+        ]
+    )
+    arc = SigningKey(
+        "a.example", "arc", DkimAlgorithm.RSA2048, private_key_pem(DkimAlgorithm.RSA2048)
+    )
+    forwarder = Forwarder(
+        Srs([b"srs key"]),
+        "mx.test.example",
+        arc_key_for=lambda domain: arc if domain == "a.example" else None,
+        srs_domain="fwd.test.example",
+    )
+    signer, _ = dkim_signer()
+    service = SendService(
+        stores.metadata,
+        spool,
+        POLICY,
+        clock,
+        suppressions=stores.metadata,
+        signer_for=lambda domain: signer if domain == "a.example" else None,
+        forwarder=forwarder,
+    )
+    sent = message("alice@a.example", "out-1@a.example", "amos@a.example")
+    receipt = await service.send(user(tenants, tenants.alice.id), sent)
+
+    assert receipt.recipients == ("out-1@a.example", "amos@a.example")
+    [row] = stores.metadata.list_outbound()
+    assert (row.recipient, row.destination, row.orcpt) == (
+        "joe@remote.example",
+        "remote.example",
+        "rfc822;out-1@a.example",
+    )
+    assert row.mail_from.startswith("SRS0=") and row.mail_from.endswith("@fwd.test.example")
+    assert forwarder.bounce_target(row.mail_from) == "alice@a.example"
+    assert [r.recipient for r in stores.metadata.list_queue()] == ["amos@a.example"]
+    head = stores.blobs.get(row.message.blob_key).split(b"\r\n\r\n", 1)[0]
+    fields = [line for line in head.split(b"\r\n") if line[:1] not in (b" ", b"\t")]
+    names = [line.split(b":", 1)[0].lower() for line in fields]
+    # This hop's ARC set on top, over the DKIM signature made first; no checks ran on
+    # mail handed in over the API, so the AAR carries only our authserv-id.
+    assert names[:3] == [b"arc-seal", b"arc-message-signature", b"arc-authentication-results"]
+    assert names.index(b"dkim-signature") == 3
+    assert fields[2].startswith(b"ARC-Authentication-Results: i=1; mx.test.example")
+
+    with pytest.raises(RecipientsSuppressed) as caught:
+        await service.send(
+            user(tenants, tenants.alice.id), message("alice@a.example", "gone-1@a.example")
+        )
+    assert list(caught.value.suppressed) == ["dead@remote.example"]
+    assert len(stores.metadata.list_outbound()) == 1
 
 
 class SendHooks:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from mairust.auth.results import AuthResults
 from mairust.config import AuthSettings
 from mairust.errors import CheckUnavailable
+from mairust.events import RecordType
 from mairust.hooks.points import HookPoint
 from mairust.model.annotations import Annotations
 from mairust.model.message import Envelope
@@ -24,6 +27,7 @@ from mairust.model.modifications import (
     DeleteHeader,
     DeleteRecipient,
 )
+from mairust.model.scope import TenantScope
 from mairust.model.verdict import CONTINUE, Verdict, VerdictKind
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_schema import messages
@@ -154,6 +158,23 @@ async def test_pre_receive_is_not_asked_when_the_checks_refuse(start_mta: StartM
     code, reply = await asyncio.to_thread(deliver, mta.port, [ALICE], MESSAGE, SENDER)
     assert code == 550 and reply.startswith("5.7.1"), reply
     assert hook.seen == [] and mta.queued() == []
+    # The refusal's Rejection event keeps the results: our DMARC aggregate reports count
+    # the message, refused.
+    domain = mta.stores.metadata.get_domain(DOMAIN)
+    assert domain is not None
+    for _ in range(100):  # the event rides the spool's next group commit
+        events = mta.stores.metadata.list_events(TenantScope(domain.tenant_id), limit=10)
+        if events:
+            break
+        await asyncio.sleep(0.05)
+    [event] = events
+    assert event.kind is RecordType.REJECTION and event.detail is not None
+    assert AuthResults.from_json(event.detail["auth_results"]).dmarc is not None
+    now = datetime.now(UTC)
+    [counted] = mta.stores.metadata.inbound_auth_results(
+        now - timedelta(hours=1), now + timedelta(hours=1)
+    )
+    assert counted.refused and counted.message_id == event.message_id
 
 
 class CannotDecide:

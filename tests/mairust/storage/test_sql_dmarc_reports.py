@@ -1,6 +1,7 @@
 """Contract tests of the DMARC report store (every backend in conftest.METADATA_URLS): a
 received report kept once per (domain, org, report id), read back whole, listed per domain
-newest first in pages; a period's received messages' auth results for the reports we send."""
+newest first in pages; a period's received messages' auth results for the reports we send,
+with those DMARC refusals' Rejection events kept."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mairust.auth.results import AuthResults, DmarcResult, DmarcWord, SpfResult, SpfWord
+from mairust.events import Event, RecordType
 from mairust.model.annotations import Annotations
 from mairust.model.dmarc_reports import (
     AggregateReport,
@@ -127,6 +129,54 @@ def test_inbound_auth_results_are_a_periods_received_mail_with_results_by_id(
     assert by_id[inside[0].ref.id].folder == ""
     assert AuthResults.from_json(by_id[inside[0].ref.id].auth_results).dmarc is not None
     assert by_id[inside[0].ref.id].client_ip == "127.0.0.1"
+
+
+def test_a_dmarc_refusal_s_kept_results_count_once_among_the_period_s_by_id(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    """A transaction refused for DMARC at DATA: its Rejection events (one per recipient
+    tenant) kept the results; it counts once, refused, merged by id with stored mail."""
+    failed = AuthResults(
+        dmarc=DmarcResult(DmarcWord.FAIL, "spoof.test", "reject", spf_aligned=False)
+    ).to_json()
+    stored = [
+        replace(make_record("u@a.test", received_at=T0 + timedelta(hours=h)), auth_results=failed)
+        for h in (1, 2)
+    ]
+    metadata_store.commit_messages(stored)
+    refused_id, other_id, outside_id = new_id(), new_id(), new_id()
+
+    def rejection(tenant_id: str, transaction: str, at: datetime, kept: bool) -> Event:
+        detail: dict[str, object] = {"stage": "DATA", "client": "192.0.2.9"}
+        if kept:
+            detail["auth_results"] = failed
+        return Event(
+            new_id(), tenant_id, RecordType.REJECTION, at, message_id=transaction, detail=detail
+        )
+
+    at = T0 + timedelta(hours=3)
+    metadata_store.append_events(
+        [
+            rejection("tenant-a", refused_id, at, kept=True),
+            rejection("tenant-b", refused_id, at, kept=True),  # the same transaction
+            rejection("tenant-a", other_id, at, kept=False),  # refused for something else
+            rejection("tenant-a", outside_id, T0 + timedelta(days=1), kept=True),  # next period
+        ]
+    )
+
+    end = T0 + timedelta(days=1)
+    page = metadata_store.inbound_auth_results(T0, end, limit=2)
+    rest = metadata_store.inbound_auth_results(T0, end, limit=2, after=page[-1].message_id)
+    found = page + rest
+    assert len(page) == 2
+    assert [f.message_id for f in found] == sorted([*(r.ref.id for r in stored), refused_id])
+    [refused] = [f for f in found if f.refused]
+    assert (refused.message_id, refused.client_ip, refused.received_at) == (
+        refused_id,
+        "192.0.2.9",
+        at,
+    )
+    assert AuthResults.from_json(refused.auth_results).dmarc is not None
 
 
 def test_a_period_is_claimed_once(metadata_store: SqlMetadataStore) -> None:

@@ -207,6 +207,49 @@ def test_a_dsn_is_committed_with_the_round_that_bounced_its_original(
     assert kinds == [RecordType.BOUNCE]
 
 
+def test_a_delay_dsn_and_its_recipients_mark_commit_together_for_the_owner_only(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    record = submitted(make_record, "slow@far.test", "also@far.test")
+    metadata_store.commit_messages([record])
+    now = datetime.now(UTC)
+    items = {i.recipient: i for i in metadata_store.lease_outbound("loop/1", 10, 60, now)}
+    assert all(item.delay_notified_at is None for item in items.values())
+    retry_at = now + timedelta(minutes=5)
+    slow = AttemptOutcome(
+        attempt(items["slow@far.test"], AttemptResult.DEFERRED, "451 4.2.0 busy"),
+        retry_at,
+        delay_notified=True,
+    )
+    also = AttemptOutcome(
+        attempt(items["also@far.test"], AttemptResult.DEFERRED, "451 4.2.0 busy"), retry_at
+    )
+    warning = make_record("ann@a.example", mail_from="")
+
+    # Another loop's settle keeps neither the DSN nor the mark.
+    metadata_store.settle_outbound("loop/2", now, deferred=[slow], dsns=[(record.ref.id, warning)])
+    assert metadata_store.list_queue() == []
+    assert all(i.delay_notified_at is None for i in metadata_store.list_outbound())
+
+    metadata_store.settle_outbound(
+        "loop/1", now, deferred=[slow, also], dsns=[(record.ref.id, warning)]
+    )
+    marks = {i.recipient: i.delay_notified_at for i in metadata_store.list_outbound()}
+    assert marks == {"slow@far.test": now, "also@far.test": None}
+    assert [row.message.id for row in metadata_store.list_queue()] == [warning.ref.id]
+    # The mark outlives the next lease and a deferral that does not set it again.
+    again = {i.recipient: i for i in metadata_store.lease_outbound("loop/1", 10, 60, retry_at)}
+    assert again["slow@far.test"].delay_notified_at == now
+    later = AttemptOutcome(
+        attempt(again["slow@far.test"], AttemptResult.DEFERRED, "451 4.2.0 busy"), retry_at
+    )
+    metadata_store.settle_outbound("loop/1", retry_at, deferred=[later])
+    [slow_row] = metadata_store.list_outbound(
+        message_id=record.ref.id, state=RecipientState.DEFERRED
+    )
+    assert (slow_row.recipient, slow_row.delay_notified_at) == ("slow@far.test", now)
+
+
 def test_released_leases_fall_due_at_once_and_keep_their_pending_state(
     metadata_store: SqlMetadataStore, make_record: RecordMaker
 ) -> None:

@@ -1,7 +1,7 @@
 """TLS-RPT (RFC 8460) counts per UTC day, and the reports sent from them.
 
 Revision ID: 0029
-Revises: 0028
+Revises: 0030
 Create Date: 2026-11-30
 
 ``tls_report_counts`` adds up, per day, the outbound TLS sessions and failures by policy
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0028"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
