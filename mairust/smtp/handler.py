@@ -62,6 +62,7 @@ from mairust.smtp.forwarding import (
     forwarded_message,
 )
 from mairust.smtp.relay import (
+    SuppressionChecks,
     SuppressionLookup,
     as_spelt,
     dsn_mail_parameters,
@@ -107,6 +108,7 @@ class InboundHandler:
         a forward is answered 451 4.3.5, an SRS address is routed like any other)."""
         self._forwarder = forwarder
         self._suppressions = suppressions
+        self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
         self._signer_for = signer_for
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
         self._submitters = SubmitterCache(settings.recipient_cache_seconds)
@@ -354,14 +356,14 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("the tenant of %r could not be looked up: %r", session.auth_data, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
-        if tenant_id is not None and self._suppressions is not None:
+        if tenant_id is not None and self._suppression_checks is not None:
             try:
-                found = await asyncio.to_thread(self._suppressions, tenant_id, [recipient])
+                found = await self._suppression_checks.suppressed(tenant_id, recipient)
             except StorageUnavailable as error:
                 log.warning("suppression list of %s unreadable: %r", tenant_id, error)
                 return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
-            if found:
-                reason = found[recipient].reason.value
+            if found is not None:
+                reason = found.reason.value
                 return rejected(
                     replies.recipient_suppressed(reason), "RCPT", session, recipient=recipient
                 )
