@@ -615,6 +615,21 @@ class TlsReportSettings(_Section):
         return self
 
 
+class DiskSettings(_Section):
+    """The free-space floor under the data and spool directories: below it new mail is
+    refused with 452 4.3.1 (mail already accepted is untouched)."""
+
+    # Refuse new mail when fewer bytes than this are free (0: no byte floor).
+    min_free_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    # ... or when less than this percentage of the filesystem is free (0: no percentage floor).
+    min_free_percent: float = Field(1.0, ge=0, le=100)
+    # statvfs is read at most this often; answers in between come from the last reading.
+    check_interval_ms: int = Field(1000, ge=0)
+    # More directories to watch (e.g. a spool on its own filesystem); the data directory
+    # and local blob / SQLite directories are always watched.
+    extra_paths: list[Path] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -647,6 +662,7 @@ class Settings(BaseSettings):
     forwarding: ForwardingSettings = Field(default_factory=ForwardingSettings)
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
     tls_reports: TlsReportSettings = Field(default_factory=TlsReportSettings)
+    disk: DiskSettings = Field(default_factory=DiskSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

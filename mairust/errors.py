@@ -41,3 +41,8 @@ class StorageUnavailable(MairustError):
 class CheckUnavailable(MairustError):
     """A check or hook service could not answer (its workers are down or unreachable):
     the SMTP edge says "try later", never "ok"."""
+
+
+class InsufficientStorage(StorageUnavailable):
+    """The disk under a store is full (or below its configured floor): new mail waits
+    (SMTP 452 4.3.1) while everything already accepted stays as it was."""

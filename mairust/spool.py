@@ -5,7 +5,8 @@ message row with its queue rows is committed in the metadata store. Rows from ma
 concurrent SMTP sessions are committed together by one group committer, so a busy
 front-end pays one transaction per batch instead of one per message (DESIGN §7).
 Any failure before durability raises :class:`StorageUnavailable` (the caller answers
-451 4.3.0); nothing is acknowledged before its transaction returned.
+451 4.3.0), or :class:`InsufficientStorage` when the disk is full (452 4.3.1); nothing
+is acknowledged before its transaction returned.
 
 Events ride the same transactions: a message's Reception events are committed with it,
 and refusals noted with :meth:`Spool.note_events` join the next group commit (or one of
@@ -22,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mairust.errors import Conflict, InvalidInput, StorageUnavailable
+from mairust.disk_space import is_out_of_space
+from mairust.errors import Conflict, InsufficientStorage, InvalidInput, StorageUnavailable
 from mairust.events import Event
 from mairust.model.annotations import Annotations
 from mairust.model.ids import new_id
@@ -174,6 +176,8 @@ class Spool:
             except Exception as error:
                 # Whatever the backend raised, the body is not durable: the caller says 451.
                 log.warning("spool: blob write failed for %s: %r", message_id, error)
+                if is_out_of_space(error):
+                    raise InsufficientStorage("no room to store the message body") from error
                 raise StorageUnavailable("message body could not be stored") from error
             if self._committer is None or self._committer.done():
                 # The committer was cancelled under us: nobody would ever commit this.
@@ -278,7 +282,11 @@ class Spool:
             if pending.done.done():
                 continue
             # One exception object per caller: each one's traceback is its own.
-            failure = StorageUnavailable("message metadata could not be committed")
+            failure = (
+                InsufficientStorage("no room to commit the message metadata")
+                if is_out_of_space(cause)
+                else StorageUnavailable("message metadata could not be committed")
+            )
             failure.__cause__ = cause
             pending.done.set_exception(failure)
 

@@ -20,6 +20,7 @@ LAYERS = [
         "token_bucket",
         "micro_batch",
         "__init__",
+        "disk_space",
     },
     {"model"},
     {"auth", "routing", "net"},

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mairust.config import Settings, SmtpSettings
+from mairust.disk_space import DiskGuard
 from mairust.errors import InvalidInput
 from mairust.model.address import normalize_address
 from mairust.outbound.forwarding import Forwarder
@@ -106,7 +107,10 @@ class SmtpFrontEnd:
         suppressions: SuppressionLookup | None = None,
         signer_for: SignerLookup | None = None,
         forwarder: Forwarder | None = None,
+        disk: DiskGuard | None = None,
     ) -> None:
+        """``disk`` watches free space (None: the data, blob and SQLite directories with
+        the ``[disk]`` floor)."""
         self._settings = settings.smtp
         self._handler = InboundHandler(
             directory,
@@ -118,6 +122,7 @@ class SmtpFrontEnd:
             suppressions,
             signer_for,
             forwarder,
+            disk or DiskGuard.from_settings(settings),
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

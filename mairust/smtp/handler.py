@@ -24,7 +24,8 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from mairust import events
 from mairust.auth.results import AuthResults
 from mairust.config import SmtpSettings
-from mairust.errors import CheckUnavailable, StorageUnavailable
+from mairust.disk_space import DiskGuard
+from mairust.errors import CheckUnavailable, InsufficientStorage, StorageUnavailable
 from mairust.hooks.points import HookPoint
 from mairust.model.address import domain_of
 from mairust.model.message import Envelope
@@ -100,13 +101,16 @@ class InboundHandler:
         suppressions: SuppressionLookup | None = None,
         signer_for: SignerLookup | None = None,
         forwarder: Forwarder | None = None,
+        disk: DiskGuard | None = None,
     ) -> None:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
         domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
         rules forward off the platform and takes back bounces to its SRS addresses (None:
-        a forward is answered 451 4.3.5, an SRS address is routed like any other)."""
+        a forward is answered 451 4.3.5, an SRS address is routed like any other);
+        ``disk`` refuses new mail (452 4.3.1) while free space is below its floor."""
+        self._disk = disk
         self._forwarder = forwarder
         self._suppressions = suppressions
         self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
@@ -172,6 +176,8 @@ class InboundHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        if self._disk is not None and self._disk.low():
+            return rejected(replies.INSUFFICIENT_STORAGE, "MAIL", session, mail_from=address)
         if address == NULL_SENDER:
             sender = NULL_SENDER  # bounces; kept as "<>" so aiosmtpd sees a MAIL was given
         else:
@@ -520,6 +526,8 @@ class InboundHandler:
             accepted.received_at,
             {"client": accepted.client_ip, "mail_from": accepted.mail_from, "size": len(message)},
         )
+        if self._disk is not None and self._disk.low(len(message)):
+            return rejected(replies.INSUFFICIENT_STORAGE, "DATA", session, size=len(message))
         try:
             ref = await self._spool.commit(
                 message,
@@ -535,6 +543,9 @@ class InboundHandler:
                 ),
                 **transaction.dsn,
             )
+        except InsufficientStorage as error:
+            log.warning("message from %s not accepted: %s", accepted.client_ip, error)
+            return rejected(replies.INSUFFICIENT_STORAGE, "DATA", session, size=len(message))
         except StorageUnavailable as error:
             log.warning("message from %s not accepted: %s", accepted.client_ip, error)
             return rejected(replies.TEMP_FAILURE, "DATA", session, size=len(message))

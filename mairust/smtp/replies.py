@@ -168,3 +168,8 @@ def _success_code(reply: str) -> str | None:
 def recipient_suppressed(reason: str) -> str:
     """A submitter's recipient its account must not send to (its suppression list)."""
     return f"550 5.7.1 Recipient is on this account's suppression list ({reason})"
+
+
+# RFC 3463 X.3.1: the disk under the spool or the store is full (or below its floor);
+# transient: the client keeps the message and tries again once there is room.
+INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"

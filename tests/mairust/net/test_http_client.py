@@ -4,9 +4,12 @@ every failure is a typed error."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -16,8 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from mairust.config import DnsSettings
 from mairust.net.address_guard import AddressPolicy, DestinationRefused, IPAddress
-from mairust.net.host_resolver import HostUnresolvable, system_resolver
+from mairust.net.host_resolver import HostUnresolvable, configured_resolver, system_resolver
 from mairust.net.http_client import (
     ClientLimits,
     ConnectionFailed,
@@ -27,6 +31,7 @@ from mairust.net.http_client import (
     SafeHttpClient,
     TooManyRedirects,
 )
+from tests.support.dns_server import ZoneServer
 from tests.support.http_sink import Reply, http_sink
 
 LOOPBACK_ONLY = AddressPolicy.allowing(["127.0.0.1/32"])
@@ -241,3 +246,148 @@ async def test_tls_uses_the_urls_host_for_sni_and_the_certificate(tmp_path: Path
         assert len(sink.requests) == 1
     finally:
         await client.aclose()
+
+
+# -- attacks, proven against a listener that counts the connections it accepts ----------
+
+
+class CountingListener:
+    """A TCP listener on ``host`` that counts accepted connections and answers each with
+    ``answer`` (a whole HTTP response) before closing it."""
+
+    def __init__(self, host: str, answer: bytes = b"", port: int = 0) -> None:
+        self.answer = answer or b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        self.accepted = 0
+        self._sock = socket.create_server((host, port))
+        self._sock.settimeout(0.1)
+        self.host, self.port = host, self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="counting-listener")
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            with conn:
+                conn.settimeout(2.0)
+                request = b""
+                with contextlib.suppress(OSError):
+                    while b"\r\n\r\n" not in request:
+                        part = conn.recv(4096)
+                        if not part:
+                            break
+                        request += part
+                    conn.sendall(self.answer)
+
+    def __enter__(self) -> CountingListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+# Each spelling means 127.0.0.1 (or a metadata address); none may be connected to.
+DISGUISED_HOSTS: list[tuple[str, type[Exception], str]] = [
+    ("2130706433", DestinationRefused, r"127\.0\.0\.1 is loopback"),  # decimal
+    ("0x7f000001", DestinationRefused, r"127\.0\.0\.1 is loopback"),  # hex
+    ("0177.0.0.1", InvalidDestination, "Invalid IPv4 address"),  # octal: not a URL host
+    ("127.1", DestinationRefused, r"127\.0\.0\.1 is loopback"),  # short form
+    ("[::ffff:127.0.0.1]", DestinationRefused, "loopback"),  # IPv4-mapped IPv6
+    ("[::ffff:7f00:1]", DestinationRefused, "loopback"),
+    ("169.254.169.254", DestinationRefused, "a cloud metadata address"),
+    ("[fd00:ec2::254]", DestinationRefused, "a cloud metadata address"),
+    ("[::ffff:169.254.169.254]", DestinationRefused, "a cloud metadata address"),
+]
+
+
+@pytest.mark.parametrize(("host", "error", "reason"), DISGUISED_HOSTS)
+async def test_disguised_loopback_and_metadata_urls_never_connect(
+    host: str, error: type[Exception], reason: str
+) -> None:
+    client = SafeHttpClient(AddressPolicy(), system_resolver, ClientLimits(total_timeout=5.0))
+    try:
+        with CountingListener("127.0.0.1") as listener, pytest.raises(error, match=reason):
+            await client.request("GET", f"http://{host}:{listener.port}/latest/meta-data/")
+        assert listener.accepted == 0
+    finally:
+        await client.aclose()
+
+
+async def test_the_listener_counts_a_connection_the_operator_allowed() -> None:
+    # The control for the tests around it: allowed, the same URL does connect.
+    client = SafeHttpClient(LOOPBACK_ONLY, system_resolver, ClientLimits(total_timeout=5.0))
+    try:
+        with CountingListener("127.0.0.1") as listener:
+            response = await client.request("GET", f"http://2130706433:{listener.port}/")
+        assert response.status == 200 and listener.accepted == 1
+    finally:
+        await client.aclose()
+
+
+async def test_a_name_resolving_to_loopback_in_the_configured_dns_never_connects() -> None:
+    zone = {"evil.test": {"A": ["127.0.0.1"]}, "six.evil.test": {"AAAA": ["::1"]}}
+    with ZoneServer(zone) as dns, CountingListener("127.0.0.1") as listener:
+        resolver = configured_resolver(DnsSettings(nameservers=["127.0.0.1"], port=dns.port))
+        client = SafeHttpClient(AddressPolicy(), resolver, ClientLimits(total_timeout=5.0))
+        try:
+            for host in ("evil.test", "six.evil.test"):
+                with pytest.raises(DestinationRefused, match="loopback"):
+                    await client.request("GET", f"http://{host}:{listener.port}/")
+        finally:
+            await client.aclose()
+    assert listener.accepted == 0
+
+
+async def test_a_redirect_to_a_real_loopback_server_never_connects() -> None:
+    with CountingListener("127.0.0.1") as inside:
+        moved = f"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{inside.port}/admin\r\n"
+        answer = (moved + "content-length: 0\r\nconnection: close\r\n\r\n").encode()
+        with CountingListener("127.0.0.40", answer) as outside:
+            # Only the first server's address is allowed: the redirect's target is not.
+            policy = AddressPolicy.allowing(["127.0.0.40/32"])
+            client = SafeHttpClient(policy, system_resolver, ClientLimits(total_timeout=5.0))
+            try:
+                with pytest.raises(DestinationRefused, match=r"127\.0\.0\.1 is loopback"):
+                    await client.request("GET", f"http://127.0.0.40:{outside.port}/hook")
+            finally:
+                await client.aclose()
+        assert outside.accepted == 1
+    assert inside.accepted == 0
+
+
+async def test_dns_rebinding_after_the_check_cannot_reach_loopback() -> None:
+    # The zone answers the allowed address once, then loopback (TTL 0): a client that
+    # looked the name up again to connect would reach the loopback service on the same
+    # port instead of the allowed one.
+    zone: dict[str, dict[str, object]] = {"rebind.test": {"A": ["127.0.0.41"], "TTL": 0}}
+    with ZoneServer(zone) as dns, CountingListener("127.0.0.1") as inside:
+        configured = configured_resolver(DnsSettings(nameservers=["127.0.0.1"], port=dns.port))
+        lookups: list[str] = []
+
+        async def rebinding(host: str) -> Sequence[IPAddress]:
+            answer = await configured(host)
+            lookups.append(host)
+            dns.records["rebind.test"] = {"A": ["127.0.0.1"], "TTL": 0}
+            return answer
+
+        policy = AddressPolicy.allowing(["127.0.0.41/32"])
+        client = SafeHttpClient(policy, rebinding, ClientLimits(total_timeout=5.0))
+        try:
+            with CountingListener("127.0.0.41", port=inside.port) as allowed:
+                response = await client.request("GET", f"http://rebind.test:{inside.port}/")
+                # The next request sees the rebound answer, and is refused for it.
+                with pytest.raises(DestinationRefused, match="loopback"):
+                    await client.request("GET", f"http://rebind.test:{inside.port}/again")
+        finally:
+            await client.aclose()
+        assert (await configured("rebind.test")) == [ipaddress.ip_address("127.0.0.1")]
+    assert response.status == 200
+    assert lookups == ["rebind.test", "rebind.test"]  # one lookup per request, no more
+    assert allowed.accepted == 1
+    assert inside.accepted == 0

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mairust.config import Settings
+from mairust.disk_space import DiskGuard
 from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
 from mairust.outbound.forwarding import Forwarder
@@ -104,7 +105,8 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
-    DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards."""
+    DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards, ``disk``
+    the free-space guard."""
     running: list[Mta] = []
 
     async def start(
@@ -120,6 +122,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         forwarder: Forwarder | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
+        disk: DiskGuard | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
@@ -140,6 +143,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             suppressions=stores.metadata.suppressed,
             signer_for=signer_for,
             forwarder=forwarder,
+            disk=disk,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)
