@@ -141,7 +141,7 @@ async def test_endless_data_line_is_cut_off_past_the_size_limit(
 ) -> None:
     mta = await _mta(start_mta, max_message_size=64 * 1024)
 
-    def run() -> tuple[str, bytes]:
+    def run() -> tuple[str, bool]:
         client = raw_client(mta.port, "127.0.0.6")
         client.send("EHLO client.test")
         client.send(f"MAIL FROM:<{SENDER}>")
