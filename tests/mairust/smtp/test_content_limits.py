@@ -132,6 +132,7 @@ def _parser_shape(message: Message, depth: int = 0) -> tuple[int, int]:
     deepest = level
     parts = len(payload) if message.get_content_maintype() == "multipart" else 0
     for child in payload:
+        assert isinstance(child, Message)
         child_depth, child_parts = _parser_shape(child, level)
         deepest, parts = max(deepest, child_depth), parts + child_parts
     return deepest, parts
