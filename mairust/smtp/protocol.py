@@ -131,6 +131,9 @@ _DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
 # on RCPT.
 _MAIL_EXTRA = 14 + 16 + 100
 _RCPT_EXTRA = 36 + 500
+# RFC 4954 §4: an AUTH command with its initial response may be 12288 octets (a long
+# password or API token in AUTH PLAIN).
+_AUTH_LINE = 12288
 # What a DATA phase may read past the size limit before the connection is cut: aiosmtpd
 # reads an over-size message to its end to answer 552, and keeps an overlong line's pieces.
 _DATA_SLACK = 1024 * 1024
@@ -160,7 +163,7 @@ class MairustSMTP(SMTP):
         # The stream reader's limit (made in aiosmtpd's constructor from this) must let the
         # longest command with its parameters through; DATA lines are held to the text
         # line limit after the read: with a transparent dot and CRLF (RFC 5321 §4.5.2).
-        self.line_length_limit = max(max_text_line + 1, command_limit + _RCPT_EXTRA + 2)
+        self.line_length_limit = max(max_text_line + 1, command_limit + _RCPT_EXTRA + 2, _AUTH_LINE)
         super().__init__(handler, **kwargs)
         self.line_length_limit = max_text_line + 1
         self._auth_limits = auth_limits
@@ -209,6 +212,7 @@ class MairustSMTP(SMTP):
         if self.session is not None and self.session.extended_smtp:
             self.command_size_limits["MAIL"] += _MAIL_EXTRA
             self.command_size_limits["RCPT"] += _RCPT_EXTRA
+            self.command_size_limits["AUTH"] = max(_AUTH_LINE - 2, self.command_size_limit)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

@@ -91,12 +91,18 @@ async def test_esmtp_parameters_extend_mail_and_rcpt_lines(
         )
         rcpt = f"RCPT TO:<{ALICE}> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT={orcpt}"
         assert len(rcpt) + 2 > 512
-        return [client.send(mail), client.send(rcpt), client.send(rcpt + "x" * 600)]
+        answers = [client.send(mail), client.send(rcpt), client.send(rcpt + "x" * 600)]
+        # AUTH with its initial response may be 12288 octets (RFC 4954 §4): a long secret.
+        answers.append(client.send(_auth_plain(ALICE, "p" * 8000)))
+        answers.append(client.send(_auth_plain(ALICE, "p" * 9300)))
+        return answers
 
-    mail, rcpt, too_long = await _to_thread(run)
+    mail, rcpt, too_long, long_auth, too_long_auth = await _to_thread(run)
     assert mail == replies.SENDER_OK
     assert rcpt == replies.RECIPIENT_OK
     assert too_long == replies.COMMAND_LINE_TOO_LONG
+    assert long_auth == replies.AUTH_INVALID
+    assert too_long_auth == replies.COMMAND_LINE_TOO_LONG
 
 
 async def test_repeated_ehlo_does_not_grow_the_mail_limit(
