@@ -44,12 +44,13 @@ from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.replies import (
     AUTH_INVALID,
+    AUTH_LINE_TOO_LONG,
     AUTH_SUCCEEDED,
     AUTH_TEMP_FAILURE,
     TLS_ALREADY_ACTIVE,
@@ -297,6 +298,22 @@ class MairustSMTP(SMTP):
         if parsed is None:
             return None
         return {name: value for name, value in parsed.items() if name not in _DSN_PARAMETERS}
+
+    async def challenge_auth(
+        self,
+        challenge: str | bytes,
+        encode_to_b64: bool = True,
+        log_client_response: bool = False,
+    ) -> Any:
+        try:
+            return await super().challenge_auth(challenge, encode_to_b64, log_client_response)
+        except ValueError:
+            # A response line past the stream reader's limit (aiosmtpd lets the reader's
+            # error out, logged as a crash and answered 451): the reader has dropped it,
+            # and the AUTH ends as for a '*' (RFC 4954 §4).
+            log.info("AUTH response from %s too long", self._peer())
+            await self.push(AUTH_LINE_TOO_LONG)
+            return MISSING
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # Called synchronously by the built-in mechanisms: hand the parsed credentials

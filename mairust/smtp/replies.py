@@ -187,3 +187,5 @@ TOO_MANY_MIME_PARTS = "554 5.6.0 Too many MIME parts"
 # Too many AUTH failures on this connection or from this client address (RFC 4954 §4:
 # the server may close the connection); sent after the tarpit delay.
 TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures, closing connection"
+# RFC 4954 §4's own words for an AUTH response line past the limit (12288 octets).
+AUTH_LINE_TOO_LONG = "500 5.5.6 Authentication Exchange line is too long"

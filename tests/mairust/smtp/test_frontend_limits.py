@@ -105,6 +105,22 @@ async def test_esmtp_parameters_extend_mail_and_rcpt_lines(
     assert too_long_auth == replies.COMMAND_LINE_TOO_LONG
 
 
+async def test_overlong_auth_response_ends_the_exchange_cleanly(
+    start_mta: StartMta, raw_client: RawClientFactory
+) -> None:
+    mta = await _mta(start_mta)
+
+    def run() -> list[str]:
+        client = raw_client(mta.port, "127.0.0.13")
+        client.send("EHLO client.test")
+        return [client.send("AUTH LOGIN"), client.send("A" * 13000), client.send("NOOP")]
+
+    challenge, too_long, after = await _to_thread(run)
+    assert challenge.startswith("334 ")
+    assert too_long == replies.AUTH_LINE_TOO_LONG
+    assert after == "250 2.0.0 OK"
+
+
 async def test_repeated_ehlo_does_not_grow_the_mail_limit(
     start_mta: StartMta, raw_client: RawClientFactory
 ) -> None:
