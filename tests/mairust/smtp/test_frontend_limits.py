@@ -73,6 +73,27 @@ async def test_command_lines_over_512_octets_get_500(
     assert after == "250 2.0.0 OK"
 
 
+async def test_line_limits_are_settings(start_mta: StartMta, raw_client: RawClientFactory) -> None:
+    mta = await _mta(start_mta, max_command_line=1024, max_text_line=2000)
+
+    def run() -> list[str]:
+        client = raw_client(mta.port, "127.0.0.14")
+        client.send("EHLO client.test")
+        return [
+            client.send("NOOP " + "x" * (1024 - 7)),
+            client.send("NOOP " + "x" * (1024 - 6)),
+            _transaction(client, b"Subject: x\r\n\r\n" + b"t" * 1998 + b"\r\n.\r\n"),
+            _transaction(client, b"Subject: x\r\n\r\n" + b"t" * 2000 + b"\r\n.\r\n"),
+        ]
+
+    at_limit, over, text_at_limit, text_over = await _to_thread(run)
+    assert at_limit == "250 2.0.0 OK"
+    assert over == replies.COMMAND_LINE_TOO_LONG
+    assert text_at_limit.startswith("250 2.0.0 Ok: queued as ")
+    assert text_over == replies.TEXT_LINE_TOO_LONG
+    assert len(mta.queued()) == 1
+
+
 async def test_esmtp_parameters_extend_mail_and_rcpt_lines(
     start_mta: StartMta, raw_client: RawClientFactory
 ) -> None:
