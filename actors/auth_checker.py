@@ -36,12 +36,7 @@ class AuthCheckerHost:
     def __init__(self, settings: Settings) -> None:
         logging.basicConfig(level=settings.log_level)
         dns = settings.dns
-        self._resolver = CachingResolver(
-            nameservers=dns.nameservers or None,
-            port=dns.port,
-            timeout=dns.timeout,
-            cache_size=dns.cache_size,
-        )
+        self._resolver = CachingResolver.from_settings(dns)
         self._checker = AuthChecker(self._resolver, min_rsa_bits=settings.auth.min_rsa_bits)
 
     def check_senders(self, requests: Sequence[tuple[str, str, str]]) -> list[SenderCheck]:

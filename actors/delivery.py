@@ -70,9 +70,7 @@ class DeliveryHost:
         logging.basicConfig(level=settings.log_level)
         self._stores = open_stores(settings.storage)
         dns = settings.dns
-        resolver = CachingResolver(
-            dns.nameservers or None, port=dns.port, timeout=dns.timeout, cache_size=dns.cache_size
-        )
+        resolver = CachingResolver.from_settings(dns)
         client = ClientSettings.from_settings(
             settings.outbound, default_helo=settings.smtp.hostname
         )

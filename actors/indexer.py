@@ -82,7 +82,7 @@ class IndexerHost:
             self._dmarc_spool = Spool(self._stores.metadata, self._stores.blobs)
             await self._dmarc_spool.start()
             dns = settings.dns
-            resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+            resolver = CachingResolver.from_settings(dns)
             vault = SecretVault(self._stores.metadata, load_keyring(settings))
             signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
             self._dmarc_loop = DmarcReportLoop(
@@ -107,7 +107,7 @@ class IndexerHost:
         self._tls_spool = Spool(self._stores.metadata, self._stores.blobs)
         await self._tls_spool.start()
         dns = settings.dns
-        resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+        resolver = CachingResolver.from_settings(dns)
         vault = SecretVault(self._stores.metadata, load_keyring(settings))
         signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
         return ReportSender(

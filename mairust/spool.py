@@ -38,7 +38,8 @@ MAX_NOTED_EVENTS = 10_000
 
 
 class CommitListener(Protocol):
-    """Told about every durable group commit (e.g. to wake the queue without polling)."""
+    """Told about durable group commits, of the messages it has work for (e.g. to wake
+    the queue without polling)."""
 
     def committed(self, refs: Sequence[MessageRef]) -> None:
         """Called on the event loop after each commit; must be cheap and must not raise."""
@@ -63,7 +64,8 @@ class Spool:
         listener: CommitListener | None = None,
         outbound_listener: CommitListener | None = None,
     ) -> None:
-        """``listener`` is told of every committed batch (it wakes the dispatcher);
+        """``listener`` is told of the messages with a local recipient in each committed
+        batch (it wakes the dispatcher);
         ``outbound_listener`` of the messages with remote recipients (it wakes a
         delivery loop)."""
         if max_batch < 1:
@@ -264,7 +266,8 @@ class Spool:
             # durable all the same and will be delivered (the client may send it again).
             if not pending.done.done():
                 pending.done.set_result(None)
-        self._tell_listener(self._listener, [record.ref for record in records])
+        # Only mail with a local recipient has queue rows for the dispatcher to lease.
+        self._tell_listener(self._listener, [r.ref for r in records if _has_local(r)])
         self._tell_listener(
             self._outbound_listener, [record.ref for record in records if record.remote]
         )
@@ -288,3 +291,9 @@ class Spool:
         except Exception:
             # The commit is durable whatever the listener does; its failure is its own.
             log.exception("spool: commit listener failed for %d messages", len(refs))
+
+
+def _has_local(record: SpoolRecord) -> bool:
+    """Whether the record has a recipient with a local queue row (one not in ``remote``)."""
+    remote = {recipient.rcpt for recipient in record.remote}
+    return any(rcpt not in remote for rcpt in record.envelope.rcpt_tos)

@@ -140,12 +140,7 @@ def create_app(
         # Seals tenants' secrets: the domains' DKIM keys, webhook signing secrets.
         keyring=keyring,
         # Not cached: a tenant who has just published a record checks again at once.
-        resolver=CachingResolver(
-            settings.dns.nameservers or None,
-            port=settings.dns.port,
-            timeout=settings.dns.timeout,
-            cache_size=0,
-        ),
+        resolver=CachingResolver.from_settings(settings.dns, cached=False),
         mx_host=settings.smtp.hostname,
         policy_defaults=PolicyDefaults.from_settings(settings),
         hooks=hooks,
@@ -167,13 +162,7 @@ def create_app(
             allow_http=settings.webhooks.allow_http,
             # The operator's resolver when one is configured, as for every other lookup.
             resolve=(
-                records_resolve(
-                    CachingResolver(
-                        settings.dns.nameservers,
-                        port=settings.dns.port,
-                        timeout=settings.dns.timeout,
-                    )
-                )
+                records_resolve(CachingResolver.from_settings(settings.dns))
                 if settings.dns.nameservers
                 else system_resolve
             ),
@@ -200,7 +189,7 @@ def _webhook_resolve(settings: Settings) -> Resolve:
     dns = settings.dns
     if not dns.nameservers:
         return system_resolve
-    return records_resolve(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
+    return records_resolve(CachingResolver.from_settings(dns))
 
 
 def _openapi_schema(app: FastAPI) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.message
@@ -36,6 +37,9 @@ import dns.rdtypes.txtbase
 import dns.resolver
 
 from mairust.auth.dns import DnsTempError, NxDomain, RecordType
+
+if TYPE_CHECKING:
+    from mairust.config import DnsSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,18 @@ class CachingResolver:
         self._hits = 0
         self._misses = 0
         self._errors = 0
+
+    @classmethod
+    def from_settings(cls, dns: DnsSettings, *, cached: bool = True) -> CachingResolver:
+        """The resolver ``[dns]`` describes: its nameservers (none named: the system's), port,
+        timeout and cache size; ``cached=False`` for lookups that must see a record published
+        a moment ago (a tenant checking its DNS)."""
+        return cls(
+            dns.nameservers or None,
+            port=dns.port,
+            timeout=dns.timeout,
+            cache_size=dns.cache_size if cached else 0,
+        )
 
     def lookup(self, name: str, rdtype: RecordType) -> tuple[str, ...]:
         key = (name.rstrip(".").lower(), rdtype)

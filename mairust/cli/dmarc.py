@@ -68,7 +68,7 @@ def report(
         if end.tzinfo is None:
             end = end.replace(tzinfo=UTC)
         dns = settings.dns
-        resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+        resolver = CachingResolver.from_settings(dns)
         if send:
             vault = SecretVault(stores.metadata, load_keyring(settings))
             signers = DkimSigners.from_settings(stores.metadata, vault, settings.dkim)

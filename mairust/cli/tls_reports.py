@@ -93,7 +93,7 @@ def report(
 
 async def _send(stores: Stores, settings: Settings, day: date) -> TlsReportSummary:
     dns = settings.dns
-    resolver = CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout)
+    resolver = CachingResolver.from_settings(dns)
     vault = SecretVault(stores.metadata, load_keyring(settings))
     signers = DkimSigners.from_settings(stores.metadata, vault, settings.dkim)
     spool = Spool(stores.metadata, stores.blobs)

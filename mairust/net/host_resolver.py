@@ -78,4 +78,4 @@ def configured_resolver(dns: DnsSettings) -> HostResolver:
     lookup), else the system's."""
     if not dns.nameservers:
         return system_resolver
-    return record_resolver(CachingResolver(dns.nameservers, port=dns.port, timeout=dns.timeout))
+    return record_resolver(CachingResolver.from_settings(dns))

@@ -50,13 +50,8 @@ class DsnNotices:
     ) -> bytes | None:
         if not bounced:
             return None
-        first = bounced[0][0]
-        envelope = OriginalEnvelope(
-            first.mail_from, envid=first.envid, ret=first.ret, arrival_date=first.created_at
-        )
         outcomes = [outcome_of(item, reply, expired, now) for item, reply, expired in bounced]
-        result = build_dsn(original, envelope, outcomes, self._reporter, now=now)
-        return result.message if isinstance(result, Dsn) else None
+        return self._dsn(original, bounced[0][0], outcomes, now)
 
     def delay_notice(
         self,
@@ -66,13 +61,18 @@ class DsnNotices:
     ) -> bytes | None:
         if not delayed:
             return None
-        first = delayed[0][0]
         # RFC 3461 section 4.3 ties RET to failed DSNs; a delayed one returns the same
         # part (the original or its headers) so the sender knows which message it is.
+        outcomes = [delayed_outcome_of(item, reply, until, now) for item, reply, until in delayed]
+        return self._dsn(original, delayed[0][0], outcomes, now)
+
+    def _dsn(
+        self, original: bytes, first: OutboundItem, outcomes: list[RecipientOutcome], now: datetime
+    ) -> bytes | None:
+        """The DSN for one message's recipients (``first`` carries its envelope)."""
         envelope = OriginalEnvelope(
             first.mail_from, envid=first.envid, ret=first.ret, arrival_date=first.created_at
         )
-        outcomes = [delayed_outcome_of(item, reply, until, now) for item, reply, until in delayed]
         result = build_dsn(original, envelope, outcomes, self._reporter, now=now)
         return result.message if isinstance(result, Dsn) else None
 

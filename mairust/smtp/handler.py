@@ -64,12 +64,14 @@ from mairust.smtp.forwarding import (
     forwarded_message,
 )
 from mairust.smtp.relay import (
+    SuppressionChecks,
     SuppressionLookup,
     as_spelt,
     dsn_mail_parameters,
     remote_recipient,
     submitter_tenant,
 )
+from mairust.smtp.submitter_cache import SubmitterCache
 from mairust.smtp.trace import normalize_line_endings, received_header, with_protocol
 from mairust.smtp.transaction import (
     NULL_SENDER,
@@ -108,8 +110,10 @@ class InboundHandler:
         a forward is answered 451 4.3.5, an SRS address is routed like any other)."""
         self._forwarder = forwarder
         self._suppressions = suppressions
+        self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
         self._signer_for = signer_for
         self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._submitters = SubmitterCache(settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
         self._content_limits = ContentLimits.of(settings)
@@ -178,7 +182,7 @@ class InboundHandler:
                 return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
         if session.authenticated:
-            refusal = await own_sender_refusal(self._directory, session, sender)
+            refusal = await self._sender_refusal(session, sender)
             if refusal is not None:
                 return rejected(refusal, "MAIL", session, mail_from=sender)
         if self._auth is not None and self._auth.checks(session):
@@ -225,9 +229,7 @@ class InboundHandler:
             return rejected(replies.TOO_MANY_RECIPIENTS, "RCPT", session, recipient=recipient)
         try:
             # A fresh cached route costs no thread hop and no query (most RCPTs under load).
-            route: Route | None = self._routes.cached(recipient)
-            if route is None:
-                route = await asyncio.to_thread(self._routes.route, recipient)
+            route = await self._route(session, recipient)
         except StorageUnavailable as error:
             log.warning("recipient %s could not be looked up: %r", recipient, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
@@ -325,6 +327,29 @@ class InboundHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
 
+    async def _sender_refusal(self, session: Session, sender: str) -> str | None:
+        """The sender rule after AUTH; an allowed sender is remembered for a while."""
+        login = session.auth_data if isinstance(session.auth_data, str) else ""
+        if self._submitters.sender_allowed(login, sender):
+            return None
+        refusal = await own_sender_refusal(self._directory, session, sender)
+        if refusal is None:
+            self._submitters.allow_sender(login, sender)
+        return refusal
+
+    async def _route(self, session: Session, recipient: str) -> Route:
+        """The recipient's route: a fresh cached one, a submitter's domain known to be
+        remote, else the directory's answer (in a thread). Raises StorageUnavailable."""
+        route: Route | None = self._routes.cached(recipient)
+        if route is not None:
+            return route
+        if session.authenticated and self._submitters.is_remote(domain_of(recipient)):
+            return NotLocal(domain_of(recipient))
+        route = await asyncio.to_thread(self._routes.route, recipient)
+        if isinstance(route, NotLocal) and session.authenticated:
+            self._submitters.remote(route.domain)
+        return route
+
     async def _relay(
         self, session: Session, envelope: SmtpEnvelope, recipient: str, rcpt_options: list[str]
     ) -> str:
@@ -334,14 +359,14 @@ class InboundHandler:
         except StorageUnavailable as error:
             log.warning("the tenant of %r could not be looked up: %r", session.auth_data, error)
             return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
-        if tenant_id is not None and self._suppressions is not None:
+        if tenant_id is not None and self._suppression_checks is not None:
             try:
-                found = await asyncio.to_thread(self._suppressions, tenant_id, [recipient])
+                found = await self._suppression_checks.suppressed(tenant_id, recipient)
             except StorageUnavailable as error:
                 log.warning("suppression list of %s unreadable: %r", tenant_id, error)
                 return rejected(replies.TEMP_FAILURE, "RCPT", session, recipient=recipient)
-            if found:
-                reason = found[recipient].reason.value
+            if found is not None:
+                reason = found.reason.value
                 return rejected(
                     replies.recipient_suppressed(reason), "RCPT", session, recipient=recipient
                 )

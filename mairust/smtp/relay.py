@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from aiosmtpd.smtp import Session
 
+from mairust.micro_batch import KeyedBatcher
 from mairust.model.outbound import RemoteRecipient
-from mairust.model.suppression import Suppression
+from mairust.model.suppression import Suppression, suppression_key
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import mailboxes_of
 
@@ -21,6 +22,30 @@ from mairust.routing.router import mailboxes_of
 SuppressionLookup = Callable[[str, Sequence[str]], Mapping[str, Suppression]]
 
 _NOTIFY_WORDS = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
+
+
+class SuppressionChecks:
+    """The suppression list asked for each remote RCPT of a submitter, the RCPTs of all
+    sessions that arrive while a lookup is out asked together: one thread hop and one
+    query per tenant and batch instead of per recipient. Nothing is remembered between
+    batches, so a suppression the delivery loop just added refuses the next RCPT."""
+
+    def __init__(self, lookup: SuppressionLookup) -> None:
+        self._lookup = lookup
+        self._batches: KeyedBatcher[str, str, Suppression | None] = KeyedBatcher(
+            self._ask, max_calls_per_key=1
+        )
+
+    async def suppressed(self, tenant_id: str, address: str) -> Suppression | None:
+        """The tenant's suppression of ``address``, if any. StorageUnavailable when the
+        list cannot be read."""
+        return await self._batches.submit(tenant_id, address)
+
+    async def _ask(self, tenant_id: str, addresses: list[str]) -> list[Suppression | None]:
+        found = await asyncio.to_thread(self._lookup, tenant_id, list(dict.fromkeys(addresses)))
+        # By the suppressed form: two sessions may spell one address in two cases.
+        by_key = {suppression_key(address): entry for address, entry in found.items()}
+        return [by_key.get(suppression_key(address)) for address in addresses]
 
 
 async def submitter_tenant(routes: RouteCache, session: Session) -> str | None:

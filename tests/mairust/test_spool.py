@@ -17,6 +17,7 @@ from mairust.errors import InvalidInput, StorageUnavailable
 from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.message import BlobInfo, Envelope, MessageRef, SpoolRecord
+from mairust.model.outbound import RemoteRecipient
 from mairust.model.scope import PLATFORM
 from mairust.spool import Spool
 from mairust.storage.factory import migrate, open_stores
@@ -235,6 +236,23 @@ async def test_listener_hears_each_commit_and_cannot_break_it(stores: Stores) ->
     await spool.stop()
 
     assert listener.calls == [[first], [second]]
+
+
+async def test_each_listener_hears_only_the_messages_it_has_work_for(stores: Stores) -> None:
+    """The dispatcher's listener hears of messages with a local recipient (a queue row), the
+    outbound one of those with a remote recipient: mail only for elsewhere wakes no
+    dispatcher, which would find nothing to lease."""
+    local, outbound = RecordingListener(), RecordingListener()
+    spool = Spool(stores.metadata, stores.blobs, listener=local, outbound_listener=outbound)
+    await spool.start()
+    far = RemoteRecipient("joe@far.test", None)
+    only_here = await spool.commit(b"one\r\n", envelope(ALICE))
+    only_far = await spool.commit(b"two\r\n", envelope("joe@far.test"), remote=(far,))
+    both = await spool.commit(b"three\r\n", envelope(ALICE, "joe@far.test"), remote=(far,))
+    await spool.stop()
+
+    assert local.calls == [[only_here], [both]]
+    assert outbound.calls == [[only_far], [both]]
 
 
 async def test_stop_drains_commits_in_flight_then_refuses(stores: Stores) -> None:

@@ -14,10 +14,12 @@ from typing import Any
 import dns.message
 import dns.query
 import dns.rdtypes.ANY.TXT
+import dns.resolver
 import pytest
 
 from mairust.auth.dns import DnsTempError, NxDomain, RecordType
 from mairust.auth.dns_resolver import CachingResolver
+from mairust.config import DnsSettings
 from tests.support.dict_resolver import DictResolver
 from tests.support.dns_server import ZoneServer, records_from_suite_zonedata
 
@@ -284,3 +286,22 @@ def test_concurrent_lookups_share_one_cache(resolver: CachingResolver) -> None:
     stats = resolver.stats()
     assert stats.hits + stats.misses == 200
     assert stats.cached == 3
+
+
+def test_from_settings_asks_the_configured_server_and_caches_as_told(server: ZoneServer) -> None:
+    settings = DnsSettings(nameservers=["127.0.0.1"], port=server.port, timeout=TIMEOUT)
+    cached = CachingResolver.from_settings(settings)
+    assert sorted(cached.lookup("example.com", "A")) == ["192.0.2.1", "192.0.2.2"]
+    assert cached.lookup("example.com", "A") and cached.stats().hits == 1
+    uncached = CachingResolver.from_settings(settings, cached=False)
+    uncached.lookup("example.com", "A")
+    uncached.lookup("example.com", "A")
+    assert uncached.stats().hits == 0 and uncached.stats().misses == 2
+
+
+def test_from_settings_without_nameservers_reads_the_systems() -> None:
+    """No ``[dns] nameservers``: /etc/resolv.conf's, not an empty list (which would fail
+    every lookup)."""
+    resolver = CachingResolver.from_settings(DnsSettings())
+    assert resolver._resolver.nameservers == dns.resolver.Resolver().nameservers
+    assert resolver._resolver.nameservers

@@ -12,7 +12,7 @@ from mairust.storage.stores import Stores
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).
-    from tests.mairust.smtp.conftest import Mta, StartMta
+    from tests.mairust.smtp.conftest import Mta, RawClientFactory, StartMta
 
 DOMAIN = "example.test"
 ALICE = f"alice@{DOMAIN}"
@@ -95,3 +95,74 @@ async def test_a_directory_that_cannot_answer_is_a_temporary_failure(
     mta = await start_mta(directory=Down())
     replies = await asyncio.to_thread(mail_after_auth, mta.submission_port, [ALICE])
     assert replies == ["451 4.3.0 Temporary failure, please try again later"]
+
+
+class CountingDirectory:
+    """The real directory, counting the domain and mailbox lookups made by name."""
+
+    def __init__(self, stores: Stores) -> None:
+        self._stores = stores
+        self.asked: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stores.metadata, name)
+
+    def get_domain(self, name: str) -> object:
+        self.asked.append(name)
+        return self._stores.metadata.get_domain(name)
+
+
+async def test_an_allowed_sender_and_a_remote_domain_are_asked_once_a_refusal_every_time(
+    start_mta: StartMta, stores: Stores, raw_client: RawClientFactory
+) -> None:
+    add_other_tenant(stores)
+    directory = CountingDirectory(stores)
+    mta = await start_mta(directory=directory)
+
+    def submit() -> list[str]:
+        replies = []
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            for sender in [ALICE, f"noreply@{DOMAIN}", "carol@other.test", "carol@other.test"]:
+                code, text = client.docmd("MAIL", f"FROM:<{sender}>")
+                replies.append(f"{code} {text.decode()}")
+                if code == 250:
+                    for recipient in ["x@far.test", "y@far.test"]:
+                        replies.append(str(client.rcpt(recipient)[0]))
+                client.rset()
+        return replies
+
+    replies = await asyncio.to_thread(submit)
+    assert replies == ["250 2.1.0 Sender ok", "250", "250"] * 2 + [NOT_OURS] * 2
+    # Alice's domain for the sender rule and far.test once each (then remembered), Alice's
+    # domain once more for her tenant (the route cache's), other.test's refusal twice.
+    assert sorted(directory.asked) == [DOMAIN, DOMAIN, "far.test", "other.test", "other.test"]
+    # What a submitter learned never opens relaying to a client without AUTH.
+    denied = await asyncio.to_thread(
+        lambda: raw_client(mta.port).dialog(
+            ["EHLO client.test", "MAIL FROM:<s@remote.test>", "RCPT TO:<x@far.test>"]
+        )
+    )
+    assert denied[2] == "554 5.7.1 Relay access denied"
+    assert directory.asked.count("far.test") == 2
+
+
+async def test_with_no_cache_time_every_message_asks_the_directory(
+    start_mta: StartMta, stores: Stores
+) -> None:
+    directory = CountingDirectory(stores)
+    mta = await start_mta(directory=directory, recipient_cache_seconds=0)
+
+    def submit() -> None:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            for _ in range(2):
+                client.mail(ALICE)
+                assert client.rcpt("x@far.test")[0] == 250
+                client.rset()
+
+    await asyncio.to_thread(submit)
+    # A message: the sender rule, the recipient's route, the submitter's tenant.
+    assert sorted(directory.asked) == [DOMAIN] * 4 + ["far.test"] * 2
