@@ -51,7 +51,8 @@ def test_a_normal_message_passes_in_microseconds() -> None:
         content_refusal(message, DEFAULTS)
     each = (time.process_time() - started) / rounds
     print(f"scan of a {len(message)}-byte multipart message: {each * 1e6:.1f} µs")
-    assert each < 200e-6  # ~25 µs when idle; a full email.parser parse is ~1 ms
+    # ~22 µs when idle; the pipeline's parse of the same message (compat32) ~150 µs.
+    assert each < 200e-6
 
 
 def test_header_count_and_sizes() -> None:
