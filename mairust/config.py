@@ -56,6 +56,30 @@ class SmtpSettings(_Section):
     tls_reload_seconds: float = Field(5.0, ge=0)
     # Implicit TLS submission (RFC 8314, "submissions", usually 465); 0: no such listener.
     submissions_port: int = Field(0, ge=0, le=65535)
+    # -- limits on what a client may send (docs/security: limits) --
+    # Longest command line in octets with its CRLF (RFC 5321 §4.5.3.1.4: 512); ESMTP
+    # parameters we advertise add their own allowance (SIZE, SMTPUTF8, BODY, DSN).
+    max_command_line: int = Field(512, ge=512, le=65536)
+    # Longest text line in DATA in octets with its CRLF (RFC 5321 §4.5.3.1.6: 1000).
+    max_text_line: int = Field(1000, ge=1000, le=1_048_576)
+    # Header fields of the message (and of each MIME part), and their bytes in all.
+    max_header_count: int = Field(1000, ge=1)
+    max_header_bytes: int = Field(256 * 1024, ge=1024)
+    # Bytes of one header field, its folded continuation lines included.
+    max_header_field_bytes: int = Field(64 * 1024, ge=998)
+    # MIME: how deep multiparts and message/rfc822 parts nest, and how many parts in all.
+    max_mime_depth: int = Field(32, ge=1)
+    max_mime_parts: int = Field(1000, ge=1)
+    # AUTH failures a connection may make: the last of them waits auth_failure_delay
+    # seconds, is answered 421 4.7.0 instead of 535, and the connection is closed.
+    max_auth_failures: int = Field(3, ge=1)
+    auth_failure_delay: float = Field(5.0, ge=0)
+    # AUTH failures one client IP may make across connections in auth_failure_window
+    # seconds before each further AUTH gets the delay and 421 4.7.0 unchecked. Counted in
+    # the front-end process (one per node): a client spread over nodes gets one allowance
+    # per node.
+    max_auth_failures_per_ip: int = Field(10, ge=1)
+    auth_failure_window: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpSettings:

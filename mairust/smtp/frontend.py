@@ -30,6 +30,7 @@ from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
+from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
@@ -108,10 +109,14 @@ class SmtpFrontEnd:
         signer_for: SignerLookup | None = None,
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``disk`` watches free space (None: the data, blob and SQLite directories with
-        the ``[disk]`` floor)."""
+        the ``[disk]`` floor); ``clock`` times the AUTH failures of each client address
+        (``auth_limits.py``)."""
         self._settings = settings.smtp
+        # Shared by every session of both listeners: one count per client address.
+        self._auth_limits = AuthLimits.of(settings.smtp, clock)
         self._handler = InboundHandler(
             directory,
             spool,
@@ -209,6 +214,9 @@ class SmtpFrontEnd:
                 allow_plaintext_auth=smtp.allow_plaintext_auth,
                 tls_context=starttls,
                 loop=loop,
+                max_command_line=smtp.max_command_line,
+                max_text_line=smtp.max_text_line,
+                auth_limits=self._auth_limits,
             )
             self._sessions.add(session)
             return session

@@ -48,6 +48,7 @@ from mairust.routing.router import (
     mailboxes_of,
 )
 from mairust.smtp import replies
+from mairust.smtp.content_limits import ContentLimits, content_refusal
 from mairust.smtp.deciders import (
     EdgeHooks,
     InboundAuth,
@@ -119,6 +120,7 @@ class InboundHandler:
         self._submitters = SubmitterCache(settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
+        self._content_limits = ContentLimits.of(settings)
         self._default_quota = default_quota_bytes
         self._spool = spool
         self._settings = settings
@@ -392,6 +394,11 @@ class InboundHandler:
         if len(content) > self._limits.size_limit(transaction.policies.values()):
             self._note_refusal(replies.MESSAGE_TOO_BIG, "DATA", session, envelope, tenants)
             return rejected(replies.MESSAGE_TOO_BIG, "DATA", session, size=len(content))
+        # Header and MIME limits: nothing past them reaches the spool, nor the parser.
+        too_complex = content_refusal(content, self._content_limits)
+        if too_complex is not None:
+            self._note_refusal(too_complex, "DATA", session, envelope, tenants)
+            return rejected(too_complex, "DATA", session, size=len(content))
         body = normalize_line_endings(content)
         header_id = header_message_id(body)
         try:

@@ -22,6 +22,12 @@ Five things live here:
   (~23 % of the front-end's CPU with a connection per message). The names found depend
   only on the classes, so :class:`_ClassScanInspect` remembers them per class and hands
   aiosmtpd the same (name, bound attribute) pairs it would have found.
+
+And the limits on what a client sends (docs/security: limits): the command and text line
+lengths (aiosmtpd's, made per session: its ``command_size_limits`` is one dict shared by
+every session, which each EHLO grows further), a cap on what a DATA phase reads past the
+size limit (aiosmtpd keeps the pieces of an endless line until its CRLF), and the AUTH
+failures a connection and a client address may make (``auth_limits.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import asyncio
 import inspect
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email._header_value_parser import get_addr_spec, get_angle_addr
@@ -37,14 +44,18 @@ from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
 
 from mairust.errors import StorageUnavailable
+from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.replies import (
     AUTH_INVALID,
+    AUTH_LINE_TOO_LONG,
     AUTH_SUCCEEDED,
     AUTH_TEMP_FAILURE,
     TLS_ALREADY_ACTIVE,
+    TOO_MANY_AUTH_FAILURES,
+    TOO_MUCH_MAIL_DATA,
     with_enhanced_code,
 )
 from mairust.smtp.tls import plaintext_auth_allowed
@@ -114,6 +125,20 @@ class _Unchecked:
 
 _DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
 
+# What the ESMTP parameters we advertise may add to a command line (RFC 1869 §4.1.2: each
+# extension states its own): aiosmtpd adds SIZE (26) and SMTPUTF8 (10) to MAIL itself;
+# " BODY=8BITMIME" is 14; DSN (RFC 3461) " RET=HDRS ENVID=" and an ENVID of at most 100
+# characters on MAIL, " NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=" and an ORCPT of at most 500
+# on RCPT.
+_MAIL_EXTRA = 14 + 16 + 100
+_RCPT_EXTRA = 36 + 500
+# RFC 4954 §4: an AUTH command with its initial response may be 12288 octets (a long
+# password or API token in AUTH PLAIN).
+_AUTH_LINE = 12288
+# What a DATA phase may read past the size limit before the connection is cut: aiosmtpd
+# reads an over-size message to its end to answer 552, and keeps an overlong line's pieces.
+_DATA_SLACK = 1024 * 1024
+
 
 class MairustSMTP(SMTP):
     """aiosmtpd's SMTP with enhanced status codes everywhere, async AUTH checks and the
@@ -126,10 +151,27 @@ class MairustSMTP(SMTP):
         *,
         password_check: PasswordCheck | None = None,
         allow_plaintext_auth: bool = False,
+        max_command_line: int = 512,
+        max_text_line: int = 1000,
+        auth_limits: AuthLimits | None = None,
         **kwargs: Any,
     ) -> None:
         _SCANNED_CLASSES.update((type(self), type(handler)))
+        # aiosmtpd compares a command without its CRLF; ours count it (RFC 5321 §4.5.3.1.4).
+        command_limit = max_command_line - 2
+        self.command_size_limit = command_limit
+        self.command_size_limits = defaultdict(lambda: command_limit)
+        # The stream reader's limit (made in aiosmtpd's constructor from this) must let the
+        # longest command with its parameters through; DATA lines are held to the text
+        # line limit after the read: with a transparent dot and CRLF (RFC 5321 §4.5.2).
+        self.line_length_limit = max(max_text_line + 1, command_limit + _RCPT_EXTRA + 2, _AUTH_LINE)
         super().__init__(handler, **kwargs)
+        self.line_length_limit = max_text_line + 1
+        self._auth_limits = auth_limits
+        self._auth_failures = 0
+        self._close_after_reply = False
+        # Bytes a DATA phase may still read before the connection is cut (None: not in DATA).
+        self._data_budget: int | None = None
         self._password_check = password_check
         # The parameters of the last MAIL or RCPT as the client spelt them.
         self.original_parameters: list[str] = []
@@ -163,12 +205,63 @@ class MairustSMTP(SMTP):
             return
         await super().smtp_STARTTLS(arg)
 
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # aiosmtpd adds its SIZE and SMTPUTF8 allowances at every EHLO: start afresh.
+        self.command_size_limits.clear()
+        await super().smtp_EHLO(hostname)
+        if self.session is not None and self.session.extended_smtp:
+            self.command_size_limits["MAIL"] += _MAIL_EXTRA
+            self.command_size_limits["RCPT"] += _RCPT_EXTRA
+            self.command_size_limits["AUTH"] = max(_AUTH_LINE - 2, self.command_size_limit)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        self._data_budget = (self.data_size_limit or 0) + _DATA_SLACK
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._data_budget = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._data_budget is not None and self.data_size_limit:
+            self._data_budget -= len(data)
+            if self._data_budget < 0:
+                # Far past the size limit: answer now and stop reading (nothing was kept).
+                log.info("DATA from %s cut off past the size limit", self._peer())
+                self._data_budget = None
+                if isinstance(self.transport, asyncio.WriteTransport):
+                    self.transport.write(TOO_MUCH_MAIL_DATA.encode("ascii") + b"\r\n")
+                    self.transport.close()
+                return
+        super().data_received(data)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        limits = self._auth_limits
+        if limits is not None and arg and limits.per_ip.blocked(self._peer()):
+            # This address has failed too often lately: no credentials are checked.
+            log.warning("AUTH from %s refused unchecked: too many failures", self._peer())
+            await asyncio.sleep(limits.delay)
+            self._close_after_reply = True
+            await self.push(TOO_MANY_AUTH_FAILURES)
+            return
+        await super().smtp_AUTH(arg)
+
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
             await super().push(with_enhanced_code(status))
         else:
             # Only AUTH challenges (334) are pushed as bytes; they need no code.
             await super().push(status)
+        if self._close_after_reply and self.transport is not None:
+            # The tarpit's 421 is out: RFC 4954 §4 lets a server end the session there.
+            self._close_after_reply = False
+            self.transport.close()
+
+    def _peer(self) -> str:
+        peer = self.session.peer if self.session is not None else None
+        return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """(address, rest of the line); (None, None) when it does not parse."""
@@ -206,6 +299,22 @@ class MairustSMTP(SMTP):
             return None
         return {name: value for name, value in parsed.items() if name not in _DSN_PARAMETERS}
 
+    async def challenge_auth(
+        self,
+        challenge: str | bytes,
+        encode_to_b64: bool = True,
+        log_client_response: bool = False,
+    ) -> Any:
+        try:
+            return await super().challenge_auth(challenge, encode_to_b64, log_client_response)
+        except ValueError:
+            # A response line past the stream reader's limit (aiosmtpd lets the reader's
+            # error out, logged as a crash and answered 451): the reader has dropped it,
+            # and the AUTH ends as for a '*' (RFC 4954 §4).
+            log.info("AUTH response from %s too long", self._peer())
+            await self.push(AUTH_LINE_TOO_LONG)
+            return MISSING
+
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # Called synchronously by the built-in mechanisms: hand the parsed credentials
         # back to auth_PLAIN/auth_LOGIN below, which await the real check.
@@ -235,8 +344,25 @@ class MairustSMTP(SMTP):
             return AuthResult(success=False, handled=False, message=AUTH_TEMP_FAILURE)
         if identity is None:
             log.info("AUTH failed for %r from %r", login, self.session and self.session.peer)
-            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+            return await self._failed()
         return AuthResult(success=True, auth_data=identity, message=AUTH_SUCCEEDED)
+
+    async def _failed(self) -> AuthResult:
+        """535; at the connection's last allowed failure (or its address's), the tarpit
+        delay, then 421 and close."""
+        limits = self._auth_limits
+        if limits is None:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        self._auth_failures += 1
+        limits.per_ip.record(self._peer())
+        if self._auth_failures < limits.max_per_connection and not limits.per_ip.blocked(
+            self._peer()
+        ):
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        log.warning("too many AUTH failures from %s: closing", self._peer())
+        await asyncio.sleep(limits.delay)
+        self._close_after_reply = True
+        return AuthResult(success=False, handled=False, message=TOO_MANY_AUTH_FAILURES)
 
 
 # aiosmtpd's constructor reaches ``inspect`` through its module; only classes registered in

@@ -173,3 +173,23 @@ def recipient_suppressed(reason: str) -> str:
 # RFC 3463 X.3.1: the disk under the spool or the store is full (or below its floor);
 # transient: the client keeps the message and tries again once there is room.
 INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"
+
+# -- limits on what a client sends (docs/security: limits) ------------------------------
+# aiosmtpd's own words for an overlong command line and an overlong line in DATA (RFC 5321
+# §4.5.3.1.4, §4.5.3.1.6 and §4.5.3.1.10), as they leave with_enhanced_code.
+COMMAND_LINE_TOO_LONG = "500 5.5.2 Command line too long"
+TEXT_LINE_TOO_LONG = "500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)"
+# SIZE= at MAIL over max_message_size, and more DATA than that.
+DECLARED_SIZE_TOO_BIG = "552 5.3.4 Error: message size exceeds fixed maximum message size"
+TOO_MUCH_MAIL_DATA = "552 5.3.4 Error: Too much mail data"
+# The header and MIME scan at the end of DATA (smtp/content_limits.py).
+HEADER_TOO_BIG = "552 5.3.4 Message header exceeds fixed limit"
+HEADER_FIELD_TOO_BIG = "552 5.3.4 A header field exceeds fixed limit"
+TOO_MANY_HEADER_FIELDS = "552 5.3.4 Too many header fields"
+MIME_TOO_DEEP = "554 5.6.0 MIME parts nested too deeply"
+TOO_MANY_MIME_PARTS = "554 5.6.0 Too many MIME parts"
+# Too many AUTH failures on this connection or from this client address (RFC 4954 §4:
+# the server may close the connection); sent after the tarpit delay.
+TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures, closing connection"
+# RFC 4954 §4's own words for an AUTH response line past the limit (12288 octets).
+AUTH_LINE_TOO_LONG = "500 5.5.6 Authentication Exchange line is too long"

@@ -123,12 +123,15 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
         disk: DiskGuard | None = None,
+        auth_settings: dict[str, Any] | None = None,
+        clock: Callable[[], float] | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
             data_dir=tmp_path,
             smtp={"hostname": HOSTNAME, "port": 0, "submission_port": 0, **smtp},
             mailbox=mailbox or {},
+            auth=auth_settings or {},
         )
         spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
         await spool.start()
@@ -144,6 +147,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             signer_for=signer_for,
             forwarder=forwarder,
             disk=disk,
+            **({} if clock is None else {"clock": clock}),
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)
@@ -164,8 +168,12 @@ async def mta(start_mta: StartMta) -> Mta:
 class RawClient:
     """A blocking SMTP client that sends exactly the bytes it is given."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port: int, source: str | None = None) -> None:
+        """``source``: the loopback address to connect from (127.0.0.1 is trusted)."""
+        source_address = None if source is None else (source, 0)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=30, source_address=source_address
+        )
         self.file = self.sock.makefile("rb")
         self.greeting = self.reply()
 
@@ -196,7 +204,7 @@ class RawClient:
         self.sock.close()
 
 
-RawClientFactory = Callable[[int], RawClient]
+RawClientFactory = Callable[..., RawClient]
 
 
 @pytest.fixture
@@ -204,8 +212,8 @@ def raw_client() -> Iterator[RawClientFactory]:
     """Opens raw clients (in the calling thread) and closes them after the test."""
     opened: list[RawClient] = []
 
-    def connect(port: int) -> RawClient:
-        client = RawClient(port)
+    def connect(port: int, source: str | None = None) -> RawClient:
+        client = RawClient(port, source)
         opened.append(client)
         return client
 
