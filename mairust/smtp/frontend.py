@@ -27,8 +27,10 @@ from mairust.model.address import normalize_address
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
-from mairust.routing.router import Directory
+from mairust.routing.route_cache import RouteCache
+from mairust.routing.router import Directory, mailboxes_of
 from mairust.smtp import replies
+from mairust.smtp.admission import Admission
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
@@ -125,6 +127,11 @@ class SmtpFrontEnd:
         self._servers: list[asyncio.Server] = []
         self._tls: ReloadingTls | None = None
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()
+        # Connection counts, time limits and message rates over all listeners.
+        self._admission = Admission(
+            settings.admission, settings.auth.trusted_networks, settings.smtp.hostname
+        )
+        self._logins = RouteCache(directory, settings.smtp.recipient_cache_seconds)
 
     async def start(self) -> list[tuple[str, str, int]]:
         """Bind both listeners; returns ``(name, host, bound port)`` for each."""
@@ -204,11 +211,20 @@ class SmtpFrontEnd:
                 allow_plaintext_auth=smtp.allow_plaintext_auth,
                 tls_context=starttls,
                 loop=loop,
+                admission=self._admission,
+                tenant_of=self._tenant_of,
             )
             self._sessions.add(session)
             return session
 
         return new_session
+
+    async def _tenant_of(self, login: str) -> str | None:
+        """The tenant of an authenticated login's mailbox, for its tenant's message rate."""
+        found = self._logins.cached(login)
+        route = found if found is not None else await asyncio.to_thread(self._logins.route, login)
+        owners = mailboxes_of(route)
+        return owners[0].tenant_id if owners else None
 
 
 def _tls_of(smtp: SmtpSettings) -> ReloadingTls | None:

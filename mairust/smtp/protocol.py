@@ -37,7 +37,7 @@ from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
+from aiosmtpd.smtp import AuthResult, LoginPassword, syntax
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.replies import (
@@ -47,6 +47,7 @@ from mairust.smtp.replies import (
     TLS_ALREADY_ACTIVE,
     with_enhanced_code,
 )
+from mairust.smtp.session_limits import AdmittedSMTP
 from mairust.smtp.tls import plaintext_auth_allowed
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,11 @@ class _Unchecked:
 _DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
 
 
-class MairustSMTP(SMTP):
+class MairustSMTP(AdmittedSMTP):
     """aiosmtpd's SMTP with enhanced status codes everywhere, async AUTH checks and the
     TLS rules: AUTH only under TLS (or from loopback when ``allow_plaintext_auth``), TLS
-    at connect (implicit, RFC 8314) counted as TLS, and one STARTTLS per connection."""
+    at connect (implicit, RFC 8314) counted as TLS, and one STARTTLS per connection.
+    Connection counts, time limits and message rates: :class:`AdmittedSMTP`."""
 
     def __init__(
         self,

@@ -168,3 +168,19 @@ def _success_code(reply: str) -> str | None:
 def recipient_suppressed(reason: str) -> str:
     """A submitter's recipient its account must not send to (its suppression list)."""
     return f"550 5.7.1 Recipient is on this account's suppression list ({reason})"
+
+
+# Admission at the edge (mairust.smtp.admission): connections, time, rates, early talkers.
+EARLY_TALKER = "554 5.5.1 Protocol error: talking before the greeting"
+RATE_LIMITED_CLIENT = "450 4.7.1 Message rate limit exceeded for this client, try again later"
+RATE_LIMITED_TENANT = "450 4.7.1 Message rate limit exceeded for this account, try again later"
+
+
+def too_many_connections(hostname: str, whose: str) -> str:
+    """Refused at connect: ``whose`` says which count is full ("in total", "from your IP")."""
+    return f"421 4.7.0 {hostname} Too many connections {whose}, try again later"
+
+
+def timed_out(hostname: str, what: str) -> str:
+    """The connection is closed for time: ``what`` is the limit ("command timeout", ...)."""
+    return f"421 4.4.2 {hostname} Error: {what} exceeded, closing connection"
