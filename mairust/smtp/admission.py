@@ -170,7 +170,8 @@ class Admission:
         whose = self.connections.open(ip, per_ip_limited=not self.trusted(ip))
         if whose is None:
             return None
-        log.warning("connection from %s refused: too many connections %s", ip, whose)
+        # Info, not warning: a flood must not turn into a flood of warnings.
+        log.info("connection from %s refused: too many connections %s", ip, whose)
         return replies.too_many_connections(self._hostname, whose)
 
     def close_connection(self, ip: str) -> None:
@@ -185,10 +186,10 @@ class Admission:
 
         The client's bucket is asked first; a refusal there spends no tenant token."""
         if not self.trusted(ip) and not self._per_ip.allow(ip):
-            log.warning("MAIL from %s refused: client message rate exceeded", ip)
+            log.info("MAIL from %s refused: client message rate exceeded", ip)
             return replies.RATE_LIMITED_CLIENT
         if tenant_id is not None and not self._per_tenant.allow(tenant_id):
-            log.warning("MAIL of tenant %s refused: tenant message rate exceeded", tenant_id)
+            log.info("MAIL of tenant %s refused: tenant message rate exceeded", tenant_id)
             return replies.RATE_LIMITED_TENANT
         return None
 

@@ -104,7 +104,7 @@ class AdmittedSMTP(SMTP):
         if pause > 0:
             await asyncio.sleep(pause)
             if self._early_bytes:
-                log.warning("early talker %s refused before the greeting", self._client_ip)
+                log.info("early talker %s refused before the greeting", self._client_ip)
                 await self.push(replies.EARLY_TALKER)
                 self._close()
                 return
