@@ -4,7 +4,8 @@
 applies, per connection:
 
 * the connection counts: a refused connection gets ``421 4.7.0`` as its first and only
-  line (no greeting) and is closed; an admitted one is counted until it is lost;
+  line (no greeting) and is closed before aiosmtpd starts a session on it (the cheap path a
+  flood takes); an admitted one is counted until it is lost;
 * the greeting pause (Postfix postscreen's pregreet test): bytes sent before the banner
   get ``554 5.5.1`` and the connection is closed;
 * time: aiosmtpd's idle timer closes silently, so its expiry here says
@@ -61,17 +62,27 @@ class AdmittedSMTP(SMTP):
         self._data_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self._original_transport is None
-        super().connection_made(transport)
-        if not first or self._admission is None:
-            return  # the STARTTLS handshake's second call: already admitted
+        if self._original_transport is not None or self._admission is None:
+            super().connection_made(transport)  # STARTTLS's second call: already admitted
+            return
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         self._refusal = self._admission.open_connection(ip)
         if self._refusal is None:
             self._client_ip = ip
+            super().connection_made(transport)
+            return
+        # Refused: the one line and close, without aiosmtpd's reader, writer and session
+        # task: under a flood this path is most of what the server does.
+        self.session = self._create_session()
+        self.session.peer = peer
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(self._refusal.encode("ascii") + b"\r\n")
+        transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._refusal is not None:
+            return  # aiosmtpd never saw this connection (connection_made above)
         for timer in (self._deadline, self._data_deadline):
             if timer is not None:
                 timer.cancel()
@@ -80,7 +91,14 @@ class AdmittedSMTP(SMTP):
             self._client_ip = None
         super().connection_lost(error)
 
+    def eof_received(self) -> bool | None:
+        if self._refusal is not None:
+            return False
+        return super().eof_received()
+
     def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            return  # refused and closing: nobody reads it
         if not self._greeted:
             self._early_bytes = True
         super().data_received(data)
@@ -90,10 +108,6 @@ class AdmittedSMTP(SMTP):
         if admission is None:
             self._greeted = True
             await super()._handle_client()
-            return
-        if self._refusal is not None:
-            await self.push(self._refusal)
-            self._close()
             return
         self._deadline = self.loop.call_later(
             admission.settings.session_timeout_seconds,
