@@ -2,8 +2,9 @@
 
 It owns who may hold a connection (in total and per client IP), how long the greeting
 waits for an early talker, and how many messages a client IP or a tenant may start per
-minute (token buckets). The session side (mairust.smtp.session_limits) asks and applies;
-the clock is a parameter, so tests drive time instead of sleeping.
+minute (the platform's token buckets, mairust.token_bucket, bounded by key count). The
+session side (mairust.smtp.session_limits) asks and applies; the clock is a parameter, so
+tests drive time instead of sleeping.
 
 Trusted networks ([auth] trusted_networks: our own hosts, like Postfix's ``mynetworks``
 in ``smtpd_client_event_limit_exceptions``) skip the per-IP limits and the greeting
@@ -17,81 +18,22 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from mairust.config import AdmissionSettings
 from mairust.smtp import replies
+from mairust.token_bucket import Clock, TokenBucket
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-# Buckets kept per limiter before full (idle) ones are dropped: a flood of source
-# addresses must not grow memory without bound.
-_MAX_BUCKETS = 50_000
+
+def _bucket(per_minute: float, burst: int, clock: Clock) -> TokenBucket | None:
+    """The platform's token bucket for a per-minute rate; None for 0 (no limit)."""
+    return TokenBucket(per_minute / 60.0, burst, clock=clock) if per_minute > 0 else None
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-class RateLimiter:
-    """A token bucket per key: ``burst`` messages at once, refilled at ``per_minute``.
-
-    ``per_minute`` 0 means no limit. Buckets are dropped once full again (an idle key
-    costs nothing), when more than ``max_keys`` are held.
-    """
-
-    def __init__(
-        self,
-        per_minute: float,
-        burst: int,
-        clock: Clock = time.monotonic,
-        max_keys: int = _MAX_BUCKETS,
-    ) -> None:
-        self._rate = per_minute / 60.0
-        self._burst = float(burst)
-        self._clock = clock
-        self._max_keys = max_keys
-        self._buckets: dict[str, _Bucket] = {}
-
-    def allow(self, key: str) -> bool:
-        """Take one token for ``key``; False (and nothing taken) when none is left."""
-        if self._rate <= 0:
-            return True
-        now = self._clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self._max_keys:
-                self._drop_full(now)
-            bucket = self._buckets[key] = _Bucket(self._burst, now)
-        else:
-            elapsed = max(0.0, now - bucket.stamp)
-            bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
-            bucket.stamp = now
-        if bucket.tokens < 1.0:
-            return False
-        bucket.tokens -= 1.0
-        return True
-
-    def _drop_full(self, now: float) -> None:
-        full = [
-            key
-            for key, bucket in self._buckets.items()
-            if bucket.tokens + (now - bucket.stamp) * self._rate >= self._burst
-        ]
-        for key in full:
-            del self._buckets[key]
-        if len(self._buckets) >= self._max_keys:
-            # Every key is busy: forget the oldest rather than grow (they start full).
-            oldest = sorted(self._buckets, key=lambda key: self._buckets[key].stamp)
-            for key in oldest[: len(oldest) // 2]:
-                del self._buckets[key]
-
-    def __len__(self) -> int:
-        return len(self._buckets)
+def _allows(bucket: TokenBucket | None, key: str) -> bool:
+    return bucket is None or bucket.take(key) == 0.0
 
 
 class ConnectionCounter:
@@ -149,16 +91,16 @@ class Admission:
         self.connections = ConnectionCounter(
             settings.max_connections, settings.max_connections_per_ip
         )
-        self._per_ip = RateLimiter(
+        self._per_ip = _bucket(
             settings.messages_per_minute_per_ip, settings.message_burst_per_ip, clock
         )
-        self._per_tenant = RateLimiter(
+        self._per_tenant = _bucket(
             settings.messages_per_minute_per_tenant, settings.message_burst_per_tenant, clock
         )
 
     def trusted(self, ip: str) -> bool:
         try:
-            address = ipaddress.ip_address(ip)
+            address = ipaddress.ip_address(ip.partition("%")[0])  # no IPv6 zone
         except ValueError:
             return False  # no address (a Unix socket, a test transport): not ours
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -185,10 +127,10 @@ class Admission:
         """One message started (a MAIL): None when within the rates, else the 450.
 
         The client's bucket is asked first; a refusal there spends no tenant token."""
-        if not self.trusted(ip) and not self._per_ip.allow(ip):
+        if not self.trusted(ip) and not _allows(self._per_ip, ip):
             log.info("MAIL from %s refused: client message rate exceeded", ip)
             return replies.RATE_LIMITED_CLIENT
-        if tenant_id is not None and not self._per_tenant.allow(tenant_id):
+        if tenant_id is not None and not _allows(self._per_tenant, tenant_id):
             log.info("MAIL of tenant %s refused: tenant message rate exceeded", tenant_id)
             return replies.RATE_LIMITED_TENANT
         return None

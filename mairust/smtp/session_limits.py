@@ -33,6 +33,9 @@ from mairust.smtp.admission import Admission
 
 log = logging.getLogger(__name__)
 
+# How long a deadline that falls during a commit waits before it looks again.
+_COMMIT_GRACE_SECONDS = 0.1
+
 TenantOf = Callable[[str], Awaitable[str | None]]
 """``login -> tenant id`` of an authenticated user (None: no tenant). Raises
 StorageUnavailable when it cannot be told now."""
@@ -60,6 +63,7 @@ class AdmittedSMTP(SMTP):
         self._early_bytes = False
         self._deadline: asyncio.TimerHandle | None = None
         self._data_deadline: asyncio.TimerHandle | None = None
+        self._committing = False  # the handler is making a message durable (end of DATA)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is not None or self._admission is None:
@@ -110,9 +114,7 @@ class AdmittedSMTP(SMTP):
             await super()._handle_client()
             return
         self._deadline = self.loop.call_later(
-            admission.settings.session_timeout_seconds,
-            self._expire,
-            admission.timed_out("session timeout"),
+            admission.settings.session_timeout_seconds, self._session_expired
         )
         pause = admission.greet_pause(self._client_ip or "")
         if pause > 0:
@@ -129,8 +131,19 @@ class AdmittedSMTP(SMTP):
         # aiosmtpd's idle timer: it would close without a word.
         if self._admission is None:
             super()._timeout_cb()  # type: ignore[no-untyped-call]
-            return
-        self._expire(self._admission.timed_out("command timeout"))
+        elif self._committing:
+            self._reset_timeout(_COMMIT_GRACE_SECONDS)
+        else:
+            self._expire(self._admission.timed_out("command timeout"))
+
+    def _session_expired(self) -> None:
+        assert self._admission is not None
+        if self._committing:
+            # A message whose body is in is being made durable: cutting it now could leave
+            # it stored without its 250 (then sent twice). The next look ends the session.
+            self._deadline = self.loop.call_later(_COMMIT_GRACE_SECONDS, self._session_expired)
+        else:
+            self._expire(self._admission.timed_out("session timeout"))
 
     async def smtp_DATA(self, arg: str) -> None:
         admission = self._admission
@@ -150,10 +163,16 @@ class AdmittedSMTP(SMTP):
             self._data_deadline.cancel()
 
     async def _call_handler_hook(self, command: str, *args: Any) -> Any:
-        if command == "DATA" and self._data_deadline is not None:
+        if command == "DATA":
             # The whole body is in: the commit that follows must not be cut.
-            self._data_deadline.cancel()
-        elif command == "MAIL" and self._admission is not None:
+            if self._data_deadline is not None:
+                self._data_deadline.cancel()
+            self._committing = True
+            try:
+                return await super()._call_handler_hook(command, *args)
+            finally:
+                self._committing = False
+        if command == "MAIL" and self._admission is not None:
             refusal = self._admission.message_refusal(
                 self._client_ip or "", await self._tenant_of_login()
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mairust.config import AdmissionSettings
-from mairust.smtp.admission import Admission, ConnectionCounter, RateLimiter
+from mairust.smtp.admission import Admission, ConnectionCounter
 
 HOST = "mx.example.test"
 TRUSTED = ["127.0.0.1/32", "10.0.0.0/8"]
@@ -23,43 +23,25 @@ def admission(clock: Clock | None = None, **settings: float) -> Admission:
     return Admission(AdmissionSettings(**settings), TRUSTED, HOST, clock or Clock())
 
 
-def test_bucket_allows_the_burst_then_refills_at_the_rate() -> None:
+def test_zero_rates_mean_no_limit() -> None:
+    policy = admission(messages_per_minute_per_ip=0, messages_per_minute_per_tenant=0)
+    assert all(policy.message_refusal("192.0.2.1", "t1") is None for _ in range(1000))
+
+
+def test_rate_refills_with_the_clock() -> None:
     clock = Clock()
-    limiter = RateLimiter(per_minute=60, burst=3, clock=clock)
-    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
+    policy = admission(clock, messages_per_minute_per_ip=60, message_burst_per_ip=3)
+    assert [policy.message_refusal("192.0.2.1", None) is None for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     clock.now += 0.5
-    assert not limiter.allow("a")  # half a token
+    assert policy.message_refusal("192.0.2.1", None) is not None  # half a token
     clock.now += 0.5
-    assert limiter.allow("a") and not limiter.allow("a")
-    clock.now += 3600
-    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]  # capped
-
-
-def test_buckets_are_per_key_and_zero_rate_is_unlimited() -> None:
-    clock = Clock()
-    limiter = RateLimiter(per_minute=60, burst=1, clock=clock)
-    assert limiter.allow("a") and not limiter.allow("a")
-    assert limiter.allow("b")
-    unlimited = RateLimiter(per_minute=0, burst=1, clock=clock)
-    assert all(unlimited.allow("a") for _ in range(1000))
-    assert len(unlimited) == 0
-
-
-def test_bucket_memory_is_bounded_under_many_keys() -> None:
-    clock = Clock()
-    limiter = RateLimiter(per_minute=60, burst=2, clock=clock, max_keys=100)
-    for n in range(1000):
-        assert limiter.allow(f"10.0.{n // 256}.{n % 256}")
-        clock.now += 0.001
-    assert len(limiter) <= 100
-
-
-def test_bucket_survives_a_clock_that_goes_back() -> None:
-    clock = Clock()
-    limiter = RateLimiter(per_minute=60, burst=1, clock=clock)
-    assert limiter.allow("a")
-    clock.now -= 100
-    assert not limiter.allow("a")
+    assert policy.message_refusal("192.0.2.1", None) is None
+    assert policy.message_refusal("192.0.2.1", None) is not None
 
 
 def test_connection_counter_refuses_beyond_per_ip_and_total_and_releases() -> None:

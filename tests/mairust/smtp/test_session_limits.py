@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 
 from mairust.config import Settings
+from mairust.model.message import BlobInfo
 from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
+from mairust.storage.protocols import BlobStore
 from mairust.storage.stores import Stores
 
 HOST = "mx.example.test"
@@ -84,14 +86,14 @@ async def start(tmp_path: Path, stores: Stores) -> AsyncIterator[Callable[..., A
     running: list[tuple[SmtpFrontEnd, Spool]] = []
     ports: dict[str, int] = {}
 
-    async def run(**admission: Any) -> int:
+    async def run(blobs: BlobStore | None = None, **admission: Any) -> int:
         settings = Settings(
             data_dir=tmp_path,
             smtp={"hostname": HOST, "port": 0, "submission_port": 0},
             auth={"trusted_networks": ["127.0.0.1/32"]},
             admission={"greet_pause_seconds": 0, **admission},
         )
-        spool = Spool(stores.metadata, stores.blobs)
+        spool = Spool(stores.metadata, blobs or stores.blobs)
         await spool.start()
         frontend = SmtpFrontEnd(settings, stores.metadata, spool)
         running.append((frontend, spool))
@@ -214,6 +216,40 @@ async def test_data_deadline_closes_and_keeps_nothing(start: Any, stores: Stores
     assert reply == f"421 4.4.2 {HOST} Error: DATA timeout exceeded, closing connection"
     assert closed
     assert stores.metadata.list_queue(limit=10) == []
+
+
+class SlowBlobs:
+    """The real blob store, each put taking ``seconds`` longer (a slow disk)."""
+
+    def __init__(self, real: BlobStore, seconds: float) -> None:
+        self._real = real
+        self._seconds = seconds
+
+    def put(self, data: bytes) -> BlobInfo:
+        time.sleep(self._seconds)  # the spool calls put in a worker thread
+        return self._real.put(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+async def test_session_deadline_waits_for_a_commit_in_progress(start: Any, stores: Stores) -> None:
+    slow = SlowBlobs(stores.blobs, 0.8)
+    port = await start(blobs=slow, command_timeout_seconds=5, session_timeout_seconds=0.5)
+
+    def run() -> list[str]:
+        client = Client(port, "127.0.0.33")
+        client.send("EHLO client.test")
+        client.send("MAIL FROM:<sender@remote.test>")
+        client.send(f"RCPT TO:<{ALICE}>")
+        client.send("DATA")
+        # The deadline falls while the body is being made durable.
+        return [client.send("Subject: slow disk\r\n\r\nhello\r\n."), client.reply()]
+
+    stored, goodbye = await asyncio.to_thread(run)
+    assert stored.startswith("250 2.0.0 Ok: queued as ")
+    assert goodbye == f"421 4.4.2 {HOST} Error: session timeout exceeded, closing connection"
+    assert [item.recipient for item in stores.metadata.list_queue(limit=10)] == [ALICE]
 
 
 async def test_message_rate_per_ip_is_450_at_mail(start: Any) -> None:
