@@ -390,6 +390,7 @@ def flood(port: int, stop: threading.Event, tally: dict[str, int]) -> None:
             client.send("EHLO flood.test")
             reply = client.send("MAIL FROM:<flood@remote.test>")
             tally["rate_limited" if reply.startswith("450") else "mail_ok"] += 1
+        stop.wait(30)  # out of connections to try: still hold the admitted ones
     finally:
         for client in held:
             client.close()
