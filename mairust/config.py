@@ -654,6 +654,34 @@ class DiskSettings(_Section):
     extra_paths: list[Path] = Field(default_factory=list)
 
 
+class AdmissionSettings(_Section):
+    """Who may hold a connection at the SMTP listeners, for how long, and how fast a client
+    or tenant may send (mairust.smtp.admission). Trusted networks ([auth]) are exempt from
+    the per-IP limits and the greeting pause, not from the total nor the tenant rate."""
+
+    # Open connections over all listeners; beyond: 421 4.7.0 and close, before the greeting.
+    max_connections: int = Field(1000, ge=1)
+    # Open connections from one client IP address (untrusted clients).
+    max_connections_per_ip: int = Field(20, ge=1)
+    # Idle time allowed per command (RFC 5321 §4.5.3.2.7: 5 minutes); then 421 4.4.2.
+    command_timeout_seconds: float = Field(300.0, gt=0)
+    # A whole session's lifetime, however busy (slowloris); then 421 4.4.2.
+    session_timeout_seconds: float = Field(1800.0, gt=0)
+    # From 354 to the end-of-data dot (RFC 5321 §4.5.3.2.5/6: 3 + 10 minutes); then 421 4.4.2
+    # and nothing of the unfinished message is kept.
+    data_timeout_seconds: float = Field(600.0, gt=0)
+    # Messages (MAIL commands) per minute from one client IP (untrusted), and the burst
+    # allowed above that rate; beyond: 450 4.7.1 at MAIL. 0: no limit.
+    messages_per_minute_per_ip: float = Field(300.0, ge=0)
+    message_burst_per_ip: int = Field(60, ge=1)
+    # Messages per minute from the authenticated users of one tenant, and the burst.
+    messages_per_minute_per_tenant: float = Field(1200.0, ge=0)
+    message_burst_per_tenant: int = Field(200, ge=1)
+    # The pause before the greeting for untrusted clients; one that talks in it is an early
+    # talker (554 5.5.1, closed). 0: no pause, no test.
+    greet_pause_seconds: float = Field(0.3, ge=0, le=30)
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -687,6 +715,7 @@ class Settings(BaseSettings):
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
     tls_reports: TlsReportSettings = Field(default_factory=TlsReportSettings)
     disk: DiskSettings = Field(default_factory=DiskSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

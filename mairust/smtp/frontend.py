@@ -30,11 +30,12 @@ from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
 from mairust.routing.router import Directory
 from mairust.smtp import replies
+from mairust.smtp.admission import Admission
 from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
-from mairust.smtp.relay import SuppressionLookup
+from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
 
@@ -135,6 +136,10 @@ class SmtpFrontEnd:
         self._servers: list[asyncio.Server] = []
         self._tls: ReloadingTls | None = None
         self._sessions: weakref.WeakSet[MairustSMTP] = weakref.WeakSet()
+        # Connection counts, time limits and message rates over all listeners.
+        self._admission = Admission(
+            settings.admission, settings.auth.trusted_networks, settings.smtp.hostname
+        )
 
     async def start(self) -> list[tuple[str, str, int]]:
         """Bind both listeners; returns ``(name, host, bound port)`` for each."""
@@ -217,11 +222,18 @@ class SmtpFrontEnd:
                 max_command_line=smtp.max_command_line,
                 max_text_line=smtp.max_text_line,
                 auth_limits=self._auth_limits,
+                admission=self._admission,
+                tenant_of=self._tenant_of,
             )
             self._sessions.add(session)
             return session
 
         return new_session
+
+    async def _tenant_of(self, login: str) -> str | None:
+        """The tenant of an authenticated login's mailbox, for its tenant's message rate
+        (through the handler's route cache, which RCPT asks the same of)."""
+        return await login_tenant(self._handler.routes, login)
 
 
 def _tls_of(smtp: SmtpSettings) -> ReloadingTls | None:

@@ -132,6 +132,11 @@ class InboundHandler:
             weakref.WeakKeyDictionary()
         )
 
+    @property
+    def routes(self) -> RouteCache:
+        """The recipients' and logins' route cache (the front-end asks it a login's tenant)."""
+        return self._routes
+
     async def handle_EHLO(
         self,
         server: SMTP,
@@ -146,9 +151,11 @@ class InboundHandler:
             session.host_name = None
             return [refusal]
         session.host_name = hostname
-        # Advertises ENHANCEDSTATUSCODES (RFC 2034): every reply carries one; and DSN
-        # (RFC 3461): its MAIL and RCPT parameters are kept for the outbound queue's DSNs.
-        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", "250-DSN", responses[-1]]
+        # Advertises ENHANCEDSTATUSCODES (RFC 2034): every reply carries one; DSN
+        # (RFC 3461): its MAIL and RCPT parameters are kept for the outbound queue's DSNs;
+        # and PIPELINING (RFC 2920): commands are read and answered strictly in order.
+        extensions = ["250-ENHANCEDSTATUSCODES", "250-DSN", "250-PIPELINING"]
+        return [*responses[:-1], *extensions, responses[-1]]
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str

@@ -44,7 +44,7 @@ from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword, syntax
 
 from mairust.errors import StorageUnavailable
 from mairust.smtp.auth_limits import AuthLimits
@@ -58,6 +58,7 @@ from mairust.smtp.replies import (
     TOO_MUCH_MAIL_DATA,
     with_enhanced_code,
 )
+from mairust.smtp.session_limits import AdmittedSMTP
 from mairust.smtp.tls import plaintext_auth_allowed
 
 log = logging.getLogger(__name__)
@@ -140,10 +141,11 @@ _AUTH_LINE = 12288
 _DATA_SLACK = 1024 * 1024
 
 
-class MairustSMTP(SMTP):
+class MairustSMTP(AdmittedSMTP):
     """aiosmtpd's SMTP with enhanced status codes everywhere, async AUTH checks and the
     TLS rules: AUTH only under TLS (or from loopback when ``allow_plaintext_auth``), TLS
-    at connect (implicit, RFC 8314) counted as TLS, and one STARTTLS per connection."""
+    at connect (implicit, RFC 8314) counted as TLS, and one STARTTLS per connection.
+    Connection counts, time limits and message rates: :class:`AdmittedSMTP`."""
 
     def __init__(
         self,

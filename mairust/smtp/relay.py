@@ -54,9 +54,14 @@ async def submitter_tenant(routes: RouteCache, session: Session) -> str | None:
     login = session.auth_data if session.authenticated else None
     if not isinstance(login, str):
         return None
-    route = routes.cached(login)
-    if route is None:
-        route = await asyncio.to_thread(routes.route, login)
+    return await login_tenant(routes, login)
+
+
+async def login_tenant(routes: RouteCache, login: str) -> str | None:
+    """The tenant of the mailbox ``login`` names (None: no mailbox here), through the
+    route cache. Raises StorageUnavailable when it cannot be told."""
+    found = routes.cached(login)
+    route = found if found is not None else await asyncio.to_thread(routes.route, login)
     owners = mailboxes_of(route)
     return owners[0].tenant_id if owners else None
 

@@ -193,3 +193,18 @@ TOO_MANY_MIME_PARTS = "554 5.6.0 Too many MIME parts"
 TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures, closing connection"
 # RFC 4954 §4's own words for an AUTH response line past the limit (12288 octets).
 AUTH_LINE_TOO_LONG = "500 5.5.6 Authentication Exchange line is too long"
+
+# Admission at the edge (mairust.smtp.admission): connections, time, rates, early talkers.
+EARLY_TALKER = "554 5.5.1 Protocol error: talking before the greeting"
+RATE_LIMITED_CLIENT = "450 4.7.1 Message rate limit exceeded for this client, try again later"
+RATE_LIMITED_TENANT = "450 4.7.1 Message rate limit exceeded for this account, try again later"
+
+
+def too_many_connections(hostname: str, whose: str) -> str:
+    """Refused at connect: ``whose`` says which count is full ("in total", "from your IP")."""
+    return f"421 4.7.0 {hostname} Too many connections {whose}, try again later"
+
+
+def timed_out(hostname: str, what: str) -> str:
+    """The connection is closed for time: ``what`` is the limit ("command timeout", ...)."""
+    return f"421 4.4.2 {hostname} Error: {what} exceeded, closing connection"

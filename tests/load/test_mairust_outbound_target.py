@@ -23,6 +23,7 @@ def test_the_config_points_dns_and_delivery_at_loopback(tmp_path: Path, reuse: i
     assert settings.outbound.messages_per_connection == (default if reuse is None else 1)
     assert default > 1  # "reuse on" is the default
     assert settings.smtp.allow_plaintext_auth
+    assert settings.admission.messages_per_minute_per_tenant == 0  # no abuse limit measured
 
 
 def test_settings_given_on_the_command_line_replace_or_add_to_the_runs(tmp_path: Path) -> None:

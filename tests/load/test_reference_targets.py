@@ -60,6 +60,11 @@ def test_the_checks_on_config_trusts_no_network_and_asks_the_loopback_zone() -> 
     config = tomllib.loads(checks_on_config(5353))
     assert config["auth"] == {"enabled": True, "trusted_networks": []}
     assert config["dns"] == {"nameservers": ["127.0.0.1"], "port": 5353}
+    assert config["admission"] == {
+        "greet_pause_seconds": 0,
+        "max_connections_per_ip": 1000,
+        "messages_per_minute_per_ip": 0,
+    }
 
 
 def test_every_target_has_a_row_name_and_production_is_last() -> None:

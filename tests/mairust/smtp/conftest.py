@@ -106,7 +106,8 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
     DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards, ``disk``
-    the free-space guard."""
+    the free-space guard, ``admission`` the ``[admission]`` settings (no greeting pause
+    unless given)."""
     running: list[Mta] = []
 
     async def start(
@@ -125,6 +126,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         disk: DiskGuard | None = None,
         auth_settings: dict[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
+        admission: dict[str, Any] | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
@@ -132,6 +134,9 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             smtp={"hostname": HOSTNAME, "port": 0, "submission_port": 0, **smtp},
             mailbox=mailbox or {},
             auth=auth_settings or {},
+            # No greeting pause unless a test asks: tests that narrow the trusted networks
+            # would wait it on every connection.
+            admission={"greet_pause_seconds": 0, **(admission or {})},
         )
         spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
         await spool.start()

@@ -146,11 +146,13 @@ async def test_repeated_ehlo_does_not_grow_the_mail_limit(
     start_mta: StartMta, raw_client: RawClientFactory
 ) -> None:
     """aiosmtpd's class-wide limits grew with every EHLO of every session."""
-    mta = await _mta(start_mta)
+    mta = await _mta(start_mta, admission={"max_connections_per_ip": 100})
 
     def run() -> str:
         for _ in range(20):
-            raw_client(mta.port, "127.0.0.4").send("EHLO client.test")
+            earlier = raw_client(mta.port, "127.0.0.4")
+            earlier.send("EHLO client.test")
+            earlier.close()
         client = raw_client(mta.port, "127.0.0.4")
         client.send("EHLO client.test")
         return client.send(f"MAIL FROM:<{SENDER}> " + "X" * 800)
