@@ -50,9 +50,9 @@ DISCARD = "discard:reference benchmark"
 QUEUE_DIRS = ("maildrop", "incoming", "active", "deferred", "hold")
 _MESSAGES_COUNTER = re.compile(rb"mesg=(\d+)")
 
-# Postfix's standard services, none chrooted; smtpd listens on 127.0.0.1:{port} only.
+# Postfix's standard services, none chrooted; smtpd listens on {address}:{port} only.
 MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
+{address}:{port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -72,6 +72,7 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+virtual   unix  -       n       n       -       -       virtual
 """
 
 
@@ -155,9 +156,15 @@ class PostfixInstance:
 
 
 def prepare_instance(
-    root: Path, port: int, relay_domain: str, transport: str, extra_main_cf: str = ""
+    root: Path,
+    port: int,
+    relay_domain: str,
+    transport: str,
+    extra_main_cf: str = "",
+    address: str = "127.0.0.1",
 ) -> PostfixInstance:
-    """Write the configuration of an instance under ``root`` (not started)."""
+    """Write the configuration of an instance under ``root`` listening on ``address``
+    (not started)."""
     instance = PostfixInstance(root, port)
     root.chmod(0o755)  # mail_owner's daemons must reach the queue and the log below it
     instance.config_dir.mkdir()
@@ -168,7 +175,7 @@ def prepare_instance(
     (instance.config_dir / "main.cf").write_text(
         main_cf(root, relay_domain, transport, extra_main_cf)
     )
-    (instance.config_dir / "master.cf").write_text(MASTER_CF.format(port=port))
+    (instance.config_dir / "master.cf").write_text(MASTER_CF.format(address=address, port=port))
     return instance
 
 
@@ -217,15 +224,16 @@ def private_postfix(
     drain_timeout: float = 120.0,
     parent: Path | None = None,
     extra_main_cf: str = "",
+    address: str = "127.0.0.1",
 ) -> Iterator[PostfixInstance]:
-    """A private Postfix on 127.0.0.1:``port`` for the life of the block; on the way out it
+    """A private Postfix on ``address``:``port`` for the life of the block; on the way out it
     waits (bounded) for its queue to empty, stops, and its directory (made in ``parent``,
     default the temporary directory; the postfix user must be able to enter it) is removed."""
     if os.geteuid() != 0:
         raise RuntimeError("a private Postfix instance is started as root (`postfix -c DIR`)")
     root = Path(tempfile.mkdtemp(prefix="postfix-reference-", dir=parent))
     try:
-        instance = prepare_instance(root, port, relay_domain, transport, extra_main_cf)
+        instance = prepare_instance(root, port, relay_domain, transport, extra_main_cf, address)
         started = instance.postfix("start", timeout=start_timeout)
         if started.returncode != 0:
             output = (started.stderr or started.stdout).decode(errors="replace").strip()

@@ -36,6 +36,7 @@ from mairust.model.verdict import CONTINUE, Source, Verdict, VerdictKind, most_s
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.outbound.srs import SrsError
+from mairust.outbound.submission_fields import completed_submission
 from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
@@ -448,6 +449,8 @@ class InboundHandler:
         if hooked.kind is VerdictKind.QUARANTINE:  # a hook's hold; DMARC's stays in Junk
             verdict = replace(verdict, annotations=verdict.annotations.quarantined())
         message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
+        if session.authenticated:  # RFC 6409 §8: a submission gets its missing Date, Message-ID
+            message = completed_submission(message, accepted.received_at, self._settings.hostname)
         if session.authenticated and self._signer_for is not None:
             try:
                 message = await asyncio.to_thread(
