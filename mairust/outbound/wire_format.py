@@ -15,7 +15,10 @@ Owns four decisions (DESIGN invariant 6, RFC 5321 §2.3.8, §4.5.2, §4.5.3.1.6)
   MIME re-encoding that breaks DKIM signatures and needs a full MIME rewriter; peers without
   8BITMIME are rare today, so we chose the bounce. Non-ASCII envelope addresses need a peer
   that offers SMTPUTF8 (sent with ``SMTPUTF8``), else 5.6.7: there is no downgrade for an
-  address (RFC 6531 §3.2).
+  address (RFC 6531 §3.2). So do raw UTF-8 header fields (RFC 6532 §3: they travel only in
+  an SMTPUTF8 transaction; 8BITMIME covers the body alone): to a peer without SMTPUTF8 the
+  message bounces with 5.6.7 (RFC 6531), since a downgrade would rewrite header fields a
+  DKIM signature covers.
 
 :func:`normalize` is cheap enough to run once per message per attempt; the spool path may
 call it before signing too, so what is signed is what is sent.
@@ -52,7 +55,7 @@ class EightBitRefused(DeliveryFailure):
 
 
 class SmtpUtf8Refused(DeliveryFailure):
-    """Non-ASCII addresses for a peer without SMTPUTF8 (RFC 6531)."""
+    """Non-ASCII addresses or header fields for a peer without SMTPUTF8 (RFC 6531, 6532)."""
 
     default_code = "5.6.7"
 
@@ -71,6 +74,14 @@ class WireMessage:
 
     data: bytes
     eight_bit: bool
+
+    @property
+    def utf8_headers(self) -> bool:
+        """Some octet above 0x7F in the header section (RFC 6532 header fields)."""
+        if not self.eight_bit:
+            return False
+        end = self.data.find(b"\r\n\r\n")
+        return not (self.data if end < 0 else self.data[:end]).isascii()
 
     @property
     def size(self) -> int:
@@ -152,11 +163,11 @@ def mail_parameters(
                 "8BITMIME; it is not downgraded (RFC 6152)"
             )
         params.append("BODY=8BITMIME")
-    if needs_smtputf8(addresses):
+    if needs_smtputf8(addresses) or message.utf8_headers:
         if not peer_smtputf8:
             raise SmtpUtf8Refused(
-                "an address is not ASCII and the receiving server does not offer SMTPUTF8 "
-                "(RFC 6531)"
+                "an address or a header field is not ASCII and the receiving server does not "
+                "offer SMTPUTF8; it is not downgraded (RFC 6531, RFC 6532)"
             )
         params.append("SMTPUTF8")
     return tuple(params)

@@ -371,6 +371,25 @@ async def test_smtputf8_addresses_need_a_peer_that_offers_it(
     assert sorted(utf8_peer.messages[0].mail_options) == ["BODY=8BITMIME", "SMTPUTF8"]
 
 
+async def test_utf8_header_fields_need_a_peer_that_offers_smtputf8(
+    scripted: Callable[..., ScriptedSmtpServer],
+) -> None:
+    # ASCII envelope, raw UTF-8 in From and Subject (RFC 6532): an SMTPUTF8 message all the
+    # same, never handed to a peer that only offers 8BITMIME (RFC 6531, RFC 6532).
+    data = "From: José <sender@client.test>\r\nSubject: ¡Olé!\r\n\r\nhola\r\n".encode()
+    utf8 = OutboundMessage("sender@client.test", ("a@d.test",), data)
+    plain_peer = scripted(Script(), smtputf8=False, address="127.0.0.20")
+    [refused] = await deliver([endpoint_of(plain_peer)], [utf8], SETTINGS)
+    assert refused.recipients[0].permanent and refused.recipients[0].reply.enhanced_code == "5.6.7"
+    assert not refused.recipients[0].reply.from_peer
+    assert plain_peer.messages == []
+    utf8_peer = scripted(Script(), address="127.0.0.21")
+    [sent] = await deliver([endpoint_of(utf8_peer)], [utf8], SETTINGS)
+    assert sent.recipients[0].delivered
+    assert sorted(utf8_peer.messages[0].mail_options) == ["BODY=8BITMIME", "SMTPUTF8"]
+    assert utf8_peer.messages[0].content.endswith(data)
+
+
 async def test_a_message_over_the_peers_size_limit_bounces_unsent(
     scripted: Callable[..., ScriptedSmtpServer],
 ) -> None:
@@ -616,7 +635,10 @@ class WireRecorder:
                 received += line
                 verb = line[:4].upper()
                 if verb == b"EHLO":
-                    writer.write(b"250-raw.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                    # SMTPUTF8 too: a random body may be all header section, with UTF-8 in it.
+                    writer.write(
+                        b"250-raw.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                    )
                 elif verb == b"DATA":
                     writer.write(b"354 go on\r\n")
                     await writer.drain()

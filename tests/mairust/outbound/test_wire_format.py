@@ -94,8 +94,8 @@ def test_ascii_mail_needs_no_parameters_even_from_a_plain_peer() -> None:
 
 
 def test_8bit_content_goes_with_body_8bitmime_or_bounces_with_5_6_3() -> None:
-    message = normalize("Subject: café\r\n\r\nnaïve\r\n".encode())
-    assert message.eight_bit
+    message = normalize("Subject: cafe\r\n\r\nnaïve\r\n".encode())
+    assert message.eight_bit and not message.utf8_headers
     assert mail_parameters(message, ["a@example.com"], peer_8bitmime=True, peer_smtputf8=False) == (
         "BODY=8BITMIME",
     )
@@ -114,6 +114,19 @@ def test_non_ascii_addresses_need_smtputf8_or_bounce_with_5_6_7() -> None:
     with pytest.raises(SmtpUtf8Refused) as refused:
         mail_parameters(message, addresses, peer_8bitmime=True, peer_smtputf8=False)
     assert refused.value.enhanced_code == "5.6.7"
+
+
+def test_utf8_header_fields_need_smtputf8_or_bounce_with_5_6_7() -> None:
+    message = normalize("Subject: café\r\n\r\nplain\r\n".encode())
+    assert message.utf8_headers
+    addresses = ["sender@example.com", "b@example.net"]
+    assert mail_parameters(message, addresses, peer_8bitmime=True, peer_smtputf8=True) == (
+        "BODY=8BITMIME",
+        "SMTPUTF8",
+    )
+    with pytest.raises(SmtpUtf8Refused) as refused:
+        mail_parameters(message, addresses, peer_8bitmime=True, peer_smtputf8=False)
+    assert refused.value.enhanced_code == "5.6.7" and refused.value.permanent
 
 
 def test_unstuffing_refuses_data_without_its_end_line() -> None:
