@@ -12,6 +12,7 @@ traceback. ``MAIRUST_FUZZ_EXAMPLES`` sets the number of sessions (500 in CI, der
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -53,7 +54,9 @@ class Session:
 
 
 def _case(text: str, flips: list[bool]) -> str:
-    return "".join(c.swapcase() if flip else c for c, flip in zip(text, flips + [False] * 99))
+    return "".join(
+        c.swapcase() if flip else c for c, flip in zip(text, flips + [False] * 99, strict=False)
+    )
 
 
 @st.composite
@@ -102,11 +105,9 @@ def _run(port: int, source: str, session: Session) -> list[bytes]:
                 break
         if session.disconnect:
             return []
-        try:
+        with contextlib.suppress(OSError):  # closed already
             # Ends a DATA in progress; outside DATA the lines are refused commands.
             sock.sendall(b"\r\n.\r\nQUIT\r\n")
-        except OSError:
-            pass
         received = bytearray()
         while True:
             try:
