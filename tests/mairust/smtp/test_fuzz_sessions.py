@@ -170,8 +170,9 @@ async def test_random_sessions_get_well_formed_replies_and_no_crash(
             recipients = spooled.get(message_id)
             assert recipients, message_id  # the 250 was sent for a durable message
             assert len(recipients) == len(set(recipients)), recipients  # each once
-        if not session.disconnect:  # every message spooled got its 250 to us
-            assert set(spooled) - seen == queued
+        # Not "and nothing else": a transaction complete before a disconnect is spooled
+        # (its 250 unread) whenever the server gets to it, maybe during a later example.
+        assert queued <= set(spooled) - seen
         seen.update(spooled)
         with _connect(mta.port, source) as sock:
             assert sock.recv(512).startswith(b"220 "), "the server no longer greets"
