@@ -40,9 +40,15 @@ from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
-# The spool's commit stamps rows with the wall clock; the loop's own clock starts an hour
-# ahead of it, so what was just committed is due.
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+
+def an_hour_ahead() -> datetime:
+    """Where a world's clock starts: the spool's commit stamps rows with the wall clock, and
+    the loop's own clock is an hour ahead of it, so what was just committed is due. Taken
+    when the world is made, not when the module is imported: under CI a test may run long
+    after collection."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+
+
 TENANT = "tenant-a"
 MX_ADDRESS = "127.0.0.41"
 CLIENT = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
@@ -58,7 +64,7 @@ SCHEDULE = OutboundSettings(
 
 @dataclass
 class Clock:
-    now: datetime = T0
+    now: datetime = field(default_factory=an_hour_ahead)
 
     def __call__(self) -> datetime:
         return self.now
@@ -72,6 +78,9 @@ class World:
     resolver: CachingResolver
     port: int
     clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        self.t0 = self.clock.now  # the world's first moment
 
     def loop(
         self,
@@ -179,12 +188,12 @@ async def test_a_deferred_recipient_is_delivered_once_on_schedule(world: World) 
     await world.round(loop)  # 451: retry in 600 s
     [row] = world.store.list_outbound(message_id=message_id)
     assert row.state is RecipientState.DEFERRED
-    assert row.next_attempt_at == T0 + timedelta(seconds=600)
+    assert row.next_attempt_at == world.t0 + timedelta(seconds=600)
     assert row.last_reply == "451 4.2.0 Busy"
 
-    world.clock.now = T0 + timedelta(seconds=599)
+    world.clock.now = world.t0 + timedelta(seconds=599)
     assert await world.round(loop) == 0  # not due yet
-    world.clock.now = T0 + timedelta(seconds=600)
+    world.clock.now = world.t0 + timedelta(seconds=600)
     await world.round(loop)  # 451 again: the next wait is twice as long
     [row] = world.store.list_outbound(message_id=message_id)
     assert row.next_attempt_at == world.clock.now + timedelta(seconds=1200)
@@ -407,7 +416,7 @@ async def test_a_long_deferral_warns_its_sender_once_with_a_delayed_dsn(world: W
     await world.round(world.loop(settings=warn_after))  # queued an hour ago: no warning yet
     assert world.store.list_queue() == []
 
-    world.clock.now = T0 + timedelta(hours=2, minutes=30)
+    world.clock.now = world.t0 + timedelta(hours=2, minutes=30)
     loop = world.loop(settings=warn_after)
     await world.round(loop)
     [row] = world.store.list_outbound(message_id=message_id)
@@ -442,7 +451,7 @@ async def test_a_long_deferral_warns_its_sender_once_with_a_delayed_dsn(world: W
 async def test_no_delayed_dsn_when_the_warning_is_off(world: World) -> None:
     off = SCHEDULE.model_copy(update={"delay_warning_seconds": 0})
     message_id = world.submit("never@far.test", notify=("DELAY", "FAILURE"))
-    world.clock.now = T0 + timedelta(days=1)
+    world.clock.now = world.t0 + timedelta(days=1)
     loop = world.loop(settings=off)
     await world.round(loop)
     assert world.states(message_id) == {"never@far.test": RecipientState.DEFERRED}

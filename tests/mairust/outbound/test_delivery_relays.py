@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,9 +38,6 @@ from tests.support.dovecot_lmtp import DovecotLmtp
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 from tests.support.tls_certs import self_signed
 
-# The spool's commit stamps rows with the wall clock; the loop's own clock starts an hour
-# ahead of it, so what was just committed is due.
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 LMTP_ADDRESS = "127.0.0.102"
 RELAY_ADDRESS = "127.0.0.103"
 RELAY = "smtp.relay.test"
@@ -54,6 +51,12 @@ class World:
     blobs: FileBlobStore
     vault: SecretVault
     tenant_id: str
+    # The spool's commit stamps rows with the wall clock; the loop's own clock is an hour
+    # ahead of it from the world's making (not the module's import), so what was just
+    # committed is due however late under CI the test runs.
+    now: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    )
 
     def loop(self, sender: SmtpDestinationSender) -> OutboundDeliveryLoop:
         return OutboundDeliveryLoop(
@@ -67,7 +70,7 @@ class World:
             classify=classify_remote_reply,
             is_local=lambda address: address.endswith("@ours.test"),
             hard_classes=frozenset(HARD_CLASSES),
-            clock=lambda: T0,
+            clock=lambda: self.now,
             rng=random.Random(7),
         )
 
@@ -87,7 +90,7 @@ class World:
             remote.append(RemoteRecipient(recipient, self.tenant_id, relay_host=route.relay_host))
         blob = self.blobs.put(body)
         ref = MessageRef(new_id(), blob.size, blob.sha256, blob.key)
-        envelope = Envelope("ann@ours.test", recipients, T0)
+        envelope = Envelope("ann@ours.test", recipients, self.now)
         self.store.commit_messages([SpoolRecord(ref, envelope, remote=tuple(remote))])
         return ref.id
 

@@ -219,14 +219,16 @@ async def test_data_deadline_closes_and_keeps_nothing(start: Any, stores: Stores
 
 
 class SlowBlobs:
-    """The real blob store, each put taking ``seconds`` longer (a slow disk)."""
+    """The real blob store, whose puts wait until ``ready_at`` (``time.monotonic``): a slow
+    disk that is still writing when a deadline falls, however long the machine took to get
+    there."""
 
-    def __init__(self, real: BlobStore, seconds: float) -> None:
+    def __init__(self, real: BlobStore) -> None:
         self._real = real
-        self._seconds = seconds
+        self.ready_at = 0.0
 
     def put(self, data: bytes) -> BlobInfo:
-        time.sleep(self._seconds)  # the spool calls put in a worker thread
+        time.sleep(max(0.0, self.ready_at - time.monotonic()))  # called in a worker thread
         return self._real.put(data)
 
     def __getattr__(self, name: str) -> Any:
@@ -234,16 +236,25 @@ class SlowBlobs:
 
 
 async def test_session_deadline_waits_for_a_commit_in_progress(start: Any, stores: Stores) -> None:
-    slow = SlowBlobs(stores.blobs, 0.8)
-    port = await start(blobs=slow, command_timeout_seconds=5, session_timeout_seconds=0.5)
+    session_seconds = 1.5
+    slow = SlowBlobs(stores.blobs)
+    port = await start(
+        blobs=slow, command_timeout_seconds=10, session_timeout_seconds=session_seconds
+    )
 
     def run() -> list[str]:
+        connected = time.monotonic()
         client = Client(port, "127.0.0.33")
-        client.send("EHLO client.test")
-        client.send("MAIL FROM:<sender@remote.test>")
-        client.send(f"RCPT TO:<{ALICE}>")
-        client.send("DATA")
+        # Pipelined (PIPELINING is offered): the transaction is under way well inside the
+        # session's time even on a loaded machine.
+        client.sock.sendall(
+            f"EHLO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<{ALICE}>\r\n"
+            "DATA\r\n".encode()
+        )
+        replies = [client.reply() for _ in range(4)]
+        assert replies[3].startswith("354"), replies
         # The deadline falls while the body is being made durable.
+        slow.ready_at = connected + session_seconds + 0.5
         return [client.send("Subject: slow disk\r\n\r\nhello\r\n."), client.reply()]
 
     stored, goodbye = await asyncio.to_thread(run)
@@ -368,32 +379,31 @@ def mail_latencies(port: int, source: str, count: int) -> list[float]:
     return seen
 
 
-def flood(port: int, stop: threading.Event, tally: dict[str, int]) -> None:
-    """From FLOODER: open connections as fast as possible; keep the admitted ones busy."""
+def flood(port: int, stop: threading.Event, tally: dict[str, int]) -> list[Client]:
+    """From FLOODER: open connections as fast as possible; keep the admitted ones busy.
+    Returns them still open: the caller closes every flood thread's connections only once
+    all have stopped, or one thread's goodbye would free slots for another's last try."""
     held: list[Client] = []
-    try:
-        # Bounded in count and time: at most 2,000 connections, until the others are done.
-        for _ in range(2000):
-            if stop.is_set():
-                break
-            try:
-                client = Client(port, FLOODER)
-            except OSError:
-                tally["errors"] += 1
-                continue
-            if client.greeting.startswith("421 4.7.0"):
-                tally["refused"] += 1
-                client.close()
-                continue
-            tally["admitted"] += 1
-            held.append(client)
-            client.send("EHLO flood.test")
-            reply = client.send("MAIL FROM:<flood@remote.test>")
-            tally["rate_limited" if reply.startswith("450") else "mail_ok"] += 1
-        stop.wait(30)  # out of connections to try: still hold the admitted ones
-    finally:
-        for client in held:
+    # Bounded in count and time: at most 2,000 connections, until the others are done.
+    for _ in range(2000):
+        if stop.is_set():
+            break
+        try:
+            client = Client(port, FLOODER)
+        except OSError:
+            tally["errors"] += 1
+            continue
+        if client.greeting.startswith("421 4.7.0"):
+            tally["refused"] += 1
             client.close()
+            continue
+        tally["admitted"] += 1
+        held.append(client)
+        client.send("EHLO flood.test")
+        reply = client.send("MAIL FROM:<flood@remote.test>")
+        tally["rate_limited" if reply.startswith("450") else "mail_ok"] += 1
+    stop.wait(30)  # out of connections to try: still hold the admitted ones
+    return held
 
 
 async def test_flood_from_one_address_leaves_others_served(start: Any, stores: Stores) -> None:
@@ -413,8 +423,9 @@ async def test_flood_from_one_address_leaves_others_served(start: Any, stores: S
             others = [pool.submit(mail_latencies, port, ip, 5) for ip in OTHERS]
             seen = [latency for future in others for latency in future.result(timeout=60)]
             stop.set()
-            for future in flooders:
-                future.result(timeout=30)
+            held = [client for future in flooders for client in future.result(timeout=30)]
+        for client in held:
+            client.close()
         return seen
 
     seen = await asyncio.to_thread(run)
