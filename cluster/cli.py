@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cluster.commands import cluster_app
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.acme import acme_app
@@ -61,6 +62,7 @@ app.add_typer(dkim_app, name="dkim")
 app.add_typer(dmarc_app, name="dmarc")
 app.add_typer(acme_app, name="acme")
 app.add_typer(tls_reports_app, name="tls-reports")
+app.add_typer(cluster_app, name="cluster")
 console = Console(soft_wrap=True)
 
 

@@ -1,0 +1,19 @@
+"""The ``mairust cluster`` command group: running MaiRust on a Ray cluster of many nodes.
+
+Each command lives in a module of its own (start, status, drain); this module only gathers
+them under one ``typer`` group, which ``cluster.cli`` adds to the ``mairust`` command.
+"""
+
+from __future__ import annotations
+
+import typer
+
+cluster_app = typer.Typer(
+    name="cluster",
+    help=(
+        "Run MaiRust on a Ray cluster: start its actors and Serve apps on an existing cluster, "
+        "show nodes, actors and queues, drain a node before it leaves."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
