@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from cluster import status_command
+
 cluster_app = typer.Typer(
     name="cluster",
     help=(
@@ -17,3 +19,4 @@ cluster_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
+cluster_app.command("status")(status_command.status)

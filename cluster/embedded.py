@@ -38,6 +38,7 @@ from actors.pipeline_worker import PipelineWorkerActor
 from actors.webhooks import WebhookActor
 from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.plugin_sync import PluginSync
+from cluster.ray_address import forget_address, record_address
 from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
@@ -126,6 +127,9 @@ class EmbeddedCluster:
             # Migrations and Ray's own processes start at the same time.
             stores_ready = side.submit(self.prepare_stores)
             start_ray(settings)
+            # `mairust cluster status` finds this Ray through the data dir.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            record_address(settings.data_dir, ray.get_runtime_context().gcs_address)
             clock.reached("ray")
             token = stores_ready.result()
             clock.reached("stores")
@@ -260,6 +264,7 @@ class EmbeddedCluster:
                 _log.warning("stopping the %s: %s", step, exc)
         if self._plugins is not None:
             self._plugins.stop()
+        forget_address(self._settings.data_dir)
         if ray.is_initialized():
             try:
                 # Deleting the app drains its replica; Ray's shutdown then ends the controller
