@@ -87,7 +87,7 @@ def ray_address_of(settings: Settings) -> str:
     record = recorded_address(settings.data_dir)
     if record is None:
         raise ClusterNotRunning(
-            f"MaiRust is not running: no [cluster] ray_address is set and no `mairust up` "
+            f"MaiRust is not running: no cluster.ray_address is set and no `mairust up` "
             f"runs with data dir {settings.data_dir}"
         )
     if not record.owner_alive():

@@ -38,12 +38,15 @@ def status(
     replicas, and the queue (rows per state, oldest lease)."""
     with reported_errors():
         report = collect(settings_from(data_dir, config))
-    console = Console(soft_wrap=not as_json)
     if as_json:
-        # Plain print: rich would wrap and colour what a script parses.
-        typer.echo(json.dumps(report.as_json(), indent=2, sort_keys=True))
+        # Plain output: rich would wrap and colour what a script parses.
+        typer.echo(json_text(report))
     else:
-        console.print(render(report))
+        Console(soft_wrap=True).print(render(report))
+
+
+def json_text(report: ClusterReport) -> str:
+    return json.dumps(report.as_json(), indent=2, sort_keys=True)
 
 
 def render(report: ClusterReport) -> Group:
@@ -94,7 +97,7 @@ def _resource_order(name: str) -> tuple[int, str]:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+    return f"{value:g}"
 
 
 def actors_table(title: str, actors: list[RayActor]) -> Table:
