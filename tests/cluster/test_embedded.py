@@ -20,6 +20,7 @@ import pytest
 import ray
 
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
+from cluster.ray_address import record_address, recorded_address
 from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.mailbox import NewEntry
@@ -118,6 +119,14 @@ def test_stop_before_start_is_harmless(settings):
     assert not ray.is_initialized()
     EmbeddedCluster(settings).stop()
     assert not ray.is_initialized()
+
+
+def test_stop_removes_the_ray_address_record(settings):
+    """`mairust cluster status` must not find a stopped platform's address."""
+    settings.data_dir.mkdir(parents=True)
+    record_address(settings.data_dir, "127.0.0.1:6379")
+    EmbeddedCluster(settings).stop()
+    assert recorded_address(settings.data_dir) is None
 
 
 def test_wait_for_stop_signal_returns_on_sigterm():
