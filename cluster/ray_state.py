@@ -66,11 +66,12 @@ def connected_driver(address: str) -> Iterator[None]:
     leaves with ``ray.shutdown()``: the platform running there does not notice it.
     """
     host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT):
-            pass
-    except (OSError, ValueError) as exc:
-        raise ClusterNotRunning(f"no Ray cluster answers at {address} ({exc})") from exc
+    if host and port.isdigit():  # "auto" and the like are Ray's to resolve
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT):
+                pass
+        except OSError as exc:
+            raise ClusterNotRunning(f"no Ray cluster answers at {address} ({exc})") from exc
     # Ray turns token authentication on for every new cluster, the embedded `mairust up`
     # included (token in ~/.ray/auth_token), but a driver given an explicit address
     # joins without it unless RAY_AUTH_MODE=token. Do what Ray does for address="auto":
