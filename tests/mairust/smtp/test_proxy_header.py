@@ -13,7 +13,9 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 import struct
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +23,7 @@ import pytest
 from mairust.config import AuthSettings, SmtpSettings
 from mairust.smtp import replies
 from mairust.smtp.proxy_header import ProxyHeaderError, ProxySources, read_proxy_header
+from mairust.smtp.tls import ensure_self_signed
 from tests.mairust.smtp.test_handler import checking_auth
 
 if TYPE_CHECKING:
@@ -150,6 +153,15 @@ class Connection:
         assert self.send("DATA").startswith("354")
         return self.send(MESSAGE)
 
+    def start_tls(self) -> None:
+        assert self.send("STARTTLS").startswith("220 ")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        self.file.close()
+        self.sock = context.wrap_socket(self.sock, server_hostname="mx.example.test")
+        self.file = self.sock.makefile("rb")
+
     def close(self) -> None:
         self.file.close()
         self.sock.close()
@@ -164,13 +176,16 @@ def _talk(port: int, source: str, first: bytes = b"") -> tuple[str, str]:
         connection.close()
 
 
-async def _behind_proxy(start_mta: StartMta, **admission: float) -> Mta:
+async def _behind_proxy(
+    start_mta: StartMta, tls: tuple[Path, Path] | None = None, **admission: float
+) -> Mta:
     return await start_mta(
         auth=checking_auth(AuthSettings(trusted_networks=["127.0.0.0/8"]), SPF_ZONE),
         auth_settings={"trusted_networks": ["127.0.0.0/8"]},
         proxy_protocol_from=[f"{PROXY}/32"],
         proxy_protocol_timeout=HEADER_SECONDS,
         admission=admission,
+        **({} if tls is None else {"tls_cert_file": tls[0], "tls_key_file": tls[1]}),
     )
 
 
@@ -218,6 +233,42 @@ async def test_per_ip_limits_count_the_client_not_the_proxy(start_mta: StartMta)
     assert results[1][1] == replies.RATE_LIMITED_CLIENT
 
 
+async def test_the_client_stays_after_starttls(start_mta: StartMta, tmp_path: Path) -> None:
+    mta = await _behind_proxy(start_mta, ensure_self_signed(tmp_path / "tls", "mx.example.test"))
+
+    def run() -> str:
+        connection = Connection(mta.port, PROXY, v2(CLIENT))
+        try:
+            assert connection.reply().startswith("220 ")
+            assert connection.send("EHLO client.test").startswith("250")
+            connection.start_tls()
+            return connection.deliver()
+        finally:
+            connection.close()
+
+    header = _stored_header(mta, await asyncio.to_thread(run))
+    assert f"[{CLIENT}]" in header and PROXY not in header and "spf=pass" in header, header
+
+
+async def test_the_greeting_pause_is_the_clients_and_the_header_no_early_talk(
+    start_mta: StartMta,
+) -> None:
+    mta = await _behind_proxy(start_mta, greet_pause_seconds=0.2)
+
+    def early_talker() -> str:
+        connection = Connection(mta.port, PROXY, v2(CLIENT) + b"EHLO client.test\r\n")
+        try:
+            return connection.reply()
+        finally:
+            connection.close()
+
+    polite, early = await asyncio.gather(
+        asyncio.to_thread(_talk, mta.port, PROXY, v2(CLIENT)), asyncio.to_thread(early_talker)
+    )
+    assert polite[0].startswith("220 ") and polite[1].startswith("250 2.0.0"), polite
+    assert early == replies.EARLY_TALKER
+
+
 async def test_local_command_keeps_the_proxys_address(start_mta: StartMta) -> None:
     mta = await _behind_proxy(start_mta)
     _, reply = await asyncio.to_thread(_talk, mta.port, PROXY, LOCAL)
@@ -238,11 +289,22 @@ async def test_a_header_from_an_unlisted_peer_is_a_bad_command(start_mta: StartM
         finally:
             connection.close()
 
+    def binary() -> bytes:
+        connection = Connection(mta.port, NOT_LISTED)
+        try:
+            assert connection.reply().startswith("220 ")
+            connection.sock.sendall(v2(CLIENT))
+            return connection.file.read()  # to the server's close
+        finally:
+            connection.close()
+
     greeting, v1, reply = await asyncio.to_thread(run)
     assert greeting.startswith("220 ")
     assert v1 == '500 5.5.2 Error: command "PROXY" not recognized'
     header = _stored_header(mta, reply)
     assert f"[{NOT_LISTED}]" in header and CLIENT not in header, header
+    # v2's signature holds a QUIT for servers that do not speak the protocol.
+    assert (await asyncio.to_thread(binary)).endswith(b"221 2.0.0 Bye\r\n")
 
 
 @pytest.mark.parametrize(
