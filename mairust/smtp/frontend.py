@@ -35,6 +35,7 @@ from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.proxy_header import ProxySources
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
@@ -140,6 +141,8 @@ class SmtpFrontEnd:
         self._admission = Admission(
             settings.admission, settings.auth.trusted_networks, settings.smtp.hostname
         )
+        # Load balancers whose connections name the real client first (None: off).
+        self._proxies = ProxySources.of(settings.smtp)
 
     async def start(self) -> list[tuple[str, str, int]]:
         """Bind both listeners; returns ``(name, host, bound port)`` for each."""
@@ -206,6 +209,9 @@ class SmtpFrontEnd:
         tls = self._tls
         # Implicit TLS is the transport's; STARTTLS the session's (the same reloading context).
         starttls = tls.context if tls is not None and not listener.implicit_tls else None
+        # A TLS listener handshakes before the protocol reads a byte, so a PROXY header
+        # (sent before the client's TLS) cannot reach it: plain listeners only.
+        proxies = None if listener.implicit_tls else self._proxies
 
         def new_session() -> MairustSMTP:
             session = MairustSMTP(
@@ -224,6 +230,7 @@ class SmtpFrontEnd:
                 auth_limits=self._auth_limits,
                 admission=self._admission,
                 tenant_of=self._tenant_of,
+                proxies=proxies,
             )
             self._sessions.add(session)
             return session

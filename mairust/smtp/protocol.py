@@ -179,6 +179,8 @@ class MairustSMTP(AdmittedSMTP):
         self.original_parameters: list[str] = []
         self._allow_plaintext_auth = allow_plaintext_auth
         self._implicit_tls = False
+        # aiosmtpd's own flag, as configured; decided per client below.
+        self._auth_tls_configured = self._auth_require_tls
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         starttls_done = self._original_transport is not None
@@ -194,8 +196,16 @@ class MairustSMTP(AdmittedSMTP):
             # Implicit TLS: the listener's transport did the handshake before this call.
             self._implicit_tls = True
             self.session.ssl = {"ssl_object": ssl_object, "cipher": ssl_object.cipher()}
+        self._decide_auth_tls()
+
+    def _client_address_changed(self) -> None:
+        # A loopback proxy's client is not loopback: decided again for the client it named.
+        self._decide_auth_tls()
+
+    def _decide_auth_tls(self) -> None:
         # aiosmtpd reads this flag in EHLO and AUTH: it decides per client, not per server.
-        self._auth_require_tls = self._auth_require_tls and not (
+        assert self.session is not None
+        self._auth_require_tls = self._auth_tls_configured and not (
             self._implicit_tls
             or plaintext_auth_allowed(self.session.peer, self._allow_plaintext_auth)
         )
