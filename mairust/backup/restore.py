@@ -190,8 +190,7 @@ def _restore_metadata(
         counts = sqlite_facts(target)[1]
         report.advance(sum(counts.values()))
     else:
-        load_tables(url, source / METADATA_ROWS, manifest.schema_revision, report.advance)
-        counts = row_counts(url)
+        counts = load_tables(url, source / METADATA_ROWS, manifest.schema_revision, report.advance)
     if counts != manifest.row_counts:
         differ = sorted(
             name

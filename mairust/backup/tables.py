@@ -92,25 +92,22 @@ def dump_tables(
             revision = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
             if revision is None:
                 raise BackupRefused("the metadata database was never migrated")
-            tables = _reflected(conn)
-            counts: dict[str, int] = {}
-            for table in tables:
-                counts[table.name] = _dump_table(conn, table, directory, advance)
+            counts = {
+                name: _dump_table(conn, name, directory, advance) for name in _table_names(conn)
+            }
             keys = set(conn.execute(sa.text("SELECT DISTINCT blob_key FROM messages")).scalars())
     finally:
         db.close()
     return str(revision), counts, keys
 
 
-def _dump_table(conn: Connection, table: sa.Table, directory: Path, advance: Advance) -> int:
-    columns = [column.name for column in table.columns]
-    order = list(table.primary_key.columns) or list(table.columns)
+def _dump_table(conn: Connection, name: str, directory: Path, advance: Advance) -> int:
     rows = conn.execution_options(yield_per=_ROWS_PER_FETCH).execute(
-        sa.select(table).order_by(*order)
+        sa.text(f'SELECT * FROM "{name}"')
     )
     count = 0
-    with (directory / f"{table.name}.jsonl").open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"columns": columns}) + "\n")
+    with (directory / f"{name}.jsonl").open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"columns": list(rows.keys())}) + "\n")
         for row in rows:
             out.write(json.dumps([_encoded(value) for value in row], ensure_ascii=False) + "\n")
             count += 1
@@ -120,27 +117,34 @@ def _dump_table(conn: Connection, table: sa.Table, directory: Path, advance: Adv
     return count
 
 
-def load_tables(url: str, directory: Path, revision: str, advance: Advance) -> None:
+def load_tables(url: str, directory: Path, revision: str, advance: Advance) -> dict[str, int]:
     """Recreate the schema at ``url`` (PostgreSQL) at ``revision`` and insert the dumped
-    rows in one transaction; the caller upgrades to the newest revision afterwards."""
+    rows in one transaction; the rows inserted per table. The caller upgrades to the
+    newest revision afterwards."""
     db = SqlDatabase(without_answer_deadline(url))
     try:
         with translate_errors(), db.engine.connect() as conn, conn.begin():
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
-            existing = sa.MetaData()
-            existing.reflect(conn)
-            existing.drop_all(conn)  # empty, or --force said so
+            for name in [*_table_names(conn), VERSION_TABLE]:  # empty, or --force said so
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
             command.upgrade(alembic_config(conn), revision)
-            for table in _reflected(conn):
-                _load_table(conn, table, directory / f"{table.name}.jsonl", advance)
+            reflected = sa.MetaData()
+            reflected.reflect(conn)
+            counts = {
+                table.name: _load_table(conn, table, directory / f"{table.name}.jsonl", advance)
+                for table in reflected.sorted_tables
+                if table.name != VERSION_TABLE
+            }
             _restart_sequences(conn)
     finally:
         db.close()
+    return counts
 
 
-def _load_table(conn: Connection, table: sa.Table, path: Path, advance: Advance) -> None:
+def _load_table(conn: Connection, table: sa.Table, path: Path, advance: Advance) -> int:
     if not path.is_file():
         raise BackupRefused(f"backup damaged: table {table.name} has no {path.name}")
+    count = 0
     with path.open(encoding="utf-8") as lines:
         columns: list[str] = json.loads(next(lines))["columns"]
         decoders = [_decoder(table.columns[name].type) for name in columns]
@@ -156,10 +160,13 @@ def _load_table(conn: Connection, table: sa.Table, path: Path, advance: Advance)
             if len(batch) == _ROWS_PER_INSERT:
                 conn.execute(table.insert(), batch)
                 advance(len(batch))
+                count += len(batch)
                 batch = []
         if batch:
             conn.execute(table.insert(), batch)
             advance(len(batch))
+            count += len(batch)
+    return count
 
 
 def _restart_sequences(conn: Connection) -> None:
@@ -187,10 +194,8 @@ def row_counts(url: str) -> dict[str, int]:
     try:
         with db.read() as conn:
             return {
-                table.name: int(
-                    conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                )
-                for table in _reflected(conn)
+                name: int(conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+                for name in _table_names(conn)
             }
     finally:
         db.close()
@@ -210,11 +215,17 @@ def check_revision_known(revision: str) -> None:
         )
 
 
-def _reflected(conn: Connection) -> list[sa.Table]:
-    """The tables in dependency order (parents before children), without alembic's own."""
-    reflected = sa.MetaData()
-    reflected.reflect(conn)
-    return [table for table in reflected.sorted_tables if table.name != VERSION_TABLE]
+def _table_names(conn: Connection) -> list[str]:
+    """The tables of the schema, without alembic's own (information_schema: reflecting
+    every table's columns and keys costs a few tenths of a second each time)."""
+    names = conn.execute(
+        sa.text(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
+            "ORDER BY table_name"
+        )
+    ).scalars()
+    return [name for name in names if name != VERSION_TABLE]
 
 
 def _encoded(value: object) -> object:

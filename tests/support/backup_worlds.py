@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class World:
     """What was written: every body by its sha256, and the ids to look for."""
 
     bodies: dict[str, bytes] = field(default_factory=dict)
+    committed: int = 0  # messages the writer thread has had a 250 for
     secret_id: str = ""
     mailbox_address: str = ""
 
@@ -63,13 +65,13 @@ def build_world(settings: Settings, messages_count: int) -> World:
             spool = Spool(stores.metadata, stores.blobs)
             await spool.start()
             try:
-                ids = []
-                for number in range(messages_count):
-                    content = body(number)
+                contents = [body(number) for number in range(messages_count)]
+                for content in contents:
                     world.bodies[hashlib.sha256(content).hexdigest()] = content
-                    envelope = Envelope("sender@remote.test", (mailbox.address,), datetime.now(UTC))
-                    ids.append((await spool.commit(content, envelope)).id)
-                return ids
+                envelope = Envelope("sender@remote.test", (mailbox.address,), datetime.now(UTC))
+                # Concurrently, as SMTP sessions would: the spool commits them in groups.
+                refs = await asyncio.gather(*(spool.commit(c, envelope) for c in contents))
+                return [ref.id for ref in refs]
             finally:
                 await spool.stop()
 
@@ -103,6 +105,7 @@ def writing_mail(settings: Settings, world: World) -> Iterator[threading.Event]:
                     content,
                     Envelope("sender@remote.test", ("box@acme.example",), datetime.now(UTC)),
                 )
+                world.committed += 1
                 number += 1
                 if number == 10_005:
                     started.set()
@@ -125,6 +128,48 @@ def writing_mail(settings: Settings, world: World) -> Iterator[threading.Event]:
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive() and not failures, failures
+
+
+class WaitForWritesAfterSnapshot:
+    """A backup progress report that, when the blob copy starts (the metadata snapshot is
+    taken), waits until the writer has committed ``more`` messages: so the backup surely
+    runs while rows and blobs it must leave out are being written."""
+
+    def __init__(self, world: World, more: int = 3) -> None:
+        self.world = world
+        self.more = more
+        self.committed_at_snapshot: int | None = None
+
+    def stage(self, name: str, total: int | None) -> None:
+        if name != "blobs":
+            return
+        self.committed_at_snapshot = self.world.committed
+        deadline = time.monotonic() + 20
+        while self.world.committed < self.committed_at_snapshot + self.more:
+            assert time.monotonic() < deadline, "the writer stopped writing"
+            time.sleep(0.01)
+
+    def advance(self, count: int) -> None:
+        """Nothing to count."""
+
+
+def spool_one(settings: Settings) -> str:
+    """Spool one more message (new queue rows: their ids come from the sequences)."""
+    stores = open_stores(settings.storage)
+
+    async def commit() -> str:
+        spool = Spool(stores.metadata, stores.blobs)
+        await spool.start()
+        try:
+            envelope = Envelope("sender@remote.test", ("box@acme.example",), datetime.now(UTC))
+            return (await spool.commit(body(99_999), envelope)).id
+        finally:
+            await spool.stop()
+
+    try:
+        return asyncio.run(commit())
+    finally:
+        stores.close()
 
 
 def stored_messages(settings: Settings) -> list[tuple[str, str]]:
