@@ -70,7 +70,9 @@ class RichProgress:
     def _finish(self) -> None:
         if self._task is not None:
             task = self._progress.tasks[self._task]
-            self._progress.update(self._task, total=task.completed)
+            # A stage of unknown size shows as one step done; a counted one as its count.
+            done = task.completed if task.total is not None else 1
+            self._progress.update(self._task, total=done, completed=done)
 
 
 def backup(

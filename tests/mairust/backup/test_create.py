@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mairust.backup.create import create_backup
-from mairust.backup.manifest import Manifest
+from mairust.backup.manifest import BackupRefused, Manifest
 from mairust.backup.restore import restore_backup
 from mairust.config import Settings
 from mairust.model.scope import PLATFORM
@@ -135,3 +135,8 @@ def test_production_backup_while_writing_restores_every_message(
         # restored ones (else this insert would collide with a restored id).
         spool_one(target)
         assert len(stored_messages(target)) == manifest.row_counts["messages"] + 1
+        with pytest.raises(BackupRefused, match="the metadata database holds data"):
+            restore_backup(target, tmp_path / "backup")
+        # --force replaces what is there (the schema dropped and made again), no mixture.
+        restore_backup(target, tmp_path / "backup", force=True)
+        assert len(stored_messages(target)) == manifest.row_counts["messages"]
