@@ -42,6 +42,8 @@ Advance = Callable[[int], None]
 
 def copy_sqlite(source: Path, target: Path) -> None:
     """Copy the SQLite database ``source`` to ``target`` (new) as of one commit."""
+    if not source.is_file():  # connecting would create an empty database there
+        raise BackupRefused(f"no SQLite database at {source}")
     with (
         closing(sqlite3.connect(source, timeout=30)) as src,
         closing(sqlite3.connect(target)) as dst,
@@ -210,8 +212,9 @@ def check_revision_known(revision: str) -> None:
         known = None
     if known is None:
         raise BackupRefused(
-            f"the backup's schema revision {revision} is newer than this MaiRust knows "
-            f"(head {scripts.get_current_head()}): restore it with the version that made it"
+            f"the backup's schema revision {revision} is unknown to this MaiRust (head "
+            f"{scripts.get_current_head()}): it comes from a newer version; restore it with "
+            "the version that made it"
         )
 
 

@@ -71,7 +71,7 @@ def test_a_backup_of_a_newer_schema_is_refused(backup: Path, tmp_path: Path) -> 
     manifest = json.loads((source / MANIFEST).read_text())
     manifest["schema_revision"] = "9999"
     (source / MANIFEST).write_text(json.dumps(manifest))
-    refused(Settings(data_dir=tmp_path / "target"), source, "9999 is newer than this MaiRust")
+    refused(Settings(data_dir=tmp_path / "target"), source, "9999 is unknown to this MaiRust")
 
 
 def test_a_target_with_data_is_refused_unless_forced(backup: Path, tmp_path: Path) -> None:
@@ -81,6 +81,12 @@ def test_a_target_with_data_is_refused_unless_forced(backup: Path, tmp_path: Pat
     assert len(stored_messages(target)) == 1  # untouched
     restore_backup(target, backup, force=True)
     assert len(stored_messages(target)) == 3  # the backup's, not a mixture
+
+
+def test_a_data_dir_without_metadata_is_not_backed_up(tmp_path: Path) -> None:
+    with pytest.raises(BackupRefused, match="no SQLite database"):
+        create_backup(Settings(data_dir=tmp_path / "none"), tmp_path / "b")
+    assert not (tmp_path / "none" / "metadata.db").exists()
 
 
 def test_a_backup_of_another_metadata_backend_is_refused(backup: Path, tmp_path: Path) -> None:
