@@ -38,7 +38,7 @@ LAYERS = [
     },
     {"smtp"},
     {"pipeline"},
-    {"services"},
+    {"services", "backup"},
     {"api"},
     {"cli"},
 ]
