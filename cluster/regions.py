@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -103,10 +103,15 @@ class Regions(BaseModel):
 
 def load_regions(path: Path, environ: Mapping[str, str] | None = None) -> Regions:
     """The region config in ``path`` (TOML); ValueError (pydantic's ValidationError, or a
-    TOML error) saying what is wrong. An empty ``local`` is taken from ``environ``'s
+    TOML error) saying what is wrong."""
+    return regions_from(tomllib.loads(path.read_text(encoding="utf-8")), environ)
+
+
+def regions_from(data: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Regions:
+    """The region config in ``data``; an empty ``local`` is taken from ``environ``'s
     MAIRUST_REGION (the process environment by default)."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    if not data.get("local"):
+    values = dict(data)
+    if not values.get("local"):
         env = os.environ if environ is None else environ
-        data["local"] = env.get(LOCAL_REGION_VARIABLE, "")
-    return Regions.model_validate(data)
+        values["local"] = env.get(LOCAL_REGION_VARIABLE, "")
+    return Regions.model_validate(values)
