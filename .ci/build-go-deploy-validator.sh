@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the KubeRay manifest validator (cluster/deploy/validate): a small Go module that
-# decodes cluster/deploy/kuberay/*.yaml strictly into KubeRay's own API types (the
-# ray-operator module at the version go.mod pins). With --test it also checks gofmt and
-# runs `go vet`. Caches as .ci/build-go-plugins.sh keeps them, under
-# ${XDG_CACHE_HOME:-$HOME/.cache}/mairust-build, outside the clone: a second run is a few
-# cache hits. Prints the binary's path (the last line of stdout); the deploy-manifest tests
-# call this script themselves, and `make go-plugins` (via build-go-plugins.sh --test)
-# builds it before pytest starts.
+# Builds the two checkers of cluster/deploy/ (each a small Go module of its own, so each
+# builds against the versions its upstream does): validate/kuberay decodes the KubeRay
+# manifests strictly into KubeRay's own API types (the ray-operator module go.mod pins),
+# validate/promql parses the Grafana dashboard's queries with Prometheus's PromQL parser.
+# With --test it also checks gofmt and runs `go vet`. Caches as .ci/build-go-plugins.sh
+# keeps them, under ${XDG_CACHE_HOME:-$HOME/.cache}/mairust-build, outside the clone: a
+# second run is a few cache hits. Prints the two binaries' paths (the last two lines of
+# stdout: the KubeRay validator, then the PromQL checker); the deploy tests call this
+# script themselves, and `make go-plugins` (via build-go-plugins.sh --test) builds them
+# before pytest starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,15 +26,21 @@ if ! [ -x "$GO" ] && ! command -v "$GO" >/dev/null; then
 fi
 mkdir -p "$GOBIN"
 
-cd "$ROOT/cluster/deploy/validate"
-BINARY=$GOBIN/mairust-deploy-validate
-"$GO" build -trimpath -o "$BINARY" . >&2
-if [ "$RUN_TESTS" -eq 1 ]; then
-  unformatted=$("$(dirname "$GO")/gofmt" -l ./*.go)
-  if [ -n "$unformatted" ]; then
-    echo "build-go-deploy-validator: not gofmt-formatted: $unformatted" >&2
-    exit 1
-  fi
-  "$GO" vet ./... >&2
-fi
-echo "$BINARY"
+build() { # build MODULE_DIR BINARY_NAME: prints the binary's path
+  local binary=$GOBIN/$2
+  (
+    cd "$ROOT/cluster/deploy/validate/$1"
+    "$GO" build -trimpath -o "$binary" . >&2
+    if [ "$RUN_TESTS" -eq 1 ]; then
+      unformatted=$("$(dirname "$GO")/gofmt" -l ./*.go)
+      if [ -n "$unformatted" ]; then
+        echo "build-go-deploy-validator: not gofmt-formatted: $1/$unformatted" >&2
+        exit 1
+      fi
+      "$GO" vet ./... >&2
+    fi
+  )
+  echo "$binary"
+}
+build kuberay mairust-kuberay-validate
+build promql mairust-promql-check

@@ -1,7 +1,7 @@
 """What an operator deploys (cluster/deploy/), validated as far as this machine can without a
 cloud or a Kubernetes: the Ray cluster launcher config against the JSON schema that ships
 inside Ray (and Ray's own further checks), the KubeRay manifests by a strict decode into
-KubeRay's Go API types (cluster/deploy/validate, built by its script), and the files that
+KubeRay's Go API types (cluster/deploy/validate/kuberay, built by its script), and the files that
 must agree with each other. Each validator is also shown to refuse a broken document.
 
 The Serve config is tested with its builders (tests/serve/test_config_apps.py), the region
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,13 @@ import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 from mairust.config import load_settings
+from tests.support.deploy_checkers import build_deploy_checkers
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "cluster" / "deploy"
 KUBERAY = DEPLOY / "kuberay"
 LAUNCHER = DEPLOY / "ray-cluster.yaml"
 RAY_SCHEMA = Path(ray.autoscaler.__file__).parent / "ray-schema.json"
-BUILD_SCRIPT = ROOT / ".ci" / "build-go-deploy-validator.sh"
 
 
 def launcher_config() -> dict[str, Any]:
@@ -116,13 +115,7 @@ def test_the_schema_refuses_a_broken_launcher_config(break_it: Any, refusal: str
 @pytest.fixture(scope="module")
 def validator() -> Path:
     """The Go validator, built (or found built) by its script; a failed build fails."""
-    built = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=900
-    )
-    assert built.returncode == 0, f"the validator did not build:\n{built.stderr}"
-    binary = Path(built.stdout.strip().splitlines()[-1])
-    assert binary.is_file() and os.access(binary, os.X_OK), binary
-    return binary
+    return build_deploy_checkers().kuberay
 
 
 def validate(validator: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
