@@ -41,6 +41,7 @@ from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
 from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
+from mairust.telemetry import TelemetrySource
 
 TITLE = "MaiRust API"
 DESCRIPTION = """\
@@ -95,6 +96,7 @@ def create_app(
     commit_listener: CommitListener | None = None,
     keyring: Keyring | None = None,
     hook_transports: Mapping[TransportKind, TransportFactory] | None = None,
+    telemetry: TelemetrySource | None = None,
 ) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
     platform admin; ``token_keys`` key the digests of every other API token (current first).
@@ -102,7 +104,9 @@ def create_app(
     ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
     queue); without one, the dispatcher finds the rows at its next poll.
     ``hook_transports`` reach plugins beyond ``http`` in dry runs (``serve``: a Serve handle).
-    Serve plugins' code is kept under the data directory."""
+    Serve plugins' code is kept under the data directory. ``telemetry`` reads the
+    processes' own counters (front-ends, workers, delivery loops) for ``/metrics`` and
+    ``/api/v1/stats`` (None: only what the stores say)."""
     spool = Spool(
         stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
     )
@@ -168,7 +172,10 @@ def create_app(
             ),
         ),
     )
-    app.state.metrics = ApiMetrics(stores.metadata)
+    app.state.telemetry = telemetry
+    app.state.metrics = ApiMetrics(
+        stores.metadata, telemetry, lease_seconds=settings.queue.lease_seconds
+    )
     app.state.rate_limits = RateLimits.from_settings(settings.api)
     install_problem_handlers(app)
     app.state.path_limits = {SEND_PATH: send_body_limit(settings.api.max_send_size)}

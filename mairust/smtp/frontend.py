@@ -38,6 +38,7 @@ from mairust.smtp.protocol import MairustSMTP, PasswordCheck
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,12 @@ class SmtpFrontEnd:
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         """``disk`` watches free space (None: the data, blob and SQLite directories with
         the ``[disk]`` floor); ``clock`` times the AUTH failures of each client address
-        (``auth_limits.py``)."""
+        (``auth_limits.py``); ``telemetry`` counts sessions, replies and accept times."""
+        self._telemetry = telemetry
         self._settings = settings.smtp
         # Shared by every session of both listeners: one count per client address.
         self._auth_limits = AuthLimits.of(settings.smtp, clock)
@@ -129,6 +132,7 @@ class SmtpFrontEnd:
             signer_for,
             forwarder,
             disk or DiskGuard.from_settings(settings),
+            telemetry,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check
@@ -224,6 +228,8 @@ class SmtpFrontEnd:
                 auth_limits=self._auth_limits,
                 admission=self._admission,
                 tenant_of=self._tenant_of,
+                telemetry=self._telemetry,
+                listener=listener.name,
             )
             self._sessions.add(session)
             return session
