@@ -35,6 +35,8 @@ class ProcessTelemetryCollector:
         merged: dict[str, Metric] = {}
         for snapshot in snapshots:
             for family in text_string_to_metric_families(snapshot.exposition):
+                if family.name.endswith("_created"):
+                    continue  # creation times: a series each, for nothing we chart
                 into = merged.get(family.name)
                 if into is None:
                     into = merged[family.name] = Metric(
@@ -42,7 +44,7 @@ class ProcessTelemetryCollector:
                     )
                 for sample in family.samples:
                     if sample.name.endswith("_created"):
-                        continue  # creation times: a series each, for nothing we chart
+                        continue
                     labels = {**sample.labels, PROCESS_LABEL: snapshot.process}
                     into.add_sample(sample.name, labels, sample.value)
         yield from merged.values()
