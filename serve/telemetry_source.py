@@ -1,5 +1,5 @@
-"""The processes' telemetry as the API replica reads it: every named actor of this Ray
-namespace that has a ``telemetry_snapshot`` method (front-ends, pipeline workers,
+"""The processes' telemetry as the API replica reads it: every named actor of the Ray
+cluster (any namespace) that has a ``telemetry_snapshot`` method (front-ends, pipeline workers,
 delivery loops), asked at once, with one deadline.
 
 The actors are found by name at each call, so a pool that grew, a restarted actor or a
@@ -25,9 +25,10 @@ METHOD = "telemetry_snapshot"
 
 def named_actor_telemetry() -> list[TelemetrySnapshot]:
     refs = []
-    for name in ray.util.list_named_actors():
+    # Every namespace: the replica runs in Serve's, the actors in their driver's job's.
+    for named in ray.util.list_named_actors(all_namespaces=True):
         try:
-            handle = ray.get_actor(name)
+            handle = ray.get_actor(named["name"], namespace=named["namespace"])
         except ValueError:  # gone since it was listed
             continue
         method = getattr(handle, METHOD, None)

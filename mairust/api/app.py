@@ -10,6 +10,8 @@ only after its spool commit, exactly like SMTP's 250.
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,7 +43,7 @@ from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
 from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
-from mairust.telemetry import TelemetrySource
+from mairust.telemetry import PlatformMetrics, TelemetrySnapshot, TelemetrySource
 
 TITLE = "MaiRust API"
 DESCRIPTION = """\
@@ -107,9 +109,16 @@ def create_app(
     Serve plugins' code is kept under the data directory. ``telemetry`` reads the
     processes' own counters (front-ends, workers, delivery loops) for ``/metrics`` and
     ``/api/v1/stats`` (None: only what the stores say)."""
+    # This replica's own counters (its spool: what POST /send accepts) beside the others'.
+    own = PlatformMetrics()
     spool = Spool(
-        stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
+        stores.metadata,
+        stores.blobs,
+        max_batch=settings.spool.max_batch,
+        listener=commit_listener,
+        telemetry=own,
     )
+    telemetry = with_own_telemetry(own, telemetry)
     keyring = keyring if keyring is not None else load_keyring(settings)
     # Dry runs of hook points reach plugins as the SMTP edge does.
     hooks = platform_hook_runtime(settings, stores.metadata, keyring, "api", hook_transports)
@@ -188,6 +197,16 @@ def create_app(
     app.include_router(graphql_router())
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def with_own_telemetry(own: PlatformMetrics, others: TelemetrySource | None) -> TelemetrySource:
+    """The replica's snapshot (as ``api@host:pid``) and what ``others`` report."""
+    label = f"api@{platform.node() or 'localhost'}:{os.getpid()}"
+
+    def source() -> list[TelemetrySnapshot]:
+        return [own.snapshot(label), *(others() if others is not None else ())]
+
+    return source
 
 
 def _webhook_resolve(settings: Settings) -> Resolve:
