@@ -264,6 +264,13 @@ class MairustSMTP(AdmittedSMTP):
             return
         await super().smtp_AUTH(arg)
 
+    def _expire(self, reply: str) -> None:
+        # The admission timers write their 421 straight to the transport: count it here.
+        transport = self.transport
+        if self._telemetry is not None and transport is not None and not transport.is_closing():
+            self._telemetry.reply_sent(reply)
+        super()._expire(reply)
+
     def connection_lost(self, error: Exception | None) -> None:
         if self._counted and self._telemetry is not None:
             self._counted = False
