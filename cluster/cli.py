@@ -31,6 +31,7 @@ from mairust.cli.storage import storage_app
 from mairust.cli.suppressions import suppression_app
 from mairust.cli.tls_reports import tls_reports_app
 from mairust.cli.tokens import token_app
+from mairust.log_format import configure_logging
 from mairust.secrets.master_key import load_keyring
 
 app = typer.Typer(
@@ -114,7 +115,7 @@ def up(
         load_keyring(settings)
     if domain:
         settings.domains = sorted({*settings.domains, *domain})
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     cluster = EmbeddedCluster(settings)
     console.print(f"MaiRust {__version__} starting (data in {settings.data_dir}) ...")
     try:
@@ -153,12 +154,6 @@ def up(
 def version() -> None:
     """Print the version."""
     console.print(__version__)
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def main() -> None:

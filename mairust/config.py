@@ -705,6 +705,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".mairust")
     domains: list[str] = Field(default_factory=list)
     log_level: str = "WARNING"
+    # "text": one readable line a record; "json": one JSON object a line, with the message
+    # id and trace id of the message it concerns (mairust.log_format).
+    log_format: Literal["text", "json"] = "text"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

@@ -39,6 +39,7 @@ from mairust.smtp.proxy_header import ProxySources
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,12 @@ class SmtpFrontEnd:
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         """``disk`` watches free space (None: the data, blob and SQLite directories with
         the ``[disk]`` floor); ``clock`` times the AUTH failures of each client address
-        (``auth_limits.py``)."""
+        (``auth_limits.py``); ``telemetry`` counts sessions, replies and accept times."""
+        self._telemetry = telemetry
         self._settings = settings.smtp
         # Shared by every session of both listeners: one count per client address.
         self._auth_limits = AuthLimits.of(settings.smtp, clock)
@@ -130,6 +133,7 @@ class SmtpFrontEnd:
             signer_for,
             forwarder,
             disk or DiskGuard.from_settings(settings),
+            telemetry,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check
@@ -231,6 +235,8 @@ class SmtpFrontEnd:
                 admission=self._admission,
                 tenant_of=self._tenant_of,
                 proxies=proxies,
+                telemetry=self._telemetry,
+                listener=listener.name,
             )
             self._sessions.add(session)
             return session
