@@ -3,7 +3,8 @@
 # mairust/hooks/proto/mairust_hook_v1.proto (protoc from grpcio-tools, protoc-gen-go and
 # protoc-gen-go-grpc installed with `go install tool` at the versions go.mod pins), then
 # the binary; and Pebble (an ACME test CA, see below). With --test it checks gofmt and runs
-# their `go vet` and `go test` too.
+# their `go vet` and `go test` too, and builds the KubeRay manifest validator
+# (.ci/build-go-deploy-validator.sh).
 # Everything Go keeps (modules, build cache, the generators, the binary) lives under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/mairust-build, outside the clone, so a second run is a
 # few cache hits. Prints the binary's path (the last line of stdout); the tests' fixtures
@@ -64,6 +65,9 @@ if [ "$RUN_TESTS" -eq 1 ]; then
   fi
   "$GO" vet ./... >&2
   "$GO" test -count=1 ./... >&2
+  # The KubeRay manifest validator too, so CI builds it once, before pytest (its tests
+  # call the script again: cache hits).
+  bash "$ROOT/.ci/build-go-deploy-validator.sh" --test >&2
 fi
 
 # Pebble, Let's Encrypt's ACME test CA, for the ACME tests (tests/support/pebble.py runs

@@ -25,6 +25,7 @@ from mairust.auth.dns_resolver import CachingResolver
 from mairust.auth.results import AuthResults
 from mairust.config import Settings
 from mairust.errors import CheckUnavailable
+from mairust.log_format import configure_logging
 from mairust.micro_batch import KeyedBatcher
 
 _log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class AuthCheckerHost:
     """One checker with its own DNS cache; methods take and return batches."""
 
     def __init__(self, settings: Settings) -> None:
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         dns = settings.dns
         self._resolver = CachingResolver.from_settings(dns)
         self._checker = AuthChecker(self._resolver, min_rsa_bits=settings.auth.min_rsa_bits)

@@ -27,8 +27,10 @@ from typing import Any
 import ray
 
 from actors.supervised import loop_report, start_supervised
+from actors.telemetry import ActorTelemetry
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
+from mairust.log_format import configure_logging
 from mairust.model.address import domain_of
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
@@ -45,6 +47,7 @@ from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
+from mairust.telemetry import TelemetrySnapshot
 
 _log = logging.getLogger(__name__)
 
@@ -67,8 +70,9 @@ class DeliveryHost:
 
     # Ray runs an async __init__ on the actor's loop (again after a restart).
     async def __init__(self, settings: Settings, index: int) -> None:  # type: ignore[misc]
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         self._stores = open_stores(settings.storage)
+        self._telemetry = ActorTelemetry()
         dns = settings.dns
         resolver = CachingResolver.from_settings(dns)
         client = ClientSettings.from_settings(
@@ -122,6 +126,7 @@ class DeliveryHost:
             is_local=is_local,
             hard_classes=frozenset(HARD_CLASSES),
             dsn_recipient=dsn_recipient,
+            telemetry=self._telemetry.metrics,
         )
         self._supervisor = self._loop.supervisor()
         self._task = start_supervised(self._supervisor)
@@ -142,6 +147,10 @@ class DeliveryHost:
     async def nudge(self) -> None:
         """Remote recipients were committed: look now rather than at the next poll."""
         self._loop.nudge()
+
+    async def telemetry_snapshot(self) -> TelemetrySnapshot:
+        """This process's counters, for the API's /metrics and /api/v1/stats."""
+        return self._telemetry.snapshot()
 
     async def stats(self) -> dict[str, Any]:
         figures = self._loop.figures

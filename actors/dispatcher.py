@@ -21,6 +21,7 @@ from actors.supervised import loop_report, start_supervised
 from actors.worker_pool import RayWorkerPool
 from mairust.config import Settings
 from mairust.errors import StorageUnavailable
+from mairust.log_format import configure_logging
 from mairust.pipeline.dispatcher import (
     LEASE_LOOP,
     QueueDispatcher,
@@ -45,7 +46,7 @@ class DispatcherHost:
     # The workers come by name, not handle: constructor arguments must stay small and
     # inline for a restart to rebuild the actor (handles would be kept by reference).
     async def __init__(self, settings: Settings, worker_names: list[str]) -> None:  # type: ignore[misc]
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         self._stores = open_stores(settings.storage)
         workers = [NamedActor(name) for name in worker_names]
         identity = dispatcher_identity(settings.data_dir)

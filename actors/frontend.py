@@ -19,9 +19,11 @@ from actors.auth_checker import RayAuthService
 from actors.delivery import delivery_actor_names
 from actors.named import NamedActor
 from actors.supervised import start_supervised
+from actors.telemetry import ActorTelemetry
 from mairust.auth.policy import AuthPolicy
 from mairust.config import Settings
 from mairust.hooks.manifest import TransportKind
+from mairust.log_format import configure_logging
 from mairust.model.message import MessageRef
 from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.forwarding import ArcKeys, forwarder_from_settings
@@ -35,6 +37,7 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
+from mairust.telemetry import TelemetrySnapshot
 from serve.plugin_transport import serve_transport
 
 _log = logging.getLogger(__name__)
@@ -107,7 +110,7 @@ class FrontEndHost:
     async def __init__(  # type: ignore[misc]
         self, settings: Settings, dispatcher_name: str, auth_checker_names: list[str]
     ) -> None:
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         # aiosmtpd logs every SMTP command at INFO: far too much at volume.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         # Blob writes and group commits run in threads; the default pool (cores + 4) starves
@@ -116,6 +119,7 @@ class FrontEndHost:
             ThreadPoolExecutor(max_workers=32, thread_name_prefix="spool")
         )
         self._stores = open_stores(settings.storage)
+        self._telemetry = ActorTelemetry()
         # Looked up on first use: the peers may still be starting.
         self._nudge = CoalescedNudge(NamedActor(dispatcher_name))
         # Remote recipients wake the first delivery loop (the others poll).
@@ -132,6 +136,7 @@ class FrontEndHost:
             max_batch=settings.spool.max_batch,
             listener=self._nudge,
             outbound_listener=self._outbound_nudge,
+            telemetry=self._telemetry.metrics,
         )
         await self._spool.start()
         auth = None
@@ -153,6 +158,7 @@ class FrontEndHost:
             "smtp",
             {TransportKind.SERVE: serve_transport},
         )
+        self._hooks.call_observer = self._telemetry.metrics.hook_calls
         # ACME keeps the listeners' certificate files fresh from here, the host of the
         # listeners that read them; a stand-in lets them start before the first one.
         renewer = renewer_from_settings(settings) if settings.acme.enabled else None
@@ -180,6 +186,7 @@ class FrontEndHost:
                     cache_seconds=settings.forwarding.key_cache_seconds,
                 ).key_for,
             ),
+            telemetry=self._telemetry.metrics,
         )
         self._listening = await self._frontend.start()
         # Never given up on: a failed order is retried after its backoff, while the
@@ -190,6 +197,10 @@ class FrontEndHost:
     async def listening(self) -> list[tuple[str, str, int]]:
         """(name, host, port) of each listener, ports as bound."""
         return self._listening
+
+    async def telemetry_snapshot(self) -> TelemetrySnapshot:
+        """This process's counters, for the API's /metrics and /api/v1/stats."""
+        return self._telemetry.snapshot()
 
     async def stop(self) -> None:
         """Stop accepting, finish sessions in progress, drain the spool."""

@@ -32,6 +32,7 @@ from actors.supervised import loop_report, start_supervised
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.errors import MairustError
+from mairust.log_format import configure_logging
 from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.dmarc_report_loop import DmarcReportLoop
 from mairust.outbound.tls_report_loop import TlsReportLoop
@@ -60,7 +61,7 @@ class IndexerHost:
 
     # Ray runs an async __init__ on the actor's loop (again after a restart).
     async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         self._stores = open_stores(settings.storage)
         self._interval = settings.cluster.search_backlog_interval
         self.indexed = 0

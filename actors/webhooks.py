@@ -38,6 +38,7 @@ from mairust.hooks.callbacks import CallbackTokens
 from mairust.hooks.jobs import HookJobLoop, JobPolicy, callback_urls
 from mairust.hooks.manifest import TransportKind
 from mairust.hooks.webhook_transport import webhook_transport
+from mairust.log_format import configure_logging
 from mairust.model.scope import PLATFORM, TenantScope
 from mairust.net.host_resolver import configured_resolver
 from mairust.secrets.master_key import load_keyring
@@ -67,7 +68,7 @@ class WebhookHost:
 
     # Ray runs an async __init__ on the actor's loop (again after a restart).
     async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         self._stores = open_stores(settings.storage)
         keyring = load_keyring(settings)
         vault = SecretVault(self._stores.metadata, keyring)

@@ -13,6 +13,7 @@ from cluster.commands import cluster_app
 from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.acme import acme_app
+from mairust.cli.backup import backup, restore
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.dkim import dkim_app
 from mairust.cli.dmarc import dmarc_app
@@ -30,6 +31,7 @@ from mairust.cli.storage import storage_app
 from mairust.cli.suppressions import suppression_app
 from mairust.cli.tls_reports import tls_reports_app
 from mairust.cli.tokens import token_app
+from mairust.log_format import configure_logging
 from mairust.secrets.master_key import load_keyring
 
 app = typer.Typer(
@@ -63,6 +65,8 @@ app.add_typer(dmarc_app, name="dmarc")
 app.add_typer(acme_app, name="acme")
 app.add_typer(tls_reports_app, name="tls-reports")
 app.add_typer(cluster_app, name="cluster")
+app.command("backup")(backup)
+app.command("restore")(restore)
 console = Console(soft_wrap=True)
 
 
@@ -111,7 +115,7 @@ def up(
         load_keyring(settings)
     if domain:
         settings.domains = sorted({*settings.domains, *domain})
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     cluster = EmbeddedCluster(settings)
     console.print(f"MaiRust {__version__} starting (data in {settings.data_dir}) ...")
     try:
@@ -150,12 +154,6 @@ def up(
 def version() -> None:
     """Print the version."""
     console.print(__version__)
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def main() -> None:

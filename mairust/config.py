@@ -80,6 +80,12 @@ class SmtpSettings(_Section):
     # per node.
     max_auth_failures_per_ip: int = Field(10, ge=1)
     auth_failure_window: float = Field(600.0, gt=0)
+    # -- behind a load balancer (docs/scale-out/proxy.md) --
+    # Networks of the proxies whose connections start with a PROXY protocol header (v2, or
+    # v1 text) naming the real client; from them a header is required. Empty: off.
+    proxy_protocol_from: list[str] = Field(default_factory=list)
+    # Seconds a listed proxy has to send its whole header before the connection is closed.
+    proxy_protocol_timeout: float = Field(5.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpSettings:
@@ -90,6 +96,13 @@ class SmtpSettings(_Section):
             self.tls_cert_file = self.tls_cert_file.expanduser().absolute()
             self.tls_key_file = self.tls_key_file.expanduser().absolute()
         return self
+
+    @field_validator("proxy_protocol_from")
+    @classmethod
+    def _proxy_networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return networks
 
 
 class ApiSettings(_Section):
@@ -692,6 +705,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".mairust")
     domains: list[str] = Field(default_factory=list)
     log_level: str = "WARNING"
+    # "text": one readable line a record; "json": one JSON object a line, with the message
+    # id and trace id of the message it concerns (mairust.log_format).
+    log_format: Literal["text", "json"] = "text"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

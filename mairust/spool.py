@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import RemoteRecipient
 from mairust.storage.protocols import BlobStore, QueueStore
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +67,13 @@ class Spool:
         max_batch: int = 128,
         listener: CommitListener | None = None,
         outbound_listener: CommitListener | None = None,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         """``listener`` is told of the messages with a local recipient in each committed
         batch (it wakes the dispatcher);
         ``outbound_listener`` of the messages with remote recipients (it wakes a
-        delivery loop)."""
+        delivery loop); ``telemetry`` times each group commit."""
+        self._telemetry = telemetry
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._metadata = metadata
@@ -231,6 +235,7 @@ class Spool:
 
     async def _commit_batch(self, batch: list[_Pending], noted: list[Event] | None = None) -> None:
         records = [pending.record for pending in batch]
+        started = time.perf_counter()
         try:
             if noted:
                 await asyncio.to_thread(self._metadata.commit_messages, records, noted)
@@ -251,6 +256,7 @@ class Spool:
                 return
             self.batches_failed += 1
             log.warning("spool: commit of %s refused: %r", records[0].ref.id, error)
+            self._count_failed(len(batch), started)
             self._fail(batch, error)
             return
         except Exception as error:
@@ -258,6 +264,7 @@ class Spool:
             self.batches_failed += 1
             self.events_dropped += len(noted or ())
             log.warning("spool: group commit of %d messages failed: %r", len(batch), error)
+            self._count_failed(len(batch), started)
             self._fail(batch, error)
             return
         self.messages_committed += len(batch)
@@ -265,6 +272,10 @@ class Spool:
         self.last_batch_size = len(batch)
         self.max_batch_size = max(self.max_batch_size, len(batch))
         log.debug("spool: committed a batch of %d messages", len(batch))
+        if self._telemetry is not None:
+            self._telemetry.spool_committed(
+                len(batch), sum(_local_rows(r) for r in records), time.perf_counter() - started
+            )
         for pending in batch:
             # A session that went away meanwhile cancelled its future; its message is
             # durable all the same and will be delivered (the client may send it again).
@@ -275,6 +286,10 @@ class Spool:
         self._tell_listener(
             self._outbound_listener, [record.ref for record in records if record.remote]
         )
+
+    def _count_failed(self, messages: int, started: float) -> None:
+        if self._telemetry is not None:
+            self._telemetry.spool_failed(messages, time.perf_counter() - started)
 
     @staticmethod
     def _fail(batch: list[_Pending], cause: BaseException | None) -> None:
@@ -305,3 +320,9 @@ def _has_local(record: SpoolRecord) -> bool:
     """Whether the record has a recipient with a local queue row (one not in ``remote``)."""
     remote = {recipient.rcpt for recipient in record.remote}
     return any(rcpt not in remote for rcpt in record.envelope.rcpt_tos)
+
+
+def _local_rows(record: SpoolRecord) -> int:
+    """How many local queue rows the record makes (its recipients not in ``remote``)."""
+    remote = {recipient.rcpt for recipient in record.remote}
+    return sum(1 for rcpt in set(record.envelope.rcpt_tos) if rcpt not in remote)

@@ -49,6 +49,7 @@ class ApiIngress:
         keyring = load_keyring(self._settings)
         from mairust.hooks.manifest import TransportKind
         from serve.plugin_transport import serve_transport
+        from serve.telemetry_source import named_actor_telemetry
 
         return create_app(
             self._settings,
@@ -57,6 +58,7 @@ class ApiIngress:
             keyring=keyring,
             # Dry runs reach serve plugins as the SMTP edge does.
             hook_transports={TransportKind.SERVE: serve_transport},
+            telemetry=named_actor_telemetry,
         )
 
     def __del__(self) -> None:

@@ -21,6 +21,8 @@ LAYERS = [
         "micro_batch",
         "__init__",
         "disk_space",
+        "telemetry",
+        "log_format",
     },
     {"model"},
     {"auth", "routing", "net"},
@@ -38,7 +40,7 @@ LAYERS = [
     },
     {"smtp"},
     {"pipeline"},
-    {"services"},
+    {"services", "backup"},
     {"api"},
     {"cli"},
 ]

@@ -10,6 +10,8 @@ only after its spool commit, exactly like SMTP's 250.
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,6 +43,7 @@ from mairust.services.sending import SendPolicy
 from mairust.services.webhooks import Resolve, UrlRules, records_resolve, system_resolve
 from mairust.spool import CommitListener, Spool
 from mairust.storage.stores import Stores
+from mairust.telemetry import PlatformMetrics, TelemetrySnapshot, TelemetrySource
 
 TITLE = "MaiRust API"
 DESCRIPTION = """\
@@ -95,6 +98,7 @@ def create_app(
     commit_listener: CommitListener | None = None,
     keyring: Keyring | None = None,
     hook_transports: Mapping[TransportKind, TransportFactory] | None = None,
+    telemetry: TelemetrySource | None = None,
 ) -> FastAPI:
     """The API app over ``stores``. The operator's ``settings.api.admin_token`` is the
     platform admin; ``token_keys`` key the digests of every other API token (current first).
@@ -102,10 +106,19 @@ def create_app(
     ``commit_listener`` hears of each spool commit of a sent message (e.g. to wake the
     queue); without one, the dispatcher finds the rows at its next poll.
     ``hook_transports`` reach plugins beyond ``http`` in dry runs (``serve``: a Serve handle).
-    Serve plugins' code is kept under the data directory."""
+    Serve plugins' code is kept under the data directory. ``telemetry`` reads the
+    processes' own counters (front-ends, workers, delivery loops) for ``/metrics`` and
+    ``/api/v1/stats`` (None: only what the stores say)."""
+    # This replica's own counters (its spool: what POST /send accepts) beside the others'.
+    own = PlatformMetrics()
     spool = Spool(
-        stores.metadata, stores.blobs, max_batch=settings.spool.max_batch, listener=commit_listener
+        stores.metadata,
+        stores.blobs,
+        max_batch=settings.spool.max_batch,
+        listener=commit_listener,
+        telemetry=own,
     )
+    telemetry = with_own_telemetry(own, telemetry)
     keyring = keyring if keyring is not None else load_keyring(settings)
     # Dry runs of hook points reach plugins as the SMTP edge does.
     hooks = platform_hook_runtime(settings, stores.metadata, keyring, "api", hook_transports)
@@ -168,7 +181,10 @@ def create_app(
             ),
         ),
     )
-    app.state.metrics = ApiMetrics(stores.metadata)
+    app.state.telemetry = telemetry
+    app.state.metrics = ApiMetrics(
+        stores.metadata, telemetry, lease_seconds=settings.queue.lease_seconds
+    )
     app.state.rate_limits = RateLimits.from_settings(settings.api)
     install_problem_handlers(app)
     app.state.path_limits = {SEND_PATH: send_body_limit(settings.api.max_send_size)}
@@ -181,6 +197,16 @@ def create_app(
     app.include_router(graphql_router())
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def with_own_telemetry(own: PlatformMetrics, others: TelemetrySource | None) -> TelemetrySource:
+    """The replica's snapshot (as ``api@host:pid``) and what ``others`` report."""
+    label = f"api@{platform.node() or 'localhost'}:{os.getpid()}"
+
+    def source() -> list[TelemetrySnapshot]:
+        return [own.snapshot(label), *(others() if others is not None else ())]
+
+    return source
 
 
 def _webhook_resolve(settings: Settings) -> Resolve:

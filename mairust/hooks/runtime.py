@@ -124,6 +124,9 @@ class HookRuntime:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
         self.recorded = 0
+        # Told ``(plugin, latency_ms)`` of each call as it is made (the host's per-minute
+        # figures, mairust.telemetry); None: nobody listens.
+        self.call_observer: Callable[[Sequence[tuple[str, float]]], None] | None = None
 
     @property
     def chain(self) -> HookChain:
@@ -194,12 +197,17 @@ class HookRuntime:
 
     def record_calls(self, calls: Sequence[HookCall]) -> None:
         """Calls made outside a chain (asynchronous jobs), recorded in the same batches."""
+        self._observe(calls)
         self._unrecorded.extend(calls)
         self._schedule_flush()
 
+    def _observe(self, calls: Sequence[HookCall]) -> None:
+        if self.call_observer is not None and calls:
+            self.call_observer([(call.plugin, call.latency_ms) for call in calls])
+
     def _record(self, point: HookPoint, result: ChainResult) -> None:
         now = datetime.now(UTC)
-        self._unrecorded.extend(
+        made = [
             HookCall(
                 new_id(),
                 now,
@@ -213,7 +221,9 @@ class HookRuntime:
                 r.dropped,
             )
             for r in result.records
-        )
+        ]
+        self._observe(made)
+        self._unrecorded.extend(made)
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,7 @@ from mairust.outbound.delivery_types import (
 from mairust.outbound.retry import RetrySchedule
 from mairust.outbound.shaping import TrafficShaper
 from mairust.storage.protocols import BlobStore, OutboundQueue
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,10 @@ class OutboundDeliveryLoop(LeasedLoop):
         dsn_recipient: Callable[[str], str] | None = None,
         clock: Clock = _utc_now,
         rng: random.Random | None = None,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         super().__init__(identity)
+        self._telemetry = telemetry
         self._store = store
         self._blobs = blobs
         self._sender = sender
@@ -277,6 +281,7 @@ class OutboundDeliveryLoop(LeasedLoop):
             async with lane, pool_lane, self._connections:
                 self.figures.sessions += 1
                 source = self._shaper.source_address(limits.pool)
+                started = time.perf_counter()
                 try:
                     replies = await self._sender.send(
                         destination, relay_host, batch, source_address=source
@@ -289,9 +294,22 @@ class OutboundDeliveryLoop(LeasedLoop):
                         for item in message.recipients:
                             replies[item.id] = RemoteReply(451, "4.4.0", reason)
             session_rows = [item for message in batch for item in message.recipients]
+            self._count_attempts(session_rows, replies, time.perf_counter() - started)
             await self._settle(session_rows, bodies, replies)
 
         await asyncio.gather(*(one_session(batch) for batch in sessions))
+
+    def _count_attempts(
+        self, rows: Sequence[OutboundItem], replies: dict[int, RemoteReply], seconds: float
+    ) -> None:
+        """Each recipient's attempt, timed as its session (connection to last reply)."""
+        if self._telemetry is None:
+            return
+        for item in rows:
+            reply = replies.get(item.id)
+            code = reply.code if reply is not None else 451
+            result = "delivered" if code < 400 else "deferred" if code < 500 else "bounced"
+            self._telemetry.attempt_made(result, seconds)
 
     async def _postpone(self, messages: Sequence[OutgoingMessage], retry_in: float) -> None:
         """Traffic shaping holds ``messages`` back: their rows go back unattempted."""

@@ -11,6 +11,7 @@ recipient), so a row that runs twice (lease expired, worker lost) leaves one ent
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from mairust.pipeline.work import (
     RecipientWork,
 )
 from mairust.storage.stores import Stores
+from mairust.telemetry import PlatformMetrics
 
 _log = logging.getLogger(__name__)
 
@@ -73,8 +75,11 @@ class PipelineRunner:
         queue_settings: QueueSettings,
         stage_names: tuple[str, ...] = DEFAULT_STAGES,
         hooks: DeliveryHooks | None = None,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
-        """``hooks``: the pre_delivery point (None: no plugin is asked in the pipeline)."""
+        """``hooks``: the pre_delivery point (None: no plugin is asked in the pipeline);
+        ``telemetry`` times each stage and counts the settled rows."""
+        self._telemetry = telemetry
         self._stores = stores
         self._stages: tuple[Stage, ...] = build_stages(stage_names, hooks)
         self._retry = RetryPolicy(queue_settings)
@@ -95,7 +100,12 @@ class PipelineRunner:
         for stage in self._stages:
             if not on_their_way:
                 break
+            started = time.perf_counter()
             outcomes.update(self._run_stage(stage, on_their_way, batch))
+            if self._telemetry is not None:
+                self._telemetry.stage_ran(
+                    stage.name, len(on_their_way), time.perf_counter() - started
+                )
             on_their_way = [work for work in on_their_way if work.item.id not in outcomes]
         for work in on_their_way:
             outcomes[work.item.id] = Delivered()
@@ -145,6 +155,8 @@ class PipelineRunner:
             owner, done=done, deferred=deferred, failed=failed, events=kept
         )
         self._record_events(works, outcomes, retry_times, expired)
+        if self._telemetry is not None:
+            self._telemetry.rows_settled(len(done), len(deferred), len(failed))
         return BatchReport(delivered=len(done), deferred=len(deferred), failed=len(failed))
 
     def _tenant_of(self, recipient: str) -> str | None:

@@ -35,9 +35,11 @@ from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
 from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.proxy_header import ProxySources
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
 from mairust.spool import Spool
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +113,12 @@ class SmtpFrontEnd:
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         """``disk`` watches free space (None: the data, blob and SQLite directories with
         the ``[disk]`` floor); ``clock`` times the AUTH failures of each client address
-        (``auth_limits.py``)."""
+        (``auth_limits.py``); ``telemetry`` counts sessions, replies and accept times."""
+        self._telemetry = telemetry
         self._settings = settings.smtp
         # Shared by every session of both listeners: one count per client address.
         self._auth_limits = AuthLimits.of(settings.smtp, clock)
@@ -129,6 +133,7 @@ class SmtpFrontEnd:
             signer_for,
             forwarder,
             disk or DiskGuard.from_settings(settings),
+            telemetry,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check
@@ -140,6 +145,8 @@ class SmtpFrontEnd:
         self._admission = Admission(
             settings.admission, settings.auth.trusted_networks, settings.smtp.hostname
         )
+        # Load balancers whose connections name the real client first (None: off).
+        self._proxies = ProxySources.of(settings.smtp)
 
     async def start(self) -> list[tuple[str, str, int]]:
         """Bind both listeners; returns ``(name, host, bound port)`` for each."""
@@ -206,6 +213,9 @@ class SmtpFrontEnd:
         tls = self._tls
         # Implicit TLS is the transport's; STARTTLS the session's (the same reloading context).
         starttls = tls.context if tls is not None and not listener.implicit_tls else None
+        # A TLS listener handshakes before the protocol reads a byte, so a PROXY header
+        # (sent before the client's TLS) cannot reach it: plain listeners only.
+        proxies = None if listener.implicit_tls else self._proxies
 
         def new_session() -> MairustSMTP:
             session = MairustSMTP(
@@ -224,6 +234,9 @@ class SmtpFrontEnd:
                 auth_limits=self._auth_limits,
                 admission=self._admission,
                 tenant_of=self._tenant_of,
+                proxies=proxies,
+                telemetry=self._telemetry,
+                listener=listener.name,
             )
             self._sessions.add(session)
             return session

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import replace
@@ -27,6 +28,7 @@ from mairust.config import SmtpSettings
 from mairust.disk_space import DiskGuard
 from mairust.errors import CheckUnavailable, InsufficientStorage, StorageUnavailable
 from mairust.hooks.points import HookPoint
+from mairust.log_format import message_context
 from mairust.model.address import domain_of
 from mairust.model.message import Envelope
 from mairust.model.modifications import apply_to_envelope, apply_to_headers
@@ -85,6 +87,7 @@ from mairust.smtp.transaction import (
     rejected,
 )
 from mairust.spool import Spool
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,7 @@ class InboundHandler:
         signer_for: SignerLookup | None = None,
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
+        telemetry: PlatformMetrics | None = None,
     ) -> None:
         """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
@@ -111,7 +115,9 @@ class InboundHandler:
         domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
         rules forward off the platform and takes back bounces to its SRS addresses (None:
         a forward is answered 451 4.3.5, an SRS address is routed like any other);
-        ``disk`` refuses new mail (452 4.3.1) while free space is below its floor."""
+        ``disk`` refuses new mail (452 4.3.1) while free space is below its floor;
+        ``telemetry`` times each end of DATA to its reply."""
+        self._telemetry = telemetry
         self._disk = disk
         self._forwarder = forwarder
         self._suppressions = suppressions
@@ -392,7 +398,16 @@ class InboundHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
-        """Check, hooks, stamp, spool: the 250 only once the message is durable."""
+        """Check, hooks, stamp, spool: the 250 only once the message is durable. Logged
+        under the message's id (its trace id), and timed when telemetry is on."""
+        started = time.perf_counter()
+        with message_context(self._state(envelope).id):
+            reply = await self._handle_data(session, envelope)
+        if self._telemetry is not None:
+            self._telemetry.accepted(time.perf_counter() - started, reply)
+        return reply
+
+    async def _handle_data(self, session: Session, envelope: SmtpEnvelope) -> str:
         content = envelope.original_content or b""
         transaction = self._state(envelope)
         tenants = transaction.tenants.items()

@@ -60,6 +60,7 @@ from mairust.smtp.replies import (
 )
 from mairust.smtp.session_limits import AdmittedSMTP
 from mairust.smtp.tls import plaintext_auth_allowed
+from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,11 @@ class MairustSMTP(AdmittedSMTP):
         max_command_line: int = 512,
         max_text_line: int = 1000,
         auth_limits: AuthLimits | None = None,
+        telemetry: PlatformMetrics | None = None,
+        listener: str = "smtp",
         **kwargs: Any,
     ) -> None:
+        """``telemetry`` counts the session under ``listener`` and every reply it sends."""
         _SCANNED_CLASSES.update((type(self), type(handler)))
         # aiosmtpd compares a command without its CRLF; ours count it (RFC 5321 §4.5.3.1.4).
         command_limit = max_command_line - 2
@@ -179,10 +183,20 @@ class MairustSMTP(AdmittedSMTP):
         self.original_parameters: list[str] = []
         self._allow_plaintext_auth = allow_plaintext_auth
         self._implicit_tls = False
+        # aiosmtpd's own flag, as configured; decided per client below.
+        self._auth_tls_configured = self._auth_require_tls
+        self._telemetry = telemetry
+        self._listener = listener
+        self._counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         starttls_done = self._original_transport is not None
         super().connection_made(transport)
+        if not starttls_done and self._telemetry is not None:
+            self._counted = True
+            self._telemetry.session_opened(self._listener)
+            if self._refusal is not None:  # written straight to the transport
+                self._telemetry.reply_sent(self._refusal)
         if starttls_done:
             # aiosmtpd's second call, once the STARTTLS handshake is over. It has already
             # dropped what the client pipelined after STARTTLS in the clear (RFC 3207 §6,
@@ -194,8 +208,16 @@ class MairustSMTP(AdmittedSMTP):
             # Implicit TLS: the listener's transport did the handshake before this call.
             self._implicit_tls = True
             self.session.ssl = {"ssl_object": ssl_object, "cipher": ssl_object.cipher()}
+        self._decide_auth_tls()
+
+    def _client_address_changed(self) -> None:
+        # A loopback proxy's client is not loopback: decided again for the client it named.
+        self._decide_auth_tls()
+
+    def _decide_auth_tls(self) -> None:
         # aiosmtpd reads this flag in EHLO and AUTH: it decides per client, not per server.
-        self._auth_require_tls = self._auth_require_tls and not (
+        assert self.session is not None
+        self._auth_require_tls = self._auth_tls_configured and not (
             self._implicit_tls
             or plaintext_auth_allowed(self.session.peer, self._allow_plaintext_auth)
         )
@@ -232,6 +254,8 @@ class MairustSMTP(AdmittedSMTP):
                 # Far past the size limit: answer now and stop reading (nothing was kept).
                 log.info("DATA from %s cut off past the size limit", self._peer())
                 self._data_budget = None
+                if self._telemetry is not None:
+                    self._telemetry.reply_sent(TOO_MUCH_MAIL_DATA)
                 if isinstance(self.transport, asyncio.WriteTransport):
                     self.transport.write(TOO_MUCH_MAIL_DATA.encode("ascii") + b"\r\n")
                     self.transport.close()
@@ -250,9 +274,25 @@ class MairustSMTP(AdmittedSMTP):
             return
         await super().smtp_AUTH(arg)
 
+    def _expire(self, reply: str) -> None:
+        # The admission timers write their 421 straight to the transport: count it here.
+        transport = self.transport
+        if self._telemetry is not None and transport is not None and not transport.is_closing():
+            self._telemetry.reply_sent(reply)
+        super()._expire(reply)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted and self._telemetry is not None:
+            self._counted = False
+            self._telemetry.session_closed()
+        super().connection_lost(error)
+
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
-            await super().push(with_enhanced_code(status))
+            line = with_enhanced_code(status)
+            if self._telemetry is not None:
+                self._telemetry.reply_sent(line)
+            await super().push(line)
         else:
             # Only AUTH challenges (334) are pushed as bytes; they need no code.
             await super().push(status)

@@ -3,6 +3,10 @@
 :class:`AdmittedSMTP` sits between aiosmtpd's ``SMTP`` and MaiRust's protocol class and
 applies, per connection:
 
+* the PROXY protocol (``proxy_header.py``): a connection from a listed proxy reads its
+  header first, and the client it names is the session's peer from then on (admission,
+  the greeting pause, the handler's checks, the Received: header, the logs, and again
+  after STARTTLS); a connection without a valid header in time is closed without a word;
 * the connection counts: a refused connection gets ``421 4.7.0`` as its first and only
   line (no greeting) and is closed before aiosmtpd starts a session on it (the cheap path a
   flood takes); an admitted one is counted until it is lost;
@@ -30,6 +34,7 @@ from aiosmtpd.smtp import SMTP
 from mairust.errors import StorageUnavailable
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
+from mairust.smtp.proxy_header import ProxyHeaderError, ProxySources, read_proxy_header
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,11 @@ class AdmittedSMTP(SMTP):
         *,
         admission: Admission | None = None,
         tenant_of: TenantOf | None = None,
+        proxies: ProxySources | None = None,
         **kwargs: Any,
     ) -> None:
+        """``proxies``: the peers whose connections start with a PROXY header (None: no
+        peer's do)."""
         if admission is not None:
             kwargs.setdefault("timeout", admission.settings.command_timeout_seconds)
         super().__init__(handler, **kwargs)
@@ -64,13 +72,30 @@ class AdmittedSMTP(SMTP):
         self._deadline: asyncio.TimerHandle | None = None
         self._data_deadline: asyncio.TimerHandle | None = None
         self._committing = False  # the handler is making a message durable (end of DATA)
+        self._proxies = proxies
+        self._awaiting_proxy_header = False
+        # The client a PROXY header named, as ``(ip, port)``: a socket peer name, which
+        # aiosmtpd's Session.peer holds at run time (its annotation says str).
+        self._proxied_peer: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._original_transport is not None or self._admission is None:
-            super().connection_made(transport)  # STARTTLS's second call: already admitted
+        if self._original_transport is not None:
+            # STARTTLS's second call: already admitted. aiosmtpd makes a new Session with
+            # the socket's peer; the client behind a proxy is still the one it named.
+            super().connection_made(transport)
+            if self._proxied_peer is not None and self.session is not None:
+                self.session.peer = self._proxied_peer
             return
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if self._proxies is not None and self._proxies.listed(ip):
+            # Admitted (or not) once the header has named the client: _handle_client.
+            self._awaiting_proxy_header = True
+            super().connection_made(transport)
+            return
+        if self._admission is None:
+            super().connection_made(transport)
+            return
         self._refusal = self._admission.open_connection(ip)
         if self._refusal is None:
             self._client_ip = ip
@@ -98,6 +123,15 @@ class AdmittedSMTP(SMTP):
     def eof_received(self) -> bool | None:
         if self._refusal is not None:
             return False
+        if self._awaiting_proxy_header:
+            # aiosmtpd stops reading at EOF and keeps a half-closed socket open (until the
+            # idle timer): a proxy gone inside its header leaves nobody to answer.
+            assert self.session is not None
+            log.info(
+                "connection from proxy %r closed: EOF inside the PROXY header", self.session.peer
+            )
+            super().eof_received()
+            return False
         return super().eof_received()
 
     def data_received(self, data: bytes) -> None:
@@ -108,6 +142,8 @@ class AdmittedSMTP(SMTP):
         super().data_received(data)
 
     async def _handle_client(self) -> None:
+        if self._awaiting_proxy_header and not await self._take_proxy_header():
+            return
         admission = self._admission
         if admission is None:
             self._greeted = True
@@ -126,6 +162,41 @@ class AdmittedSMTP(SMTP):
                 return
         self._greeted = True
         await super()._handle_client()
+
+    async def _take_proxy_header(self) -> bool:
+        """Read a listed proxy's header and admit the client it names; False: closed."""
+        assert self._proxies is not None and self.session is not None
+        proxy = self.session.peer
+        try:
+            client = await read_proxy_header(self._reader, self._proxies.timeout)
+        except ProxyHeaderError as error:
+            log.info("connection from proxy %r closed: %s", proxy, error)
+            self._close()
+            return False
+        self._awaiting_proxy_header = False
+        if client is not None:
+            log.debug("proxy %r: client %r", proxy, client)
+            self._proxied_peer = client
+            self.session.peer = self._proxied_peer
+            self._client_address_changed()
+        # The header's bytes were no early talk; what the client sent after it was.
+        self._early_bytes = bool(getattr(self._reader, "_buffer", b""))
+        if self._admission is None:
+            return True
+        peer: Any = self.session.peer
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        refusal = self._admission.open_connection(ip)
+        if refusal is not None:
+            if isinstance(self.transport, asyncio.WriteTransport):
+                self.transport.write(refusal.encode("ascii") + b"\r\n")
+            self._close()
+            return False
+        self._client_ip = ip
+        return True
+
+    def _client_address_changed(self) -> None:
+        """A PROXY header named the client: the session's peer is now that address.
+        Subclasses redo what they decided from the socket's peer."""
 
     def _timeout_cb(self) -> None:
         # aiosmtpd's idle timer: it would close without a word.

@@ -13,13 +13,19 @@ import ray
 from actors.pipeline_worker import PipelineWorkerActor
 from mairust.model.queue import QueueState
 from mairust.pipeline.runner import BatchReport
+from serve.telemetry_source import named_actor_telemetry
+from tests.mairust.test_telemetry import values
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
 
+WORKER_NAME = "pipeline-worker-under-test"
+
+
 @pytest.fixture(scope="module")
 def worker(module_spawn, module_world):
-    return module_spawn(PipelineWorkerActor, module_world.settings)
+    # Named, as `mairust up` names its workers: the API finds their counters by name.
+    return module_spawn(PipelineWorkerActor, module_world.settings, name=WORKER_NAME)
 
 
 def test_worker_runs_in_its_own_process_on_the_loopback_node(worker):
@@ -83,3 +89,19 @@ def test_recipient_without_mailbox_fails_permanently(worker, module_world, body)
     assert row.state is QueueState.FAILED
     assert (row.last_error or "").startswith("5.1.1")
     assert world.entries(ref.id) == []
+
+
+def delivered_rows() -> float:
+    """The worker's delivered-rows counter as the API replica reads it (by actor name)."""
+    snapshots = {snapshot.process: snapshot for snapshot in named_actor_telemetry()}
+    text = snapshots[WORKER_NAME].exposition
+    return values(text, "mairust_pipeline_rows_total").get((("outcome", "delivered"),), 0.0)
+
+
+def test_the_workers_counters_reach_the_api_by_its_name(worker, module_world, body):
+    world = module_world
+    before = delivered_rows()
+    world.spool(body("okapi"), world.mailbox())
+    items = world.stores.metadata.lease_batch("owner-d", 100, 60)
+    ray.get(worker.process.remote(items, "owner-d"), timeout=60)
+    assert delivered_rows() == before + 1

@@ -25,6 +25,7 @@ from mairust.api.routes import (
     quotas,
     search,
     send,
+    stats,
     suppressions,
     unsubscribe,
     webhooks,
@@ -55,5 +56,6 @@ api_router.include_router(suppressions.router)
 api_router.include_router(dkim_keys.router)
 api_router.include_router(unsubscribe.router)
 api_router.include_router(dmarc_reports.router)
+api_router.include_router(stats.router)
 
 __all__ = ["api_router"]

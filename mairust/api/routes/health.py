@@ -63,6 +63,8 @@ def healthz(stores: StoresDep, settings: SettingsDep) -> HealthStatus:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
 )
-async def metrics(api_metrics: ApiMetricsDep) -> Response:
-    """Request counts and latency histograms of this API app, in Prometheus text format."""
+def metrics(api_metrics: ApiMetricsDep) -> Response:
+    """Request counts and latency histograms of this API app, the queue's state, the
+    plugins' figures and every process's own counters, in Prometheus text format."""
+    # Not async: the collectors read the store and ask the other processes (blocking).
     return Response(api_metrics.render(), media_type=METRICS_MEDIA_TYPE)

@@ -191,6 +191,7 @@ EVERY_ROUTE = {
     ("post", "/api/v1/users"),
     ("get", "/api/v1/queue"),
     ("get", "/api/v1/queue/stats"),
+    ("get", "/api/v1/stats"),
     ("get", "/api/v1/outbound"),
     ("get", "/api/v1/outbound/stats"),
     ("get", "/api/v1/outbound/messages/{message_id}/attempts"),

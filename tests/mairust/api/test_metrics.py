@@ -141,3 +141,19 @@ async def test_a_metadata_outage_shows_as_down_not_as_an_error(anonymous, stores
     assert response.status_code == 200
     assert samples(response.text, "mairust_metadata_up") == {(): 0.0}
     assert samples(response.text, "mairust_queue_rows") == {}
+
+
+@pytest.mark.in_process_only("leases rows itself; a live server's workers would take them")
+async def test_oldest_due_row_and_oldest_lease_ages_are_reported(anonymous, seeder, stores):
+    text = (await anonymous.get("/metrics")).text
+    assert samples(text, "mairust_queue_oldest_lease_age_seconds") == {(): 0.0}
+    seeder.tenant("example.com")
+    jane = seeder.mailbox("jane@example.com")
+    seeder.deliver_many(jane, 2)
+    stores.metadata.lease_batch("worker-1", 1, 60.0)
+    text = (await anonymous.get("/metrics")).text
+    # Just leased (60 s, the default queue.lease_seconds): its age is about 0.
+    (lease_age,) = samples(text, "mairust_queue_oldest_lease_age_seconds").values()
+    assert 0.0 <= lease_age < 30.0
+    (due_age,) = samples(text, "mairust_queue_oldest_due_age_seconds").values()
+    assert due_age >= 0.0

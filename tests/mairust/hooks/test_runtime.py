@@ -240,6 +240,20 @@ async def test_calls_are_recorded_in_batches_off_the_path(stores, tmp_path):
         )
 
 
+async def test_the_call_observer_hears_each_call_as_it_is_made(stores, tmp_path):
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        hooks = HookRuntime(stores.metadata, client, HooksSettings(), record_seconds=30.0)
+        heard: list[tuple[str, float]] = []
+        hooks.call_observer = heard.extend
+        await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
+        # At once, before the (batched, 30 s) write of the call log.
+        assert [name for name, _ in heard] == ["rules"]
+        assert heard[0][1] > 0.0
+        await hooks.aclose()
+
+
 async def test_a_plugin_that_keeps_failing_is_reported_shed_until_it_answers(stores, tmp_path):
     with http_sink(default=Reply(500, b"down")) as plugin:
         install(stores, tmp_path, "rules", plugin.url())

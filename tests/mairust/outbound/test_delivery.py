@@ -36,7 +36,9 @@ from mairust.outbound.srs import Srs
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.sql_migrations import upgrade_to_head
+from mairust.telemetry import PlatformMetrics
 from tests.mairust.outbound.test_smtp_sender import port_free_on
+from tests.mairust.test_telemetry import values
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 
@@ -87,6 +89,7 @@ class World:
         identity: str = "node-a",
         settings: OutboundSettings = SCHEDULE,
         dsn_recipient: Callable[[str], str] | None = None,
+        telemetry: PlatformMetrics | None = None,
     ) -> OutboundDeliveryLoop:
         sender = SmtpDestinationSender(self.resolver, CLIENT, port=self.port)
         return OutboundDeliveryLoop(
@@ -103,6 +106,7 @@ class World:
             dsn_recipient=dsn_recipient,
             clock=self.clock,
             rng=random.Random(7),
+            telemetry=telemetry,
         )
 
     def submit(
@@ -208,7 +212,14 @@ async def test_a_deferred_recipient_is_delivered_once_on_schedule(world: World) 
 
 async def test_a_550_bounces_only_that_recipient(world: World) -> None:
     message_id = world.submit("joe@far.test", "nobody@far.test")
-    await world.round(world.loop())
+    telemetry = PlatformMetrics()
+    await world.round(world.loop(telemetry=telemetry))
+    # Each recipient's attempt is counted by its result, timed as its session.
+    text = telemetry.snapshot("outbound-delivery-0").exposition
+    assert values(text, "mairust_delivery_attempt_duration_seconds_count") == {
+        (("result", "delivered"),): 1.0,
+        (("result", "bounced"),): 1.0,
+    }
 
     assert world.states(message_id) == {
         "joe@far.test": RecipientState.DELIVERED,

@@ -7,6 +7,7 @@ with ``asyncio.to_thread`` while the servers run on the test's event loop.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from mairust.storage.factory import migrate, open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.protocols import BlobStore, MetadataStore
 from mairust.storage.stores import Stores
+from mairust.telemetry import PlatformMetrics
 
 DOMAIN = "example.test"
 HOSTNAME = "mx.example.test"
@@ -107,7 +109,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
     DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards, ``disk``
     the free-space guard, ``admission`` the ``[admission]`` settings (no greeting pause
-    unless given)."""
+    unless given), ``telemetry`` the counters of the edge and the spool."""
     running: list[Mta] = []
 
     async def start(
@@ -127,6 +129,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         auth_settings: dict[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         admission: dict[str, Any] | None = None,
+        telemetry: PlatformMetrics | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
@@ -138,7 +141,12 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             # would wait it on every connection.
             admission={"greet_pause_seconds": 0, **(admission or {})},
         )
-        spool = Spool(metadata or stores.metadata, blobs or stores.blobs, max_batch=max_batch)
+        spool = Spool(
+            metadata or stores.metadata,
+            blobs or stores.blobs,
+            max_batch=max_batch,
+            telemetry=telemetry,
+        )
         await spool.start()
         frontend = SmtpFrontEnd(
             settings,
@@ -152,7 +160,8 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             signer_for=signer_for,
             forwarder=forwarder,
             disk=disk,
-            **({} if clock is None else {"clock": clock}),
+            clock=clock or time.monotonic,
+            telemetry=telemetry,
         )
         listeners = await frontend.start()
         mta = Mta(settings, stores, spool, frontend, listeners)

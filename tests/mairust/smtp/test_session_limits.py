@@ -27,6 +27,8 @@ from mairust.smtp.frontend import SmtpFrontEnd
 from mairust.spool import Spool
 from mairust.storage.protocols import BlobStore
 from mairust.storage.stores import Stores
+from mairust.telemetry import PlatformMetrics
+from tests.mairust.test_telemetry import values
 
 HOST = "mx.example.test"
 ALICE = "alice@example.test"
@@ -86,7 +88,9 @@ async def start(tmp_path: Path, stores: Stores) -> AsyncIterator[Callable[..., A
     running: list[tuple[SmtpFrontEnd, Spool]] = []
     ports: dict[str, int] = {}
 
-    async def run(blobs: BlobStore | None = None, **admission: Any) -> int:
+    async def run(
+        blobs: BlobStore | None = None, telemetry: PlatformMetrics | None = None, **admission: Any
+    ) -> int:
         settings = Settings(
             data_dir=tmp_path,
             smtp={"hostname": HOST, "port": 0, "submission_port": 0},
@@ -95,7 +99,7 @@ async def start(tmp_path: Path, stores: Stores) -> AsyncIterator[Callable[..., A
         )
         spool = Spool(stores.metadata, blobs or stores.blobs)
         await spool.start()
-        frontend = SmtpFrontEnd(settings, stores.metadata, spool)
+        frontend = SmtpFrontEnd(settings, stores.metadata, spool, telemetry=telemetry)
         running.append((frontend, spool))
         bound = {name: port for name, _, port in await frontend.start()}
         ports.update(bound)
@@ -170,6 +174,29 @@ async def test_idle_client_gets_421_4_4_2_timeout(start: Any) -> None:
     reply, waited, closed = await asyncio.to_thread(run)
     assert reply == f"421 4.4.2 {HOST} Error: command timeout exceeded, closing connection"
     assert 0.2 < waited < 3 and closed
+
+
+async def test_refusals_and_timeouts_written_past_aiosmtpd_are_counted(start: Any) -> None:
+    telemetry = PlatformMetrics()
+    port = await start(telemetry=telemetry, max_connections_per_ip=1, command_timeout_seconds=0.3)
+
+    def run() -> tuple[str, str]:
+        idle = Client(port, "127.0.0.26")
+        refused = Client(port, "127.0.0.26")
+        refused.close()
+        idle.send("EHLO client.test")
+        timed_out = idle.reply()
+        idle.close()
+        return refused.greeting, timed_out
+
+    refused, timed_out = await asyncio.to_thread(run)
+    assert refused.startswith("421 4.7.0") and timed_out.startswith("421 4.4.2")
+    text = telemetry.snapshot("fe").exposition
+    replies = values(text, "mairust_smtp_replies_total")
+    assert replies[(("code", "421"), ("enhanced", "4.7.0"))] == 1
+    assert replies[(("code", "421"), ("enhanced", "4.4.2"))] == 1
+    assert replies[(("code", "220"), ("enhanced", "other"))] == 1
+    assert values(text, "mairust_smtp_sessions_total") == {(("listener", "smtp"),): 2.0}
 
 
 async def test_session_deadline_ends_a_slowloris(start: Any) -> None:
