@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from cluster.drain_command import cluster_drain
+from cluster.up_command import cluster_up
+
 cluster_app = typer.Typer(
     name="cluster",
     help=(
@@ -17,3 +20,5 @@ cluster_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
+cluster_app.command("up")(cluster_up)
+cluster_app.command("drain")(cluster_drain)
