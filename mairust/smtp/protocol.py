@@ -60,6 +60,7 @@ from mairust.smtp.replies import (
 )
 from mairust.smtp.session_limits import AdmittedSMTP
 from mairust.smtp.tls import plaintext_auth_allowed
+from mairust.smtp.transports import reply_and_close
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +233,8 @@ class MairustSMTP(AdmittedSMTP):
                 # Far past the size limit: answer now and stop reading (nothing was kept).
                 log.info("DATA from %s cut off past the size limit", self._peer())
                 self._data_budget = None
-                if isinstance(self.transport, asyncio.WriteTransport):
-                    self.transport.write(TOO_MUCH_MAIL_DATA.encode("ascii") + b"\r\n")
-                    self.transport.close()
+                if self.transport is not None:
+                    reply_and_close(self.transport, TOO_MUCH_MAIL_DATA)
                 return
         super().data_received(data)
 

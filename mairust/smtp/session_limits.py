@@ -30,6 +30,7 @@ from aiosmtpd.smtp import SMTP
 from mairust.errors import StorageUnavailable
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
+from mairust.smtp.transports import reply_and_close
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,7 @@ class AdmittedSMTP(SMTP):
         # task: under a flood this path is most of what the server does.
         self.session = self._create_session()
         self.session.peer = peer
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(self._refusal.encode("ascii") + b"\r\n")
-        transport.close()
+        reply_and_close(transport, self._refusal)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refusal is not None:
@@ -199,9 +198,7 @@ class AdmittedSMTP(SMTP):
         if transport is None or transport.is_closing():
             return
         log.info("%r: %s", self.session and self.session.peer, reply)
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(reply.encode("ascii") + b"\r\n")
-        transport.close()
+        reply_and_close(transport, reply)
 
     def _close(self) -> None:
         if self.transport is not None:
