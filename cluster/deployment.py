@@ -8,8 +8,8 @@ differs is placement:
   affinity) and named after the node, on the ports its labels name (``cluster.placement``);
   nodes that join later get theirs from ``add_joined_nodes``, which the command calls while
   it runs;
-- the pipeline workers spread over the nodes (Ray's SPREAD strategy), as many as
-  ``cluster.pipeline_workers``;
+- the pipeline workers, as many as ``cluster.pipeline_workers``, dealt out over the live
+  nodes in turn (soft node affinity, so a worker of a node that left restarts elsewhere);
 - at the end Serve is shut down, not only its app deleted: its controller and proxy are
   detached actors that would outlive this driver on a cluster that stays.
 """
@@ -44,6 +44,8 @@ class ClusterDeployment(EmbeddedCluster):
         self._checker_names: list[str] = []
         # Front-end name -> the node it was made for (printed, and matched by drain).
         self.nodes: dict[str, SmtpNode] = {}
+        # The live nodes (ids) the pipeline workers are dealt out over, looked up once.
+        self._spread_over: list[str] = []
 
     def _create_frontends(self, checker_names: list[str]) -> dict[str, Any]:
         self._checker_names = checker_names
@@ -64,8 +66,20 @@ class ClusterDeployment(EmbeddedCluster):
             scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
         ).remote(node_settings(self._settings, node), DISPATCHER, self._checker_names)
 
-    def _worker_options(self) -> dict[str, Any]:
-        return {"scheduling_strategy": "SPREAD"}
+    def _worker_options(self, index: int) -> dict[str, Any]:
+        # Round robin over the live nodes, softly: a worker whose node is gone is restarted
+        # wherever Ray finds room. Ray's own SPREAD strategy put both zero-CPU workers of
+        # the three-node test on one node, so the spread is made explicit here.
+        if not self._spread_over:
+            self._spread_over = sorted(
+                node["NodeID"]
+                for node in ray.nodes()  # type: ignore[no-untyped-call]
+                if node.get("Alive")
+            )
+        if not self._spread_over:
+            return {"scheduling_strategy": "SPREAD"}
+        node_id = self._spread_over[index % len(self._spread_over)]
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=True)}
 
     def add_joined_nodes(self, timeout: float) -> dict[str, Listeners]:
         """A front-end on each SMTP node that has none yet (it joined after the start);
@@ -85,6 +99,12 @@ class ClusterDeployment(EmbeddedCluster):
                 continue
             self.listening[name] = listening[name]
         return listening
+
+    def worker_nodes(self, timeout: float) -> list[str]:
+        """The node id of each pipeline worker that answers within ``timeout`` seconds."""
+        refs = [worker.node_id.remote() for worker in self._workers]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        return [str(node_id) for node_id in ray.get(ready)]
 
     def _stop_serve(self) -> None:
         serve.shutdown()  # type: ignore[no-untyped-call]

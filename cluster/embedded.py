@@ -205,8 +205,8 @@ class EmbeddedCluster:
         self._frontends = self._create_frontends(checker_names)
         self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
         self._workers = [
-            PipelineWorkerActor.options(name=name, **self._worker_options()).remote(settings)
-            for name in worker_names
+            PipelineWorkerActor.options(name=name, **self._worker_options(index)).remote(settings)
+            for index, name in enumerate(worker_names)
         ]
         self._auth_checkers = [
             AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
@@ -219,8 +219,8 @@ class EmbeddedCluster:
         )
         return {"smtp-frontend": frontend}
 
-    def _worker_options(self) -> dict[str, Any]:
-        """Ray options of each pipeline worker actor beyond its name (placement)."""
+    def _worker_options(self, index: int) -> dict[str, Any]:
+        """Ray options of the ``index``-th pipeline worker actor beyond its name (placement)."""
         return {}
 
     def _create_background_actors(self) -> None:

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from cluster.deployment import ClusterDeployment, Listeners
 from cluster.embedded import wait_for_stop_signal
-from cluster.placement import SmtpNode
+from cluster.placement import NODE_ID_CHARS, SmtpNode
 from mairust import __version__
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 from mairust.secrets.master_key import load_keyring
@@ -57,7 +57,7 @@ def cluster_up(
 ) -> None:
     """Start MaiRust's actors and Serve apps on an existing Ray cluster (`ray start --head`,
     `ray start --address=...`): one SMTP front-end on each node started with
-    `--resources '{"smtp": 1}'`, the pipeline workers spread over the nodes.
+    `--resources '{"smtp": 1}'`, the pipeline workers dealt out over the nodes in turn.
 
     The stores must be ones every node reaches (PostgreSQL, S3, OpenSearch; the embedded
     ones only when every node runs on this machine). Prints where each front-end listens,
@@ -90,6 +90,9 @@ def cluster_up(
         raise typer.Exit(1) from exc
     for name, listeners in deployment.listening.items():
         _print_frontend(deployment.nodes[name], listeners)
+    workers = deployment.worker_nodes(timeout=settings.cluster.start_timeout)
+    spread = sorted({node_id[:NODE_ID_CHARS] for node_id in workers})
+    console.print(f"Pipeline    {len(workers)} workers on {len(spread)} nodes: {', '.join(spread)}")
     api_host, api_port = endpoints.api
     console.print(f"API         listening on http://{api_host}:{api_port}/api/v1 (head node)")
     console.print(f"Admin token {endpoints.admin_token}")

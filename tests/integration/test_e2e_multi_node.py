@@ -29,6 +29,7 @@ from tests.support.process_tree import ProcessTree
 
 MAILBOX = "alice@example.test"
 READY_LINE = "MaiRust is up on the Ray cluster"
+WORKERS_LINE = re.compile(r"Pipeline\s+2 workers on (\d) nodes")
 NODE_LINE = re.compile(r"SMTP node\s+(\w+) \(127\.0\.0\.1\): smtp 127\.0\.0\.1:(\d+)")
 # Ray's per-node object store: the smallest it takes (bodies never travel through it).
 OBJECT_STORE = 80 * 1024 * 1024
@@ -142,6 +143,9 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
     assert {node_id[:12]: port for node_id, port in label_ports.items()} == deployment.smtp_ports, (
         "".join(deployment.output)
     )
+    # The two pipeline workers are dealt out over two of the three nodes, not packed on one.
+    printed = "".join(deployment.output)
+    assert WORKERS_LINE.findall(printed) == ["2"], printed
     (draining, port_a), (_, port_b) = sorted(deployment.smtp_ports.items())
     acknowledged = [send(port_a, "a0"), send(port_b, "b0"), send(port_a, "a1"), send(port_b, "b1")]
 
