@@ -54,7 +54,7 @@ def cluster_drain(
     with reported_errors():
         settings = settings_from(data_dir, config, cluster={"ray_address": address})
     if not settings.cluster.ray_address:
-        console.print("[red]error:[/] give the cluster: --address or [cluster] ray_address")
+        console.print("[red]error:[/] give the cluster: --address or \\[cluster] ray_address")
         raise typer.Exit(2)
     logging.basicConfig(level=settings.log_level.upper())
     start_ray(settings)

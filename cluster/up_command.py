@@ -67,10 +67,10 @@ def cluster_up(
         settings = settings_from(
             data_dir, config, cluster={"ray_address": address}, log_level=log_level
         )
+        if not settings.cluster.ray_address:
+            console.print("[red]error:[/] give the cluster: --address or \\[cluster] ray_address")
+            raise typer.Exit(2)
         load_keyring(settings)
-    if not settings.cluster.ray_address:
-        console.print("[red]error:[/] give the cluster: --address or [cluster] ray_address")
-        raise typer.Exit(2)
     if domain:
         settings.domains = sorted({*settings.domains, *domain})
     logging.basicConfig(
