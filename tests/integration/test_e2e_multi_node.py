@@ -1,7 +1,8 @@
 """Scenario: `mairust cluster up` on a Ray cluster of a head and two SMTP nodes on loopback;
 mail through both nodes' front-ends lands in the mailbox; `mairust cluster drain` of one
 node lets its open transaction finish, refuses new connections there, the other node
-keeps accepting, and every acknowledged message is stored exactly once."""
+keeps accepting; an SMTP node that joins later gets a front-end; every acknowledged message
+is stored exactly once."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ray.cluster_utils import Cluster
@@ -43,8 +43,15 @@ class Deployment:
     proc: subprocess.Popen[str]
     tree: ProcessTree
     output: list[str] = field(default_factory=list)
-    # node id prefix (as printed) -> SMTP port
-    smtp_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def smtp_ports(self) -> dict[str, int]:
+        """Node id prefix -> SMTP port, as `mairust cluster up` printed them so far."""
+        return {
+            match.group(1): int(match.group(2))
+            for line in list(self.output)
+            if (match := NODE_LINE.search(line))
+        }
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -61,29 +68,34 @@ def ray_cluster() -> Iterator[tuple[Cluster, dict[str, int]]]:
     node's ports in its labels; Ray's session files in a directory of the test's own."""
     # Short: Ray's Unix sockets live under it (a socket path has at most 107 characters).
     temp = tempfile.mkdtemp(prefix="mr-mn-", dir="/tmp")
-    common: dict[str, Any] = {"node_ip_address": "127.0.0.1", "object_store_memory": OBJECT_STORE}
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={**common, "num_cpus": 2, "include_dashboard": False, "temp_dir": temp},
+        head_node_args={
+            "node_ip_address": "127.0.0.1",
+            "object_store_memory": OBJECT_STORE,
+            "num_cpus": 2,
+            "include_dashboard": False,
+            "temp_dir": temp,
+        },
     )
-    ports: dict[str, int] = {}
     try:
-        for _ in range(2):
-            smtp_port, submission_port = free_port(), free_port()
-            node = cluster.add_node(
-                **common,
-                num_cpus=1,
-                resources={SMTP_RESOURCE: 1},
-                labels={
-                    SMTP_PORT_LABEL: str(smtp_port),
-                    SUBMISSION_PORT_LABEL: str(submission_port),
-                },
-            )
-            ports[node.node_id] = smtp_port
-        yield cluster, ports
+        yield cluster, dict(add_smtp_node(cluster) for _ in range(2))
     finally:
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def add_smtp_node(cluster: Cluster) -> tuple[str, int]:
+    """A worker node with the ``smtp`` resource and ports of its own; its id and SMTP port."""
+    smtp_port, submission_port = free_port(), free_port()
+    node = cluster.add_node(
+        node_ip_address="127.0.0.1",
+        object_store_memory=OBJECT_STORE,
+        num_cpus=1,
+        resources={SMTP_RESOURCE: 1},
+        labels={SMTP_PORT_LABEL: str(smtp_port), SUBMISSION_PORT_LABEL: str(submission_port)},
+    )
+    return node.node_id, smtp_port
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +135,6 @@ def deployment(ray_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     threading.Thread(target=read_output, daemon=True).start()
     try:
         assert ready.wait(180) and proc.poll() is None, "".join(running.output[-60:])
-        for line in running.output:
-            if match := NODE_LINE.search(line):
-                running.smtp_ports[match.group(1)] = int(match.group(2))
         added = running.cli("user", "add", MAILBOX)
         assert added.returncode == 0, added.stdout + added.stderr
         yield running
@@ -181,6 +190,16 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
     idle.close()
     assert refused(port_a)
     acknowledged.append(send(port_b, "b-after-drain"))
+
+    # A third SMTP node joins the running cluster: it gets a front-end of its own.
+    cluster, _ = ray_cluster
+    joined, port_c = add_smtp_node(cluster)
+    wait_for(
+        lambda: deployment.smtp_ports.get(joined[:12]) == port_c,
+        timeout=60,
+        what="a front-end on the node that joined",
+    )
+    acknowledged.append(send(port_c, "c-joined"))
 
     settings = server_settings(deployment.data_dir, deployment.config)
 
