@@ -202,6 +202,19 @@ class FrontEndHost:
         """This process's counters, for the API's /metrics and /api/v1/stats."""
         return self._telemetry.snapshot()
 
+    async def drain(self, grace_seconds: float) -> dict[str, int]:
+        """Stop accepting for good (`mairust cluster drain`): the listeners close, so a new
+        connection is refused; transactions in progress get up to ``grace_seconds`` to
+        finish, idle sessions are sent 421; the spool commits what it holds. When this
+        returns, nothing acknowledged here is left only in this process: the node may leave.
+        The actor stays (a restart would open the listeners again)."""
+        await self._frontend.stop(grace_seconds)
+        await self._spool.stop()
+        _log.info(
+            "drained: listeners closed, %d messages committed", self._spool.messages_committed
+        )
+        return {"messages_committed": self._spool.messages_committed}
+
     async def stop(self) -> None:
         """Stop accepting, finish sessions in progress, drain the spool."""
         if self._acme is not None and self._acme_task is not None:

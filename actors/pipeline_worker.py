@@ -72,6 +72,10 @@ class PipelineWorker:
     def niceness(self) -> int:
         return os.nice(0)
 
+    def node_id(self) -> str:
+        """The Ray node this worker runs on (where `mairust cluster up` placed it)."""
+        return str(ray.get_runtime_context().get_node_id())
+
 
 # Batches are at-most-once: a lost batch goes back to the queue through the dispatcher.
 PipelineWorkerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(PipelineWorker)

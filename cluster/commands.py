@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from cluster import status_command
+from cluster.drain_command import cluster_drain
+from cluster.up_command import cluster_up
 
 cluster_app = typer.Typer(
     name="cluster",
@@ -20,3 +22,5 @@ cluster_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 cluster_app.command("status")(status_command.status)
+cluster_app.command("up")(cluster_up)
+cluster_app.command("drain")(cluster_drain)

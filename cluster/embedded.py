@@ -19,6 +19,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
@@ -89,7 +90,10 @@ class EmbeddedCluster:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._frontend: Any = None
+        # Front-end actors by name: one here; one per SMTP node under `mairust cluster up`.
+        self._frontends: dict[str, Any] = {}
+        # What each front-end listens on, as it reported once it was up.
+        self.listening: dict[str, list[tuple[str, str, int]]] = {}
         self._dispatcher: Any = None
         self._workers: list[Any] = []
         self._auth_checkers: list[Any] = []
@@ -202,16 +206,26 @@ class EmbeddedCluster:
         # The ones `start` waits for come first: Ray starts worker processes a few at a time.
         # Peers go by name: a handle as a constructor argument is held by reference, and Ray
         # cannot promise to rebuild such an actor on restart.
-        self._frontend = FrontEndActor.options(name="smtp-frontend").remote(
-            settings, DISPATCHER, checker_names
-        )
+        self._frontends = self._create_frontends(checker_names)
         self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
         self._workers = [
-            PipelineWorkerActor.options(name=name).remote(settings) for name in worker_names
+            PipelineWorkerActor.options(name=name, **self._worker_options(index)).remote(settings)
+            for index, name in enumerate(worker_names)
         ]
         self._auth_checkers = [
             AuthCheckerActor.options(name=name).remote(settings) for name in checker_names
         ]
+
+    def _create_frontends(self, checker_names: list[str]) -> dict[str, Any]:
+        """The SMTP front-end actors by name: on one machine, one."""
+        frontend = FrontEndActor.options(name="smtp-frontend").remote(
+            self._settings, DISPATCHER, checker_names
+        )
+        return {"smtp-frontend": frontend}
+
+    def _worker_options(self, index: int) -> dict[str, Any]:
+        """Ray options of the ``index``-th pipeline worker actor beyond its name (placement)."""
+        return {}
 
     def _create_background_actors(self) -> None:
         """The search backlog and retention loops, the webhook loops, the outbound
@@ -224,16 +238,15 @@ class EmbeddedCluster:
         ]
 
     def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
-        """Block until SMTP listens and the dispatcher and one pipeline worker answer."""
-        listening_ref = self._frontend.listening.remote()
+        """Block until every SMTP front-end listens and the dispatcher and one pipeline
+        worker answer; the listeners of the first front-end."""
+        names = list(self._frontends)
+        listening_refs = [self._frontends[name].listening.remote() for name in names]
         dispatcher_ref = self._dispatcher.__ray_ready__.remote()
         worker_refs = [worker.__ray_ready__.remote() for worker in self._workers]
-        listening = {
-            name: (host, port)
-            for name, host, port in ray.get(
-                listening_ref, timeout=_remaining(deadline, "the SMTP front-end")
-            )
-        }
+        answers = ray.get(listening_refs, timeout=_remaining(deadline, "the SMTP front-end"))
+        self.listening.update(zip(names, answers, strict=True))
+        listening = {name: (host, port) for name, host, port in answers[0]}
         clock.reached("SMTP listening")
         ray.get(dispatcher_ref, timeout=_remaining(deadline, "the dispatcher"))
         clock.reached("dispatcher")
@@ -250,7 +263,7 @@ class EmbeddedCluster:
         """Graceful stop; safe to call after a partial start."""
         # SMTP first (no new mail), then the dispatcher (batches in flight finish).
         for step, actor in (
-            ("SMTP front-end", self._frontend),
+            *(("SMTP front-end", actor) for actor in self._frontends.values()),
             ("dispatcher", self._dispatcher),
             ("indexer", self._indexer),
             ("webhook loops", self._webhooks),
@@ -267,14 +280,17 @@ class EmbeddedCluster:
         forget_address(self._settings.data_dir)
         if ray.is_initialized():
             try:
-                # Deleting the app drains its replica; Ray's shutdown then ends the controller
-                # and proxy (serve.shutdown() would race its own controller's graceful stop
-                # and make the raylet print a failed-task line on every stop).
-                serve.delete("api")
+                self._stop_serve()
             except Exception as exc:  # Serve never came up, or is already gone
-                _log.debug("deleting the API app: %r", exc)
+                _log.debug("stopping the API app: %r", exc)
             finally:
                 ray.shutdown()
+
+    def _stop_serve(self) -> None:
+        # Deleting the app drains its replica; Ray's shutdown then ends the controller and
+        # proxy (serve.shutdown() would race its own controller's graceful stop and make the
+        # raylet print a failed-task line on every stop).
+        serve.delete("api")
 
 
 def _remaining(deadline: float, what: str) -> float:
@@ -307,8 +323,8 @@ def _wait_for_healthz(api: tuple[str, int], deadline: float) -> None:
     raise TimeoutError(f"GET {url} did not answer 200 in time ({last})")
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGINT (Ctrl-C) or SIGTERM."""
+def wait_for_stop_signal(tick: Callable[[], None] | None = None) -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM; call ``tick`` about once a second meanwhile."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -318,4 +334,5 @@ def wait_for_stop_signal() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     while not stop.wait(1.0):
-        pass
+        if tick is not None:
+            tick()

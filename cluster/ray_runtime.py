@@ -24,6 +24,10 @@ from mairust.config import Settings
 # the intended state, so it is no warning for a MaiRust operator.
 _AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
 
+# Every MaiRust driver (`mairust up`, `mairust cluster up`, and the commands that look at or
+# drain a running one) joins this namespace, so named actors are found across drivers.
+RAY_NAMESPACE = "mairust"
+
 _log = logging.getLogger(__name__)
 
 
@@ -34,10 +38,15 @@ def start_ray(settings: Settings) -> None:
     logging.getLogger(_AUTH_NOTICE_LOGGER).setLevel(logging.ERROR)
     if settings.cluster.ray_address:
         _log.info("joining Ray cluster at %s", settings.cluster.ray_address)
-        ray.init(address=settings.cluster.ray_address, logging_level=logging.WARNING)
+        ray.init(
+            address=settings.cluster.ray_address,
+            namespace=RAY_NAMESPACE,
+            logging_level=logging.WARNING,
+        )
         return
     ray.init(
         _node_ip_address="127.0.0.1",
+        namespace=RAY_NAMESPACE,
         include_dashboard=False,
         object_store_memory=settings.cluster.object_store_memory_mb * 1024 * 1024,
         logging_level=logging.WARNING,

@@ -38,6 +38,7 @@ from mairust.smtp.protocol import MairustSMTP, PasswordCheck
 from mairust.smtp.proxy_header import ProxySources
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
+from mairust.smtp.transports import reply_and_close
 from mairust.spool import Spool
 from mairust.telemetry import PlatformMetrics
 
@@ -269,6 +270,4 @@ def _say_goodbye(session: MairustSMTP) -> None:
     transport = session.transport
     if transport is None or transport.is_closing():
         return
-    if isinstance(transport, asyncio.WriteTransport):
-        transport.write(replies.SHUTTING_DOWN.encode("ascii") + b"\r\n")
-    transport.close()
+    reply_and_close(transport, replies.SHUTTING_DOWN)

@@ -60,6 +60,7 @@ from mairust.smtp.replies import (
 )
 from mairust.smtp.session_limits import AdmittedSMTP
 from mairust.smtp.tls import plaintext_auth_allowed
+from mairust.smtp.transports import reply_and_close
 from mairust.telemetry import PlatformMetrics
 
 log = logging.getLogger(__name__)
@@ -256,9 +257,8 @@ class MairustSMTP(AdmittedSMTP):
                 self._data_budget = None
                 if self._telemetry is not None:
                     self._telemetry.reply_sent(TOO_MUCH_MAIL_DATA)
-                if isinstance(self.transport, asyncio.WriteTransport):
-                    self.transport.write(TOO_MUCH_MAIL_DATA.encode("ascii") + b"\r\n")
-                    self.transport.close()
+                if self.transport is not None:
+                    reply_and_close(self.transport, TOO_MUCH_MAIL_DATA)
                 return
         super().data_received(data)
 

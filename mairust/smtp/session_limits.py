@@ -35,6 +35,7 @@ from mairust.errors import StorageUnavailable
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
 from mairust.smtp.proxy_header import ProxyHeaderError, ProxySources, read_proxy_header
+from mairust.smtp.transports import reply_and_close
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,7 @@ class AdmittedSMTP(SMTP):
         # task: under a flood this path is most of what the server does.
         self.session = self._create_session()
         self.session.peer = peer
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(self._refusal.encode("ascii") + b"\r\n")
-        transport.close()
+        reply_and_close(transport, self._refusal)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refusal is not None:
@@ -187,8 +186,8 @@ class AdmittedSMTP(SMTP):
         ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         refusal = self._admission.open_connection(ip)
         if refusal is not None:
-            if isinstance(self.transport, asyncio.WriteTransport):
-                self.transport.write(refusal.encode("ascii") + b"\r\n")
+            if self.transport is not None:
+                reply_and_close(self.transport, refusal)
             self._close()
             return False
         self._client_ip = ip
@@ -270,9 +269,7 @@ class AdmittedSMTP(SMTP):
         if transport is None or transport.is_closing():
             return
         log.info("%r: %s", self.session and self.session.peer, reply)
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(reply.encode("ascii") + b"\r\n")
-        transport.close()
+        reply_and_close(transport, reply)
 
     def _close(self) -> None:
         if self.transport is not None:

@@ -1,0 +1,93 @@
+"""``mairust cluster drain NODE``: take one node's SMTP front-end out of service before the
+node leaves the cluster.
+
+The node's front-end closes its listeners (a new connection to it is refused, so a load
+balancer or a sending MTA moves on to another node), lets transactions in progress finish
+for up to ``--grace`` seconds, says 421 to idle sessions, and commits what its spool holds.
+When the command returns, every message that node acknowledged is in the shared stores: the
+node is idle for SMTP and can leave (``ray stop`` on it). Pipeline workers that Ray spread
+onto the node are not drained one by one: a batch in flight when the node leaves comes back
+to the queue when its lease expires (DESIGN invariant 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+import ray
+import typer
+from rich.console import Console
+
+from cluster.placement import find_node
+from cluster.ray_runtime import start_ray
+from cluster.up_command import AddressOption
+from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+
+_log = logging.getLogger(__name__)
+
+# Beyond the grace period: the spool's last group commit and the answer's way back.
+DRAIN_ANSWER_SECONDS = 60.0
+
+console = Console(soft_wrap=True)
+
+
+def cluster_drain(
+    node: Annotated[
+        str,
+        typer.Argument(
+            help="The node: its Ray node id (or a prefix of 6+ characters), its front-end's "
+            "name, or its address when no other SMTP node has it."
+        ),
+    ],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    address: AddressOption = None,
+    grace: Annotated[
+        float,
+        typer.Option("--grace", help="Seconds transactions in progress get to finish.", min=0),
+    ] = 30.0,
+) -> None:
+    """Stop the SMTP front-end of NODE from accepting, let its transactions finish and
+    report when the node is idle and can leave the cluster."""
+    with reported_errors():
+        settings = settings_from(data_dir, config, cluster={"ray_address": address})
+    if not settings.cluster.ray_address:
+        console.print("[red]error:[/] give the cluster: --address or \\[cluster] ray_address")
+        raise typer.Exit(2)
+    logging.basicConfig(level=settings.log_level.upper())
+    start_ray(settings)
+    try:
+        try:
+            target = find_node(ray.nodes(), node)  # type: ignore[no-untyped-call]
+        except (LookupError, ValueError) as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
+        try:
+            frontend: Any = ray.get_actor(target.frontend_name)
+        except ValueError as exc:  # Ray: no actor of that name
+            console.print(
+                f"[red]error:[/] node {target.short_id} has no MaiRust front-end "
+                "(is `mairust cluster up` running?)"
+            )
+            raise typer.Exit(1) from exc
+        console.print(
+            f"Draining node {target.short_id} ({target.address}): listeners closing, "
+            f"transactions in progress get up to {grace:g} s ..."
+        )
+        began = time.monotonic()
+        try:
+            result: dict[str, int] = ray.get(
+                frontend.drain.remote(grace), timeout=grace + DRAIN_ANSWER_SECONDS
+            )
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            console.print(f"[red]error:[/] the front-end did not finish draining: {exc}")
+            raise typer.Exit(1) from exc
+        console.print(
+            f"Node {target.short_id} is idle after {time.monotonic() - began:.1f} s: no SMTP "
+            f"listener, nothing left uncommitted ({result['messages_committed']} messages "
+            "committed there since it started). It can leave the cluster (`ray stop` on it)."
+        )
+    finally:
+        ray.shutdown()
