@@ -44,7 +44,11 @@ def start_ray(settings: Settings) -> None:
             logging_level=logging.WARNING,
         )
         return
+    # "local": always a Ray of our own. A plain ray.init() joins whatever cluster the
+    # machine's Ray address file (or RAY_ADDRESS) names, e.g. one a test or another
+    # operator's `ray start` left running.
     ray.init(
+        address="local",
         _node_ip_address="127.0.0.1",
         namespace=RAY_NAMESPACE,
         include_dashboard=False,

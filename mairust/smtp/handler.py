@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mairust import events
@@ -631,6 +631,11 @@ class InboundHandler:
         self._spool.note_events(rejection_events(reply, owned, detail, transaction_id, header_id))
 
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client's TLS handshake failed (garbage after STARTTLS, a hang-up, a
+            # protocol it cannot speak): its problem, not a failure of ours.
+            log.info("STARTTLS handshake failed: %r", error.__cause__ or error)
+            return replies.TEMP_FAILURE
         # A bug or an outage we did not foresee: log it whole, tell the client to retry,
         # and never show it our exception text.
         log.error("SMTP session failed: %r", error, exc_info=error)

@@ -288,6 +288,11 @@ class MairustSMTP(AdmittedSMTP):
         super().connection_lost(error)
 
     async def push(self, status: AnyStr) -> None:
+        if self.transport is None or self.transport.is_closing():
+            # The client left, or a limit closed the session, while this reply was being
+            # made. asyncio's transports drop a write after close; uvloop's (the Ray actor's
+            # event loop) raise, which would log a client's hang-up as a server failure.
+            return
         if isinstance(status, str):
             line = with_enhanced_code(status)
             if self._telemetry is not None:

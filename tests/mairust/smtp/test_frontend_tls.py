@@ -5,6 +5,7 @@ with real clients (smtplib, swaks, a raw socket) on loopback."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import smtplib
@@ -297,3 +298,38 @@ async def test_a_submissions_port_without_a_certificate_fails_the_start(
 ) -> None:
     with pytest.raises(ValueError, match="tls_cert_file"):
         await start_mta(submissions_port=free_loopback_port())
+
+
+async def test_garbage_instead_of_a_tls_handshake_is_the_clients_failure(
+    tls_mta: Mta, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="mairust.smtp.handler")
+
+    def handler_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "mairust.smtp.handler"]
+
+    with socket.create_connection(("127.0.0.1", tls_mta.port), timeout=30) as plain:
+
+        def start_tls_and_send_garbage() -> None:
+            read_reply(plain)
+            plain.sendall(b"EHLO client.test\r\n")
+            read_reply(plain)
+            plain.sendall(b"STARTTLS\r\n")
+            assert read_reply(plain) == "220 2.0.0 Ready to start TLS"
+            plain.sendall(b"HELO this is no ClientHello\r\n")
+
+        await asyncio.to_thread(start_tls_and_send_garbage)
+        for _ in range(100):
+            if handler_records():
+                break
+            await asyncio.sleep(0.05)
+    records = handler_records()
+    assert [r.levelname for r in records] == ["INFO"], [r.getMessage() for r in records]
+    assert records[0].exc_info is None
+    assert "handshake failed" in records[0].getMessage()
+
+    def noop() -> int:
+        with smtplib.SMTP("127.0.0.1", tls_mta.port, timeout=30) as client:
+            return client.noop()[0]
+
+    assert await asyncio.to_thread(noop) == 250  # the listener keeps serving

@@ -440,3 +440,19 @@ async def test_plaintext_auth_is_allowed_to_loopback_clients_only(tmp_path: Path
     assert elsewhere[3] == "220 2.0.0 Ready to start TLS"
     assert "250-AUTH LOGIN PLAIN" in elsewhere[4].split("\r\n")
     assert elsewhere[5] == "235 2.7.0 Authentication successful"
+
+
+class _ClosedUvloopLikeTransport(asyncio.Transport):
+    """A transport the client has closed, writing as uvloop's does then: it raises."""
+
+    def is_closing(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+
+async def test_a_reply_to_a_client_that_left_is_dropped_not_raised() -> None:
+    session = MairustSMTP(AcceptAll())
+    session.transport = _ClosedUvloopLikeTransport()
+    await session.push("250 OK")  # raised on uvloop: a hang-up logged as a server failure
