@@ -25,7 +25,8 @@ from mairust.model.mailbox import MailboxEntry
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.queue import QueueItem
 from mairust.model.scope import PLATFORM
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
+from tests.support.sqlite_template import migrate_for_test
 
 DOMAIN = "example.test"
 # Long enough that only a nudge (not the dispatcher's periodic poll) delivers within a test.
@@ -48,7 +49,7 @@ class MailWorld:
             cluster={"pipeline_workers": 2},
             **overrides,
         )
-        migrate(self.settings.storage)
+        migrate_for_test(self.settings.storage)
         self.stores = open_stores(self.settings.storage)
         tenant = self.stores.metadata.create_tenant(DOMAIN)
         self.stores.metadata.add_domain(DOMAIN, tenant.id)

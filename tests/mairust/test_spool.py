@@ -20,8 +20,9 @@ from mairust.model.message import BlobInfo, Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import RemoteRecipient
 from mairust.model.scope import PLATFORM
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
+from tests.support.sqlite_template import migrate_for_test
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -30,7 +31,7 @@ BOB = "bob@example.test"
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()

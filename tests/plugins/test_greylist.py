@@ -16,8 +16,8 @@ import pytest
 from mairust.plugin_sdk import HookResponse, NoState, PluginState, VerdictKind, run_plugin
 from mairust.plugin_sdk.testing import test_envelope
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from plugins.greylist.plugin import REPLY, client_network, plugin
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 HERE = Path(__file__).resolve().parents[2] / "plugins" / "greylist"
 CONFIG = {"delay_seconds": 60, "expiry_seconds": 600, "pass_seconds": 3600}
@@ -34,7 +34,7 @@ class Clock:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

@@ -25,8 +25,8 @@ from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.plugins import config_faults
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.webhooks.signing import generate_secret
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 HERE = Path(__file__).resolve().parents[2] / "plugins" / "ticket_webhook"
 CONFIG = {"match": {"recipient": "^support@", "subject": "urgent|outage"}}
@@ -50,7 +50,7 @@ def test_the_manifest_is_a_signed_webhook_at_post_receive() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     now = datetime.now(UTC)
     manifest = load_manifest(HERE)

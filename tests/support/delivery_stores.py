@@ -10,8 +10,9 @@ import pytest
 from mairust.config import Settings
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
+from tests.support.sqlite_template import migrate_for_test
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def stores(settings):
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("example.test")
     opened.metadata.add_domain("example.test", tenant.id)

@@ -39,12 +39,13 @@ from mairust.search.indexing import search_document
 from mairust.secrets.master_key import load_keyring
 from mairust.services.application import Application
 from mairust.services.tokens import TokenRequest
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.opensearch_search import parse_opensearch_url
 from mairust.storage.stores import Stores
 from tests.support.live_api import LivePlatform, LivePlatforms, Sections
 from tests.support.mairust_server import free_port
 from tests.support.opensearch_indexes import admin_client, fresh_index_url
+from tests.support.sqlite_template import migrate_for_test
 
 ADMIN_TOKEN = "t"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -262,7 +263,7 @@ def stores(settings: Settings, live: LivePlatform | None) -> Iterator[Stores]:
     if live is not None:
         yield live.stores
         return
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()
@@ -401,7 +402,7 @@ async def search_backend(
     settings = Settings(
         data_dir=tmp_path, api={"admin_token": ADMIN_TOKEN}, storage={"search": search}
     )
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     stores = open_stores(settings.storage)
     app = create_app(settings, stores, TOKEN_KEYS)
     try:

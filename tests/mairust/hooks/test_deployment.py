@@ -27,8 +27,9 @@ from mairust.hooks.deployment import (
 from mairust.model.plugin_models import PluginModel
 from mairust.model.principal import Principal
 from mairust.services.application import Application
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
+from tests.support.sqlite_template import migrate_for_test
 
 ADMIN = Principal.platform("test", "127.0.0.1")
 HEADER_RULES = Path(__file__).resolve().parents[3] / "plugins" / "header_rules"
@@ -76,7 +77,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def stores(settings: Settings) -> Iterator[Stores]:
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()

@@ -23,10 +23,11 @@ from mairust.model.hook_jobs import HookJobState, JobEffect, JobTarget
 from mairust.model.scope import PlatformScope
 from mairust.net.address_guard import AddressPolicy
 from mairust.net.http_client import SafeHttpClient
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
 from tests.support.hook_jobs import RAW, deliver, install_job_plugin
 from tests.support.http_sink import Reply, http_sink
+from tests.support.sqlite_template import migrate_for_test
 
 TOKENS = CallbackTokens([callback_key(b"k" * 32)])
 URLS = callback_urls("", "127.0.0.1", 8000)
@@ -36,7 +37,7 @@ TAG = json.dumps({"verdict": "continue", "tags": ["scanned", "ok"]}).encode()
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path / "data")
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("a")
     opened.metadata.add_domain("a.example", tenant.id)

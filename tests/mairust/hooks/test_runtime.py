@@ -32,9 +32,10 @@ from mairust.net.address_guard import AddressPolicy
 from mairust.net.http_client import SafeHttpClient
 from mairust.plugin_sdk.loading import load_plugin
 from mairust.services.application import Application
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from tests.support.grpc_plugin_server import grpc_plugin_server
 from tests.support.http_sink import Reply, http_sink
+from tests.support.sqlite_template import migrate_for_test
 from tests.support.stdin_plugins import python_child
 
 ADMIN = Principal.platform("test", "127.0.0.1")
@@ -82,7 +83,7 @@ class Clock:
 @pytest.fixture
 def stores(tmp_path: Path):
     settings = Settings(data_dir=tmp_path / "data")
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("a")
     opened.metadata.add_domain("a.example", tenant.id)

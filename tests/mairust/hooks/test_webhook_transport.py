@@ -29,10 +29,10 @@ from mairust.net.http_client import SafeHttpClient
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.webhooks.delivery import DeliveryPolicy, WebhookDeliveryLoop
 from mairust.webhooks.signing import ID_HEADER, generate_secret, verify
 from tests.support.http_sink import HttpSink, http_sink
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 SECRET = generate_secret()
 MANIFEST = """
@@ -131,7 +131,7 @@ def test_the_match_filter() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

@@ -35,12 +35,12 @@ from mairust.outbound.smtp_types import ClientSettings, Timeouts
 from mairust.outbound.srs import Srs
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.telemetry import PlatformMetrics
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.mairust.test_telemetry import values
 from tests.support.dns_server import ZoneServer
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 
 def an_hour_ahead() -> datetime:
@@ -148,7 +148,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         }
     )
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     with (
         ZoneServer(zone, servfail_names=["down.test"]) as dns,

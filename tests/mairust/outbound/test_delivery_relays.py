@@ -31,11 +31,11 @@ from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dict_resolver import DictResolver
 from tests.support.dovecot_lmtp import DovecotLmtp
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
+from tests.support.sqlite_template import upgrade_to_head_for_test
 from tests.support.tls_certs import self_signed
 
 LMTP_ADDRESS = "127.0.0.102"
@@ -101,7 +101,7 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     tenant = store.create_tenant("relays")
     vault = SecretVault(store, Keyring.from_bytes(KEY))

@@ -18,9 +18,10 @@ from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.outbound.dmarc_report_loop import DmarcReportLoop, last_period_end
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
 from tests.support.dns_server import ZoneServer
+from tests.support.sqlite_template import migrate_for_test
 
 DAY = datetime(2026, 11, 29, tzinfo=UTC)
 SETTINGS = DmarcReportSettings(enabled=True, org_name="mx.ours.test", sender="r@ours.test")
@@ -30,7 +31,7 @@ ZONE = {"_dmarc.far.test": {"TXT": ["v=DMARC1; p=none; rua=mailto:dmarc@far.test
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()

@@ -45,9 +45,10 @@ from mairust.outbound.dkim_signer import (
 )
 from mairust.outbound.dmarc_report_sender import build_aggregate_reports, send_aggregate_reports
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
 from tests.support.dns_server import ZoneServer
+from tests.support.sqlite_template import migrate_for_test
 
 END = datetime(2026, 11, 30, tzinfo=UTC)
 IN_PERIOD = END - timedelta(hours=3)
@@ -87,7 +88,7 @@ def zone() -> Iterator[ZoneServer]:
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("ours")
     opened.metadata.add_domain("ours.test", tenant.id)

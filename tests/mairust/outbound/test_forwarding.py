@@ -27,8 +27,8 @@ from mairust.outbound.srs import Srs
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.dict_resolver import DictResolver
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 AUTHSERV = "mx.fwd.test"
 MESSAGE = (
@@ -153,7 +153,7 @@ class Clock:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

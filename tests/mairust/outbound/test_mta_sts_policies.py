@@ -20,9 +20,9 @@ from mairust.net.http_client import ClientLimits, SafeHttpClient
 from mairust.outbound.mta_sts import MAX_POLICY_BYTES, PolicyMode
 from mairust.outbound.mta_sts_policies import MtaStsPolicies
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.dns_server import ZoneServer, name_type_selectors
 from tests.support.policy_host import Page, PolicyHost
+from tests.support.sqlite_template import upgrade_to_head_for_test
 from tests.support.tls_ca import LoopbackCa
 
 # Its servers listen on fixed loopback addresses at port 443: the module's tests run on one
@@ -251,7 +251,7 @@ async def test_a_stored_policy_survives_a_restart_even_with_its_record_hidden(
     world: World, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     try:
         world.host.serve_policy("restart.test", policy(mx="mx.restart.test"))

@@ -33,11 +33,11 @@ from mairust.outbound.tls_policy import DestinationTlsPolicies, destination_tls_
 from mairust.outbound.tls_reports import TlsReportLog
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from tests.mairust.outbound.test_smtp_sender import item, outgoing, port_free_on
 from tests.support.dns_server import ZoneServer
 from tests.support.policy_host import PolicyHost
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
+from tests.support.sqlite_template import upgrade_to_head_for_test
 from tests.support.tls_ca import LoopbackCa
 
 # Its servers listen on fixed loopback addresses at port 443: the module's tests run on one
@@ -330,7 +330,7 @@ async def test_the_delivery_loop_defers_the_enforce_domain_and_delivers_the_othe
     world: World, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     blobs = FileBlobStore(tmp_path / "blobs")
     try:

@@ -16,9 +16,10 @@ from mairust.model.tls_reports import TlsResultCount, TlsResultKey
 from mairust.outbound.tls_report_loop import TlsReportLoop, due_day
 from mairust.outbound.tls_report_sender import ReportSender, report_http_client
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
 from tests.support.dns_server import ZoneServer
+from tests.support.sqlite_template import migrate_for_test
 
 DAY = date(2026, 11, 29)
 SETTINGS = TlsReportSettings(
@@ -44,7 +45,7 @@ def test_a_day_is_due_from_the_send_hour_of_the_next() -> None:
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()

@@ -31,10 +31,11 @@ from mairust.outbound.tls_report_sender import (
     send_tls_reports,
 )
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
 from tests.support.dns_server import ZoneServer, name_type_selectors
 from tests.support.policy_host import Page, PolicyHost
+from tests.support.sqlite_template import migrate_for_test
 from tests.support.tls_ca import LoopbackCa
 
 DAY = date(2026, 11, 29)
@@ -71,7 +72,7 @@ class World:
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("ours")
     opened.metadata.add_domain("ours.test", tenant.id)

@@ -22,7 +22,7 @@ from mairust.outbound.tls_reports import (
     run_flushes,
 )
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 
 def handshake_failure(verify_code: int | None) -> DeliveryFailure:
@@ -73,7 +73,7 @@ POLICY = ("version: STSv1", "mode: enforce", "mx: *.far.test", "max_age: 86400")
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

@@ -12,13 +12,13 @@ import pytest
 from mairust.plugin_sdk import HookRequest, HookResponse, NoState, Plugin, PluginState, proceed
 from mairust.plugin_sdk.testing import run_plugin_async
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

@@ -9,15 +9,16 @@ import pytest
 
 from mairust.config import Settings
 from mairust.routing.senders import SenderRefusal, login_sender_refusal, sender_refusal
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
+from tests.support.sqlite_template import migrate_for_test
 
 
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     """Two tenants: acme owns a.example and a2.example, globex b.example."""
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     acme = opened.metadata.create_tenant("acme")
     globex = opened.metadata.create_tenant("globex")

@@ -13,8 +13,9 @@ from mairust.model.directory import Mailbox, Tenant
 from mairust.model.principal import Principal
 from mairust.passwords import hash_password
 from mairust.services.application import Application
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
+from tests.support.sqlite_template import migrate_for_test
 
 TOKEN_KEYS = (b"services-test-token-digest-key!!",)
 ADMIN = Principal.platform("test-admin", "127.0.0.1")
@@ -34,7 +35,7 @@ class Clock:
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     yield opened
     opened.close()

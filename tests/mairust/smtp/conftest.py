@@ -27,11 +27,12 @@ from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.frontend import SmtpFrontEnd, TokenCheck
 from mairust.smtp.protocol import PasswordCheck
 from mairust.spool import Spool
-from mairust.storage.factory import migrate, open_stores
+from mairust.storage.factory import open_stores
 from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.protocols import BlobStore, MetadataStore
 from mairust.storage.stores import Stores
 from mairust.telemetry import PlatformMetrics
+from tests.support.sqlite_template import migrate_for_test
 
 DOMAIN = "example.test"
 HOSTNAME = "mx.example.test"
@@ -46,7 +47,7 @@ SENDER = "sender@remote.test"
 def stores(tmp_path: Path) -> Iterator[Stores]:
     """Migrated embedded stores with one tenant, one local domain and a few mailboxes."""
     settings = Settings(data_dir=tmp_path)
-    migrate(settings.storage)
+    migrate_for_test(settings.storage)
     opened = open_stores(settings.storage)
     tenant = opened.metadata.create_tenant("acme")
     opened.metadata.add_domain(DOMAIN, tenant.id)

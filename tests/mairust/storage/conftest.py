@@ -20,10 +20,10 @@ from mairust.storage.file_blobs import FileBlobStore
 from mairust.storage.fts5_search import Fts5SearchIndex
 from mairust.storage.protocols import BlobStore, SearchIndex
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from tests.support.opensearch_indexes import fresh_opensearch_index
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
 from tests.support.s3_buckets import fresh_s3_blob_store
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 # name -> a fresh database URL for one test, given the test's request and tmp_path
 # (a context: whatever the database needs removing goes when the test ends)
@@ -55,7 +55,7 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
 def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty metadata database."""
     with METADATA_URLS[request.param](request, tmp_path) as url:
-        upgrade_to_head(url)
+        upgrade_to_head_for_test(url)
         yield url
 
 

@@ -22,7 +22,6 @@ from mairust.model.webhooks import DeliveryState, WebhookDelivery
 from mairust.net.address_guard import AddressPolicy, DestinationRefused, IPAddress
 from mairust.net.http_client import SafeHttpClient
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.supervision import Backoff
 from mairust.webhooks.delivery import (
     DeliveryPolicy,
@@ -33,6 +32,7 @@ from mairust.webhooks.delivery import (
 from mairust.webhooks.events import event_body, publish_event
 from mairust.webhooks.signing import generate_secret, verify
 from tests.support.http_sink import Reply, http_sink
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 SECRET = generate_secret()
 FAST = DeliveryPolicy(retry_base_seconds=0.05, retry_max_seconds=0.2, poll_interval=0.05)
@@ -62,7 +62,7 @@ async def resolve(host: str) -> Sequence[IPAddress]:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     opened = SqlMetadataStore(url)
     yield opened
     opened.close()

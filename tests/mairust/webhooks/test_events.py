@@ -11,13 +11,13 @@ from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.scope import PLATFORM
 from mairust.storage.sql_metadata import SqlMetadataStore
-from mairust.storage.sql_migrations import upgrade_to_head
 from mairust.webhooks.events import (
     event_body,
     publish_event,
     publish_event_async,
     publish_pending_events,
 )
+from tests.support.sqlite_template import upgrade_to_head_for_test
 
 AT = datetime(2026, 11, 29, 13, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -37,7 +37,7 @@ def test_the_body_is_the_standard_shape_in_a_stable_form() -> None:
 
 async def test_publishing_twice_enqueues_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     try:
         tenant = store.create_tenant("acme").id
@@ -57,7 +57,7 @@ def test_the_drain_publishes_each_event_once_to_the_endpoints_that_want_it(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    upgrade_to_head(url)
+    upgrade_to_head_for_test(url)
     store = SqlMetadataStore(url)
     try:
         a, b = store.create_tenant("a").id, store.create_tenant("b").id
