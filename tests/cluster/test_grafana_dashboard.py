@@ -111,7 +111,8 @@ def dashboard() -> dict[str, Any]:
 
 
 def parsed_queries(promql: Path, path: Path) -> list[dict[str, Any]]:
-    """Each query's panel, refId and the metrics its selectors name, as PromQL reads them."""
+    """Each query's panel, refId, the metrics its selectors name and the labels it uses,
+    as PromQL reads them."""
     result = subprocess.run([str(promql), str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     queries: list[dict[str, Any]] = json.loads(result.stdout)
