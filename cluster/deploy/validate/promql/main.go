@@ -1,6 +1,7 @@
 // Command promql parses every query of a Grafana dashboard with Prometheus's own PromQL
-// parser and prints, as one JSON array, the metrics each query names; an unparsable
-// query is an error (exit status 1). Grafana's range variables ($__rate_interval and the
+// parser and prints, as one JSON array, the metrics each query names and the label names
+// it relies on (grouping clauses, vector matching, selector matchers), each with the
+// metrics it applies to; an unparsable query is an error (exit status 1). Grafana's range variables ($__rate_interval and the
 // like) are replaced by a range first, as Grafana does before Prometheus sees a query.
 //
 // Usage: promql DASHBOARD.json
@@ -42,11 +43,21 @@ type target struct {
 	Expr  string `json:"expr"`
 }
 
-// query is what is printed for each query: where it is and the metrics
-// its selectors name, as Prometheus's own PromQL parser reads them.
+// query is what is printed for each query: where it is, the metrics its selectors
+// name and the labels it uses, as Prometheus's own PromQL parser reads them.
 type query struct {
-	Panel   string   `json:"panel"`
-	RefID   string   `json:"refId"`
+	Panel   string     `json:"panel"`
+	RefID   string     `json:"refId"`
+	Metrics []string   `json:"metrics"`
+	Labels  []labelUse `json:"labels"`
+}
+
+// labelUse is one clause that names labels, and the metrics of the expression it applies
+// to: "by (l)" and "without (l)" of an aggregation, "on (l)" and "ignoring (l)" of a
+// binary operation (once per side), a selector's matchers ("{l=...}").
+type labelUse struct {
+	Clause  string   `json:"clause"`
+	Labels  []string `json:"labels"`
 	Metrics []string `json:"metrics"`
 }
 
@@ -81,7 +92,7 @@ func validateDashboard(path string) error {
 				faults = append(faults, fmt.Sprintf("panel %q query %s: %v", p.Title, t.RefID, err))
 				continue
 			}
-			queries = append(queries, query{p.Title, t.RefID, metricsOf(expr)})
+			queries = append(queries, query{p.Title, t.RefID, metricsOf(expr), labelsOf(expr)})
 		}
 	}
 	if len(faults) > 0 {
@@ -119,4 +130,43 @@ func metricsOf(expr parser.Expr) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// labelsOf returns every clause of the expression that names labels, outermost first.
+func labelsOf(expr parser.Expr) []labelUse {
+	uses := []labelUse{}
+	add := func(clause string, labels []string, of parser.Expr) {
+		if len(labels) > 0 {
+			uses = append(uses, labelUse{clause, labels, metricsOf(of)})
+		}
+	}
+	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+		switch n := node.(type) {
+		case *parser.AggregateExpr:
+			clause := "by"
+			if n.Without {
+				clause = "without"
+			}
+			add(clause, n.Grouping, n.Expr)
+		case *parser.BinaryExpr:
+			if m := n.VectorMatching; m != nil {
+				clause := "ignoring"
+				if m.On {
+					clause = "on"
+				}
+				add(clause, m.MatchingLabels, n.LHS)
+				add(clause, m.MatchingLabels, n.RHS)
+			}
+		case *parser.VectorSelector:
+			var names []string
+			for _, matcher := range n.LabelMatchers {
+				if matcher.Name != "__name__" {
+					names = append(names, matcher.Name)
+				}
+			}
+			add("matcher", names, n)
+		}
+		return nil
+	})
+	return uses
 }
