@@ -20,6 +20,7 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 # isort: split
 import argparse
 import json
+import logging
 import sys
 import time
 import uuid
@@ -212,6 +213,13 @@ def _watch(
         )
 
 
+def _targets(text: str) -> list[tuple[str, int]]:
+    try:
+        return parse_targets(text)
+    except ValueError as exc:  # argparse would print only "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _resource(text: str) -> tuple[str, float]:
     name, _, amount = text.partition(":")
     if not name:
@@ -236,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--target",
         dest="targets",
-        type=parse_targets,
+        type=_targets,
         required=True,
         help="HOST:PORT[,HOST:PORT...], loopback only; generator i sends to target i mod count",
     )
@@ -287,8 +295,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _connect(address: str | None) -> None:
-    """Join ``address``, or start a local loopback Ray as ``mairust up`` does."""
-    start_ray(Settings(cluster={"ray_address": address or ""}))
+    """Join ``address``, or start a local Ray on 127.0.0.1. ``address="local"``: without it
+    ``ray.init`` joins whatever cluster a ``ray start`` on this machine last announced."""
+    if address:
+        start_ray(Settings(cluster={"ray_address": address}))
+        return
+    ray.init(
+        address="local",
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+    )
 
 
 if __name__ == "__main__":
