@@ -1,7 +1,7 @@
 """Distributed load: N generator actors spread over a Ray cluster's nodes, one merged report.
 
 Owns the plan (each generator's share of the messages and sessions, its target), the generator
-actor and the driver: create the actors (scheduling strategy SPREAD, optionally pinned to nodes
+actor and the driver: create the actors (round-robin over the alive nodes, or over the nodes
 that carry a custom resource), wait until every one is up so they start together, run them,
 print progress while they run, collect their parts and merge them (``load.distributed_report``).
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from cluster.ray_runtime import start_ray
 from load.distributed_report import GeneratorResult, MergedReport, merge, write_plots
@@ -54,6 +55,8 @@ __all__ = [
 
 # Seconds the driver waits beyond the generators' own deadline before it gives up on them.
 _DEADLINE_SLACK = 60.0
+# Seconds for every generator actor to be up (a worker process started on its node).
+_START_TIMEOUT = 120.0
 
 
 def parse_targets(text: str) -> list[tuple[str, int]]:
@@ -164,19 +167,27 @@ def run_distributed(
     every ``interval`` seconds while the generators run."""
     say = progress or (lambda line: None)
     run_token = plan.run_token or uuid.uuid4().hex[:12]
+    planned = plan.parts()
+    nodes = _nodes(plan.resource)
     options: dict[str, Any] = {
-        "scheduling_strategy": "SPREAD",
         "num_cpus": plan.cpus,
         "max_restarts": 0,  # a generator that died would resend: its part fails instead
     }
     if plan.resource is not None:
         options["resources"] = {plan.resource[0]: plan.resource[1]}
-    actor_class: Any = ray.remote(LoadGenerator).options(**options)
-    planned = plan.parts()
-    actors: list[Any] = [actor_class.remote(index) for index in range(len(planned))]
+    actor_class: Any = ray.remote(LoadGenerator)
+    # Round-robin over the nodes, each generator pinned: "SPREAD" alone leaves actors that
+    # reserve no resources where Ray likes (ray-project/ray#27577), often all on one node.
+    actors: list[Any] = [
+        actor_class.options(
+            **options,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=False),
+        ).remote(i)
+        for i in range(len(planned))
+    ]
     try:
-        nodes = ray.get([actor.ready.remote() for actor in actors])
-        say(f"{len(actors)} generators up on {len(set(nodes))} node(s); run {run_token}")
+        placed = ray.get([actor.ready.remote() for actor in actors], timeout=_START_TIMEOUT)
+        say(f"{len(actors)} generators up on {len(set(placed))} node(s); run {run_token}")
         runs = [
             actor.run.remote(config, first, run_token)
             for actor, (first, config) in zip(actors, planned, strict=True)
@@ -187,6 +198,20 @@ def run_distributed(
         for actor in actors:
             ray.kill(actor, no_restart=True)
     return merge(parts, plan.config.messages)
+
+
+def _nodes(resource: tuple[str, float] | None) -> list[str]:
+    """Ids of the alive nodes (those carrying ``resource``, if given), in a stable order."""
+    every: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    nodes = sorted(
+        node["NodeID"]
+        for node in every
+        if node["Alive"] and (resource is None or resource[0] in node["Resources"])
+    )
+    if not nodes:
+        wanted = f" with resource {resource[0]!r}" if resource else ""
+        raise ValueError(f"no alive Ray node{wanted} to place generators on")
+    return nodes
 
 
 def _watch(

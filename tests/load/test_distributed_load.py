@@ -10,22 +10,24 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 # isort: split
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
 from aiosmtpd.controller import Controller
+from ray.cluster_utils import Cluster
 
 from load.distributed_load import DistributedPlan, main, parse_targets, run_distributed, shares
 from load.distributed_report import ACCEPTED
 from load.smtp_load import LoadConfig
 from load.targets import free_loopback_port
-from mairust.config import Settings
 
 _MESSAGE_ID = re.compile(rb"^Message-ID: <load\.(\d+)\.([0-9a-f]+)@[^>]+>\r$", re.MULTILINE)
 
@@ -56,23 +58,41 @@ class CountingSink:
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    """A local Ray on 127.0.0.1 as tests/actors start theirs, but with ``address="local"`` and
-    a private temp dir: a plain ``ray.init()`` joins any cluster a ``ray start`` on this
-    machine announced. The temp dir is short: Ray's socket paths must fit in 107 bytes."""
+def two_nodes() -> Iterator[str]:
+    """A Ray cluster of two nodes on 127.0.0.1, each with one ``loadgen`` resource; its address.
+
+    ``RAY_TMPDIR`` is private (and short: Ray's socket paths must fit in 107 bytes) because
+    the cluster announces its address in the temp dir, where a plain ``ray.init()`` of any
+    other process on this machine would find and join it."""
     assert not ray.is_initialized(), "another test left Ray running"
     temp_dir = tempfile.mkdtemp(prefix="rdl")
-    ray.init(
-        address="local",
-        _node_ip_address="127.0.0.1",
-        _temp_dir=temp_dir,
-        include_dashboard=False,
-        object_store_memory=Settings().cluster.object_store_memory_mb * 1024 * 1024,
-        logging_level=logging.WARNING,
-    )
+    saved = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = temp_dir
+    node: dict[str, Any] = {
+        "num_cpus": 1,
+        "node_ip_address": "127.0.0.1",
+        "resources": {"loadgen": 1},
+    }
+    nodes = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    try:
+        nodes.add_node(**node)
+        nodes.wait_for_nodes()
+        yield nodes.address
+    finally:
+        nodes.shutdown()
+        if saved is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = saved
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def joined(two_nodes: str) -> Iterator[None]:
+    """This process connected to the two-node cluster for one test."""
+    ray.init(address=two_nodes, logging_level=logging.WARNING)
     yield
     ray.shutdown()
-    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 StartSink = Callable[[CountingSink], int]
@@ -97,13 +117,14 @@ def sinks() -> Iterator[StartSink]:
 
 
 def test_merged_count_equals_the_parts_and_what_the_sink_got(
-    local_ray: None, sinks: StartSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_nodes: str, sinks: StartSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sink = CountingSink()
     port = sinks(sink)
     report_file = tmp_path / "report.json"
     status = main(
         [
+            f"--ray-address={two_nodes}",
             "--generators=3",
             f"--target=127.0.0.1:{port}",
             "--messages=300",
@@ -127,17 +148,23 @@ def test_merged_count_equals_the_parts_and_what_the_sink_got(
     assert len({token for _, token in sink.ids}) == 1
     assert "counts check   OK (merged == sum of parts)" in out.out
     assert "accepted       300 of 300 messages (100 + 100 + 100)" in out.out
-    assert "3 generators up on 1 node(s)" in out.err  # the progress stream
+    assert "3 generators up on 2 node(s)" in out.err  # the progress stream
+    assert (
+        len({part["node"] for part in parts}) == 2
+    )  # round-robin: 0 and 2 on one node, 1 on the other
 
 
 def test_a_refusing_sinks_codes_show_in_the_merged_reply_codes(
-    local_ray: None, sinks: StartSink
+    joined: None, sinks: StartSink
 ) -> None:
     accepting, refusing = CountingSink(), CountingSink(refuse="550 5.7.1 refused by the sink")
     targets = [("127.0.0.1", sinks(accepting)), ("127.0.0.1", sinks(refusing))]
     lines: list[str] = []
     plan = DistributedPlan(
-        config=LoadConfig(messages=41, sessions=4, size=1024), targets=targets, generators=2
+        config=LoadConfig(messages=41, sessions=4, size=1024),
+        targets=targets,
+        generators=2,
+        resource=("loadgen", 1.0),  # one a node: only the two nodes' one each can hold them
     )
     report = run_distributed(plan, lines.append, interval=0.05)
     # Generator 0 has messages 0..20 to the accepting sink, generator 1 21..40 to the refusing.
@@ -148,7 +175,10 @@ def test_a_refusing_sinks_codes_show_in_the_merged_reply_codes(
     assert [(p.accepted, p.rejected) for p in report.generators] == [(21, 0), (0, 20)]
     assert report.check() == []
     assert len(report.latencies_ms) == 21
-    assert lines[0].startswith("2 generators up on 1 node(s)")
+    assert lines[0].startswith("2 generators up on 2 node(s)")
+    # Only nodes carrying the resource take generators; none does here.
+    with pytest.raises(ValueError, match="no alive Ray node with resource 'absent'"):
+        run_distributed(replace(plan, resource=("absent", 1.0)))
 
 
 def test_shares_split_evenly_in_order() -> None:
