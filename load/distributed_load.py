@@ -85,13 +85,14 @@ def shares(total: int, parts: int) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class DistributedPlan:
     """A run: ``config`` holds the totals (messages, sessions) and the per-message options;
-    generator ``i`` sends to ``targets[i % len(targets)]``. ``resource`` pins generators to
-    nodes carrying it, ``cpus`` is what each generator reserves on its node."""
+    generator ``i`` sends to ``targets[i % len(targets)]``. ``resource`` (name, amount) keeps
+    generators to the nodes carrying it, each reserving the amount unless None; ``cpus`` is
+    what each generator reserves on its node."""
 
     config: LoadConfig
     targets: list[tuple[str, int]]
     generators: int = 2
-    resource: tuple[str, float] | None = None
+    resource: tuple[str, float | None] | None = None
     cpus: float = 0.0
     run_token: str = ""
 
@@ -173,7 +174,7 @@ def run_distributed(
         "num_cpus": plan.cpus,
         "max_restarts": 0,  # a generator that died would resend: its part fails instead
     }
-    if plan.resource is not None:
+    if plan.resource is not None and plan.resource[1] is not None:
         options["resources"] = {plan.resource[0]: plan.resource[1]}
     actor_class: Any = ray.remote(LoadGenerator)
     # Round-robin over the nodes, each generator pinned: "SPREAD" alone leaves actors that
@@ -200,7 +201,7 @@ def run_distributed(
     return merge(parts, plan.config.messages)
 
 
-def _nodes(resource: tuple[str, float] | None) -> list[str]:
+def _nodes(resource: tuple[str, float | None] | None) -> list[str]:
     """Ids of the alive nodes (those carrying ``resource``, if given), in a stable order."""
     every: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
     nodes = sorted(
@@ -245,12 +246,12 @@ def _targets(text: str) -> list[tuple[str, int]]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _resource(text: str) -> tuple[str, float]:
+def _resource(text: str) -> tuple[str, float | None]:
     name, _, amount = text.partition(":")
     if not name:
         raise argparse.ArgumentTypeError(f"not NAME[:AMOUNT]: {text!r}")
     try:
-        return name, float(amount or 1)
+        return name, float(amount) if amount else None
     except ValueError:
         raise argparse.ArgumentTypeError(f"not NAME[:AMOUNT]: {text!r}") from None
 
@@ -274,7 +275,12 @@ def _parser() -> argparse.ArgumentParser:
         help="HOST:PORT[,HOST:PORT...], loopback only; generator i sends to target i mod count",
     )
     add_load_options(parser)
-    add("--resource", type=_resource, default=None, help="NAME[:AMOUNT]: pin generators")
+    add(
+        "--resource",
+        type=_resource,
+        default=None,
+        help="NAME[:AMOUNT]: only nodes carrying NAME; each generator reserves AMOUNT if given",
+    )
     add("--cpus", type=float, default=0.0, help="CPUs each generator reserves (default 0)")
     add("--json", type=Path, default=None, metavar="FILE", help="write the report as JSON")
     add("--plots", type=Path, default=None, metavar="DIR", help="write PNG plots to DIR")

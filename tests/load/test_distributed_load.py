@@ -126,6 +126,7 @@ def test_merged_count_equals_the_parts_and_what_the_sink_got(
         [
             f"--ray-address={two_nodes}",
             "--generators=3",
+            "--resource=loadgen",  # both nodes carry it: picks nodes, reserves nothing
             f"--target=127.0.0.1:{port}",
             "--messages=300",
             "--sessions=6",
