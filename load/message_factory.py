@@ -44,6 +44,7 @@ class MessageFactory:
         recipients_per_message: int,
         id_domain: str,
         date: str | None = None,
+        id_token: str | None = None,
     ) -> None:
         self._size = size
         self._mail_from = mail_from
@@ -52,6 +53,9 @@ class MessageFactory:
         self._per_message = recipients_per_message
         self._id_domain = id_domain
         self._date = date or formatdate(usegmt=True)
+        # Message-IDs are load.<index>.<token>@<id_domain>: the object's id keeps one process's
+        # factories apart; generators in several processes share one run token instead.
+        self._id_token = id_token or f"{id(self):x}"
 
     def recipients(self, index: int) -> list[str]:
         first = index * self._per_message
@@ -70,7 +74,7 @@ class MessageFactory:
             f"To: {', '.join(f'<{r}>' for r in self.recipients(index))}\r\n"
             f"Subject: load test message {index}\r\n"
             f"Date: {self._date}\r\n"
-            f"Message-ID: <load.{index}.{id(self):x}@{self._id_domain}>\r\n"
+            f"Message-ID: <load.{index}.{self._id_token}@{self._id_domain}>\r\n"
             "MIME-Version: 1.0\r\n"
             "Content-Type: text/plain; charset=us-ascii\r\n"
             "\r\n"

@@ -34,8 +34,10 @@ from load.smtp_client import Reply, SmtpClient, SmtpProtocolError
 __all__ = [
     "LoadConfig",
     "LoadResult",
+    "LoadRun",
     "MessageSource",
     "NonLoopbackHostError",
+    "add_load_options",
     "loopback_address",
     "main",
     "message_factory",
@@ -227,7 +229,8 @@ class LoadResult:
         )
 
 
-def message_factory(config: LoadConfig) -> MessageFactory:
+def message_factory(config: LoadConfig, id_token: str | None = None) -> MessageFactory:
+    """The messages of ``config``; ``id_token`` is shared by the parts of one distributed run."""
     return MessageFactory(
         size=config.size,
         mail_from=config.mail_from,
@@ -235,6 +238,7 @@ def message_factory(config: LoadConfig) -> MessageFactory:
         to_count=config.to_count,
         recipients_per_message=config.recipients,
         id_domain=config.ehlo_name,
+        id_token=id_token,
     )
 
 
@@ -347,42 +351,61 @@ async def _close_quietly(client: SmtpClient, polite: bool) -> None:
         client.abort()
 
 
+class LoadRun:
+    """One run whose counts can be read while it goes (``load.distributed_load`` reports
+    progress from them); :func:`run_load` is the one-shot form.
+
+    Raises NonLoopbackHostError before any traffic if the host is not loopback, and
+    ValueError if ``config.size`` cannot hold the headers."""
+
+    def __init__(self, config: LoadConfig, source: MessageSource | None = None) -> None:
+        self._address = loopback_address(config.host)
+        self._factory = source or message_factory(config)
+        self._factory.build(config.messages - 1)  # the longest index: fail now, not per session
+        self._config = config
+        self._tally = _Tally(total=config.messages)
+
+    def progress(self) -> tuple[int, int]:
+        """(accepted, settled): messages accepted, and given any outcome, so far."""
+        tally = self._tally
+        return tally.accepted, tally.claimed - len(tally.in_flight)
+
+    async def run(self) -> LoadResult:
+        config, tally = self._config, self._tally
+        started = time.perf_counter()
+        tasks = [
+            asyncio.create_task(_run_session(self._address, config, self._factory, tally))
+            for _ in range(min(config.sessions, config.messages))
+        ]
+        done, pending = await asyncio.wait(tasks, timeout=config.deadline)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        wall = time.perf_counter() - started
+        for task in done:
+            task.result()  # a bug in a session must surface, not vanish into the counts
+        return LoadResult(
+            config=config,
+            accepted=tally.accepted,
+            tempfailed=tally.tempfailed,
+            rejected=tally.rejected,
+            errors=tally.errors,
+            aborted_at_deadline=len(tally.in_flight),
+            not_attempted=config.messages - tally.claimed,
+            recipients_tempfailed=tally.recipients_tempfailed,
+            recipients_rejected=tally.recipients_rejected,
+            failures=dict(tally.failures),
+            latencies_ms=tuple(sorted(tally.latencies_ms)),
+            wall_seconds=wall,
+            deadline_reached=bool(pending),
+        )
+
+
 async def run_load(config: LoadConfig, source: MessageSource | None = None) -> LoadResult:
     """Send ``config.messages`` messages over ``config.sessions`` connections; stop at the
     deadline. ``source`` gives the messages (default: ``config``'s size and recipients).
-    Raises NonLoopbackHostError before any traffic if the host is not loopback, and
-    ValueError if ``config.size`` cannot hold the headers."""
-    address = loopback_address(config.host)
-    factory = source or message_factory(config)
-    factory.build(config.messages - 1)  # the longest index: fail now, not in every session
-    tally = _Tally(total=config.messages)
-    started = time.perf_counter()
-    tasks = [
-        asyncio.create_task(_run_session(address, config, factory, tally))
-        for _ in range(min(config.sessions, config.messages))
-    ]
-    done, pending = await asyncio.wait(tasks, timeout=config.deadline)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    wall = time.perf_counter() - started
-    for task in done:
-        task.result()  # a bug in a session must surface, not vanish into the counts
-    return LoadResult(
-        config=config,
-        accepted=tally.accepted,
-        tempfailed=tally.tempfailed,
-        rejected=tally.rejected,
-        errors=tally.errors,
-        aborted_at_deadline=len(tally.in_flight),
-        not_attempted=config.messages - tally.claimed,
-        recipients_tempfailed=tally.recipients_tempfailed,
-        recipients_rejected=tally.recipients_rejected,
-        failures=dict(tally.failures),
-        latencies_ms=tuple(sorted(tally.latencies_ms)),
-        wall_seconds=wall,
-        deadline_reached=bool(pending),
-    )
+    Raises as :class:`LoadRun` does."""
+    return await LoadRun(config, source).run()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -394,6 +417,15 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="loopback only: 127.0.0.0/8, ::1 or localhost")
     add("--port", type=int, default=2525)
+    add_load_options(parser)
+    add("--json", action="store_true", help="print one JSON line instead of the summary")
+    return parser
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a run besides its target, named as :class:`LoadConfig`'s fields
+    (``load.distributed_load`` shares them)."""
+    add = parser.add_argument
     add("--sessions", type=int, default=20, help="concurrent connections (default 20)")
     add("--messages", type=int, default=1000, help="messages in total (default 1000)")
     add("--size", type=parse_size, default=5120, help="message bytes: 5120, 5k, 5KiB, 1M")
@@ -414,8 +446,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--timeout", type=float, default=30.0, help="seconds to wait for each reply")
     add("--deadline", type=float, default=300.0, help="seconds for the whole run")
-    add("--json", action="store_true", help="print one JSON line instead of the summary")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
