@@ -28,6 +28,7 @@ from mairust.model.address import normalize_address
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
+from mairust.regions import regions_of
 from mairust.routing.router import Directory
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
@@ -134,6 +135,7 @@ class SmtpFrontEnd:
             forwarder,
             disk or DiskGuard.from_settings(settings),
             telemetry,
+            regions_of(settings.regions.file, settings.regions.local),
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

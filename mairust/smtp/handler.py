@@ -43,6 +43,7 @@ from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
     Directory,
+    HomeRegions,
     LocalMailbox,
     NotLocal,
     Outbound,
@@ -108,8 +109,10 @@ class InboundHandler:
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
         telemetry: PlatformMetrics | None = None,
+        homes: HomeRegions | None = None,
     ) -> None:
-        """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
+        """``homes`` relays mail for tenants homed in another region (None: one region);
+        ``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
         domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
@@ -123,7 +126,7 @@ class InboundHandler:
         self._suppressions = suppressions
         self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
         self._signer_for = signer_for
-        self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._routes = RouteCache(directory, settings.recipient_cache_seconds, homes=homes)
         self._submitters = SubmitterCache(settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
