@@ -123,6 +123,7 @@ class SmtpFrontEnd:
         self._settings = settings.smtp
         # Shared by every session of both listeners: one count per client address.
         self._auth_limits = AuthLimits.of(settings.smtp, clock)
+        regions = regions_of(settings.regions.file, settings.regions.local)
         self._handler = InboundHandler(
             directory,
             spool,
@@ -135,7 +136,8 @@ class SmtpFrontEnd:
             forwarder,
             disk or DiskGuard.from_settings(settings),
             telemetry,
-            regions_of(settings.regions.file, settings.regions.local),
+            regions,
+            regions.local_region.relay_username if regions is not None else None,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check
