@@ -36,7 +36,7 @@ from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
 from mairust.outbound.forwarding import Forwarder, forwarder_from_settings
-from mairust.outbound.relay_auth import RelayLogins
+from mairust.outbound.relay_auth import RelayLogins, region_logins
 from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
@@ -100,7 +100,9 @@ class DeliveryHost:
             return address if found is None else found.dsn_recipient(address, is_local(address))
 
         # [relay] auth: relay hosts' passwords from the secret store (none: no keyring needed).
-        logins = settings.relay.auth
+        # and the peer regions' relay logins ([regions]: their endpoints take relayed mail
+        # for the tenants homed there only after STARTTLS and AUTH).
+        logins = {**region_logins(settings), **settings.relay.auth}
         vault = SecretVault(metadata, load_keyring(settings)) if logins else None
         relay_logins = RelayLogins(logins, vault)
         # Sessions kept open between batches to the same destination (connection reuse).

@@ -695,6 +695,15 @@ class AdmissionSettings(_Section):
     greet_pause_seconds: float = Field(0.3, ge=0, le=30)
 
 
+class RegionsSettings(_Section):
+    """Which region this is (mairust.regions): ``file`` names the regions TOML every region
+    reads (empty: a single region, every tenant homed here); ``local`` names this region
+    (empty: the file's ``local``, else the MAIRUST_REGION environment variable)."""
+
+    file: str = ""
+    local: str = ""
+
+
 class Settings(BaseSettings):
     """Everything MaiRust reads from configuration."""
 
@@ -732,6 +741,7 @@ class Settings(BaseSettings):
     tls_reports: TlsReportSettings = Field(default_factory=TlsReportSettings)
     disk: DiskSettings = Field(default_factory=DiskSettings)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    regions: RegionsSettings = Field(default_factory=RegionsSettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

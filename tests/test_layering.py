@@ -37,6 +37,7 @@ LAYERS = [
         "leased_loop",
         "plugin_packages",
         "outbound",
+        "regions",
     },
     {"smtp"},
     {"pipeline"},

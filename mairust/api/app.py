@@ -25,6 +25,7 @@ from mairust.api.graphql import graphql_router
 from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.rate_limit import RateLimits, document_rate_limits
+from mairust.api.regions import HomeRedirects
 from mairust.api.routes import api_router
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
@@ -33,6 +34,7 @@ from mairust.hooks.manifest import TransportKind
 from mairust.hooks.runtime import TransportFactory
 from mairust.net.address_guard import AddressPolicy
 from mairust.outbound.forwarding import ArcKeys, forwarder_from_settings
+from mairust.regions import regions_of
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
@@ -143,6 +145,9 @@ def create_app(
     app.state.settings = settings
     app.state.stores = stores
     app.state.spool = spool
+    app.state.home_redirects = HomeRedirects(
+        regions_of(settings.regions.file, settings.regions.local), stores.metadata
+    )
     app.state.application = Application.over(
         stores,
         token_keys,

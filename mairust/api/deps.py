@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mairust.api.metrics import ApiMetrics
 from mairust.api.problems import UNAUTHORIZED, ProblemError
 from mairust.api.rate_limit import RateLimits
+from mairust.api.regions import HomeRedirects
 from mairust.config import Settings
 from mairust.model.principal import Permission, Principal, Role
 from mairust.services.access import require
@@ -108,6 +109,9 @@ async def authenticate(
     # "admin-token"), never by the secret in the header. Unknown tokens got 401 above.
     limits: RateLimits = request.app.state.rate_limits
     limits.check_token(principal.actor)
+    # A tenant homed in another region is answered there (307, mairust.api.regions).
+    homes: HomeRedirects = request.app.state.home_redirects
+    await homes.check(request, principal)
     return principal
 
 

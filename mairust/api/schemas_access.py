@@ -16,16 +16,30 @@ class TenantOut(BaseModel):
     id: str
     name: str
     created_at: datetime
+    home_region: str | None = Field(
+        default=None, description="The region holding the tenant's mail; null: this one."
+    )
 
     @classmethod
     def from_tenant(cls, tenant: Tenant) -> TenantOut:
-        return cls(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            created_at=tenant.created_at,
+            home_region=tenant.home_region,
+        )
 
 
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    home_region: str | None = Field(
+        default=None,
+        max_length=63,
+        description="A region of the regions config whose stores hold the tenant's mail "
+        "(unset: this region).",
+    )
 
 
 class TenantList(BaseModel):
@@ -38,6 +52,12 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    home_region: str | None = Field(
+        default=None,
+        max_length=63,
+        description="A region of the regions config whose stores hold the tenant's mail "
+        "(unset: this region).",
+    )
     permissions: list[Permission] = Field(min_length=1, max_length=4)
     role: Role | None = Field(default=None, description="At most the caller's own role.")
     tenant_id: str | None = Field(

@@ -14,6 +14,8 @@ class Tenant:
     id: str
     name: str
     created_at: datetime
+    # The region whose stores hold its mail (mairust.regions); None: this region.
+    home_region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Domain:
     created_at: datetime
     # What the tenant or operator set for mail to this domain (unset: the configuration).
     policy: DomainPolicy = NO_POLICY
+    # The tenant's home region (Tenant.home_region), as read with the domain.
+    home_region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

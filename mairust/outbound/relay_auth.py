@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mairust.config import RelayLogin
+from mairust.config import RelayLogin, Settings
 from mairust.errors import InvalidInput
 from mairust.model.policy import LMTP_PREFIX, normalize_relay_host
 from mairust.model.scope import PLATFORM
 from mairust.outbound.smtp_types import Credentials
+from mairust.regions import regions_of
 from mairust.secrets.vault import SecretVault
 
 
@@ -55,3 +56,17 @@ class RelayLogins:
             return None
         password = self._vault.reveal(PLATFORM, login.password_secret)
         return Credentials(login.username, password.decode("utf-8"))
+
+
+def region_logins(settings: Settings) -> dict[str, RelayLogin]:
+    """The relay logins of the other regions (``[regions]``), keyed by relay endpoint:
+    mail for a tenant homed there is relayed with them (none for a single region)."""
+    regions = regions_of(settings.regions.file, settings.regions.local)
+    if regions is None:
+        return {}
+    return {
+        region.relay_endpoint: RelayLogin(
+            username=region.relay_username, password_secret=region.relay_password_secret
+        )
+        for region in regions.others
+    }

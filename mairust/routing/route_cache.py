@@ -20,6 +20,7 @@ from collections.abc import Callable
 from mairust.routing.router import (
     AliasTargets,
     Directory,
+    HomeRegions,
     LocalMailbox,
     NotLocal,
     Outbound,
@@ -42,7 +43,9 @@ class RouteCache:
         *,
         max_entries: int = 50_000,
         clock: Callable[[], float] = time.monotonic,
+        homes: HomeRegions | None = None,
     ) -> None:
+        self._homes = homes
         self._directory = directory
         self._ttl = ttl_seconds
         self._max_entries = max_entries
@@ -69,7 +72,7 @@ class RouteCache:
         if cached is not None:
             return cached
         self.misses += 1
-        route = route_recipient(self._directory, address)
+        route = route_recipient(self._directory, address, self._homes)
         if not isinstance(route, UnknownUser | NotLocal) and self._ttl > 0:
             self._routes[address] = (self._clock() + self._ttl, route)
             self._routes.move_to_end(address)

@@ -5,16 +5,29 @@ The directory is injected (the metadata store satisfies it), so routing stays
 pure and is tested with a plain in-memory directory. Precedence: an exact mailbox, then
 an alias, then the domain's routing rules in their order, then the domain's catch-all,
 then unknown. A route that delivers carries the recipient domain's own policy.
+
+Before all of these, a domain whose tenant is homed in another region (``homes``, the
+regions config) is relayed there: accepted here, queued outbound to the home region's
+relay endpoint (STARTTLS and AUTH, ``[regions]`` logins), whatever rows this region has.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mairust.model.address import domain_of
 from mairust.model.directory import Domain, Mailbox
 from mairust.model.policy import NO_POLICY, DomainPolicy, RouteAction, RoutingRule
+
+log = logging.getLogger(__name__)
+
+
+class HomeRegions(Protocol):
+    """Where a tenant homed elsewhere gets its mail (mairust.regions.Regions)."""
+
+    def relay_for(self, home: str | None) -> str | None: ...
 
 
 class Directory(Protocol):
@@ -74,12 +87,16 @@ Route = LocalMailbox | AliasTargets | Outbound | UnknownUser | NotLocal
 Deliverable = LocalMailbox | AliasTargets
 
 
-def route_recipient(directory: Directory, address: str) -> Route:
-    """Decide where ``address`` (normalised) goes."""
+def route_recipient(directory: Directory, address: str, homes: HomeRegions | None = None) -> Route:
+    """Decide where ``address`` (normalised) goes; ``homes``: the regions config (None: a
+    single region, every tenant homed here)."""
     domain = domain_of(address)
     local = directory.get_domain(domain)
     if local is None:
         return NotLocal(domain)
+    relay = _home_relay(homes, local)
+    if relay is not None:
+        return Outbound(address, local.tenant_id, address, relay, local.policy)
     route: Deliverable | Outbound | None = _local_route(directory, address)
     if route is None:
         route = _rule_route(directory, address, local)
@@ -89,6 +106,21 @@ def route_recipient(directory: Directory, address: str) -> Route:
     if route is None:
         return UnknownUser(address, local.tenant_id)
     return replace(route, policy=local.policy)
+
+
+def _home_relay(homes: HomeRegions | None, domain: Domain) -> str | None:
+    """The relay endpoint of the domain's home region, None when it is this region."""
+    if homes is None or domain.home_region is None:
+        return None
+    try:
+        return homes.relay_for(domain.home_region)
+    except KeyError:
+        # A home the config does not name (the tenant was made against another file):
+        # deliver here rather than lose the mail, and say so.
+        log.error(
+            "tenant %s: home region %r is not configured", domain.tenant_id, domain.home_region
+        )
+        return None
 
 
 def _local_route(directory: Directory, address: str) -> Deliverable | None:

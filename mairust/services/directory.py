@@ -43,9 +43,13 @@ class DirectoryService:
         self._audit = audit
 
     # -- tenants ---------------------------------------------------------------------
-    def create_tenant(self, principal: Principal, name: str) -> Tenant:
+    def create_tenant(
+        self, principal: Principal, name: str, home_region: str | None = None
+    ) -> Tenant:
+        """A new tenant homed in ``home_region`` (None: this region; the caller checks it
+        is a configured region)."""
         require(principal, Permission.ADMIN, Role.ADMIN)
-        tenant = self._directory.create_tenant(name)
+        tenant = self._directory.create_tenant(name, home_region)
         self._audit.record(principal, "tenant.create", tenant.name, tenant.id)
         return tenant
 

@@ -28,6 +28,7 @@ from mairust.model.address import normalize_address
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
+from mairust.regions import regions_of
 from mairust.routing.router import Directory
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
@@ -123,6 +124,7 @@ class SmtpFrontEnd:
         self._settings = settings.smtp
         # Shared by every session of both listeners: one count per client address.
         self._auth_limits = AuthLimits.of(settings.smtp, clock)
+        regions = regions_of(settings.regions.file, settings.regions.local)
         self._handler = InboundHandler(
             directory,
             spool,
@@ -135,6 +137,8 @@ class SmtpFrontEnd:
             forwarder,
             disk or DiskGuard.from_settings(settings),
             telemetry,
+            regions,
+            regions.local_region.relay_username if regions is not None else None,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check

@@ -43,6 +43,7 @@ from mairust.routing.route_cache import RouteCache
 from mairust.routing.router import (
     AliasTargets,
     Directory,
+    HomeRegions,
     LocalMailbox,
     NotLocal,
     Outbound,
@@ -108,8 +109,15 @@ class InboundHandler:
         forwarder: Forwarder | None = None,
         disk: DiskGuard | None = None,
         telemetry: PlatformMetrics | None = None,
+        homes: HomeRegions | None = None,
+        peer_login: str | None = None,
     ) -> None:
-        """``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
+        """``homes`` relays mail for tenants homed in another region (None: one region);
+        ``peer_login`` is the login other regions relay with: a session authenticated as
+        it delivers to this region's domains like any MX client (no submitter's sender
+        rule, relaying, Date/Message-ID or signing) and skips the sender checks, which
+        the first region made;
+        ``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
         domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
@@ -123,7 +131,8 @@ class InboundHandler:
         self._suppressions = suppressions
         self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
         self._signer_for = signer_for
-        self._routes = RouteCache(directory, settings.recipient_cache_seconds)
+        self._routes = RouteCache(directory, settings.recipient_cache_seconds, homes=homes)
+        self._peer_login = peer_login
         self._submitters = SubmitterCache(settings.recipient_cache_seconds)
         self._directory = directory
         self._limits = DomainLimits(settings.max_message_size)
@@ -201,7 +210,7 @@ class InboundHandler:
             if isinstance(checked, AddressRefusal):
                 return rejected(checked.reply, "MAIL", session, mail_from=address)
             sender = checked
-        if session.authenticated:
+        if self._submits(session):
             refusal = await self._sender_refusal(session, sender)
             if refusal is not None:
                 return rejected(refusal, "MAIL", session, mail_from=sender)
@@ -265,7 +274,7 @@ class InboundHandler:
             )
             return self._remote_reply(reply, session, envelope, recipient)
         if isinstance(route, NotLocal):
-            if not session.authenticated:
+            if not self._submits(session):
                 return rejected(replies.RELAY_DENIED, "RCPT", session, recipient=recipient)
             return await self._relay(session, envelope, recipient, as_spelt(server, rcpt_options))
         if isinstance(route, UnknownUser):
@@ -347,6 +356,12 @@ class InboundHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
 
+    def _submits(self, session: Session) -> bool:
+        """Whether the session is a submitter's: authenticated, and not a peer region."""
+        if not session.authenticated:
+            return False
+        return self._peer_login is None or session.auth_data != self._peer_login
+
     async def _sender_refusal(self, session: Session, sender: str) -> str | None:
         """The sender rule after AUTH; an allowed sender is remembered for a while."""
         login = session.auth_data if isinstance(session.auth_data, str) else ""
@@ -363,10 +378,10 @@ class InboundHandler:
         route: Route | None = self._routes.cached(recipient)
         if route is not None:
             return route
-        if session.authenticated and self._submitters.is_remote(domain_of(recipient)):
+        if self._submits(session) and self._submitters.is_remote(domain_of(recipient)):
             return NotLocal(domain_of(recipient))
         route = await asyncio.to_thread(self._routes.route, recipient)
-        if isinstance(route, NotLocal) and session.authenticated:
+        if isinstance(route, NotLocal) and self._submits(session):
             self._submitters.remote(route.domain)
         return route
 
@@ -439,7 +454,7 @@ class InboundHandler:
         hooked = CONTINUE
         if self._hooks is not None and not checked.refuses:
             # Mail a user submits meets pre_send; mail from outside, pre_receive.
-            point = HookPoint.PRE_SEND if session.authenticated else HookPoint.PRE_RECEIVE
+            point = HookPoint.PRE_SEND if self._submits(session) else HookPoint.PRE_RECEIVE
             try:
                 hooked = await self._hooks.decide(
                     point,
@@ -464,9 +479,9 @@ class InboundHandler:
         if hooked.kind is VerdictKind.QUARANTINE:  # a hook's hold; DMARC's stays in Junk
             verdict = replace(verdict, annotations=verdict.annotations.quarantined())
         message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
-        if session.authenticated:  # RFC 6409 §8: a submission gets its missing Date, Message-ID
+        if self._submits(session):  # RFC 6409 §8: a submission gets its missing Date, Message-ID
             message = completed_submission(message, accepted.received_at, self._settings.hostname)
-        if session.authenticated and self._signer_for is not None:
+        if self._submits(session) and self._signer_for is not None:
             try:
                 message = await asyncio.to_thread(
                     signed_submission, self._signer_for, message, accepted.mail_from

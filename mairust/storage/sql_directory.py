@@ -23,15 +23,18 @@ class SqlDirectory:
 
     _db: SqlDatabase
 
-    def create_tenant(self, name: str) -> Tenant:
+    def create_tenant(self, name: str, home_region: str | None = None) -> Tenant:
         if not name.strip():
             raise InvalidInput("a tenant needs a name")
-        tenant = Tenant(id=new_id(), name=name.strip(), created_at=datetime.now(UTC))
+        tenant = Tenant(new_id(), name.strip(), datetime.now(UTC), home_region)
         try:
             with self._db.write() as conn:
                 conn.execute(
                     tenants.insert().values(
-                        id=tenant.id, name=tenant.name, created_at=tenant.created_at
+                        id=tenant.id,
+                        name=tenant.name,
+                        created_at=tenant.created_at,
+                        home_region=home_region,
                     )
                 )
         except Conflict as error:
@@ -41,12 +44,12 @@ class SqlDirectory:
     def get_tenant_by_name(self, name: str) -> Tenant | None:
         with self._db.read() as conn:
             row = conn.execute(tenants.select().where(tenants.c.name == name.strip())).first()
-        return None if row is None else Tenant(row.id, row.name, row.created_at)
+        return None if row is None else Tenant(row.id, row.name, row.created_at, row.home_region)
 
     def list_tenants(self) -> list[Tenant]:
         with self._db.read() as conn:
             rows = conn.execute(tenants.select().order_by(tenants.c.name)).all()
-        return [Tenant(row.id, row.name, row.created_at) for row in rows]
+        return [Tenant(row.id, row.name, row.created_at, row.home_region) for row in rows]
 
     def add_domain(self, name: str, tenant_id: str) -> Domain:
         domain = Domain(normalize_domain(name), tenant_id, datetime.now(UTC))
@@ -66,8 +69,11 @@ class SqlDirectory:
 
     def get_domain(self, name: str) -> Domain | None:
         with self._db.read() as conn:
+            # The tenant's home region with the domain: routing reads both at once.
             row = conn.execute(
-                domains.select().where(domains.c.name == normalize_domain(name))
+                sa.select(domains, tenants.c.home_region)
+                .join(tenants, tenants.c.id == domains.c.tenant_id)
+                .where(domains.c.name == normalize_domain(name))
             ).first()
         return None if row is None else domain_from_row(row)
 
@@ -120,7 +126,7 @@ class SqlDirectory:
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         with self._db.read() as conn:
             row = conn.execute(tenants.select().where(tenants.c.id == tenant_id)).first()
-        return None if row is None else Tenant(row.id, row.name, row.created_at)
+        return None if row is None else Tenant(row.id, row.name, row.created_at, row.home_region)
 
     def get_mailbox(self, scope: Scope, mailbox_id: str) -> Mailbox:
         query = mailboxes.select().where(mailboxes.c.id == mailbox_id, *_mailbox_scope(scope))
@@ -183,4 +189,5 @@ def domain_from_row(row: sa.Row[Any]) -> Domain:
             max_message_bytes=row.max_message_bytes,
             messages_per_minute=row.messages_per_minute,
         ),
+        getattr(row, "home_region", None),
     )

@@ -94,6 +94,8 @@ tenants = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The region whose stores hold the tenant's mail (mairust.regions); NULL: this one.
+    sa.Column("home_region", sa.Text, nullable=True),
 )
 
 domains = sa.Table(

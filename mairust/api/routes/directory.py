@@ -6,10 +6,11 @@ who may create and see what. Passwords are hashed there and never returned.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from mairust.api.deps import AppDep, PlatformAdmin, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.regions import HomeRedirects
 from mairust.api.schemas import DomainCreate, DomainList, DomainOut, UserCreate, UserList, UserOut
 from mairust.api.schemas_access import TenantCreate, TenantList, TenantOut
 from mairust.model.principal import Role
@@ -32,9 +33,15 @@ def list_tenants(principal: Reader, application: AppDep) -> TenantList:
     summary="Create a tenant",
     responses=problem_responses(409, 422),
 )
-def create_tenant(body: TenantCreate, principal: PlatformAdmin, application: AppDep) -> TenantOut:
-    """A new tenant without domains (platform admin only). 409 if the name is taken."""
-    return TenantOut.from_tenant(application.directory.create_tenant(principal, body.name))
+def create_tenant(
+    body: TenantCreate, principal: PlatformAdmin, application: AppDep, request: Request
+) -> TenantOut:
+    """A new tenant without domains (platform admin only). 409 if the name is taken, 422
+    for a home region the regions config does not name."""
+    homes: HomeRedirects = request.app.state.home_redirects
+    homes.check_home(body.home_region)
+    tenant = application.directory.create_tenant(principal, body.name, body.home_region)
+    return TenantOut.from_tenant(tenant)
 
 
 @router.get("/domains", response_model=DomainList, summary="List local domains")

@@ -18,8 +18,9 @@ from mairust.model.scope import Scope
 class DirectoryStore(Protocol):
     """Tenants, their local domains and the mailboxes in them."""
 
-    def create_tenant(self, name: str) -> Tenant:
-        """Create a tenant; Conflict if the name exists."""
+    def create_tenant(self, name: str, home_region: str | None = None) -> Tenant:
+        """Create a tenant homed in ``home_region`` (None: this region); Conflict if the
+        name exists."""
         ...
 
     def get_tenant_by_name(self, name: str) -> Tenant | None: ...

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mairust.config import OutboundSettings, RelayLogin
+from mairust.config import OutboundSettings, RelayLogin, Settings
 from mairust.errors import InvalidInput
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
@@ -23,7 +23,7 @@ from mairust.model.secrets import SecretPurpose
 from mairust.outbound.bounce_class import HARD_CLASSES
 from mairust.outbound.bounce_notices import DsnNotices, classify_remote_reply
 from mairust.outbound.delivery import OutboundDeliveryLoop
-from mairust.outbound.relay_auth import RelayLogins
+from mairust.outbound.relay_auth import RelayLogins, region_logins
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings, Timeouts
 from mairust.routing.router import Outbound, route_recipient
@@ -34,6 +34,7 @@ from mairust.storage.sql_metadata import SqlMetadataStore
 from tests.mairust.outbound.test_smtp_sender import port_free_on
 from tests.support.dict_resolver import DictResolver
 from tests.support.dovecot_lmtp import DovecotLmtp
+from tests.support.regions import write_regions
 from tests.support.scripted_smtp import Script, ScriptedSmtpServer
 from tests.support.sqlite_template import upgrade_to_head_for_test
 from tests.support.tls_certs import self_signed
@@ -186,3 +187,13 @@ def test_relay_logins_refuse_what_cannot_work(world: World) -> None:
     with pytest.raises(InvalidInput):
         RelayLogins({"relay.test:587": login}, None)
     assert RelayLogins({}, None).credentials_for("relay.test:587") is None
+
+
+def test_the_other_regions_relay_logins_come_from_the_regions_file(tmp_path: Path) -> None:
+    assert region_logins(Settings(data_dir=tmp_path)) == {}
+    regions = write_regions(tmp_path / "regions.toml", "a", login_b=("relay@ops.b", "sec_b"))
+    settings = Settings(data_dir=tmp_path, regions={"file": str(regions)})
+    # Only b's: a is this region, nobody relays to it from here.
+    assert region_logins(settings) == {
+        "127.0.0.1:2526": RelayLogin(username="relay@ops.b", password_secret="sec_b")
+    }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from mairust.model.directory import Domain, Mailbox
@@ -191,3 +192,36 @@ def test_a_route_carries_its_domains_own_policy():
     )
     assert route_recipient(directory, "a@example.test").policy == policy  # type: ignore[union-attr]
     assert route_recipient(directory, "b@example.test").policy == policy  # type: ignore[union-attr]
+
+
+class Homes:
+    """Region ``here``; every other region's relay endpoint is ``relay.<name>:587``."""
+
+    def relay_for(self, home: str | None) -> str | None:
+        if home in (None, "here"):
+            return None
+        if home == "gone":
+            raise KeyError(home)
+        return f"relay.{home}:587"
+
+
+def test_a_tenant_homed_elsewhere_is_relayed_to_its_home_region():
+    directory = DictDirectory(["example.test"], ["alice@example.test"])
+    domain = directory.domains["example.test"]
+    # Homed here: the local mailbox, as without regions.
+    assert isinstance(route_recipient(directory, "alice@example.test", Homes()), LocalMailbox)
+    directory.domains["example.test"] = replace(domain, home_region="here")
+    assert isinstance(route_recipient(directory, "alice@example.test", Homes()), LocalMailbox)
+    # Homed in b: relayed there, before the mailbox this region happens to have, and for
+    # addresses this region does not know (the home region decides those).
+    directory.domains["example.test"] = replace(domain, home_region="b")
+    for address in ("alice@example.test", "nobody@example.test"):
+        route = route_recipient(directory, address, Homes())
+        assert route == Outbound(address, "t1", address, "relay.b:587", domain.policy)
+    # Without a regions config the home is not read.
+    assert isinstance(route_recipient(directory, "alice@example.test"), LocalMailbox)
+    # A home the config does not name: delivered here rather than lost.
+    directory.domains["example.test"] = replace(domain, home_region="gone")
+    assert isinstance(route_recipient(directory, "alice@example.test", Homes()), LocalMailbox)
+    # Not ours stays not ours.
+    assert route_recipient(directory, "x@other.test", Homes()) == NotLocal("other.test")

@@ -110,7 +110,8 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
     DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards, ``disk``
     the free-space guard, ``admission`` the ``[admission]`` settings (no greeting pause
-    unless given), ``telemetry`` the counters of the edge and the spool."""
+    unless given), ``telemetry`` the counters of the edge and the spool, ``regions`` the
+    ``[regions]`` settings."""
     running: list[Mta] = []
 
     async def start(
@@ -131,6 +132,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         clock: Callable[[], float] | None = None,
         admission: dict[str, Any] | None = None,
         telemetry: PlatformMetrics | None = None,
+        regions: dict[str, Any] | None = None,
         **smtp: Any,
     ) -> Mta:
         settings = Settings(
@@ -141,6 +143,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             # No greeting pause unless a test asks: tests that narrow the trusted networks
             # would wait it on every connection.
             admission={"greet_pause_seconds": 0, **(admission or {})},
+            regions=regions or {},
         )
         spool = Spool(
             metadata or stores.metadata,

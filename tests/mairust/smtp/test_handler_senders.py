@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mairust.errors import StorageUnavailable
 from mairust.routing.senders import SenderRefusal, login_sender_refusal
 from mairust.storage.stores import Stores
+from tests.support.regions import write_regions
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).
@@ -64,6 +66,34 @@ async def test_the_rule_holds_after_auth_on_the_inbound_port_too(mta: Mta, store
     add_other_tenant(stores)
     replies = await asyncio.to_thread(mail_after_auth, mta.port, ["carol@other.test"])
     assert replies == [NOT_OURS]
+
+
+async def test_a_peer_region_delivers_to_local_domains_from_any_sender(
+    start_mta: StartMta, stores: Stores, tmp_path: Path
+) -> None:
+    # Alice's login is the one the other regions relay to this region ("a") with.
+    regions = write_regions(tmp_path / "regions.toml", "b", login_b=(ALICE, "sec_x"))
+    mta = await start_mta(regions={"file": str(regions), "local": "b"})
+    add_other_tenant(stores)
+
+    def relay() -> list[str]:
+        with smtplib.SMTP("127.0.0.1", mta.port, timeout=30) as client:
+            client.ehlo("mx.a.test")
+            client.login(ALICE, PASSWORD)
+            replies = [client.docmd("MAIL", "FROM:<ann@origin.example>")]
+            replies.append(client.docmd("RCPT", "TO:<someone@nowhere.test>"))
+            replies.append(client.docmd("RCPT", f"TO:<{BOB}>"))
+            replies.append(client.data(MESSAGE))
+            return [f"{code} {text.decode()[:20]}" for code, text in replies]
+
+    replies = await asyncio.to_thread(relay)
+    # Any sender (not bound to Alice's tenant), but only this region's domains: a peer
+    # region is no submitter and may not relay on.
+    assert replies[0].startswith("250") and replies[2].startswith("250"), replies
+    assert replies[1] == "554 5.7.1 Relay access d", replies
+    assert replies[3].startswith("250"), replies
+    [queued] = mta.queued()
+    assert queued.recipient == BOB
 
 
 async def test_mail_from_outside_without_auth_is_not_bound_by_it(mta: Mta, stores: Stores) -> None:

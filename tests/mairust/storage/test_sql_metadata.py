@@ -79,6 +79,22 @@ def test_tenants_are_unique_by_name(metadata_store: SqlMetadataStore) -> None:
     assert [t.name for t in metadata_store.list_tenants()] == ["Acme", "Beta"]
 
 
+def test_a_tenant_keeps_its_home_region_and_its_domains_carry_it(
+    metadata_store: SqlMetadataStore,
+) -> None:
+    here = metadata_store.create_tenant("Here")
+    away = metadata_store.create_tenant("Away", home_region="us-east")
+    assert here.home_region is None and away.home_region == "us-east"
+    assert metadata_store.get_tenant(away.id) == away
+    assert metadata_store.get_tenant_by_name("Away") == away
+    metadata_store.add_domain("here.test", here.id)
+    metadata_store.add_domain("away.test", away.id)
+    found = metadata_store.get_domain("away.test")
+    assert found is not None and found.home_region == "us-east"
+    local = metadata_store.get_domain("here.test")
+    assert local is not None and local.home_region is None
+
+
 def test_domains_are_normalised_and_owned(metadata_store: SqlMetadataStore) -> None:
     tenant = metadata_store.create_tenant("acme")
     domain = metadata_store.add_domain("Bücher.Example.", tenant.id)
