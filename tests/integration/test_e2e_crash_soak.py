@@ -1,0 +1,234 @@
+"""Scenario: a crash soak of `mairust cluster up` on a head and two SMTP nodes (loopback).
+
+Two bounded loads (unique tokens and Message-IDs, two recipients each) send to both nodes'
+front-ends while a chaos thread kill -9s a pipeline worker's process every few seconds,
+kill -9s one front-end's process once (Ray starts it again, its listener comes back) and
+removes one whole SMTP node once (its raylet and every process on it killed: its
+front-end is gone for good and the load goes on through the other node). Transactions
+open on the removed node never got their 250: they count as uncertain (end of DATA sent:
+stored for every recipient or for none) or unsent (never stored).
+
+Afterwards the queue drains and the metadata store is read with SQL, without dedupe:
+exactly one mailbox entry per acknowledged (message, recipient), none for a message never
+sent in full, all-or-nothing for a message whose 250 was lost ("committed but not
+acknowledged" is allowed and counted). Every count is printed.
+
+CI size: ``SOAK_SECONDS`` (default 20) of load. The full size (docs/scale-out/soak.md):
+``python -m tests.integration.test_e2e_crash_soak --minutes 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+from ray.cluster_utils import Cluster
+
+from mairust.config import Settings
+from mairust.storage.sql_engine import create_sql_engine
+from mairust.storage.sql_schema import entries
+from tests.support import ray_nodes as nodes
+from tests.support.delivery_audit import audit, outcome_counts, queue_counts, server_settings
+from tests.support.mail_load import MailLoad, wait_until_listening
+from tests.support.mairust_server import process_title, wait_for
+from tests.support.process_tree import ProcessTree
+from tests.support.ray_nodes import Deployment
+
+RECIPIENTS = ("alice@example.test", "bob@example.test")
+# Seconds of load; CI runs the small size, `python -m` this module the full one.
+SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))
+KILL_EVERY = float(os.environ.get("SOAK_KILL_EVERY", "4"))
+# Short leases and retries: a batch lost with its worker is leased again within seconds.
+FAST_QUEUE = "[queue]\npoll_interval = 0.5\nretry_base_seconds = 1.0\nlease_seconds = 10.0\n"
+RESTART_BOUND = 60.0
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[tuple[Cluster, dict[str, int]]]:
+    with nodes.ray_cluster(smtp_nodes=2) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def deployment(ray_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    cluster, _ = ray_cluster
+    base = tmp_path_factory.mktemp("soak")
+    with nodes.cluster_up(cluster, base, RECIPIENTS, FAST_QUEUE) as running:
+        yield running
+
+
+@dataclass
+class Chaos:
+    """What the chaos thread did, and when (seconds since the load began)."""
+
+    worker_kills: list[tuple[float, int]] = field(default_factory=list)
+    frontend_kill: tuple[float, int] | None = None
+    frontend_back_after: float | None = None
+    node_removed_at: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def actor_pids(tree: ProcessTree, actor_class: str) -> list[int]:
+    """Our cluster's processes hosting an actor of ``actor_class`` (Ray's process titles)."""
+    return [
+        pid
+        for pid in tree.pids()
+        if (title := process_title(pid)) == f"ray::{actor_class}"
+        or title.startswith(f"ray::{actor_class}.")
+    ]
+
+
+def frontend_pid(deployment: Deployment, node_id: str) -> int:
+    """The pid of the front-end actor on ``node_id``, as `mairust cluster status` says."""
+    status = deployment.cli("cluster", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    (pid,) = [
+        actor["pid"]
+        for actor in report["actors"]
+        if actor["class_name"] == "FrontEndHost"
+        and actor["node_id"] == node_id
+        and actor["state"] == "ALIVE"
+    ]
+    return int(pid)
+
+
+def run_chaos(
+    cluster: Cluster,
+    removed_node: str,
+    restarted_port: int,
+    restarted_pid: int,
+    tree: ProcessTree,
+    stop: threading.Event,
+    chaos: Chaos,
+    began: float,
+) -> None:
+    frontend_at, node_at = SOAK_SECONDS * 0.3, SOAK_SECONDS * 0.6
+    while not stop.wait(KILL_EVERY):
+        now = time.monotonic() - began
+        try:
+            # Prefer a worker in the middle of a batch (Ray titles it while it runs one).
+            workers = actor_pids(tree, "PipelineWorker")
+            busy = [p for p in workers if process_title(p).startswith("ray::PipelineWorker.")]
+            if busy or workers:
+                victim = random.choice(busy or workers)
+                os.kill(victim, 9)
+                chaos.worker_kills.append((round(now, 1), victim))
+            if chaos.frontend_kill is None and now >= frontend_at:
+                os.kill(restarted_pid, 9)
+                chaos.frontend_kill = (round(now, 1), restarted_pid)
+                chaos.frontend_back_after = round(
+                    wait_until_listening(restarted_port, timeout=RESTART_BOUND), 1
+                )
+            if chaos.node_removed_at is None and now >= node_at:
+                (node,) = [n for n in cluster.worker_nodes if n.node_id == removed_node]
+                cluster.remove_node(node, allow_graceful=False)
+                chaos.node_removed_at = round(time.monotonic() - began, 1)
+        except (OSError, AssertionError, ValueError) as error:
+            chaos.errors.append(f"{now:.1f}: {error!r}")
+
+
+def test_crash_soak(ray_cluster, deployment: Deployment) -> None:
+    cluster, label_ports = ray_cluster
+    (removed, port_a), (kept, port_b) = sorted(label_ports.items())
+    tree = ProcessTree(os.getpid())
+    wait_for(
+        lambda: len(actor_pids(tree, "PipelineWorker")) == 2,
+        timeout=RESTART_BOUND,
+        what="both pipeline workers' processes",
+    )
+    kept_frontend = frontend_pid(deployment, kept)
+    loads = {
+        "removed node": MailLoad(port_a, RECIPIENTS, sessions=2, per_session=10**6),
+        "kept node": MailLoad(port_b, RECIPIENTS, sessions=2, per_session=10**6),
+    }
+    began = time.monotonic()
+    for load in loads.values():
+        load.start()
+    stop, chaos = threading.Event(), Chaos()
+    chaos_thread = threading.Thread(
+        target=run_chaos,
+        args=(cluster, removed, port_b, kept_frontend, tree, stop, chaos, began),
+        daemon=True,
+    )
+    chaos_thread.start()
+    time.sleep(SOAK_SECONDS)
+    stop.set()
+    chaos_thread.join(RESTART_BOUND + 30)
+    for load in loads.values():
+        load.stop()
+    print(f"\nchaos: {chaos}")
+    assert chaos.errors == [], chaos.errors
+    assert chaos.frontend_kill is not None and chaos.node_removed_at is not None
+
+    settings = server_settings(deployment.data_dir, deployment.config)
+    load_ended = time.monotonic()
+
+    def drained() -> bool:
+        counts = queue_counts(settings)
+        return sum(counts.values()) == counts["done"] > 0
+
+    wait_for(drained, timeout=180, interval=0.5, what="every queue row done")
+    waited = time.monotonic() - load_ended
+    print(f"queue drained {waited:.1f} s after the load: {dict(queue_counts(settings))}")
+
+    for name, load in loads.items():
+        attempts = load.snapshot()
+        prefix = f"tok{load.run_id}"
+        problems = audit(attempts, settings, prefix)
+        outcomes = outcome_counts(attempts, settings, prefix)
+        replies = Counter(a.code for a in attempts if a.phase == "replied")
+        rows = stored_entry_rows(settings, prefix)
+        print(
+            f"{name}: {len(attempts)} attempts, replies {dict(replies)}, outcomes "
+            f"{dict(outcomes)}, connection failures {load.connect_failures}, "
+            f"mailbox entries {rows} (acknowledged x {len(RECIPIENTS)} = "
+            f"{outcomes['acknowledged'] * len(RECIPIENTS)}, committed but not acknowledged "
+            f"x {len(RECIPIENTS)} = {outcomes['uncertain, stored'] * len(RECIPIENTS)})"
+        )
+        assert problems == [], "\n".join(problems[:40])
+        # The raw row count agrees: nothing stored beyond what the senders explain.
+        assert rows == len(RECIPIENTS) * (outcomes["acknowledged"] + outcomes["uncertain, stored"])
+    # Both nodes acknowledged mail, and the load went on through the kept node's restarted
+    # front-end after the other node was gone.
+    assert loads["removed node"].acknowledged
+    after = began + max(chaos.node_removed_at, chaos.frontend_kill[0])
+    late = [a for a in loads["kept node"].acknowledged if (a.replied_at or 0) > after]
+    print(f"kept node: {len(late)} acknowledged after the removal and the front-end's restart")
+    assert late
+
+
+def stored_entry_rows(settings: Settings, prefix: str) -> int:
+    """Mailbox entries whose subject names a token of ``prefix``: rows, not distinct."""
+    engine = create_sql_engine(settings.storage.metadata)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(entries.c.subject.like(f"% {prefix}%"))
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    """The full-size soak: ``python -m tests.integration.test_e2e_crash_soak``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="minutes of load")
+    parser.add_argument("--kill-every", type=float, default=4.0, help="seconds between kills")
+    args = parser.parse_args()
+    os.environ["SOAK_SECONDS"] = str(args.minutes * 60)
+    os.environ["SOAK_KILL_EVERY"] = str(args.kill_every)
+    return int(pytest.main(["-p", "no:cacheprovider", "-s", "-q", __file__]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
