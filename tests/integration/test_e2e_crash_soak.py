@@ -152,6 +152,7 @@ class Chaos:
     def _kill_frontend(self, pid: int, port: int) -> None:
         if self.stop.wait(SOAK_SECONDS * 0.5):
             return
+        assert pid in self.tree.pids(), f"{pid} is not a process of this cluster"
         os.kill(pid, signal.SIGKILL)
         self.frontend_kill = (self.now(), pid)
         self.frontend_back_after = round(wait_until_listening(port, timeout=RESTART_BOUND), 1)
@@ -188,10 +189,11 @@ def test_crash_soak(ray_cluster, deployment: Deployment) -> None:
     for load in loads.values():
         load.stop()
     print(
-        f"\nchaos: worker kills (s, pid) {chaos.worker_kills}, no worker alive at "
-        f"{chaos.no_worker_at}; front-end kill "
-        f"{chaos.frontend_kill}, listening again after {chaos.frontend_back_after} s; node "
-        f"removed at {chaos.node_removed_at} s; errors {chaos.errors}"
+        f"\nchaos: {len(chaos.worker_kills)} worker kills (s, pid: first ten) "
+        f"{chaos.worker_kills[:10]}; {len(chaos.no_worker_at)} ticks found no worker alive; "
+        f"front-end kill {chaos.frontend_kill}, listening again after "
+        f"{chaos.frontend_back_after} s; node removed at {chaos.node_removed_at} s; "
+        f"errors {chaos.errors}"
     )
     assert chaos.errors == [], chaos.errors
     assert chaos.frontend_kill is not None and chaos.node_removed_at is not None
