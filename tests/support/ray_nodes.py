@@ -56,10 +56,13 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def ray_cluster(smtp_nodes: int = 2) -> Iterator[tuple[Cluster, dict[str, int]]]:
+def ray_cluster(
+    smtp_nodes: int = 2, system_config: dict[str, int] | None = None
+) -> Iterator[tuple[Cluster, dict[str, int]]]:
     """A head and ``smtp_nodes`` worker nodes with the ``smtp`` resource, all on 127.0.0.1,
-    each SMTP node's ports in its labels; Ray's session files in a directory of its own.
-    Yields the cluster and each SMTP node's id -> SMTP port."""
+    each SMTP node's ports in its labels; Ray's session files in a directory of its own;
+    ``system_config`` is Ray's own (``_system_config``). Yields the cluster and each SMTP
+    node's id -> SMTP port."""
     # Short: Ray's Unix sockets live under it (a socket path has at most 107 characters).
     temp = tempfile.mkdtemp(prefix="mr-mn-", dir="/tmp")
     cluster = Cluster(
@@ -70,6 +73,7 @@ def ray_cluster(smtp_nodes: int = 2) -> Iterator[tuple[Cluster, dict[str, int]]]
             "num_cpus": 2,
             "include_dashboard": False,
             "temp_dir": temp,
+            **({"_system_config": system_config} if system_config else {}),
         },
     )
     try:
