@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -44,7 +45,16 @@ from load.reference import (
     write_message_file,
 )
 from load.reference_targets import postfix_durable, queue_stats
-from load.scale_cpu import ConfigResult, cpu_by_component, markdown, ratio_lines, to_json, tree_cpu
+from load.scale_cpu import (
+    CLIENT,
+    ConfigResult,
+    cpu_by_component,
+    cpu_by_title,
+    markdown,
+    ratio_lines,
+    to_json,
+    tree_cpu,
+)
 from load.targets import free_loopback_port, machine_line
 
 log = logging.getLogger("load.bench_scale")
@@ -154,6 +164,12 @@ class Platform:
         return queue_stats(self.api_port, ADMIN_TOKEN)
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of every child process this one has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def drained(platform: Platform, total: int, deadline: float) -> None:
     """Until MaiRust has passed on ``total`` messages and holds none queued or leased."""
     give_up = time.monotonic() + deadline
@@ -213,13 +229,18 @@ async def measure_config(
                     log.info("%s: warm-up of %d messages passed on", result.label, accepted)
                 for repeat in range(1, run.repeats + 1):
                     before = tree_cpu(os.getpid(), platform.ray_temp)
+                    clients_before = children_cpu()
                     accepted, seconds = await split_load(
                         run, platform.smtp_ports, run.messages, file
                     )
                     sent += accepted
                     await drained(platform, sent, run.deadline)
-                    cpu = cpu_by_component(before, tree_cpu(os.getpid(), platform.ray_temp))
-                    result.add(accepted, seconds, cpu)
+                    after = tree_cpu(os.getpid(), platform.ray_temp)
+                    cpu = cpu_by_component(before, after)
+                    # smtp-source has exited and been waited for by now: /proc no longer has
+                    # it, the kernel's sum over this process's waited-for children does.
+                    cpu[CLIENT] = cpu.get(CLIENT, 0.0) + children_cpu() - clients_before
+                    result.add(accepted, seconds, cpu, cpu_by_title(before, after))
                     log.info(
                         "%s: repeat %d/%d: %.0f msg/s accepted, %.2f CPU-s per 1,000 messages",
                         result.label,

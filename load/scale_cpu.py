@@ -90,13 +90,22 @@ def tree_cpu(root: int, marker: str = "", proc: Path = Path("/proc")) -> Sample:
     }
 
 
-def cpu_by_component(before: Sample, after: Sample) -> dict[str, float]:
-    """CPU seconds each component used between the samples (a process that started in
+def cpu_by_title(before: Sample, after: Sample) -> dict[str, float]:
+    """CPU seconds each process title used between the samples (a process that started in
     between counts from 0; one that ended in between is lost: its last ticks are unknown)."""
     used: dict[str, float] = {}
     for pid, (name, seconds) in after.items():
         start = before.get(pid, (name, 0.0))[1]
-        used[component_of(name)] = used.get(component_of(name), 0.0) + max(0.0, seconds - start)
+        title = name.split(".")[0] if name.startswith("ray::") else name  # drop the method
+        used[title] = used.get(title, 0.0) + max(0.0, seconds - start)
+    return used
+
+
+def cpu_by_component(before: Sample, after: Sample) -> dict[str, float]:
+    """CPU seconds each component used between the samples (see :func:`cpu_by_title`)."""
+    used: dict[str, float] = {}
+    for title, seconds in cpu_by_title(before, after).items():
+        used[component_of(title)] = used.get(component_of(title), 0.0) + seconds
     return used
 
 
@@ -109,17 +118,26 @@ class ConfigResult:
     messages: int = 0  # accepted in the measured repeats, all together
     rates: list[float] = field(default_factory=list)  # accepted msg/s of each repeat
     cpu: dict[str, float] = field(default_factory=dict)  # CPU s per component, all repeats
+    titles: dict[str, float] = field(default_factory=dict)  # CPU s per process title, the same
     problem: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.nodes} node{'s' if self.nodes > 1 else ''}, {self.workers} workers"
 
-    def add(self, accepted: int, seconds: float, cpu: Mapping[str, float]) -> None:
+    def add(
+        self,
+        accepted: int,
+        seconds: float,
+        cpu: Mapping[str, float],
+        titles: Mapping[str, float] | None = None,
+    ) -> None:
         self.messages += accepted
         self.rates.append(accepted / seconds if seconds > 0 else 0.0)
         for component, used in cpu.items():
             self.cpu[component] = self.cpu.get(component, 0.0) + used
+        for title, used in (titles or {}).items():
+            self.titles[title] = self.titles.get(title, 0.0) + used
 
     @property
     def rate(self) -> float | None:

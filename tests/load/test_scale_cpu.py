@@ -14,6 +14,7 @@ from load.scale_cpu import (
     ConfigResult,
     component_of,
     cpu_by_component,
+    cpu_by_title,
     markdown,
     parse_stat,
     ratio_lines,
@@ -88,12 +89,17 @@ def test_tree_sample_and_cpu_per_component(tmp_path: Path) -> None:
     after[300] = (1, before[300][1], 3 * t, 0)  # GCS +2 s
     after[500] = (100, b"/usr/sbin/smtp-source\0-s\0020\0", 1 * t, 0)  # new: counts from 0
     write_proc(tmp_path, after)
-    used = cpu_by_component(first, tree_cpu(100, "/tmp/mr-bs-1", proc=tmp_path))
+    second = tree_cpu(100, "/tmp/mr-bs-1", proc=tmp_path)
+    used = cpu_by_component(first, second)
     assert used == {"front-ends": 3.0, "pipeline workers": 4.0, RAY_OVERHEAD: 3.0, CLIENT: 1.0}
+    titles = cpu_by_title(first, second)
+    assert titles["ray::FrontEndHost"] == 3.0  # the method the title named is dropped
+    assert titles["raylet"] == 1.0 and titles["gcs_server"] == 2.0
 
     result = ConfigResult(nodes=1, workers=2)
-    result.add(accepted=500, seconds=2.0, cpu=used)
+    result.add(accepted=500, seconds=2.0, cpu=used, titles=titles)
     result.add(accepted=500, seconds=4.0, cpu=used)
+    assert result.titles["raylet"] == 1.0
     assert result.rates == [250.0, 125.0]
     assert result.per_thousand()["pipeline workers"] == 8.0  # 8 s over 1,000 messages
     assert result.platform_per_thousand == 20.0  # the load client's 2 s left out
