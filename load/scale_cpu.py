@@ -35,6 +35,10 @@ ORDER = (*(name for name, _ in COMPONENTS), RAY_OVERHEAD)
 Sample = dict[int, tuple[str, float]]  # pid -> (process name, CPU seconds so far)
 
 
+def plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
 def component_of(name: str) -> str:
     """The component of a process, by its name as ``load.processes.process_name`` gives it."""
     for component, prefixes in COMPONENTS:
@@ -123,7 +127,7 @@ class ConfigResult:
 
     @property
     def label(self) -> str:
-        return f"{self.nodes} node{'s' if self.nodes > 1 else ''}, {self.workers} workers"
+        return f"{self.nodes} node{plural(self.nodes)}, {self.workers} worker{plural(self.workers)}"
 
     def add(
         self,
@@ -170,11 +174,13 @@ def ratio_lines(results: list[ConfigResult]) -> list[str]:
     lines = []
     for workers, value in ratios(results).items():
         if value is None:
-            lines.append(f"{workers} workers: 2-node ÷ 1-node CPU/msg: not measured")
+            lines.append(
+                f"{workers} worker{plural(workers)}: 2-node ÷ 1-node CPU/msg: not measured"
+            )
             continue
         verdict = "PASS" if value <= TARGET_RATIO else "MISS"
         lines.append(
-            f"{workers} workers: 2-node ÷ 1-node CPU/msg = {value:.2f} "
+            f"{workers} worker{plural(workers)}: 2-node ÷ 1-node CPU/msg = {value:.2f} "
             f"(target ≤ {TARGET_RATIO}): {verdict}"
         )
     return lines

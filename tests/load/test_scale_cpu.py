@@ -122,5 +122,5 @@ def test_ratio_of_two_nodes_to_one_against_the_target() -> None:
     failed = ConfigResult(2, 4, problem="no greeting")
     table = markdown([*results, failed], postfix_rate=500.0, note="note")
     assert "| Postfix durable accept | 500 | 1.00 |" in table
-    assert "| 1 node, 1 workers | 100 | 0.20 | 10.00 |" in table
+    assert "| 1 node, 1 worker | 100 | 0.20 | 10.00 |" in table
     assert "| 2 nodes, 4 workers | failed: no greeting |" in table
