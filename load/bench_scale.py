@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from load.mairust_target import add_users, mairust_binary
+from load.mairust_target import add_users, mairust_binary, production_config
 from load.reference import (
     ReferenceRun,
     Sender,
@@ -67,8 +67,11 @@ OBJECT_STORE = 80 * 1024 * 1024  # Ray's smallest per-node store: bodies never t
 class Platform:
     """``mairust cluster up`` on a fresh Ray cluster of a head and ``nodes`` SMTP nodes."""
 
-    def __init__(self, binary: str, nodes: int, workers: int, scratch: Path) -> None:
+    def __init__(
+        self, binary: str, nodes: int, workers: int, scratch: Path, stores: str = ""
+    ) -> None:
         self.binary, self.nodes, self.workers, self.scratch = binary, nodes, workers, scratch
+        self.stores = stores  # config sections naming production stores; "": embedded
         self.smtp_ports: list[int] = []
         self.api_port = free_loopback_port()
         self.data_dir = scratch / "data"
@@ -109,7 +112,7 @@ class Platform:
                 )
                 self.smtp_ports.append(port)
             self.config.write_text(
-                f"[smtp]\nport = {free_loopback_port()}\n"
+                self.stores + f"[smtp]\nport = {free_loopback_port()}\n"
                 f"submission_port = {free_loopback_port()}\n"
                 f"[api]\nport = {self.api_port}\n"
                 f'[dns]\nnameservers = ["127.0.0.1"]\nport = {free_loopback_port()}\n'
@@ -208,11 +211,19 @@ async def split_load(
 
 
 async def measure_config(
-    binary: str, run: ReferenceRun, nodes: int, workers: int, file: Path, startup: float
+    binary: str,
+    run: ReferenceRun,
+    nodes: int,
+    workers: int,
+    file: Path,
+    startup: float,
+    production: bool = False,
 ) -> ConfigResult:
     result = ConfigResult(nodes, workers)
     with tempfile.TemporaryDirectory(prefix="mairust-scale-") as scratch:
-        platform = Platform(binary, nodes, workers, Path(scratch))
+        # --production: a new PostgreSQL database, S3 bucket and OpenSearch index each time.
+        stores = production_config(Path(scratch)).read_text() if production else ""
+        platform = Platform(binary, nodes, workers, Path(scratch), stores)
         log.info("%s: starting the cluster and `mairust cluster up`", result.label)
         try:
             with platform.running(startup):
@@ -294,6 +305,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--nodes", default="1,2", help="front-end node counts (1,2)")
     parser.add_argument("--workers", default="1,2,4", help="pipeline worker counts (1,2,4)")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="PostgreSQL + S3 + OpenSearch (MAIRUST_TEST_* set, as by .ci/with-services.sh) "
+        "instead of the embedded stores",
+    )
     parser.add_argument("--no-postfix", action="store_true", help="leave Postfix out")
     parser.add_argument(
         "--deadline", type=float, default=600.0, help="seconds a client run or drain may take"
@@ -335,19 +352,29 @@ def main(argv: list[str] | None = None) -> int:
         for n in nodes:
             for w in workers:
                 results.append(
-                    asyncio.run(measure_config(binary, run, n, w, file, args.startup_timeout))
+                    asyncio.run(
+                        measure_config(
+                            binary, run, n, w, file, args.startup_timeout, args.production
+                        )
+                    )
                 )
     note = (
         f"{machine_line(load_before)}; {args.messages} messages x {args.repeats} repeats "
         "a configuration, "
-        f"{args.sessions} sessions shared by the front-ends, 5 KiB, smtp-source."
+        f"{args.sessions} sessions shared by the front-ends, 5 KiB, smtp-source, "
+        f"{'PostgreSQL + S3 + OpenSearch' if args.production else 'embedded stores'}."
     )
     table = markdown(results, postfix, note)
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
     if args.json:
-        meta = {"messages": args.messages, "repeats": args.repeats, "sessions": args.sessions}
+        meta = {
+            "messages": args.messages,
+            "repeats": args.repeats,
+            "sessions": args.sessions,
+            "production": args.production,
+        }
         args.json.write_text(json.dumps(to_json(results, postfix, meta), indent=2) + "\n")
     for line in ratio_lines(results):
         print(line)
