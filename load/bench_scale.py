@@ -188,12 +188,18 @@ async def drained(platform: Platform, total: int, deadline: float) -> None:
         await asyncio.sleep(0.25)
 
 
+def split(messages: int, sessions: int, fronts: int) -> tuple[list[int], int]:
+    """Messages for each front-end (the rest one each to the first ones) and the sessions of
+    each ``smtp-source`` (at least one)."""
+    share, rest = divmod(messages, fronts)
+    return [share + (1 if i < rest else 0) for i in range(fronts)], max(1, sessions // fronts)
+
+
 async def split_load(
     run: ReferenceRun, ports: list[int], messages: int, file: Path
 ) -> tuple[int, float]:
     """``messages`` over the front-ends at once, sessions shared out; (accepted, seconds)."""
-    share, sessions = messages // len(ports), max(1, run.sessions[0] // len(ports))
-    counts = [share + (1 if i < messages % len(ports) else 0) for i in range(len(ports))]
+    counts, sessions = split(messages, run.sessions[0], len(ports))
     started = time.perf_counter()
     runs = await asyncio.gather(
         *(
@@ -201,6 +207,7 @@ async def split_load(
                 smtp_source_command(run, port, sessions, count, file), count, run.deadline
             )
             for port, count in zip(ports, counts, strict=True)
+            if count > 0  # smtp-source -m 0 would not mean "none"
         )
     )
     seconds = time.perf_counter() - started
