@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
-	rust-plugins go-plugins bench-outbound
+	rust-plugins go-plugins bench-outbound bench-scale
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -72,6 +72,10 @@ bench-hooks: setup system-packages  ## synchronous plugins: no-op ones over each
 
 bench-outbound: setup system-packages  ## outbound delivery to ten smtp-sinks (port 25): Postfix relaying beside mairust up with DKIM, connection reuse on and off, end to end (as root)
 	$(VENV)/bin/python -m load.bench_outbound --messages 3000 --repeats 3 --markdown bench-outbound.md
+
+bench-scale: setup system-packages  ## scale-out: front-ends on 1 and 2 Ray nodes x 1, 2, 4 pipeline workers on PostgreSQL + S3 + OpenSearch beside Postfix, CPU-s per 1,000 messages per component (as root)
+	bash .ci/with-services.sh $(VENV)/bin/python -m load.bench_scale --production \
+	  --messages 3000 --repeats 3 --markdown bench-scale.md --json bench-scale.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
