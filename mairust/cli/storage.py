@@ -52,7 +52,8 @@ def sweep(
     if dry_run:
         outcome = f"would delete {report.orphans}; would abort {report.uploads}"
     else:
-        outcome = f"deleted {report.deleted}; aborted {report.uploads_aborted}"
+        # "of": an upload listed but already gone when aborted is counted, not hidden.
+        outcome = f"deleted {report.deleted}; aborted {report.uploads_aborted} of {report.uploads}"
     console.print(
         f"examined {report.examined} blobs; {report.orphans} orphaned, {outcome} unfinished uploads"
     )

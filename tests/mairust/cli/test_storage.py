@@ -31,7 +31,7 @@ def test_sweep_removes_orphans_from_s3(tmp_path: Path) -> None:
         assert store.exists(orphan.key)
         swept = runner.invoke(app, [*args, "--older-than", "0"])
         assert swept.exit_code == 0, swept.output
-        assert "1 orphaned, deleted 1; aborted 0 unfinished uploads" in swept.output
+        assert "1 orphaned, deleted 1; aborted 0 of 0 unfinished uploads" in swept.output
         assert not store.exists(orphan.key)
     finally:
         store.close()
@@ -56,6 +56,6 @@ def test_sweep_removes_old_orphans_and_temporary_files_from_the_file_store(
     assert store.exists(old.key) and temp.exists()
     swept = runner.invoke(app, args)  # the default grace period: an hour
     assert swept.exit_code == 0, swept.output
-    assert "examined 1 blobs; 1 orphaned, deleted 1; aborted 1 unfinished" in swept.output
+    assert "examined 1 blobs; 1 orphaned, deleted 1; aborted 1 of 1 unfinished" in swept.output
     assert not store.exists(old.key) and not temp.exists()
     assert store.exists(fresh.key)
