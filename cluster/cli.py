@@ -18,7 +18,14 @@ from mairust.cli.directory import domain_app, user_app
 from mairust.cli.dkim import dkim_app
 from mairust.cli.dmarc import dmarc_app
 from mairust.cli.mailbox import mailbox_app
-from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+from mairust.cli.options import (
+    ConfigOption,
+    DataDirOption,
+    DomainOption,
+    LogLevelOption,
+    reported_errors,
+    settings_from,
+)
 from mairust.cli.outbound import outbound_app
 from mairust.cli.plugin_packages import catalog_app
 from mairust.cli.plugin_secrets import secret_app
@@ -88,13 +95,8 @@ def up(
         int | None,
         typer.Option("--api-port", help="REST API port [default: 8000].", min=1, max=65535),
     ] = None,
-    domain: Annotated[
-        list[str] | None,
-        typer.Option("--domain", help="Serve this domain (creates its tenant). Repeatable."),
-    ] = None,
-    log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = None,
+    domain: DomainOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Run the whole platform on this machine: a local Ray and the stores the config names
     (embedded by default: SQLite, local files, SQLite FTS5; or PostgreSQL, S3, OpenSearch).

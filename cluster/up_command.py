@@ -22,7 +22,14 @@ from cluster.deployment import ClusterDeployment, Listeners
 from cluster.embedded import wait_for_stop_signal
 from cluster.placement import NODE_ID_CHARS, SmtpNode
 from mairust import __version__
-from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
+from mairust.cli.options import (
+    ConfigOption,
+    DataDirOption,
+    DomainOption,
+    LogLevelOption,
+    reported_errors,
+    settings_from,
+)
 from mairust.secrets.master_key import load_keyring
 
 _log = logging.getLogger(__name__)
@@ -47,13 +54,8 @@ def cluster_up(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     address: AddressOption = None,
-    domain: Annotated[
-        list[str] | None,
-        typer.Option("--domain", help="Serve this domain (creates its tenant). Repeatable."),
-    ] = None,
-    log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = None,
+    domain: DomainOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Start MaiRust's actors and Serve apps on an existing Ray cluster (`ray start --head`,
     `ray start --address=...`): one SMTP front-end on each node started with

@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from load.cluster_up_output import follow_output
 from load.mairust_target import add_users, mairust_binary, production_config
 from load.reference import (
     ReferenceRun,
@@ -59,7 +59,6 @@ from load.targets import free_loopback_port, machine_line
 
 log = logging.getLogger("load.bench_scale")
 
-READY_LINE = "MaiRust is up on the Ray cluster"
 ADMIN_TOKEN = "bench-scale-admin-token"
 OBJECT_STORE = 80 * 1024 * 1024  # Ray's smallest per-node store: bodies never travel through it
 
@@ -149,17 +148,7 @@ class Platform:
             shutil.rmtree(ray_temp, ignore_errors=True)
 
     def _wait_ready(self, process: subprocess.Popen[str], timeout: float) -> None:
-        ready = threading.Event()
-
-        def read() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                self.output.append(line)
-                if READY_LINE in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
+        ready = follow_output(process, self.output)
         if not ready.wait(timeout) or process.poll() is not None:
             raise RuntimeError("`mairust cluster up` not ready:\n" + "".join(self.output[-30:]))
 

@@ -33,6 +33,13 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+DomainOption = Annotated[
+    list[str] | None,
+    typer.Option("--domain", help="Serve this domain (creates its tenant). Repeatable."),
+]
+LogLevelOption = Annotated[
+    str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+]
 
 
 def settings_from(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,10 @@ from pathlib import Path
 from ray.cluster_utils import Cluster
 
 from cluster.placement import SMTP_PORT_LABEL, SMTP_RESOURCE, SUBMISSION_PORT_LABEL
+from load.cluster_up_output import follow_output
 from tests.support.mairust_server import ADMIN_TOKEN, MAIRUST, free_port
 from tests.support.process_tree import ProcessTree
 
-READY_LINE = "MaiRust is up on the Ray cluster"
 NODE_LINE = re.compile(r"SMTP node\s+(\w+) \(127\.0\.0\.1\): smtp 127\.0\.0\.1:(\d+)")
 # Ray's per-node object store: the smallest it takes (bodies never travel through it).
 OBJECT_STORE = 80 * 1024 * 1024
@@ -122,17 +121,7 @@ def cluster_up(
         start_new_session=True,
     )
     running = Deployment(cluster.address, data_dir, config, proc, ProcessTree(proc.pid))
-    ready = threading.Event()
-
-    def read_output() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            running.output.append(line)
-            if READY_LINE in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
+    ready = follow_output(proc, running.output)
     try:
         assert ready.wait(180) and proc.poll() is None, "".join(running.output[-60:])
         for user in users:
