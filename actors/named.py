@@ -30,6 +30,11 @@ class NamedActor:
             self._handle = ray.get_actor(self.name, namespace=self.namespace)
         return getattr(self._handle, attribute)
 
+    def forget(self) -> None:
+        """Drop the cached handle: the next call looks the name up again, so an actor killed
+        and made again under the same name is found (a cached handle would stay dead)."""
+        self._handle = None
+
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.name, "namespace": self.namespace}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors.named import NamedActor
 from mairust.model.queue import QueueItem
 from mairust.pipeline.dispatcher import WorkerLost
 from mairust.pipeline.runner import BatchReport
@@ -52,6 +53,10 @@ class RayWorkerPool:
         # ValueError: a worker reached by name (NamedActor) that Ray no longer knows.
         except (RayActorError, RayTaskError, ValueError) as exc:
             self._resting_until[index] = self._clock() + self._cooldown
+            if isinstance(self._workers[index], NamedActor):
+                # Ray restarts a crashed actor behind the same handle, but one killed and
+                # made again under its name (`mairust cluster up` re-placing it) has a new one.
+                self._workers[index].forget()
             raise WorkerLost(f"pipeline worker {index}: {type(exc).__name__}") from exc
         finally:
             self._busy[index] -= 1

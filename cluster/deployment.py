@@ -9,7 +9,9 @@ differs is placement:
   nodes that join later get theirs from ``add_joined_nodes``, which the command calls while
   it runs;
 - the pipeline workers, as many as ``cluster.pipeline_workers``, dealt out over the live
-  nodes in turn (soft node affinity, so a worker of a node that left restarts elsewhere);
+  nodes in turn and pinned there (hard node affinity: Ray's soft affinity was ignored in most
+  starts); a worker whose node leaves is made again on a live node by
+  ``replace_workers_of_gone_nodes``, which the command calls while it runs;
 - at the end Serve is shut down, not only its app deleted: its controller and proxy are
   detached actors that would outlive this driver on a cluster that stays.
 """
@@ -17,6 +19,8 @@ differs is placement:
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from typing import Any
 
 import ray
@@ -24,12 +28,25 @@ from ray import serve
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.frontend import FrontEndActor
-from cluster.embedded import DISPATCHER, EmbeddedCluster
+from actors.pipeline_worker import PipelineWorkerActor
+from cluster.embedded import DISPATCHER, EmbeddedCluster, worker_name
 from cluster.placement import SmtpNode, node_settings, smtp_nodes
 
 _log = logging.getLogger(__name__)
 
 Listeners = list[tuple[str, str, int]]
+
+# How long a killed worker's name may stay registered before it is made again under it.
+NAME_RELEASE_SECONDS = 10.0
+
+
+def alive_node_ids() -> list[str]:
+    """The ids of the cluster's live nodes, sorted."""
+    return sorted(
+        node["NodeID"]
+        for node in ray.nodes()  # type: ignore[no-untyped-call]
+        if node.get("Alive")
+    )
 
 
 class NoSmtpNode(RuntimeError):
@@ -46,6 +63,8 @@ class ClusterDeployment(EmbeddedCluster):
         self.nodes: dict[str, SmtpNode] = {}
         # The live nodes (ids) the pipeline workers are dealt out over, looked up once.
         self._spread_over: list[str] = []
+        # Pipeline worker index -> the node it is pinned to.
+        self._worker_node: dict[int, str] = {}
 
     def _create_frontends(self, checker_names: list[str]) -> dict[str, Any]:
         self._checker_names = checker_names
@@ -67,19 +86,18 @@ class ClusterDeployment(EmbeddedCluster):
         ).remote(node_settings(self._settings, node), DISPATCHER, self._checker_names)
 
     def _worker_options(self, index: int) -> dict[str, Any]:
-        # Round robin over the live nodes, softly: a worker whose node is gone is restarted
-        # wherever Ray finds room. Ray's own SPREAD strategy put both zero-CPU workers of
-        # the three-node test on one node, so the spread is made explicit here.
+        # Round robin over the live nodes, pinned (hard node affinity): Ray's SPREAD put both
+        # zero-CPU workers of the three-node test on one node, and soft affinity was ignored
+        # most of the time (a worker landed on another node than named in most starts).
+        # A pinned worker restarts on its node while the node lives; when the node leaves,
+        # `replace_workers_of_gone_nodes` makes it again on a live one.
         if not self._spread_over:
-            self._spread_over = sorted(
-                node["NodeID"]
-                for node in ray.nodes()  # type: ignore[no-untyped-call]
-                if node.get("Alive")
-            )
+            self._spread_over = alive_node_ids()
         if not self._spread_over:
             return {"scheduling_strategy": "SPREAD"}
         node_id = self._spread_over[index % len(self._spread_over)]
-        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=True)}
+        self._worker_node[index] = node_id
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
 
     def add_joined_nodes(self, timeout: float) -> dict[str, Listeners]:
         """A front-end on each SMTP node that has none yet (it joined after the start);
@@ -105,6 +123,44 @@ class ClusterDeployment(EmbeddedCluster):
         refs = [worker.node_id.remote() for worker in self._workers]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
         return [str(node_id) for node_id in ray.get(ready)]
+
+    def replace_workers_of_gone_nodes(self) -> list[tuple[int, str, str]]:
+        """Make each pipeline worker whose node left the cluster again on a live node (the
+        one with the fewest workers), under its name: pinned, it cannot restart elsewhere by
+        itself. Each as (worker index, node it left, node it now has)."""
+        alive = alive_node_ids()
+        if not alive:
+            return []
+        moved = []
+        for index, node_id in sorted(self._worker_node.items()):
+            if node_id in alive:
+                continue
+            load = Counter(n for n in self._worker_node.values() if n in alive)
+            target = min(alive, key=lambda node: (load[node], node))
+            self._make_worker_again(index, target)
+            moved.append((index, node_id, target))
+            _log.warning(
+                "pipeline worker %d: its node %s left; made again on %s", index, node_id, target
+            )
+        return moved
+
+    def _make_worker_again(self, index: int, node_id: str) -> None:
+        """Kill worker ``index`` and start it under its name on ``node_id`` (the dispatcher
+        reaches it by name and looks the name up again after one lost call)."""
+        name = worker_name(index)
+        ray.kill(self._workers[index], no_restart=True)
+        deadline = time.monotonic() + NAME_RELEASE_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                ray.get_actor(name)
+            except ValueError:  # the name is free again
+                break
+            time.sleep(0.1)
+        self._worker_node[index] = node_id
+        self._workers[index] = PipelineWorkerActor.options(
+            name=name,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+        ).remote(self._settings)
 
     def _stop_serve(self) -> None:
         serve.shutdown()  # type: ignore[no-untyped-call]

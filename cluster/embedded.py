@@ -53,6 +53,13 @@ from serve.api_ingress import build_api_app
 _log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
+
+
+def worker_name(index: int) -> str:
+    """The Ray name of the ``index``-th pipeline worker (the dispatcher reaches it by it)."""
+    return f"pipeline-worker-{index}"
+
+
 # Ray's and Serve's own components log at this level (their INFO lines are start-up chatter).
 RAY_LOG_LEVEL = "WARNING"
 
@@ -198,7 +205,7 @@ class EmbeddedCluster:
         """Create the actors `start` waits for, and the auth checkers the front-end calls
         on its first unchecked MAIL, at once (creation does not wait for them to be up)."""
         settings = self._settings
-        worker_names = [f"pipeline-worker-{n}" for n in range(settings.cluster.pipeline_workers)]
+        worker_names = [worker_name(n) for n in range(settings.cluster.pipeline_workers)]
         checker_names = [
             f"auth-checker-{n}"
             for n in range(settings.auth.checkers if settings.auth.enabled else 0)

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from load.cluster_up_output import follow_output
+from load.loopback_ray import add_smtp_node, start_head
 from load.mairust_target import add_users, mairust_binary, production_config
 from load.reference import (
     ReferenceRun,
@@ -60,7 +61,6 @@ from load.targets import free_loopback_port, machine_line
 log = logging.getLogger("load.bench_scale")
 
 ADMIN_TOKEN = "bench-scale-admin-token"
-OBJECT_STORE = 80 * 1024 * 1024  # Ray's smallest per-node store: bodies never travel through it
 
 
 class Platform:
@@ -79,37 +79,13 @@ class Platform:
 
     @contextmanager
     def running(self, startup_timeout: float) -> Iterator[Platform]:
-        from ray.cluster_utils import Cluster  # here: --help must not wait for Ray's import
-
-        from cluster.placement import SMTP_PORT_LABEL, SMTP_RESOURCE, SUBMISSION_PORT_LABEL
-
         ray_temp = tempfile.mkdtemp(prefix="mr-bs-", dir="/tmp")  # short: Ray's Unix sockets
         self.ray_temp = ray_temp
-        cluster = Cluster(
-            initialize_head=True,
-            head_node_args={
-                "node_ip_address": "127.0.0.1",
-                "object_store_memory": OBJECT_STORE,
-                "num_cpus": 2,
-                "include_dashboard": False,
-                "temp_dir": ray_temp,
-            },
-        )
+        cluster = start_head(ray_temp)
         process: subprocess.Popen[str] | None = None
         try:
             for _ in range(self.nodes):
-                port = free_loopback_port()
-                cluster.add_node(
-                    node_ip_address="127.0.0.1",
-                    object_store_memory=OBJECT_STORE,
-                    num_cpus=1,
-                    resources={SMTP_RESOURCE: 1},
-                    labels={
-                        SMTP_PORT_LABEL: str(port),
-                        SUBMISSION_PORT_LABEL: str(free_loopback_port()),
-                    },
-                )
-                self.smtp_ports.append(port)
+                self.smtp_ports.append(add_smtp_node(cluster)[1])
             self.config.write_text(
                 self.stores + f"[smtp]\nport = {free_loopback_port()}\n"
                 f"submission_port = {free_loopback_port()}\n"
@@ -144,7 +120,7 @@ class Platform:
                 except subprocess.TimeoutExpired:
                     process.kill()  # the `mairust cluster up` this benchmark started
                     process.wait(30)
-            cluster.shutdown()  # type: ignore[no-untyped-call]  # Ray's stubs
+            cluster.shutdown()
             shutil.rmtree(ray_temp, ignore_errors=True)
 
     def _wait_ready(self, process: subprocess.Popen[str], timeout: float) -> None:

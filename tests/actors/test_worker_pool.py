@@ -6,6 +6,7 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 
 # isort: split
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -150,3 +151,34 @@ async def test_a_worker_ray_no_longer_knows_by_name_is_lost_and_rests(spawn):
     with pytest.raises(WorkerLost, match="ValueError"):
         await pool.process([], "owner")
     assert pool._resting_until == [105.0]
+
+
+async def test_a_worker_made_again_under_its_name_is_reached_after_one_loss(spawn, module_world):
+    from actors.named import NamedActor
+
+    first = spawn(PipelineWorkerActor, module_world.settings, name="pool-test-remade")
+    ray.get(first.ping.remote(), timeout=60)
+    clock = [100.0]
+    pool = RayWorkerPool([NamedActor("pool-test-remade")], clock=lambda: clock[0])
+    assert (await pool.process([], "owner")).delivered == 0
+
+    ray.kill(first, no_restart=True)
+    _wait_until_the_name_is_free("pool-test-remade")
+    second = spawn(PipelineWorkerActor, module_world.settings, name="pool-test-remade")
+    ray.get(second.ping.remote(), timeout=60)
+
+    # The cached handle is the dead actor's: one loss, then the name is looked up again.
+    with pytest.raises(WorkerLost):
+        await pool.process([], "owner")
+    clock[0] += 10
+    assert (await pool.process([], "owner")).delivered == 0
+
+
+def _wait_until_the_name_is_free(name: str) -> None:
+    for _ in range(100):
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} still registered 10 s after it was killed")

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+# First, before any scenario imports Ray: `cluster` sets the environment Ray reads when it is
+# first imported (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); without it the Ray clusters that
+# scenarios start in this process (ray.cluster_utils) bind to the machine's address.
+import cluster  # noqa: F401
+
+# isort: split
+
 import base64
 import contextlib
 import os

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 import pytest
 from ray.cluster_utils import Cluster
 
+from load.loopback_ray import add_smtp_node
 from tests.support import ray_nodes as nodes
 from tests.support.delivery_audit import Stored, queue_counts, server_settings
 from tests.support.mairust_server import MAIRUST, wait_for
-from tests.support.ray_nodes import Deployment, add_smtp_node
+from tests.support.ray_nodes import Deployment
 
 MAILBOX = "alice@example.test"
 WORKERS_LINE = re.compile(r"Pipeline\s+2 workers on (\d) nodes")

@@ -17,14 +17,12 @@ from pathlib import Path
 
 from ray.cluster_utils import Cluster
 
-from cluster.placement import SMTP_PORT_LABEL, SMTP_RESOURCE, SUBMISSION_PORT_LABEL
 from load.cluster_up_output import follow_output
+from load.loopback_ray import add_smtp_node, start_head
 from tests.support.mairust_server import ADMIN_TOKEN, MAIRUST, free_port
 from tests.support.process_tree import ProcessTree
 
 NODE_LINE = re.compile(r"SMTP node\s+(\w+) \(127\.0\.0\.1\): smtp 127\.0\.0\.1:(\d+)")
-# Ray's per-node object store: the smallest it takes (bodies never travel through it).
-OBJECT_STORE = 80 * 1024 * 1024
 
 
 @dataclass
@@ -64,35 +62,12 @@ def ray_cluster(
     node's id -> SMTP port."""
     # Short: Ray's Unix sockets live under it (a socket path has at most 107 characters).
     temp = tempfile.mkdtemp(prefix="mr-mn-", dir="/tmp")
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "node_ip_address": "127.0.0.1",
-            "object_store_memory": OBJECT_STORE,
-            "num_cpus": 2,
-            "include_dashboard": False,
-            "temp_dir": temp,
-            **({"_system_config": system_config} if system_config else {}),
-        },
-    )
+    cluster = start_head(temp, system_config)
     try:
         yield cluster, dict(add_smtp_node(cluster) for _ in range(smtp_nodes))
     finally:
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
-
-
-def add_smtp_node(cluster: Cluster) -> tuple[str, int]:
-    """A worker node with the ``smtp`` resource and ports of its own; its id and SMTP port."""
-    smtp_port, submission_port = free_port(), free_port()
-    node = cluster.add_node(
-        node_ip_address="127.0.0.1",
-        object_store_memory=OBJECT_STORE,
-        num_cpus=1,
-        resources={SMTP_RESOURCE: 1},
-        labels={SMTP_PORT_LABEL: str(smtp_port), SUBMISSION_PORT_LABEL: str(submission_port)},
-    )
-    return node.node_id, smtp_port
 
 
 @contextlib.contextmanager
