@@ -101,14 +101,21 @@ class CoalescedNudge:
 
 
 class FrontEndHost:
-    """One per node: SMTP (inbound) and submission listeners sharing one spool."""
+    """SMTP (inbound) and submission listeners sharing one spool: one per node, or a group
+    of ``smtp.frontends_per_node`` on the same ports (SO_REUSEPORT), each with its spool."""
 
     # Ray runs an async __init__ on the actor's event loop, and again after a restart, so
     # the listeners come back with the actor.
     # The dispatcher and the auth checkers come by name, not handle: constructor arguments
     # must stay small and inline for a restart to rebuild the actor.
+    # ``renews_certificates``: False for the other front-ends of a node's group
+    # (`smtp.frontends_per_node`), which serve the files the first one keeps fresh.
     async def __init__(  # type: ignore[misc]
-        self, settings: Settings, dispatcher_name: str, auth_checker_names: list[str]
+        self,
+        settings: Settings,
+        dispatcher_name: str,
+        auth_checker_names: list[str],
+        renews_certificates: bool = True,
     ) -> None:
         configure_logging(settings.log_level, settings.log_format)
         # aiosmtpd logs every SMTP command at INFO: far too much at volume.
@@ -161,7 +168,11 @@ class FrontEndHost:
         self._hooks.call_observer = self._telemetry.metrics.hook_calls
         # ACME keeps the listeners' certificate files fresh from here, the host of the
         # listeners that read them; a stand-in lets them start before the first one.
-        renewer = renewer_from_settings(settings) if settings.acme.enabled else None
+        renewer = (
+            renewer_from_settings(settings)
+            if settings.acme.enabled and renews_certificates
+            else None
+        )
         if renewer is not None:
             ensure_stand_in(renewer.cert_file, renewer.key_file, renewer.domains[0])
         self._frontend = SmtpFrontEnd(

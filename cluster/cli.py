@@ -130,7 +130,9 @@ def up(
     host, port = endpoints.smtp
     sub_host, sub_port = endpoints.submission
     api_host, api_port_bound = endpoints.api
-    console.print(f"SMTP        listening on {host}:{port}")
+    processes = settings.smtp.frontends_per_node
+    shared = f" ({processes} front-end processes on these ports)" if processes > 1 else ""
+    console.print(f"SMTP        listening on {host}:{port}{shared}")
     console.print(f"Submission  listening on {sub_host}:{sub_port} (AUTH required)")
     if endpoints.submissions is not None:
         tls_host, tls_port = endpoints.submissions

@@ -5,7 +5,8 @@ dispatcher, auth checkers, background loops, the order things start and stop in)
 differs is placement:
 
 - one SMTP front-end per node that carries the ``smtp`` resource, pinned there (hard node
-  affinity) and named after the node, on the ports its labels name (``cluster.placement``);
+  affinity) and named after the node, on the ports its labels name (``cluster.placement``),
+  with ``smtp.frontends_per_node - 1`` peers on the same node and ports (SO_REUSEPORT);
   nodes that join later get theirs from ``add_joined_nodes``, which the command calls while
   it runs;
 - the pipeline workers, as many as ``cluster.pipeline_workers``, dealt out over the live
@@ -31,6 +32,7 @@ from actors.frontend import FrontEndActor
 from actors.pipeline_worker import PipelineWorkerActor
 from cluster.embedded import DISPATCHER, EmbeddedCluster, worker_name
 from cluster.placement import SmtpNode, node_settings, smtp_nodes
+from mairust.config import Settings
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +60,6 @@ class ClusterDeployment(EmbeddedCluster):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._checker_names: list[str] = []
         # Front-end name -> the node it was made for (printed, and matched by drain).
         self.nodes: dict[str, SmtpNode] = {}
         # The live nodes (ids) the pipeline workers are dealt out over, looked up once.
@@ -67,7 +68,6 @@ class ClusterDeployment(EmbeddedCluster):
         self._worker_node: dict[int, str] = {}
 
     def _create_frontends(self, checker_names: list[str]) -> dict[str, Any]:
-        self._checker_names = checker_names
         nodes = smtp_nodes(ray.nodes())  # type: ignore[no-untyped-call]
         if not nodes:
             raise NoSmtpNode(
@@ -84,6 +84,14 @@ class ClusterDeployment(EmbeddedCluster):
             name=node.frontend_name,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
         ).remote(node_settings(self._settings, node), DISPATCHER, self._checker_names)
+
+    def _frontend_settings(self, leader: str) -> Settings:
+        return node_settings(self._settings, self.nodes[leader])
+
+    def _peer_options(self, leader: str) -> dict[str, Any]:
+        # SO_REUSEPORT shares ports within one host only: the group stays on its node.
+        node_id = self.nodes[leader].node_id
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
 
     def _worker_options(self, index: int) -> dict[str, Any]:
         # Round robin over the live nodes, pinned (hard node affinity): Ray's SPREAD put both
@@ -116,6 +124,11 @@ class ClusterDeployment(EmbeddedCluster):
                 _log.warning("front-end %s on a new node did not start: %s", name, exc)
                 continue
             self.listening[name] = listening[name]
+        if listening:
+            try:
+                self.start_frontend_peers(list(listening), timeout)
+            except (ray.exceptions.RayError, TimeoutError) as exc:
+                _log.warning("the other front-ends of a new node did not start: %s", exc)
         return listening
 
     def worker_nodes(self, timeout: float) -> list[str]:

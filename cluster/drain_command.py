@@ -1,9 +1,10 @@
 """``mairust cluster drain NODE``: take one node's SMTP front-end out of service before the
 node leaves the cluster.
 
-The node's front-end closes its listeners (a new connection to it is refused, so a load
-balancer or a sending MTA moves on to another node), lets transactions in progress finish
-for up to ``--grace`` seconds, says 421 to idle sessions, and commits what its spool holds.
+The node's front-end (each of its group, with ``smtp.frontends_per_node`` > 1) closes its
+listeners (a new connection to it is refused, so a load balancer or a sending MTA moves on
+to another node), lets transactions in progress finish for up to ``--grace`` seconds, says
+421 to idle sessions, and commits what its spool holds.
 When the command returns, every message that node acknowledged is in the shared stores: the
 node is idle for SMTP and can leave (``ray stop`` on it). Pipeline workers that Ray spread
 onto the node are not drained one by one: a batch in flight when the node leaves comes back
@@ -20,6 +21,7 @@ import ray
 import typer
 from rich.console import Console
 
+from cluster.embedded import frontend_peer_name
 from cluster.placement import find_node
 from cluster.ray_runtime import start_ray
 from cluster.up_command import AddressOption
@@ -66,6 +68,7 @@ def cluster_drain(
             raise typer.Exit(1) from exc
         try:
             frontend: Any = ray.get_actor(target.frontend_name)
+            group = [frontend, *_peers_of(target.frontend_name, settings.smtp.frontends_per_node)]
         except ValueError as exc:  # Ray: no actor of that name
             console.print(
                 f"[red]error:[/] node {target.short_id} has no MaiRust front-end "
@@ -78,16 +81,29 @@ def cluster_drain(
         )
         began = time.monotonic()
         try:
-            result: dict[str, int] = ray.get(
-                frontend.drain.remote(grace), timeout=grace + DRAIN_ANSWER_SECONDS
+            results: list[dict[str, int]] = ray.get(
+                [member.drain.remote(grace) for member in group],
+                timeout=grace + DRAIN_ANSWER_SECONDS,
             )
         except (ray.exceptions.RayError, TimeoutError) as exc:
             console.print(f"[red]error:[/] the front-end did not finish draining: {exc}")
             raise typer.Exit(1) from exc
         console.print(
             f"Node {target.short_id} is idle after {time.monotonic() - began:.1f} s: no SMTP "
-            f"listener, nothing left uncommitted ({result['messages_committed']} messages "
+            f"listener, nothing left uncommitted "
+            f"({sum(r['messages_committed'] for r in results)} messages "
             "committed there since it started). It can leave the cluster (`ray stop` on it)."
         )
     finally:
         ray.shutdown()
+
+
+def _peers_of(leader: str, frontends_per_node: int) -> list[Any]:
+    """The other front-ends of ``leader``'s group that run (`smtp.frontends_per_node`)."""
+    peers = []
+    for number in range(2, frontends_per_node + 1):
+        try:
+            peers.append(ray.get_actor(frontend_peer_name(leader, number)))
+        except ValueError:  # that one never started, or is gone: nothing to drain there
+            _log.warning("front-end %s not found", frontend_peer_name(leader, number))
+    return peers

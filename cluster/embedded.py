@@ -55,6 +55,11 @@ _log = logging.getLogger(__name__)
 DISPATCHER = "dispatcher"
 
 
+def frontend_peer_name(leader: str, number: int) -> str:
+    """The Ray name of the ``number``-th front-end (2, 3, ...) of ``leader``'s group."""
+    return f"{leader}-{number}"
+
+
 def worker_name(index: int) -> str:
     """The Ray name of the ``index``-th pipeline worker (the dispatcher reaches it by it)."""
     return f"pipeline-worker-{index}"
@@ -99,6 +104,7 @@ class EmbeddedCluster:
         self._settings = settings
         # Front-end actors by name: one here; one per SMTP node under `mairust cluster up`.
         self._frontends: dict[str, Any] = {}
+        self._checker_names: list[str] = []
         # What each front-end listens on, as it reported once it was up.
         self.listening: dict[str, list[tuple[str, str, int]]] = {}
         self._dispatcher: Any = None
@@ -213,6 +219,7 @@ class EmbeddedCluster:
         # The ones `start` waits for come first: Ray starts worker processes a few at a time.
         # Peers go by name: a handle as a constructor argument is held by reference, and Ray
         # cannot promise to rebuild such an actor on restart.
+        self._checker_names = checker_names
         self._frontends = self._create_frontends(checker_names)
         self._dispatcher = DispatcherActor.options(name=DISPATCHER).remote(settings, worker_names)
         self._workers = [
@@ -229,6 +236,44 @@ class EmbeddedCluster:
             self._settings, DISPATCHER, checker_names
         )
         return {"smtp-frontend": frontend}
+
+    def start_frontend_peers(self, leaders: list[str], timeout: float) -> int:
+        """The other front-ends of each leader's group (``smtp.frontends_per_node`` > 1),
+        made once the leader listens: they bind the ports it bound (SO_REUSEPORT), and only
+        the leader renews certificates, whose files (an ACME stand-in first) exist by then.
+        Not in ``listening``, which has one entry per group. How many were started."""
+        count = self._settings.smtp.frontends_per_node
+        peers: dict[str, Any] = {}
+        for leader in leaders:
+            settings = self._frontend_settings(leader)
+            bound = {name: port for name, _host, port in self.listening[leader]}
+            smtp = settings.smtp.model_copy(
+                update={
+                    "port": bound["smtp"],
+                    "submission_port": bound["submission"],
+                    "submissions_port": bound.get("submissions", 0),
+                }
+            )
+            settings = settings.model_copy(update={"smtp": smtp})
+            for number in range(2, count + 1):
+                peers[frontend_peer_name(leader, number)] = FrontEndActor.options(
+                    name=frontend_peer_name(leader, number), **self._peer_options(leader)
+                ).remote(settings, DISPATCHER, self._checker_names, renews_certificates=False)
+        if peers:
+            ray.get([peer.listening.remote() for peer in peers.values()], timeout=timeout)
+            self._frontends.update(peers)
+        return len(peers)
+
+    def _start_frontend_peers(self, leaders: list[str], deadline: float) -> None:
+        self.start_frontend_peers(leaders, _remaining(deadline, "the SMTP front-end group"))
+
+    def _frontend_settings(self, leader: str) -> Settings:
+        """The settings the front-end ``leader`` was made with."""
+        return self._settings
+
+    def _peer_options(self, leader: str) -> dict[str, Any]:
+        """Ray options (placement) of the other front-ends of ``leader``'s group."""
+        return {}
 
     def _worker_options(self, index: int) -> dict[str, Any]:
         """Ray options of the ``index``-th pipeline worker actor beyond its name (placement)."""
@@ -254,6 +299,7 @@ class EmbeddedCluster:
         answers = ray.get(listening_refs, timeout=_remaining(deadline, "the SMTP front-end"))
         self.listening.update(zip(names, answers, strict=True))
         listening = {name: (host, port) for name, host, port in answers[0]}
+        self._start_frontend_peers(names, deadline)
         clock.reached("SMTP listening")
         ray.get(dispatcher_ref, timeout=_remaining(deadline, "the dispatcher"))
         clock.reached("dispatcher")

@@ -40,6 +40,10 @@ class SmtpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(2525, ge=0, le=65535)
     submission_port: int = Field(2587, ge=0, le=65535)
+    # SMTP front-end processes per node. More than one share the listening ports through
+    # SO_REUSEPORT (the kernel spreads new connections over them), so SMTP uses more than
+    # one core; they need fixed ports (not 0). Per-IP limits count in each process.
+    frontends_per_node: int = Field(1, ge=1, le=32)
     hostname: str = Field(default_factory=lambda: platform.node() or "localhost")
     max_message_size: int = Field(25 * MIB, gt=0)
     max_recipients: int = Field(100, ge=1)

@@ -180,6 +180,8 @@ class SmtpFrontEnd:
                     listener.host,
                     listener.port,
                     ssl=tls.context if tls is not None and listener.implicit_tls else None,
+                    # Several front-end processes of one node share the ports.
+                    reuse_port=smtp.frontends_per_node > 1,
                 )
                 self._servers.append(server)
                 port = int(server.sockets[0].getsockname()[1])

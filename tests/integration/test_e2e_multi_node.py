@@ -6,6 +6,7 @@ is stored exactly once."""
 
 from __future__ import annotations
 
+import json
 import re
 import smtplib
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from ray.cluster_utils import Cluster
 
+from cluster.placement import FRONTEND_PREFIX
 from load.loopback_ray import add_smtp_node
 from tests.support import ray_nodes as nodes
 from tests.support.delivery_audit import Stored, queue_counts, server_settings
@@ -34,7 +36,11 @@ def ray_cluster() -> Iterator[tuple[Cluster, dict[str, int]]]:
 @pytest.fixture(scope="module")
 def deployment(ray_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     cluster, _ = ray_cluster
-    with nodes.cluster_up(cluster, tmp_path_factory.mktemp("multinode"), (MAILBOX,)) as running:
+    # Two front-end processes per SMTP node, on the node's ports (SO_REUSEPORT): the drain
+    # below must close both before the node's port refuses.
+    with nodes.cluster_up(
+        cluster, tmp_path_factory.mktemp("multinode"), (MAILBOX,), frontends_per_node=2
+    ) as running:
         yield running
 
 
@@ -92,6 +98,17 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
         what="a front-end on the node that joined",
     )
     acknowledged.append(send(port_c, "c-joined"))
+    # Each of the three SMTP nodes runs its group of two front-ends.
+    status = deployment.cli("cluster", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    frontends = [
+        actor["name"]
+        for actor in json.loads(status.stdout)["actors"]
+        if actor["name"].startswith(FRONTEND_PREFIX) and actor["state"] == "ALIVE"
+    ]
+    assert len(frontends) == 6 and len({name.removesuffix("-2") for name in frontends}) == 3, (
+        frontends
+    )
 
     settings = server_settings(deployment.data_dir, deployment.config)
 

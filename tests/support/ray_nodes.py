@@ -72,7 +72,11 @@ def ray_cluster(
 
 @contextlib.contextmanager
 def cluster_up(
-    cluster: Cluster, base: Path, users: tuple[str, ...], extra_config: str = ""
+    cluster: Cluster,
+    base: Path,
+    users: tuple[str, ...],
+    extra_config: str = "",
+    frontends_per_node: int = 1,
 ) -> Iterator[Deployment]:
     """`mairust cluster up` on ``cluster`` (its data and config under ``base``) with
     ``users`` added; stopped with SIGINT afterwards, which must end it cleanly."""
@@ -81,6 +85,7 @@ def cluster_up(
     # is sent off the platform, so DNS asks a loopback port where nothing answers.
     config.write_text(
         f"[smtp]\nport = {free_port()}\nsubmission_port = {free_port()}\n"
+        f"frontends_per_node = {frontends_per_node}\n"
         f"[api]\nport = {free_port()}\n"
         f'[dns]\nnameservers = ["127.0.0.1"]\nport = {free_port()}\ntimeout = 0.5\n'
         "[cluster]\npipeline_workers = 2\n" + extra_config

@@ -43,6 +43,18 @@ async def test_start_binds_both_listeners_on_free_ports(mta: Mta) -> None:
     assert all(port > 0 for port in ports) and ports[0] != ports[1]
 
 
+async def test_a_group_of_front_ends_shares_the_ports(start_mta: StartMta) -> None:
+    first = await start_mta(frontends_per_node=2)
+    ports = {name: port for name, _, port in first.listeners}
+    second = await start_mta(
+        frontends_per_node=2, port=ports["smtp"], submission_port=ports["submission"]
+    )
+    assert {name: port for name, _, port in second.listeners} == ports
+    # Alone (the default), a second front-end on a taken port fails to start.
+    with pytest.raises(OSError):
+        await start_mta(port=ports["smtp"], submission_port=ports["submission"])
+
+
 async def test_greeting_and_ehlo_advertise_what_we_support(
     mta: Mta, raw_client: RawClientFactory
 ) -> None:
