@@ -3,10 +3,11 @@ loop, the hook job loop; the queue's dispatcher has its own, batch-slot driven).
 
 Each (re)start is a new incarnation, ``<identity>/<new id>``, whose first act hands back
 what earlier runs of the same identity still hold, so a failed run's leases go back to the
-table at once. Then rounds while work is due: a store outage is waited out (logged, next
-round), any other error propagates to the supervisor (restart with backoff); a round that
-leased less than a full batch waits for a nudge or the poll interval; each round that
-reached the store is progress told to the supervisor, so a stuck loop shows in its report.
+table at once (with the store down, they expire instead). Then rounds while work is due: a
+store outage is waited out (logged, next round), any other error propagates to the
+supervisor (restart with backoff); a round that leased less than a full batch waits for a
+nudge or the poll interval; each round that reached the store is progress told to the
+supervisor, so a stuck loop shows in its report.
 """
 
 from __future__ import annotations
@@ -61,6 +62,24 @@ class LeasedLoop(ABC):
         self._supervisor = Supervisor(self.loop_name, self.run, backoff)
         return self._supervisor
 
+    async def _take_back_earlier_leases(self) -> None:
+        """Hand back what earlier runs hold. A store that is down is no failure here
+        either: those leases expire instead (as the dispatcher's do), and the rounds wait
+        the outage out. Raised to the supervisor, an outage at a (re)start counted as a
+        failure in a row, and one longer than the backoff's give-up took the actor down."""
+        try:
+            released = await asyncio.to_thread(self.release_leases, f"{self.identity}/", self.owner)
+        except StorageUnavailable as error:
+            _log.warning(
+                "%s: cannot take back the %s of an earlier run (their leases expire): %s",
+                self.loop_name,
+                self.rows,
+                error,
+            )
+            return
+        if released:
+            _log.info("%s: took back %d %s of an earlier run", self.loop_name, released, self.rows)
+
     def nudge(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
         self._wake.set()
@@ -72,9 +91,7 @@ class LeasedLoop(ABC):
     async def run(self) -> None:
         """Rounds until stopped, as the module docstring says."""
         self.owner = f"{self.identity}/{new_id()}"
-        released = await asyncio.to_thread(self.release_leases, f"{self.identity}/", self.owner)
-        if released:
-            _log.info("%s: took back %d %s of an earlier run", self.loop_name, released, self.rows)
+        await self._take_back_earlier_leases()
         while not self._stopping:
             try:
                 leased = await self.leased_round()

@@ -305,7 +305,15 @@ class HookRuntime:
             rows, enabled = await asyncio.to_thread(self._read_bindings, point)
         except StorageUnavailable as error:
             if read is not None:  # what was read last still holds for a store outage
-                _log.warning("hook bindings not read again (%s): using the last ones", error)
+                # ...for another cache lifetime: asked again at every call, an outage would
+                # cost every session a connection attempt (up to the connect timeout when
+                # the server hangs) and the log a line per message.
+                self._read[point] = (now, read[1])
+                _log.warning(
+                    "hook bindings not read again (%s): using the last ones for %.0f s",
+                    error,
+                    self._settings.bindings_cache_seconds,
+                )
                 return read[1]
             raise CheckUnavailable(f"the {point.value} bindings cannot be read") from error
         bound = [self._bound(point, binding, plugin) for binding, plugin in rows]

@@ -18,7 +18,7 @@ from mairust.config import Settings, load_settings
 from mairust.model.scope import PLATFORM
 from mairust.storage.factory import open_stores
 from mairust.storage.sql_engine import create_sql_engine
-from mairust.storage.sql_schema import entries, mailboxes, messages, queue
+from mairust.storage.sql_schema import entries, mailboxes, messages, metadata, queue
 from tests.support.mail_load import Attempt
 
 
@@ -37,6 +37,30 @@ def queue_counts(settings: Settings) -> Counter[str]:
     finally:
         engine.dispose()
     return Counter({state: count for state, count in rows})
+
+
+def held_leases(settings: Settings) -> dict[str, int]:
+    """Rows that still carry a lease, per table, in every table that has lease columns
+    (the queue, the webhook outbox, the hook jobs, the outbound recipients, and any leased
+    table added later): read from the store, so no report's filter can hide one."""
+    leased_tables = [table for table in metadata.sorted_tables if "lease_owner" in table.c]
+    assert leased_tables, "the schema has no leased table: this check would see nothing"
+    held: dict[str, int] = {}
+    engine = create_sql_engine(settings.storage.metadata)
+    try:
+        with engine.connect() as conn:
+            for table in leased_tables:
+                count = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(
+                        sa.or_(table.c.lease_owner.is_not(None), table.c.lease_until.is_not(None))
+                    )
+                ).scalar_one()
+                held[table.name] = int(count)
+    finally:
+        engine.dispose()
+    return held
 
 
 @dataclass

@@ -184,6 +184,49 @@ class DownStore:
         raise StorageUnavailable("metadata store unreachable")
 
 
+class SwitchableStore:
+    """The real store, whose binding reads fail while ``down`` (a store outage); counts them."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.down = False
+        self.reads = 0
+
+    def active_bindings(self, point: str) -> list[tuple[HookBinding, InstalledPlugin]]:
+        self.reads += 1
+        if self.down:
+            raise StorageUnavailable("metadata store unreachable")
+        return self._store.active_bindings(point)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_an_outage_keeps_the_last_bindings_and_asks_once_a_cache_lifetime(stores, tmp_path):
+    clock = Clock()
+    with http_sink(default=Reply(200, REJECT)) as plugin:
+        install(stores, tmp_path, "rules", plugin.url())
+        store = SwitchableStore(stores.metadata)
+        client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
+        settings = HooksSettings(deadline_seconds=2.0, bindings_cache_seconds=5.0)
+        hooks = HookRuntime(store, client, settings, clock=clock)  # type: ignore[arg-type]
+
+        async def decided() -> VerdictKind:
+            return (await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())).kind
+
+        assert await decided() is VerdictKind.REJECT and store.reads == 1
+        store.down = True
+        clock.now += 5
+        # The last bindings hold through the outage, and the store is asked once per cache
+        # lifetime, not by every session (each a connection attempt to a server that is down).
+        assert [await decided() for _ in range(3)] == [VerdictKind.REJECT] * 3
+        assert store.reads == 2
+        clock.now += 5
+        store.down = False
+        assert await decided() is VerdictKind.REJECT and store.reads == 3
+        assert len(plugin.requests) == 5
+
+
 async def test_bindings_that_cannot_be_read_are_cannot_decide_not_no_hooks(stores):
     client = SafeHttpClient(AddressPolicy())
     hooks = HookRuntime(DownStore(), client, HooksSettings())  # type: ignore[arg-type]
