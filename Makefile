@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
-	rust-plugins go-plugins bench-outbound bench-scale web openapi
+	rust-plugins go-plugins bench-outbound bench-scale web web-test openapi
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -46,6 +46,9 @@ web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 
 web: web/dist/index.html  ## build the admin UI if its sources changed
 
+web-test: web  ## the admin UI's unit tests (Vitest; its browser tests are in pytest)
+	$(PHASE) "test: web UI (vitest)" sh -c 'cd web && npm test --silent'
+
 openapi: setup  ## write web/openapi.json anew from the app (after changing a route or a schema)
 	$(VENV)/bin/python -m mairust.api.openapi_document > web/openapi.json.new
 	mv web/openapi.json.new web/openapi.json
@@ -74,7 +77,7 @@ pytest: setup system-packages rust-plugins go-plugins web  ## with PostgreSQL, S
 	  -p no:cacheprovider --durations=15 --group-times; status=$$?; \
 	  $(PHASE) "pytest api-live" $(API_LIVE) || exit 1; exit $$status'
 
-test: lint typecheck pytest  ## everything CI runs
+test: lint typecheck web-test pytest  ## everything CI runs
 
 # The Rust plugins: their `cargo test`, then their release build (cached outside the clone,
 # quick when nothing changed); the tests that run a binary call the same script.
