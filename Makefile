@@ -46,7 +46,8 @@ web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 
 web: web/dist/index.html  ## build the admin UI if its sources changed
 
-web-test: web  ## the admin UI's unit tests (Vitest; its browser tests are in pytest)
+web-test: web  ## the admin UI's lint (ESLint) and unit tests (Vitest); its browser tests are in pytest
+	$(PHASE) "lint: web UI (eslint)" sh -c 'cd web && npm run --silent lint'
 	$(PHASE) "test: web UI (vitest)" sh -c 'cd web && npm test --silent'
 
 openapi: setup  ## write web/openapi.json anew from the app (after changing a route or a schema)
