@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 PHASE  := bash .ci/phase.sh
 
 .PHONY: setup system-packages up test lint typecheck pytest bench clean bench-api bench-hooks \
-	rust-plugins go-plugins bench-outbound bench-scale
+	rust-plugins go-plugins bench-outbound bench-scale web web-test openapi
 
 $(STAMP): pyproject.toml
 	$(PHASE) "install: venv + pip" sh -c '$(PYTHON) -m venv $(VENV) \
@@ -29,7 +29,32 @@ setup: $(STAMP)
 go-plugins: setup
 	PYTHON=$(VENV)/bin/python $(PHASE) "build: go plugins + go test" bash .ci/build-go-plugins.sh --test
 
-up: setup  ## run everything embedded: make up ARGS="--domain example.test --api-port 8000"
+# The admin UI (web/): `npm ci` when the lock file changed (npm's cache outside the clone,
+# as the Rust, Go and mypy caches are), then openapi-typescript + `tsc --noEmit` + the Vite
+# build into web/dist, which the API serves at `/`. Make's timestamps skip both steps when
+# their outputs are newer than what they are made from.
+NPM_CACHE    = $${XDG_CACHE_HOME:-$$HOME/.cache}/mairust-build/npm
+WEB_SOURCES := $(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null) \
+	web/index.html web/package.json web/tsconfig.json web/vite.config.ts web/openapi.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	$(PHASE) "install: npm ci (web)" sh -c 'cd web && npm ci --no-audit --no-fund --cache "$(NPM_CACHE)"'
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	$(PHASE) "build: web UI (openapi-typescript, tsc, vite)" sh -c 'cd web && npm run --silent build'
+	touch $@
+
+web: web/dist/index.html  ## build the admin UI if its sources changed
+
+web-test: web  ## the admin UI's lint (ESLint) and unit tests (Vitest); its browser tests are in pytest
+	$(PHASE) "lint: web UI (eslint)" sh -c 'cd web && npm run --silent lint'
+	$(PHASE) "test: web UI (vitest)" sh -c 'cd web && npm test --silent'
+
+openapi: setup  ## write web/openapi.json anew from the app (after changing a route or a schema)
+	$(VENV)/bin/python -m mairust.api.openapi_document > web/openapi.json.new
+	mv web/openapi.json.new web/openapi.json
+
+up: setup web  ## run everything embedded: make up ARGS="--domain example.test --api-port 8000"
 	$(VENV)/bin/mairust up $(ARGS)
 
 lint: setup
@@ -48,12 +73,12 @@ typecheck: setup
 # (tests/mairust/api/conftest.py): a run of their own (the mode is per session), on the same
 # servers; it runs even when the first failed, and either failing fails the target.
 API_LIVE := $(VENV)/bin/pytest --api-live -p no:cacheprovider --durations=5 tests/mairust/api
-pytest: setup system-packages rust-plugins go-plugins  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
+pytest: setup system-packages rust-plugins go-plugins web  ## with PostgreSQL, S3 and OpenSearch started by .ci/services.sh
 	bash .ci/with-services.sh sh -c '$(PHASE) pytest $(VENV)/bin/pytest -n 2 --dist loadgroup \
 	  -p no:cacheprovider --durations=15 --group-times; status=$$?; \
 	  $(PHASE) "pytest api-live" $(API_LIVE) || exit 1; exit $$status'
 
-test: lint typecheck pytest  ## everything CI runs
+test: lint typecheck web-test pytest  ## everything CI runs
 
 # The Rust plugins: their `cargo test`, then their release build (cached outside the clone,
 # quick when nothing changed); the tests that run a binary call the same script.

@@ -11,6 +11,7 @@ missing=()
 [ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/postfix ] \
   && [ -x /usr/lib/postfix/sbin/discard ] || missing+=(postfix)
 command -v swaks >/dev/null || missing+=(swaks)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/opendkim ] || missing+=(opendkim)
 [ -x /usr/sbin/opendkim-genkey ] || missing+=(opendkim-tools)
 # swaks --tls / --tls-on-connect (the SMTP TLS tests) need Net::SSLeay and IO::Socket::SSL.

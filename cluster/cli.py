@@ -142,6 +142,7 @@ def up(
         f"API         listening on http://{api_host}:{api_port_bound}/api/v1 "
         f"(OpenAPI at /openapi.json)"
     )
+    console.print(f"Admin UI    http://{api_host}:{api_port_bound}/ (sign in with the admin token)")
     console.print(f"Admin token {endpoints.admin_token}")
     console.print(f"Domains     {', '.join(settings.domains) or '(none; add with --domain)'}")
     console.print("MaiRust is up. Press Ctrl-C to stop.")

@@ -1,7 +1,8 @@
 """Build the REST API app from settings and opened stores (the caller owns both).
 
 The app knows nothing of how it is served: ``serve/`` wraps it in a Ray Serve
-ingress, tests call it in-process. It does not close the stores it is given.
+ingress, tests call it in-process. It does not close the stores it is given. It also
+serves the admin UI's build at ``/`` (``mairust.api.web_ui``), after every API route.
 
 It owns one :class:`~mairust.spool.Spool` for ``POST /api/v1/send``, started and stopped
 with the app's lifespan (Serve runs the lifespan in each replica): a send is answered
@@ -27,6 +28,7 @@ from mairust.api.problems import install_problem_handlers, use_problem_media_typ
 from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.regions import HomeRedirects
 from mairust.api.routes import api_router
+from mairust.api.web_ui import web_ui_route
 from mairust.auth.dns_resolver import CachingResolver
 from mairust.config import Settings
 from mairust.hooks.deployment import plugin_packages
@@ -200,6 +202,8 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     app.include_router(api_router)
     app.include_router(graphql_router())
+    # Last: the UI answers only what no API route does (and never an API path).
+    app.router.routes.append(web_ui_route(settings.api.web_dir))
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app
 

@@ -28,6 +28,7 @@ from mairust.storage.protocols import MetadataStore
 from mairust.telemetry import TelemetrySource
 
 METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST
+# A path no route matched: an unknown API path (every other GET is the web UI's, "/{web_ui}").
 UNMATCHED_ROUTE = "<unmatched>"
 
 # Seconds; an API call that reads one blob should stay well under 100 ms.

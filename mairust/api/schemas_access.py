@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mairust.model.access import ApiToken, AuditRecord
 from mairust.model.directory import Tenant
-from mairust.model.principal import Permission, Role
+from mairust.model.principal import Permission, Principal, Role
+from mairust.model.scope import TenantScope
 
 
 class TenantOut(BaseModel):
@@ -115,6 +116,27 @@ class LogIn(BaseModel):
 
     address: str = Field(min_length=3, max_length=320, examples=["jane@example.com"])
     password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class WhoAmI(BaseModel):
+    """What the bearer token is: its role and permissions, and where it is confined."""
+
+    role: Role = Field(description="`admin` (the platform), `tenant_admin` or `user`.")
+    permissions: list[Permission]
+    tenant_id: str | None = Field(description="The token's tenant; null for the platform admin.")
+    mailbox_id: str | None = Field(description="A `user` token's mailbox; null otherwise.")
+    actor: str = Field(description="How the audit log names this token (`token:<id>`, …).")
+
+    @classmethod
+    def of(cls, principal: Principal) -> WhoAmI:
+        scope = principal.scope
+        return cls(
+            role=principal.role,
+            permissions=sorted(principal.permissions),
+            tenant_id=principal.tenant_id,
+            mailbox_id=scope.mailbox_id if isinstance(scope, TenantScope) else None,
+            actor=principal.actor,
+        )
 
 
 class AuditOut(BaseModel):

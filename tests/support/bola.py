@@ -328,6 +328,10 @@ CASES: dict[tuple[str, str], Case] = {
         '"items"',
         amos="403",
     ),
+    # Who the token is: alice's answer names her mailbox; B's admin's and amos's do not.
+    ("GET", "/api/v1/auth/me"): lambda w: Call(
+        "/api/v1/auth/me", None, "list", w.ids["alice"], owner="alice"
+    ),
     ("GET", "/api/v1/audit"): lambda w: Call(
         "/api/v1/audit", None, "list", w.ids["audit_a"], amos="403"
     ),

@@ -1,7 +1,8 @@
 """API tokens, password log-in and the audit log.
 
 ``POST /auth/token`` is the one route without a bearer token: it exchanges a mailbox
-user's password for a short-lived token (what the web UI uses). Token secrets are shown
+user's password for a short-lived token (what the web UI uses); ``GET /auth/me`` tells any
+valid token its role and permissions. Token secrets are shown
 once, in the answer that creates them.
 """
 
@@ -15,6 +16,7 @@ from mairust.api.deps import (
     PUBLIC_MARK,
     AppDep,
     Reader,
+    SignedIn,
     TenantAdmin,
     client_source,
     throttle_log_in,
@@ -28,6 +30,7 @@ from mairust.api.schemas_access import (
     TokenCreated,
     TokenList,
     TokenOut,
+    WhoAmI,
 )
 from mairust.services.tokens import IssuedToken, TokenRequest
 
@@ -63,6 +66,13 @@ def log_in(body: LogIn, request: Request, application: AppDep) -> TokenCreated:
         body.address, body.password.get_secret_value(), client_source(request)
     )
     return _created(issued)
+
+
+@router.get("/auth/me", response_model=WhoAmI, summary="Who this token is: role and permissions")
+def who_am_i(principal: SignedIn) -> WhoAmI:
+    """The role, permissions, tenant and mailbox of the bearer token, for any valid token
+    (the web UI decides what to show from it)."""
+    return WhoAmI.of(principal)
 
 
 @router.get("/tokens", response_model=TokenList, summary="List API tokens")

@@ -202,6 +202,7 @@ EVERY_ROUTE = {
     ("get", "/api/v1/tenants"),
     ("post", "/api/v1/tenants"),
     ("post", "/api/v1/auth/token"),
+    ("get", "/api/v1/auth/me"),
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{token_id}"),

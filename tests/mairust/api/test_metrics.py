@@ -50,7 +50,8 @@ async def test_requests_are_counted_by_route_template_and_status(client, anonymo
     await client.get(f"/api/v1/messages/{entry.id}")
     await client.get("/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV")
     await anonymous.get("/api/v1/domains")
-    await client.get("/no/such/route")
+    # An unknown API path (any other path is the web UI's: tests/mairust/api/test_web_ui.py).
+    await client.get("/api/v1/no/such/route")
 
     text = (await anonymous.get("/metrics")).text
     template = "/api/v1/messages/{entry_id}"

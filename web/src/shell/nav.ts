@@ -1,0 +1,34 @@
+// What each role is shown. The API is the rule (it refuses what a token may not do);
+// this only keeps the UI from offering pages whose calls would be refused.
+import type { Me, Role } from "../auth/session";
+
+export interface NavEntry {
+  path: string;
+  label: string;
+  roles: readonly Role[];
+}
+
+const EVERYONE: readonly Role[] = ["admin", "tenant_admin", "user"];
+
+export const NAV: readonly NavEntry[] = [
+  // GET /api/v1/stats is the platform admin's only.
+  { path: "/dashboard", label: "Dashboard", roles: ["admin"] },
+  { path: "/messages", label: "Messages", roles: EVERYONE },
+  // A user's list holds only their own mailbox: not worth a page.
+  { path: "/users", label: "Users", roles: ["admin", "tenant_admin"] },
+  { path: "/account", label: "Account", roles: EVERYONE },
+];
+
+export function navFor(me: Me): NavEntry[] {
+  return NAV.filter((entry) => entry.roles.includes(me.role));
+}
+
+/** The entry a path belongs to (its first segment), if any. */
+export function entryOf(path: string): NavEntry | undefined {
+  return NAV.find((entry) => path === entry.path || path.startsWith(entry.path + "/"));
+}
+
+/** Where a signed-in person lands. */
+export function homeFor(me: Me): string {
+  return me.role === "admin" ? "/dashboard" : "/messages";
+}
