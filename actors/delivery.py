@@ -41,7 +41,7 @@ from mairust.outbound.session_cache import SessionCache
 from mairust.outbound.smtp_sender import SmtpDestinationSender
 from mairust.outbound.smtp_types import ClientSettings
 from mairust.outbound.srs import is_srs_address
-from mairust.outbound.tls_policy import destination_tls_policies
+from mairust.outbound.tls_policy import destination_tls_policies, validating_context
 from mairust.outbound.tls_reports import TlsReportLog, run_flushes
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
@@ -111,6 +111,12 @@ class DeliveryHost:
             client,
             port=settings.outbound.port,
             credentials_for=relay_logins.credentials_for,
+            # A relay's (a peer region's) certificate is checked against the CA bundle.
+            relay_context=(
+                validating_context(settings.outbound_tls.ca_file)
+                if settings.outbound_tls.ca_file
+                else None
+            ),
             tls_plan_for=tls_plans,
             cache=SessionCache(
                 settings.outbound.idle_session_seconds, settings.outbound.messages_per_connection

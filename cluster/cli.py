@@ -36,6 +36,7 @@ from mairust.cli.search import search_app
 from mairust.cli.secrets import secrets_app
 from mairust.cli.storage import storage_app
 from mairust.cli.suppressions import suppression_app
+from mairust.cli.tenants import tenant_app
 from mairust.cli.tls_reports import tls_reports_app
 from mairust.cli.tokens import token_app
 from mairust.log_format import configure_logging
@@ -52,6 +53,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
+app.add_typer(tenant_app, name="tenant")
 app.add_typer(domain_app, name="domain")
 app.add_typer(user_app, name="user")
 app.add_typer(queue_app, name="queue")

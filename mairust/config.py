@@ -536,8 +536,8 @@ class OutboundTlsSettings(_Section):
     require_tls_domains: list[str] = Field(default_factory=list)
     # Look up and apply recipient domains' MTA-STS policies.
     mta_sts: bool = True
-    # CA bundle (PEM) that MX certificates and policy hosts are checked against;
-    # empty: the system's CAs.
+    # CA bundle (PEM) that MX certificates, policy hosts and the relay hosts we log in to
+    # (relay auth, other regions' relay endpoints) are checked against; empty: the system's CAs.
     ca_file: str = ""
     # Policies kept per process (least recently used dropped first).
     policy_cache_size: int = Field(10_000, ge=1)

@@ -4,7 +4,8 @@ relay endpoint and API address (the documented example is cluster/deploy/regions
 The model and its loader live here, with what the platform reads of it (``[regions]`` in
 mairust.toml names the file): :func:`regions_of` the config or None for a single-region
 deployment, :meth:`Regions.relay_for` where mail for a tenant homed elsewhere is relayed,
-:meth:`Regions.api_url_for` where an API call for such a tenant is redirected. Loading checks what a
+:meth:`Regions.api_url_for` where an API call for such a tenant is redirected,
+:meth:`Regions.submission_hint` where its users submit. Loading checks what a
 wrong file would otherwise break much later: unknown keys, duplicate names, two regions
 sharing a store, a URL of a scheme the stores do not serve, a password written in a URL.
 """
@@ -64,6 +65,8 @@ class Region(BaseModel):
     relay_username: str = Field(min_length=1)
     relay_password_secret: str = Field(min_length=1)
     api_url: Annotated[str, _url_of("https", "http")]
+    # Where the region's tenants submit mail (host:port); None: not published.
+    submission_endpoint: HostPort | None = None
 
 
 class Regions(BaseModel):
@@ -118,6 +121,15 @@ class Regions(BaseModel):
         """The API base a call for a tenant homed in ``home`` is redirected to, None when
         this region answers it. KeyError for a region the config does not name."""
         return self.region(home).api_url.rstrip("/") if self.is_remote(home) and home else None
+
+    def submission_hint(self, home: str) -> str:
+        """Where a tenant homed in ``home`` submits mail, in words for an SMTP reply."""
+        try:
+            endpoint = self.region(home).submission_endpoint
+        except KeyError:
+            endpoint = None
+        where = f" at {endpoint}" if endpoint else ""
+        return f"submit in its home region {home}{where}"
 
     def check_home(self, home: str | None) -> None:
         """ValueError unless ``home`` is None or a region of this config."""

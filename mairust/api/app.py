@@ -147,9 +147,8 @@ def create_app(
     app.state.settings = settings
     app.state.stores = stores
     app.state.spool = spool
-    app.state.home_redirects = HomeRedirects(
-        regions_of(settings.regions.file, settings.regions.local), stores.metadata
-    )
+    regions = regions_of(settings.regions.file, settings.regions.local)
+    app.state.home_redirects = HomeRedirects(regions, stores.metadata)
     app.state.application = Application.over(
         stores,
         token_keys,
@@ -177,6 +176,7 @@ def create_app(
                 cache_seconds=settings.forwarding.key_cache_seconds,
             ).key_for,
         ),
+        regions=regions,
         webhook_urls=UrlRules(
             AddressPolicy.allowing(settings.webhooks.allow_networks),
             allow_http=settings.webhooks.allow_http,

@@ -101,6 +101,9 @@ async def authenticate(
     else:
         tokens = application.tokens
         secret = credentials.credentials
+        # A token another region issued is checked there: 307 to its API, no lookup here.
+        homes: HomeRedirects = request.app.state.home_redirects
+        homes.check_token(request, secret)
         known = tokens.known_principal(secret, source)
         if known is None:
             known = await asyncio.to_thread(tokens.authenticate, secret, source)
@@ -110,8 +113,8 @@ async def authenticate(
     limits: RateLimits = request.app.state.rate_limits
     limits.check_token(principal.actor)
     # A tenant homed in another region is answered there (307, mairust.api.regions).
-    homes: HomeRedirects = request.app.state.home_redirects
-    await homes.check(request, principal)
+    redirects: HomeRedirects = request.app.state.home_redirects
+    await redirects.check(request, principal)
     return principal
 
 

@@ -3,47 +3,73 @@ is answered 307 with ``Location`` at the home region's API (its ``api_url`` in t
 config, the same path and query), a problem+json body saying so.
 
 Every region has a row for every tenant (mairust.regions), so the home is read here; it is
-remembered per tenant, since a home is set when the tenant is made and not changed by the
-API. 307 (not 301/302) keeps the method and body: a client that follows it sends the same
-request to the home region. A token is known in the region that issued it; a tenant's own
-tokens are made at its home, so this redirect mostly serves tokens a region copied in
-and the platform admin's calls.
+remembered per tenant for :data:`HOME_CACHE_SECONDS` (a home changed by ``PATCH
+/api/v1/tenants/...`` or ``mairust tenant set`` counts in every API process after that).
+
+A bearer token naming another region (``mrt_<region>_...``, issued there) is answered 307
+to that region's API before any lookup: the directory is not replicated, so this region
+cannot check it (docs/scale-out/regions.md says why this is safe).
+
+307 (not 301/302) keeps the method and body: a client that follows it sends the same
+request to the home region.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from fastapi import Request
 
 from mairust.api.problems import ProblemError, ProblemKind
-from mairust.errors import InvalidInput
 from mairust.model.principal import Principal
 from mairust.model.scope import TenantScope
 from mairust.regions import Regions
+from mairust.services.tokens import issuing_region
 from mairust.storage.protocols.directory import DirectoryStore
 
 HOMED_ELSEWHERE = ProblemKind("homed-elsewhere", "The tenant's home is another region", 307)
+ISSUED_ELSEWHERE = ProblemKind(
+    "token-of-another-region", "The token was issued by another region", 307
+)
+# How long an API process keeps a tenant's home before reading it again.
+HOME_CACHE_SECONDS = 30.0
 
 
 class HomeRedirects:
     """Which tenants this region's API redirects, and where to."""
 
-    def __init__(self, regions: Regions | None, directory: DirectoryStore) -> None:
+    def __init__(
+        self,
+        regions: Regions | None,
+        directory: DirectoryStore,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._regions = regions
         self._directory = directory
-        self._homes: dict[str, str | None] = {}
+        self._clock = clock
+        # tenant id -> (when read, its home)
+        self._homes: dict[str, tuple[float, str | None]] = {}
 
-    def check_home(self, home: str | None) -> None:
-        """InvalidInput unless ``home`` is None or a configured region."""
-        if home is None:
+    def check_token(self, request: Request, secret: str) -> None:
+        """Raise the 307 problem when the bearer token ``secret`` names another configured
+        region (``mrt_<region>_...``): only that region can check it. Nothing is looked up,
+        so the answer tells nothing about the token; the target is that region's
+        ``api_url`` from the regions config, never anything the request says."""
+        region = issuing_region(secret)
+        if self._regions is None or region is None or not self._regions.is_remote(region):
             return
-        if self._regions is None:
-            raise InvalidInput("home_region needs a regions config ([regions] file)")
         try:
-            self._regions.check_home(home)
-        except ValueError as error:
-            raise InvalidInput(str(error)) from error
+            base = self._regions.region(region).api_url.rstrip("/")
+        except KeyError:
+            return  # no region of that name: the token is checked here (and refused)
+        location = _same_request_at(base, request)
+        raise ProblemError(
+            ISSUED_ELSEWHERE,
+            f"this token was issued by region {region}: send the request to {location}",
+            {"Location": location},
+        )
 
     async def check(self, request: Request, principal: Principal) -> None:
         """Raise the 307 problem when ``principal``'s tenant is homed in another region."""
@@ -56,7 +82,7 @@ class HomeRedirects:
             return
         if base is None:
             return
-        location = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = _same_request_at(base, request)
         raise ProblemError(
             HOMED_ELSEWHERE,
             f"this tenant's home is another region: send the request to {location}",
@@ -64,7 +90,15 @@ class HomeRedirects:
         )
 
     async def _home(self, tenant_id: str) -> str | None:
-        if tenant_id not in self._homes:
-            tenant = await asyncio.to_thread(self._directory.get_tenant, tenant_id)
-            self._homes[tenant_id] = None if tenant is None else tenant.home_region
-        return self._homes[tenant_id]
+        known = self._homes.get(tenant_id)
+        if known is not None and self._clock() - known[0] < HOME_CACHE_SECONDS:
+            return known[1]
+        tenant = await asyncio.to_thread(self._directory.get_tenant, tenant_id)
+        home = None if tenant is None else tenant.home_region
+        self._homes[tenant_id] = (self._clock(), home)
+        return home
+
+
+def _same_request_at(base: str, request: Request) -> str:
+    """The request's path and query at the API ``base`` (a configured ``api_url``)."""
+    return base + request.url.path + (f"?{request.url.query}" if request.url.query else "")

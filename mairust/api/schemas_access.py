@@ -43,6 +43,16 @@ class TenantCreate(BaseModel):
     )
 
 
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    home_region: str | None = Field(
+        max_length=63,
+        description="A region of the regions config whose stores hold the tenant's mail "
+        "(null: this region).",
+    )
+
+
 class TenantList(BaseModel):
     items: list[TenantOut]
 
@@ -53,12 +63,6 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    home_region: str | None = Field(
-        default=None,
-        max_length=63,
-        description="A region of the regions config whose stores hold the tenant's mail "
-        "(unset: this region).",
-    )
     permissions: list[Permission] = Field(min_length=1, max_length=4)
     role: Role | None = Field(default=None, description="At most the caller's own role.")
     tenant_id: str | None = Field(

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from mairust.config import Settings, load_settings
-from mairust.errors import MairustError
+from mairust.errors import InvalidInput, MairustError
+from mairust.regions import Regions, regions_of
 from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 
@@ -57,6 +58,15 @@ def opened_stores(settings: Settings) -> Iterator[Stores]:
         yield stores
     finally:
         stores.close()
+
+
+def configured_regions(settings: Settings) -> Regions | None:
+    """The regions config ``[regions] file`` names (None: a single region); InvalidInput
+    saying what is wrong with the file, for one line on stderr rather than a traceback."""
+    try:
+        return regions_of(settings.regions.file, settings.regions.local)
+    except (OSError, ValueError) as error:
+        raise InvalidInput(f"[regions] file {settings.regions.file}: {error}") from error
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from mairust.cli.directory import cli_principal
 from mairust.cli.options import (
     ConfigOption,
     DataDirOption,
+    configured_regions,
     opened_stores,
     reported_errors,
     settings_from,
@@ -51,10 +52,16 @@ def token_create(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Create a token and print its secret (this once)."""
+    """Create a token and print its secret (this once). In a deployment of several regions
+    the token names this region (`mrt_<region>_...`) and works only here and, by redirect,
+    from the other regions' APIs."""
     settings = settings_from(data_dir, config)
     with reported_errors(), opened_stores(settings) as stores:
-        application = Application.over(stores, load_keyring(settings).token_digest_keys())
+        application = Application.over(
+            stores,
+            load_keyring(settings).token_digest_keys(),
+            regions=configured_regions(settings),
+        )
         principal = cli_principal()
         tenant_id = None
         if tenant is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -55,7 +56,10 @@ class SmtpDestinationSender:
     destination's TLS policy with its validating context, the MX hosts it allows and
     where its failures are reported; it wins over ``tls_for``.
     ``credentials_for``: a relay host's credentials (as the rule names it), or None; it may
-    read the secret store, so it runs on a worker thread. ``cache``: idle sessions kept
+    read the secret store, so it runs on a worker thread. ``relay_context``: the verifying
+    context of a session that logs in, when the settings bring none (``[outbound_tls]
+    ca_file``: a peer region's or a relay's certificate from a private CA); None: the
+    system's CAs. ``cache``: idle sessions kept
     for the next batch to the same destination (None: each batch its own session). One
     instance serves every destination of a delivery loop.
     """
@@ -70,9 +74,11 @@ class SmtpDestinationSender:
         tls_for: Callable[[str], TlsPolicy | None] | None = None,
         tls_plan_for: Callable[[str], Awaitable[DestinationTls | None]] | None = None,
         credentials_for: Callable[[str], Credentials | None] | None = None,
+        relay_context: ssl.SSLContext | None = None,
         cache: SessionCache | None = None,
     ) -> None:
         self._cache = cache
+        self._relay_context = relay_context
         self._resolver = resolver
         self._settings = settings
         self._port = port
@@ -198,7 +204,8 @@ class SmtpDestinationSender:
                     f"our credentials for relay {relay_host} cannot be read: {exc}"
                 ) from exc
             if credentials is not None:
-                settings = replace(settings, credentials=credentials)
+                context = settings.ssl_context or self._relay_context
+                settings = replace(settings, credentials=credentials, ssl_context=context)
         return settings
 
 

@@ -18,6 +18,7 @@ from mairust.hooks.runtime import HookRuntime
 from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.unsubscribe import UnsubscribeTokens
+from mairust.regions import Regions
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.audit import AuditTrail, Clock, utc_now
@@ -92,6 +93,7 @@ class Application:
         plugin_packages: PluginPackages | None = None,
         dkim_settings: DkimSettings | None = None,
         forwarder: Forwarder | None = None,
+        regions: Regions | None = None,
     ) -> Application:
         """The services over ``stores``; ``token_keys`` key the API token digests (the
         current key first; see :meth:`mairust.secrets.keyring.Keyring.token_digest_keys`);
@@ -110,13 +112,14 @@ class Application:
         ``plugin_packages`` keeps serve plugins' code (None: they cannot be installed);
         ``dkim_settings`` is ``[dkim]`` (the rotation's grace, the signers' cache, ``x=``);
         ``forwarder`` makes what the send API forwards off the platform SRS-rewritten and
-        ARC-sealed as at SMTP (None: such recipients are a 422)."""
+        ARC-sealed as at SMTP (None: such recipients are a 422); ``regions`` is the regions
+        config (tenants' home regions are checked against it; tokens name this region)."""
         audit = AuditTrail(stores.metadata, clock)
         if spool is None:
             spool = Spool(stores.metadata, stores.blobs)
         if send_policy is None:
             send_policy = SendPolicy.defaults()
-        directory = DirectoryService(stores.metadata, audit)
+        directory = DirectoryService(stores.metadata, audit, regions)
         vault = SecretVault(stores.metadata, keyring) if keyring is not None else None
         mailboxes = MailboxService(stores, mailbox, audit=audit)
         training = PluginTraining(stores, audit, plugin_packages, clock)
@@ -145,6 +148,7 @@ class Application:
                 token_keys,
                 clock,
                 cache_seconds=token_cache_seconds,
+                region=regions.local if regions is not None else None,
             ),
             mailboxes=mailboxes,
             search=SearchService(stores, token_keys),

@@ -19,8 +19,9 @@ from mairust.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mairust.model.address import domain_of, normalize_address, normalize_domain
 from mairust.model.directory import Alias, CatchAll, Domain, Mailbox, Tenant
 from mairust.model.principal import Permission, Principal, Role, outranks_or_equals
-from mairust.model.scope import PlatformScope
+from mairust.model.scope import PlatformScope, TenantScope
 from mairust.passwords import hash_password
+from mairust.regions import Regions
 from mairust.services.access import require
 from mairust.services.audit import AuditTrail
 from mairust.storage.protocols import AliasStore, DirectoryStore
@@ -38,20 +39,61 @@ class DirectoryStores(DirectoryStore, AliasStore, Protocol):
 
 
 class DirectoryService:
-    def __init__(self, directory: DirectoryStores, audit: AuditTrail) -> None:
+    def __init__(
+        self, directory: DirectoryStores, audit: AuditTrail, regions: Regions | None = None
+    ) -> None:
+        """``regions``: the regions config (None: one region, no tenant homed elsewhere)."""
         self._directory = directory
         self._audit = audit
+        self._regions = regions
 
     # -- tenants ---------------------------------------------------------------------
     def create_tenant(
         self, principal: Principal, name: str, home_region: str | None = None
     ) -> Tenant:
-        """A new tenant homed in ``home_region`` (None: this region; the caller checks it
-        is a configured region)."""
+        """A new tenant homed in ``home_region`` (None: this region); InvalidInput for a
+        region the regions config does not name."""
         require(principal, Permission.ADMIN, Role.ADMIN)
+        self._check_home(home_region)
         tenant = self._directory.create_tenant(name, home_region)
         self._audit.record(principal, "tenant.create", tenant.name, tenant.id)
         return tenant
+
+    def set_tenant_home(self, principal: Principal, tenant: str, home_region: str | None) -> Tenant:
+        """Name the region holding ``tenant``'s mail (its id or name; None: this region).
+
+        This changes where this region routes the tenant's mail and API calls; it moves
+        no mail. So a tenant with mailboxes here cannot be given another home (Conflict):
+        its mail would stay behind, unreachable. InvalidInput for an unknown region."""
+        require(principal, Permission.ADMIN, Role.ADMIN)
+        self._check_home(home_region)
+        found = self._directory.get_tenant(tenant) or self._directory.get_tenant_by_name(tenant)
+        if found is None:
+            raise NotFound(f"no tenant {tenant!r}")
+        regions = self._regions
+        if regions is not None and regions.is_remote(home_region):
+            held = self._directory.list_mailboxes(TenantScope(found.id))
+            if held:
+                raise Conflict(
+                    f"tenant {found.name!r} has {len(held)} mailbox(es) in this region; "
+                    "moving a tenant's mail to another region is not supported"
+                )
+        updated = self._directory.set_tenant_home(found.id, home_region)
+        self._audit.record(
+            principal, "tenant.home", updated.name, updated.id, {"home_region": home_region}
+        )
+        return updated
+
+    def _check_home(self, home_region: str | None) -> None:
+        """InvalidInput unless ``home_region`` is None or a region of the config."""
+        if home_region is None:
+            return
+        if self._regions is None:
+            raise InvalidInput("home_region needs a regions config ([regions] file)")
+        try:
+            self._regions.check_home(home_region)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from error
 
     def list_tenants(self, principal: Principal) -> list[Tenant]:
         require(principal, Permission.READ)

@@ -1,6 +1,11 @@
 """API tokens: issue (shown once), list, revoke, and turn a bearer token into a Principal.
 
-A token is 256 random bits behind a ``mrt_`` prefix (so secret scanners can spot one). The
+A token is 256 random bits behind a ``mrt_`` prefix (so secret scanners can spot one). In a
+deployment of several regions the prefix also names the region that issued it,
+``mrt_<region>_...`` (:func:`issuing_region`): the directory is not replicated, so only that
+region can check the token, and another region that receives it redirects the caller there
+without a store read (``mairust.api.regions``). The region is part of the secret, so it
+cannot be changed without making the token unknown. The
 store keeps only HMAC-SHA-256(key, token): a fast keyed hash is enough for a value that
 cannot be guessed, and the API cannot pay a password KDF (~50 ms) on every call. Nobody
 gets a token above their own standing: a tenant admin issues tokens in their tenant, a
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -31,6 +37,8 @@ from mairust.services.audit import AuditTrail, Clock, utc_now
 from mairust.storage.protocols import DirectoryStore, TokenStore
 
 TOKEN_PREFIX = "mrt_"
+# A region's name (mairust.regions) as a token carries it: ``mrt_<region>_<random>``.
+_TOKEN_REGION = re.compile(r"mrt_([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)_.")
 # A login token lives an hour: long enough for a UI session, short if it leaks.
 LOGIN_TOKEN_LIFETIME = timedelta(hours=1)
 # last_used_at is written at most this often per token (a write per request costs too much).
@@ -76,12 +84,15 @@ class TokenService:
         clock: Clock = utc_now,
         cache_seconds: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
+        region: str | None = None,
     ) -> None:
         """``digest_keys``: the current key first (new tokens), then keys from before a
         rotation (tokens issued under them still work while those keys are configured).
         ``cache_seconds``: how long a token found stays known to this process without a
         store read (``api.token_cache_seconds``; 0: every request reads the store); a token
-        revoked in another process still opens this one's API for at most that long."""
+        revoked in another process still opens this one's API for at most that long.
+        ``region``: this region's name, carried by the tokens it issues (None: a
+        deployment of one region, tokens carry none)."""
         if not digest_keys or any(len(key) < 32 for key in digest_keys):
             raise ValueError("token digest keys must be at least 32 bytes, and one is needed")
         self._tokens = tokens
@@ -91,6 +102,7 @@ class TokenService:
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
+        self._prefix = f"{TOKEN_PREFIX}{region}_" if region else TOKEN_PREFIX
         # digest under the current key -> (when it was read, the token); oldest first.
         self._known: OrderedDict[str, tuple[float, ApiToken]] = OrderedDict()
         self._known_lock = threading.Lock()
@@ -244,7 +256,7 @@ class TokenService:
         return token
 
     def _store(self, token: ApiToken) -> IssuedToken:
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        secret = self._prefix + secrets.token_urlsafe(32)
         self._tokens.add_token(token, self.digest(secret))
         return IssuedToken(token, secret)
 
@@ -275,6 +287,18 @@ class TokenService:
         if mailbox.tenant_id != tenant_id:
             raise NotFound(f"no mailbox {mailbox_id!r}")
         return tenant_id, mailbox.id
+
+
+def issuing_region(secret: str) -> str | None:
+    """The region a bearer token names (``mrt_<region>_...``), None when it names none.
+
+    Only the form is read, nothing is looked up: the answer says nothing about whether the
+    token is valid. A token of a single-region deployment (``mrt_`` + random) may happen to
+    read as one (its random part starting with lowercase letters and an ``_``); a caller
+    acts only on the names of configured regions, which such an accident almost never
+    spells."""
+    found = _TOKEN_REGION.match(secret)
+    return found.group(1) if found else None
 
 
 def _principal_of(token: ApiToken, source: str) -> Principal:

@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from mairust.config import Settings, SmtpSettings
 from mairust.disk_space import DiskGuard
 from mairust.errors import InvalidInput
-from mairust.model.address import normalize_address
+from mairust.model.address import domain_of, normalize_address
 from mairust.outbound.forwarding import Forwarder
 from mairust.outbound.signing import SignerLookup
 from mairust.passwords import hash_password, verify_password
-from mairust.regions import regions_of
+from mairust.regions import Regions, regions_of
 from mairust.routing.router import Directory
 from mairust.smtp import replies
 from mairust.smtp.admission import Admission
 from mairust.smtp.auth_limits import AuthLimits
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
 from mairust.smtp.handler import InboundHandler
-from mairust.smtp.protocol import MairustSMTP, PasswordCheck
+from mairust.smtp.protocol import MairustSMTP, PasswordCheck, SubmitElsewhere
 from mairust.smtp.proxy_header import ProxySources
 from mairust.smtp.relay import SuppressionLookup, login_tenant
 from mairust.smtp.tls import ReloadingTls
@@ -60,11 +60,19 @@ TokenCheck = Callable[[str, str], bool]
 
 class MailboxAuthenticator:
     """Checks SMTP AUTH credentials against a mailbox's password hash, or (with
-    ``token_check``) an API token of the mailbox, off the loop."""
+    ``token_check``) an API token of the mailbox, off the loop. With ``regions``, a login
+    of a domain whose tenant is homed in another region is refused with where to submit
+    (SubmitElsewhere): its accounts live there only."""
 
-    def __init__(self, directory: Directory, token_check: TokenCheck | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        token_check: TokenCheck | None = None,
+        regions: Regions | None = None,
+    ) -> None:
         self._directory = directory
         self._token_check = token_check
+        self._regions = regions
         # Unknown logins are checked against this, so they cost as much as known ones
         # and the answer's timing does not tell which addresses exist.
         self._decoy_hash = hash_password("mairust-decoy-password")
@@ -78,6 +86,7 @@ class MailboxAuthenticator:
         except InvalidInput:
             verify_password(password, self._decoy_hash)
             return None
+        self._refuse_if_homed_elsewhere(address)
         # A token is a keyed hash and one lookup, far cheaper than the password KDF; one
         # that does not pass still goes on to the password (a password may look like one).
         if self._token_check is not None and self._token_check(address, password):
@@ -87,6 +96,15 @@ class MailboxAuthenticator:
             verify_password(password, self._decoy_hash)
             return None
         return address if verify_password(password, mailbox.password_hash) else None
+
+    def _refuse_if_homed_elsewhere(self, address: str) -> None:
+        regions = self._regions
+        if regions is None:
+            return
+        domain = self._directory.get_domain(domain_of(address))
+        if domain is not None and domain.home_region and regions.is_remote(domain.home_region):
+            hint = regions.submission_hint(domain.home_region)
+            raise SubmitElsewhere(replies.submit_elsewhere(domain.name, hint))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +159,7 @@ class SmtpFrontEnd:
             regions.local_region.relay_username if regions is not None else None,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
-            directory, token_check
+            directory, token_check, regions
         )
         self._servers: list[asyncio.Server] = []
         self._tls: ReloadingTls | None = None

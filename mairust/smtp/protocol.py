@@ -67,7 +67,17 @@ log = logging.getLogger(__name__)
 
 PasswordCheck = Callable[[str, str], Awaitable[str | None]]
 """``(login, password) -> identity``: the authenticated address, or None for bad
-credentials. Raises StorageUnavailable when the credentials cannot be checked now."""
+credentials. Raises StorageUnavailable when the credentials cannot be checked now, and
+SubmitElsewhere when they belong to another region."""
+
+
+class SubmitElsewhere(Exception):
+    """The login is an account of a tenant homed in another region: ``reply`` says where
+    it submits (its credentials are not checked here, nor counted as a failure)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
 
 
 # <dot-atom@domain> and what follows '>': the shape nearly every client sends. The RFC 5322
@@ -389,6 +399,9 @@ class MairustSMTP(AdmittedSMTP):
         except StorageUnavailable as error:
             log.warning("AUTH for %r could not be checked: %s", login, error)
             return AuthResult(success=False, handled=False, message=AUTH_TEMP_FAILURE)
+        except SubmitElsewhere as elsewhere:
+            log.info("AUTH for %r refused: an account of another region", login)
+            return AuthResult(success=False, handled=False, message=elsewhere.reply)
         if identity is None:
             log.info("AUTH failed for %r from %r", login, self.session and self.session.peer)
             return await self._failed()

@@ -55,6 +55,16 @@ EMPTY_MESSAGE = "554 5.6.0 Message has no content"
 # -- authentication -------------------------------------------------------------------
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 AUTH_TEMP_FAILURE = "454 4.7.0 Temporary authentication failure"
+
+
+def submit_elsewhere(domain: str, hint: str) -> str:
+    """AUTH for an address of a tenant homed in another region: this region holds no
+    account of it (the directory is not replicated), so the client is told where to go;
+    permanent, since asking here again never works. ``hint`` comes from the regions
+    config (:meth:`mairust.regions.Regions.submission_hint`)."""
+    return f"535 5.7.0 Accounts of {domain} are not kept in this region: {hint}"
+
+
 # STARTTLS on a connection that is TLS already (Postfix's words).
 TLS_ALREADY_ACTIVE = "554 5.5.1 Error: TLS already active"
 # An authenticated client sends as an address outside its tenant's domains (one reply for

@@ -41,6 +41,18 @@ class SqlDirectory:
             raise Conflict(f"tenant exists: {tenant.name}") from error
         return tenant
 
+    def set_tenant_home(self, tenant_id: str, home_region: str | None) -> Tenant:
+        with self._db.write() as conn:
+            done = conn.execute(
+                tenants.update()
+                .where(tenants.c.id == tenant_id)
+                .values(home_region=home_region)
+                .returning(tenants)
+            ).first()
+        if done is None:
+            raise NotFound(f"no such tenant: {tenant_id}")
+        return Tenant(done.id, done.name, done.created_at, done.home_region)
+
     def get_tenant_by_name(self, name: str) -> Tenant | None:
         with self._db.read() as conn:
             row = conn.execute(tenants.select().where(tenants.c.name == name.strip())).first()

@@ -30,6 +30,7 @@ def test_the_example_loads_with_two_regions() -> None:
     assert local.search.endswith("index=mairust-eu-west")
     assert [other.relay_endpoint for other in regions.others] == ["relay.us-east.example.net:587"]
     assert regions.region("us-east").api_url == "https://api.us-east.example.net"
+    assert regions.region("us-east").submission_endpoint == "smtp.us-east.example.net:587"
     with pytest.raises(KeyError):
         regions.region("ap-south")
 

@@ -40,3 +40,16 @@ def test_local_in_settings_overrides_the_file(tmp_path: Path) -> None:
     assert regions.relay_for("a") == "127.0.0.1:2525"
     with pytest.raises(ValueError, match="local region"):
         regions_of(str(path), local="c")
+
+
+def test_the_submission_hint_names_the_home_and_its_endpoint_when_published(
+    tmp_path: Path,
+) -> None:
+    path = write_regions(tmp_path / "regions.toml", "b", submission_b="smtp.b.test:587")
+    regions = regions_of(str(path))
+    assert regions is not None
+    assert regions.submission_hint("b") == "submit in its home region b at smtp.b.test:587"
+    assert regions.submission_hint("a") == "submit in its home region a"  # none published
+    bad = write_regions(tmp_path / "bad.toml", "a", submission_b="no port here")
+    with pytest.raises(ValueError, match="submission_endpoint"):
+        regions_of(str(bad))

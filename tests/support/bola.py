@@ -587,6 +587,9 @@ async def platform_call(
     """The concrete path and body with which the operator's call must succeed: objects the
     route acts on are made first (a plugin installed from ``base``, its binding)."""
     body = _PLATFORM_BODIES.get((method, path))
+    if (method, path) == ("PATCH", "/api/v1/tenants/{tenant}"):
+        # A real tenant, kept at home (no regions config: no other home to name).
+        return f"/api/v1/tenants/{world.ids['tenant_a']}", {"home_region": None}
     if not path.startswith("/api/v1/admin/"):
         return re.sub(r"\{[a-z_]+\}", _FAKE_ID, path), body
     if path.endswith("/train"):

@@ -14,13 +14,17 @@ def write_regions(
     api_a: str = "http://127.0.0.1:8001",
     api_b: str = "http://127.0.0.1:8002",
     login_b: tuple[str, str] = ("relay-b", "sec_relay_b"),
+    submission_b: str | None = None,
 ) -> Path:
     """Write a regions TOML naming ``local`` as this region (``login_b``: the user name
-    and secret id ``a`` logs in to ``b``'s relay endpoint with); returns ``path``."""
+    and secret id ``a`` logs in to ``b``'s relay endpoint with; ``submission_b``: where
+    ``b``'s tenants submit, unset if None); returns ``path``."""
     regions = []
     logins = {"a": ("relay-a", "sec_relay_a"), "b": login_b}
     for index, (name, relay, api) in enumerate((("a", relay_a, api_a), ("b", relay_b, api_b))):
         username, secret = logins[name]
+        submission = submission_b if name == "b" else None
+        extra = f'submission_endpoint = "{submission}"\n' if submission else ""
         regions.append(
             f"""
 [[regions]]
@@ -33,7 +37,7 @@ relay_endpoint = "{relay}"
 relay_username = "{username}"
 relay_password_secret = "{secret}"
 api_url = "{api}"
-"""
+{extra}"""
         )
     path.write_text(f'local = "{local}"\n' + "".join(regions), encoding="utf-8")
     return path

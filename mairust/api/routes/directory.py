@@ -6,13 +6,14 @@ who may create and see what. Passwords are hashed there and never returned.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from mairust.api.deps import AppDep, PlatformAdmin, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
-from mairust.api.regions import HomeRedirects
 from mairust.api.schemas import DomainCreate, DomainList, DomainOut, UserCreate, UserList, UserOut
-from mairust.api.schemas_access import TenantCreate, TenantList, TenantOut
+from mairust.api.schemas_access import TenantCreate, TenantList, TenantOut, TenantUpdate
 from mairust.model.principal import Role
 from mairust.services.directory import NewUser
 
@@ -33,15 +34,31 @@ def list_tenants(principal: Reader, application: AppDep) -> TenantList:
     summary="Create a tenant",
     responses=problem_responses(409, 422),
 )
-def create_tenant(
-    body: TenantCreate, principal: PlatformAdmin, application: AppDep, request: Request
-) -> TenantOut:
+def create_tenant(body: TenantCreate, principal: PlatformAdmin, application: AppDep) -> TenantOut:
     """A new tenant without domains (platform admin only). 409 if the name is taken, 422
     for a home region the regions config does not name."""
-    homes: HomeRedirects = request.app.state.home_redirects
-    homes.check_home(body.home_region)
     tenant = application.directory.create_tenant(principal, body.name, body.home_region)
     return TenantOut.from_tenant(tenant)
+
+
+@router.patch(
+    "/tenants/{tenant}",
+    response_model=TenantOut,
+    summary="Set a tenant's home region",
+    responses=problem_responses(404, 409, 422),
+)
+def update_tenant(
+    tenant: Annotated[str, Path(max_length=200, description="The tenant's id or name.")],
+    body: TenantUpdate,
+    principal: PlatformAdmin,
+    application: AppDep,
+) -> TenantOut:
+    """Names the region whose stores hold the tenant's mail (`null`: this region), as
+    this region routes its mail and API calls (platform admin only). No mail moves: 409
+    when the tenant has mailboxes here and the new home is another region; 422 for a
+    region the regions config does not name."""
+    updated = application.directory.set_tenant_home(principal, tenant, body.home_region)
+    return TenantOut.from_tenant(updated)
 
 
 @router.get("/domains", response_model=DomainList, summary="List local domains")

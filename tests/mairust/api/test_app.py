@@ -201,6 +201,7 @@ EVERY_ROUTE = {
     ("delete", "/api/v1/suppressions/{address}"),
     ("get", "/api/v1/tenants"),
     ("post", "/api/v1/tenants"),
+    ("patch", "/api/v1/tenants/{tenant}"),
     ("post", "/api/v1/auth/token"),
     ("get", "/api/v1/auth/me"),
     ("get", "/api/v1/tokens"),

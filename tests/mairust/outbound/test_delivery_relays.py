@@ -178,6 +178,45 @@ async def test_a_relay_rule_logs_in_with_the_sealed_password(world: World, tmp_p
         assert all(log.auth == [("PLAIN", True)] for log in server.sessions)
 
 
+async def test_a_relay_login_checks_the_certificate_against_the_relay_context(
+    world: World, tmp_path: Path
+) -> None:
+    """With no context of the settings' own, a session that logs in verifies the relay's
+    certificate with ``relay_context`` (``[outbound_tls] ca_file``), else the system's CAs."""
+    certificate = self_signed(tmp_path, RELAY, RELAY_ADDRESS)
+    port = port_free_on(RELAY_ADDRESS)
+    secret = world.vault.create_platform(SecretPurpose.RELAY_PASSWORD, b"s3cret")
+    resolver = DictResolver({RELAY: {"A": [RELAY_ADDRESS]}})
+    client = ClientSettings(helo_name="out.ours.test", timeouts=Timeouts(connect=2, command=5))
+    logins = RelayLogins(
+        {f"{RELAY}:{port}": RelayLogin(username="out", password_secret=secret.id)}, world.vault
+    )
+    world.rule("far.test", f"{RELAY}:{port}")
+    with ScriptedSmtpServer(
+        Script(),
+        address=RELAY_ADDRESS,
+        port=port,
+        tls_context=certificate.server_context(),
+        logins={"out": "s3cret"},
+    ) as server:
+        outcomes = []
+        for relay_context in (None, certificate.client_context()):
+            sender = SmtpDestinationSender(
+                resolver,
+                client,
+                credentials_for=logins.credentials_for,
+                relay_context=relay_context,
+            )
+            sent = world.receive(b"Subject: ca\r\n\r\nhi\r\n", "joe@far.test")
+            loop = world.loop(sender)
+            await loop.leased_round()
+            await loop.wait_idle()
+            outcomes.append(world.states(sent)["joe@far.test"])
+        assert outcomes == [RecipientState.DEFERRED, RecipientState.DELIVERED]
+        # The unverified certificate heard no credentials: one login, over verified TLS.
+        assert [log.logins for log in server.sessions if log.logins] == [[("out", True)]]
+
+
 def test_relay_logins_refuse_what_cannot_work(world: World) -> None:
     login = RelayLogin(username="out", password_secret="nope")
     with pytest.raises(InvalidInput):

@@ -8,8 +8,11 @@ from mairust.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
 from mairust.passwords import verify_password
-from mairust.services.directory import NewUser
+from mairust.regions import regions_of
+from mairust.services.audit import AuditTrail
+from mairust.services.directory import DirectoryService, NewUser
 from tests.mairust.services.conftest import ADMIN
+from tests.support.regions import write_regions
 
 ALL = frozenset(Permission)
 
@@ -94,3 +97,50 @@ def test_find_user_answers_foreign_and_missing_alike(application, tenants):
             application.directory.find_user(alice, address)
         answers.add(str(refused.value).split("'")[0])
     assert answers == {"no mailbox "}
+
+
+def regional_directory(stores, tmp_path) -> DirectoryService:
+    """The directory service of region ``a`` of a two-region config (``a`` and ``b``)."""
+    regions = regions_of(str(write_regions(tmp_path / "regions.toml", "a")))
+    return DirectoryService(stores.metadata, AuditTrail(stores.metadata), regions)
+
+
+def test_a_tenant_gets_a_configured_home_region_and_the_change_is_audited(stores, tmp_path):
+    directory = regional_directory(stores, tmp_path)
+    assert directory.create_tenant(ADMIN, "away", "b").home_region == "b"
+    with pytest.raises(InvalidInput, match="'z'"):
+        directory.create_tenant(ADMIN, "lost", "z")
+    here = directory.create_tenant(ADMIN, "here")
+    assert directory.set_tenant_home(ADMIN, "here", "b").home_region == "b"  # by name
+    assert stores.metadata.get_tenant(here.id).home_region == "b"
+    assert directory.set_tenant_home(ADMIN, here.id, None).home_region is None  # by id
+    assert stores.metadata.get_tenant(here.id).home_region is None
+    with pytest.raises(InvalidInput, match="'z'"):
+        directory.set_tenant_home(ADMIN, "here", "z")
+    with pytest.raises(NotFound):
+        directory.set_tenant_home(ADMIN, "nobody", "b")
+    assert stores.metadata.get_tenant(here.id).home_region is None
+    actions = [(r.action, r.details) for r in AuditTrail(stores.metadata).page(ADMIN)]
+    assert actions[:2] == [
+        ("tenant.home", {"home_region": None}),
+        ("tenant.home", {"home_region": "b"}),
+    ]
+
+
+def test_a_tenant_with_mailboxes_here_is_not_given_another_home(stores, tenants, tmp_path):
+    directory = regional_directory(stores, tmp_path)
+    with pytest.raises(Conflict, match="2 mailbox"):
+        directory.set_tenant_home(ADMIN, "a", "b")
+    assert stores.metadata.get_tenant(tenants.a.id).home_region is None
+    # Naming this region itself moves nothing: allowed.
+    assert directory.set_tenant_home(ADMIN, "a", "a").home_region == "a"
+    with pytest.raises(Forbidden):
+        directory.set_tenant_home(tenant_admin(tenants.b.id), "b", "a")
+
+
+def test_without_a_regions_config_no_tenant_is_homed_elsewhere(application, tenants):
+    with pytest.raises(InvalidInput, match="regions config"):
+        application.directory.create_tenant(ADMIN, "away", "b")
+    with pytest.raises(InvalidInput, match="regions config"):
+        application.directory.set_tenant_home(ADMIN, "b", "b")
+    assert application.directory.set_tenant_home(ADMIN, "b", None).home_region is None

@@ -14,7 +14,7 @@ from mairust.model.principal import Permission, Role
 from mairust.model.scope import PLATFORM, TenantScope
 from mairust.services.application import Application
 from mairust.services.audit import AuditTrail
-from mairust.services.tokens import TOKEN_PREFIX, TokenRequest, TokenService
+from mairust.services.tokens import TOKEN_PREFIX, TokenRequest, TokenService, issuing_region
 from tests.mairust.services.conftest import ADMIN, TOKEN_KEYS
 
 READ = frozenset({Permission.READ})
@@ -282,3 +282,35 @@ def test_without_a_cache_nothing_is_known(stores, clock):
     issued = service.issue(ADMIN, TokenRequest("n", frozenset({Permission.READ}), Role.ADMIN))
     service.authenticate(issued.secret, "s")
     assert service.known_principal(issued.secret, "s") is None
+
+
+def test_a_region_s_tokens_carry_its_name_and_work_there(stores, tenants):
+    tokens = TokenService(
+        stores.metadata, stores.metadata, AuditTrail(stores.metadata), TOKEN_KEYS, region="eu-1"
+    )
+    issued = tokens.issue(ADMIN, TokenRequest("ci", READ, Role.TENANT_ADMIN, tenants.a.id))
+    assert issued.secret.startswith("mrt_eu-1_") and len(issued.secret) >= 48
+    assert issuing_region(issued.secret) == "eu-1"
+    assert tokens.authenticate(issued.secret, "x").scope == TenantScope(tenants.a.id)
+    login = tokens.log_in("alice@a.example", "alice pw", "x")
+    assert issuing_region(login.secret) == "eu-1"
+    # The region is part of the secret: naming another one makes the token unknown.
+    with pytest.raises(Unauthenticated):
+        tokens.authenticate(issued.secret.replace("mrt_eu-1_", "mrt_eu-2_", 1), "x")
+
+
+@pytest.mark.parametrize(
+    ("secret", "region"),
+    [
+        ("mrt_us-east_Zm9v", "us-east"),
+        ("mrt_b_x", "b"),
+        ("mrt_Zm9vYmFy", None),  # a single region's token: no "_" after a name
+        ("mrt_US_x", None),  # region names are lower case
+        ("mrt_-b_x", None),
+        ("mrt_b_", None),  # nothing after the region
+        ("Bearer mrt_b_x", None),
+        ("", None),
+    ],
+)
+def test_the_issuing_region_is_read_from_the_form_alone(secret, region):
+    assert issuing_region(secret) == region

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +22,7 @@ from mairust.services.application import Application
 from mairust.services.tokens import IssuedToken, TokenRequest
 from mairust.smtp.frontend import MailboxAuthenticator
 from mairust.storage.stores import Stores
+from tests.support.regions import write_regions
 
 if TYPE_CHECKING:
     # Fixture types; conftest is not importable at run time (importlib mode).
@@ -381,3 +383,38 @@ async def test_the_token_check_runs_off_the_event_loop(
     finally:
         gate.set()
     assert (await auth).startswith("235 2.7.0")
+
+
+async def test_auth_for_a_tenant_homed_elsewhere_says_where_to_submit(
+    start_mta: StartMta, stores: Stores, tmp_path: Path
+) -> None:
+    regions = write_regions(tmp_path / "regions.toml", "a", submission_b="smtp.b.test:587")
+    mta = await start_mta(regions={"file": str(regions)})
+    away = stores.metadata.create_tenant("away", home_region="b")
+    stores.metadata.add_domain("away.test", away.id)
+
+    def log_in(login: str, password: str) -> tuple[int, str]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            try:
+                client.login(login, password)
+            except smtplib.SMTPAuthenticationError as refused:
+                return refused.smtp_code, reply_text(refused)
+            return 235, ""
+
+    # Whatever the password: its accounts are not here, and the reply says where they are.
+    refused = await asyncio.to_thread(log_in, "kim@away.test", "anything")
+    assert refused == (
+        535,
+        "5.7.0 Accounts of away.test are not kept in this region: "
+        "submit in its home region b at smtp.b.test:587",
+    )
+    # This region's own accounts log in as ever.
+    assert (await asyncio.to_thread(log_in, ALICE, PASSWORD))[0] == 235
+    assert (await asyncio.to_thread(log_in, ALICE, "wrong"))[0] == 535
+
+
+def reply_text(error: smtplib.SMTPResponseException) -> str:
+    """The reply's text after the code (smtplib keeps the server's bytes)."""
+    text = error.smtp_error
+    return text.decode() if isinstance(text, bytes) else text
