@@ -66,3 +66,18 @@ def test_a_schema_a_newer_release_contracted_is_refused_with_exit_1(tmp_path: Pa
     code, output = _run("db", "upgrade", "--data-dir", str(data))
     assert code == 1, output
     assert "error: metadata schema at 9002 is ahead of this code" in " ".join(output.split())
+
+
+def test_a_schema_a_newer_release_expanded_is_left_alone_and_run_on(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    newer = future_migrations(tmp_path / "newer", FutureStep("9001"))
+    upgrade_to_head(f"sqlite:///{data / 'metadata.db'}", migrations_dir=newer)
+
+    code, output = _run("db", "status", "--data-dir", str(data))
+    assert code == 0, output
+    assert "relation     ahead: newer migrations 9001 (expand)" in output
+    assert "may run      yes" in output
+    code, output = _run("db", "upgrade", "--data-dir", str(data))
+    assert code == 0, output
+    assert output.splitlines()[0] == f"left at 9001: ahead of this code ({head_revision()})"
