@@ -14,6 +14,7 @@ from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.acme import acme_app
 from mairust.cli.backup import backup, restore
+from mairust.cli.db import db_app
 from mairust.cli.directory import domain_app, user_app
 from mairust.cli.dkim import dkim_app
 from mairust.cli.dmarc import dmarc_app
@@ -74,6 +75,7 @@ app.add_typer(dmarc_app, name="dmarc")
 app.add_typer(acme_app, name="acme")
 app.add_typer(tls_reports_app, name="tls-reports")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(db_app, name="db")
 app.command("backup")(backup)
 app.command("restore")(restore)
 console = Console(soft_wrap=True)

@@ -34,6 +34,9 @@ from mairust.storage.sql_engine import SqlDatabase, translate_errors, without_an
 from mairust.storage.sql_migrations import PG_MIGRATION_LOCK, alembic_config
 
 VERSION_TABLE = "alembic_version"
+# Bookkeeping of the migrations, not data: neither dumped nor counted. (schema_revisions is
+# written again by every migrating process from its own migration modules.)
+SCHEMA_TABLES = (VERSION_TABLE, "schema_revisions")
 _ROWS_PER_FETCH = 1000
 _ROWS_PER_INSERT = 500
 
@@ -61,8 +64,8 @@ def sqlite_facts(path: Path) -> tuple[str, dict[str, int], set[str]]:
             row[0]
             for row in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' AND name != ? ORDER BY name",
-                (VERSION_TABLE,),
+                "AND name NOT LIKE 'sqlite_%' AND name NOT IN (?, ?) ORDER BY name",
+                SCHEMA_TABLES,
             )
         ]
         counts = {
@@ -127,7 +130,7 @@ def load_tables(url: str, directory: Path, revision: str, advance: Advance) -> d
     try:
         with translate_errors(), db.engine.connect() as conn, conn.begin():
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
-            for name in [*_table_names(conn), VERSION_TABLE]:  # empty, or --force said so
+            for name in [*_table_names(conn), *SCHEMA_TABLES]:  # empty, or --force said so
                 conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
             command.upgrade(alembic_config(conn), revision)
             reflected = sa.MetaData()
@@ -135,7 +138,7 @@ def load_tables(url: str, directory: Path, revision: str, advance: Advance) -> d
             counts = {
                 table.name: _load_table(conn, table, directory / f"{table.name}.jsonl", advance)
                 for table in reflected.sorted_tables
-                if table.name != VERSION_TABLE
+                if table.name not in SCHEMA_TABLES
             }
             _restart_sequences(conn)
     finally:
@@ -219,7 +222,7 @@ def check_revision_known(revision: str) -> None:
 
 
 def _table_names(conn: Connection) -> list[str]:
-    """The tables of the schema, without alembic's own (information_schema: reflecting
+    """The tables of the schema, without the migrations' own (information_schema: reflecting
     every table's columns and keys costs a few tenths of a second each time)."""
     names = conn.execute(
         sa.text(
@@ -228,7 +231,7 @@ def _table_names(conn: Connection) -> list[str]:
             "ORDER BY table_name"
         )
     ).scalars()
-    return [name for name in names if name != VERSION_TABLE]
+    return [name for name in names if name not in SCHEMA_TABLES]
 
 
 def _encoded(value: object) -> object:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
@@ -21,6 +22,9 @@ from mairust.storage.protocols import BlobStore, MetadataStore, PluginStateStore
 from mairust.storage.sql_engine import postgres_url, sqlite_path
 from mairust.storage.sql_metadata import SqlMetadataStore
 from mairust.storage.stores import Stores
+
+if TYPE_CHECKING:
+    from mairust.storage.schema_revisions import SchemaVerdict
 
 # S3 (boto3), OpenSearch (opensearch-py, aiohttp) and migrations (alembic) are imported when
 # a URL or `migrate` needs them: every Ray worker of `mairust up` opens stores, and these
@@ -54,13 +58,28 @@ def open_plugin_state(storage: StorageSettings) -> PluginStateStore:
     return _open_metadata(storage.metadata)
 
 
-def migrate(storage: StorageSettings) -> None:
-    """Upgrade the metadata schema to the newest revision (idempotent, process-safe)."""
+def migrate(storage: StorageSettings) -> SchemaVerdict:
+    """Upgrade the metadata schema to the newest revision (idempotent, process-safe).
+
+    A schema newer than this code is left as it is (SchemaTooNew if this code may not
+    run on it); the verdict returned is the one found before upgrading.
+    """
+    from mairust.storage.schema_revisions import Relation
     from mairust.storage.sql_migrations import upgrade_to_head
 
     _check_metadata_url(storage.metadata)
-    upgrade_to_head(storage.metadata)
-    log.info("metadata schema at head: %s", sa.make_url(storage.metadata))
+    found = upgrade_to_head(storage.metadata)
+    if found.relation is not Relation.AHEAD:
+        log.info("metadata schema at head: %s", sa.make_url(storage.metadata))
+    return found
+
+
+def schema_status(storage: StorageSettings) -> SchemaVerdict:
+    """Where the metadata schema stands against this code; changes nothing."""
+    from mairust.storage.sql_migrations import schema_verdict
+
+    _check_metadata_url(storage.metadata)
+    return schema_verdict(storage.metadata)
 
 
 def _open_metadata(url: str) -> MetadataStore:

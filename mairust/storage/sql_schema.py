@@ -750,3 +750,16 @@ tls_reports_sent = sa.Table(
     sa.Column("destinations", sa.Text, nullable=False),
     sa.Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# Added by 0032: every migration of the chain the newest migrating code knows, with its
+# phase and the oldest code revision that may run on its schema (schema_revisions.py), so
+# that older code can tell whether it may run on a database newer than itself.
+schema_revisions = sa.Table(
+    "schema_revisions",
+    metadata,
+    sa.Column("revision", sa.Text, primary_key=True),
+    sa.Column("down_revision", sa.Text, nullable=True),
+    sa.Column("phase", sa.Text, nullable=False),
+    sa.Column("oldest_code", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+)

@@ -238,7 +238,7 @@ def _schema_of(engine: sa.Engine) -> tuple[list[str], list[str]]:
         tables = set(
             conn.exec_driver_sql(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
+                "AND tablename NOT IN ('alembic_version', 'schema_revisions')"
             ).scalars()
         )
         references = conn.exec_driver_sql(

@@ -43,16 +43,22 @@ class MairustServer:
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
     tree: ProcessTree | None = None
+    # The `mairust` command to run, where and with what more in its environment: another
+    # release's code (tests.support.previous_release) runs from its own tree.
+    program: tuple[str, ...] = (MAIRUST,)
+    cwd: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["MAIRUST_ADMIN_TOKEN"] = ADMIN_TOKEN
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 180.0) -> None:
         args = [
-            MAIRUST,
+            *self.program,
             "up",
             "--data-dir",
             str(self.data_dir),
@@ -74,6 +80,7 @@ class MairustServer:
             stderr=subprocess.STDOUT,
             text=True,
             env=self.env,
+            cwd=self.cwd,
             start_new_session=True,
         )
         self.tree = ProcessTree(self.proc.pid)
@@ -147,7 +154,7 @@ class MairustServer:
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
-                MAIRUST,
+                *self.program,
                 *args,
                 "--data-dir",
                 str(self.data_dir),
@@ -157,6 +164,7 @@ class MairustServer:
             text=True,
             input=stdin,
             env=self.env,
+            cwd=self.cwd,
             timeout=120,
         )
 

@@ -17,6 +17,9 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# Choose: "expand" (the code of the revision before still runs on what this leaves), or
+# "contract" with reason = "..." and oldest_code = "<revision>" (docs/scale-out/upgrades.md).
+phase = None
 
 
 def upgrade() -> None:

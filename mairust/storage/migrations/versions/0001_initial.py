@@ -20,6 +20,7 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 _TIME = sa.DateTime(timezone=True)
 _QUEUE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

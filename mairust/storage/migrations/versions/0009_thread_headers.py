@@ -30,6 +30,13 @@ revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "contract"
+reason = (
+    "written before the rule: it made entries.thread_id and entries.header_references NOT "
+    "NULL without a server default in the step that added them, so the code of 0008, which "
+    "stores entries without them, cannot store mail on this schema"
+)
+oldest_code = "0009"  # a barrier: no older code runs on it
 
 _BATCH = 1000
 

@@ -24,6 +24,7 @@ revision: str = "0017"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 _TIME = sa.DateTime(timezone=True)
 

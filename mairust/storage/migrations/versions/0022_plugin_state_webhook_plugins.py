@@ -22,6 +22,7 @@ revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 _TIME = sa.DateTime(timezone=True)
 

@@ -24,6 +24,13 @@ revision: str = "0026"
 down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "contract"
+reason = (
+    "written before the rule: it moved the DKIM keys from domain_dkim_keys to dkim_keys and "
+    "dropped domain_dkim_keys in the same step, so the code of 0025, which reads and writes "
+    "domain_dkim_keys, cannot sign or manage keys on this schema"
+)
+oldest_code = "0026"  # a barrier: no older code runs on it
 
 _TIME = sa.DateTime(timezone=True)
 
