@@ -24,7 +24,7 @@ pipeline_workers_max = 3
 max_batches_in_flight = 1
 pipeline_rows_per_worker = 2
 pool_scale_interval = 0.5
-pool_cooldown_seconds = 2.0
+pool_cooldown_seconds = 1.0
 [auth]
 enabled = false
 """
@@ -43,13 +43,13 @@ def test_a_backlog_grows_the_pipeline_pool_and_idleness_shrinks_it(new_server, t
         return len(server.actor_pids("PipelineWorker"))
 
     wait_for(lambda: workers() == 1, timeout=30, what="one pipeline worker at the start")
-    load = MailLoad(server.smtp_port, RECIPIENTS, sessions=4, per_session=60, size=1024).start()
+    load = MailLoad(server.smtp_port, RECIPIENTS, sessions=4, per_session=30, size=1024).start()
     try:
         wait_for(lambda: workers() == 3, timeout=60, interval=0.1, what="the pool at its max")
     finally:
         load.stop()
     attempts = load.snapshot()
-    assert sum(a.acknowledged for a in attempts) >= 100
+    assert sum(a.acknowledged for a in attempts) >= 20
 
     def all_done() -> bool:
         counts = queue_counts(settings)
