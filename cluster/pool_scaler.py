@@ -34,6 +34,7 @@ from cluster import ray_state
 from cluster.pool_placement import live_node_ids, node_for_new_member, placement_options
 from cluster.pools import WorkerPool
 from mairust.config import Settings
+from mairust.errors import StorageUnavailable
 from mairust.pool_sizing import PoolLoad, PoolSizer
 from mairust.storage.factory import open_stores
 from mairust.storage.stores import Stores
@@ -154,7 +155,12 @@ class PoolScaler:
         if bounds.fixed and current == bounds.minimum:
             self._loads[pool.name] = None  # a fixed pool: its load decides nothing
             return
-        load = await pool.load(stores)
+        try:
+            load = await pool.load(stores)
+        except (ray.exceptions.RayError, TimeoutError, StorageUnavailable) as exc:
+            # A consumer restarting or the store down: no decision this look.
+            _log.warning("pool %s: its load could not be read: %r", pool.name, exc)
+            return
         self._loads[pool.name] = load
         wanted = self._sizers[pool.name].decide(load, current, time.monotonic())
         if wanted > current:

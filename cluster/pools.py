@@ -109,9 +109,13 @@ class PipelinePool(WorkerPool):
         return PoolLoad(waiting=due, in_flight=held)
 
     async def announce(self) -> None:
-        await asyncio.wait_for(
-            self._dispatcher.set_workers.remote(list(self.members)), timeout=CALL_SECONDS
-        )
+        try:
+            await asyncio.wait_for(
+                self._dispatcher.set_workers.remote(list(self.members)), timeout=CALL_SECONDS
+            )
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            # Restarting: it asks the registry (already up to date) when it is back.
+            _log.warning("pool %s: the dispatcher did not take the members: %r", self.name, exc)
 
     async def settle(self, name: str, handle: Any) -> bool:
         settled: bool = await asyncio.wait_for(
