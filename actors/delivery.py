@@ -174,6 +174,32 @@ class DeliveryHost:
             "loop": loop_report(self._supervisor.state),
         }
 
+    async def rows_in_flight(self) -> int:
+        """Outbound rows this loop holds now (the pool scaler's load)."""
+        return self._loop.rows_in_flight
+
+    async def node_id(self) -> str:
+        return str(ray.get_runtime_context().get_node_id())
+
+    async def retire(self, grace_seconds: float) -> bool:
+        """Leave the pool gracefully (the pool scaler): lease no more, let the sessions in
+        flight end and settle (up to ``grace_seconds``), then stop. True when nothing was
+        cut; rows of a session cut at the end stay leased until their lease expires."""
+        self._supervisor.stop()
+        self._loop.stop()
+        self._loop.nudge()
+        try:
+            async with asyncio.timeout(grace_seconds):
+                # The round running now ends (it may still start sessions), then they settle.
+                await asyncio.shield(self._task)
+                await self._loop.wait_idle()
+            settled = True
+        except TimeoutError:
+            _log.warning("delivery loop retiring: sessions still open after %.0f s", grace_seconds)
+            settled = False
+        await self.stop()
+        return settled
+
     async def stop(self) -> None:
         self._supervisor.stop()
         self._loop.stop()

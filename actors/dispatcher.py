@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from actors.named import NamedActor
+from actors.pool_registry import registered_members
 from actors.supervised import loop_report, start_supervised
 from actors.worker_pool import RayWorkerPool
 from mairust.config import Settings
@@ -29,6 +30,7 @@ from mairust.pipeline.dispatcher import (
     new_incarnation,
     owner_prefix,
 )
+from mairust.pool_sizing import PIPELINE
 from mairust.storage.factory import open_stores
 from mairust.supervision import Backoff, Supervisor
 
@@ -45,10 +47,14 @@ class DispatcherHost:
     # An async __init__ (run by Ray on the actor's loop, again after a restart) starts the loop.
     # The workers come by name, not handle: constructor arguments must stay small and
     # inline for a restart to rebuild the actor (handles would be kept by reference).
+    # The pool may have changed since the start: a restart asks the pool registry.
     async def __init__(self, settings: Settings, worker_names: list[str]) -> None:  # type: ignore[misc]
         configure_logging(settings.log_level, settings.log_format)
         self._stores = open_stores(settings.storage)
-        workers = [NamedActor(name) for name in worker_names]
+        self._batches_per_worker = settings.cluster.max_batches_in_flight
+        self._worker_names = await registered_members(PIPELINE, worker_names)
+        workers = [NamedActor(name) for name in self._worker_names]
+        self._pool = RayWorkerPool(workers)
         identity = dispatcher_identity(settings.data_dir)
         # A fresh owner per incarnation: a restarted dispatcher never acks an old lease.
         self._owner = new_incarnation(identity)
@@ -56,10 +62,10 @@ class DispatcherHost:
         self._supervisor = Supervisor(LEASE_LOOP, self._run_dispatcher, LEASE_LOOP_BACKOFF)
         self._dispatcher = QueueDispatcher(
             self._stores.metadata,
-            RayWorkerPool(workers),
+            self._pool,
             self._owner,
             settings.queue,
-            max_in_flight=settings.cluster.max_batches_in_flight * len(workers),
+            max_in_flight=self._batches_per_worker * len(workers),
             instance=identity,
             on_progress=self._supervisor.progress,
         )
@@ -83,8 +89,32 @@ class DispatcherHost:
     async def nudge(self) -> None:
         self._dispatcher.nudge()
 
+    async def set_workers(self, worker_names: list[str]) -> None:
+        """The pipeline workers from now on (the pool scaler): new ones take batches at
+        once; one left out gets no new batch (``retire_worker`` waits for its last)."""
+        if worker_names == self._worker_names:
+            return  # the scaler repeats the members at each look
+        self._worker_names = list(worker_names)
+        self._pool.set_workers([NamedActor(name) for name in worker_names])
+        self._dispatcher.resize(self._batches_per_worker * self._pool.size)
+        _log.info("pipeline workers now: %s", ", ".join(worker_names))
+
+    async def retire_worker(self, worker_name: str, settle_seconds: float) -> bool:
+        """Until the batches ``worker_name`` (left out already) still runs have settled;
+        False if some still run after ``settle_seconds``."""
+        return await self._pool.retire(worker_name, settle_seconds)
+
+    async def rows_in_flight(self) -> int:
+        """Queue rows in the batches the workers hold now (the pool scaler's load)."""
+        return self._dispatcher.rows_in_flight
+
     async def stats(self) -> dict[str, int]:
-        return {**asdict(self._dispatcher.stats), "loop_restarts": self._supervisor.restarts}
+        return {
+            **asdict(self._dispatcher.stats),
+            "rows_in_flight": self._dispatcher.rows_in_flight,
+            "workers": self._pool.size,
+            "loop_restarts": self._supervisor.restarts,
+        }
 
     async def lease_loop(self) -> dict[str, Any]:
         """The supervisor's view of the lease loop: restarts, last error, progress age."""

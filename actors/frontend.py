@@ -18,6 +18,7 @@ import ray
 from actors.auth_checker import RayAuthService
 from actors.delivery import delivery_actor_names
 from actors.named import NamedActor
+from actors.pool_registry import registered_members
 from actors.supervised import start_supervised
 from actors.telemetry import ActorTelemetry
 from mairust.auth.policy import AuthPolicy
@@ -27,6 +28,7 @@ from mairust.log_format import configure_logging
 from mairust.model.message import MessageRef
 from mairust.outbound.dkim_signers import DkimSigners
 from mairust.outbound.forwarding import ArcKeys, forwarder_from_settings
+from mairust.pool_sizing import AUTH
 from mairust.secrets.master_key import load_keyring
 from mairust.secrets.vault import SecretVault
 from mairust.services.application import Application
@@ -84,7 +86,8 @@ class CoalescedNudge:
             self._pending.clear()
             try:
                 await self._dispatcher.nudge.remote()
-            except ray.exceptions.RayActorError:
+            # ValueError: no actor of that name (a delivery worker the pool scaler retired).
+            except (ray.exceptions.RayActorError, ValueError):
                 # The peer restarts and polls its table itself; the nudge is only a hint.
                 _log.warning("%s unreachable; it will find the rows when it polls", self._peer)
                 await asyncio.sleep(1.0)
@@ -136,6 +139,10 @@ class FrontEndHost:
             if deliveries
             else None
         )
+        # The checker pool may have changed since the start: a restart asks the registry
+        # (a front-end of a node that joined later learns it at the scaler's next look).
+        if auth_checker_names:
+            auth_checker_names = await registered_members(AUTH, auth_checker_names)
         auth_checkers = [NamedActor(name) for name in auth_checker_names]
         self._spool = Spool(
             self._stores.metadata,
@@ -147,9 +154,11 @@ class FrontEndHost:
         )
         await self._spool.start()
         auth = None
+        self._auth_service: RayAuthService | None = None
         if settings.auth.enabled and auth_checkers:
+            self._auth_service = RayAuthService(auth_checkers)
             auth = InboundAuth(
-                service=RayAuthService(auth_checkers),
+                service=self._auth_service,
                 policy=AuthPolicy(settings.auth),
                 authserv_id=settings.auth.authserv_id or settings.smtp.hostname,
             )
@@ -212,6 +221,16 @@ class FrontEndHost:
     async def telemetry_snapshot(self) -> TelemetrySnapshot:
         """This process's counters, for the API's /metrics and /api/v1/stats."""
         return self._telemetry.snapshot()
+
+    async def set_auth_checkers(self, names: list[str]) -> None:
+        """The auth checker pool from now on (the pool scaler); nothing when checks are off."""
+        if self._auth_service is not None and names:
+            self._auth_service.set_checkers([NamedActor(name) for name in names])
+            _log.debug("auth checkers now: %s", ", ".join(names))
+
+    async def auth_load(self) -> int:
+        """Auth requests waiting or in a call now (the pool scaler's load)."""
+        return 0 if self._auth_service is None else self._auth_service.outstanding
 
     async def drain(self, grace_seconds: float) -> dict[str, int]:
         """Stop accepting for good (`mairust cluster drain`): the listeners close, so a new

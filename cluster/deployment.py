@@ -11,8 +11,7 @@ differs is placement:
   it runs;
 - the pipeline workers, as many as ``cluster.pipeline_workers``, dealt out over the live
   nodes in turn and pinned there (hard node affinity: Ray's soft affinity was ignored in most
-  starts); a worker whose node leaves is made again on a live node by
-  ``replace_workers_of_gone_nodes``, which the command calls while it runs;
+  starts); a worker whose node leaves is replaced on a live node by the pool scaler;
 - at the end Serve is shut down, not only its app deleted: its controller and proxy are
   detached actors that would outlive this driver on a cluster that stays.
 """
@@ -20,8 +19,6 @@ differs is placement:
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from typing import Any
 
 import ray
@@ -29,17 +26,13 @@ from ray import serve
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.frontend import FrontEndActor
-from actors.pipeline_worker import PipelineWorkerActor
-from cluster.embedded import DISPATCHER, EmbeddedCluster, worker_name
+from cluster.embedded import DISPATCHER, EmbeddedCluster
 from cluster.placement import SmtpNode, node_settings, smtp_nodes
 from mairust.config import Settings
 
 _log = logging.getLogger(__name__)
 
 Listeners = list[tuple[str, str, int]]
-
-# How long a killed worker's name may stay registered before it is made again under it.
-NAME_RELEASE_SECONDS = 10.0
 
 
 def alive_node_ids() -> list[str]:
@@ -64,8 +57,6 @@ class ClusterDeployment(EmbeddedCluster):
         self.nodes: dict[str, SmtpNode] = {}
         # The live nodes (ids) the pipeline workers are dealt out over, looked up once.
         self._spread_over: list[str] = []
-        # Pipeline worker index -> the node it is pinned to.
-        self._worker_node: dict[int, str] = {}
 
     def _create_frontends(self, checker_names: list[str]) -> dict[str, Any]:
         nodes = smtp_nodes(ray.nodes())  # type: ignore[no-untyped-call]
@@ -98,13 +89,12 @@ class ClusterDeployment(EmbeddedCluster):
         # zero-CPU workers of the three-node test on one node, and soft affinity was ignored
         # most of the time (a worker landed on another node than named in most starts).
         # A pinned worker restarts on its node while the node lives; when the node leaves,
-        # `replace_workers_of_gone_nodes` makes it again on a live one.
+        # the pool scaler replaces it on a live one (cluster.pool_scaler).
         if not self._spread_over:
             self._spread_over = alive_node_ids()
         if not self._spread_over:
             return {"scheduling_strategy": "SPREAD"}
         node_id = self._spread_over[index % len(self._spread_over)]
-        self._worker_node[index] = node_id
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
 
     def add_joined_nodes(self, timeout: float) -> dict[str, Listeners]:
@@ -136,44 +126,6 @@ class ClusterDeployment(EmbeddedCluster):
         refs = [worker.node_id.remote() for worker in self._workers]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
         return [str(node_id) for node_id in ray.get(ready)]
-
-    def replace_workers_of_gone_nodes(self) -> list[tuple[int, str, str]]:
-        """Make each pipeline worker whose node left the cluster again on a live node (the
-        one with the fewest workers), under its name: pinned, it cannot restart elsewhere by
-        itself. Each as (worker index, node it left, node it now has)."""
-        alive = alive_node_ids()
-        if not alive:
-            return []
-        moved = []
-        for index, node_id in sorted(self._worker_node.items()):
-            if node_id in alive:
-                continue
-            load = Counter(n for n in self._worker_node.values() if n in alive)
-            target = min(alive, key=lambda node: (load[node], node))
-            self._make_worker_again(index, target)
-            moved.append((index, node_id, target))
-            _log.warning(
-                "pipeline worker %d: its node %s left; made again on %s", index, node_id, target
-            )
-        return moved
-
-    def _make_worker_again(self, index: int, node_id: str) -> None:
-        """Kill worker ``index`` and start it under its name on ``node_id`` (the dispatcher
-        reaches it by name and looks the name up again after one lost call)."""
-        name = worker_name(index)
-        ray.kill(self._workers[index], no_restart=True)
-        deadline = time.monotonic() + NAME_RELEASE_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                ray.get_actor(name)
-            except ValueError:  # the name is free again
-                break
-            time.sleep(0.1)
-        self._worker_node[index] = node_id
-        self._workers[index] = PipelineWorkerActor.options(
-            name=name,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-        ).remote(self._settings)
 
     def _stop_serve(self) -> None:
         serve.shutdown()  # type: ignore[no-untyped-call]

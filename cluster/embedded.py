@@ -31,14 +31,17 @@ from pydantic import SecretStr
 from ray import serve
 
 from actors.auth_checker import AuthCheckerActor
-from actors.delivery import DeliveryActor, delivery_actor_names
+from actors.delivery import DELIVERY_ACTOR, DeliveryActor
 from actors.dispatcher import DispatcherActor
 from actors.frontend import FrontEndActor
 from actors.indexer import IndexerActor
 from actors.pipeline_worker import PipelineWorkerActor
+from actors.pool_registry import POOL_REGISTRY, PoolRegistryActor
 from actors.webhooks import WebhookActor
 from cluster.loopback import bind_serve_grpc_to_node_ip
 from cluster.plugin_sync import PluginSync
+from cluster.pool_scaler import PoolScaler
+from cluster.pools import AuthCheckerPool, DeliveryPool, PipelinePool, WorkerPool
 from cluster.ray_address import forget_address, record_address
 from cluster.ray_runtime import start_ray
 from mairust.cli.admin_token import ensure_admin_token
@@ -46,6 +49,7 @@ from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
 from mairust.config import Settings
 from mairust.pipeline.dispatcher import dispatcher_identity, owner_prefix
+from mairust.pool_sizing import AUTH, DELIVERY, PIPELINE, sizing_rules
 from mairust.search.indexing import reindex_all
 from mairust.smtp.tls import ensure_self_signed
 from serve.api_ingress import build_api_app
@@ -114,6 +118,10 @@ class EmbeddedCluster:
         self._webhooks: Any = None
         self._deliveries: list[Any] = []
         self._plugins: PluginSync | None = None
+        # The pools' sizes and bounds; the registry and the scaler that resizes them.
+        self._rules = sizing_rules(settings)
+        self._registry: Any = None
+        self.pool_scaler: PoolScaler | None = None
 
     def prepare_stores(self) -> str:
         """Migrate, create the --domain domains, hand back leases of a dead run; the token."""
@@ -170,6 +178,7 @@ class EmbeddedCluster:
             # Nothing that answers a client waits for these: they start once the rest is up,
             # so their processes do not compete with it for the CPU during start-up.
             self._create_background_actors()
+            self._start_pool_scaler()
         finally:
             # On failure the caller's stop() ends Ray, which ends a Serve call still waiting.
             side.shutdown(wait=False, cancel_futures=True)
@@ -211,11 +220,11 @@ class EmbeddedCluster:
         """Create the actors `start` waits for, and the auth checkers the front-end calls
         on its first unchecked MAIL, at once (creation does not wait for them to be up)."""
         settings = self._settings
-        worker_names = [worker_name(n) for n in range(settings.cluster.pipeline_workers)]
-        checker_names = [
-            f"auth-checker-{n}"
-            for n in range(settings.auth.checkers if settings.auth.enabled else 0)
-        ]
+        worker_names = [worker_name(n) for n in range(self._rules[PIPELINE].initial)]
+        auth = self._rules.get(AUTH)
+        checker_names = [f"auth-checker-{n}" for n in range(auth.initial if auth else 0)]
+        # Before its readers: a restarted dispatcher or front-end asks it for the members.
+        self._registry = PoolRegistryActor.options(name=POOL_REGISTRY).remote()
         # The ones `start` waits for come first: Ray starts worker processes a few at a time.
         # Peers go by name: a handle as a constructor argument is held by reference, and Ray
         # cannot promise to rebuild such an actor on restart.
@@ -284,10 +293,41 @@ class EmbeddedCluster:
         delivery loops."""
         self._indexer = IndexerActor.options(name="indexer").remote(self._settings)
         self._webhooks = WebhookActor.options(name="webhooks").remote(self._settings)
+        delivery = self._rules.get(DELIVERY)
         self._deliveries = [
-            DeliveryActor.options(name=name).remote(self._settings, index)
-            for index, name in enumerate(delivery_actor_names(self._settings))
+            DeliveryActor.options(name=f"{DELIVERY_ACTOR}-{index}").remote(self._settings, index)
+            for index in range(delivery.initial if delivery is not None else 0)
         ]
+
+    def _start_pool_scaler(self) -> None:
+        """The pools made at start-up, handed to the scaler that owns them from now on."""
+        settings = self._settings
+        pools: list[WorkerPool] = [
+            PipelinePool(settings, self._rules[PIPELINE], self._dispatcher),
+        ]
+        if AUTH in self._rules:
+            pools.append(
+                AuthCheckerPool(settings, self._rules[AUTH], lambda: list(self._frontends.values()))
+            )
+        if DELIVERY in self._rules:
+            pools.append(DeliveryPool(settings, self._rules[DELIVERY]))
+        members = {
+            PIPELINE: self._workers,
+            AUTH: self._auth_checkers,
+            DELIVERY: self._deliveries,
+        }
+        for pool in pools:
+            pool.adopt({f"{pool.prefix}{n}": handle for n, handle in enumerate(members[pool.name])})
+        self.pool_scaler = PoolScaler(settings, pools, self._registry, spread=True)
+        self.pool_scaler.start()
+
+    def _pool_members(self, pool_name: str) -> list[Any]:
+        """A pool's members now (the scaler's, once it runs)."""
+        if self.pool_scaler is not None:
+            for pool in self.pool_scaler.pools:
+                if pool.name == pool_name:
+                    return list(pool.members.values())
+        return list(self._deliveries) if pool_name == DELIVERY else []
 
     def _wait_for_actors(self, deadline: float, clock: StartClock) -> dict[str, tuple[str, int]]:
         """Block until every SMTP front-end listens and the dispatcher and one pipeline
@@ -314,13 +354,16 @@ class EmbeddedCluster:
 
     def stop(self) -> None:
         """Graceful stop; safe to call after a partial start."""
+        # The scaler first: nothing grows or moves while the rest stops.
+        if self.pool_scaler is not None:
+            self.pool_scaler.stop()
         # SMTP first (no new mail), then the dispatcher (batches in flight finish).
         for step, actor in (
             *(("SMTP front-end", actor) for actor in self._frontends.values()),
             ("dispatcher", self._dispatcher),
             ("indexer", self._indexer),
             ("webhook loops", self._webhooks),
-            *(("outbound delivery loop", actor) for actor in self._deliveries),
+            *(("outbound delivery loop", actor) for actor in self._pool_members(DELIVERY)),
         ):
             if actor is None:
                 continue

@@ -129,3 +129,8 @@ def actors() -> list[RayActor]:
         )
         for actor_id, info in table.items()
     ]
+
+
+def actor_id_of(handle: Any) -> str:
+    """The id (hex) of the actor behind a handle this driver holds, as in :func:`actors`."""
+    return str(handle._actor_id.hex())

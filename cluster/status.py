@@ -1,5 +1,6 @@
-"""What ``mairust cluster status`` reports: the cluster's nodes, MaiRust's actors, Serve's
-apps and replicas (read from Ray as a driver) and the queue (read from the metadata store).
+"""What ``mairust cluster status`` reports: the cluster's nodes, MaiRust's actors, the worker
+pools (size, bounds, members per node: from the pool registry), Serve's apps and replicas
+(read from Ray as a driver) and the queue (read from the metadata store).
 
 Which Ray cluster: ``[cluster] ray_address`` when set, else the one the ``mairust up`` of
 the data dir recorded (``cluster.ray_address`` module). The report is plain data, so the command
@@ -8,10 +9,12 @@ renders it as tables or as JSON and the tests read the same numbers an operator 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import ray
 from ray import serve
 
 from actors.auth_checker import AuthCheckerHost
@@ -20,9 +23,11 @@ from actors.dispatcher import DispatcherHost
 from actors.frontend import FrontEndHost
 from actors.indexer import IndexerHost
 from actors.pipeline_worker import PipelineWorker
+from actors.pool_registry import POOL_REGISTRY, PoolRegistryHost
 from actors.webhooks import WebhookHost
 from cluster import ray_state
 from cluster.ray_address import recorded_address
+from cluster.ray_runtime import RAY_NAMESPACE
 from cluster.ray_state import ClusterNotRunning, RayActor, RayNode
 from mairust.cli.directory import cli_principal
 from mairust.cli.options import opened_stores
@@ -42,8 +47,11 @@ MAIRUST_ACTOR_CLASSES = frozenset(
         IndexerHost,
         WebhookHost,
         DeliveryHost,
+        PoolRegistryHost,
     )
 )
+# The pool registry answers within this long, or the report says it did not.
+POOL_REGISTRY_SECONDS = 5.0
 # Serve's own actors: its controller, the HTTP proxies, and one replica actor per replica
 # (class "ServeReplica:<app>:<deployment>").
 SERVE_SYSTEM_CLASSES = frozenset({"ServeController", "ProxyActor"})
@@ -68,6 +76,17 @@ class QueueReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolReport:
+    name: str
+    size: int
+    minimum: int
+    maximum: int
+    members: dict[str, str]  # member name -> node id ("" while being placed)
+    per_node: dict[str, int]  # node id -> members
+    load: dict[str, int] | None  # waiting, in_flight (None: a fixed pool is not measured)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterReport:
     ray_address: str
     nodes: list[RayNode]
@@ -75,6 +94,7 @@ class ClusterReport:
     serve: list[ServeDeployment]
     serve_actors: list[RayActor]  # Serve's controller, proxies and replicas
     queue: QueueReport
+    pools: list[PoolReport] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +125,7 @@ def collect(settings: Settings) -> ClusterReport:
         nodes = ray_state.nodes()
         every_actor = ray_state.actors()
         deployments = serve_deployments()
+        pools = pool_reports()
     return ClusterReport(
         ray_address=address,
         nodes=sorted(nodes, key=lambda node: (not node.alive, node.address, node.node_id)),
@@ -112,7 +133,30 @@ def collect(settings: Settings) -> ClusterReport:
         serve=deployments,
         serve_actors=_sorted(a for a in every_actor if is_serve_actor(a.class_name)),
         queue=queue_report(settings, datetime.now(UTC)),
+        pools=pools,
     )
+
+
+def pool_reports() -> list[PoolReport]:
+    """Each pool as its scaler last published it; none when no registry runs (or answers)."""
+    try:
+        registry = ray.get_actor(POOL_REGISTRY, namespace=RAY_NAMESPACE)
+        answer: Any = ray.get(registry.report.remote(), timeout=POOL_REGISTRY_SECONDS)
+        published: dict[str, dict[str, Any]] = answer
+    except (ValueError, ray.exceptions.RayError, TimeoutError):
+        return []
+    return [
+        PoolReport(
+            name=name,
+            size=len(pool["members"]),
+            minimum=pool["minimum"],
+            maximum=pool["maximum"],
+            members=dict(pool["members"]),
+            per_node=dict(Counter(pool["members"].values())),
+            load=pool.get("load"),
+        )
+        for name, pool in published.items()
+    ]
 
 
 def is_serve_actor(class_name: str) -> bool:

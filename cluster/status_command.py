@@ -1,4 +1,5 @@
-"""``mairust cluster status``: nodes, MaiRust's actors, Serve and the queue, as tables or JSON.
+"""``mairust cluster status``: nodes, MaiRust's actors, the worker pools, Serve and the queue,
+as tables or JSON.
 
 The command joins the Ray cluster as a short-lived driver (``cluster.ray_state``), reads,
 and leaves; it starts nothing there. When nothing runs it says so in one line and exits 1.
@@ -15,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cluster.ray_state import RayActor, RayNode
-from cluster.status import ClusterReport, QueueReport, collect
+from cluster.status import ClusterReport, PoolReport, QueueReport, collect
 from mairust.cli.options import ConfigOption, DataDirOption, reported_errors, settings_from
 
 # Resources every node has and an operator rarely needs in a table (Ray's per-node and
@@ -34,8 +35,9 @@ def status(
         bool, typer.Option("--json", help="One JSON object (for scripts) instead of tables.")
     ] = False,
 ) -> None:
-    """Show the cluster's nodes, MaiRust's actors (state, restarts), Serve's apps and
-    replicas, and the queue (rows per state, oldest lease)."""
+    """Show the cluster's nodes, MaiRust's actors (state, restarts), the worker pools
+    (size, bounds, members per node), Serve's apps and replicas, and the queue (rows per
+    state, oldest lease)."""
     with reported_errors():
         report = collect(settings_from(data_dir, config))
     if as_json:
@@ -54,6 +56,7 @@ def render(report: ClusterReport) -> Group:
         Text(f"Ray cluster at {report.ray_address}", style="bold"),
         nodes_table(report.nodes),
         actors_table("MaiRust actors", report.actors),
+        pools_table(report.pools),
         serve_table(report),
         actors_table("Serve actors", report.serve_actors),
         Text(queue_line(report.queue)),
@@ -118,6 +121,22 @@ def actors_table(title: str, actors: list[RayActor]) -> Table:
             state,
             restarts,
             str(actor.pid or "-"),
+        )
+    return table
+
+
+def pools_table(pools: list[PoolReport]) -> Table:
+    table = Table(title="Pools", title_justify="left")
+    for column in ("pool", "size", "bounds", "load (waiting/in flight)", "members per node"):
+        table.add_column(column, no_wrap=True)
+    for pool in pools:
+        load = "-" if pool.load is None else f"{pool.load['waiting']}/{pool.load['in_flight']}"
+        per_node = ", ".join(
+            f"{(node or 'placing')[:NODE_ID_SHOWN]} {count}"
+            for node, count in sorted(pool.per_node.items())
+        )
+        table.add_row(
+            pool.name, str(pool.size), f"{pool.minimum}-{pool.maximum}", load, per_node or "-"
         )
     return table
 

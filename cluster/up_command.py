@@ -34,8 +34,7 @@ from mairust.secrets.master_key import load_keyring
 
 _log = logging.getLogger(__name__)
 
-# How often the running command looks for SMTP nodes that joined and for nodes that left
-# with pipeline workers pinned to them.
+# How often the running command looks for SMTP nodes that joined the cluster.
 NODE_WATCH_SECONDS = 5.0
 READY_LINE = "MaiRust is up on the Ray cluster"
 
@@ -104,7 +103,7 @@ def cluster_up(
     sys.stdout.flush()
     next_look = time.monotonic() + NODE_WATCH_SECONDS
 
-    def watch_nodes() -> None:
+    def look_for_new_nodes() -> None:
         nonlocal next_look
         if time.monotonic() < next_look:
             return
@@ -114,18 +113,12 @@ def cluster_up(
             ).items():
                 _print_frontend(deployment.nodes[name], listeners)
                 sys.stdout.flush()
-            for index, left, now in deployment.replace_workers_of_gone_nodes():
-                console.print(
-                    f"Pipeline    worker {index} moved: node {left[:NODE_ID_CHARS]} left, "
-                    f"now on {now[:NODE_ID_CHARS]}"
-                )
-                sys.stdout.flush()
         except Exception:  # a look at the nodes failed: the running ones are unaffected
-            _log.exception("looking for SMTP nodes that joined and nodes that left")
+            _log.exception("looking for SMTP nodes that joined")
         next_look = time.monotonic() + NODE_WATCH_SECONDS
 
     try:
-        wait_for_stop_signal(watch_nodes)
+        wait_for_stop_signal(look_for_new_nodes)
     finally:
         console.print("MaiRust stopping ...")
         deployment.stop()

@@ -194,6 +194,33 @@ class ClusterSettings(_Section):
     # How long `mairust up` waits for SMTP, the dispatcher, a pipeline worker and the API
     # to answer before it gives up (a first start on a busy machine takes the longest).
     start_timeout: float = Field(120.0, gt=0)
+    # Pools that grow and shrink with their load (docs/scale-out/pools.md). Each pool
+    # starts at its size above (pipeline_workers, [auth] checkers, [outbound] workers);
+    # a bound left unset is that size, so a config without bounds keeps fixed pools.
+    pipeline_workers_min: int | None = Field(None, ge=1)
+    pipeline_workers_max: int | None = Field(None, ge=1)
+    auth_checkers_min: int | None = Field(None, ge=1)
+    auth_checkers_max: int | None = Field(None, ge=1)
+    delivery_workers_min: int | None = Field(None, ge=0)
+    delivery_workers_max: int | None = Field(None, ge=0)
+    # The load one member is meant to carry: queue rows ready or in flight per pipeline
+    # worker, auth requests waiting or in flight per checker, outbound rows per delivery
+    # worker. More load than the members carry grows the pool.
+    pipeline_rows_per_worker: int = Field(200, ge=1)
+    auth_requests_per_checker: int = Field(50, ge=1)
+    delivery_rows_per_worker: int = Field(200, ge=1)
+    # How often the scaler looks at the pools' load, and how long a pool keeps its size
+    # after a change (no flapping between two sizes).
+    pool_scale_interval: float = Field(2.0, gt=0)
+    pool_cooldown_seconds: float = Field(30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ClusterSettings:
+        for pool in ("pipeline_workers", "auth_checkers", "delivery_workers"):
+            low, high = getattr(self, f"{pool}_min"), getattr(self, f"{pool}_max")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"cluster.{pool}_min ({low}) is above {pool}_max ({high})")
+        return self
 
 
 SpfMode = Literal["enforce", "record"]

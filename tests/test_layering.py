@@ -23,6 +23,7 @@ LAYERS = [
         "disk_space",
         "telemetry",
         "log_format",
+        "pool_sizing",
     },
     {"model"},
     {"auth", "routing", "net"},

@@ -165,6 +165,11 @@ class OutboundDeliveryLoop(LeasedLoop):
     def poll_interval(self) -> float:
         return self._settings.poll_interval
 
+    @property
+    def rows_in_flight(self) -> int:
+        """Rows leased and not yet settled by this loop."""
+        return self._rows_in_flight
+
     def release_leases(self, owner_prefix: str, keep_owner: str) -> int:
         return self._store.release_outbound_leases(owner_prefix, keep_owner)
 

@@ -117,9 +117,18 @@ class QueueDispatcher:
         self._beat_interval = min(HEARTBEAT_SECONDS, settings.stall_seconds / 4)
         self._last_beat: float | None = None
         self.stats = DispatchStats()
+        # Queue rows in the batches in flight (the pool scaler's measure of the work held).
+        self.rows_in_flight = 0
 
     def nudge(self) -> None:
         """New rows were committed: lease now instead of at the next poll."""
+        self._wake.set()
+
+    def resize(self, max_in_flight: int) -> None:
+        """The pool changed size: this many batches in flight from now on (batches above
+        a smaller limit finish; none is started until the count is below it)."""
+        self._max_in_flight = max(1, max_in_flight)
+        self._slot_freed.set()
         self._wake.set()
 
     async def run(self) -> None:
@@ -218,6 +227,13 @@ class QueueDispatcher:
 
     async def _dispatch(self, items: list[QueueItem]) -> None:
         self.stats.batches += 1
+        self.rows_in_flight += len(items)
+        try:
+            await self._process(items)
+        finally:
+            self.rows_in_flight -= len(items)
+
+    async def _process(self, items: list[QueueItem]) -> None:
         try:
             report = await self._pool.process(items, self._owner)
         except WorkerLost as exc:

@@ -211,6 +211,17 @@ class SqlOutbound:
             rows = conn.execute(query.order_by(_R.id.desc()).limit(limit)).all()
         return [_item(row) for row in rows]
 
+    def due_outbound_rows(self, now: datetime) -> int:
+        due = sa.or_(
+            sa.and_(_R.state.in_(_PENDING), _R.next_attempt_at <= now),
+            sa.and_(_R.state == _LEASED, _R.lease_until <= now),
+        )
+        with self._db.read() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(outbound_recipients).where(due)
+            ).scalar_one()
+        return int(count)
+
     def outbound_counts(self) -> OutboundCounts:
         with self._db.read() as conn:
             by_state = conn.execute(sa.select(_R.state, sa.func.count()).group_by(_R.state)).all()

@@ -199,6 +199,15 @@ class SqlQueue:
             ).all()
         return {row.blob_key for row in rows}
 
+    def due_queue_rows(self, now: datetime) -> int:
+        due = sa.or_(
+            sa.and_(queue.c.state == QueueState.QUEUED.value, queue.c.next_attempt_at <= now),
+            sa.and_(queue.c.state == QueueState.LEASED.value, queue.c.lease_until <= now),
+        )
+        with self._db.read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(queue).where(due))
+            return int(count.scalar_one())
+
     def queue_counts(self) -> dict[QueueState, int]:
         counts = dict.fromkeys(QueueState, 0)
         with self._db.read() as conn:

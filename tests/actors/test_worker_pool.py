@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from actors.pipeline_worker import PipelineWorkerActor
-from actors.worker_pool import RayWorkerPool
+from actors.worker_pool import RayWorkerPool, key_of
 from mairust.model.queue import QueueState
 from mairust.pipeline.dispatcher import WorkerLost
 
@@ -150,7 +150,67 @@ async def test_a_worker_ray_no_longer_knows_by_name_is_lost_and_rests(spawn):
     pool = RayWorkerPool([gone], cooldown_seconds=5.0, clock=lambda: clock[0])
     with pytest.raises(WorkerLost, match="ValueError"):
         await pool.process([], "owner")
-    assert pool._resting_until == [105.0]
+    assert pool._members[key_of(gone)].resting_until == 105.0
+
+
+class _HeldWorker:
+    """Stands in for an actor handle whose batches finish when the test says so."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+        self.release = asyncio.Event()
+        self.process = self
+
+    def remote(self, items: list[Any], owner: str) -> Any:
+        self.calls += 1
+
+        async def answer() -> Any:
+            await self.release.wait()
+            return self.name
+
+        return answer()
+
+
+def test_a_left_out_worker_gets_no_new_batch_and_retires_once_its_batch_settled():
+    old, new = _HeldWorker("old"), _HeldWorker("new")
+    new.release.set()
+    pool = RayWorkerPool([old])
+
+    async def run() -> list[Any]:
+        running = asyncio.ensure_future(pool.process([], "owner"))
+        await asyncio.sleep(0)
+        assert old.calls == 1
+        pool.set_workers([new])
+        assert pool.size == 1
+        retiring = asyncio.ensure_future(pool.retire(key_of(old), settle_seconds=30))
+        # The old worker's batch still runs: it has not retired; new batches go to the new.
+        answer: Any = await pool.process([], "owner")
+        assert answer == "new"
+        assert not retiring.done() and old.calls == 1
+        old.release.set()
+        return [await running, await retiring]
+
+    assert asyncio.run(run()) == ["old", True]
+    with pytest.raises(ValueError, match="still a member"):
+        asyncio.run(pool.retire(key_of(new), settle_seconds=1))
+
+
+def test_retire_says_when_a_batch_outlives_the_wait():
+    ticks = iter(range(1_000_000))  # the clock moves a second at every look
+    held, other = _HeldWorker("held"), _HeldWorker("other")
+    pool = RayWorkerPool([held], clock=lambda: float(next(ticks)))
+
+    async def run() -> bool:
+        running = asyncio.ensure_future(pool.process([], "owner"))
+        await asyncio.sleep(0)
+        pool.set_workers([other])
+        settled = await pool.retire(key_of(held), settle_seconds=5)
+        held.release.set()
+        await running
+        return settled
+
+    assert asyncio.run(run()) is False
 
 
 async def test_a_worker_made_again_under_its_name_is_reached_after_one_loss(spawn, module_world):

@@ -1,13 +1,12 @@
-"""cluster.deployment: pipeline workers are dealt over the live nodes and pinned there; a
-worker whose node left is made again on a live node under its name. (Front-ends per node,
-drain and joins: tests/integration/test_e2e_multi_node.py.)"""
+"""cluster.deployment: pipeline workers are dealt over the live nodes and pinned there.
+(Front-ends per node, drain and joins: tests/integration/test_e2e_multi_node.py; a worker
+whose node left, replaced by the pool scaler: test_e2e_crash_soak.py.)"""
 
 from __future__ import annotations
 
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
-import logging
 import shutil
 import tempfile
 import time
@@ -77,43 +76,5 @@ def test_workers_are_dealt_over_the_nodes_and_stay_there(
     try:
         # Soft node affinity put workers elsewhere in most starts; pinned, each is on its node.
         assert deployment.worker_nodes(timeout=60) == [nodes[0], nodes[1], nodes[0], nodes[1]]
-        assert deployment.replace_workers_of_gone_nodes() == []  # every node is alive
     finally:
         stop(deployment)
-
-
-def test_a_worker_whose_node_left_is_made_again_on_a_live_node(
-    two_nodes: tuple[Any, list[str]], cluster_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    ray_cluster, nodes = two_nodes
-    leaving = ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-    ray_cluster.wait_for_nodes()
-    three = sorted([*nodes, leaving.node_id])
-    deployment = deployment_on(three, cluster_settings, workers=3)
-    try:
-        assert deployment.worker_nodes(timeout=60) == three
-        index = three.index(leaving.node_id)
-        ray_cluster.remove_node(leaving)
-        wait_until_gone(leaving.node_id)
-
-        with caplog.at_level(logging.WARNING, logger="cluster.deployment"):
-            moved = deployment.replace_workers_of_gone_nodes()
-
-        assert [(i, left) for i, left, _ in moved] == [(index, leaving.node_id)]
-        assert f"pipeline worker {index}: its node {leaving.node_id} left" in caplog.text
-        # Under its name, which the dispatcher looks up, on the node it was given.
-        remade = ray.get_actor(worker_name(index))
-        assert ray.get(remade.node_id.remote(), timeout=60) == moved[0][2]
-        assert sorted(deployment.worker_nodes(timeout=60)) == sorted(
-            [n for n in three if n != leaving.node_id] + [moved[0][2]]
-        )
-    finally:
-        stop(deployment)
-
-
-def wait_until_gone(node_id: str) -> None:
-    for _ in range(300):
-        if node_id not in {node["NodeID"] for node in ray.nodes() if node["Alive"]}:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"node {node_id} still alive 30 s after it was removed")

@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 from cluster.cli import app
 from cluster.ray_address import record_address
 from cluster.ray_state import RayActor, RayNode
-from cluster.status import ClusterReport, QueueReport, ServeDeployment
+from cluster.status import ClusterReport, PoolReport, QueueReport, ServeDeployment
 from cluster.status_command import json_text, queue_line, render, resources_text
 
 NODE = "a1b2c3d4" + "0" * 48
+OTHER = "ffee0011" + "0" * 48
 GIB = 1024**3
 
 
@@ -47,6 +48,22 @@ def report(restarts: int = 0, oldest: float | None = 12.4) -> ClusterReport:
             expired_leases=1,
             oldest_lease_seconds=oldest,
         ),
+        pools=[
+            PoolReport(
+                name="pipeline",
+                size=3,
+                minimum=1,
+                maximum=4,
+                members={
+                    "pipeline-worker-0": NODE,
+                    "pipeline-worker-3": NODE,
+                    "pipeline-worker-4": OTHER,
+                },
+                per_node={NODE: 2, OTHER: 1},
+                load={"waiting": 40, "in_flight": 12},
+            ),
+            PoolReport("delivery", 1, 1, 1, {"outbound-delivery-0": NODE}, {NODE: 1}, None),
+        ],
     )
 
 
@@ -70,6 +87,21 @@ def test_tables_show_nodes_actors_serve_and_queue() -> None:
     assert "ServeReplica:api:api" in text and "HEALTHY" in text and "RUNNING 1" in text
     assert "queued: 3  leased: 2  done: 10  failed: 0" in text
     assert "oldest lease 12 s old, 1 of 2 expired" in text
+
+
+def test_pools_show_size_bounds_load_and_members_per_node() -> None:
+    text = rendered(report())
+    assert "Pools" in text
+    rows = {
+        cells[0]: cells[1:]
+        for line in text.splitlines()
+        if len(cells := [cell.strip() for cell in line.split("│")[1:-1]]) == 5
+    }
+    assert rows["pipeline"] == ["3", "1-4", "40/12", "a1b2c3d4 2, ffee0011 1"]
+    assert rows["delivery"] == ["1", "1-1", "-", "a1b2c3d4 1"]
+    data = json.loads(json_text(report()))
+    assert data["pools"][0]["members"]["pipeline-worker-4"] == OTHER
+    assert data["pools"][1]["load"] is None
 
 
 def test_no_lease_is_said_in_words() -> None:

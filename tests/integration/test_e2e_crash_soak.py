@@ -222,6 +222,10 @@ def test_crash_soak(ray_cluster, deployment: Deployment) -> None:
     wait_for(drained, timeout=180, interval=0.5, what="every queue row done")
     waited = time.monotonic() - load_ended
     print(f"queue drained {waited:.1f} s after the load: {dict(queue_counts(settings))}")
+    # Every pool is whole again on live nodes: a member pinned to the removed node could not
+    # restart elsewhere; the pool scaler replaced it.
+    pools = wait_for(lambda: pools_whole_without(deployment, removed), timeout=60, what="pools")
+    print(f"pools after the removal: {pools}")
 
     for name, load in loads.items():
         attempts = load.snapshot()
@@ -246,6 +250,22 @@ def test_crash_soak(ray_cluster, deployment: Deployment) -> None:
     late = acknowledged_after_both()
     print(f"kept node: {len(late)} acknowledged after the removal and the front-end's restart")
     assert late
+
+
+def pools_whole_without(deployment: Deployment, removed: str) -> dict[str, list[str]] | None:
+    """Each pool's members' nodes once every pool has its size on live nodes other than the
+    ``removed`` one (a prefix of its id); None until then."""
+    status = deployment.cli("cluster", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    live = {node["node_id"] for node in report["nodes"] if node["alive"]}
+    where = {pool["name"]: list(pool["members"].values()) for pool in report["pools"]}
+    whole = all(
+        len(nodes) == pool["size"] >= pool["minimum"]
+        and all(node in live and not node.startswith(removed) for node in nodes)
+        for pool, nodes in zip(report["pools"], where.values(), strict=True)
+    )
+    return where if whole and "pipeline" in where else None
 
 
 def stored_entry_rows(settings: Settings, prefix: str) -> int:

@@ -1,6 +1,7 @@
 """Scenario: `mairust cluster up` on a Ray cluster of a head and two SMTP nodes on loopback;
 mail through both nodes' front-ends lands in the mailbox; `mairust cluster drain` of one
-node lets its open transaction finish, refuses new connections there, the other node
+node moves its pool members (pipeline workers, auth checkers, delivery workers) to other
+nodes, lets its open transaction finish, refuses new connections there, the other node
 keeps accepting; an SMTP node that joins later gets a front-end; every acknowledged message
 is stored exactly once."""
 
@@ -12,6 +13,7 @@ import smtplib
 import socket
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ray.cluster_utils import Cluster
@@ -25,6 +27,8 @@ from tests.support.ray_nodes import Deployment
 
 MAILBOX = "alice@example.test"
 WORKERS_LINE = re.compile(r"Pipeline\s+2 workers on (\d) nodes")
+MOVED_LINE = re.compile(r"^Moved\s+(\w+): (\S+) -> (\S+) on node (\w+)", re.MULTILINE)
+POOL_CLASSES = {"PipelineWorker", "AuthCheckerHost", "DeliveryHost"}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +59,8 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
     assert WORKERS_LINE.findall(printed) == ["2"], printed
     (draining, port_a), (_, port_b) = sorted(deployment.smtp_ports.items())
     acknowledged = [send(port_a, "a0"), send(port_b, "b0"), send(port_a, "a1"), send(port_b, "b1")]
+    pools_before = status_json(deployment)["pools"]
+    on_drained = members_on(pools_before, draining)
 
     # A transaction open on the node to be drained, and an idle session there.
     busy = OpenTransaction(port_a, "a-during-drain")
@@ -82,6 +88,24 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
             drain.kill()
     assert drain.returncode == 0, drained
     assert f"Node {draining} is idle" in drained, drained
+    # The pool members that ran there were replaced elsewhere, each move said; none is left.
+    moved = MOVED_LINE.findall(drained)
+    assert sorted(left for _, left, _, _ in moved) == sorted(on_drained), drained
+    assert all(not node.startswith(draining[:8]) for _, _, _, node in moved), drained
+    if not on_drained:
+        assert "Moved       nothing" in drained, drained
+    after = status_json(deployment)
+    assert members_on(after["pools"], draining) == []
+    assert [
+        actor["name"]
+        for actor in after["actors"]
+        if actor["class_name"] in POOL_CLASSES
+        and actor["node_id"].startswith(draining)
+        and actor["state"] != "DEAD"
+    ] == []
+    # The pools kept their sizes.
+    sizes = {pool["name"]: pool["size"] for pool in pools_before}
+    assert {pool["name"]: pool["size"] for pool in after["pools"]} == sizes
     # The idle session was told why it was closed (RFC 5321 §3.8).
     got = idle.recv(512)
     assert got.startswith(b"421"), "".join(deployment.output[-200:]) + drained
@@ -124,6 +148,22 @@ def test_mail_through_two_nodes_and_a_drain(ray_cluster, deployment: Deployment)
         lambda: not {"queued", "leased"} & set(+queue_counts(settings)),
         timeout=30,
         what="the queue to drain",
+    )
+
+
+def status_json(deployment: Deployment) -> dict[str, Any]:
+    status = deployment.cli("cluster", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    return json.loads(status.stdout)
+
+
+def members_on(pools: list[dict[str, Any]], node_prefix: str) -> list[str]:
+    """Names of the pool members the registry places on the node ``node_prefix`` names."""
+    return sorted(
+        name
+        for pool in pools
+        for name, node in pool["members"].items()
+        if node.startswith(node_prefix)
     )
 
 

@@ -85,6 +85,11 @@ class OutboundQueue(Protocol):
 
     def outbound_counts(self) -> OutboundCounts: ...
 
+    def due_outbound_rows(self, now: datetime) -> int:
+        """Rows ``lease_outbound`` would take at ``now`` (due, or leased with an expired
+        lease): the pool scaler's measure of outbound work waiting."""
+        ...
+
     def outbound_attempts(self, message_id: str) -> list[DeliveryAttempt]:
         """Every attempt at the message's recipients, oldest first (the message trace)."""
         ...

@@ -80,6 +80,11 @@ class QueueStore(Protocol):
 
     def queue_counts(self) -> dict[QueueState, int]: ...
 
+    def due_queue_rows(self, now: datetime) -> int:
+        """Rows a lease would take at ``now``: QUEUED and due, or LEASED with an expired
+        lease (the pool scaler's measure of work waiting)."""
+        ...
+
     def referenced_blob_keys(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` that some message row names as its blob (the blob sweeper's
         question: a blob no row names is an orphan)."""

@@ -283,6 +283,24 @@ def test_defer_puts_the_row_back_for_later(
     assert other.recipient == "b@x.test"
 
 
+def test_due_rows_are_queued_and_due_or_leased_past_their_lease(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    now = datetime.now(UTC)
+    assert metadata_store.due_queue_rows(now) == 0
+    metadata_store.commit_messages([make_record("a@x.test", "b@x.test", "c@x.test")])
+    assert metadata_store.due_queue_rows(datetime.now(UTC)) == 3
+    first, second = metadata_store.lease_batch("w1", 2, 30)
+    later = datetime.now(UTC)
+    assert metadata_store.due_queue_rows(later) == 1  # leased rows are held, not waiting
+    metadata_store.defer(first.id, "w1", "later", later + timedelta(hours=1))
+    assert metadata_store.due_queue_rows(later) == 1  # deferred to later: not due now
+    # Past its lease, the leased row is due again (a lease would take it).
+    assert metadata_store.due_queue_rows(later + timedelta(seconds=31)) == 2
+    assert metadata_store.due_queue_rows(later + timedelta(hours=2)) == 3
+    assert second.id != first.id
+
+
 def test_defer_into_the_past_is_due_at_once(
     metadata_store: SqlMetadataStore, make_record: RecordMaker
 ) -> None:

@@ -281,6 +281,19 @@ def test_an_expired_lease_is_leased_again(
     assert metadata_store.settle_outbound("dead/1", now, delivered=[ok]) == 0
 
 
+def test_due_outbound_rows_are_what_a_lease_would_take(
+    metadata_store: SqlMetadataStore, make_record: RecordMaker
+) -> None:
+    now = datetime.now(UTC)
+    assert metadata_store.due_outbound_rows(now) == 0
+    metadata_store.commit_messages([submitted(make_record, "a@far.test", "b@far.test")])
+    now = datetime.now(UTC)
+    assert metadata_store.due_outbound_rows(now) == 2
+    [_] = metadata_store.lease_outbound("loop/1", 1, 30, now)
+    assert metadata_store.due_outbound_rows(now) == 1
+    assert metadata_store.due_outbound_rows(now + timedelta(seconds=31)) == 2
+
+
 def test_threads_leasing_together_never_share_a_row(
     metadata_store: SqlMetadataStore, make_record: RecordMaker
 ) -> None:
