@@ -22,6 +22,7 @@ from typing import Any
 import ray
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import generate_latest
+from ray._private import state as ray_private_state
 
 from actors.telemetry import actor_label
 from mairust.telemetry import TelemetrySnapshot
@@ -103,7 +104,7 @@ async def registered_members(pool: str, fallback: list[str]) -> list[str]:
     pool may have changed since its start-up list was made); ``fallback`` on a first
     start (the start-up list is the pool then; the scaler announces every change, and
     repeats the members at each look) or when the registry does not answer."""
-    if not ray.get_runtime_context().was_current_actor_reconstructed:
+    if not _restarted():
         return fallback
     try:
         registry = ray.get_actor(POOL_REGISTRY)
@@ -114,3 +115,14 @@ async def registered_members(pool: str, fallback: list[str]) -> list[str]:
         _log.info("pool registry not available (%r): %s members as started", exc, pool)
         return fallback
     return members or fallback
+
+
+def _restarted() -> bool:
+    """Whether Ray restarted the calling actor, from the GCS actor table. Ray's own
+    ``was_current_actor_reconstructed`` prints a deprecation warning into the actor's
+    output (it reads the deprecated ``actor_id``) and asks the state API."""
+    actor_id = ray.get_runtime_context().get_actor_id()
+    if actor_id is None:
+        return False
+    info: dict[str, Any] = ray_private_state.state.actor_table(actor_id)
+    return int(info.get("NumRestarts") or 0) > 0

@@ -31,7 +31,6 @@ from mairust.storage.schema_revisions import (
     verdict,
 )
 from mairust.storage.sql_engine import (
-    DEFAULT_BUSY_TIMEOUT,
     SqlDatabase,
     translate_errors,
     without_answer_deadline,
@@ -84,9 +83,15 @@ def schema_verdict(url: str | URL, migrations_dir: Path = MIGRATIONS_DIR) -> Sch
         db.close()
 
 
+# How long a process waits for another one's migration on SQLite: the migrating process
+# holds the write lock for its whole run (32 steps and the check after them), which took
+# longer than the stores' usual 15 s on a loaded machine when six processes started at once.
+MIGRATION_BUSY_TIMEOUT = 180.0
+
+
 def upgrade_to_head(
     url: str | URL,
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    busy_timeout: float = MIGRATION_BUSY_TIMEOUT,
     migrations_dir: Path = MIGRATIONS_DIR,
 ) -> SchemaVerdict:
     """Bring the schema at ``url`` to the newest revision; a no-op when it is there.

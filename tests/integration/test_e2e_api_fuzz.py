@@ -125,6 +125,7 @@ def seeded_ids(base: str, headers: dict[str, str], smtp_port: int, plugins: Path
         "folder": "Fuzz",
         "user_id": alice["id"],
         "domain": "example.test",
+        "tenant": tenant,
         "address": "team@example.test",
         "endpoint_id": hook["id"],
         "rule_id": rule["id"],
