@@ -273,9 +273,6 @@ class EmbeddedCluster:
             self._frontends.update(peers)
         return len(peers)
 
-    def _start_frontend_peers(self, leaders: list[str], deadline: float) -> None:
-        self.start_frontend_peers(leaders, _remaining(deadline, "the SMTP front-end group"))
-
     def _frontend_settings(self, leader: str) -> Settings:
         """The settings the front-end ``leader`` was made with."""
         return self._settings
@@ -339,7 +336,7 @@ class EmbeddedCluster:
         answers = ray.get(listening_refs, timeout=_remaining(deadline, "the SMTP front-end"))
         self.listening.update(zip(names, answers, strict=True))
         listening = {name: (host, port) for name, host, port in answers[0]}
-        self._start_frontend_peers(names, deadline)
+        self.start_frontend_peers(names, _remaining(deadline, "the SMTP front-end group"))
         clock.reached("SMTP listening")
         ray.get(dispatcher_ref, timeout=_remaining(deadline, "the dispatcher"))
         clock.reached("dispatcher")

@@ -51,6 +51,18 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     databases.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own that nothing has migrated yet, on each backend
+    (PostgreSQL: created and dropped on the test server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    with databases.database(migrated=False) as url:
+        yield url
+
+
 @pytest.fixture(params=sorted(METADATA_URLS))
 def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty metadata database."""

@@ -8,14 +8,8 @@ before itself: the release before it must keep running on what it leaves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from mairust.storage.schema_revisions import CONTRACT, EXPAND
 from mairust.storage.sql_migrations import head_revision, script_directory
-from tests.support.postgres_databases import PostgresDatabases
 from tests.support.schema_steps import Step, walk_steps
 
 # The revision that brought the rule: contract steps before it were barriers (no older
@@ -29,18 +23,6 @@ BROKE_THE_RULE = {
     },
     "0026": {"drops or renames table domain_dkim_keys"},
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own, nothing migrated yet (PostgreSQL: created and
-    dropped on the test server)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'steps.db'}"
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    with databases.database(migrated=False) as url:
-        yield url
 
 
 def test_every_step_keeps_its_declared_phase(empty_url: str) -> None:

@@ -8,11 +8,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -31,17 +29,6 @@ from mairust.storage.sql_migrations import (
 )
 from mairust.storage.sql_schema import metadata
 from tests.support.postgres_databases import PostgresDatabases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database nothing has migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    with databases.database(migrated=False) as url:
-        yield url
 
 
 def test_fresh_database_is_at_no_revision_then_head(empty_url: str) -> None:

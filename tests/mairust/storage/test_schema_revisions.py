@@ -4,7 +4,6 @@ whose oldest_code is at or before this code's head), and refuses, saying why, wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,18 +28,6 @@ from mairust.storage.sql_migrations import (
 )
 from mairust.storage.sql_schema import schema_revisions
 from tests.support.future_migrations import FutureStep, future_migrations
-from tests.support.postgres_databases import PostgresDatabases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database nothing has migrated yet, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    with databases.database(migrated=False) as url:
-        yield url
 
 
 def test_each_revision_declares_its_phase_and_the_oldest_code_that_runs_on_it() -> None:
