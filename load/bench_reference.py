@@ -41,7 +41,15 @@ from load.targets import machine_line
 
 log = logging.getLogger("load.reference")
 
-DEFAULT_TARGETS = ("sink", "postfix", "postfix-relay", "aiosmtpd", "mairust", "mairust-checks")
+DEFAULT_TARGETS = (
+    "sink",
+    "postfix",
+    "postfix-relay",
+    "aiosmtpd",
+    "mairust",
+    "mairust-2fe",
+    "mairust-checks",
+)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ on what it accepted:
 - ``postfix-relay``: Postfix relaying to a counting smtp-sink, settled when the sink has all;
 - ``aiosmtpd``: bare aiosmtpd discarding in one process (``load.bench_accept``);
 - ``mairust``: ``mairust up`` embedded, checks off (the loopback client is trusted);
+- ``mairust-2fe``: the same with ``[smtp] frontends_per_node = 2`` (two front-end processes
+  sharing the port through ``SO_REUSEPORT``);
 - ``mairust-checks``: the same with SPF + one rsa-2048 DKIM signature + DMARC checked on every
   message: a loopback DNS zone, ``[auth] trusted_networks = []``, messages signed one by one
   and sent with ``smtp_load`` (smtp-source sends one file for every message);
@@ -260,6 +262,15 @@ def start_mairust(options: TargetOptions) -> StartTarget:
     return start
 
 
+def start_mairust_frontends(options: TargetOptions, frontends: int) -> StartTarget:
+    config = f"[smtp]\nfrontends_per_node = {frontends}\n"
+
+    def start(run: ReferenceRun, workdir: Path) -> AbstractAsyncContextManager[Endpoint]:
+        return mairust_up(run, options, config)
+
+    return start
+
+
 def start_mairust_checks(options: TargetOptions) -> StartTarget:
     @contextlib.asynccontextmanager
     async def start(run: ReferenceRun, workdir: Path) -> AsyncIterator[Endpoint]:
@@ -297,6 +308,10 @@ def all_targets(options: TargetOptions) -> dict[str, tuple[str, StartTarget]]:
         "postfix-relay": ("Postfix relay → smtp-sink", postfix_relay),
         "aiosmtpd": ("aiosmtpd bare (discards)", aiosmtpd_bare),
         "mairust": ("mairust up (embedded, checks off)", start_mairust(options)),
+        "mairust-2fe": (
+            "mairust up (embedded, checks off, 2 front-ends)",
+            start_mairust_frontends(options, 2),
+        ),
         "mairust-checks": (
             "mairust up (embedded, SPF+DKIM+DMARC)",
             start_mairust_checks(options),

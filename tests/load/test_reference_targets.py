@@ -72,6 +72,7 @@ def test_every_target_has_a_row_name_and_production_is_last() -> None:
     assert list(targets)[:5] == ["sink", "postfix", "postfix-relay", "aiosmtpd", "mairust"]
     assert list(targets)[-1] == "mairust-production"
     assert targets["postfix"][0] == "Postfix durable accept"
+    assert targets["mairust-2fe"][0].endswith("2 front-ends)")
 
 
 def api_get(endpoint_api: tuple[str, str], path: str) -> bytes:
