@@ -111,6 +111,13 @@ def _targets(text: str) -> tuple[str, ...]:
     return names
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: a fraction in (0, 1], e.g. 0.8")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     example = smtp_source_command(ReferenceRun(), 0, SESSIONS, MESSAGES, Path("MESSAGE"))
     parser = argparse.ArgumentParser(
@@ -150,6 +157,14 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         help="messages of the smtp_load latency run a point (default: --messages)",
+    )
+    add(
+        "--latency-at",
+        type=_fraction,
+        default=None,
+        help="offer the latency run this fraction of the point's median accepted rate, open "
+        "loop (e.g. 0.8: p99 at 80 %% of peak); default: the same sessions as fast as replies "
+        "come",
     )
     add(
         "--deadline",
@@ -217,6 +232,7 @@ def parse_plan(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         warmup=max(0, args.warmup),
         repeats=args.repeats,
         latency_messages=args.latency_messages or args.messages,
+        latency_load=args.latency_at,
         deadline=args.deadline,
     )
     options = TargetOptions(mairust=args.mairust, startup_timeout=args.startup_timeout)

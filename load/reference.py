@@ -10,6 +10,8 @@ Owns what "the reference run" means, and nothing about any particular server:
   throughput, and throughput = messages / wall time of ``smtp-source``;
 - **latency**: ``load.smtp_load`` at the same concurrency, also a connection per message;
   latency runs from ``MAIL FROM`` to the 250 after the end of DATA (p50, p99 and the CDF);
+  with ``latency_load`` (``--latency-at 0.8``) it is instead offered that fraction of the
+  point's median accepted rate, open loop (the issue's "p99 at 80 % of peak");
 - **repetitions**: a warm-up run first, then at least 3 measured runs; a figure is the median
   of the runs, reported with their minimum and maximum;
 - **ratios**: a target's median over the median of "Postfix durable accept" measured in the
@@ -59,6 +61,9 @@ class ReferenceRun:
     warmup: int = WARMUP
     repeats: int = REPEATS
     latency_messages: int = MESSAGES
+    # The latency run's offered rate as a fraction of the point's median accepted rate (open
+    # loop, e.g. 0.8); None: at the same sessions, as fast as replies come (closed loop).
+    latency_load: float | None = None
     deadline: float = 600.0  # seconds for one client run, and for one settle
     mail_from: str = SENDER
     recipient: str = RECIPIENT
@@ -69,6 +74,8 @@ class ReferenceRun:
             raise ValueError("messages must be at least 1 and warm-up at least 0")
         if self.repeats < 1 or not self.sessions or min(self.sessions) < 1:
             raise ValueError("repeats and every sessions value must be at least 1")
+        if self.latency_load is not None and not 0 < self.latency_load <= 1:
+            raise ValueError("latency_load is a fraction of the peak rate: in (0, 1]")
 
     def load_config(self, port: int, sessions: int, messages: int) -> LoadConfig:
         """``smtp_load``'s settings for the same load as ``smtp-source`` sends."""
@@ -297,8 +304,9 @@ class Sender:
         settled = time.perf_counter() - started
         return replace(client_run, settled_seconds=settled)
 
-    async def latency(self, sessions: int) -> LoadResult:
+    async def latency(self, sessions: int, rate: float | None = None) -> LoadResult:
         config = self.run.load_config(self.endpoint.port, sessions, self.run.latency_messages)
+        config = replace(config, rate=rate)
         result = await run_load(config, self.endpoint.messages)
         self.sent += result.accepted
         if self.endpoint.settle is not None:
@@ -327,7 +335,9 @@ async def measure_point(target: str, sender: Sender, sessions: int) -> PointResu
         )
         if client_run.problem is not None:
             return PointResult(target, sessions, client, tuple(runs), problem=client_run.problem)
-    latency = await sender.latency(sessions)
+    fraction, peak = sender.run.latency_load, Spread.of([run.rate for run in runs])
+    rate = None if fraction is None or peak is None else fraction * peak.median
+    latency = await sender.latency(sessions, rate)
     problem = None
     if latency.accepted != latency.config.messages:
         problem = f"latency run: {latency.config.messages - latency.accepted} not accepted"

@@ -25,8 +25,8 @@ BASELINE = "Postfix durable accept"
 TABLE_HEADER = (
     "| target | client | sessions | accepted msg/s (median) | min | max "
     "| passed on msg/s (median) | p50 ms | p99 ms | ratio to Postfix durable (accepted) "
-    "| ratio to Postfix durable (passed on) | counted / sent |\n"
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| ratio to Postfix durable (passed on) | counted / sent | p50/p99 measured at |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 )
 PASSED_ON_NOTE = (
     "*passed on*: messages / time from the client's start until the target had passed every "
@@ -44,6 +44,16 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _latency_load(latency: LoadResult | None) -> str:
+    """What load the latency run offered: the sessions' own pace, or an offered rate (and
+    how far behind its schedule the run fell, which says whether the rate was held)."""
+    if latency is None:
+        return "-"
+    if latency.config.rate is None:
+        return "peak (closed loop)"
+    return f"{latency.config.rate:.0f} msg/s offered, worst start lag {latency.worst_lag_ms:.0f} ms"
 
 
 def baseline_of(points: Sequence[PointResult], sessions: int) -> PointResult | None:
@@ -77,6 +87,7 @@ def markdown_table(points: Sequence[PointResult]) -> str:
                     _ratio(ratio(accepted, None if base is None else base.accepted)),
                     _ratio(_passed_on_ratio(point, base)),
                     counted,
+                    _latency_load(latency),
                 ]
             )
             + " |"

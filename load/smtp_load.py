@@ -98,6 +98,10 @@ class LoadConfig:
     ehlo_name: str = "load.example.test"
     # (user, password): AUTH PLAIN after EHLO on every connection (a submission port).
     auth: tuple[str, str] | None = field(default=None, repr=False)
+    # Open loop: message i starts no earlier than i / rate seconds after the run starts, so
+    # latency is measured at an offered rate rather than at whatever the server sustains.
+    # None: closed loop, each session sends its next message as soon as the last is done.
+    rate: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("sessions", "messages", "size", "recipients", "to_count"):
@@ -107,6 +111,8 @@ class LoadConfig:
             raise ValueError("messages_per_connection must be at least 1")
         if self.timeout <= 0 or self.deadline <= 0:
             raise ValueError("timeout and deadline must be positive")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be positive")
         if self.recipients > self.to_count:
             raise ValueError("recipients per message exceed to_count: a recipient would repeat")
         try:
@@ -134,6 +140,10 @@ class _Tally:
     in_flight: set[int] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    # How late the most behind message started against its schedule (an open-loop run whose
+    # sessions cannot keep up falls behind: its latencies are then not at the offered rate).
+    worst_lag_ms: float = 0.0
 
     def claim(self) -> int | None:
         if self.claimed >= self.total:
@@ -184,6 +194,7 @@ class LoadResult:
     latencies_ms: tuple[float, ...]
     wall_seconds: float
     deadline_reached: bool
+    worst_lag_ms: float = 0.0  # open loop only: the latest start against the schedule
 
     @property
     def accepted_per_second(self) -> float:
@@ -222,7 +233,13 @@ class LoadResult:
                 f"(5xx), {self.errors} errors, {self.aborted_at_deadline} cut by deadline, "
                 f"{self.not_attempted} not sent",
                 f"wall time      {self.wall_seconds:.3f} s",
-                f"accept rate    {self.accepted_per_second:.1f} msg/s",
+                f"accept rate    {self.accepted_per_second:.1f} msg/s"
+                + (
+                    ""
+                    if self.config.rate is None
+                    else f" (offered {self.config.rate:.1f}, worst start lag "
+                    f"{self.worst_lag_ms:.1f} ms)"
+                ),
                 f"latency ms     p50 {ms(50)}  p90 {ms(90)}  p99 {ms(99)}  max {ms(100)}",
                 f"failures       {failures}",
             ]
@@ -313,6 +330,8 @@ async def _run_session(
     sent_on_connection = 0
     try:
         while (index := tally.claim()) is not None:
+            if config.rate is not None:
+                await _wait_for_turn(tally, index, config.rate)
             try:
                 if client is None:
                     client, reply = await _open_session(address, config)
@@ -338,6 +357,15 @@ async def _run_session(
     finally:
         if client is not None:  # cancelled at the deadline: drop the connection at once
             client.abort()
+
+
+async def _wait_for_turn(tally: _Tally, index: int, rate: float) -> None:
+    due = tally.started + index / rate
+    ahead = due - time.perf_counter()
+    if ahead > 0:
+        await asyncio.sleep(ahead)
+    else:
+        tally.worst_lag_ms = max(tally.worst_lag_ms, -ahead * 1000)
 
 
 async def _close_quietly(client: SmtpClient, polite: bool) -> None:
@@ -372,7 +400,7 @@ class LoadRun:
 
     async def run(self) -> LoadResult:
         config, tally = self._config, self._tally
-        started = time.perf_counter()
+        started = tally.started = time.perf_counter()
         tasks = [
             asyncio.create_task(_run_session(self._address, config, self._factory, tally))
             for _ in range(min(config.sessions, config.messages))
@@ -398,6 +426,7 @@ class LoadRun:
             latencies_ms=tuple(sorted(tally.latencies_ms)),
             wall_seconds=wall,
             deadline_reached=bool(pending),
+            worst_lag_ms=tally.worst_lag_ms,
         )
 
 
@@ -446,6 +475,14 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     )
     add("--timeout", type=float, default=30.0, help="seconds to wait for each reply")
     add("--deadline", type=float, default=300.0, help="seconds for the whole run")
+    add(
+        "--rate",
+        type=float,
+        default=None,
+        help="offered messages per second (open loop: message i starts i/RATE s after the "
+        "start; give enough --sessions to keep up); default: each session sends as fast as "
+        "replies come",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

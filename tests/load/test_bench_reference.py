@@ -44,10 +44,10 @@ def test_a_tiny_run_measures_every_target_at_every_sessions_value(tmp_path: Path
         assert postfix[9:11] == ["1.000", "1.000"], "the baseline against itself"
         # warm-up 5 + 1 run of 20 + latency 10 at 2 sessions; 30 more at 4 sessions
         sent = 35 if sessions == 2 else 65
-        assert postfix[-1] == f"{sent} / {sent}"
-        assert cells_of(table, "smtp-sink (discards)", sessions)[-1] == f"{sent} / {sent}"
+        assert postfix[11] == f"{sent} / {sent}"
+        assert cells_of(table, "smtp-sink (discards)", sessions)[11] == f"{sent} / {sent}"
         relay = cells_of(table, "Postfix relay → smtp-sink", sessions)
-        assert relay[-1] == f"{sent} / {sent}"
+        assert relay[11] == f"{sent} / {sent}"
         assert relay[9] != "-" and relay[6] != "-"
     again = points_from_json((tmp_path / "results.json").read_text())
     assert markdown_table(again) in table, "the JSON holds what the table was made of"
@@ -61,7 +61,7 @@ def test_a_target_that_fails_gets_a_row_and_exit_status_1(tmp_path: Path) -> Non
     argv = ["--targets", "mairust", "--mairust", str(tmp_path / "no-such-mairust")]
     argv += ["--messages", "5", "--repeats", "1", "--warmup", "0", "--startup-timeout", "5"]
     assert main(argv, out=printed.append) == 1
-    assert "not run:" in cells_of(printed[0], "mairust up (embedded, checks off)", 20)[-1]
+    assert "not run:" in cells_of(printed[0], "mairust up (embedded, checks off)", 20)[11]
 
 
 def test_production_adds_its_target_and_defaults_are_the_reference() -> None:
@@ -70,6 +70,15 @@ def test_production_adds_its_target_and_defaults_are_the_reference() -> None:
     run = plan.run
     assert (run.messages, run.sessions, run.repeats, run.size) == (3000, (20,), 3, 5120)
     assert run.latency_messages == 3000
+    assert run.latency_load is None  # the latency run is closed loop unless asked
+
+
+def test_latency_at_a_fraction_of_peak_is_a_fraction() -> None:
+    plan, _ = parse_plan(["--latency-at", "0.8"])
+    assert plan.run.latency_load == 0.8
+    for wrong in ("0", "1.5", "-0.2"):
+        with pytest.raises(SystemExit):
+            parse_plan(["--latency-at", wrong])
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ durable accept of the same run), a row for a target that could not run, and PNG 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from load.reference import ClientRun, PointResult, ReferenceRun
@@ -62,6 +63,16 @@ def test_latency_percentiles_come_from_the_latency_run() -> None:
     assert row(table, "mairust", 5)[7:9] == ["-", "-"]
 
 
+def test_the_last_column_says_at_what_load_latency_was_measured() -> None:
+    paced = latency(9, 30)
+    paced = replace(paced, config=replace(paced.config, rate=200.0), worst_lag_ms=3.4)
+    points = [*POINTS, PointResult("paced", 20, runs=runs(250), latency=paced)]
+    table = markdown_table(points)
+    assert row(table, "mairust", 20)[12] == "peak (closed loop)"
+    assert row(table, "paced", 20)[12] == "200 msg/s offered, worst start lag 3 ms"
+    assert row(table, "mairust", 5)[12] == "-"
+
+
 def test_a_discarding_target_is_compared_on_its_accepted_rate() -> None:
     assert row(markdown_table(POINTS), "smtp-sink", 20)[6] == "-"
     assert row(markdown_table(POINTS), "smtp-sink", 20)[9:11] == ["4.000", "8.000"]
@@ -70,7 +81,7 @@ def test_a_discarding_target_is_compared_on_its_accepted_rate() -> None:
 def test_a_target_that_did_not_run_says_why_and_breaks_no_column() -> None:
     cells = row(markdown_table(POINTS), "broken", 20)
     assert len(cells) == len(row(markdown_table(POINTS), "mairust", 20))
-    assert cells[3] == "-" and "not run: no greeting / at all" in cells[-1]
+    assert cells[3] == "-" and "not run: no greeting / at all" in cells[11]
 
 
 def test_without_the_baseline_there_is_no_ratio() -> None:
@@ -79,7 +90,7 @@ def test_without_the_baseline_there_is_no_ratio() -> None:
 
 
 def test_counted_and_sent_are_shown_side_by_side() -> None:
-    assert row(markdown_table(POINTS), BASELINE, 5)[-1] == "3000 / 3000"
+    assert row(markdown_table(POINTS), BASELINE, 5)[11] == "3000 / 3000"
 
 
 def test_the_plots_are_png_files(tmp_path: Path) -> None:

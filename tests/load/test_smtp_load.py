@@ -111,6 +111,21 @@ async def test_every_message_is_accepted_by_smtp_sink(smtp_sink: StartSink) -> N
     assert result.latency_percentile(50) <= result.latency_percentile(99)  # type: ignore[operator]
 
 
+async def test_an_offered_rate_paces_the_starts_of_messages(smtp_sink: StartSink) -> None:
+    port = smtp_sink()
+    config = LoadConfig(port=port, sessions=5, messages=12, messages_per_connection=1, rate=40.0)
+    result = await run_load(config)
+    assert result.accepted == 12
+    # The last message may not start before 11/40 s: a closed loop would finish far sooner.
+    assert result.wall_seconds >= 11 / 40
+    assert result.worst_lag_ms < 250, "five idle sessions keep up with 40 msg/s"
+
+
+def test_a_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        LoadConfig(rate=0)
+
+
 async def test_soft_rejected_recipients_count_as_tempfailed(smtp_sink: StartSink) -> None:
     port = smtp_sink("-r", "RCPT")
     result = await run_load(LoadConfig(port=port, sessions=3, messages=12))
