@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from cluster.commands import cluster_app
-from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
+from cluster.embedded import EmbeddedCluster
+from cluster.stop_signal import wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.acme import acme_app
 from mairust.cli.backup import backup, restore

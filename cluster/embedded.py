@@ -16,16 +16,11 @@ the dispatcher drains, then the API and Ray go.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
-import httpx
 import ray
 from pydantic import SecretStr
 from ray import serve
@@ -44,6 +39,7 @@ from cluster.pool_scaler import PoolScaler
 from cluster.pools import AuthCheckerPool, DeliveryPool, PipelinePool, WorkerPool
 from cluster.ray_address import forget_address, record_address
 from cluster.ray_runtime import start_ray
+from cluster.start_clock import StartClock, remaining, wait_for_healthz
 from mairust.cli.admin_token import ensure_admin_token
 from mairust.cli.directory import ensure_domain
 from mairust.cli.options import opened_stores
@@ -81,24 +77,6 @@ class Endpoints:
     admin_token: str
     # Implicit TLS submission (smtp.submissions_port), when configured.
     submissions: tuple[str, int] | None = None
-
-
-class StartClock:
-    """Seconds since start-up began, logged per step (DEBUG) and in one line (INFO)."""
-
-    def __init__(self) -> None:
-        self._began = time.monotonic()
-        self.steps: list[tuple[str, float]] = []
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self._began
-
-    def reached(self, step: str) -> None:
-        self.steps.append((step, self.elapsed()))
-        _log.debug("start-up: %s at %.2f s", step, self.steps[-1][1])
-
-    def summary(self) -> str:
-        return ", ".join(f"{step} {at:.1f}" for step, at in self.steps)
 
 
 class EmbeddedCluster:
@@ -165,7 +143,7 @@ class EmbeddedCluster:
             self._create_actors()
             clock.reached("actors created")
             listening = self._wait_for_actors(deadline, clock)
-            api_ready.result(timeout=_remaining(deadline, "the API on Ray Serve"))
+            api_ready.result(timeout=remaining(deadline, "the API on Ray Serve"))
             clock.reached("serve.run")
             # Serve plugins run before the platform says it is ready: a bound plugin that
             # is not deployed yet would answer every hook call with its on_error verdict.
@@ -173,7 +151,7 @@ class EmbeddedCluster:
             self._plugins.start()
             clock.reached("serve plugins")
             api = (settings.api.host, settings.api.port)
-            _wait_for_healthz(api, deadline)
+            wait_for_healthz(api, deadline)
             clock.reached("API healthy")
             # Nothing that answers a client waits for these: they start once the rest is up,
             # so their processes do not compete with it for the CPU during start-up.
@@ -333,15 +311,15 @@ class EmbeddedCluster:
         listening_refs = [self._frontends[name].listening.remote() for name in names]
         dispatcher_ref = self._dispatcher.__ray_ready__.remote()
         worker_refs = [worker.__ray_ready__.remote() for worker in self._workers]
-        answers = ray.get(listening_refs, timeout=_remaining(deadline, "the SMTP front-end"))
+        answers = ray.get(listening_refs, timeout=remaining(deadline, "the SMTP front-end"))
         self.listening.update(zip(names, answers, strict=True))
         listening = {name: (host, port) for name, host, port in answers[0]}
-        self.start_frontend_peers(names, _remaining(deadline, "the SMTP front-end group"))
+        self.start_frontend_peers(names, remaining(deadline, "the SMTP front-end group"))
         clock.reached("SMTP listening")
-        ray.get(dispatcher_ref, timeout=_remaining(deadline, "the dispatcher"))
+        ray.get(dispatcher_ref, timeout=remaining(deadline, "the dispatcher"))
         clock.reached("dispatcher")
         ready, _ = ray.wait(
-            worker_refs, num_returns=1, timeout=_remaining(deadline, "a pipeline worker")
+            worker_refs, num_returns=1, timeout=remaining(deadline, "a pipeline worker")
         )
         if not ready:
             raise TimeoutError("no pipeline worker answered in time")
@@ -384,48 +362,3 @@ class EmbeddedCluster:
         # proxy (serve.shutdown() would race its own controller's graceful stop and make the
         # raylet print a failed-task line on every stop).
         serve.delete("api")
-
-
-def _remaining(deadline: float, what: str) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError(f"{what} did not answer in time (cluster.start_timeout)")
-    return left
-
-
-def _wait_for_healthz(api: tuple[str, int], deadline: float) -> None:
-    """Poll ``GET /healthz`` until 200: serve.run returns before the proxy routes to the app."""
-    host, port = api
-    if host in ("", "0.0.0.0"):  # listening everywhere: ask over loopback
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
-    last = "no answer"
-    with httpx.Client(timeout=5.0) as client:
-        while time.monotonic() < deadline:
-            try:
-                response = client.get(url)
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            else:
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}"
-            time.sleep(0.05)
-    raise TimeoutError(f"GET {url} did not answer 200 in time ({last})")
-
-
-def wait_for_stop_signal(tick: Callable[[], None] | None = None) -> None:
-    """Block until SIGINT (Ctrl-C) or SIGTERM; call ``tick`` about once a second meanwhile."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        _log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not stop.wait(1.0):
-        if tick is not None:
-            tick()

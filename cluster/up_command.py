@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 
 from cluster.deployment import ClusterDeployment, Listeners
-from cluster.embedded import wait_for_stop_signal
 from cluster.placement import NODE_ID_CHARS, SmtpNode
+from cluster.stop_signal import wait_for_stop_signal
 from mairust import __version__
 from mairust.cli.options import (
     ConfigOption,

@@ -8,18 +8,14 @@ from __future__ import annotations
 import cluster  # noqa: F401  (first: sets the environment Ray reads when it is imported)
 
 # isort: split
-import os
-import signal
 import sqlite3
 import stat
-import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 import ray
 
-from cluster.embedded import EmbeddedCluster, wait_for_stop_signal
+from cluster.embedded import EmbeddedCluster
 from cluster.ray_address import record_address, recorded_address
 from mairust.config import Settings
 from mairust.model.ids import new_id
@@ -127,21 +123,6 @@ def test_stop_removes_the_ray_address_record(settings):
     record_address(settings.data_dir, "127.0.0.1:6379")
     EmbeddedCluster(settings).stop()
     assert recorded_address(settings.data_dir) is None
-
-
-def test_wait_for_stop_signal_returns_on_sigterm():
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    # Sent once the handlers are in place: wait_for_stop_signal installs them first thing.
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
-    try:
-        started = time.monotonic()
-        timer.start()
-        wait_for_stop_signal()
-        assert time.monotonic() - started < 5
-    finally:
-        timer.cancel()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def test_prepare_rebuilds_a_search_index_of_an_old_layout(settings):
