@@ -2,7 +2,7 @@
 
 The groups: unit (tests/mairust, tests/load, the layering check), ray (tests/actors,
 tests/serve, tests/cluster) and e2e (tests/integration). One pytest run serves them all
-(xdist overlaps the serial e2e scenarios with the rest), so each group's time is read from
+(its two xdist workers take tests of every group as they come), so each group's time is read from
 its tests' reports: wall (first start to last stop; groups overlap) and busy (the sum of
 setup, call and teardown). The table is printed at the end and, when $MAIRUST_PHASE_LOG
 names a file, added to the phase table `.ci/run` prints. Below it, the test files that were

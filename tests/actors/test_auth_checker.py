@@ -21,8 +21,6 @@ from mairust.config import Settings
 from mairust.errors import CheckUnavailable
 from tests.support.dns_server import ZoneServer
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 DOMAINS = [f"d{n}.example" for n in range(8)]
 ZONE: dict[str, dict[str, Any]] = {}
 for _domain in DOMAINS:

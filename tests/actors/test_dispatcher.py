@@ -19,8 +19,6 @@ from mairust.model.ids import new_id
 from mairust.model.queue import QueueState
 from mairust.pipeline.dispatcher import LEASE_LOOP, dispatcher_identity, owner_prefix
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 CALL_TIMEOUT = 60
 
 

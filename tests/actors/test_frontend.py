@@ -28,8 +28,6 @@ from mairust.model.queue import QueueState
 from mairust.supervision import Backoff
 from tests.support.pebble import acme_world, free_port, starttls_certificate
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 CALL_TIMEOUT = 60
 QUEUED_AS = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
 

@@ -10,7 +10,6 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import ray
 
 from actors.indexer import IndexerActor
@@ -32,8 +31,6 @@ from mairust.outbound.dmarc_report_loop import last_period_end
 from mairust.outbound.tls_report_loop import due_day
 from tests.support.dns_server import ZoneServer
 from tests.support.stored_entries import deliver
-
-pytestmark = [pytest.mark.xdist_group("e2e")]
 
 
 def test_backlog_drains_on_a_nudge(spawn, world, body, wait_until):

@@ -10,8 +10,6 @@ import ray
 
 from actors.named import NamedActor
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 class EchoHost:
     def echo(self, value: str) -> str:

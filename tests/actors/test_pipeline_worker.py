@@ -16,9 +16,6 @@ from mairust.pipeline.runner import BatchReport
 from serve.telemetry_source import named_actor_telemetry
 from tests.mairust.test_telemetry import values
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
-
 WORKER_NAME = "pipeline-worker-under-test"
 
 

@@ -15,8 +15,6 @@ import ray
 
 from actors.pool_registry import POOL_REGISTRY, PoolRegistryActor, registered_members
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 def pool(members: dict[str, str], minimum: int = 1, maximum: int = 3) -> dict[str, Any]:
     return {

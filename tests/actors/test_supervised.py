@@ -8,13 +8,10 @@ import cluster  # noqa: F401  (first: sets the environment Ray reads when it is 
 import asyncio
 import os
 
-import pytest
 import ray
 
 from actors.supervised import EXIT_CODE, start_supervised
 from mairust.supervision import Backoff, Supervisor
-
-pytestmark = [pytest.mark.xdist_group("e2e")]
 
 
 class FirstIncarnationBreaks:

@@ -11,7 +11,6 @@ import json
 import time
 from datetime import UTC, datetime
 
-import pytest
 import ray
 
 from actors.webhooks import WebhookActor
@@ -27,8 +26,6 @@ from tests.support.hook_jobs import deliver, install_job_plugin
 from tests.support.http_sink import Reply, http_sink
 
 from .conftest import DOMAIN
-
-pytestmark = [pytest.mark.xdist_group("e2e")]
 
 
 def test_an_event_is_published_and_delivered_signed(spawn, world, wait_until):

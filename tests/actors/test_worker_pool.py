@@ -17,8 +17,6 @@ from actors.worker_pool import RayWorkerPool, key_of
 from mairust.model.queue import QueueState
 from mairust.pipeline.dispatcher import WorkerLost
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 class _RecordedMethod:
     def __init__(self, handle: Any, name: str, calls: list[str]) -> None:

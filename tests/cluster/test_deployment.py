@@ -22,8 +22,6 @@ from cluster.embedded import worker_name
 from load.loopback_ray import add_smtp_node, start_head
 from mairust.config import Settings
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 @pytest.fixture(scope="module")
 def two_nodes(cluster_settings: Settings) -> Iterator[tuple[Any, list[str]]]:

@@ -24,8 +24,6 @@ from mairust.config import Settings
 from serve.api_ingress import build_api_app
 from tests.support.sockets import beyond_loopback, listening_by_pid, session_pids
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 # What the hook replaces in Ray Serve's replica module.
 BIND_FUNCTION = "add_port_to_grpc_server"
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from ray import serve
 
 from cluster.plugin_sync import PluginSync
@@ -26,8 +25,6 @@ from mairust.services.application import Application
 from mairust.storage.factory import migrate, open_stores
 from serve.plugin_transport import ServePlugin
 from tests.support.serve_plugins import ray_with_serve
-
-pytestmark = [pytest.mark.xdist_group("e2e")]
 
 ADMIN = Principal.platform("test", "127.0.0.1")
 HEADER_RULES = Path(__file__).resolve().parents[2] / "plugins" / "header_rules"

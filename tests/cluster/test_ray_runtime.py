@@ -11,8 +11,6 @@ import sys
 import pytest
 import ray
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 def test_importing_cluster_keeps_ray_on_loopback_and_offline():
     # Ray reads these at import time; without the first it binds the machine's address.

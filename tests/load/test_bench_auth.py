@@ -48,8 +48,6 @@ from mairust.auth.results import DkimWord, DmarcWord, SpfWord
 from mairust.config import Settings
 from tests.support.dns_server import ZoneServer
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 
 @pytest.fixture(scope="module")
 def domains() -> list[SenderDomain]:

@@ -20,7 +20,6 @@ def row(table: str, target: str) -> list[str]:
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")
 def test_a_tiny_run_calls_the_plugin_for_every_message(tmp_path: Path) -> None:
     argv = [
         "--targets", "none,http-1",

@@ -84,7 +84,6 @@ def api_get(endpoint_api: tuple[str, str], path: str) -> bytes:
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")
 async def test_mairust_with_checks_on_stores_signed_mail_that_passed_every_check(
     tmp_path: Path,
 ) -> None:

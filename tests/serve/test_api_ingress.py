@@ -26,8 +26,6 @@ from mairust.storage.factory import migrate, open_stores
 from mairust.storage.stores import Stores
 from serve.api_ingress import build_api_app
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 ADMIN_TOKEN = "serve-test-admin-token"
 SEEDED_DOMAIN = "seeded.test"
 PROBLEM_JSON = "application/problem+json"

@@ -33,8 +33,6 @@ from serve.plugin_deployment import DEPLOYMENT, ServePluginDeployer
 from serve.plugin_transport import ServePlugin
 from tests.support.serve_plugins import ray_with_serve, slow_plugin_package
 
-pytestmark = [pytest.mark.xdist_group("e2e")]
-
 HEADER_RULES = Path(__file__).resolve().parents[2] / "plugins" / "header_rules"
 BINDING = Binding("slow", HookPoint.PRE_RECEIVE)
 

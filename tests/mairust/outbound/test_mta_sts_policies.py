@@ -25,8 +25,9 @@ from tests.support.policy_host import Page, PolicyHost
 from tests.support.sqlite_template import upgrade_to_head_for_test
 from tests.support.tls_ca import LoopbackCa
 
-# Its servers listen on fixed loopback addresses at port 443: the module's tests run on one
-# xdist worker, one after the other.
+# Its servers listen on fixed loopback addresses at port 443. Two of its tests on two xdist
+# workers at once do not fail for it: PolicyHost waits for a held port (BIND_PATIENCE_SECONDS).
+# The group keeps them on one worker where xdist's loadgroup works (not with pytest 9.2).
 pytestmark = [pytest.mark.xdist_group("https443")]
 
 HOST_ADDRESS = "127.0.0.60"
