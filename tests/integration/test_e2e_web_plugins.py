@@ -8,7 +8,7 @@ it on is refused in the API's words until the secret is set on the page; a value
 changed through the form generated from its config schema; it is switched on, then off,
 and uninstalled after a confirmation. After each step the API is asked what it holds.
 Both pages pass axe-core and the keyboard walk; their screenshots go to
-build/web-screenshots (and docs/web/plugins.png, docs/web/plugin.png).
+build/web-screenshots (docs/web/plugins.png and plugin.png are copies of a run's).
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,7 +33,6 @@ from tests.support.mairust_server import ADMIN_TOKEN, MairustServer
 
 pytestmark = pytest.mark.parametrize("shared_server", ["embedded"], indirect=True)
 
-REPO = Path(__file__).resolve().parents[2]
 PLUGIN = "ticket-webhook"
 PLUGIN_API = f"/api/v1/admin/plugins/{PLUGIN}"
 
@@ -70,10 +67,6 @@ def api(shared_server: MairustServer) -> Iterator[httpx.Client]:
         client.delete(PLUGIN_API)
 
 
-def _keep(shot: Path, name: str) -> None:
-    shutil.copyfile(shot, REPO / "docs" / "web" / name)
-
-
 def test_install_configure_switch_and_uninstall_from_the_catalog(
     page: Page, api: httpx.Client
 ) -> None:
@@ -91,7 +84,7 @@ def test_install_configure_switch_and_uninstall_from_the_catalog(
     assert everything >= 6  # a heading row and the catalog's five
     assert_accessible(page, "plugins")
     assert_keyboard_reaches_everything(page, "plugins")
-    _keep(screenshot(page, "plugins"), "plugins.png")
+    screenshot(page, "plugins")
 
     page.get_by_label("Filter plugins").fill("ticket")
     expect(table.get_by_role("row")).to_have_count(2)
@@ -123,7 +116,7 @@ def test_install_configure_switch_and_uninstall_from_the_catalog(
     assert api.get(PLUGIN_API).json()["enabled"] is True
     assert_accessible(page, "plugin")
     assert_keyboard_reaches_everything(page, "plugin")
-    _keep(screenshot(page, "plugin"), "plugin.png")
+    screenshot(page, "plugin")
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_role("button", name="Enable")).to_be_visible()
     assert api.get(PLUGIN_API).json()["enabled"] is False
