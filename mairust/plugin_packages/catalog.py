@@ -6,11 +6,15 @@ The index is one JSON document (read as hostile input, strictly)::
      "packages": [{"name": "header-rules", "version": "1.1.0",
                    "description": "...", "file": "header-rules-1.1.0.tar.gz",
                    "sha256": "<hex>", "key_id": "acme-2026",
-                   "requires_mairust": ">=0.1,<0.3"}]}
+                   "requires_mairust": ">=0.1,<0.3", "transport": "serve",
+                   "hooks": ["pre_receive"], "scopes": ["headers"],
+                   "permissions": ["tag", "reject"], "changelog": "..."}]}
 
 ``file`` is relative to the index (no ``..``, no absolute path, no URL); the package's
 detached signature is ``file + ".sig"`` beside it. ``requires_mairust`` is a PEP 440
-specifier ("" : any version), copied from the package's manifest by :func:`build_index`.
+specifier ("" : any version), copied from the package's manifest by :func:`build_index`, as
+are the transport, hook points, scopes, permissions and changelog (optional: older indexes
+lack them).
 :func:`choose` picks the newest version of a plugin this MaiRust runs, and refuses with a
 message naming both versions when there is none.
 """
@@ -50,6 +54,13 @@ class CatalogEntry(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     key_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     requires_mairust: str = Field("", max_length=200)
+    # What the manifest declares, so an operator can read what a plugin would be given
+    # and may answer before installing it (absent from indexes built before they were).
+    transport: str = Field("", max_length=20)
+    hooks: list[str] = Field(default_factory=list, max_length=20)
+    scopes: list[str] = Field(default_factory=list, max_length=20)
+    permissions: list[str] = Field(default_factory=list, max_length=20)
+    changelog: str = Field("", max_length=20_000)
 
     @field_validator("version")
     @classmethod
@@ -183,6 +194,11 @@ def build_index(directory: Path) -> CatalogIndex:
                 sha256=digest,
                 key_id=signature.key_id,
                 requires_mairust=manifest.plugin.requires_mairust,
+                transport=manifest.transport.kind.value,
+                hooks=[hook.point.value for hook in manifest.hooks],
+                scopes=[scope.value for scope in manifest.scopes],
+                permissions=[permission.value for permission in manifest.permissions],
+                changelog=manifest.plugin.changelog,
             )
         )
     return CatalogIndex(format=INDEX_FORMAT, packages=entries)

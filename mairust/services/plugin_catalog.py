@@ -8,36 +8,43 @@ the index promised (the index itself is not signed). From there it goes through
 :class:`~mairust.services.plugins.PluginService`'s own install or upgrade, so everything
 a directory install checks, records and keeps (a serve plugin's code under the data
 directory) holds for packages too. The scratch directory is removed afterwards.
+
+:class:`PluginCatalog` is the configured catalog as the API serves it: its plugins beside
+the installed ones, install and upgrade by name.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 import mairust
+from mairust.config import PluginsSettings, Settings
 from mairust.errors import InvalidInput
 from mairust.hooks.manifest import Manifest, load_manifest
 from mairust.model.plugins import InstalledPlugin
 from mairust.model.principal import Permission, Principal, Role
 from mairust.plugin_packages.archive import unpack
-from mairust.plugin_packages.catalog import CatalogEntry, CatalogError, choose
+from mairust.plugin_packages.catalog import CatalogEntry, CatalogError, CatalogIndex, choose
 from mairust.plugin_packages.signing import (
     SignatureRefused,
     TrustedKeys,
     Verified,
     signature_path,
 )
-from mairust.plugin_packages.source import CatalogSource
+from mairust.plugin_packages.source import CACHE_DIRECTORY, CatalogSource, catalog_client
 from mairust.services.access import require
 from mairust.services.plugins import PluginService
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,108 @@ class PluginDistribution:
                 f"{info.name} {info.version} needs MaiRust {info.requires_mairust}; "
                 f"this is MaiRust {self.mairust_version}"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogOffer:
+    """One plugin of the catalog as an operator weighs it: its newest version this MaiRust
+    runs (the newest of all when none does, ``runs_here`` False), the version installed
+    here (None: not installed), and whether the catalog holds a newer one to upgrade to."""
+
+    entry: CatalogEntry
+    runs_here: bool
+    installed: str | None
+    upgradable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    location: str  # "": no catalog is configured
+    mairust_version: str
+    offers: list[CatalogOffer]
+
+
+class PluginCatalog:
+    """The configured catalog (``[plugins] catalog``) for the API: its plugins beside what
+    is installed, and install or upgrade by name through :class:`PluginDistribution`. A
+    catalog that cannot be read raises
+    :class:`~mairust.plugin_packages.source.CatalogUnreachable`."""
+
+    def __init__(
+        self,
+        plugins: PluginService,
+        distribution: PluginDistribution,
+        settings: PluginsSettings,
+        cache_dir: Path,
+    ) -> None:
+        self._plugins = plugins
+        self._distribution = distribution
+        self._settings = settings
+        self._cache_dir = cache_dir
+
+    @classmethod
+    def from_settings(cls, plugins: PluginService, settings: Settings) -> PluginCatalog:
+        distribution = PluginDistribution(
+            plugins,
+            TrustedKeys.from_config(settings.plugins.trusted_keys),
+            allow_unsigned_files=settings.plugins.allow_unsigned_files,
+        )
+        return cls(plugins, distribution, settings.plugins, settings.data_dir / CACHE_DIRECTORY)
+
+    async def browse(self, principal: Principal, term: str = "") -> CatalogView:
+        """One offer per plugin whose name or description holds ``term``, by name; no
+        catalog configured is an empty view, not an error."""
+        _operator(principal)
+        version = self._distribution.mairust_version
+        if not self._settings.catalog:
+            return CatalogView("", version, [])
+        index = await self._with_source(lambda source: source.index())
+        installed = {p.name: p.version for p in self._plugins.list_plugins(principal)}
+        return CatalogView(
+            self._settings.catalog, version, _offers(index, term, installed, version)
+        )
+
+    async def install(self, principal: Principal, name: str) -> InstalledPlugin:
+        _operator(principal)
+        return await self._with_source(
+            lambda source: self._distribution.install_named(principal, source, name)
+        )
+
+    async def upgrade(self, principal: Principal, name: str) -> CatalogUpgrade:
+        _operator(principal)
+        return await self._with_source(
+            lambda source: self._distribution.upgrade_named(principal, source, name)
+        )
+
+    async def _with_source(self, work: Callable[[CatalogSource], Awaitable[T]]) -> T:
+        client = catalog_client(self._settings)
+        try:
+            return await work(CatalogSource(self._settings.catalog, self._cache_dir, client))
+        finally:
+            await client.aclose()
+
+
+def _offers(
+    index: CatalogIndex, term: str, installed: dict[str, str], mairust_version: str
+) -> list[CatalogOffer]:
+    by_name: dict[str, list[CatalogEntry]] = {}
+    for entry in index.search(term):  # by name, newest first
+        by_name.setdefault(entry.name, []).append(entry)
+    offers = []
+    for name, versions in by_name.items():
+        fitting = [entry for entry in versions if entry.supports(mairust_version)]
+        entry = fitting[0] if fitting else versions[0]
+        here = installed.get(name)
+        newer = here is not None and bool(fitting) and _newer(entry, here)
+        offers.append(CatalogOffer(entry, bool(fitting), here, newer))
+    return offers
+
+
+def _newer(entry: CatalogEntry, installed: str) -> bool:
+    try:
+        return entry.parsed_version > Version(installed)
+    except InvalidVersion:  # a semantic version PEP 440 cannot read: no upgrade offered
+        return False
 
 
 def _operator(principal: Principal) -> None:

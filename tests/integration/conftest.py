@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.support.mairust_server import MairustServer, free_port, wait_for
+from tests.support.plugin_packages import bundled_catalog
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
 from tests.support.services import PrivateService, required_env, unique
 
@@ -35,11 +36,13 @@ def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         # Scenarios send to remote domains (forwards, relays): their delivery loop asks a
         # loopback port where nothing answers, so no lookup leaves the machine.
         quiet_dns = f'[dns]\nnameservers = ["127.0.0.1"]\nport = {free_port()}\ntimeout = 0.5\n'
+        # A catalog of signed bundled plugins to install from (the admin UI's gallery).
+        extra = quiet_dns + bundled_catalog(base / "plugin-catalog")
         if request.param == "production":
-            config = production_config(base, cleanup, quiet_dns)
+            config = production_config(base, cleanup, extra)
         else:
             config = base / "mairust.toml"
-            config.write_text(quiet_dns)
+            config.write_text(extra)
         server = MairustServer(data_dir=base / "data", config=config)
         server.start()
         yield server

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.matrix_catalog import CATALOG_PLUGIN, ensure_published
+
 USER_PERMISSIONS = ["read", "write", "send"]
 ALL_PERMISSIONS = ["read", "write", "send", "admin"]
 
@@ -594,6 +596,8 @@ async def platform_call(
         return re.sub(r"\{[a-z_]+\}", _FAKE_ID, path), body
     if path.endswith("/train"):
         return await _training_call(world, path)
+    if path.startswith("/api/v1/admin/plugin-catalog"):
+        return await _catalog_call(world, path)
     # The secrets routes act on a secret the plugin names (DELETE: one that is set).
     secrets = ("api-key",) if "/secrets" in path else ()
     first = matrix_plugin_dir(base, "1.0.0", secrets)
@@ -634,3 +638,13 @@ async def _training_call(world: World, path: str) -> tuple[str, dict[str, Any] |
         assert installed.status_code in (201, 409), installed.text  # 409: a live run's second
     body = {"examples": [{"message_id": world.ids["entry"], "label": "spam"}]}
     return path.replace("{name}", LEARNING_PLUGIN), body
+
+
+async def _catalog_call(world: World, path: str) -> tuple[str, dict[str, Any] | None]:
+    """The catalog routes act on its catalog-plugin (installed first for an upgrade)."""
+    ensure_published()
+    if path.endswith("/upgrade"):
+        async with world.client(world.tokens["operator"]) as http:
+            made = await http.post(f"/api/v1/admin/plugin-catalog/{CATALOG_PLUGIN}/install")
+            assert made.status_code == 201, made.text
+    return path.replace("{name}", CATALOG_PLUGIN), None

@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from mairust.hooks.manifest import load_manifest
 from mairust.plugin_packages.archive import pack
 from mairust.plugin_packages.catalog import build_index, write_index
 from mairust.plugin_packages.signing import (
@@ -25,6 +26,15 @@ from mairust.plugin_packages.signing import (
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_RULES = ROOT / "plugins" / "header_rules"
+# The bundled plugins the shared e2e server's catalog offers: no compiled ones (their
+# binaries are not in the tree), and a few that cost nothing until switched on.
+BUNDLED_IN_CATALOG = (
+    "header_rules",
+    "language",
+    "recipient_policy",
+    "summarizer",
+    "ticket_webhook",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,26 @@ def signed_package(directory: Path, out_dir: Path, publisher: Publisher | None) 
     if publisher is not None:
         publisher.sign(package)
     return package
+
+
+def bundled_catalog(base: Path, folders: tuple[str, ...] = BUNDLED_IN_CATALOG) -> str:
+    """A directory catalog under ``base`` of bundled plugins as they are, packed and signed
+    with a key made for it; returns the ``[plugins]`` TOML section naming the catalog and
+    trusting the key."""
+    publisher = Publisher.make(base / "keys", "bundled-test")
+    catalog = base / "catalog"
+    catalog.mkdir(parents=True)
+    for folder in folders:
+        source = ROOT / "plugins" / folder
+        info = load_manifest(source).plugin
+        package = catalog / f"{info.name}-{info.version}.tar.gz"
+        package.write_bytes(pack(source))
+        publisher.sign(package)
+    catalog_of(catalog)
+    return (
+        f'[plugins]\ncatalog = "{catalog}"\n'
+        f'trusted_keys = {{ bundled-test = "{publisher.public}" }}\n'
+    )
 
 
 def catalog_of(directory: Path) -> Path:

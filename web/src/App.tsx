@@ -8,6 +8,8 @@ import { Dashboard } from "./pages/Dashboard";
 import { MessageView } from "./pages/MessageView";
 import { Messages } from "./pages/Messages";
 import { Missing } from "./pages/Missing";
+import { Plugin } from "./pages/Plugin";
+import { Plugins } from "./pages/Plugins";
 import { SignIn } from "./pages/SignIn";
 import { Users } from "./pages/Users";
 import { entryOf, homeFor, navFor } from "./shell/nav";
@@ -66,6 +68,8 @@ function pageFor(path: string, session: Session) {
   if (path === "/messages") return <Messages />;
   if (path.startsWith("/messages/")) return <MessageView id={decodeURIComponent(path.slice(10))} />;
   if (path === "/users") return <Users />;
+  if (path === "/plugins") return <Plugins />;
+  if (path.startsWith("/plugins/")) return <Plugin name={decodeURIComponent(path.slice(9))} />;
   if (path === "/account") return <Account session={session} />;
   return <Missing kind="not-found" path={path} />;
 }

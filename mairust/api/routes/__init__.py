@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from mairust.api.routes import (
     access,
     admin_hooks,
+    admin_plugin_catalog,
     admin_plugin_secrets,
     admin_plugin_training,
     callbacks,
@@ -47,6 +48,7 @@ api_router.include_router(events.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(domain_policy.router)
 api_router.include_router(admin_hooks.router)
+api_router.include_router(admin_plugin_catalog.router)
 api_router.include_router(admin_plugin_secrets.router)
 api_router.include_router(callbacks.router)
 api_router.include_router(quarantine.router)

@@ -44,6 +44,7 @@ from mairust.storage.opensearch_search import parse_opensearch_url
 from mairust.storage.stores import Stores
 from tests.support.live_api import LivePlatform, LivePlatforms, Sections
 from tests.support.mairust_server import free_port
+from tests.support.matrix_catalog import catalog_settings
 from tests.support.opensearch_indexes import admin_client, fresh_index_url
 from tests.support.sqlite_template import migrate_for_test
 
@@ -56,13 +57,14 @@ LOOPBACK_DNS_PORT = free_port()
 # The one other set of settings the API tests use (the live pass starts a second server
 # for it; every test that needs any of these takes them all): DNS from loopback and the MX
 # host the records name, webhook endpoints allowed on loopback (nothing is delivered to
-# them), and a small send cap.
+# them), a small send cap, and a plugin catalog (tests/support/matrix_catalog.py).
 SECOND_SETTINGS = pytest.mark.api_settings(
     smtp={"hostname": "mx.platform.test"},
     dns={"nameservers": ["127.0.0.1"], "port": LOOPBACK_DNS_PORT, "timeout": 0.5},
     webhooks={"allow_networks": ["127.0.0.1/32"], "allow_http": True},
     api={"max_send_size": 1000},
     hooks={"allow_networks": ["127.0.0.1/32"]},
+    plugins=catalog_settings(),
 )
 
 

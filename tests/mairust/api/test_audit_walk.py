@@ -23,6 +23,7 @@ from tests.support.bola import (
     matrix_plugin_dir,
     platform_call,
 )
+from tests.support.matrix_catalog import CATALOG_PLUGIN, ensure_published, publish_newer
 
 __all__ = ["world"]  # the BOLA matrix's world fixture, used here too
 
@@ -61,7 +62,12 @@ def _plugin_script(world: World, base: Path) -> list[tuple[str, str, str, Any]]:
     ``(route path, method, concrete path, body)``; the binding id is filled in later."""
     plugin = f"/api/v1/admin/plugins/{MATRIX_PLUGIN}"
     secret = f"{plugin}/secrets/api-key"
+    catalog = f"/api/v1/admin/plugin-catalog/{CATALOG_PLUGIN}"
+    ensure_published()
     return [
+        ("/api/v1/admin/plugin-catalog/{name}/install", "POST", f"{catalog}/install", None),
+        # A newer version is published before this step (an upgrade to nothing is no change).
+        ("/api/v1/admin/plugin-catalog/{name}/upgrade", "POST", f"{catalog}/upgrade", None),
         (
             "/api/v1/admin/plugins",
             "POST",
@@ -115,6 +121,8 @@ async def test_every_admin_route_leaves_an_audit_entry(world: World, tmp_path: P
             concrete = f"/api/v1/admin/hooks/{binding}"
         elif concrete == "{train}":
             concrete, body = await _training_call(world, path)
+        elif path == "/api/v1/admin/plugin-catalog/{name}/upgrade":
+            publish_newer()
         known = {record["id"] for record in await _audit(world)}
         started = datetime.now(UTC)
         async with world.client(world.tokens[who]) as http:
