@@ -8,7 +8,7 @@ binds it again at pre_receive (enforce, priority 50), sees every hook point in p
 order and the new binding listed before the shadow one, disables and re-enables it (the
 API holds each change), dry-runs pre_receive on a pasted message and on a stored one found
 by search, and sees each plugin's verdict and latency as the API answered them; then
-removes the binding after confirming. axe-core and the keyboard walk on both pages;
+edits its priority (it moves after the shadow binding) and removes it after confirming. axe-core and the keyboard walk on both pages;
 screenshots in build/web-screenshots, the hooks page's copied to docs/web/hooks.png.
 """
 
@@ -274,8 +274,24 @@ def test_the_operator_binds_a_plugin_and_tests_the_hook(
     screenshot(page, "hook-test")
     assert_keyboard_reaches_everything(page, "hook test")
 
-    # Removed after a confirmation; the plugin stays installed, its shadow binding too.
+    # Edited: priority 250 puts it after the shadow binding, in the API and on the page.
     page.get_by_role("link", name="← Hooks").click()
+    page.get_by_role("button", name=f"Edit {which}").click()
+    editor = page.get_by_role("form", name="Edit header-rules-rs at pre_receive")
+    editor.get_by_label("Priority", exact=True).fill("250")
+    editor.get_by_role("button", name="Save").click()
+    which = "header-rules-rs at pre_receive, priority 250"
+    expect(page.get_by_role("button", name=f"Disable {which}")).to_be_visible()
+    with shared_server.api() as api:
+        assert [(b["priority"], b["mode"]) for b in _bindings(api)] == [
+            (200, "shadow"),
+            (250, "enforce"),
+        ]
+    ours_in_page = [t for t in rows.all_inner_texts() if PLUGIN in t]
+    assert "\t200\tshadow\t" in ours_in_page[0], ours_in_page
+    assert "\t250\tenforce\t" in ours_in_page[1], ours_in_page
+
+    # Removed after a confirmation; the plugin stays installed, its shadow binding too.
     page.get_by_role("button", name=f"Delete {which}").click()
     page.get_by_role("button", name=f"Remove {which}").click()
     expect(page.get_by_text("Removed header-rules-rs from pre_receive.")).to_be_visible()
