@@ -142,7 +142,7 @@ def test_the_operator_watches_the_dashboard_count_mail(
         rcpt = _user(api, "user")
     _sign_in_with_token(page, ADMIN_TOKEN)
     expect(page).to_have_url(re.compile(r"/dashboard$"))
-    assert _nav_labels(page) == ["Dashboard", "Messages", "Users", "Plugins", "Account"]
+    assert _nav_labels(page) == ["Dashboard", "Messages", "Users", "Hooks", "Plugins", "Account"]
     expect(page.get_by_role("figure", name="Messages per minute")).to_be_visible()
     for chart in ("SMTP replies per minute", "Queue depth", "Hook latency"):
         expect(page.get_by_role("figure", name=chart)).to_be_visible()

@@ -5,6 +5,8 @@ import { setBearer } from "./api/client";
 import { loadSession, revokeLogIn, saveSession, type Session } from "./auth/session";
 import { Account } from "./pages/Account";
 import { Dashboard } from "./pages/Dashboard";
+import { Hooks } from "./pages/Hooks";
+import { HookTest } from "./pages/HookTest";
 import { MessageView } from "./pages/MessageView";
 import { Messages } from "./pages/Messages";
 import { Missing } from "./pages/Missing";
@@ -68,6 +70,8 @@ function pageFor(path: string, session: Session) {
   if (path === "/messages") return <Messages />;
   if (path.startsWith("/messages/")) return <MessageView id={decodeURIComponent(path.slice(10))} />;
   if (path === "/users") return <Users />;
+  if (path === "/hooks") return <Hooks />;
+  if (path === "/hooks/test") return <HookTest />;
   if (path === "/plugins") return <Plugins />;
   if (path.startsWith("/plugins/")) return <Plugin name={decodeURIComponent(path.slice(9))} />;
   if (path === "/account") return <Account session={session} />;

@@ -8,7 +8,7 @@ function me(role: Role): Me {
 
 describe("navigation by role", () => {
   it("shows the dashboard to the platform admin only", () => {
-    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Users", "Plugins", "Account"]);
+    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Users", "Hooks", "Plugins", "Account"]);
     expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Users", "Account"]);
     expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Account"]);
   });

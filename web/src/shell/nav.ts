@@ -16,6 +16,8 @@ export const NAV: readonly NavEntry[] = [
   { path: "/messages", label: "Messages", roles: EVERYONE },
   // A user's list holds only their own mailbox: not worth a page.
   { path: "/users", label: "Users", roles: ["admin", "tenant_admin"] },
+  // /api/v1/admin/hooks* is the platform admin's only.
+  { path: "/hooks", label: "Hooks", roles: ["admin"] },
   // /api/v1/admin/plugins* and the catalog are the platform admin's only.
   { path: "/plugins", label: "Plugins", roles: ["admin"] },
   { path: "/account", label: "Account", roles: EVERYONE },
