@@ -142,7 +142,8 @@ def test_the_operator_watches_the_dashboard_count_mail(
         rcpt = _user(api, "user")
     _sign_in_with_token(page, ADMIN_TOKEN)
     expect(page).to_have_url(re.compile(r"/dashboard$"))
-    assert _nav_labels(page) == ["Dashboard", "Messages", "Users", "Account"]
+    labels = ["Dashboard", "Messages", "Domains", "Users", "Tokens", "Account"]
+    assert _nav_labels(page) == labels
     expect(page.get_by_role("figure", name="Messages per minute")).to_be_visible()
     for chart in ("SMTP replies per minute", "Queue depth", "Hook latency"):
         expect(page.get_by_role("figure", name=chart)).to_be_visible()
@@ -176,7 +177,7 @@ def test_each_role_is_shown_its_own_pages(page: Page, shared_server: MairustServ
         dave = _user(api, "user")
     _sign_in_with_password(page, carol)
     expect(page).to_have_url(re.compile(r"/messages$"))
-    assert _nav_labels(page) == ["Messages", "Users", "Account"]
+    assert _nav_labels(page) == ["Messages", "Domains", "Users", "Tokens", "Account"]
     expect(page.get_by_test_id("role")).to_have_text("Tenant admin")
     page.goto("/dashboard")
     expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()

@@ -5,10 +5,13 @@ import { setBearer } from "./api/client";
 import { loadSession, revokeLogIn, saveSession, type Session } from "./auth/session";
 import { Account } from "./pages/Account";
 import { Dashboard } from "./pages/Dashboard";
+import { DomainView } from "./pages/DomainView";
+import { Domains } from "./pages/Domains";
 import { MessageView } from "./pages/MessageView";
 import { Messages } from "./pages/Messages";
 import { Missing } from "./pages/Missing";
 import { SignIn } from "./pages/SignIn";
+import { Tokens } from "./pages/Tokens";
 import { Users } from "./pages/Users";
 import { entryOf, homeFor, navFor } from "./shell/nav";
 import { navigate, useLocation } from "./shell/router";
@@ -65,7 +68,10 @@ function pageFor(path: string, session: Session) {
   if (path === "/dashboard") return <Dashboard />;
   if (path === "/messages") return <Messages />;
   if (path.startsWith("/messages/")) return <MessageView id={decodeURIComponent(path.slice(10))} />;
+  if (path === "/domains") return <Domains me={session.me} />;
+  if (path.startsWith("/domains/")) return <DomainView key={path} name={decodeURIComponent(path.slice(9))} />;
   if (path === "/users") return <Users />;
+  if (path === "/tokens") return <Tokens me={session.me} />;
   if (path === "/account") return <Account session={session} />;
   return <Missing kind="not-found" path={path} />;
 }
