@@ -182,7 +182,7 @@ def test_each_role_is_shown_its_own_pages(page: Page, shared_server: MairustServ
     page.goto("/dashboard")
     expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
     page.get_by_role("link", name="Users").click()
-    expect(page.get_by_role("cell", name=dave)).to_be_visible()
+    expect(page.get_by_role("cell", name=dave, exact=True)).to_be_visible()
     assert_accessible(page, "users")
     page.get_by_role("button", name="Sign out").click()
 
