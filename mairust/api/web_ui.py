@@ -104,9 +104,21 @@ class WebUiRoute(BaseRoute):
         return candidate
 
 
+# What a build holds (Vite's output, public/ files): a miss of such a name is a 404. Any
+# other path is the app's, dots and all (`/domains/example.com` is a page, not a file).
+_FILE_SUFFIXES = frozenset(
+    {
+        "css", "gif", "html", "ico", "jpeg", "jpg", "js", "json", "map", "mjs", "png",
+        "svg", "ttf", "txt", "wasm", "webmanifest", "webp", "woff", "woff2", "xml",
+    }
+)  # fmt: skip
+
+
 def _looks_like_a_file(path: str) -> bool:
+    if path.startswith("/assets/"):
+        return True
     last = path.rsplit("/", 1)[-1]
-    return "." in last
+    return "." in last and last.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES
 
 
 def web_ui_route(web_dir: Path | None) -> WebUiRoute:

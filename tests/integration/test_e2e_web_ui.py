@@ -142,7 +142,8 @@ def test_the_operator_watches_the_dashboard_count_mail(
         rcpt = _user(api, "user")
     _sign_in_with_token(page, ADMIN_TOKEN)
     expect(page).to_have_url(re.compile(r"/dashboard$"))
-    assert _nav_labels(page) == ["Dashboard", "Messages", "Users", "Hooks", "Plugins", "Account"]
+    labels = ["Dashboard", "Messages", "Domains", "Users", "Tokens", "Hooks", "Plugins", "Account"]
+    assert _nav_labels(page) == labels
     expect(page.get_by_role("figure", name="Messages per minute")).to_be_visible()
     for chart in ("SMTP replies per minute", "Queue depth", "Hook latency"):
         expect(page.get_by_role("figure", name=chart)).to_be_visible()
@@ -176,12 +177,12 @@ def test_each_role_is_shown_its_own_pages(page: Page, shared_server: MairustServ
         dave = _user(api, "user")
     _sign_in_with_password(page, carol)
     expect(page).to_have_url(re.compile(r"/messages$"))
-    assert _nav_labels(page) == ["Messages", "Users", "Account"]
+    assert _nav_labels(page) == ["Messages", "Domains", "Users", "Tokens", "Account"]
     expect(page.get_by_test_id("role")).to_have_text("Tenant admin")
     page.goto("/dashboard")
     expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
     page.get_by_role("link", name="Users").click()
-    expect(page.get_by_role("cell", name=dave)).to_be_visible()
+    expect(page.get_by_role("cell", name=dave, exact=True)).to_be_visible()
     assert_accessible(page, "users")
     page.get_by_role("button", name="Sign out").click()
 

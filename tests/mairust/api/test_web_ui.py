@@ -48,7 +48,8 @@ async def http(tmp_path: Path, stores: Stores, build: Path) -> AsyncIterator[htt
 
 
 async def test_root_and_app_routes_are_index_html_never_cached(http) -> None:
-    for path in ("/", "/dashboard", "/messages/01HX/headers"):
+    # A domain's page has dots in its last segment: still the app's, not a file.
+    for path in ("/", "/dashboard", "/messages/01HX/headers", "/domains/mail.example.com"):
         answer = await http.get(path)
         assert answer.status_code == 200, path
         assert answer.text == INDEX
@@ -70,6 +71,8 @@ async def test_assets_are_served_and_cached_for_good(http) -> None:
 async def test_a_missing_file_is_a_404_problem_not_the_page(http, expect_problem) -> None:
     expect_problem(await http.get("/assets/gone-999.js"), 404)
     expect_problem(await http.get("/robots.txt"), 404)
+    expect_problem(await http.get("/assets/gone-999"), 404)
+    expect_problem(await http.get("/icons/logo.PNG"), 404)
 
 
 async def test_nothing_outside_the_build_is_served(http) -> None:

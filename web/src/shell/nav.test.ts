@@ -8,8 +8,8 @@ function me(role: Role): Me {
 
 describe("navigation by role", () => {
   it("shows the dashboard to the platform admin only", () => {
-    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Users", "Hooks", "Plugins", "Account"]);
-    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Users", "Account"]);
+    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Domains", "Users", "Tokens", "Hooks", "Plugins", "Account"]);
+    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Domains", "Users", "Tokens", "Account"]);
     expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Account"]);
   });
   it("lands the admin on the dashboard and others on their messages", () => {
@@ -18,6 +18,7 @@ describe("navigation by role", () => {
   });
   it("finds a page's entry by its first segment, and nothing for other paths", () => {
     expect(entryOf("/messages/01ABC")?.label).toBe("Messages");
+    expect(entryOf("/domains/a.example")?.label).toBe("Domains");
     expect(entryOf("/messagesx")).toBeUndefined();
     expect(entryOf("/")).toBeUndefined();
   });

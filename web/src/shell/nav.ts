@@ -14,8 +14,12 @@ export const NAV: readonly NavEntry[] = [
   // GET /api/v1/stats is the platform admin's only.
   { path: "/dashboard", label: "Dashboard", roles: ["admin"] },
   { path: "/messages", label: "Messages", roles: EVERYONE },
+  // DKIM keys, aliases and the catch-all are the admins' (a user may read the DNS only).
+  { path: "/domains", label: "Domains", roles: ["admin", "tenant_admin"] },
   // A user's list holds only their own mailbox: not worth a page.
   { path: "/users", label: "Users", roles: ["admin", "tenant_admin"] },
+  // POST /api/v1/tokens needs the admin permission: a user's token cannot make tokens.
+  { path: "/tokens", label: "Tokens", roles: ["admin", "tenant_admin"] },
   // /api/v1/admin/hooks* is the platform admin's only.
   { path: "/hooks", label: "Hooks", roles: ["admin"] },
   // /api/v1/admin/plugins* and the catalog are the platform admin's only.
