@@ -5,10 +5,14 @@ import { setBearer } from "./api/client";
 import { loadSession, revokeLogIn, saveSession, type Session } from "./auth/session";
 import { Account } from "./pages/Account";
 import { Dashboard } from "./pages/Dashboard";
+import { HeldMessageView } from "./pages/HeldMessageView";
 import { MessageView } from "./pages/MessageView";
 import { Messages } from "./pages/Messages";
 import { Missing } from "./pages/Missing";
+import { Quarantine } from "./pages/Quarantine";
+import { Queue } from "./pages/Queue";
 import { SignIn } from "./pages/SignIn";
+import { Trace } from "./pages/Trace";
 import { Users } from "./pages/Users";
 import { entryOf, homeFor, navFor } from "./shell/nav";
 import { navigate, useLocation } from "./shell/router";
@@ -67,5 +71,9 @@ function pageFor(path: string, session: Session) {
   if (path.startsWith("/messages/")) return <MessageView id={decodeURIComponent(path.slice(10))} />;
   if (path === "/users") return <Users />;
   if (path === "/account") return <Account session={session} />;
+  if (path === "/queue") return <Queue me={session.me} />;
+  if (path === "/quarantine") return <Quarantine me={session.me} />;
+  if (path.startsWith("/quarantine/")) return <HeldMessageView id={decodeURIComponent(path.slice(12))} />;
+  if (path === "/trace") return <Trace />;
   return <Missing kind="not-found" path={path} />;
 }

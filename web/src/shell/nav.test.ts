@@ -8,9 +8,10 @@ function me(role: Role): Me {
 
 describe("navigation by role", () => {
   it("shows the dashboard to the platform admin only", () => {
-    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Users", "Account"]);
-    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Users", "Account"]);
-    expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Account"]);
+    const ops = ["Queue", "Quarantine", "Trace"];
+    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Users", ...ops, "Account"]);
+    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Users", ...ops, "Account"]);
+    expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Quarantine", "Account"]);
   });
   it("lands the admin on the dashboard and others on their messages", () => {
     expect(homeFor(me("admin"))).toBe("/dashboard");
@@ -19,6 +20,7 @@ describe("navigation by role", () => {
   it("finds a page's entry by its first segment, and nothing for other paths", () => {
     expect(entryOf("/messages/01ABC")?.label).toBe("Messages");
     expect(entryOf("/messagesx")).toBeUndefined();
+    expect(entryOf("/quarantine/01ABC")?.label).toBe("Quarantine");
     expect(entryOf("/")).toBeUndefined();
   });
 });

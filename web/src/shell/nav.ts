@@ -16,6 +16,11 @@ export const NAV: readonly NavEntry[] = [
   { path: "/messages", label: "Messages", roles: EVERYONE },
   // A user's list holds only their own mailbox: not worth a page.
   { path: "/users", label: "Users", roles: ["admin", "tenant_admin"] },
+  // The outbound queue and the event log are the tenant's (a tenant admin sees its own);
+  // held mail is a mailbox's, so a user sees and releases their own.
+  { path: "/queue", label: "Queue", roles: ["admin", "tenant_admin"] },
+  { path: "/quarantine", label: "Quarantine", roles: EVERYONE },
+  { path: "/trace", label: "Trace", roles: ["admin", "tenant_admin"] },
   { path: "/account", label: "Account", roles: EVERYONE },
 ];
 
