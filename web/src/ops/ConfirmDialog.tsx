@@ -1,7 +1,7 @@
 // A question before something that cannot be undone: a modal <dialog> (the browser keeps
 // the focus inside it and Escape cancels), "Cancel" focused first, the API's refusal shown
 // in it when the action fails.
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useId, useLayoutEffect, useRef, type ReactNode } from "react";
 
 interface ConfirmDialogProps {
   title: string;
@@ -26,7 +26,9 @@ export function ConfirmDialog({
 }: ConfirmDialogProps) {
   const dialog = useRef<HTMLDialogElement>(null);
   const heading = useId();
-  useEffect(() => {
+  // A layout effect: closed before React removes it, so the browser gives the focus back
+  // to where it was (the button that asked) instead of dropping it on the page.
+  useLayoutEffect(() => {
     const shown = dialog.current;
     if (shown && !shown.open) shown.showModal();
     return () => shown?.close();
