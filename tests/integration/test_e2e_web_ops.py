@@ -108,6 +108,14 @@ def _sign_in(page: Page, path: str) -> None:
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
+def _sign_in_with_password(page: Page, address: str) -> None:
+    page.get_by_label("Address and password", exact=True).check()
+    page.get_by_label("Address", exact=True).fill(address)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
 def _send(server: MairustServer, rcpts: list[str], subject: str) -> tuple[str, str]:
     """Sends over SMTP (a recipient refused at RCPT is left out); (queue id, Message-ID)."""
     message_id = f"<ops-{uuid.uuid4().hex[:10]}@remote.example>"
@@ -217,10 +225,7 @@ def test_deferred_mail_is_retried_bounced_and_deleted_then_traced(
         user = {"address": tenant_admin, "password": PASSWORD, "role": "tenant_admin"}
         assert api.post("/api/v1/users", json=user).status_code == 201
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Address and password", exact=True).check()
-    page.get_by_label("Address", exact=True).fill(tenant_admin)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in_with_password(page, tenant_admin)
     page.get_by_role("link", name="Queue").click()
     page.get_by_label("State").select_option(label="Any state")
     page.get_by_label("Destination").fill(f"relay:[127.0.0.1]:{port}")
@@ -328,7 +333,8 @@ def test_held_mail_is_opened_and_released(
     bob = f"bob@{domain}"
     with shared_server.api() as api:
         assert api.post("/api/v1/domains", json={"name": domain}).status_code == 201
-        assert api.post("/api/v1/users", json={"address": bob}).status_code == 201
+        user = {"address": bob, "password": PASSWORD}
+        assert api.post("/api/v1/users", json=user).status_code == 201
         _hold_plugin(api, tmp_path / "plugin", domain)
         try:
             # The front-ends read bindings every few seconds: send until one is held.
@@ -383,6 +389,14 @@ def test_held_mail_is_opened_and_released(
     assert titles == ["Received", "Checks", "Hooks", "Stored, held", "Released from quarantine"]
     expect(timeline.get_by_role("listitem").nth(2)).to_contain_text(f"by plugin {HOLD_PLUGIN}")
     expect(timeline.get_by_role("listitem").last).to_contain_text("Moved to folder INBOX")
+
+    # Bob, a user, sees his own quarantine (no mailbox to choose): empty now.
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in_with_password(page, bob)
+    page.get_by_role("link", name="Quarantine").click()
+    expect(page.get_by_role("status")).to_have_text(re.compile("^Nothing is held"))
+    expect(page.get_by_label("Mailbox")).to_have_count(0)
+    assert_accessible(page, "quarantine, user")
 
 
 def test_a_stored_message_and_a_refused_recipient_are_traced(
