@@ -12,7 +12,7 @@ an attempt (bounce class ``operator``) and a Bounce event, not a remote MTA's re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -49,12 +49,13 @@ class OutboundQueueService:
     def rows(
         self,
         principal: Principal,
-        state: RecipientState | None = None,
+        state: RecipientState | Sequence[RecipientState] | None = None,
         destination: str | None = None,
         message_id: str | None = None,
         limit: int = 100,
     ) -> list[OutboundItem]:
-        """Outbound recipients in the caller's reach, newest first."""
+        """Outbound recipients in the caller's reach (in ``state``, or any of several),
+        newest first."""
         require(principal, Permission.ADMIN, Role.TENANT_ADMIN)
         return self._queue.list_outbound(state, destination, message_id, principal.tenant_id, limit)
 

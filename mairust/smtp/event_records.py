@@ -15,9 +15,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from mairust.auth.results import AuthResults
 from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
+from mairust.model.message import Envelope
 from mairust.model.threads import normalised_msg_id
+from mairust.model.verdict import Verdict, VerdictKind
 
 # Where the Message-ID is looked for: the header section, at most this much of it.
 _HEADER_SCAN = 64 * 1024
@@ -36,6 +39,34 @@ def header_message_id(message: bytes) -> str | None:
     if found is None:
         return None
     return normalised_msg_id(found.group(1).decode("latin-1"))
+
+
+def reception_detail(
+    accepted: Envelope, size: int, auth_results: AuthResults | None, verdict: Verdict
+) -> dict[str, Any]:
+    """What a Reception event tells of the way in (the message trace's steps): the client
+    and sender, the checks' words (``spf``, ``dkim``, ``dmarc``, ``arc``; none for mail
+    from a trusted network or an authenticated sender) and, when the checks or a hook
+    decided more than "continue" or annotated the message, that verdict: its kind, who
+    decided, why, and the tags and folder it gave."""
+    detail: dict[str, Any] = {
+        "client": accepted.client_ip,
+        "mail_from": accepted.mail_from,
+        "size": size,
+        # Empty: not checked (a trusted network's client, an authenticated sender).
+        "checks": auth_results.summary_words() if auth_results is not None else {},
+    }
+    notes = verdict.annotations
+    if verdict.kind is not VerdictKind.CONTINUE or notes.tags or notes.folder:
+        decided: dict[str, Any] = {"kind": verdict.kind.value, "by": str(verdict.source)}
+        if verdict.reason:
+            decided["reason"] = verdict.reason[:200]
+        if notes.tags:
+            decided["tags"] = list(notes.tags)
+        if notes.folder:
+            decided["folder"] = notes.folder
+        detail["verdict"] = decided
+    return detail
 
 
 def reception_events(

@@ -61,7 +61,12 @@ from mairust.smtp.deciders import (
     own_sender_refusal,
 )
 from mairust.smtp.domain_limits import DomainLimits
-from mairust.smtp.event_records import header_message_id, reception_events, rejection_events
+from mairust.smtp.event_records import (
+    header_message_id,
+    reception_detail,
+    reception_events,
+    rejection_events,
+)
 from mairust.smtp.forwarding import (
     ForwardingLoop,
     bounce_recipient,
@@ -571,7 +576,7 @@ class InboundHandler:
             header_id,
             {rcpt: tenants[rcpt] for rcpt in accepted.rcpt_tos if rcpt in tenants},
             accepted.received_at,
-            {"client": accepted.client_ip, "mail_from": accepted.mail_from, "size": len(message)},
+            reception_detail(accepted, len(message), auth_results, verdict),
         )
         if self._disk is not None and self._disk.low(len(message)):
             return rejected(replies.INSUFFICIENT_STORAGE, "DATA", session, size=len(message))

@@ -192,15 +192,16 @@ class SqlOutbound:
 
     def list_outbound(
         self,
-        state: RecipientState | None = None,
+        state: RecipientState | Sequence[RecipientState] | None = None,
         destination: str | None = None,
         message_id: str | None = None,
         tenant_id: str | None = None,
         limit: int = 100,
     ) -> list[OutboundItem]:
         query = _items()
-        if state is not None:
-            query = query.where(_R.state == state.value)
+        states = [state] if isinstance(state, RecipientState) else list(state or ())
+        if states:
+            query = query.where(_R.state.in_([s.value for s in states]))
         if destination is not None:
             query = query.where(_R.destination == destination)
         if message_id is not None:

@@ -39,7 +39,10 @@ router = APIRouter(
 def list_outbound(
     principal: TenantAdmin,
     application: AppDep,
-    state: Annotated[RecipientState | None, Query(description="Only this state.")] = None,
+    state: Annotated[
+        list[RecipientState] | None,
+        Query(description="Only these states (repeat the parameter for several)."),
+    ] = None,
     destination: Annotated[
         str | None, Query(max_length=300, description="Only this destination (domain).")
     ] = None,
@@ -48,8 +51,10 @@ def list_outbound(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most rows to return.")] = 100,
 ) -> OutboundList:
-    """Outbound recipients (one per message and remote recipient), newest first."""
-    rows = application.outbound.rows(principal, state, destination, message_id, limit)
+    """Outbound recipients (one per message and remote recipient), newest first; with
+    `state` given more than once, rows in any of those states (`state=deferred&state=held`:
+    the mail waiting)."""
+    rows = application.outbound.rows(principal, state or (), destination, message_id, limit)
     return OutboundList(items=[OutboundRow.from_item(item) for item in rows])
 
 

@@ -74,13 +74,14 @@ class OutboundQueue(Protocol):
 
     def list_outbound(
         self,
-        state: RecipientState | None = None,
+        state: RecipientState | Sequence[RecipientState] | None = None,
         destination: str | None = None,
         message_id: str | None = None,
         tenant_id: str | None = None,
         limit: int = 100,
     ) -> list[OutboundItem]:
-        """Rows filtered by each argument given, newest first."""
+        """Rows filtered by each argument given (``state``: one, or any of several; an
+        empty sequence filters nothing), newest first."""
         ...
 
     def outbound_counts(self) -> OutboundCounts: ...

@@ -70,6 +70,30 @@ async def test_a_tenant_admin_lists_its_own_remote_recipients_only(
     assert {mine, theirs} <= {row["message_id"] for row in everyone}
 
 
+async def test_state_given_several_times_lists_rows_in_any_of_them(
+    serving: None, client: httpx.AsyncClient, world: World
+) -> None:
+    """What the queue page asks for: the mail waiting (scheduled, deferred or held)."""
+    await send(client, "alice@a.example", "joe@far.example", "kim@near.example")
+    a_admin = world.admin_of(world.a)
+    rows = (await client.get(OUTBOUND, headers=a_admin)).json()["items"]
+    kim = next(row["id"] for row in rows if row["recipient"] == "kim@near.example")
+    held = await client.post(f"{OUTBOUND}/hold", json={"ids": [kim]}, headers=a_admin)
+    assert held.status_code == 200, held.text
+
+    async def listed(*states: str) -> set[str]:
+        answer = await client.get(OUTBOUND, params={"state": list(states)}, headers=a_admin)
+        assert answer.status_code == 200, answer.text
+        return {row["recipient"] for row in answer.json()["items"]}
+
+    assert await listed("held") == {"kim@near.example"}
+    assert await listed("scheduled") == {"joe@far.example"}
+    assert await listed("scheduled", "deferred", "held") == {"joe@far.example", "kim@near.example"}
+    assert await listed("deferred", "delivered") == set()
+    wrong = await client.get(OUTBOUND, params={"state": ["held", "stuck"]}, headers=a_admin)
+    assert_problem(wrong, 422)
+
+
 async def test_hold_release_retry_and_delete_act_on_waiting_rows_in_scope(
     serving: None, client: httpx.AsyncClient, world: World, stores: Stores
 ) -> None:

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
+from mairust.auth.results import AuthResults, DmarcResult, DmarcWord, SpfResult, SpfWord
 from mairust.events import Event, RecordType
+from mairust.model.annotations import Annotations
+from mairust.model.message import Envelope
 from mairust.model.scope import PLATFORM
-from mairust.smtp.event_records import header_message_id
+from mairust.model.verdict import CONTINUE, Verdict, VerdictKind
+from mairust.smtp.event_records import header_message_id, reception_detail
 
 from .conftest import ALICE, DOMAIN, SENDER, Mta, RawClientFactory
 
@@ -24,6 +29,37 @@ def test_the_message_id_is_found_in_the_header_section_only() -> None:
     assert header_message_id(b"Subject: x\r\n\r\nMessage-ID: <b@h.example>\r\n") is None
     assert header_message_id(b"Message-ID: not an id\r\n\r\n") is None
     assert header_message_id(b"Subject: x\r\n\r\n") is None
+
+
+def test_a_receptions_detail_tells_the_checks_and_the_verdict() -> None:
+    accepted = Envelope("x@remote.test", ("a@b.test",), datetime.now(UTC), client_ip="192.0.2.7")
+    plain = reception_detail(accepted, 120, None, CONTINUE)
+    assert plain == {"client": "192.0.2.7", "mail_from": "x@remote.test", "size": 120, "checks": {}}
+
+    checked = AuthResults(
+        spf=SpfResult(SpfWord.PASS, "mailfrom", "remote.test", "192.0.2.7"),
+        dmarc=DmarcResult(DmarcWord.FAIL, "remote.test"),
+    )
+    held = Verdict(
+        VerdictKind.QUARANTINE,
+        "rules",
+        "asked to be held",
+        annotations=Annotations(tags=("suspect",)).quarantined(),
+    )
+    detail = reception_detail(accepted, 120, checked, held)
+    assert detail["checks"] == {"spf": "pass", "dmarc": "fail"}
+    assert detail["verdict"] == {
+        "kind": "quarantine",
+        "by": "rules",
+        "reason": "asked to be held",
+        "tags": ["suspect"],
+        "folder": "Quarantine",
+    }
+    # Tags given with "continue" are told too; a bare "continue" is not.
+    tagged = reception_detail(
+        accepted, 1, None, Verdict(VerdictKind.CONTINUE, "t", annotations=Annotations(tags=("x",)))
+    )
+    assert tagged["verdict"] == {"kind": "continue", "by": "t", "tags": ["x"]}
 
 
 async def _events_of(mta: Mta, count: int) -> list[Event]:
@@ -66,6 +102,7 @@ async def test_refusals_and_the_reception_are_kept_under_one_id(
     assert refused.recipient == f"nobody@{DOMAIN}" and refused.reply == replies[2]
     assert refused.message_id == received.message_id == queue_id
     assert received.recipient == ALICE and received.header_message_id == "<m1@remote.test>"
+    assert received.detail is not None and received.detail["mail_from"] == SENDER
     assert refused.detail is not None and refused.detail["stage"] == "RCPT"
 
 

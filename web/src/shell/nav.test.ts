@@ -8,9 +8,9 @@ function me(role: Role): Me {
 
 describe("navigation by role", () => {
   it("shows the dashboard to the platform admin only", () => {
-    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Domains", "Users", "Tokens", "Hooks", "Plugins", "Account"]);
-    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Domains", "Users", "Tokens", "Account"]);
-    expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Account"]);
+    expect(navFor(me("admin")).map((e) => e.label)).toEqual(["Dashboard", "Messages", "Domains", "Users", "Tokens", "Hooks", "Plugins", "Queue", "Quarantine", "Trace", "Account"]);
+    expect(navFor(me("tenant_admin")).map((e) => e.label)).toEqual(["Messages", "Domains", "Users", "Tokens", "Queue", "Quarantine", "Trace", "Account"]);
+    expect(navFor(me("user")).map((e) => e.label)).toEqual(["Messages", "Quarantine", "Account"]);
   });
   it("lands the admin on the dashboard and others on their messages", () => {
     expect(homeFor(me("admin"))).toBe("/dashboard");
@@ -20,6 +20,7 @@ describe("navigation by role", () => {
     expect(entryOf("/messages/01ABC")?.label).toBe("Messages");
     expect(entryOf("/domains/a.example")?.label).toBe("Domains");
     expect(entryOf("/messagesx")).toBeUndefined();
+    expect(entryOf("/quarantine/01ABC")?.label).toBe("Quarantine");
     expect(entryOf("/")).toBeUndefined();
   });
 });

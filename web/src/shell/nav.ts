@@ -24,6 +24,11 @@ export const NAV: readonly NavEntry[] = [
   { path: "/hooks", label: "Hooks", roles: ["admin"] },
   // /api/v1/admin/plugins* and the catalog are the platform admin's only.
   { path: "/plugins", label: "Plugins", roles: ["admin"] },
+  // The outbound queue and the event log are the tenant's (a tenant admin sees its own);
+  // held mail is a mailbox's, so a user sees and releases their own.
+  { path: "/queue", label: "Queue", roles: ["admin", "tenant_admin"] },
+  { path: "/quarantine", label: "Quarantine", roles: EVERYONE },
+  { path: "/trace", label: "Trace", roles: ["admin", "tenant_admin"] },
   { path: "/account", label: "Account", roles: EVERYONE },
 ];
 
