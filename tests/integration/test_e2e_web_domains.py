@@ -127,6 +127,11 @@ def test_the_admin_sets_up_a_domain(
         "Domains",
         "Users",
         "Tokens",
+        "Hooks",
+        "Plugins",
+        "Queue",
+        "Quarantine",
+        "Trace",
         "Account",
     ]
     nav.get_by_role("link", name="Domains").click()
@@ -287,7 +292,16 @@ def test_a_tenant_admin_is_offered_its_own_domain_users_and_tokens(
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_be_visible()
     labels = nav.get_by_role("link").all_inner_texts()
-    assert labels == ["Messages", "Domains", "Users", "Tokens", "Account"]
+    assert labels == [
+        "Messages",
+        "Domains",
+        "Users",
+        "Tokens",
+        "Queue",
+        "Quarantine",
+        "Trace",
+        "Account",
+    ]
 
     nav.get_by_role("link", name="Domains").click()
     expect(page.get_by_role("link", name=DOMAIN)).to_be_visible()
