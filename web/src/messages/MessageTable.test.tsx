@@ -1,0 +1,43 @@
+import { render, screen, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { MessageTable, type Summary } from "./MessageTable";
+
+function summary(over: Partial<Summary>): Summary {
+  return {
+    id: "01A",
+    mailbox: "jane@example.test",
+    message_id: "m1",
+    from: "bob@remote.example",
+    to: ["jane@example.test"],
+    subject: "Quarterly figures",
+    date: null,
+    received_at: "2026-11-30T10:00:00Z",
+    size: 2048,
+    folder: "INBOX",
+    tags: [],
+    seen: true,
+    flagged: false,
+    ...over,
+  };
+}
+
+describe("the message list", () => {
+  it("shows each message as a row, its subject a link to it", () => {
+    render(
+      <MessageTable
+        items={[summary({ tags: ["invoice", "q3"] }), summary({ id: "01B/x", subject: "", seen: false })]}
+      />,
+    );
+    const rows = screen.getAllByRole("row").slice(1);
+    expect(rows).toHaveLength(2);
+    const first = within(rows[0]!);
+    expect(first.getByRole("link", { name: "Quarterly figures" }).getAttribute("href")).toBe("/messages/01A");
+    expect(first.getByText("invoice")).toBeTruthy();
+    expect(first.getByRole("cell", { name: "2.0 KiB" })).toBeTruthy();
+    // No subject, an id that needs escaping, and unread (said, not only bold).
+    const second = within(rows[1]!);
+    expect(second.getByRole("link", { name: "(no subject)" }).getAttribute("href")).toBe("/messages/01B%2Fx");
+    expect(rows[1]!.className).toBe("unread");
+    expect(second.getByText("(unread)")).toBeTruthy();
+  });
+});
