@@ -1,5 +1,5 @@
-import { render, screen, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
 import { MessageTable, type Summary } from "./MessageTable";
 
 function summary(over: Partial<Summary>): Summary {
@@ -39,5 +39,24 @@ describe("the message list", () => {
     expect(second.getByRole("link", { name: "(no subject)" }).getAttribute("href")).toBe("/messages/01B%2Fx");
     expect(rows[1]!.className).toBe("unread");
     expect(second.getByText("(unread)")).toBeTruthy();
+  });
+
+  it("has no flag toggles when nothing can be flagged", () => {
+    render(<MessageTable items={[summary({ flagged: true })]} />);
+    expect(screen.queryByRole("button")).toBeNull();
+    expect(screen.getByText("flagged")).toBeTruthy();
+  });
+
+  it("flags and unflags through its toggles, which say the state they show", () => {
+    const onFlag = vi.fn();
+    const items = [summary({}), summary({ id: "01B", subject: "Lunch", flagged: true })];
+    render(<MessageTable items={items} onFlag={onFlag} pending={new Set(["01B"])} />);
+    const off = screen.getByRole("button", { name: "Flagged: Quarterly figures" });
+    expect(off.getAttribute("aria-pressed")).toBe("false");
+    fireEvent.click(off);
+    expect(onFlag).toHaveBeenCalledWith(items[0], true);
+    // A change on its way: that toggle waits.
+    const on = screen.getByRole("button", { name: "Flagged: Lunch", pressed: true }) as HTMLButtonElement;
+    expect(on.disabled).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // Messages in the token's scope: filters (kept in the URL, so a search can be shared or
-// reloaded), a page of summaries newest first (messages/MessageTable.tsx), older and
-// newer pages by cursor.
+// reloaded), a page of summaries newest first (messages/MessageTable.tsx) with a flag
+// toggle on each, older and newer pages by cursor.
 import { useEffect, useState, type FormEvent } from "react";
 import { api, describe, unwrap } from "../api/client";
 import type { paths } from "../api/schema";
@@ -21,6 +21,7 @@ export function Messages() {
   // The cursors of the pages before this one (empty: the newest page).
   const [cursors, setCursors] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [pending, setPending] = useState<ReadonlySet<string>>(new Set());
   const search = query.toString();
   const cursor = cursors[cursors.length - 1];
 
@@ -41,6 +42,25 @@ export function Messages() {
     };
   }, [search, cursor]);
 
+  async function flag(message: Summary, flagged: boolean) {
+    setPending((ids) => new Set(ids).add(message.id));
+    setError(null);
+    try {
+      const changed = await unwrap(
+        api.POST("/api/v1/messages/{entry_id}/flags", { params: { path: { entry_id: message.id } }, body: { flagged } }),
+      );
+      setItems((list) => list && list.map((m) => (m.id === changed.id ? changed : m)));
+    } catch (failure) {
+      setError(describe(failure));
+    } finally {
+      setPending((ids) => {
+        const left = new Set(ids);
+        left.delete(message.id);
+        return left;
+      });
+    }
+  }
+
   return (
     <section>
       <PageTitle text="Messages" />
@@ -50,7 +70,7 @@ export function Messages() {
       {items && items.length === 0 && (
         <p role="status">No messages match. Clear the filters, or send mail to one of the mailboxes.</p>
       )}
-      {items && items.length > 0 && <MessageTable items={items} />}
+      {items && items.length > 0 && <MessageTable items={items} pending={pending} onFlag={(m, f) => void flag(m, f)} />}
       <nav className="pager" aria-label="Pages">
         <button type="button" className="button secondary" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
           Newer
