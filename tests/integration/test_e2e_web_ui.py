@@ -3,7 +3,8 @@
 The server is the shared embedded one (its API serves `web/dist`, which `make web` built;
 the UI is the same on every store, so the production twin is left out). Through the
 browser: a wrong token is refused in the API's words; the operator signs in with the admin
-token, sees the dashboard's charts, sends mail over SMTP and watches the charts count it;
+token, sees the dashboard's charts, sends mail over SMTP and watches the charts count it
+(and a submission to a domain nobody can look up shows as deferred by destination);
 a tenant admin and a user sign in with their passwords and are shown their roles' pages
 only; the user finds the message, opens it (HTML in a sandboxed frame, the
 Authentication-Results header) and signs out, which revokes the log-in token; a user flags
@@ -200,9 +201,26 @@ def test_the_operator_watches_the_dashboard_count_mail(
     # The chart draws what the legend counts: a line with as many points as minutes.
     points = page.locator("#chart-messages-caption ~ svg polyline").first.get_attribute("points")
     assert points and len(points.split()) == 15
+    for chart in ("Queue by state", "Hook verdicts", "SPF results", "DKIM results"):
+        expect(page.get_by_role("figure", name=chart)).to_be_visible()
+
+    # Mail the user submits for a domain whose MX nobody can look up (the server's DNS
+    # is a silent loopback port): deferred, and the dashboard shows it by destination.
+    destination = f"nowhere-{uuid.uuid4().hex[:6]}.test"
+    with smtplib.SMTP("127.0.0.1", shared_server.submission_port, timeout=30) as client:
+        client.login(rcpt, PASSWORD)
+        client.sendmail(rcpt, [f"someone@{destination}"], "Subject: far\r\n\r\nHi.\r\n")
+    deferred = page.get_by_role("figure", name="Deferred by destination")
+    expect(deferred.locator(".legend")).to_contain_text(f"{destination}: 1", timeout=45_000)
+    expect(page.get_by_role("figure", name="Queue by state").locator(".legend")).to_contain_text(
+        "outbound deferred"
+    )
     assert_accessible(page, "dashboard")
     assert_keyboard_reaches_everything(page, "dashboard")
     screenshot(page, "dashboard")
+    with shared_server.api() as api:  # leave the shared server's queue as it was
+        gone = api.post("/api/v1/outbound/delete", json={"destination": destination})
+        assert gone.status_code == 200, gone.text
 
 
 def test_each_role_is_shown_its_own_pages(page: Page, shared_server: MairustServer) -> None:
