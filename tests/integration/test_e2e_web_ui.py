@@ -266,7 +266,11 @@ def test_a_user_reads_a_message_and_signs_out(page: Page, shared_server: Mairust
     expect(page.frame_locator("iframe.message-html").locator("b")).to_have_text(subject)
     # The message's script did not run (sandbox without allow-scripts).
     assert page.title() != "pwned"
-    page.get_by_text("All headers").click()
+    # Below the fold since the action bar: scrolled to first, or the click can land on the
+    # message's frame while the page scrolls.
+    headers = page.get_by_text("All headers")
+    headers.scroll_into_view_if_needed()
+    headers.click()
     expect(page.get_by_role("rowheader", name="Subject")).to_be_visible()
     assert_accessible(page, "message")
     screenshot(page, "message")
