@@ -42,6 +42,8 @@ MESSAGES_OUT_REMOTE = "delivered_remote"
 REPLY_PREFIX = "reply:"  # + the reply code
 HOOK_CALLS_PREFIX = "hook_calls:"  # + the plugin name
 HOOK_MS_PREFIX = "hook_ms:"  # + the plugin name: latency sum, whole milliseconds
+HOOK_VERDICT_PREFIX = "hook_verdict:"  # + the plugin name, ":", the verdict it answered
+AUTH_PREFIX = "auth:"  # + the method (spf, dkim, dmarc, arc), ":", its RFC 8601 word
 
 
 def reply_code(line: str) -> tuple[str, str] | None:
@@ -205,12 +207,20 @@ class PlatformMetrics:
         if result == "delivered":
             self.minutes.add(MESSAGES_OUT_REMOTE)
 
+    # Inbound authentication (the checks at DATA)
+    def auth_checked(self, words: Mapping[str, str]) -> None:
+        """One message's results, one RFC 8601 word per method (``summary_words``)."""
+        for method, word in words.items():
+            self.minutes.add(f"{AUTH_PREFIX}{method}:{word}")
+
     # Hooks (their Prometheus figures are the store's: mairust.api.plugin_metrics)
-    def hook_calls(self, calls: Iterable[tuple[str, float]]) -> None:
-        """``(plugin, latency_ms)`` of calls just made, for the per-minute latency."""
-        for plugin, latency_ms in calls:
+    def hook_calls(self, calls: Iterable[tuple[str, float, str]]) -> None:
+        """``(plugin, latency_ms, verdict)`` of calls just made, for the per-minute latency
+        and verdicts (the verdict kind the call came to, its binding's on a failure)."""
+        for plugin, latency_ms, verdict in calls:
             self.minutes.add(HOOK_CALLS_PREFIX + plugin)
             self.minutes.add(HOOK_MS_PREFIX + plugin, round(latency_ms))
+            self.minutes.add(f"{HOOK_VERDICT_PREFIX}{plugin}:{verdict}")
 
     def snapshot(self, process: str) -> TelemetrySnapshot:
         return TelemetrySnapshot(

@@ -35,7 +35,9 @@ API_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
 ROUTE_LABEL = "/{web_ui}"
 # The UI talks to its own origin only; message HTML is shown in a sandboxed iframe
 # (srcdoc, which inherits this policy: no remote images, no scripts). Inline styles are
-# allowed for the message bodies and the charts' computed sizes.
+# allowed for the message bodies and the charts' computed sizes. Attachments are fetched
+# (connect-src 'self', the token in a header) and saved through an `<a download>` to a
+# blob: URL: a download is no fetch, frame or image, so no directive needs `blob:`.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-src 'self'; object-src 'none'; "

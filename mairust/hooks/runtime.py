@@ -124,9 +124,9 @@ class HookRuntime:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
         self.recorded = 0
-        # Told ``(plugin, latency_ms)`` of each call as it is made (the host's per-minute
-        # figures, mairust.telemetry); None: nobody listens.
-        self.call_observer: Callable[[Sequence[tuple[str, float]]], None] | None = None
+        # Told ``(plugin, latency_ms, verdict)`` of each call as it is made (the host's
+        # per-minute figures, mairust.telemetry); None: nobody listens.
+        self.call_observer: Callable[[Sequence[tuple[str, float, str]]], None] | None = None
 
     @property
     def chain(self) -> HookChain:
@@ -203,7 +203,7 @@ class HookRuntime:
 
     def _observe(self, calls: Sequence[HookCall]) -> None:
         if self.call_observer is not None and calls:
-            self.call_observer([(call.plugin, call.latency_ms) for call in calls])
+            self.call_observer([(call.plugin, call.latency_ms, call.verdict) for call in calls])
 
     def _record(self, point: HookPoint, result: ChainResult) -> None:
         now = datetime.now(UTC)

@@ -138,10 +138,12 @@ class AttemptOutcome:
 
 @dataclass(frozen=True, slots=True)
 class OutboundCounts:
-    """Rows per state, and the pending ones per destination (queue views, metrics)."""
+    """Rows per state, the pending ones per destination, and of those the deferred ones
+    (tried and failed for now) per destination (queue views, metrics, the dashboard)."""
 
     by_state: dict[RecipientState, int] = field(default_factory=dict)
     pending_by_destination: dict[str, int] = field(default_factory=dict)
+    deferred_by_destination: dict[str, int] = field(default_factory=dict)
 
 
 class QueueAction(enum.StrEnum):

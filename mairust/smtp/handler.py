@@ -456,6 +456,8 @@ class InboundHandler:
         except CheckUnavailable as error:  # the checker pool is down: "later", never "ok"
             log.warning("message checks failed: %s", error)
             return rejected(replies.TEMP_FAILURE, "DATA", session)
+        if self._telemetry is not None and auth_results is not None:
+            self._telemetry.auth_checked(auth_results.summary_words())
         hooked = CONTINUE
         if self._hooks is not None and not checked.refuses:
             # Mail a user submits meets pre_send; mail from outside, pre_receive.

@@ -231,9 +231,15 @@ class SqlOutbound:
                 .where(_R.state.in_([*_PENDING, _LEASED]))
                 .group_by(_R.destination)
             ).all()
+            deferred = conn.execute(
+                sa.select(_R.destination, sa.func.count())
+                .where(_R.state == RecipientState.DEFERRED.value)
+                .group_by(_R.destination)
+            ).all()
         return OutboundCounts(
             by_state={RecipientState(state): count for state, count in by_state},
             pending_by_destination={destination: count for destination, count in pending},
+            deferred_by_destination={destination: count for destination, count in deferred},
         )
 
     def outbound_attempts(self, message_id: str) -> list[DeliveryAttempt]:

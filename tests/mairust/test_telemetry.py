@@ -6,8 +6,10 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from mairust.telemetry import (
+    AUTH_PREFIX,
     HOOK_CALLS_PREFIX,
     HOOK_MS_PREFIX,
+    HOOK_VERDICT_PREFIX,
     MESSAGES_IN,
     MESSAGES_OUT_LOCAL,
     MESSAGES_OUT_REMOTE,
@@ -58,7 +60,8 @@ def test_each_stage_is_counted_and_the_snapshot_carries_it():
     metrics.rows_settled(delivered=3, deferred=1, failed=0)
     metrics.attempt_made("delivered", 0.2)
     metrics.attempt_made("deferred", 0.3)
-    metrics.hook_calls([("spam", 12.4), ("spam", 7.6)])
+    metrics.hook_calls([("spam", 12.4, "continue"), ("spam", 7.6, "reject")])
+    metrics.auth_checked({"spf": "pass", "dmarc": "fail"})
     metrics.session_closed()
 
     snapshot = metrics.snapshot("smtp-frontend")
@@ -89,3 +92,6 @@ def test_each_stage_is_counted_and_the_snapshot_carries_it():
     assert minute["reply:250"] == 1
     assert minute[HOOK_CALLS_PREFIX + "spam"] == 2
     assert minute[HOOK_MS_PREFIX + "spam"] == 20
+    assert minute[HOOK_VERDICT_PREFIX + "spam:continue"] == 1
+    assert minute[HOOK_VERDICT_PREFIX + "spam:reject"] == 1
+    assert (minute[AUTH_PREFIX + "spf:pass"], minute[AUTH_PREFIX + "dmarc:fail"]) == (1, 1)

@@ -289,11 +289,11 @@ async def test_the_call_observer_hears_each_call_as_it_is_made(stores, tmp_path)
         install(stores, tmp_path, "rules", plugin.url())
         client = SafeHttpClient(AddressPolicy.allowing(["127.0.0.0/8"]))
         hooks = HookRuntime(stores.metadata, client, HooksSettings(), record_seconds=30.0)
-        heard: list[tuple[str, float]] = []
+        heard: list[tuple[str, float, str]] = []
         hooks.call_observer = heard.extend
         await hooks.decide(HookPoint.PRE_RECEIVE, ENVELOPE, MESSAGE, set())
         # At once, before the (batched, 30 s) write of the call log.
-        assert [name for name, _ in heard] == ["rules"]
+        assert [(name, verdict) for name, _, verdict in heard] == [("rules", "reject")]
         assert heard[0][1] > 0.0
         await hooks.aclose()
 

@@ -173,6 +173,9 @@ def test_settling_records_each_outcome_and_its_attempt_for_the_owner_only(
     # The deferred row is due again only at its retry time.
     assert metadata_store.lease_outbound("loop/1", 10, 60, now) == []
     assert metadata_store.next_outbound_due() == retry_at
+    waiting = metadata_store.outbound_counts()
+    assert waiting.deferred_by_destination == {"far.test": 1}
+    assert waiting.pending_by_destination == {"far.test": 1}
     [again] = metadata_store.lease_outbound("loop/1", 10, 60, retry_at)
     assert (again.recipient, again.attempts) == ("later@far.test", 2)
     counts = metadata_store.outbound_counts()

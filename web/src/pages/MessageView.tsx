@@ -1,26 +1,116 @@
-// One message: who, when, where it is filed; its body (HTML in a sandboxed frame that may
-// run no script, load nothing remote and navigate nowhere; or the text); the
-// authentication results and the Authentication-Results header; attachments; what
-// plugins noted; every header.
+// One message: who, when, where it is filed; what can be done with it (flag, read or
+// unread, tags, move, delete: messages/MessageActions.tsx); its body (HTML in a sandboxed
+// frame that may run no script, load nothing remote and navigate nowhere; or the text);
+// the authentication results and the Authentication-Results header; attachments (fetched
+// with the token, handed over as a download); what plugins noted; every header.
 import { useEffect, useState } from "react";
 import { api, describe, unwrap, type Schemas } from "../api/client";
+import { Attachments } from "../messages/Attachments";
+import { AuthSummary } from "../messages/AuthSummary";
+import { MessageActions } from "../messages/MessageActions";
+import { saveAs } from "../messages/download";
 import { PageTitle } from "../shell/PageTitle";
-import { Link } from "../shell/router";
-import { formatBytes } from "./Users";
+import { Link, navigate } from "../shell/router";
 
 type Detail = Schemas["MessageDetail"];
+type Summary = Schemas["MessageSummary"];
 
 export function MessageView({ id }: { id: string }) {
   const [message, setMessage] = useState<Detail | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [folders, setFolders] = useState<string[] | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState("");
+  const [failed, setFailed] = useState<string | null>(null);
+  const [downloading, setDownloading] = useState<number | null>(null);
+  const mailbox = message?.mailbox;
 
   useEffect(() => {
     setMessage(null);
     setError(null);
+    setDone("");
+    setFailed(null);
     unwrap(api.GET("/api/v1/messages/{entry_id}", { params: { path: { entry_id: id } } }))
       .then(setMessage)
       .catch((failure) => setError(describe(failure)));
   }, [id]);
+
+  useEffect(() => {
+    if (!mailbox) return;
+    let current = true;
+    unwrap(api.GET("/api/v1/mailboxes/{mailbox}/folders", { params: { path: { mailbox } } }))
+      .then((list) => current && setFolders(list.items.map((f) => f.name)))
+      .catch((failure) => current && setFailed(describe(failure)));
+    return () => {
+      current = false;
+    };
+  }, [mailbox]);
+
+  /** One change through the API: its answer (the message's new summary) shown at once. */
+  async function change(call: () => Promise<Summary | null>, said: string) {
+    setBusy(true);
+    setFailed(null);
+    setDone("");
+    try {
+      const summary = await call();
+      if (summary) setMessage((m) => m && { ...m, ...summary });
+      setDone(said);
+    } catch (failure) {
+      setFailed(describe(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const path = { entry_id: id };
+  const onFlags = (flags: { seen?: boolean; flagged?: boolean }) =>
+    void change(
+      () => unwrap(api.POST("/api/v1/messages/{entry_id}/flags", { params: { path }, body: flags })),
+      flags.flagged !== undefined
+        ? flags.flagged ? "Flagged." : "Unflagged."
+        : flags.seen ? "Marked as read." : "Marked as unread.",
+    );
+  const onTags = (body: { add: string[]; remove: string[] }) =>
+    void change(
+      () => unwrap(api.POST("/api/v1/messages/{entry_id}/tags", { params: { path }, body })),
+      body.add.length ? `Tagged “${body.add.join(", ")}”.` : `Tag “${body.remove.join(", ")}” removed.`,
+    );
+  const onMove = (folder: string) =>
+    void change(
+      () => unwrap(api.POST("/api/v1/messages/{entry_id}/move", { params: { path }, body: { folder } })),
+      `Moved to ${folder}.`,
+    );
+  const onDelete = (purge: boolean) =>
+    void change(async () => {
+      const { data, error: problem, response } = await api.DELETE("/api/v1/messages/{entry_id}", {
+        params: { path, query: { purge } },
+      });
+      if (purge && response.status === 204) {
+        navigate("/messages");
+        return null;
+      }
+      return unwrap(Promise.resolve({ data, error: problem, response }));
+    }, purge ? "Deleted for good." : "Moved to Trash.");
+
+  async function download(index: number) {
+    const attachment = message?.attachments[index];
+    if (!attachment) return;
+    setDownloading(index);
+    setFailed(null);
+    try {
+      const content = await unwrap(
+        api.GET("/api/v1/messages/{entry_id}/attachments/{index}", {
+          params: { path: { entry_id: id, index } },
+          parseAs: "blob",
+        }),
+      );
+      saveAs(content, attachment.filename);
+    } catch (failure) {
+      setFailed(describe(failure));
+    } finally {
+      setDownloading(null);
+    }
+  }
 
   if (error) {
     return (
@@ -50,13 +140,24 @@ export function MessageView({ id }: { id: string }) {
         <dd>
           {message.mailbox}, folder {message.folder}
         </dd>
-        {message.tags.length > 0 && (
-          <>
-            <dt>Tags</dt>
-            <dd>{message.tags.join(", ")}</dd>
-          </>
-        )}
       </dl>
+      <MessageActions
+        message={message}
+        folders={folders}
+        busy={busy}
+        onFlags={onFlags}
+        onTags={onTags}
+        onMove={onMove}
+        onDelete={onDelete}
+      />
+      <p className="action-status" role="status">
+        {done}
+      </p>
+      {failed && (
+        <p className="error" role="alert">
+          {failed}
+        </p>
+      )}
       <section aria-labelledby="body-heading">
         <h2 id="body-heading">Body</h2>
         {message.html ? (
@@ -87,13 +188,7 @@ export function MessageView({ id }: { id: string }) {
       {message.attachments.length > 0 && (
         <section aria-labelledby="attachments-heading">
           <h2 id="attachments-heading">Attachments</h2>
-          <ul>
-            {message.attachments.map((a, i) => (
-              <li key={i}>
-                {a.filename} ({a.content_type}, {formatBytes(a.size)})
-              </li>
-            ))}
-          </ul>
+          <Attachments attachments={message.attachments} downloading={downloading} onDownload={(i) => void download(i)} />
         </section>
       )}
       {Object.keys(message.notes ?? {}).length > 0 && (
@@ -135,38 +230,4 @@ export function MessageView({ id }: { id: string }) {
       </details>
     </article>
   );
-}
-
-/** One word per method, from what the platform checked at acceptance. */
-function AuthSummary({ auth }: { auth: Detail["auth"] | null }) {
-  if (!auth) {
-    return <p className="muted">Not checked (mail from a trusted network, or accepted before the checks).</p>;
-  }
-  const words = authWords(auth);
-  return (
-    <ul className="auth-words">
-      {words.map(([method, word]) => (
-        <li key={method} className={`auth-${word}`}>
-          {method.toUpperCase()}: <strong>{word}</strong>
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-export function authWords(auth: object): [string, string][] {
-  const words: [string, string][] = [];
-  for (const [method, value] of Object.entries(auth)) {
-    if (Array.isArray(value)) {
-      value.forEach((one, i) => words.push([value.length > 1 ? `${method} ${i + 1}` : method, resultOf(one)]));
-    } else if (value) {
-      words.push([method, resultOf(value)]);
-    }
-  }
-  return words;
-}
-
-function resultOf(value: unknown): string {
-  if (typeof value === "object" && value !== null && "result" in value) return String(value.result);
-  return String(value);
 }

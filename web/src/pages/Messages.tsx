@@ -1,13 +1,12 @@
 // Messages in the token's scope: filters (kept in the URL, so a search can be shared or
-// reloaded), a page of summaries newest first, older and newer pages by cursor.
+// reloaded), a page of summaries newest first (messages/MessageTable.tsx) with a flag
+// toggle on each, older and newer pages by cursor.
 import { useEffect, useState, type FormEvent } from "react";
-import { api, describe, unwrap, type Schemas } from "../api/client";
+import { api, describe, unwrap } from "../api/client";
 import type { paths } from "../api/schema";
 import { PageTitle } from "../shell/PageTitle";
-import { Link, navigate, useLocation } from "../shell/router";
-import { formatBytes } from "./Users";
-
-type Summary = Schemas["MessageSummary"];
+import { navigate, useLocation } from "../shell/router";
+import { MessageTable, type Summary } from "../messages/MessageTable";
 type ListQuery = NonNullable<paths["/api/v1/messages"]["get"]["parameters"]["query"]>;
 
 export const PAGE_SIZE = 25;
@@ -22,6 +21,7 @@ export function Messages() {
   // The cursors of the pages before this one (empty: the newest page).
   const [cursors, setCursors] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [pending, setPending] = useState<ReadonlySet<string>>(new Set());
   const search = query.toString();
   const cursor = cursors[cursors.length - 1];
 
@@ -42,14 +42,35 @@ export function Messages() {
     };
   }, [search, cursor]);
 
+  async function flag(message: Summary, flagged: boolean) {
+    setPending((ids) => new Set(ids).add(message.id));
+    setError(null);
+    try {
+      const changed = await unwrap(
+        api.POST("/api/v1/messages/{entry_id}/flags", { params: { path: { entry_id: message.id } }, body: { flagged } }),
+      );
+      setItems((list) => list && list.map((m) => (m.id === changed.id ? changed : m)));
+    } catch (failure) {
+      setError(describe(failure));
+    } finally {
+      setPending((ids) => {
+        const left = new Set(ids);
+        left.delete(message.id);
+        return left;
+      });
+    }
+  }
+
   return (
     <section>
       <PageTitle text="Messages" />
       <Filters query={query} />
       {error && <p className="error" role="alert">{error}</p>}
       {items === null && !error && <p role="status">Loading…</p>}
-      {items && items.length === 0 && <p role="status">No messages match.</p>}
-      {items && items.length > 0 && <MessageTable items={items} />}
+      {items && items.length === 0 && (
+        <p role="status">No messages match. Clear the filters, or send mail to one of the mailboxes.</p>
+      )}
+      {items && items.length > 0 && <MessageTable items={items} pending={pending} onFlag={(m, f) => void flag(m, f)} />}
       <nav className="pager" aria-label="Pages">
         <button type="button" className="button secondary" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
           Newer
@@ -167,43 +188,5 @@ function Filters({ query }: { query: URLSearchParams }) {
         </button>
       </div>
     </form>
-  );
-}
-
-function MessageTable({ items }: { items: Summary[] }) {
-  return (
-    <table className="list">
-      <caption className="visually-hidden">Messages, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">From</th>
-          <th scope="col">Subject</th>
-          <th scope="col">Mailbox</th>
-          <th scope="col">Folder</th>
-          <th scope="col">Received</th>
-          <th scope="col">Size</th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((m) => (
-          <tr key={m.id} className={m.seen ? undefined : "unread"}>
-            <td>{m.from}</td>
-            <td>
-              <Link to={`/messages/${encodeURIComponent(m.id)}`}>{m.subject || "(no subject)"}</Link>
-              {m.flagged && <span className="badge">flagged</span>}
-              {m.tags.map((tag) => (
-                <span key={tag} className="tag">
-                  {tag}
-                </span>
-              ))}
-            </td>
-            <td>{m.mailbox}</td>
-            <td>{m.folder}</td>
-            <td>{new Date(m.received_at).toLocaleString()}</td>
-            <td>{formatBytes(m.size)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }

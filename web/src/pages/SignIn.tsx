@@ -1,8 +1,10 @@
 // Sign-in: an API token (the operator's admin token, or one made with `mairust token` or
 // POST /api/v1/tokens), or a mailbox user's address and password, which the API exchanges
-// for a one-hour token. A refusal is shown as the API words it.
-import { useEffect, useState, type FormEvent } from "react";
+// for a one-hour token. A refusal is shown as the API words it; the form itself is
+// auth/SignInForm.tsx.
+import { useEffect, useState } from "react";
 import { describe } from "../api/client";
+import { SignInForm, type Credentials } from "../auth/SignInForm";
 import { signInWithPassword, signInWithToken, type Session } from "../auth/session";
 
 interface SignInProps {
@@ -11,10 +13,6 @@ interface SignInProps {
 }
 
 export function SignIn({ onSignedIn, notice }: SignInProps) {
-  const [method, setMethod] = useState<"token" | "password">("token");
-  const [token, setToken] = useState("");
-  const [address, setAddress] = useState("");
-  const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -22,15 +20,14 @@ export function SignIn({ onSignedIn, notice }: SignInProps) {
     document.title = "Sign in · MaiRust";
   }, []);
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit(credentials: Credentials) {
     setBusy(true);
     setError(null);
     try {
       const session =
-        method === "token"
-          ? await signInWithToken(token.trim())
-          : await signInWithPassword(address.trim(), password);
+        credentials.method === "token"
+          ? await signInWithToken(credentials.token)
+          : await signInWithPassword(credentials.address, credentials.password);
       onSignedIn(session);
     } catch (failure) {
       setError(describe(failure));
@@ -38,88 +35,5 @@ export function SignIn({ onSignedIn, notice }: SignInProps) {
     }
   }
 
-  return (
-    <main id="main" className="signin">
-      <h1>Sign in to MaiRust</h1>
-      {notice && (
-        <p className="notice" role="status">
-          {notice}
-        </p>
-      )}
-      <form onSubmit={submit} aria-describedby={error ? "signin-error" : undefined}>
-        <fieldset className="choice">
-          <legend>Sign in with</legend>
-          <label>
-            <input
-              type="radio"
-              name="method"
-              value="token"
-              checked={method === "token"}
-              onChange={() => setMethod("token")}
-            />
-            An API token
-          </label>
-          <label>
-            <input
-              type="radio"
-              name="method"
-              value="password"
-              checked={method === "password"}
-              onChange={() => setMethod("password")}
-            />
-            Address and password
-          </label>
-        </fieldset>
-        {method === "token" ? (
-          <div className="field">
-            <label htmlFor="token">Token</label>
-            <input
-              id="token"
-              type="password"
-              autoComplete="off"
-              required
-              value={token}
-              onChange={(e) => setToken(e.target.value)}
-            />
-            <p className="hint">
-              The admin token <code>mairust up</code> printed, or an API token (<code>mrt_…</code>).
-            </p>
-          </div>
-        ) : (
-          <>
-            <div className="field">
-              <label htmlFor="address">Address</label>
-              <input
-                id="address"
-                type="email"
-                autoComplete="username"
-                required
-                value={address}
-                onChange={(e) => setAddress(e.target.value)}
-              />
-            </div>
-            <div className="field">
-              <label htmlFor="password">Password</label>
-              <input
-                id="password"
-                type="password"
-                autoComplete="current-password"
-                required
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-            </div>
-          </>
-        )}
-        {error && (
-          <p id="signin-error" className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" className="button" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
-      </form>
-    </main>
-  );
+  return <SignInForm notice={notice} error={error} busy={busy} onSubmit={(c) => void submit(c)} />;
 }
