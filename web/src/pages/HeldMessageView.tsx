@@ -7,7 +7,7 @@ import { ConfirmDialog } from "../ops/ConfirmDialog";
 import { HELD_ACTIONS, heldConfirmText, type HeldAction } from "../ops/held";
 import { PageTitle } from "../shell/PageTitle";
 import { Link } from "../shell/router";
-import { authWords } from "./MessageView";
+import { authWords } from "../messages/AuthSummary";
 import { actOnHeld } from "./Quarantine";
 
 type Detail = Schemas["MessageDetail"];
