@@ -8,7 +8,8 @@ binds it again at pre_receive (enforce, priority 50), sees every hook point in p
 order and the new binding listed before the shadow one, disables and re-enables it (the
 API holds each change), dry-runs pre_receive on a pasted message and on a stored one found
 by search, and sees each plugin's verdict and latency as the API answered them; then
-edits its priority (it moves after the shadow binding) and removes it after confirming. axe-core and the keyboard walk on both pages;
+edits its priority (it moves after the shadow binding) and removes it after confirming.
+axe-core and the keyboard walk on both pages;
 screenshots in build/web-screenshots, the hooks page's copied to docs/web/hooks.png.
 """
 
