@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests.support.browser import chromium
 from tests.support.mairust_server import MairustServer, free_port, wait_for
 from tests.support.plugin_packages import bundled_catalog
 from tests.support.postgres_databases import PostgresDatabases, postgres_test_url
@@ -127,6 +129,13 @@ def service() -> Iterator[Any]:
             private.thaw()  # a test that failed while its server hung: it must stop now
         private.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for a web UI scenario's pages (one a module: it takes seconds)."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

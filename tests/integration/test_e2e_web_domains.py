@@ -27,9 +27,8 @@ from mairust.config import load_settings
 from tests.support.browser import (
     assert_accessible,
     assert_keyboard_reaches_everything,
-    chromium,
-    new_context,
     screenshot,
+    watched_page,
 )
 from tests.support.dns_server import ZoneServer
 from tests.support.mairust_server import ADMIN_TOKEN, MairustServer
@@ -43,12 +42,6 @@ TENANT = f"tenant-{TAG}"
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 def _expected_error(message: ConsoleMessage) -> bool:
     """A 401 (a revoked token), and the 404 that says a domain has no catch-all."""
     if "401" in message.text:
@@ -58,18 +51,9 @@ def _expected_error(message: ConsoleMessage) -> bool:
 
 @pytest.fixture
 def page(browser: Browser, shared_server: MairustServer) -> Iterator[Page]:
-    context = new_context(browser, f"http://127.0.0.1:{shared_server.api_port}")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: errors.append(m.text) if m.type == "error" and not _expected_error(m) else None,
-    )
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    # A CSP refusal or a script error is a failure even when the page looked right.
-    assert not errors, f"browser console errors: {errors}"
+    url = f"http://127.0.0.1:{shared_server.api_port}"
+    with watched_page(browser, url, _expected_error) as page:
+        yield page
 
 
 @pytest.fixture

@@ -32,9 +32,8 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import (
     assert_accessible,
     assert_keyboard_reaches_everything,
-    chromium,
-    new_context,
     screenshot,
+    watched_page,
 )
 from tests.support.mairust_server import ADMIN_TOKEN, MairustServer, wait_for
 from tests.support.stdin_plugins import header_rules_rs_package
@@ -74,23 +73,10 @@ class Installed:
     stored_mailbox: str
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def page(browser: Browser, shared_server: MairustServer) -> Iterator[Page]:
-    context = new_context(browser, f"http://127.0.0.1:{shared_server.api_port}")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    # A CSP refusal or a script error is a failure even when the page looked right.
-    assert not errors, f"browser console errors: {errors}"
+    with watched_page(browser, f"http://127.0.0.1:{shared_server.api_port}") as page:
+        yield page
 
 
 @pytest.fixture

@@ -20,14 +20,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.support.browser import (
     assert_accessible,
     assert_keyboard_reaches_everything,
-    chromium,
-    new_context,
     screenshot,
+    watched_page,
 )
 from tests.support.mairust_server import ADMIN_TOKEN, MairustServer
 
@@ -37,26 +36,16 @@ PLUGIN = "ticket-webhook"
 PLUGIN_API = f"/api/v1/admin/plugins/{PLUGIN}"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def page(browser: Browser, shared_server: MairustServer) -> Iterator[Page]:
-    context = new_context(browser, f"http://127.0.0.1:{shared_server.api_port}")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
     # The refusals this scenario provokes on purpose answer 404 (the plugin not installed
     # yet, and gone again) and 422 (switched on before its secret is set): the browser
     # logs those failed requests. Anything else is a failure.
-    unexpected = [e for e in errors if not re.search(r"status of (404|422)\b", e)]
-    assert not unexpected, f"browser console errors: {unexpected}"
+    def expected(message: ConsoleMessage) -> bool:
+        return re.search(r"status of (404|422)\b", message.text) is not None
+
+    with watched_page(browser, f"http://127.0.0.1:{shared_server.api_port}", expected) as page:
+        yield page
 
 
 @pytest.fixture

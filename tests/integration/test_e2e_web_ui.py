@@ -28,14 +28,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.support.browser import (
     assert_accessible,
     assert_keyboard_reaches_everything,
-    chromium,
-    new_context,
     screenshot,
+    watched_page,
 )
 from tests.support.mairust_server import ADMIN_TOKEN, MairustServer
 
@@ -47,26 +46,15 @@ PASSWORD = "a long test password"
 SANDBOX_REFUSAL = "Blocked script execution in 'about:srcdoc'"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def page(browser: Browser, shared_server: MairustServer) -> Iterator[Page]:
-    context = new_context(browser, f"http://127.0.0.1:{shared_server.api_port}")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    # A CSP refusal or a script error is a failure even when the page looked right. Two
-    # errors are on purpose: the wrong token's 401, and the sandbox refusing the script
-    # in a message's HTML.
-    unexpected = [e for e in errors if "401" not in e and not e.startswith(SANDBOX_REFUSAL)]
-    assert not unexpected, f"browser console errors: {unexpected}"
+    # Two console errors are on purpose: the wrong token's 401, and the sandbox refusing
+    # the script in a message's HTML.
+    def expected(message: ConsoleMessage) -> bool:
+        return "401" in message.text or message.text.startswith(SANDBOX_REFUSAL)
+
+    with watched_page(browser, f"http://127.0.0.1:{shared_server.api_port}", expected) as page:
+        yield page
 
 
 def _user(api: httpx.Client, role: str) -> str:

@@ -12,13 +12,13 @@ are tested under the policy they are served with.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("MAIRUST_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -62,6 +62,26 @@ def new_context(browser: Browser, base_url: str) -> BrowserContext:
     context.add_init_script(path=str(AXE_SCRIPT))
     context.set_default_timeout(15_000)
     return context
+
+
+@contextmanager
+def watched_page(
+    browser: Browser, base_url: str, expected: Callable[[ConsoleMessage], bool] = lambda m: False
+) -> Iterator[Page]:
+    """A page in a fresh context (``new_context``) whose console is watched: on the way out,
+    a script error or a console error the scenario did not provoke on purpose (``expected``
+    says which it did) fails the test even when the page looked right (a CSP refusal, say)."""
+    context = new_context(browser, base_url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and not expected(m) else None,
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import { HELD_ACTIONS, heldConfirmText, type HeldAction } from "../ops/held";
 import { PageTitle } from "../shell/PageTitle";
 import { Link } from "../shell/router";
 import { authWords } from "../messages/AuthSummary";
+import { HeaderTable, MessageBody } from "../messages/MessageBody";
 import { actOnHeld } from "./Quarantine";
 
 type Detail = Schemas["MessageDetail"];
@@ -98,30 +99,8 @@ export function HeldMessageView({ id }: { id: string }) {
             : "not checked"}
         </dd>
       </dl>
-      <section aria-labelledby="held-body-heading">
-        <h2 id="held-body-heading">Body</h2>
-        {message.html ? (
-          <iframe className="message-html" title="The message's HTML body" sandbox="" referrerPolicy="no-referrer" srcDoc={message.html} />
-        ) : (
-          <pre className="message-text" tabIndex={0}>
-            {message.text ?? "(no text body)"}
-          </pre>
-        )}
-      </section>
-      <details>
-        <summary>All headers ({message.headers.length})</summary>
-        <table className="list headers">
-          <caption className="visually-hidden">Headers, in order</caption>
-          <tbody>
-            {message.headers.map((h, i) => (
-              <tr key={i}>
-                <th scope="row">{h.name}</th>
-                <td>{h.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </details>
+      <MessageBody message={message} headingId="held-body-heading" />
+      <HeaderTable headers={message.headers} />
       {pending && (
         <ConfirmDialog
           title={`${HELD_ACTIONS[pending].label} this message?`}

@@ -8,6 +8,7 @@ import { api, describe, unwrap, type Schemas } from "../api/client";
 import { Attachments } from "../messages/Attachments";
 import { AuthSummary } from "../messages/AuthSummary";
 import { MessageActions } from "../messages/MessageActions";
+import { HeaderTable, MessageBody } from "../messages/MessageBody";
 import { saveAs } from "../messages/download";
 import { PageTitle } from "../shell/PageTitle";
 import { Link, navigate } from "../shell/router";
@@ -158,20 +159,7 @@ export function MessageView({ id }: { id: string }) {
           {failed}
         </p>
       )}
-      <section aria-labelledby="body-heading">
-        <h2 id="body-heading">Body</h2>
-        {message.html ? (
-          <iframe
-            className="message-html"
-            title="The message's HTML body"
-            sandbox=""
-            referrerPolicy="no-referrer"
-            srcDoc={message.html}
-          />
-        ) : (
-          <pre className="message-text" tabIndex={0}>{message.text ?? "(no text body)"}</pre>
-        )}
-      </section>
+      <MessageBody message={message} headingId="body-heading" />
       <section aria-labelledby="auth-heading">
         <h2 id="auth-heading">Authentication</h2>
         <AuthSummary auth={message.auth ?? null} />
@@ -208,26 +196,7 @@ export function MessageView({ id }: { id: string }) {
           </dl>
         </section>
       )}
-      <details>
-        <summary>All headers ({message.headers.length})</summary>
-        <table className="list headers">
-          <caption className="visually-hidden">Headers, in order</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {message.headers.map((h, i) => (
-              <tr key={i}>
-                <th scope="row">{h.name}</th>
-                <td>{h.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </details>
+      <HeaderTable headers={message.headers} />
     </article>
   );
 }
