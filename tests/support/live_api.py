@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +62,23 @@ BASE: Sections = {
 
 
 def config_text(sections: Sections) -> str:
-    """``sections`` as TOML tables (values are JSON scalars or lists: TOML spells them
-    alike)."""
+    """``sections`` as TOML tables."""
     lines: list[str] = []
     for name, values in sections.items():
         lines.append(f"[{name}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML spells it: scalars and lists as JSON does (the same words), a
+    mapping as an inline table (``{ "key" = value }``: JSON's ``:`` is not TOML's)."""
+    if isinstance(value, Mapping):
+        pairs = (f"{json.dumps(str(key))} = {toml_value(item)}" for key, item in value.items())
+        return "{ " + ", ".join(pairs) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return json.dumps(value)
 
 
 def merged(base: Sections, extra: Sections) -> Sections:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mairust.config import load_settings
 from tests.mairust.api.conftest import SECOND_SETTINGS
@@ -30,3 +34,15 @@ def test_a_string_with_quotes_and_backslashes_survives(tmp_path: Path) -> None:
     config = tmp_path / "mairust.toml"
     config.write_text(config_text({"smtp": {"hostname": 'a"b\\c'}}))
     assert load_settings(config, data_dir=tmp_path).smtp.hostname == 'a"b\\c'
+
+
+def _public_key() -> str:
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def test_a_mapping_becomes_an_inline_table(tmp_path: Path) -> None:
+    config = tmp_path / "mairust.toml"
+    keys = {"bola-matrix": _public_key(), "other": _public_key()}
+    config.write_text(config_text({"plugins": {"trusted_keys": keys, "catalog": "/tmp/c"}}))
+    assert load_settings(config, data_dir=tmp_path).plugins.trusted_keys == keys
