@@ -1,7 +1,7 @@
 // A message's attachments, each with a download button; what a download does is the
 // caller's (the API wants the bearer token in a header, so a plain link cannot work).
 import type { Schemas } from "../api/client";
-import { formatBytes } from "../pages/Users";
+import { formatBytes } from "../format/bytes";
 
 interface AttachmentsProps {
   attachments: Schemas["AttachmentSummary"][];

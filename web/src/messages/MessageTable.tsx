@@ -3,7 +3,7 @@
 // each row has a flag toggle.
 import type { Schemas } from "../api/client";
 import { Link } from "../shell/router";
-import { formatBytes } from "../pages/Users";
+import { formatBytes } from "../format/bytes";
 
 export type Summary = Schemas["MessageSummary"];
 

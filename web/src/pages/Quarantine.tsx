@@ -8,7 +8,7 @@ import { ConfirmDialog } from "../ops/ConfirmDialog";
 import { HELD_ACTIONS, heldConfirmText, heldEmptyText, heldResultText, type Held, type HeldAction } from "../ops/held";
 import { PageTitle } from "../shell/PageTitle";
 import { Link, navigate, useLocation } from "../shell/router";
-import { formatBytes } from "./Users";
+import { formatBytes } from "../format/bytes";
 
 type HeldMessage = Schemas["HeldMessage"];
 const PAGE_SIZE = 25;

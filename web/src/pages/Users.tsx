@@ -5,9 +5,9 @@ import { api, describe, unwrap, type Schemas } from "../api/client";
 import { PageTitle } from "../shell/PageTitle";
 import { CreateUser } from "../users/CreateUser";
 import { QuotaEditor } from "../users/QuotaEditor";
-import { describeLimit, describeSetting, formatBytes } from "../users/quota";
+import { formatBytes } from "../format/bytes";
+import { describeLimit, describeSetting } from "../users/quota";
 
-export { formatBytes } from "../users/quota";
 
 type User = Schemas["UserOut"];
 

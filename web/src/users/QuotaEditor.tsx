@@ -2,7 +2,8 @@
 // its own setting changed (PUT .../quota): the platform default, unlimited, or a size.
 import { useEffect, useState, type FormEvent } from "react";
 import { api, describe, unwrap, type Schemas } from "../api/client";
-import { describeLimit, formatBytes, quotaBytes, quotaForm, type QuotaForm, type QuotaMode, type QuotaUnit } from "./quota";
+import { formatBytes } from "../format/bytes";
+import { describeLimit, quotaBytes, quotaForm, type QuotaForm, type QuotaMode, type QuotaUnit } from "./quota";
 
 type Quota = Schemas["QuotaOut"];
 

@@ -49,13 +49,6 @@ export function describeSetting(quotaBytes: number | null): string {
   return quotaBytes === null ? "platform default" : describeLimit(quotaBytes);
 }
 
-/** A size as the lists show it (B, KiB, MiB). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
 function trim(value: number): string {
   return String(Number(value.toFixed(1)));
 }
