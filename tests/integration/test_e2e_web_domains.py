@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from mairust.config import load_settings
 from tests.support.browser import (
+    ADMIN_MENU,
+    TENANT_ADMIN_MENU,
     assert_accessible,
     assert_keyboard_reaches_everything,
     screenshot,
@@ -105,19 +107,7 @@ def test_the_admin_sets_up_a_domain(
 ) -> None:
     _sign_in_as_admin(page)
     nav = page.get_by_role("navigation", name="Main")
-    assert nav.get_by_role("link").all_inner_texts() == [
-        "Dashboard",
-        "Messages",
-        "Domains",
-        "Users",
-        "Tokens",
-        "Hooks",
-        "Plugins",
-        "Queue",
-        "Quarantine",
-        "Trace",
-        "Account",
-    ]
+    assert nav.get_by_role("link").all_inner_texts() == ADMIN_MENU
     nav.get_by_role("link", name="Domains").click()
     expect(page.get_by_role("heading", name="Add a domain")).to_be_visible()
     _check_page(page, "domains")
@@ -276,16 +266,7 @@ def test_a_tenant_admin_is_offered_its_own_domain_users_and_tokens(
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_be_visible()
     labels = nav.get_by_role("link").all_inner_texts()
-    assert labels == [
-        "Messages",
-        "Domains",
-        "Users",
-        "Tokens",
-        "Queue",
-        "Quarantine",
-        "Trace",
-        "Account",
-    ]
+    assert labels == TENANT_ADMIN_MENU
 
     nav.get_by_role("link", name="Domains").click()
     expect(page.get_by_role("link", name=DOMAIN)).to_be_visible()

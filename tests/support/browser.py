@@ -35,6 +35,32 @@ CHROMIUM_FLAGS = [
 AXE_SCRIPT = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # What fails a page: axe's two worst impacts (minor and moderate ones are reported only).
 BLOCKING_IMPACTS = ("serious", "critical")
+# The main menu each role is shown, in order (web/src/shell/nav.ts): the scenarios that
+# sign in as each role check it against these.
+ADMIN_MENU = [
+    "Dashboard",
+    "Messages",
+    "Domains",
+    "Users",
+    "Tokens",
+    "Hooks",
+    "Plugins",
+    "Queue",
+    "Quarantine",
+    "Trace",
+    "Account",
+]
+TENANT_ADMIN_MENU = [
+    "Messages",
+    "Domains",
+    "Users",
+    "Tokens",
+    "Queue",
+    "Quarantine",
+    "Trace",
+    "Account",
+]
+USER_MENU = ["Messages", "Quarantine", "Account"]
 # Where screenshots go (a CI artefact folder; build/ is ignored by git).
 SCREENSHOTS = Path(os.environ.get("MAIRUST_TEST_SCREENSHOTS", REPO / "build" / "web-screenshots"))
 
