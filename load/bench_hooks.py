@@ -18,7 +18,11 @@ In one run, each target started once, warmed up and measured with the reference 
 - with one ``webhook`` plugin at ``post_receive`` (every message posted, signed, through the
   webhook outbox to the no-op http service): a webhook gives no verdict, so it is not on
   the SMTP transaction's path; its row shows what the job and the outbox cost the platform,
-  and its figures what one call (an enqueue) takes.
+  and its figures what one call (an enqueue) takes;
+- in the no-plugin target's Serve, the floor under the ``serve`` transport
+  (``load.serve_floor``): a bare Serve call's round trip at one caller and its CPU at the
+  no-plugin accept rate, and what that leaves of the no-plugin rate on this machine's cores
+  at one call a message (``--floor-seconds 0``: not measured).
 
 For each ``mairust`` target it reports accepted msg/s (and the ratio to the no-plugin rate:
 the issue's targets are ≥ 0.9x with 1 plugin and ≥ 0.8x with 3), the transaction latency
@@ -66,6 +70,7 @@ from load.reference import (
     write_message_file,
 )
 from load.reference_targets import TargetOptions, mairust_up, postfix_durable
+from load.serve_floor import FloorResult, ceiling, measure_floor, messages_per_call_for
 from load.smtp_load import LoadResult
 from load.targets import free_loopback_port, machine_line, start_target, stop_process
 from mairust.hooks.manifest import load_manifest
@@ -117,6 +122,7 @@ class TargetResult:
     one_session: LoadResult | None = None
     # Per plugin: its figures at pre_receive (enforce), as the API reports them.
     figures: dict[str, dict[str, object]] = field(default_factory=dict)
+    floor: FloorResult | None = None  # measured beside the no-plugin target
 
 
 @contextlib.contextmanager
@@ -312,6 +318,7 @@ async def measure(
     options: TargetOptions,
     workdir: Path,
     rspamd_url: str | None = None,
+    floor_seconds: float = 0.0,
 ) -> list[TargetResult]:
     message_file = write_message_file(workdir, run)
     results: list[TargetResult] = []
@@ -338,6 +345,12 @@ async def measure(
                             result.figures[name] = await asyncio.to_thread(
                                 plugin_figures, api, name
                             )
+                    accepted = result.point.accepted
+                    if target.key == "none" and floor_seconds > 0 and accepted is not None:
+                        assert endpoint.pid is not None  # a mairust target names its session
+                        result.floor = await measure_floor(
+                            endpoint.pid, accepted.median, floor_seconds
+                        )
                 results.append(result)
         except (RuntimeError, OSError) as exc:
             log.error("%s: %s", target.name, exc)
@@ -423,7 +436,32 @@ def markdown(results: Sequence[TargetResult], sessions: int) -> str:
                     f"{figures.get('latency_p50_at_most_ms')} | "
                     f"{figures.get('latency_p99_at_most_ms')} |"
                 )
+    if bare is not None and bare.floor is not None and bare.point.accepted is not None:
+        lines += ["", floor_paragraph(bare.floor, bare.point.accepted.median, os.cpu_count() or 1)]
     return "\n".join(lines)
+
+
+def floor_paragraph(floor: FloorResult, rate: float, cores: int) -> str:
+    """What a bare Serve call costs here, and what it leaves of the no-plugin rate."""
+    ceilings = ", ".join(
+        f"{ceiling(floor.cpu_ms_per_call, rate, cores, plugins):.2f}x with {plugins}"
+        for plugins in TARGET_RATIOS
+    )
+    needed = ", ".join(
+        f"{messages_per_call_for(target, floor.cpu_ms_per_call, rate, cores, plugins):.1f} "
+        f"for {target}x with {plugins}"
+        for plugins, target in TARGET_RATIOS.items()
+    )
+    return (
+        "The floor under the serve transport (`load.serve_floor`: a no-op Serve deployment "
+        "beside the no-plugin platform, called through a handle; nothing of MaiRust in it): "
+        f"round trip at one caller **p50 {floor.one_caller_p50_ms:.1f} ms, p99 "
+        f"{floor.one_caller_p99_ms:.1f} ms**; **{floor.cpu_ms_per_call:.2f} ms of CPU a call** "
+        f"(every process, idle subtracted) at {floor.rate:.0f} calls/s ({floor.calls} calls). "
+        f"At one Serve call a plugin a message, the no-plugin rate ({rate:.0f} msg/s on "
+        f"{cores} cores) keeps at most {ceilings} plugin(s); messages each Serve call would "
+        f"have to carry: {needed}."
+    )
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
@@ -483,6 +521,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the Rspamd (http://127.0.0.1:PORT) the bundled target scans with (default: "
         "$MAIRUST_TEST_RSPAMD_URL, set by .ci/with-services.sh)",
     )
+    add(
+        "--floor-seconds",
+        type=float,
+        default=10.0,
+        help="seconds of the serve floor's idle and paced windows, beside the no-plugin "
+        "target (default 10; 0: not measured)",
+    )
     add("--markdown", type=Path, default=None, help="also write the table to this file")
     return parser
 
@@ -510,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                 options,
                 Path(tmp),
                 args.rspamd_url,
+                args.floor_seconds,
             )
         )
     command = shlex.join(["python", "-m", "load.bench_hooks", *(argv or sys.argv[1:])])

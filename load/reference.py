@@ -234,7 +234,8 @@ class Endpoint:
     when nothing stands behind its 250. ``count()`` is how many it has passed on or received.
     ``messages`` replaces smtp-source with ``smtp_load`` sending these messages (each one
     DKIM-signed, say) from ``mail_from`` with ``helo``. ``api`` is a MaiRust target's REST
-    API: its base URL and admin token, for a look at what it stored.
+    API: its base URL and admin token, for a look at what it stored; ``pid`` its session
+    leader (every process of its Ray is in that session).
     """
 
     port: int
@@ -244,6 +245,7 @@ class Endpoint:
     mail_from: str | None = None
     helo: str | None = None
     api: tuple[str, str] | None = None
+    pid: int | None = None
 
     @property
     def client(self) -> str:

@@ -240,6 +240,7 @@ async def mairust_up(
                 mail_from=None if sender is None else sender.mail_from,
                 helo=None if sender is None else sender.helo,
                 api=(f"http://127.0.0.1:{api_port}", admin_token(data_dir)),
+                pid=process.pid,
             )
 
 

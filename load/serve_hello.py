@@ -13,37 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
+
+from load.joined_ray import ray_of
 
 log = logging.getLogger("load.bench_api")
 
 APP_NAME = "bench-hello"
 ROUTE_PREFIX = "/bench-hello"
-
-
-def gcs_address_of_session(sid: int) -> str | None:
-    """``127.0.0.1:PORT`` of the GCS server among the processes of session ``sid``: it
-    listens on a port it picked (``--gcs_server_port=0``) and writes that port into its Ray
-    session directory, the parent of its ``--log_dir``."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            words = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if int(fields[3]) != sid or not words or not words[0].endswith("gcs_server"):
-            continue
-        logs = next((w.split("=", 1)[1] for w in words if w.startswith("--log_dir=")), None)
-        if logs is None:
-            return None
-        for port_file in Path(logs).parent.glob("gcs_server_port_*"):
-            return f"127.0.0.1:{port_file.read_text().strip()}"
-    return None
 
 
 class Hello:
@@ -62,21 +40,9 @@ class Hello:
 def hello_beside(mairust_pid: int) -> Iterator[str]:
     """Join the Ray cluster of the ``mairust up`` whose session leader is ``mairust_pid``,
     run the hello application on its Serve, yield its path; delete it and leave Ray after."""
-    # The platform's Ray settings (loopback binding above all), set before Ray is imported.
-    import cluster  # noqa: F401
+    with ray_of(mairust_pid):
+        from ray import serve  # after ray_of: Ray's settings come first
 
-    # `mairust up` starts its Ray with token authentication; a driver joining it needs the
-    # same mode (the token is the user's, in ~/.ray/auth_token).
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
-    import ray
-    from ray import serve
-
-    address = gcs_address_of_session(mairust_pid)
-    if address is None:
-        raise RuntimeError(f"no Ray GCS server in the session of pid {mairust_pid}")
-    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    logging.getLogger("ray.serve").setLevel(logging.WARNING)
-    try:
         deployment: Any = serve.deployment(
             name="hello",
             num_replicas=1,
@@ -90,5 +56,3 @@ def hello_beside(mairust_pid: int) -> Iterator[str]:
         finally:
             with contextlib.suppress(Exception):  # the platform may already be stopping
                 serve.delete(APP_NAME)
-    finally:
-        ray.shutdown()

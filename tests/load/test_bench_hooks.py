@@ -1,6 +1,7 @@
 """Behaviour of the hooks benchmark on a tiny run: `mairust up` with no plugin and with one
 no-op http plugin side by side, the plugin called for every message (its own figures say
-so), the table with the ratio to the no-plugin rate and the added latency. No timings."""
+so), the table with the ratio to the no-plugin rate and the added latency, the bare Serve
+call's floor beside the no-plugin target. No timings."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def test_a_tiny_run_calls_the_plugin_for_every_message(tmp_path: Path) -> None:
         "--repeats", "1",
         "--warmup", "4",
         "--one-session-messages", "6",
+        "--floor-seconds", "1",
         "--startup-timeout", "300",
         "--markdown", str(tmp_path / "hooks.md"),
     ]  # fmt: skip
@@ -42,6 +44,9 @@ def test_a_tiny_run_calls_the_plugin_for_every_message(tmp_path: Path) -> None:
     [figures] = [line for line in table.splitlines() if "| noop-http-0 |" in line]
     cells = [cell.strip() for cell in figures.strip("|").split("|")]
     assert cells[2] == "50" and "'answered': 50" in cells[3]
+    # The bare Serve call measured beside the no-plugin target, at its accept rate.
+    [floor] = [line for line in table.splitlines() if line.startswith("The floor under")]
+    assert "ms of CPU a call" in floor and f"at {bare[1].split()[0]} calls/s" in floor
 
 
 def test_bad_arguments_exit_with_status_2() -> None:

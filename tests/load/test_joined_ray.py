@@ -1,4 +1,4 @@
-"""load/serve_hello: finding the GCS address of one ``mairust up`` among the Ray clusters on
+"""load/joined_ray: finding the GCS address of one ``mairust up`` among the Ray clusters on
 the machine (several may run at once), from the GCS server of its process session."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from load.serve_hello import gcs_address_of_session
+from load.joined_ray import gcs_address_of_session
 
 
 def _fake_gcs_server(session_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -1,0 +1,58 @@
+"""Joining the Ray cluster of a running ``mairust up`` from a benchmark process, to put a
+yardstick application into its Serve (``load.serve_hello``, ``load.serve_floor``).
+
+The cluster is found by its GCS server among the processes of the platform's session (it
+listens on a port it picked, ``--gcs_server_port=0``, and writes that port into its Ray
+session directory, the parent of its ``--log_dir``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def gcs_address_of_session(sid: int) -> str | None:
+    """``127.0.0.1:PORT`` of the GCS server among the processes of session ``sid``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            words = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if int(fields[3]) != sid or not words or not words[0].endswith("gcs_server"):
+            continue
+        logs = next((w.split("=", 1)[1] for w in words if w.startswith("--log_dir=")), None)
+        if logs is None:
+            return None
+        for port_file in Path(logs).parent.glob("gcs_server_port_*"):
+            return f"127.0.0.1:{port_file.read_text().strip()}"
+    return None
+
+
+@contextlib.contextmanager
+def ray_of(mairust_pid: int) -> Iterator[None]:
+    """This process joined to the Ray cluster of the ``mairust up`` whose session leader is
+    ``mairust_pid``; it leaves the cluster afterwards."""
+    # The platform's Ray settings (loopback binding above all), set before Ray is imported.
+    import cluster  # noqa: F401
+
+    # `mairust up` starts its Ray with token authentication; a driver joining it needs the
+    # same mode (the token is the user's, in ~/.ray/auth_token).
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    import ray
+
+    address = gcs_address_of_session(mairust_pid)
+    if address is None:
+        raise RuntimeError(f"no Ray GCS server in the session of pid {mairust_pid}")
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()
