@@ -1,6 +1,8 @@
 """The outbound delivery benchmark: messages per second from the first submission until the
 destinations' MXs have answered 250 for all of them, for Postfix relaying and for ``mairust up``
-(DKIM signing on; connection reuse on, then off), to the same sinks in the same run.
+(DKIM signing on; connection reuse on, then off), to the same sinks in the same run, and for
+``load.bare_relay`` (aiosmtpd in, kept connections out, nothing else: the floor any Python
+relay on aiosmtpd pays, so its ratio to Postfix is the most one can reach on this machine).
 
 The destinations are ``load.sink_fleet``: ten counting smtp-sinks on 127.0.0.10-19 port 25
 for the domains d0.test … d9.test, whose MX records the loopback DNS server serves (MaiRust
@@ -26,6 +28,7 @@ import logging
 import os
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,13 +50,20 @@ from load.postfix_relay_target import postfix_relay
 from load.reference import Spread, ratio
 from load.sink_fleet import MAX_SINKS, SMTP_PORT, Counters, SinkFleet, destinations
 from load.smtp_load import LoadConfig, run_load
-from load.targets import free_loopback_port, machine_line
+from load.targets import (
+    free_loopback_port,
+    machine_line,
+    start_target,
+    stop_process,
+    wait_for_greeting,
+)
 
 log = logging.getLogger("load.bench_outbound")
 
-TARGETS = ("postfix", "mairust", "mairust-no-reuse")
+TARGETS = ("postfix", "bare-relay", "mairust", "mairust-no-reuse")
 NAMES = {
     "postfix": "Postfix relay (queue on disk)",
+    "bare-relay": "bare Python relay (aiosmtpd in, kept connections out)",
     "mairust": "mairust up (embedded), connection reuse on",
     "mairust-no-reuse": "mairust up (embedded), connection reuse off",
 }
@@ -62,6 +72,10 @@ RECIPIENTS = "user{n}@d{n}.test"
 # The sink whose transactions are dumped and read for DKIM signatures (d9.test: a tenth of the
 # mail): every sink dumping costs the shared CPU ~10% of the end-to-end rate.
 CHECKED_SINK = MAX_SINKS - 1  # recipient n goes to domain d{n}.test, n = 0..9 in turn
+BARE_RELAY_NOTE = (
+    "the floor for Python: load.bare_relay, nothing durable, no signing, no DNS, 250 after "
+    "the sink's"
+)
 
 Start = Callable[[], AbstractAsyncContextManager[Submission]]
 
@@ -272,7 +286,24 @@ def starts(
 
         return start
 
-    return {"postfix": postfix, "mairust": mairust(None), "mairust-no-reuse": mairust(1)}
+    @contextlib.asynccontextmanager
+    async def bare_relay():  # type: ignore[no-untyped-def]
+        port = free_loopback_port()
+        routes = [f"--route={sink.domain}={sink.address}:{sink.port}" for sink in fleet.sinks]
+        command = [sys.executable, "-m", "load.bare_relay", "--port", str(port), *routes]
+        process = start_target(command, subprocess.DEVNULL)
+        try:
+            await wait_for_greeting(port, process, within_seconds=startup)
+            yield Submission(port, SENDER, notes=(BARE_RELAY_NOTE,))
+        finally:
+            stop_process(process)
+
+    return {
+        "postfix": postfix,
+        "bare-relay": bare_relay,
+        "mairust": mairust(None),
+        "mairust-no-reuse": mairust(1),
+    }
 
 
 def _rate(spread: Spread | None) -> str:

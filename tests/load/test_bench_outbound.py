@@ -1,5 +1,5 @@
 """The outbound benchmark's measurement, on its Postfix target (real Postfix relaying to real
-sinks): every run's figure is end to end, what the sinks counted equals what was accepted, the
+sinks) and on the bare Python relay: every run's figure is end to end, what the sinks counted equals what was accepted, the
 DKIM signatures of the sender's domain are counted on what a dumping sink received (dkimpy
 signed), and the table shows the rates, the ratio to Postfix and a target's problem instead
 of a figure."""
@@ -38,6 +38,19 @@ async def test_postfix_relay_is_measured_end_to_end_and_counted_exactly() -> Non
     assert result.end_to_end is not None and result.end_to_end.median > 0
     # d9.test's tenth of the mail is read: Postfix signs nothing, MaiRust must sign every one.
     assert (result.signed, result.checked) == (0, 9)
+
+
+async def test_the_bare_relay_floor_is_measured_the_same_way_and_loses_nothing() -> None:
+    run = OutboundRun(messages=40, sessions=4, warmup=10, repeats=1, deadline=60.0)
+    with sink_fleet(10, port=None, dump=[CHECKED_SINK]) as fleet:
+        start = starts(fleet, 0, None, 30.0)["bare-relay"]
+        result = await measure("bare-relay", start, fleet, run)
+    assert result.problem is None
+    assert (result.sent, result.at_sinks) == (50, 50)
+    # Kept connections: at most one per destination for each of the 4 submitting sessions.
+    assert result.sink_sessions is not None and 10 <= result.sink_sessions <= 40
+    assert (result.signed, result.checked) == (0, 5)
+    assert result.notes and "nothing durable" in result.notes[0]
 
 
 def test_a_signature_counts_only_in_the_header_and_for_its_domain() -> None:
