@@ -60,10 +60,11 @@ from load.targets import (
 
 log = logging.getLogger("load.bench_outbound")
 
-TARGETS = ("postfix", "bare-relay", "mairust", "mairust-no-reuse")
+TARGETS = ("postfix", "bare-relay", "bare-relay-durable", "mairust", "mairust-no-reuse")
 NAMES = {
     "postfix": "Postfix relay (queue on disk)",
     "bare-relay": "bare Python relay (aiosmtpd in, kept connections out)",
+    "bare-relay-durable": "bare Python relay, each message fsync'd before its 250",
     "mairust": "mairust up (embedded), connection reuse on",
     "mairust-no-reuse": "mairust up (embedded), connection reuse off",
 }
@@ -72,10 +73,12 @@ RECIPIENTS = "user{n}@d{n}.test"
 # The sink whose transactions are dumped and read for DKIM signatures (d9.test: a tenth of the
 # mail): every sink dumping costs the shared CPU ~10% of the end-to-end rate.
 CHECKED_SINK = MAX_SINKS - 1  # recipient n goes to domain d{n}.test, n = 0..9 in turn
-BARE_RELAY_NOTE = (
-    "the floor for Python: load.bare_relay, nothing durable, no signing, no DNS, 250 after "
-    "the sink's"
-)
+BARE_RELAY_NOTES = {
+    False: "the floor for Python: load.bare_relay, nothing durable, no signing, no DNS, 250 "
+    "after the sink's",
+    True: "the floor for a durable Python relay: load.bare_relay --spool, each message in a "
+    "file fsync'd before its 250, no signing, no DNS",
+}
 
 Start = Callable[[], AbstractAsyncContextManager[Submission]]
 
@@ -286,21 +289,28 @@ def starts(
 
         return start
 
-    @contextlib.asynccontextmanager
-    async def bare_relay():  # type: ignore[no-untyped-def]
-        port = free_loopback_port()
-        routes = [f"--route={sink.domain}={sink.address}:{sink.port}" for sink in fleet.sinks]
-        command = [sys.executable, "-m", "load.bare_relay", "--port", str(port), *routes]
-        process = start_target(command, subprocess.DEVNULL)
-        try:
-            await wait_for_greeting(port, process, within_seconds=startup)
-            yield Submission(port, SENDER, notes=(BARE_RELAY_NOTE,))
-        finally:
-            stop_process(process)
+    def bare_relay(durable: bool) -> Start:
+        @contextlib.asynccontextmanager
+        async def start():  # type: ignore[no-untyped-def]
+            port = free_loopback_port()
+            routes = [f"--route={sink.domain}={sink.address}:{sink.port}" for sink in fleet.sinks]
+            command = [sys.executable, "-m", "load.bare_relay", "--port", str(port), *routes]
+            with tempfile.TemporaryDirectory(prefix="bare-relay-spool-") as spool:
+                if durable:  # on the disk, as Postfix's queue is (not /dev/shm)
+                    command += ["--spool", spool]
+                process = start_target(command, subprocess.DEVNULL)
+                try:
+                    await wait_for_greeting(port, process, within_seconds=startup)
+                    yield Submission(port, SENDER, notes=(BARE_RELAY_NOTES[durable],))
+                finally:
+                    stop_process(process)
+
+        return start
 
     return {
         "postfix": postfix,
-        "bare-relay": bare_relay,
+        "bare-relay": bare_relay(durable=False),
+        "bare-relay-durable": bare_relay(durable=True),
         "mairust": mairust(None),
         "mairust-no-reuse": mairust(1),
     }

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -51,9 +52,9 @@ def destination() -> Iterator[tuple[Collector, int]]:
         controller.stop()
 
 
-def _relay(routes: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+def _relay(routes: list[str], *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_loopback_port()
-    command = [sys.executable, "-m", "load.bare_relay", "--port", str(port)]
+    command = [sys.executable, "-m", "load.bare_relay", "--port", str(port), *extra]
     process = subprocess.Popen(command + [f"--route={route}" for route in routes])
     for _ in range(300):
         try:
@@ -97,3 +98,30 @@ def test_an_unrouted_domain_is_refused_at_rcpt_and_a_dead_destination_at_data() 
         process.terminate()
         process.wait(timeout=10)
     assert code == 451 and b"4.4.1" in text
+
+
+def test_with_a_spool_a_message_is_on_disk_until_its_destination_has_it(
+    tmp_path: Path, destination
+) -> None:
+    collector, port = destination
+    dead = free_loopback_port()  # nothing listens there
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    process, relay = _relay(
+        [f"d0.test=127.0.0.1:{port}", f"d1.test=127.0.0.1:{dead}"], "--spool", str(spool)
+    )
+    try:
+        with smtplib.SMTP("127.0.0.1", relay, timeout=10) as client:
+            assert client.sendmail("a@src.test", ["u@d0.test"], "Subject: one\r\n\r\nx\r\n") == {}
+            # Accepted though its destination is down: it is on disk, and stays there.
+            client.sendmail("a@src.test", ["u@d1.test"], "Subject: two\r\n\r\ny\r\n")
+        for _ in range(200):
+            if collector.received and len(list(spool.iterdir())) == 1:
+                break
+            time.sleep(0.02)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert [to for _, to, _ in collector.received] == [["u@d0.test"]]
+    [kept] = list(spool.iterdir())
+    assert kept.read_bytes() == b"Subject: two\r\n\r\ny\r\n"
