@@ -33,9 +33,11 @@ checked (each refusal changes nothing, invariant 7):
    envelope edits and annotations are applied, an added recipient only if it routes to a
    mailbox here); it is DKIM-signed for its From domain (when that has keys); it is
    committed through the same
-   :class:`~mairust.spool.Spool` as SMTP mail. The answer comes only after the spool
-   commit (the 250 promise, invariant 1); a store that cannot make it durable is
-   :class:`StorageUnavailable` (a 503).
+   :class:`~mairust.spool.Spool` as SMTP mail, with a Reception event per recipient in
+   its tenant (the sender's for remote ones; ``detail.via = "api"``) in the same
+   transaction, so the event log and the message trace show it as they show SMTP mail.
+   The answer comes only after the spool commit (the 250 promise, invariant 1); a store
+   that cannot make it durable is :class:`StorageUnavailable` (a 503).
 
 The pipeline then delivers it like any accepted message: the dispatcher leases the new
 queue rows (woken by the spool's commit listener where one is wired, else at its next
@@ -53,7 +55,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from mairust import events
 from mairust.config import ApiSettings, Settings, SmtpSettings, UnsubscribeSettings
@@ -74,7 +76,8 @@ from mairust.model.modifications import apply_to_envelope, apply_to_headers
 from mairust.model.outbound import RemoteRecipient
 from mairust.model.principal import Permission, Principal, Role
 from mairust.model.scope import TenantScope
-from mairust.model.verdict import VerdictKind
+from mairust.model.threads import normalised_msg_id
+from mairust.model.verdict import CONTINUE, VerdictKind
 from mairust.outbound.forwarding import Forwarder, forwarding_orcpt
 from mairust.outbound.signing import SignerLookup, signed_submission
 from mairust.outbound.srs import SrsError
@@ -89,6 +92,7 @@ from mairust.routing.router import (
     LocalMailbox,
     NotLocal,
     Outbound,
+    mailboxes_of,
     route_recipient,
 )
 from mairust.routing.senders import sender_refusal
@@ -96,6 +100,7 @@ from mairust.services.access import require
 from mairust.services.audit import Clock, utc_now
 from mairust.services.suppressions import RecipientsSuppressed
 from mairust.smtp.deciders import EdgeHooks
+from mairust.smtp.event_records import reception_detail, reception_events
 from mairust.smtp.replies import reply_for
 from mairust.spool import Spool
 from mairust.storage.protocols import SuppressionStore
@@ -180,11 +185,8 @@ SentObserver = Callable[[Principal, SendReceipt, Envelope], None]
 
 
 def log_reception(principal: Principal, receipt: SendReceipt, envelope: Envelope) -> None:
-    """The default observer: the one Reception record per accepted message, as SMTP logs it.
-
-    This is the seam for the per-tenant event log: replace (or wrap) this observer when
-    the event service exists, rather than adding another call site.
-    """
+    """The default observer: the one Reception log record per accepted message, as SMTP
+    logs it (the tenants' Reception events are written with the spool commit)."""
     events.record(
         events.RecordType.RECEPTION,
         message_id=receipt.queue_id,
@@ -196,6 +198,15 @@ def log_reception(principal: Principal, receipt: SendReceipt, envelope: Envelope
         via="api",
         tenant=principal.tenant_id or "",
     )
+
+
+class _Prepared(NamedTuple):
+    queue_id: str
+    envelope: Envelope
+    content: bytes
+    composed: ComposedMessage
+    remote: dict[str, RemoteRecipient]
+    tenants: dict[str, str]  # recipient -> the tenant its Reception event belongs to
 
 
 class SendService:
@@ -235,9 +246,8 @@ class SendService:
         require(principal, Permission.SEND)
         # Decoding attachments, reading the directory and building MIME block or take CPU
         # in proportion to the message: one hop to a thread for all of it, off the loop.
-        queue_id, envelope, content, composed, remote = await asyncio.to_thread(
-            self._prepare, principal, request
-        )
+        prepared = await asyncio.to_thread(self._prepare, principal, request)
+        queue_id, envelope, content, composed, remote, tenants = prepared
         content, envelope, annotations = await self._pre_send(principal, envelope, content)
         if composed.unsubscribe and envelope.rcpt_tos != composed.recipients:
             # The link names its one recipient: nobody else may get it.
@@ -254,12 +264,26 @@ class SendService:
             content, remote = await asyncio.to_thread(
                 self._forwarded, content, envelope.mail_from, forwards, remote
             )
+        # Each recipient's Reception in its tenant (the sender's for remote ones), as SMTP
+        # records them, so the message trace and the event log see mail sent over the API;
+        # a recipient a pre_send hook added has no tenant known here and no event.
+        received = reception_events(
+            queue_id,
+            normalised_msg_id(composed.message_id),
+            {r: tenants[r] for r in envelope.rcpt_tos if r in tenants},
+            envelope.received_at,
+            reception_detail(
+                envelope, len(content), None, replace(CONTINUE, annotations=annotations)
+            )
+            | {"via": "api"},
+        )
         # Raises StorageUnavailable unless blob and rows are durable: no receipt before that.
         ref = await self._spool.commit(
             content,
             envelope,
             message_id=queue_id,
             annotations=annotations,
+            events=received,
             remote=[remote[r] for r in envelope.rcpt_tos if r in remote],
         )
         receipt = SendReceipt(
@@ -335,12 +359,10 @@ class SendService:
         log.warning("a pre_send verdict added %s, which routes to no mailbox here", address)
         return False
 
-    def _prepare(
-        self, principal: Principal, request: CompositionSource
-    ) -> tuple[str, Envelope, bytes, ComposedMessage, dict[str, RemoteRecipient]]:
+    def _prepare(self, principal: Principal, request: CompositionSource) -> _Prepared:
         """The checks of the module's steps 2 to 5, then the bytes to commit."""
         composition = request.to_composition(max_size=self._policy.max_send_size)
-        remote = self._check_addresses(principal, composition)
+        remote, local_tenants = self._check_addresses(principal, composition)
         unsubscribe = self._unsubscribe_headers(composition, remote)
         queue_id = new_id()
         now = self._clock()
@@ -356,7 +378,10 @@ class SendService:
             authenticated_as=principal.actor,
         )
         trace = received_header(principal, composed, queue_id, self._policy.hostname, now)
-        return queue_id, envelope, trace + composed.content, composed, remote
+        tenants = {r: q.tenant_id for r, q in remote.items() if q.tenant_id is not None}
+        return _Prepared(
+            queue_id, envelope, trace + composed.content, composed, remote, local_tenants | tenants
+        )
 
     def _unsubscribe_headers(
         self, composition: Composition, remote: dict[str, RemoteRecipient]
@@ -388,14 +413,16 @@ class SendService:
 
     def _check_addresses(
         self, principal: Principal, composition: Composition
-    ) -> dict[str, RemoteRecipient]:
+    ) -> tuple[dict[str, RemoteRecipient], dict[str, str]]:
         """The sender rule, then each recipient's route: the remote ones returned (for the
-        outbound queue), unknown or forwarded ones refuse the message."""
+        outbound queue) and the local ones' tenants; unknown or forwarded ones refuse the
+        message."""
         # The sending domain's tenant owns what happens to the remote recipients.
         sender_tenant = self._check_sender(
             principal, normalize_address(composition.from_addr.address)
         )
         remote: dict[str, RemoteRecipient] = {}
+        local_tenants: dict[str, str] = {}
         forwarded: list[str] = []
         unknown: list[str] = []
         for recipient in composition.recipients:
@@ -417,7 +444,7 @@ class SendService:
                 case Outbound():
                     forwarded.append(recipient)
                 case LocalMailbox() | AliasTargets():
-                    pass
+                    local_tenants[recipient] = mailboxes_of(route)[0].tenant_id
                 case _:
                     unknown.append(recipient)
         if forwarded or unknown:
@@ -431,7 +458,7 @@ class SendService:
                     found |= self._suppressions.suppressed(queued.tenant_id, [queued.address])
             if found:
                 raise RecipientsSuppressed(found)
-        return remote
+        return remote, local_tenants
 
     def _check_sender(self, principal: Principal, sender: str) -> str:
         """The tenant of ``sender``'s domain if ``principal`` may send as ``sender``;

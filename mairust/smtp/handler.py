@@ -488,6 +488,8 @@ class InboundHandler:
         message, accepted = await self._stamp(session, envelope, body, verdict, transaction)
         if self._submits(session):  # RFC 6409 §8: a submission gets its missing Date, Message-ID
             message = completed_submission(message, accepted.received_at, self._settings.hostname)
+            # The Message-ID it may just have got is the one its events and trace go by.
+            header_id = header_id or header_message_id(message)
         if self._submits(session) and self._signer_for is not None:
             try:
                 message = await asyncio.to_thread(

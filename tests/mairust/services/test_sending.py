@@ -246,6 +246,28 @@ async def test_remote_recipients_are_queued_for_outbound_delivery_in_the_same_co
     assert remote.state.value == "scheduled"
 
 
+async def test_each_recipient_gets_a_reception_event_in_its_tenant_for_the_trace(
+    service: SendService, stores: Stores, tenants: Tenants
+):
+    request = message("alice@a.example", "amos@a.example", "bob@b.example", "joe@remote.example")
+    receipt = await service.send(user(tenants, tenants.alice.id), request)
+
+    def traced(tenant_id: str) -> list[tuple[str, str | None, str | None, str | None]]:
+        found = stores.metadata.trace_events(
+            tenant_admin(tenant_id).scope, header_message_id=receipt.message_id
+        )
+        return [
+            (e.kind.value, e.message_id, e.recipient, (e.detail or {}).get("via")) for e in found
+        ]
+
+    # The sender's tenant sees its local recipient and the remote one; bob's tenant, bob.
+    assert sorted(traced(tenants.a.id)) == [
+        ("Reception", receipt.queue_id, "amos@a.example", "api"),
+        ("Reception", receipt.queue_id, "joe@remote.example", "api"),
+    ]
+    assert traced(tenants.b.id) == [("Reception", receipt.queue_id, "bob@b.example", "api")]
+
+
 async def test_sending_needs_the_send_permission(
     service: SendService, stores: Stores, tenants: Tenants
 ):

@@ -27,6 +27,7 @@ from mairust.model.scope import PLATFORM
 from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.outbound.dkim_signer import DkimSigner, SigningKey, private_key_pem
 from mairust.smtp.deciders import InboundAuth
+from mairust.smtp.event_records import header_message_id
 from mairust.smtp.trace import normalize_line_endings, received_header
 from mairust.storage.stores import Stores
 from tests.support import stored_entries
@@ -300,6 +301,32 @@ async def test_authenticated_relay_queues_remote_recipients_for_outbound_deliver
     assert (friend.ret, friend.envid) == ("HDRS", "env-1")
     assert friend.tenant_id is not None
     assert by_address["other@far.test"].orcpt == "rfc822;x@far.test"
+
+
+async def test_a_submission_without_a_message_id_is_traced_by_the_one_it_was_given(
+    mta: Mta,
+) -> None:
+    """RFC 6409 §8 gives a submission its missing Message-ID; its Reception events carry
+    that one, so a trace by the Message-ID the recipient sees finds the message."""
+
+    def run() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            client.mail(ALICE)
+            assert client.rcpt("friend@elsewhere.test")[0] == 250
+            return client.data(b"Subject: no id\r\n\r\nhello\r\n")
+
+    code, text = await asyncio.to_thread(run)
+    assert code == 250
+    message_id = queued_id(text.decode())
+    [item] = mta.stores.metadata.list_outbound(message_id=message_id)
+    given = header_message_id(mta.stores.blobs.get(item.message.blob_key))
+    assert given is not None
+    traced = mta.stores.metadata.trace_events(PLATFORM, header_message_id=given)
+    assert [(e.kind.value, e.message_id, e.recipient) for e in traced] == [
+        ("Reception", message_id, "friend@elsewhere.test")
+    ]
 
 
 async def test_submitted_mail_is_dkim_signed_before_the_spool_commit(
