@@ -27,7 +27,8 @@ class RecordType(enum.StrEnum):
     TRANSIENT_FAILURE = "TransientFailure"
     BOUNCE = "Bounce"
     EXPIRATION = "Expiration"
-    # A pre_delivery hook's discard: the row ends without an entry, never silently.
+    # A pre_delivery hook's discard, or an operator's delete of an outbound recipient: the
+    # row ends without an entry or a delivery, never silently.
     DISCARD = "Discard"
     # A held (quarantined) entry released to its folder: plugins may learn from it.
     QUARANTINE_RELEASED = "QuarantineReleased"

@@ -87,8 +87,9 @@ class OutboundQueueService:
         scoped = replace(selection, tenant_id=principal.tenant_id)
         now = self._clock()
         reply = OPERATOR_BOUNCE_REPLY if action is QueueAction.BOUNCE else ""
-        bounce_event = _bounce_event(now) if action is QueueAction.BOUNCE else None
-        changed = self._queue.change_outbound(action, scoped, now, reply, bounce_event)
+        changed = self._queue.change_outbound(
+            action, scoped, now, reply, _operator_event(action, now)
+        )
         if not changed:
             raise NotFound("no waiting outbound recipient matches (in flight or done ones stay)")
         self._audit.record(
@@ -101,19 +102,36 @@ class OutboundQueueService:
         return changed
 
 
-def _bounce_event(now: datetime) -> Callable[[OutboundItem], Event | None]:
+def _operator_event(
+    action: QueueAction, now: datetime
+) -> Callable[[OutboundItem], Event | None] | None:
+    """The event an operator's action ends a recipient with, so its trace does not stop at
+    "scheduled": a bounce is a Bounce (with the DSN's reply), a delete a Discard (no DSN
+    goes anywhere); hold, release and retry end nothing."""
+    if action is QueueAction.BOUNCE:
+        kind, reply = RecordType.BOUNCE, OPERATOR_BOUNCE_REPLY
+    elif action is QueueAction.DELETE:
+        kind, reply = RecordType.DISCARD, None
+    else:
+        return None
+
     def event_for(item: OutboundItem) -> Event | None:
         if item.tenant_id is None:
             return None
         return Event(
             id=new_id(),
             tenant_id=item.tenant_id,
-            kind=RecordType.BOUNCE,
+            kind=kind,
             at=now,
             message_id=item.message.id,
             recipient=item.recipient,
-            reply=OPERATOR_BOUNCE_REPLY,
-            detail={"outbound": True, "by": "operator", "destination": item.destination},
+            reply=reply,
+            detail={
+                "outbound": True,
+                "by": "operator",
+                "action": action.value,
+                "destination": item.destination,
+            },
         )
 
     return event_for

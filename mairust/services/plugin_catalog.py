@@ -15,6 +15,7 @@ the installed ones, install and upgrade by name.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -39,7 +40,12 @@ from mairust.plugin_packages.signing import (
     Verified,
     signature_path,
 )
-from mairust.plugin_packages.source import CACHE_DIRECTORY, CatalogSource, catalog_client
+from mairust.plugin_packages.source import (
+    CACHE_DIRECTORY,
+    CatalogSource,
+    FetchedPackage,
+    catalog_client,
+)
 from mairust.services.access import require
 from mairust.services.plugins import PluginService
 
@@ -103,7 +109,7 @@ class PluginDistribution:
         self, principal: Principal, source: CatalogSource, name: str
     ) -> CatalogUpgrade:
         """To the newest version in the catalog that this MaiRust runs, if newer."""
-        installed = self._plugins.get_plugin(principal, name)
+        installed = await asyncio.to_thread(self._plugins.get_plugin, principal, name)
         entry = choose(await source.index(), name, self.mairust_version, installed.version)
         if entry.parsed_version <= Version(installed.version):
             return CatalogUpgrade(installed, False)
@@ -114,6 +120,17 @@ class PluginDistribution:
         self, principal: Principal, source: CatalogSource, entry: CatalogEntry, upgrade: str | None
     ) -> InstalledPlugin:
         fetched = await source.fetch(entry)
+        # Hashing, verifying, unpacking and installing (store writes, a deployment) take
+        # from milliseconds to seconds: in a thread, never on the API's event loop.
+        return await asyncio.to_thread(self._verified_apply, principal, fetched, entry, upgrade)
+
+    def _verified_apply(
+        self,
+        principal: Principal,
+        fetched: FetchedPackage,
+        entry: CatalogEntry,
+        upgrade: str | None,
+    ) -> InstalledPlugin:
         try:
             # Never unsigned from a catalog, whatever the operator allows for local files.
             verified = self._trusted.verify(fetched.path, fetched.signature, allow_unsigned=False)
@@ -217,7 +234,8 @@ class PluginCatalog:
         if not self._settings.catalog:
             return CatalogView("", version, [])
         index = await self._with_source(lambda source: source.index())
-        installed = {p.name: p.version for p in self._plugins.list_plugins(principal)}
+        listed = await asyncio.to_thread(self._plugins.list_plugins, principal)
+        installed = {p.name: p.version for p in listed}
         return CatalogView(
             self._settings.catalog, version, _offers(index, term, installed, version)
         )

@@ -68,3 +68,28 @@ def test_operations_change_waiting_rows_in_scope_and_are_audited(
         service.act(ADMIN, QueueAction.HOLD, OutboundSelection())
     actions = [r.action for r in application.audit.page(ADMIN, limit=10)]
     assert actions[:2] == ["outbound.retry", "outbound.hold"]
+
+
+def test_an_operators_bounce_and_delete_end_each_recipient_in_its_trace(
+    application: Application, stores: Stores, tenants: Tenants
+) -> None:
+    message = queued(stores, tenants.a.id, "joe@far.example", "kim@far.example")
+    service = application.outbound
+    operator = admin_of(tenants.a.id)
+    service.act(operator, QueueAction.HOLD, OutboundSelection(message_id=message))
+    [joe] = [r for r in stores.metadata.list_outbound() if r.recipient == "joe@far.example"]
+    [kim] = [r for r in stores.metadata.list_outbound() if r.recipient == "kim@far.example"]
+    service.act(operator, QueueAction.BOUNCE, OutboundSelection(ids=(joe.id,)))
+    service.act(operator, QueueAction.DELETE, OutboundSelection(ids=(kim.id,)))
+
+    traced = stores.metadata.trace_events(operator.scope, message_id=message)
+    # Holding ends nothing; the bounce and the delete each end their recipient.
+    assert [(e.kind.value, e.recipient) for e in traced] == [
+        ("Bounce", "joe@far.example"),
+        ("Discard", "kim@far.example"),
+    ]
+    bounce, discard = traced
+    assert bounce.reply and (bounce.detail or {})["action"] == "bounce"
+    assert discard.reply is None and (discard.detail or {})["by"] == "operator"
+    assert (discard.detail or {})["action"] == "delete"
+    assert [r.recipient for r in stores.metadata.list_outbound()] == ["joe@far.example"]

@@ -6,7 +6,9 @@ and a package that is not what the index promised is refused."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,6 +131,32 @@ async def test_install_and_upgrade_from_the_catalog(
     catalog_of(catalog)
     again = await plugins.upgrade_named(ADMIN, source, "header-rules")
     assert (again.upgraded, again.plugin.version) == (False, "1.1.0")
+
+
+async def test_catalog_installs_and_upgrades_never_block_the_event_loop(
+    application: Application, publisher: Publisher, tmp_path: Path, monkeypatch
+) -> None:
+    catalog = tmp_path / "catalog"
+    signed_package(header_rules_at(tmp_path, "1.0.0"), catalog, publisher)
+    catalog_of(catalog)
+    source = CatalogSource(str(catalog), tmp_path / "cache", None)
+    plugins = distribution(application, publisher)
+    loop_thread = threading.current_thread()
+    threads: dict[str, threading.Thread] = {}
+    for method in ("install", "upgrade", "get_plugin"):
+        real = getattr(application.plugins, method)
+
+        def spy(*args: object, _real: Any = real, _name: str = method) -> Any:
+            threads[_name] = threading.current_thread()
+            return _real(*args)
+
+        monkeypatch.setattr(application.plugins, method, spy)
+    await plugins.install_named(ADMIN, source, "header-rules")
+    signed_package(header_rules_at(tmp_path, "1.1.0"), catalog, publisher)
+    catalog_of(catalog)
+    await plugins.upgrade_named(ADMIN, source, "header-rules")
+    assert set(threads) == {"install", "upgrade", "get_plugin"}
+    assert all(thread is not loop_thread for thread in threads.values())
 
 
 async def test_a_catalog_package_must_be_what_the_index_says(
