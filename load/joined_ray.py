@@ -1,4 +1,4 @@
-"""Joining the Ray cluster of a running ``mairust up`` from a benchmark process, to put a
+"""Joining the Ray cluster of a running ``mairust up`` from a benchmark process, and putting a
 yardstick application into its Serve (``load.serve_hello``, ``load.serve_floor``).
 
 The cluster is found by its GCS server among the processes of the platform's session (it
@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def gcs_address_of_session(sid: int) -> str | None:
@@ -56,3 +57,28 @@ def ray_of(mairust_pid: int) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def yardstick_app(
+    mairust_pid: int, app_class: type, name: str, route_prefix: str | None = None
+) -> Iterator[Any]:
+    """``app_class`` as the Serve application ``name`` beside that ``mairust up``'s own,
+    deployed as the platform deploys its API and plugins (one replica, no CPU reserved, at
+    most 64 requests at once); yields its handle, and deletes it and leaves Ray after."""
+    with ray_of(mairust_pid):
+        from ray import serve  # after ray_of: Ray's settings come first
+
+        deployment: Any = serve.deployment(
+            name=name,
+            num_replicas=1,
+            ray_actor_options={"num_cpus": 0},
+            max_ongoing_requests=64,
+            logging_config={"log_level": "WARNING"},
+        )(app_class)
+        handle = serve.run(deployment.bind(), name=f"bench-{name}", route_prefix=route_prefix)
+        try:
+            yield handle
+        finally:
+            with contextlib.suppress(Exception):  # the platform may already be stopping
+                serve.delete(f"bench-{name}")

@@ -30,10 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from load.joined_ray import ray_of
+from load.joined_ray import yardstick_app
 from load.processes import session_cpu
 
-APP_NAME = "bench-serve-floor"
 # About what the serve transport sends for a 5 KiB message with the headers scope.
 REQUEST = '{"hook": "pre_receive", "headers": "' + "x" * 1500 + '"}'
 
@@ -80,22 +79,8 @@ def messages_per_call_for(
 @contextlib.contextmanager
 def floor_beside(mairust_pid: int) -> Iterator[Any]:
     """The no-op application in the Serve of that ``mairust up``; yields its handle."""
-    with ray_of(mairust_pid):
-        from ray import serve  # after ray_of: Ray's settings come first
-
-        deployment: Any = serve.deployment(
-            name="floor",
-            num_replicas=1,
-            ray_actor_options={"num_cpus": 0},
-            max_ongoing_requests=64,
-            logging_config={"log_level": "WARNING"},
-        )(Floor)
-        handle = serve.run(deployment.bind(), name=APP_NAME, route_prefix=None)
-        try:
-            yield handle
-        finally:
-            with contextlib.suppress(Exception):  # the platform may already be stopping
-                serve.delete(APP_NAME)
+    with yardstick_app(mairust_pid, Floor, "floor") as handle:
+        yield handle
 
 
 def _cpu_seconds(sid: int) -> float:

@@ -16,11 +16,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from load.joined_ray import ray_of
+from load.joined_ray import yardstick_app
 
 log = logging.getLogger("load.bench_api")
 
-APP_NAME = "bench-hello"
 ROUTE_PREFIX = "/bench-hello"
 
 
@@ -40,19 +39,5 @@ class Hello:
 def hello_beside(mairust_pid: int) -> Iterator[str]:
     """Join the Ray cluster of the ``mairust up`` whose session leader is ``mairust_pid``,
     run the hello application on its Serve, yield its path; delete it and leave Ray after."""
-    with ray_of(mairust_pid):
-        from ray import serve  # after ray_of: Ray's settings come first
-
-        deployment: Any = serve.deployment(
-            name="hello",
-            num_replicas=1,
-            ray_actor_options={"num_cpus": 0},
-            max_ongoing_requests=64,
-            logging_config={"log_level": "WARNING"},
-        )(Hello)
-        serve.run(deployment.bind(), name=APP_NAME, route_prefix=ROUTE_PREFIX)
-        try:
-            yield ROUTE_PREFIX
-        finally:
-            with contextlib.suppress(Exception):  # the platform may already be stopping
-                serve.delete(APP_NAME)
+    with yardstick_app(mairust_pid, Hello, "hello", ROUTE_PREFIX):
+        yield ROUTE_PREFIX
