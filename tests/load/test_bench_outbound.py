@@ -1,8 +1,8 @@
 """The outbound benchmark's measurement, on its Postfix target (real Postfix relaying to real
 sinks) and on the bare Python relay: every run's figure is end to end, what the sinks counted
-equals what was accepted, the DKIM signatures of the sender's domain are counted on what a dumping sink received (dkimpy
-signed), and the table shows the rates, the ratio to Postfix and a target's problem instead
-of a figure."""
+equals what was accepted, the DKIM signatures of the sender's domain are counted on what a
+dumping sink received (dkimpy signed), and the table shows the rates, the ratio to Postfix
+and a target's problem instead of a figure."""
 
 from __future__ import annotations
 
