@@ -196,7 +196,12 @@ def test_deferred_mail_is_retried_bounced_and_deleted_then_traced(
     expect(
         timeline.get_by_role("listitem").filter(has_text="Deferred (attempt 2)")
     ).to_contain_text(TEMPFAIL)
-    expect(steps.last).to_contain_text("Bounced by the operator")
+    expect(
+        timeline.get_by_role("listitem").filter(has_text="Bounced by the operator")
+    ).to_contain_text(first)
+    # The delete came last, and ends the other recipient's way.
+    expect(steps.last).to_contain_text("Deleted by the operator")
+    expect(steps.last).to_contain_text(second)
     titles = _titles(timeline)
     assert titles[:3] == ["Refused at RCPT", "Received", "Checks"], titles
     screenshot(page, "trace")

@@ -73,7 +73,7 @@ describe("groupTrace", () => {
     expect(released?.actor).toBe("admin");
   });
 
-  it("tells outbound attempts with the remote server's replies, and an operator's bounce", () => {
+  it("tells outbound attempts with the remote server's replies, an operator's bounce and delete", () => {
     const out = { outbound: true, destination: "relay:[127.0.0.1]:2600", remote_host: "127.0.0.1" };
     const [message] = groupTrace([
       event({ type: "Reception", at: "2026-12-01T10:00:00Z", detail: { client: "127.0.0.1", mail_from: "" } }),
@@ -89,8 +89,13 @@ describe("groupTrace", () => {
         reply: "550 5.0.0 Bounced by the operator",
         detail: { outbound: true, by: "operator", destination: out.destination },
       }),
+      event({
+        type: "Discard",
+        at: "2026-12-01T10:02:00Z",
+        detail: { outbound: true, by: "operator", action: "delete", destination: out.destination },
+      }),
     ]);
-    const [received, deferred, bounced] = message?.steps ?? [];
+    const [received, deferred, bounced, deleted] = message?.steps ?? [];
     expect(received?.text).toContain("From <> for alice@example.test");
     expect(deferred?.title).toBe("Deferred (attempt 1)");
     expect(deferred?.text).toBe("451 4.3.0 Try later");
@@ -98,6 +103,8 @@ describe("groupTrace", () => {
     expect(deferred?.retryAt).toBe("2026-12-01T10:05:02Z");
     expect(bounced?.title).toBe("Bounced by the operator");
     expect(bounced?.actor).toBe("operator");
+    expect(deleted?.title).toBe("Deleted by the operator");
+    expect(deleted?.actor).toBe("operator");
   });
 
   it("says when a message was not checked", () => {

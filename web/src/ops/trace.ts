@@ -218,6 +218,15 @@ function stepOf(event: TraceEvent): TraceStep {
         tone: "refused",
       });
     case "Discard":
+      if (detail.by === "operator") {
+        // An outbound recipient deleted from the queue: no delivery, no notice to anyone.
+        return step(event, {
+          title: "Deleted by the operator",
+          text: "Removed from the queue: not delivered, no delivery status notification",
+          actor: "operator",
+          tone: "warn",
+        });
+      }
       return step(event, {
         title: "Discarded",
         text: text(detail.reason) || "dropped before delivery",
