@@ -70,7 +70,7 @@ from load.reference import (
     write_message_file,
 )
 from load.reference_targets import TargetOptions, mairust_up, postfix_durable
-from load.serve_floor import FloorResult, ceiling, measure_floor, messages_per_call_for
+from load.serve_floor import FloorResult, floor_paragraph, measure_floor
 from load.smtp_load import LoadResult
 from load.targets import free_loopback_port, machine_line, start_target, stop_process
 from mairust.hooks.manifest import load_manifest
@@ -437,31 +437,10 @@ def markdown(results: Sequence[TargetResult], sessions: int) -> str:
                     f"{figures.get('latency_p99_at_most_ms')} |"
                 )
     if bare is not None and bare.floor is not None and bare.point.accepted is not None:
-        lines += ["", floor_paragraph(bare.floor, bare.point.accepted.median, os.cpu_count() or 1)]
+        cores = os.cpu_count() or 1
+        paragraph = floor_paragraph(bare.floor, bare.point.accepted.median, cores, TARGET_RATIOS)
+        lines += ["", paragraph]
     return "\n".join(lines)
-
-
-def floor_paragraph(floor: FloorResult, rate: float, cores: int) -> str:
-    """What a bare Serve call costs here, and what it leaves of the no-plugin rate."""
-    ceilings = ", ".join(
-        f"{ceiling(floor.cpu_ms_per_call, rate, cores, plugins):.2f}x with {plugins}"
-        for plugins in TARGET_RATIOS
-    )
-    needed = ", ".join(
-        f"{messages_per_call_for(target, floor.cpu_ms_per_call, rate, cores, plugins):.1f} "
-        f"for {target}x with {plugins}"
-        for plugins, target in TARGET_RATIOS.items()
-    )
-    return (
-        "The floor under the serve transport (`load.serve_floor`: a no-op Serve deployment "
-        "beside the no-plugin platform, called through a handle; nothing of MaiRust in it): "
-        f"round trip at one caller **p50 {floor.one_caller_p50_ms:.1f} ms, p99 "
-        f"{floor.one_caller_p99_ms:.1f} ms**; **{floor.cpu_ms_per_call:.2f} ms of CPU a call** "
-        f"(every process, idle subtracted) at {floor.rate:.0f} calls/s ({floor.calls} calls). "
-        f"At one Serve call a plugin a message, the no-plugin rate ({rate:.0f} msg/s on "
-        f"{cores} cores) keeps at most {ceilings} plugin(s); messages each Serve call would "
-        f"have to carry: {needed}."
-    )
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

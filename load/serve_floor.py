@@ -129,3 +129,27 @@ async def measure_floor(
         calls=calls,
         cpu_ms_per_call=max(0.0, busy - idle) * 1000.0 / calls,
     )
+
+
+def floor_paragraph(floor: FloorResult, rate: float, cores: int, targets: dict[int, float]) -> str:
+    """What a bare Serve call costs here, and what it leaves of the no-plugin rate, for each
+    number of plugins in ``targets`` (plugins -> the ratio wanted)."""
+    ceilings = ", ".join(
+        f"{ceiling(floor.cpu_ms_per_call, rate, cores, plugins):.2f}x with {plugins}"
+        for plugins in targets
+    )
+    needed = ", ".join(
+        f"{messages_per_call_for(target, floor.cpu_ms_per_call, rate, cores, plugins):.1f} "
+        f"for {target}x with {plugins}"
+        for plugins, target in targets.items()
+    )
+    return (
+        "The floor under the serve transport (`load.serve_floor`: a no-op Serve deployment "
+        "beside the no-plugin platform, called through a handle; nothing of MaiRust in it): "
+        f"round trip at one caller **p50 {floor.one_caller_p50_ms:.1f} ms, p99 "
+        f"{floor.one_caller_p99_ms:.1f} ms**; **{floor.cpu_ms_per_call:.2f} ms of CPU a call** "
+        f"(every process, idle subtracted) at {floor.rate:.0f} calls/s ({floor.calls} calls). "
+        f"At one Serve call a plugin a message, the no-plugin rate ({rate:.0f} msg/s on "
+        f"{cores} cores) keeps at most {ceilings} plugin(s); messages each Serve call would "
+        f"have to carry: {needed}."
+    )
