@@ -184,6 +184,7 @@ class FrontEndHost:
         )
         if renewer is not None:
             ensure_stand_in(renewer.cert_file, renewer.key_file, renewer.domains[0])
+        signers = DkimSigners.from_settings(self._stores.metadata, vault, settings.dkim)
         self._frontend = SmtpFrontEnd(
             settings,
             self._stores.metadata,
@@ -193,9 +194,8 @@ class FrontEndHost:
             hooks=self._hooks,
             suppressions=self._stores.metadata.suppressed,
             # What a user submits is DKIM-signed before the spool commit.
-            signer_for=DkimSigners.from_settings(
-                self._stores.metadata, vault, settings.dkim
-            ).signer_for,
+            signer_for=signers.signer_for,
+            cached_signer_for=signers.cached_signer_for,
             # Forwards off the platform: SRS, and ARC with the forwarding domain's RSA key.
             forwarder=forwarder_from_settings(
                 settings,

@@ -21,9 +21,11 @@ recipients is
 A session's outcomes, their attempts, the DSNs (as new messages, their bodies made durable
 first; one per message and session), the hard bounces' suppressions and the tenant events
 are settled in ONE transaction as soon as the session ends, only for rows this loop still
-holds. A loop killed mid-round leaves leases that expire (or that its next start takes
-back): those recipients are sent again, so a remote MTA may see a duplicate only for a
-session that was in flight at the kill — never a loss.
+holds; sessions that end while a settle is being written share the next one (a group
+commit: the writers' lock of an embedded store is not taken once per session). A loop
+killed mid-round leaves leases that expire (or that its next start takes back): those
+recipients are sent again, so a remote MTA may see a duplicate only for a session that was
+in flight at the kill — never a loss.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from mairust.config import OutboundSettings
 from mairust.errors import StorageUnavailable
 from mairust.events import Event
 from mairust.leased_loop import LeasedLoop
+from mairust.micro_batch import KeyedBatcher
 from mairust.model.ids import new_id
 from mairust.model.message import Envelope, MessageRef, SpoolRecord
 from mairust.model.outbound import (
@@ -88,6 +91,20 @@ _Told = TypeVar("_Told", bound=tuple[OutboundItem, RemoteReply, object])
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Settlement:
+    """One session's outcomes, as one settle writes them."""
+
+    now: datetime
+    rows: int
+    delivered: list[AttemptOutcome]
+    deferred: list[AttemptOutcome]
+    bounced: list[AttemptOutcome]
+    spooled: list[tuple[str, SpoolRecord]]
+    events: list[Event]
+    suppress: list[Suppression]
 
 
 @dataclass(slots=True)
@@ -156,6 +173,10 @@ class OutboundDeliveryLoop(LeasedLoop):
         self._in_flight: set[asyncio.Task[None]] = set()
         self._rows_in_flight = 0
         self._failure: BaseException | None = None
+        # One settle written at a time; the sessions ending meanwhile share the next.
+        self._settles: KeyedBatcher[None, _Settlement, None] = KeyedBatcher(
+            self._settle_together, max_calls_per_key=1
+        )
 
     @property
     def batch_size(self) -> int:
@@ -372,23 +393,10 @@ class OutboundDeliveryLoop(LeasedLoop):
             events.extend(tenant_events(item, outcome.attempt, outcome.retry_at, now, warned))
             log_record(item, outcome.attempt, outcome.retry_at, warned.get(item.id))
         suppress = self._suppressions(items, outcomes, now)
-        changed = await asyncio.to_thread(
-            self._store.settle_outbound,
-            self.owner,
-            now,
-            delivered,
-            deferred,
-            bounced,
-            [*dsns, *warnings],
-            events,
-            suppress,
+        settlement = _Settlement(
+            now, len(items), delivered, deferred, bounced, [*dsns, *warnings], events, suppress
         )
-        if changed < len(items):
-            log.warning(
-                "outbound: %d of %d rows were no longer ours at settle (lease expired)",
-                len(items) - changed,
-                len(items),
-            )
+        await self._settles.submit(None, settlement)
         self.figures.delivered += len(delivered)
         self.figures.deferred += len(deferred)
         self.figures.bounced += len(bounced)
@@ -396,6 +404,28 @@ class OutboundDeliveryLoop(LeasedLoop):
         self.figures.dsns += len(dsns)
         self.figures.delay_dsns += len(warnings)
         self.figures.rounds_settled += 1
+
+    async def _settle_together(self, _key: None, settlements: list[_Settlement]) -> list[None]:
+        """Write ``settlements`` (sessions that ended together) in ONE transaction."""
+        changed = await asyncio.to_thread(
+            self._store.settle_outbound,
+            self.owner,
+            max(settlement.now for settlement in settlements),
+            [outcome for settlement in settlements for outcome in settlement.delivered],
+            [outcome for settlement in settlements for outcome in settlement.deferred],
+            [outcome for settlement in settlements for outcome in settlement.bounced],
+            [record for settlement in settlements for record in settlement.spooled],
+            [event for settlement in settlements for event in settlement.events],
+            [entry for settlement in settlements for entry in settlement.suppress],
+        )
+        rows = sum(settlement.rows for settlement in settlements)
+        if changed < rows:
+            log.warning(
+                "outbound: %d of %d rows were no longer ours at settle (lease expired)",
+                rows - changed,
+                rows,
+            )
+        return [None] * len(settlements)
 
     def _suppressions(
         self, items: Sequence[OutboundItem], outcomes: Sequence[AttemptOutcome], now: datetime

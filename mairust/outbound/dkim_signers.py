@@ -15,10 +15,12 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from mairust.config import DkimSettings
 from mairust.model.scope import PLATFORM
 from mairust.outbound.dkim_signer import DkimSigner, SigningKey
+from mairust.outbound.signing import Cache
 from mairust.secrets.vault import SecretVault
 from mairust.storage.protocols import DkimKeyStore
 
@@ -79,6 +81,15 @@ class DkimSigners:
         with self._lock:
             self._cache[name] = (now + self._ttl, signer)
         return signer
+
+    def cached_signer_for(self, domain: str) -> DkimSigner | Literal[Cache.MISS] | None:
+        """What :meth:`signer_for` would answer, if it can without reading the store;
+        ``Cache.MISS`` otherwise. Never blocks (an event loop may call it)."""
+        with self._lock:
+            cached = self._cache.get(domain.rstrip(".").lower())
+        if cached is None or cached[0] <= self._clock():
+            return Cache.MISS
+        return cached[1]
 
     def forget(self, domain: str) -> None:
         """Drop the cached signer (this process changed the domain's keys)."""

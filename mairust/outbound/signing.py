@@ -5,14 +5,18 @@ The signing domain is the ``From:`` header's (what DMARC aligns with) when that 
 keys, else the envelope sender's; neither having keys leaves the message unsigned (no
 error: a domain without keys is a configuration, not a fault). Signing reads the keys
 through a cached lookup and makes one private-key operation per key, so callers run it
-in a thread.
+in a thread — unless :func:`signed_from_cache` can do it at once: a small message whose
+signers are all in the cache is signed on the caller's event loop (about 0.4 ms of CPU for
+5 KiB with rsa-2048, where the hop to a thread and back waited ~9 ms on a busy front-end).
 """
 
 from __future__ import annotations
 
 import email.utils
+import enum
 import logging
 from collections.abc import Callable
+from typing import Literal
 
 from mairust.model.address import domain_of
 from mairust.outbound.dkim_signer import DkimSigner
@@ -23,6 +27,17 @@ log = logging.getLogger(__name__)
 SignerLookup = Callable[[str], DkimSigner | None]
 
 _MAX_HEADER_SCAN = 64 * 1024
+# Larger messages are signed in a thread: hashing 25 MiB would hold an event loop ~50 ms.
+INLINE_SIGNING_MAX_BYTES = 256 * 1024
+
+
+class Cache(enum.Enum):
+    MISS = "miss"
+
+
+# A domain → its signer when the answer is cached (None: it has no keys), else Cache.MISS.
+# Never blocks.
+CachedSignerLookup = Callable[[str], DkimSigner | Literal[Cache.MISS] | None]
 
 
 def signed_submission(signer_for: SignerLookup, message: bytes, envelope_from: str) -> bytes:
@@ -30,6 +45,23 @@ def signed_submission(signer_for: SignerLookup, message: bytes, envelope_from: s
     it is when no candidate domain has keys."""
     for domain in _candidates(message, envelope_from):
         signer = signer_for(domain)
+        if signer is not None:
+            return signer.signed(message)
+    return message
+
+
+def signed_from_cache(
+    cached_signer_for: CachedSignerLookup, message: bytes, envelope_from: str
+) -> bytes | None:
+    """What :func:`signed_submission` makes of ``message``, made at once without blocking;
+    None when that cannot be (a signer not cached, or a message over
+    ``INLINE_SIGNING_MAX_BYTES``): then sign it in a thread."""
+    if len(message) > INLINE_SIGNING_MAX_BYTES:
+        return None
+    for domain in _candidates(message, envelope_from):
+        signer = cached_signer_for(domain)
+        if signer is Cache.MISS:
+            return None
         if signer is not None:
             return signer.signed(message)
     return message

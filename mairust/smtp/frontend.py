@@ -26,7 +26,7 @@ from mairust.disk_space import DiskGuard
 from mairust.errors import InvalidInput
 from mairust.model.address import domain_of, normalize_address
 from mairust.outbound.forwarding import Forwarder
-from mairust.outbound.signing import SignerLookup
+from mairust.outbound.signing import CachedSignerLookup, SignerLookup
 from mairust.passwords import hash_password, verify_password
 from mairust.regions import Regions, regions_of
 from mairust.routing.router import Directory
@@ -134,6 +134,7 @@ class SmtpFrontEnd:
         disk: DiskGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
         telemetry: PlatformMetrics | None = None,
+        cached_signer_for: CachedSignerLookup | None = None,
     ) -> None:
         """``disk`` watches free space (None: the data, blob and SQLite directories with
         the ``[disk]`` floor); ``clock`` times the AUTH failures of each client address
@@ -157,6 +158,7 @@ class SmtpFrontEnd:
             telemetry,
             regions,
             regions.local_region.relay_username if regions is not None else None,
+            cached_signer_for,
         )
         self._authenticator: PasswordCheck = authenticator or MailboxAuthenticator(
             directory, token_check, regions

@@ -36,7 +36,12 @@ from mairust.model.parsing import without_controls
 from mairust.model.quota import is_full
 from mairust.model.verdict import CONTINUE, Source, Verdict, VerdictKind, most_severe
 from mairust.outbound.forwarding import Forwarder
-from mairust.outbound.signing import SignerLookup, signed_submission
+from mairust.outbound.signing import (
+    CachedSignerLookup,
+    SignerLookup,
+    signed_from_cache,
+    signed_submission,
+)
 from mairust.outbound.srs import SrsError
 from mairust.outbound.submission_fields import completed_submission
 from mairust.routing.route_cache import RouteCache
@@ -116,6 +121,7 @@ class InboundHandler:
         telemetry: PlatformMetrics | None = None,
         homes: HomeRegions | None = None,
         peer_login: str | None = None,
+        cached_signer_for: CachedSignerLookup | None = None,
     ) -> None:
         """``homes`` relays mail for tenants homed in another region (None: one region);
         ``peer_login`` is the login other regions relay with: a session authenticated as
@@ -125,9 +131,11 @@ class InboundHandler:
         ``hooks`` are asked at HELO/EHLO (``connect``), MAIL, each RCPT and the end of
         DATA (None: none); ``suppressions`` at each remote RCPT of a submitter (None:
         nothing is suppressed); ``signer_for`` gives the DKIM signer of a submitter's
-        domain (None: nothing is signed); ``forwarder`` rewrites and seals what routing
-        rules forward off the platform and takes back bounces to its SRS addresses (None:
-        a forward is answered 451 4.3.5, an SRS address is routed like any other);
+        domain (None: nothing is signed), ``cached_signer_for`` the same when it is cached
+        (the message is then signed on the event loop, not in a thread); ``forwarder``
+        rewrites and seals what routing rules forward off the platform and takes back
+        bounces to its SRS addresses (None: a forward is answered 451 4.3.5, an SRS
+        address is routed like any other);
         ``disk`` refuses new mail (452 4.3.1) while free space is below its floor;
         ``telemetry`` times each end of DATA to its reply."""
         self._telemetry = telemetry
@@ -136,6 +144,7 @@ class InboundHandler:
         self._suppressions = suppressions
         self._suppression_checks = SuppressionChecks(suppressions) if suppressions else None
         self._signer_for = signer_for
+        self._cached_signer_for = cached_signer_for
         self._routes = RouteCache(directory, settings.recipient_cache_seconds, homes=homes)
         self._peer_login = peer_login
         self._submitters = SubmitterCache(settings.recipient_cache_seconds)
@@ -492,9 +501,7 @@ class InboundHandler:
             header_id = header_id or header_message_id(message)
         if self._submits(session) and self._signer_for is not None:
             try:
-                message = await asyncio.to_thread(
-                    signed_submission, self._signer_for, message, accepted.mail_from
-                )
+                message = await self._signed(self._signer_for, message, accepted.mail_from)
             except StorageUnavailable as error:  # its keys cannot be read: "later"
                 log.warning("DKIM keys unreadable: %r", error)
                 return rejected(replies.TEMP_FAILURE, "DATA", session)
@@ -514,6 +521,15 @@ class InboundHandler:
         return await self._commit(
             session, message, accepted, transaction, header_id, auth_results, verdict
         )
+
+    async def _signed(self, signer_for: SignerLookup, message: bytes, mail_from: str) -> bytes:
+        """``message`` DKIM-signed: at once when its signer is cached and it is small, else
+        in a thread (the key lookup may read the store)."""
+        if self._cached_signer_for is not None:
+            signed = signed_from_cache(self._cached_signer_for, message, mail_from)
+            if signed is not None:
+                return signed
+        return await asyncio.to_thread(signed_submission, signer_for, message, mail_from)
 
     async def _stamp(
         self,

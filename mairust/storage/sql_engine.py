@@ -4,7 +4,9 @@ SQLite is tuned for several processes sharing one file (WAL, ``synchronous=FULL`
 because a commit backs a 250 reply, a long busy timeout, foreign keys on) and
 SQLAlchemy emits BEGIN itself, so write transactions start with ``BEGIN IMMEDIATE``:
 taking the write lock up front is what lets the busy timeout work instead of a
-read-then-write transaction failing at once with SQLITE_BUSY.
+read-then-write transaction failing at once with SQLITE_BUSY. Before that BEGIN, a writer
+waits for its turn on a lock file beside the database (``sqlite_writer_lock``), which
+hands the lock on within a millisecond where SQLite's busy handler sleeps for tens.
 
 PostgreSQL (``postgresql://`` or ``postgres://``, driven by psycopg 3) gets a pool
 whose connections are pinged before use, so a restarted server costs no failed call
@@ -32,6 +34,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from mairust.errors import Conflict, InvalidInput, StorageUnavailable
+from mairust.storage.sqlite_writer_lock import SqliteWriterLock
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,14 @@ def postgres_url(url: str | URL) -> URL:
     if not parsed.database:
         raise ValueError(f"PostgreSQL URL names no database: {parsed!r}")
     return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
+
+
+def _is_file_database(url: str | URL) -> bool:
+    try:
+        sqlite_path(url)
+    except ValueError:
+        return False
+    return True
 
 
 def without_answer_deadline(url: str | URL) -> str | URL:
@@ -206,8 +217,11 @@ class SqlDatabase:
         # on PostgreSQL a read sees one snapshot for all its statements (as SQLite does).
         self.read_engine: Engine = self.engine
         self.write_engine: Engine = self.engine
+        self._writer_lock: SqliteWriterLock | None = None
         if self.dialect == "sqlite":
             self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            if _is_file_database(url):
+                self._writer_lock = SqliteWriterLock(sqlite_path(url), busy_timeout)
         elif self.dialect == "postgresql":
             self.read_engine = self.engine.execution_options(isolation_level="REPEATABLE READ")
 
@@ -219,8 +233,13 @@ class SqlDatabase:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction (on SQLite holding the write lock from its first statement)."""
-        with translate_errors(), self.write_engine.begin() as connection:
+        """A write transaction (on SQLite holding the write lock from its first statement,
+        after the writers' turn: ``sqlite_writer_lock``)."""
+        if self._writer_lock is None:
+            with translate_errors(), self.write_engine.begin() as connection:
+                yield connection
+            return
+        with self._writer_lock.turn(), translate_errors(), self.write_engine.begin() as connection:
             yield connection
 
     def close(self) -> None:

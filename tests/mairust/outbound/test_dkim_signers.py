@@ -17,6 +17,7 @@ from mairust.model.scope import TenantScope
 from mairust.model.secrets import SecretPurpose
 from mairust.outbound.dkim_signer import private_key_pem, public_key_text
 from mairust.outbound.dkim_signers import DkimSigners
+from mairust.outbound.signing import Cache
 from mairust.secrets.keyring import Keyring
 from mairust.secrets.vault import SecretVault
 from mairust.storage.sql_metadata import SqlMetadataStore
@@ -77,6 +78,28 @@ def test_signers_are_cached_for_their_time_to_live(store: SqlMetadataStore) -> N
     store.rotate_dkim_key(store.active_dkim_keys("a.test")[0], third, clock.now)
     signers.forget("a.test")
     assert signers.signer_for("a.test").selectors == ("three",)  # type: ignore[union-attr]
+
+
+def test_the_cached_answer_is_given_without_the_store_or_said_missing(
+    store: SqlMetadataStore,
+) -> None:
+    tenant = store.create_tenant("a").id
+    store.add_domain("a.test", tenant)
+    vault = SecretVault(store, Keyring.from_bytes(b"dkim-signers-test-master-key-32b"))
+    store.add_dkim_key(_key(store, vault, tenant, "one"))
+    clock = Clock()
+    signers = DkimSigners(store, vault, clock=clock, cache_seconds=60)
+    assert signers.cached_signer_for("a.test") is Cache.MISS  # never asked: not at hand
+    assert signers.cached_signer_for("b.test") is Cache.MISS
+    signer = signers.signer_for("a.test")
+    signers.signer_for("b.test")
+    assert signer is not None and signers.cached_signer_for("A.Test.") is signer
+    assert signers.cached_signer_for("b.test") is None  # "no keys" is an answer at hand
+    clock.now += timedelta(seconds=61)
+    assert signers.cached_signer_for("a.test") is Cache.MISS  # expired: ask the store again
+    signers.signer_for("a.test")
+    signers.forget("a.test")
+    assert signers.cached_signer_for("a.test") is Cache.MISS
 
 
 def test_from_settings_sets_the_cache_time_and_expiry(store: SqlMetadataStore) -> None:

@@ -4,6 +4,7 @@ sender's, else nothing; the signature verifies (dkimpy) over the bytes as commit
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 import dkim  # type: ignore[import-untyped]
 
@@ -15,7 +16,13 @@ from mairust.outbound.dkim_signer import (
     private_key_pem,
     public_key_text,
 )
-from mairust.outbound.signing import header_from_domain, signed_submission
+from mairust.outbound.signing import (
+    INLINE_SIGNING_MAX_BYTES,
+    Cache,
+    header_from_domain,
+    signed_from_cache,
+    signed_submission,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEY = SigningKey(
@@ -55,6 +62,36 @@ def test_no_keys_anywhere_leaves_the_message_as_it_was() -> None:
     original = message("a@nokeys.example")
     assert signed_submission(lookup, original, "b@other.example") is original
     assert signed_submission(lookup, original, "") is original
+
+
+def test_signing_from_the_cache_signs_as_the_blocking_path_does() -> None:
+    cached = {"brand.example": SIGNER, "nokeys.example": None}
+
+    def at_hand(domain: str) -> DkimSigner | Literal[Cache.MISS] | None:
+        return cached.get(domain, Cache.MISS)
+
+    original = message("news@brand.example")
+    signed = signed_from_cache(at_hand, original, "bounces@other.example")
+    assert signed == signed_submission(lookup, original, "bounces@other.example")
+    assert signed is not None and dkim.DKIM(signed).verify(dnsfunc=dnsfunc)
+    # A cached "no keys" for the From domain goes on to the envelope's domain, as above.
+    fallback = signed_from_cache(at_hand, message("a@nokeys.example"), "b@brand.example")
+    assert fallback is not None and b"d=brand.example" in fallback
+    plain = message("a@nokeys.example")
+    assert signed_from_cache(at_hand, plain, "") is plain
+
+
+def test_signing_from_the_cache_declines_a_miss_and_a_big_message() -> None:
+    cached = {"brand.example": SIGNER}
+
+    def at_hand(domain: str) -> DkimSigner | Literal[Cache.MISS] | None:
+        return cached.get(domain, Cache.MISS)
+
+    # The From domain not cached: the answer needs the store, so a thread must give it.
+    assert signed_from_cache(at_hand, message("a@unknown.example"), "b@brand.example") is None
+    big = message("news@brand.example") + b"x" * INLINE_SIGNING_MAX_BYTES
+    assert signed_from_cache(at_hand, big, "b@brand.example") is None
+    assert signed_from_cache(at_hand, message("news@brand.example"), "") is not None
 
 
 def test_the_from_header_is_read_folded_and_only_in_the_header_block() -> None:

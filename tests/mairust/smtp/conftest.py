@@ -20,7 +20,7 @@ from mairust.disk_space import DiskGuard
 from mairust.model.message import MessageRef
 from mairust.model.queue import QueueItem
 from mairust.outbound.forwarding import Forwarder
-from mairust.outbound.signing import SignerLookup
+from mairust.outbound.signing import CachedSignerLookup, SignerLookup
 from mairust.passwords import hash_password
 from mairust.routing.router import Directory
 from mairust.smtp.deciders import EdgeHooks, InboundAuth
@@ -108,10 +108,10 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
     """Start an MTA on free loopback ports; keyword arguments override ``[smtp]``
     settings, ``mailbox`` the ``[mailbox]`` ones, ``metadata``/``blobs``/``directory``/
     ``authenticator`` inject fakes, ``hooks`` are the hook points, ``signer_for`` the
-    DKIM signers of submitters' domains, ``forwarder`` the SRS/ARC of forwards, ``disk``
-    the free-space guard, ``admission`` the ``[admission]`` settings (no greeting pause
-    unless given), ``telemetry`` the counters of the edge and the spool, ``regions`` the
-    ``[regions]`` settings."""
+    DKIM signers of submitters' domains (``cached_signer_for`` those at hand),
+    ``forwarder`` the SRS/ARC of forwards, ``disk`` the free-space guard, ``admission``
+    the ``[admission]`` settings (no greeting pause unless given), ``telemetry`` the
+    counters of the edge and the spool, ``regions`` the ``[regions]`` settings."""
     running: list[Mta] = []
 
     async def start(
@@ -124,6 +124,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
         token_check: TokenCheck | None = None,
         hooks: EdgeHooks | None = None,
         signer_for: SignerLookup | None = None,
+        cached_signer_for: CachedSignerLookup | None = None,
         forwarder: Forwarder | None = None,
         max_batch: int = 128,
         mailbox: dict[str, Any] | None = None,
@@ -162,6 +163,7 @@ async def start_mta(tmp_path: Path, stores: Stores) -> AsyncIterator[StartMta]:
             hooks=hooks,
             suppressions=stores.metadata.suppressed,
             signer_for=signer_for,
+            cached_signer_for=cached_signer_for,
             forwarder=forwarder,
             disk=disk,
             clock=clock or time.monotonic,

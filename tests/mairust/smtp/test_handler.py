@@ -26,6 +26,7 @@ from mairust.model.message import BlobInfo, SpoolRecord
 from mairust.model.scope import PLATFORM
 from mairust.model.suppression import Suppression, SuppressionReason
 from mairust.outbound.dkim_signer import DkimSigner, SigningKey, private_key_pem
+from mairust.outbound.signing import Cache
 from mairust.smtp.deciders import InboundAuth
 from mairust.smtp.event_records import header_message_id
 from mairust.smtp.trace import normalize_line_endings, received_header
@@ -353,6 +354,41 @@ async def test_submitted_mail_is_dkim_signed_before_the_spool_commit(
     # Mail from outside (no AUTH) is not ours to sign.
     _, inbound = await asyncio.to_thread(deliver, mta.port, [ALICE], simple_message())
     assert b"DKIM-Signature" not in mta.body_of(queued_id(inbound))
+
+
+async def test_a_cached_signer_signs_on_the_loop_and_a_miss_goes_to_the_blocking_lookup(
+    start_mta: StartMta,
+) -> None:
+    key = SigningKey(DOMAIN, "s2", DkimAlgorithm.ED25519, private_key_pem(DkimAlgorithm.ED25519))
+    signer = DkimSigner((key,))
+    cache: dict[str, DkimSigner | None] = {}
+    blocking_lookups: list[str] = []
+
+    def signer_for(domain: str) -> DkimSigner | None:
+        blocking_lookups.append(domain)
+        cache[domain] = signer if domain == DOMAIN else None
+        return cache[domain]
+
+    mta = await start_mta(
+        signer_for=signer_for, cached_signer_for=lambda domain: cache.get(domain, Cache.MISS)
+    )
+
+    def submit() -> bytes:
+        with smtplib.SMTP("127.0.0.1", mta.submission_port, timeout=30) as client:
+            client.ehlo("client.test")
+            client.login(ALICE, PASSWORD)
+            client.mail(ALICE)
+            client.rcpt("friend@elsewhere.test")
+            code, reply = client.data(simple_message().replace(SENDER.encode(), ALICE.encode()))
+            assert code == 250
+            return reply
+
+    for _ in range(3):
+        reply = await asyncio.to_thread(submit)
+        [row] = mta.stores.metadata.list_outbound(message_id=queued_id(reply.decode()))
+        stored = mta.stores.blobs.get(row.message.blob_key)
+        assert stored.startswith(b"DKIM-Signature:") and b"s=s2;" in stored
+    assert blocking_lookups == [DOMAIN]  # the first message missed the cache; then hits
 
 
 async def test_a_suppressed_remote_recipient_is_refused_with_its_reason(mta: Mta) -> None:
