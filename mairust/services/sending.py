@@ -248,7 +248,8 @@ class SendService:
         # in proportion to the message: one hop to a thread for all of it, off the loop.
         prepared = await asyncio.to_thread(self._prepare, principal, request)
         queue_id, envelope, content, composed, remote, tenants = prepared
-        content, envelope, annotations = await self._pre_send(principal, envelope, content)
+        content, envelope, annotations, added = await self._pre_send(principal, envelope, content)
+        tenants = {**tenants, **added}
         if composed.unsubscribe and envelope.rcpt_tos != composed.recipients:
             # The link names its one recipient: nobody else may get it.
             raise SendRefused(
@@ -264,9 +265,9 @@ class SendService:
             content, remote = await asyncio.to_thread(
                 self._forwarded, content, envelope.mail_from, forwards, remote
             )
-        # Each recipient's Reception in its tenant (the sender's for remote ones), as SMTP
-        # records them, so the message trace and the event log see mail sent over the API;
-        # a recipient a pre_send hook added has no tenant known here and no event.
+        # Each recipient's Reception in its tenant (the sender's for remote ones; a mailbox a
+        # pre_send hook added, its own), as SMTP records them, so the message trace and the
+        # event log see mail sent over the API.
         received = reception_events(
             queue_id,
             normalised_msg_id(composed.message_id),
@@ -323,10 +324,11 @@ class SendService:
 
     async def _pre_send(
         self, principal: Principal, envelope: Envelope, content: bytes
-    ) -> tuple[bytes, Envelope, Annotations]:
-        """The ``pre_send`` hooks' verdict on the message, applied (see the module)."""
+    ) -> tuple[bytes, Envelope, Annotations, dict[str, str]]:
+        """The ``pre_send`` hooks' verdict on the message, applied (see the module); with
+        the tenant of each recipient it added (a mailbox here: any other is dropped)."""
         if self._hooks is None:
-            return content, envelope, Annotations()
+            return content, envelope, Annotations(), {}
         tenants = (principal.tenant_id,) if principal.tenant_id is not None else ()
         try:
             verdict = await self._hooks.decide(HookPoint.PRE_SEND, envelope, content, tenants)
@@ -342,22 +344,28 @@ class SendService:
         mail_from, wanted = apply_to_envelope(
             envelope.mail_from, envelope.rcpt_tos, verdict.modifications
         )
-        recipients = tuple(
-            [r for r in wanted if r in envelope.rcpt_tos or await self._routes_here(r)]
-        )
+        added: dict[str, str] = {}
+        for recipient in wanted:
+            if recipient not in envelope.rcpt_tos and recipient not in added:
+                tenant_id = await self._tenant_here(recipient)
+                if tenant_id is not None:
+                    added[recipient] = tenant_id
+        recipients = tuple(r for r in wanted if r in envelope.rcpt_tos or r in added)
         if not recipients:
             raise SendRefused("the pre_send hooks removed every recipient. Nothing was sent.")
         annotations = verdict.annotations
         if verdict.kind is VerdictKind.QUARANTINE:  # held, as a pre_receive hold over SMTP
             annotations = annotations.quarantined()
-        return content, replace(envelope, mail_from=mail_from, rcpt_tos=recipients), annotations
+        changed = replace(envelope, mail_from=mail_from, rcpt_tos=recipients)
+        return content, changed, annotations, added
 
-    async def _routes_here(self, address: str) -> bool:
+    async def _tenant_here(self, address: str) -> str | None:
+        """The tenant of the mailbox ``address`` routes to here (None: it routes to none)."""
         route = await asyncio.to_thread(route_recipient, self._directory, address)
         if isinstance(route, LocalMailbox | AliasTargets):
-            return True
+            return mailboxes_of(route)[0].tenant_id
         log.warning("a pre_send verdict added %s, which routes to no mailbox here", address)
-        return False
+        return None
 
     def _prepare(self, principal: Principal, request: CompositionSource) -> _Prepared:
         """The checks of the module's steps 2 to 5, then the bytes to commit."""

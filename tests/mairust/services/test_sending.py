@@ -464,6 +464,11 @@ async def test_pre_send_hooks_are_asked_and_their_edits_applied(
     assert sorted(r.recipient for r in rows) == ["amos@a.example", "bob@b.example"]
     assert {r.annotations.tags for r in rows} == {("dlp-checked",)}
     assert b"X-DLP: clean\r\n" in stores.blobs.get(rows[0].message.blob_key)
+    # The mailbox the hook added has its Reception, in its own tenant, as SMTP records it.
+    added = stores.metadata.trace_events(
+        tenant_admin(tenants.b.id).scope, header_message_id=receipt.message_id
+    )
+    assert [(e.kind.value, e.recipient) for e in added] == [("Reception", "bob@b.example")]
 
 
 async def test_a_pre_send_quarantine_holds_the_message(
