@@ -15,11 +15,15 @@ from pathlib import Path
 
 from mairust.backup.manifest import BackupRefused
 from mairust.secrets.master_key import KEY_FILE
+from mairust.storage.sqlite_writer_lock import LOCK_SUFFIX
 
 CONFIG_NAME = "config.toml"
 DATA_FILES = "data"
-# The stores' files and what SQLite writes beside them; the master key has its own rule.
-_STORE_NAMES = re.compile(r"(metadata|search)\.db(-wal|-shm|-journal)?|blobs|" + KEY_FILE)
+# The stores' files and what SQLite (and our writers' turn) put beside them; the master
+# key has its own rule.
+_STORE_NAMES = re.compile(
+    r"(metadata|search)\.db(-wal|-shm|-journal|" + re.escape(LOCK_SUFFIX) + r")?|blobs|" + KEY_FILE
+)
 _KEY_LINE = re.compile(r"^\s*(key|previous_keys)\s*=")
 _TABLE_LINE = re.compile(r"^\s*\[")
 

@@ -31,13 +31,14 @@ from pathlib import Path
 
 from mairust.errors import StorageUnavailable
 
+LOCK_SUFFIX = ".writers"  # the lock file: the database's name with this after it
 FIRST_PAUSE = 0.0001  # seconds between tries at first
 LONGEST_PAUSE = 0.001  # and at most
 
 
 def lock_path_for(database: Path) -> Path:
     """The lock file of ``database``: beside it, named after it."""
-    return database.with_name(database.name + ".writers")
+    return database.with_name(database.name + LOCK_SUFFIX)
 
 
 class _ThreadLockFile:

@@ -41,8 +41,9 @@ def test_a_key_it_cannot_take_out_refuses_the_backup() -> None:
         config_without_key('secrets.key = "c2VjcmV0"\n')
 
 
-def test_data_files_leave_out_the_stores_and_the_key(tmp_path: Path) -> None:
-    for name in ("metadata.db", "metadata.db-wal", "search.db", "secrets_key", "admin_token"):
+def test_data_files_leave_out_the_stores_their_side_files_and_the_key(tmp_path: Path) -> None:
+    stores = ("metadata.db", "metadata.db-wal", "metadata.db.writers", "search.db")
+    for name in (*stores, "secrets_key", "admin_token"):
         (tmp_path / name).write_text("x")
     (tmp_path / "blobs" / "ab").mkdir(parents=True)
     (tmp_path / "blobs" / "ab" / "cd").write_text("x")
