@@ -262,9 +262,30 @@ def main(argv: list[str] | None = None) -> int:
     binary = mairust_binary(args.mairust)
     if binary is None:
         parser.error("no mairust command found; pass --mairust")
-    os.environ["MAIRUST_ADMIN_TOKEN"] = ADMIN_TOKEN  # inherited by mairust up
-    # SIGTERM (a `timeout`) unwinds like Ctrl-C: mairust up is stopped, the database dropped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    with _bench_process_state():
+        return _run(args, passes, binary, argv)
+
+
+@contextlib.contextmanager
+def _bench_process_state() -> Iterator[None]:
+    """The admin token every `mairust up` of the run inherits, and SIGTERM (a `timeout`)
+    unwinding like Ctrl-C (mairust up stopped, the database dropped); both put back after,
+    since a caller in the same process (a pytest worker) starts other `mairust up`s that
+    must write their own token file."""
+    saved_token = os.environ.get("MAIRUST_ADMIN_TOKEN")
+    saved_handler = signal.signal(signal.SIGTERM, _interrupt)
+    os.environ["MAIRUST_ADMIN_TOKEN"] = ADMIN_TOKEN
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved_handler)
+        if saved_token is None:
+            os.environ.pop("MAIRUST_ADMIN_TOKEN", None)
+        else:
+            os.environ["MAIRUST_ADMIN_TOKEN"] = saved_token
+
+
+def _run(args: argparse.Namespace, passes: list[str], binary: str, argv: list[str] | None) -> int:
     report = [
         f"`python -m load.bench_api {shlex.join(argv if argv is not None else sys.argv[1:])}`",
         "",

@@ -45,18 +45,26 @@ def ray_of(mairust_pid: int) -> Iterator[None]:
 
     # `mairust up` starts its Ray with token authentication; a driver joining it needs the
     # same mode (the token is the user's, in ~/.ray/auth_token).
+    # It is put back after: a pytest worker starts its own Ray clusters later.
+    saved_mode = os.environ.get("RAY_AUTH_MODE")
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
-    address = gcs_address_of_session(mairust_pid)
-    if address is None:
-        raise RuntimeError(f"no Ray GCS server in the session of pid {mairust_pid}")
-    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:
-        yield
+        address = gcs_address_of_session(mairust_pid)
+        if address is None:
+            raise RuntimeError(f"no Ray GCS server in the session of pid {mairust_pid}")
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        if saved_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_mode
 
 
 @contextlib.contextmanager
