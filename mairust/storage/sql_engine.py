@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +74,12 @@ def postgres_url(url: str | URL) -> URL:
     return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
 
 
-def _is_file_database(url: str | URL) -> bool:
+def _sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite URL names; None for an in-memory database."""
     try:
-        sqlite_path(url)
+        return sqlite_path(url)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def without_answer_deadline(url: str | URL) -> str | URL:
@@ -220,8 +220,9 @@ class SqlDatabase:
         self._writer_lock: SqliteWriterLock | None = None
         if self.dialect == "sqlite":
             self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-            if _is_file_database(url):
-                self._writer_lock = SqliteWriterLock(sqlite_path(url), busy_timeout)
+            database_file = _sqlite_file(url)
+            if database_file is not None:
+                self._writer_lock = SqliteWriterLock(database_file, busy_timeout)
         elif self.dialect == "postgresql":
             self.read_engine = self.engine.execution_options(isolation_level="REPEATABLE READ")
 
@@ -235,11 +236,8 @@ class SqlDatabase:
     def write(self) -> Iterator[Connection]:
         """A write transaction (on SQLite holding the write lock from its first statement,
         after the writers' turn: ``sqlite_writer_lock``)."""
-        if self._writer_lock is None:
-            with translate_errors(), self.write_engine.begin() as connection:
-                yield connection
-            return
-        with self._writer_lock.turn(), translate_errors(), self.write_engine.begin() as connection:
+        turn = nullcontext() if self._writer_lock is None else self._writer_lock.turn()
+        with turn, translate_errors(), self.write_engine.begin() as connection:
             yield connection
 
     def close(self) -> None:

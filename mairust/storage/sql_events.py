@@ -97,8 +97,10 @@ class SqlEvents:
                 ).first()
                 if cursor is None:
                     raise NotFound(f"no event {before!r}")
+                # The first term bounds the index range; the second breaks ties by id.
                 query = query.where(
-                    sa.or_(_V.at < cursor.at, sa.and_(_V.at == cursor.at, _V.id < cursor.id))
+                    _V.at <= cursor.at,
+                    sa.or_(_V.at < cursor.at, _V.id < cursor.id),
                 )
             rows = conn.execute(query.order_by(_V.at.desc(), _V.id.desc()).limit(limit)).all()
         return [_event(row) for row in rows]

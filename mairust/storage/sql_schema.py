@@ -201,6 +201,8 @@ entries = sa.Table(
     sa.Index("ix_entries_mailbox_folder_received", "mailbox_id", "folder", "received_at", "id"),
     sa.Index("ix_entries_mailbox_received", "mailbox_id", "received_at", "id"),
     sa.Index("ix_entries_tenant_received", "tenant_id", "received_at", "id"),
+    # Added by 0033: the platform's listing (every tenant's entries).
+    sa.Index("ix_entries_received", "received_at", "id"),
     sa.Index("ix_entries_message_id", "message_id"),
     # Added by 0009: a thread's entries, oldest first; renaming a thread when two merge.
     sa.Index("ix_entries_mailbox_thread_received", "mailbox_id", "thread_id", "received_at", "id"),
@@ -338,6 +340,8 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("endpoint_id", "event_id"),
     sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at", "id"),
+    # Added by 0033: the platform's listing (every tenant's deliveries).
+    sa.Index("ix_webhook_deliveries_created", "created_at", "id"),
 )
 
 folders = sa.Table(
@@ -409,6 +413,8 @@ events = sa.Table(
     sa.Column("detail", JsonObject, nullable=True),
     sa.Column("published", sa.Boolean, nullable=False),
     sa.Index("ix_events_tenant_at", "tenant_id", "at", "id"),
+    # Added by 0033: the platform's listing (every tenant's events).
+    sa.Index("ix_events_at", "at", "id"),
     sa.Index("ix_events_tenant_message", "tenant_id", "message_id"),
     sa.Index("ix_events_tenant_header_message", "tenant_id", "header_message_id"),
     sa.Index("ix_events_tenant_recipient_at", "tenant_id", "recipient", "at"),

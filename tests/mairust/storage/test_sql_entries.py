@@ -10,8 +10,9 @@ import pytest
 
 from mairust.errors import InvalidInput, NotFound
 from mairust.model.mailbox import MailboxEntry
-from mairust.model.scope import PLATFORM, TenantScope
+from mairust.model.scope import PLATFORM, Scope, TenantScope
 from mairust.storage.sql_metadata import SqlMetadataStore
+from tests.support.query_plans import plan_of_ordered_select, sorts
 from tests.support.stored_entries import deliver, tenant_with_mailboxes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,3 +132,27 @@ def test_filters_combine_with_the_cursor(metadata_store: SqlMetadataStore) -> No
         pages.append([e.id for e in page])
         cursor = page[-1].id
     assert pages == [[wanted[4].id, wanted[3].id], [wanted[2].id, wanted[1].id], [wanted[0].id]]
+
+
+@pytest.mark.parametrize("scope_kind", ["platform", "tenant", "mailbox"])
+@pytest.mark.parametrize("with_cursor", [False, True], ids=["first page", "after a cursor"])
+def test_a_page_is_read_newest_first_from_an_index_not_sorted(
+    metadata_store: SqlMetadataStore, scope_kind: str, with_cursor: bool
+) -> None:
+    """Each scope's listing has an index in its order: no sort of every entry it could
+    match per page (the platform's had none before 0033)."""
+    tenant, [box] = tenant_with_mailboxes(metadata_store, "acme", "alice")
+    entries = [
+        deliver(metadata_store, box, received_at=T0 + timedelta(minutes=i)) for i in range(3)
+    ]
+    scopes: dict[str, tuple[Scope, str | None]] = {
+        "platform": (PLATFORM, None),
+        "tenant": (TenantScope(tenant.id), None),
+        "mailbox": (TenantScope(tenant.id), box.id),
+    }
+    scope, mailbox_id = scopes[scope_kind]
+    cursor = entries[-1].id if with_cursor else None
+    plan = plan_of_ordered_select(
+        metadata_store.engine, lambda: metadata_store.list_entries(scope, mailbox_id, before=cursor)
+    )
+    assert plan and not sorts(plan), plan

@@ -4,6 +4,7 @@ and filtered, traced by queue id, Message-ID or recipient, and drained for webho
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +14,9 @@ from mairust.errors import InvalidInput, NotFound
 from mairust.events import Event, RecordType
 from mairust.model.ids import new_id
 from mairust.model.message import SpoolRecord
-from mairust.model.scope import PLATFORM, TenantScope
+from mairust.model.scope import PLATFORM, Scope, TenantScope
 from mairust.storage.sql_metadata import SqlMetadataStore
+from tests.support.query_plans import plan_of_ordered_select, sorts
 
 from .conftest import RecordMaker
 
@@ -154,3 +156,19 @@ def test_the_drain_sees_each_event_until_it_is_published(
     store.mark_events_published([e.id for e in written[3:]])
     assert store.unpublished_events(10) == []
     assert len(store.list_events(TenantScope("ta"))) == 5  # published events stay in the log
+
+
+@pytest.mark.parametrize("scope", [PLATFORM, TenantScope("ta")], ids=["platform", "tenant"])
+def test_a_page_of_the_log_is_read_from_an_index_not_sorted(
+    metadata_store: SqlMetadataStore, scope: Scope
+) -> None:
+    """The log grows fastest of all tables: no page may sort all of it (the platform's
+    listing had no index before 0033), the first page nor one after a cursor."""
+    store = metadata_store
+    written = [event("ta", RecordType.RECEPTION, T0 + timedelta(seconds=n)) for n in range(3)]
+    store.append_events(written)
+    for before in (None, written[-1].id):
+        plan = plan_of_ordered_select(
+            store.engine, functools.partial(store.list_events, scope, limit=2, before=before)
+        )
+        assert plan and not sorts(plan), plan

@@ -4,6 +4,7 @@ only their owner settles, expiry, retries, giving up (still listed) and redelive
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from mairust.errors import NotFound
 from mairust.model.scope import PLATFORM, TenantScope
 from mairust.model.webhooks import DeliveryState
 from mairust.storage.sql_metadata import SqlMetadataStore
+from tests.support.query_plans import plan_of_ordered_select, sorts
 
 BODY = '{"type":"message.received","data":{}}'
 
@@ -216,3 +218,20 @@ def test_a_plugins_deliveries_share_the_outbox_and_no_scope_sees_them(
     assert {d.id for d in leased} == {first.id, moved.id}
     assert store.mark_webhook_delivered(first.id, "loop", 204)
     assert store.list_plugin_webhook_deliveries("tickets")[1].state is DeliveryState.DELIVERED
+
+
+def test_a_page_of_deliveries_is_read_from_an_index_not_sorted(
+    metadata_store: SqlMetadataStore, tenants: tuple[str, str]
+) -> None:
+    """Deliveries grow with mail: the platform's listing (no index before 0033) and a
+    tenant's read a page from an index."""
+    a, _ = tenants
+    store = metadata_store
+    store.add_webhook_endpoint(a, "https://hooks.example/every", "s1")
+    for n in range(3):
+        store.enqueue_webhook_event(a, f"evt-{n}", "x", BODY)
+    for scope in (PLATFORM, TenantScope(a)):
+        plan = plan_of_ordered_select(
+            store.engine, functools.partial(store.list_webhook_deliveries, scope, limit=2)
+        )
+        assert plan and not sorts(plan), plan
