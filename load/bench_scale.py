@@ -52,7 +52,10 @@ from load.scale_cpu import (
     cpu_by_component,
     cpu_by_title,
     markdown,
+    plural,
+    pooled,
     ratio_lines,
+    ratios,
     to_json,
     tree_cpu,
 )
@@ -275,6 +278,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--warmup", type=int, default=300, help="warm-up messages a configuration (300)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="times to measure every configuration (1); each round measures the 1- and "
+        "2-node configurations of a worker count one after the other, so the machine's "
+        "drift falls on both; the table pools the rounds, the ratios are given per round too",
+    )
     parser.add_argument("--nodes", default="1,2", help="front-end node counts (1,2)")
     parser.add_argument("--workers", default="1,2,4", help="pipeline worker counts (1,2,4)")
     parser.add_argument(
@@ -312,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline=args.deadline,
     )
     load_before = os.getloadavg()[0]
-    results: list[ConfigResult] = []
+    rounds: list[list[ConfigResult]] = []
     with tempfile.TemporaryDirectory(prefix="mairust-bench-scale-") as work:
         file = write_message_file(Path(work), run)
         postfix = None
@@ -321,22 +332,35 @@ def main(argv: list[str] | None = None) -> int:
                 log.warning("not root: Postfix durable accept left out")
             else:
                 postfix = asyncio.run(measure_postfix(run, Path(work), file))
-        for n in nodes:
-            for w in workers:
-                results.append(
-                    asyncio.run(
-                        measure_config(
-                            binary, run, n, w, file, args.startup_timeout, args.production
-                        )
-                    )
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                log.info("round %d of %d", number, args.rounds)
+            measured = [
+                asyncio.run(
+                    measure_config(binary, run, n, w, file, args.startup_timeout, args.production)
                 )
+                for w in workers
+                for n in nodes
+            ]
+            rounds.append(measured)
+            for line in ratio_lines(measured):
+                log.info("round %d: %s", number, line)
+    # The table's order: by nodes, then workers.
+    results = sorted(pooled(rounds), key=lambda r: (r.nodes, r.workers))
     note = (
         f"{machine_line(load_before)}; {args.messages} messages x {args.repeats} repeats "
         "a configuration, "
         f"{args.sessions} sessions shared by the front-ends, 5 KiB, smtp-source, "
+        f"{args.rounds} round{plural(args.rounds)} pooled, "
         f"{'PostgreSQL + S3 + OpenSearch' if args.production else 'embedded stores'}."
     )
     table = markdown(results, postfix, note)
+    if args.rounds > 1:
+        per_round = [
+            f"- round {number}: " + "; ".join(ratio_lines(measured))
+            for number, measured in enumerate(rounds, 1)
+        ]
+        table += "\n2-node ÷ 1-node CPU/msg of each round:\n\n" + "\n".join(per_round) + "\n"
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
@@ -346,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats,
             "sessions": args.sessions,
             "production": args.production,
+            "rounds": args.rounds,
+            "ratios_of_each_round": [
+                {str(w): v for w, v in ratios(measured).items()} for measured in rounds
+            ],
         }
         args.json.write_text(json.dumps(to_json(results, postfix, meta), indent=2) + "\n")
     for line in ratio_lines(results):

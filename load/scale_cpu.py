@@ -160,6 +160,26 @@ class ConfigResult:
         return sum(v for c, v in shares.items() if c != CLIENT) if shares else None
 
 
+def pooled(rounds: Iterable[Iterable[ConfigResult]]) -> list[ConfigResult]:
+    """Each configuration over every round: its messages, repeat rates, CPU and titles put
+    together (so the CPU per message is the total CPU over the total messages); the first
+    problem a configuration met, if any. In the order configurations first appear."""
+    merged: dict[tuple[int, int], ConfigResult] = {}
+    for results in rounds:
+        for result in results:
+            into = merged.setdefault(
+                (result.nodes, result.workers), ConfigResult(result.nodes, result.workers)
+            )
+            into.messages += result.messages
+            into.rates.extend(result.rates)
+            for component, used in result.cpu.items():
+                into.cpu[component] = into.cpu.get(component, 0.0) + used
+            for title, used in result.titles.items():
+                into.titles[title] = into.titles.get(title, 0.0) + used
+            into.problem = into.problem or result.problem
+    return list(merged.values())
+
+
 def ratios(results: Iterable[ConfigResult]) -> dict[int, float | None]:
     """pipeline workers -> 2-node CPU per message ÷ 1-node CPU per message."""
     by_key = {(r.nodes, r.workers): r.platform_per_thousand for r in results}

@@ -18,7 +18,7 @@ def test_the_load_is_split_evenly_over_the_front_ends() -> None:
 def test_defaults_are_the_issue_configurations() -> None:
     args = parse_args([])
     assert (args.nodes, args.workers, args.messages, args.sessions) == ("1,2", "1,2,4", 3000, 20)
-    assert not args.production and not args.no_postfix
+    assert not args.production and not args.no_postfix and args.rounds == 1
 
 
 def test_help_says_root_is_needed_for_postfix(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ from load.scale_cpu import (
     cpu_by_title,
     markdown,
     parse_stat,
+    pooled,
     ratio_lines,
     ratios,
     tree_cpu,
@@ -124,3 +125,14 @@ def test_ratio_of_two_nodes_to_one_against_the_target() -> None:
     assert "| Postfix durable accept | 500 | 1.00 |" in table
     assert "| 1 node, 1 worker | 100 | 0.20 | 10.00 |" in table
     assert "| 2 nodes, 4 workers | failed: no greeting |" in table
+
+
+def test_rounds_pool_into_one_result_per_configuration() -> None:
+    first = [config(1, 1, 10.0), config(2, 1, 12.0)]
+    second = [config(1, 1, 14.0), config(2, 1, 13.0), ConfigResult(1, 2, problem="no greeting")]
+    one, two, failed = pooled([first, second])
+    assert (one.nodes, one.workers, one.messages, one.rates) == (1, 1, 2000, [100.0, 100.0])
+    assert one.platform_per_thousand == 12.0  # 24 s over 2,000 messages, not a mean of ratios
+    assert two.platform_per_thousand == 12.5
+    assert ratios([one, two])[1] == pytest.approx(12.5 / 12.0)
+    assert failed.problem == "no greeting" and failed.messages == 0
