@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -109,8 +110,15 @@ def profile_table(text: str, top: int = 12) -> str:
 
 
 def py_spy_command() -> str | None:
-    venv = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
-    return str(venv) if venv.exists() else shutil.which("py-spy")
+    """py-spy from the project's venv, else beside the running interpreter (a worktree run
+    with another checkout's venv has none of its own), else on ``PATH``."""
+    for folder in (
+        Path(__file__).resolve().parents[1] / ".venv" / "bin",
+        Path(sys.executable).parent,
+    ):
+        if (folder / "py-spy").exists():
+            return str(folder / "py-spy")
+    return shutil.which("py-spy")
 
 
 def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:

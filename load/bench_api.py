@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -126,7 +127,13 @@ async def user_token(base_url: str, seeded: Seeded) -> str:
 
 
 async def measure_pass(
-    args: argparse.Namespace, base_url: str, sid: int, seeded: Seeded, token: str, hello: str
+    args: argparse.Namespace,
+    base_url: str,
+    sid: int,
+    seeded: Seeded,
+    token: str,
+    hello: str,
+    pass_name: str,
 ) -> tuple[list[OpResult], list[OpResult], str]:
     closed: list[OpResult] = []
     opened: list[OpResult] = []
@@ -152,11 +159,11 @@ async def measure_pass(
                 log.info("%s at %.0f req/s: p99 %s ms", name, rate, result.p(99))
                 opened.append(result)
         if args.profile > 0:
-            profile = await profile_list(args, sid, operations[LIST])
+            profile = await profile_list(args, sid, operations[LIST], pass_name)
     return closed, opened, profile
 
 
-async def profile_list(args: argparse.Namespace, sid: int, send: Send) -> str:
+async def profile_list(args: argparse.Namespace, sid: int, send: Send, pass_name: str) -> str:
     """py-spy on the API replica during an extra closed-loop list run (not counted)."""
     pid = replica_pid(sid, "api")
     with tempfile.TemporaryDirectory(prefix="bench-api-profile-") as scratch:
@@ -168,6 +175,10 @@ async def profile_list(args: argparse.Namespace, sid: int, send: Send) -> str:
         _, problem = recorder.communicate(timeout=60)
         if not output.exists():
             return f"(py-spy failed: {problem.decode(errors='replace').strip()[-300:]})"
+        if args.profile_stacks is not None:
+            kept = args.profile_stacks.with_suffix(f".{pass_name.split()[0]}.txt")
+            shutil.copyfile(output, kept)
+            log.info("py-spy stacks of the %s pass kept in %s", pass_name, kept)
         return profile_table(output.read_text())
 
 
@@ -191,7 +202,7 @@ def run_pass(args: argparse.Namespace, binary: str, context: Pass) -> str:
             with hello_beside(process.pid) as hello:
                 load_before = os.getloadavg()[0]
                 closed, opened, profile = asyncio.run(
-                    measure_pass(args, base_url, process.pid, seeded, token, hello)
+                    measure_pass(args, base_url, process.pid, seeded, token, hello, context.name)
                 )
         except (RuntimeError, httpx.HTTPError, OSError) as problem:
             log.error("%s failed: %s\n%s", context.name, problem, log_tail(log_file))
@@ -245,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--open-seconds", type=float, default=10.0, help="open-loop run per op")
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: off)")
+    parser.add_argument(
+        "--profile-stacks",
+        type=Path,
+        default=None,
+        help="also keep py-spy's collapsed stacks, one file per pass: <name>.embedded.txt, ...",
+    )
     parser.add_argument("--startup", type=float, default=180.0, help="seconds for mairust up")
     parser.add_argument("--mairust", help="the mairust command (default: .venv/bin/mairust)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")

@@ -129,6 +129,9 @@ class ApiSettings(_Section):
     # request then costs no token lookup). A token revoked through another replica still
     # works here for at most this long; 0: every request reads the store.
     token_cache_seconds: float = Field(2.0, ge=0, le=60)
+    # Threads each API app runs its blocking route code on (the stores, DNS checks): what
+    # may run at once per replica; a request beyond it waits for a free thread.
+    worker_threads: int = Field(16, ge=1, le=256)
     # The admin UI's production build, served at `/` (its index.html and assets); None:
     # `web/dist` of the source checkout the package runs from (`make web` builds it).
     web_dir: Path | None = None

@@ -27,6 +27,7 @@ from mairust.api.metrics import ApiMetrics, RequestMetricsMiddleware
 from mairust.api.problems import install_problem_handlers, use_problem_media_type
 from mairust.api.rate_limit import RateLimits, document_rate_limits
 from mairust.api.regions import HomeRedirects
+from mairust.api.route_threads import install_route_threads
 from mairust.api.routes import api_router
 from mairust.api.web_ui import web_ui_route
 from mairust.auth.dns_resolver import CachingResolver
@@ -129,6 +130,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        route_threads = install_route_threads(settings.api.worker_threads)
         await spool.start()
         try:
             yield
@@ -136,6 +138,7 @@ def create_app(
             # Commits already handed in finish first: their senders are promised an answer.
             await spool.stop()
             await hooks.aclose()  # its unrecorded calls, breaker reports, HTTP client
+            route_threads.shutdown(wait=False)
 
     app = FastAPI(
         title=TITLE,

@@ -43,7 +43,7 @@ PERMISSION_MARK = "__mairust_permission__"
 PUBLIC_MARK = "__mairust_public__"
 
 
-# Dependencies that do no I/O are async: FastAPI runs sync ones in the thread pool.
+# Dependencies that do no I/O are async: FastAPI would run sync ones in AnyIO's threads.
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -84,7 +84,7 @@ async def authenticate(
     429 when the token is over its rate (``api.rate_limit_per_second``).
 
     A token found within ``api.token_cache_seconds`` costs no store read and no hop to the
-    thread pool; any other is looked up in a thread (the store is blocking).
+    thread; any other is looked up on a route thread (the store is blocking).
     """
     if credentials is None:
         # No credentials at all: the challenge names the scheme only (RFC 6750 §3).

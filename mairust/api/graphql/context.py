@@ -2,17 +2,17 @@
 
 The context is built by a FastAPI dependency from :data:`mairust.api.deps.Caller`, the same
 authentication as every REST route: a request without a valid bearer token is answered 401
-(problem+json) before GraphQL runs. Services block on the stores, so resolvers run them in
-the thread pool (as FastAPI runs the REST routes' sync endpoints) instead of on the loop.
+(problem+json) before GraphQL runs. Services block on the stores, so resolvers run them on
+the app's route threads (:mod:`mairust.api.route_threads`, as the REST routes' sync
+endpoints run) instead of on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from functools import partial
 from typing import ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 
 from mairust.api.deps import AppDep, Caller
@@ -30,9 +30,9 @@ class GraphQLContext(BaseContext):
         self.application = application
 
     async def call(self, service_call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``service_call(*args, **kwargs)`` in the thread pool. Domain errors propagate;
+        """``service_call(*args, **kwargs)`` on a route thread. Domain errors propagate;
         :mod:`mairust.api.graphql.errors` turns them into GraphQL errors in one place."""
-        return await run_in_threadpool(partial(service_call, *args, **kwargs))
+        return await asyncio.to_thread(service_call, *args, **kwargs)
 
 
 async def graphql_context(principal: Caller, application: AppDep) -> GraphQLContext:

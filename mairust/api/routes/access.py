@@ -22,6 +22,7 @@ from mairust.api.deps import (
     throttle_log_in,
 )
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_access import (
     AuditOut,
     AuditPage,
@@ -34,7 +35,12 @@ from mairust.api.schemas_access import (
 )
 from mairust.services.tokens import IssuedToken, TokenRequest
 
-router = APIRouter(prefix="/api/v1", tags=["access"], responses=problem_responses(401, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["access"],
+    responses=problem_responses(401, 503),
+)
 
 TokenId = Annotated[str, Path(min_length=1, max_length=64, description="A token id.")]
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from mairust.api.deps import AppDep, PlatformAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_plugins import (
     BindingChange,
     BindingCreate,
@@ -34,6 +35,7 @@ from mairust.services.plugins import NewBinding
 from mairust.smtp.trace import normalize_line_endings
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/admin",
     tags=["hooks"],
     responses=problem_responses(401, 403, 404, 503),

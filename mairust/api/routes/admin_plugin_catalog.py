@@ -15,11 +15,13 @@ from pydantic import BaseModel, Field
 
 from mairust.api.deps import AppDep, PlatformAdmin, SettingsDep
 from mairust.api.problems import ProblemError, ProblemKind, problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_plugins import PluginOut
 from mairust.plugin_packages.source import CatalogUnreachable
 from mairust.services.plugin_catalog import CatalogOffer, PluginCatalog
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/admin/plugin-catalog",
     tags=["hooks"],
     responses=problem_responses(401, 403, 422, 502, 503),

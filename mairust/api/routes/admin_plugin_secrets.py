@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mairust.api.deps import AppDep, PlatformAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/admin/plugins/{name}/secrets",
     tags=["hooks"],
     responses=problem_responses(401, 403, 404, 503),

@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mairust.api.deps import AppDep, PlatformAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.services.plugin_training import MAX_EXAMPLES, Labelled
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/admin/plugins/{name}/train",
     tags=["hooks"],
     responses=problem_responses(401, 403, 404, 503),

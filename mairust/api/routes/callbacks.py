@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 from mairust.api.deps import PUBLIC_MARK, AppDep, client_source
 from mairust.api.problems import problem_responses
 from mairust.api.rate_limit import RateLimits
+from mairust.api.route_threads import PooledRoute
 from mairust.hooks.wire import HookResponse
 
-router = APIRouter(prefix="/api/v1", tags=["hooks"])
+router = APIRouter(route_class=PooledRoute, prefix="/api/v1", tags=["hooks"])
 
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="The hook job's id.")]
 

@@ -12,12 +12,18 @@ from fastapi import APIRouter, Path, status
 
 from mairust.api.deps import AppDep, PlatformAdmin, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas import DomainCreate, DomainList, DomainOut, UserCreate, UserList, UserOut
 from mairust.api.schemas_access import TenantCreate, TenantList, TenantOut, TenantUpdate
 from mairust.model.principal import Role
 from mairust.services.directory import NewUser
 
-router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["directory"],
+    responses=problem_responses(401, 403, 503),
+)
 
 
 @router.get("/tenants", response_model=TenantList, summary="List tenants")

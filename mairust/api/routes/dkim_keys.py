@@ -13,9 +13,11 @@ from fastapi import APIRouter, Body, Path, status
 
 from mairust.api.deps import AppDep, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_dkim import DkimKeyCreate, DkimKeyList, DkimKeyOut, DkimKeyRotate
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/domains/{domain}/dkim-keys",
     tags=["directory"],
     responses=problem_responses(401, 403, 404, 503),

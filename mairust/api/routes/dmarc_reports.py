@@ -13,10 +13,12 @@ from fastapi import APIRouter, Path, Query
 
 from mairust.api.deps import AppDep, Reader
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_dmarc import DmarcReportOut, DmarcReportPage
 from mairust.services.dmarc_reports import MAX_PAGE
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/domains/{domain}/dmarc-reports",
     tags=["directory"],
     responses=problem_responses(401, 403, 404, 503),

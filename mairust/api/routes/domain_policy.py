@@ -13,9 +13,11 @@ from fastapi import APIRouter, Path, Response, status
 
 from mairust.api.deps import AppDep, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_policy import PolicyFields, PolicyOut, RuleCreate, RuleList, RuleOut
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/domains/{domain}",
     tags=["policy"],
     responses=problem_responses(401, 403, 404, 503),

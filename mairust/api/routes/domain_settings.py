@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from mairust.api.deps import AppDep, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_domains import (
     AliasCreate,
     AliasList,
@@ -25,6 +26,7 @@ from mairust.api.schemas_domains import (
 )
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/domains/{domain}",
     tags=["directory"],
     responses=problem_responses(401, 403, 404, 503),

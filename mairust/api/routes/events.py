@@ -10,11 +10,17 @@ from fastapi import APIRouter, Query
 
 from mairust.api.deps import AppDep, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_events import EventOut, EventPage, TraceOut
 from mairust.events import RecordType
 from mairust.services.events import TraceQuery
 
-router = APIRouter(prefix="/api/v1", tags=["events"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["events"],
+    responses=problem_responses(401, 403, 503),
+)
 
 _CURSOR = Query(min_length=1, max_length=64, description="The `next` cursor of the previous page.")
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Response
 
 from mairust.api.deps import AppDep, Reader, Writer
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_mailboxes import (
     FolderInfo,
     FolderList,
@@ -27,6 +28,7 @@ from mairust.model.principal import Principal
 from mairust.services.application import Application
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/mailboxes/{mailbox}/folders",
     tags=["messages"],
     responses=problem_responses(401, 403, 404, 503),

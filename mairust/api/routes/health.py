@@ -15,13 +15,14 @@ from fastapi import APIRouter, Response
 from mairust.api.deps import ApiMetricsDep, SettingsDep, StoresDep
 from mairust.api.metrics import METRICS_MEDIA_TYPE
 from mairust.api.problems import LOOP_STALLED, RETRY_AFTER_SECONDS, ProblemError, problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas import HealthStatus
 from mairust.errors import StorageUnavailable
 from mairust.pipeline.dispatcher import LeaseLoopStall, lease_loop_stall
 
 _log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=PooledRoute, tags=["operations"])
 
 # A lookup that hits an index and finds nothing: proves the store answers, costs ~nothing.
 _PROBE_DOMAIN = "healthcheck.invalid"

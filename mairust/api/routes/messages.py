@@ -3,7 +3,8 @@ flag, move, delete (to Trash, then purge), and threads.
 
 The routes parse and present; :class:`~mairust.services.mailboxes.MailboxService` decides,
 through the caller's scope (another tenant's entry id answers 404, invariant 5).
-Endpoints are sync: the stores block, FastAPI runs sync endpoints in its thread pool.
+Endpoints are sync: the stores block; they run on the app's route threads
+(:mod:`mairust.api.route_threads`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from mairust.api.deps import AppDep, Reader, Writer
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas import (
     FolderMove,
     FolderName,
@@ -33,11 +35,13 @@ from mairust.services.mailboxes import EntryFilters
 RAW_MEDIA_TYPE = "message/rfc822"
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/messages",
     tags=["messages"],
     responses=problem_responses(401, 403, 503),
 )
 threads_router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/threads",
     tags=["messages"],
     responses=problem_responses(401, 403, 503),

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query
 
 from mairust.api.deps import AppDep, PlatformReader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_outbound import (
     AttemptList,
     AttemptRow,
@@ -26,7 +27,10 @@ from mairust.api.schemas_outbound import (
 from mairust.model.outbound import QueueAction, RecipientState
 
 router = APIRouter(
-    prefix="/api/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 503)
+    route_class=PooledRoute,
+    prefix="/api/v1/outbound",
+    tags=["outbound"],
+    responses=problem_responses(401, 403, 503),
 )
 
 

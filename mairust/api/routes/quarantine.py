@@ -14,11 +14,13 @@ from fastapi import APIRouter, Query, Response
 
 from mairust.api.deps import AppDep, Reader, Writer
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.routes.messages import EntryId, MailboxId
 from mairust.api.schemas import MessageSummary
 from mairust.api.schemas_quarantine import HeldMessage, HeldPage
 
 router = APIRouter(
+    route_class=PooledRoute,
     prefix="/api/v1/quarantine",
     tags=["messages"],
     responses=problem_responses(401, 403, 503),

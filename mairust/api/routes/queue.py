@@ -8,11 +8,15 @@ from fastapi import APIRouter, Query
 
 from mairust.api.deps import AppDep, PlatformReader
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas import QueueList, QueueRow, QueueStats
 from mairust.model.queue import QueueState
 
 router = APIRouter(
-    prefix="/api/v1/queue", tags=["queue"], responses=problem_responses(401, 403, 503)
+    route_class=PooledRoute,
+    prefix="/api/v1/queue",
+    tags=["queue"],
+    responses=problem_responses(401, 403, 503),
 )
 
 

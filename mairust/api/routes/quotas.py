@@ -12,9 +12,15 @@ from fastapi import APIRouter, Path
 
 from mairust.api.deps import AppDep, Reader, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_quota import QuotaOut, QuotaSet
 
-router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["directory"],
+    responses=problem_responses(401, 403, 503),
+)
 
 UserId = Annotated[str, Path(min_length=1, max_length=64, description="A mailbox user's id.")]
 

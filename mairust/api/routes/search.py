@@ -13,11 +13,17 @@ from fastapi import APIRouter, Query
 
 from mairust.api.deps import AppDep, Reader
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.routes.messages import MailboxId
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
 from mairust.services.search_cursors import MAX_CURSOR_LENGTH
 
-router = APIRouter(prefix="/api/v1", tags=["search"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["search"],
+    responses=problem_responses(401, 403, 503),
+)
 
 
 @router.get(

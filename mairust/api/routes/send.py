@@ -11,9 +11,15 @@ from fastapi import APIRouter, status
 
 from mairust.api.deps import AppDep, Sender
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_send import SendAccepted, SendRequest
 
-router = APIRouter(prefix="/api/v1", tags=["sending"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["sending"],
+    responses=problem_responses(401, 403, 503),
+)
 
 
 @router.post(

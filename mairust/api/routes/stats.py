@@ -10,11 +10,15 @@ from pydantic import BaseModel, Field
 
 from mairust.api.deps import PlatformReader, StoresDep
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.services.stats import StatsSeries, StatsService
 from mairust.telemetry import MINUTES_KEPT
 
 router = APIRouter(
-    prefix="/api/v1/stats", tags=["operations"], responses=problem_responses(401, 403, 503)
+    route_class=PooledRoute,
+    prefix="/api/v1/stats",
+    tags=["operations"],
+    responses=problem_responses(401, 403, 503),
 )
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from mairust.api.deps import AppDep, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_suppressions import (
     SuppressionAdd,
     SuppressionAdded,
@@ -22,7 +23,10 @@ from mairust.api.schemas_suppressions import (
 )
 
 router = APIRouter(
-    prefix="/api/v1/suppressions", tags=["outbound"], responses=problem_responses(401, 403, 503)
+    route_class=PooledRoute,
+    prefix="/api/v1/suppressions",
+    tags=["outbound"],
+    responses=problem_responses(401, 403, 503),
 )
 
 TenantQuery = Annotated[

@@ -24,10 +24,11 @@ from pydantic import BaseModel, Field
 from mairust.api.deps import PUBLIC_MARK, AppDep, client_source
 from mairust.api.problems import problem_responses
 from mairust.api.rate_limit import RateLimits
+from mairust.api.route_threads import PooledRoute
 from mairust.errors import InvalidInput
 from mairust.outbound.unsubscribe import MAX_TOKEN_LENGTH, ONE_CLICK
 
-router = APIRouter(prefix="/api/v1", tags=["outbound"])
+router = APIRouter(route_class=PooledRoute, prefix="/api/v1", tags=["outbound"])
 
 # The one field a one-click POST carries; anything much longer is not one.
 _MAX_BODY = 4096

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from mairust.api.deps import AppDep, TenantAdmin
 from mairust.api.problems import problem_responses
+from mairust.api.route_threads import PooledRoute
 from mairust.api.schemas_events import (
     DeliveryList,
     DeliveryOut,
@@ -21,7 +22,12 @@ from mairust.api.schemas_events import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    route_class=PooledRoute,
+    prefix="/api/v1",
+    tags=["webhooks"],
+    responses=problem_responses(401, 403, 503),
+)
 
 EndpointId = Annotated[str, Path(min_length=1, max_length=64, description="An endpoint id.")]
 

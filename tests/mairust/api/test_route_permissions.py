@@ -18,6 +18,7 @@ from mairust.api.deps import PERMISSION_MARK, PUBLIC_MARK
 from mairust.config import Settings
 from mairust.storage.factory import migrate, open_stores
 from tests.mairust.api.conftest import TOKEN_KEYS
+from tests.support.route_table import api_routes
 
 
 def _api_routes() -> list[APIRoute]:
@@ -30,20 +31,9 @@ def _api_routes() -> list[APIRoute]:
     stores = open_stores(settings.storage)
     try:
         app = create_app(settings, stores, TOKEN_KEYS)
-        return [r for r in _walk(app.routes) if r.path.startswith("/api/")]
+        return [r for r in api_routes(app.routes) if r.path.startswith("/api/")]
     finally:
         stores.close()
-
-
-def _walk(routes: list[Any]) -> list[APIRoute]:
-    """Every APIRoute, also inside included routers (FastAPI keeps those nested)."""
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(_walk(route.original_router.routes))
-    return found
 
 
 def _marks(dependant: Dependant) -> list[Any]:
