@@ -83,8 +83,8 @@ async def authenticate(
     """The principal of the caller's bearer token; 401 if missing, unknown or expired,
     429 when the token is over its rate (``api.rate_limit_per_second``).
 
-    A token found within ``api.token_cache_seconds`` costs no store read and no hop to the
-    thread; any other is looked up on a route thread (the store is blocking).
+    A token found within ``api.token_cache_seconds`` costs no store read and no hop to a
+    route thread; any other is looked up on one (the store is blocking).
     """
     if credentials is None:
         # No credentials at all: the challenge names the scheme only (RFC 6750 §3).
