@@ -178,12 +178,9 @@ class DirectoryService:
     def find_user(self, principal: Principal, address: str) -> Mailbox:
         """The mailbox ``address`` inside the caller's scope; NotFound otherwise."""
         require(principal, Permission.READ)
-        found = self._directory.find_mailbox(normalize_address(address))
         try:
-            if found is None:
-                raise NotFound(address)
             # Through the scope, so a user sees only their own and a tenant only theirs.
-            return self._directory.get_mailbox(principal.scope, found.id)
+            return self._directory.find_mailbox_in(principal.scope, normalize_address(address))
         except NotFound:
             # One answer for missing and foreign: it must not tell them apart (invariant 5).
             raise NotFound(f"no mailbox {address!r}") from None

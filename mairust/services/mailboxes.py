@@ -107,8 +107,6 @@ class MailboxService:
                 raise InvalidInput(f"{name!r} needs a time zone (e.g. 'Z' or '+01:00')")
         if after is not None and until is not None and after >= until:
             raise InvalidInput("'received_after' must be earlier than 'received_before'")
-        if mailbox_id is not None:
-            self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
         # One row more than asked tells whether another page exists without a count.
         try:
             found = self._stores.metadata.list_entries(
@@ -128,10 +126,21 @@ class MailboxService:
                 except_folder=QUARANTINE if folder is None else None,
             )
         except NotFound as exc:
-            # The mailbox was checked above, so only the cursor can be unknown: bad input.
+            # An unknown mailbox is a 404 before an unknown cursor is bad input.
+            self._check_mailbox(principal, mailbox_id)
             raise InvalidInput("'before' is not a cursor from a previous page") from exc
+        if not found:
+            # Entries come back through the scope, so one entry of the mailbox proves the
+            # mailbox is in it: only an empty page needs the mailbox looked up (a list
+            # then costs one transaction, not two).
+            self._check_mailbox(principal, mailbox_id)
         page = found[:limit]
         return EntryPage(page, page[-1].id if len(found) > limit else None)
+
+    def _check_mailbox(self, principal: Principal, mailbox_id: str | None) -> None:
+        """NotFound when ``mailbox_id`` is given and not in the caller's scope."""
+        if mailbox_id is not None:
+            self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
 
     def get(self, principal: Principal, entry_id: str) -> MailboxEntry:
         require(principal, Permission.READ)

@@ -155,6 +155,15 @@ class SqlDirectory:
             ).first()
         return None if row is None else mailbox_from_row(row)
 
+    def find_mailbox_in(self, scope: Scope, address: str) -> Mailbox:
+        normalized = normalize_address(address)
+        query = mailboxes.select().where(mailboxes.c.address == normalized, *_mailbox_scope(scope))
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no mailbox {normalized!r}")
+        return mailbox_from_row(row)
+
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
         query = mailboxes.select().where(*_mailbox_scope(scope)).order_by(mailboxes.c.address)
         with self._db.read() as conn:

@@ -176,20 +176,25 @@ class SqlEntries:
         if flagged is not None:
             query = query.where(entries.c.flagged == flagged)
         query = query.where(*_auth_conditions(auth or {}))
+        if before is not None:
+            # The cursor's time in the same statement (uncorrelated: evaluated once). The
+            # first term bounds the index range; the second breaks ties by id.
+            cursor_time = (
+                _scoped(sa.select(entries.c.received_at).where(entries.c.id == before), scope)
+                .correlate(None)
+                .scalar_subquery()
+            )
+            query = query.where(
+                entries.c.received_at <= cursor_time,
+                sa.or_(entries.c.received_at < cursor_time, entries.c.id < before),
+            )
         with self._db.read() as conn:
-            if before is not None:
-                cursor = _entry_in_scope(conn, scope, before)
-                # The first term bounds the index range; the second breaks ties by id.
-                query = query.where(
-                    entries.c.received_at <= cursor.received_at,
-                    sa.or_(
-                        entries.c.received_at < cursor.received_at,
-                        entries.c.id < cursor.id,
-                    ),
-                )
             rows = conn.execute(
                 query.order_by(entries.c.received_at.desc(), entries.c.id.desc()).limit(limit)
             ).all()
+            if not rows and before is not None:
+                # An empty page: the end of the listing, or a cursor not in the scope.
+                _entry_in_scope(conn, scope, before)
         return [_entry(row) for row in rows]
 
     def _has_tag(self, tag: str) -> sa.ColumnElement[bool]:
@@ -359,28 +364,31 @@ def _entry_in_scope(conn: Connection, scope: Scope, entry_id: str) -> MailboxEnt
 
 
 def _entry(row: sa.Row[Any]) -> MailboxEntry:
+    # By key through the row's mapping: a third of the cost of attribute access, which
+    # counts for pages of 50 rows of 20 columns (the API's listings).
+    column = row._mapping
     return MailboxEntry(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        mailbox_id=row.mailbox_id,
-        mailbox_address=row.mailbox_address,
-        message_id=row.message_id,
-        folder=row.folder,
-        tags=row.tags,
-        subject=row.subject,
-        from_addr=row.from_addr,
-        to_addrs=row.to_addrs,
-        date=row.date,
-        size=row.size,
-        received_at=row.received_at,
-        blob_key=row.blob_key,
-        auth_results=row.auth_results,
-        thread_id=row.thread_id,
+        id=column["id"],
+        tenant_id=column["tenant_id"],
+        mailbox_id=column["mailbox_id"],
+        mailbox_address=column["mailbox_address"],
+        message_id=column["message_id"],
+        folder=column["folder"],
+        tags=column["tags"],
+        subject=column["subject"],
+        from_addr=column["from_addr"],
+        to_addrs=column["to_addrs"],
+        date=column["date"],
+        size=column["size"],
+        received_at=column["received_at"],
+        blob_key=column["blob_key"],
+        auth_results=column["auth_results"],
+        thread_id=column["thread_id"],
         thread=ThreadHeaders(
-            message_id=row.header_message_id,
-            in_reply_to=row.header_in_reply_to,
-            references=row.header_references,
+            message_id=column["header_message_id"],
+            in_reply_to=column["header_in_reply_to"],
+            references=column["header_references"],
         ),
-        seen=row.seen,
-        flagged=row.flagged,
+        seen=column["seen"],
+        flagged=column["flagged"],
     )

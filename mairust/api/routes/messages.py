@@ -9,7 +9,6 @@ Endpoints are sync: the stores block; they run on the app's route threads
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -30,6 +29,8 @@ from mairust.api.schemas import (
 )
 from mairust.api.schemas_mailboxes import FlagUpdate, ThreadItem, ThreadPage, ThreadView
 from mairust.auth.results import ArcWord, DkimWord, DmarcWord, SpfWord
+from mairust.model.principal import Principal
+from mairust.services.application import Application
 from mairust.services.mailboxes import EntryFilters
 
 RAW_MEDIA_TYPE = "message/rfc822"
@@ -48,29 +49,28 @@ threads_router = APIRouter(
 )
 
 
-async def mailbox_id_of(
-    application: AppDep,
-    principal: Reader,
-    mailbox: Annotated[
-        str | None,
-        Query(
-            min_length=3,
-            max_length=320,
-            description="Only this mailbox (an address); all mailboxes in scope if omitted.",
-            examples=["jane@example.com"],
-        ),
-    ] = None,
+MailboxAddress = Annotated[
+    str | None,
+    Query(
+        min_length=3,
+        max_length=320,
+        description="Only this mailbox (an address); all mailboxes in scope if omitted.",
+        examples=["jane@example.com"],
+    ),
+]
+
+
+def mailbox_id_of(
+    application: Application, principal: Principal, mailbox: str | None
 ) -> str | None:
     """The id of the mailbox named by ``mailbox``, inside the caller's scope (a mailbox
-    of another tenant is reported exactly like a missing one: 404). Async: without a
-    mailbox it costs no hop to the thread pool; with one, the lookup runs in a thread."""
+    of another tenant is reported exactly like a missing one: 404). Called by the route
+    itself, on its thread: a dependency of its own would cost the request a second hop
+    to the thread pool and a transaction of its own."""
     if mailbox is None:
         return None
-    found = await asyncio.to_thread(application.directory.find_user, principal, mailbox)
-    return found.id
+    return application.directory.find_user(principal, mailbox).id
 
-
-MailboxId = Annotated[str | None, Depends(mailbox_id_of)]
 
 EntryId = Annotated[
     str, Path(min_length=1, max_length=64, description="A mailbox entry id (`id` in listings).")
@@ -135,8 +135,8 @@ PageSize = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 def list_messages(
     principal: Reader,
     application: AppDep,
-    mailbox_id: MailboxId,
     filters: Annotated[EntryFilters, Depends(entry_filters)],
+    mailbox: MailboxAddress = None,
     folder: Annotated[FolderName | None, Query(description="Only this folder.")] = None,
     limit: PageSize = 50,
     before: Cursor = None,
@@ -145,6 +145,7 @@ def list_messages(
     narrowed by every filter given (tag, sender, received time range, unread, flagged and
     authentication results). An unknown mailbox (or one of another tenant) is a 404.
     """
+    mailbox_id = mailbox_id_of(application, principal, mailbox)
     page = application.mailboxes.page(principal, mailbox_id, folder, limit, before, filters)
     return MessagePage(items=[MessageSummary.from_entry(e) for e in page.items], next=page.next)
 
@@ -308,12 +309,13 @@ def get_thread(entry_id: EntryId, principal: Reader, application: AppDep) -> Thr
 def list_threads(
     principal: Reader,
     application: AppDep,
-    mailbox_id: MailboxId,
+    mailbox: MailboxAddress = None,
     limit: PageSize = 50,
     before: Cursor = None,
 ) -> ThreadPage:
     """The threads in the caller's scope (or one mailbox), each with its newest message and
     its size, the most recently active first."""
+    mailbox_id = mailbox_id_of(application, principal, mailbox)
     page = application.mailboxes.threads(principal, mailbox_id, limit, before)
     return ThreadPage(items=[ThreadItem.from_summary(t) for t in page.items], next=page.next)
 

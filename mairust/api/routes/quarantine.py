@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response
 from mairust.api.deps import AppDep, Reader, Writer
 from mairust.api.problems import problem_responses
 from mairust.api.route_threads import PooledRoute
-from mairust.api.routes.messages import EntryId, MailboxId
+from mairust.api.routes.messages import EntryId, MailboxAddress, mailbox_id_of
 from mairust.api.schemas import MessageSummary
 from mairust.api.schemas_quarantine import HeldMessage, HeldPage
 
@@ -36,7 +36,7 @@ router = APIRouter(
 def list_held(
     principal: Reader,
     application: AppDep,
-    mailbox_id: MailboxId,
+    mailbox: MailboxAddress = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     before: Annotated[
         str | None,
@@ -45,6 +45,7 @@ def list_held(
 ) -> HeldPage:
     """The messages held in Quarantine in the caller's scope (one mailbox with `mailbox`),
     each with the folder a release would put it in."""
+    mailbox_id = mailbox_id_of(application, principal, mailbox)
     page = application.quarantine.page(principal, mailbox_id, limit, before)
     return HeldPage(items=[HeldMessage.from_held(h) for h in page.items], next=page.next)
 

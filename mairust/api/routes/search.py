@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from mairust.api.deps import AppDep, Reader
 from mairust.api.problems import problem_responses
 from mairust.api.route_threads import PooledRoute
-from mairust.api.routes.messages import MailboxId
+from mairust.api.routes.messages import MailboxAddress, mailbox_id_of
 from mairust.api.schemas import MessageSummary, SearchPage, SearchResult
 from mairust.services.search_cursors import MAX_CURSOR_LENGTH
 
@@ -35,7 +35,6 @@ router = APIRouter(
 def search_messages(
     principal: Reader,
     application: AppDep,
-    mailbox_id: MailboxId,
     q: Annotated[
         str,
         Query(
@@ -55,6 +54,7 @@ def search_messages(
             ],
         ),
     ],
+    mailbox: MailboxAddress = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     before: Annotated[
         str | None,
@@ -70,6 +70,7 @@ def search_messages(
     The order is total (score, then newest first, then id), so walking the pages shows
     each hit once. An empty query, an invalid filter value, or a cursor of another search
     (another `q`, `mailbox` or token scope) or an altered one is a 422."""
+    mailbox_id = mailbox_id_of(application, principal, mailbox)
     page = application.search.search(principal, q, mailbox_id, limit, before)
     items = [
         SearchResult(

@@ -58,6 +58,11 @@ class DirectoryStore(Protocol):
         """The mailbox with this normalised address, in any tenant (routing needs it)."""
         ...
 
+    def find_mailbox_in(self, scope: Scope, address: str) -> Mailbox:
+        """The mailbox with this normalised address inside ``scope``, in one query;
+        NotFound if absent or outside the scope (the same answer for both)."""
+        ...
+
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]: ...
 
 

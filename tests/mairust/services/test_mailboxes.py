@@ -132,6 +132,27 @@ def test_page_applies_every_filter(stores, service, tenants: Tenants):
         ids(auth={"bimi": "pass"})
 
 
+def test_page_tells_an_unknown_mailbox_from_an_unknown_cursor(stores, service, tenants: Tenants):
+    """The mailbox is looked up only when a page comes back empty or its cursor is
+    unknown; the answers stay those of a lookup first: a mailbox outside the scope is
+    NotFound (before any cursor), a bad cursor in a known mailbox is InvalidInput, and a
+    known mailbox with nothing in it is an empty page."""
+    admin = tenant_admin(tenants.a.id)
+    [entry] = deliver(stores, [tenants.alice])
+    [foreign] = deliver(stores, [tenants.bob])
+    assert [e.id for e in service.page(admin, tenants.alice.id).items] == [entry.id]
+    assert service.page(admin, tenants.amos.id).items == []
+    assert service.page(admin, tenants.alice.id, before=entry.id).items == []
+    for cursor in (None, entry.id, foreign.id, "no-such-entry"):
+        with pytest.raises(NotFound):
+            service.page(admin, tenants.bob.id, before=cursor)
+    for cursor in (foreign.id, "no-such-entry"):
+        with pytest.raises(InvalidInput):
+            service.page(admin, tenants.alice.id, before=cursor)
+    with pytest.raises(NotFound):
+        service.page(user(tenants.amos), tenants.alice.id)
+
+
 def test_flags_show_on_the_entry_and_stay_in_scope(stores, service, tenants: Tenants):
     [entry] = deliver(stores, [tenants.alice])
     flagged = service.flag(user(tenants.alice), entry.id, flagged=True)

@@ -134,6 +134,30 @@ def test_filters_combine_with_the_cursor(metadata_store: SqlMetadataStore) -> No
     assert pages == [[wanted[4].id, wanted[3].id], [wanted[2].id, wanted[1].id], [wanted[0].id]]
 
 
+def test_a_cursor_pages_through_equal_times_by_id_and_only_inside_the_scope(
+    metadata_store: SqlMetadataStore,
+) -> None:
+    """The cursor's time is read in the listing's own statement: ties at one time are
+    broken by id, the last page ends in an empty one, and a cursor the scope cannot see is
+    NotFound (not an empty page), whatever the listing holds."""
+    tenant, [alice] = tenant_with_mailboxes(metadata_store, "acme", "alice")
+    other, [carol] = tenant_with_mailboxes(metadata_store, "beta", "carol")
+    same_time = [deliver(metadata_store, alice, received_at=T0) for _ in range(4)]
+    foreign = deliver(metadata_store, carol, received_at=T0 + timedelta(minutes=1))
+    scope = TenantScope(tenant.id)
+    seen: list[str] = []
+    cursor: str | None = None
+    while page := metadata_store.list_entries(scope, alice.id, limit=3, before=cursor):
+        seen += [e.id for e in page]
+        cursor = page[-1].id
+    assert seen == sorted((e.id for e in same_time), reverse=True)
+    assert metadata_store.list_entries(scope, alice.id, before=seen[-1]) == []
+    for outsider_cursor in (foreign.id, "no-such-entry"):
+        with pytest.raises(NotFound):
+            metadata_store.list_entries(scope, before=outsider_cursor)
+    assert _ids(metadata_store.list_entries(TenantScope(other.id), before=foreign.id)) == set()
+
+
 @pytest.mark.parametrize("scope_kind", ["platform", "tenant", "mailbox"])
 @pytest.mark.parametrize("with_cursor", [False, True], ids=["first page", "after a cursor"])
 def test_a_page_is_read_newest_first_from_an_index_not_sorted(
