@@ -61,10 +61,13 @@ class SearchService:
             raise InvalidInput("the search query has no words and no filters")
         if limit <= 0:
             raise InvalidInput("the page size must be positive")
-        if mailbox_id is not None:
-            self._stores.metadata.get_mailbox(principal.scope, mailbox_id)
         binding = search_binding(principal.scope, mailbox_id, query)
-        start = self._cursors.open(binding, after) if after is not None else None
+        try:
+            start = self._cursors.open(binding, after) if after is not None else None
+        except InvalidInput:
+            # An unknown mailbox is a 404 before a bad cursor is bad input.
+            self._check_mailbox(principal, mailbox_id)
+            raise
         # One hit more than asked tells whether another page exists without a count.
         hits = self._stores.search.search(
             principal.scope,
@@ -83,5 +86,14 @@ class SearchService:
             for hit in page
             if hit.entry_id in found
         ]
+        if not shown:
+            # Entries come back through the scope, so one shown proves the mailbox is in
+            # it: only an empty page needs the mailbox looked up.
+            self._check_mailbox(principal, mailbox_id)
         next_cursor = self._cursors.seal(binding, page[-1].position) if more else None
         return SearchPage(shown, next_cursor)
+
+    def _check_mailbox(self, principal: Principal, mailbox_id: str | None) -> None:
+        """NotFound when ``mailbox_id`` is given and not in the caller's scope."""
+        if mailbox_id is not None:
+            self._stores.metadata.get_mailbox(principal.scope, mailbox_id)

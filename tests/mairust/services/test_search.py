@@ -51,6 +51,26 @@ def test_a_user_finds_only_its_own_mailbox(application, stores, tenants):
         application.search.search(alice, "walrus", mailbox_id=tenants.amos.id)
 
 
+def test_a_mailbox_outside_the_scope_is_not_found_even_before_a_bad_cursor(
+    application, stores, tenants
+):
+    """The mailbox is looked up only when a page shows nothing or its cursor is refused;
+    the answers are those of a lookup first."""
+    seeder = MailSeeder(stores)
+    seeder.deliver(tenants.alice, seeder.message(subject="walrus", to="alice@a.example"))
+    seeder.deliver(tenants.bob, seeder.message(subject="walrus", to="bob@b.example"))
+    admin_a = principal(tenants.a.id, None, Permission.READ)
+    assert len(application.search.search(admin_a, "walrus", mailbox_id=tenants.alice.id).found)
+    assert application.search.search(admin_a, "walrus", mailbox_id=tenants.amos.id).found == []
+    assert application.search.search(admin_a, "narwhal", mailbox_id=tenants.alice.id).found == []
+    for mailbox_id in (tenants.bob.id, "no-such-mailbox"):
+        for after in (None, "not-a-cursor"):
+            with pytest.raises(NotFound):
+                application.search.search(admin_a, "walrus", mailbox_id=mailbox_id, after=after)
+    with pytest.raises(InvalidInput):
+        application.search.search(admin_a, "walrus", mailbox_id=tenants.alice.id, after="x")
+
+
 def test_search_needs_read_and_a_query(application, tenants):
     with pytest.raises(Forbidden):
         application.search.search(principal(tenants.a.id, None, Permission.WRITE), "x")
