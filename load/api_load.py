@@ -56,10 +56,17 @@ def _check(response: httpx.Response, key: str) -> bool:
 class ApiOperations:
     """The requests of each measured operation, on one shared client."""
 
-    def __init__(self, client: httpx.AsyncClient, seeded: Seeded, hello_path: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        seeded: Seeded,
+        hello_path: str,
+        fastapi_hello_path: str | None = None,
+    ) -> None:
         self.client = client
         self.seeded = seeded
         self.hello_path = hello_path
+        self.fastapi_hello_path = fastapi_hello_path
         self._random = random.Random(8)
 
     def _entry(self) -> str:
@@ -73,6 +80,11 @@ class ApiOperations:
 
     async def hello(self) -> bool:
         response = await self.client.get(self.hello_path)
+        return response.status_code == 200 and response.json() == {"hello": "world"}
+
+    async def fastapi_hello(self) -> bool:
+        assert self.fastapi_hello_path is not None
+        response = await self.client.get(self.fastapi_hello_path)
         return response.status_code == 200 and response.json() == {"hello": "world"}
 
     async def healthz(self) -> bool:
@@ -101,8 +113,10 @@ class ApiOperations:
         return _check(response, "messages")
 
     def by_name(self) -> dict[str, Send]:
-        return {
-            "hello (bare Serve)": self.hello,
+        hellos: dict[str, Send] = {"hello (bare Serve)": self.hello}
+        if self.fastapi_hello_path is not None:
+            hellos["hello (FastAPI on Serve)"] = self.fastapi_hello
+        return hellos | {
             "healthz (MaiRust app, no auth)": self.healthz,
             "list messages (page of 50)": self.list_messages,
             "read message": self.read_message,

@@ -1,13 +1,14 @@
 """API benchmark: the tenant API through the real Ray Serve HTTP ingress of ``mairust up``,
-beside a trivial Serve "hello" application in the same Serve, on a 10,000-message mailbox.
+beside trivial "hello" applications in the same Serve, on a 10,000-message mailbox.
 
 Each pass (embedded: SQLite + files + FTS5; production: PostgreSQL + S3 + OpenSearch on the
 MAIRUST_TEST_* servers, in a new database, prefix and index removed afterwards) seeds one
 mailbox (``load.api_seed``), starts ``mairust up`` with the per-token rate limit off, gets a
-``user`` read token for the mailbox from ``POST /api/v1/tokens``, deploys the hello app into
-its Serve (``load.serve_hello``), then measures with httpx:
+``user`` read token for the mailbox from ``POST /api/v1/tokens``, deploys the two hello apps
+into its Serve (``load.serve_hello``: a bare deployment, and a one-route FastAPI app behind
+``@serve.ingress`` as the API is deployed), then measures with httpx:
 
-- closed loop, ``--clients`` (32) clients for ``--seconds`` each: hello, ``/healthz`` of the
+- closed loop, ``--clients`` (32) clients for ``--seconds`` each: both hellos, ``/healthz`` of the
   MaiRust app (FastAPI, no auth, no store), list messages (a page of 50 before a random
   entry), read a random message, search a word that ~200 messages hold, and the GraphQL
   messages list (50): req/s, p50, p99, the ratio of req/s to hello's (target >= 0.7x), and
@@ -47,13 +48,16 @@ from load.api_seed import SEEDED_HOW, Pass, embedded_pass, production_pass, seed
 from load.api_stats import OpResult, Send, closed_loop_table, open_loop_table, run_paced
 from load.mairust_target import log_tail, mairust_binary, running_mairust_up
 from load.processes import session_cpu
-from load.serve_hello import hello_beside
+from load.serve_hello import HelloPaths, hello_beside
 from load.targets import free_loopback_port, machine_line, wait_for_greeting
 
 log = logging.getLogger("load.bench_api")
 
 ADMIN_TOKEN = "bench-api-admin-token"
 HELLO = "hello (bare Serve)"
+FASTAPI_HELLO = "hello (FastAPI on Serve)"
+# Each yardstick's own replica (a Serve application of the benchmark); the rest are the API's.
+REPLICA_OF = {HELLO: "bench-hello", FASTAPI_HELLO: "bench-hello-fastapi"}
 # Hello first: what Serve alone answers at the rate, so a miss of the platform's rows can be
 # told from a rate this machine's Serve cannot carry at all.
 LIST = "list messages (page of 50)"
@@ -132,16 +136,16 @@ async def measure_pass(
     sid: int,
     seeded: Seeded,
     token: str,
-    hello: str,
+    hello: HelloPaths,
     pass_name: str,
 ) -> tuple[list[OpResult], list[OpResult], str]:
     closed: list[OpResult] = []
     opened: list[OpResult] = []
     profile = ""
     async with http_client(base_url, token, args.clients) as client:
-        operations = ApiOperations(client, seeded, hello).by_name()
+        operations = ApiOperations(client, seeded, hello.bare, hello.fastapi).by_name()
         for name, send in operations.items():
-            replica = "bench-hello" if name == HELLO else "api"
+            replica = REPLICA_OF.get(name, "api")
             await run_closed(OpResult(name, "closed"), send, args.clients, args.warmup)
             result = OpResult(name, "closed")
             with cpu_of(result, sid, replica):
@@ -150,11 +154,11 @@ async def measure_pass(
             closed.append(result)
     # Room for every request that may be in flight at once at these rates.
     async with http_client(base_url, token, max(args.clients, 128)) as client:
-        operations = ApiOperations(client, seeded, hello).by_name()
+        operations = ApiOperations(client, seeded, hello.bare, hello.fastapi).by_name()
         for rate in args.rate:
             for name in OPEN_LOOP:
                 result = OpResult(name, "open")
-                with cpu_of(result, sid, "bench-hello" if name == HELLO else "api"):
+                with cpu_of(result, sid, REPLICA_OF.get(name, "api")):
                     await run_paced(result, operations[name], rate, int(rate * args.open_seconds))
                 log.info("%s at %.0f req/s: p99 %s ms", name, rate, result.p(99))
                 opened.append(result)

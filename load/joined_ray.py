@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,26 +68,55 @@ def ray_of(mairust_pid: int) -> Iterator[None]:
             os.environ["RAY_AUTH_MODE"] = saved_mode
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """An application to put beside the platform's: ``make()`` returns its deployment class
+    (called once this process has joined Ray, so it may import Ray Serve), deployed as the
+    Serve application ``bench-<name>`` under ``route_prefix`` (None: no HTTP route)."""
+
+    make: Callable[[], type]
+    name: str
+    route_prefix: str | None = None
+
+
+@contextlib.contextmanager
+def yardstick_apps(mairust_pid: int, apps: Sequence[Yardstick]) -> Iterator[list[Any]]:
+    """``apps`` beside that ``mairust up``'s own, each deployed as the platform deploys its
+    API and plugins (one replica, no CPU reserved, at most 64 requests at once); yields
+    their handles, and deletes them and leaves Ray after."""
+    with ray_of(mairust_pid):
+        from ray import serve  # after ray_of: Ray's settings come first
+
+        deployed: list[str] = []
+        try:
+            handles = []
+            for app in apps:
+                deployment: Any = serve.deployment(
+                    name=app.name,
+                    num_replicas=1,
+                    ray_actor_options={"num_cpus": 0},
+                    max_ongoing_requests=64,
+                    logging_config={"log_level": "WARNING"},
+                )(app.make())
+                deployed.append(f"bench-{app.name}")
+                handles.append(
+                    serve.run(
+                        deployment.bind(), name=f"bench-{app.name}", route_prefix=app.route_prefix
+                    )
+                )
+            yield handles
+        finally:
+            for name in deployed:
+                with contextlib.suppress(Exception):  # the platform may already be stopping
+                    serve.delete(name)
+
+
 @contextlib.contextmanager
 def yardstick_app(
     mairust_pid: int, app_class: type, name: str, route_prefix: str | None = None
 ) -> Iterator[Any]:
-    """``app_class`` as the Serve application ``name`` beside that ``mairust up``'s own,
-    deployed as the platform deploys its API and plugins (one replica, no CPU reserved, at
-    most 64 requests at once); yields its handle, and deletes it and leaves Ray after."""
-    with ray_of(mairust_pid):
-        from ray import serve  # after ray_of: Ray's settings come first
-
-        deployment: Any = serve.deployment(
-            name=name,
-            num_replicas=1,
-            ray_actor_options={"num_cpus": 0},
-            max_ongoing_requests=64,
-            logging_config={"log_level": "WARNING"},
-        )(app_class)
-        handle = serve.run(deployment.bind(), name=f"bench-{name}", route_prefix=route_prefix)
-        try:
-            yield handle
-        finally:
-            with contextlib.suppress(Exception):  # the platform may already be stopping
-                serve.delete(f"bench-{name}")
+    """``app_class`` alone as a yardstick (:func:`yardstick_apps`); yields its handle."""
+    with yardstick_apps(mairust_pid, [Yardstick(lambda: app_class, name, route_prefix)]) as [
+        handle
+    ]:
+        yield handle

@@ -68,6 +68,24 @@ async def test_an_error_status_an_empty_page_or_a_graphql_error_is_no_answer():
     assert not await ops.hello()
 
 
+async def test_the_fastapi_hello_is_measured_only_when_deployed_and_must_say_hello():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/bench-hello-fastapi/":
+            return httpx.Response(200, json={"hello": "world"})
+        return httpx.Response(307, headers={"location": "/bench-hello-fastapi/"})
+
+    assert "hello (FastAPI on Serve)" not in operations(handler).by_name()
+    client = httpx.AsyncClient(
+        base_url="http://127.0.0.1:1",
+        transport=httpx.MockTransport(handler),
+    )
+    both = ApiOperations(client, SEEDED, "/bench-hello", "/bench-hello-fastapi/")
+    assert list(both.by_name())[:2] == ["hello (bare Serve)", "hello (FastAPI on Serve)"]
+    assert await both.fastapi_hello()
+    redirected = ApiOperations(client, SEEDED, "/bench-hello", "/bench-hello-fastapi")
+    assert not await redirected.fastapi_hello()
+
+
 async def test_the_closed_loop_keeps_each_client_to_one_request_at_a_time():
     in_flight = 0
     most = 0

@@ -14,6 +14,7 @@ from load.bench_api import main
 
 OPERATIONS = (
     "hello (bare Serve)",
+    "hello (FastAPI on Serve)",
     "healthz (MaiRust app, no auth)",
     "list messages (page of 50)",
     "read message",
@@ -58,6 +59,6 @@ def test_a_tiny_run_measures_every_operation_beside_hello(
         closed = rows(report, name)[0]
         assert int(closed[2]) > 0 and closed[8] == "0", closed  # requests, errors
     # The open loop: hello first, then list and read, each request answered.
-    for name in OPERATIONS[0], OPERATIONS[2], OPERATIONS[3]:
+    for name in OPERATIONS[0], OPERATIONS[3], OPERATIONS[4]:
         opened = rows(report, name)[1]
         assert (opened[1], opened[2], opened[7]) == ("5", "5", "0"), opened
