@@ -20,6 +20,7 @@ never a transport traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -187,6 +188,15 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
+@functools.cache
+def default_tls_context() -> ssl.SSLContext:
+    """The system's default TLS settings and CA store, made once per process: loading the
+    CA store takes ~15 ms, and every client (one per webhook sender, hook runtime and API
+    app) would otherwise load it again. A context may be shared by any number of
+    connections."""
+    return ssl.create_default_context()
+
+
 class SafeHttpClient:
     """Sends requests to destinations the address policy allows; see the module doc."""
 
@@ -202,7 +212,7 @@ class SafeHttpClient:
         backend = GuardedNetworkBackend(policy, resolver)
         self._backend = backend
         self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(backend, ssl_context or ssl.create_default_context()),
+            transport=_GuardedTransport(backend, ssl_context or default_tls_context()),
             timeout=httpx.Timeout(
                 self.limits.read_timeout, connect=self.limits.connect_timeout, pool=5.0
             ),

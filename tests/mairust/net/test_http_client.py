@@ -30,6 +30,7 @@ from mairust.net.http_client import (
     ResponseTooLarge,
     SafeHttpClient,
     TooManyRedirects,
+    default_tls_context,
 )
 from tests.support.dns_server import ZoneServer
 from tests.support.http_sink import Reply, http_sink
@@ -391,3 +392,10 @@ async def test_dns_rebinding_after_the_check_cannot_reach_loopback() -> None:
     assert lookups == ["rebind.test", "rebind.test"]  # one lookup per request, no more
     assert allowed.accepted == 1
     assert inside.accepted == 0
+
+
+def test_clients_share_one_default_tls_context_that_verifies():
+    """Made once per process (loading the CA store is the cost), and a validating one."""
+    context = default_tls_context()
+    assert default_tls_context() is context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
