@@ -141,12 +141,7 @@ class SqlDirectory:
         return None if row is None else Tenant(row.id, row.name, row.created_at, row.home_region)
 
     def get_mailbox(self, scope: Scope, mailbox_id: str) -> Mailbox:
-        query = mailboxes.select().where(mailboxes.c.id == mailbox_id, *_mailbox_scope(scope))
-        with self._db.read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            raise NotFound(f"no mailbox {mailbox_id!r}")
-        return mailbox_from_row(row)
+        return self._mailbox_in(scope, mailboxes.c.id == mailbox_id, mailbox_id)
 
     def find_mailbox(self, address: str) -> Mailbox | None:
         with self._db.read() as conn:
@@ -157,11 +152,16 @@ class SqlDirectory:
 
     def find_mailbox_in(self, scope: Scope, address: str) -> Mailbox:
         normalized = normalize_address(address)
-        query = mailboxes.select().where(mailboxes.c.address == normalized, *_mailbox_scope(scope))
+        return self._mailbox_in(scope, mailboxes.c.address == normalized, normalized)
+
+    def _mailbox_in(self, scope: Scope, which: sa.ColumnElement[bool], named: str) -> Mailbox:
+        """The one mailbox ``which`` selects inside ``scope``; NotFound (naming ``named``)
+        if absent or outside it."""
+        query = mailboxes.select().where(which, *_mailbox_scope(scope))
         with self._db.read() as conn:
             row = conn.execute(query).first()
         if row is None:
-            raise NotFound(f"no mailbox {normalized!r}")
+            raise NotFound(f"no mailbox {named!r}")
         return mailbox_from_row(row)
 
     def list_mailboxes(self, scope: Scope) -> list[Mailbox]:
